@@ -1,0 +1,103 @@
+#include "cache/block_cache.h"
+
+#include <algorithm>
+
+namespace softcpu {
+
+namespace {
+constexpr uint32_t kPage = 4096;
+bool overlaps(uint32_t a0, uint32_t a1, uint32_t b0, uint32_t b1) { return a0 < b1 && b0 < a1; }
+uint64_t line_bits(uint32_t from, uint32_t to) {  // lines covering [from, to) within a page
+  if (from >= to) return 0;
+  unsigned first = (from % kPage) >> 6, last = ((to - 1) % kPage) >> 6;
+  uint64_t upto = last == 63 ? ~0ull : ((1ull << (last + 1)) - 1);
+  return upto & ~((1ull << first) - 1);
+}
+}  // namespace
+
+BlockCache::BlockCache() { std::fill(std::begin(jump_), std::end(jump_), nullptr); }
+
+CachedBlock* BlockCache::lookup_slow(uint32_t phys, uint32_t mode, CachedBlock*& slot) {
+  auto it = table_.find(key(phys, mode));
+  if (it == table_.end()) {
+    ++counters_.misses;
+    return nullptr;
+  }
+  ++counters_.hash_hits;
+  slot = it->second.get();
+  return slot;
+}
+
+CachedBlock* BlockCache::insert(std::unique_ptr<CachedBlock> block) {
+  CachedBlock* b = block.get();
+  ++counters_.inserts;
+  auto& owner = table_[key(b->phys, b->mode)];
+  if (owner) retire(owner.get());  // replaced (should not happen: lookup came first)
+  owner = std::move(block);
+  pages_[b->phys / kPage].push_back(b);
+  if (b->page2 != NO_PAGE) pages_[b->page2].push_back(b);
+  jump_[jump_index(b->phys, b->mode)] = b;
+  return b;
+}
+
+void BlockCache::retire(CachedBlock* b) {
+  b->valid = false;
+  CachedBlock*& slot = jump_[jump_index(b->phys, b->mode)];
+  if (slot == b) slot = nullptr;
+  for (uint32_t page : {b->phys / kPage, b->page2}) {
+    if (page == NO_PAGE) continue;
+    auto it = pages_.find(page);
+    if (it == pages_.end()) continue;
+    auto& list = it->second;
+    list.erase(std::remove(list.begin(), list.end(), b), list.end());
+    if (list.empty()) pages_.erase(it);
+  }
+  auto it = table_.find(key(b->phys, b->mode));
+  if (it != table_.end() && it->second.get() == b) {
+    retired_.push_back(std::move(it->second));
+    table_.erase(it);
+  }
+}
+
+unsigned BlockCache::invalidate(uint32_t phys, uint32_t len) {
+  unsigned n = 0;
+  uint32_t end = phys + len;
+  for (uint32_t page = phys / kPage; page <= (end - 1) / kPage; ++page) {
+    auto it = pages_.find(page);
+    if (it == pages_.end()) continue;
+    std::vector<CachedBlock*> victims;
+    for (CachedBlock* b : it->second) {
+      bool hit = overlaps(b->phys, b->phys_end, phys, end) ||
+                 (b->page2 == page && overlaps(page * kPage, b->page2_end, phys, end));
+      if (hit) victims.push_back(b);
+    }
+    for (CachedBlock* b : victims) retire(b);
+    n += victims.size();
+  }
+  counters_.invalidations += n;
+  return n;
+}
+
+void BlockCache::flush() {
+  for (auto& [k, b] : table_) {
+    b->valid = false;
+    retired_.push_back(std::move(b));
+  }
+  table_.clear();
+  pages_.clear();
+  std::fill(std::begin(jump_), std::end(jump_), nullptr);
+  ++counters_.flushes;
+}
+
+uint64_t BlockCache::code_lines(uint32_t page) const {
+  auto it = pages_.find(page);
+  if (it == pages_.end()) return 0;
+  uint64_t mask = 0;
+  for (const CachedBlock* b : it->second) {
+    if (b->phys / kPage == page) mask |= line_bits(b->phys, b->phys_end);
+    if (b->page2 == page) mask |= line_bits(page * kPage, b->page2_end);
+  }
+  return mask;
+}
+
+}  // namespace softcpu

@@ -1,0 +1,82 @@
+// The translation cache: blocks keyed by (physical address, mode), a direct-mapped jump
+// cache in front of a hash table, per-physical-page block lists for self-modifying-code
+// invalidation, and the counters --stats reports. It knows nothing about what a block holds.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+namespace softcpu {
+
+constexpr uint32_t NO_PAGE = 0xFFFFFFFFu;
+
+struct CachedBlock {
+  uint32_t phys = 0;       // physical address of the first byte
+  uint32_t phys_end = 0;   // one past the last byte, on the first page (<= page end)
+  uint32_t page2 = NO_PAGE;  // page holding the tail of a page-crossing last instruction
+  uint32_t page2_end = 0;    // one past the last byte on page2
+  uint32_t mode = 0;       // mode key the block was decoded under
+  bool valid = true;
+  virtual ~CachedBlock() = default;
+};
+
+struct CacheCounters {
+  uint64_t lookups = 0;
+  uint64_t jump_cache_hits = 0;
+  uint64_t hash_hits = 0;
+  uint64_t misses = 0;
+  uint64_t inserts = 0;
+  uint64_t invalidations = 0;  // blocks invalidated by writes to their code
+  uint64_t flushes = 0;
+};
+
+class BlockCache {
+ public:
+  static constexpr unsigned JUMP_CACHE_SIZE = 4096;
+
+  BlockCache();
+
+  // Find the block for (phys, mode), or nullptr. Counts a lookup and a hit or miss.
+  CachedBlock* lookup(uint32_t phys, uint32_t mode) {
+    ++counters_.lookups;
+    CachedBlock*& slot = jump_[jump_index(phys, mode)];
+    if (slot && slot->phys == phys && slot->mode == mode) {
+      ++counters_.jump_cache_hits;
+      return slot;
+    }
+    return lookup_slow(phys, mode, slot);
+  }
+
+  // Take ownership of a new block and register it in its page lists.
+  CachedBlock* insert(std::unique_ptr<CachedBlock> block);
+
+  // Invalidate every block with bytes in [phys, phys + len). Returns how many.
+  unsigned invalidate(uint32_t phys, uint32_t len);
+  void flush();
+
+  // Bitmask of 64-byte lines of `page` holding bytes of cached blocks.
+  uint64_t code_lines(uint32_t page) const;
+
+  // Free blocks invalidated earlier; call only when no block is executing.
+  void collect_garbage() { retired_.clear(); }
+
+  const CacheCounters& counters() const { return counters_; }
+  size_t block_count() const { return table_.size(); }
+
+ private:
+  static uint64_t key(uint32_t phys, uint32_t mode) { return (uint64_t(mode) << 32) | phys; }
+  static unsigned jump_index(uint32_t phys, uint32_t mode) {
+    return (phys ^ (phys >> 12) ^ (mode * 0x9E37u)) % JUMP_CACHE_SIZE;
+  }
+  CachedBlock* lookup_slow(uint32_t phys, uint32_t mode, CachedBlock*& slot);
+  void retire(CachedBlock* b);
+
+  CachedBlock* jump_[JUMP_CACHE_SIZE];
+  std::unordered_map<uint64_t, std::unique_ptr<CachedBlock>> table_;
+  std::unordered_map<uint32_t, std::vector<CachedBlock*>> pages_;
+  std::vector<std::unique_ptr<CachedBlock>> retired_;
+  CacheCounters counters_;
+};
+
+}  // namespace softcpu

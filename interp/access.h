@@ -1,0 +1,177 @@
+// Guest memory and register access for instruction handlers: segment checks, the soft TLB
+// fast path (one compare), and the slow path for page-crossing, ROM, MMIO and code pages.
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+#include "interp/cpu.h"
+#include "interp/fault.h"
+#include "interp/insn.h"
+
+namespace softcpu {
+
+#define SOFTCPU_LIKELY(x) __builtin_expect(!!(x), 1)
+#define SOFTCPU_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+// ---- registers ----------------------------------------------------------------------
+
+// Register operand of `size` bytes; 8-bit numbers 4-7 are AH, CH, DH, BH.
+template <unsigned S>
+inline uint32_t get_reg(const Cpu& c, unsigned r) {
+  if constexpr (S == 1) return r < 4 ? c.regs[r] & 0xFF : (c.regs[r - 4] >> 8) & 0xFF;
+  else if constexpr (S == 2) return c.regs[r] & 0xFFFF;
+  else return c.regs[r];
+}
+template <unsigned S>
+inline void set_reg(Cpu& c, unsigned r, uint32_t v) {
+  if constexpr (S == 1) {
+    if (r < 4) c.regs[r] = (c.regs[r] & ~0xFFu) | (v & 0xFF);
+    else c.regs[r - 4] = (c.regs[r - 4] & ~0xFF00u) | ((v & 0xFF) << 8);
+  } else if constexpr (S == 2) {
+    c.regs[r] = (c.regs[r] & ~0xFFFFu) | (v & 0xFFFF);
+  } else {
+    c.regs[r] = v;
+  }
+}
+inline uint32_t get_reg_n(const Cpu& c, unsigned r, unsigned size) {
+  return size == 1 ? get_reg<1>(c, r) : size == 2 ? get_reg<2>(c, r) : get_reg<4>(c, r);
+}
+inline void set_reg_n(Cpu& c, unsigned r, unsigned size, uint32_t v) {
+  if (size == 1) set_reg<1>(c, r, v);
+  else if (size == 2) set_reg<2>(c, r, v);
+  else set_reg<4>(c, r, v);
+}
+
+// ---- linear memory ------------------------------------------------------------------
+
+// Slow paths (access.cpp): translation, page crossing, ROM, MMIO, unassigned, code pages.
+uint32_t read_linear_slow(Cpu& c, uint32_t lin, unsigned size);
+void write_linear_slow(Cpu& c, uint32_t lin, unsigned size, uint32_t v);
+// Make sure a write of `size` bytes at `lin` would not fault (paging, later); no effect.
+void probe_write_linear(Cpu& c, uint32_t lin, unsigned size);
+
+inline bool tlb_hit(const SoftTlbEntry& e, uint32_t lin, unsigned size) {
+  // Both the first and the last byte lie in the entry's page.
+  return ((lin ^ e.tag) | ((lin + size - 1) ^ e.tag)) < 4096u;
+}
+
+template <unsigned S>
+inline uint32_t load_host(uintptr_t p) {
+  if constexpr (S == 1) return *reinterpret_cast<const uint8_t*>(p);
+  else if constexpr (S == 2) { uint16_t v; std::memcpy(&v, reinterpret_cast<const void*>(p), 2); return v; }
+  else { uint32_t v; std::memcpy(&v, reinterpret_cast<const void*>(p), 4); return v; }
+}
+template <unsigned S>
+inline void store_host(uintptr_t p, uint32_t v) {
+  if constexpr (S == 1) *reinterpret_cast<uint8_t*>(p) = static_cast<uint8_t>(v);
+  else if constexpr (S == 2) { uint16_t x = static_cast<uint16_t>(v); std::memcpy(reinterpret_cast<void*>(p), &x, 2); }
+  else std::memcpy(reinterpret_cast<void*>(p), &v, 4);
+}
+
+template <unsigned S>
+inline uint32_t read_linear(Cpu& c, uint32_t lin) {
+  const SoftTlbEntry& e = c.tlb.read[(lin >> 12) % TLB_SIZE];
+  if (SOFTCPU_LIKELY(tlb_hit(e, lin, S))) return load_host<S>(e.addend + lin);
+  return read_linear_slow(c, lin, S);
+}
+template <unsigned S>
+inline void write_linear(Cpu& c, uint32_t lin, uint32_t v) {
+  const SoftTlbEntry& e = c.tlb.write[(lin >> 12) % TLB_SIZE];
+  if (SOFTCPU_LIKELY(tlb_hit(e, lin, S))) return store_host<S>(e.addend + lin, v);
+  write_linear_slow(c, lin, S, v);
+}
+
+// ---- segmented memory ---------------------------------------------------------------
+
+// #GP(0), or #SS(0) for the stack segment (SDM vol.3 6.15, exceptions 12 and 13).
+[[noreturn]] void raise_segment_limit_fault(unsigned seg);
+
+inline void check_read(const Cpu& c, unsigned seg, uint32_t off, unsigned size) {
+  const SegmentCache& s = c.seg[seg];
+  if (SOFTCPU_UNLIKELY(off < s.rd_lo || uint64_t(off) + size - 1 > s.rd_hi))
+    raise_segment_limit_fault(seg);
+}
+inline void check_write(const Cpu& c, unsigned seg, uint32_t off, unsigned size) {
+  const SegmentCache& s = c.seg[seg];
+  if (SOFTCPU_UNLIKELY(off < s.wr_lo || uint64_t(off) + size - 1 > s.wr_hi))
+    raise_segment_limit_fault(seg);
+}
+
+template <unsigned S>
+inline uint32_t read_mem(Cpu& c, unsigned seg, uint32_t off) {
+  check_read(c, seg, off, S);
+  return read_linear<S>(c, c.seg[seg].base + off);
+}
+template <unsigned S>
+inline void write_mem(Cpu& c, unsigned seg, uint32_t off, uint32_t v) {
+  check_write(c, seg, off, S);
+  write_linear<S>(c, c.seg[seg].base + off, v);
+}
+// Check that a later write_mem of this range cannot fault (for multi-part instructions).
+inline void probe_write_mem(Cpu& c, unsigned seg, uint32_t off, unsigned size) {
+  check_write(c, seg, off, size);
+  probe_write_linear(c, c.seg[seg].base + off, size);
+}
+inline uint32_t read_mem_n(Cpu& c, unsigned seg, uint32_t off, unsigned size) {
+  return size == 1 ? read_mem<1>(c, seg, off) : size == 2 ? read_mem<2>(c, seg, off)
+                                                          : read_mem<4>(c, seg, off);
+}
+inline void write_mem_n(Cpu& c, unsigned seg, uint32_t off, unsigned size, uint32_t v) {
+  if (size == 1) write_mem<1>(c, seg, off, v);
+  else if (size == 2) write_mem<2>(c, seg, off, v);
+  else write_mem<4>(c, seg, off, v);
+}
+
+// ---- ModRM operands -----------------------------------------------------------------
+
+// Effective address (offset within the segment) of the memory operand.
+inline uint32_t effective_address(const Cpu& c, const Insn& i) {
+  uint32_t ea = c.regs[i.base] + (c.regs[i.index] << i.scale) + i.disp;
+  return i.addr32 ? ea : ea & 0xFFFF;
+}
+
+template <unsigned S>
+inline uint32_t read_rm(Cpu& c, const Insn& i) {
+  if (i.is_mem) return read_mem<S>(c, i.seg, effective_address(c, i));
+  return get_reg<S>(c, i.rm);
+}
+template <unsigned S>
+inline void write_rm(Cpu& c, const Insn& i, uint32_t v) {
+  if (i.is_mem) write_mem<S>(c, i.seg, effective_address(c, i), v);
+  else set_reg<S>(c, i.rm, v);
+}
+
+// ---- stack --------------------------------------------------------------------------
+
+// SS.B selects ESP (32-bit) or SP (16-bit) as the stack pointer (SDM vol.3 3.4.5).
+inline bool stack32(const Cpu& c) { return c.seg[SS].attrs & SA_DB; }
+inline uint32_t stack_pointer(const Cpu& c) {
+  return stack32(c) ? c.regs[ESP] : c.regs[ESP] & 0xFFFF;
+}
+inline void set_stack_pointer(Cpu& c, uint32_t sp) {
+  if (stack32(c)) c.regs[ESP] = sp;
+  else c.regs[ESP] = (c.regs[ESP] & ~0xFFFFu) | (sp & 0xFFFF);
+}
+inline uint32_t stack_mask(const Cpu& c) { return stack32(c) ? 0xFFFFFFFFu : 0xFFFFu; }
+
+// Push/pop of `size` bytes (2 or 4). The write happens before ESP changes, so a fault
+// leaves ESP as it was.
+template <unsigned S>
+inline void push(Cpu& c, uint32_t v) {
+  uint32_t sp = (stack_pointer(c) - S) & stack_mask(c);
+  write_mem<S>(c, SS, sp, v);
+  set_stack_pointer(c, sp);
+}
+template <unsigned S>
+inline uint32_t pop(Cpu& c) {
+  uint32_t sp = stack_pointer(c);
+  uint32_t v = read_mem<S>(c, SS, sp);
+  set_stack_pointer(c, sp + S);
+  return v;
+}
+inline void push_n(Cpu& c, unsigned size, uint32_t v) {
+  if (size == 4) push<4>(c, v); else push<2>(c, v);
+}
+inline uint32_t pop_n(Cpu& c, unsigned size) { return size == 4 ? pop<4>(c) : pop<2>(c); }
+
+}  // namespace softcpu

@@ -1,0 +1,18 @@
+// A decoded block: the Insn records of straight-line guest code, cached by physical address.
+#pragma once
+#include <vector>
+
+#include "cache/block_cache.h"
+#include "interp/insn.h"
+
+namespace softcpu {
+
+struct DecodedBlock : CachedBlock {
+  std::vector<Insn> insns;
+  uint64_t executions = 0;  // heat, for the JIT tier later
+};
+
+// Longest block we decode; also bounds the work between checks of the run loop.
+constexpr unsigned MAX_BLOCK_INSNS = 64;
+
+}  // namespace softcpu

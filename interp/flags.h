@@ -1,0 +1,120 @@
+// Lazy arithmetic flags (SDM vol.1 3.4.3, appendix A for which instructions define what).
+#pragma once
+#include <cstdint>
+
+#include "interp/cpu.h"
+
+namespace softcpu {
+
+inline constexpr uint32_t size_mask(unsigned size) {
+  return size == 1 ? 0xFFu : size == 2 ? 0xFFFFu : 0xFFFFFFFFu;
+}
+inline constexpr uint32_t sign_bit(unsigned size) { return 1u << (size * 8 - 1); }
+
+inline bool parity_even(uint32_t v) { return !__builtin_parity(v & 0xFF); }
+
+// Record a flag-producing operation. Values are stored masked to `size`.
+inline void set_lazy(Cpu& c, LazyKind k, unsigned size, uint32_t src1, uint32_t src2,
+                     uint32_t res) {
+  c.lz_kind = k;
+  c.lz_size = static_cast<uint8_t>(size);
+  c.lz_src1 = src1;
+  c.lz_src2 = src2;
+  c.lz_res = res & size_mask(size);
+}
+
+inline bool lazy_cf(const Cpu& c) {
+  const uint32_t m = size_mask(c.lz_size);
+  switch (c.lz_kind) {
+    case LZ_NONE: return c.eflags & CF;
+    case LZ_ADD: return c.lz_res < (c.lz_src1 & m);
+    case LZ_ADC:
+      return c.lz_cf_in ? c.lz_res <= (c.lz_src1 & m) : c.lz_res < (c.lz_src1 & m);
+    case LZ_SUB: return (c.lz_src1 & m) < (c.lz_src2 & m);
+    case LZ_SBB:
+      return uint64_t(c.lz_src1 & m) < uint64_t(c.lz_src2 & m) + c.lz_cf_in;
+    case LZ_LOGIC: return false;
+    default: return c.lz_cf_in;  // INC, DEC keep CF
+  }
+}
+
+inline bool lazy_of(const Cpu& c) {
+  const uint32_t s = sign_bit(c.lz_size);
+  switch (c.lz_kind) {
+    case LZ_NONE: return c.eflags & OF;
+    case LZ_ADD:
+    case LZ_ADC:
+    case LZ_INC: return ((c.lz_src1 ^ c.lz_res) & (c.lz_src2 ^ c.lz_res) & s) != 0;
+    case LZ_SUB:
+    case LZ_SBB:
+    case LZ_DEC: return ((c.lz_src1 ^ c.lz_src2) & (c.lz_src1 ^ c.lz_res) & s) != 0;
+    default: return false;
+  }
+}
+
+inline bool lazy_zf(const Cpu& c) { return c.lz_kind == LZ_NONE ? (c.eflags & ZF) : c.lz_res == 0; }
+inline bool lazy_sf(const Cpu& c) {
+  return c.lz_kind == LZ_NONE ? (c.eflags & SF) : (c.lz_res & sign_bit(c.lz_size)) != 0;
+}
+inline bool lazy_pf(const Cpu& c) {
+  return c.lz_kind == LZ_NONE ? (c.eflags & PF) : parity_even(c.lz_res);
+}
+inline bool lazy_af(const Cpu& c) {
+  if (c.lz_kind == LZ_NONE) return c.eflags & AF;
+  if (c.lz_kind == LZ_LOGIC) return false;
+  return ((c.lz_src1 ^ c.lz_src2 ^ c.lz_res) & 0x10) != 0;
+}
+
+// Write the lazily held arithmetic flags into eflags and mark them up to date.
+inline void materialize_flags(Cpu& c) {
+  if (c.lz_kind == LZ_NONE) return;
+  uint32_t f = c.eflags & ~ARITH_FLAGS;
+  if (lazy_cf(c)) f |= CF;
+  if (lazy_pf(c)) f |= PF;
+  if (lazy_af(c)) f |= AF;
+  if (lazy_zf(c)) f |= ZF;
+  if (lazy_sf(c)) f |= SF;
+  if (lazy_of(c)) f |= OF;
+  c.eflags = f;
+  c.lz_kind = LZ_NONE;
+}
+
+// The architectural EFLAGS value (bit 1 always reads 1).
+inline uint32_t read_eflags(Cpu& c) {
+  materialize_flags(c);
+  return c.eflags | 2u;
+}
+
+// Set arithmetic flags eagerly: bits in `mask` take their value from `value`.
+inline void set_flags(Cpu& c, uint32_t mask, uint32_t value) {
+  materialize_flags(c);
+  c.eflags = (c.eflags & ~mask) | (value & mask);
+}
+
+// Flags for a result, with SF/ZF/PF from `res` of `size` bytes (used by eager producers).
+inline uint32_t szp_flags(uint32_t res, unsigned size) {
+  res &= size_mask(size);
+  uint32_t f = 0;
+  if (res == 0) f |= ZF;
+  if (res & sign_bit(size)) f |= SF;
+  if (parity_even(res)) f |= PF;
+  return f;
+}
+
+// Condition codes tttn (SDM vol.2 appendix B.1.4.7).
+inline bool condition(const Cpu& c, unsigned cc) {
+  bool r;
+  switch (cc >> 1) {
+    case 0: r = lazy_of(c); break;
+    case 1: r = lazy_cf(c); break;
+    case 2: r = lazy_zf(c); break;
+    case 3: r = lazy_cf(c) || lazy_zf(c); break;
+    case 4: r = lazy_sf(c); break;
+    case 5: r = lazy_pf(c); break;
+    case 6: r = lazy_sf(c) != lazy_of(c); break;
+    default: r = lazy_zf(c) || (lazy_sf(c) != lazy_of(c)); break;
+  }
+  return r ^ (cc & 1);
+}
+
+}  // namespace softcpu

@@ -1,0 +1,143 @@
+#include "interp/interpreter.h"
+
+#include <algorithm>
+
+#include "interp/access.h"
+#include "interp/exceptions.h"
+#include "interp/fault.h"
+#include "interp/memory.h"
+#include "interp/segments.h"
+#include "interp/tlb.h"
+
+namespace softcpu {
+
+Interpreter::Interpreter(Cpu& cpu, BlockCache& cache) : cpu_(cpu), cache_(cache) {}
+
+DecodedBlock* Interpreter::build_block(uint32_t phys) {
+  Cpu& c = cpu_;
+  auto block = std::make_unique<DecodedBlock>();
+  block->phys = phys;
+  block->mode = c.mode_key;
+  const bool c32 = code32(c);
+  const SegmentCache& cs = c.seg[CS];
+  uint32_t eip = c.eip;
+  uint32_t page_end = (phys & ~0xFFFu) + PAGE_SIZE;
+  uint32_t at = phys;  // physical address of the next instruction (within the first page)
+  for (unsigned n = 0; n < MAX_BLOCK_INSNS; ++n) {
+    // Bytes available before the CS limit (SDM vol.3 6.15 #GP: beyond the limit).
+    if (eip > cs.limit) {
+      if (n == 0) raise_gp(0);
+      break;
+    }
+    unsigned avail = unsigned(std::min<uint64_t>(15, uint64_t(cs.limit) - eip + 1));
+    uint8_t bytes[15];
+    unsigned in_page = std::min<unsigned>(avail, page_end - at);
+    c.mem->read_bytes(at, bytes, in_page);
+    uint32_t page2 = NO_PAGE;
+    if (in_page < avail) {  // the instruction may continue on the next page
+      uint32_t lin_next = cs.base + eip + in_page;
+      page2 = translate(c, lin_next, ACCESS_FETCH) / PAGE_SIZE;
+      c.mem->read_bytes(page2 * PAGE_SIZE, bytes + in_page, avail - in_page);
+    }
+    Insn insn = decoder_.decode(bytes, avail, c32);
+    ++counters_.insns_decoded;
+    block->insns.push_back(insn);
+    eip += insn.len;
+    if (insn.len > in_page) {  // crossed into the next page: last instruction of the block
+      block->page2 = page2;
+      block->page2_end = page2 * PAGE_SIZE + (insn.len - in_page);
+      at = page_end;
+      break;
+    }
+    at += insn.len;
+    if ((insn.flags & INSN_ENDS_BLOCK) || at == page_end) break;
+  }
+  block->phys_end = std::min(at, page_end);
+  ++counters_.blocks_decoded;
+  DecodedBlock* b = static_cast<DecodedBlock*>(cache_.insert(std::move(block)));
+  // Mark the code lines so writes to them take the slow path (SMC detection).
+  bool newly_code = false;
+  for (uint32_t page : {b->phys / PAGE_SIZE, b->page2}) {
+    if (page == NO_PAGE) continue;
+    newly_code |= !c.mem->has_code(page);
+    c.mem->set_code_lines(page, cache_.code_lines(page));
+  }
+  if (newly_code) tlb_flush_writes(c);  // cached write entries may point at the page
+  return b;
+}
+
+DecodedBlock* Interpreter::find_block() {
+  Cpu& c = cpu_;
+  uint32_t lin = c.seg[CS].base + c.eip;
+  uint32_t phys = translate(c, lin, ACCESS_FETCH);
+  DecodedBlock* b = static_cast<DecodedBlock*>(cache_.lookup(phys, c.mode_key));
+  if (SOFTCPU_LIKELY(b != nullptr)) {
+    // A block whose last instruction crosses a page is valid only while the second page
+    // still maps where it did.
+    if (b->page2 == NO_PAGE ||
+        translate(c, (lin & ~0xFFFu) + PAGE_SIZE, ACCESS_FETCH) / PAGE_SIZE == b->page2)
+      return b;
+    cache_.invalidate(b->phys, 1);
+  }
+  return build_block(phys);
+}
+
+bool Interpreter::handle_fault(uint8_t v, bool has_error, uint32_t error) {
+  ++counters_.exceptions;
+  ++counters_.exceptions_by_vector[v & 31];
+  if (!deliver_exception(cpu_, v, has_error, error)) {
+    cpu_.exit_reason = EXIT_TRIPLE_FAULT;
+    return false;
+  }
+  return true;
+}
+
+template <bool Trace>
+ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
+  Cpu& c = cpu_;
+  const uint64_t end = c.icount + budget;
+  c.exit_reason = EXIT_NONE;
+  while (c.icount < end) {
+    cache_.collect_garbage();
+    uint32_t insn_eip = c.eip;
+    uint64_t done = 0;
+    try {
+      DecodedBlock* b = find_block();
+      ++b->executions;
+      c.stop = 0;
+      const Insn* i = b->insns.data();
+      const Insn* last = i + std::min<size_t>(b->insns.size(), max_insns);
+      for (;;) {
+        insn_eip = c.eip;
+        if constexpr (Trace) trace_(trace_ctx_, c, *i, insn_eip);
+        c.eip += i->len;
+        i->fn(c, *i);
+        ++done;
+        if (c.stop || ++i == last) break;
+      }
+      if (c.exit_reason != EXIT_NONE) {
+        // A trapping instruction did not run; the monitor executes it.
+        c.icount += done - 1;
+        return ExitReason(c.exit_reason);
+      }
+      c.icount += done;
+    } catch (const GuestFault& f) {
+      c.icount += done;
+      c.eip = insn_eip;  // faults restart the instruction (SDM vol.3 6.5)
+      if (!handle_fault(f.vector, f.has_error, f.error)) return EXIT_TRIPLE_FAULT;
+    }
+  }
+  return EXIT_BUDGET;
+}
+
+ExitReason Interpreter::run(uint64_t budget) {
+  if (trace_) return run_impl<true>(budget, MAX_BLOCK_INSNS);
+  return run_impl<false>(budget, MAX_BLOCK_INSNS);
+}
+
+ExitReason Interpreter::step() {
+  if (trace_) return run_impl<true>(1, 1);
+  return run_impl<false>(1, 1);
+}
+
+}  // namespace softcpu

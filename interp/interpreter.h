@@ -1,0 +1,49 @@
+// Tier 0: runs cached decoded blocks with threaded dispatch.
+#pragma once
+#include <cstdint>
+
+#include "interp/block.h"
+#include "interp/cpu.h"
+#include "interp/decode.h"
+
+namespace softcpu {
+
+struct InterpCounters {
+  uint64_t blocks_decoded = 0;
+  uint64_t insns_decoded = 0;
+  uint64_t exceptions = 0;
+  uint64_t exceptions_by_vector[32] = {};
+};
+
+// Called before each instruction when tracing: `eip` is the instruction's EIP.
+using TraceHook = void (*)(void* ctx, Cpu& c, const Insn& insn, uint32_t eip);
+
+class Interpreter {
+ public:
+  Interpreter(Cpu& cpu, BlockCache& cache);
+
+  // Run until an exit reason, or until about `budget` instructions have retired.
+  ExitReason run(uint64_t budget);
+  // Execute exactly one instruction (trace mode and the debugger use it).
+  ExitReason step();
+
+  void set_trace(TraceHook hook, void* ctx) { trace_ = hook; trace_ctx_ = ctx; }
+  const InsnDecoder& decoder() const { return decoder_; }
+  const InterpCounters& counters() const { return counters_; }
+
+ private:
+  DecodedBlock* find_block();
+  DecodedBlock* build_block(uint32_t phys);
+  template <bool Trace>
+  ExitReason run_impl(uint64_t budget, unsigned max_insns);
+  bool handle_fault(uint8_t v, bool has_error, uint32_t error);
+
+  Cpu& cpu_;
+  BlockCache& cache_;
+  InsnDecoder decoder_;
+  InterpCounters counters_;
+  TraceHook trace_ = nullptr;
+  void* trace_ctx_ = nullptr;
+};
+
+}  // namespace softcpu

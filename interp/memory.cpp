@@ -1,0 +1,98 @@
+#include "interp/memory.h"
+
+#include <sys/mman.h>
+
+#include <cstring>
+#include <stdexcept>
+
+namespace softcpu {
+
+PhysicalMemory::PhysicalMemory(uint32_t ram_bytes)
+    : ram_size_(ram_bytes),
+      kind_(PAGE_COUNT, PAGE_UNASSIGNED),
+      host_(PAGE_COUNT, nullptr),
+      mmio_(PAGE_COUNT, nullptr),
+      code_lines_(PAGE_COUNT, 0) {
+  void* p = mmap(nullptr, ram_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) throw std::runtime_error("cannot allocate guest RAM");
+  ram_ = static_cast<uint8_t*>(p);
+  for (uint32_t page = 0; page < ram_bytes / PAGE_SIZE; ++page) {
+    kind_[page] = PAGE_RAM;
+    host_[page] = ram_ + uint64_t(page) * PAGE_SIZE;
+  }
+}
+
+PhysicalMemory::~PhysicalMemory() { munmap(ram_, ram_size_); }
+
+void PhysicalMemory::map_rom(uint32_t addr, const uint8_t* data, uint32_t size) {
+  uint32_t pages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
+  auto storage = std::make_unique<uint8_t[]>(uint64_t(pages) * PAGE_SIZE);
+  std::memset(storage.get(), 0xFF, uint64_t(pages) * PAGE_SIZE);
+  std::memcpy(storage.get(), data, size);
+  for (uint32_t k = 0; k < pages; ++k) {
+    uint32_t page = (addr / PAGE_SIZE) + k;
+    kind_[page] = PAGE_ROM;
+    host_[page] = storage.get() + uint64_t(k) * PAGE_SIZE;
+  }
+  rom_storage_.push_back(std::move(storage));
+}
+
+void PhysicalMemory::alias_rom(uint32_t alias_addr, uint32_t source_addr, uint32_t size) {
+  for (uint32_t k = 0; k < size / PAGE_SIZE; ++k) {
+    kind_[alias_addr / PAGE_SIZE + k] = PAGE_ROM;
+    host_[alias_addr / PAGE_SIZE + k] = host_[source_addr / PAGE_SIZE + k];
+  }
+}
+
+void PhysicalMemory::map_mmio(uint32_t addr, uint32_t size, MmioHandler* handler) {
+  for (uint32_t k = 0; k < (size + PAGE_SIZE - 1) / PAGE_SIZE; ++k) {
+    kind_[addr / PAGE_SIZE + k] = PAGE_MMIO;
+    host_[addr / PAGE_SIZE + k] = nullptr;
+    mmio_[addr / PAGE_SIZE + k] = handler;
+  }
+}
+
+uint32_t PhysicalMemory::read(uint32_t addr, unsigned size) {
+  uint32_t page = addr / PAGE_SIZE;
+  switch (kind_[page]) {
+    case PAGE_RAM:
+    case PAGE_ROM: {
+      uint32_t v = 0;
+      std::memcpy(&v, host_[page] + (addr % PAGE_SIZE), size);
+      return v;
+    }
+    case PAGE_MMIO: return mmio_[page]->mmio_read(addr, size);
+    default:
+      ++unassigned_reads;
+      return size == 4 ? 0xFFFFFFFFu : (1u << (size * 8)) - 1;
+  }
+}
+
+void PhysicalMemory::write(uint32_t addr, unsigned size, uint32_t value) {
+  uint32_t page = addr / PAGE_SIZE;
+  switch (kind_[page]) {
+    case PAGE_RAM: std::memcpy(host_[page] + (addr % PAGE_SIZE), &value, size); break;
+    case PAGE_ROM: break;  // writes to ROM are ignored
+    case PAGE_MMIO: mmio_[page]->mmio_write(addr, size, value); break;
+    default: ++unassigned_writes; break;
+  }
+}
+
+void PhysicalMemory::read_bytes(uint32_t addr, void* out, uint32_t len) {
+  auto* o = static_cast<uint8_t*>(out);
+  for (uint32_t k = 0; k < len; ++k) {
+    uint32_t a = addr + k;
+    uint8_t* h = host_[a / PAGE_SIZE];
+    o[k] = h ? h[a % PAGE_SIZE] : 0xFF;
+  }
+}
+
+void PhysicalMemory::write_bytes(uint32_t addr, const void* in, uint32_t len) {
+  auto* i = static_cast<const uint8_t*>(in);
+  for (uint32_t k = 0; k < len; ++k) {
+    uint32_t a = addr + k;
+    if (uint8_t* h = host_[a / PAGE_SIZE]) h[a % PAGE_SIZE] = i[k];
+  }
+}
+
+}  // namespace softcpu

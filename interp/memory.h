@@ -1,0 +1,70 @@
+// The guest physical memory map: RAM (one host mapping), ROM and MMIO regions, and the
+// per-page record of which 64-byte lines hold decoded code (self-modifying-code detection).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace softcpu {
+
+// A memory-mapped device region. Implemented in vdevices/ (through monitor/).
+class MmioHandler {
+ public:
+  virtual ~MmioHandler() = default;
+  virtual uint32_t mmio_read(uint32_t addr, unsigned size) = 0;
+  virtual void mmio_write(uint32_t addr, unsigned size, uint32_t value) = 0;
+};
+
+enum PageKind : uint8_t { PAGE_UNASSIGNED, PAGE_RAM, PAGE_ROM, PAGE_MMIO };
+
+constexpr uint32_t PAGE_SIZE = 4096;
+constexpr uint32_t PAGE_COUNT = 1u << 20;  // 4 GiB of 4 KiB pages
+constexpr unsigned CODE_LINE_SHIFT = 6;    // 64-byte lines for code tracking
+
+class PhysicalMemory {
+ public:
+  explicit PhysicalMemory(uint32_t ram_bytes);
+  ~PhysicalMemory();
+  PhysicalMemory(const PhysicalMemory&) = delete;
+  PhysicalMemory& operator=(const PhysicalMemory&) = delete;
+
+  uint8_t* ram() { return ram_; }
+  uint32_t ram_size() const { return ram_size_; }
+
+  // Map a copy of `data` read-only at [addr, addr+size). Page-aligned, overrides RAM.
+  void map_rom(uint32_t addr, const uint8_t* data, uint32_t size);
+  // Map an existing ROM region a second time at `alias_addr` (e.g. BIOS at top of 4 GiB).
+  void alias_rom(uint32_t alias_addr, uint32_t source_addr, uint32_t size);
+  void map_mmio(uint32_t addr, uint32_t size, MmioHandler* handler);
+
+  PageKind kind(uint32_t page) const { return static_cast<PageKind>(kind_[page]); }
+  // Host address of a RAM or ROM page, nullptr otherwise.
+  uint8_t* host_page(uint32_t page) const { return host_[page]; }
+
+  // Slow-path accesses of 1, 2 or 4 bytes that stay within one page.
+  uint32_t read(uint32_t addr, unsigned size);
+  // Code invalidation is the caller's job (interp/access.cpp), which knows the cache.
+  void write(uint32_t addr, unsigned size, uint32_t value);
+
+  // Copy bytes (debugger, loaders); ROM is written too (loaders), MMIO skipped.
+  void read_bytes(uint32_t addr, void* out, uint32_t len);
+  void write_bytes(uint32_t addr, const void* in, uint32_t len);
+
+  // Code tracking: bitmask of 64-byte lines of `page` that hold decoded instructions.
+  uint64_t code_lines(uint32_t page) const { return code_lines_[page]; }
+  void set_code_lines(uint32_t page, uint64_t mask) { code_lines_[page] = mask; }
+  bool has_code(uint32_t page) const { return code_lines_[page] != 0; }
+
+  uint64_t unassigned_reads = 0, unassigned_writes = 0;
+
+ private:
+  uint8_t* ram_ = nullptr;
+  uint32_t ram_size_ = 0;
+  std::vector<uint8_t> kind_;
+  std::vector<uint8_t*> host_;
+  std::vector<MmioHandler*> mmio_;
+  std::vector<uint64_t> code_lines_;
+  std::vector<std::unique_ptr<uint8_t[]>> rom_storage_;
+};
+
+}  // namespace softcpu

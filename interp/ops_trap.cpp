@@ -1,0 +1,183 @@
+// IN/OUT/INS/OUTS, CPUID, RDTSC, HLT, RDMSR/WRMSR: decoded here, executed by the monitor.
+#include "interp/exceptions.h"
+#include "interp/fault.h"
+#include "interp/ops_common.h"
+#include "interp/segments.h"
+#include "interp/trap.h"
+
+namespace softcpu {
+
+namespace {
+
+// In the block: stop before the instruction and let the monitor run it.
+void trap_exit(Cpu& c, const Insn& i) {
+  c.eip -= i.len;
+  c.trap_insn = &i;
+  c.stop = 1;
+  switch (trap_op(i)) {
+    case TRAP_CPUID: c.exit_reason = EXIT_CPUID; break;
+    case TRAP_RDTSC: c.exit_reason = EXIT_RDTSC; break;
+    case TRAP_HLT: c.exit_reason = EXIT_HLT; break;
+    case TRAP_RDMSR:
+    case TRAP_WRMSR: c.exit_reason = EXIT_MSR; break;
+    default: c.exit_reason = EXIT_IO; break;
+  }
+}
+
+// SDM vol.1 18.5.1: in protected mode with CPL > IOPL (and always in V86, where the I/O
+// bitmap decides: next issue) I/O needs the TSS permission bitmap; we grant none yet.
+void check_io_privilege(const Cpu& c) {
+  if ((c.cr0 & CR0_PE) && (c.cpl > ((c.eflags >> 12) & 3) || (c.eflags & VM))) raise_gp(0);
+}
+
+uint16_t io_port(const Cpu& c, const Insn& i) {
+  return (i.flags & INSN_PORT_IMM) ? uint16_t(i.imm & 0xFF) : uint16_t(c.regs[EDX] & 0xFFFF);
+}
+
+uint32_t count_reg(const Cpu& c, const Insn& i) { return i.addr32 ? c.regs[ECX] : c.regs[ECX] & 0xFFFF; }
+void set_count_reg(Cpu& c, const Insn& i, uint32_t v) {
+  if (i.addr32) c.regs[ECX] = v; else c.regs[ECX] = (c.regs[ECX] & ~0xFFFFu) | (v & 0xFFFF);
+}
+uint32_t index_reg(const Cpu& c, const Insn& i, unsigned r) { return i.addr32 ? c.regs[r] : c.regs[r] & 0xFFFF; }
+void step_index_reg(Cpu& c, const Insn& i, unsigned r, unsigned size) {
+  uint32_t d = (c.eflags & DF) ? uint32_t(-int32_t(size)) : size;
+  if (i.addr32) c.regs[r] += d;
+  else c.regs[r] = (c.regs[r] & ~0xFFFFu) | ((c.regs[r] + d) & 0xFFFF);
+}
+
+void do_cpuid(Cpu& c) {
+  // SDM vol.2 CPUID. Only features that are implemented are reported.
+  uint32_t leaf = c.regs[EAX];
+  uint32_t a = 0, b = 0, cx = 0, d = 0;
+  if (leaf == 0) {
+    a = 1;
+    b = 0x756E6547;   // "Genu"
+    d = 0x49656E69;   // "ineI"
+    cx = 0x6C65746E;  // "ntel"
+  } else if (leaf == 1) {
+    a = 0x00000663;  // family 6, model 6, stepping 3
+    d = (1u << 4) /*TSC*/ | (1u << 5) /*MSR*/ | (1u << 8) /*CX8*/ | (1u << 15) /*CMOV*/;
+  }
+  c.regs[EAX] = a; c.regs[EBX] = b; c.regs[ECX] = cx; c.regs[EDX] = d;
+}
+
+void do_rdmsr(Cpu& c) {
+  if (c.cpl != 0) raise_gp(0);
+  switch (c.regs[ECX]) {
+    case 0x10:  // IA32_TIME_STAMP_COUNTER
+      c.regs[EAX] = uint32_t(c.tsc);
+      c.regs[EDX] = uint32_t(c.tsc >> 32);
+      break;
+    default: raise_gp(0);  // unknown MSR (SDM vol.2 RDMSR)
+  }
+}
+
+void do_wrmsr(Cpu& c) {
+  if (c.cpl != 0) raise_gp(0);
+  switch (c.regs[ECX]) {
+    case 0x10: c.tsc = (uint64_t(c.regs[EDX]) << 32) | c.regs[EAX]; break;
+    default: raise_gp(0);
+  }
+}
+
+// Longest run of a REP INS/OUTS in one monitor call, so the run loop stays responsive.
+constexpr uint32_t kRepChunk = 4096;
+
+void do_string_io(Cpu& c, const Insn& i, IoBus& io, bool input) {
+  const unsigned size = i.opsize;
+  const uint16_t port = uint16_t(c.regs[EDX] & 0xFFFF);
+  uint32_t n = i.rep ? count_reg(c, i) : 1;
+  if (i.rep && n == 0) return;
+  for (uint32_t k = 0; k < n && k < kRepChunk; ++k) {
+    if (input) {
+      uint32_t di = index_reg(c, i, EDI);
+      probe_write_mem(c, ES, di, size);  // fault before the port read has side effects
+      write_mem_n(c, ES, di, size, io.in(port, size));
+      step_index_reg(c, i, EDI, size);
+    } else {
+      uint32_t si = index_reg(c, i, ESI);
+      io.out(port, size, read_mem_n(c, i.seg, si, size));
+      step_index_reg(c, i, ESI, size);
+    }
+    if (i.rep) set_count_reg(c, i, count_reg(c, i) - 1);
+  }
+  if (i.rep && count_reg(c, i) != 0) c.eip -= i.len;  // continue next time round
+}
+
+}  // namespace
+
+bool execute_trapped(Cpu& c, IoBus& io) {
+  const Insn& i = *c.trap_insn;
+  const uint32_t start = c.eip;
+  c.exit_reason = EXIT_NONE;
+  try {
+    c.eip += i.len;
+    switch (trap_op(i)) {
+      case TRAP_IN:
+        check_io_privilege(c);
+        set_reg_n(c, EAX, i.opsize, io.in(io_port(c, i), i.opsize));
+        break;
+      case TRAP_OUT:
+        check_io_privilege(c);
+        io.out(io_port(c, i), i.opsize, get_reg_n(c, EAX, i.opsize));
+        break;
+      case TRAP_INS:
+      case TRAP_OUTS:
+        check_io_privilege(c);
+        do_string_io(c, i, io, trap_op(i) == TRAP_INS);
+        break;
+      case TRAP_CPUID: do_cpuid(c); break;
+      case TRAP_RDTSC:
+        // SDM vol.2 RDTSC: CR4.TSD restricts it to CPL 0.
+        if ((c.cr4 & 4) && c.cpl != 0) raise_gp(0);
+        c.regs[EAX] = uint32_t(c.tsc);
+        c.regs[EDX] = uint32_t(c.tsc >> 32);
+        break;
+      case TRAP_HLT:
+        if (c.cpl != 0) raise_gp(0);
+        c.halted = 1;
+        break;
+      case TRAP_RDMSR: do_rdmsr(c); break;
+      case TRAP_WRMSR: do_wrmsr(c); break;
+      default: raise_ud();
+    }
+    ++c.icount;
+  } catch (const GuestFault& f) {
+    c.eip = start;
+    return deliver_exception(c, f.vector, f.has_error, f.error);
+  }
+  return true;
+}
+
+bool select_trap(const DecodeContext& ctx, Insn& i) {
+  TrapOp op;
+  switch (mnemonic(ctx)) {
+    case ZYDIS_MNEMONIC_IN: op = TRAP_IN; break;
+    case ZYDIS_MNEMONIC_OUT: op = TRAP_OUT; break;
+    case ZYDIS_MNEMONIC_INSB: case ZYDIS_MNEMONIC_INSW: case ZYDIS_MNEMONIC_INSD: op = TRAP_INS; break;
+    case ZYDIS_MNEMONIC_OUTSB: case ZYDIS_MNEMONIC_OUTSW: case ZYDIS_MNEMONIC_OUTSD: op = TRAP_OUTS; break;
+    case ZYDIS_MNEMONIC_CPUID: op = TRAP_CPUID; break;
+    case ZYDIS_MNEMONIC_RDTSC: op = TRAP_RDTSC; break;
+    case ZYDIS_MNEMONIC_HLT: op = TRAP_HLT; break;
+    case ZYDIS_MNEMONIC_RDMSR: op = TRAP_RDMSR; break;
+    case ZYDIS_MNEMONIC_WRMSR: op = TRAP_WRMSR; break;
+    default: return false;
+  }
+  if (i.lock) { i.fn = handler_ud; return true; }
+  i.cond = op;
+  if (op == TRAP_IN || op == TRAP_OUT) {
+    // Port-size operand: the accumulator; the immediate form has imm8 (E4-E7).
+    unsigned acc = op == TRAP_IN ? 0 : 1;
+    i.opsize = uint8_t(op_size(ctx, acc));
+    if (op_is_imm(ctx, op == TRAP_IN ? 1 : 0)) i.flags |= INSN_PORT_IMM;
+  }
+  if (op == TRAP_INS || op == TRAP_OUTS) {
+    i.opsize = mnemonic(ctx) == ZYDIS_MNEMONIC_INSB || mnemonic(ctx) == ZYDIS_MNEMONIC_OUTSB ? 1
+               : mnemonic(ctx) == ZYDIS_MNEMONIC_INSW || mnemonic(ctx) == ZYDIS_MNEMONIC_OUTSW ? 2 : 4;
+  }
+  i.fn = trap_exit;
+  i.flags |= INSN_TRAPS | INSN_ENDS_BLOCK;
+  return true;
+}
+
+}  // namespace softcpu

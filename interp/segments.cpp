@@ -1,0 +1,155 @@
+#include "interp/segments.h"
+
+#include "interp/access.h"
+#include "interp/fault.h"
+
+namespace softcpu {
+
+bool protected_mode(const Cpu& c) { return (c.cr0 & CR0_PE) && !(c.eflags & VM); }
+bool code32(const Cpu& c) { return c.seg[CS].attrs & SA_DB; }
+
+void refresh_segment_ranges(const Cpu& c, SegmentCache& s) {
+  const bool pm = protected_mode(c);
+  if (pm && !s.valid) {  // null selector: every access faults
+    s.rd_lo = s.wr_lo = 1;
+    s.rd_hi = s.wr_hi = 0;
+    return;
+  }
+  uint32_t lo = 0, hi = s.limit;
+  const bool code = s.attrs & SA_CODE;
+  if (!code && (s.attrs & SA_EXPAND_DOWN)) {  // SDM vol.3 3.4.5.1: offsets limit+1 .. top
+    lo = s.limit + 1;
+    hi = (s.attrs & SA_DB) ? 0xFFFFFFFFu : 0xFFFFu;
+  }
+  s.rd_lo = s.wr_lo = lo;
+  s.rd_hi = s.wr_hi = hi;
+  if (!pm) return;  // real mode and V86: no type checks
+  bool readable = !code || (s.attrs & SA_WRITABLE);  // code: bit 1 = readable
+  bool writable = !code && (s.attrs & SA_WRITABLE);
+  if (!readable) { s.rd_lo = 1; s.rd_hi = 0; }
+  if (!writable) { s.wr_lo = 1; s.wr_hi = 0; }
+}
+
+void refresh_all_segment_ranges(Cpu& c) {
+  for (auto& s : c.seg) refresh_segment_ranges(c, s);
+}
+
+void update_mode(Cpu& c) {
+  if (!(c.cr0 & CR0_PE)) c.cpl = 0;
+  else if (c.eflags & VM) c.cpl = 3;
+  else c.cpl = c.seg[CS].selector & 3;
+  // Block key: everything that changes how bytes decode or how a block behaves.
+  c.mode_key = (code32(c) ? 1u : 0u) | (stack32(c) ? 2u : 0u) | (uint32_t(c.cpl) << 2) |
+               ((c.cr0 & CR0_PE) ? 16u : 0u) | ((c.eflags & VM) ? 32u : 0u);
+}
+
+void load_segment_real(Cpu& c, unsigned seg, uint16_t selector) {
+  SegmentCache& s = c.seg[seg];
+  s.selector = selector;
+  s.base = uint32_t(selector) << 4;
+  s.valid = 1;
+  if (c.eflags & VM) {  // V86: limit 64 KiB, data attributes (SDM vol.3 20.2)
+    s.limit = 0xFFFF;
+    s.attrs = SA_P | SA_S | SA_WRITABLE | SA_ACCESSED | (3 << SA_DPL_SHIFT) |
+              (seg == CS ? SA_CODE : 0);
+  }
+  refresh_segment_ranges(c, s);
+  if (seg == CS || seg == SS) update_mode(c);
+}
+
+uint64_t read_descriptor(Cpu& c, uint16_t selector) {
+  uint32_t base, limit;
+  if (selector & 4) {
+    if (!c.ldtr.valid) raise_gp(selector & ~3u);
+    base = c.ldtr.base;
+    limit = c.ldtr.limit;
+  } else {
+    base = c.gdtr.base;
+    limit = c.gdtr.limit;
+  }
+  uint32_t off = selector & ~7u;
+  if (off + 7 > limit) raise_gp(selector & ~3u);
+  uint32_t lo = read_linear<4>(c, base + off);
+  uint32_t hi = read_linear<4>(c, base + off + 4);
+  return (uint64_t(hi) << 32) | lo;
+}
+
+void cache_from_descriptor(const Cpu& c, SegmentCache& s, uint16_t selector, uint64_t d) {
+  uint32_t lo = uint32_t(d), hi = uint32_t(d >> 32);
+  s.selector = selector;
+  s.base = (lo >> 16) | ((hi & 0xFF) << 16) | (hi & 0xFF000000u);
+  uint32_t limit = (lo & 0xFFFF) | (hi & 0xF0000u);
+  s.attrs = uint16_t((hi >> 8) & 0xF0FF);
+  s.limit = (s.attrs & SA_G) ? (limit << 12) | 0xFFF : limit;
+  s.valid = 1;
+  refresh_segment_ranges(c, s);
+}
+
+// Set the accessed bit of a descriptor in memory if it is clear (SDM vol.3 3.4.5).
+static void mark_accessed(Cpu& c, uint16_t selector, uint64_t desc) {
+  if (desc & (1ull << 40)) return;
+  uint32_t table = (selector & 4) ? c.ldtr.base : c.gdtr.base;
+  uint32_t addr = table + (selector & ~7u) + 5;
+  write_linear<1>(c, addr, uint32_t(desc >> 40) | 1);
+}
+
+void load_segment_protected(Cpu& c, unsigned seg, uint16_t selector) {
+  const uint16_t err = selector & ~3u;
+  const unsigned rpl = selector & 3;
+  if ((selector & ~3u) == 0) {  // null selector
+    if (seg == SS) raise_gp(0);
+    SegmentCache& s = c.seg[seg];
+    s.selector = selector;
+    s.valid = 0;
+    s.base = 0;
+    s.limit = 0;
+    s.attrs = 0;
+    refresh_segment_ranges(c, s);
+    return;
+  }
+  uint64_t d = read_descriptor(c, selector);
+  uint16_t attrs = uint16_t((d >> 40) & 0xF0FF);
+  unsigned dpl = (attrs >> SA_DPL_SHIFT) & 3;
+  bool is_code = attrs & SA_CODE;
+  if (!(attrs & SA_S)) raise_gp(err);  // system descriptor
+  if (seg == SS) {
+    // SDM vol.2 MOV: SS needs a writable data segment with RPL = DPL = CPL.
+    if (is_code || !(attrs & SA_WRITABLE) || rpl != c.cpl || dpl != c.cpl) raise_gp(err);
+    if (!(attrs & SA_P)) raise_fault(VEC_SS, err);
+  } else {
+    // Data or readable code; for data and non-conforming code, DPL >= max(CPL, RPL).
+    if (is_code && !(attrs & SA_WRITABLE)) raise_gp(err);
+    bool conforming = is_code && (attrs & SA_EXPAND_DOWN);
+    if (!conforming && (rpl > dpl || c.cpl > dpl)) raise_gp(err);
+    if (!(attrs & SA_P)) raise_fault(VEC_NP, err);
+  }
+  mark_accessed(c, selector, d);
+  cache_from_descriptor(c, c.seg[seg], selector, d | (1ull << 40));
+  if (seg == SS) update_mode(c);
+}
+
+void load_segment(Cpu& c, unsigned seg, uint16_t selector) {
+  if (protected_mode(c)) load_segment_protected(c, seg, selector);
+  else load_segment_real(c, seg, selector);
+}
+
+void load_code_segment(Cpu& c, uint16_t selector, uint8_t new_cpl) {
+  if (!protected_mode(c)) {
+    load_segment_real(c, CS, selector);
+    return;
+  }
+  const uint16_t err = selector & ~3u;
+  if (err == 0) raise_gp(0);
+  uint64_t d = read_descriptor(c, selector);
+  uint16_t attrs = uint16_t((d >> 40) & 0xF0FF);
+  if (!(attrs & SA_S) || !(attrs & SA_CODE)) raise_gp(err);
+  unsigned dpl = (attrs >> SA_DPL_SHIFT) & 3;
+  bool conforming = attrs & SA_EXPAND_DOWN;
+  if (conforming ? dpl > new_cpl : dpl != new_cpl) raise_gp(err);
+  if (!(attrs & SA_P)) raise_fault(VEC_NP, err);
+  mark_accessed(c, selector, d);
+  cache_from_descriptor(c, c.seg[CS], uint16_t((selector & ~3u) | new_cpl), d | (1ull << 40));
+  update_mode(c);
+}
+
+}  // namespace softcpu

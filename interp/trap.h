@@ -1,0 +1,31 @@
+// Instructions the interpreter hands to the monitor ("single-step mode"): the interpreter
+// stops before them (cpu.exit_reason, cpu.trap_insn, EIP at the instruction) and the monitor
+// runs them here with its device dispatch.
+#pragma once
+#include <cstdint>
+
+#include "interp/cpu.h"
+#include "interp/insn.h"
+
+namespace softcpu {
+
+class IoBus {
+ public:
+  virtual ~IoBus() = default;
+  virtual uint32_t in(uint16_t port, unsigned size) = 0;
+  virtual void out(uint16_t port, unsigned size, uint32_t value) = 0;
+};
+
+enum TrapOp : uint8_t {
+  TRAP_IN, TRAP_OUT, TRAP_INS, TRAP_OUTS, TRAP_CPUID, TRAP_RDTSC, TRAP_HLT, TRAP_RDMSR,
+  TRAP_WRMSR, TRAP_COUNT
+};
+
+// Execute cpu.trap_insn (EIP at its start). Faults are delivered as exceptions. Returns
+// false if that delivery triple-faulted. `ports_done` counts port accesses (for stats).
+bool execute_trapped(Cpu& c, IoBus& io);
+
+// The TrapOp of a trapping instruction.
+inline TrapOp trap_op(const Insn& i) { return TrapOp(i.cond); }
+
+}  // namespace softcpu

@@ -1,0 +1,1 @@
+#include "monitor/machine_config.h"

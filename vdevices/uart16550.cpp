@@ -1,0 +1,1 @@
+// vdevices placeholder
