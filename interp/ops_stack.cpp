@@ -1,5 +1,202 @@
-// Placeholder: the stack instruction group is being written.
-#include "interp/decode.h"
+// Stack instructions: PUSH/POP (registers, memory, immediates, segment registers),
+// PUSHA/POPA, PUSHF/POPF, ENTER/LEAVE (SDM vol.2 under each mnemonic).
+#include "interp/ops_common.h"
+#include "interp/segments.h"
+
 namespace softcpu {
-bool select_stack(const DecodeContext&, Insn&) { return false; }
+
+namespace {
+
+inline void set_sp_with(Cpu& c, bool s32, uint32_t sp) {
+  if (s32) c.regs[ESP] = sp;
+  else c.regs[ESP] = (c.regs[ESP] & ~0xFFFFu) | (sp & 0xFFFF);
+}
+
+// PUSH r (50+r): the value is read before the decrement, so PUSH ESP pushes the old ESP.
+template <unsigned S> void push_r(Cpu& c, const Insn& i) { push<S>(c, get_reg<S>(c, i.reg)); }
+// PUSH r/m (FF /6): the address uses ESP before the decrement.
+template <unsigned S> void push_rm(Cpu& c, const Insn& i) { push<S>(c, read_rm<S>(c, i)); }
+template <unsigned S> void push_imm(Cpu& c, const Insn& i) { push<S>(c, i.imm); }
+
+template <unsigned S> void pop_r(Cpu& c, const Insn& i) {
+  uint32_t v = pop<S>(c);
+  set_reg<S>(c, i.reg, v);  // POP ESP: the popped value replaces the incremented ESP
+}
+
+// POP r/m (8F /0). With a memory operand the address is computed after ESP is incremented
+// (SDM vol.2 POP); ESP is committed only after the write.
+template <unsigned S> void pop_rm(Cpu& c, const Insn& i) {
+  const uint32_t sp = stack_pointer(c);
+  const uint32_t v = read_mem<S>(c, SS, sp);
+  const uint32_t old_esp = c.regs[ESP];
+  set_stack_pointer(c, sp + S);
+  if (!i.is_mem) {
+    set_reg<S>(c, i.rm, v);
+    return;
+  }
+  const uint32_t new_esp = c.regs[ESP];
+  const uint32_t ea = effective_address(c, i);
+  c.regs[ESP] = old_esp;
+  write_mem<S>(c, i.seg, ea, v);
+  c.regs[ESP] = new_esp;
+}
+
+// PUSH Sreg: a 32-bit push writes the zero-extended selector to a 4-byte slot. i.reg holds
+// the segment register number.
+template <unsigned S> void push_sreg(Cpu& c, const Insn& i) { push<S>(c, c.seg[i.reg].selector); }
+
+// POP Sreg: the load may fault, so ESP is committed afterwards, in the stack size that was
+// in effect before (POP SS may change SS.B).
+template <unsigned S> void pop_sreg(Cpu& c, const Insn& i) {
+  const bool s32 = stack32(c);
+  const uint32_t sp = stack_pointer(c);
+  const uint16_t sel = uint16_t(read_mem<S>(c, SS, sp));
+  load_segment(c, i.reg, sel);
+  set_sp_with(c, s32, sp + S);
+}
+
+// PUSHA/PUSHAD: EAX ECX EDX EBX (original ESP) EBP ESI EDI. All slots are probed first so
+// a fault writes nothing.
+template <unsigned S> void pusha(Cpu& c, const Insn&) {
+  const uint32_t sp = stack_pointer(c), m = stack_mask(c);
+  for (unsigned k = 1; k <= 8; ++k) probe_write_mem(c, SS, (sp - k * S) & m, S);
+  for (unsigned r = 0; r < 8; ++r) write_mem<S>(c, SS, (sp - (r + 1) * S) & m, get_reg<S>(c, r));
+  set_stack_pointer(c, sp - 8 * S);
+}
+
+// POPA/POPAD: the ESP slot is skipped.
+template <unsigned S> void popa(Cpu& c, const Insn&) {
+  const uint32_t sp = stack_pointer(c), m = stack_mask(c);
+  uint32_t v[8];
+  for (unsigned k = 0; k < 8; ++k) v[k] = read_mem<S>(c, SS, (sp + k * S) & m);
+  for (unsigned r = 0; r < 8; ++r)
+    if (r != ESP) set_reg<S>(c, r, v[7 - r]);
+  set_stack_pointer(c, sp + 8 * S);
+}
+
+// PUSHF/PUSHFD: VM and RF are cleared in the image; in V86 mode IOPL < 3 faults.
+template <unsigned S> void pushf(Cpu& c, const Insn&) {
+  const uint32_t f = read_eflags(c);
+  if ((f & VM) && ((f & IOPL) >> 12) < 3) raise_gp(0);
+  push<S>(c, f & ~(VM | RF));
+}
+
+// POPF/POPFD (SDM vol.2 POPF): IOPL changes only at CPL 0 (not in V86), IF only when
+// CPL <= IOPL; VM, VIP, VIF are kept; a 32-bit POPF clears RF. In V86 mode IOPL < 3 faults.
+template <unsigned S> void popf(Cpu& c, const Insn&) {
+  const uint32_t f = read_eflags(c);
+  const bool v86 = f & VM;
+  const unsigned iopl = (f & IOPL) >> 12;
+  if (v86 && iopl < 3) raise_gp(0);
+  const uint32_t sp = stack_pointer(c);
+  const uint32_t v = read_mem<S>(c, SS, sp);
+  uint32_t mask = CF | PF | AF | ZF | SF | TF | DF | OF | NT | AC | ID;
+  if (c.cpl <= iopl) mask |= IF;
+  if (c.cpl == 0 && !v86) mask |= IOPL;
+  if (S == 2) mask &= 0xFFFF;
+  uint32_t nf = (f & ~mask) | (v & mask);
+  if (S == 4) nf &= ~RF;
+  c.eflags = nf | 2u;  // bit 1 reads 1; bits 3, 5, 15, 22-31 stay 0
+  c.lz_kind = LZ_NONE;
+  set_stack_pointer(c, sp + S);
+}
+
+// ENTER imm16, imm8 (SDM vol.2 ENTER). EBP/BP is chosen by the operand size, the stack
+// pointer and the frame-pointer walk by the stack size. All pushes are probed and the
+// nested frame pointers read before the first write, so a fault changes nothing.
+template <unsigned S> void enter(Cpu& c, const Insn& i) {
+  const bool s32 = stack32(c);
+  const uint32_t m = stack_mask(c);
+  const unsigned level = i.imm2 & 31;
+  const uint32_t alloc = i.imm & 0xFFFF;
+  const uint32_t sp = stack_pointer(c);
+  const unsigned pushes = level ? level + 1 : 1;
+  for (unsigned k = 1; k <= pushes; ++k) probe_write_mem(c, SS, (sp - k * S) & m, S);
+  const uint32_t frame_sp = (sp - S) & m;
+  // FrameTemp: the stack pointer register after pushing EBP.
+  const uint32_t frame = s32 ? frame_sp : (c.regs[ESP] & ~0xFFFFu) | frame_sp;
+  uint32_t vals[32];
+  vals[0] = get_reg<S>(c, EBP);
+  uint32_t bp = c.regs[EBP] & m;
+  for (unsigned k = 1; k < level; ++k) {
+    bp = (bp - S) & m;
+    vals[k] = read_mem<S>(c, SS, bp);
+  }
+  if (level) vals[level] = frame;
+  const uint32_t new_sp = (sp - pushes * S - alloc) & m;
+  // #SS(0) if the new stack pointer is outside the stack segment limit.
+  if (alloc) check_write(c, SS, new_sp, 1);
+  for (unsigned k = 0; k < pushes; ++k) write_mem<S>(c, SS, (sp - (k + 1) * S) & m, vals[k]);
+  set_reg<S>(c, EBP, frame);
+  set_sp_with(c, s32, new_sp);
+}
+
+// LEAVE: (E)SP = (E)BP by stack size, then pop (E)BP by operand size.
+template <unsigned S> void leave(Cpu& c, const Insn&) {
+  const uint32_t sp = c.regs[EBP] & stack_mask(c);
+  const uint32_t v = read_mem<S>(c, SS, sp);
+  set_stack_pointer(c, sp + S);
+  set_reg<S>(c, EBP, v);
+}
+
+int sreg_number(ZydisRegister r) {
+  switch (r) {
+    case ZYDIS_REGISTER_ES: return ES;
+    case ZYDIS_REGISTER_CS: return CS;
+    case ZYDIS_REGISTER_SS: return SS;
+    case ZYDIS_REGISTER_DS: return DS;
+    case ZYDIS_REGISTER_FS: return FS;
+    case ZYDIS_REGISTER_GS: return GS;
+    default: return -1;
+  }
+}
+
+}  // namespace
+
+bool select_stack(const DecodeContext& ctx, Insn& i) {
+  const unsigned s = i.opsize == 2 ? 2 : 4;
+  const bool modrm = ctx.zi.attributes & ZYDIS_ATTRIB_HAS_MODRM;
+  Handler fn;
+  switch (mnemonic(ctx)) {
+    case ZYDIS_MNEMONIC_PUSH:
+      if (op_is_imm(ctx, 0)) {
+        fn = SOFTCPU_BY_SIZE_WD(push_imm, s);
+      } else if (op_is_reg(ctx, 0) && sreg_number(ctx.ops[0].reg.value) >= 0) {
+        i.reg = uint8_t(sreg_number(ctx.ops[0].reg.value));
+        fn = SOFTCPU_BY_SIZE_WD(push_sreg, s);
+      } else {
+        fn = modrm ? SOFTCPU_BY_SIZE_WD(push_rm, s) : SOFTCPU_BY_SIZE_WD(push_r, s);
+      }
+      break;
+    case ZYDIS_MNEMONIC_POP:
+      if (op_is_reg(ctx, 0) && sreg_number(ctx.ops[0].reg.value) >= 0) {
+        const int sr = sreg_number(ctx.ops[0].reg.value);
+        if (sr == CS) return false;
+        i.reg = uint8_t(sr);
+        fn = SOFTCPU_BY_SIZE_WD(pop_sreg, s);
+        i.flags |= INSN_ENDS_BLOCK;  // SS.B is part of the block key
+      } else {
+        fn = modrm ? SOFTCPU_BY_SIZE_WD(pop_rm, s) : SOFTCPU_BY_SIZE_WD(pop_r, s);
+      }
+      break;
+    case ZYDIS_MNEMONIC_PUSHA:
+    case ZYDIS_MNEMONIC_PUSHAD: fn = SOFTCPU_BY_SIZE_WD(pusha, s); break;
+    case ZYDIS_MNEMONIC_POPA:
+    case ZYDIS_MNEMONIC_POPAD: fn = SOFTCPU_BY_SIZE_WD(popa, s); break;
+    case ZYDIS_MNEMONIC_PUSHF:
+    case ZYDIS_MNEMONIC_PUSHFD: fn = SOFTCPU_BY_SIZE_WD(pushf, s); break;
+    case ZYDIS_MNEMONIC_POPF:
+    case ZYDIS_MNEMONIC_POPFD:
+      fn = SOFTCPU_BY_SIZE_WD(popf, s);
+      i.flags |= INSN_ENDS_BLOCK;  // TF and IF may change
+      break;
+    case ZYDIS_MNEMONIC_ENTER: fn = SOFTCPU_BY_SIZE_WD(enter, s); break;
+    case ZYDIS_MNEMONIC_LEAVE: fn = SOFTCPU_BY_SIZE_WD(leave, s); break;
+    default: return false;
+  }
+  i.opsize = uint8_t(s);
+  i.fn = i.lock ? handler_ud : fn;
+  return true;
+}
+
 }  // namespace softcpu

@@ -1,1 +1,39 @@
-int main() { return 0; }
+// softcpu: the command line.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "monitor/machine_config.h"
+#include "tools/options.h"
+
+int main(int argc, char** argv) {
+  using namespace softcpu;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  ParsedArgs parsed;
+  std::string error;
+  if (!parse_args(args, &parsed, &error)) {
+    std::fprintf(stderr, "softcpu: %s\n", error.c_str());
+    return 2;
+  }
+  switch (parsed.command) {
+    case Command::HELP: std::fputs(kMainHelp, stdout); return 0;
+    case Command::RUN_HELP: std::fputs(kRunHelp, stdout); return 0;
+    case Command::VERSION: std::puts("softcpu 0.1"); return 0;
+    case Command::RUN: break;
+  }
+  const MachineConfig& c = parsed.config;
+  if (!c.disk_image.empty()) {
+    std::ifstream f(c.disk_image, std::ios::binary);
+    if (!f) {
+      std::fprintf(stderr, "softcpu: cannot open disk image '%s': %s\n", c.disk_image.c_str(),
+                   std::strerror(errno));
+      return 2;
+    }
+    std::fprintf(stderr, "softcpu: warning: no IDE controller yet; disk image '%s' is not attached\n",
+                 c.disk_image.c_str());
+  }
+  return run_machine(c);
+}

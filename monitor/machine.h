@@ -1,0 +1,74 @@
+// The machine: memory map, CPU, devices and the run loop that ties them together.
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cache/block_cache.h"
+#include "interp/cpu.h"
+#include "interp/interpreter.h"
+#include "interp/memory.h"
+#include "interp/trap.h"
+#include "monitor/machine_config.h"
+#include "monitor/port_bus.h"
+#include "monitor/stats.h"
+
+namespace softcpu {
+
+class EventLoop;
+class CharBackend;
+class IoDevice;
+class UnassignedPorts;
+
+// Raised for configuration problems the user must fix (bad ROM, unopenable file, ...).
+struct ConfigError {
+  std::string message;
+};
+
+class Machine {
+ public:
+  explicit Machine(const MachineConfig& config);  // throws ConfigError
+  ~Machine();
+
+  // Run until the guest exits, halts for good, triple-faults or times out.
+  // Returns the process exit status (see machine_config.h).
+  int run();
+
+  Cpu& cpu() { return cpu_; }
+  PhysicalMemory& memory() { return *mem_; }
+  StatsRegistry& stats() { return stats_; }
+  void request_exit(int status);  // any thread
+
+ private:
+  void load_bios(const std::string& path);
+  void register_stats();
+  bool run_trapped();
+  void report_triple_fault();
+  static void trace_hook(void* self, Cpu& c, const Insn& insn, uint32_t eip);
+
+  MachineConfig config_;
+  std::unique_ptr<PhysicalMemory> mem_;
+  BlockCache cache_;
+  Cpu cpu_{};
+  std::unique_ptr<Interpreter> interp_;
+  std::unique_ptr<EventLoop> loop_;
+  std::vector<std::unique_ptr<CharBackend>> backends_;
+  std::unique_ptr<UnassignedPorts> unassigned_;
+  std::vector<std::unique_ptr<IoDevice>> devices_;
+  std::unique_ptr<PortBus> ports_;
+  StatsRegistry stats_;
+  FILE* trace_ = nullptr;
+
+  // Set from the CPU thread (debug-exit) or the host I/O thread (Ctrl-A x).
+  std::atomic<int> exit_status_{-1};  // -1: no exit requested; the first request wins
+  uint64_t tsc_offset_ = 0;
+  uint64_t exits_[EXIT_COUNT] = {};
+  uint64_t trap_ops_[TRAP_COUNT] = {};
+  std::chrono::steady_clock::time_point started_;
+  double wall_seconds_ = 0;
+};
+
+}  // namespace softcpu

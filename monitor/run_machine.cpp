@@ -1,0 +1,44 @@
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+
+#include "monitor/machine.h"
+#include "monitor/machine_config.h"
+
+namespace softcpu {
+
+static void print_stats(Machine& m, const MachineConfig& config) {
+  std::string text = config.stats == StatsFormat::JSON ? m.stats().json() : m.stats().text();
+  FILE* out = stderr;
+  if (!config.stats_path.empty()) {
+    out = std::fopen(config.stats_path.c_str(), "w");
+    if (!out) {
+      std::fprintf(stderr, "softcpu: cannot write statistics to '%s': %s\n",
+                   config.stats_path.c_str(), std::strerror(errno));
+      return;
+    }
+  }
+  std::fputs(text.c_str(), out);
+  if (out != stderr) std::fclose(out);
+}
+
+int run_machine(const MachineConfig& config) {
+  try {
+    Machine m(config);
+    int status = m.run();
+    if (config.stats != StatsFormat::NONE) print_stats(m, config);
+    return status;
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "softcpu: %s\n", e.message.c_str());
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "softcpu: out of host memory (try a smaller -m)\n");
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "softcpu: %s\n", e.what());
+    return 2;
+  }
+}
+
+}  // namespace softcpu

@@ -1,0 +1,30 @@
+/* Wire format between oracle_main (host C++) and native_runner (gcc -m32, C).
+ * Plain fixed-size little-endian records; both sides include this header. */
+#ifndef SOFTCPU_ORACLE_PROTO_H
+#define SOFTCPU_ORACLE_PROTO_H
+#include <stdint.h>
+
+/* Guest/native addresses: identical in the native process and in softcpu's RAM (< 4 MiB). */
+#define ORACLE_CODE_ADDR 0x00300000u
+#define ORACLE_DATA_ADDR 0x00340000u
+#define ORACLE_MEM_SIZE 64u
+#define ORACLE_CODE_MAX 24u
+
+/* Register order: EAX ECX EDX EBX ESP EBP ESI EDI (ModRM numbering). ESP is ignored. */
+struct OracleCase {
+  uint8_t code[ORACLE_CODE_MAX];
+  uint32_t code_len;
+  uint32_t regs[8];
+  uint32_t eflags; /* only CF PF AF ZF SF OF DF are taken */
+  uint8_t mem[ORACLE_MEM_SIZE];
+};
+
+struct OracleResult {
+  uint32_t regs[8];
+  uint32_t eflags;
+  uint8_t mem[ORACLE_MEM_SIZE];
+  int32_t vector;    /* -1: ran to the end; else the exception vector (#DE = 0, #UD = 6 ...) */
+  uint32_t fault_eip; /* EIP of the faulting instruction when vector >= 0 */
+};
+
+#endif

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""End-to-end checks of the softcpu command line: bad inputs get one clear line and a
+non-zero status (never a crash), and the exit statuses the README promises hold.
+Usage: cli_test.py SOFTCPU"""
+import os
+import subprocess
+import sys
+import tempfile
+
+SOFTCPU = sys.argv[1]
+failures = 0
+
+
+def rom_with_reset_code(code: bytes, size=64 * 1024, body=b"", body_at=0) -> bytes:
+    """A ROM whose reset vector (16 bytes before its end) holds `code`."""
+    rom = bytearray(b"\xF4" * size)  # HLT everywhere
+    rom[body_at:body_at + len(body)] = body
+    rom[size - 16:size - 16 + len(code)] = code
+    return bytes(rom)
+
+
+def run(args, timeout=60):
+    p = subprocess.run([SOFTCPU] + args, capture_output=True, text=True, timeout=timeout,
+                       stdin=subprocess.DEVNULL)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check(name, args, status, err_has=None, out_has=None, one_line=False):
+    global failures
+    code, out, err = run(args)
+    ok = code == status
+    if err_has and err_has not in err:
+        ok = False
+    if out_has and out_has not in out:
+        ok = False
+    if one_line and err.count("\n") != 1:
+        ok = False
+    print(("ok   " if ok else "FAIL ") + name)
+    if not ok:
+        failures += 1
+        print(f"  expected status {status}" + (f", stderr containing {err_has!r}" if err_has else "")
+              + (f", stdout containing {out_has!r}" if out_has else ""))
+        print(f"  saw status {code}\n  stdout: {out[-2000:]!r}\n  stderr: {err[-2000:]!r}")
+
+
+with tempfile.TemporaryDirectory() as d:
+    def write(name, data):
+        path = os.path.join(d, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    # out 0xF4, al with al = 0x21 -> status 0x43; reached from the reset vector.
+    exit_rom = write("exit.rom", rom_with_reset_code(b"\xB0\x21\xE6\xF4\xF4"))
+    # jmp $ forever.
+    loop_rom = write("loop.rom", rom_with_reset_code(b"\xEB\xFE"))
+    # lidt with limit 0, then int3: #GP delivering it, then #DF, then a triple fault.
+    # The IDTR image (limit 0, base 0) sits at offset 0 of the ROM segment F000:0000.
+    tf_rom = write("triple.rom", rom_with_reset_code(
+        b"\x2E\x0F\x01\x1E\x00\x00"  # lidt cs:[0x0000]
+        b"\xCC",                     # int3
+        size=64 * 1024, body=b"\x00\x00\x00\x00\x00\x00", body_at=0))
+    # Print "hi\n" through the debug console at 0xE9, then exit with 0.
+    hello_rom = write("hello.rom", rom_with_reset_code(
+        b"\xB0h\xE6\xE9\xB0i\xE6\xE9\xB0\n\xE6\xE9\x31\xC0\xE6\xF4"))
+    # A guest that reads and writes every port from 0x100 to 0x3F7 (none is assigned), then
+    # exits with 0. Exactly the 16 bytes of the reset vector.
+    hammer_rom = write("hammer.rom", rom_with_reset_code(
+        b"\xBA\x00\x01"       # mov dx, 0x100
+        b"\xEC\xEE\x42"       # in al, dx ; out dx, al ; inc dx
+        b"\x81\xFA\xF8\x03"  # cmp dx, 0x3F8
+        b"\x75\xF7"           # jne in
+        b"\x31\xC0\xE6\xF4"))  # xor ax, ax ; out 0xF4, al
+    short_rom = write("short.rom", b"\xF4" * 1000)
+
+    check("debug-exit status is (v << 1) | 1", ["run", "--bios", exit_rom], 0x43)
+    check("debugcon to stdout", ["run", "--bios", hello_rom, "--debugcon", "0xE9:-"], 1,
+          out_has="hi\n")
+    dc = os.path.join(d, "dc.txt")
+    check("debugcon to a file", ["run", "--bios", hello_rom, "--debugcon", f"0xe9:{dc}"], 1)
+    if open(dc).read() != "hi\n":
+        failures += 1
+        print("FAIL debugcon file content:", repr(open(dc).read()))
+    check("timeout exits 124", ["run", "--bios", loop_rom, "--timeout", "0.5"], 124,
+          err_has="timeout")
+    check("triple fault exits 3 with the state", ["run", "--bios", tf_rom], 3,
+          err_has="triple fault")
+    check("unassigned ports read all ones and do not crash", ["run", "--bios", hammer_rom,
+          "--stats"], 1, err_has="io.unassigned_accesses")
+    check("missing BIOS file", ["run", "--bios", os.path.join(d, "nope.rom")], 2,
+          err_has="cannot open BIOS image", one_line=True)
+    check("wrong ROM size", ["run", "--bios", short_rom], 2, err_has="1000 bytes", one_line=True)
+    check("unknown option", ["run", "--frob"], 2, err_has="unknown option", one_line=True)
+    check("bad number", ["run", "-m", "lots", "--bios", exit_rom], 2,
+          err_has="bad memory size", one_line=True)
+    check("no firmware", ["run"], 2, err_has="--bios", one_line=True)
+    check("missing disk image", ["run", "--bios", exit_rom, os.path.join(d, "no.img")], 2,
+          err_has="cannot open disk image", one_line=True)
+    check("bad serial spec", ["run", "--bios", exit_rom, "--serial", "file:/nonexistent/dir/x"],
+          2, one_line=True)
+    check("help", ["--help"], 0, out_has="usage: softcpu")
+    check("run help", ["run", "--help"], 0, out_has="--debugcon")
+    tr = os.path.join(d, "trace.txt")
+    check("trace writes one line per instruction", ["run", "--bios", exit_rom, "--trace", tr],
+          0x43)
+    lines = open(tr).read().splitlines()
+    if len(lines) != 2 or "f000:0000fff0" not in lines[0] or "mov al, 0x21" not in lines[0]:
+        failures += 1
+        print("FAIL trace content:", lines)
+    code, out, err = run(["run", "--bios", exit_rom, "--stats=json"])
+    import json
+    try:
+        stats = json.loads(err.strip().splitlines()[-1])
+        assert stats["instructions"] == 2 and stats["exits"]["io"] == 1, stats
+        print("ok   stats json")
+    except Exception as e:  # noqa: BLE001 - report whatever went wrong
+        failures += 1
+        print("FAIL stats json:", e, err)
+
+print(f"{failures} failed" if failures else "all CLI checks passed")
+sys.exit(1 if failures else 0)

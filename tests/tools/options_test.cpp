@@ -1,0 +1,75 @@
+#include <gtest/gtest.h>
+
+#include "tools/options.h"
+
+namespace softcpu {
+namespace {
+
+bool parse(std::vector<std::string> a, ParsedArgs* p, std::string* err) {
+  return parse_args(a, p, err);
+}
+
+TEST(Options, FullRunCommandLine) {
+  ParsedArgs p;
+  std::string err;
+  ASSERT_TRUE(parse({"run", "--bios", "x.rom", "-m", "64", "--serial", "file:/tmp/s",
+                     "--debugcon", "0xE9:-", "--debugcon=0x402:/tmp/d", "--timeout", "2.5",
+                     "--trace", "t.txt", "--stats=json", "disk.img"},
+                    &p, &err))
+      << err;
+  EXPECT_EQ(p.command, Command::RUN);
+  EXPECT_EQ(p.config.bios_path, "x.rom");
+  EXPECT_EQ(p.config.ram_mib, 64u);
+  EXPECT_EQ(p.config.serial, "file:/tmp/s");
+  ASSERT_EQ(p.config.debugcons.size(), 2u);
+  EXPECT_EQ(p.config.debugcons[0].port, 0xE9);
+  EXPECT_EQ(p.config.debugcons[0].path, "-");
+  EXPECT_EQ(p.config.debugcons[1].port, 0x402);
+  EXPECT_DOUBLE_EQ(*p.config.timeout_seconds, 2.5);
+  EXPECT_EQ(p.config.trace_path, "t.txt");
+  EXPECT_EQ(p.config.stats, StatsFormat::JSON);
+  EXPECT_EQ(p.config.disk_image, "disk.img");
+}
+
+TEST(Options, BadInputsGiveOneLineErrors) {
+  const std::vector<std::vector<std::string>> bad = {
+      {"frobnicate"},
+      {"run", "--no-such-option"},
+      {"run", "-m", "12abc"},
+      {"run", "-m", "0"},
+      {"run", "-m", "99999"},
+      {"run", "-m", "-5"},
+      {"run", "--timeout", "-1"},
+      {"run", "--timeout", "soon"},
+      {"run", "--debugcon", "0xE9"},
+      {"run", "--debugcon", "0x10000:-"},
+      {"run", "--stats=xml"},
+      {"run", "--bios"},
+      {"run", "a.img", "b.img"},
+  };
+  for (const auto& args : bad) {
+    ParsedArgs p;
+    std::string err;
+    EXPECT_FALSE(parse(args, &p, &err)) << args.back();
+    EXPECT_FALSE(err.empty());
+    EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+  }
+}
+
+TEST(Options, HelpAndVersion) {
+  ParsedArgs p;
+  std::string err;
+  ASSERT_TRUE(parse({"--help"}, &p, &err));
+  EXPECT_EQ(p.command, Command::HELP);
+  ASSERT_TRUE(parse({"run", "--help"}, &p, &err));
+  EXPECT_EQ(p.command, Command::RUN_HELP);
+  ASSERT_TRUE(parse({"--version"}, &p, &err));
+  EXPECT_EQ(p.command, Command::VERSION);
+  // Every option the parser accepts is explained in the run help.
+  for (const char* opt : {"--bios", "-m", "--serial", "--debugcon", "--timeout", "--trace",
+                          "--stats", "--stats-file"})
+    EXPECT_NE(std::string(kRunHelp).find(opt), std::string::npos) << opt;
+}
+
+}  // namespace
+}  // namespace softcpu

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages softcpu needs to build and test, if any are missing.
+set -euo pipefail
+packages=(cmake ninja-build pkg-config g++ libzydis-dev libzycore-dev libuv1-dev libgtest-dev
+          libgmock-dev nasm gcc-multilib g++-multilib python3 binutils)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q "${missing[@]}"

@@ -1,0 +1,23 @@
+// Command-line parsing for the softcpu tool.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "monitor/machine_config.h"
+
+namespace softcpu {
+
+enum class Command { HELP, VERSION, RUN, RUN_HELP };
+
+struct ParsedArgs {
+  Command command = Command::HELP;
+  MachineConfig config;
+};
+
+// Parse argv (without argv[0]). On a bad input, returns false with a one-line message.
+bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::string* error);
+
+extern const char kMainHelp[];
+extern const char kRunHelp[];
+
+}  // namespace softcpu
