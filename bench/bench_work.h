@@ -4,7 +4,7 @@
 #define BENCH_WORK_H
 #include <stdint.h>
 
-/* Outer repetitions; each round is about 5.9 million guest instructions
+/* Outer repetitions; each round is about 5.2 million guest instructions
    at -O2 -march=i686.  Override with -DBENCH_SCALE=N (CMake: -DBENCH_SCALE=N). */
 #ifndef BENCH_SCALE
 #define BENCH_SCALE 50

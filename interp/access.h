@@ -51,8 +51,9 @@ void write_linear_slow(Cpu& c, uint32_t lin, unsigned size, uint32_t v);
 void probe_write_linear(Cpu& c, uint32_t lin, unsigned size);
 
 inline bool tlb_hit(const SoftTlbEntry& e, uint32_t lin, unsigned size) {
-  // Both the first and the last byte lie in the entry's page.
-  return ((lin ^ e.tag) | ((lin + size - 1) ^ e.tag)) < 4096u;
+  // The page matches (an invalid entry's tag is unaligned, so never equal) and the access
+  // does not run past the end of the page.
+  return (lin & ~0xFFFu) == e.tag && (size == 1 || (lin & 0xFFFu) <= 4096u - size);
 }
 
 template <unsigned S>

@@ -19,7 +19,15 @@ if [ "$status" -eq "$expected" ]; then
   exit 0
 fi
 echo "---- guest output ($rom) ----"
-cat "$out"
+if [ "$(wc -c <"$out")" -gt 20000 ]; then
+  echo "[... $(wc -c <"$out") bytes, showing the first and last 8000 ...]"
+  head -c 8000 "$out"
+  echo
+  echo "[...]"
+  tail -c 8000 "$out"
+else
+  cat "$out"
+fi
 echo "---- end of guest output ----"
 case $status in
   124) why=" (timeout after ${timeout}s)" ;;

@@ -184,7 +184,7 @@ int main(void) {
     memcpy(data, c.mem, ORACLE_MEM_SIZE);
     for (int i = 0; i < 8; ++i) oracle_in_state[map[i]] = c.regs[i];
     /* Only arithmetic flags and DF: AC would make unaligned accesses fault, TF would trap. */
-    oracle_in_state[8] = (c.eflags & 0x4D5u) | 0x202u;
+    oracle_in_state[8] = (c.eflags & 0xCD5u) | 0x202u;
     fault_vector = -1;
     fault_eip = 0;
     if (sigsetjmp(fault_env, 1) == 0) oracle_run_case();

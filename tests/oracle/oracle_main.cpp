@@ -713,6 +713,62 @@ void seq_forms() {
   }
 }
 
+// LOCK prefix: allowed on read-modify-write memory forms, #UD otherwise (SDM vol.2 LOCK).
+void lock_forms() {
+  for (bool mem : {true, false}) {
+    const std::string tail = mem ? " [mem]" : " [reg] (#UD)";
+    add("lock alu rm32,r32" + tail, [=](B& b) {
+      unsigned op = b.r.below(7);  // ADD..XOR (CMP cannot be locked)
+      Rm d = b.rm(4, mem);
+      b.set_rm(4, d, b.val(4));
+      b.bytes({0xF0, uint8_t(op * 8 + 1)});
+      b.modrm(b.gpr(4), d);
+      b.k.flag_mask = alu_logic(op) ? FL_ALL & ~AF : FL_ALL;
+    });
+    add("lock alu rm8,imm8" + tail, [=](B& b) {
+      unsigned op = b.r.below(7);
+      Rm d = b.rm(1, mem);
+      b.set_rm(1, d, b.val(1));
+      b.bytes({0xF0, 0x80});
+      b.modrm(op, d);
+      b.imm(1, b.val(1));
+      b.k.flag_mask = alu_logic(op) ? FL_ALL & ~AF : FL_ALL;
+    });
+    add("lock inc/dec/not/neg rm16" + tail, [=](B& b) {
+      unsigned u = b.r.below(4);
+      Rm d = b.rm(2, mem);
+      b.set_rm(2, d, b.val(2));
+      b.bytes({0xF0, 0x66, uint8_t(u < 2 ? 0xFF : 0xF7)});
+      b.modrm(u, d);  // FF /0 /1, F7 /2 /3
+    });
+    add("lock xadd/cmpxchg/xchg rm32,r32" + tail, [=](B& b) {
+      unsigned u = b.r.below(3);
+      Rm d = b.rm(4, mem);
+      b.set_rm(4, d, b.val(4));
+      if (u == 1 && b.r.chance(50)) b.set(4, EAX, b.get_rm(4, d));
+      b.b(0xF0);
+      if (u == 0) b.bytes({0x0F, 0xC1});
+      else if (u == 1) b.bytes({0x0F, 0xB1});
+      else b.b(0x87);
+      b.modrm(b.gpr(4), d);
+    });
+    add("lock bts/btr/btc rm32,imm8" + tail, [=](B& b) {
+      unsigned u = 1 + b.r.below(3);
+      Rm d = b.rm(4, mem);
+      b.set_rm(4, d, b.val(4));
+      b.bytes({0xF0, 0x0F, 0xBA});
+      b.modrm(4 + u, d);
+      b.imm(1, b.r.below(32));
+      b.k.flag_mask = CF | ZF | DF;
+    });
+  }
+  add("lock cmp m32,r32 (#UD)", [](B& b) {
+    Rm d = b.rm(4, true);
+    b.bytes({0xF0, 0x39});
+    b.modrm(b.gpr(4), d);
+  });
+}
+
 void build_forms() {
   alu_forms();
   unary_forms();
@@ -722,6 +778,7 @@ void build_forms() {
   bit_forms();
   data_forms();
   seq_forms();
+  lock_forms();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -915,6 +972,8 @@ struct Diff {
   std::string what;
 };
 
+bool g_strict = false;  // --strict: compare undefined flags and results too
+
 Diff compare(const Case& k, const OracleResult& exp, const OracleResult& got) {
   Diff d;
   auto note = [&](const std::string& s) {
@@ -923,7 +982,7 @@ Diff compare(const Case& k, const OracleResult& exp, const OracleResult& got) {
   };
   if (exp.vector != got.vector) note("exception");
   // A faulting instruction changes nothing: compare everything then.
-  const bool faulted = exp.vector >= 0 && exp.vector == got.vector;
+  const bool faulted = (exp.vector >= 0 && exp.vector == got.vector) || g_strict;
   const uint32_t fm = faulted ? FL_ALL : k.flag_mask;
   if (faulted && exp.fault_eip != got.fault_eip) note("fault eip");
   for (unsigned i = 0; i < 8; ++i) {
@@ -957,8 +1016,8 @@ void print_state(const char* label, const OracleResult& r, const OracleCase& in,
 }
 
 void print_mismatch(const Form& f, size_t index, const Case& k, const OracleResult& exp,
-                    const OracleResult& got, const Diff& d) {
-  std::printf("  MISMATCH %s (case %zu): %s   | %s\n", f.name.c_str(), index,
+                    const OracleResult& got, const Diff& d, const char* tag = "MISMATCH") {
+  std::printf("  %s %s (case %zu): %s   | %s\n", tag, f.name.c_str(), index,
               hex_bytes(k.c.code, k.c.code_len).c_str(), disasm(k.c).c_str());
   std::printf("    input    ");
   for (unsigned i = 0; i < 8; ++i)
@@ -967,17 +1026,51 @@ void print_mismatch(const Form& f, size_t index, const Case& k, const OracleResu
               hex_bytes(k.c.mem, 32).c_str());
   print_state("expected", exp, k.c, k.flag_mask);
   print_state("seen", got, k.c, k.flag_mask);
-  std::printf("    differs: %s\n", d.what.c_str());
+  if (d.any) std::printf("    differs: %s\n", d.what.c_str());
+}
+
+// Guards against a vacuous oracle: native and softcpu must agree on a simple memory form, and
+// a perturbed softcpu result (register, flag, memory byte, exception) must be reported.
+bool self_check(NativeRunner& native, SoftRunner& soft) {
+  const Form* f = nullptr;
+  for (auto& x : forms)
+    if (x.name == "add rm32,r32 [mem]") f = &x;
+  if (!f) return true;
+  Rng rng{42};
+  std::vector<Case> cases(16);
+  std::vector<OracleResult> exp;
+  for (auto& k : cases) f->gen(rng, k);
+  if (!native.run(cases, exp)) {
+    std::fprintf(stderr, "oracle self-check: native runner failed\n");
+    return false;
+  }
+  bool ok = true, ran = false;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    OracleResult got = soft.run(cases[i].c);
+    ran |= std::memcmp(exp[i].mem, cases[i].c.mem, MEMSZ) != 0;  // the add stored natively
+    for (unsigned m = 0; m < 4; ++m) {
+      OracleResult bad = got;
+      if (m == 0) bad.regs[EBX] ^= 1u << (i % 32);
+      if (m == 1) bad.eflags ^= ZF;
+      if (m == 2) bad.mem[i % MEMSZ] ^= 0x40;
+      if (m == 3) bad.vector = 6;
+      if (!compare(cases[i], exp[i], bad).any) ok = false;
+    }
+  }
+  if (!ok) std::fprintf(stderr, "oracle self-check: perturbed results were not reported\n");
+  if (!ran) std::fprintf(stderr, "oracle self-check: the native runner changed no memory\n");
+  return ok && ran;
 }
 
 struct Options {
   std::string native;
-  uint64_t count = 1000;
+  uint64_t count = 2000;
   uint64_t seed = 1;
   std::vector<std::string> filters;
   unsigned show = 2;
   bool list = false;
   bool quiet = false;
+  unsigned dump = 0;
 };
 
 std::string lower(std::string s) {
@@ -988,14 +1081,16 @@ std::string lower(std::string s) {
 void usage() {
   std::printf(
       "usage: oracle_main [--native PATH] [--count N | --soak N] [--seed S] [--filter SUB]...\n"
-      "                   [--show N] [--quiet] [--list]\n"
+      "                   [--show N] [--quiet] [--strict] [--dump N] [--list]\n"
       "  --native PATH  the native_runner helper (default: next to this executable)\n"
-      "  --count N      cases per form (default 1000)\n"
+      "  --count N      cases per form (default 2000)\n"
       "  --soak N       same as --count N, meant for large N\n"
       "  --seed S       random seed (default 1; the run is reproducible from it)\n"
       "  --filter SUB   run only forms whose name contains SUB (case-insensitive; repeatable)\n"
       "  --show N       print the first N mismatches of each form in full (default 2)\n"
       "  --quiet        print only forms with mismatches and the total\n"
+      "  --strict       also compare what the SDM leaves undefined (flags, BSF/BSR/SHLD results)\n"
+      "  --dump N       print the first N cases of each form with both results\n"
       "  --list         list the forms and exit\n");
 }
 
@@ -1014,6 +1109,8 @@ int main_impl(int argc, char** argv) {
     else if (a == "--show") o.show = unsigned(std::strtoul(need().c_str(), nullptr, 0));
     else if (a == "--list") o.list = true;
     else if (a == "--quiet") o.quiet = true;
+    else if (a == "--strict") g_strict = true;
+    else if (a == "--dump") o.dump = unsigned(std::strtoul(need().c_str(), nullptr, 0));
     else { usage(); return a == "--help" || a == "-h" ? 0 : 2; }
   }
   build_forms();
@@ -1034,6 +1131,8 @@ int main_impl(int argc, char** argv) {
   NativeRunner native(o.native);
   SoftRunner soft;
 
+  if (!self_check(native, soft)) return 2;
+
   uint64_t total_cases = 0, total_bad = 0;
   std::vector<std::string> bad_forms;
   constexpr size_t CHUNK = 4096;
@@ -1048,7 +1147,7 @@ int main_impl(int argc, char** argv) {
     }
     // Each form gets its own stream, so --filter does not change a form's cases.
     Rng rng{o.seed * 0x100000001B3ull + fi * 0x9E3779B97F4A7C15ull};
-    uint64_t done = 0, bad = 0;
+    uint64_t done = 0, bad = 0, faults = 0;
     unsigned shown = 0;
     while (done < o.count) {
       size_t n = size_t(std::min<uint64_t>(CHUNK, o.count - done));
@@ -1061,6 +1160,8 @@ int main_impl(int argc, char** argv) {
       for (size_t i = 0; i < n; ++i) {
         OracleResult got = soft.run(cases[i].c);
         Diff d = compare(cases[i], exp[i], got);
+        faults += exp[i].vector >= 0;
+        if (done + i < o.dump) print_mismatch(f, done + i, cases[i], exp[i], got, d, "CASE");
         if (!d.any) continue;
         ++bad;
         if (shown < o.show) {
@@ -1074,8 +1175,10 @@ int main_impl(int argc, char** argv) {
     total_bad += bad;
     if (bad) bad_forms.push_back(f.name);
     if (!o.quiet || bad)
-      std::printf("%s: %llu cases, %llu mismatches\n", f.name.c_str(),
-                  (unsigned long long)done, (unsigned long long)bad);
+      std::printf("%s: %llu cases, %llu mismatches%s\n", f.name.c_str(),
+                  (unsigned long long)done, (unsigned long long)bad,
+                  faults ? (" (" + std::to_string(faults) + " raised an exception natively)").c_str()
+                         : "");
     std::fflush(stdout);
   }
   std::printf("TOTAL: %llu cases, %llu mismatches in %zu forms\n",

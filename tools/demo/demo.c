@@ -41,7 +41,7 @@ int main(void) {
   gprintf("  fib(40)               = %u\n", fib(40));
   gprintf("  primes below 10000    = %u\n", count_primes(10000));
   gprintf("  crc32(\"123456789\")    = 0x%08x\n", crc32("123456789"));
-  gprintf("  2^63 / 12345          = %llu\n", (1ull << 63) / 12345u);
+  gprintf("  123456789 * 987654321 = %llu\n", (uint64_t)123456789u * 987654321u);
   gprintf("Bye.\n");
   return 0;
 }

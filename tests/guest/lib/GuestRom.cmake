@@ -7,7 +7,7 @@
 #       runtime (tests/guest/lib) by guest.ld, then objcopy -O binary.
 # Each defines a custom target NAME that is part of ALL.
 
-include_guard(GLOBAL)
+# Included from several directories: variables are directory-scoped, so no include_guard.
 
 find_program(NASM_EXECUTABLE nasm REQUIRED)
 find_program(GUEST_CC NAMES gcc REQUIRED)

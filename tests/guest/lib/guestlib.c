@@ -36,13 +36,25 @@ void gputs(const char* s) {
   while (*s) gputc(*s++);
 }
 
+/* *v /= base (2..16), returns the remainder; 32-bit divisions only, so the
+   runtime does not need libgcc's 64-bit helpers. */
+static uint32_t divmod_small(uint64_t* v, uint32_t base) {
+  uint32_t hi = (uint32_t)(*v >> 32), lo = (uint32_t)*v;
+  uint32_t qhi = hi / base, r = hi % base;
+  uint32_t x = (r << 16) | (lo >> 16);
+  uint32_t q1 = x / base;
+  x = ((x % base) << 16) | (lo & 0xFFFF);
+  uint32_t q0 = x / base;
+  *v = ((uint64_t)qhi << 32) | (q1 << 16) | q0;
+  return x % base;
+}
+
 static void put_num(uint64_t v, unsigned base, int width, char pad, int neg) {
   char buf[24];
   int n = 0;
   do {
-    unsigned d = (unsigned)(v % base);
+    unsigned d = divmod_small(&v, base);
     buf[n++] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
-    v /= base;
   } while (v);
   if (neg) buf[n++] = '-';
   while (n < width) buf[n++] = pad;
@@ -99,11 +111,24 @@ void check_eq(const char* what, uint32_t expected, uint32_t seen, uint32_t code)
 void set_trap_handler(unsigned vector, trap_handler h) { handlers[vector & 255] = h; }
 
 void trap_dispatch(struct trap_frame* f) {
+  static int in_default;
   trap_handler h = handlers[f->vector & 255];
   if (h) {
     h(f);
     return;
   }
+  if (in_default) {
+    /* A fault while reporting a fault: print the bare numbers and give up. */
+    static const char hex[] = "0123456789abcdef";
+    const char* m = "\nFAIL nested unexpected vector, eip ";
+    while (*m) debugcon_putc(*m++);
+    for (int i = 28; i >= 0; i -= 4) debugcon_putc(hex[(f->eip >> i) & 15]);
+    debugcon_putc(' ');
+    for (int i = 4; i >= 0; i -= 4) debugcon_putc(hex[(f->vector >> i) & 15]);
+    debugcon_putc('\n');
+    guest_exit(0x7D);
+  }
+  in_default = 1;
   gprintf("FAIL unexpected vector %u error 0x%x at %x:%08x eflags 0x%x\n", f->vector, f->error,
           f->cs, f->eip, f->eflags);
   guest_exit(0x7E);

@@ -167,15 +167,18 @@ start:
 
         ; conditional jumps on signed vs unsigned compares
         mov     ax, -1
-        cmp     ax, 1
         mov     bx, 0
+        cmp     ax, 1
         jl      .lt
         or      bx, 1
-.lt:    jb      .b
+.lt:    cmp     ax, 1
+        jb      .b
         or      bx, 2
-.b:     jg      .g
+.b:     cmp     ax, 1
+        jg      .g
         or      bx, 4
-.g:     ja      .a
+.g:     cmp     ax, 1
+        ja      .a
         or      bx, 8
 .a:     CHECK16 bx, 2|4, "signed/unsigned jcc"
 
