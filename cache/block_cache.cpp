@@ -42,6 +42,7 @@ CachedBlock* BlockCache::insert(std::unique_ptr<CachedBlock> block) {
 
 void BlockCache::retire(CachedBlock* b) {
   b->valid = false;
+  ++generation_;
   CachedBlock*& slot = jump_[jump_index(b->phys, b->mode)];
   if (slot == b) slot = nullptr;
   for (uint32_t page : {b->phys / kPage, b->page2}) {
@@ -85,6 +86,7 @@ void BlockCache::flush() {
   }
   table_.clear();
   pages_.clear();
+  ++generation_;
   std::fill(std::begin(jump_), std::end(jump_), nullptr);
   ++counters_.flushes;
 }

@@ -29,6 +29,7 @@ struct CacheCounters {
   uint64_t inserts = 0;
   uint64_t invalidations = 0;  // blocks invalidated by writes to their code
   uint64_t flushes = 0;
+  uint64_t chained = 0;  // block transitions that followed a chain link, skipping lookup
 };
 
 class BlockCache {
@@ -62,6 +63,13 @@ class BlockCache {
   void collect_garbage() { retired_.clear(); }
 
   const CacheCounters& counters() const { return counters_; }
+  CacheCounters& counters() { return counters_; }
+
+  // Chain links between blocks are valid only while the generation they were made in lasts.
+  // It changes whenever a block is invalidated or the linear->physical view changes, so a
+  // link never leads to a freed or stale block and needs no back-pointers to undo.
+  uint64_t generation() const { return generation_; }
+  void new_generation() { ++generation_; }
   size_t block_count() const { return table_.size(); }
 
  private:
@@ -77,6 +85,7 @@ class BlockCache {
   std::unordered_map<uint32_t, std::vector<CachedBlock*>> pages_;
   std::vector<std::unique_ptr<CachedBlock>> retired_;
   CacheCounters counters_;
+  uint64_t generation_ = 1;
 };
 
 }  // namespace softcpu

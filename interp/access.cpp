@@ -13,6 +13,7 @@ static void invalidate_entries(SoftTlbEntry* e) {
 }
 
 void tlb_flush(Cpu& c) {
+  if (c.cache) c.cache->new_generation();  // chain links assume the old linear view
   invalidate_entries(c.tlb.read);
   invalidate_entries(c.tlb.write);
   invalidate_entries(c.tlb.fetch);

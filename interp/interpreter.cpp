@@ -92,38 +92,81 @@ bool Interpreter::handle_fault(uint8_t v, bool has_error, uint32_t error) {
   return true;
 }
 
+// Follow a chain link from `from` to the block at the current CS:EIP, if one is valid.
+static inline DecodedBlock* chained_successor(const DecodedBlock* from, const Cpu& c,
+                                              uint32_t lin, uint64_t generation) {
+  if (from->chain_generation != generation) return nullptr;
+  for (unsigned k = 0; k < 2; ++k) {
+    DecodedBlock* next = from->chain[k];
+    if (next && from->chain_lin[k] == lin && next->mode == c.mode_key) return next;
+  }
+  return nullptr;
+}
+
+static inline void link(DecodedBlock* from, DecodedBlock* to, uint32_t lin, uint64_t generation) {
+  if (from->chain_generation != generation) {
+    from->chain_generation = generation;
+    from->chain[0] = from->chain[1] = nullptr;
+  }
+  unsigned k = from->chain[0] == nullptr ? 0 : 1;  // keep the first link, rotate the second
+  from->chain[k] = to;
+  from->chain_lin[k] = lin;
+}
+
 template <bool Trace>
 ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
   Cpu& c = cpu_;
   const uint64_t end = c.icount + budget;
   c.exit_reason = EXIT_NONE;
+  DecodedBlock* prev = nullptr;  // the block that just ran to its end, for chaining
   while (c.icount < end) {
-    cache_.collect_garbage();
-    uint32_t insn_eip = c.eip;
-    uint64_t done = 0;
+    const Insn* first = nullptr;
+    const Insn* i = nullptr;  // the running instruction, for fault recovery
     try {
-      DecodedBlock* b = find_block();
+      const uint32_t lin = c.seg[CS].base + c.eip;
+      DecodedBlock* b = prev ? chained_successor(prev, c, lin, cache_.generation()) : nullptr;
+      if (b) {
+        ++cache_.counters().chained;
+      } else {
+        cache_.collect_garbage();  // no block pointer is held across this point
+        b = find_block();
+        if (prev) link(prev, b, lin, cache_.generation());
+      }
+      prev = nullptr;
       ++b->executions;
       c.stop = 0;
-      const Insn* i = b->insns.data();
-      const Insn* last = i + std::min<size_t>(b->insns.size(), max_insns);
+      first = b->insns.data();
+      const Insn* const last = first + std::min<size_t>(b->insns.size(), max_insns);
+      i = first;
       for (;;) {
-        insn_eip = c.eip;
-        if constexpr (Trace) trace_(trace_ctx_, c, *i, insn_eip);
+        if constexpr (Trace) trace_(trace_ctx_, c, *i, c.eip);
         c.eip += i->len;
         i->fn(c, *i);
-        ++done;
-        if (c.stop || ++i == last) break;
+        if (SOFTCPU_UNLIKELY(c.stop)) {
+          ++i;
+          break;
+        }
+        if (++i == last) {
+          prev = b;
+          break;
+        }
       }
-      if (c.exit_reason != EXIT_NONE) {
+      uint64_t done = uint64_t(i - first);
+      i = nullptr;
+      if (SOFTCPU_UNLIKELY(c.exit_reason != EXIT_NONE)) {
         // A trapping instruction did not run; the monitor executes it.
         c.icount += done - 1;
         return ExitReason(c.exit_reason);
       }
       c.icount += done;
     } catch (const GuestFault& f) {
-      c.icount += done;
-      c.eip = insn_eip;  // faults restart the instruction (SDM vol.3 6.5)
+      prev = nullptr;
+      if (i) {
+        // Handlers commit EIP last, so EIP is still just past the faulting instruction:
+        // faults restart it (SDM vol.3 6.5). Instructions before it in the block retired.
+        c.icount += uint64_t(i - first);
+        c.eip -= i->len;
+      }
       if (!handle_fault(f.vector, f.has_error, f.error)) return EXIT_TRIPLE_FAULT;
     }
   }

@@ -150,6 +150,7 @@ TEST(DataMore, Cmpxchg8bMatchThenMismatch) {
   EXPECT_EQ(h.rd32(0x20014), 0xAAAAAAAAu);
   EXPECT_EQ(h.flags() & ARITH_FLAGS, CF | SF | ZF);  // only ZF changes
 
+  h.cpu.eip = CpuHarness::CODE_ADDR + 0x100;  // fresh code: EIP stays at the HLT
   h.code({0x0F, 0xC7, 0x0D, 0x10, 0x00, 0x02, 0x00});  // again: EDX:EAX no longer matches
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(h.cpu.regs[EAX], 0xBBBBBBBBu);
@@ -256,6 +257,7 @@ TEST(DataMore, LahfSahfAndFlagInstructions) {
   EXPECT_EQ(h.cpu.regs[EBX] & 0xFF, 0x03u);
   EXPECT_EQ(h.flags(), 2u | OF | SF | ZF | AF | PF | DF);
 
+  h.cpu.eip = CpuHarness::CODE_ADDR + 0x100;  // fresh code: EIP stays at the HLT
   h.code({0xF9,   // stc
           0xF8,   // clc
           0xFC,   // cld

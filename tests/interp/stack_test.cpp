@@ -299,6 +299,7 @@ TEST(StackOps, EnterNestedAndLeave32) {
   EXPECT_EQ(h.cpu.regs[EBP], 0x2FFFCu);
   EXPECT_EQ(h.cpu.regs[ESP], 0x2FFE0u);
 
+  h.cpu.eip = CpuHarness::CODE_ADDR + 0x100;  // fresh code: EIP stays at the HLT
   h.code({0xC9});  // leave
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(h.cpu.regs[ESP], 0x30000u);
@@ -339,6 +340,7 @@ TEST(StackOps, RealModeEnterNestedAndLeave16) {
   EXPECT_EQ(h.cpu.regs[EBP], 0x5555FFEEu);
   EXPECT_EQ(h.cpu.regs[ESP], 0xFFE6u);
 
+  h.cpu.eip = 0x100;  // fresh code: EIP stays at the HLT
   h.code({0xC9});  // leave
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(h.cpu.regs[ESP], 0xFFF0u);

@@ -228,7 +228,8 @@ TEST(SystemOps, SegmentLoadFaultsCarrySelectorErrorCode) {
       {0xD0, 0x0000, VEC_GP, 0x00},    // SS := null
       {0xD0, 0x0013, VEC_GP, 0x10},    // SS with RPL 3 != CPL
       {0xD0, 0x0018, VEC_SS, 0x18},    // SS := not-present data
-      {0xD8, 0x1234, VEC_GP, 0x1230},  // DS: beyond the GDT limit
+      {0xD8, 0x1230, VEC_GP, 0x1230},  // DS: beyond the GDT limit
+      {0xD8, 0x1237, VEC_GP, 0x1234},  // DS: LDT selector, no LDT (TI kept in the code)
       {0xD8, 0x000B, VEC_GP, 0x08},    // DS: RPL 3 > DPL 0 (readable code)
       {0xD8, 0x0018, VEC_NP, 0x18},    // DS := not-present data
       {0xD8, 0x0020, VEC_GP, 0x20},    // DS := execute-only code
@@ -363,7 +364,7 @@ ProbeResult run_probe_once(std::initializer_list<uint8_t> insn, uint16_t selecto
   set_gdt_entry(h, 3, make_desc(0x1000, 0x2345, 0xF3, 0x4));  // 0x18: data DPL 3, byte limit
   set_gdt_entry(h, 4, make_desc(0, 0xFFFFF, 0x99, 0xC));      // 0x20: execute-only code
   set_gdt_entry(h, 5, make_desc(0x3000, 0x17, 0x82, 0x0));    // 0x28: LDT
-  set_gdt_entry(h, 6, make_desc(0, 0xFFFFF, 0x9E, 0xC));      // 0x30: conforming, not readable
+  set_gdt_entry(h, 6, make_desc(0, 0xFFFFF, 0x9C, 0xC));      // 0x30: conforming, not readable
   set_gdt_entry(h, 7, make_desc(0x3100, 0x67, 0x8E, 0x0));    // 0x38: interrupt gate type
   h.code(insn);
   h.cpu.regs[EBX] = selector;
