@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <termios.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -161,7 +162,27 @@ int open_for_output(const std::string& path) {
 
 std::atomic<bool> g_stdio_in_use{false};
 
-void reset_tty_at_exit() { uv_tty_reset_mode(); }
+// The terminal settings to put back: saved before raw mode, restored by the backend's destructor,
+// at exit, and before the default Ctrl-A x exit. (uv_tty_reset_mode is not enough: libuv reopens
+// the terminal and restores through the reopened descriptor, which is gone once the handle is
+// closed.) Only one terminal is ever put in raw mode.
+std::mutex g_tty_mutex;
+int g_tty_fd = -1;  // guarded by g_tty_mutex; -1: nothing to restore
+termios g_tty_saved{};
+
+void restore_terminal() {
+  std::lock_guard<std::mutex> lock(g_tty_mutex);
+  if (g_tty_fd < 0) return;
+  ::tcsetattr(g_tty_fd, TCSANOW, &g_tty_saved);
+  g_tty_fd = -1;
+}
+
+void remember_terminal(int fd) {
+  static std::once_flag once;
+  std::call_once(once, [] { std::atexit(restore_terminal); });
+  std::lock_guard<std::mutex> lock(g_tty_mutex);
+  if (g_tty_fd < 0 && ::tcgetattr(fd, &g_tty_saved) == 0) g_tty_fd = fd;
+}
 
 class StdioBackend final : public CharBackend {
  public:
@@ -181,6 +202,7 @@ class StdioBackend final : public CharBackend {
       closing_ = true;
       closed_promise_ = &finished;
       if (stream_ != nullptr && !uv_is_closing(reinterpret_cast<uv_handle_t*>(stream_))) {
+        if (raw_mode_) uv_tty_set_mode(&tty_, UV_TTY_MODE_NORMAL);
         uv_close(reinterpret_cast<uv_handle_t*>(stream_), [](uv_handle_t* h) {
           auto* self = static_cast<StdioBackend*>(h->data);
           self->stream_ = nullptr;
@@ -193,7 +215,7 @@ class StdioBackend final : public CharBackend {
     });
     // If the loop had already shut down, its final walk closed our handle and the thread is gone.
     if (wait) finished_future.wait();
-    if (raw_mode_) uv_tty_reset_mode();
+    if (raw_mode_) restore_terminal();
     // Streams close their descriptor with the handle (libuv leaves 0..2 open); close the rest.
     if (!fd_attached_ && in_fd_ > STDERR_FILENO) ::close(in_fd_);
     if (owns_global_stdio_) g_stdio_in_use.store(false);
@@ -207,12 +229,13 @@ class StdioBackend final : public CharBackend {
     int rc = 0;
     switch (in_type_) {
       case UV_TTY:
+        // in_fd_ keeps naming the terminal after uv_tty_init (libuv dup2s its reopened
+        // descriptor onto it), so the settings can be restored through it.
+        remember_terminal(in_fd_);
         rc = uv_tty_init(uvl, &tty_, in_fd_, 1);
         if (rc == 0) {
           fd_attached_ = true;
           stream_ = reinterpret_cast<uv_stream_t*>(&tty_);
-          static std::once_flag once;
-          std::call_once(once, [] { std::atexit(reset_tty_at_exit); });
           // Raw mode: no line editing, no echo, no signals from Ctrl-C (it goes to the guest).
           if (uv_tty_set_mode(&tty_, UV_TTY_MODE_RAW) == 0) raw_mode_ = true;
         }
@@ -384,7 +407,7 @@ class StdioBackend final : public CharBackend {
       handler();
       return;
     }
-    uv_tty_reset_mode();
+    restore_terminal();
     static const char msg[] = "\r\nsoftcpu: terminated\r\n";
     write_all(STDERR_FILENO, reinterpret_cast<const uint8_t*>(msg), sizeof msg - 1);
     std::_Exit(0);

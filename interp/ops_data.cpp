@@ -63,7 +63,7 @@ template <unsigned S> void cmpxchg(Cpu& c, const Insn& i) {
 void cmpxchg8b(Cpu& c, const Insn& i) {
   if (!i.is_mem) raise_ud();
   uint32_t ea = effective_address(c, i);
-  uint32_t ea_hi = i.addr32 ? ea + 4 : (ea + 4) & 0xFFFF;
+  const uint32_t ea_hi = ea + 4;  // no 16-bit wrap: crossing the limit faults
   uint32_t lo = read_mem<4>(c, i.seg, ea);
   uint32_t hi = read_mem<4>(c, i.seg, ea_hi);
   probe_write_mem(c, i.seg, ea, 4);

@@ -8,6 +8,7 @@
 // SHL/SHR/SAR/SHLD/SHRD, and CF is the last bit shifted out of the operand extended with zeros
 // (SHL/SHR) or sign bits (SAR) when the count is >= the operand width. 16-bit SHLD/SHRD with
 // a count of 17..31 shift the 48-bit value dest:src:dest, as the host does.
+// ROL/ROR by an imm8 count other than 1 leave OF unchanged (the host does so).
 // A count of 0 (after masking to 5 bits) changes nothing, flags included; RCL/RCR whose
 // count reduces to 0 mod 9/17 also change nothing.
 #include "interp/ops_common.h"
@@ -33,10 +34,17 @@ struct ShiftOut {
   uint32_t f;  // flag values; the mask is CF|OF for rotates, ARITH_FLAGS otherwise
 };
 
-template <unsigned OP>
-inline void commit_flags(Cpu& c, uint32_t f) {
-  if constexpr (OP <= S_RCR) set_flags(c, CF | OF, f);
-  else set_arith(c, f);
+// ROL/ROR by an imm8 count other than 1 leave OF unchanged on Intel cores (by CL they
+// compute it as described above).
+template <unsigned OP, unsigned CNT>
+inline void commit_flags(Cpu& c, uint32_t f, unsigned n) {
+  if constexpr ((OP == S_ROL || OP == S_ROR) && CNT == CNT_IMM) {
+    set_flags(c, n == 1 ? (CF | OF) : uint32_t(CF), f);
+  } else if constexpr (OP <= S_RCR) {
+    set_flags(c, CF | OF, f);
+  } else {
+    set_arith(c, f);
+  }
 }
 
 // Shift/rotate `d` by a masked, nonzero count `n`. RCL/RCR with a count of 0 mod 9/17
@@ -98,12 +106,12 @@ void shift_op(Cpu& c, const Insn& i) {
     if (n == 0) return;
     const ShiftOut o = shift_core<S, OP>(c, d, n);
     write_mem<S>(c, i.seg, ea, o.r);
-    commit_flags<OP>(c, o.f);
+    commit_flags<OP, CNT>(c, o.f, n);
   } else {
     if (n == 0) return;
     const ShiftOut o = shift_core<S, OP>(c, get_reg<S>(c, i.rm), n);
     set_reg<S>(c, i.rm, o.r);
-    commit_flags<OP>(c, o.f);
+    commit_flags<OP, CNT>(c, o.f, n);
   }
 }
 

@@ -35,9 +35,10 @@ void refresh_all_segment_ranges(Cpu& c) {
 }
 
 void update_mode(Cpu& c) {
+  // CPL changes only when CS is loaded (load_code_segment sets it) or with the mode: it is 0
+  // in real mode and stays 0 after CR0.PE is set until CS is reloaded; V86 runs at 3.
   if (!(c.cr0 & CR0_PE)) c.cpl = 0;
   else if (c.eflags & VM) c.cpl = 3;
-  else c.cpl = c.seg[CS].selector & 3;
   // Block key: everything that changes how bytes decode or how a block behaves.
   c.mode_key = (code32(c) ? 1u : 0u) | (stack32(c) ? 2u : 0u) | (uint32_t(c.cpl) << 2) |
                ((c.cr0 & CR0_PE) ? 16u : 0u) | ((c.eflags & VM) ? 32u : 0u);
@@ -149,6 +150,7 @@ void load_code_segment(Cpu& c, uint16_t selector, uint8_t new_cpl) {
   if (!(attrs & SA_P)) raise_fault(VEC_NP, err);
   mark_accessed(c, selector, d);
   cache_from_descriptor(c, c.seg[CS], uint16_t((selector & ~3u) | new_cpl), d | (1ull << 40));
+  c.cpl = new_cpl;
   update_mode(c);
 }
 

@@ -63,6 +63,7 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
   serial->set_quit_handler([this] { request_exit(0); });
   auto uart = std::make_unique<Uart16550>(0x3F8, *serial);
   ports_->attach(uart.get(), 0x3F8, 8);
+  com1_ = uart.get();
   devices_.push_back(std::move(uart));
   backends_.push_back(std::move(serial));
 
@@ -153,6 +154,15 @@ void Machine::register_stats() {
   stats_.add("memory.unassigned_writes", &mem_->unassigned_writes);
 }
 
+void Machine::register_final_stats() {
+  for (const auto& [port, count] : unassigned_->accesses()) {
+    char name[48];
+    std::snprintf(name, sizeof name, "io.unassigned.port_0x%04x", port);
+    uint64_t n = count.reads + count.writes;
+    stats_.add(name, [n] { return double(n); });
+  }
+}
+
 void Machine::trace_hook(void* self, Cpu& c, const Insn& insn, uint32_t eip) {
   auto* m = static_cast<Machine*>(self);
   uint8_t bytes[16] = {};
@@ -208,6 +218,7 @@ int Machine::run() {
     }
     ExitReason r = interp_->run(kRunBudget);
     ++exits_[r];
+    com1_->poll();  // take host input even when the guest is not reading the UART
     if (r == EXIT_TRIPLE_FAULT || ((r >= EXIT_IO && r <= EXIT_HLT) && !run_trapped())) {
       report_triple_fault();
       status = 3;

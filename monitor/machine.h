@@ -22,6 +22,7 @@ class EventLoop;
 class CharBackend;
 class IoDevice;
 class UnassignedPorts;
+class Uart16550;
 
 // Raised for configuration problems the user must fix (bad ROM, unopenable file, ...).
 struct ConfigError {
@@ -45,6 +46,11 @@ class Machine {
  private:
   void load_bios(const std::string& path);
   void register_stats();
+ public:
+  // Add per-port counters of unassigned accesses (known only at the end of a run).
+  void register_final_stats();
+
+ private:
   bool run_trapped();
   void report_triple_fault();
   static void trace_hook(void* self, Cpu& c, const Insn& insn, uint32_t eip);
@@ -59,6 +65,7 @@ class Machine {
   std::unique_ptr<UnassignedPorts> unassigned_;
   std::vector<std::unique_ptr<IoDevice>> devices_;
   std::unique_ptr<PortBus> ports_;
+  Uart16550* com1_ = nullptr;
   StatsRegistry stats_;
   FILE* trace_ = nullptr;
 

@@ -27,7 +27,10 @@ int run_machine(const MachineConfig& config) {
   try {
     Machine m(config);
     int status = m.run();
-    if (config.stats != StatsFormat::NONE) print_stats(m, config);
+    if (config.stats != StatsFormat::NONE) {
+      m.register_final_stats();
+      print_stats(m, config);
+    }
     return status;
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "softcpu: %s\n", e.message.c_str());

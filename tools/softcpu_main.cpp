@@ -1,5 +1,6 @@
 // softcpu: the command line.
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -11,6 +12,7 @@
 
 int main(int argc, char** argv) {
   using namespace softcpu;
+  std::signal(SIGPIPE, SIG_IGN);  // a closed output pipe is an error return, not a kill
   std::vector<std::string> args(argv + 1, argv + argc);
   ParsedArgs parsed;
   std::string error;

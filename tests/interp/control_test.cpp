@@ -40,12 +40,8 @@ uint16_t rd16(CpuHarness& h, uint32_t addr) {
   return v;
 }
 
-// Real mode: the harness stubs store the vector at DS:0x500 (DS = 0x1000 -> 0x10500).
-int real_vector(CpuHarness& h) {
-  uint8_t v;
-  h.mem.read_bytes(h.cpu.seg[DS].base + 0x500, &v, 1);
-  return v == 0xFF ? -1 : v;
-}
+// Real mode: the harness stubs store the vector at linear 0x500, as in protected mode.
+int real_vector(CpuHarness& h) { return h.last_vector(); }
 void real_code(CpuHarness& h, std::initializer_list<uint8_t> bytes) {
   h.code(bytes);
   h.mem.write_bytes(h.cpu.seg[DS].base + 0x500, "\xFF", 1);

@@ -65,8 +65,9 @@ struct CpuHarness {
   void enter_real() {
     // Real mode at 0000:CODE_ADDR would exceed 64 KiB: use CS=0x1000, IP=0.
     for (unsigned v = 0; v < 32; ++v) {  // IVT: vector -> 0000:STUBS16 + v*16 (16-bit stubs)
-      uint8_t stub[6] = {0xC6, 0x06, 0x00, 0x05, uint8_t(v), 0xF4};  // mov byte [0x500], v; hlt
-      mem.write_bytes(0x2000 + v * 16, stub, 6);
+      // mov byte cs:[0x500], v ; hlt  (the stubs run with CS = 0, so this is linear 0x500)
+      uint8_t stub[7] = {0x2E, 0xC6, 0x06, 0x00, 0x05, uint8_t(v), 0xF4};
+      mem.write_bytes(0x2000 + v * 16, stub, 7);
       uint32_t ent = (0u << 16) | (0x2000 + v * 16);
       mem.write_bytes(v * 4, &ent, 4);
     }

@@ -44,3 +44,21 @@ TEST(Decode, InvalidEncodingBecomesUd) {
 
 }  // namespace
 }  // namespace softcpu
+
+namespace softcpu {
+namespace {
+
+TEST(Decode, HintNopSpaceRunsAsNop) {
+  InsnDecoder d;
+  const uint8_t endbr32[] = {0xF3, 0x0F, 0x1E, 0xFB};
+  const uint8_t prefetch[] = {0x0F, 0x18, 0x06};  // prefetchnta [esi]
+  for (auto* bytes : {endbr32, prefetch}) {
+    Insn i = d.decode(bytes, 4, true);
+    EXPECT_NE(i.fn, &handler_ud);
+    EXPECT_FALSE(i.flags & INSN_ENDS_BLOCK);
+  }
+  EXPECT_EQ(d.decode(endbr32, 4, true).len, 4);
+}
+
+}  // namespace
+}  // namespace softcpu

@@ -85,7 +85,11 @@ TEST(ShiftOps, RolRorKeepOtherFlags) {
   EXPECT_SHOT(shot({0xC0, 0xC0, 0x08}, 0x01, 0, SF), 0x01, CF | SF);       // rol al, 8
   EXPECT_SHOT(shot({0x66, 0xC1, 0xC0, 0x04}, 0x1234), 0x2341, CF);          // rol ax, 4
   EXPECT_SHOT(shot({0xD1, 0xC8}, 1, 0, PF), 0x80000000, CF | OF | PF);     // ror eax, 1
-  EXPECT_SHOT(shot({0xC0, 0xC8, 0x04}, 0x12, 0, CF | OF), 0x21, 0);         // ror al, 4
+  EXPECT_SHOT(shot({0xC0, 0xC8, 0x04}, 0x12, 0, CF | OF), 0x21, OF);        // ror al, 4
+  // By imm8 other than 1, ROL/ROR keep OF (as Intel cores do); by CL it is computed.
+  EXPECT_SHOT(shot({0xC1, 0xC0, 0x07}, 0xFFFFFFFF, 0, OF | PF), 0xFFFFFFFF, CF | PF | OF);
+  EXPECT_SHOT(shot({0xD3, 0xC0}, 0xFFFFFFFF, 7, OF | PF), 0xFFFFFFFF, CF | PF);
+  EXPECT_SHOT(shot({0xC1, 0xC8, 0x01}, 0x00000001, 0, 0), 0x80000000, CF | OF);  // ror eax, 1 (C1)
   EXPECT_SHOT(shot({0xD3, 0xC8}, 0x12345678, 36), 0x81234567, CF);  // ror eax, cl (36&31=4)
 }
 

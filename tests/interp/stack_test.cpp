@@ -39,6 +39,7 @@ void enter_ring3(CpuHarness& h) {
   h.cpu.gdtr.limit = 5 * 8 - 1;
   cache_from_descriptor(h.cpu, h.cpu.seg[CS], 0x1B, code3);
   for (unsigned s : {ES, SS, DS, FS, GS}) cache_from_descriptor(h.cpu, h.cpu.seg[s], 0x23, data3);
+  h.cpu.cpl = 3;  // CPL is CS's, set by a CS load (here done by hand)
   update_mode(h.cpu);
 }
 

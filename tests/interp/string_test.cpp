@@ -265,6 +265,22 @@ TEST(StringOps, LargeRepMovsbAcrossPages) {
   EXPECT_EQ(h.cpu.regs[ESI], 0x100003u + src.size());
 }
 
+TEST(StringOps, LongRepeCmpsbAcrossRestarts) {
+  // More equal elements than one call handles: the restart keeps the REPE condition.
+  CpuHarness h;
+  put(h, 0x100000 + 40000, "a");
+  put(h, 0x200000 + 40000, "b");
+  h.cpu.regs[ESI] = 0x100000;
+  h.cpu.regs[EDI] = 0x200000;
+  h.cpu.regs[ECX] = 100000;
+  h.code({0xF3, 0xA6});  // repe cmpsb
+  EXPECT_EQ(h.run(), EXIT_HLT);
+  EXPECT_EQ(h.cpu.regs[ECX], 100000u - 40001u);
+  EXPECT_EQ(h.cpu.regs[ESI], 0x100000u + 40001u);
+  EXPECT_EQ(h.cpu.regs[EDI], 0x200000u + 40001u);
+  EXPECT_EQ(h.flags() & (CF | ZF | SF), CF | SF);
+}
+
 TEST(StringOps, OverlappingForwardMovsbReplicates) {
   CpuHarness h;
   put(h, 0x20000, "AB");

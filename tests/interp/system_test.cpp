@@ -37,11 +37,8 @@ uint8_t rd8(CpuHarness& h, uint32_t addr) {
   return v;
 }
 
-// Real mode: the harness stubs store the vector at DS:0x500.
-int real_vector(CpuHarness& h) {
-  uint8_t v = rd8(h, h.cpu.seg[DS].base + 0x500);
-  return v == 0xFF ? -1 : v;
-}
+// Real mode: the harness stubs store the vector at linear 0x500, as in protected mode.
+int real_vector(CpuHarness& h) { return h.last_vector(); }
 void real_code(CpuHarness& h, std::initializer_list<uint8_t> bytes) {
   h.code(bytes);
   h.mem.write_bytes(h.cpu.seg[DS].base + 0x500, "\xFF", 1);
@@ -529,6 +526,7 @@ void enter_ring3(CpuHarness& h) {
   }
   cache_from_descriptor(h.cpu, h.cpu.seg[CS], 0x23, code3);
   for (unsigned s : {ES, SS, DS, FS, GS}) cache_from_descriptor(h.cpu, h.cpu.seg[s], 0x2B, data3);
+  h.cpu.cpl = 3;  // CPL is CS's, set by a CS load (here done by hand)
   update_mode(h.cpu);
 }
 
