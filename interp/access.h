@@ -128,7 +128,7 @@ inline void write_mem_n(Cpu& c, unsigned seg, uint32_t off, unsigned size, uint3
 // Effective address (offset within the segment) of the memory operand.
 inline uint32_t effective_address(const Cpu& c, const Insn& i) {
   uint32_t ea = c.regs[i.base] + (c.regs[i.index] << i.scale) + i.disp;
-  return i.addr32 ? ea : ea & 0xFFFF;
+  return ea & (0xFFFFu | (0u - i.addr32));  // 16-bit addressing wraps at 64 KiB
 }
 
 template <unsigned S>
@@ -139,6 +139,18 @@ inline uint32_t read_rm(Cpu& c, const Insn& i) {
 template <unsigned S>
 inline void write_rm(Cpu& c, const Insn& i, uint32_t v) {
   if (i.is_mem) write_mem<S>(c, i.seg, effective_address(c, i), v);
+  else set_reg<S>(c, i.rm, v);
+}
+
+// The same with the register/memory choice made at decode time (for the hottest handlers).
+template <unsigned S, bool M>
+inline uint32_t read_rm(Cpu& c, const Insn& i) {
+  if constexpr (M) return read_mem<S>(c, i.seg, effective_address(c, i));
+  else return get_reg<S>(c, i.rm);
+}
+template <unsigned S, bool M>
+inline void write_rm(Cpu& c, const Insn& i, uint32_t v) {
+  if constexpr (M) write_mem<S>(c, i.seg, effective_address(c, i), v);
   else set_reg<S>(c, i.rm, v);
 }
 

@@ -9,6 +9,10 @@ namespace softcpu {
 // Pick the instantiation of a handler template for operand size 1, 2 or 4 bytes.
 #define SOFTCPU_BY_SIZE(tmpl, size) \
   ((size) == 1 ? &tmpl<1> : (size) == 2 ? &tmpl<2> : &tmpl<4>)
+// Pick tmpl<S, M> for size S and M = the r/m operand is memory.
+#define SOFTCPU_BY_SIZE_MEM(tmpl, size, mem)                                             \
+  ((mem) ? ((size) == 1 ? &tmpl<1, true> : (size) == 2 ? &tmpl<2, true> : &tmpl<4, true>) \
+         : ((size) == 1 ? &tmpl<1, false> : (size) == 2 ? &tmpl<2, false> : &tmpl<4, false>))
 // The same for templates that only exist for 16/32-bit operands.
 #define SOFTCPU_BY_SIZE_WD(tmpl, size) ((size) == 2 ? &tmpl<2> : &tmpl<4>)
 

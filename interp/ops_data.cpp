@@ -6,18 +6,19 @@ namespace softcpu {
 
 namespace {
 
-template <unsigned S> void mov_rm_r(Cpu& c, const Insn& i) { write_rm<S>(c, i, get_reg<S>(c, i.reg)); }
-template <unsigned S> void mov_r_rm(Cpu& c, const Insn& i) { set_reg<S>(c, i.reg, read_rm<S>(c, i)); }
-template <unsigned S> void mov_rm_imm(Cpu& c, const Insn& i) { write_rm<S>(c, i, i.imm); }
+// The hottest instructions: register or memory form chosen at decode time (M).
+template <unsigned S, bool M> void mov_rm_r(Cpu& c, const Insn& i) { write_rm<S, M>(c, i, get_reg<S>(c, i.reg)); }
+template <unsigned S, bool M> void mov_r_rm(Cpu& c, const Insn& i) { set_reg<S>(c, i.reg, read_rm<S, M>(c, i)); }
+template <unsigned S, bool M> void mov_rm_imm(Cpu& c, const Insn& i) { write_rm<S, M>(c, i, i.imm); }
 template <unsigned S> void mov_r_imm(Cpu& c, const Insn& i) { set_reg<S>(c, i.reg, i.imm); }
 void nop(Cpu&, const Insn&) {}
 
 // MOVZX/MOVSX: D = destination size, S = source size.
-template <unsigned D, unsigned S> void movzx(Cpu& c, const Insn& i) {
-  set_reg<D>(c, i.reg, read_rm<S>(c, i));
+template <unsigned D, unsigned S, bool M> void movzx(Cpu& c, const Insn& i) {
+  set_reg<D>(c, i.reg, read_rm<S, M>(c, i));
 }
-template <unsigned D, unsigned S> void movsx(Cpu& c, const Insn& i) {
-  uint32_t v = read_rm<S>(c, i);
+template <unsigned D, unsigned S, bool M> void movsx(Cpu& c, const Insn& i) {
+  uint32_t v = read_rm<S, M>(c, i);
   if (v & sign_bit(S)) v |= ~size_mask(S);
   set_reg<D>(c, i.reg, v);
 }
@@ -143,16 +144,16 @@ bool select_data(const DecodeContext& ctx, Insn& i) {
                                 (op_is_reg(ctx, 1) && ctx.ops[1].reg.value >= ZYDIS_REGISTER_CR0)))
         return false;  // MOV CRn/DRn: system group
       if (op_is_imm(ctx, 1)) {
-        if (ctx.zi.attributes & ZYDIS_ATTRIB_HAS_MODRM) fn = SOFTCPU_BY_SIZE(mov_rm_imm, s);
+        if (ctx.zi.attributes & ZYDIS_ATTRIB_HAS_MODRM) fn = SOFTCPU_BY_SIZE_MEM(mov_rm_imm, s, i.is_mem);
         else fn = SOFTCPU_BY_SIZE(mov_r_imm, s);
       } else if (op_is_mem(ctx, 0) || ((ctx.zi.opcode & 2) == 0 && !op_is_mem(ctx, 1))) {
         // 88/89 (and A2/A3 moffs): r/m <- reg
         if (!(ctx.zi.attributes & ZYDIS_ATTRIB_HAS_MODRM)) i.reg = EAX;  // moffs forms
-        fn = SOFTCPU_BY_SIZE(mov_rm_r, s);
+        fn = SOFTCPU_BY_SIZE_MEM(mov_rm_r, s, i.is_mem);
       } else {
         // 8A/8B (and A0/A1 moffs): reg <- r/m
         if (!(ctx.zi.attributes & ZYDIS_ATTRIB_HAS_MODRM)) i.reg = EAX;
-        fn = SOFTCPU_BY_SIZE(mov_r_rm, s);
+        fn = SOFTCPU_BY_SIZE_MEM(mov_r_rm, s, i.is_mem);
       }
       break;
     }
@@ -160,8 +161,13 @@ bool select_data(const DecodeContext& ctx, Insn& i) {
     case ZYDIS_MNEMONIC_MOVSX: {
       const bool zx = mnemonic(ctx) == ZYDIS_MNEMONIC_MOVZX;
       const unsigned src = op_size(ctx, 1);
-      if (s == 2) fn = zx ? (src == 1 ? &movzx<2, 1> : &movzx<2, 2>) : (src == 1 ? &movsx<2, 1> : &movsx<2, 2>);
-      else fn = zx ? (src == 1 ? &movzx<4, 1> : &movzx<4, 2>) : (src == 1 ? &movsx<4, 1> : &movsx<4, 2>);
+      if (i.is_mem) {
+        if (s == 2) fn = zx ? (src == 1 ? &movzx<2, 1, true> : &movzx<2, 2, true>) : (src == 1 ? &movsx<2, 1, true> : &movsx<2, 2, true>);
+        else fn = zx ? (src == 1 ? &movzx<4, 1, true> : &movzx<4, 2, true>) : (src == 1 ? &movsx<4, 1, true> : &movsx<4, 2, true>);
+      } else {
+        if (s == 2) fn = zx ? (src == 1 ? &movzx<2, 1, false> : &movzx<2, 2, false>) : (src == 1 ? &movsx<2, 1, false> : &movsx<2, 2, false>);
+        else fn = zx ? (src == 1 ? &movzx<4, 1, false> : &movzx<4, 2, false>) : (src == 1 ? &movsx<4, 1, false> : &movsx<4, 2, false>);
+      }
       break;
     }
     case ZYDIS_MNEMONIC_XCHG:
