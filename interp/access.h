@@ -51,9 +51,10 @@ void write_linear_slow(Cpu& c, uint32_t lin, unsigned size, uint32_t v);
 void probe_write_linear(Cpu& c, uint32_t lin, unsigned size);
 
 inline bool tlb_hit(const SoftTlbEntry& e, uint32_t lin, unsigned size) {
-  // The page matches (an invalid entry's tag is unaligned, so never equal) and the access
-  // does not run past the end of the page.
-  return (lin & ~0xFFFu) == e.tag && (size == 1 || (lin & 0xFFFu) <= 4096u - size);
+  // One compare: the page matches (an invalid entry's tag is unaligned, so never equal) and
+  // the access is naturally aligned, so it cannot run past the page. Unaligned accesses take
+  // the slow path, which handles them exactly.
+  return (lin & (~0xFFFu | (size - 1))) == e.tag;
 }
 
 template <unsigned S>

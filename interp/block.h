@@ -9,6 +9,7 @@ namespace softcpu {
 
 struct DecodedBlock : CachedBlock {
   std::vector<Insn> insns;
+  uint32_t bytes = 0;       // length of the block's code (EIP after it = entry EIP + bytes)
   uint64_t executions = 0;  // heat, for the JIT tier later
   // Successor links (taken / fall-through), keyed by the successor's linear EIP and valid in
   // cache generation `chain_generation` only.

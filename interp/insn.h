@@ -15,7 +15,8 @@ using Handler = void (*)(Cpu&, const Insn&);
 //  - A handler commits guest state (registers, flags, EIP) only after the last access that
 //    can fault; a fault (raise_fault) unwinds to the interpreter, which restores EIP to the
 //    instruction's start. Memory writes that may fault come before register updates.
-//  - Only instructions that end a block (branches, traps) change cpu.eip.
+//  - Only instructions that end a block (branches, traps) read or change cpu.eip: in the
+//    middle of a block the interpreter does not keep it current.
 struct Insn {
   Handler fn;
   uint32_t disp;    // memory displacement, or relative branch displacement (sign-extended)

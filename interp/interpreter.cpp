@@ -53,6 +53,7 @@ DecodedBlock* Interpreter::build_block(uint32_t phys) {
     if ((insn.flags & INSN_ENDS_BLOCK) || at == page_end) break;
   }
   block->phys_end = std::min(at, page_end);
+  block->bytes = eip - c.eip;
   ++counters_.blocks_decoded;
   DecodedBlock* b = static_cast<DecodedBlock*>(cache_.insert(std::move(block)));
   // Mark the code lines so writes to them take the slow path (SMC detection).
@@ -113,7 +114,17 @@ static inline void link(DecodedBlock* from, DecodedBlock* to, uint32_t lin, uint
   from->chain_lin[k] = lin;
 }
 
-template <bool Trace>
+// EIP just past instruction `upto` of a block entered at `entry_eip`.
+static uint32_t eip_after(const Insn* first, const Insn* upto, uint32_t entry_eip) {
+  uint32_t eip = entry_eip;
+  for (const Insn* k = first; k <= upto; ++k) eip += k->len;
+  return eip;
+}
+
+// Slow = trace or single step: EIP is kept current before every instruction. The fast path
+// sets EIP only before a block's last instruction: only block-ending handlers read it
+// (insn.h), and a fault or stop in the middle recomputes it from the instruction lengths.
+template <bool Slow>
 ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
   Cpu& c = cpu_;
   const uint64_t end = c.icount + budget;
@@ -122,6 +133,8 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
   while (c.icount < end) {
     const Insn* first = nullptr;
     const Insn* i = nullptr;  // the running instruction, for fault recovery
+    bool eip_is_next = false;  // c.eip holds the address after *i
+    const uint32_t entry_eip = c.eip;
     try {
       const uint32_t lin = c.seg[CS].base + c.eip;
       DecodedBlock* b = prev ? chained_successor(prev, c, lin, cache_.generation()) : nullptr;
@@ -136,20 +149,38 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
       ++b->executions;
       c.stop = 0;
       first = b->insns.data();
-      const Insn* const last = first + std::min<size_t>(b->insns.size(), max_insns);
-      i = first;
-      for (;;) {
-        if constexpr (Trace) trace_(trace_ctx_, c, *i, c.eip);
-        c.eip += i->len;
-        i->fn(c, *i);
-        if (SOFTCPU_UNLIKELY(c.stop)) {
-          ++i;
-          break;
+      const size_t n = b->insns.size();
+      if constexpr (Slow) {
+        eip_is_next = true;
+        const Insn* const last = first + std::min<size_t>(n, max_insns);
+        for (i = first;;) {
+          if (trace_) trace_(trace_ctx_, c, *i, c.eip);
+          c.eip += i->len;
+          i->fn(c, *i);
+          if (SOFTCPU_UNLIKELY(c.stop)) {
+            ++i;
+            break;
+          }
+          if (++i == last) {
+            if (i == first + n) prev = b;
+            break;
+          }
         }
-        if (++i == last) {
-          prev = b;
-          break;
+      } else {
+        const Insn* const tail = first + n - 1;
+        for (i = first; i != tail; ++i) {
+          i->fn(c, *i);
+          if (SOFTCPU_UNLIKELY(c.stop)) break;
         }
+        if (i != tail) {  // stopped early (self-modifying code)
+          c.eip = eip_after(first, i, entry_eip);
+        } else {
+          c.eip = entry_eip + b->bytes;
+          eip_is_next = true;
+          i->fn(c, *i);
+          if (!c.stop) prev = b;
+        }
+        ++i;
       }
       uint64_t done = uint64_t(i - first);
       i = nullptr;
@@ -162,10 +193,11 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
     } catch (const GuestFault& f) {
       prev = nullptr;
       if (i) {
-        // Handlers commit EIP last, so EIP is still just past the faulting instruction:
-        // faults restart it (SDM vol.3 6.5). Instructions before it in the block retired.
+        // Handlers commit EIP last, so EIP is where the loop put it: faults restart the
+        // instruction (SDM vol.3 6.5). Instructions before it in the block retired.
         c.icount += uint64_t(i - first);
-        c.eip -= i->len;
+        c.eip = eip_is_next ? c.eip - i->len
+                            : (i == first ? entry_eip : eip_after(first, i - 1, entry_eip));
       }
       if (!handle_fault(f.vector, f.has_error, f.error)) return EXIT_TRIPLE_FAULT;
     }
@@ -178,9 +210,6 @@ ExitReason Interpreter::run(uint64_t budget) {
   return run_impl<false>(budget, MAX_BLOCK_INSNS);
 }
 
-ExitReason Interpreter::step() {
-  if (trace_) return run_impl<true>(1, 1);
-  return run_impl<false>(1, 1);
-}
+ExitReason Interpreter::step() { return run_impl<true>(1, 1); }
 
 }  // namespace softcpu

@@ -34,7 +34,7 @@ class Interpreter {
  private:
   DecodedBlock* find_block();
   DecodedBlock* build_block(uint32_t phys);
-  template <bool Trace>
+  template <bool Slow>
   ExitReason run_impl(uint64_t budget, unsigned max_insns);
   bool handle_fault(uint8_t v, bool has_error, uint32_t error);
 
