@@ -20,7 +20,8 @@ build: deps configure
 
 # The default guest (until Linux boots) is our demo ROM: it prints to COM1 and exits through
 # the debug-exit port with 0, which softcpu reports as status 1 (QEMU's convention).
-run: build
+run: deps configure
+	cmake --build $(BUILD) -j $(JOBS) --target softcpu demo_rom
 	@$(BUILD)/softcpu run --bios $(BUILD)/demo.rom; s=$$?; [ $$s -eq 1 ] || [ $$s -eq 0 ] || exit $$s
 
 test: build

@@ -93,9 +93,13 @@ def main():
     print("  guest instructions   %d" % insns)
     print("  wall seconds         %.3f (process: %.3f)" % (secs, wall))
     print("  guest MIPS           %.1f" % (insns / secs / 1e6 if secs > 0 else 0))
+    chained = float(cache.get("chained", 0))
     if lookups:
         print("  cache hit rate       %.4f%% (%d of %d lookups, %d misses, %s invalidations)"
               % (100 * hits / lookups, hits, lookups, cache.get("misses", 0), cache.get("invalidations", "?")))
+        # Chained transitions found their block through a link, without any lookup.
+        print("  block transitions    %d (%.1f%% chained, %.1f instructions per block)"
+              % (lookups + chained, 100 * chained / (lookups + chained), insns / (lookups + chained)))
     print("  blocks decoded       %s" % stats.get("blocks_decoded", "?"))
     if "exits" in stats:
         print("  exits                %s" % json.dumps(stats["exits"], sort_keys=True))
