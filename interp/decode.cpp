@@ -19,17 +19,6 @@ uint8_t gpr_number(ZydisRegister r) {
   return REG_NONE;
 }
 
-uint8_t segment_number(ZydisRegister r) {
-  switch (r) {
-    case ZYDIS_REGISTER_ES: return ES;
-    case ZYDIS_REGISTER_CS: return CS;
-    case ZYDIS_REGISTER_SS: return SS;
-    case ZYDIS_REGISTER_FS: return FS;
-    case ZYDIS_REGISTER_GS: return GS;
-    default: return DS;
-  }
-}
-
 uint8_t log2_scale(uint8_t s) { return s == 8 ? 3 : s == 4 ? 2 : s == 2 ? 1 : 0; }
 
 const GroupSelector kSelectors[] = {

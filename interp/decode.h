@@ -21,6 +21,18 @@ struct DecodeContext {
   bool code32;                      // CS.D
 };
 
+// Our SegReg for a Zydis segment register (DS for anything else).
+inline uint8_t segment_number(ZydisRegister r) {
+  switch (r) {
+    case ZYDIS_REGISTER_ES: return ES;
+    case ZYDIS_REGISTER_CS: return CS;
+    case ZYDIS_REGISTER_SS: return SS;
+    case ZYDIS_REGISTER_FS: return FS;
+    case ZYDIS_REGISTER_GS: return GS;
+    default: return DS;
+  }
+}
+
 // A selector sets insn.fn (and may adjust fields, e.g. opsize, flags) when the instruction
 // belongs to its group and returns true; otherwise it leaves insn alone and returns false.
 // An instruction that is not legal in the current form (e.g. LOCK on a register operand)

@@ -115,17 +115,6 @@ void xlat(Cpu& c, const Insn& i) {
 
 bool is_sreg(ZydisRegister r) { return r >= ZYDIS_REGISTER_ES && r <= ZYDIS_REGISTER_GS; }
 
-uint8_t seg_of(ZydisRegister r) {
-  switch (r) {
-    case ZYDIS_REGISTER_ES: return ES;
-    case ZYDIS_REGISTER_CS: return CS;
-    case ZYDIS_REGISTER_SS: return SS;
-    case ZYDIS_REGISTER_FS: return FS;
-    case ZYDIS_REGISTER_GS: return GS;
-    default: return DS;
-  }
-}
-
 }  // namespace
 
 bool select_data(const DecodeContext& ctx, Insn& i) {
@@ -198,7 +187,7 @@ bool select_data(const DecodeContext& ctx, Insn& i) {
       // The memory operand is hidden; its segment carries any override.
       i.seg = DS;
       for (unsigned k = 0; k < ctx.zi.operand_count; ++k)
-        if (ctx.ops[k].type == ZYDIS_OPERAND_TYPE_MEMORY) i.seg = seg_of(ctx.ops[k].mem.segment);
+        if (ctx.ops[k].type == ZYDIS_OPERAND_TYPE_MEMORY) i.seg = segment_number(ctx.ops[k].mem.segment);
       fn = xlat;
       break;
     }

@@ -168,17 +168,6 @@ Handler pick_size(unsigned s, bool rep, bool a32) {
   return s == 1 ? pick<Op, 1>(rep, a32) : s == 2 ? pick<Op, 2>(rep, a32) : pick<Op, 4>(rep, a32);
 }
 
-uint8_t seg_of(ZydisRegister r) {
-  switch (r) {
-    case ZYDIS_REGISTER_ES: return ES;
-    case ZYDIS_REGISTER_CS: return CS;
-    case ZYDIS_REGISTER_SS: return SS;
-    case ZYDIS_REGISTER_FS: return FS;
-    case ZYDIS_REGISTER_GS: return GS;
-    default: return DS;
-  }
-}
-
 }  // namespace
 
 bool select_string(const DecodeContext& ctx, Insn& i) {
@@ -211,7 +200,7 @@ bool select_string(const DecodeContext& ctx, Insn& i) {
     const ZydisDecodedOperand& o = ctx.ops[k];
     if (o.type == ZYDIS_OPERAND_TYPE_MEMORY &&
         (o.mem.base == ZYDIS_REGISTER_ESI || o.mem.base == ZYDIS_REGISTER_SI))
-      i.seg = seg_of(o.mem.segment);
+      i.seg = segment_number(o.mem.segment);
   }
   const bool rep = i.rep != REP_NONE;  // REPNE on MOVS/LODS/STOS acts as REP
   if (op != OP_CMPS && op != OP_SCAS && rep) i.rep = REP_E;

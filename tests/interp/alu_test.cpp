@@ -8,19 +8,9 @@ namespace softcpu {
 namespace {
 
 using test::CpuHarness;
+using test::flags_in;
+using test::arith;
 constexpr uint32_t DATA = CpuHarness::DATA_ADDR;  // disp32 bytes: 00 00 02 00
-
-void flags_in(CpuHarness& h, uint32_t f) {
-  materialize_flags(h.cpu);
-  h.cpu.eflags = (h.cpu.eflags & ~ARITH_FLAGS) | f;
-}
-uint32_t arith(CpuHarness& h) { return h.flags() & ARITH_FLAGS; }
-
-#define RUN_OK(h)                         \
-  do {                                    \
-    ASSERT_EQ((h).run(), EXIT_HLT);       \
-    ASSERT_EQ((h).last_vector(), -1);     \
-  } while (0)
 
 TEST(AluOps, Add32CarryZero) {
   CpuHarness h;

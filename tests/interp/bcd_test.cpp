@@ -8,22 +8,8 @@ namespace softcpu {
 namespace {
 
 using test::CpuHarness;
-
-void flags_in(CpuHarness& h, uint32_t f) {
-  materialize_flags(h.cpu);
-  h.cpu.eflags = (h.cpu.eflags & ~ARITH_FLAGS) | f;
-}
-uint32_t arith(CpuHarness& h) { return h.flags() & ARITH_FLAGS; }
-
-// The real-mode vector stubs store the vector at DS:0x500 with DS = 0x1000 (linear 0x10500),
-// not at linear 0x500 where last_vector() looks; accept either.
-constexpr uint32_t REAL_MARK = 0x10500;
-int vector_taken(CpuHarness& h) {
-  if (h.last_vector() != -1) return h.last_vector();
-  uint8_t v;
-  h.mem.read_bytes(REAL_MARK, &v, 1);
-  return v == 0xFF ? -1 : v;
-}
+using test::flags_in;
+using test::arith;
 
 struct Out {
   uint32_t eax, flags;
@@ -32,11 +18,10 @@ Out bcd(std::initializer_list<uint8_t> code, uint32_t eax, uint32_t fin = 0,
         int expect_vector = -1, bool protected32 = true) {
   CpuHarness h(protected32);
   h.code(code);
-  h.mem.write_bytes(REAL_MARK, "\xFF", 1);
   h.cpu.regs[EAX] = eax;
   flags_in(h, fin);
   EXPECT_EQ(h.run(), EXIT_HLT);
-  EXPECT_EQ(vector_taken(h), expect_vector);
+  EXPECT_EQ(h.last_vector(), expect_vector);
   return {h.cpu.regs[EAX], arith(h)};
 }
 

@@ -7,29 +7,9 @@ namespace softcpu {
 namespace {
 
 using test::CpuHarness;
+using test::flags_in;
+using test::arith;
 constexpr uint32_t DATA = CpuHarness::DATA_ADDR;
-
-void flags_in(CpuHarness& h, uint32_t f) {
-  materialize_flags(h.cpu);
-  h.cpu.eflags = (h.cpu.eflags & ~ARITH_FLAGS) | f;
-}
-uint32_t arith(CpuHarness& h) { return h.flags() & ARITH_FLAGS; }
-
-// The real-mode vector stubs store the vector at DS:0x500 with DS = 0x1000 (linear 0x10500),
-// not at linear 0x500 where last_vector() looks; accept either.
-constexpr uint32_t REAL_MARK = 0x10500;
-int vector_taken(CpuHarness& h) {
-  if (h.last_vector() != -1) return h.last_vector();
-  uint8_t v;
-  h.mem.read_bytes(REAL_MARK, &v, 1);
-  return v == 0xFF ? -1 : v;
-}
-
-#define RUN_OK(h)                     \
-  do {                                \
-    ASSERT_EQ((h).run(), EXIT_HLT);   \
-    ASSERT_EQ((h).last_vector(), -1); \
-  } while (0)
 
 TEST(BitOps, BtRegisterForms) {
   CpuHarness h;
@@ -200,12 +180,11 @@ TEST(BitOps, CmovReadsMemoryWhenFalse) {
   // Real mode, 32-bit address beyond the 64 KiB limit: #GP even though the condition is false.
   CpuHarness h(false);
   h.code({0x66, 0x67, 0x0F, 0x45, 0x03});  // cmovnz eax, [ebx]
-  h.mem.write_bytes(REAL_MARK, "\xFF", 1);
   h.cpu.regs[EBX] = 0x10000;
   h.cpu.regs[EAX] = 0x1111;
   flags_in(h, ZF);
   EXPECT_EQ(h.run(), EXIT_HLT);
-  EXPECT_EQ(vector_taken(h), 13);
+  EXPECT_EQ(h.last_vector(), 13);
   EXPECT_EQ(h.cpu.regs[EAX], 0x1111u);
 }
 

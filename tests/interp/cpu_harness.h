@@ -107,4 +107,23 @@ struct CpuHarness {
   void wr32(uint32_t addr, uint32_t v) { mem.write_bytes(addr, &v, 4); }
 };
 
+// Set the arithmetic flags before a run; read them after.
+inline void flags_in(CpuHarness& h, uint32_t f) {
+  materialize_flags(h.cpu);
+  h.cpu.eflags = (h.cpu.eflags & ~ARITH_FLAGS) | f;
+}
+inline uint32_t arith(CpuHarness& h) { return h.flags() & ARITH_FLAGS; }
+
 }  // namespace softcpu::test
+
+// Run to the final HLT with no exception taken, or with vector v taken.
+#define RUN_OK(h)                     \
+  do {                                \
+    ASSERT_EQ((h).run(), EXIT_HLT);   \
+    ASSERT_EQ((h).last_vector(), -1); \
+  } while (0)
+#define RUN_VECTOR(h, v)              \
+  do {                                \
+    ASSERT_EQ((h).run(), EXIT_HLT);   \
+    ASSERT_EQ((h).last_vector(), v);  \
+  } while (0)
