@@ -2,39 +2,12 @@
 
 #include "cache/block_cache.h"
 #include "interp/memory.h"
+#include "interp/paging.h"
 #include "interp/tlb.h"
 
 namespace softcpu {
 
 void raise_segment_limit_fault(unsigned seg) { raise_fault(seg == SS ? VEC_SS : VEC_GP, 0); }
-
-static void invalidate_entries(SoftTlbEntry* e) {
-  for (unsigned k = 0; k < TLB_SIZE; ++k) e[k].tag = 1;  // never matches an aligned address
-}
-
-void tlb_flush(Cpu& c) {
-  if (c.cache) c.cache->new_generation();  // chain links assume the old linear view
-  invalidate_entries(c.tlb.read);
-  invalidate_entries(c.tlb.write);
-  invalidate_entries(c.tlb.fetch);
-}
-
-void tlb_flush_writes(Cpu& c) { invalidate_entries(c.tlb.write); }
-
-bool tlb_fill(Cpu& c, uint32_t lin, AccessKind kind) {
-  uint32_t page_lin = lin & ~0xFFFu;
-  uint32_t phys_page = translate(c, page_lin, kind) / PAGE_SIZE;
-  PhysicalMemory& m = *c.mem;
-  PageKind pk = m.kind(phys_page);
-  if (pk != PAGE_RAM && !(pk == PAGE_ROM && kind != ACCESS_WRITE)) return false;
-  if (kind == ACCESS_WRITE && m.has_code(phys_page)) return false;  // SMC check on writes
-  SoftTlbEntry* table = kind == ACCESS_READ ? c.tlb.read : kind == ACCESS_WRITE ? c.tlb.write
-                                                                                 : c.tlb.fetch;
-  SoftTlbEntry& e = table[(lin >> 12) % TLB_SIZE];
-  e.tag = page_lin;
-  e.addend = reinterpret_cast<uintptr_t>(m.host_page(phys_page)) - page_lin;
-  return true;
-}
 
 uint32_t read_linear_slow(Cpu& c, uint32_t lin, unsigned size) {
   if (((lin & 0xFFF) + size) > PAGE_SIZE) {  // crosses a page: byte by byte, little endian
@@ -42,31 +15,27 @@ uint32_t read_linear_slow(Cpu& c, uint32_t lin, unsigned size) {
     for (unsigned k = 0; k < size; ++k) v |= read_linear<1>(c, lin + k) << (8 * k);
     return v;
   }
-  if (tlb_fill(c, lin, ACCESS_READ)) {
-    const SoftTlbEntry& e = c.tlb.read[(lin >> 12) % TLB_SIZE];
-    return size == 1 ? load_host<1>(e.addend + lin)
-                     : size == 2 ? load_host<2>(e.addend + lin) : load_host<4>(e.addend + lin);
+  const SoftTlbEntry* e;
+  const uint32_t phys = tlb_fill(c, lin, ACCESS_READ, &e);  // may raise #PF
+  if (e) {
+    return size == 1 ? load_host<1>(e->addend + lin)
+                     : size == 2 ? load_host<2>(e->addend + lin) : load_host<4>(e->addend + lin);
   }
-  return c.mem->read(translate(c, lin, ACCESS_READ), size);
+  return c.mem->read(phys, size);
 }
 
-void probe_write_linear(Cpu&, uint32_t, unsigned) {
-  // Without paging a write to a valid linear address cannot fault.
+void probe_write_linear(Cpu& c, uint32_t lin, unsigned size) {
+  if (!(c.cr0 & CR0_PG)) return;  // without paging a write to a valid linear address can't fault
+  // Each page the range touches must be writable; a miss walks (and fills) now, so the
+  // writes that follow cannot fault. (Dirty bits may thus be set a little early.)
+  const uint32_t last_page = (lin + size - 1) & ~0xFFFu;
+  for (uint32_t a = lin;; a = (a & ~0xFFFu) + PAGE_SIZE) {
+    if (!tlb_hit(c.tlb.write[(a >> 12) % TLB_SIZE], a, 1)) tlb_fill(c, a, ACCESS_WRITE);
+    if ((a & ~0xFFFu) == last_page) break;
+  }
 }
 
-void write_linear_slow(Cpu& c, uint32_t lin, unsigned size, uint32_t v) {
-  if (((lin & 0xFFF) + size) > PAGE_SIZE) {
-    for (unsigned k = 0; k < size; ++k) write_linear<1>(c, lin + k, v >> (8 * k));
-    return;
-  }
-  if (tlb_fill(c, lin, ACCESS_WRITE)) {
-    const SoftTlbEntry& e = c.tlb.write[(lin >> 12) % TLB_SIZE];
-    if (size == 1) store_host<1>(e.addend + lin, v);
-    else if (size == 2) store_host<2>(e.addend + lin, v);
-    else store_host<4>(e.addend + lin, v);
-    return;
-  }
-  uint32_t phys = translate(c, lin, ACCESS_WRITE);
+void write_physical(Cpu& c, uint32_t phys, unsigned size, uint32_t v) {
   PhysicalMemory& m = *c.mem;
   m.write(phys, size, v);
   uint32_t page = phys / PAGE_SIZE;
@@ -80,6 +49,53 @@ void write_linear_slow(Cpu& c, uint32_t lin, unsigned size, uint32_t v) {
   // after this instruction so the next one is decoded afresh.
   if (c.cache->invalidate(phys, size)) c.stop = 1;
   m.set_code_lines(page, c.cache->code_lines(page));
+}
+
+void write_linear_slow(Cpu& c, uint32_t lin, unsigned size, uint32_t v) {
+  if (((lin & 0xFFF) + size) > PAGE_SIZE) {
+    // Both pages must be writable before the first byte is written (no partial writes).
+    probe_write_linear(c, lin, size);
+    for (unsigned k = 0; k < size; ++k) write_linear<1>(c, lin + k, v >> (8 * k));
+    return;
+  }
+  const SoftTlbEntry* e;
+  const uint32_t phys = tlb_fill(c, lin, ACCESS_WRITE, &e);  // may raise #PF
+  if (e) {
+    if (size == 1) store_host<1>(e->addend + lin, v);
+    else if (size == 2) store_host<2>(e->addend + lin, v);
+    else store_host<4>(e->addend + lin, v);
+    return;
+  }
+  write_physical(c, phys, size, v);
+}
+
+// Supervisor-rights access at CPL 3: walk without the TLB (paging on), byte by byte across
+// pages so each byte's page is checked.
+static uint32_t system_phys(Cpu& c, uint32_t lin, AccessKind kind) {
+  if (!(c.cr0 & CR0_PG)) return a20_mask(c, lin);
+  PageWalk w;
+  uint32_t err;
+  if (!page_walk(c, lin, kind, false, w, err)) raise_page_fault(c, lin, err);
+  return w.phys | (lin & 0xFFF);
+}
+
+uint32_t read_system_slow(Cpu& c, uint32_t lin, unsigned size) {
+  if (((lin & 0xFFF) + size) > PAGE_SIZE) {
+    uint32_t v = 0;
+    for (unsigned k = 0; k < size; ++k) v |= read_system_slow(c, lin + k, 1) << (8 * k);
+    return v;
+  }
+  return c.mem->read(system_phys(c, lin, ACCESS_READ), size);
+}
+
+void write_system_slow(Cpu& c, uint32_t lin, unsigned size, uint32_t v) {
+  if (((lin & 0xFFF) + size) > PAGE_SIZE) {
+    system_phys(c, lin, ACCESS_WRITE);  // both pages writable before the first byte
+    system_phys(c, (lin | 0xFFF) + 1, ACCESS_WRITE);
+    for (unsigned k = 0; k < size; ++k) write_system_slow(c, lin + k, 1, v >> (8 * k));
+    return;
+  }
+  write_physical(c, system_phys(c, lin, ACCESS_WRITE), size, v);
 }
 
 }  // namespace softcpu

@@ -47,7 +47,8 @@ inline void set_reg_n(Cpu& c, unsigned r, unsigned size, uint32_t v) {
 // Slow paths (access.cpp): translation, page crossing, ROM, MMIO, unassigned, code pages.
 uint32_t read_linear_slow(Cpu& c, uint32_t lin, unsigned size);
 void write_linear_slow(Cpu& c, uint32_t lin, unsigned size, uint32_t v);
-// Make sure a write of `size` bytes at `lin` would not fault (paging, later); no effect.
+// Make sure a write of `size` bytes at `lin` cannot raise #PF (walks and fills the write TLB
+// for each page it touches; raises the #PF now if one is not writable).
 void probe_write_linear(Cpu& c, uint32_t lin, unsigned size);
 
 inline bool tlb_hit(const SoftTlbEntry& e, uint32_t lin, unsigned size) {
@@ -81,6 +82,22 @@ inline void write_linear(Cpu& c, uint32_t lin, uint32_t v) {
   const SoftTlbEntry& e = c.tlb.write[(lin >> 12) % TLB_SIZE];
   if (SOFTCPU_LIKELY(tlb_hit(e, lin, S))) return store_host<S>(e.addend + lin, v);
   write_linear_slow(c, lin, S, v);
+}
+
+// Implicit supervisor-mode accesses (SDM vol.3 4.6): the GDT, LDT, IDT and TSS are read and
+// written with supervisor rights whatever the CPL. At CPL 0-2 that is the ordinary path; at
+// CPL 3 a walk per access, never cached (a CPL 3 access must not find such an entry).
+uint32_t read_system_slow(Cpu& c, uint32_t lin, unsigned size);
+void write_system_slow(Cpu& c, uint32_t lin, unsigned size, uint32_t v);
+template <unsigned S>
+inline uint32_t read_linear_system(Cpu& c, uint32_t lin) {
+  if (SOFTCPU_LIKELY(c.cpl != 3)) return read_linear<S>(c, lin);
+  return read_system_slow(c, lin, S);
+}
+template <unsigned S>
+inline void write_linear_system(Cpu& c, uint32_t lin, uint32_t v) {
+  if (SOFTCPU_LIKELY(c.cpl != 3)) return write_linear<S>(c, lin, v);
+  write_system_slow(c, lin, S, v);
 }
 
 // ---- segmented memory ---------------------------------------------------------------

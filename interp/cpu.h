@@ -75,19 +75,56 @@ enum ExitReason : uint8_t {
 
 struct Insn;
 
+// One x87 data register: 64-bit significand (explicit integer bit) and sign/exponent, the
+// layout of the 80-bit extended format (SDM vol.1 4.2.2), padded to 16 bytes.
+struct Float80 {
+  uint64_t mant;
+  uint16_t se;  // bit 15 sign, bits 0-14 biased exponent
+  uint16_t pad[3];
+};
+
+// x87 FPU state (SDM vol.1 8.1). Registers are physical R0..R7; ST(i) is R[(TOP + i) & 7]
+// with TOP in sw bits 11-13. tw holds 2 bits per physical register (00 valid, 01 zero,
+// 10 special, 11 empty). fip/fcs/fop and fdp/fds describe the last non-control instruction.
+struct FpuState {
+  Float80 st[8];
+  uint16_t cw, sw, tw;
+  uint16_t fop;  // 11 bits: low 3 bits of the ESC opcode, then the ModRM byte
+  uint32_t fip, fdp;
+  uint16_t fcs, fds;
+};
+
 struct SoftTlbEntry {
   uint32_t tag;        // linear page address; an unaligned value never matches
+  uint32_t phys;       // physical page address (A20 applied)
   uintptr_t addend;    // host address = addend + linear address
 };
 
 constexpr unsigned TLB_SIZE = 256;
 
+// Per-slot bookkeeping of the soft TLB (slot = table * TLB_SIZE + index; tables in the order
+// read, write, fetch). interp/paging.cpp maintains it.
+enum : uint8_t {
+  TLB_LISTED = 1,      // the slot is in SoftTlb::filled
+  TLB_GLOBAL = 2,      // filled from a global translation (CR4.PGE and G): kept over CR3 loads
+  TLB_LARGE = 4,       // filled from a 4 MiB page (INVLPG drops the whole 4 MiB)
+  TLB_SUP_LISTED = 8,  // the slot is in SoftTlb::sup (may allow what CPL 3 may not)
+};
+
+// Direct-mapped per access kind. Entries are shared by all privilege levels: an entry filled
+// at CPL 3 was checked for user rights (which imply supervisor rights on a P6); an entry
+// filled at CPL 0-2 that a user access may not use is listed in `sup` and dropped before code
+// runs at CPL 3 again (Interpreter::find_block).
 struct SoftTlb {
   SoftTlbEntry read[TLB_SIZE];
   SoftTlbEntry write[TLB_SIZE];
   SoftTlbEntry fetch[TLB_SIZE];
+  uint8_t meta[3 * TLB_SIZE];
+  uint16_t filled[3 * TLB_SIZE];  // slots that may hold a valid entry, each listed once
+  uint16_t sup[3 * TLB_SIZE];     // slots that may hold a supervisor-only entry
+  uint16_t nfilled, nsup;
+  uint8_t any_large;              // an entry came from a 4 MiB page since the last full flush
 };
-
 struct Cpu {
   uint32_t regs[9];  // EAX..EDI, then a zero slot (REG_NONE)
   uint32_t eip;
@@ -113,6 +150,8 @@ struct Cpu {
 
   const Insn* trap_insn;  // instruction that exited to the monitor (EXIT_IO etc.)
   uint32_t fault_depth;   // nested exception delivery (double/triple fault)
+
+  FpuState fpu;
 
   PhysicalMemory* mem;
   BlockCache* cache;

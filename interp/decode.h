@@ -50,6 +50,7 @@ bool select_stack(const DecodeContext&, Insn&);     // ops_stack.cpp: PUSH/POP (
 bool select_control(const DecodeContext&, Insn&);   // ops_control.cpp: JMP/CALL/RET near+far, Jcc, LOOP*, JCXZ, INT*, IRET, BOUND
 bool select_system(const DecodeContext&, Insn&);    // ops_system.cpp: segment loads (MOV sreg, LDS..), CR moves, LGDT.., CLI/STI
 bool select_trap(const DecodeContext&, Insn&);      // ops_trap.cpp: IN/OUT/INS/OUTS, CPUID, RDTSC, HLT, RDMSR/WRMSR
+bool select_fpu(const DecodeContext&, Insn&);       // ops_fpu.cpp: x87 (ESC D8-DF) and WAIT/FWAIT
 
 // Raises #UD when executed (invalid or unimplemented encodings).
 void handler_ud(Cpu&, const Insn&);

@@ -1,11 +1,13 @@
 #include "interp/exceptions.h"
 
 #include <cstring>
+#include <initializer_list>
 
 #include "interp/access.h"
 #include "interp/fault.h"
 #include "interp/flags.h"
 #include "interp/segments.h"
+#include "interp/task.h"
 #include "interp/tlb.h"
 
 namespace softcpu {
@@ -30,60 +32,114 @@ void deliver_real(Cpu& c, uint8_t v) {
   c.eip = ip;
 }
 
+// SDM vol.2 INT n pseudocode (PROTECTED-MODE and the paths below it) and vol.3 6.12.
 void deliver_protected(Cpu& c, uint8_t v, IntSource src, bool has_error, uint32_t error) {
-  const uint32_t ext = src == IntSource::EXTERNAL ? 1 : 0;
-  const uint32_t gate_err = uint32_t(v) * 8 + 2 + ext;  // IDT flag set (SDM vol.3 6.13)
+  // EXT: set unless a software interrupt (INT n, INT3, INTO) is being delivered (SDM 6.13).
+  const uint32_t ext = src == IntSource::SOFTWARE ? 0 : 1;
+  const uint32_t gate_err = uint32_t(v) * 8 + 2 + ext;  // IDT flag set
   if (uint32_t(v) * 8 + 7 > c.idtr.limit) raise_gp(gate_err);
-  uint32_t lo = read_linear<4>(c, c.idtr.base + uint32_t(v) * 8);
-  uint32_t hi = read_linear<4>(c, c.idtr.base + uint32_t(v) * 8 + 4);
-  unsigned type = (hi >> 8) & 0x1F;  // S bit and type
-  unsigned dpl = (hi >> 13) & 3;
-  bool gate32;
-  bool trap_gate;
-  switch (type) {
-    case 0x06: gate32 = false; trap_gate = false; break;
-    case 0x07: gate32 = false; trap_gate = true; break;
-    case 0x0E: gate32 = true; trap_gate = false; break;
-    case 0x0F: gate32 = true; trap_gate = true; break;
-    default: raise_gp(gate_err);  // task gates come with hardware task switching
-  }
-  if (src == IntSource::SOFTWARE && dpl < c.cpl) raise_gp(gate_err);
-  if (!(hi & 0x8000)) raise_fault(VEC_NP, gate_err);
-  uint16_t selector = uint16_t(lo >> 16);
-  uint32_t offset = (hi & 0xFFFF0000u) | (lo & 0xFFFF);
-  if ((selector & ~3u) == 0) raise_gp(ext);
-  uint64_t d = read_descriptor(c, selector);
-  uint16_t attrs = uint16_t((d >> 40) & 0xF0FF);
-  if (!(attrs & SA_S) || !(attrs & SA_CODE)) raise_gp((selector & ~3u) + ext);
-  unsigned target_dpl = (attrs >> SA_DPL_SHIFT) & 3;
-  bool conforming = attrs & SA_EXPAND_DOWN;
-  if (target_dpl > c.cpl) raise_gp((selector & ~3u) + ext);
-  if (!(attrs & SA_P)) raise_fault(VEC_NP, (selector & ~3u) + ext);
-  uint8_t new_cpl = conforming ? c.cpl : uint8_t(target_dpl);
-  if (new_cpl != c.cpl) raise_gp((selector & ~3u) + ext);  // inter-privilege: next issue
+  const uint64_t gate = (uint64_t(read_linear_system<4>(c, c.idtr.base + uint32_t(v) * 8 + 4)) << 32) |
+                        read_linear_system<4>(c, c.idtr.base + uint32_t(v) * 8);
+  const unsigned type = desc_type(gate);
+  if (desc_s(gate) || !(type == SYS_TASK || type == SYS_INT16 || type == SYS_TRAP16 ||
+                        type == SYS_INT32 || type == SYS_TRAP32))
+    raise_gp(gate_err);
+  if (src == IntSource::SOFTWARE && desc_dpl(gate) < c.cpl) raise_gp(gate_err);
+  if (!desc_present(gate)) raise_fault(VEC_NP, gate_err);
 
-  // Push the frame; probe the whole frame first so a fault leaves the stack untouched.
-  unsigned w = gate32 ? 4 : 2;
-  unsigned n = has_error ? 4 : 3;
-  uint32_t sp = stack_pointer(c), m = stack_mask(c);
-  uint32_t frame = (sp - w * n) & m;
-  probe_write_mem(c, SS, frame, w * n);
-  uint32_t flags = read_eflags(c);
-  uint32_t vals[4] = {c.eip, c.seg[CS].selector, flags, error};
-  uint32_t at = sp;
-  for (unsigned k = 0; k < 3; ++k) {
-    at = (at - w) & m;
-    write_mem_n(c, SS, at, w, vals[2 - k]);
+  if (type == SYS_TASK) {  // TASK-GATE
+    const uint16_t tss = gate_selector(gate);
+    const uint32_t err = (tss & ~3u) + ext;
+    uint64_t td;
+    if ((tss & 4) || !fetch_descriptor(c, tss, td)) raise_gp(err);
+    if (desc_s(td) || (desc_type(td) != SYS_TSS16_AVAIL && desc_type(td) != SYS_TSS32_AVAIL))
+      raise_gp(err);  // busy, or not a TSS
+    if (!desc_present(td)) raise_fault(VEC_NP, err);
+    task_switch(c, tss, td, TaskSwitchKind::INT, has_error, error, ext);
+    return;
   }
-  if (has_error) {
-    at = (at - w) & m;
-    write_mem_n(c, SS, at, w, error);
+
+  // TRAP-OR-INTERRUPT-GATE
+  const bool gate32 = type >= SYS_INT32;
+  const bool trap_gate = type & 1;
+  const uint16_t selector = gate_selector(gate);
+  const uint32_t offset = gate32 ? gate_offset(gate) : gate_offset(gate) & 0xFFFF;
+  const uint32_t sel_err = (selector & ~3u) + ext;
+  if ((selector & ~3u) == 0) raise_gp(ext);
+  uint64_t cd;
+  if (!fetch_descriptor(c, selector, cd)) raise_gp(sel_err);
+  const unsigned dpl = desc_dpl(cd);
+  if (!desc_code(cd) || dpl > c.cpl) raise_gp(sel_err);
+  if (!desc_present(cd)) raise_fault(VEC_NP, sel_err);
+  const bool v86 = c.eflags & VM;
+  const bool inner = !desc_conforming(cd) && dpl < c.cpl;
+  if (v86 && (!inner || dpl != 0)) raise_gp(sel_err);  // V86 handlers run at ring 0
+
+  const unsigned w = gate32 ? 4 : 2;
+  const uint32_t flags = read_eflags(c);
+  uint32_t vals[10];
+  unsigned n = 0;
+  SegmentCache ss;
+  uint16_t new_ss = 0;
+  uint64_t sd = 0;
+  uint32_t sp;
+  uint8_t new_cpl;
+  if (inner) {
+    // INTER-PRIVILEGE-LEVEL-INTERRUPT / INTERRUPT-FROM-VIRTUAL-8086-MODE: the stack of the
+    // handler's ring comes from the TSS; the old SS:ESP (and in V86 the data segments) go
+    // on it (SDM vol.3 6.12.1, figure 6-4; 20.3.1.1, figure 20-5).
+    new_cpl = uint8_t(dpl);
+    uint32_t nesp;
+    tss_ring_stack(c, dpl, ext, new_ss, nesp);
+    sd = check_inner_stack(c, new_ss, dpl, ext);
+    cache_from_descriptor(c, ss, new_ss, sd);
+    sp = nesp;
+    if (v86) {
+      vals[n++] = c.seg[GS].selector;
+      vals[n++] = c.seg[FS].selector;
+      vals[n++] = c.seg[DS].selector;
+      vals[n++] = c.seg[ES].selector;
+    }
+    vals[n++] = c.seg[SS].selector;
+    vals[n++] = c.regs[ESP];
+  } else {
+    // INTRA-PRIVILEGE-LEVEL-INTERRUPT: conforming code or DPL = CPL, on the current stack.
+    new_cpl = c.cpl;
+    ss = c.seg[SS];
+    sp = c.regs[ESP];
   }
-  load_code_segment(c, uint16_t((selector & ~3u) | new_cpl), new_cpl);
-  set_stack_pointer(c, at);
-  c.eip = gate32 ? offset : offset & 0xFFFF;
+  vals[n++] = flags;
+  vals[n++] = c.seg[CS].selector;
+  vals[n++] = c.eip;
+  if (has_error) vals[n++] = error;
+  const uint32_t ss_err = inner ? (new_ss & ~3u) + ext : ext;
+  // The frame is written with the handler's privilege (implicit supervisor accesses).
+  const uint8_t old_cpl = c.cpl;
+  c.cpl = new_cpl;
+  try {
+    check_stack_frame(c, ss, sp, w, n, ss_err);
+  } catch (...) {
+    c.cpl = old_cpl;
+    throw;
+  }
+  c.cpl = old_cpl;
+  if (offset > desc_limit(cd)) raise_gp(ext);
+
+  // Commit.
+  c.cpl = new_cpl;
+  const uint32_t new_sp = write_stack_frame(c, ss, sp, w, vals, n);
   c.eflags &= ~(TF | NT | VM | RF);
   if (!trap_gate) c.eflags &= ~IF;
+  if (inner) {
+    commit_segment(c, SS, new_ss, sd);
+    if (v86) {
+      for (unsigned s : {ES, DS, FS, GS}) load_null_segment(c, s, 0);
+    }
+  }
+  c.regs[ESP] = sp;  // the new ESP's upper half stays with a 16-bit stack
+  set_stack_pointer(c, new_sp);
+  commit_code_segment(c, selector, cd, new_cpl);
+  c.eip = offset;
 }
 
 enum class FaultClass { BENIGN, CONTRIBUTORY, PAGE_FAULT };
@@ -103,14 +159,14 @@ FaultClass fault_class(uint8_t v) {
 
 void deliver_interrupt(Cpu& c, uint8_t v, IntSource src, bool has_error, uint32_t error) {
   c.halted = 0;
-  if (protected_mode(c)) deliver_protected(c, v, src, has_error, error);
-  else deliver_real(c, v);  // V86 delivery comes with the system CPU issue
+  if (c.cr0 & CR0_PE) deliver_protected(c, v, src, has_error, error);  // also from V86
+  else deliver_real(c, v);
 }
 
 bool deliver_exception(Cpu& c, uint8_t v, bool has_error, uint32_t error) {
-  // In real mode no error code is pushed (SDM vol.3 20.1.4).
+  // In real mode no error code is pushed (SDM vol.3 20.1.4); in V86 it is.
   try {
-    deliver_interrupt(c, v, IntSource::EXCEPTION, has_error && protected_mode(c), error);
+    deliver_interrupt(c, v, IntSource::EXCEPTION, has_error && (c.cr0 & CR0_PE), error);
     return true;
   } catch (const GuestFault& second) {
     if (v == VEC_DF) return false;  // triple fault
@@ -149,6 +205,9 @@ void reset_cpu(Cpu& c) {
   c.tr.limit = 0xFFFF;
   c.dr[6] = 0xFFFF0FF0u;
   c.dr[7] = 0x00000400u;
+  // x87 after RESET (SDM vol.3 table 9-1): CW 0040H, SW 0, TW 5555H (all +0.0), pointers 0.
+  c.fpu.cw = 0x0040;
+  c.fpu.tw = 0x5555;
   refresh_all_segment_ranges(c);
   update_mode(c);
   tlb_flush(c);

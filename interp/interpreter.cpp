@@ -6,6 +6,7 @@
 #include "interp/exceptions.h"
 #include "interp/fault.h"
 #include "interp/memory.h"
+#include "interp/paging.h"
 #include "interp/segments.h"
 #include "interp/tlb.h"
 
@@ -35,9 +36,21 @@ DecodedBlock* Interpreter::build_block(uint32_t phys) {
     c.mem->read_bytes(at, bytes, in_page);
     uint32_t page2 = NO_PAGE;
     if (in_page < avail) {  // the instruction may continue on the next page
-      uint32_t lin_next = cs.base + eip + in_page;
-      page2 = translate(c, lin_next, ACCESS_FETCH) / PAGE_SIZE;
-      c.mem->read_bytes(page2 * PAGE_SIZE, bytes + in_page, avail - in_page);
+      const uint32_t lin_next = cs.base + eip + in_page;
+      uint32_t phys2, err = 0;
+      if (try_translate(c, lin_next, ACCESS_FETCH, phys2, &err)) {
+        page2 = phys2 / PAGE_SIZE;
+        c.mem->read_bytes(page2 * PAGE_SIZE, bytes + in_page, avail - in_page);
+      } else {
+        // The next page cannot be fetched: fine if the instruction ends on this one.
+        // Otherwise its fetch faults, but only once the instructions before it have run.
+        Insn t = decoder_.decode(bytes, in_page, c32);
+        if (t.fn == handler_ud || t.len > in_page) {
+          if (n > 0) break;
+          raise_page_fault(c, lin_next, err);  // EIP is this instruction's (SDM vol.3 6.5)
+        }
+        avail = in_page;
+      }
     }
     Insn insn = decoder_.decode(bytes, avail, c32);
     ++counters_.insns_decoded;
@@ -57,27 +70,42 @@ DecodedBlock* Interpreter::build_block(uint32_t phys) {
   ++counters_.blocks_decoded;
   DecodedBlock* b = static_cast<DecodedBlock*>(cache_.insert(std::move(block)));
   // Mark the code lines so writes to them take the slow path (SMC detection).
-  bool newly_code = false;
   for (uint32_t page : {b->phys / PAGE_SIZE, b->page2}) {
     if (page == NO_PAGE) continue;
-    newly_code |= !c.mem->has_code(page);
+    const bool newly_code = !c.mem->has_code(page);
     c.mem->set_code_lines(page, cache_.code_lines(page));
+    if (newly_code) tlb_drop_write_page(c, page);  // write entries may point at the page
   }
-  if (newly_code) tlb_flush_writes(c);  // cached write entries may point at the page
   return b;
+}
+
+// Physical address of the fetch at `lin` with paging on: the fetch TLB, or a walk that may
+// raise #PF (EIP is still the instruction's: the run loop's catch leaves it alone).
+__attribute__((noinline)) static uint32_t fetch_phys_paged(Cpu& c, uint32_t lin) {
+  // Entries only supervisor accesses may use go before code runs at CPL 3. Every change of
+  // CPL passes here: chain links join blocks of one mode only (link()).
+  if (SOFTCPU_UNLIKELY(c.tlb.nsup != 0) && c.cpl == 3) tlb_drop_supervisor(c);
+  const SoftTlbEntry& e = c.tlb.fetch[(lin >> 12) % TLB_SIZE];
+  if (tlb_hit(e, lin, 1)) return e.phys | (lin & 0xFFF);
+  return tlb_fill(c, lin, ACCESS_FETCH);
+}
+
+// A block whose last instruction crosses a page is valid only while the second page still
+// maps where it did (a fault there is raised by build_block, at that instruction).
+__attribute__((noinline)) static bool page2_maps(Cpu& c, uint32_t lin, uint32_t page2) {
+  uint32_t phys2;
+  return try_translate(c, (lin & ~0xFFFu) + PAGE_SIZE, ACCESS_FETCH, phys2) &&
+         phys2 / PAGE_SIZE == page2;
 }
 
 DecodedBlock* Interpreter::find_block() {
   Cpu& c = cpu_;
-  uint32_t lin = c.seg[CS].base + c.eip;
-  uint32_t phys = translate(c, lin, ACCESS_FETCH);
+  const uint32_t lin = c.seg[CS].base + c.eip;
+  const uint32_t phys =
+      SOFTCPU_LIKELY(!(c.cr0 & CR0_PG)) ? a20_mask(c, lin) : fetch_phys_paged(c, lin);
   DecodedBlock* b = static_cast<DecodedBlock*>(cache_.lookup(phys, c.mode_key));
   if (SOFTCPU_LIKELY(b != nullptr)) {
-    // A block whose last instruction crosses a page is valid only while the second page
-    // still maps where it did.
-    if (b->page2 == NO_PAGE ||
-        translate(c, (lin & ~0xFFFu) + PAGE_SIZE, ACCESS_FETCH) / PAGE_SIZE == b->page2)
-      return b;
+    if (b->page2 == NO_PAGE || page2_maps(c, lin, b->page2)) return b;
     cache_.invalidate(b->phys, 1);
   }
   return build_block(phys);
@@ -104,7 +132,11 @@ static inline DecodedBlock* chained_successor(const DecodedBlock* from, const Cp
   return nullptr;
 }
 
-static inline void link(DecodedBlock* from, DecodedBlock* to, uint32_t lin, uint64_t generation) {
+// Out of line: it runs only after find_block, and inlined it costs the chained path a register.
+__attribute__((noinline)) static void link(DecodedBlock* from, DecodedBlock* to, uint32_t lin,
+                                           uint64_t generation) {
+  // Only between blocks of one mode: entering CPL 3 must pass find_block (soft TLB rights).
+  if (SOFTCPU_UNLIKELY(from->mode != to->mode)) return;
   if (from->chain_generation != generation) {
     from->chain_generation = generation;
     from->chain[0] = from->chain[1] = nullptr;

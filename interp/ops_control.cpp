@@ -1,9 +1,10 @@
 // Control transfer: JMP/CALL/RET near and far, Jcc, JCXZ/JECXZ, LOOP*, INT n/INT3/INTO/INT1,
 // IRET, BOUND (SDM vol.2 instruction pages; vol.3 5.8 for far transfers).
 //
-// Scope: real mode and protected mode at the same privilege level. Call gates, task gates,
-// TSS targets (task switches), returns to an outer ring and V86 IRET come later; those cases
-// raise #GP (with the selector where the SDM names one) instead of doing something wrong.
+// Protected mode: direct far transfers (conforming and non-conforming code), call gates
+// (JMP: same ring; CALL: to an inner ring with the TSS stack and parameter copy), task gates
+// and TSS targets (interp/task.cpp), RETF/IRET to an outer ring, IRET with NT (task return),
+// IRET to and within virtual-8086 mode.
 #include <array>
 #include <utility>
 
@@ -11,6 +12,7 @@
 #include "interp/fault.h"
 #include "interp/ops_common.h"
 #include "interp/segments.h"
+#include "interp/task.h"
 
 namespace softcpu {
 
@@ -90,51 +92,99 @@ void ret_near(Cpu& c, const Insn& i) {
 
 // ---- far transfers -----------------------------------------------------------------------
 
-enum class FarKind { JMP_CALL, RET };
-
-// Protected-mode checks of a far JMP/CALL/RET/IRET target at the current privilege level
-// (SDM vol.2 JMP, CALL, RET, IRET; vol.3 5.8.1). Raises the SDM's fault; returns the
-// byte-granular limit of the target code segment so EIP can be checked before CS commits.
-uint32_t check_far_code_target(Cpu& c, uint16_t sel, FarKind kind) {
+// Checks of a code segment reached directly by a far JMP or CALL (SDM vol.2 JMP/CALL
+// CONFORMING-CODE-SEGMENT and NONCONFORMING-CODE-SEGMENT): conforming code needs DPL <= CPL,
+// non-conforming code RPL <= CPL and DPL = CPL. CPL does not change.
+void check_direct_code(const Cpu& c, uint16_t sel, uint64_t d) {
   const uint32_t err = sel & ~3u;
-  if (err == 0) raise_gp(0);  // null selector
-  const uint64_t d = read_descriptor(c, sel);  // #GP(sel) outside the table
-  const uint32_t hi = uint32_t(d >> 32);
-  if (!(hi & (1u << 12))) {
-    // System descriptor. Call gates (4, 12), task gates (5) and TSS (1, 9) are far-transfer
-    // targets for JMP/CALL, but gates and task switches come later: #GP(sel) for now.
-    raise_gp(err);
-  }
-  if (!(hi & (1u << 11))) raise_gp(err);  // data segment
-  const unsigned dpl = (hi >> 13) & 3;
-  const unsigned rpl = sel & 3;
-  const bool conforming = hi & (1u << 10);
-  if (kind == FarKind::RET) {
-    // RPL < CPL is #GP(sel); RPL > CPL is a return to an outer ring, which comes later.
-    if (rpl != c.cpl) raise_gp(err);
-  } else if (!conforming && rpl > c.cpl) {
-    raise_gp(err);
-  }
-  if (conforming ? dpl > c.cpl : dpl != c.cpl) raise_gp(err);
-  if (!(hi & (1u << 15))) raise_fault(VEC_NP, err);
-  uint32_t limit = (uint32_t(d) & 0xFFFF) | (hi & 0xF0000u);
-  if (hi & (1u << 23)) limit = (limit << 12) | 0xFFF;
-  return limit;
+  if (!desc_code(d)) raise_gp(err);
+  const unsigned dpl = desc_dpl(d);
+  if (desc_conforming(d) ? dpl > c.cpl : ((sel & 3u) > c.cpl || dpl != c.cpl)) raise_gp(err);
+  if (!desc_present(d)) raise_fault(VEC_NP, err);
 }
 
-// Load CS:EIP for a far JMP (also the final step of far CALL/RET/IRET). All faults are
-// raised before anything is committed.
-void far_jump(Cpu& c, uint16_t sel, uint32_t off) {
-  if (protected_mode(c)) {
-    uint32_t limit = check_far_code_target(c, sel, FarKind::JMP_CALL);
-    if (off > limit) raise_gp(0);
-    load_code_segment(c, sel, c.cpl);  // conforming segments keep CPL; RPL := CPL
+// Checks of the code segment a call gate leads to (SDM vol.2 CALL CALL-GATE / JMP CALL-GATE).
+uint64_t gate_code_descriptor(Cpu& c, uint16_t cs, bool jmp) {
+  const uint32_t err = cs & ~3u;
+  if (err == 0) raise_gp(0);
+  uint64_t d;
+  if (!fetch_descriptor(c, cs, d)) raise_gp(err);
+  const unsigned dpl = desc_dpl(d);
+  if (!desc_code(d) || dpl > c.cpl) raise_gp(err);
+  if (jmp && !desc_conforming(d) && dpl != c.cpl) raise_gp(err);
+  if (!desc_present(d)) raise_fault(VEC_NP, err);
+  return d;
+}
+
+// A call gate, task gate or TSS named by a far JMP/CALL: DPL >= CPL and DPL >= RPL, present.
+void check_system_target(const Cpu& c, uint16_t sel, uint64_t d) {
+  const uint32_t err = sel & ~3u;
+  const unsigned dpl = desc_dpl(d);
+  if (dpl < c.cpl || dpl < (sel & 3u)) raise_gp(err);
+  if (!desc_present(d)) raise_fault(VEC_NP, err);
+}
+
+// The TSS of a task gate (SDM vol.2 JMP/CALL TASK-GATE): in the GDT, an available TSS, present.
+uint64_t task_gate_tss(Cpu& c, uint16_t tss) {
+  const uint32_t err = tss & ~3u;
+  uint64_t d;
+  if ((tss & 4) || !fetch_descriptor(c, tss, d)) raise_gp(err);
+  if (desc_s(d) || (desc_type(d) != SYS_TSS16_AVAIL && desc_type(d) != SYS_TSS32_AVAIL))
+    raise_gp(err);
+  if (!desc_present(d)) raise_fault(VEC_NP, err);
+  return d;
+}
+
+// JMP/CALL to a task gate or TSS descriptor `d` selected by `sel`: task switch.
+void far_task(Cpu& c, uint16_t sel, uint64_t d, TaskSwitchKind kind) {
+  check_system_target(c, sel, d);
+  if (desc_type(d) == SYS_TASK) {
+    const uint16_t tss = gate_selector(d);
+    task_switch(c, tss, task_gate_tss(c, tss), kind);
   } else {
+    if (sel & 4) raise_gp(sel & ~3u);  // TSS descriptors live in the GDT
+    task_switch(c, sel, d, kind);
+  }
+}
+
+// Far JMP (SDM vol.2 JMP). All faults are raised before anything is committed.
+void far_jump(Cpu& c, uint16_t sel, uint32_t off) {
+  if (!protected_mode(c)) {
     // Real mode (and V86): the CS limit in the cache stays what it was.
     if (off > c.seg[CS].limit) raise_gp(0);
     load_segment_real(c, CS, sel);
+    c.eip = off;
+    return;
   }
-  c.eip = off;
+  if ((sel & ~3u) == 0) raise_gp(0);
+  const uint64_t d = read_descriptor(c, sel);  // #GP(sel) outside the table
+  if (desc_s(d)) {
+    check_direct_code(c, sel, d);
+    if (off > desc_limit(d)) raise_gp(0);
+    commit_code_segment(c, sel, d, c.cpl);  // RPL := CPL
+    c.eip = off;
+    return;
+  }
+  switch (desc_type(d)) {
+    case SYS_CALL16:
+    case SYS_CALL32: {  // no privilege change through a gate with JMP
+      check_system_target(c, sel, d);
+      const uint16_t cs = gate_selector(d);
+      const uint64_t cd = gate_code_descriptor(c, cs, true);
+      const uint32_t eip = desc_type(d) == SYS_CALL32 ? gate_offset(d) : gate_offset(d) & 0xFFFF;
+      if (eip > desc_limit(cd)) raise_gp(0);
+      commit_code_segment(c, cs, cd, c.cpl);
+      c.eip = eip;
+      return;
+    }
+    case SYS_TASK:
+    case SYS_TSS16_AVAIL:
+    case SYS_TSS32_AVAIL:
+      far_task(c, sel, d, TaskSwitchKind::JMP);
+      return;
+    default:
+      raise_gp(sel & ~3u);  // busy TSS, LDT, interrupt/trap gate, reserved
+  }
 }
 
 template <unsigned S> void jmp_ptr(Cpu& c, const Insn& i) { far_jump(c, i.imm2, i.imm & ip_mask<S>()); }
@@ -157,18 +207,89 @@ void jmp_mem_far(Cpu& c, const Insn& i) {
   far_jump(c, sel, off);
 }
 
+// CALL through a call gate (SDM vol.2 CALL CALL-GATE, MORE-PRIVILEGE, SAME-PRIVILEGE; vol.3
+// 5.8.5): to an inner ring the stack switches to the TSS's and the gate's parameter count
+// of words/doublewords is copied from the caller's stack.
+void call_gate(Cpu& c, uint16_t sel, uint64_t d) {
+  check_system_target(c, sel, d);
+  const uint16_t cs = gate_selector(d);
+  const uint64_t cd = gate_code_descriptor(c, cs, false);
+  const bool gate32 = desc_type(d) == SYS_CALL32;
+  const unsigned w = gate32 ? 4 : 2;
+  const uint32_t eip = gate32 ? gate_offset(d) : gate_offset(d) & 0xFFFF;
+  const unsigned dpl = desc_dpl(cd);
+  const uint32_t old_cs = c.seg[CS].selector, old_eip = c.eip;
+  if (!desc_conforming(cd) && dpl < c.cpl) {
+    uint16_t nss;
+    uint32_t nesp;
+    tss_ring_stack(c, dpl, 0, nss, nesp);
+    const uint64_t sd = check_inner_stack(c, nss, dpl, 0);
+    SegmentCache ss;
+    cache_from_descriptor(c, ss, nss, sd);
+    const unsigned count = gate_param_count(d);
+    uint32_t vals[4 + 31];
+    unsigned n = 0;
+    vals[n++] = c.seg[SS].selector;
+    vals[n++] = c.regs[ESP];
+    const uint32_t osp = stack_pointer(c), om = stack_mask(c);
+    for (unsigned k = count; k-- > 0;) vals[n++] = read_mem_n(c, SS, (osp + k * w) & om, w);
+    vals[n++] = old_cs;
+    vals[n++] = old_eip;
+    const uint8_t old_cpl = c.cpl;
+    c.cpl = uint8_t(dpl);  // the new stack is written with the new privilege
+    try {
+      check_stack_frame(c, ss, nesp, w, n, nss & ~3u);
+    } catch (...) {
+      c.cpl = old_cpl;
+      throw;
+    }
+    c.cpl = old_cpl;
+    if (eip > desc_limit(cd)) raise_gp(0);
+    c.cpl = uint8_t(dpl);
+    const uint32_t nsp = write_stack_frame(c, ss, nesp, w, vals, n);
+    commit_segment(c, SS, nss, sd);
+    c.regs[ESP] = nesp;
+    set_stack_pointer(c, nsp);
+    commit_code_segment(c, cs, cd, uint8_t(dpl));
+    c.eip = eip;
+    return;
+  }
+  const uint32_t vals[2] = {old_cs, old_eip};
+  check_stack_frame(c, c.seg[SS], c.regs[ESP], w, 2, 0);
+  if (eip > desc_limit(cd)) raise_gp(0);
+  set_stack_pointer(c, write_stack_frame(c, c.seg[SS], c.regs[ESP], w, vals, 2));
+  commit_code_segment(c, cs, cd, c.cpl);
+  c.eip = eip;
+}
+
 template <unsigned S>
 void call_far(Cpu& c, uint16_t sel, uint32_t off) {
   const uint32_t ret_cs = c.seg[CS].selector, ret_ip = c.eip;
   const uint32_t sp = stack_pointer(c), m = stack_mask(c);
-  uint32_t limit;
-  if (protected_mode(c)) limit = check_far_code_target(c, sel, FarKind::JMP_CALL);
-  else limit = c.seg[CS].limit;
+  uint64_t d = 0;
+  uint32_t limit = c.seg[CS].limit;
+  const bool pm = protected_mode(c);
+  if (pm) {
+    if ((sel & ~3u) == 0) raise_gp(0);
+    d = read_descriptor(c, sel);
+    if (!desc_s(d)) {
+      switch (desc_type(d)) {
+        case SYS_CALL16:
+        case SYS_CALL32: call_gate(c, sel, d); return;
+        case SYS_TASK:
+        case SYS_TSS16_AVAIL:
+        case SYS_TSS32_AVAIL: far_task(c, sel, d, TaskSwitchKind::CALL); return;
+        default: raise_gp(sel & ~3u);
+      }
+    }
+    check_direct_code(c, sel, d);
+    limit = desc_limit(d);
+  }
   // SDM vol.2 CALL: room for the return address (#SS(0)) is checked before the EIP limit.
   probe_write_mem(c, SS, (sp - S) & m, S);
   probe_write_mem(c, SS, (sp - 2 * S) & m, S);
   if (off > limit) raise_gp(0);
-  if (protected_mode(c)) load_code_segment(c, sel, c.cpl);
+  if (pm) commit_code_segment(c, sel, d, c.cpl);
   else load_segment_real(c, CS, sel);
   push<S>(c, ret_cs);  // zero-extended to 32 bits for a 32-bit operand size
   push<S>(c, ret_ip);
@@ -185,20 +306,67 @@ void call_mem_far(Cpu& c, const Insn& i) {
   call_far<S>(c, sel, off);
 }
 
+// Checks of the code segment a RETF/IRET returns to (SDM vol.2 RET, IRET PROTECTED-MODE-
+// RETURN): RPL >= CPL; conforming DPL <= RPL, non-conforming DPL = RPL; present.
+uint64_t check_return_code(Cpu& c, uint16_t sel) {
+  const uint32_t err = sel & ~3u;
+  if (err == 0) raise_gp(0);
+  const uint64_t d = read_descriptor(c, sel);
+  if (!desc_code(d)) raise_gp(err);
+  const unsigned rpl = sel & 3u, dpl = desc_dpl(d);
+  if (rpl < c.cpl) raise_gp(err);
+  if (desc_conforming(d) ? dpl > rpl : dpl != rpl) raise_gp(err);
+  if (!desc_present(d)) raise_fault(VEC_NP, err);
+  return d;
+}
+
+// Checks of the stack segment of a return to an outer ring (RPL of the return CS = `rpl`).
+uint64_t check_return_stack(Cpu& c, uint16_t ss, unsigned rpl) {
+  const uint32_t err = ss & ~3u;
+  if (err == 0) raise_gp(0);
+  const uint64_t d = read_descriptor(c, ss);
+  if ((ss & 3u) != rpl || !desc_writable_data(d) || desc_dpl(d) != rpl) raise_gp(err);
+  if (!desc_present(d)) raise_fault(VEC_SS, err);
+  return d;
+}
+
+// Commit a return to an outer ring: CS, SS:ESP (+ imm released from the outer stack), and
+// data segment registers not usable at the new CPL become null.
+void commit_outer_return(Cpu& c, uint16_t cs, uint64_t cd, uint16_t ss, uint64_t sd,
+                         uint32_t esp, uint32_t release) {
+  commit_code_segment(c, cs, cd, uint8_t(cs & 3u));
+  commit_segment(c, SS, ss, sd);
+  if (stack32(c)) c.regs[ESP] = esp + release;
+  else c.regs[ESP] = (c.regs[ESP] & ~0xFFFFu) | ((esp + release) & 0xFFFF);
+  invalidate_segments_for_cpl(c);
+}
+
 template <unsigned S, bool Imm>
 void ret_far(Cpu& c, const Insn& i) {
   const uint32_t sp = stack_pointer(c), m = stack_mask(c);
   const uint32_t off = read_mem<S>(c, SS, sp);
   const uint16_t sel = uint16_t(read_mem<S>(c, SS, (sp + S) & m));
-  if (protected_mode(c)) {
-    uint32_t limit = check_far_code_target(c, sel, FarKind::RET);
-    if (off > limit) raise_gp(0);
-    load_code_segment(c, sel, c.cpl);
-  } else {
+  const uint32_t imm = Imm ? i.imm : 0;
+  if (!protected_mode(c)) {
     if (off > c.seg[CS].limit) raise_gp(0);
     load_segment_real(c, CS, sel);
+    set_stack_pointer(c, sp + 2 * S + imm);
+    c.eip = off;
+    return;
   }
-  set_stack_pointer(c, sp + 2 * S + (Imm ? i.imm : 0));
+  const uint64_t cd = check_return_code(c, sel);
+  if ((sel & 3u) > c.cpl) {  // RETURN-TO-OUTER-PRIVILEGE-LEVEL
+    const uint32_t esp = read_mem<S>(c, SS, (sp + 2 * S + imm) & m);
+    const uint16_t ss = uint16_t(read_mem<S>(c, SS, (sp + 3 * S + imm) & m));
+    const uint64_t sd = check_return_stack(c, ss, sel & 3u);
+    if (off > desc_limit(cd)) raise_gp(0);
+    commit_outer_return(c, sel, cd, ss, sd, esp, imm);
+    c.eip = off;
+    return;
+  }
+  if (off > desc_limit(cd)) raise_gp(0);
+  commit_code_segment(c, sel, cd, c.cpl);
+  set_stack_pointer(c, sp + 2 * S + imm);
   c.eip = off;
 }
 
@@ -229,35 +397,94 @@ inline void write_eflags_masked(Cpu& c, uint32_t value, uint32_t mask) {
   c.eflags = ((c.eflags & ~mask) | (value & mask)) | 2u;
 }
 
+// IRET with NT = 1: return to the task in the back link (SDM vol.2 IRET TASK-RETURN).
+void iret_task_return(Cpu& c) {
+  const uint16_t link = uint16_t(read_linear<2>(c, c.tr.base));
+  const uint32_t err = link & ~3u;
+  uint64_t d;
+  if ((link & 4) || !fetch_descriptor(c, link, d)) raise_fault(VEC_TS, err);
+  if (desc_s(d) || (desc_type(d) != SYS_TSS16_BUSY && desc_type(d) != SYS_TSS32_BUSY))
+    raise_fault(VEC_TS, err);
+  if (!desc_present(d)) raise_fault(VEC_NP, err);
+  task_switch(c, link, d, TaskSwitchKind::IRET);
+}
+
+// IRET in V86 mode with IOPL = 3: a real-mode style return that leaves IOPL (and VM, VIF,
+// VIP) alone (SDM vol.2 IRET, VM = 1 branch). IOPL < 3 is #GP(0) (to the V86 monitor).
 template <unsigned S>
-void iret(Cpu& c, const Insn&) {
-  if (c.eflags & VM) raise_gp(0);  // IRET in V86 comes later (#GP(0) is its IOPL<3 case)
+void iret_v86(Cpu& c) {
+  if (iopl(c) < 3) raise_gp(0);
   const uint32_t sp = stack_pointer(c), m = stack_mask(c);
-  const bool pm = protected_mode(c);
-  if (pm && (c.eflags & NT)) raise_gp(0);  // task return (SDM IRET TASK-RETURN): later
   const uint32_t off = read_mem<S>(c, SS, sp);
   const uint16_t sel = uint16_t(read_mem<S>(c, SS, (sp + S) & m));
   const uint32_t fl = read_mem<S>(c, SS, (sp + 2 * S) & m);
-  uint32_t mask;
+  if (off > c.seg[CS].limit) raise_gp(0);
+  const uint32_t mask = S == 4 ? ~(VM | IOPL | VIF | VIP) : 0xFFFFu & ~IOPL;
+  load_segment_real(c, CS, sel);
+  write_eflags_masked(c, fl, mask);
+  set_stack_pointer(c, sp + 3 * S);
+  c.eip = off;
+}
+
+// IRETD from CPL 0 with VM set in the popped EFLAGS (SDM vol.2 IRET RETURN-TO-VIRTUAL-8086-
+// MODE; vol.3 20.2.5): the frame holds EIP CS EFLAGS ESP SS ES DS FS GS.
+void iret_to_v86(Cpu& c, uint32_t sp, uint32_t m) {
+  uint32_t f[9];
+  for (unsigned k = 0; k < 9; ++k) f[k] = read_mem<4>(c, SS, (sp + 4 * k) & m);
+  if (f[0] > 0xFFFF) raise_gp(0);  // beyond the 64 KiB V86 code segment
+  materialize_flags(c);
+  c.eflags = (f[2] & kEflagsDefined) | 2u;  // VM = 1 from here: real-mode style loads
+  load_segment_real(c, CS, uint16_t(f[1]));
+  load_segment_real(c, SS, uint16_t(f[4]));
+  load_segment_real(c, ES, uint16_t(f[5]));
+  load_segment_real(c, DS, uint16_t(f[6]));
+  load_segment_real(c, FS, uint16_t(f[7]));
+  load_segment_real(c, GS, uint16_t(f[8]));
+  c.regs[ESP] = f[3];
+  update_mode(c);  // CPL 3
+  c.eip = f[0];
+}
+
+template <unsigned S>
+void iret(Cpu& c, const Insn&) {
+  if (c.eflags & VM) return iret_v86<S>(c);
+  const uint32_t sp = stack_pointer(c), m = stack_mask(c);
+  const bool pm = protected_mode(c);
+  if (pm && (c.eflags & NT)) return iret_task_return(c);
+  const uint32_t off = read_mem<S>(c, SS, sp);
+  const uint16_t sel = uint16_t(read_mem<S>(c, SS, (sp + S) & m));
+  const uint32_t fl = read_mem<S>(c, SS, (sp + 2 * S) & m);
   if (!pm) {
     if (off > c.seg[CS].limit) raise_gp(0);
     // SDM vol.2 IRET real-address mode: VM, VIF, VIP keep their values.
-    mask = S == 4 ? 0x257FD5u : 0xFFFFu;
     load_segment_real(c, CS, sel);
-  } else {
-    if (S == 4 && (fl & VM) && c.cpl == 0) raise_gp(0);  // return to V86: later
-    uint32_t limit = check_far_code_target(c, sel, FarKind::RET);
-    if (off > limit) raise_gp(0);
-    // SDM vol.2 IRET RETURN-TO-SAME-PRIVILEGE-LEVEL: which flags the image may change.
-    mask = CF | PF | AF | ZF | SF | TF | DF | OF | NT;
-    if (S == 4) mask |= RF | AC | ID;
-    if (c.cpl <= iopl(c)) mask |= IF;
-    if (c.cpl == 0) {
-      mask |= IOPL;
-      if (S == 4) mask |= VIF | VIP;
-    }
-    load_code_segment(c, sel, c.cpl);
+    write_eflags_masked(c, fl, S == 4 ? 0x257FD5u : 0xFFFFu);
+    set_stack_pointer(c, sp + 3 * S);
+    c.eip = off;
+    return;
   }
+  if (S == 4 && (fl & VM) && c.cpl == 0) return iret_to_v86(c, sp, m);
+  const uint64_t cd = check_return_code(c, sel);
+  // Which flags the image may change, with the CPL before the return.
+  uint32_t mask = CF | PF | AF | ZF | SF | TF | DF | OF | NT;
+  if (S == 4) mask |= RF | AC | ID;
+  if (c.cpl <= iopl(c)) mask |= IF;
+  if (c.cpl == 0) {
+    mask |= IOPL;
+    if (S == 4) mask |= VIF | VIP;
+  }
+  if ((sel & 3u) > c.cpl) {  // RETURN-TO-OUTER-PRIVILEGE-LEVEL
+    const uint32_t esp = read_mem<S>(c, SS, (sp + 3 * S) & m);
+    const uint16_t ss = uint16_t(read_mem<S>(c, SS, (sp + 4 * S) & m));
+    const uint64_t sd = check_return_stack(c, ss, sel & 3u);
+    if (off > desc_limit(cd)) raise_gp(0);
+    write_eflags_masked(c, fl, mask);
+    commit_outer_return(c, sel, cd, ss, sd, esp, 0);
+    c.eip = off;
+    return;
+  }
+  if (off > desc_limit(cd)) raise_gp(0);  // RETURN-TO-SAME-PRIVILEGE-LEVEL
+  commit_code_segment(c, sel, cd, c.cpl);
   write_eflags_masked(c, fl, mask);
   set_stack_pointer(c, sp + 3 * S);
   c.eip = off;

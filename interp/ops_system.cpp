@@ -3,10 +3,12 @@
 // CLTS, CLI/STI, cache and TLB maintenance, LAR/LSL/VERR/VERW/ARPL, UD2 (SDM vol.2; vol.3
 // chapters 2-5 for the registers and descriptors).
 //
-// Paging comes later: CR0.PG, CR3 and CR4 are stored (and the soft TLB flushed) but linear
-// addresses are not translated yet. Interrupt shadows (MOV SS, STI) and CR4.VME/PVI come later.
+// Paging (CR0.PG, CR3, CR4.PSE/PGE, INVLPG) is interp/paging.cpp; the handlers here keep the
+// soft TLB coherent as SDM vol.3 4.10.4.1 says. Interrupt shadows (MOV SS, STI) and
+// CR4.VME/PVI come later.
 #include "interp/fault.h"
 #include "interp/ops_common.h"
+#include "interp/paging.h"
 #include "interp/segments.h"
 #include "interp/tlb.h"
 
@@ -59,9 +61,9 @@ void load_far_pointer(Cpu& c, const Insn& i) {
 
 constexpr uint32_t kCr0Defined = CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_WP |
                                  CR0_AM | CR0_NW | CR0_CD | CR0_PG;
-// CR4 bits accepted: only TSD (bit 2) until CPUID reports VME/DE/PSE/PAE/PGE.. (writing a bit
-// of an unsupported feature is #GP(0), SDM vol.2 MOV CRn).
-constexpr uint32_t kCr4Supported = 1u << 2;
+// CR4 bits accepted: TSD (bit 2), PSE (bit 4), PGE (bit 7), as CPUID reports them (writing a
+// bit of an unsupported feature is #GP(0), SDM vol.2 MOV CRn).
+constexpr uint32_t kCr4Supported = (1u << 2) | CR4_PSE | CR4_PGE;
 constexpr uint32_t CR4_DE = 1u << 3;
 
 void write_cr0(Cpu& c, uint32_t v) {
@@ -74,6 +76,7 @@ void write_cr0(Cpu& c, uint32_t v) {
     refresh_all_segment_ranges(c);
     update_mode(c);
   }
+  // Changing PG or WP invalidates all TLB entries, global ones too (SDM vol.3 4.10.4.1).
   if ((old ^ v) & (CR0_PE | CR0_PG | CR0_WP)) tlb_flush(c);
 }
 
@@ -98,13 +101,15 @@ void mov_cr_r(Cpu& c, const Insn& i) {
     case 2: c.cr2 = v; break;
     case 3:
       c.cr3 = v & 0xFFFFF018u;  // page-directory base, PWT, PCD
-      tlb_flush(c);
+      tlb_flush_nonglobal(c);   // global entries survive (SDM vol.3 4.10.4.1)
       break;
-    case 4:
+    case 4: {
       if (v & ~kCr4Supported) raise_gp(0);
+      const uint32_t old = c.cr4;
       c.cr4 = v;
-      tlb_flush(c);
+      if ((old ^ v) & (CR4_PSE | CR4_PAE | CR4_PGE)) tlb_flush(c);  // global ones too
       break;
+    }
     default: raise_ud();
   }
 }
@@ -163,16 +168,7 @@ void sgdt(Cpu& c, const Insn& i) {
   write_mem<4>(c, i.seg, ea2, i.opsize == 2 ? t.base & 0x00FFFFFFu : t.base);
 }
 
-// System descriptor types (S = 0).
-enum : unsigned {
-  SYS_TSS16_AVAIL = 1, SYS_LDT = 2, SYS_TSS16_BUSY = 3, SYS_CALL16 = 4, SYS_TASK = 5,
-  SYS_TSS32_AVAIL = 9, SYS_TSS32_BUSY = 11, SYS_CALL32 = 12,
-};
-
-inline unsigned desc_type(uint64_t d) { return unsigned(d >> 40) & 0xF; }
-inline bool desc_s(uint64_t d) { return (d >> 44) & 1; }
-inline unsigned desc_dpl(uint64_t d) { return unsigned(d >> 45) & 3; }
-inline bool desc_present(uint64_t d) { return (d >> 47) & 1; }
+// System descriptor types and field accessors: interp/segments.h.
 
 void lldt(Cpu& c, const Insn& i) {
   require_protected(c);
@@ -254,9 +250,11 @@ void sti(Cpu& c, const Insn&) {
 // ---- caches and TLB ----------------------------------------------------------------------
 
 void privileged_nop(Cpu& c, const Insn&) { require_cpl0(c); }
-void invlpg(Cpu& c, const Insn&) {
+// INVLPG m: drop the translation of the page holding the linear address of m, global or
+// not. No segment limit check; the register form is #UD (decoder).
+void invlpg(Cpu& c, const Insn& i) {
   require_cpl0(c);
-  tlb_flush(c);  // whole soft TLB; one page is enough once paging exists
+  tlb_invlpg(c, c.seg[i.seg].base + effective_address(c, i));
 }
 
 // ---- LAR / LSL / VERR / VERW / ARPL ------------------------------------------------------

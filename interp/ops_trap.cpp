@@ -3,6 +3,7 @@
 #include "interp/fault.h"
 #include "interp/ops_common.h"
 #include "interp/segments.h"
+#include "interp/task.h"
 #include "interp/trap.h"
 
 namespace softcpu {
@@ -24,10 +25,12 @@ void trap_exit(Cpu& c, const Insn& i) {
   }
 }
 
-// SDM vol.1 18.5.1: in protected mode with CPL > IOPL (and always in V86, where the I/O
-// bitmap decides: next issue) I/O needs the TSS permission bitmap; we grant none yet.
-void check_io_privilege(const Cpu& c) {
-  if ((c.cr0 & CR0_PE) && (c.cpl > ((c.eflags >> 12) & 3) || (c.eflags & VM))) raise_gp(0);
+// SDM vol.1 18.5.1-18.5.2: in protected mode with CPL > IOPL, and always in V86 mode, an
+// I/O instruction needs every bit of its ports clear in the TSS I/O permission bitmap.
+void check_io_privilege(Cpu& c, uint16_t port, unsigned size) {
+  if (!(c.cr0 & CR0_PE)) return;
+  if (!(c.eflags & VM) && c.cpl <= ((c.eflags >> 12) & 3)) return;
+  if (!io_bitmap_allows(c, port, size)) raise_gp(0);
 }
 
 uint16_t io_port(const Cpu& c, const Insn& i) {
@@ -56,7 +59,8 @@ void do_cpuid(Cpu& c) {
     cx = 0x6C65746E;  // "ntel"
   } else if (leaf == 1) {
     a = 0x00000663;  // family 6, model 6, stepping 3
-    d = (1u << 4) /*TSC*/ | (1u << 5) /*MSR*/ | (1u << 8) /*CX8*/ | (1u << 15) /*CMOV*/;
+    d = (1u << 0) /*FPU*/ | (1u << 3) /*PSE*/ | (1u << 4) /*TSC*/ | (1u << 5) /*MSR*/ |
+        (1u << 8) /*CX8*/ | (1u << 13) /*PGE*/ | (1u << 15) /*CMOV*/;
   }
   c.regs[EAX] = a; c.regs[EBX] = b; c.regs[ECX] = cx; c.regs[EDX] = d;
 }
@@ -114,16 +118,16 @@ bool execute_trapped(Cpu& c, IoBus& io) {
     c.eip += i.len;
     switch (trap_op(i)) {
       case TRAP_IN:
-        check_io_privilege(c);
+        check_io_privilege(c, io_port(c, i), i.opsize);
         set_reg_n(c, EAX, i.opsize, io.in(io_port(c, i), i.opsize));
         break;
       case TRAP_OUT:
-        check_io_privilege(c);
+        check_io_privilege(c, io_port(c, i), i.opsize);
         io.out(io_port(c, i), i.opsize, get_reg_n(c, EAX, i.opsize));
         break;
       case TRAP_INS:
       case TRAP_OUTS:
-        check_io_privilege(c);
+        check_io_privilege(c, uint16_t(c.regs[EDX]), i.opsize);
         do_string_io(c, i, io, trap_op(i) == TRAP_INS);
         break;
       case TRAP_CPUID: do_cpuid(c); break;

@@ -1,5 +1,7 @@
 #include "interp/segments.h"
 
+#include <initializer_list>
+
 #include "interp/access.h"
 #include "interp/fault.h"
 
@@ -70,8 +72,8 @@ uint64_t read_descriptor(Cpu& c, uint16_t selector) {
   }
   uint32_t off = selector & ~7u;
   if (off + 7 > limit) raise_gp(selector & ~3u);
-  uint32_t lo = read_linear<4>(c, base + off);
-  uint32_t hi = read_linear<4>(c, base + off + 4);
+  uint32_t lo = read_linear_system<4>(c, base + off);
+  uint32_t hi = read_linear_system<4>(c, base + off + 4);
   return (uint64_t(hi) << 32) | lo;
 }
 
@@ -86,12 +88,11 @@ void cache_from_descriptor(const Cpu& c, SegmentCache& s, uint16_t selector, uin
   refresh_segment_ranges(c, s);
 }
 
-// Set the accessed bit of a descriptor in memory if it is clear (SDM vol.3 3.4.5).
-static void mark_accessed(Cpu& c, uint16_t selector, uint64_t desc) {
+void mark_accessed(Cpu& c, uint16_t selector, uint64_t desc) {
   if (desc & (1ull << 40)) return;
   uint32_t table = (selector & 4) ? c.ldtr.base : c.gdtr.base;
   uint32_t addr = table + (selector & ~7u) + 5;
-  write_linear<1>(c, addr, uint32_t(desc >> 40) | 1);
+  write_linear_system<1>(c, addr, uint32_t(desc >> 40) | 1);
 }
 
 void load_segment_protected(Cpu& c, unsigned seg, uint16_t selector) {
@@ -99,13 +100,7 @@ void load_segment_protected(Cpu& c, unsigned seg, uint16_t selector) {
   const unsigned rpl = selector & 3;
   if ((selector & ~3u) == 0) {  // null selector
     if (seg == SS) raise_gp(0);
-    SegmentCache& s = c.seg[seg];
-    s.selector = selector;
-    s.valid = 0;
-    s.base = 0;
-    s.limit = 0;
-    s.attrs = 0;
-    refresh_segment_ranges(c, s);
+    load_null_segment(c, seg, selector);
     return;
   }
   uint64_t d = read_descriptor(c, selector);
@@ -152,6 +147,86 @@ void load_code_segment(Cpu& c, uint16_t selector, uint8_t new_cpl) {
   cache_from_descriptor(c, c.seg[CS], uint16_t((selector & ~3u) | new_cpl), d | (1ull << 40));
   c.cpl = new_cpl;
   update_mode(c);
+}
+
+bool fetch_descriptor(Cpu& c, uint16_t selector, uint64_t& desc) {
+  uint32_t base, limit;
+  if (selector & 4) {
+    if (!c.ldtr.valid) return false;
+    base = c.ldtr.base;
+    limit = c.ldtr.limit;
+  } else {
+    base = c.gdtr.base;
+    limit = c.gdtr.limit;
+  }
+  uint32_t off = selector & ~7u;
+  if (off + 7 > limit) return false;
+  uint32_t lo = read_linear_system<4>(c, base + off);
+  uint32_t hi = read_linear_system<4>(c, base + off + 4);
+  desc = (uint64_t(hi) << 32) | lo;
+  return true;
+}
+
+void set_tss_busy(Cpu& c, uint16_t selector, bool busy) {
+  const uint32_t addr = c.gdtr.base + (selector & ~7u) + 5;
+  uint32_t b = read_linear_system<1>(c, addr);
+  b = busy ? (b | 2) : (b & ~2u);
+  write_linear_system<1>(c, addr, b);
+}
+
+void commit_code_segment(Cpu& c, uint16_t selector, uint64_t desc, uint8_t new_cpl) {
+  mark_accessed(c, selector, desc);
+  cache_from_descriptor(c, c.seg[CS], uint16_t((selector & ~3u) | new_cpl), desc | (1ull << 40));
+  c.cpl = new_cpl;
+  update_mode(c);
+}
+
+void commit_segment(Cpu& c, unsigned seg, uint16_t selector, uint64_t desc) {
+  mark_accessed(c, selector, desc);
+  cache_from_descriptor(c, c.seg[seg], selector, desc | (1ull << 40));
+  if (seg == SS) update_mode(c);
+}
+
+void load_null_segment(Cpu& c, unsigned seg, uint16_t selector) {
+  SegmentCache& s = c.seg[seg];
+  s.selector = selector;
+  s.valid = 0;
+  s.base = 0;
+  s.limit = 0;
+  s.attrs = 0;
+  refresh_segment_ranges(c, s);
+}
+
+void invalidate_segments_for_cpl(Cpu& c) {
+  for (unsigned seg : {ES, DS, FS, GS}) {
+    SegmentCache& s = c.seg[seg];
+    if (!s.valid) continue;
+    const bool code = s.attrs & SA_CODE;
+    const bool conforming = code && (s.attrs & SA_EXPAND_DOWN);
+    const unsigned dpl = (s.attrs >> SA_DPL_SHIFT) & 3;
+    if (!conforming && dpl < c.cpl) load_null_segment(c, seg, 0);
+  }
+}
+
+void check_stack_frame(Cpu& c, const SegmentCache& ss, uint32_t sp, unsigned w, unsigned n,
+                       uint32_t err) {
+  const uint32_t m = (ss.attrs & SA_DB) ? 0xFFFFFFFFu : 0xFFFFu;
+  for (unsigned k = 1; k <= n; ++k) {
+    const uint32_t off = (sp - k * w) & m;
+    if (!segment_write_ok(ss, off, w)) raise_fault(VEC_SS, err);
+  }
+  for (unsigned k = 1; k <= n; ++k) probe_write_linear(c, ss.base + ((sp - k * w) & m), w);
+}
+
+uint32_t write_stack_frame(Cpu& c, const SegmentCache& ss, uint32_t sp, unsigned w,
+                           const uint32_t* vals, unsigned n) {
+  const uint32_t m = (ss.attrs & SA_DB) ? 0xFFFFFFFFu : 0xFFFFu;
+  for (unsigned k = 0; k < n; ++k) {
+    sp = (sp - w) & m;
+    if (w == 4) write_linear<4>(c, ss.base + sp, vals[k]);
+    else write_linear<2>(c, ss.base + sp, vals[k]);
+  }
+  return sp;
 }
 
 }  // namespace softcpu

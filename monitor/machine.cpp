@@ -167,8 +167,10 @@ void Machine::trace_hook(void* self, Cpu& c, const Insn& insn, uint32_t eip) {
   auto* m = static_cast<Machine*>(self);
   uint8_t bytes[16] = {};
   uint32_t lin = c.seg[CS].base + eip;
-  for (unsigned k = 0; k < insn.len; ++k)
-    bytes[k] = uint8_t(m->mem_->read(translate(c, lin + k, ACCESS_FETCH), 1));
+  for (unsigned k = 0; k < insn.len; ++k) {
+    uint32_t phys;  // the instruction was fetched, so this cannot fault; never raise here
+    bytes[k] = try_translate(c, lin + k, ACCESS_FETCH, phys) ? uint8_t(m->mem_->read(phys, 1)) : 0;
+  }
   char text[96];
   m->interp_->decoder().format(bytes, insn.len, code32(c), eip, text, sizeof text);
   char hex[48] = {};

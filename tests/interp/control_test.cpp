@@ -518,13 +518,15 @@ TEST(ControlOps, ProtectedModeIntAndIretdRoundTrip) {
   EXPECT_EQ(h.rd32(STACK - 12), CODE + 2);
 }
 
-TEST(ControlOps, ProtectedModeIretWithNtIsGpForNow) {
+// IRET with NT=1 returns to the task in the back link; TR was never loaded, so the link is
+// the null selector: #TS(0) (SDM vol.3 7.3, IRET in vol.2).
+TEST(ControlOps, ProtectedModeIretWithNtAndNullBackLinkIsTs) {
   CpuHarness h;
   h.code({0xCF});
   h.cpu.lz_kind = LZ_NONE;
   h.cpu.eflags = 2 | NT;
   EXPECT_EQ(h.run(), EXIT_HLT);
-  EXPECT_EQ(h.last_vector(), VEC_GP);
+  EXPECT_EQ(h.last_vector(), VEC_TS);
   EXPECT_EQ(pushed_error(h), 0u);
 }
 

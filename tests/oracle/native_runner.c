@@ -37,6 +37,8 @@ uint32_t oracle_host_esp __attribute__((used));
 uint32_t oracle_code_ptr __attribute__((used)) = ORACLE_CODE_ADDR;
 uint32_t oracle_ret_ptr __attribute__((used));
 uint8_t oracle_guest_stack[16384] __attribute__((used, aligned(16)));
+uint8_t oracle_fpu_in[ORACLE_FPU_SIZE] __attribute__((used, aligned(16)));
+uint8_t oracle_fpu_out[ORACLE_FPU_SIZE] __attribute__((used, aligned(16)));
 
 void oracle_run_case(void);
 void oracle_case_return(void);
@@ -48,6 +50,7 @@ __asm__(
     "  pushal\n"
     "  pushfl\n"
     "  movl %esp, oracle_host_esp\n"
+    "  frstor oracle_fpu_in\n"                 /* the case's x87 state */
     "  movl $oracle_in_state, %esp\n"
     "  popal\n"                                 /* ESP slot is skipped */
     "  popfl\n"
@@ -55,6 +58,7 @@ __asm__(
     "  jmp *oracle_code_ptr\n"
     ".globl oracle_case_return\n"
     "oracle_case_return:\n"
+    "  fnsave oracle_fpu_out\n"               /* no wait, no flags touched; reinitializes */
     "  movl $oracle_out_state+36, %esp\n"
     "  pushfl\n"
     "  pushal\n"
@@ -73,7 +77,9 @@ static void on_fault(int sig, siginfo_t* si, void* ctx) {
   greg_t* g = uc->uc_mcontext.gregs;
   int v;
   switch (sig) {
-    case SIGFPE: v = 0; break;  /* #DE (divide error or quotient overflow) */
+    case SIGFPE:  /* #DE (divide error, quotient overflow) or x87 #MF */
+      v = si->si_code == FPE_INTDIV || si->si_code == FPE_INTOVF ? 0 : 16;
+      break;
     case SIGILL: v = 6; break;
     case SIGTRAP: v = 1; break;
     case SIGBUS: v = 17; break;
@@ -90,6 +96,9 @@ static void on_fault(int sig, siginfo_t* si, void* ctx) {
   oracle_out_state[6] = (uint32_t)g[REG_ECX];
   oracle_out_state[7] = (uint32_t)g[REG_EAX];
   oracle_out_state[8] = (uint32_t)g[REG_EFL];
+  /* The x87 state at the fault: the i386 signal frame's FNSAVE-format area. */
+  if (uc->uc_mcontext.fpregs) memcpy(oracle_fpu_out, uc->uc_mcontext.fpregs, ORACLE_FPU_SIZE);
+  else memset(oracle_fpu_out, 0, ORACLE_FPU_SIZE);
   fault_vector = v;
   fault_eip = (uint32_t)g[REG_EIP];
   siglongjmp(fault_env, 1);
@@ -185,6 +194,7 @@ int main(void) {
     for (int i = 0; i < 8; ++i) oracle_in_state[map[i]] = c.regs[i];
     /* Only arithmetic flags and DF: AC would make unaligned accesses fault, TF would trap. */
     oracle_in_state[8] = (c.eflags & 0xCD5u) | 0x202u;
+    memcpy(oracle_fpu_in, c.fpu, ORACLE_FPU_SIZE);
     fault_vector = -1;
     fault_eip = 0;
     if (sigsetjmp(fault_env, 1) == 0) oracle_run_case();
@@ -193,6 +203,7 @@ int main(void) {
     memcpy(r.mem, data, ORACLE_MEM_SIZE);
     r.vector = fault_vector;
     r.fault_eip = fault_eip;
+    memcpy(r.fpu, oracle_fpu_out, ORACLE_FPU_SIZE);
     if (!write_result(&r)) return 1;
   }
   return flush_out() ? 0 : 1;

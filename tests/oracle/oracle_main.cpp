@@ -15,12 +15,14 @@
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "tests/interp/cpu_harness.h"
 #include "tests/oracle/oracle_proto.h"
+#include "interp/fpu_host.h"
 
 namespace softcpu::oracle {
 namespace {
@@ -52,6 +54,8 @@ struct Case {
   uint32_t flag_mask = FL_ALL;  // flags to compare when the case runs to the end
   uint32_t regm[8] = {~0u, ~0u, ~0u, ~0u, 0, ~0u, ~0u, ~0u};  // register bits to compare
   uint64_t mem_mask = ~0ull;    // buffer bytes to compare (bit i: byte i)
+  bool fpu = false;             // compare the x87 state (registers, CW, SW, TW)
+  uint16_t cc_mask = FSW_CC;    // C0-C3 bits the instruction defines (SDM vol.2 "FPU Flags")
 };
 
 struct Form {
@@ -160,8 +164,20 @@ struct B {
   uint32_t val(unsigned sz) { return interesting(r, sz); }
 };
 
+// The x87 state after FNINIT, as an FNSAVE image.
+void fninit_image(uint8_t* img) {
+  std::memset(img, 0, ORACLE_FPU_SIZE);
+  const uint32_t cw = 0xFFFF037F, sw = 0xFFFF0000, tw = 0xFFFFFFFF;
+  std::memcpy(img, &cw, 4);
+  std::memcpy(img + 4, &sw, 4);
+  std::memcpy(img + 8, &tw, 4);
+  const uint32_t ds = 0xFFFF0000;
+  std::memcpy(img + 24, &ds, 4);
+}
+
 void init_case(Rng& r, Case& k) {
   k = Case{};
+  fninit_image(k.c.fpu);
   for (unsigned i = 0; i < 8; ++i) k.c.regs[i] = interesting(r, 4);
   k.c.regs[ESP] = 0;
   k.c.eflags = r.u32() & FL_ALL;
@@ -769,6 +785,247 @@ void lock_forms() {
   });
 }
 
+// ---------------------------------------------------------------------------------------------
+// x87 forms: a random FPU state (loaded with FRSTOR natively, fpu_from_image in softcpu), one
+// instruction (every valid register encoding group and memory form, except FRSTOR/FNSAVE whose
+// 94/108-byte images exceed the buffer, and SSE3's FISTTP), compared on registers, CW, SW and TW.
+
+// 80-bit values that exercise the edges: zeros, integers, infinities, NaNs (quiet, signaling,
+// indefinite), denormals, pseudo-denormals, unnormals, pseudo-NaN/infinity, extremes, values
+// near the integer-conversion limits and the underflow range.
+void f80_value(Rng& r, uint8_t* out) {
+  uint64_t m;
+  uint32_t e;
+  const uint32_t sign = r.chance(50) ? 0x8000u : 0;
+  const unsigned k = r.below(100);
+  if (k < 8) { m = 0; e = 0; }
+  else if (k < 18) {
+    uint64_t n = 1 + r.below(20);
+    unsigned lz = unsigned(__builtin_clzll(n));
+    m = n << lz;
+    e = 16383 + 63 - lz;
+  } else if (k < 24) { m = 1ull << 63; e = 0x7FFF; }
+  else if (k < 30) { m = (3ull << 62) | (r.next() >> 2); e = 0x7FFF; }
+  else if (k < 34) { m = (1ull << 63) | ((r.next() >> 2) | 1); e = 0x7FFF; }
+  else if (k < 36) { m = 3ull << 62; e = 0x7FFF; }
+  else if (k < 42) { m = (r.next() >> (1 + r.below(62))) | 1; e = 0; }
+  else if (k < 44) { m = (1ull << 63) | (r.next() >> 1); e = 0; }
+  else if (k < 47) { m = r.next() >> 1; e = 1 + r.below(0x7FFE); }
+  else if (k < 49) { m = r.next() >> 1; e = 0x7FFF; }
+  else if (k < 55) {
+    const uint32_t es[] = {0x7FFE, 0x0001, 0x7FFD, 0x0002, 0x3FFF, 0x3FFE};
+    e = es[r.below(6)];
+    m = r.chance(50) ? ~0ull : 1ull << 63;
+  } else if (k < 70) { m = (1ull << 63) | r.next(); e = 0x3FFF - 64 + r.below(128); }
+  else if (k < 82) {
+    const uint32_t es[] = {14, 15, 30, 31, 62, 63, 64, 0, 1};
+    e = 0x3FFF + es[r.below(9)];
+    m = r.chance(30) ? 1ull << 63 : (1ull << 63) | (r.next() >> r.below(64));
+  } else if (k < 92) {
+    e = r.chance(50) ? r.below(160) : 0x7FFE - r.below(160);
+    m = (1ull << 63) | r.next();
+  } else { m = (1ull << 63) | r.next(); e = 1 + r.below(0x7FFE); }
+  std::memcpy(out, &m, 8);
+  const uint16_t se = uint16_t(sign | e);
+  std::memcpy(out + 8, &se, 2);
+}
+
+// Memory operand values of `sz` bytes for the ESC group `esc` (floats, integers or BCD).
+void x87_mem_value(Rng& r, unsigned esc, unsigned reg, unsigned sz, uint8_t* out) {
+  const bool is_int =
+      esc == 2 || esc == 6 || (esc == 3 && reg < 4) || (esc == 7 && reg != 4 && reg != 6);
+  if (sz == 10 && esc == 7) {  // packed BCD
+    for (unsigned i = 0; i < 9; ++i)
+      out[i] = r.chance(95) ? uint8_t(r.below(10) << 4 | r.below(10)) : uint8_t(r.u32());
+    if (r.chance(30)) std::memset(out + 2 + r.below(7), 0, 9 - 2 - 6);
+    out[9] = r.chance(50) ? 0x80 : r.chance(90) ? 0 : uint8_t(r.u32());
+    return;
+  }
+  if (sz == 10) { f80_value(r, out); return; }
+  if (is_int) {
+    uint64_t v = sz == 8 ? (uint64_t(interesting(r, 4)) << 32 | interesting(r, 4))
+                         : interesting(r, sz);
+    if (sz == 8 && r.chance(40)) v = uint64_t(int64_t(int32_t(interesting(r, 4))));
+    std::memcpy(out, &v, sz);
+    return;
+  }
+  // Floats: build from an 80-bit value's class, re-encoded in the smaller format.
+  const unsigned ebits = sz == 4 ? 8 : 11, mbits = sz == 4 ? 23 : 52;
+  const uint64_t emax = (1ull << ebits) - 1, bias = emax >> 1;
+  const unsigned k = r.below(100);
+  uint64_t e, f;
+  if (k < 10) { e = 0; f = 0; }
+  else if (k < 20) { e = bias + r.below(8); f = uint64_t(r.below(8)) << (mbits - 3); }
+  else if (k < 26) { e = emax; f = 0; }
+  else if (k < 32) {
+    e = emax;
+    f = (1ull << (mbits - 1)) | (r.next() & ((1ull << (mbits - 1)) - 1));
+  }
+  else if (k < 38) { e = emax; f = (r.next() & ((1ull << (mbits - 1)) - 1)) | 1; }
+  else if (k < 46) { e = 0; f = (r.next() & ((1ull << mbits) - 1)) | 1; }
+  else if (k < 52) { e = r.chance(50) ? 1 : emax - 1; f = r.next() & ((1ull << mbits) - 1); }
+  else if (k < 80) { e = bias - 40 + r.below(80); f = r.next() & ((1ull << mbits) - 1); }
+  else { e = r.next() % emax; f = r.next() & ((1ull << mbits) - 1); }
+  uint64_t v = (uint64_t(r.chance(50)) << (ebits + mbits)) | (e << mbits) | f;
+  std::memcpy(out, &v, sz);
+}
+
+// A random x87 state as an FNSAVE image. `pending`: percent chance of an unmasked flag.
+void x87_state(Rng& r, uint8_t* img, unsigned pending) {
+  uint16_t cw =
+      uint16_t(0x40 | (r.below(4) << 8) | (r.below(4) << 10) | (r.chance(20) ? 0x1000 : 0));
+  cw |= r.chance(70) ? 0x3F : uint16_t(r.below(64));
+  uint16_t sw = uint16_t((r.below(8) << 11) | (r.u32() & FSW_CC));
+  if (r.chance(pending)) sw |= uint16_t(~cw & 0x3F ? (~cw & 0x3F) & (1u << r.below(6)) : 0);
+  else if (r.chance(30)) sw |= uint16_t(r.u32() & cw & 0x3F) | (r.chance(30) ? FSW_SF : 0);
+  uint16_t tw = 0;
+  for (unsigned i = 0; i < 8; ++i)
+    if (r.chance(18)) tw |= uint16_t(3u << (2 * i));
+  std::memset(img, 0, ORACLE_FPU_SIZE);
+  const uint32_t w[7] = {0xFFFF0000u | cw, 0xFFFF0000u | sw, 0xFFFF0000u | tw, 0, 0, 0,
+                         0xFFFF0000u};
+  std::memcpy(img, w, sizeof w);
+  for (unsigned i = 0; i < 8; ++i) f80_value(r, img + 28 + 10 * i);
+}
+
+// C0-C3 the instruction defines (SDM vol.2, each instruction's "FPU Flags Affected").
+uint16_t x87_cc_mask(ZydisMnemonic m) {
+  switch (m) {
+    case ZYDIS_MNEMONIC_FCOM: case ZYDIS_MNEMONIC_FCOMP: case ZYDIS_MNEMONIC_FCOMPP:
+    case ZYDIS_MNEMONIC_FUCOM: case ZYDIS_MNEMONIC_FUCOMP: case ZYDIS_MNEMONIC_FUCOMPP:
+    case ZYDIS_MNEMONIC_FICOM: case ZYDIS_MNEMONIC_FICOMP: case ZYDIS_MNEMONIC_FTST:
+    case ZYDIS_MNEMONIC_FXAM: case ZYDIS_MNEMONIC_FPREM: case ZYDIS_MNEMONIC_FPREM1:
+    case ZYDIS_MNEMONIC_FCOMI: case ZYDIS_MNEMONIC_FCOMIP: case ZYDIS_MNEMONIC_FUCOMI:
+    case ZYDIS_MNEMONIC_FUCOMIP: case ZYDIS_MNEMONIC_FNINIT: case ZYDIS_MNEMONIC_FLDENV:
+      return FSW_CC;
+    case ZYDIS_MNEMONIC_FSIN: case ZYDIS_MNEMONIC_FCOS: case ZYDIS_MNEMONIC_FSINCOS:
+    case ZYDIS_MNEMONIC_FPTAN:
+      return FSW_C1 | FSW_C2;
+    case ZYDIS_MNEMONIC_FFREE: case ZYDIS_MNEMONIC_FFREEP: case ZYDIS_MNEMONIC_FNOP:
+    case ZYDIS_MNEMONIC_FNCLEX: case ZYDIS_MNEMONIC_FLDCW: case ZYDIS_MNEMONIC_FNSTCW:
+    case ZYDIS_MNEMONIC_FNSTSW: case ZYDIS_MNEMONIC_FNSTENV: case ZYDIS_MNEMONIC_FWAIT:
+    case ZYDIS_MNEMONIC_FENI8087_NOP: case ZYDIS_MNEMONIC_FDISI8087_NOP:
+    case ZYDIS_MNEMONIC_FSETPM287_NOP:
+      return 0;
+    default:
+      return FSW_C1;  // arithmetic, loads, stores: C1 = round-up / stack fault direction
+  }
+}
+
+struct X87Group {
+  std::string name;
+  ZydisMnemonic mnem;
+  std::vector<uint16_t> codes;  // ESC byte << 8 | ModRM
+};
+
+// Control words for FLDCW: random, or the usual ones with random masks and rounding.
+uint32_t r_cw(Rng& r) {
+  if (r.chance(30)) return r.u32() & 0xFFFF;
+  return 0x0040 | (r.below(4) << 8) | (r.below(4) << 10) | (r.chance(70) ? 0x3F : r.below(64));
+}
+
+void x87_forms() {
+  ZydisDecoder dec;
+  ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
+  auto mnem_of = [&](const uint8_t* b, unsigned n, ZydisMnemonic& m) {
+    ZydisDecodedInstruction zi;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+    if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, b, n, &zi, ops))) return false;
+    m = zi.mnemonic;
+    return true;
+  };
+  // Register forms, grouped by (ESC byte, ModRM row, mnemonic).
+  auto groups = std::make_shared<std::vector<X87Group>>();
+  for (unsigned esc = 0xD8; esc <= 0xDF; ++esc)
+    for (unsigned row = 0xC0; row < 0x100; row += 8) {
+      std::vector<X87Group> here;
+      for (unsigned i = 0; i < 8; ++i) {
+        const uint8_t b[2] = {uint8_t(esc), uint8_t(row + i)};
+        ZydisMnemonic m;
+        if (!mnem_of(b, 2, m)) continue;
+        auto it = std::find_if(here.begin(), here.end(), [&](auto& g) { return g.mnem == m; });
+        if (it == here.end()) {
+          char nm[64];
+          std::snprintf(nm, sizeof nm, "x87 %s (%02X %02X)", ZydisMnemonicGetString(m), esc,
+                        row + i);
+          here.push_back({nm, m, {}});
+          it = here.end() - 1;
+        }
+        it->codes.push_back(uint16_t(esc << 8 | (row + i)));
+      }
+      for (auto& g : here) groups->push_back(g);
+    }
+  auto emit_reg = [](B& b, const X87Group& g) {
+    const uint16_t code = g.codes[b.r.below(unsigned(g.codes.size()))];
+    b.bytes({uint8_t(code >> 8), uint8_t(code)});
+    b.k.cc_mask = x87_cc_mask(g.mnem);
+  };
+  for (const X87Group& g : *groups)
+    add(g.name, [g, emit_reg](B& b) {
+      b.k.fpu = true;
+      x87_state(b.r, b.c().fpu, 8);
+      emit_reg(b, g);
+    });
+
+  // Memory forms: ESC /reg with an absolute operand in the buffer.
+  for (unsigned esc = 0; esc < 8; ++esc)
+    for (unsigned reg = 0; reg < 8; ++reg) {
+      if (esc == 5 && (reg == 4 || reg == 6)) continue;  // FRSTOR/FNSAVE: image > buffer
+      const uint8_t probe[6] = {uint8_t(0xD8 + esc), uint8_t(0x05 | reg << 3), 0, 0, 0, 0};
+      ZydisMnemonic m;
+      if (!mnem_of(probe, 6, m) || m == ZYDIS_MNEMONIC_FISTTP) continue;
+      unsigned sz;
+      switch (esc) {
+        case 0: case 2: sz = 4; break;
+        case 4: sz = 8; break;
+        case 6: sz = 2; break;
+        case 1: { const unsigned t[8] = {4, 0, 4, 4, 28, 2, 28, 2}; sz = t[reg]; break; }
+        case 3: { const unsigned t[8] = {4, 0, 4, 4, 0, 10, 0, 10}; sz = t[reg]; break; }
+        case 5: { const unsigned t[8] = {8, 0, 8, 8, 0, 0, 0, 2}; sz = t[reg]; break; }
+        default: { const unsigned t[8] = {2, 0, 2, 2, 10, 8, 10, 8}; sz = t[reg]; break; }
+      }
+      char nm[64];
+      std::snprintf(nm, sizeof nm, "x87 %s m%u (%02X /%u)", ZydisMnemonicGetString(m), sz * 8,
+                    0xD8 + esc, reg);
+      const bool env = sz == 28;
+      add(nm, [=](B& b) {
+        b.k.fpu = true;
+        x87_state(b.r, b.c().fpu, 8);
+        const uint32_t off = b.r.below(MEMSZ - sz + 1);
+        if (env) {  // FLDENV: a plausible environment; FNSTENV: pointer fields not compared
+          uint8_t img[ORACLE_FPU_SIZE];
+          x87_state(b.r, img, 20);
+          std::memcpy(b.c().mem + off, img, 28);
+          if (reg == 6) b.k.mem_mask &= ~(0xFFFFull << (off + 12));
+        } else if (m == ZYDIS_MNEMONIC_FLDCW) {
+          uint16_t cw = uint16_t(r_cw(b.r));
+          std::memcpy(b.c().mem + off, &cw, 2);
+        } else {
+          x87_mem_value(b.r, esc, reg, sz, b.c().mem + off);
+        }
+        b.bytes({uint8_t(0xD8 + esc), uint8_t(0x05 | reg << 3)});
+        b.imm(4, DATA + off);
+        b.k.cc_mask = x87_cc_mask(m);
+      });
+    }
+
+  add("x87 fwait", [](B& b) {
+    b.k.fpu = true;
+    x87_state(b.r, b.c().fpu, 50);
+    b.b(0x9B);
+    b.k.cc_mask = FSW_CC;
+  });
+  // Two instructions: an exception left pending by the first is reported (#MF) by the second
+  // if it waits; lazily held state must carry over.
+  add("seq x87 reg; x87 reg", [groups, emit_reg](B& b) {
+    b.k.fpu = true;
+    x87_state(b.r, b.c().fpu, 4);
+    emit_reg(b, (*groups)[b.r.below(unsigned(groups->size()))]);
+    emit_reg(b, (*groups)[b.r.below(unsigned(groups->size()))]);
+    b.k.cc_mask = 0;
+  });
+}
+
 void build_forms() {
   alu_forms();
   unary_forms();
@@ -779,6 +1036,7 @@ void build_forms() {
   data_forms();
   seq_forms();
   lock_forms();
+  x87_forms();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -891,6 +1149,10 @@ class SoftRunner {
     c.eip = CODE;
     c.halted = 0;
     c.fault_depth = 0;
+    c.cr0 |= CR0_NE;  // unmasked x87 exceptions raise #MF, as under Linux
+    FpuImage img;
+    std::memcpy(img.b, in.fpu, ORACLE_FPU_SIZE);
+    fpu_from_image(c.fpu, img);
     c.exit_reason = EXIT_NONE;
 
     OracleResult r{};
@@ -912,6 +1174,9 @@ class SoftRunner {
       const bool err = v == 8 || (v >= 10 && v <= 14) || v == 17;
       r.fault_eip = h_.rd32(c.regs[ESP] + (err ? 4 : 0));
     }
+    FpuImage out;
+    fpu_to_image(c.fpu, out);
+    std::memcpy(r.fpu, out.b, ORACLE_FPU_SIZE);
     return r;
   }
 
@@ -985,6 +1250,17 @@ Diff compare(const Case& k, const OracleResult& exp, const OracleResult& got) {
   const bool faulted = (exp.vector >= 0 && exp.vector == got.vector) || g_strict;
   const uint32_t fm = faulted ? FL_ALL : k.flag_mask;
   if (faulted && exp.fault_eip != got.fault_eip) note("fault eip");
+  if (k.fpu) {
+    // CW, SW (C0-C3 as defined), TW and the eight registers; not the instruction/data
+    // pointers and opcode (selectors differ, and newer CPUs store FOP/FCS/FDS as zero).
+    auto w16 = [](const uint8_t* p, unsigned off) { return uint16_t(p[off] | p[off + 1] << 8); };
+    const uint16_t ccm = faulted ? uint16_t(FSW_CC) : k.cc_mask;
+    const uint16_t swm = uint16_t(~FSW_CC | ccm);
+    if (w16(exp.fpu, 0) != w16(got.fpu, 0)) note("fpu cw");
+    if ((w16(exp.fpu, 4) ^ w16(got.fpu, 4)) & swm) note("fpu sw");
+    if (w16(exp.fpu, 8) != w16(got.fpu, 8)) note("fpu tw");
+    if (std::memcmp(exp.fpu + 28, got.fpu + 28, 80) != 0) note("fpu st");
+  }
   for (unsigned i = 0; i < 8; ++i) {
     const uint32_t m = i == ESP ? 0 : faulted ? ~0u : k.regm[i];
     if ((exp.regs[i] ^ got.regs[i]) & m) note(REG_NAMES[i]);
@@ -1015,6 +1291,17 @@ void print_state(const char* label, const OracleResult& r, const OracleCase& in,
   }
 }
 
+void print_fpu(const char* label, const uint8_t* img) {
+  auto w16 = [&](unsigned off) { return unsigned(img[off] | img[off + 1] << 8); };
+  std::printf("    %-9s cw=%04X sw=%04X tw=%04X st:", label, w16(0), w16(4), w16(8));
+  for (unsigned i = 0; i < 8; ++i) {
+    const uint8_t* p = img + 28 + 10 * i;
+    std::printf(" %02X%02X_", p[9], p[8]);
+    for (int b = 7; b >= 0; --b) std::printf("%02X", p[b]);
+  }
+  std::printf("\n");
+}
+
 void print_mismatch(const Form& f, size_t index, const Case& k, const OracleResult& exp,
                     const OracleResult& got, const Diff& d, const char* tag = "MISMATCH") {
   std::printf("  %s %s (case %zu): %s   | %s\n", tag, f.name.c_str(), index,
@@ -1026,6 +1313,11 @@ void print_mismatch(const Form& f, size_t index, const Case& k, const OracleResu
               hex_bytes(k.c.mem, 32).c_str());
   print_state("expected", exp, k.c, k.flag_mask);
   print_state("seen", got, k.c, k.flag_mask);
+  if (k.fpu) {
+    print_fpu("fpu in", k.c.fpu);
+    print_fpu("fpu exp", exp.fpu);
+    print_fpu("fpu seen", got.fpu);
+  }
   if (d.any) std::printf("    differs: %s\n", d.what.c_str());
 }
 
@@ -1059,7 +1351,32 @@ bool self_check(NativeRunner& native, SoftRunner& soft) {
   }
   if (!ok) std::fprintf(stderr, "oracle self-check: perturbed results were not reported\n");
   if (!ran) std::fprintf(stderr, "oracle self-check: the native runner changed no memory\n");
-  return ok && ran;
+
+  // The x87 state: the native side must really run FADD, and perturbed x87 results (a
+  // register bit, C1, the tag word) must be reported.
+  const Form* fx = nullptr;
+  for (auto& x : forms)
+    if (x.name.rfind("x87 fadd (D8 C0)", 0) == 0) fx = &x;
+  bool fran = fx == nullptr, fok = true;
+  if (fx) {
+    for (auto& k : cases) fx->gen(rng, k);
+    if (!native.run(cases, exp)) return false;
+    for (size_t i = 0; i < cases.size(); ++i) {
+      OracleResult got = soft.run(cases[i].c);
+      fran |= std::memcmp(exp[i].fpu + 28, cases[i].c.fpu + 28, 80) != 0 ||
+              (exp[i].fpu[4] & 0x3F) != (cases[i].c.fpu[4] & 0x3F);
+      for (unsigned m = 0; m < 3; ++m) {
+        OracleResult bad = got;
+        if (m == 0) bad.fpu[28 + (i % 80)] ^= 0x10;
+        if (m == 1) bad.fpu[5] ^= FSW_C1 >> 8;
+        if (m == 2) bad.fpu[8] ^= 0x01;
+        if (!compare(cases[i], exp[i], bad).any) fok = false;
+      }
+    }
+  }
+  if (!fok) std::fprintf(stderr, "oracle self-check: perturbed x87 results were not reported\n");
+  if (!fran) std::fprintf(stderr, "oracle self-check: the native runner changed no x87 state\n");
+  return ok && ran && fok && fran;
 }
 
 struct Options {

@@ -9,6 +9,7 @@
 #define ORACLE_DATA_ADDR 0x00340000u
 #define ORACLE_MEM_SIZE 64u
 #define ORACLE_CODE_MAX 24u
+#define ORACLE_FPU_SIZE 108u /* FNSAVE/FRSTOR image, 32-bit protected-mode format */
 
 /* Register order: EAX ECX EDX EBX ESP EBP ESI EDI (ModRM numbering). ESP is ignored. */
 struct OracleCase {
@@ -17,6 +18,7 @@ struct OracleCase {
   uint32_t regs[8];
   uint32_t eflags; /* only CF PF AF ZF SF OF DF are taken */
   uint8_t mem[ORACLE_MEM_SIZE];
+  uint8_t fpu[ORACLE_FPU_SIZE]; /* x87 state loaded with FRSTOR before the code */
 };
 
 struct OracleResult {
@@ -25,6 +27,7 @@ struct OracleResult {
   uint8_t mem[ORACLE_MEM_SIZE];
   int32_t vector;    /* -1: ran to the end; else the exception vector (#DE = 0, #UD = 6 ...) */
   uint32_t fault_eip; /* EIP of the faulting instruction when vector >= 0 */
+  uint8_t fpu[ORACLE_FPU_SIZE]; /* x87 state after the code (FNSAVE) or at the fault */
 };
 
 #endif

@@ -1,0 +1,268 @@
+#include "interp/paging.h"
+
+#include <cstring>
+
+#include "cache/block_cache.h"
+#include "interp/fault.h"
+#include "interp/memory.h"
+
+namespace softcpu {
+
+namespace {
+
+constexpr uint32_t kInvalidTag = 1;  // unaligned: never equals a page address
+
+inline SoftTlbEntry& slot_entry(SoftTlb& t, unsigned slot) {
+  const unsigned k = slot % TLB_SIZE;
+  switch (slot / TLB_SIZE) {
+    case ACCESS_READ: return t.read[k];
+    case ACCESS_WRITE: return t.write[k];
+    default: return t.fetch[k];
+  }
+}
+
+inline SoftTlbEntry* table(SoftTlb& t, AccessKind kind) {
+  return kind == ACCESS_READ ? t.read : kind == ACCESS_WRITE ? t.write : t.fetch;
+}
+
+inline bool entry_valid(const SoftTlbEntry& e) { return (e.tag & 0xFFF) == 0; }
+
+// Page-table reads and accessed/dirty updates are physical accesses (A20 applied by the
+// caller). Page tables normally sit in RAM: read it directly.
+inline uint32_t pt_read(Cpu& c, uint32_t phys) {
+  if (const uint8_t* h = c.mem->host_page(phys / PAGE_SIZE)) {
+    uint32_t v;
+    std::memcpy(&v, h + (phys % PAGE_SIZE), 4);
+    return v;
+  }
+  return c.mem->read(phys, 4);
+}
+
+// SDM vol.3 4.6.1 (no SMEP, SMAP or NX on a P6): `rights` is the AND of the U/S and R/W bits
+// of the entries used.
+inline bool access_allowed(const Cpu& c, uint32_t rights, AccessKind kind, bool user) {
+  if (user) {
+    if (!(rights & PTE_US)) return false;
+    return kind != ACCESS_WRITE || (rights & PTE_RW);
+  }
+  // Supervisor writes to read-only pages fault only with CR0.WP.
+  return kind != ACCESS_WRITE || (rights & PTE_RW) || !(c.cr0 & CR0_WP);
+}
+
+inline bool user_allowed(uint32_t rights, AccessKind kind) {
+  return (rights & PTE_US) && (kind != ACCESS_WRITE || (rights & PTE_RW));
+}
+
+}  // namespace
+
+bool page_walk(Cpu& c, uint32_t lin, AccessKind kind, bool user, PageWalk& w, uint32_t& err) {
+  const bool write = kind == ACCESS_WRITE;
+  err = (write ? PF_W : 0) | (user ? PF_U : 0);
+  const uint32_t pde_addr = a20_mask(c, (c.cr3 & 0xFFFFF000u) | ((lin >> 20) & 0xFFC));
+  const uint32_t pde = pt_read(c, pde_addr);
+  if (!(pde & PTE_P)) return false;
+  if ((pde & PTE_PS) && (c.cr4 & CR4_PSE)) {
+    // 4 MiB page (SDM vol.3 table 4-4). Without PSE-36 bits 21:13 are reserved; bit 12 (PAT)
+    // is left alone.
+    if (pde & 0x003FE000u) {
+      err |= PF_P | PF_RSVD;
+      return false;
+    }
+    if (!access_allowed(c, pde, kind, user)) {
+      err |= PF_P;
+      return false;
+    }
+    const uint32_t set = PTE_A | (write ? PTE_D : 0);  // SDM vol.3 4.8
+    if ((pde & set) != set) write_physical(c, pde_addr, 4, pde | set);
+    w.phys = a20_mask(c, (pde & 0xFFC00000u) | (lin & 0x003FF000u));
+    w.global = (pde & PTE_G) && (c.cr4 & CR4_PGE);
+    w.large = true;
+    w.user_ok = user_allowed(pde, kind);
+    return true;
+  }
+  const uint32_t pte_addr = a20_mask(c, (pde & 0xFFFFF000u) | ((lin >> 10) & 0xFFC));
+  const uint32_t pte = pt_read(c, pte_addr);
+  if (!(pte & PTE_P)) return false;
+  const uint32_t rights = pde & pte;
+  if (!access_allowed(c, rights, kind, user)) {
+    err |= PF_P;
+    return false;
+  }
+  // Accessed bits only when the translation succeeds (as Bochs does; the SDM allows either).
+  if (!(pde & PTE_A)) write_physical(c, pde_addr, 4, pde | PTE_A);
+  const uint32_t set = PTE_A | (write ? PTE_D : 0);
+  if ((pte & set) != set) {
+    // Re-read: with a self-referencing directory the PDE just updated may be this PTE.
+    write_physical(c, pte_addr, 4, pt_read(c, pte_addr) | set);
+  }
+  w.phys = a20_mask(c, pte & 0xFFFFF000u);
+  w.global = (pte & PTE_G) && (c.cr4 & CR4_PGE);
+  w.large = false;
+  w.user_ok = user_allowed(rights, kind);
+  return true;
+}
+
+void raise_page_fault(Cpu& c, uint32_t lin, uint32_t err) {
+  c.cr2 = lin;
+  raise_fault(VEC_PF, err);
+}
+
+uint32_t translate_paged(Cpu& c, uint32_t lin, AccessKind kind) {
+  PageWalk w;
+  uint32_t err;
+  if (!page_walk(c, lin, kind, c.cpl == 3, w, err)) raise_page_fault(c, lin, err);
+  return w.phys | (lin & 0xFFF);
+}
+
+// ---- soft TLB ------------------------------------------------------------------------------
+
+namespace {
+
+// Enter the translation `w` of the page of `lin` in the TLB of `kind` if the page may be
+// cached there. Returns the entry or nullptr.
+const SoftTlbEntry* fill_entry(Cpu& c, uint32_t lin, AccessKind kind, const PageWalk& w) {
+  const uint32_t phys_page = w.phys / PAGE_SIZE;
+  PhysicalMemory& m = *c.mem;
+  const PageKind pk = m.kind(phys_page);
+  if (pk != PAGE_RAM && !(pk == PAGE_ROM && kind != ACCESS_WRITE)) return nullptr;
+  if (kind == ACCESS_WRITE && m.has_code(phys_page)) return nullptr;  // SMC check on writes
+  SoftTlb& t = c.tlb;
+  const unsigned index = (lin >> 12) % TLB_SIZE;
+  const unsigned slot = unsigned(kind) * TLB_SIZE + index;
+  SoftTlbEntry& e = table(t, kind)[index];
+  const uint32_t page_lin = lin & ~0xFFFu;
+  e.tag = page_lin;
+  e.phys = w.phys;
+  e.addend = reinterpret_cast<uintptr_t>(m.host_page(phys_page)) - page_lin;
+  uint8_t meta = t.meta[slot] & (TLB_LISTED | TLB_SUP_LISTED);
+  if (!(meta & TLB_LISTED)) {
+    t.filled[t.nfilled++] = uint16_t(slot);
+    meta |= TLB_LISTED;
+  }
+  if (!w.user_ok && !(meta & TLB_SUP_LISTED)) {
+    t.sup[t.nsup++] = uint16_t(slot);
+    meta |= TLB_SUP_LISTED;
+  }
+  if (w.global) meta |= TLB_GLOBAL;
+  if (w.large) {
+    meta |= TLB_LARGE;
+    t.any_large = 1;
+  }
+  t.meta[slot] = meta;
+  return &e;
+}
+
+// Translation with paging off: identity with the A20 mask; no page protection.
+inline PageWalk identity(const Cpu& c, uint32_t lin) {
+  return PageWalk{a20_mask(c, lin & ~0xFFFu), false, false, true};
+}
+
+}  // namespace
+
+uint32_t tlb_fill(Cpu& c, uint32_t lin, AccessKind kind, const SoftTlbEntry** entry) {
+  PageWalk w;
+  if (c.cr0 & CR0_PG) {
+    uint32_t err;
+    if (!page_walk(c, lin, kind, c.cpl == 3, w, err)) raise_page_fault(c, lin, err);
+  } else {
+    w = identity(c, lin);
+  }
+  const SoftTlbEntry* e = fill_entry(c, lin, kind, w);
+  if (entry) *entry = e;
+  return w.phys | (lin & 0xFFF);
+}
+
+bool try_translate(Cpu& c, uint32_t lin, AccessKind kind, uint32_t& phys, uint32_t* err) {
+  if (!(c.cr0 & CR0_PG)) {
+    phys = a20_mask(c, lin);
+    return true;
+  }
+  const SoftTlbEntry& e = table(c.tlb, kind)[(lin >> 12) % TLB_SIZE];
+  if (e.tag == (lin & ~0xFFFu)) {
+    phys = e.phys | (lin & 0xFFF);
+    return true;
+  }
+  PageWalk w;
+  uint32_t code;
+  if (!page_walk(c, lin, kind, c.cpl == 3, w, code)) {
+    if (err) *err = code;
+    return false;
+  }
+  fill_entry(c, lin, kind, w);
+  phys = w.phys | (lin & 0xFFF);
+  return true;
+}
+
+void tlb_flush(Cpu& c) {
+  if (c.cache) c.cache->new_generation();  // chain links assume the old linear view
+  SoftTlb& t = c.tlb;
+  // Every entry, not just the listed ones: this also initialises a zeroed Cpu (reset).
+  for (unsigned k = 0; k < TLB_SIZE; ++k) {
+    t.read[k].tag = kInvalidTag;
+    t.write[k].tag = kInvalidTag;
+    t.fetch[k].tag = kInvalidTag;
+  }
+  std::memset(t.meta, 0, sizeof t.meta);
+  t.nfilled = 0;
+  t.nsup = 0;
+  t.any_large = 0;
+}
+
+void tlb_flush_nonglobal(Cpu& c) {
+  if (c.cache) c.cache->new_generation();
+  SoftTlb& t = c.tlb;
+  unsigned kept = 0;
+  for (unsigned k = 0; k < t.nfilled; ++k) {
+    const unsigned slot = t.filled[k];
+    SoftTlbEntry& e = slot_entry(t, slot);
+    if ((t.meta[slot] & TLB_GLOBAL) && entry_valid(e)) {
+      t.filled[kept++] = uint16_t(slot);
+    } else {
+      e.tag = kInvalidTag;
+      t.meta[slot] &= TLB_SUP_LISTED;  // still in `sup` if it was: keep it listed once
+    }
+  }
+  t.nfilled = uint16_t(kept);
+}
+
+void tlb_invlpg(Cpu& c, uint32_t lin) {
+  if (c.cache) c.cache->new_generation();
+  SoftTlb& t = c.tlb;
+  const uint32_t page = lin & ~0xFFFu;
+  const unsigned index = (lin >> 12) % TLB_SIZE;
+  for (SoftTlbEntry* tab : {t.read, t.write, t.fetch})
+    if (tab[index].tag == page) tab[index].tag = kInvalidTag;
+  if (t.any_large) {
+    // A 4 MiB translation is one TLB entry on the CPU: drop all our 4 KiB pieces of it.
+    for (unsigned k = 0; k < t.nfilled; ++k) {
+      const unsigned slot = t.filled[k];
+      SoftTlbEntry& e = slot_entry(t, slot);
+      if ((t.meta[slot] & TLB_LARGE) && entry_valid(e) && (e.tag >> 22) == (lin >> 22))
+        e.tag = kInvalidTag;
+    }
+  }
+}
+
+void tlb_drop_write_page(Cpu& c, uint32_t phys_page) {
+  const uint32_t phys = phys_page * PAGE_SIZE;
+  for (SoftTlbEntry& e : c.tlb.write)
+    if (e.phys == phys && entry_valid(e)) e.tag = kInvalidTag;
+}
+
+void tlb_flush_writes(Cpu& c) {
+  for (SoftTlbEntry& e : c.tlb.write) e.tag = kInvalidTag;
+}
+
+void tlb_drop_supervisor(Cpu& c) {
+  // Entries listed here were filled at CPL 0-2 and allow something CPL 3 may not. Dropping
+  // them changes no translation, so chain links (made only between blocks of one mode) stay.
+  SoftTlb& t = c.tlb;
+  for (unsigned k = 0; k < t.nsup; ++k) {
+    const unsigned slot = t.sup[k];
+    slot_entry(t, slot).tag = kInvalidTag;
+    t.meta[slot] &= ~TLB_SUP_LISTED;
+  }
+  t.nsup = 0;
+}
+
+}  // namespace softcpu

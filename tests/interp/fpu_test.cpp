@@ -1,0 +1,530 @@
+// x87 FPU: loads/stores of every format, arithmetic, compares, transcendental, control
+// instructions, the environment/state images, exceptions (masked, unmasked -> #MF) and
+// CR0.EM/TS/MP (#NM). Expected values are exact bit patterns (SDM vol.1 chapter 8).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "interp/fpu_host.h"
+#include "interp/trap.h"
+#include "tests/interp/cpu_harness.h"
+
+namespace softcpu {
+namespace {
+
+using test::CpuHarness;
+
+constexpr uint32_t D = CpuHarness::DATA_ADDR;
+
+// Little-endian bytes of a 32-bit absolute address D + off (for ModRM 05 disp32).
+#define A(off) uint8_t((D + (off)) & 0xFF), uint8_t(((D + (off)) >> 8) & 0xFF), \
+               uint8_t(((D + (off)) >> 16) & 0xFF), uint8_t(((D + (off)) >> 24) & 0xFF)
+
+unsigned top(const Cpu& c) { return (c.fpu.sw >> 11) & 7; }
+const Float80& st(const Cpu& c, unsigned i) { return c.fpu.st[(top(c) + i) & 7]; }
+unsigned tag(const Cpu& c, unsigned i) { return (c.fpu.tw >> (2 * ((top(c) + i) & 7))) & 3; }
+
+void expect_f80(const Float80& r, uint16_t se, uint64_t mant) {
+  EXPECT_EQ(r.se, se) << std::hex << "se=" << r.se << " mant=" << r.mant;
+  EXPECT_EQ(r.mant, mant) << std::hex << "se=" << r.se << " mant=" << r.mant;
+}
+
+void put64(CpuHarness& h, uint32_t addr, uint64_t v) { h.mem.write_bytes(addr, &v, 8); }
+uint64_t get64(CpuHarness& h, uint32_t a) { uint64_t v; h.mem.read_bytes(a, &v, 8); return v; }
+uint16_t get16(CpuHarness& h, uint32_t a) { uint16_t v; h.mem.read_bytes(a, &v, 2); return v; }
+void put80(CpuHarness& h, uint32_t addr, uint16_t se, uint64_t mant) {
+  h.mem.write_bytes(addr, &mant, 8);
+  h.mem.write_bytes(addr + 8, &se, 2);
+}
+
+TEST(Fpu, PowerOnState) {
+  CpuHarness h;
+  EXPECT_EQ(h.cpu.fpu.cw, 0x0040);
+  EXPECT_EQ(h.cpu.fpu.sw, 0);
+  EXPECT_EQ(h.cpu.fpu.tw, 0x5555);
+  EXPECT_TRUE(h.cpu.cr0 & CR0_ET);
+}
+
+TEST(Fpu, FninitAndConstants) {
+  CpuHarness h;
+  h.code({0xDB, 0xE3,               // fninit
+          0xD9, 0xE8,               // fld1
+          0xD9, 0xEE,               // fldz
+          0xD9, 0xEB,               // fldpi
+          0xD9, 0xEA,               // fldl2e
+          0xD9, 0xE9,               // fldl2t
+          0xD9, 0xEC,               // fldlg2
+          0xD9, 0xED});             // fldln2
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  EXPECT_EQ(h.last_vector(), -1);
+  const Cpu& c = h.cpu;
+  EXPECT_EQ(c.fpu.cw, 0x037F);
+  EXPECT_EQ(top(c), 1u);
+  expect_f80(st(c, 6), 0x3FFF, 0x8000000000000000ull);  // 1.0
+  expect_f80(st(c, 5), 0x0000, 0);                      // +0.0
+  expect_f80(st(c, 4), 0x4000, 0xC90FDAA22168C235ull);  // pi, round to nearest
+  expect_f80(st(c, 3), 0x3FFF, 0xB8AA3B295C17F0BCull);  // log2(e)
+  expect_f80(st(c, 2), 0x4000, 0xD49A784BCD1B8AFEull);  // log2(10)
+  expect_f80(st(c, 1), 0x3FFD, 0x9A209A84FBCFF799ull);  // log10(2)
+  expect_f80(st(c, 0), 0x3FFE, 0xB17217F7D1CF79ACull);  // ln(2)
+  EXPECT_EQ(tag(c, 5), 1u);                              // zero
+  EXPECT_EQ(tag(c, 0), 0u);                              // valid
+  EXPECT_EQ((c.fpu.tw >> 0) & 3, 3u);                    // R0 still empty (TOP = 1)
+}
+
+TEST(Fpu, RoundingControlAppliesToConstants) {
+  CpuHarness h;
+  h.wr32(D, 0x0F7F);  // RC = chop
+  h.code({0xDB, 0xE3, 0xD9, 0x2D, A(0), 0xD9, 0xEB});  // fninit; fldcw [D]; fldpi
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  expect_f80(st(h.cpu, 0), 0x4000, 0xC90FDAA22168C234ull);
+  EXPECT_EQ(h.cpu.fpu.cw, 0x0F7F);
+}
+
+TEST(Fpu, ArithmeticAndStores) {
+  CpuHarness h;
+  put64(h, D, 0x3FF8000000000000ull);       // 1.5 (m64fp)
+  h.wr32(D + 8, 0x40200000);                // 2.5 (m32fp)
+  h.wr32(D + 12, uint32_t(-5));             // m32int
+  h.code({0xDB, 0xE3,                       // fninit
+          0xDD, 0x05, A(0),                 // fld qword [D]      1.5
+          0xD8, 0x05, A(8),                 // fadd dword [D+8]   4.0
+          0xDA, 0x0D, A(12),                // fimul dword [D+12] -20.0
+          0xD9, 0x1D, A(16),                // fstp dword [D+16]
+          0xD9, 0xE8,                       // fld1
+          0xD9, 0xE8,                       // fld1
+          0xDE, 0xC1,                       // faddp st1, st     2.0
+          0xD9, 0xFA,                       // fsqrt
+          0xDD, 0x15, A(24),                // fst qword [D+24]
+          0xDB, 0x3D, A(32)});              // fstp tword [D+32]
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  EXPECT_EQ(h.last_vector(), -1);
+  EXPECT_EQ(h.rd32(D + 16), 0xC1A00000u);                 // -20.0f
+  EXPECT_EQ(get64(h, D + 24), 0x3FF6A09E667F3BCDull);      // sqrt(2) as double
+  EXPECT_EQ(get64(h, D + 32), 0xB504F333F9DE6484ull);      // sqrt(2) extended
+  EXPECT_EQ(get16(h, D + 40), 0x3FFF);
+  EXPECT_EQ(h.cpu.fpu.sw & FSW_PE, FSW_PE);                // inexact
+  EXPECT_EQ(h.cpu.fpu.tw, 0xFFFF);                         // all popped
+}
+
+TEST(Fpu, IntegerAndBcdFormats) {
+  CpuHarness h;
+  const uint8_t bcd[10] = {0x89, 0x67, 0x45, 0x23, 0x01, 0, 0, 0, 0, 0x80};  // -123456789
+  h.mem.write_bytes(D, bcd, 10);
+  put64(h, D + 16, 0x8000000000000000ull);  // most negative m64int
+  h.wr32(D + 24, 0x7FFF);                   // m16int 32767
+  h.code({0xDB, 0xE3,
+          0xDF, 0x25, A(0),                 // fbld [D]
+          0xDF, 0x35, A(32),                // fbstp [D+32]
+          0xDF, 0x2D, A(16),                // fild qword [D+16]
+          0xDF, 0x3D, A(48),                // fistp qword [D+48]
+          0xDF, 0x05, A(24),                // fild word [D+24]
+          0xD9, 0xE8, 0xDE, 0xC1,           // fld1; faddp -> 32768
+          0xDF, 0x15, A(56),                // fist word [D+56]: overflow, masked -> 8000h
+          0xDB, 0x1D, A(60)});              // fistp dword [D+60]
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  uint8_t out[10];
+  h.mem.read_bytes(D + 32, out, 10);
+  EXPECT_EQ(std::memcmp(out, bcd, 10), 0);
+  EXPECT_EQ(get64(h, D + 48), 0x8000000000000000ull);
+  EXPECT_EQ(get16(h, D + 56), 0x8000);          // integer indefinite
+  EXPECT_EQ(h.rd32(D + 60), 32768u);
+  EXPECT_TRUE(h.cpu.fpu.sw & FSW_IE);
+  EXPECT_FALSE(h.cpu.fpu.sw & FSW_ES);          // masked
+}
+
+TEST(Fpu, TranscendentalAndMisc) {
+  CpuHarness h;
+  h.wr32(D, 8);
+  h.wr32(D + 4, 7);
+  h.wr32(D + 8, 3);
+  h.code({0xDB, 0xE3,
+          0xD9, 0xE8,                       // fld1
+          0xDB, 0x05, A(0),                 // fild dword [D] = 8
+          0xD9, 0xF1,                       // fyl2x: 1 * log2(8) = 3
+          0xDB, 0x05, A(0),                 // fild 8
+          0xD9, 0xF4,                       // fxtract: st0 = 1.0, st1 = 3.0 (exponent)
+          0xD9, 0xFD,                       // fscale: 1.0 * 2^3 = 8
+          0xDB, 0x05, A(8),                 // fild 3
+          0xDB, 0x05, A(4),                 // fild 7
+          0xD9, 0xF8});                     // fprem: 7 rem 3 = 1, quotient 2
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  const Cpu& c = h.cpu;
+  expect_f80(st(c, 0), 0x3FFF, 0x8000000000000000ull);  // 1.0 remainder
+  expect_f80(st(c, 1), 0x4000, 0xC000000000000000ull);  // 3.0
+  expect_f80(st(c, 2), 0x4002, 0x8000000000000000ull);  // 8.0
+  expect_f80(st(c, 3), 0x4000, 0xC000000000000000ull);  // 3.0 (fxtract exponent)
+  expect_f80(st(c, 4), 0x4000, 0xC000000000000000ull);  // 3.0 (fyl2x)
+  // Quotient 2 (SDM vol.2 FPREM): C0 = Q2 = 0, C3 = Q1 = 1, C1 = Q0 = 0; C2 = 0 (complete).
+  EXPECT_EQ(c.fpu.sw & FSW_CC, FSW_C3);
+}
+
+TEST(Fpu, SinCosTanAtan) {
+  CpuHarness h;
+  h.code({0xDB, 0xE3,
+          0xD9, 0xEE, 0xD9, 0xFE,           // fldz; fsin -> 0
+          0xD9, 0xEE, 0xD9, 0xFF,           // fldz; fcos -> 1
+          0xD9, 0xEE, 0xD9, 0xF2,           // fldz; fptan -> 0, then 1 pushed
+          0xD9, 0xE8, 0xD9, 0xE8, 0xD9, 0xF3,  // fld1; fld1; fpatan -> atan(1) = pi/4
+          0xD9, 0xEE, 0xD9, 0xFB});         // fldz; fsincos -> st0 = cos = 1, st1 = sin = 0
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  const Cpu& c = h.cpu;
+  expect_f80(st(c, 0), 0x3FFF, 0x8000000000000000ull);
+  expect_f80(st(c, 1), 0x0000, 0);
+  expect_f80(st(c, 2), 0x3FFE, 0xC90FDAA22168C235ull);  // pi/4
+  expect_f80(st(c, 3), 0x3FFF, 0x8000000000000000ull);  // fptan's 1.0
+  expect_f80(st(c, 4), 0x0000, 0);
+  expect_f80(st(c, 5), 0x3FFF, 0x8000000000000000ull);
+  expect_f80(st(c, 6), 0x0000, 0);
+  EXPECT_EQ(c.fpu.sw & FSW_C2, 0);  // arguments in range
+}
+
+TEST(Fpu, ComparesFstswSahfFcomiFcmov) {
+  CpuHarness h;
+  h.code({0xDB, 0xE3,
+          0xD9, 0xE8, 0xD9, 0xEE,           // fld1; fldz  (st0 = 0, st1 = 1)
+          0xD8, 0xD1,                       // fcom st1: 0 < 1 -> C0 = 1
+          0xDF, 0xE0,                       // fnstsw ax
+          0x9E,                             // sahf: CF = C0
+          0x0F, 0x92, 0xC3,                 // setb bl
+          0xDB, 0xF1,                       // fcomi st, st1: CF = 1, ZF = 0
+          0x0F, 0x92, 0xC7,                 // setb bh
+          0xDA, 0xC1,                       // fcmovb st, st1: st0 = 1
+          0xD9, 0xE4,                       // ftst: 1 > 0 -> C3 = C2 = C0 = 0
+          0xDF, 0xE0,                       // fnstsw ax
+          0x89, 0xC1,                       // mov ecx, eax
+          0xDE, 0xD9,                       // fcompp
+          0xD9, 0xE5,                       // fxam on empty: C3 = 1, C0 = 1
+          0xDD, 0x3D, A(0)});               // fnstsw [D]
+  h.cpu.regs[EBX] = 0;
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  EXPECT_EQ(h.cpu.regs[EBX] & 0xFFFF, 0x0101u);
+  EXPECT_EQ(h.cpu.regs[ECX] & (FSW_C0 | FSW_C2 | FSW_C3), 0u);
+  EXPECT_EQ(get16(h, D) & (FSW_C0 | FSW_C2 | FSW_C3), FSW_C0 | FSW_C3);
+  EXPECT_EQ(h.cpu.fpu.tw, 0xFFFF);
+}
+
+TEST(Fpu, FcomiUnorderedAndFxchFfree) {
+  CpuHarness h;
+  h.code({0xDB, 0xE3,
+          0xD9, 0xEE, 0xD9, 0xEE, 0xDE, 0xF9,  // 0/0 -> invalid, default NaN
+          0xD9, 0xE8,                          // fld1
+          0xDF, 0xF1,                          // fcomip st, st1: unordered -> ZF PF CF
+          0x9C, 0x5B,                          // pushfd; pop ebx
+          0xD9, 0xE8, 0xD9, 0xC9,              // fld1; fxch st1
+          0xDD, 0xC1});                        // ffree st1
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  EXPECT_EQ(h.cpu.regs[EBX] & (ZF | PF | CF | OF | SF | AF), ZF | PF | CF);
+  const Cpu& c = h.cpu;
+  expect_f80(st(c, 0), 0xFFFF, 0xC000000000000000ull);  // real indefinite after fxch
+  EXPECT_EQ(tag(c, 1), 3u);                             // freed
+  EXPECT_TRUE(c.fpu.sw & FSW_IE);
+  EXPECT_FALSE(c.fpu.sw & FSW_ZE);
+}
+
+TEST(Fpu, StackOverflowAndUnderflowMasked) {
+  CpuHarness h;
+  std::vector<uint8_t> code = {0xDB, 0xE3};
+  for (int k = 0; k < 9; ++k) { code.push_back(0xD9); code.push_back(0xE8); }
+  h.code({});
+  h.mem.write_bytes(h.cpu.eip, code.data(), uint32_t(code.size()));
+  uint8_t tail[] = {0xF4};
+  h.mem.write_bytes(h.cpu.eip + uint32_t(code.size()), tail, 1);
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  const Cpu& c = h.cpu;
+  // The ninth push overflows: IE and SF set, C1 = 1, ST(0) = real indefinite.
+  EXPECT_EQ(c.fpu.sw & (FSW_IE | FSW_SF | FSW_C1), FSW_IE | FSW_SF | FSW_C1);
+  expect_f80(st(c, 0), 0xFFFF, 0xC000000000000000ull);
+
+  CpuHarness u;
+  u.code({0xDB, 0xE3, 0xD9, 0xE1});  // fninit; fabs on an empty stack
+  ASSERT_EQ(u.run(), EXIT_HLT);
+  EXPECT_EQ(u.cpu.fpu.sw & (FSW_IE | FSW_SF | FSW_C1), FSW_IE | FSW_SF);  // C1 = 0: underflow
+}
+
+TEST(Fpu, UnmaskedExceptionRaisesMfOnNextWaitingInsn) {
+  CpuHarness h;
+  h.cpu.cr0 |= CR0_NE;
+  h.wr32(D, 0x037B);  // ZM clear
+  h.code({0xDB, 0xE3, 0xD9, 0x2D, A(0),     // fninit; fldcw [D]
+          0xD9, 0xE8, 0xD9, 0xEE,           // fld1; fldz
+          0xDE, 0xF9,                       // fdivp st1, st: 1/0, ZE unmasked: no result
+          0xDF, 0xE0,                       // fnstsw ax (no wait: no #MF)
+          0x9B});                           // fwait -> #MF
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  EXPECT_EQ(h.last_vector(), VEC_MF);
+  const Cpu& c = h.cpu;
+  EXPECT_EQ(c.regs[EAX] & 0xFFFF, c.fpu.sw);
+  EXPECT_EQ(c.fpu.sw & (FSW_ZE | FSW_ES | FSW_B), FSW_ZE | FSW_ES | FSW_B);
+  EXPECT_EQ(top(c), 6u);                        // operands untouched, no pop
+  expect_f80(st(c, 0), 0, 0);
+  expect_f80(st(c, 1), 0x3FFF, 0x8000000000000000ull);
+  EXPECT_EQ(c.fpu.fip, CpuHarness::CODE_ADDR + 12);  // the FDIVP
+  EXPECT_EQ(c.fpu.fop, 0x6F9);
+  // The fault was taken at the FWAIT: the stub's return address on the stack.
+  EXPECT_EQ(h.rd32(c.regs[ESP]), CpuHarness::CODE_ADDR + 16);
+}
+
+TEST(Fpu, UnmaskedOverflowBiasesRegisterResultAndSuppressesStore) {
+  CpuHarness h;
+  h.wr32(D, 0x0377);                        // OM clear
+  put80(h, D + 16, 0x7FFE, 0x8000000000000000ull);  // 2^16383
+  h.wr32(D + 32, 0x11111111);
+  h.code({0xDB, 0xE3, 0xD9, 0x2D, A(0),
+          0xDB, 0x2D, A(16),                // fld tword
+          0xD9, 0x1D, A(32),                // fstp dword: overflow unmasked: no store, no pop
+          0xDB, 0xE2,                       // fnclex
+          0xD8, 0xC8});                     // fmul st, st: 2^32766, exponent biased down
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  const Cpu& c = h.cpu;
+  EXPECT_EQ(h.rd32(D + 32), 0x11111111u);
+  EXPECT_EQ(top(c), 7u);
+  // True biased exponent 32766 + 16383 = 49149; minus 24576 (SDM vol.1 8.5.4).
+  expect_f80(st(c, 0), 0x5FFD, 0x8000000000000000ull);
+  EXPECT_EQ(c.fpu.sw & (FSW_OE | FSW_ES), FSW_OE | FSW_ES);
+}
+
+TEST(Fpu, PendingExceptionWithNeClearDoesNotFault) {
+  CpuHarness h;  // CR0.NE = 0: reported through FERR#/IRQ13 (not modelled); no #MF
+  h.wr32(D, 0x037E);
+  h.code({0xDB, 0xE3, 0xD9, 0x2D, A(0), 0xD9, 0xEE, 0xD9, 0xEE, 0xDE, 0xF9, 0x9B, 0xD9, 0xE8});
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  EXPECT_EQ(h.last_vector(), -1);
+}
+
+TEST(Fpu, CR0EmAndTsRaiseNm) {
+  {
+    CpuHarness h;
+    h.cpu.cr0 |= CR0_EM;
+    h.code({0xD9, 0xE8});
+    ASSERT_EQ(h.run(), EXIT_HLT);
+    EXPECT_EQ(h.last_vector(), VEC_NM);
+    EXPECT_EQ(h.rd32(h.cpu.regs[ESP]), CpuHarness::CODE_ADDR);
+  }
+  {
+    CpuHarness h;  // EM: WAIT is not affected
+    h.cpu.cr0 |= CR0_EM | CR0_MP;
+    h.code({0x9B});
+    ASSERT_EQ(h.run(), EXIT_HLT);
+    EXPECT_EQ(h.last_vector(), -1);
+  }
+  {
+    CpuHarness h;  // TS without MP: ESC faults, WAIT does not
+    h.cpu.cr0 |= CR0_TS;
+    h.code({0x9B, 0xDB, 0xE3});
+    ASSERT_EQ(h.run(), EXIT_HLT);
+    EXPECT_EQ(h.last_vector(), VEC_NM);
+    EXPECT_EQ(h.rd32(h.cpu.regs[ESP]), CpuHarness::CODE_ADDR + 1);
+  }
+  {
+    CpuHarness h;  // TS and MP: WAIT faults
+    h.cpu.cr0 |= CR0_TS | CR0_MP;
+    h.code({0x9B});
+    ASSERT_EQ(h.run(), EXIT_HLT);
+    EXPECT_EQ(h.last_vector(), VEC_NM);
+  }
+}
+
+TEST(Fpu, ControlWordReservedBitsAndFnstcw) {
+  CpuHarness h;
+  h.wr32(D, 0xFFFF);
+  h.code({0xDB, 0xE3, 0xD9, 0x2D, A(0), 0xD9, 0x3D, A(4)});
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  EXPECT_EQ(get16(h, D + 4), 0x1F7F);
+}
+
+TEST(Fpu, FnstenvProtected32Layout) {
+  CpuHarness h;
+  h.wr32(D + 64, 0x40490FDB);  // float pi
+  h.code({0x90,                              // nop (FIP must skip it)
+          0xDB, 0xE3,                        // fninit
+          0xD9, 0x05, A(64),                 // fld dword [D+64]  (at CODE+3)
+          0xD9, 0x35, A(0),                  // fnstenv [D]
+          0xD9, 0x3D, A(32)});               // fnstcw [D+32]: all masked after fnstenv
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  EXPECT_EQ(h.rd32(D + 0), 0xFFFF037Fu);
+  EXPECT_EQ(h.rd32(D + 4), 0xFFFF3800u);   // TOP = 7
+  EXPECT_EQ(h.rd32(D + 8), 0xFFFF3FFFu);   // R7 valid, others empty
+  EXPECT_EQ(h.rd32(D + 12), CpuHarness::CODE_ADDR + 3);
+  EXPECT_EQ(h.rd32(D + 16), 0x08u | (0x105u << 16));  // CS, FOP = D9 05 -> 105h
+  EXPECT_EQ(h.rd32(D + 20), D + 64);
+  EXPECT_EQ(h.rd32(D + 24), 0xFFFF0010u);
+  EXPECT_EQ(get16(h, D + 32), 0x037F);
+}
+
+TEST(Fpu, FsaveFrstorRoundTripAndMasking) {
+  CpuHarness h;
+  h.cpu.cr0 |= CR0_NE;
+  h.code({0xDB, 0xE3, 0xD9, 0xEB, 0xD9, 0xE8, 0xD9, 0xEE,  // fninit; fldpi; fld1; fldz
+          0xDD, 0x35, A(0),                               // fnsave [D]: then fninit
+          0xD9, 0x3D, A(300),                             // fnstcw
+          0xDD, 0x25, A(0),                               // frstor [D]
+          0xDD, 0x35, A(108)});                           // fnsave [D+108]
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  EXPECT_EQ(get16(h, D + 300), 0x037F);
+  uint8_t a[108], b[108];
+  h.mem.read_bytes(D, a, 108);
+  h.mem.read_bytes(D + 108, b, 108);
+  EXPECT_EQ(std::memcmp(a, b, 108), 0);
+  EXPECT_EQ(h.rd32(D + 8), 0xFFFF07FFu);  // R5 zero, R6 valid (1.0), R7 valid (pi)
+  uint64_t m;
+  std::memcpy(&m, a + 28, 8);
+  EXPECT_EQ(m, 0u);                        // ST(0) = +0
+  std::memcpy(&m, a + 48, 8);
+  EXPECT_EQ(m, 0xC90FDAA22168C235ull);     // ST(2) = pi
+  EXPECT_EQ(h.cpu.fpu.tw, 0xFFFF);         // the second fnsave reinitialized
+
+  // FRSTOR of an image with a pending unmasked exception -> #MF at the next waiting insn.
+  CpuHarness g;
+  g.cpu.cr0 |= CR0_NE;
+  uint8_t img[108];
+  std::memset(img, 0, sizeof img);
+  const uint32_t cw = 0xFFFF037E, sw = 0xFFFF0001, tw = 0xFFFFFFFF;
+  std::memcpy(img, &cw, 4);
+  std::memcpy(img + 4, &sw, 4);
+  std::memcpy(img + 8, &tw, 4);
+  g.mem.write_bytes(D, img, 108);
+  g.code({0xDD, 0x25, A(0), 0xDB, 0xE2, 0xD9, 0xE8, 0xDD, 0x25, A(0), 0xD9, 0xE8});
+  ASSERT_EQ(g.run(), EXIT_HLT);
+  EXPECT_EQ(g.last_vector(), VEC_MF);
+  EXPECT_EQ(g.rd32(g.cpu.regs[ESP]), CpuHarness::CODE_ADDR + 16);  // the second fld1
+  EXPECT_EQ(g.cpu.fpu.sw & (FSW_ES | FSW_B | FSW_IE), FSW_ES | FSW_B | FSW_IE);
+}
+
+TEST(Fpu, RealMode16BitEnvironment) {
+  CpuHarness h(false);  // CS = DS = 0x1000, IP = 0
+  h.code({0xDB, 0xE3,                 // fninit
+          0xD9, 0x06, 0x40, 0x01,     // fld dword [0x140] (at IP 2)
+          0xD9, 0x36, 0x00, 0x01,     // fnstenv [0x100] (14 bytes)
+          0x66, 0xD9, 0x36, 0x20, 0x01});  // o32 fnstenv [0x120] (28 bytes)
+  h.wr32(0x10000 + 0x140, 0x3F800000);
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  EXPECT_EQ(h.last_vector(), -1);
+  uint16_t e[7];
+  h.mem.read_bytes(0x10100, e, 14);
+  EXPECT_EQ(e[0], 0x037F);
+  EXPECT_EQ(e[1], 0x3800);
+  EXPECT_EQ(e[2], 0x3FFF);
+  EXPECT_EQ(e[3], 0x0002);                       // linear IP 10002h, low 16 bits
+  EXPECT_EQ(e[4], (1u << 12) | 0x106);           // IP bits 19-16, FOP D9 06
+  EXPECT_EQ(e[5], 0x0140);
+  EXPECT_EQ(e[6], 1u << 12);
+  EXPECT_EQ(h.rd32(0x10120 + 12), 0xFFFF0002u);
+  EXPECT_EQ(h.rd32(0x10120 + 16), (1u << 12) | 0x106u);
+  EXPECT_EQ(h.rd32(0x10120 + 20), 0xFFFF0140u);
+  EXPECT_EQ(h.rd32(0x10120 + 24), 1u << 12);
+}
+
+TEST(Fpu, FldenvRecomputesTagsAndSummary) {
+  CpuHarness h;
+  h.code({0xDB, 0xE3, 0xD9, 0xEE, 0xD9, 0xE8,   // fninit; fldz; fld1 (R7 = 0, R6 = 1)
+          0xD9, 0x35, A(0),                      // fnstenv [D]
+          0xD9, 0x25, A(32),                     // fldenv [D+32]
+          0xD9, 0x35, A(64)});                   // fnstenv [D+64]
+  // TOP 6, ES set (no unmasked flag), every tag "valid".
+  uint32_t env[7] = {0xFFFF037F, 0xFFFF3080, 0xFFFF0000, 0, 0, 0, 0};
+  h.mem.write_bytes(D + 32, env, sizeof env);
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  EXPECT_EQ(h.rd32(D + 8), 0xFFFF4FFFu);          // R6 valid, R7 zero
+  EXPECT_EQ(h.rd32(D + 64 + 4), 0xFFFF3000u);     // ES cleared: no unmasked flag
+  // Non-empty tags follow the contents: R0-R5 hold +0.0 from power-on -> zero (01).
+  EXPECT_EQ(h.rd32(D + 64 + 8), 0xFFFF4555u);
+}
+
+TEST(Fpu, InvalidFormsAndLock) {
+  {
+    CpuHarness h;
+    h.code({0xDB, 0x0D, A(0)});  // fisttp dword: SSE3, #UD on a P6
+    ASSERT_EQ(h.run(), EXIT_HLT);
+    EXPECT_EQ(h.last_vector(), VEC_UD);
+  }
+  {
+    CpuHarness h;
+    h.code({0xF0, 0xD9, 0xE8});  // lock fld1
+    ASSERT_EQ(h.run(), EXIT_HLT);
+    EXPECT_EQ(h.last_vector(), VEC_UD);
+  }
+}
+
+TEST(Fpu, MemoryFaultLeavesStateUnchanged) {
+  CpuHarness h(false);
+  h.code({0xDB, 0xE3, 0xD9, 0xE8,      // fninit; fld1
+          0xDB, 0x3E, 0xFA, 0xFF});    // fstp tword [0xFFFA]: crosses the 64 KiB limit
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  EXPECT_EQ(h.last_vector(), VEC_GP);
+  EXPECT_EQ(top(h.cpu), 7u);           // not popped
+  EXPECT_EQ(h.cpu.fpu.fop, 0x1E8);     // still the fld1
+}
+
+TEST(Fpu, EnvironmentRoundTripsInEveryFormat) {
+  // Real mode, 16- and 32-bit formats: FNSTENV, FLDENV, FNSTENV again gives the same bytes.
+  CpuHarness r(false);
+  r.wr32(0x10000 + 0x140, 0x3F800000);
+  r.code({0xDB, 0xE3, 0xD9, 0x06, 0x40, 0x01, 0xD9, 0xE8,  // fninit; fld dword [0x140]; fld1
+          0xD9, 0x36, 0x00, 0x02,                          // fnstenv [0x200]
+          0xD9, 0x26, 0x00, 0x02,                          // fldenv [0x200]
+          0xD9, 0x36, 0x20, 0x02,                          // fnstenv [0x220]
+          0x66, 0xD9, 0x36, 0x40, 0x02,                    // o32 fnstenv [0x240]
+          0x66, 0xD9, 0x26, 0x40, 0x02,                    // o32 fldenv [0x240]
+          0x66, 0xD9, 0x36, 0x60, 0x02});                  // o32 fnstenv [0x260]
+  ASSERT_EQ(r.run(), EXIT_HLT);
+  EXPECT_EQ(r.last_vector(), -1);
+  uint8_t a[28], b[28];
+  r.mem.read_bytes(0x10200, a, 14);
+  r.mem.read_bytes(0x10220, b, 14);
+  EXPECT_EQ(std::memcmp(a, b, 14), 0);
+  r.mem.read_bytes(0x10240, a, 28);
+  r.mem.read_bytes(0x10260, b, 28);
+  EXPECT_EQ(std::memcmp(a, b, 28), 0);
+  EXPECT_EQ(r.rd32(0x10240 + 4), 0xFFFF3000u);  // TOP = 6
+  EXPECT_EQ(r.rd32(0x10240 + 8), 0xFFFF0FFFu);  // R6, R7 valid
+
+  // Protected mode, 16-bit format (operand-size prefix): CS and DS selectors are stored.
+  CpuHarness p;
+  p.code({0xDB, 0xE3, 0xD9, 0xE8,                      // fninit; fld1 (at CODE+2)
+          0xDD, 0x05, A(100),                          // fld qword [D+100] (at CODE+4)
+          0x66, 0xD9, 0x35, A(0),                      // o16 fnstenv [D]
+          0x66, 0xD9, 0x25, A(0),                      // o16 fldenv [D]
+          0x66, 0xD9, 0x35, A(16)});                   // o16 fnstenv [D+16]
+  ASSERT_EQ(p.run(), EXIT_HLT);
+  uint16_t e[7];
+  p.mem.read_bytes(D, e, 14);
+  EXPECT_EQ(e[3], uint16_t(CpuHarness::CODE_ADDR + 4));
+  EXPECT_EQ(e[4], 0x08);
+  EXPECT_EQ(e[5], uint16_t(D + 100));
+  EXPECT_EQ(e[6], 0x10);
+  p.mem.read_bytes(D, a, 14);
+  p.mem.read_bytes(D + 16, b, 14);
+  EXPECT_EQ(std::memcmp(a, b, 14), 0);
+}
+
+TEST(Fpu, FipTracksLastNonControlInstructionInsideBlocks) {
+  CpuHarness h;
+  h.code({0x90, 0x90, 0xD9, 0xE8,          // nop; nop; fld1 (at CODE+2)
+          0x40,                            // inc eax
+          0xD9, 0x3D, A(0),                // fnstcw (control: FIP unchanged)
+          0x90,
+          0xD9, 0x35, A(16)});             // fnstenv [D+16]
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  EXPECT_EQ(h.rd32(D + 16 + 12), CpuHarness::CODE_ADDR + 2);
+  EXPECT_EQ(h.rd32(D + 16 + 16) >> 16, 0x1E8u);
+}
+
+struct NoIo : IoBus {
+  uint32_t in(uint16_t, unsigned) override { return ~0u; }
+  void out(uint16_t, unsigned, uint32_t) override {}
+};
+
+TEST(Fpu, CpuidReportsFpu) {
+  CpuHarness h;
+  h.cpu.regs[EAX] = 1;
+  h.code({0x0F, 0xA2});
+  ASSERT_EQ(h.run(), EXIT_CPUID);
+  NoIo io;
+  ASSERT_TRUE(execute_trapped(h.cpu, io));
+  EXPECT_EQ(h.cpu.regs[EDX] & 1u, 1u);
+}
+
+}  // namespace
+}  // namespace softcpu
