@@ -143,6 +143,7 @@ void Machine::register_stats() {
   stats_.add("cache.blocks", [this] { return double(cache_.block_count()); });
   for (unsigned r = EXIT_IO; r < EXIT_COUNT; ++r)
     stats_.add(std::string("exits.") + exit_reason_name(r), &exits_[r]);
+  stats_.add("resets", &resets_);
   stats_.add("exceptions.total", &ic.exceptions);
   for (unsigned v = 0; v < 32; ++v)
     if (v <= VEC_MC)
@@ -196,7 +197,7 @@ bool Machine::run_trapped() {
 void Machine::report_triple_fault() {
   Cpu& c = cpu_;
   std::fprintf(stderr,
-               "softcpu: triple fault at %04x:%08x (CR0=%08x); the guest cannot continue\n"
+               "softcpu: triple fault at %04x:%08x (CR0=%08x)\n"
                "  EAX=%08x EBX=%08x ECX=%08x EDX=%08x ESI=%08x EDI=%08x EBP=%08x ESP=%08x "
                "EFL=%08x\n"
                "  CS=%04x SS=%04x DS=%04x ES=%04x GDT=%08x/%04x IDT=%08x/%04x\n",
@@ -223,8 +224,16 @@ int Machine::run() {
     com1_->poll();  // take host input even when the guest is not reading the UART
     if (r == EXIT_TRIPLE_FAULT || ((r >= EXIT_IO && r <= EXIT_HLT) && !run_trapped())) {
       report_triple_fault();
-      status = 3;
-      break;
+      if (!config_.reset_on_triple_fault) {
+        status = 3;
+        break;
+      }
+      // A triple fault makes a PC's chipset assert RESET (SDM vol.3 6.15, #DF): the CPU
+      // starts again at the reset vector; memory is kept.
+      std::fprintf(stderr, "softcpu: resetting the CPU (--on-triple-fault=reset)\n");
+      ++resets_;
+      reset_cpu(cpu_);
+      continue;
     }
     if (cpu_.halted) {
       // No device can raise an interrupt on this machine yet, so HLT is the end.

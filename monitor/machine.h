@@ -73,6 +73,7 @@ class Machine {
   std::atomic<int> exit_status_{-1};  // -1: no exit requested; the first request wins
   uint64_t tsc_offset_ = 0;
   uint64_t exits_[EXIT_COUNT] = {};
+  uint64_t resets_ = 0;
   uint64_t trap_ops_[TRAP_COUNT] = {};
   std::chrono::steady_clock::time_point started_;
   double wall_seconds_ = 0;

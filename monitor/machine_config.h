@@ -22,12 +22,14 @@ struct MachineConfig {
   std::vector<DebugconSpec> debugcons;
   std::optional<double> timeout_seconds;
   std::string trace_path;          // empty: no trace
+  bool reset_on_triple_fault = true;  // --on-triple-fault reset (like a PC) or exit
   StatsFormat stats = StatsFormat::NONE;
   std::string stats_path;          // empty: stderr
 };
 
 // Build the machine, run it, and return the process exit status:
-//  debug-exit port write v -> (v << 1) | 1; timeout -> 124; triple fault -> 3;
+//  debug-exit port write v -> (v << 1) | 1; timeout -> 124; triple fault with
+//  --on-triple-fault exit -> 3 (with reset, the default, the machine resets and goes on);
 //  guest halted for good -> 0; configuration error -> 2 (message on stderr).
 int run_machine(const MachineConfig& config);
 

@@ -28,6 +28,9 @@ const char kRunHelp[] =
     "  --debugcon PORT:FILE   copy bytes the guest writes to I/O port PORT (e.g. 0xE9) to FILE\n"
     "                         ('-' = stdout); repeatable\n"
     "  --timeout SECONDS      stop the guest after SECONDS of wall time (exit status 124)\n"
+    "  --on-triple-fault reset|exit\n"
+    "                         on a triple fault, reset the CPU like a PC (default; memory is\n"
+    "                         kept) or print the CPU state and exit with status 3\n"
     "  --trace FILE           write one line per executed instruction to FILE ('-' = stdout):\n"
     "                         CS:EIP, bytes, disassembly, registers before it runs\n"
     "  --stats[=text|json]    print statistics at exit (to stderr): instructions, blocks decoded,\n"
@@ -40,7 +43,7 @@ const char kRunHelp[] =
     "\n"
     "exit status: (v << 1) | 1 when the guest writes v to the debug-exit port 0xF4; 0 when the\n"
     "guest halts for good or is quit with Ctrl-A x; 2 for a bad option or file; 3 after a triple\n"
-    "fault (the state is printed); 124 on --timeout.\n";
+    "fault with --on-triple-fault exit (the state is printed); 124 on --timeout.\n";
 
 namespace {
 
@@ -130,6 +133,14 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
         return false;
       }
       c.timeout_seconds = t;
+    } else if (name == "--on-triple-fault") {
+      if (!need_value()) return false;
+      if (value == "reset") c.reset_on_triple_fault = true;
+      else if (value == "exit") c.reset_on_triple_fault = false;
+      else {
+        *error = "bad --on-triple-fault '" + value + "': expected reset or exit";
+        return false;
+      }
     } else if (name == "--trace") {
       if (!need_value()) return false;
       c.trace_path = value;

@@ -83,8 +83,23 @@ with tempfile.TemporaryDirectory() as d:
         print("FAIL debugcon file content:", repr(open(dc).read()))
     check("timeout exits 124", ["run", "--bios", loop_rom, "--timeout", "0.5"], 124,
           err_has="timeout")
-    check("triple fault exits 3 with the state", ["run", "--bios", tf_rom], 3,
-          err_has="triple fault")
+    check("triple fault exits 3 with the state", ["run", "--bios", tf_rom,
+          "--on-triple-fault", "exit"], 3, err_has="triple fault")
+    # Default: a triple fault resets the CPU and keeps RAM. This ROM counts its boots in RAM
+    # at 0x500 and triple-faults until the third boot, which exits with the count: (3<<1)|1.
+    boots = (b"\xFE\x06\x00\x05"          # inc byte [0x500]
+             b"\xA0\x00\x05"              # mov al, [0x500]
+             b"\x3C\x03"                  # cmp al, 3
+             b"\x75\x02"                  # jne +2
+             b"\xE6\xF4"                  # out 0xF4, al
+             b"\x2E\x0F\x01\x1E\x18\x00"  # lidt cs:[0x18] (limit 0)
+             b"\xCC")                     # int3 -> #GP -> #DF -> triple fault
+    body = boots + b"\xF4" * (0x18 - len(boots)) + b"\x00" * 6
+    reset_rom = write("reset.rom", rom_with_reset_code(b"\xEA\x00\x00\x00\xF0", body=body))
+    check("triple fault resets by default and keeps RAM", ["run", "--bios", reset_rom,
+          "--stats=json"], 7, err_has='"resets": 2')
+    check("bad --on-triple-fault", ["run", "--bios", reset_rom, "--on-triple-fault", "halt"], 2,
+          err_has="expected reset or exit", one_line=True)
     check("unassigned ports read all ones and do not crash", ["run", "--bios", hammer_rom,
           "--stats"], 1, err_has="io.unassigned_accesses")
     check("missing BIOS file", ["run", "--bios", os.path.join(d, "nope.rom")], 2,

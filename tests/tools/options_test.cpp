@@ -67,6 +67,7 @@ TEST(Options, HelpAndVersion) {
   EXPECT_EQ(p.command, Command::VERSION);
   // Every option the parser accepts is explained in the run help.
   for (const char* opt : {"--bios", "-m", "--serial", "--debugcon", "--timeout", "--trace",
+                          "--on-triple-fault",
                           "--stats", "--stats-file"})
     EXPECT_NE(std::string(kRunHelp).find(opt), std::string::npos) << opt;
 }
