@@ -3,6 +3,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "interp/msr.h"
+
 namespace softcpu {
 
 class PhysicalMemory;
@@ -152,6 +154,7 @@ struct Cpu {
   uint32_t fault_depth;   // nested exception delivery (double/triple fault)
 
   FpuState fpu;
+  MsrState msr;
 
   PhysicalMemory* mem;
   BlockCache* cache;

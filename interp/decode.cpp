@@ -23,7 +23,7 @@ uint8_t log2_scale(uint8_t s) { return s == 8 ? 3 : s == 4 ? 2 : s == 2 ? 1 : 0;
 
 const GroupSelector kSelectors[] = {
     select_trap, select_control, select_data,   select_alu,   select_shift, select_muldiv,
-    select_bits, select_bcd,     select_string, select_stack, select_system, select_fpu,
+    select_bits, select_bcd,     select_string, select_stack, select_system, select_fpu, select_sysenter,
 };
 
 bool ends_block(const ZydisDecodedInstruction& zi) {

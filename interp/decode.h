@@ -49,6 +49,7 @@ bool select_string(const DecodeContext&, Insn&);    // ops_string.cpp: MOVS CMPS
 bool select_stack(const DecodeContext&, Insn&);     // ops_stack.cpp: PUSH/POP (all), PUSHA/POPA, PUSHF/POPF, ENTER/LEAVE
 bool select_control(const DecodeContext&, Insn&);   // ops_control.cpp: JMP/CALL/RET near+far, Jcc, LOOP*, JCXZ, INT*, IRET, BOUND
 bool select_system(const DecodeContext&, Insn&);    // ops_system.cpp: segment loads (MOV sreg, LDS..), CR moves, LGDT.., CLI/STI
+bool select_sysenter(const DecodeContext&, Insn&);  // ops_sysenter.cpp: SYSENTER, SYSEXIT
 bool select_trap(const DecodeContext&, Insn&);      // ops_trap.cpp: IN/OUT/INS/OUTS, CPUID, RDTSC, HLT, RDMSR/WRMSR
 bool select_fpu(const DecodeContext&, Insn&);       // ops_fpu.cpp: x87 (ESC D8-DF) and WAIT/FWAIT
 

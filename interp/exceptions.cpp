@@ -208,6 +208,7 @@ void reset_cpu(Cpu& c) {
   // x87 after RESET (SDM vol.3 table 9-1): CW 0040H, SW 0, TW 5555H (all +0.0), pointers 0.
   c.fpu.cw = 0x0040;
   c.fpu.tw = 0x5555;
+  reset_msrs(c.msr);
   refresh_all_segment_ranges(c);
   update_mode(c);
   tlb_flush(c);

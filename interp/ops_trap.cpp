@@ -5,6 +5,7 @@
 #include "interp/segments.h"
 #include "interp/task.h"
 #include "interp/trap.h"
+#include "interp/msr.h"
 
 namespace softcpu {
 
@@ -60,28 +61,22 @@ void do_cpuid(Cpu& c) {
   } else if (leaf == 1) {
     a = 0x00000663;  // family 6, model 6, stepping 3
     d = (1u << 0) /*FPU*/ | (1u << 3) /*PSE*/ | (1u << 4) /*TSC*/ | (1u << 5) /*MSR*/ |
-        (1u << 8) /*CX8*/ | (1u << 13) /*PGE*/ | (1u << 15) /*CMOV*/;
+        (1u << 8) /*CX8*/ | (1u << 11) /*SEP*/ | (1u << 13) /*PGE*/ | (1u << 15) /*CMOV*/;
   }
   c.regs[EAX] = a; c.regs[EBX] = b; c.regs[ECX] = cx; c.regs[EDX] = d;
 }
 
+// RDMSR/WRMSR (SDM vol.2): CPL 0 only; an MSR we do not have raises #GP(0).
 void do_rdmsr(Cpu& c) {
-  if (c.cpl != 0) raise_gp(0);
-  switch (c.regs[ECX]) {
-    case 0x10:  // IA32_TIME_STAMP_COUNTER
-      c.regs[EAX] = uint32_t(c.tsc);
-      c.regs[EDX] = uint32_t(c.tsc >> 32);
-      break;
-    default: raise_gp(0);  // unknown MSR (SDM vol.2 RDMSR)
-  }
+  uint64_t v;
+  if (c.cpl != 0 || !read_msr(c, c.regs[ECX], v)) raise_gp(0);
+  c.regs[EAX] = uint32_t(v);
+  c.regs[EDX] = uint32_t(v >> 32);
 }
 
 void do_wrmsr(Cpu& c) {
-  if (c.cpl != 0) raise_gp(0);
-  switch (c.regs[ECX]) {
-    case 0x10: c.tsc = (uint64_t(c.regs[EDX]) << 32) | c.regs[EAX]; break;
-    default: raise_gp(0);
-  }
+  if (c.cpl != 0 || !write_msr(c, c.regs[ECX], (uint64_t(c.regs[EDX]) << 32) | c.regs[EAX]))
+    raise_gp(0);
 }
 
 // Longest run of a REP INS/OUTS in one monitor call, so the run loop stays responsive.
