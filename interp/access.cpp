@@ -10,6 +10,7 @@ namespace softcpu {
 void raise_segment_limit_fault(unsigned seg) { raise_fault(seg == SS ? VEC_SS : VEC_GP, 0); }
 
 uint32_t read_linear_slow(Cpu& c, uint32_t lin, unsigned size) {
+  ++c.tlb_counters.slow_accesses;
   if (((lin & 0xFFF) + size) > PAGE_SIZE) {  // crosses a page: byte by byte, little endian
     uint32_t v = 0;
     for (unsigned k = 0; k < size; ++k) v |= read_linear<1>(c, lin + k) << (8 * k);
@@ -52,6 +53,7 @@ void write_physical(Cpu& c, uint32_t phys, unsigned size, uint32_t v) {
 }
 
 void write_linear_slow(Cpu& c, uint32_t lin, unsigned size, uint32_t v) {
+  ++c.tlb_counters.slow_accesses;
   if (((lin & 0xFFF) + size) > PAGE_SIZE) {
     // Both pages must be writable before the first byte is written (no partial writes).
     probe_write_linear(c, lin, size);

@@ -127,6 +127,16 @@ struct SoftTlb {
   uint16_t nfilled, nsup;
   uint8_t any_large;              // an entry came from a 4 MiB page since the last full flush
 };
+// Soft TLB counters for --stats (slow-path events only: the fast path counts nothing).
+struct TlbCounters {
+  uint64_t slow_accesses;  // data accesses that missed the TLB or need the slow path
+  uint64_t walks;          // page-table walks (paging on)
+  uint64_t fills;          // entries filled
+  uint64_t flushes;        // full flushes (CR3 loads keep global entries: nonglobal_flushes)
+  uint64_t nonglobal_flushes;
+  uint64_t invlpg;
+};
+
 struct Cpu {
   uint32_t regs[9];  // EAX..EDI, then a zero slot (REG_NONE)
   uint32_t eip;
@@ -155,6 +165,7 @@ struct Cpu {
 
   FpuState fpu;
   MsrState msr;
+  TlbCounters tlb_counters;
 
   PhysicalMemory* mem;
   BlockCache* cache;

@@ -181,9 +181,13 @@ bool deliver_exception(Cpu& c, uint8_t v, bool has_error, uint32_t error) {
 void reset_cpu(Cpu& c) {
   PhysicalMemory* mem = c.mem;
   BlockCache* cache = c.cache;
+  const uint64_t icount = c.icount;           // counters describe the whole run,
+  const TlbCounters tlb_counters = c.tlb_counters;  // across resets
   std::memset(static_cast<void*>(&c), 0, sizeof c);
   c.mem = mem;
   c.cache = cache;
+  c.icount = icount;
+  c.tlb_counters = tlb_counters;
   c.eflags = 2;
   c.eip = 0xFFF0;
   c.regs[EDX] = 0x00000663;  // family 6, model 6, stepping 3 (matches CPUID leaf 1)

@@ -56,6 +56,7 @@ inline bool user_allowed(uint32_t rights, AccessKind kind) {
 }  // namespace
 
 bool page_walk(Cpu& c, uint32_t lin, AccessKind kind, bool user, PageWalk& w, uint32_t& err) {
+  ++c.tlb_counters.walks;
   const bool write = kind == ACCESS_WRITE;
   err = (write ? PF_W : 0) | (user ? PF_U : 0);
   const uint32_t pde_addr = a20_mask(c, (c.cr3 & 0xFFFFF000u) | ((lin >> 20) & 0xFFC));
@@ -121,6 +122,7 @@ namespace {
 // Enter the translation `w` of the page of `lin` in the TLB of `kind` if the page may be
 // cached there. Returns the entry or nullptr.
 const SoftTlbEntry* fill_entry(Cpu& c, uint32_t lin, AccessKind kind, const PageWalk& w) {
+  ++c.tlb_counters.fills;
   const uint32_t phys_page = w.phys / PAGE_SIZE;
   PhysicalMemory& m = *c.mem;
   const PageKind pk = m.kind(phys_page);
@@ -194,6 +196,7 @@ bool try_translate(Cpu& c, uint32_t lin, AccessKind kind, uint32_t& phys, uint32
 }
 
 void tlb_flush(Cpu& c) {
+  ++c.tlb_counters.flushes;
   if (c.cache) c.cache->new_generation();  // chain links assume the old linear view
   SoftTlb& t = c.tlb;
   // Every entry, not just the listed ones: this also initialises a zeroed Cpu (reset).
@@ -209,6 +212,7 @@ void tlb_flush(Cpu& c) {
 }
 
 void tlb_flush_nonglobal(Cpu& c) {
+  ++c.tlb_counters.nonglobal_flushes;
   if (c.cache) c.cache->new_generation();
   SoftTlb& t = c.tlb;
   unsigned kept = 0;
@@ -226,6 +230,7 @@ void tlb_flush_nonglobal(Cpu& c) {
 }
 
 void tlb_invlpg(Cpu& c, uint32_t lin) {
+  ++c.tlb_counters.invlpg;
   if (c.cache) c.cache->new_generation();
   SoftTlb& t = c.tlb;
   const uint32_t page = lin & ~0xFFFu;

@@ -144,6 +144,13 @@ void Machine::register_stats() {
   for (unsigned r = EXIT_IO; r < EXIT_COUNT; ++r)
     stats_.add(std::string("exits.") + exit_reason_name(r), &exits_[r]);
   stats_.add("resets", &resets_);
+  const TlbCounters& tc = cpu_.tlb_counters;
+  stats_.add("tlb.slow_accesses", &tc.slow_accesses);
+  stats_.add("tlb.walks", &tc.walks);
+  stats_.add("tlb.fills", &tc.fills);
+  stats_.add("tlb.flushes", &tc.flushes);
+  stats_.add("tlb.nonglobal_flushes", &tc.nonglobal_flushes);
+  stats_.add("tlb.invlpg", &tc.invlpg);
   stats_.add("exceptions.total", &ic.exceptions);
   for (unsigned v = 0; v < 32; ++v)
     if (v <= VEC_MC)

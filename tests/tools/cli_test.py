@@ -127,6 +127,13 @@ with tempfile.TemporaryDirectory() as d:
     try:
         stats = json.loads(err.strip().splitlines()[-1])
         assert stats["instructions"] == 2 and stats["exits"]["io"] == 1, stats
+        assert stats["cache"]["misses"] == 1 and stats["tlb"]["fills"] == 0, stats  # no data access
+        code, out, err = run(["run", "--bios", reset_rom, "--stats=json"])
+        stats = json.loads(err.strip().splitlines()[-1])
+        # Each reset flushes the TLB (3 flushes: power-on and 2 resets), so every boot fills
+        # again: at least one fill per boot for inc byte [0x500].
+        assert stats["resets"] == 2 and stats["tlb"]["flushes"] == 3, stats
+        assert stats["tlb"]["fills"] >= 3 and stats["tlb"]["slow_accesses"] >= 3, stats
         print("ok   stats json")
     except Exception as e:  # noqa: BLE001 - report whatever went wrong
         failures += 1
