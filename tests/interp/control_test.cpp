@@ -8,14 +8,7 @@ namespace softcpu {
 namespace {
 
 using test::CpuHarness;
-
-// Descriptor from base, byte limit (20 bits), access byte and flags nibble (G, D/B, L, AVL).
-uint64_t make_desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags) {
-  uint32_t lo = (limit & 0xFFFF) | (base << 16);
-  uint32_t hi = ((base >> 16) & 0xFF) | (uint32_t(access) << 8) | (limit & 0xF0000) |
-                (uint32_t(flags) << 20) | (base & 0xFF000000u);
-  return (uint64_t(hi) << 32) | lo;
-}
+using test::make_desc;
 
 constexpr uint32_t FAR_BASE = 0x40000;
 
@@ -28,30 +21,6 @@ void add_far_segments(CpuHarness& h) {
   h.mem.write_bytes(CpuHarness::GDT_ADDR + 3 * 8, extra, sizeof extra);
   h.cpu.gdtr.limit = 6 * 8 - 1;
 }
-
-void put(CpuHarness& h, uint32_t addr, std::initializer_list<uint8_t> bytes) {
-  std::vector<uint8_t> v(bytes);
-  h.mem.write_bytes(addr, v.data(), uint32_t(v.size()));
-}
-
-uint16_t rd16(CpuHarness& h, uint32_t addr) {
-  uint16_t v;
-  h.mem.read_bytes(addr, &v, 2);
-  return v;
-}
-
-// Real mode: the harness stubs store the vector at linear 0x500, as in protected mode.
-int real_vector(CpuHarness& h) { return h.last_vector(); }
-void real_code(CpuHarness& h, std::initializer_list<uint8_t> bytes) {
-  h.code(bytes);
-  h.mem.write_bytes(h.cpu.seg[DS].base + 0x500, "\xFF", 1);
-}
-
-// Protected mode stub frame of an exception with an error code: error, EIP, CS, EFLAGS.
-uint32_t pushed_error(CpuHarness& h) { return h.rd32(h.cpu.regs[ESP]); }
-uint32_t pushed_eip_after_error(CpuHarness& h) { return h.rd32(h.cpu.regs[ESP] + 4); }
-uint32_t pushed_cs_after_error(CpuHarness& h) { return h.rd32(h.cpu.regs[ESP] + 8); }
-uint32_t pushed_eip(CpuHarness& h) { return h.rd32(h.cpu.regs[ESP]); }  // no error code
 
 constexpr uint32_t CODE = CpuHarness::CODE_ADDR;
 constexpr uint32_t DATA = CpuHarness::DATA_ADDR;
@@ -72,9 +41,9 @@ TEST(ControlOps, NearJumpsCallsAndReturns32) {
           0x90, 0x90, 0x90, 0x90,              // 23
           0xBB, 0x33, 0x00, 0x00, 0x00,        // 27: mov ebx, 0x33
           0xC3});                              // 2C: ret
-  put(h, CODE + 0x40, {0xB9, 0x44, 0x00, 0x00, 0x00,  // 40: mov ecx, 0x44
+  h.put(CODE + 0x40, {0xB9, 0x44, 0x00, 0x00, 0x00,  // 40: mov ecx, 0x44
                        0xC2, 0x00, 0x00});            // 45: ret 0
-  put(h, CODE + 0x50, {0xBE, 0x55, 0x00, 0x00, 0x00,  // 50: mov esi, 0x55
+  h.put(CODE + 0x50, {0xBE, 0x55, 0x00, 0x00, 0x00,  // 50: mov esi, 0x55
                        0xF4});
   h.wr32(DATA, CODE + 0x50);
   h.cpu.regs[EAX] = 0;
@@ -135,10 +104,10 @@ TEST(ControlOps, JccAllConditionsBothForms) {
     for (unsigned cc = 0; cc < 16; ++cc) {
       const uint32_t at = CODE + form * 0x400 + cc * 0x20;
       if (form == 0) {
-        put(h, at, {uint8_t(0x70 + cc), 0x05,                 // jcc +5
+        h.put(at, {uint8_t(0x70 + cc), 0x05,                 // jcc +5
                     0xB8, 0x01, 0x00, 0x00, 0x00, 0xF4});     // mov eax, 1; hlt
       } else {
-        put(h, at, {0x0F, uint8_t(0x80 + cc), 0x05, 0x00, 0x00, 0x00,
+        h.put(at, {0x0F, uint8_t(0x80 + cc), 0x05, 0x00, 0x00, 0x00,
                     0xB8, 0x01, 0x00, 0x00, 0x00, 0xF4});
       }
       const uint32_t len = form == 0 ? 2 : 6;
@@ -174,8 +143,8 @@ TEST(ControlOps, JccWithLazyFlagsFromSub) {
 TEST(ControlOps, JccWith16BitOperandSizeTruncatesTarget) {
   CpuHarness h(false);  // real mode: CS base 0x10000, IP 0
   // 00: jz rel16 (0F 84) to 0xFF00: disp = 0xFF00 - 4 wraps within 16 bits.
-  real_code(h, {0x0F, 0x84, 0xFC, 0xFE});
-  put(h, 0x10000 + 0xFF00, {0xB8, 0x99, 0x00, 0xF4});  // mov ax, 0x99; hlt
+  h.code({0x0F, 0x84, 0xFC, 0xFE});
+  h.put(0x10000 + 0xFF00, {0xB8, 0x99, 0x00, 0xF4});  // mov ax, 0x99; hlt
   h.cpu.lz_kind = LZ_NONE;
   h.cpu.eflags = 2 | ZF;
   EXPECT_EQ(h.run(), EXIT_HLT);
@@ -232,13 +201,13 @@ TEST(ControlOps, LoopVariantsWith16BitAddressSize) {
 
 TEST(ControlOps, LoopInRealMode) {
   CpuHarness h(false);
-  real_code(h, {0xE8, 0x00, 0x00,  // 00: call $+3
+  h.code({0xE8, 0x00, 0x00,  // 00: call $+3
                 0xE2, 0xFB});      // 03: loop 00
   h.cpu.regs[ECX] = 0x77770004;
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(h.cpu.regs[ECX], 0x77770000u);
   EXPECT_EQ(h.cpu.regs[ESP], 0xFFF0u - 4 * 2);
-  EXPECT_EQ(real_vector(h), -1);
+  EXPECT_EQ(h.last_vector(), -1);
 }
 
 // ---- far transfers, protected mode ---------------------------------------------------------
@@ -247,7 +216,7 @@ TEST(ControlOps, FarJumpToSecondCodeSegment) {
   CpuHarness h;
   add_far_segments(h);
   h.code({0xEA, 0x00, 0x01, 0x00, 0x00, 0x18, 0x00});  // jmp 0x18:0x100
-  put(h, FAR_BASE + 0x100, {0xB8, 0x78, 0x56, 0x34, 0x12, 0xF4});
+  h.put(FAR_BASE + 0x100, {0xB8, 0x78, 0x56, 0x34, 0x12, 0xF4});
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(h.last_vector(), -1);
   EXPECT_EQ(h.cpu.seg[CS].selector, 0x18);
@@ -264,9 +233,9 @@ TEST(ControlOps, FarJumpThroughMemoryAndInto16BitCode) {
   h.code({0xFF, 0x2D, 0x00, 0x00, 0x02, 0x00});
   h.wr32(DATA, 0x200);
   h.wr32(DATA + 4, 0x20);
-  put(h, FAR_BASE + 0x200, {0xB8, 0x34, 0x12,                                   // mov ax, 0x1234
+  h.put(FAR_BASE + 0x200, {0xB8, 0x34, 0x12,                                   // mov ax, 0x1234
                             0x66, 0xEA, 0x40, 0x00, 0x01, 0x00, 0x08, 0x00});  // jmp 0x08:CODE+0x40
-  put(h, CODE + 0x40, {0xF4});
+  h.put(CODE + 0x40, {0xF4});
   h.cpu.regs[EAX] = 0xFFFF0000;
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(h.last_vector(), -1);
@@ -280,7 +249,7 @@ TEST(ControlOps, FarCallAndReturn32) {
   CpuHarness h;
   add_far_segments(h);
   h.code({0x9A, 0x00, 0x01, 0x00, 0x00, 0x18, 0x00});  // call 0x18:0x100; hlt at +7
-  put(h, FAR_BASE + 0x100, {0xB8, 0x01, 0x00, 0x00, 0x00,  // mov eax, 1
+  h.put(FAR_BASE + 0x100, {0xB8, 0x01, 0x00, 0x00, 0x00,  // mov eax, 1
                             0xCA, 0x04, 0x00});            // retf 4
   h.cpu.regs[ESP] = STACK - 4;                             // one argument dword
   EXPECT_EQ(h.run(), EXIT_HLT);
@@ -299,7 +268,7 @@ TEST(ControlOps, FarCallThroughMemoryInto16BitCodeAndBack) {
   h.code({0xFF, 0x1D, 0x00, 0x00, 0x02, 0x00});  // call far [DATA]; hlt at +6
   h.wr32(DATA, 0x300);
   h.wr32(DATA + 4, 0x20);
-  put(h, FAR_BASE + 0x300, {0xBB, 0xCD, 0xAB,  // mov bx, 0xABCD (16-bit code)
+  h.put(FAR_BASE + 0x300, {0xBB, 0xCD, 0xAB,  // mov bx, 0xABCD (16-bit code)
                             0x66, 0xCB});      // o32 retf
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(h.last_vector(), -1);
@@ -315,22 +284,22 @@ TEST(ControlOps, FarJumpBeyondTargetLimitIsGp0) {
   h.code({0xEA, 0x00, 0x00, 0x01, 0x00, 0x18, 0x00});  // jmp 0x18:0x10000 (limit 0xFFFF)
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(h.last_vector(), VEC_GP);
-  EXPECT_EQ(pushed_error(h), 0u);
-  EXPECT_EQ(pushed_eip_after_error(h), CODE);
-  EXPECT_EQ(pushed_cs_after_error(h), 0x08u);
+  EXPECT_EQ(h.pushed_error(), 0u);
+  EXPECT_EQ(h.pushed_eip_after_error(), CODE);
+  EXPECT_EQ(h.pushed_cs_after_error(), 0x08u);
 }
 
 TEST(ControlOps, NearJumpBeyondCsLimitIsGp0) {
   CpuHarness h;
   add_far_segments(h);
   h.code({0xEA, 0x00, 0x01, 0x00, 0x00, 0x18, 0x00});           // jmp 0x18:0x100
-  put(h, FAR_BASE + 0x100, {0xB8, 0x00, 0x00, 0x01, 0x00,       // mov eax, 0x10000
+  h.put(FAR_BASE + 0x100, {0xB8, 0x00, 0x00, 0x01, 0x00,       // mov eax, 0x10000
                             0xFF, 0xE0});                       // jmp eax -> #GP(0)
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(h.last_vector(), VEC_GP);
-  EXPECT_EQ(pushed_error(h), 0u);
-  EXPECT_EQ(pushed_eip_after_error(h), 0x105u);
-  EXPECT_EQ(pushed_cs_after_error(h), 0x18u);
+  EXPECT_EQ(h.pushed_error(), 0u);
+  EXPECT_EQ(h.pushed_eip_after_error(), 0x105u);
+  EXPECT_EQ(h.pushed_cs_after_error(), 0x18u);
 }
 
 TEST(ControlOps, NearCallAndRetBeyondCsLimitAreGp0) {
@@ -338,10 +307,10 @@ TEST(ControlOps, NearCallAndRetBeyondCsLimitAreGp0) {
     CpuHarness h;
     add_far_segments(h);
     h.code({0xEA, 0x00, 0x01, 0x00, 0x00, 0x18, 0x00});
-    put(h, FAR_BASE + 0x100, {0xE8, 0xFB, 0xFE, 0x00, 0x00});  // call 0x10000
+    h.put(FAR_BASE + 0x100, {0xE8, 0xFB, 0xFE, 0x00, 0x00});  // call 0x10000
     EXPECT_EQ(h.run(), EXIT_HLT);
     EXPECT_EQ(h.last_vector(), VEC_GP);
-    EXPECT_EQ(pushed_eip_after_error(h), 0x100u);
+    EXPECT_EQ(h.pushed_eip_after_error(), 0x100u);
     // Nothing was pushed by the faulting CALL: the frame sits right below the top.
     EXPECT_EQ(h.cpu.regs[ESP], STACK - 16);
   }
@@ -349,12 +318,12 @@ TEST(ControlOps, NearCallAndRetBeyondCsLimitAreGp0) {
     CpuHarness h;
     add_far_segments(h);
     h.code({0xEA, 0x00, 0x01, 0x00, 0x00, 0x18, 0x00});
-    put(h, FAR_BASE + 0x100, {0xC3});  // ret to 0x20000
+    h.put(FAR_BASE + 0x100, {0xC3});  // ret to 0x20000
     h.cpu.regs[ESP] = STACK - 4;
     h.wr32(STACK - 4, 0x20000);
     EXPECT_EQ(h.run(), EXIT_HLT);
     EXPECT_EQ(h.last_vector(), VEC_GP);
-    EXPECT_EQ(pushed_eip_after_error(h), 0x100u);
+    EXPECT_EQ(h.pushed_eip_after_error(), 0x100u);
     EXPECT_EQ(h.cpu.regs[ESP], STACK - 4 - 16);  // RET did not pop
   }
 }
@@ -381,8 +350,8 @@ TEST(ControlOps, FarJumpDescriptorChecks) {
     SCOPED_TRACE(testing::Message() << "selector " << bc.selector);
     EXPECT_EQ(h.run(), EXIT_HLT);
     EXPECT_EQ(h.last_vector(), bc.vector);
-    EXPECT_EQ(pushed_error(h), bc.error);
-    EXPECT_EQ(pushed_eip_after_error(h), CODE);
+    EXPECT_EQ(h.pushed_error(), bc.error);
+    EXPECT_EQ(h.pushed_eip_after_error(), CODE);
   }
 }
 
@@ -395,7 +364,7 @@ TEST(ControlOps, FarReturnToOuterRingIsGpForNow) {
   h.wr32(STACK - 4, 0x1B);  // RPL 3
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(h.last_vector(), VEC_GP);
-  EXPECT_EQ(pushed_error(h), 0x18u);
+  EXPECT_EQ(h.pushed_error(), 0x18u);
   EXPECT_EQ(h.cpu.seg[CS].selector, 0x08);
 }
 
@@ -425,31 +394,31 @@ TEST(ControlOps, FarCallStackFaultLeavesStateUnchanged) {
 
 TEST(ControlOps, RealModeFarCallRetfAndNear16) {
   CpuHarness h(false);
-  real_code(h, {0x9A, 0x00, 0x03, 0x00, 0x10,  // 00: call 0x1000:0x0300
+  h.code({0x9A, 0x00, 0x03, 0x00, 0x10,  // 00: call 0x1000:0x0300
                 0xE8, 0x06, 0x00,              // 05: call 0x000E
                 0xEA, 0x00, 0x04, 0x00, 0x10,  // 08: jmp 0x1000:0x0400
                 0xF4,                          // 0D
                 0xBA, 0x22, 0x22,              // 0E: mov dx, 0x2222
                 0xC3});                        // 11: ret
-  put(h, 0x10300, {0xB8, 0x11, 0x11,   // mov ax, 0x1111
+  h.put(0x10300, {0xB8, 0x11, 0x11,   // mov ax, 0x1111
                    0xCA, 0x02, 0x00});  // retf 2
-  put(h, 0x10400, {0xF4});
+  h.put(0x10400, {0xF4});
   h.cpu.regs[ESP] = 0xFFEE;
   EXPECT_EQ(h.run(), EXIT_HLT);
-  EXPECT_EQ(real_vector(h), -1);
+  EXPECT_EQ(h.last_vector(), -1);
   EXPECT_EQ(h.cpu.regs[EAX] & 0xFFFF, 0x1111u);
   EXPECT_EQ(h.cpu.regs[EDX] & 0xFFFF, 0x2222u);
   EXPECT_EQ(h.cpu.eip, 0x400u);
   EXPECT_EQ(h.cpu.seg[CS].selector, 0x1000);
   EXPECT_EQ(h.cpu.regs[ESP], 0xFFF0u);
-  EXPECT_EQ(rd16(h, 0x1FFEC), 0x1000);  // CS pushed by the far call
-  EXPECT_EQ(rd16(h, 0x1FFEA), 0x0005);  // IP pushed by the far call
+  EXPECT_EQ(h.rd16(0x1FFEC), 0x1000);  // CS pushed by the far call
+  EXPECT_EQ(h.rd16(0x1FFEA), 0x0005);  // IP pushed by the far call
 }
 
 TEST(ControlOps, RealModeNearJumpWrapsAt64K) {
   CpuHarness h(false);
-  real_code(h, {0xE9, 0xFD, 0xFE});  // jmp rel16: 3 + 0xFEFD = 0xFF00
-  put(h, 0x1FF00, {0xB8, 0x42, 0x00, 0xF4});
+  h.code({0xE9, 0xFD, 0xFE});  // jmp rel16: 3 + 0xFEFD = 0xFF00
+  h.put(0x1FF00, {0xB8, 0x42, 0x00, 0xF4});
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(h.cpu.eip, 0xFF03u);
   EXPECT_EQ(h.cpu.regs[EAX] & 0xFFFF, 0x42u);
@@ -461,31 +430,31 @@ TEST(ControlOps, RealModeIntAndIretRoundTrip) {
   CpuHarness h(false);
   const uint32_t ivt = 0x0200u | (0x1000u << 16);  // vector 0x40 -> 1000:0200
   h.mem.write_bytes(0x40 * 4, &ivt, 4);
-  real_code(h, {0xCD, 0x40,           // int 0x40
+  h.code({0xCD, 0x40,           // int 0x40
                 0xBB, 0x78, 0x56});   // mov bx, 0x5678
-  put(h, 0x10200, {0xB8, 0x34, 0x12,  // mov ax, 0x1234
+  h.put(0x10200, {0xB8, 0x34, 0x12,  // mov ax, 0x1234
                    0xCF});            // iret
   h.cpu.lz_kind = LZ_NONE;
   h.cpu.eflags = 2 | IF | CF;
   EXPECT_EQ(h.run(), EXIT_HLT);
-  EXPECT_EQ(real_vector(h), -1);
+  EXPECT_EQ(h.last_vector(), -1);
   EXPECT_EQ(h.cpu.regs[EAX] & 0xFFFF, 0x1234u);
   EXPECT_EQ(h.cpu.regs[EBX] & 0xFFFF, 0x5678u);
   EXPECT_EQ(h.cpu.regs[ESP], 0xFFF0u);
   EXPECT_EQ(h.cpu.eip, 5u);
   EXPECT_EQ(h.flags(), 2u | IF | CF);
-  EXPECT_EQ(rd16(h, 0x1FFEE), 2 | IF | CF);  // FLAGS image
-  EXPECT_EQ(rd16(h, 0x1FFEC), 0x1000);       // CS
-  EXPECT_EQ(rd16(h, 0x1FFEA), 0x0002);       // IP after INT
+  EXPECT_EQ(h.rd16(0x1FFEE), 2 | IF | CF);  // FLAGS image
+  EXPECT_EQ(h.rd16(0x1FFEC), 0x1000);       // CS
+  EXPECT_EQ(h.rd16(0x1FFEA), 0x0002);       // IP after INT
 }
 
 TEST(ControlOps, RealModeIretdKeepsVmAndLoadsFlags) {
   CpuHarness h(false);
-  real_code(h, {0x66, 0xCF});  // iretd
+  h.code({0x66, 0xCF});  // iretd
   h.cpu.regs[ESP] = 0xFFF0 - 12;
   const uint32_t frame[3] = {0x0100, 0x1000, 0x00263ED7u | VM};  // EIP, CS, EFLAGS
   h.mem.write_bytes(0x10000 + 0xFFF0 - 12, frame, 12);
-  put(h, 0x10100, {0xF4});
+  h.put(0x10100, {0xF4});
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(h.cpu.eip, 0x100u);
   EXPECT_EQ(h.cpu.regs[ESP], 0xFFF0u);
@@ -503,7 +472,7 @@ TEST(ControlOps, ProtectedModeIntAndIretdRoundTrip) {
   h.cpu.idtr.limit = 0x41 * 8 - 1;
   h.code({0xCD, 0x40,                     // int 0x40
           0xBB, 0x78, 0x56, 0x00, 0x00});  // mov ebx, 0x5678
-  put(h, off, {0xB8, 0x34, 0x12, 0x00, 0x00,  // mov eax, 0x1234
+  h.put(off, {0xB8, 0x34, 0x12, 0x00, 0x00,  // mov eax, 0x1234
                0xCF});                        // iretd
   h.cpu.lz_kind = LZ_NONE;
   h.cpu.eflags = 2 | IF | ZF;
@@ -527,7 +496,7 @@ TEST(ControlOps, ProtectedModeIretWithNtAndNullBackLinkIsTs) {
   h.cpu.eflags = 2 | NT;
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(h.last_vector(), VEC_TS);
-  EXPECT_EQ(pushed_error(h), 0u);
+  EXPECT_EQ(h.pushed_error(), 0u);
 }
 
 TEST(ControlOps, IntoTrapsOnlyWithOverflow) {
@@ -545,7 +514,7 @@ TEST(ControlOps, IntoTrapsOnlyWithOverflow) {
     h.cpu.eflags = 2 | OF;
     EXPECT_EQ(h.run(), EXIT_HLT);
     EXPECT_EQ(h.last_vector(), VEC_OF);
-    EXPECT_EQ(pushed_eip(h), CODE + 1);  // a trap: the return address follows INTO
+    EXPECT_EQ(h.pushed_eip(), CODE + 1);  // a trap: the return address follows INTO
   }
   {
     CpuHarness h;  // OF from lazy flags: 0x7FFFFFFF + 1
@@ -562,23 +531,23 @@ TEST(ControlOps, Int3AndInt1) {
     h.code({0x90, 0xCC});
     EXPECT_EQ(h.run(), EXIT_HLT);
     EXPECT_EQ(h.last_vector(), VEC_BP);
-    EXPECT_EQ(pushed_eip(h), CODE + 2);
+    EXPECT_EQ(h.pushed_eip(), CODE + 2);
   }
   {
     CpuHarness h;
     h.code({0xF1});
     EXPECT_EQ(h.run(), EXIT_HLT);
     EXPECT_EQ(h.last_vector(), VEC_DB);
-    EXPECT_EQ(pushed_eip(h), CODE + 1);
+    EXPECT_EQ(h.pushed_eip(), CODE + 1);
   }
 }
 
 TEST(ControlOps, RealModeIntNThroughHarnessStub) {
   CpuHarness h(false);
-  real_code(h, {0xCD, 0x07});  // int 7 -> stub stores 7
+  h.code({0xCD, 0x07});  // int 7 -> stub stores 7
   EXPECT_EQ(h.run(), EXIT_HLT);
-  EXPECT_EQ(real_vector(h), 7);
-  EXPECT_EQ(rd16(h, 0x1FFEA), 2);  // IP after INT
+  EXPECT_EQ(h.last_vector(), 7);
+  EXPECT_EQ(h.rd16(0x1FFEA), 2);  // IP after INT
 }
 
 // ---- BOUND -------------------------------------------------------------------------------
@@ -596,7 +565,7 @@ TEST(ControlOps, BoundRaisesBrOutOfRange) {
     EXPECT_EQ(h.run(), EXIT_HLT);
     EXPECT_EQ(h.last_vector(), bc.vector);
     if (bc.vector == VEC_BR) {
-      EXPECT_EQ(pushed_eip(h), CODE);  // a fault
+      EXPECT_EQ(h.pushed_eip(), CODE);  // a fault
     }
   }
 }

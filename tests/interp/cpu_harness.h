@@ -103,9 +103,33 @@ struct CpuHarness {
   }
 
   uint32_t flags() { return read_eflags(cpu); }
+  uint8_t rd8(uint32_t addr) { uint8_t v; mem.read_bytes(addr, &v, 1); return v; }
+  uint16_t rd16(uint32_t addr) { uint16_t v; mem.read_bytes(addr, &v, 2); return v; }
   uint32_t rd32(uint32_t addr) { uint32_t v; mem.read_bytes(addr, &v, 4); return v; }
   void wr32(uint32_t addr, uint32_t v) { mem.write_bytes(addr, &v, 4); }
+  void put(uint32_t addr, std::initializer_list<uint8_t> bytes) {
+    std::vector<uint8_t> v(bytes);
+    mem.write_bytes(addr, v.data(), uint32_t(v.size()));
+  }
+  // Write GDT entry `index` (growing the GDT limit to cover it).
+  void set_gdt_entry(unsigned index, uint64_t desc) {
+    mem.write_bytes(GDT_ADDR + index * 8, &desc, 8);
+    if (cpu.gdtr.limit < index * 8 + 7) cpu.gdtr.limit = uint16_t(index * 8 + 7);
+  }
+  // The exception frame the stubs leave: [error code,] EIP, CS, EFLAGS at ESP.
+  uint32_t pushed_error() { return rd32(cpu.regs[ESP]); }
+  uint32_t pushed_eip() { return rd32(cpu.regs[ESP]); }  // no error code
+  uint32_t pushed_eip_after_error() { return rd32(cpu.regs[ESP] + 4); }
+  uint32_t pushed_cs_after_error() { return rd32(cpu.regs[ESP] + 8); }
 };
+
+// Descriptor from base, byte limit (20 bits), access byte and flags nibble (G, D/B, L, AVL).
+inline uint64_t make_desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags) {
+  uint32_t lo = (limit & 0xFFFF) | (base << 16);
+  uint32_t hi = ((base >> 16) & 0xFF) | (uint32_t(access) << 8) | (limit & 0xF0000) |
+                (uint32_t(flags) << 20) | (base & 0xFF000000u);
+  return (uint64_t(hi) << 32) | lo;
+}
 
 // Set the arithmetic flags before a run; read them after.
 inline void flags_in(CpuHarness& h, uint32_t f) {

@@ -9,44 +9,7 @@ namespace softcpu {
 namespace {
 
 using test::CpuHarness;
-
-uint64_t make_desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags) {
-  uint32_t lo = (limit & 0xFFFF) | (base << 16);
-  uint32_t hi = ((base >> 16) & 0xFF) | (uint32_t(access) << 8) | (limit & 0xF0000) |
-                (uint32_t(flags) << 20) | (base & 0xFF000000u);
-  return (uint64_t(hi) << 32) | lo;
-}
-
-void set_gdt_entry(CpuHarness& h, unsigned index, uint64_t desc) {
-  h.mem.write_bytes(CpuHarness::GDT_ADDR + index * 8, &desc, 8);
-  if (h.cpu.gdtr.limit < index * 8 + 7) h.cpu.gdtr.limit = uint16_t(index * 8 + 7);
-}
-
-void put(CpuHarness& h, uint32_t addr, std::initializer_list<uint8_t> bytes) {
-  std::vector<uint8_t> v(bytes);
-  h.mem.write_bytes(addr, v.data(), uint32_t(v.size()));
-}
-uint16_t rd16(CpuHarness& h, uint32_t addr) {
-  uint16_t v;
-  h.mem.read_bytes(addr, &v, 2);
-  return v;
-}
-uint8_t rd8(CpuHarness& h, uint32_t addr) {
-  uint8_t v;
-  h.mem.read_bytes(addr, &v, 1);
-  return v;
-}
-
-// Real mode: the harness stubs store the vector at linear 0x500, as in protected mode.
-int real_vector(CpuHarness& h) { return h.last_vector(); }
-void real_code(CpuHarness& h, std::initializer_list<uint8_t> bytes) {
-  h.code(bytes);
-  h.mem.write_bytes(h.cpu.seg[DS].base + 0x500, "\xFF", 1);
-}
-
-uint32_t pushed_error(CpuHarness& h) { return h.rd32(h.cpu.regs[ESP]); }
-uint32_t pushed_eip_after_error(CpuHarness& h) { return h.rd32(h.cpu.regs[ESP] + 4); }
-uint32_t pushed_eip(CpuHarness& h) { return h.rd32(h.cpu.regs[ESP]); }
+using test::make_desc;
 
 constexpr uint32_t CODE = CpuHarness::CODE_ADDR;
 constexpr uint32_t DATA = CpuHarness::DATA_ADDR;
@@ -56,13 +19,13 @@ constexpr uint32_t DATA = CpuHarness::DATA_ADDR;
 TEST(SystemOps, MovCr0RealToProtectedToReal) {
   CpuHarness h(false);
   // GDT: null, 0x08 flat code32, 0x10 flat data, 0x18 code16 base 0x10000.
-  set_gdt_entry(h, 0, 0);
-  set_gdt_entry(h, 1, make_desc(0, 0xFFFFF, 0x9B, 0xC));
-  set_gdt_entry(h, 2, make_desc(0, 0xFFFFF, 0x93, 0xC));
-  set_gdt_entry(h, 3, make_desc(0x10000, 0xFFFF, 0x9B, 0x0));
+  h.set_gdt_entry(0, 0);
+  h.set_gdt_entry(1, make_desc(0, 0xFFFFF, 0x9B, 0xC));
+  h.set_gdt_entry(2, make_desc(0, 0xFFFFF, 0x93, 0xC));
+  h.set_gdt_entry(3, make_desc(0x10000, 0xFFFF, 0x9B, 0x0));
   h.wr32(0x10F00, 0x08000000u | 0x1F);  // limit 0x1F, base 0x800 ...
   h.wr32(0x10F04, 0);                   // ... (bytes 2-5 = 00 08 00 00)
-  real_code(h, {0x0F, 0x01, 0x16, 0x00, 0x0F,        // 00: lgdt [0x0F00]
+  h.code({0x0F, 0x01, 0x16, 0x00, 0x0F,        // 00: lgdt [0x0F00]
                 0x66, 0xB8, 0x11, 0x00, 0x00, 0x00,  // 05: mov eax, PE|ET
                 0x0F, 0x22, 0xC0,                    // 0B: mov cr0, eax
                 0xEA, 0x13, 0x00, 0x18, 0x00,        // 0E: jmp 0x18:0x13
@@ -77,7 +40,7 @@ TEST(SystemOps, MovCr0RealToProtectedToReal) {
   EXPECT_EQ(h.cpu.gdtr.base, 0x800u);
   EXPECT_EQ(h.cpu.gdtr.limit, 0x1F);
   EXPECT_EQ(h.cpu.regs[ECX], 0x11u);           // CR0 read in protected mode
-  EXPECT_EQ(rd16(h, 0x10E00), 0x18);           // CS selector in protected mode
+  EXPECT_EQ(h.rd16(0x10E00), 0x18);           // CS selector in protected mode
   EXPECT_EQ(h.cpu.cr0, 0x10u);
   EXPECT_EQ(h.cpu.seg[CS].selector, 0x1000);
   EXPECT_EQ(h.cpu.seg[CS].base, 0x10000u);
@@ -92,10 +55,10 @@ TEST(SystemOps, MovCr0RealToProtectedToReal) {
 TEST(SystemOps, Cr0WriteRules) {
   {  // PG without PE: #GP(0) (real mode: no error code)
     CpuHarness h(false);
-    real_code(h, {0x66, 0xB8, 0x10, 0x00, 0x00, 0x80,  // mov eax, PG|ET
+    h.code({0x66, 0xB8, 0x10, 0x00, 0x00, 0x80,  // mov eax, PG|ET
                   0x0F, 0x22, 0xC0});
     EXPECT_EQ(h.run(), EXIT_HLT);
-    EXPECT_EQ(real_vector(h), VEC_GP);
+    EXPECT_EQ(h.last_vector(), VEC_GP);
     EXPECT_EQ(h.cpu.cr0 & CR0_PG, 0u);
   }
   {  // NW without CD: #GP(0)
@@ -103,7 +66,7 @@ TEST(SystemOps, Cr0WriteRules) {
     h.code({0xB8, 0x01, 0x00, 0x00, 0x20, 0x0F, 0x22, 0xC0});  // mov eax, NW|PE; mov cr0, eax
     EXPECT_EQ(h.run(), EXIT_HLT);
     EXPECT_EQ(h.last_vector(), VEC_GP);
-    EXPECT_EQ(pushed_error(h), 0u);
+    EXPECT_EQ(h.pushed_error(), 0u);
   }
   {  // ET stays set; CR0 read back; CR2/CR3/CR4 storage
     CpuHarness h;
@@ -127,14 +90,14 @@ TEST(SystemOps, Cr0WriteRules) {
     h.code({0xB8, 0x20, 0x00, 0x00, 0x00, 0x0F, 0x22, 0xE0});
     EXPECT_EQ(h.run(), EXIT_HLT);
     EXPECT_EQ(h.last_vector(), VEC_GP);
-    EXPECT_EQ(pushed_eip_after_error(h), CODE + 5);
+    EXPECT_EQ(h.pushed_eip_after_error(), CODE + 5);
     EXPECT_EQ(h.cpu.cr4, 0u);
   }
 }
 
 TEST(SystemOps, LmswSmswClts) {
   CpuHarness h(false);
-  real_code(h, {0xB8, 0x0F, 0x00,        // mov ax, 0x000F (PE MP EM TS)
+  h.code({0xB8, 0x0F, 0x00,        // mov ax, 0x000F (PE MP EM TS)
                 0x0F, 0x01, 0xF0,        // lmsw ax -> protected mode
                 0x0F, 0x06,              // clts
                 0xB8, 0x00, 0x00,  // mov ax, 0
@@ -143,7 +106,7 @@ TEST(SystemOps, LmswSmswClts) {
                 0x66, 0x0F, 0x01, 0xE1});  // smsw ecx
   h.cpu.regs[EBX] = 0xAAAA5555;
   EXPECT_EQ(h.run(), EXIT_HLT);
-  EXPECT_EQ(real_vector(h), -1);
+  EXPECT_EQ(h.last_vector(), -1);
   EXPECT_EQ(h.cpu.cr0, 0x60000011u);  // reset CD|NW|ET, plus PE
   EXPECT_EQ(h.cpu.regs[EBX], 0xAAAA0011u);
   EXPECT_EQ(h.cpu.regs[ECX], 0x60000011u);
@@ -154,8 +117,8 @@ TEST(SystemOps, LmswSmswClts) {
 
 TEST(SystemOps, LgdtSgdtLidtSidtBothOperandSizes) {
   CpuHarness h;
-  put(h, DATA, {0x34, 0x12, 0xDD, 0xCC, 0xBB, 0xAA});         // limit 0x1234, base 0xAABBCCDD
-  put(h, DATA + 0x18, {0xFF, 0x00, 0x44, 0x33, 0x22, 0x11});  // limit 0xFF, base 0x11223344
+  h.put(DATA, {0x34, 0x12, 0xDD, 0xCC, 0xBB, 0xAA});         // limit 0x1234, base 0xAABBCCDD
+  h.put(DATA + 0x18, {0xFF, 0x00, 0x44, 0x33, 0x22, 0x11});  // limit 0xFF, base 0x11223344
   h.wr32(DATA + 0x10, 0xFFFFFFFF);
   h.wr32(DATA + 0x14, 0xFFFFFFFF);
   h.code({0x0F, 0x01, 0x15, 0x00, 0x00, 0x02, 0x00,         // lgdt [DATA]
@@ -166,14 +129,14 @@ TEST(SystemOps, LgdtSgdtLidtSidtBothOperandSizes) {
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(h.cpu.gdtr.base, 0xAABBCCDDu);
   EXPECT_EQ(h.cpu.gdtr.limit, 0x1234);
-  EXPECT_EQ(rd16(h, DATA + 8), 0x1234);
+  EXPECT_EQ(h.rd16(DATA + 8), 0x1234);
   EXPECT_EQ(h.rd32(DATA + 10), 0xAABBCCDDu);
-  EXPECT_EQ(rd16(h, DATA + 0x10), 0x1234);
+  EXPECT_EQ(h.rd16(DATA + 0x10), 0x1234);
   EXPECT_EQ(h.rd32(DATA + 0x12), 0x00BBCCDDu);  // 16-bit operand size: top byte stored as 0
-  EXPECT_EQ(rd16(h, DATA + 0x16), 0xFFFF);      // untouched
+  EXPECT_EQ(h.rd16(DATA + 0x16), 0xFFFF);      // untouched
   EXPECT_EQ(h.cpu.idtr.base, 0x00223344u);      // 16-bit operand size: 24-bit base
   EXPECT_EQ(h.cpu.idtr.limit, 0xFF);
-  EXPECT_EQ(rd16(h, DATA + 0x20), 0xFF);
+  EXPECT_EQ(h.rd16(DATA + 0x20), 0xFF);
   EXPECT_EQ(h.rd32(DATA + 0x22), 0x00223344u);
 }
 
@@ -208,8 +171,8 @@ TEST(SystemOps, NullSegmentAccessIsGp0) {
           0x26, 0xA1, 0x00, 0x00, 0x02, 0x00});       // mov eax, es:[DATA]
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(h.last_vector(), VEC_GP);
-  EXPECT_EQ(pushed_error(h), 0u);
-  EXPECT_EQ(pushed_eip_after_error(h), CODE + 6);
+  EXPECT_EQ(h.pushed_error(), 0u);
+  EXPECT_EQ(h.pushed_eip_after_error(), CODE + 6);
 }
 
 struct BadSreg {
@@ -234,16 +197,16 @@ TEST(SystemOps, SegmentLoadFaultsCarrySelectorErrorCode) {
   };
   for (const BadSreg& bc : cases) {
     CpuHarness h;
-    set_gdt_entry(h, 3, make_desc(0, 0xFFFFF, 0x13, 0xC));      // data, not present
-    set_gdt_entry(h, 4, make_desc(0, 0xFFFFF, 0x99, 0xC));      // execute-only code
-    set_gdt_entry(h, 5, make_desc(0x3000, 0x17, 0x82, 0x0));    // LDT
+    h.set_gdt_entry(3, make_desc(0, 0xFFFFF, 0x13, 0xC));      // data, not present
+    h.set_gdt_entry(4, make_desc(0, 0xFFFFF, 0x99, 0xC));      // execute-only code
+    h.set_gdt_entry(5, make_desc(0x3000, 0x17, 0x82, 0x0));    // LDT
     h.code({0x66, 0xB8, uint8_t(bc.selector), uint8_t(bc.selector >> 8),  // mov ax, sel
             0x8E, bc.modrm});                                             // mov ss/ds, ax
     SCOPED_TRACE(testing::Message() << "modrm " << int(bc.modrm) << " sel " << bc.selector);
     EXPECT_EQ(h.run(), EXIT_HLT);
     EXPECT_EQ(h.last_vector(), bc.vector);
-    EXPECT_EQ(pushed_error(h), bc.error);
-    EXPECT_EQ(pushed_eip_after_error(h), CODE + 4);
+    EXPECT_EQ(h.pushed_error(), bc.error);
+    EXPECT_EQ(h.pushed_eip_after_error(), CODE + 4);
     EXPECT_EQ(h.cpu.seg[SS].selector, 0x10);
     EXPECT_EQ(h.cpu.seg[DS].selector, 0x10);
   }
@@ -264,8 +227,8 @@ TEST(SystemOps, LssLdsAndFaultingLds) {
   h.cpu.regs[ESI] = 0xFFFFFFFF;
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(h.last_vector(), VEC_GP);
-  EXPECT_EQ(pushed_error(h), 0x18u);
-  EXPECT_EQ(pushed_eip_after_error(h), CODE + 21);
+  EXPECT_EQ(h.pushed_error(), 0x18u);
+  EXPECT_EQ(h.pushed_eip_after_error(), CODE + 21);
   EXPECT_EQ(h.cpu.regs[ESP], 0x2FF00u - 16);  // fault frame on the new stack
   EXPECT_EQ(h.cpu.regs[EBX], 0x2FF00u);
   EXPECT_EQ(h.cpu.regs[ESI], 0xFFFFFF00u);  // 16-bit offset: 0xFF00
@@ -276,7 +239,7 @@ TEST(SystemOps, LssLdsAndFaultingLds) {
 TEST(SystemOps, RealModeLesAndMovSreg) {
   CpuHarness h(false);
   h.wr32(0x10E00, 0x23451234);  // offset 0x1234, segment 0x2345
-  real_code(h, {0xC4, 0x1E, 0x00, 0x0E,  // les bx, [0x0E00]
+  h.code({0xC4, 0x1E, 0x00, 0x0E,  // les bx, [0x0E00]
                 0xB8, 0x00, 0x30,        // mov ax, 0x3000
                 0x8E, 0xE0});            // mov fs, ax
   EXPECT_EQ(h.run(), EXIT_HLT);
@@ -290,8 +253,8 @@ TEST(SystemOps, RealModeLesAndMovSreg) {
 
 TEST(SystemOps, LldtLtrSldtStr) {
   CpuHarness h;
-  set_gdt_entry(h, 5, make_desc(0x3000, 0x17, 0x82, 0x0));  // 0x28: LDT
-  set_gdt_entry(h, 6, make_desc(0x3100, 0x67, 0x89, 0x0));  // 0x30: 32-bit TSS, available
+  h.set_gdt_entry(5, make_desc(0x3000, 0x17, 0x82, 0x0));  // 0x28: LDT
+  h.set_gdt_entry(6, make_desc(0x3100, 0x67, 0x89, 0x0));  // 0x30: 32-bit TSS, available
   const uint64_t ldt_data = make_desc(0x50000, 0xFFF, 0x93, 0x4);
   h.mem.write_bytes(0x3008, &ldt_data, 8);  // LDT entry 1: selector 0x0C
   h.code({0x66, 0xB8, 0x28, 0x00,  // mov ax, 0x28
@@ -313,7 +276,7 @@ TEST(SystemOps, LldtLtrSldtStr) {
   EXPECT_EQ(h.cpu.tr.limit, 0x67u);
   EXPECT_EQ(h.cpu.regs[ECX], 0x28u);
   EXPECT_EQ(h.cpu.regs[EDX], 0x30u);
-  EXPECT_EQ(rd8(h, CpuHarness::GDT_ADDR + 0x30 + 5), 0x8B);  // TSS now busy
+  EXPECT_EQ(h.rd8(CpuHarness::GDT_ADDR + 0x30 + 5), 0x8B);  // TSS now busy
   EXPECT_EQ(h.cpu.seg[ES].base, 0x50000u);
   EXPECT_EQ(h.cpu.seg[ES].selector, 0x0C);
   EXPECT_EQ(h.rd32(DATA), 0xAAAA0030u);
@@ -322,18 +285,18 @@ TEST(SystemOps, LldtLtrSldtStr) {
 TEST(SystemOps, LtrOfBusyTssAndLldtOfNonLdtFault) {
   {
     CpuHarness h;
-    set_gdt_entry(h, 6, make_desc(0x3100, 0x67, 0x8B, 0x0));  // busy TSS
+    h.set_gdt_entry(6, make_desc(0x3100, 0x67, 0x8B, 0x0));  // busy TSS
     h.code({0x66, 0xB8, 0x30, 0x00, 0x0F, 0x00, 0xD8});
     EXPECT_EQ(h.run(), EXIT_HLT);
     EXPECT_EQ(h.last_vector(), VEC_GP);
-    EXPECT_EQ(pushed_error(h), 0x30u);
+    EXPECT_EQ(h.pushed_error(), 0x30u);
   }
   {
     CpuHarness h;
     h.code({0x66, 0xB8, 0x10, 0x00, 0x0F, 0x00, 0xD0});  // lldt with a data selector
     EXPECT_EQ(h.run(), EXIT_HLT);
     EXPECT_EQ(h.last_vector(), VEC_GP);
-    EXPECT_EQ(pushed_error(h), 0x10u);
+    EXPECT_EQ(h.pushed_error(), 0x10u);
   }
   {
     CpuHarness h;  // lldt 0: LDTR invalid; a later LDT selector load faults
@@ -341,7 +304,7 @@ TEST(SystemOps, LtrOfBusyTssAndLldtOfNonLdtFault) {
             0x66, 0xB8, 0x0C, 0x00, 0x8E, 0xC0});
     EXPECT_EQ(h.run(), EXIT_HLT);
     EXPECT_EQ(h.last_vector(), VEC_GP);
-    EXPECT_EQ(pushed_error(h), 0x0Cu);
+    EXPECT_EQ(h.pushed_error(), 0x0Cu);
     EXPECT_FALSE(h.cpu.ldtr.valid);
   }
 }
@@ -358,11 +321,11 @@ struct ProbeResult {
 ProbeResult run_probe_once(std::initializer_list<uint8_t> insn, uint16_t selector, uint32_t eax,
                            bool zf_in) {
   CpuHarness h;
-  set_gdt_entry(h, 3, make_desc(0x1000, 0x2345, 0xF3, 0x4));  // 0x18: data DPL 3, byte limit
-  set_gdt_entry(h, 4, make_desc(0, 0xFFFFF, 0x99, 0xC));      // 0x20: execute-only code
-  set_gdt_entry(h, 5, make_desc(0x3000, 0x17, 0x82, 0x0));    // 0x28: LDT
-  set_gdt_entry(h, 6, make_desc(0, 0xFFFFF, 0x9C, 0xC));      // 0x30: conforming, not readable
-  set_gdt_entry(h, 7, make_desc(0x3100, 0x67, 0x8E, 0x0));    // 0x38: interrupt gate type
+  h.set_gdt_entry(3, make_desc(0x1000, 0x2345, 0xF3, 0x4));  // 0x18: data DPL 3, byte limit
+  h.set_gdt_entry(4, make_desc(0, 0xFFFFF, 0x99, 0xC));      // 0x20: execute-only code
+  h.set_gdt_entry(5, make_desc(0x3000, 0x17, 0x82, 0x0));    // 0x28: LDT
+  h.set_gdt_entry(6, make_desc(0, 0xFFFFF, 0x9C, 0xC));      // 0x30: conforming, not readable
+  h.set_gdt_entry(7, make_desc(0x3100, 0x67, 0x8E, 0x0));    // 0x38: interrupt gate type
   h.code(insn);
   h.cpu.regs[EBX] = selector;
   h.cpu.regs[EAX] = eax;
@@ -471,7 +434,7 @@ TEST(SystemOps, ProtectedOnlyInstructionsAreUdInRealMode) {
     h.mem.write_bytes(0x10500, "\xFF", 1);
     SCOPED_TRACE(testing::Message() << "opcode " << int(insn[0]) << " " << int(insn[1]));
     EXPECT_EQ(h.run(), EXIT_HLT);
-    EXPECT_EQ(real_vector(h), VEC_UD);
+    EXPECT_EQ(h.last_vector(), VEC_UD);
   }
 }
 
@@ -504,7 +467,7 @@ TEST(SystemOps, CliStiAtCpl0) {
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(h.flags() & IF, uint32_t(IF));
   CpuHarness r(false);
-  real_code(r, {0xFA});
+  r.code({0xFA});
   r.cpu.eflags |= IF;
   EXPECT_EQ(r.run(), EXIT_HLT);
   EXPECT_EQ(r.flags() & IF, 0u);
@@ -517,9 +480,9 @@ void enter_ring3(CpuHarness& h) {
   const uint64_t conforming = make_desc(0, 0xFFFFF, 0x9F, 0xC);  // 0x18
   const uint64_t code3 = make_desc(0, 0xFFFFF, 0xFB, 0xC);       // 0x20
   const uint64_t data3 = make_desc(0, 0xFFFFF, 0xF3, 0xC);       // 0x28
-  set_gdt_entry(h, 3, conforming);
-  set_gdt_entry(h, 4, code3);
-  set_gdt_entry(h, 5, data3);
+  h.set_gdt_entry(3, conforming);
+  h.set_gdt_entry(4, code3);
+  h.set_gdt_entry(5, data3);
   for (unsigned v : {unsigned(VEC_GP), unsigned(VEC_UD)}) {
     uint32_t lo = h.rd32(0x400 + v * 8);
     h.wr32(0x400 + v * 8, (lo & 0xFFFF) | (0x18u << 16));
@@ -558,8 +521,8 @@ TEST(SystemOps, PrivilegedInstructionsAtCpl3AreGp0) {
     SCOPED_TRACE(testing::Message() << "opcode " << int(insn[0]) << " " << int(insn[1]));
     h.run();
     EXPECT_EQ(h.last_vector(), VEC_GP);
-    EXPECT_EQ(pushed_error(h), 0u);
-    EXPECT_EQ(pushed_eip_after_error(h), CODE);
+    EXPECT_EQ(h.pushed_error(), 0u);
+    EXPECT_EQ(h.pushed_eip_after_error(), CODE);
   }
 }
 
@@ -574,7 +537,7 @@ TEST(SystemOps, CliStiAtCpl3WithIopl3AndUnprivilegedStores) {
   h.cpu.eflags = 2 | IF | IOPL;
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(h.cpu.eflags & IF, 0u);
-  EXPECT_EQ(rd16(h, DATA), h.cpu.gdtr.limit);
+  EXPECT_EQ(h.rd16(DATA), h.cpu.gdtr.limit);
   EXPECT_EQ(h.cpu.regs[ECX], h.cpu.cr0);
   EXPECT_EQ(h.cpu.regs[EDX], 0u);
   EXPECT_EQ(h.last_vector(), -1);
@@ -587,7 +550,7 @@ TEST(SystemOps, Ud2AndPrivilegedNopsAtCpl0) {
           0x0F, 0x0B});                               // ud2
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(h.last_vector(), VEC_UD);
-  EXPECT_EQ(pushed_eip(h), CODE + 11);
+  EXPECT_EQ(h.pushed_eip(), CODE + 11);
 }
 
 }  // namespace
