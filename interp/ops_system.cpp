@@ -261,20 +261,7 @@ void invlpg(Cpu& c, const Insn& i) {
 
 // Descriptor of `sel` without faulting: false for a null selector or one outside its table.
 bool peek_descriptor(Cpu& c, uint16_t sel, uint64_t& d) {
-  if ((sel & 0xFFFC) == 0) return false;
-  uint32_t base, limit;
-  if (sel & 4) {
-    if (!c.ldtr.valid) return false;
-    base = c.ldtr.base;
-    limit = c.ldtr.limit;
-  } else {
-    base = c.gdtr.base;
-    limit = c.gdtr.limit;
-  }
-  uint32_t off = sel & ~7u;
-  if (off + 7 > limit) return false;
-  d = (uint64_t(read_linear<4>(c, base + off + 4)) << 32) | read_linear<4>(c, base + off);
-  return true;
+  return (sel & 0xFFFC) != 0 && fetch_descriptor(c, sel, d);
 }
 
 inline bool is_conforming_code(uint64_t d) { return desc_s(d) && (desc_type(d) & 0xC) == 0xC; }

@@ -61,20 +61,9 @@ void load_segment_real(Cpu& c, unsigned seg, uint16_t selector) {
 }
 
 uint64_t read_descriptor(Cpu& c, uint16_t selector) {
-  uint32_t base, limit;
-  if (selector & 4) {
-    if (!c.ldtr.valid) raise_gp(selector & ~3u);
-    base = c.ldtr.base;
-    limit = c.ldtr.limit;
-  } else {
-    base = c.gdtr.base;
-    limit = c.gdtr.limit;
-  }
-  uint32_t off = selector & ~7u;
-  if (off + 7 > limit) raise_gp(selector & ~3u);
-  uint32_t lo = read_linear_system<4>(c, base + off);
-  uint32_t hi = read_linear_system<4>(c, base + off + 4);
-  return (uint64_t(hi) << 32) | lo;
+  uint64_t d;
+  if (!fetch_descriptor(c, selector, d)) raise_gp(selector & ~3u);
+  return d;
 }
 
 void cache_from_descriptor(const Cpu& c, SegmentCache& s, uint16_t selector, uint64_t d) {
