@@ -131,6 +131,13 @@ inline uint64_t make_desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t
   return (uint64_t(hi) << 32) | lo;
 }
 
+// Gate descriptor: selector, offset, type (e.g. 0xE interrupt gate, 0xC call gate), DPL.
+inline uint64_t gate_desc(uint16_t sel, uint32_t off, unsigned type, unsigned dpl) {
+  uint32_t lo = (uint32_t(sel) << 16) | (off & 0xFFFF);
+  uint32_t hi = (off & 0xFFFF0000u) | 0x8000u | (dpl << 13) | (type << 8);
+  return (uint64_t(hi) << 32) | lo;
+}
+
 // Set the arithmetic flags before a run; read them after.
 inline void flags_in(CpuHarness& h, uint32_t f) {
   materialize_flags(h.cpu);

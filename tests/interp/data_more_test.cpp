@@ -9,12 +9,6 @@ namespace {
 
 using test::CpuHarness;
 
-uint8_t rd8(CpuHarness& h, uint32_t addr) {
-  uint8_t v;
-  h.mem.read_bytes(addr, &v, 1);
-  return v;
-}
-
 TEST(DataMore, MovzxMovsx) {
   CpuHarness h;
   h.cpu.regs[ECX] = 0x12345680;  // CL = 0x80
@@ -349,7 +343,7 @@ TEST(DataMore, RealModeMoffsAndImmediates) {
           0xBB, 0xCD, 0xAB});                  // mov bx, 0xABCD
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(h.cpu.regs[EAX], 0xFFFF5656u);
-  EXPECT_EQ(rd8(h, 0x18002), 0x78u);
+  EXPECT_EQ(h.rd8(0x18002), 0x78u);
   EXPECT_EQ(h.rd32(0x18004), 0x12345656u);
   EXPECT_EQ(h.cpu.regs[EBX] & 0xFFFF, 0xABCDu);
 }

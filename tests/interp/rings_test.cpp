@@ -10,13 +10,8 @@ namespace softcpu {
 namespace {
 
 using test::CpuHarness;
+using test::make_desc;
 
-uint64_t seg_desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags) {
-  uint32_t lo = (limit & 0xFFFF) | (base << 16);
-  uint32_t hi = ((base >> 16) & 0xFF) | (uint32_t(access) << 8) | (limit & 0xF0000) |
-                (uint32_t(flags) << 20) | (base & 0xFF000000u);
-  return (uint64_t(hi) << 32) | lo;
-}
 // Gate descriptor: type 4/12 call, 5 task, 6/14 interrupt, 7/15 trap.
 uint64_t gate_desc(uint16_t sel, uint32_t off, unsigned type, unsigned dpl, unsigned count = 0,
                    bool present = true) {
@@ -54,23 +49,23 @@ struct Rings {
       uint8_t stub[9] = {0x36, 0xC6, 0x05, 0x00, 0x05, 0x00, 0x00, uint8_t(v), 0xF4};
       h.mem.write_bytes(CpuHarness::STUBS + v * 16, stub, 9);
     }
-    gdt(3, seg_desc(0, 0xFFFFF, 0xFB, 0xC));           // 0x18 code, DPL 3
-    gdt(4, seg_desc(0, 0xFFFFF, 0xF3, 0xC));           // 0x20 data, DPL 3
-    gdt(5, seg_desc(TSS, 0x67, 0x8B, 0x0));            // 0x28 32-bit TSS (busy: current)
+    gdt(3, make_desc(0, 0xFFFFF, 0xFB, 0xC));           // 0x18 code, DPL 3
+    gdt(4, make_desc(0, 0xFFFFF, 0xF3, 0xC));           // 0x20 data, DPL 3
+    gdt(5, make_desc(TSS, 0x67, 0x8B, 0x0));            // 0x28 32-bit TSS (busy: current)
     gdt(6, gate_desc(0x08, CODE + 0x200, 12, 3, 2));   // 0x30 call gate DPL 3, 2 params
     gdt(7, gate_desc(0x08, CODE + 0x300, 12, 0));      // 0x38 call gate DPL 0
-    gdt(8, seg_desc(0, 0xFFFFF, 0x9F, 0xC));           // 0x40 conforming code, DPL 0
-    gdt(9, seg_desc(0, 0xFFFFF, 0xBB, 0xC));           // 0x48 code, DPL 1
-    gdt(10, seg_desc(0, 0xFFFFF, 0xB3, 0xC));          // 0x50 data, DPL 1
+    gdt(8, make_desc(0, 0xFFFFF, 0x9F, 0xC));           // 0x40 conforming code, DPL 0
+    gdt(9, make_desc(0, 0xFFFFF, 0xBB, 0xC));           // 0x48 code, DPL 1
+    gdt(10, make_desc(0, 0xFFFFF, 0xB3, 0xC));          // 0x50 data, DPL 1
     gdt(11, gate_desc(0x08, CODE + 0x280, 4, 3, 3));   // 0x58 16-bit call gate, 3 params
     gdt(12, gate_desc(0x08, CODE + 0x200, 12, 3, 0, false));  // 0x60 not present
-    gdt(13, seg_desc(0, 0xFFFFF, 0x33, 0xC));          // 0x68 data DPL 1, not present
+    gdt(13, make_desc(0, 0xFFFFF, 0x33, 0xC));          // 0x68 data DPL 1, not present
     // TSS: ring 0 stack 0x10:STACK0, ring 1 stack 0x51:STACK1.
     h.wr32(TSS + 4, STACK0);
     h.wr32(TSS + 8, 0x10);
     h.wr32(TSS + 12, STACK1);
     h.wr32(TSS + 16, 0x51);
-    cache_from_descriptor(h.cpu, h.cpu.tr, 0x28, seg_desc(TSS, 0x67, 0x8B, 0x0));
+    cache_from_descriptor(h.cpu, h.cpu.tr, 0x28, make_desc(TSS, 0x67, 0x8B, 0x0));
     idt(0x40, gate_desc(0x08, CODE + 0x100, 14, 3));  // interrupt gate DPL 3 -> ring 0
     idt(0x41, gate_desc(0x48, CODE + 0x180, 14, 3));  // -> ring 1
     idt(0x42, gate_desc(0x08, CODE + 0x100, 14, 0));  // DPL 0: not for INT n at CPL 3
@@ -80,9 +75,9 @@ struct Rings {
   }
 
   void enter_ring3() {
-    cache_from_descriptor(h.cpu, h.cpu.seg[CS], 0x1B, seg_desc(0, 0xFFFFF, 0xFB, 0xC));
+    cache_from_descriptor(h.cpu, h.cpu.seg[CS], 0x1B, make_desc(0, 0xFFFFF, 0xFB, 0xC));
     for (unsigned s : {ES, SS, DS, FS, GS})
-      cache_from_descriptor(h.cpu, h.cpu.seg[s], 0x23, seg_desc(0, 0xFFFFF, 0xF3, 0xC));
+      cache_from_descriptor(h.cpu, h.cpu.seg[s], 0x23, make_desc(0, 0xFFFFF, 0xF3, 0xC));
     h.cpu.cpl = 3;
     update_mode(h.cpu);
     h.cpu.regs[ESP] = STACK;

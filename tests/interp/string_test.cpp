@@ -20,12 +20,6 @@ std::string get(CpuHarness& h, uint32_t addr, uint32_t n) {
   h.mem.read_bytes(addr, s.data(), n);
   return s;
 }
-uint8_t rd8(CpuHarness& h, uint32_t addr) {
-  uint8_t v;
-  h.mem.read_bytes(addr, &v, 1);
-  return v;
-}
-
 TEST(StringOps, RepMovsbForward) {
   CpuHarness h;
   put(h, 0x20000, "0123456789");
@@ -260,7 +254,7 @@ TEST(StringOps, LargeRepMovsbAcrossPages) {
   h.code({0xF3, 0xA4});  // rep movsb
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(get(h, 0x200801, uint32_t(src.size())), src);
-  EXPECT_EQ(rd8(h, 0x200801 + uint32_t(src.size())), 0);
+  EXPECT_EQ(h.rd8(0x200801 + uint32_t(src.size())), 0);
   EXPECT_EQ(h.cpu.regs[ECX], 0u);
   EXPECT_EQ(h.cpu.regs[ESI], 0x100003u + src.size());
 }

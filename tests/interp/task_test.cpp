@@ -9,18 +9,9 @@ namespace softcpu {
 namespace {
 
 using test::CpuHarness;
+using test::gate_desc;
+using test::make_desc;
 
-uint64_t seg_desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags) {
-  uint32_t lo = (limit & 0xFFFF) | (base << 16);
-  uint32_t hi = ((base >> 16) & 0xFF) | (uint32_t(access) << 8) | (limit & 0xF0000) |
-                (uint32_t(flags) << 20) | (base & 0xFF000000u);
-  return (uint64_t(hi) << 32) | lo;
-}
-uint64_t gate_desc(uint16_t sel, uint32_t off, unsigned type, unsigned dpl) {
-  uint32_t lo = (uint32_t(sel) << 16) | (off & 0xFFFF);
-  uint32_t hi = (off & 0xFFFF0000u) | 0x8000u | (dpl << 13) | (type << 8);
-  return (uint64_t(hi) << 32) | lo;
-}
 
 constexpr uint32_t CODE = CpuHarness::CODE_ADDR;
 constexpr uint32_t DATA = CpuHarness::DATA_ADDR;
@@ -60,15 +51,15 @@ struct Tasks {
   }
 
   Tasks() {
-    gdt(3, seg_desc(TSS_A, 0x67, 0x8B, 0));  // 0x18 TSS A, busy (the current task)
-    gdt(4, seg_desc(TSS_B, 0x67, 0x89, 0));  // 0x20 TSS B, available
+    gdt(3, make_desc(TSS_A, 0x67, 0x8B, 0));  // 0x18 TSS A, busy (the current task)
+    gdt(4, make_desc(TSS_B, 0x67, 0x89, 0));  // 0x20 TSS B, available
     gdt(5, gate_desc(0x20, 0, 5, 0));        // 0x28 task gate -> B
-    gdt(6, seg_desc(TSS_C, 0x2B, 0x81, 0));  // 0x30 16-bit TSS C, available
-    gdt(7, seg_desc(0x3380, 0x50, 0x89, 0)); // 0x38 32-bit TSS with a limit below 0x67
-    gdt(9, seg_desc(TSS_E, 0x67, 0x89, 0));  // 0x48 TSS E whose LDT selector is a code segment
+    gdt(6, make_desc(TSS_C, 0x2B, 0x81, 0));  // 0x30 16-bit TSS C, available
+    gdt(7, make_desc(0x3380, 0x50, 0x89, 0)); // 0x38 32-bit TSS with a limit below 0x67
+    gdt(9, make_desc(TSS_E, 0x67, 0x89, 0));  // 0x48 TSS E whose LDT selector is a code segment
     std::vector<uint8_t> zero(0x68, 0);
     h.mem.write_bytes(TSS_A, zero.data(), 0x68);
-    cache_from_descriptor(h.cpu, h.cpu.tr, 0x18, seg_desc(TSS_A, 0x67, 0x8B, 0));
+    cache_from_descriptor(h.cpu, h.cpu.tr, 0x18, make_desc(TSS_A, 0x67, 0x8B, 0));
     tss32(TSS_B, CODE + 0x200, STACK_B);
     tss32(TSS_E, CODE + 0x400, STACK_B, 0x08);
     idt(0x30, gate_desc(0x20, 0, 5, 0));  // INT 0x30 -> task B

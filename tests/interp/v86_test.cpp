@@ -11,18 +11,9 @@ namespace softcpu {
 namespace {
 
 using test::CpuHarness;
+using test::gate_desc;
+using test::make_desc;
 
-uint64_t seg_desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags) {
-  uint32_t lo = (limit & 0xFFFF) | (base << 16);
-  uint32_t hi = ((base >> 16) & 0xFF) | (uint32_t(access) << 8) | (limit & 0xF0000) |
-                (uint32_t(flags) << 20) | (base & 0xFF000000u);
-  return (uint64_t(hi) << 32) | lo;
-}
-uint64_t gate_desc(uint16_t sel, uint32_t off, unsigned type, unsigned dpl) {
-  uint32_t lo = (uint32_t(sel) << 16) | (off & 0xFFFF);
-  uint32_t hi = (off & 0xFFFF0000u) | 0x8000u | (dpl << 13) | (type << 8);
-  return (uint64_t(hi) << 32) | lo;
-}
 
 constexpr uint32_t CODE = CpuHarness::CODE_ADDR;
 constexpr uint32_t STACK = CpuHarness::STACK_TOP;
@@ -66,7 +57,7 @@ struct V86 {
     }
     // 32-bit TSS with an I/O bitmap at 0x68 for ports 0-0x3FF (+ the terminating byte):
     // everything denied except ports 0x60 and 0x70-0x71.
-    gdt(3, seg_desc(TSS, 0xE8, 0x8B, 0));  // 0x18
+    gdt(3, make_desc(TSS, 0xE8, 0x8B, 0));  // 0x18
     std::vector<uint8_t> tss(0xE9, 0);
     tss[4] = STACK0 & 0xFF; tss[5] = (STACK0 >> 8) & 0xFF; tss[6] = uint8_t(STACK0 >> 16);
     tss[8] = 0x10;
@@ -75,7 +66,7 @@ struct V86 {
     tss[0x68 + 0x60 / 8] &= uint8_t(~(1u << (0x60 & 7)));
     tss[0x68 + 0x70 / 8] &= uint8_t(~(3u << (0x70 & 7)));
     h.mem.write_bytes(TSS, tss.data(), uint32_t(tss.size()));
-    cache_from_descriptor(h.cpu, h.cpu.tr, 0x18, seg_desc(TSS, 0xE8, 0x8B, 0));
+    cache_from_descriptor(h.cpu, h.cpu.tr, 0x18, make_desc(TSS, 0xE8, 0x8B, 0));
     idt(0x40, gate_desc(0x08, CODE + 0x100, 14, 3));  // DPL 3 interrupt gate -> ring 0
     h.cpu.lz_kind = LZ_NONE;
     h.cpu.eflags = 2;
@@ -210,11 +201,11 @@ TEST(V86, IoBitmapWordAccessNeedsBothBitsAndPortsBeyondTheMap) {
 
 TEST(V86, ProtectedModeIoAboveIoplUsesTheBitmap) {
   V86 t;  // ring 3 protected mode, IOPL 0
-  t.gdt(4, seg_desc(0, 0xFFFFF, 0xFB, 0xC));  // 0x20 code DPL 3
-  t.gdt(5, seg_desc(0, 0xFFFFF, 0xF3, 0xC));  // 0x28 data DPL 3
-  cache_from_descriptor(t.h.cpu, t.h.cpu.seg[CS], 0x23, seg_desc(0, 0xFFFFF, 0xFB, 0xC));
+  t.gdt(4, make_desc(0, 0xFFFFF, 0xFB, 0xC));  // 0x20 code DPL 3
+  t.gdt(5, make_desc(0, 0xFFFFF, 0xF3, 0xC));  // 0x28 data DPL 3
+  cache_from_descriptor(t.h.cpu, t.h.cpu.seg[CS], 0x23, make_desc(0, 0xFFFFF, 0xFB, 0xC));
   for (unsigned s : {ES, SS, DS, FS, GS})
-    cache_from_descriptor(t.h.cpu, t.h.cpu.seg[s], 0x2B, seg_desc(0, 0xFFFFF, 0xF3, 0xC));
+    cache_from_descriptor(t.h.cpu, t.h.cpu.seg[s], 0x2B, make_desc(0, 0xFFFFF, 0xF3, 0xC));
   t.h.cpu.cpl = 3;
   update_mode(t.h.cpu);
   t.h.code({0xE6, 0x60,    // out 0x60, al (allowed)
@@ -229,7 +220,7 @@ TEST(V86, ProtectedModeIoAboveIoplUsesTheBitmap) {
 
 TEST(V86, TaskSwitchIntoV86) {
   V86 t;
-  t.gdt(6, seg_desc(TSS2, 0x67, 0x89, 0));  // 0x30
+  t.gdt(6, make_desc(TSS2, 0x67, 0x89, 0));  // 0x30
   std::vector<uint8_t> zero(0x68, 0);
   t.h.mem.write_bytes(TSS2, zero.data(), 0x68);
   t.h.wr32(TSS2 + 0x20, 0x0010);            // EIP
