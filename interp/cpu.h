@@ -161,7 +161,6 @@ struct Cpu {
   uint32_t mode_key;     // decoded-block cache key bits; see interp/mode.h
 
   const Insn* trap_insn;  // instruction that exited to the monitor (EXIT_IO etc.)
-  uint32_t fault_depth;   // nested exception delivery (double/triple fault)
 
   FpuState fpu;
   MsrState msr;

@@ -1148,7 +1148,6 @@ class SoftRunner {
     c.lz_kind = LZ_NONE;
     c.eip = CODE;
     c.halted = 0;
-    c.fault_depth = 0;
     c.cr0 |= CR0_NE;  // unmasked x87 exceptions raise #MF, as under Linux
     FpuImage img;
     std::memcpy(img.b, in.fpu, ORACLE_FPU_SIZE);
