@@ -1,0 +1,43 @@
+#include "hostio/cpu_mailbox.h"
+
+namespace softcpu {
+
+void CpuMailbox::post(Job job) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+}
+
+void CpuMailbox::wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    woken_ = true;
+  }
+  cv_.notify_one();
+}
+
+size_t CpuMailbox::drain() {
+  std::vector<Job> jobs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs.swap(jobs_);
+    woken_ = false;
+  }
+  for (Job& j : jobs) j();
+  return jobs.size();
+}
+
+void CpuMailbox::wait_until(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_until(lock, deadline, [this] { return !jobs_.empty() || woken_; });
+  woken_ = false;
+}
+
+bool CpuMailbox::has_work() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return !jobs_.empty();
+}
+
+}  // namespace softcpu

@@ -1,0 +1,33 @@
+// Work handed from the host I/O thread (libuv callbacks: disk completions, serial input,
+// debugger packets) to the CPU thread, which owns all device state. post() is thread-safe;
+// the CPU thread drains the box between interpreter runs, and sleeps in wait_until() while
+// the guest is halted, so a posted job wakes a halted guest at once.
+#pragma once
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+namespace softcpu {
+
+class CpuMailbox {
+ public:
+  using Job = std::function<void()>;
+
+  void post(Job job);       // any thread
+  void wake();              // any thread: end a wait_until() without a job
+  // CPU thread: run the jobs posted so far. Returns how many ran.
+  size_t drain();
+  // CPU thread: sleep until something is posted, wake() is called, or `deadline`.
+  void wait_until(std::chrono::steady_clock::time_point deadline);
+  bool has_work() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Job> jobs_;
+  bool woken_ = false;
+};
+
+}  // namespace softcpu

@@ -1,0 +1,63 @@
+#include "vdevices/virtual_clock.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace softcpu {
+namespace {
+
+TEST(VirtualClock, ManualTimeFiresTimersInDeadlineOrderAtTheirTime) {
+  VirtualClock clock;
+  clock.use_manual_time(100);
+  std::vector<std::pair<int, uint64_t>> fired;
+  auto a = clock.create_timer([&](uint64_t now) { fired.push_back({1, now}); });
+  auto b = clock.create_timer([&](uint64_t now) { fired.push_back({2, now}); });
+  clock.arm(a, 500);
+  clock.arm(b, 300);
+  EXPECT_EQ(clock.next_deadline(), 300u);
+  clock.advance_to(1000);
+  ASSERT_EQ(fired.size(), 2u);
+  EXPECT_EQ(fired[0], (std::pair<int, uint64_t>{2, 300}));
+  EXPECT_EQ(fired[1], (std::pair<int, uint64_t>{1, 500}));
+  EXPECT_EQ(clock.now_ns(), 1000u);
+  EXPECT_FALSE(clock.armed(a));
+  EXPECT_EQ(clock.next_deadline(), VirtualClock::NEVER);
+}
+
+TEST(VirtualClock, PeriodicTimerReArmsFromItsCallback) {
+  VirtualClock clock;
+  clock.use_manual_time();
+  int ticks = 0;
+  VirtualClock::TimerId t = 0;
+  t = clock.create_timer([&](uint64_t now) {
+    ++ticks;
+    clock.arm(t, now + 1000);
+  });
+  clock.arm(t, 1000);
+  clock.advance_to(10500);
+  EXPECT_EQ(ticks, 10);
+  clock.cancel(t);
+  clock.advance_by(5000);
+  EXPECT_EQ(ticks, 10);
+}
+
+TEST(VirtualClock, HostTimeIsMonotonicAndPauseFreezesIt) {
+  VirtualClock clock;
+  uint64_t a = clock.now_ns();
+  uint64_t b = clock.now_ns();
+  EXPECT_LE(a, b);
+  clock.pause();
+  uint64_t frozen = clock.now_ns();
+  struct timespec ts = {0, 2000000};
+  nanosleep(&ts, nullptr);
+  EXPECT_EQ(clock.now_ns(), frozen);
+  clock.resume();
+  nanosleep(&ts, nullptr);
+  uint64_t later = clock.now_ns();
+  EXPECT_GT(later, frozen);
+  EXPECT_LT(later - frozen, 1000000000u);  // the paused 2 ms are not counted twice
+}
+
+}  // namespace
+}  // namespace softcpu
