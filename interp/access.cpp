@@ -1,6 +1,7 @@
 #include "interp/access.h"
 
 #include "cache/block_cache.h"
+#include "interp/debug.h"
 #include "interp/memory.h"
 #include "interp/paging.h"
 #include "interp/tlb.h"
@@ -18,6 +19,7 @@ uint32_t read_linear_slow(Cpu& c, uint32_t lin, unsigned size) {
   }
   const SoftTlbEntry* e;
   const uint32_t phys = tlb_fill(c, lin, ACCESS_READ, &e);  // may raise #PF
+  if (SOFTCPU_UNLIKELY(c.dbg.nwatch)) debug_check_access(c, lin, size, false);
   if (e) {
     return size == 1 ? load_host<1>(e->addend + lin)
                      : size == 2 ? load_host<2>(e->addend + lin) : load_host<4>(e->addend + lin);
@@ -62,6 +64,7 @@ void write_linear_slow(Cpu& c, uint32_t lin, unsigned size, uint32_t v) {
   }
   const SoftTlbEntry* e;
   const uint32_t phys = tlb_fill(c, lin, ACCESS_WRITE, &e);  // may raise #PF
+  if (SOFTCPU_UNLIKELY(c.dbg.nwatch)) debug_check_access(c, lin, size, true);
   if (e) {
     if (size == 1) store_host<1>(e->addend + lin, v);
     else if (size == 2) store_host<2>(e->addend + lin, v);

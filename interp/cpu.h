@@ -72,10 +72,38 @@ enum ExitReason : uint8_t {
   EXIT_HLT,
   EXIT_TRIPLE_FAULT,
   EXIT_REQUEST,       // asked from outside (timeout, debugger)
+  EXIT_DEBUG,         // a debugger breakpoint or watchpoint was hit: cpu.debug_hit
   EXIT_COUNT
 };
 
 struct Insn;
+class InterruptAcknowledge;
+
+// Debugger hits (interp/debug.h). Breakpoints stop before the instruction, watchpoints after.
+enum WatchKind : uint8_t { WATCH_WRITE = 1, WATCH_READ = 2, WATCH_ACCESS = 3 };
+enum DebugHitKind : uint8_t { HIT_NONE, HIT_BREAKPOINT, HIT_WATCHPOINT };
+struct DebugHit {
+  DebugHitKind kind;
+  WatchKind watch;    // for HIT_WATCHPOINT: the access that hit
+  uint32_t address;   // breakpoint address, or the watched address that was accessed
+};
+
+// A watched linear range [lo, hi] (interp/debug.cpp): from DR0-DR3 (source 0-3) or from
+// the debugger (source DEBUGGER_WATCH).
+struct WatchRange {
+  uint32_t lo, hi;
+  uint8_t kind;    // WatchKind bits
+  uint8_t source;
+};
+constexpr uint8_t DEBUGGER_WATCH = 4;
+constexpr unsigned MAX_DEBUG_POINTS = 64;
+
+struct DebugPoints {
+  uint32_t bp[MAX_DEBUG_POINTS];              // debugger breakpoints (linear)
+  WatchRange wp[MAX_DEBUG_POINTS];            // debugger watchpoints
+  WatchRange watch[4 + MAX_DEBUG_POINTS];     // all data watches: DR0-DR3, then wp
+  uint8_t nbp, nwp, nwatch;
+};
 
 // One x87 data register: 64-bit significand (explicit integer bit) and sign/exponent, the
 // layout of the 80-bit extended format (SDM vol.1 4.2.2), padded to 16 bytes.
@@ -165,6 +193,22 @@ struct Cpu {
   FpuState fpu;
   MsrState msr;
   TlbCounters tlb_counters;
+
+  // Interrupt pins, shadows and debug events (interp/events.h says who sets what).
+  uint8_t events;          // nonzero: the run loop looks at the next instruction boundary
+  uint8_t intr;            // INTR pin level
+  uint8_t nmi_pending;     // NMI latched
+  uint8_t nmi_blocked;     // an NMI is being handled: no other until the next IRET
+  uint8_t shadow;          // SHADOW_*: events inhibited before the next instruction
+  uint8_t int_delivered;   // set by every interrupt/exception delivery
+  uint8_t exec_bp_active;  // DR7 enables an instruction breakpoint or the debugger has one
+  uint8_t ferr;            // FERR#: unmasked x87 exception with CR0.NE = 0 (IRQ13)
+  uint8_t cpuid_apic;      // a local APIC exists (CPUID.1:EDX bit 9)
+  uint32_t db_trap;        // DR6 bits of #DB traps raised by the running instruction
+  DebugHit debug_pending;  // a debugger watchpoint hit by the running instruction
+  DebugHit debug_hit;      // what EXIT_DEBUG stopped at
+  DebugPoints dbg;
+  InterruptAcknowledge* intc;
 
   PhysicalMemory* mem;
   BlockCache* cache;

@@ -4,6 +4,7 @@
 #include <initializer_list>
 
 #include "interp/access.h"
+#include "interp/debug.h"
 #include "interp/fault.h"
 #include "interp/flags.h"
 #include "interp/segments.h"
@@ -159,6 +160,7 @@ FaultClass fault_class(uint8_t v) {
 
 void deliver_interrupt(Cpu& c, uint8_t v, IntSource src, bool has_error, uint32_t error) {
   c.halted = 0;
+  c.int_delivered = 1;  // the single-step path reports no TF trap for this instruction
   if (c.cr0 & CR0_PE) deliver_protected(c, v, src, has_error, error);  // also from V86
   else deliver_real(c, v);
 }
@@ -183,7 +185,15 @@ void reset_cpu(Cpu& c) {
   BlockCache* cache = c.cache;
   const uint64_t icount = c.icount;           // counters describe the whole run,
   const TlbCounters tlb_counters = c.tlb_counters;  // across resets
+  // Wiring and the debugger's points are not CPU state: they survive a reset.
+  const uint8_t intr = c.intr, cpuid_apic = c.cpuid_apic;
+  InterruptAcknowledge* const intc = c.intc;
+  const DebugPoints dbg = c.dbg;
   std::memset(static_cast<void*>(&c), 0, sizeof c);
+  c.intr = intr;
+  c.cpuid_apic = cpuid_apic;
+  c.intc = intc;
+  c.dbg = dbg;
   c.mem = mem;
   c.cache = cache;
   c.icount = icount;
@@ -215,7 +225,7 @@ void reset_cpu(Cpu& c) {
   reset_msrs(c.msr);
   refresh_all_segment_ranges(c);
   update_mode(c);
-  tlb_flush(c);
+  debug_rebuild(c);  // DR7 = 400H: only the debugger's points remain; flushes the TLB
 }
 
 }  // namespace softcpu

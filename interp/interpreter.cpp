@@ -3,8 +3,11 @@
 #include <algorithm>
 
 #include "interp/access.h"
+#include "interp/debug.h"
+#include "interp/events.h"
 #include "interp/exceptions.h"
 #include "interp/fault.h"
+#include "interp/interrupts.h"
 #include "interp/memory.h"
 #include "interp/paging.h"
 #include "interp/segments.h"
@@ -146,6 +149,10 @@ __attribute__((noinline)) static void link(DecodedBlock* from, DecodedBlock* to,
   from->chain_lin[k] = lin;
 }
 
+// What at_boundary() decided: run blocks, look again (something was delivered), run one
+// instruction with the per-instruction rules, or return to the caller.
+enum Boundary { BOUNDARY_RUN, BOUNDARY_AGAIN, BOUNDARY_STEP, BOUNDARY_EXIT };
+
 // EIP just past instruction `upto` of a block entered at `entry_eip`.
 static uint32_t eip_after(const Insn* first, const Insn* upto, uint32_t entry_eip) {
   uint32_t eip = entry_eip;
@@ -163,6 +170,18 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
   c.exit_reason = EXIT_NONE;
   DecodedBlock* prev = nullptr;  // the block that just ran to its end, for chaining
   while (c.icount < end) {
+    // One load and a branch per block on the fast path (interp/events.h).
+    if (SOFTCPU_UNLIKELY(c.events) && !(Slow && in_step_)) {
+      prev = nullptr;
+      const int ev = at_boundary();
+      if (ev == BOUNDARY_EXIT) return ExitReason(c.exit_reason);
+      if (ev == BOUNDARY_AGAIN) continue;
+      if (ev == BOUNDARY_STEP) {
+        const ExitReason r = step_checked();
+        if (r != EXIT_BUDGET) return r;
+        continue;
+      }
+    }
     const Insn* first = nullptr;
     const Insn* i = nullptr;  // the running instruction, for fault recovery
     bool eip_is_next = false;  // c.eip holds the address after *i
@@ -224,6 +243,8 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
       c.icount += done;
     } catch (const GuestFault& f) {
       prev = nullptr;
+      c.db_trap = 0;  // the instruction did not complete: its data breakpoint hits are void
+      c.debug_pending.kind = HIT_NONE;
       if (i) {
         // Handlers commit EIP last, so EIP is where the loop put it: faults restart the
         // instruction (SDM vol.3 6.5). Instructions before it in the block retired.
@@ -232,16 +253,120 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
                             : (i == first ? entry_eip : eip_after(first, i - 1, entry_eip));
       }
       if (!handle_fault(f.vector, f.has_error, f.error)) return EXIT_TRIPLE_FAULT;
+      if (Slow && in_step_) return EXIT_BUDGET;  // the handler's first instruction is the next step
     }
+  }
+  // A watchpoint hit by the last instruction of the budget (e.g. step()) is reported now.
+  if (SOFTCPU_UNLIKELY(c.debug_pending.kind != HIT_NONE) && !(Slow && in_step_)) {
+    c.debug_hit = c.debug_pending;
+    c.debug_pending.kind = HIT_NONE;
+    c.exit_reason = EXIT_DEBUG;
+    return EXIT_DEBUG;
   }
   return EXIT_BUDGET;
 }
 
+// SDM vol.3 6.9 priorities between instructions: traps of the previous instruction (#DB),
+// NMI, INTR, then the next instruction's breakpoints. MOV SS / POP SS and STI shadows hold
+// back what they inhibit for one instruction (6.8.3).
+int Interpreter::at_boundary() {
+  Cpu& c = cpu_;
+  const bool resumed_here = first_boundary_;
+  first_boundary_ = false;
+  if (c.debug_pending.kind != HIT_NONE) {  // a debugger watchpoint: stop after the access
+    c.debug_hit = c.debug_pending;
+    c.debug_pending.kind = HIT_NONE;
+    c.exit_reason = EXIT_DEBUG;
+    return BOUNDARY_EXIT;
+  }
+  if (c.shadow == SHADOW_SS) return BOUNDARY_STEP;  // #DB traps wait for the next instruction
+  if (c.db_trap) {  // single-step and data breakpoints: one #DB trap, EIP = next instruction
+    c.dr[6] |= c.db_trap;
+    c.db_trap = 0;
+    c.shadow = SHADOW_NONE;
+    return handle_fault(VEC_DB, false, 0) ? BOUNDARY_AGAIN : BOUNDARY_EXIT;
+  }
+  if (c.shadow == SHADOW_STI) return BOUNDARY_STEP;
+  uint8_t external = 0;
+  int vector = -1;
+  if (c.nmi_pending && !c.nmi_blocked) {
+    c.nmi_pending = 0;
+    c.nmi_blocked = 1;  // until the next IRET (SDM vol.3 6.7.1)
+    vector = VEC_NMI;
+    external = 1;
+  } else if (c.intr && (c.eflags & IF) && c.intc) {
+    vector = c.intc->acknowledge();  // INTA: the controller may have withdrawn its request
+    external = vector >= 0;
+  }
+  if (external) {
+    try {
+      deliver_interrupt(c, uint8_t(vector), IntSource::EXTERNAL, false, 0);
+    } catch (const GuestFault& f) {
+      if (!handle_fault(f.vector, f.has_error, f.error)) return BOUNDARY_EXIT;
+    }
+    return BOUNDARY_AGAIN;
+  }
+  if (c.exec_bp_active || (c.eflags & (TF | RF))) {
+    const uint32_t lin = c.seg[CS].base + c.eip;
+    if (c.dbg.nbp && !(resumed_here && lin == resume_lin_) && debug_breakpoint_at(c, lin)) {
+      c.debug_hit = {HIT_BREAKPOINT, WatchKind(0), lin};
+      c.exit_reason = EXIT_DEBUG;
+      return BOUNDARY_EXIT;
+    }
+    // DR instruction breakpoints are faults; RF suppresses them for one instruction (17.3.1.1).
+    if (!(c.eflags & RF)) {
+      if (const uint32_t hits = debug_exec_breakpoints(c, lin)) {
+        c.dr[6] |= hits;
+        return handle_fault(VEC_DB, false, 0) ? BOUNDARY_AGAIN : BOUNDARY_EXIT;
+      }
+    }
+    return BOUNDARY_STEP;
+  }
+  refresh_events(c);
+  return BOUNDARY_RUN;
+}
+
+ExitReason Interpreter::step_checked() {
+  Cpu& c = cpu_;
+  const uint32_t flags0 = c.eflags;
+  const uint8_t shadow0 = c.shadow;
+  c.shadow = SHADOW_NONE;  // the instruction may set a new one
+  // SDM vol.3 17.3.1.4: a trap after each instruction that began with TF = 1. Bits carried
+  // over a MOV SS shadow are still in db_trap.
+  if (shadow0 != SHADOW_SS) c.db_trap = 0;
+  if (flags0 & TF) c.db_trap |= DR6_BS;
+  c.int_delivered = 0;
+  in_step_ = true;
+  const ExitReason r = run_impl<true>(1, 1);
+  in_step_ = false;
+  c.events = 1;  // look at the next boundary again
+  if (r != EXIT_BUDGET) return r;  // a trapped instruction: execute_trapped reports db_trap
+  if (c.int_delivered) {
+    // A fault, or INT n / INTO / INT3: the handler starts with TF clear and no trap is
+    // reported for the instruction (its delivery cleared TF).
+    c.db_trap = 0;
+    return r;
+  }
+  if (flags0 & RF) c.eflags &= ~RF;  // RF clears after an instruction completes
+  return r;
+}
+
+void Interpreter::begin_run() {
+  Cpu& c = cpu_;
+  refresh_events(c);  // EFLAGS.TF/RF may have been set from outside (debugger, reset)
+  first_boundary_ = true;
+  resume_lin_ = c.seg[CS].base + c.eip;
+}
+
 ExitReason Interpreter::run(uint64_t budget) {
+  begin_run();
   if (trace_) return run_impl<true>(budget, MAX_BLOCK_INSNS);
   return run_impl<false>(budget, MAX_BLOCK_INSNS);
 }
 
-ExitReason Interpreter::step() { return run_impl<true>(1, 1); }
+ExitReason Interpreter::step() {
+  begin_run();
+  return run_impl<true>(1, 1);
+}
 
 }  // namespace softcpu

@@ -37,6 +37,11 @@ class Interpreter {
   template <bool Slow>
   ExitReason run_impl(uint64_t budget, unsigned max_insns);
   bool handle_fault(uint8_t v, bool has_error, uint32_t error);
+  // Events at an instruction boundary (interp/events.h); returns a Boundary.
+  int at_boundary();
+  // One instruction with the per-instruction debug rules (TF, RF, shadows, data traps).
+  ExitReason step_checked();
+  void begin_run();
 
   Cpu& cpu_;
   BlockCache& cache_;
@@ -44,6 +49,9 @@ class Interpreter {
   InterpCounters counters_;
   TraceHook trace_ = nullptr;
   void* trace_ctx_ = nullptr;
+  bool in_step_ = false;         // inside step_checked: the boundary was already handled
+  bool first_boundary_ = false;  // the next boundary is where run()/step() resumed
+  uint32_t resume_lin_ = 0;      // ... at this linear EIP: a debugger breakpoint there is skipped
 };
 
 }  // namespace softcpu

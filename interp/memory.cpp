@@ -33,6 +33,7 @@ void PhysicalMemory::map_rom(uint32_t addr, const uint8_t* data, uint32_t size) 
     uint32_t page = (addr / PAGE_SIZE) + k;
     kind_[page] = PAGE_ROM;
     host_[page] = storage.get() + uint64_t(k) * PAGE_SIZE;
+    if (page < 256) low_rom_[page] = host_[page];
   }
   rom_storage_.push_back(std::move(storage));
 }
@@ -49,6 +50,22 @@ void PhysicalMemory::map_mmio(uint32_t addr, uint32_t size, MmioHandler* handler
     kind_[addr / PAGE_SIZE + k] = PAGE_MMIO;
     host_[addr / PAGE_SIZE + k] = nullptr;
     mmio_[addr / PAGE_SIZE + k] = handler;
+  }
+}
+
+void PhysicalMemory::set_shadow(uint32_t addr, uint32_t size, bool read_ram, bool write_ram) {
+  for (uint32_t page = addr / PAGE_SIZE; page < (addr + size) / PAGE_SIZE && page < 256; ++page) {
+    uint8_t* ram_page = page < ram_size_ / PAGE_SIZE ? ram_ + uint64_t(page) * PAGE_SIZE : nullptr;
+    if (read_ram && ram_page) {
+      kind_[page] = write_ram ? PAGE_RAM : PAGE_ROM;  // read-only RAM drops writes like ROM
+      host_[page] = ram_page;
+    } else if (low_rom_[page]) {
+      kind_[page] = PAGE_ROM;
+      host_[page] = low_rom_[page];
+    } else {
+      kind_[page] = PAGE_UNASSIGNED;
+      host_[page] = nullptr;
+    }
   }
 }
 

@@ -36,6 +36,11 @@ class PhysicalMemory {
   // Map an existing ROM region a second time at `alias_addr` (e.g. BIOS at top of 4 GiB).
   void alias_rom(uint32_t alias_addr, uint32_t source_addr, uint32_t size);
   void map_mmio(uint32_t addr, uint32_t size, MmioHandler* handler);
+  // Route [addr, addr+size) below 1 MiB like the chipset's PAM registers (82441FX 3.2.17):
+  // reads from RAM or from the ROM mapped there (the PCI bus: all ones where none is), writes
+  // to RAM or dropped. Page aligned. Write-only RAM (read ROM, write RAM) is not modelled: it
+  // reads and writes the ROM side. The caller flushes TLBs and cached code for the range.
+  void set_shadow(uint32_t addr, uint32_t size, bool read_ram, bool write_ram);
 
   PageKind kind(uint32_t page) const { return static_cast<PageKind>(kind_[page]); }
   // Host address of a RAM or ROM page, nullptr otherwise.
@@ -65,6 +70,7 @@ class PhysicalMemory {
   std::vector<MmioHandler*> mmio_;
   std::vector<uint64_t> code_lines_;
   std::vector<std::unique_ptr<uint8_t[]>> rom_storage_;
+  uint8_t* low_rom_[256] = {};  // ROM host pages below 1 MiB, for set_shadow
 };
 
 }  // namespace softcpu

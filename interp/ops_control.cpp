@@ -8,6 +8,7 @@
 #include <array>
 #include <utility>
 
+#include "interp/events.h"
 #include "interp/exceptions.h"
 #include "interp/fault.h"
 #include "interp/ops_common.h"
@@ -446,7 +447,7 @@ void iret_to_v86(Cpu& c, uint32_t sp, uint32_t m) {
 }
 
 template <unsigned S>
-void iret(Cpu& c, const Insn&) {
+void iret_body(Cpu& c) {
   if (c.eflags & VM) return iret_v86<S>(c);
   const uint32_t sp = stack_pointer(c), m = stack_mask(c);
   const bool pm = protected_mode(c);
@@ -488,6 +489,15 @@ void iret(Cpu& c, const Insn&) {
   write_eflags_masked(c, fl, mask);
   set_stack_pointer(c, sp + 3 * S);
   c.eip = off;
+}
+
+// Every IRET ends NMI blocking (SDM vol.3 6.7.1) and may load TF/RF (interp/events.h).
+template <unsigned S>
+void iret(Cpu& c, const Insn&) {
+  iret_body<S>(c);
+  c.nmi_blocked = 0;
+  if (c.nmi_pending) c.events = 1;
+  note_flags_loaded(c);
 }
 
 // ---- BOUND -------------------------------------------------------------------------------

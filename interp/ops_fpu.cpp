@@ -20,10 +20,17 @@ inline void check_nm(const Cpu& c) {
   if (SOFTCPU_UNLIKELY(c.cr0 & (CR0_EM | CR0_TS))) raise_fault(VEC_NM);
 }
 // A waiting instruction first reports a pending unmasked exception (SDM vol.1 8.6): #MF when
-// CR0.NE = 1. With NE = 0 the PC reports it through FERR#/IRQ13 (not modelled yet: the
-// instruction proceeds as if IGNNE# were asserted).
-inline void check_pending(const Cpu& c) {
-  if (SOFTCPU_UNLIKELY((c.fpu.sw & FSW_ES) && (c.cr0 & CR0_NE))) raise_fault(VEC_MF);
+// CR0.NE = 1. With NE = 0 the PC reports it through FERR# (Cpu::ferr; the machine raises
+// IRQ13) and the instruction proceeds as if IGNNE# were asserted (SDM vol.1 D.2.1: on a P6
+// FERR# is asserted at the next waiting instruction). FERR# follows ES as sampled there, and
+// FNINIT/FNCLEX (which clear ES) deassert it.
+inline void check_pending(Cpu& c) {
+  if (SOFTCPU_LIKELY(!(c.fpu.sw & FSW_ES))) {
+    c.ferr = 0;
+    return;
+  }
+  if (c.cr0 & CR0_NE) raise_fault(VEC_MF);
+  c.ferr = 1;
 }
 
 // Non-control instructions record their address and opcode (SDM vol.1 8.1.8, 8.1.9).
@@ -115,11 +122,13 @@ void fninit_state(FpuState& f) {  // SDM vol.2 FINIT: registers keep their conte
 void h_fninit(Cpu& c, const Insn&) {
   check_nm(c);
   fninit_state(c.fpu);
+  c.ferr = 0;
 }
 
 void h_fnclex(Cpu& c, const Insn&) {
   check_nm(c);
   c.fpu.sw &= uint16_t(~(FSW_STICKY | FSW_ES | FSW_B));
+  c.ferr = 0;
 }
 
 // FENI/FDISI/FSETPM (DB E0, E1, E4): 8087/287 instructions, no-ops on the 387 and later.

@@ -1,6 +1,7 @@
 // Stack instructions: PUSH/POP (registers, memory, immediates, segment registers),
 // PUSHA/POPA, PUSHF/POPF, ENTER/LEAVE (SDM vol.2 under each mnemonic).
 #include "interp/ops_common.h"
+#include "interp/events.h"
 #include "interp/segments.h"
 
 namespace softcpu {
@@ -53,6 +54,7 @@ template <unsigned S> void pop_sreg(Cpu& c, const Insn& i) {
   const uint16_t sel = uint16_t(read_mem<S>(c, SS, sp));
   load_segment(c, i.reg, sel);
   set_sp_with(c, s32, sp + S);
+  if (i.reg == SS) set_interrupt_shadow(c, SHADOW_SS);  // SDM vol.3 6.8.3
 }
 
 // PUSHA/PUSHAD: EAX ECX EDX EBX (original ESP) EBP ESI EDI. All slots are probed first so
@@ -99,6 +101,7 @@ template <unsigned S> void popf(Cpu& c, const Insn&) {
   c.eflags = nf | 2u;  // bit 1 reads 1; bits 3, 5, 15, 22-31 stay 0
   c.lz_kind = LZ_NONE;
   set_stack_pointer(c, sp + S);
+  note_flags_loaded(c);
 }
 
 // ENTER imm16, imm8 (SDM vol.2 ENTER). EBP/BP is chosen by the operand size, the stack

@@ -6,6 +6,8 @@
 // Paging (CR0.PG, CR3, CR4.PSE/PGE, INVLPG) is interp/paging.cpp; the handlers here keep the
 // soft TLB coherent as SDM vol.3 4.10.4.1 says. Interrupt shadows (MOV SS, STI) and
 // CR4.VME/PVI come later.
+#include "interp/debug.h"
+#include "interp/events.h"
 #include "interp/fault.h"
 #include "interp/ops_common.h"
 #include "interp/paging.h"
@@ -44,7 +46,10 @@ inline void store_word_rm(Cpu& c, const Insn& i, uint32_t v) {
 // ---- segment registers -------------------------------------------------------------------
 
 // i.reg is the segment register (ModRM.reg; CS and 6/7 are #UD, filtered at decode).
-void mov_sreg_rm(Cpu& c, const Insn& i) { load_segment(c, i.reg, read_selector_rm(c, i)); }
+void mov_sreg_rm(Cpu& c, const Insn& i) {
+  load_segment(c, i.reg, read_selector_rm(c, i));
+  if (i.reg == SS) set_interrupt_shadow(c, SHADOW_SS);  // SDM vol.3 6.8.3
+}
 void mov_rm_sreg(Cpu& c, const Insn& i) { store_word_rm(c, i, c.seg[i.reg].selector); }
 
 // LDS/LES/LFS/LGS/LSS: i.cond holds the segment register.
@@ -63,8 +68,8 @@ constexpr uint32_t kCr0Defined = CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR
                                  CR0_AM | CR0_NW | CR0_CD | CR0_PG;
 // CR4 bits accepted: TSD (bit 2), PSE (bit 4), PGE (bit 7), as CPUID reports them (writing a
 // bit of an unsupported feature is #GP(0), SDM vol.2 MOV CRn).
-constexpr uint32_t kCr4Supported = (1u << 2) | CR4_PSE | CR4_PGE;
-constexpr uint32_t CR4_DE = 1u << 3;
+constexpr uint32_t CR4_DE = CR4_DEBUG_EXT;
+constexpr uint32_t kCr4Supported = (1u << 2) | CR4_DE | CR4_PSE | CR4_PGE;
 
 void write_cr0(Cpu& c, uint32_t v) {
   v = (v & kCr0Defined) | CR0_ET;  // ET is hardwired to 1 from the i486DX on
@@ -114,7 +119,7 @@ void mov_cr_r(Cpu& c, const Insn& i) {
   }
 }
 
-// ---- debug registers (storage only; breakpoints and DR7.GD come later) ---------------------
+// ---- debug registers (SDM vol.3 17.2); breakpoints are checked by interp/debug.cpp ----------
 
 inline unsigned debug_reg_number(const Cpu& c, unsigned n) {
   // DR4/DR5 alias DR6/DR7 unless CR4.DE, which makes them #UD (SDM vol.3 17.2.2).
@@ -125,18 +130,31 @@ inline unsigned debug_reg_number(const Cpu& c, unsigned n) {
   return n;
 }
 
+// DR7.GD: any MOV DR raises #DB (a fault) with DR6.BD set; GD is cleared so the handler can
+// use the debug registers (SDM vol.3 17.2.4, 17.3.1.2).
+inline void check_general_detect(Cpu& c) {
+  if (!(c.dr[7] & DR7_GD)) return;
+  c.dr[7] &= ~DR7_GD;
+  c.dr[6] |= DR6_BD;
+  raise_fault(VEC_DB);
+}
+
 void mov_r_dr(Cpu& c, const Insn& i) {
   require_cpl0(c);
-  c.regs[i.rm] = c.dr[debug_reg_number(c, i.reg)];
+  const unsigned n = debug_reg_number(c, i.reg);
+  check_general_detect(c);
+  c.regs[i.rm] = c.dr[n];
 }
 
 void mov_dr_r(Cpu& c, const Insn& i) {
   require_cpl0(c);
   const unsigned n = debug_reg_number(c, i.reg);
+  check_general_detect(c);
   uint32_t v = c.regs[i.rm];
   if (n == 6) v = (v & 0x0000E00Fu) | 0xFFFF0FF0u;  // reserved bits read as 1 (bit 12 as 0)
   else if (n == 7) v = (v & 0xFFFF23FFu) | 0x400u;  // bits 11,12,14,15 are 0, bit 10 is 1
   c.dr[n] = v;
+  if (n < 4 || n == 7) debug_rebuild(c);
 }
 
 // ---- descriptor-table registers ----------------------------------------------------------
@@ -244,7 +262,9 @@ void cli(Cpu& c, const Insn&) {
 }
 void sti(Cpu& c, const Insn&) {
   if ((c.cr0 & CR0_PE) && c.cpl > iopl(c)) raise_gp(0);
-  c.eflags |= IF;  // the one-instruction interrupt shadow comes with the monitor's INTR path
+  // SDM vol.3 6.8.3: setting IF lets interrupts in only after the next instruction.
+  if (!(c.eflags & IF)) set_interrupt_shadow(c, SHADOW_STI);
+  c.eflags |= IF;
 }
 
 // ---- caches and TLB ----------------------------------------------------------------------
@@ -378,6 +398,7 @@ bool select_system(const DecodeContext& ctx, Insn& i) {
         i.fn = mov_r_cr;
       } else if (r0 >= ZYDIS_REGISTER_DR0 && r0 <= ZYDIS_REGISTER_DR15) {
         i.fn = mov_dr_r;
+        ends = true;  // breakpoints change: the run loop must look before the next one
       } else if (r1 >= ZYDIS_REGISTER_DR0 && r1 <= ZYDIS_REGISTER_DR15) {
         i.fn = mov_r_dr;
       } else {

@@ -60,8 +60,11 @@ void do_cpuid(Cpu& c) {
     cx = 0x6C65746E;  // "ntel"
   } else if (leaf == 1) {
     a = 0x00000663;  // family 6, model 6, stepping 3
-    d = (1u << 0) /*FPU*/ | (1u << 3) /*PSE*/ | (1u << 4) /*TSC*/ | (1u << 5) /*MSR*/ |
-        (1u << 8) /*CX8*/ | (1u << 11) /*SEP*/ | (1u << 13) /*PGE*/ | (1u << 15) /*CMOV*/;
+    d = (1u << 0) /*FPU*/ | (1u << 2) /*DE*/ | (1u << 3) /*PSE*/ | (1u << 4) /*TSC*/ |
+        (1u << 5) /*MSR*/ | (1u << 8) /*CX8*/ | (1u << 11) /*SEP*/ | (1u << 13) /*PGE*/ |
+        (1u << 15) /*CMOV*/;
+    // A local APIC (set by the machine): EDX bit 9; EBX[31:24] is its initial ID, 0.
+    if (c.cpuid_apic) d |= 1u << 9;
   }
   c.regs[EAX] = a; c.regs[EBX] = b; c.regs[ECX] = cx; c.regs[EDX] = d;
 }
@@ -143,7 +146,17 @@ bool execute_trapped(Cpu& c, IoBus& io) {
     ++c.icount;
   } catch (const GuestFault& f) {
     c.eip = start;
+    c.db_trap = 0;  // the instruction did not complete
+    c.debug_pending.kind = HIT_NONE;
     return deliver_exception(c, f.vector, f.has_error, f.error);
+  }
+  // #DB traps of this instruction: single-step (it began with TF = 1 in the interpreter's
+  // per-instruction path) and data breakpoints of INS/OUTS. A debugger watchpoint hit stays
+  // in debug_pending and ends the next run() first thing.
+  if (c.db_trap) {
+    c.dr[6] |= c.db_trap;
+    c.db_trap = 0;
+    return deliver_exception(c, VEC_DB, false, 0);
   }
   return true;
 }

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "cache/block_cache.h"
+#include "interp/debug.h"
 #include "interp/fault.h"
 #include "interp/memory.h"
 
@@ -128,6 +129,8 @@ const SoftTlbEntry* fill_entry(Cpu& c, uint32_t lin, AccessKind kind, const Page
   const PageKind pk = m.kind(phys_page);
   if (pk != PAGE_RAM && !(pk == PAGE_ROM && kind != ACCESS_WRITE)) return nullptr;
   if (kind == ACCESS_WRITE && m.has_code(phys_page)) return nullptr;  // SMC check on writes
+  // Data watches (DR0-DR3, debugger): every access to a watched page takes the slow path.
+  if (kind != ACCESS_FETCH && c.dbg.nwatch && debug_page_watched(c, lin)) return nullptr;
   SoftTlb& t = c.tlb;
   const unsigned index = (lin >> 12) % TLB_SIZE;
   const unsigned slot = unsigned(kind) * TLB_SIZE + index;

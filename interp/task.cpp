@@ -1,5 +1,7 @@
 #include "interp/task.h"
 
+#include "interp/events.h"
+
 #include <initializer_list>
 
 #include "interp/access.h"
@@ -211,6 +213,7 @@ void task_switch(Cpu& c, uint16_t sel, uint64_t desc, TaskSwitchKind kind, bool 
   c.eip = t.eip;
   c.lz_kind = LZ_NONE;
   c.eflags = (new_flags & kEflagsDefined) | 2u;
+  note_flags_loaded(c);
   refresh_all_segment_ranges(c);  // V86 <-> protected changes how ranges are computed
   update_mode(c);
   try {

@@ -444,14 +444,14 @@ TEST(SystemOps, DebugRegisterStorage) {
   CpuHarness h;
   h.code({0xB8, 0x78, 0x56, 0x34, 0x12, 0x0F, 0x23, 0xC0,  // mov dr0, 0x12345678
           0x0F, 0x21, 0xC3,                                // mov ebx, dr0
-          0xB8, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x23, 0xF8,  // mov dr7, -1
+          0xB8, 0xFF, 0xDF, 0xFF, 0xFF, 0x0F, 0x23, 0xF8,  // mov dr7, ~GD (GD would #DB)
           0x0F, 0x21, 0xF9,                                // mov ecx, dr7
           0xB8, 0x00, 0x00, 0x00, 0x00, 0x0F, 0x23, 0xF0,  // mov dr6, 0
           0x0F, 0x21, 0xE2});                              // mov edx, dr4 (= dr6)
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(h.last_vector(), -1);
   EXPECT_EQ(h.cpu.regs[EBX], 0x12345678u);
-  EXPECT_EQ(h.cpu.regs[ECX], 0xFFFF27FFu);
+  EXPECT_EQ(h.cpu.regs[ECX], 0xFFFF07FFu);  // bits 11, 12, 14, 15 read 0, bit 10 reads 1
   EXPECT_EQ(h.cpu.regs[EDX], 0xFFFF0FF0u);
 }
 
