@@ -1,0 +1,294 @@
+#include "hostio/block_backend.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <chrono>
+#include <cstring>
+#include <future>
+
+#include "hostio/cpu_mailbox.h"
+#include "hostio/event_loop.h"
+
+namespace softcpu {
+
+struct BlockBackend::Request {
+  uv_fs_t fs{};
+  BlockBackend* owner = nullptr;
+  Kind kind = Kind::READ;
+  uint64_t offset = 0;
+  size_t len = 0;
+  uint8_t* buffer = nullptr;  // READ destination or WRITE source
+  size_t done_bytes = 0;      // progress of a READ/WRITE made of several partial transfers
+  Done done;
+  std::promise<void>* closed = nullptr;  // CLOSE only
+};
+
+BlockBackend::BlockBackend(std::string path, const Options& options, EventLoop& loop,
+                           CpuMailbox& mailbox)
+    : path_(std::move(path)),
+      options_(options),
+      loop_(loop),
+      mailbox_(mailbox),
+      alive_(std::make_shared<bool>(true)) {}
+
+std::unique_ptr<BlockBackend> BlockBackend::open(const std::string& path, const Options& options,
+                                                 EventLoop& loop, CpuMailbox& mailbox,
+                                                 std::string* error) {
+  std::unique_ptr<BlockBackend> backend(new BlockBackend(path, options, loop, mailbox));
+  std::string why;
+  bool ran = loop.run_sync([&] {
+    // A snapshot never touches the file, so it needs only read access.
+    int flags = (options.readonly || options.snapshot) ? UV_FS_O_RDONLY : UV_FS_O_RDWR;
+    uv_fs_t req;
+    int fd = uv_fs_open(loop.uv(), &req, path.c_str(), flags, 0, nullptr);
+    uv_fs_req_cleanup(&req);
+    if (fd < 0) {
+      why = uv_strerror(fd);
+      return;
+    }
+    int rc = uv_fs_fstat(loop.uv(), &req, fd, nullptr);
+    uv_stat_t st = req.statbuf;
+    uv_fs_req_cleanup(&req);
+    if (rc == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+      why = S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file";
+    else if (rc < 0)
+      why = uv_strerror(rc);
+    if (!why.empty()) {
+      uv_fs_close(loop.uv(), &req, fd, nullptr);
+      uv_fs_req_cleanup(&req);
+      return;
+    }
+    backend->fd_ = fd;
+    backend->size_ = st.st_size;
+    if (S_ISBLK(st.st_mode)) {  // st_size is 0 for block devices: seek to the end instead
+      off_t end = lseek(fd, 0, SEEK_END);
+      backend->size_ = end > 0 ? static_cast<uint64_t>(end) : 0;
+    }
+  });
+  if (!ran) why = "host I/O thread has stopped";
+  if (!why.empty()) {
+    if (error) *error = "cannot open disk image '" + path + "': " + why;
+    return nullptr;
+  }
+  return backend;
+}
+
+BlockBackend::~BlockBackend() {
+  *alive_ = false;  // completions still in the mailbox are dropped
+  if (fd_ < 0) return;
+  std::promise<void> closed;
+  auto* req = new Request;
+  req->owner = this;
+  req->kind = Kind::CLOSE;
+  req->closed = &closed;
+  if (loop_.post([this, req] {
+        queue_.emplace_back(req);
+        start_next();
+      })) {
+    closed.get_future().wait();  // everything queued before the close has finished
+  } else {
+    delete req;  // the loop has stopped, so nothing is in flight
+    if (!options_.readonly && !options_.snapshot) ::fsync(fd_);
+    ::close(fd_);
+  }
+}
+
+void BlockBackend::read(uint64_t offset, size_t len, uint8_t* buffer, Done done) {
+  ++reads;
+  auto req = std::make_unique<Request>();
+  req->kind = Kind::READ;
+  req->offset = offset;
+  req->len = len;
+  req->buffer = buffer;
+  req->done = std::move(done);
+  submit(std::move(req));
+}
+
+void BlockBackend::write(uint64_t offset, size_t len, const uint8_t* buffer, Done done) {
+  ++writes;
+  auto req = std::make_unique<Request>();
+  req->kind = Kind::WRITE;
+  req->offset = offset;
+  req->len = len;
+  req->buffer = const_cast<uint8_t*>(buffer);  // only read from
+  req->done = std::move(done);
+  submit(std::move(req));
+}
+
+void BlockBackend::flush(Done done) {
+  ++flushes;
+  auto req = std::make_unique<Request>();
+  req->kind = Kind::FLUSH;
+  req->done = std::move(done);
+  submit(std::move(req));
+}
+
+int BlockBackend::wait_for(const std::function<void(Done)>& issue) {
+  bool finished = false;
+  int status = 0;
+  issue([&](int s) {
+    finished = true;
+    status = s;
+  });
+  while (!finished) {
+    mailbox_.wait_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(50));
+    mailbox_.drain();
+  }
+  return status;
+}
+
+int BlockBackend::read_sync(uint64_t offset, size_t len, uint8_t* buffer) {
+  return wait_for([&](Done d) { read(offset, len, buffer, std::move(d)); });
+}
+
+int BlockBackend::write_sync(uint64_t offset, size_t len, const uint8_t* buffer) {
+  return wait_for([&](Done d) { write(offset, len, buffer, std::move(d)); });
+}
+
+int BlockBackend::flush_sync() {
+  return wait_for([&](Done d) { flush(std::move(d)); });
+}
+
+void BlockBackend::submit(std::unique_ptr<Request> req) {
+  req->owner = this;
+  ++pending_;
+  Request* raw = req.release();
+  bool posted = loop_.post([this, raw] {
+    queue_.emplace_back(raw);
+    start_next();
+  });
+  if (!posted) {
+    // Host I/O has stopped (shutdown): fail the request on the CPU thread.
+    Done done = std::move(raw->done);
+    delete raw;
+    auto alive = alive_;
+    mailbox_.post([this, alive, done = std::move(done)] {
+      if (!*alive) return;
+      --pending_;
+      if (done) done(UV_ECANCELED);
+    });
+  }
+}
+
+void BlockBackend::start_next() {
+  // start() either issues an asynchronous uv request (running_ stays set until on_fs_done) or
+  // completes at once through finish(), which clears running_.
+  while (!running_ && !queue_.empty()) {
+    running_ = std::move(queue_.front());
+    queue_.pop_front();
+    bool closing = running_->kind == Kind::CLOSE;
+    start(running_.get());
+    if (closing) return;  // *this may already be destroyed
+  }
+}
+
+void BlockBackend::start(Request* req) {
+  uv_loop_t* uv = loop_.uv();
+  req->fs.data = req;
+  auto cb = [](uv_fs_t* fs) { on_fs_done(fs); };
+  bool aligned = req->offset % SECTOR_SIZE == 0 && req->len % SECTOR_SIZE == 0;
+  int rc = 0;
+  switch (req->kind) {
+    case Kind::READ: {
+      if (options_.snapshot && !aligned) return finish(req, UV_EINVAL);
+      uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(req->buffer + req->done_bytes),
+                                 static_cast<unsigned>(req->len - req->done_bytes));
+      if (buf.len == 0) return finish(req, 0);
+      rc = uv_fs_read(uv, &req->fs, fd_, &buf, 1, req->offset + req->done_bytes, cb);
+      break;
+    }
+    case Kind::WRITE: {
+      if (options_.readonly) return finish(req, UV_EROFS);
+      if (options_.snapshot) {
+        if (!aligned) return finish(req, UV_EINVAL);
+        store_overlay(*req);
+        return finish(req, 0);
+      }
+      uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(req->buffer + req->done_bytes),
+                                 static_cast<unsigned>(req->len - req->done_bytes));
+      if (buf.len == 0) return finish(req, 0);
+      rc = uv_fs_write(uv, &req->fs, fd_, &buf, 1, req->offset + req->done_bytes, cb);
+      break;
+    }
+    case Kind::FLUSH:
+      if (options_.readonly || options_.snapshot) return finish(req, 0);
+      rc = uv_fs_fsync(uv, &req->fs, fd_, cb);
+      break;
+    case Kind::CLOSE:
+      // Final flush and close, synchronously: nothing else is queued behind a close.
+      if (!options_.readonly && !options_.snapshot) {
+        uv_fs_fsync(uv, &req->fs, fd_, nullptr);
+        uv_fs_req_cleanup(&req->fs);
+      }
+      uv_fs_close(uv, &req->fs, fd_, nullptr);
+      uv_fs_req_cleanup(&req->fs);
+      fd_ = -1;
+      return finish(req, 0);
+  }
+  if (rc < 0) finish(req, rc);
+}
+
+void BlockBackend::on_fs_done(void* uv_req) {
+  auto* fs = static_cast<uv_fs_t*>(uv_req);
+  auto* req = static_cast<Request*>(fs->data);
+  BlockBackend* self = req->owner;
+  ssize_t result = fs->result;
+  uv_fs_req_cleanup(fs);
+  if (result < 0) {
+    self->finish(req, static_cast<int>(result));
+  } else if (req->kind == Kind::READ && result == 0) {
+    // End of file: the rest of the range reads as zeros.
+    std::memset(req->buffer + req->done_bytes, 0, req->len - req->done_bytes);
+    req->done_bytes = req->len;
+    self->finish(req, 0);
+  } else if (req->kind == Kind::READ || req->kind == Kind::WRITE) {
+    req->done_bytes += static_cast<size_t>(result);
+    if (req->done_bytes < req->len) {
+      self->start(req);  // partial transfer: continue where it stopped
+      if (self->running_) return;
+    } else {
+      self->finish(req, 0);
+    }
+  } else {
+    self->finish(req, 0);
+  }
+  self->start_next();
+}
+
+void BlockBackend::finish(Request* req, int status) {
+  if (status == 0 && req->kind == Kind::READ && options_.snapshot) apply_overlay(*req);
+  if (req->kind == Kind::CLOSE) {
+    std::promise<void>* closed = req->closed;
+    running_.reset();
+    closed->set_value();  // the destroying thread may free *this from here on
+    return;
+  }
+  Done done = std::move(req->done);
+  auto alive = alive_;
+  mailbox_.post([this, alive, done = std::move(done), status] {
+    if (!*alive) return;
+    --pending_;
+    if (done) done(status);
+  });
+  running_.reset();
+}
+
+void BlockBackend::apply_overlay(const Request& req) {
+  if (overlay_.empty()) return;
+  for (size_t pos = 0; pos < req.len; pos += SECTOR_SIZE) {
+    auto it = overlay_.find((req.offset + pos) / SECTOR_SIZE);
+    if (it != overlay_.end()) std::memcpy(req.buffer + pos, it->second.get(), SECTOR_SIZE);
+  }
+}
+
+void BlockBackend::store_overlay(const Request& req) {
+  for (size_t pos = 0; pos < req.len; pos += SECTOR_SIZE) {
+    auto& slot = overlay_[(req.offset + pos) / SECTOR_SIZE];
+    if (!slot) slot.reset(new uint8_t[SECTOR_SIZE]);
+    std::memcpy(slot.get(), req.buffer + pos, SECTOR_SIZE);
+  }
+}
+
+}  // namespace softcpu
