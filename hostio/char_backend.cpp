@@ -13,6 +13,7 @@
 #include <future>
 
 #include "hostio/event_loop.h"
+#include "hostio/tcp_server.h"
 
 namespace softcpu {
 
@@ -456,6 +457,44 @@ class StdioBackend final : public CharBackend {
   char buffer_[4096];
 };
 
+// ---- tcp server ----------------------------------------------------------------------------
+
+// `tcp:HOST:PORT,server`: a listening socket; one client at a time gets the output and
+// provides the input. The guest does not wait for a client: output with none is dropped.
+class TcpServerBackend final : public CharBackend {
+ public:
+  const char* kind() const override { return "tcp"; }
+  void write(const uint8_t* data, size_t len) override { server_->send(data, len); }
+  bool read_byte(uint8_t& out) override { return input_.pop(out); }
+  bool has_input() override { return !input_.empty(); }
+  void set_input_listener(std::function<void()> listener) override {
+    std::lock_guard<std::mutex> lock(callback_mutex_);
+    listener_ = std::move(listener);
+  }
+
+  std::string start(EventLoop& loop, const std::string& host, uint16_t port) {
+    TcpServer::Callbacks cb;
+    cb.on_data = [this](const uint8_t* data, size_t len) {  // loop thread
+      input_.push(data, len);
+      std::function<void()> listener;
+      {
+        std::lock_guard<std::mutex> lock(callback_mutex_);
+        listener = listener_;
+      }
+      if (listener) listener();
+    };
+    std::string error;
+    server_ = TcpServer::listen(loop, host, port, std::move(cb), &error);
+    return server_ ? std::string() : "serial backend: " + error;
+  }
+
+ private:
+  InputQueue input_;
+  std::mutex callback_mutex_;
+  std::function<void()> listener_;  // guarded by callback_mutex_
+  std::unique_ptr<TcpServer> server_;  // last: closed first, before the state it calls into
+};
+
 void set_error(std::string* error, std::string message) {
   if (error != nullptr) *error = std::move(message);
 }
@@ -503,6 +542,22 @@ std::unique_ptr<CharBackend> open_char_backend(const std::string& spec, EventLoo
       return nullptr;
     }
     return std::make_unique<OutputBackend>("file", fd, true, "'" + path + "'");
+  }
+  if (spec.rfind("tcp:", 0) == 0 && spec.size() > 11 &&
+      spec.compare(spec.size() - 7, 7, ",server") == 0) {
+    std::string host;
+    uint16_t port = 0;
+    if (!parse_host_port(spec.substr(4, spec.size() - 11), host, port)) {
+      set_error(error, "serial backend '" + spec + "': expected tcp:HOST:PORT,server");
+      return nullptr;
+    }
+    auto backend = std::make_unique<TcpServerBackend>();
+    std::string message = backend->start(loop, host, port);
+    if (!message.empty()) {
+      set_error(error, message);
+      return nullptr;
+    }
+    return backend;
   }
   set_error(error, "unknown serial backend '" + spec + "' (expected stdio, file:PATH or none)");
   return nullptr;

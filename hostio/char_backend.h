@@ -40,8 +40,10 @@ class CharBackend {
   virtual void set_quit_handler(std::function<void()> handler) { (void)handler; }
 };
 
-// spec: "stdio" | "file:PATH" | "none". On failure returns nullptr and sets *error (if error is
-// not null) to one line such as "cannot open serial file 'x': No such file or directory".
+// spec: "stdio" | "file:PATH" | "none" | "tcp:HOST:PORT,server" (listens; one client at a
+// time sees the output and types the input; output with no client is dropped). On failure
+// returns nullptr and sets *error (if error is not null) to one line such as
+// "cannot open serial file 'x': No such file or directory".
 // The EventLoop must outlive the backend.
 std::unique_ptr<CharBackend> open_char_backend(const std::string& spec, EventLoop& loop,
                                                std::string* error);

@@ -1,0 +1,60 @@
+// A TCP listener on the EventLoop thread that serves one client at a time (the GDB stub's
+// transport and the `tcp:HOST:PORT,server` serial backend). A second client that connects
+// while one is served is accepted and closed at once.
+//
+// Callbacks run on the loop thread; users that own CPU-thread state forward them through
+// hostio/cpu_mailbox.h (the order of connect, data and disconnect is kept). send() and
+// disconnect() may be called from any thread.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace softcpu {
+
+class EventLoop;
+
+class TcpServer {
+ public:
+  struct Callbacks {
+    std::function<void()> on_connect;
+    std::function<void(const uint8_t* data, size_t len)> on_data;
+    std::function<void()> on_disconnect;  // the client closed, failed, or was disconnected
+  };
+
+  // Listen on host:port (an IPv4 or IPv6 literal, or "localhost"; port 0 picks a free
+  // port, see port()). Returns nullptr and sets *error on failure. The loop must outlive
+  // the server.
+  static std::unique_ptr<TcpServer> listen(EventLoop& loop, const std::string& host,
+                                           uint16_t port, Callbacks callbacks,
+                                           std::string* error);
+  // Closes the client and the listener and waits until libuv has let go of them.
+  ~TcpServer();
+  TcpServer(const TcpServer&) = delete;
+  TcpServer& operator=(const TcpServer&) = delete;
+
+  uint16_t port() const { return port_; }  // the port actually bound
+  bool has_client() const;  // any thread
+
+  // Queue bytes for the current client; dropped when there is none. Any thread.
+  void send(const uint8_t* data, size_t len);
+  void send(const std::string& s) { send(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
+  // Close the current client connection (if any). Any thread.
+  void disconnect();
+
+  struct Impl;  // loop-thread state (public so that libuv callbacks in the .cpp can name it)
+
+ private:
+  TcpServer(EventLoop& loop, Callbacks callbacks);
+
+  EventLoop& loop_;
+  std::shared_ptr<Impl> impl_;
+  uint16_t port_ = 0;
+};
+
+// Split "HOST:PORT" (IPv6 hosts in brackets: "[::1]:1234"). False if malformed.
+bool parse_host_port(const std::string& spec, std::string& host, uint16_t& port);
+
+}  // namespace softcpu
