@@ -6,6 +6,8 @@
 #include <fstream>
 #include <iterator>
 
+#include <unistd.h>
+
 #include "hostio/char_backend.h"
 #include "hostio/event_loop.h"
 #include "interp/access.h"
@@ -15,15 +17,23 @@
 #include "interp/tlb.h"
 #include "vdevices/debug_exit.h"
 #include "vdevices/debugcon.h"
-#include "vdevices/uart16550.h"
+#include "interp/interrupts.h"
+#include "monitor/boot_error.h"
+#include "monitor/linux_boot.h"
+#include "monitor/mptable.h"
+#include "monitor/multiboot.h"
+#include "monitor/pc_platform.h"
 #include "vdevices/unassigned.h"
 
 namespace softcpu {
 
 namespace {
 
-// Instructions the interpreter may run between checks of the clock and exit requests.
-constexpr uint64_t kRunBudget = 200000;
+// Instructions the interpreter may run between checks of the clock, device timers, host
+// input and exit requests: about half a millisecond of guest time at tier-0 speed.
+constexpr uint64_t kRunBudget = 100000;
+// How long a halted guest with nothing armed sleeps before looking around again.
+constexpr auto kIdleSleep = std::chrono::milliseconds(50);
 
 const char* exit_reason_name(unsigned r) {
   switch (r) {
@@ -35,6 +45,7 @@ const char* exit_reason_name(unsigned r) {
     case EXIT_HLT: return "hlt";
     case EXIT_TRIPLE_FAULT: return "triple_fault";
     case EXIT_REQUEST: return "request";
+    case EXIT_DEBUG: return "debug";
     default: return "none";
   }
 }
@@ -49,9 +60,14 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
   cpu_.mem = mem_.get();
   cpu_.cache = &cache_;
   interp_ = std::make_unique<Interpreter>(cpu_, cache_);
-  if (config.bios_path.empty())
-    throw ConfigError{"no firmware given: use --bios FILE (a 64, 128 or 256 KiB ROM image)"};
-  load_bios(config.bios_path);
+  std::string bios = config.bios_path;
+  if (bios.empty()) {
+    bios = kDefaultBios;
+    if (access(bios.c_str(), R_OK) != 0)
+      throw ConfigError{"no firmware: " + bios + " is missing (apt-get install seabios) and no "
+                        "--bios FILE was given"};
+  }
+  load_bios(bios);
 
   loop_ = std::make_unique<EventLoop>();
   unassigned_ = std::make_unique<UnassignedPorts>();
@@ -61,10 +77,10 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
   auto serial = open_char_backend(config.serial, *loop_, &error);
   if (!serial) throw ConfigError{error};
   serial->set_quit_handler([this] { request_exit(0); });
-  auto uart = std::make_unique<Uart16550>(0x3F8, *serial);
-  ports_->attach(uart.get(), 0x3F8, 8);
-  com1_ = uart.get();
-  devices_.push_back(std::move(uart));
+  serial->set_input_listener([this] { mailbox_.wake(); });  // typing wakes a halted guest
+  platform_ = std::make_unique<PcPlatform>(config, cpu_, *mem_, cache_, *ports_, clock_,
+                                           mailbox_, *loop_, *serial,
+                                           [this] { reset_requested_ = true; });
   backends_.push_back(std::move(serial));
 
   for (const DebugconSpec& d : config.debugcons) {
@@ -89,11 +105,29 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
   }
 
   reset_cpu(cpu_);
+  if (!config.kernel_path.empty()) boot_kernel_directly();
   register_stats();
+}
+
+// --kernel: the loaders put the kernel, initrd and boot data in RAM and give the CPU state
+// to start in (32-bit protected mode at the kernel's entry; the firmware does not run).
+void Machine::boot_kernel_directly() {
+  try {
+    CpuEntryState entry =
+        load_direct_kernel(*mem_, config_.kernel_path, config_.append, config_.initrd_path);
+    // No firmware builds an MP table on this path: write one so Linux finds the IOAPIC.
+    MpTableConfig mp;
+    mp.cpuid_features = 0xAB3D;  // CPUID.1:EDX as ops_trap.cpp reports it, APIC included
+    write_mptable(*mem_, mp);
+    apply_entry_state(cpu_, entry);
+  } catch (const BootError& e) {
+    throw ConfigError{e.message};
+  }
 }
 
 Machine::~Machine() {
   if (trace_ && trace_ != stdout) std::fclose(trace_);
+  platform_.reset();  // disks flush through the event loop, which must still run
 }
 
 void Machine::load_bios(const std::string& path) {
@@ -144,6 +178,8 @@ void Machine::register_stats() {
   for (unsigned r = EXIT_IO; r < EXIT_COUNT; ++r)
     stats_.add(std::string("exits.") + exit_reason_name(r), &exits_[r]);
   stats_.add("resets", &resets_);
+  stats_.add("idle_waits", &idle_waits_);
+  platform_->register_stats(stats_);
   const TlbCounters& tc = cpu_.tlb_counters;
   stats_.add("tlb.slow_accesses", &tc.slow_accesses);
   stats_.add("tlb.walks", &tc.walks);
@@ -195,9 +231,15 @@ void Machine::trace_hook(void* self, Cpu& c, const Insn& insn, uint32_t eip) {
 bool Machine::run_trapped() {
   const TrapOp op = trap_op(*cpu_.trap_insn);
   ++trap_ops_[op];
-  cpu_.tsc = cpu_.icount + tsc_offset_;  // one tick per instruction: a virtual clock
+  // The TSC counts guest nanoseconds (a 1 GHz part): PIT, RTC, APIC timer and TSC all read
+  // the one virtual clock, so a guest calibrating one against another sees them agree.
+  const uint64_t now = clock_.now_ns();
+  cpu_.tsc = now + tsc_offset_;
   if (!execute_trapped(cpu_, *ports_)) return false;
-  if (op == TRAP_WRMSR) tsc_offset_ = cpu_.tsc - cpu_.icount;
+  if (op == TRAP_WRMSR) {
+    tsc_offset_ = cpu_.tsc - now;
+    platform_->apic_base_written();
+  }
   return true;
 }
 
@@ -214,6 +256,23 @@ void Machine::report_triple_fault() {
                c.gdtr.base, c.gdtr.limit, c.idtr.base, c.idtr.limit);
 }
 
+// A PC reset (i8042 0xFE, port 0x92 bit 0, 0xCF9, or a triple fault): the CPU and every
+// device go to their power-on state; RAM is kept, as on a warm reset.
+void Machine::system_reset() {
+  ++resets_;
+  reset_requested_ = false;
+  reset_cpu(cpu_);
+  platform_->reset();
+}
+
+// Between interpreter runs: host work, device timers, COM1 input, FERR#.
+void Machine::service_devices() {
+  mailbox_.drain();
+  clock_.run_due();
+  platform_->poll();
+  platform_->update_ferr();
+}
+
 int Machine::run() {
   started_ = std::chrono::steady_clock::now();
   const bool has_deadline = config_.timeout_seconds.has_value();
@@ -226,39 +285,67 @@ int Machine::run() {
       status = requested;
       break;
     }
+    if (has_deadline && std::chrono::steady_clock::now() >= deadline) {
+      std::fprintf(stderr, "softcpu: timeout after %g seconds; stopping the guest\n",
+                   *config_.timeout_seconds);
+      status = 124;
+      break;
+    }
+    service_devices();
+    if (cpu_.halted && !cpu_interrupt_deliverable(cpu_)) {
+      if (!(cpu_.eflags & IF)) {
+        // HLT with interrupts off: only NMI or reset could wake it, and nothing here raises
+        // NMI. This is how Linux ends "poweroff -f" on a machine without ACPI power-off.
+        std::fprintf(stderr, "softcpu: guest halted with interrupts disabled at %04x:%08x; "
+                     "stopping\n", cpu_.seg[CS].selector, cpu_.eip);
+        status = 0;
+        break;
+      }
+      // Sleep until the next device timer, host input (the mailbox wakes us), or the deadline.
+      auto wake = std::chrono::steady_clock::now() + kIdleSleep;
+      const uint64_t next = clock_.next_deadline();
+      if (next != VirtualClock::NEVER) {
+        const uint64_t now = clock_.now_ns();
+        const auto until = std::chrono::nanoseconds(next > now ? next - now : 0);
+        wake = std::min(wake, std::chrono::steady_clock::now() + until);
+      }
+      if (has_deadline) wake = std::min(wake, deadline);
+      if (!mailbox_.has_work()) mailbox_.wait_until(wake);
+      ++idle_waits_;
+      continue;
+    }
     ExitReason r = interp_->run(kRunBudget);
     ++exits_[r];
-    com1_->poll();  // take host input even when the guest is not reading the UART
     if (r == EXIT_TRIPLE_FAULT || ((r >= EXIT_IO && r <= EXIT_HLT) && !run_trapped())) {
       report_triple_fault();
       if (!config_.reset_on_triple_fault) {
         status = 3;
         break;
       }
-      // A triple fault makes a PC's chipset assert RESET (SDM vol.3 6.15, #DF): the CPU
+      // A triple fault makes a PC's chipset assert RESET (SDM vol.3 6.15, #DF): the machine
       // starts again at the reset vector; memory is kept.
-      std::fprintf(stderr, "softcpu: resetting the CPU (--on-triple-fault=reset)\n");
-      ++resets_;
-      reset_cpu(cpu_);
+      std::fprintf(stderr, "softcpu: resetting the machine (--on-triple-fault=reset)\n");
+      system_reset();
       continue;
     }
-    if (cpu_.halted) {
-      // No device can raise an interrupt on this machine yet, so HLT is the end.
-      std::fprintf(stderr, "softcpu: guest halted at %04x:%08x with no interrupt source; stopping\n",
-                   cpu_.seg[CS].selector, cpu_.eip);
-      status = 0;
-      break;
-    }
-    if (has_deadline && exit_status_.load() < 0 && std::chrono::steady_clock::now() >= deadline) {
-      std::fprintf(stderr, "softcpu: timeout after %g seconds; stopping the guest\n",
-                   *config_.timeout_seconds);
-      status = 124;
-      break;
-    }
+    if (reset_requested_) system_reset();
   }
   wall_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  platform_->flush_disks();
+  if (!config_.screen_dump_path.empty()) write_screen_dump();
   if (trace_) std::fflush(trace_);
   return status;
+}
+
+void Machine::write_screen_dump() {
+  FILE* f = config_.screen_dump_path == "-" ? stdout : std::fopen(config_.screen_dump_path.c_str(), "w");
+  if (!f) {
+    std::fprintf(stderr, "softcpu: cannot write the screen dump to '%s': %s\n",
+                 config_.screen_dump_path.c_str(), std::strerror(errno));
+    return;
+  }
+  platform_->write_screen_dump(f);
+  if (f != stdout) std::fclose(f);
 }
 
 }  // namespace softcpu

@@ -15,6 +15,8 @@
 #include "monitor/machine_config.h"
 #include "monitor/port_bus.h"
 #include "monitor/stats.h"
+#include "hostio/cpu_mailbox.h"
+#include "vdevices/virtual_clock.h"
 
 namespace softcpu {
 
@@ -22,12 +24,15 @@ class EventLoop;
 class CharBackend;
 class IoDevice;
 class UnassignedPorts;
-class Uart16550;
+class PcPlatform;
 
 // Raised for configuration problems the user must fix (bad ROM, unopenable file, ...).
 struct ConfigError {
   std::string message;
 };
+
+// Debian's SeaBIOS (package seabios): the firmware when --bios is not given.
+inline constexpr const char kDefaultBios[] = "/usr/share/seabios/bios.bin";
 
 class Machine {
  public:
@@ -52,6 +57,10 @@ class Machine {
 
  private:
   bool run_trapped();
+  void boot_kernel_directly();
+  void system_reset();
+  void service_devices();
+  void write_screen_dump();
   void report_triple_fault();
   static void trace_hook(void* self, Cpu& c, const Insn& insn, uint32_t eip);
 
@@ -65,8 +74,12 @@ class Machine {
   std::unique_ptr<UnassignedPorts> unassigned_;
   std::vector<std::unique_ptr<IoDevice>> devices_;
   std::unique_ptr<PortBus> ports_;
-  Uart16550* com1_ = nullptr;
+  std::unique_ptr<PcPlatform> platform_;
+  bool reset_requested_ = false;  // a device asked for a PC reset; done after the instruction
+  uint64_t idle_waits_ = 0;
   StatsRegistry stats_;
+  VirtualClock clock_;
+  CpuMailbox mailbox_;  // host I/O thread -> CPU thread
   FILE* trace_ = nullptr;
 
   // Set from the CPU thread (debug-exit) or the host I/O thread (Ctrl-A x).

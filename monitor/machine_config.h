@@ -12,13 +12,28 @@ struct DebugconSpec {
   std::string path;  // "-" = stdout
 };
 
+// One IDE disk (--drive or the positional image). index: 0 primary master, 1 primary slave,
+// 2 secondary master, 3 secondary slave.
+struct DriveSpec {
+  std::string path;
+  unsigned index = 0;
+  bool snapshot = false;  // writes go to a host-memory overlay; the file is never written
+  bool readonly = false;  // writes fail with an ATA error
+};
+
 enum class StatsFormat { NONE, TEXT, JSON };
 
 struct MachineConfig {
-  std::string bios_path;           // raw ROM image: 64, 128 or 256 KiB
-  std::string disk_image;          // optional (attached by a later issue)
+  std::string bios_path;           // raw ROM image: 64, 128 or 256 KiB; empty: Debian's SeaBIOS
+  std::vector<DriveSpec> drives;
+  std::string kernel_path;         // direct boot: a bzImage or a Multiboot ELF kernel
+  std::string initrd_path;         // bzImage initrd, or Multiboot modules (comma-separated)
+  std::string append;              // kernel command line
+  std::string screen_dump_path;    // write the VGA text screen here at exit
+  std::string gdb;                 // "tcp:ADDR:PORT" to listen for gdb; empty: no stub
+  bool start_frozen = false;       // -S: wait for the debugger before the first instruction
   uint32_t ram_mib = 128;
-  std::string serial = "stdio";    // "stdio", "file:PATH", "none"
+  std::string serial = "stdio";    // "stdio", "file:PATH", "tcp:ADDR:PORT,server", "none"
   std::vector<DebugconSpec> debugcons;
   std::optional<double> timeout_seconds;
   std::string trace_path;          // empty: no trace

@@ -2,7 +2,7 @@
 
 namespace softcpu {
 
-PortBus::PortBus(IoDevice* unassigned) { table_.fill(unassigned); }
+PortBus::PortBus(IoDevice* unassigned) : unassigned_(unassigned) { table_.fill(unassigned); }
 
 void PortBus::attach(IoDevice* dev, uint16_t first, unsigned count) {
   for (unsigned k = 0; k < count; ++k) table_[uint16_t(first + k)] = dev;

@@ -14,6 +14,8 @@ class PortBus : public IoBus {
   explicit PortBus(IoDevice* unassigned);
   // Claim ports [first, first + count) for `dev` (later claims override earlier ones).
   void attach(IoDevice* dev, uint16_t first, unsigned count);
+  // Give ports [first, first + count) back to the unassigned device (a PCI BAR moved away).
+  void detach(uint16_t first, unsigned count) { attach(unassigned_, first, count); }
   IoDevice* device_at(uint16_t port) const { return table_[port]; }
 
   uint32_t in(uint16_t port, unsigned size) override;
@@ -23,6 +25,7 @@ class PortBus : public IoBus {
 
  private:
   std::array<IoDevice*, 65536> table_;
+  IoDevice* unassigned_;
 };
 
 }  // namespace softcpu

@@ -20,17 +20,33 @@ const char kMainHelp[] =
 const char kRunHelp[] =
     "usage: softcpu run [options] [disk-image]\n"
     "\n"
-    "options:\n"
-    "  --bios FILE            firmware ROM image (64, 128 or 256 KiB), mapped to end at 0xFFFFF\n"
-    "                         and at 0xFFFFFFFF; the CPU starts at the reset vector F000:FFF0\n"
+    "Boots a PC (i440FX + PIIX3, one P6-class CPU) headless; COM1 is the terminal.\n"
+    "\n"
+    "firmware and boot:\n"
+    "  --bios FILE            firmware ROM (64, 128 or 256 KiB), mapped to end at 0xFFFFF and at\n"
+    "                         0xFFFFFFFF (default: Debian's SeaBIOS, /usr/share/seabios/bios.bin)\n"
+    "  --kernel FILE          boot a Linux bzImage or a Multiboot ELF kernel directly\n"
+    "  --initrd FILE[,FILE]   initrd for Linux; Multiboot modules ('path args' each)\n"
+    "  --append STRING        kernel command line\n"
+    "  disk-image             a raw image attached as the IDE primary master (same as\n"
+    "                         --drive file=IMAGE,format=raw)\n"
+    "  --drive file=PATH[,format=raw][,index=0-3][,snapshot=on][,readonly=on]\n"
+    "                         attach an IDE disk (index 0 primary master .. 3 secondary slave);\n"
+    "                         snapshot=on keeps writes in memory, readonly=on refuses them\n"
+    "machine:\n"
     "  -m MiB                 guest RAM in MiB (1-3072, default 128)\n"
-    "  --serial SPEC          COM1 backend: stdio (default), file:PATH, none\n"
+    "  --serial SPEC          COM1 backend: stdio (default), file:PATH, tcp:ADDR:PORT,server, none\n"
     "  --debugcon PORT:FILE   copy bytes the guest writes to I/O port PORT (e.g. 0xE9) to FILE\n"
     "                         ('-' = stdout); repeatable\n"
+    "  --screen-dump FILE     write the VGA text screen to FILE at exit\n"
     "  --timeout SECONDS      stop the guest after SECONDS of wall time (exit status 124)\n"
     "  --on-triple-fault reset|exit\n"
     "                         on a triple fault, reset the CPU like a PC (default; memory is\n"
     "                         kept) or print the CPU state and exit with status 3\n"
+    "debugging:\n"
+    "  --gdb tcp:ADDR:PORT    accept a gdb connection (loopback unless ADDR says otherwise)\n"
+    "  -s                     same as --gdb tcp:127.0.0.1:1234\n"
+    "  -S                     do not start the CPU until gdb says so\n"
     "  --trace FILE           write one line per executed instruction to FILE ('-' = stdout):\n"
     "                         CS:EIP, bytes, disassembly, registers before it runs\n"
     "  --stats[=text|json]    print statistics at exit (to stderr): instructions, blocks decoded,\n"
@@ -38,12 +54,9 @@ const char kRunHelp[] =
     "  --stats-file FILE      write the statistics to FILE instead of stderr\n"
     "  -h, --help             show this help\n"
     "\n"
-    "disk-image: attached as the IDE primary master once the IDE controller exists (not yet:\n"
-    "the file is checked and then ignored, with a warning).\n"
-    "\n"
     "exit status: (v << 1) | 1 when the guest writes v to the debug-exit port 0xF4; 0 when the\n"
-    "guest halts for good or is quit with Ctrl-A x; 2 for a bad option or file; 3 after a triple\n"
-    "fault with --on-triple-fault exit (the state is printed); 124 on --timeout.\n";
+    "guest powers off, halts for good or is quit with Ctrl-A x; 2 for a bad option or file; 3\n"
+    "after a triple fault with --on-triple-fault exit (the state is printed); 124 on --timeout.\n";
 
 namespace {
 
@@ -55,6 +68,69 @@ bool parse_uint(const std::string& s, unsigned long long max, unsigned long long
   if (errno || *end != '\0' || v > max) return false;
   *out = v;
   return true;
+}
+
+// --drive file=PATH[,format=raw][,index=N][,snapshot=on|off][,readonly=on|off][,if=ide]
+bool parse_drive(const std::string& spec, DriveSpec* d, std::string* error) {
+  size_t at = 0;
+  bool have_file = false;
+  while (at <= spec.size()) {
+    size_t comma = spec.find(',', at);
+    if (comma == std::string::npos) comma = spec.size();
+    std::string item = spec.substr(at, comma - at);
+    at = comma + 1;
+    size_t eq = item.find('=');
+    std::string key = item.substr(0, eq), val = eq == std::string::npos ? "" : item.substr(eq + 1);
+    auto on_off = [&](bool* flag) {
+      if (val == "on") *flag = true;
+      else if (val == "off") *flag = false;
+      else {
+        *error = "bad --drive " + key + "='" + val + "': expected on or off";
+        return false;
+      }
+      return true;
+    };
+    unsigned long long n;
+    if (key == "file" && !val.empty()) {
+      d->path = val;
+      have_file = true;
+    } else if (key == "format") {
+      if (val != "raw") {
+        *error = "unsupported --drive format '" + val + "': only raw images are supported";
+        return false;
+      }
+    } else if (key == "if") {
+      if (val != "ide") {
+        *error = "unsupported --drive if='" + val + "': only ide";
+        return false;
+      }
+    } else if (key == "index") {
+      if (!parse_uint(val, 3, &n)) {
+        *error = "bad --drive index '" + val + "': expected 0-3";
+        return false;
+      }
+      d->index = unsigned(n);
+    } else if (key == "snapshot") {
+      if (!on_off(&d->snapshot)) return false;
+    } else if (key == "readonly") {
+      if (!on_off(&d->readonly)) return false;
+    } else {
+      *error = "bad --drive option '" + item + "' (expected file=, format=, index=, snapshot=, readonly=)";
+      return false;
+    }
+  }
+  if (!have_file) {
+    *error = "--drive needs file=PATH";
+    return false;
+  }
+  return true;
+}
+
+bool valid_tcp_spec(const std::string& v) {
+  if (v.rfind("tcp:", 0) != 0) return false;
+  size_t colon = v.rfind(':');
+  unsigned long long port;
+  return colon > 3 && parse_uint(v.substr(colon + 1), 65535, &port);
 }
 
 }  // namespace
@@ -74,6 +150,7 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
   }
   out->command = Command::RUN;
   MachineConfig& c = out->config;
+  bool positional_disk = false;
   for (size_t k = 1; k < args.size(); ++k) {
     const std::string& a = args[k];
     // Options take their value as the next argument or after '='.
@@ -110,6 +187,34 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
         return false;
       }
       c.ram_mib = uint32_t(mib);
+    } else if (name == "--drive") {
+      if (!need_value()) return false;
+      DriveSpec d;
+      if (!parse_drive(value, &d, error)) return false;
+      c.drives.push_back(d);
+    } else if (name == "--kernel") {
+      if (!need_value()) return false;
+      c.kernel_path = value;
+    } else if (name == "--initrd") {
+      if (!need_value()) return false;
+      c.initrd_path = value;
+    } else if (name == "--append") {
+      if (!need_value()) return false;
+      c.append = value;
+    } else if (name == "--screen-dump") {
+      if (!need_value()) return false;
+      c.screen_dump_path = value;
+    } else if (name == "--gdb") {
+      if (!need_value()) return false;
+      if (!valid_tcp_spec(value)) {
+        *error = "bad --gdb '" + value + "': expected tcp:ADDR:PORT, e.g. tcp:127.0.0.1:1234";
+        return false;
+      }
+      c.gdb = value;
+    } else if (name == "-s") {
+      c.gdb = "tcp:127.0.0.1:1234";
+    } else if (name == "-S") {
+      c.start_frozen = true;
     } else if (name == "--serial") {
       if (!need_value()) return false;
       c.serial = value;
@@ -159,12 +264,29 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
       *error = "unknown option '" + a + "' (try 'softcpu run --help')";
       return false;
     } else {
-      if (!c.disk_image.empty()) {
-        *error = "more than one disk image given ('" + c.disk_image + "' and '" + a + "')";
+      if (positional_disk) {
+        *error = "more than one disk image given ('" + c.drives.front().path + "' and '" + a + "')";
         return false;
       }
-      c.disk_image = a;
+      positional_disk = true;
+      c.drives.insert(c.drives.begin(), DriveSpec{a, 0, false, false});
     }
+  }
+  // Two disks in one slot, or an initrd without a kernel, are mistakes to report now.
+  for (size_t x = 0; x < c.drives.size(); ++x)
+    for (size_t y = x + 1; y < c.drives.size(); ++y)
+      if (c.drives[x].index == c.drives[y].index) {
+        *error = "two disks at IDE index " + std::to_string(c.drives[x].index) + " ('" +
+                 c.drives[x].path + "' and '" + c.drives[y].path + "')";
+        return false;
+      }
+  if (c.kernel_path.empty() && (!c.initrd_path.empty() || !c.append.empty())) {
+    *error = "--initrd and --append need --kernel";
+    return false;
+  }
+  if (c.start_frozen && c.gdb.empty()) {
+    *error = "-S needs a debugger connection (-s or --gdb)";
+    return false;
   }
   return true;
 }

@@ -1,9 +1,6 @@
 // softcpu: the command line.
-#include <cerrno>
 #include <csignal>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -27,15 +24,5 @@ int main(int argc, char** argv) {
     case Command::RUN: break;
   }
   const MachineConfig& c = parsed.config;
-  if (!c.disk_image.empty()) {
-    std::ifstream f(c.disk_image, std::ios::binary);
-    if (!f) {
-      std::fprintf(stderr, "softcpu: cannot open disk image '%s': %s\n", c.disk_image.c_str(),
-                   std::strerror(errno));
-      return 2;
-    }
-    std::fprintf(stderr, "softcpu: warning: no IDE controller yet; disk image '%s' is not attached\n",
-                 c.disk_image.c_str());
-  }
   return run_machine(c);
 }

@@ -28,7 +28,32 @@ TEST(Options, FullRunCommandLine) {
   EXPECT_DOUBLE_EQ(*p.config.timeout_seconds, 2.5);
   EXPECT_EQ(p.config.trace_path, "t.txt");
   EXPECT_EQ(p.config.stats, StatsFormat::JSON);
-  EXPECT_EQ(p.config.disk_image, "disk.img");
+  ASSERT_EQ(p.config.drives.size(), 1u);
+  EXPECT_EQ(p.config.drives[0].path, "disk.img");
+  EXPECT_EQ(p.config.drives[0].index, 0u);
+}
+
+TEST(Options, DrivesKernelAndDebuggerOptions) {
+  ParsedArgs p;
+  std::string err;
+  ASSERT_TRUE(parse({"run", "--drive", "file=a.img,format=raw,snapshot=on", "--drive",
+                     "file=b.img,index=2,readonly=on", "--kernel", "vmlinuz", "--initrd",
+                     "initrd.img", "--append", "console=ttyS0 quiet", "--screen-dump", "s.txt",
+                     "-s", "-S"},
+                    &p, &err))
+      << err;
+  ASSERT_EQ(p.config.drives.size(), 2u);
+  EXPECT_EQ(p.config.drives[0].path, "a.img");
+  EXPECT_TRUE(p.config.drives[0].snapshot);
+  EXPECT_FALSE(p.config.drives[0].readonly);
+  EXPECT_EQ(p.config.drives[1].index, 2u);
+  EXPECT_TRUE(p.config.drives[1].readonly);
+  EXPECT_EQ(p.config.kernel_path, "vmlinuz");
+  EXPECT_EQ(p.config.initrd_path, "initrd.img");
+  EXPECT_EQ(p.config.append, "console=ttyS0 quiet");
+  EXPECT_EQ(p.config.screen_dump_path, "s.txt");
+  EXPECT_EQ(p.config.gdb, "tcp:127.0.0.1:1234");
+  EXPECT_TRUE(p.config.start_frozen);
 }
 
 TEST(Options, BadInputsGiveOneLineErrors) {
@@ -46,6 +71,15 @@ TEST(Options, BadInputsGiveOneLineErrors) {
       {"run", "--stats=xml"},
       {"run", "--bios"},
       {"run", "a.img", "b.img"},
+      {"run", "--drive", "format=raw"},
+      {"run", "--drive", "file=a.img,format=qcow2"},
+      {"run", "--drive", "file=a.img,index=4"},
+      {"run", "--drive", "file=a.img,snapshot=maybe"},
+      {"run", "--drive", "file=a.img,cache=none"},
+      {"run", "a.img", "--drive", "file=b.img,index=0"},
+      {"run", "--initrd", "i.img"},
+      {"run", "--gdb", "1234"},
+      {"run", "-S"},
   };
   for (const auto& args : bad) {
     ParsedArgs p;

@@ -1,0 +1,252 @@
+#include "monitor/pc_platform.h"
+
+#include <algorithm>
+
+#include "cache/block_cache.h"
+#include "hostio/block_backend.h"
+#include "hostio/char_backend.h"
+#include "interp/cpu.h"
+#include "interp/interrupts.h"
+#include "interp/memory.h"
+#include "interp/tlb.h"
+#include "monitor/e820.h"
+#include "monitor/machine.h"
+#include "monitor/port_bus.h"
+#include "monitor/stats.h"
+#include "vdevices/ata_disk.h"
+#include "vdevices/bus_master_dma.h"
+#include "vdevices/cmos_rtc.h"
+#include "vdevices/fw_cfg.h"
+#include "vdevices/i440fx.h"
+#include "vdevices/i8042.h"
+#include "vdevices/ide_controller.h"
+#include "vdevices/ioapic.h"
+#include "vdevices/local_apic.h"
+#include "vdevices/pci_bus.h"
+#include "vdevices/pic8259.h"
+#include "vdevices/piix3.h"
+#include "vdevices/pit8254.h"
+#include "vdevices/port61.h"
+#include "vdevices/system_control_a.h"
+#include "vdevices/uart16550.h"
+#include "vdevices/vga_text.h"
+
+namespace softcpu {
+
+// ISA IRQ n drives 8259 input n and IOAPIC pin n, except the PIT's IRQ0, which the MP table
+// and ACPI's interrupt source override put on pin 2 (QEMU's wiring; IRQ2 is the cascade).
+class IsaIrqRouter final : public IrqSink {
+ public:
+  IsaIrqRouter(PicPair& pic, Ioapic& ioapic) : pic_(pic), ioapic_(ioapic) {}
+  void set_irq(unsigned line, bool level) override {
+    pic_.set_irq(line, level);
+    ioapic_.set_irq(line == 0 ? 2 : line, level);
+  }
+
+ private:
+  PicPair& pic_;
+  Ioapic& ioapic_;
+};
+
+PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& mem,
+                       BlockCache& cache, PortBus& ports, VirtualClock& clock,
+                       CpuMailbox& mailbox, EventLoop& loop, CharBackend& serial,
+                       std::function<void()> system_reset)
+    : cpu_(cpu), mem_(mem), cache_(cache), ports_(ports) {
+  // Interrupt controllers: 8259 INTR -> APIC LINT0 -> CPU INTR; the CPU acknowledges
+  // through the APIC, which hands ExtINT acknowledges to the 8259.
+  pic_ = std::make_unique<PicPair>();
+  lapic_ = std::make_unique<LocalApic>(clock, pic_.get());
+  ioapic_ = std::make_unique<Ioapic>();
+  pic_->set_intr_callback([this](bool level) { lapic_->set_lint0(level); });
+  lapic_->set_intr_output([this](bool level) { cpu_set_intr(cpu_, level); });
+  lapic_->set_nmi_output([this] { cpu_raise_nmi(cpu_); });
+  lapic_->set_eoi_broadcast([this](uint8_t vector) { ioapic_->eoi(vector); });
+  ioapic_->set_deliver([this](const ApicMessage& m) { lapic_->receive(m); });
+  cpu_set_interrupt_controller(cpu_, lapic_.get());
+  cpu_.cpuid_apic = 1;
+  mem_.map_mmio(LocalApic::DEFAULT_BASE, PAGE_SIZE, lapic_.get());
+  mem_.map_mmio(0xFEC00000, PAGE_SIZE, ioapic_.get());
+  isa_irq_ = std::make_unique<IsaIrqRouter>(*pic_, *ioapic_);
+  ports_.attach(pic_.get(), 0x20, 2);
+  ports_.attach(pic_.get(), 0xA0, 2);
+  ports_.attach(pic_.get(), 0x4D0, 2);  // ELCR (PIIX3 2.4.5)
+  auto isa = [this](unsigned irq) { return IrqLine{isa_irq_.get(), irq}; };
+
+  pit_ = std::make_unique<Pit8254>(clock, isa(0));
+  ports_.attach(pit_.get(), 0x40, 4);
+  port61_ = std::make_unique<Port61>(*pit_, clock);
+  ports_.attach(port61_.get(), 0x61, 1);
+
+  rtc_ = std::make_unique<CmosRtc>(clock, isa(8));
+  rtc_->fill_pc_fields(mem_.ram_size());
+  ports_.attach(rtc_.get(), 0x70, 2);
+
+  auto a20 = [this](bool) { update_a20(); };
+  i8042_ = std::make_unique<I8042>(isa(1), isa(12), a20, system_reset);
+  ports_.attach(i8042_.get(), 0x60, 1);
+  ports_.attach(i8042_.get(), 0x64, 1);
+  port92_ = std::make_unique<SystemControlA>(a20, system_reset);
+  ports_.attach(port92_.get(), 0x92, 1);
+
+  com1_ = std::make_unique<Uart16550>(Uart16550::COM1_BASE, serial,
+                                      [this](bool level) { isa_irq_->set_irq(4, level); });
+  ports_.attach(com1_.get(), Uart16550::COM1_BASE, Uart16550::NUM_PORTS);
+
+  vga_ = std::make_unique<VgaText>(mem_.ram(), mem_.ram_size());
+  ports_.attach(vga_.get(), 0x3B4, 2);
+  ports_.attach(vga_.get(), 0x3BA, 1);
+  ports_.attach(vga_.get(), 0x3C0, 16);
+  ports_.attach(vga_.get(), 0x3D4, 2);
+  ports_.attach(vga_.get(), 0x3DA, 1);
+
+  fw_cfg_ = std::make_unique<FwCfg>(
+      [this](uint64_t addr, void* out, uint32_t len) {
+        return addr + len <= mem_.ram_size() && guest_read(uint32_t(addr), out, len);
+      },
+      [this](uint64_t addr, const void* in, uint32_t len) {
+        if (addr + len > mem_.ram_size()) return false;
+        guest_write(uint32_t(addr), in, len);
+        return true;
+      });
+  FwCfgPcConfig fw;
+  fw.ram_bytes = mem_.ram_size();
+  fw.e820 = encode_e820(firmware_e820_map(mem_.ram_size()));
+  add_pc_firmware_items(*fw_cfg_, fw);
+  ports_.attach(fw_cfg_.get(), 0x510, 2);
+  ports_.attach(fw_cfg_.get(), 0x514, 8);  // DMA address register (64-bit, big-endian)
+
+  // PCI: 00.0 host bridge, 01.0 PIIX3 ISA bridge, 01.1 PIIX3 IDE (QEMU's pc layout).
+  pci_ = std::make_unique<PciBus>();
+  pci_->on_reset_request = [system_reset](bool) { system_reset(); };
+  ports_.attach(pci_.get(), 0xCF8, 8);
+  host_bridge_ = std::make_unique<I440fx>();
+  host_bridge_->set_pam_handler([this](uint32_t start, uint32_t size, bool rd, bool wr) {
+    remap_shadow(start, size, rd, wr);
+  });
+  isa_bridge_ = std::make_unique<Piix3Isa>();
+  isa_bridge_->set_isa_sink(isa_irq_.get());
+  ide_ = std::make_unique<IdeController>(isa(IdeController::PRIMARY_IRQ),
+                                         isa(IdeController::SECONDARY_IRQ));
+  ide_->set_guest_memory(GuestMemory{
+      [this](uint32_t addr, uint8_t* dst, uint32_t len) { guest_read(addr, dst, len); },
+      [this](uint32_t addr, const uint8_t* src, uint32_t len) { guest_write(addr, src, len); }});
+  ide_function_ = std::make_unique<Piix3Ide>(*ide_);
+  ide_function_->set_bar_change_handler(
+      [this](unsigned, const PciDevice::BarMapping& old_map, const PciDevice::BarMapping& map) {
+        if (old_map.mapped) ports_.detach(uint16_t(old_map.base), old_map.size);
+        if (map.mapped) ports_.attach(&ide_->bus_master(), uint16_t(map.base), map.size);
+      });
+  for (unsigned ch = 0; ch < 2; ++ch) {
+    IdeChannel& c = ide_->channel(ch);
+    ports_.attach(&c, c.cmd_base(), 8);
+    ports_.attach(&c, c.ctrl_port(), 1);
+  }
+  pci_->attach(0, 0, host_bridge_.get());
+  pci_->attach(1, 0, isa_bridge_.get());
+  pci_->attach(1, 1, ide_function_.get());
+  attach_disks(config, loop, mailbox);
+  reset();
+}
+
+PcPlatform::~PcPlatform() {
+  // Disks flush and close their files first; the backends need the event loop still running.
+  for (auto& b : backends_) b->flush_sync();
+}
+
+void PcPlatform::attach_disks(const MachineConfig& config, EventLoop& loop, CpuMailbox& mailbox) {
+  for (const DriveSpec& d : config.drives) {
+    std::string error;
+    BlockBackend::Options o;
+    o.readonly = d.readonly;
+    o.snapshot = d.snapshot;
+    auto backend = BlockBackend::open(d.path, o, loop, mailbox, &error);
+    if (!backend) throw ConfigError{error};
+    if (backend->size() < 512)
+      throw ConfigError{"disk image '" + d.path + "' is smaller than one 512-byte sector"};
+    auto disk = std::make_unique<AtaDisk>(*backend, "SOFTCPU-000" + std::to_string(d.index + 1));
+    ide_->channel(d.index / 2).attach_disk(d.index % 2, disk.get());
+    backends_.push_back(std::move(backend));
+    disks_.push_back(std::move(disk));
+  }
+}
+
+void PcPlatform::reset() {
+  pic_->reset();
+  ioapic_->reset();
+  lapic_->reset();
+  apic_base_written();
+  pit_->reset();
+  port61_->reset();
+  rtc_->reset();
+  i8042_->reset();
+  port92_->reset();
+  com1_->reset();
+  vga_->reset();
+  fw_cfg_->reset();
+  pci_->reset();  // the host bridge's PAM reset routes 0xC0000-0xFFFFF back to the ROM
+  ide_->reset();
+  update_a20();
+  ferr_ = false;
+}
+
+void PcPlatform::poll() { com1_->poll(); }
+
+void PcPlatform::apic_base_written() {
+  lapic_->set_global_enable((cpu_.msr.apic_base >> 11) & 1);
+}
+
+void PcPlatform::update_ferr() {
+  // FERR# drives IRQ13 on a PC (the DOS-compatible x87 error path, SDM vol.1 D.2).
+  bool level = cpu_.ferr != 0;
+  if (level == ferr_) return;
+  ferr_ = level;
+  isa_irq_->set_irq(13, level);
+}
+
+void PcPlatform::flush_disks() {
+  for (auto& b : backends_) b->flush_sync();
+}
+
+void PcPlatform::remap_shadow(uint32_t start, uint32_t size, bool read_ram, bool write_ram) {
+  mem_.set_shadow(start, size, read_ram, write_ram);
+  // Host addresses changed: no TLB entry or decoded block may outlive the old routing.
+  tlb_flush(cpu_);
+  cache_.invalidate(start, size);
+  for (uint32_t page = start / PAGE_SIZE; page < (start + size) / PAGE_SIZE; ++page)
+    mem_.set_code_lines(page, cache_.code_lines(page));
+}
+
+// The A20 gate is open when either the i8042's output port or port 0x92 opens it.
+void PcPlatform::update_a20() {
+  const bool on = i8042_->a20_enabled() || port92_->a20_enabled();
+  if (bool(cpu_.a20_enabled) == on) return;
+  cpu_.a20_enabled = on;
+  tlb_flush(cpu_);
+}
+
+bool PcPlatform::guest_read(uint32_t addr, void* out, uint32_t len) {
+  mem_.read_bytes(addr, out, len);
+  return true;
+}
+
+// Device (DMA) writes to guest memory: cached code of the written bytes must go.
+void PcPlatform::guest_write(uint32_t addr, const void* data, uint32_t len) {
+  mem_.write_bytes(addr, data, len);
+  if (len == 0) return;
+  for (uint32_t page = addr / PAGE_SIZE; page <= (addr + len - 1) / PAGE_SIZE; ++page) {
+    if (!mem_.has_code(page)) continue;
+    uint32_t lo = std::max(addr, page * PAGE_SIZE);
+    uint32_t hi = std::min(addr + len, (page + 1) * PAGE_SIZE);
+    cache_.invalidate(lo, hi - lo);
+    mem_.set_code_lines(page, cache_.code_lines(page));
+  }
+}
+
+void PcPlatform::write_screen_dump(FILE* f) const { vga_->write_screen_dump(f); }
+
+void PcPlatform::register_stats(StatsRegistry& stats) {
+  (void)stats;
+}
+
+}  // namespace softcpu

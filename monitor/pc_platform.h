@@ -1,0 +1,106 @@
+// The PC around the CPU: the i440FX host bridge and PIIX3 south bridge (PCI, IDE), the
+// legacy ISA devices (8259 pair, 8254, RTC/CMOS, i8042, port 0x92, COM1, VGA text), QEMU's
+// fw_cfg, and the local APIC + IOAPIC, wired the way QEMU's "pc" machine wires them so that
+// Debian's SeaBIOS and Linux find what they expect. Interrupts: every ISA IRQ goes to the
+// 8259 pair and to the IOAPIC (IRQ0 on pin 2, as the MP table and ACPI override say); the
+// 8259's INTR goes to the local APIC's LINT0 (virtual wire), the APIC's output to the CPU.
+#pragma once
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "monitor/machine_config.h"
+
+namespace softcpu {
+
+struct Cpu;
+class BlockCache;
+class BlockBackend;
+class CharBackend;
+class CpuMailbox;
+class EventLoop;
+class PhysicalMemory;
+class PortBus;
+class StatsRegistry;
+class VirtualClock;
+class AtaDisk;
+class CmosRtc;
+class FwCfg;
+class I440fx;
+class I8042;
+class IdeController;
+class Ioapic;
+class LocalApic;
+class PciBus;
+class PicPair;
+class Piix3Ide;
+class Piix3Isa;
+class Pit8254;
+class Port61;
+class SystemControlA;
+class Uart16550;
+class VgaText;
+class IsaIrqRouter;
+
+class PcPlatform {
+ public:
+  // `system_reset` is called (on the CPU thread, from inside a device access) when the guest
+  // asks for a reset through the i8042, port 0x92 or 0xCF9; the machine performs it after the
+  // instruction. Throws ConfigError for a disk image that cannot be opened.
+  PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& mem, BlockCache& cache,
+             PortBus& ports, VirtualClock& clock, CpuMailbox& mailbox, EventLoop& loop,
+             CharBackend& serial, std::function<void()> system_reset);
+  ~PcPlatform();
+
+  // Every device to its power-on state (memory routing of 0xC0000-0xFFFFF included).
+  void reset();
+  // Host input for COM1; call between interpreter runs.
+  void poll();
+  // After the guest wrote IA32_APIC_BASE: the APIC's global enable follows bit 11.
+  void apic_base_written();
+  // Assert FERR# (IRQ13) when the FPU reports an unmasked exception with CR0.NE = 0.
+  void update_ferr();
+  // Flush every disk's writes to the host file (guest power-off, exit).
+  void flush_disks();
+
+  void write_screen_dump(FILE* f) const;
+  void register_stats(StatsRegistry& stats);
+  FwCfg& fw_cfg() { return *fw_cfg_; }
+
+ private:
+  void attach_disks(const MachineConfig& config, EventLoop& loop, CpuMailbox& mailbox);
+  void remap_shadow(uint32_t start, uint32_t size, bool read_ram, bool write_ram);
+  void update_a20();
+  void guest_write(uint32_t addr, const void* data, uint32_t len);
+  bool guest_read(uint32_t addr, void* out, uint32_t len);
+
+  Cpu& cpu_;
+  PhysicalMemory& mem_;
+  BlockCache& cache_;
+  PortBus& ports_;
+
+  std::unique_ptr<PicPair> pic_;
+  std::unique_ptr<Ioapic> ioapic_;
+  std::unique_ptr<LocalApic> lapic_;
+  std::unique_ptr<IsaIrqRouter> isa_irq_;
+  std::unique_ptr<Pit8254> pit_;
+  std::unique_ptr<Port61> port61_;
+  std::unique_ptr<CmosRtc> rtc_;
+  std::unique_ptr<I8042> i8042_;
+  std::unique_ptr<SystemControlA> port92_;
+  std::unique_ptr<Uart16550> com1_;
+  std::unique_ptr<VgaText> vga_;
+  std::unique_ptr<FwCfg> fw_cfg_;
+  std::unique_ptr<PciBus> pci_;
+  std::unique_ptr<I440fx> host_bridge_;
+  std::unique_ptr<Piix3Isa> isa_bridge_;
+  std::unique_ptr<IdeController> ide_;
+  std::unique_ptr<Piix3Ide> ide_function_;
+  std::vector<std::unique_ptr<BlockBackend>> backends_;
+  std::vector<std::unique_ptr<AtaDisk>> disks_;
+  bool ferr_ = false;
+};
+
+}  // namespace softcpu
