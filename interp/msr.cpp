@@ -10,7 +10,9 @@ namespace {
 
 enum : uint32_t {
   MSR_TSC = 0x10,
+  MSR_PLATFORM_ID = 0x17,
   MSR_APIC_BASE = 0x1B,
+  MSR_BIOS_SIGN_ID = 0x8B,  // microcode update signature: no update loaded, reads 0
   MSR_MTRRCAP = 0xFE,
   MSR_SYSENTER_CS = 0x174,
   MSR_SYSENTER_ESP = 0x175,
@@ -51,6 +53,8 @@ bool read_msr(Cpu& c, uint32_t index, uint64_t& v) {
   switch (index) {
     case MSR_TSC: v = c.tsc; return true;
     case MSR_APIC_BASE: v = m.apic_base; return true;
+    case MSR_PLATFORM_ID: v = 0; return true;
+    case MSR_BIOS_SIGN_ID: v = 0; return true;
     case MSR_MTRRCAP: v = kMtrrCap; return true;
     case MSR_SYSENTER_CS: v = m.sysenter_cs; return true;
     case MSR_SYSENTER_ESP: v = m.sysenter_esp; return true;
@@ -75,6 +79,7 @@ bool write_msr(Cpu& c, uint32_t index, uint64_t v) {
   switch (index) {
     case MSR_TSC: c.tsc = v; return true;
     case MSR_APIC_BASE: m.apic_base = v; return true;
+    case MSR_BIOS_SIGN_ID: return true;  // software writes 0 before CPUID; ignored
     case MSR_MTRRCAP: return false;  // read-only: #GP
     case MSR_SYSENTER_CS: m.sysenter_cs = uint32_t(v); return true;
     case MSR_SYSENTER_ESP: m.sysenter_esp = uint32_t(v); return true;

@@ -122,10 +122,13 @@ bool select_bits(const DecodeContext& ctx, Insn& i) {
       }
       return true;
     }
-    case ZYDIS_MNEMONIC_BSF: case ZYDIS_MNEMONIC_BSR: {
+    case ZYDIS_MNEMONIC_BSF: case ZYDIS_MNEMONIC_BSR:
+    case ZYDIS_MNEMONIC_TZCNT: case ZYDIS_MNEMONIC_LZCNT: {
       if (i.lock) { i.fn = handler_ud; return true; }
-      // F3 0F BC/BD is TZCNT/LZCNT (a different mnemonic), so BSF/BSR here are plain.
-      if (m == ZYDIS_MNEMONIC_BSF) i.fn = mem ? pick_bs<false, true>(s) : pick_bs<false, false>(s);
+      // Zydis decodes F3 0F BC/BD as TZCNT/LZCNT; a P6 has no BMI1/ABM and ignores the REP
+      // prefix, running BSF/BSR (SDM vol.2 TZCNT: "executes as BSF" without BMI1). Linux's
+      // find-first-bit helpers use this encoding ("rep; bsf").
+      if (m == ZYDIS_MNEMONIC_BSF || m == ZYDIS_MNEMONIC_TZCNT) i.fn = mem ? pick_bs<false, true>(s) : pick_bs<false, false>(s);
       else i.fn = mem ? pick_bs<true, true>(s) : pick_bs<true, false>(s);
       return true;
     }

@@ -286,8 +286,8 @@ int Machine::run() {
       break;
     }
     if (has_deadline && std::chrono::steady_clock::now() >= deadline) {
-      std::fprintf(stderr, "softcpu: timeout after %g seconds; stopping the guest\n",
-                   *config_.timeout_seconds);
+      std::fprintf(stderr, "softcpu: timeout after %g seconds; stopping the guest at %04x:%08x\n",
+                   *config_.timeout_seconds, cpu_.seg[CS].selector, cpu_.eip);
       status = 124;
       break;
     }

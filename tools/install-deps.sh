@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages softcpu needs to build and test, if any are missing.
+# seabios is the default firmware at run time; gdb drives the debugger tests.
 set -euo pipefail
 packages=(cmake ninja-build pkg-config g++ libzydis-dev libzycore-dev libuv1-dev libgtest-dev
-          libgmock-dev nasm gcc-multilib g++-multilib python3 binutils)
+          libgmock-dev nasm gcc-multilib g++-multilib python3 binutils seabios gdb)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -82,6 +82,27 @@ TEST(BitOps, BtLock) {
   EXPECT_EQ(h2.last_vector(), 6);
 }
 
+// F3 0F BC/BD (TZCNT/LZCNT on BMI1/ABM parts) run as BSF/BSR on a P6: the REP prefix is
+// ignored. Linux's __ffs() is "rep; bsf"; TZCNT would give 32 and CF=1 for a zero source.
+TEST(BitOps, RepBsfRunsAsBsfWithoutBmi1) {
+  CpuHarness h;
+  h.code({0xF3, 0x0F, 0xBC, 0xC1,    // rep bsf eax, ecx
+          0xF3, 0x0F, 0xBD, 0xDA});  // rep bsr ebx, edx
+  h.cpu.regs[ECX] = 0x00010000;
+  h.cpu.regs[EDX] = 0x00000300;
+  RUN_OK(h);
+  EXPECT_EQ(h.cpu.regs[EAX], 16u);
+  EXPECT_EQ(h.cpu.regs[EBX], 9u);
+
+  CpuHarness h2;
+  h2.code({0xF3, 0x0F, 0xBC, 0xC1});  // zero source: BSF leaves EAX, sets ZF, CF clear
+  h2.cpu.regs[EAX] = 0x1234;
+  h2.cpu.regs[ECX] = 0;
+  RUN_OK(h2);
+  EXPECT_EQ(h2.cpu.regs[EAX], 0x1234u);
+  EXPECT_EQ(arith(h2) & (ZF | CF), ZF);
+}
+
 TEST(BitOps, BsfBsr) {
   CpuHarness h;
   h.code({0x0F, 0xBC, 0xC1});  // bsf eax, ecx
