@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOFTCPU_WERROR=ON
 
-.PHONY: all deps configure build run test bench clean
+.PHONY: all deps configure build guest run run-demo test bench clean
 
 all: build
 
@@ -18,14 +18,24 @@ configure: $(BUILD)/build.ninja
 build: deps configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The default guest (until Linux boots) is our demo ROM: it prints to COM1 and exits through
-# the debug-exit port with 0, which softcpu reports as status 1 (QEMU's convention).
-run: deps configure
+# The default guest: Debian i386 Linux with a busybox shell on a raw disk image, built from
+# Debian's packages (tools/guest/build-image.sh; cached under $(BUILD)/guest).
+guest:
+	tools/guest/build-image.sh $(BUILD)/guest
+
+# Boot the default guest through SeaBIOS from its disk; the shell is on this terminal.
+# `poweroff -f` in the guest (or Ctrl-A x) ends it.
+run: deps configure guest
+	cmake --build $(BUILD) -j $(JOBS) --target softcpu
+	$(BUILD)/softcpu run $(BUILD)/guest/disk.img
+
+# The demo ROM: prints to COM1 and exits through the debug-exit port (status 1, QEMU's way).
+run-demo: deps configure
 	cmake --build $(BUILD) -j $(JOBS) --target softcpu demo_rom
 	@$(BUILD)/softcpu run --bios $(BUILD)/demo.rom; s=$$?; [ $$s -eq 1 ] || [ $$s -eq 0 ] || exit $$s
 
-test: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+test: build guest
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
 bench: build
 	cmake --build $(BUILD) --target bench
