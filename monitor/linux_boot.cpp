@@ -1,6 +1,7 @@
 #include "monitor/linux_boot.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -187,9 +188,9 @@ LinuxBootInfo load_bzimage(PhysicalMemory& mem, const std::vector<uint8_t>& imag
 
 std::vector<uint8_t> read_boot_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw BootError{"cannot open " + path};
+  if (!in) throw BootError{"cannot open '" + path + "': " + std::strerror(errno)};
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw BootError{"cannot read " + path};
+  if (in.bad()) throw BootError{"cannot read '" + path + "'"};
   return bytes;
 }
 

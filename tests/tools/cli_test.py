@@ -119,6 +119,36 @@ with tempfile.TemporaryDirectory() as d:
         print("FAIL SeaBIOS serial output:", sb_out[-500:])
     check("missing disk image", ["run", "--bios", exit_rom, os.path.join(d, "no.img")], 2,
           err_has="cannot open disk image", one_line=True)
+    # Bad boot inputs: one clear line and status 2, never a crash or a half-started guest.
+    import struct
+    trunc = bytearray(2048)  # a bzImage header promising 4 setup sectors, cut short
+    trunc[0x1F1] = 4
+    trunc[0x1FE:0x200] = b"\x55\xaa"
+    trunc[0x202:0x206] = b"HdrS"
+    trunc[0x206:0x208] = struct.pack("<H", 0x020F)
+    trunc[0x211] = 1  # loadflags LOADED_HIGH: a bzImage
+    trunc_path = os.path.join(d, "trunc.bzimage")
+    open(trunc_path, "wb").write(bytes(trunc))
+    check("truncated bzImage", ["run", "--kernel", trunc_path, "--serial", "none"], 2,
+          err_has="truncated bzImage", one_line=True)
+    elf = bytearray(4096)  # an ELF32 file with no Multiboot header in its first 8 KiB
+    elf[0:7] = b"\x7fELF\x01\x01\x01"
+    elf_path = os.path.join(d, "plain.elf")
+    open(elf_path, "wb").write(bytes(elf))
+    check("ELF that is not Multiboot", ["run", "--kernel", elf_path, "--serial", "none"], 2,
+          err_has="not a bzImage or a Multiboot kernel", one_line=True)
+    check("missing kernel", ["run", "--kernel", os.path.join(d, "no.bzimage")], 2,
+          err_has="No such file", one_line=True)
+    tiny = os.path.join(d, "tiny.img")
+    open(tiny, "wb").write(b"x" * 100)
+    check("disk image below one sector", ["run", tiny], 2, err_has="smaller than one",
+          one_line=True)
+    unreadable = os.path.join(d, "locked.img")
+    open(unreadable, "wb").write(bytes(4096))
+    os.chmod(unreadable, 0)
+    if os.geteuid() != 0:  # root reads anything; the check means something only for users
+        check("unreadable disk image", ["run", unreadable], 2, err_has="cannot open disk image",
+              one_line=True)
     check("bad serial spec", ["run", "--bios", exit_rom, "--serial", "file:/nonexistent/dir/x"],
           2, one_line=True)
     check("help", ["--help"], 0, out_has="usage: softcpu")
