@@ -215,6 +215,9 @@ struct Cpu {
   SoftTlb tlb;
 };
 
+// CR4 virtual-interrupt bits (SDM vol.3 2.5, 20.3, 20.4); the paging ones are in paging.h.
+constexpr uint32_t CR4_VME = 1u << 0, CR4_PVI = 1u << 1;
+
 // CR0 bits (SDM vol.3 2.5).
 enum : uint32_t {
   CR0_PE = 1u << 0, CR0_MP = 1u << 1, CR0_EM = 1u << 2, CR0_TS = 1u << 3, CR0_ET = 1u << 4,

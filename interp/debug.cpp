@@ -46,7 +46,7 @@ void debug_rebuild(Cpu& c) {
                                uint8_t(n)};
         break;
       }
-      default: break;  // R/W = 10 (I/O breakpoints) is not implemented
+      default: break;  // R/W = 10: I/O breakpoints, checked by execute_trapped
     }
   }
   for (unsigned k = 0; k < d.nwp; ++k) d.watch[d.nwatch++] = d.wp[k];
@@ -82,6 +82,18 @@ uint32_t debug_exec_breakpoints(const Cpu& c, uint32_t lin) {
   uint32_t bits = 0;
   for (unsigned n = 0; n < 4; ++n)
     if (dr_enabled(c, n) && dr_rw(c, n) == 0 && c.dr[n] == lin) bits |= 1u << n;
+  return bits;
+}
+
+uint32_t debug_io_breakpoints(const Cpu& c, uint16_t port, unsigned size) {
+  if (!(c.cr4 & CR4_DEBUG_EXT)) return 0;  // without DE, R/W = 10 is undefined
+  uint32_t bits = 0;
+  for (unsigned n = 0; n < 4; ++n) {
+    if (!dr_enabled(c, n) || dr_rw(c, n) != 2) continue;
+    const uint32_t len = dr_len(c, n);
+    const uint32_t lo = c.dr[n] & ~(len - 1);
+    if (overlaps({lo, lo + len - 1, 0, 0}, port, uint32_t(port) + size - 1)) bits |= 1u << n;
+  }
   return bits;
 }
 

@@ -34,6 +34,9 @@ void debug_check_access(Cpu& c, uint32_t lin, unsigned size, bool write);
 bool debug_page_watched(const Cpu& c, uint32_t lin);
 // DR6 B0-B3 bits of the enabled DR instruction breakpoints at `lin`.
 uint32_t debug_exec_breakpoints(const Cpu& c, uint32_t lin);
+// DR6 B0-B3 bits of the enabled DR I/O breakpoints (R/W = 10, only with CR4.DE) that an
+// access to ports [port, port + size) hits (SDM vol.3 17.2.5: the DR address is LEN-aligned).
+uint32_t debug_io_breakpoints(const Cpu& c, uint16_t port, unsigned size);
 // Is there a debugger breakpoint at `lin`?
 bool debug_breakpoint_at(const Cpu& c, uint32_t lin);
 

@@ -172,6 +172,7 @@ bool deliver_exception(Cpu& c, uint8_t v, bool has_error, uint32_t error) {
     return true;
   } catch (const GuestFault& second) {
     if (v == VEC_DF) return false;  // triple fault
+    set_rf_for_fault(c, second.vector);
     FaultClass a = fault_class(v), b = fault_class(second.vector);
     bool dbl = (a == FaultClass::CONTRIBUTORY && b == FaultClass::CONTRIBUTORY) ||
                (a == FaultClass::PAGE_FAULT && b != FaultClass::BENIGN);

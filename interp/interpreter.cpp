@@ -252,6 +252,7 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
         c.eip = eip_is_next ? c.eip - i->len
                             : (i == first ? entry_eip : eip_after(first, i - 1, entry_eip));
       }
+      set_rf_for_fault(c, f.vector);
       if (!handle_fault(f.vector, f.has_error, f.error)) return EXIT_TRIPLE_FAULT;
       if (Slow && in_step_) return EXIT_BUDGET;  // the handler's first instruction is the next step
     }
@@ -302,6 +303,7 @@ int Interpreter::at_boundary() {
     try {
       deliver_interrupt(c, uint8_t(vector), IntSource::EXTERNAL, false, 0);
     } catch (const GuestFault& f) {
+      set_rf_for_fault(c, f.vector);
       if (!handle_fault(f.vector, f.has_error, f.error)) return BOUNDARY_EXIT;
     }
     return BOUNDARY_AGAIN;
@@ -343,8 +345,9 @@ ExitReason Interpreter::step_checked() {
   if (r != EXIT_BUDGET) return r;  // a trapped instruction: execute_trapped reports db_trap
   if (c.int_delivered) {
     // A fault, or INT n / INTO / INT3: the handler starts with TF clear and no trap is
-    // reported for the instruction (its delivery cleared TF).
-    c.db_trap = 0;
+    // reported for the instruction (its delivery cleared TF). A task switch through a task
+    // gate may have raised the new task's T-bit trap: that one stays.
+    c.db_trap &= DR6_BT;
     return r;
   }
   if (flags0 & RF) c.eflags &= ~RF;  // RF clears after an instruction completes

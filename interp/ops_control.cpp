@@ -375,11 +375,48 @@ void ret_far(Cpu& c, const Insn& i) {
 
 inline unsigned iopl(const Cpu& c) { return (c.eflags >> 12) & 3; }
 
+// CR4.VME: is INT v redirected to the V86 task's own IVT? A clear bit in the interrupt
+// redirection bitmap, the 32 bytes just below the I/O map base of a 32-bit TSS (SDM vol.3
+// 20.3.3.5, figure 20-5). A bitmap outside the TSS limit counts as set (not redirected).
+bool v86_redirected(Cpu& c, uint8_t v) {
+  if (!(c.tr.attrs & 8)) return false;  // a 16-bit TSS has no bitmap
+  const uint32_t iomap = read_linear_system<2>(c, c.tr.base + 0x66);
+  const uint32_t at = iomap - 32 + v / 8;
+  if (iomap < 32 || at > c.tr.limit) return false;
+  return !((read_linear_system<1>(c, c.tr.base + at) >> (v % 8)) & 1);
+}
+
+// Methods 4 and 6 of SDM vol.3 table 20-2: an 8086-style interrupt inside V86 through the
+// IVT at linear 0: FLAGS, CS, IP on the V86 stack, TF and RF cleared. With IOPL < 3 the image
+// shows VIF as IF and IOPL as 3, and VIF is cleared instead of IF.
+void v86_redirect_interrupt(Cpu& c, uint8_t v) {
+  const uint32_t ip = read_linear<2>(c, uint32_t(v) * 4);
+  const uint16_t cs = uint16_t(read_linear<2>(c, uint32_t(v) * 4 + 2));
+  uint32_t flags = read_eflags(c) & 0xFFFF;
+  const bool virtual_if = iopl(c) < 3;
+  if (virtual_if) flags = (flags & ~IF) | IOPL | ((c.eflags & VIF) ? IF : 0u);
+  const uint32_t sp = stack_pointer(c), m = stack_mask(c);
+  for (unsigned k = 1; k <= 3; ++k) probe_write_mem(c, SS, (sp - 2 * k) & m, 2);
+  write_mem<2>(c, SS, (sp - 2) & m, flags);
+  write_mem<2>(c, SS, (sp - 4) & m, c.seg[CS].selector);
+  write_mem<2>(c, SS, (sp - 6) & m, c.eip);
+  set_stack_pointer(c, sp - 6);
+  c.eflags &= ~(TF | RF | (virtual_if ? VIF : IF));
+  load_segment_real(c, CS, cs);
+  c.eip = ip;
+  c.int_delivered = 1;  // like any delivery: no single-step trap for the INT itself
+}
+
 // INT n, INT3, INTO are traps: cpu.eip already holds the return address.
 void int_n(Cpu& c, const Insn& i) {
-  // SDM vol.3 20.3.3: in V86 without VME, INT n is IOPL-sensitive.
-  if ((c.eflags & VM) && iopl(c) < 3) raise_gp(0);
-  deliver_interrupt(c, uint8_t(i.imm), IntSource::SOFTWARE, false, 0);
+  const uint8_t v = uint8_t(i.imm);
+  if (c.eflags & VM) {
+    // SDM vol.3 20.3.3, table 20-2: without VME, INT n is IOPL-sensitive; with VME the
+    // redirection bitmap picks the V86 IVT or the protected-mode IDT (IOPL < 3: #GP).
+    if ((c.cr4 & CR4_VME) && v86_redirected(c, v)) return v86_redirect_interrupt(c, v);
+    if (iopl(c) < 3) raise_gp(0);
+  }
+  deliver_interrupt(c, v, IntSource::SOFTWARE, false, 0);
 }
 void int3(Cpu& c, const Insn&) { deliver_interrupt(c, VEC_BP, IntSource::SOFTWARE, false, 0); }
 void into(Cpu& c, const Insn&) {
@@ -411,18 +448,24 @@ void iret_task_return(Cpu& c) {
 }
 
 // IRET in V86 mode with IOPL = 3: a real-mode style return that leaves IOPL (and VM, VIF,
-// VIP) alone (SDM vol.2 IRET, VM = 1 branch). IOPL < 3 is #GP(0) (to the V86 monitor).
+// VIP) alone (SDM vol.2 IRET, VM = 1 branch). IOPL < 3 is #GP(0) (to the V86 monitor),
+// except a 16-bit IRET with CR4.VME: the image's IF goes to VIF and IOPL, IF stay; IF set
+// with VIP pending, or TF set, is #GP(0).
 template <unsigned S>
 void iret_v86(Cpu& c) {
-  if (iopl(c) < 3) raise_gp(0);
+  const bool virtual_if = iopl(c) < 3;
+  if (virtual_if && (S == 4 || !(c.cr4 & CR4_VME))) raise_gp(0);
   const uint32_t sp = stack_pointer(c), m = stack_mask(c);
   const uint32_t off = read_mem<S>(c, SS, sp);
   const uint16_t sel = uint16_t(read_mem<S>(c, SS, (sp + S) & m));
   const uint32_t fl = read_mem<S>(c, SS, (sp + 2 * S) & m);
+  if (virtual_if && (((c.eflags & VIP) && (fl & IF)) || (fl & TF))) raise_gp(0);
   if (off > c.seg[CS].limit) raise_gp(0);
-  const uint32_t mask = S == 4 ? ~(VM | IOPL | VIF | VIP) : 0xFFFFu & ~IOPL;
+  uint32_t mask = S == 4 ? ~(VM | IOPL | VIF | VIP) : 0xFFFFu & ~IOPL;
+  if (virtual_if) mask &= ~IF;
   load_segment_real(c, CS, sel);
   write_eflags_masked(c, fl, mask);
+  if (virtual_if) c.eflags = (c.eflags & ~VIF) | ((fl & IF) ? VIF : 0u);
   set_stack_pointer(c, sp + 3 * S);
   c.eip = off;
 }

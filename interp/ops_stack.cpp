@@ -76,11 +76,28 @@ template <unsigned S> void popa(Cpu& c, const Insn&) {
   set_stack_pointer(c, sp + 8 * S);
 }
 
-// PUSHF/PUSHFD: VM and RF are cleared in the image; in V86 mode IOPL < 3 faults.
+// PUSHF/PUSHFD: VM and RF are cleared in the image; in V86 mode IOPL < 3 faults, except a
+// 16-bit PUSHF with CR4.VME, which pushes VIF as IF and IOPL as 3 (SDM vol.2 PUSHF).
 template <unsigned S> void pushf(Cpu& c, const Insn&) {
   const uint32_t f = read_eflags(c);
-  if ((f & VM) && ((f & IOPL) >> 12) < 3) raise_gp(0);
+  if ((f & VM) && ((f & IOPL) >> 12) < 3) {
+    if (S == 4 || !(c.cr4 & CR4_VME)) raise_gp(0);
+    push<S>(c, (f & ~IF & 0xFFFF) | IOPL | ((f & VIF) ? IF : 0u));
+    return;
+  }
   push<S>(c, f & ~(VM | RF));
+}
+
+// POPF in V86 with IOPL < 3 and CR4.VME (16-bit only): the image's IF goes to VIF, IOPL and
+// IF stay; setting IF with VIP pending, or TF, is #GP(0) (SDM vol.2 POPF).
+void popf_v86_vme(Cpu& c, uint32_t f) {
+  const uint32_t sp = stack_pointer(c);
+  const uint32_t v = read_mem<2>(c, SS, sp);
+  if (((f & VIP) && (v & IF)) || (v & TF)) raise_gp(0);
+  const uint32_t mask = CF | PF | AF | ZF | SF | DF | OF | NT;  // FLAGS but IOPL, IF (TF is 0)
+  c.eflags = (((f & ~mask) | (v & mask)) & ~VIF) | ((v & IF) ? VIF : 0u) | 2u;
+  c.lz_kind = LZ_NONE;
+  set_stack_pointer(c, sp + 2);
 }
 
 // POPF/POPFD (SDM vol.2 POPF): IOPL changes only at CPL 0 (not in V86), IF only when
@@ -89,7 +106,10 @@ template <unsigned S> void popf(Cpu& c, const Insn&) {
   const uint32_t f = read_eflags(c);
   const bool v86 = f & VM;
   const unsigned iopl = (f & IOPL) >> 12;
-  if (v86 && iopl < 3) raise_gp(0);
+  if (v86 && iopl < 3) {
+    if (S == 4 || !(c.cr4 & CR4_VME)) raise_gp(0);
+    return popf_v86_vme(c, f);
+  }
   const uint32_t sp = stack_pointer(c);
   const uint32_t v = read_mem<S>(c, SS, sp);
   uint32_t mask = CF | PF | AF | ZF | SF | TF | DF | OF | NT | AC | ID;

@@ -4,8 +4,7 @@
 // chapters 2-5 for the registers and descriptors).
 //
 // Paging (CR0.PG, CR3, CR4.PSE/PGE, INVLPG) is interp/paging.cpp; the handlers here keep the
-// soft TLB coherent as SDM vol.3 4.10.4.1 says. Interrupt shadows (MOV SS, STI) and
-// CR4.VME/PVI come later.
+// soft TLB coherent as SDM vol.3 4.10.4.1 says. CLI/STI follow CR4.VME/PVI (virtual IF).
 #include "interp/debug.h"
 #include "interp/events.h"
 #include "interp/fault.h"
@@ -66,10 +65,10 @@ void load_far_pointer(Cpu& c, const Insn& i) {
 
 constexpr uint32_t kCr0Defined = CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_WP |
                                  CR0_AM | CR0_NW | CR0_CD | CR0_PG;
-// CR4 bits accepted: TSD (bit 2), PSE (bit 4), PGE (bit 7), as CPUID reports them (writing a
-// bit of an unsupported feature is #GP(0), SDM vol.2 MOV CRn).
+// CR4 bits accepted: VME, PVI, TSD, DE, PSE, PGE, as CPUID reports them (writing a bit of an
+// unsupported feature is #GP(0), SDM vol.2 MOV CRn).
 constexpr uint32_t CR4_DE = CR4_DEBUG_EXT;
-constexpr uint32_t kCr4Supported = (1u << 2) | CR4_DE | CR4_PSE | CR4_PGE;
+constexpr uint32_t kCr4Supported = CR4_VME | CR4_PVI | (1u << 2) | CR4_DE | CR4_PSE | CR4_PGE;
 
 void write_cr0(Cpu& c, uint32_t v) {
   v = (v & kCr0Defined) | CR0_ET;  // ET is hardwired to 1 from the i486DX on
@@ -255,13 +254,27 @@ void clts(Cpu& c, const Insn&) {
 
 inline unsigned iopl(const Cpu& c) { return (c.eflags >> 12) & 3; }
 
-// SDM vol.2 CLI/STI: in protected mode and V86, CPL > IOPL is #GP(0) (PVI/VME come later).
+// SDM vol.2 CLI/STI: in protected mode and V86, CPL > IOPL is #GP(0), unless the virtual
+// interrupt flag stands in for IF: in V86 with CR4.VME, at CPL 3 in protected mode with
+// CR4.PVI (vol.3 20.3.3, 20.4). (V86 runs at CPL 3, so CPL > IOPL there means IOPL < 3.)
+inline bool uses_virtual_if(const Cpu& c) {
+  return (c.eflags & VM) ? (c.cr4 & CR4_VME) != 0 : c.cpl == 3 && (c.cr4 & CR4_PVI);
+}
 void cli(Cpu& c, const Insn&) {
-  if ((c.cr0 & CR0_PE) && c.cpl > iopl(c)) raise_gp(0);
+  if ((c.cr0 & CR0_PE) && c.cpl > iopl(c)) {
+    if (!uses_virtual_if(c)) raise_gp(0);
+    c.eflags &= ~VIF;
+    return;
+  }
   c.eflags &= ~IF;
 }
 void sti(Cpu& c, const Insn&) {
-  if ((c.cr0 & CR0_PE) && c.cpl > iopl(c)) raise_gp(0);
+  if ((c.cr0 & CR0_PE) && c.cpl > iopl(c)) {
+    // A pending virtual interrupt (VIP) makes STI fault so the monitor can deliver it.
+    if (!uses_virtual_if(c) || (c.eflags & VIP)) raise_gp(0);
+    c.eflags |= VIF;
+    return;
+  }
   // SDM vol.3 6.8.3: setting IF lets interrupts in only after the next instruction.
   if (!(c.eflags & IF)) set_interrupt_shadow(c, SHADOW_STI);
   c.eflags |= IF;

@@ -1,4 +1,6 @@
 // IN/OUT/INS/OUTS, CPUID, RDTSC, HLT, RDMSR/WRMSR: decoded here, executed by the monitor.
+#include "interp/debug.h"
+#include "interp/events.h"
 #include "interp/exceptions.h"
 #include "interp/fault.h"
 #include "interp/ops_common.h"
@@ -60,7 +62,7 @@ void do_cpuid(Cpu& c) {
     cx = 0x6C65746E;  // "ntel"
   } else if (leaf == 1) {
     a = 0x00000663;  // family 6, model 6, stepping 3
-    d = (1u << 0) /*FPU*/ | (1u << 2) /*DE*/ | (1u << 3) /*PSE*/ | (1u << 4) /*TSC*/ |
+    d = (1u << 0) /*FPU*/ | (1u << 1) /*VME (and PVI)*/ | (1u << 2) /*DE*/ | (1u << 3) /*PSE*/ | (1u << 4) /*TSC*/ |
         (1u << 5) /*MSR*/ | (1u << 8) /*CX8*/ | (1u << 11) /*SEP*/ | (1u << 13) /*PGE*/ |
         (1u << 15) /*CMOV*/;
     // A local APIC (set by the machine): EDX bit 9; EBX[31:24] is its initial ID, 0.
@@ -85,12 +87,13 @@ void do_wrmsr(Cpu& c) {
 // Longest run of a REP INS/OUTS in one monitor call, so the run loop stays responsive.
 constexpr uint32_t kRepChunk = 4096;
 
-void do_string_io(Cpu& c, const Insn& i, IoBus& io, bool input) {
+// `chunk`: most iterations to run now (1 when an I/O breakpoint must trap after each one).
+void do_string_io(Cpu& c, const Insn& i, IoBus& io, bool input, uint32_t chunk) {
   const unsigned size = i.opsize;
   const uint16_t port = uint16_t(c.regs[EDX] & 0xFFFF);
   uint32_t n = i.rep ? count_reg(c, i) : 1;
   if (i.rep && n == 0) return;
-  for (uint32_t k = 0; k < n && k < kRepChunk; ++k) {
+  for (uint32_t k = 0; k < n && k < chunk; ++k) {
     if (input) {
       uint32_t di = index_reg(c, i, EDI);
       probe_write_mem(c, ES, di, size);  // fault before the port read has side effects
@@ -112,22 +115,31 @@ bool execute_trapped(Cpu& c, IoBus& io) {
   const Insn& i = *c.trap_insn;
   const uint32_t start = c.eip;
   c.exit_reason = EXIT_NONE;
+  // DR I/O breakpoints hit by this instruction: #DB traps once it completes (SDM vol.3
+  // 17.3.1.2). A REP INS/OUTS traps after each iteration that hit.
+  uint32_t io_hits = 0;
   try {
     c.eip += i.len;
     switch (trap_op(i)) {
       case TRAP_IN:
         check_io_privilege(c, io_port(c, i), i.opsize);
         set_reg_n(c, EAX, i.opsize, io.in(io_port(c, i), i.opsize));
+        io_hits = debug_io_breakpoints(c, io_port(c, i), i.opsize);
         break;
       case TRAP_OUT:
         check_io_privilege(c, io_port(c, i), i.opsize);
         io.out(io_port(c, i), i.opsize, get_reg_n(c, EAX, i.opsize));
+        io_hits = debug_io_breakpoints(c, io_port(c, i), i.opsize);
         break;
       case TRAP_INS:
-      case TRAP_OUTS:
-        check_io_privilege(c, uint16_t(c.regs[EDX]), i.opsize);
-        do_string_io(c, i, io, trap_op(i) == TRAP_INS);
+      case TRAP_OUTS: {
+        const uint16_t port = uint16_t(c.regs[EDX]);
+        check_io_privilege(c, port, i.opsize);
+        io_hits = debug_io_breakpoints(c, port, i.opsize);
+        if (i.rep && count_reg(c, i) == 0) io_hits = 0;  // no port was accessed
+        do_string_io(c, i, io, trap_op(i) == TRAP_INS, io_hits ? 1 : kRepChunk);
         break;
+      }
       case TRAP_CPUID: do_cpuid(c); break;
       case TRAP_RDTSC:
         // SDM vol.2 RDTSC: CR4.TSD restricts it to CPL 0.
@@ -144,15 +156,20 @@ bool execute_trapped(Cpu& c, IoBus& io) {
       default: raise_ud();
     }
     ++c.icount;
+    // RF clears once the instruction completes (SDM vol.3 17.3.1.1); a REP INS/OUTS that
+    // continues (EIP left on it) keeps it, so a breakpoint on it is not taken again.
+    if (c.eip != start) c.eflags &= ~RF;
   } catch (const GuestFault& f) {
     c.eip = start;
     c.db_trap = 0;  // the instruction did not complete
     c.debug_pending.kind = HIT_NONE;
+    set_rf_for_fault(c, f.vector);
     return deliver_exception(c, f.vector, f.has_error, f.error);
   }
   // #DB traps of this instruction: single-step (it began with TF = 1 in the interpreter's
   // per-instruction path) and data breakpoints of INS/OUTS. A debugger watchpoint hit stays
   // in debug_pending and ends the next run() first thing.
+  c.db_trap |= io_hits;
   if (c.db_trap) {
     c.dr[6] |= c.db_trap;
     c.db_trap = 0;

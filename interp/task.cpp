@@ -226,18 +226,19 @@ void task_switch(Cpu& c, uint16_t sel, uint64_t desc, TaskSwitchKind kind, bool 
     }
     if (c.eip > c.seg[CS].limit) raise_gp(0);
   } catch (const GuestFault& f) {
+    set_rf_for_fault(c, f.vector);
     if (!deliver_exception(c, f.vector, f.has_error, f.error)) {
       c.exit_reason = EXIT_TRIPLE_FAULT;
       c.stop = 1;
     }
     return;
   }
-  if (t.trap) {  // SDM vol.3 17.3.1.5: debug trap on entry to the task (DR6.BT)
-    c.dr[6] |= 1u << 15;
-    if (!deliver_exception(c, VEC_DB, false, 0)) {
-      c.exit_reason = EXIT_TRIPLE_FAULT;
-      c.stop = 1;
-    }
+  // SDM vol.3 17.3.1.5: the T flag raises a #DB trap (DR6.BT) once the switch completes,
+  // before the new task's first instruction. It goes through db_trap so that it is one #DB
+  // with a single-step trap of the switching instruction (at_boundary delivers it).
+  if (t.trap) {
+    c.db_trap |= DR6_BT;
+    c.events = 1;
   }
 }
 

@@ -409,6 +409,7 @@ TEST(EventsCpuid, ApicAndDebugExtensionBits) {
     ASSERT_TRUE(execute_trapped(h.cpu, io));
     EXPECT_EQ((h.cpu.regs[EDX] >> 9) & 1, apic);
     EXPECT_TRUE(h.cpu.regs[EDX] & 4);  // DE
+    EXPECT_TRUE(h.cpu.regs[EDX] & 2);  // VME (with PVI): interp/ops_system.cpp CLI/STI
     EXPECT_EQ(h.cpu.regs[EBX] >> 24, 0u);
   }
 }

@@ -159,7 +159,7 @@ TEST(Rings, ExceptionFromRing3SwitchesToRing0StackWithErrorCode) {
   EXPECT_EQ(r.h.rd32(STACK0 - 24), 0u);  // error code
   EXPECT_EQ(r.h.rd32(STACK0 - 20), CODE + 1);
   EXPECT_EQ(r.h.rd32(STACK0 - 16), 0x1Bu);
-  EXPECT_EQ(r.h.rd32(STACK0 - 12), 2u | IF);
+  EXPECT_EQ(r.h.rd32(STACK0 - 12), 2u | IF | RF);  // a fault: RF set in the image (17.3.1.1)
   EXPECT_EQ(r.h.rd32(STACK0 - 8), STACK);
   EXPECT_EQ(r.h.rd32(STACK0 - 4), 0x23u);
 }

@@ -3,6 +3,7 @@
 // busy bits, NT, CR0.TS, 16-bit TSS, and the #GP/#TS faults before and after the commit point.
 #include <gtest/gtest.h>
 
+#include "interp/events.h"
 #include "tests/interp/cpu_harness.h"
 
 namespace softcpu {
@@ -243,6 +244,37 @@ TEST(Tasks, FaultAfterTheCommitPointIsDeliveredInTheNewTask) {
   EXPECT_EQ(t.h.rd32(STACK_B - 12), CODE + 0x400);  // the new task's EIP
   EXPECT_EQ(t.rd8(GDT + 0x18 + 5), 0x89);           // A released (JMP)
   EXPECT_EQ(t.rd8(GDT + 0x48 + 5), 0x8B);
+}
+
+// SDM vol.3 7.2.1, 17.3.1.5: T = 1 in the new TSS raises a #DB trap with DR6.BT before the
+// new task's first instruction; with TF set in the old task it is one #DB with BS as well.
+TEST(Tasks, TrapBitRaisesDebugTrapBeforeTheFirstInstruction) {
+  for (bool tf : {false, true}) {
+    SCOPED_TRACE(tf);
+    Tasks t;
+    t.wr16(TSS_B + 0x64, 1);  // T
+    t.put(CODE + 0x200, {0x43, 0xF4});  // inc ebx (must not run before the #DB); hlt
+    t.h.code({0xEA, 0x00, 0x00, 0x00, 0x00, 0x20, 0x00});  // jmp 0x20:0 (TSS B)
+    if (tf) t.h.cpu.eflags |= TF;
+    ASSERT_EQ(t.h.run(), EXIT_HLT);
+    EXPECT_EQ(t.h.last_vector(), VEC_DB);
+    EXPECT_EQ(t.h.cpu.tr.selector, 0x20);
+    EXPECT_EQ(t.h.cpu.regs[ESP], STACK_B - 12);  // one frame, in the new task
+    EXPECT_EQ(t.h.pushed_eip(), CODE + 0x200);
+    EXPECT_EQ(t.h.cpu.regs[EBX], 0xB3u);         // B's EBX from its TSS, not incremented
+    EXPECT_TRUE(t.h.cpu.dr[6] & DR6_BT);
+    EXPECT_EQ((t.h.cpu.dr[6] & DR6_BS) != 0, tf);
+  }
+}
+
+TEST(Tasks, NoDebugTrapWithoutTheTrapBit) {
+  Tasks t;
+  t.put(CODE + 0x200, {0x43, 0xF4});  // inc ebx; hlt
+  t.h.code({0xEA, 0x00, 0x00, 0x00, 0x00, 0x20, 0x00});
+  ASSERT_EQ(t.h.run(), EXIT_HLT);
+  EXPECT_EQ(t.h.last_vector(), -1);
+  EXPECT_EQ(t.h.cpu.regs[EBX], 0xB4u);
+  EXPECT_FALSE(t.h.cpu.dr[6] & DR6_BT);
 }
 
 }  // namespace

@@ -242,5 +242,211 @@ TEST(V86, TaskSwitchIntoV86) {
   EXPECT_EQ(t.h.cpu.tr.selector, 0x30);
 }
 
+// ---- CR4.VME and CR4.PVI (SDM vol.3 20.3.3, 20.4) -----------------------------------------
+
+constexpr uint32_t V86_STACK = 0x6FFF0;  // 6000:FFF0
+
+// The fixture's TSS with the I/O map moved to 0x88, so that the interrupt redirection
+// bitmap (the 32 bytes before it) sits at 0x68: every vector set (not redirected) but those
+// listed. The I/O bitmap denies every port.
+void set_redirection_bitmap(V86& t, std::initializer_list<uint8_t> redirected) {
+  std::vector<uint8_t> tss(0x109, 0);
+  t.h.mem.read_bytes(TSS, tss.data(), 0x68);
+  tss[0x66] = 0x88;
+  tss[0x67] = 0;
+  for (unsigned k = 0x68; k < 0x109; ++k) tss[k] = 0xFF;
+  for (uint8_t v : redirected) tss[0x68 + v / 8] &= uint8_t(~(1u << (v % 8)));
+  t.h.mem.write_bytes(TSS, tss.data(), uint32_t(tss.size()));
+  t.gdt(3, make_desc(TSS, 0x108, 0x8B, 0));
+  cache_from_descriptor(t.h.cpu, t.h.cpu.tr, 0x18, make_desc(TSS, 0x108, 0x8B, 0));
+}
+
+TEST(V86Vme, CliStiPushfPopfWorkOnVifBelowIopl3) {
+  V86 t;
+  t.h.cpu.cr4 |= CR4_VME;
+  t.enter_v86_by_iret(IF | VIF, {0xFA,              // cli   (VIF = 0)
+                                 0x9C, 0x58,        // pushf; pop ax
+                                 0xFB,              // sti   (VIF = 1)
+                                 0x9C, 0x5B,        // pushf; pop bx
+                                 0x6A, 0x01,        // push word 1 (CF, IF = 0)
+                                 0x9D,              // popf  (VIF = 0, CF = 1)
+                                 0x68, 0x00, 0x02,  // push word 0x200 (IF)
+                                 0x9D});            // popf  (VIF = 1, CF = 0)
+  ASSERT_EQ(t.run(), EXIT_HLT);
+  EXPECT_EQ(t.h.last_vector(), -1);
+  // PUSHF shows VIF in the IF position and IOPL as 3.
+  EXPECT_EQ(t.h.cpu.regs[EAX] & (IF | IOPL), uint32_t(IOPL));
+  EXPECT_EQ(t.h.cpu.regs[EBX] & (IF | IOPL), IF | IOPL);
+  // The real IF and IOPL never changed; VIF follows the last POPF.
+  EXPECT_EQ(t.h.flags() & (IF | VIF | IOPL | CF | VM), IF | VIF | VM);
+}
+
+TEST(V86Vme, PopfThatClearsVifKeepsIf) {
+  V86 t;
+  t.h.cpu.cr4 |= CR4_VME;
+  t.enter_v86_by_iret(IF | VIF, {0x6A, 0x01, 0x9D});  // push word 1; popf
+  ASSERT_EQ(t.run(), EXIT_HLT);
+  EXPECT_EQ(t.h.flags() & (IF | VIF | CF), IF | CF);
+}
+
+TEST(V86Vme, FaultingCases) {
+  // `at`: offset of the instruction that must raise #GP(0).
+  struct Case { const char* name; uint32_t flags; std::vector<uint8_t> code; uint32_t at; };
+  const std::vector<Case> cases = {
+      {"sti with VIP", VIP, {0xFB}, 0},
+      {"popf IF=1 with VIP", VIP, {0x68, 0x00, 0x02, 0x9D}, 3},
+      {"popf TF=1", 0, {0x68, 0x00, 0x01, 0x9D}, 3},
+      {"pushfd", 0, {0x66, 0x9C}, 0},
+      {"popfd", 0, {0x66, 0x6A, 0x00, 0x66, 0x9D}, 3},
+      {"iretd", 0, {0x66, 0xCF}, 0},
+      {"iret IF=1 with VIP", VIP, {0x68, 0x00, 0x02, 0x6A, 0x00, 0x6A, 0x00, 0xCF}, 7},
+      {"int n not redirected", 0, {0xCD, 0x40}, 0},
+  };
+  for (const Case& cs : cases) {
+    SCOPED_TRACE(cs.name);
+    V86 t;
+    t.h.cpu.cr4 |= CR4_VME;
+    set_redirection_bitmap(t, {0x21});
+    t.enter_v86_by_iret(cs.flags, cs.code);
+    t.run();
+    EXPECT_EQ(t.h.last_vector(), VEC_GP);
+    EXPECT_EQ(t.h.rd32(STACK0 - 40), 0u);     // error code
+    EXPECT_EQ(t.h.rd32(STACK0 - 36), cs.at);  // EIP of the faulting instruction
+  }
+}
+
+TEST(V86Vme, IretRestoresVifFromTheImage) {
+  V86 t;
+  t.h.cpu.cr4 |= CR4_VME;
+  // The frame IP=7 CS=5000 FLAGS=IF|CF, then IRET to 5000:0007: mov cx, 1.
+  t.enter_v86_by_iret(IF, {0x68, 0x01, 0x02,  // push word 0x201
+                           0x0E,              // push cs
+                           0x6A, 0x08,        // push word 8
+                           0xCF,              // iret
+                           0x90,              // (skipped)
+                           0xB9, 0x01, 0x00});  // mov cx, 1
+  ASSERT_EQ(t.run(), EXIT_HLT);
+  EXPECT_EQ(t.h.last_vector(), -1);
+  EXPECT_EQ(t.h.cpu.regs[ECX] & 0xFFFF, 1u);
+  EXPECT_EQ(t.h.flags() & (IF | VIF | CF | IOPL), IF | VIF | CF);
+}
+
+TEST(V86Vme, RedirectedIntNUsesTheV86IvtAndVif) {
+  V86 t;
+  t.h.cpu.cr4 |= CR4_VME;
+  set_redirection_bitmap(t, {0x21});
+  t.h.wr32(0x21 * 4, 0x40000010);  // IVT[0x21] = 4000:0010
+  t.put(0x40010, {0x9C, 0x59,      // pushf; pop cx
+                  0xCF});          // iret
+  t.enter_v86_by_iret(IF | VIF, {0xCD, 0x21,          // int 0x21
+                                          0xBB, 0x42, 0x42});  // mov bx, 0x4242
+  ASSERT_EQ(t.run(), EXIT_HLT);
+  EXPECT_EQ(t.h.last_vector(), -1);
+  // The 8086-style frame: IP after the INT, CS, FLAGS with VIF as IF and IOPL 3.
+  EXPECT_EQ(t.rd16(V86_STACK - 6), 2u);
+  EXPECT_EQ(t.rd16(V86_STACK - 4), 0x5000u);
+  EXPECT_EQ(t.rd16(V86_STACK - 2) & (IF | IOPL), IF | IOPL);
+  // Inside the handler VIF was clear (IF was not touched).
+  EXPECT_EQ(t.h.cpu.regs[ECX] & IF, 0u);
+  EXPECT_EQ(t.h.cpu.regs[EBX] & 0xFFFF, 0x4242u);
+  EXPECT_EQ(t.h.cpu.regs[ESP] & 0xFFFF, 0xFFF0u);
+  EXPECT_EQ(t.h.flags() & (IF | VIF | VM), IF | VIF | VM);  // IRET restored VIF
+}
+
+TEST(V86Vme, Iopl3RedirectionClearsIfAndNotRedirectedGoesToTheIdt) {
+  {
+    V86 t;
+    t.h.cpu.cr4 |= CR4_VME;
+    set_redirection_bitmap(t, {0x21});
+    t.h.wr32(0x21 * 4, 0x40000010);
+    t.put(0x40010, {0x9C, 0x59, 0xF4});  // pushf; pop cx; hlt
+    t.enter_v86_by_iret(IF | IOPL, {0xCD, 0x21});
+    ASSERT_EQ(t.run(), EXIT_HLT);
+    EXPECT_EQ(t.h.cpu.seg[CS].selector, 0x4000);
+    EXPECT_EQ(t.rd16(V86_STACK - 2) & (IF | IOPL), IF | IOPL);  // the real IF
+    EXPECT_EQ(t.h.cpu.regs[ECX] & IF, 0u);                      // IF cleared
+  }
+  {
+    V86 t;  // INT 0x40 is not redirected: the IDT's ring-0 gate as without VME
+    t.h.cpu.cr4 |= CR4_VME;
+    set_redirection_bitmap(t, {0x21});
+    t.put(CODE + 0x100, {0xF4});
+    t.enter_v86_by_iret(IOPL, {0xCD, 0x40});
+    ASSERT_EQ(t.run(), EXIT_HLT);
+    EXPECT_EQ(t.h.last_vector(), -1);
+    EXPECT_EQ(t.h.cpu.cpl, 0);
+    EXPECT_EQ(t.h.cpu.eip, CODE + 0x100);
+    EXPECT_EQ(t.h.rd32(STACK0 - 36), 2u);
+  }
+}
+
+TEST(V86Vme, WithoutVmeTheBitmapIsIgnored) {
+  V86 t;
+  set_redirection_bitmap(t, {0x21});
+  t.enter_v86_by_iret(0, {0xCD, 0x21});
+  t.run();
+  EXPECT_EQ(t.h.last_vector(), VEC_GP);
+  EXPECT_EQ(t.h.rd32(STACK0 - 36), 0u);
+}
+
+// Ring 3 protected mode with IOPL 0 (the fixture's DPL 3 segments).
+void enter_ring3(V86& t) {
+  t.gdt(4, make_desc(0, 0xFFFFF, 0xFB, 0xC));
+  t.gdt(5, make_desc(0, 0xFFFFF, 0xF3, 0xC));
+  cache_from_descriptor(t.h.cpu, t.h.cpu.seg[CS], 0x23, make_desc(0, 0xFFFFF, 0xFB, 0xC));
+  for (unsigned s : {ES, SS, DS, FS, GS})
+    cache_from_descriptor(t.h.cpu, t.h.cpu.seg[s], 0x2B, make_desc(0, 0xFFFFF, 0xF3, 0xC));
+  t.h.cpu.cpl = 3;
+  update_mode(t.h.cpu);
+}
+
+TEST(Pvi, CliStiAtCpl3ChangeVif) {
+  V86 t;
+  enter_ring3(t);
+  t.h.cpu.cr4 |= CR4_PVI;
+  t.h.cpu.eflags = 2 | IF;
+  t.h.code({0xFA,                        // cli
+            0x9C, 0x58,                  // pushfd; pop eax
+            0xFB});                      // sti
+  ASSERT_EQ(t.run(), EXIT_HLT);
+  EXPECT_EQ(t.h.last_vector(), -1);
+  EXPECT_EQ(t.h.cpu.regs[EAX] & (IF | VIF), uint32_t(IF));  // after CLI: VIF 0, IF kept
+  EXPECT_EQ(t.h.flags() & (IF | VIF), IF | VIF);
+}
+
+TEST(Pvi, StiWithVipAndNoPviFault) {
+  for (uint32_t cr4 : {CR4_PVI, 0u}) {
+    SCOPED_TRACE(cr4);
+    V86 t;
+    enter_ring3(t);
+    t.h.cpu.cr4 |= cr4;
+    t.h.cpu.eflags = 2 | (cr4 ? VIP : 0u);
+    t.h.code({0xFB});
+    t.run();
+    EXPECT_EQ(t.h.last_vector(), VEC_GP);
+    EXPECT_EQ(t.h.rd32(STACK0 - 20), CODE);
+    EXPECT_EQ(t.h.rd32(STACK0 - 12) & VIF, 0u);
+  }
+}
+
+TEST(Pvi, Cpl0AndIopl3StillUseIf) {
+  V86 t;  // at CPL 0, PVI changes nothing
+  t.h.cpu.cr4 |= CR4_PVI;
+  t.h.cpu.eflags = 2 | VIF;
+  t.h.code({0xFB});
+  ASSERT_EQ(t.run(), EXIT_HLT);
+  EXPECT_EQ(t.h.flags() & (IF | VIF), IF | VIF);
+  V86 u;  // V86 with IOPL 3 and VME: the real IF
+  u.h.cpu.cr4 |= CR4_VME;
+  u.enter_v86_by_iret(IOPL | VIF, {0xFB});
+  ASSERT_EQ(u.run(), EXIT_HLT);
+  EXPECT_EQ(u.h.flags() & (IF | VIF), IF | VIF);
+  V86 w;
+  w.h.cpu.cr4 |= CR4_VME;
+  w.enter_v86_by_iret(IOPL | IF | VIF, {0xFA});
+  ASSERT_EQ(w.run(), EXIT_HLT);
+  EXPECT_EQ(w.h.flags() & (IF | VIF), uint32_t(VIF));
+}
+
 }  // namespace
 }  // namespace softcpu
