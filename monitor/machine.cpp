@@ -10,6 +10,7 @@
 
 #include "hostio/char_backend.h"
 #include "hostio/event_loop.h"
+#include "hostio/tcp_server.h"
 #include "interp/access.h"
 #include "interp/exceptions.h"
 #include "interp/flags.h"
@@ -19,6 +20,8 @@
 #include "vdevices/debugcon.h"
 #include "interp/interrupts.h"
 #include "monitor/boot_error.h"
+#include "monitor/cpu_debug_target.h"
+#include "monitor/gdb_stub.h"
 #include "monitor/linux_boot.h"
 #include "monitor/mptable.h"
 #include "monitor/multiboot.h"
@@ -34,6 +37,9 @@ namespace {
 constexpr uint64_t kRunBudget = 100000;
 // How long a halted guest with nothing armed sleeps before looking around again.
 constexpr auto kIdleSleep = std::chrono::milliseconds(50);
+// How long a guest stopped in the debugger sleeps before checking the exit and the deadline
+// (debugger packets wake it at once through the mailbox).
+constexpr auto kDebugSleep = std::chrono::milliseconds(100);
 
 const char* exit_reason_name(unsigned r) {
   switch (r) {
@@ -105,8 +111,44 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
   }
 
   reset_cpu(cpu_);
+  platform_->apic_base_written();  // the platform was reset before the MSR had its reset value
   if (!config.kernel_path.empty()) boot_kernel_directly();
   register_stats();
+  if (!config.gdb.empty()) start_gdb_stub();
+}
+
+// The stub runs on the CPU thread: the server's callbacks (loop thread) post to the mailbox,
+// which keeps their order and wakes a halted or stopped guest.
+void Machine::start_gdb_stub() {
+  std::string host;
+  uint16_t port = 0;
+  if (config_.gdb.rfind("tcp:", 0) != 0 || !parse_host_port(config_.gdb.substr(4), host, port))
+    throw ConfigError{"bad --gdb '" + config_.gdb + "': expected tcp:ADDR:PORT"};
+  CpuDebugTarget::Hooks hooks{[this] { request_exit(0); }, [this] { system_reset(); }, nullptr};
+  gdb_target_ = std::make_unique<CpuDebugTarget>(cpu_, std::move(hooks), config_.start_frozen);
+  gdb_stub_ = std::make_unique<GdbStub>(*gdb_target_, [this](std::string_view bytes) {
+    if (gdb_server_)
+      gdb_server_->send(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  });
+  gdb_stub_->set_stats_provider([this] { return stats_.text(); });
+  gdb_stub_->set_close_handler([this] { if (gdb_server_) gdb_server_->disconnect(); });
+  TcpServer::Callbacks cb;
+  cb.on_connect = [this] { mailbox_.post([this] { if (gdb_stub_) gdb_stub_->on_connect(); }); };
+  cb.on_data = [this](const uint8_t* data, size_t len) {
+    mailbox_.post([this, bytes = std::string(reinterpret_cast<const char*>(data), len)] {
+      if (gdb_stub_) gdb_stub_->feed(bytes);
+    });
+  };
+  cb.on_disconnect = [this] {
+    mailbox_.post([this] { if (gdb_stub_) gdb_stub_->on_disconnect(); });
+  };
+  std::string error;
+  gdb_server_ = TcpServer::listen(*loop_, host, port, std::move(cb), &error);
+  if (!gdb_server_) throw ConfigError{"cannot listen for gdb on " + config_.gdb + ": " + error};
+  const bool v6 = host.find(':') != std::string::npos;
+  std::fprintf(stderr, "softcpu: %s on tcp:%s%s%s:%u\n",
+               config_.start_frozen ? "waiting for gdb" : "gdb stub", v6 ? "[" : "",
+               host.c_str(), v6 ? "]" : "", unsigned(gdb_server_->port()));
 }
 
 // --kernel: the loaders put the kernel, initrd and boot data in RAM and give the CPU state
@@ -126,6 +168,8 @@ void Machine::boot_kernel_directly() {
 }
 
 Machine::~Machine() {
+  gdb_server_.reset();  // no more callbacks; then nothing may reach the stub
+  gdb_stub_.reset();
   if (trace_ && trace_ != stdout) std::fclose(trace_);
   platform_.reset();  // disks flush through the event loop, which must still run
 }
@@ -273,6 +317,67 @@ void Machine::service_devices() {
   platform_->update_ferr();
 }
 
+bool Machine::finish_exit(ExitReason r, int& status) {
+  if (r == EXIT_TRIPLE_FAULT || ((r >= EXIT_IO && r <= EXIT_HLT) && !run_trapped())) {
+    report_triple_fault();
+    if (!config_.reset_on_triple_fault) {
+      status = 3;
+      return false;
+    }
+    // A triple fault makes a PC's chipset assert RESET (SDM vol.3 6.15, #DF): the machine
+    // starts again at the reset vector; memory is kept.
+    std::fprintf(stderr, "softcpu: resetting the machine (--on-triple-fault=reset)\n");
+    system_reset();
+    return true;
+  }
+  if (reset_requested_) system_reset();
+  return true;
+}
+
+// The guest stops for the debugger and gdb is told why.
+void Machine::debugger_stop(const GdbStopEvent& ev) {
+  gdb_target_->halt();
+  gdb_stub_->report_stop(ev);
+}
+
+bool Machine::serve_debugger(int& status, bool& stop) {
+  using State = CpuDebugTarget::RunState;
+  const State state = gdb_target_->run_state();
+  // Time spent stopped in the debugger is not guest time (timers do not run out under it).
+  if ((state == State::STOPPED) != clock_paused_) {
+    clock_paused_ = !clock_paused_;
+    if (clock_paused_) clock_.pause(); else clock_.resume();
+  }
+  if (state == State::STOPPED) {
+    if (!mailbox_.has_work()) mailbox_.wait_until(std::chrono::steady_clock::now() + kDebugSleep);
+    return true;
+  }
+  if (state != State::STEPPING) return false;
+  // A halted CPU with nothing to wake it has no instruction to run: the step ends at once.
+  if (!(cpu_.halted && !cpu_interrupt_deliverable(cpu_))) {
+    const ExitReason r = interp_->step();
+    ++exits_[r];
+    if (!finish_exit(r, status)) {
+      stop = true;
+      return true;
+    }
+    if (r == EXIT_DEBUG) {  // a watchpoint hit by the stepped instruction
+      debugger_stop(stop_event_from_hit(cpu_.debug_hit));
+      return true;
+    }
+    if (cpu_.debug_pending.kind != HIT_NONE) {
+      // A trapped INS/OUTS hit a watchpoint: report it with this step rather than at the
+      // start of the next run (interp/ops_trap.cpp leaves it pending).
+      const DebugHit hit = cpu_.debug_pending;
+      cpu_.debug_pending.kind = HIT_NONE;
+      debugger_stop(stop_event_from_hit(hit));
+      return true;
+    }
+  }
+  debugger_stop(GdbStopEvent::step());
+  return true;
+}
+
 int Machine::run() {
   started_ = std::chrono::steady_clock::now();
   const bool has_deadline = config_.timeout_seconds.has_value();
@@ -292,7 +397,18 @@ int Machine::run() {
       break;
     }
     service_devices();
+    if (gdb_target_) {
+      bool stop = false;
+      const bool handled = serve_debugger(status, stop);
+      if (stop) break;
+      if (handled) continue;
+    }
     if (cpu_.halted && !cpu_interrupt_deliverable(cpu_)) {
+      if (!(cpu_.eflags & IF) && gdb_stub_ && gdb_stub_->connected()) {
+        // With a debugger attached the guest's end is a stop gdb can inspect.
+        debugger_stop(GdbStopEvent::sig(5));
+        continue;
+      }
       if (!(cpu_.eflags & IF)) {
         // HLT with interrupts off: only NMI or reset could wake it, and nothing here raises
         // NMI. This is how Linux ends "poweroff -f" on a machine without ACPI power-off.
@@ -316,19 +432,10 @@ int Machine::run() {
     }
     ExitReason r = interp_->run(kRunBudget);
     ++exits_[r];
-    if (r == EXIT_TRIPLE_FAULT || ((r >= EXIT_IO && r <= EXIT_HLT) && !run_trapped())) {
-      report_triple_fault();
-      if (!config_.reset_on_triple_fault) {
-        status = 3;
-        break;
-      }
-      // A triple fault makes a PC's chipset assert RESET (SDM vol.3 6.15, #DF): the machine
-      // starts again at the reset vector; memory is kept.
-      std::fprintf(stderr, "softcpu: resetting the machine (--on-triple-fault=reset)\n");
-      system_reset();
-      continue;
-    }
-    if (reset_requested_) system_reset();
+    if (!finish_exit(r, status)) break;
+    if (r == EXIT_DEBUG && gdb_target_ &&
+        gdb_target_->run_state() == CpuDebugTarget::RunState::RUNNING)
+      debugger_stop(stop_event_from_hit(cpu_.debug_hit));
   }
   wall_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   platform_->flush_disks();

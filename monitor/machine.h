@@ -12,6 +12,7 @@
 #include "interp/interpreter.h"
 #include "interp/memory.h"
 #include "interp/trap.h"
+#include "monitor/gdb_target.h"
 #include "monitor/machine_config.h"
 #include "monitor/port_bus.h"
 #include "monitor/stats.h"
@@ -25,6 +26,9 @@ class CharBackend;
 class IoDevice;
 class UnassignedPorts;
 class PcPlatform;
+class CpuDebugTarget;
+class GdbStub;
+class TcpServer;
 
 // Raised for configuration problems the user must fix (bad ROM, unopenable file, ...).
 struct ConfigError {
@@ -57,6 +61,14 @@ class Machine {
 
  private:
   bool run_trapped();
+  // After an interpreter exit: run the trapped instruction, handle a triple fault. False
+  // (with `status` set) when the machine must stop.
+  bool finish_exit(ExitReason r, int& status);
+  // --gdb: listen for the debugger (constructor).
+  void start_gdb_stub();
+  // The debugger's run states in the loop: true when the loop iteration was used up.
+  bool serve_debugger(int& status, bool& stop_machine);
+  void debugger_stop(const GdbStopEvent& ev);
   void boot_kernel_directly();
   void system_reset();
   void service_devices();
@@ -90,6 +102,13 @@ class Machine {
   uint64_t trap_ops_[TRAP_COUNT] = {};
   std::chrono::steady_clock::time_point started_;
   double wall_seconds_ = 0;
+
+  // The GDB stub (--gdb), last so that it goes first: the server's callbacks post to
+  // mailbox_, and the stub uses the target and the server.
+  std::unique_ptr<CpuDebugTarget> gdb_target_;
+  std::unique_ptr<GdbStub> gdb_stub_;
+  std::unique_ptr<TcpServer> gdb_server_;
+  bool clock_paused_ = false;  // the guest is stopped in the debugger: guest time stands still
 };
 
 }  // namespace softcpu
