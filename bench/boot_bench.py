@@ -1,0 +1,309 @@
+#!/usr/bin/env python3
+"""Boot-time benchmark: the default Linux guest under softcpu and QEMU TCG, same run.
+
+usage: boot_bench.py [--runs N] [--guest DIR] [--softcpu PATH] [--qemu PATH] [--no-qemu]
+                     [--json PATH] [--timeout SEC]
+
+For each boot path (direct: --kernel/--initrd/--append; disk: the raw image through
+SeaBIOS and the image's boot loader, snapshot=on) and each emulator it measures the wall
+seconds from process start to the first shell prompt ("softcpu# ") on the serial console,
+N runs each, then types `poweroff -f` and checks the emulator exits 0. Runs are interleaved
+(run 1 of every path and emulator, then run 2, ...) so a change in the machine's load
+during the benchmark hits both emulators alike. softcpu also runs with --stats=json, and
+the counters (whole process life: the boot plus the few instructions of the poweroff) are
+reported per path as the median over the runs. Ratios are softcpu/QEMU prompt times of this
+same invocation. See bench/README.md.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.dont_write_bytecode = True  # leave no __pycache__ in tests/linux
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "linux"))
+import guest_session  # noqa: E402  (the serial-console driver of the Linux boot tests)
+
+PATHS = ("direct", "disk")
+DEFAULT_APPEND = "console=ttyS0 cryptomgr.notests noisapnp"
+# The exit reasons the report names, in this order (softcpu's stats JSON "exits" object).
+EXIT_REASONS = ("io", "hlt", "rdtsc", "cpuid", "msr")
+
+
+class QuietConsole(guest_session.Console):
+    """guest_session's console without echoing the guest's output to our stdout."""
+
+    def _read(self):
+        fd = self.proc.stdout.fileno()
+        while True:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                data = b""
+            with self.cond:
+                if data:
+                    self.buf += data
+                else:
+                    self.eof = True
+                self.cond.notify_all()
+            if not data:
+                return
+
+
+def guest_files(guest):
+    files = {name: os.path.join(guest, name) for name in ("vmlinuz", "initrd.img", "disk.img")}
+    missing = [p for p in files.values() if not os.path.isfile(p)]
+    if missing:
+        sys.exit("boot_bench: guest image incomplete (build it with `make guest` or "
+                 "tools/guest/build-image.sh DIR): missing " + ", ".join(missing))
+    append = DEFAULT_APPEND
+    cmdline = os.path.join(guest, "cmdline.txt")
+    if os.path.isfile(cmdline):
+        with open(cmdline) as f:
+            append = f.read().strip() or DEFAULT_APPEND
+    files["append"] = append
+    return files
+
+
+def softcpu_cmd(softcpu, g, path, stats_file):
+    if path == "direct":
+        boot = ["--kernel", g["vmlinuz"], "--initrd", g["initrd.img"], "--append", g["append"]]
+    else:
+        boot = ["--drive", "file=%s,snapshot=on" % g["disk.img"]]
+    return [softcpu, "run"] + boot + ["--stats=json", "--stats-file", stats_file]
+
+
+def qemu_cmd(qemu, g, path):
+    base = [qemu, "-accel", "tcg", "-nographic", "-m", "128"]
+    if path == "direct":
+        return base + ["-kernel", g["vmlinuz"], "-initrd", g["initrd.img"], "-append", g["append"]]
+    return base + ["-drive", "file=%s,format=raw,snapshot=on" % g["disk.img"]]
+
+
+def boot_once(cmd, timeout):
+    """Start cmd, wait for the prompt, power the guest off. Returns a dict with
+    prompt_s (process start to the first prompt), init_s (to the initramfs's /init
+    banner), total_s and status, or raises guest_session.Failure."""
+    started = time.monotonic()
+    con = QuietConsole(cmd, started + timeout)
+    try:
+        con.wait_for(re.escape(guest_session.INIT_MARKER), 0, "the initramfs's /init")
+        init_s = time.monotonic() - started
+        con.wait_for(re.escape(guest_session.PROMPT), 0, "the shell prompt")
+        prompt_s = time.monotonic() - started
+        con.type_line("poweroff -f")
+        status = con.wait_exit()
+        total_s = time.monotonic() - started
+        con.reader.join(timeout=5)
+    except guest_session.Failure as e:
+        tail = con.text().replace("\r\n", "\n").split("\n")[-30:]
+        raise guest_session.Failure("%s\n  last lines of the serial console:\n    %s"
+                                    % (e, "\n    ".join(tail)))
+    finally:
+        con.kill()
+    if status != 0:
+        raise guest_session.Failure("exit status %d after poweroff -f, expected 0" % status)
+    return {"prompt_s": prompt_s, "init_s": init_s, "total_s": total_s, "status": status}
+
+
+def stats_summary(s):
+    """The figures this benchmark reports from one softcpu --stats=json object."""
+    cache = s.get("cache", {})
+    lookups = cache.get("lookups", 0)
+    hits = cache.get("hits", 0)
+    chained = cache.get("chained", 0)
+    secs = float(s.get("wall_seconds") or 0)
+    insns = int(s.get("instructions", 0))
+    exits = s.get("exits", {})
+    out = {
+        "instructions": insns,
+        "mips": insns / secs / 1e6 if secs > 0 else 0.0,
+        # softcpu's own cache.hit_rate: every block transition that found its block
+        # without decoding it (chained jumps included) ...
+        "cache_hit_rate": (hits + chained) / (lookups + chained) if lookups + chained else 0.0,
+        # ... and the hit rate of the lookups alone (chained jumps need no lookup).
+        "lookup_hit_rate": hits / lookups if lookups else 0.0,
+        "chained": chained,
+        "blocks_decoded": int(s.get("blocks_decoded", 0)),
+        "idle_waits": int(s.get("idle_waits", 0)),
+    }
+    for r in EXIT_REASONS:
+        out["exits_" + r] = int(exits.get(r, 0))
+    return out
+
+
+def median_stats(runs):
+    keys = runs[0].keys()
+    return {k: statistics.median(r[k] for r in runs) for k in keys}
+
+
+def find_qemu(args):
+    if args.no_qemu:
+        return None, "skipped (--no-qemu)"
+    q = args.qemu or shutil.which("qemu-system-i386")
+    if not q:
+        return None, "qemu-system-i386 is not installed (not on PATH): softcpu only"
+    try:
+        ver = subprocess.run([q, "--version"], capture_output=True, text=True,
+                             timeout=30).stdout.splitlines()[0]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return None, "%s does not run: softcpu only" % q
+    return q, ver
+
+
+def fmt_s(x):
+    return "%.2f" % x if x is not None else "-"
+
+
+def print_report(summary):
+    print("\n== boot time to the first prompt (wall seconds from process start; %d runs each)"
+          % summary["runs"])
+    print("%-7s %-8s %8s %8s %8s   %s" % ("path", "emul.", "median", "min", "init", "runs"))
+    for path in PATHS:
+        for emu in ("softcpu", "qemu"):
+            r = summary["results"].get(path, {}).get(emu)
+            if not r:
+                continue
+            print("%-7s %-8s %8s %8s %8s   %s" % (
+                path, emu, fmt_s(r["prompt_median_s"]), fmt_s(r["prompt_min_s"]),
+                fmt_s(r["init_median_s"]), " ".join("%.2f" % x for x in r["prompt_s"])))
+    if summary["qemu"] is None:
+        print("QEMU: %s" % summary["qemu_note"])
+    else:
+        print("\n== softcpu/QEMU (same run; > 1 means softcpu is slower)")
+        print("%-7s %8s %8s" % ("path", "median", "min"))
+        for path in PATHS:
+            ratio = summary["ratio_softcpu_over_qemu"].get(path)
+            if ratio:
+                print("%-7s %8.2f %8.2f" % (path, ratio["median"], ratio["min"]))
+
+    print("\n== softcpu statistics (median over runs; whole process life)")
+    rows = [("instructions", "%.0f"), ("mips", "%.1f"), ("cache_hit_rate", "%.6f"),
+            ("lookup_hit_rate", "%.4f"), ("chained", "%.0f"), ("blocks_decoded", "%.0f")] + [("exits_" + r, "%.0f") for r in EXIT_REASONS] + \
+           [("idle_waits", "%.0f")]
+    present = [p for p in PATHS
+               if "stats_median" in summary["results"].get(p, {}).get("softcpu", {})]
+    print("%-16s" % "" + "".join("%16s" % p for p in present))
+    for key, f in rows:
+        print("%-16s" % key + "".join(
+            "%16s" % (f % summary["results"][p]["softcpu"]["stats_median"][key]) for p in present))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap.add_argument("--runs", type=int, default=3, help="runs per path and emulator (default 3)")
+    ap.add_argument("--guest", default=os.path.join(here, "..", "build", "guest"),
+                    help="guest image directory (vmlinuz, initrd.img, disk.img, cmdline.txt)")
+    ap.add_argument("--softcpu", default=os.path.join(here, "..", "build", "softcpu"))
+    ap.add_argument("--qemu", help="qemu-system-i386 to compare with (default: from PATH)")
+    ap.add_argument("--no-qemu", action="store_true", help="softcpu only")
+    ap.add_argument("--paths", default=",".join(PATHS),
+                    help="comma-separated boot paths to run (default direct,disk)")
+    ap.add_argument("--json", help="write the summary as JSON to this file")
+    ap.add_argument("--timeout", type=float, default=300, help="seconds allowed per boot")
+    args = ap.parse_args()
+    if args.runs < 1:
+        sys.exit("boot_bench: --runs must be >= 1")
+    paths = [p for p in args.paths.split(",") if p]
+    if any(p not in PATHS for p in paths):
+        sys.exit("boot_bench: --paths takes %s" % ",".join(PATHS))
+    if not os.access(args.softcpu, os.X_OK):
+        sys.exit("boot_bench: no softcpu binary at %s" % args.softcpu)
+    g = guest_files(os.path.abspath(args.guest))
+    qemu, qemu_note = find_qemu(args)
+    print("boot_bench: softcpu %s; QEMU: %s" % (args.softcpu, qemu_note))
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    print("boot_bench: load before: %s" % uptime)
+
+    emulators = ["softcpu"] + (["qemu"] if qemu else [])
+    raw = {p: {e: [] for e in emulators} for p in paths}
+    stats = {p: [] for p in paths}
+    failures = []
+    with tempfile.TemporaryDirectory(prefix="boot_bench.") as tmp:
+        for i in range(args.runs):
+            for path in paths:
+                for emu in emulators:
+                    stats_file = os.path.join(tmp, "stats-%s-%d.json" % (path, i))
+                    cmd = (softcpu_cmd(args.softcpu, g, path, stats_file) if emu == "softcpu"
+                           else qemu_cmd(qemu, g, path))
+                    try:
+                        r = boot_once(cmd, args.timeout)
+                    except guest_session.Failure as e:
+                        failures.append("%s %s run %d: %s" % (path, emu, i + 1, e))
+                        print("boot_bench: %s %s run %d FAILED: %s" % (path, emu, i + 1, e),
+                              flush=True)
+                        continue
+                    raw[path][emu].append(r)
+                    line = "boot_bench: run %d %-6s %-7s prompt %6.2f s" % (
+                        i + 1, path, emu, r["prompt_s"])
+                    if emu == "softcpu":
+                        try:
+                            with open(stats_file) as f:
+                                s = stats_summary(json.load(f))
+                            stats[path].append(s)
+                            line += "  %.0f M insns, %.1f MIPS" % (s["instructions"] / 1e6,
+                                                                    s["mips"])
+                        except (OSError, ValueError) as e:
+                            failures.append("%s softcpu run %d: no stats: %s" % (path, i + 1, e))
+                    print(line, flush=True)
+
+    uptime_after = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    summary = {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "host": platform.node(), "cpus": os.cpu_count(),
+        "uptime_before": uptime, "uptime_after": uptime_after,
+        "runs": args.runs, "guest": os.path.abspath(args.guest), "append": g["append"],
+        "softcpu": os.path.abspath(args.softcpu),
+        "softcpu_mtime": datetime.datetime.fromtimestamp(
+            os.path.getmtime(args.softcpu)).astimezone().isoformat(timespec="seconds"),
+        "qemu": qemu, "qemu_note": qemu_note,
+        "results": {}, "ratio_softcpu_over_qemu": {}, "failures": failures,
+    }
+    for path in paths:
+        summary["results"][path] = {}
+        for emu in emulators:
+            rs = raw[path][emu]
+            if not rs:
+                continue
+            prompts = [r["prompt_s"] for r in rs]
+            entry = {
+                "prompt_s": prompts,
+                "prompt_median_s": statistics.median(prompts),
+                "prompt_min_s": min(prompts),
+                "init_median_s": statistics.median(r["init_s"] for r in rs),
+                "total_s": [r["total_s"] for r in rs],
+            }
+            if emu == "softcpu" and stats[path]:
+                entry["stats_runs"] = stats[path]
+                entry["stats_median"] = median_stats(stats[path])
+            summary["results"][path][emu] = entry
+        res = summary["results"][path]
+        if "softcpu" in res and "qemu" in res:
+            summary["ratio_softcpu_over_qemu"][path] = {
+                "median": res["softcpu"]["prompt_median_s"] / res["qemu"]["prompt_median_s"],
+                "min": res["softcpu"]["prompt_min_s"] / res["qemu"]["prompt_min_s"],
+            }
+
+    print_report(summary)
+    print("\nload after: %s" % uptime_after)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(summary, f, indent=2)
+            f.write("\n")
+        print("boot_bench: summary written to %s" % args.json)
+    if failures:
+        print("\nboot_bench: %d failure(s):\n  %s" % (len(failures), "\n  ".join(failures)))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
