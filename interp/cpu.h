@@ -212,6 +212,11 @@ struct Cpu {
 
   PhysicalMemory* mem;
   BlockCache* cache;
+  // Called at the start of every interrupt or exception delivery when set (--trace-events
+  // int): vector, source (IntSource as a number: 0 exception, 1 INT n, 2 external), error code.
+  void (*interrupt_trace)(void* ctx, Cpu& c, uint8_t vector, uint8_t source, bool has_error,
+                          uint32_t error);
+  void* interrupt_trace_ctx;
   SoftTlb tlb;
 };
 

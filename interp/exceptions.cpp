@@ -159,6 +159,8 @@ FaultClass fault_class(uint8_t v) {
 }  // namespace
 
 void deliver_interrupt(Cpu& c, uint8_t v, IntSource src, bool has_error, uint32_t error) {
+  if (SOFTCPU_UNLIKELY(c.interrupt_trace != nullptr))
+    c.interrupt_trace(c.interrupt_trace_ctx, c, v, uint8_t(src), has_error, error);
   c.halted = 0;
   c.int_delivered = 1;  // the single-step path reports no TF trap for this instruction
   if (c.cr0 & CR0_PE) deliver_protected(c, v, src, has_error, error);  // also from V86
@@ -190,7 +192,11 @@ void reset_cpu(Cpu& c) {
   const uint8_t intr = c.intr, cpuid_apic = c.cpuid_apic;
   InterruptAcknowledge* const intc = c.intc;
   const DebugPoints dbg = c.dbg;
+  auto* const interrupt_trace = c.interrupt_trace;
+  void* const interrupt_trace_ctx = c.interrupt_trace_ctx;
   std::memset(static_cast<void*>(&c), 0, sizeof c);
+  c.interrupt_trace = interrupt_trace;
+  c.interrupt_trace_ctx = interrupt_trace_ctx;
   c.intr = intr;
   c.cpuid_apic = cpuid_apic;
   c.intc = intc;

@@ -26,6 +26,7 @@
 #include "monitor/mptable.h"
 #include "monitor/multiboot.h"
 #include "monitor/pc_platform.h"
+#include "monitor/tracer.h"
 #include "vdevices/unassigned.h"
 
 namespace softcpu {
@@ -103,11 +104,13 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
   devices_.push_back(std::move(exit_dev));
 
   if (!config.trace_path.empty()) {
-    trace_ = config.trace_path == "-" ? stdout : std::fopen(config.trace_path.c_str(), "w");
-    if (!trace_)
+    FILE* out = config.trace_path == "-" ? stdout : std::fopen(config.trace_path.c_str(), "w");
+    if (!out)
       throw ConfigError{"cannot open trace file '" + config.trace_path + "': " +
                         std::strerror(errno)};
-    interp_->set_trace(&Machine::trace_hook, this);
+    tracer_ = std::make_unique<Tracer>(out, config.trace_events, config.trace_ranges, *interp_,
+                                       *mem_, *ports_);
+    tracer_->attach(cpu_);
   }
 
   reset_cpu(cpu_);
@@ -170,7 +173,6 @@ void Machine::boot_kernel_directly() {
 Machine::~Machine() {
   gdb_server_.reset();  // no more callbacks; then nothing may reach the stub
   gdb_stub_.reset();
-  if (trace_ && trace_ != stdout) std::fclose(trace_);
   platform_.reset();  // disks flush through the event loop, which must still run
 }
 
@@ -251,26 +253,6 @@ void Machine::register_final_stats() {
   }
 }
 
-void Machine::trace_hook(void* self, Cpu& c, const Insn& insn, uint32_t eip) {
-  auto* m = static_cast<Machine*>(self);
-  uint8_t bytes[16] = {};
-  uint32_t lin = c.seg[CS].base + eip;
-  for (unsigned k = 0; k < insn.len; ++k) {
-    uint32_t phys;  // the instruction was fetched, so this cannot fault; never raise here
-    bytes[k] = try_translate(c, lin + k, ACCESS_FETCH, phys) ? uint8_t(m->mem_->read(phys, 1)) : 0;
-  }
-  char text[96];
-  m->interp_->decoder().format(bytes, insn.len, code32(c), eip, text, sizeof text);
-  char hex[48] = {};
-  for (unsigned k = 0; k < insn.len && k < 15; ++k)
-    std::snprintf(hex + 3 * k, 4, "%02x ", bytes[k]);
-  std::fprintf(m->trace_,
-               "%04x:%08x  %-30s %-32s EAX=%08x EBX=%08x ECX=%08x EDX=%08x ESI=%08x EDI=%08x "
-               "EBP=%08x ESP=%08x EFL=%08x\n",
-               c.seg[CS].selector, eip, hex, text, c.regs[EAX], c.regs[EBX], c.regs[ECX],
-               c.regs[EDX], c.regs[ESI], c.regs[EDI], c.regs[EBP], c.regs[ESP], read_eflags(c));
-}
-
 // Run the instruction the interpreter stopped before (I/O, CPUID, RDTSC, HLT, MSR).
 bool Machine::run_trapped() {
   const TrapOp op = trap_op(*cpu_.trap_insn);
@@ -279,7 +261,7 @@ bool Machine::run_trapped() {
   // the one virtual clock, so a guest calibrating one against another sees them agree.
   const uint64_t now = clock_.now_ns();
   cpu_.tsc = now + tsc_offset_;
-  if (!execute_trapped(cpu_, *ports_)) return false;
+  if (!execute_trapped(cpu_, tracer_ ? tracer_->io_bus() : *ports_)) return false;
   if (op == TRAP_WRMSR) {
     tsc_offset_ = cpu_.tsc - now;
     platform_->apic_base_written();
@@ -440,7 +422,7 @@ int Machine::run() {
   wall_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   platform_->flush_disks();
   if (!config_.screen_dump_path.empty()) write_screen_dump();
-  if (trace_) std::fflush(trace_);
+  if (tracer_) tracer_->flush();
   return status;
 }
 

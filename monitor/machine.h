@@ -26,6 +26,7 @@ class CharBackend;
 class IoDevice;
 class UnassignedPorts;
 class PcPlatform;
+class Tracer;
 class CpuDebugTarget;
 class GdbStub;
 class TcpServer;
@@ -74,7 +75,6 @@ class Machine {
   void service_devices();
   void write_screen_dump();
   void report_triple_fault();
-  static void trace_hook(void* self, Cpu& c, const Insn& insn, uint32_t eip);
 
   MachineConfig config_;
   std::unique_ptr<PhysicalMemory> mem_;
@@ -92,7 +92,7 @@ class Machine {
   StatsRegistry stats_;
   VirtualClock clock_;
   CpuMailbox mailbox_;  // host I/O thread -> CPU thread
-  FILE* trace_ = nullptr;
+  std::unique_ptr<Tracer> tracer_;  // --trace
 
   // Set from the CPU thread (debug-exit) or the host I/O thread (Ctrl-A x).
   std::atomic<int> exit_status_{-1};  // -1: no exit requested; the first request wins

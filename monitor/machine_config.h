@@ -21,6 +21,13 @@ struct DriveSpec {
   bool readonly = false;  // writes fail with an ATA error
 };
 
+enum TraceEvent : unsigned { TRACE_INSN = 1, TRACE_INTERRUPT = 2, TRACE_IO = 4 };
+
+// A linear address range [first, last] for --trace-range.
+struct TraceRange {
+  uint32_t first, last;
+};
+
 enum class StatsFormat { NONE, TEXT, JSON };
 
 struct MachineConfig {
@@ -37,6 +44,10 @@ struct MachineConfig {
   std::vector<DebugconSpec> debugcons;
   std::optional<double> timeout_seconds;
   std::string trace_path;          // empty: no trace
+  // What --trace writes: instructions, exceptions and interrupts, port I/O (TRACE_* bits),
+  // and for instructions only those whose linear address is in one of the ranges (none: all).
+  unsigned trace_events = TRACE_INSN;
+  std::vector<TraceRange> trace_ranges;
   bool reset_on_triple_fault = true;  // --on-triple-fault reset (like a PC) or exit
   StatsFormat stats = StatsFormat::NONE;
   std::string stats_path;          // empty: stderr

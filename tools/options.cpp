@@ -49,6 +49,10 @@ const char kRunHelp[] =
     "  -S                     do not start the CPU until gdb says so\n"
     "  --trace FILE           write one line per executed instruction to FILE ('-' = stdout):\n"
     "                         CS:EIP, bytes, disassembly, registers before it runs\n"
+    "  --trace-events LIST    what --trace writes, comma-separated: insn, int (exceptions and\n"
+    "                         interrupts), io (port accesses), all (default: insn)\n"
+    "  --trace-range A-B      trace only instructions at linear addresses A..B (hex or decimal,\n"
+    "                         inclusive); repeatable\n"
     "  --stats[=text|json]    print statistics at exit (to stderr): instructions, blocks decoded,\n"
     "                         decoded-block cache lookups/hits/misses/invalidations, exits by reason\n"
     "  --stats-file FILE      write the statistics to FILE instead of stderr\n"
@@ -246,6 +250,35 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
         *error = "bad --on-triple-fault '" + value + "': expected reset or exit";
         return false;
       }
+    } else if (name == "--trace-events") {
+      if (!need_value()) return false;
+      unsigned events = 0;
+      size_t at = 0;
+      while (at <= value.size()) {
+        size_t comma = value.find(',', at);
+        if (comma == std::string::npos) comma = value.size();
+        std::string e = value.substr(at, comma - at);
+        at = comma + 1;
+        if (e == "insn") events |= TRACE_INSN;
+        else if (e == "int") events |= TRACE_INTERRUPT;
+        else if (e == "io") events |= TRACE_IO;
+        else if (e == "all") events |= TRACE_INSN | TRACE_INTERRUPT | TRACE_IO;
+        else {
+          *error = "bad --trace-events '" + value + "': expected insn, int, io or all";
+          return false;
+        }
+      }
+      c.trace_events = events;
+    } else if (name == "--trace-range") {
+      if (!need_value()) return false;
+      size_t dash = value.find('-');
+      unsigned long long lo, hi;
+      if (dash == std::string::npos || !parse_uint(value.substr(0, dash), 0xFFFFFFFF, &lo) ||
+          !parse_uint(value.substr(dash + 1), 0xFFFFFFFF, &hi) || lo > hi) {
+        *error = "bad --trace-range '" + value + "': expected FIRST-LAST, e.g. 0x7c00-0x7dff";
+        return false;
+      }
+      c.trace_ranges.push_back({uint32_t(lo), uint32_t(hi)});
     } else if (name == "--trace") {
       if (!need_value()) return false;
       c.trace_path = value;
@@ -282,6 +315,10 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
       }
   if (c.kernel_path.empty() && (!c.initrd_path.empty() || !c.append.empty())) {
     *error = "--initrd and --append need --kernel";
+    return false;
+  }
+  if (c.trace_path.empty() && (!c.trace_ranges.empty() || c.trace_events != TRACE_INSN)) {
+    *error = "--trace-events and --trace-range need --trace FILE";
     return false;
   }
   if (c.start_frozen && c.gdb.empty()) {

@@ -119,6 +119,24 @@ with tempfile.TemporaryDirectory() as d:
         print("FAIL SeaBIOS serial output:", sb_out[-500:])
     check("missing disk image", ["run", "--bios", exit_rom, os.path.join(d, "no.img")], 2,
           err_has="cannot open disk image", one_line=True)
+    # Trace filters: events (interrupts, port I/O) and instruction address ranges, on SeaBIOS.
+    tr_ev = os.path.join(d, "trace-events.txt")
+    check("trace int and io events", ["run", "--serial", "none", "--timeout", "2", "--trace",
+          tr_ev, "--trace-events", "int,io"], 124)
+    ev = open(tr_ev).read().splitlines()
+    if (not any(" INT 0x08 external" in l for l in ev) or  # the PIT's IRQ0 through the 8259
+            not any(" OUT port=0x0402 " in l for l in ev) or  # SeaBIOS's debug log port
+            any("EAX=" in l for l in ev)):  # no instruction lines
+        failures += 1
+        print("FAIL trace events content:", ev[:5])
+    tr_rg = os.path.join(d, "trace-range.txt")
+    check("trace an address range", ["run", "--serial", "none", "--timeout", "2", "--trace",
+          tr_rg, "--trace-range", "0xfe05b-0xfe0ff"], 124)
+    rg = open(tr_rg).read().splitlines()
+    eips = [int(l.split()[0].split(":")[1], 16) for l in rg]
+    if not rg or not all(0xe05b <= e <= 0xe0ff for e in eips) or not rg[0].startswith("f000:0000e05b"):
+        failures += 1
+        print("FAIL trace range content:", rg[:5])
     # Bad boot inputs: one clear line and status 2, never a crash or a half-started guest.
     import struct
     trunc = bytearray(2048)  # a bzImage header promising 4 setup sectors, cut short

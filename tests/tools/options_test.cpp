@@ -56,6 +56,21 @@ TEST(Options, DrivesKernelAndDebuggerOptions) {
   EXPECT_TRUE(p.config.start_frozen);
 }
 
+TEST(Options, TraceFilters) {
+  ParsedArgs p;
+  std::string err;
+  ASSERT_TRUE(parse({"run", "--trace", "t.txt", "--trace-events", "int,io", "--trace-range",
+                     "0x7c00-0x7dff", "--trace-range=1048576-1048580"},
+                    &p, &err))
+      << err;
+  EXPECT_EQ(p.config.trace_events, unsigned(TRACE_INTERRUPT | TRACE_IO));
+  ASSERT_EQ(p.config.trace_ranges.size(), 2u);
+  EXPECT_EQ(p.config.trace_ranges[0].first, 0x7c00u);
+  EXPECT_EQ(p.config.trace_ranges[0].last, 0x7dffu);
+  EXPECT_EQ(p.config.trace_ranges[1].first, 0x100000u);
+  EXPECT_EQ(p.config.trace_ranges[1].last, 0x100004u);
+}
+
 TEST(Options, BadInputsGiveOneLineErrors) {
   const std::vector<std::vector<std::string>> bad = {
       {"frobnicate"},
@@ -80,6 +95,10 @@ TEST(Options, BadInputsGiveOneLineErrors) {
       {"run", "--initrd", "i.img"},
       {"run", "--gdb", "1234"},
       {"run", "-S"},
+      {"run", "--trace", "t", "--trace-events", "insn,frob"},
+      {"run", "--trace", "t", "--trace-range", "0x200-0x100"},
+      {"run", "--trace", "t", "--trace-range", "0x100"},
+      {"run", "--trace-events", "io"},
   };
   for (const auto& args : bad) {
     ParsedArgs p;
