@@ -27,7 +27,7 @@ struct GdbFeature {
 };
 
 struct GdbTargetDescription {
-  const char* architecture;  // "i386"
+  const char* architecture;  // "i386", or empty: no <architecture> element
   unsigned pc_register;      // number of the register `c ADDR` and `s ADDR` set
   std::vector<GdbFeature> features;
   std::vector<GdbRegisterInfo> registers;

@@ -36,9 +36,11 @@ std::string feature_document(const GdbTargetDescription& d, unsigned f) {
 bool GdbTargetDescription::document(std::string_view annex, std::string& out) const {
   if (annex == "target.xml") {
     out = "<?xml version=\"1.0\"?>\n<!DOCTYPE target SYSTEM \"gdb-target.dtd\">\n<target>\n";
-    out += "  <architecture>";
-    out += architecture;
-    out += "</architecture>\n";
+    if (architecture && *architecture) {
+      out += "  <architecture>";
+      out += architecture;
+      out += "</architecture>\n";
+    }
     for (const GdbFeature& f : features) {
       out += "  <xi:include href=\"";
       out += f.annex;
@@ -84,7 +86,10 @@ constexpr const char* kEflagsType =
 
 GdbTargetDescription make_i386() {
   GdbTargetDescription d;
-  d.architecture = "i386";
+  // No <architecture> element: gdb then keeps the architecture the user chose, so `set
+  // architecture i8086` disassembles real-mode code as 16-bit (naming i386 here would override
+  // it). The i386 core feature alone tells gdb what the target is.
+  d.architecture = "";
   d.pc_register = GDB_EIP;
   d.features = {
       {"org.gnu.gdb.i386.core", "i386-32bit-core.xml", kEflagsType},

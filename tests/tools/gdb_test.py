@@ -74,6 +74,7 @@ def gdb_session():
         f"break *{RM_BREAK:#x}",
         "continue",
         "printf \"RM pc=%#x\\n\", $pc",
+        "x/i $pc",
         "stepi",
         "printf \"STEP pc=%#x bx=%#x\\n\", $pc, $ebx & 0xffff",
         "info registers",
@@ -113,6 +114,8 @@ def gdb_session():
     has("real-mode breakpoint set", rf"^Breakpoint 1 at {RM_BREAK:#x}$")
     has("real-mode breakpoint hit", rf"^Breakpoint 1, 0x000{RM_BREAK:x} in")
     has("stopped at the real-mode breakpoint", rf"^RM pc={RM_BREAK:#x}$")
+    # With `set architecture i8086` gdb decodes real-mode code as 16-bit (3-byte mov to bx).
+    has("real-mode code disassembles as 16-bit", r"mov\s+\$0x5678,%bx")
     # stepi ran exactly `mov bx, 0x5678` (3 bytes).
     has("stepi runs one instruction", rf"^STEP pc={RM_BREAK + 3:#x} bx=0x5678$")
     has("info registers: eip", rf"^eip\s+{RM_BREAK + 3:#x}\s")
