@@ -96,14 +96,16 @@ int main(void) {
   cmos_read(REG_C); /* drop stale flags */
   cmos_write(REG_B, b | 0x40);
   pit_start_rate(PIT_1KHZ_DIVISOR); /* time base for the bounded waits, IRQ0 stays masked */
-  /* 2048 interrupts = 2 s of RTC time: the seconds must move by 2 (3 across a boundary). */
+  /* 2048 interrupts = 2 s of RTC time: the seconds must move by at least 2. Interrupts may
+     come late on a loaded host (guest time follows the host clock and missed periods
+     coalesce in PF, as on real hardware), so the upper bound only catches a stuck rate. */
   while (periodic < 2048) wait_for_interrupt();
   struct rtc_time t1;
   read_time(&t1);
   uint32_t elapsed = (seconds_of_day(&t1) + 86400 - seconds_of_day(&t0)) % 86400;
   check_eq("bad reg C in the handler", 0, bad_c, 20);
   check_eq("every interrupt read C", periodic, read_c, 21);
-  check_eq("RTC seconds over 2048 periodic interrupts in 2..3", 1, elapsed >= 2 && elapsed <= 3, 22);
+  check_eq("RTC seconds over 2048 periodic interrupts in 2..20", 1, elapsed >= 2 && elapsed <= 20, 22);
   check_eq("slave ISR after EOI", 0, pic_read_isr(PIC2_CMD), 23);
 
   /* Stop reading C: after one more interrupt IRQ8 stays high and nothing more arrives. */
