@@ -87,6 +87,8 @@ def gdb_session():
         f"break *{PM_BREAK:#x}",
         "continue",
         "printf \"PM pc=%#x cs=%#x cr0=%#x\\n\", $pc, $cs, $cr0",
+        "monitor info registers",
+        "monitor info tlb",
         f"watch *(unsigned int*){WATCHED:#x}",
         "continue",
         "printf \"WATCH pc=%#x\\n\", $pc",
@@ -130,6 +132,9 @@ def gdb_session():
     has("watchpoint new value", rf"^New value = {0x12345678}$")
     # The watchpoint traps after the 10-byte store.
     has("watchpoint stops after the store", rf"^WATCH pc={PM_BREAK + 10:#x}$")
+    has("monitor info registers shows protected mode", r"^CS\s+0008 base=00000000 .*$")
+    has("monitor info registers shows CR0.PE", r"^CR0=[0-9a-f]*[13579bdf] ")
+    has("monitor info tlb", r"^paging off, CR3=")
     has("monitor stats", r"^instructions\s+\d+")
     # The guest exits through port 0xF4 with the byte gdb wrote, provided gdb's EAX write
     # reached it: status = value * 2 + 1 (0x7F, status 255, otherwise).
@@ -137,6 +142,26 @@ def gdb_session():
           f"status {status}")
     if failures:
         print("---- gdb output ----\n" + out + "\n---- softcpu stderr ----\n" + banner + err)
+
+
+def gdb_reset_session():
+    """`monitor system_reset` from a breakpoint: the machine starts again at the reset vector."""
+    port = free_port()
+    p, _ = start_softcpu(ROM, port)
+    cmds = ["set architecture i8086", f"target remote :{port}", f"break *{RM_BREAK:#x}",
+            "continue", "monitor system_reset",
+            # gdb caches registers across monitor commands (as with QEMU): refetch them.
+            "maintenance flush register-cache", "printf \"AFTER pc=%#x cs=%#x\\n\", $pc, $cs",
+            "kill"]
+    args = ["gdb", "-batch", "-nx"]
+    for c in cmds:
+        args += ["-ex", c]
+    g = subprocess.run(args, capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL)
+    out = g.stdout + g.stderr
+    finish(p)
+    check("monitor system_reset answers", "machine reset" in out, out[-400:])
+    check("after system_reset the CPU is at the reset vector",
+          re.search(r"^AFTER pc=0xfffffff0 cs=0xf000$", out, re.M) is not None, out[-400:])
 
 
 # ---- malformed packets over a raw socket -----------------------------------------------------
@@ -271,6 +296,7 @@ if shutil.which("gdb") is None:
     print("SKIP gdb is not installed (tools/install-deps.sh installs it): real-gdb session skipped")
 else:
     gdb_session()
+    gdb_reset_session()
 malformed_packets()
 run_control()
 print("gdb_test: %d failure(s)" % failures)
