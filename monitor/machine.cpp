@@ -23,6 +23,7 @@
 #include "monitor/cpu_debug_target.h"
 #include "monitor/gdb_stub.h"
 #include "monitor/linux_boot.h"
+#include "monitor/acpi_tables.h"
 #include "monitor/mptable.h"
 #include "monitor/multiboot.h"
 #include "monitor/pc_platform.h"
@@ -89,6 +90,10 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
                                            mailbox_, *loop_, *serial,
                                            [this] { reset_requested_ = true; });
   backends_.push_back(std::move(serial));
+  platform_->set_power_off_handler([this] {
+    std::fprintf(stderr, "softcpu: guest powered off (ACPI S5)\n");
+    request_exit(0);
+  });
 
   for (const DebugconSpec& d : config.debugcons) {
     auto out = open_output_file(d.path, &error, "debug console");
@@ -162,8 +167,16 @@ void Machine::boot_kernel_directly() {
         load_direct_kernel(*mem_, config_.kernel_path, config_.append, config_.initrd_path);
     // No firmware builds an MP table on this path: write one so Linux finds the IOAPIC.
     MpTableConfig mp;
-    mp.cpuid_features = 0xAB3D;  // CPUID.1:EDX as ops_trap.cpp reports it, APIC included
-    write_mptable(*mem_, mp);
+    mp.cpuid_features = 0xAB3F;  // CPUID.1:EDX as ops_trap.cpp reports it (VME, APIC included)
+    const MpTableLayout layout = write_mptable(*mem_, mp);
+    // ACPI tables after it in the reserved EBDA, the RSDP last (in its first KiB, which the OS
+    // searches through the BDA's EBDA segment word at 0x40E).
+    const uint32_t tables = (layout.config_addr + layout.config_length + 63) & ~63u;
+    const uint32_t rsdp = (tables + build_acpi_tables(AcpiConfig{}).tables.size() + 15) & ~15u;
+    if (rsdp + ACPI_RSDP_SIZE > EBDA_START + 1024) throw BootError{"ACPI tables overflow the EBDA"};
+    platform_->setup_acpi_without_firmware(tables, rsdp);
+    const uint16_t ebda_segment = EBDA_START >> 4;
+    mem_->write_bytes(0x40E, &ebda_segment, 2);
     apply_entry_state(cpu_, entry);
   } catch (const BootError& e) {
     throw ConfigError{e.message};

@@ -9,6 +9,7 @@
 #include "interp/interrupts.h"
 #include "interp/memory.h"
 #include "interp/tlb.h"
+#include "monitor/acpi_tables.h"
 #include "monitor/e820.h"
 #include "monitor/machine.h"
 #include "monitor/port_bus.h"
@@ -25,6 +26,7 @@
 #include "vdevices/pci_bus.h"
 #include "vdevices/pic8259.h"
 #include "vdevices/piix3.h"
+#include "vdevices/piix4_pm.h"
 #include "vdevices/pit8254.h"
 #include "vdevices/port61.h"
 #include "vdevices/system_control_a.h"
@@ -113,6 +115,9 @@ PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& me
   fw.ram_bytes = mem_.ram_size();
   fw.e820 = encode_e820(firmware_e820_map(mem_.ram_size()));
   add_pc_firmware_items(*fw_cfg_, fw);
+  AcpiConfig acpi;
+  acpi.pci_hole_start = mem_.ram_size();
+  add_acpi_fw_cfg_files(*fw_cfg_, acpi);  // SeaBIOS then puts the PM block at 0x600
   ports_.attach(fw_cfg_.get(), 0x510, 2);
   ports_.attach(fw_cfg_.get(), 0x514, 8);  // DMA address register (64-bit, big-endian)
 
@@ -145,6 +150,17 @@ PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& me
   pci_->attach(0, 0, host_bridge_.get());
   pci_->attach(1, 0, isa_bridge_.get());
   pci_->attach(1, 1, ide_function_.get());
+  // 01.3 PIIX4 power management: ACPI fixed hardware, SCI on ISA IRQ 9.
+  pm_ = std::make_unique<Piix4Pm>(clock, isa(9));
+  pm_->set_pm_io_change_handler([this](bool was, uint16_t old_base, bool now, uint16_t base) {
+    if (was) ports_.detach(old_base, Piix4Pm::PM_IO_SIZE);
+    if (now) ports_.attach(pm_.get(), base, Piix4Pm::PM_IO_SIZE);
+  });
+  pm_->set_power_off_handler([this] {
+    if (power_off_) power_off_();
+  });
+  ports_.attach(&pm_->apm_ports(), Piix4Pm::APM_CNT_PORT, 2);
+  pci_->attach(1, 3, pm_.get());
   attach_disks(config, loop, mailbox);
   reset();
 }
@@ -188,6 +204,16 @@ void PcPlatform::reset() {
   ide_->reset();
   update_a20();
   ferr_ = false;
+}
+
+uint32_t PcPlatform::setup_acpi_without_firmware(uint32_t tables_addr, uint32_t rsdp_addr) {
+  AcpiConfig acpi;
+  acpi.pci_hole_start = mem_.ram_size();
+  // What SeaBIOS's piix4_pm_setup does (src/fw/pciinit.c).
+  pci_->config_write(1, 3, PciDevice::INTERRUPT_LINE, 1, acpi.sci_irq);
+  pci_->config_write(1, 3, Piix4Pm::PMBA, 4, acpi.pm_base | 1u);
+  pci_->config_write(1, 3, Piix4Pm::PMREGMISC, 1, 1);
+  return write_acpi_tables(mem_, acpi, tables_addr, rsdp_addr);
 }
 
 void PcPlatform::poll() { com1_->poll(); }

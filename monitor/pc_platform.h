@@ -43,6 +43,7 @@ class SystemControlA;
 class Uart16550;
 class VgaText;
 class IsaIrqRouter;
+class Piix4Pm;
 
 class PcPlatform {
  public:
@@ -68,6 +69,12 @@ class PcPlatform {
   void write_screen_dump(FILE* f) const;
   void register_stats(StatsRegistry& stats);
   FwCfg& fw_cfg() { return *fw_cfg_; }
+  // The guest entered ACPI S5 (soft off) through the PIIX4 PM function.
+  void set_power_off_handler(std::function<void()> handler) { power_off_ = std::move(handler); }
+  // Direct boot (no firmware): program the PM function as SeaBIOS would (PMBA, PMREGMISC, SCI
+  // line) and write the ACPI tables to RAM at `tables_addr`, the RSDP at `rsdp_addr`.
+  // Returns the end of the tables.
+  uint32_t setup_acpi_without_firmware(uint32_t tables_addr, uint32_t rsdp_addr);
 
  private:
   void attach_disks(const MachineConfig& config, EventLoop& loop, CpuMailbox& mailbox);
@@ -98,6 +105,8 @@ class PcPlatform {
   std::unique_ptr<Piix3Isa> isa_bridge_;
   std::unique_ptr<IdeController> ide_;
   std::unique_ptr<Piix3Ide> ide_function_;
+  std::unique_ptr<Piix4Pm> pm_;
+  std::function<void()> power_off_;
   std::vector<std::unique_ptr<BlockBackend>> backends_;
   std::vector<std::unique_ptr<AtaDisk>> disks_;
   bool ferr_ = false;
