@@ -272,7 +272,14 @@ void PcPlatform::guest_write(uint32_t addr, const void* data, uint32_t len) {
 void PcPlatform::write_screen_dump(FILE* f) const { vga_->write_screen_dump(f); }
 
 void PcPlatform::register_stats(StatsRegistry& stats) {
-  (void)stats;
+  for (size_t k = 0; k < backends_.size(); ++k) {
+    const BlockBackend& b = *backends_[k];
+    const std::string name = "disk" + std::to_string(k);
+    stats.add(name + ".reads", &b.reads);  // host requests issued (one may serve many sectors)
+    stats.add(name + ".writes", &b.writes);
+    stats.add(name + ".flushes", &b.flushes);
+  }
+  stats.add("fw_cfg.dma_transfers", [this] { return double(fw_cfg_->dma_transfers()); });
 }
 
 }  // namespace softcpu

@@ -2,6 +2,7 @@
 """End-to-end checks of the softcpu command line: bad inputs get one clear line and a
 non-zero status (never a crash), and the exit statuses the README promises hold.
 Usage: cli_test.py SOFTCPU"""
+import json
 import os
 import subprocess
 import sys
@@ -119,6 +120,19 @@ with tempfile.TemporaryDirectory() as d:
         print("FAIL SeaBIOS serial output:", sb_out[-500:])
     check("missing disk image", ["run", "--bios", exit_rom, os.path.join(d, "no.img")], 2,
           err_has="cannot open disk image", one_line=True)
+    # A blank disk: SeaBIOS reads its MBR (finds no boot signature) and the disk's counters show it.
+    blank = os.path.join(d, "blank.img")
+    open(blank, "wb").write(bytes(1 << 20))
+    code, out, err = run(["run", "--drive", "file=" + blank + ",snapshot=on", "--serial", "none",
+                          "--timeout", "4", "--stats=json"])
+    try:
+        st = json.loads(err.strip().splitlines()[-1])
+        assert code == 124 and st["disk0"]["reads"] >= 1 and st["disk0"]["writes"] == 0, st
+        assert open(blank, "rb").read() == bytes(1 << 20), "blank image changed"
+        print("ok   disk statistics")
+    except Exception as e:  # noqa: BLE001
+        failures += 1
+        print("FAIL disk statistics:", e, err[-500:])
     # Trace filters: events (interrupts, port I/O) and instruction address ranges, on SeaBIOS.
     tr_ev = os.path.join(d, "trace-events.txt")
     check("trace int and io events", ["run", "--serial", "none", "--timeout", "2", "--trace",
@@ -179,7 +193,6 @@ with tempfile.TemporaryDirectory() as d:
         failures += 1
         print("FAIL trace content:", lines)
     code, out, err = run(["run", "--bios", exit_rom, "--stats=json"])
-    import json
     try:
         stats = json.loads(err.strip().splitlines()[-1])
         assert stats["instructions"] == 2 and stats["exits"]["io"] == 1, stats
