@@ -1,5 +1,7 @@
 #include "interp/access.h"
 
+#include <algorithm>
+
 #include "cache/block_cache.h"
 #include "interp/debug.h"
 #include "interp/memory.h"
@@ -52,6 +54,19 @@ void write_physical(Cpu& c, uint32_t phys, unsigned size, uint32_t v) {
   // after this instruction so the next one is decoded afresh.
   if (c.cache->invalidate(phys, size)) c.stop = 1;
   m.set_code_lines(page, c.cache->code_lines(page));
+}
+
+void drop_code(Cpu& c, uint32_t phys, uint32_t len) {
+  if (len == 0 || !c.cache) return;
+  PhysicalMemory& m = *c.mem;
+  const uint64_t end = uint64_t(phys) + len;  // exclusive; may be 4 GiB
+  for (uint64_t page = phys / PAGE_SIZE; page * PAGE_SIZE < end; ++page) {
+    if (!m.has_code(uint32_t(page))) continue;
+    const uint64_t lo = std::max<uint64_t>(phys, page * PAGE_SIZE);
+    const uint64_t hi = std::min<uint64_t>(end, (page + 1) * PAGE_SIZE);
+    c.cache->invalidate(uint32_t(lo), uint32_t(hi - lo));
+    m.set_code_lines(uint32_t(page), c.cache->code_lines(uint32_t(page)));
+  }
 }
 
 void write_linear_slow(Cpu& c, uint32_t lin, unsigned size, uint32_t v) {

@@ -50,4 +50,9 @@ void tlb_drop_supervisor(Cpu& c);
 // reaches its device, and a write to decoded code invalidates the blocks it hits.
 void write_physical(Cpu& c, uint32_t phys, unsigned size, uint32_t v);
 
+// Bytes [phys, phys + len) changed outside the CPU's stores (device DMA, the debugger, a
+// memory remap): drop the decoded blocks holding them and refresh the pages' code lines.
+// Call only between interpreter runs (no block is executing).
+void drop_code(Cpu& c, uint32_t phys, uint32_t len);
+
 }  // namespace softcpu

@@ -210,8 +210,7 @@ size_t CpuDebugTarget::write_memory(uint32_t addr, const uint8_t* in, size_t len
     if (!debug_translate(lin, phys)) break;
     const size_t n = std::min<size_t>(len - done, PAGE_SIZE - (lin & 0xFFF));
     cpu_.mem->write_bytes(phys, in + done, uint32_t(n));
-    // Decoded blocks of the written bytes must be decoded again (no block is running now).
-    if (cpu_.cache) cpu_.cache->invalidate(phys, uint32_t(n));
+    drop_code(cpu_, phys, uint32_t(n));  // no block is running now
     done += n;
   }
   return done;

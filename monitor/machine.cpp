@@ -86,7 +86,7 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
   if (!serial) throw ConfigError{error};
   serial->set_quit_handler([this] { request_exit(0); });
   serial->set_input_listener([this] { mailbox_.wake(); });  // typing wakes a halted guest
-  platform_ = std::make_unique<PcPlatform>(config, cpu_, *mem_, cache_, *ports_, clock_,
+  platform_ = std::make_unique<PcPlatform>(config, cpu_, *mem_, *ports_, clock_,
                                            mailbox_, *loop_, *serial,
                                            [this] { reset_requested_ = true; });
   backends_.push_back(std::move(serial));

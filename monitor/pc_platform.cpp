@@ -1,8 +1,5 @@
 #include "monitor/pc_platform.h"
 
-#include <algorithm>
-
-#include "cache/block_cache.h"
 #include "hostio/block_backend.h"
 #include "hostio/char_backend.h"
 #include "interp/cpu.h"
@@ -51,10 +48,10 @@ class IsaIrqRouter final : public IrqSink {
 };
 
 PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& mem,
-                       BlockCache& cache, PortBus& ports, VirtualClock& clock,
+                       PortBus& ports, VirtualClock& clock,
                        CpuMailbox& mailbox, EventLoop& loop, CharBackend& serial,
                        std::function<void()> system_reset)
-    : cpu_(cpu), mem_(mem), cache_(cache), ports_(ports) {
+    : cpu_(cpu), mem_(mem), ports_(ports) {
   // Interrupt controllers: 8259 INTR -> APIC LINT0 -> CPU INTR; the CPU acknowledges
   // through the APIC, which hands ExtINT acknowledges to the 8259.
   pic_ = std::make_unique<PicPair>();
@@ -104,7 +101,9 @@ PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& me
 
   fw_cfg_ = std::make_unique<FwCfg>(
       [this](uint64_t addr, void* out, uint32_t len) {
-        return addr + len <= mem_.ram_size() && guest_read(uint32_t(addr), out, len);
+        if (addr + len > mem_.ram_size()) return false;
+        mem_.read_bytes(uint32_t(addr), out, len);
+        return true;
       },
       [this](uint64_t addr, const void* in, uint32_t len) {
         if (addr + len > mem_.ram_size()) return false;
@@ -134,7 +133,7 @@ PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& me
   ide_ = std::make_unique<IdeController>(isa(IdeController::PRIMARY_IRQ),
                                          isa(IdeController::SECONDARY_IRQ));
   ide_->set_guest_memory(GuestMemory{
-      [this](uint32_t addr, uint8_t* dst, uint32_t len) { guest_read(addr, dst, len); },
+      [this](uint32_t addr, uint8_t* dst, uint32_t len) { mem_.read_bytes(addr, dst, len); },
       [this](uint32_t addr, const uint8_t* src, uint32_t len) { guest_write(addr, src, len); }});
   ide_function_ = std::make_unique<Piix3Ide>(*ide_);
   ide_function_->set_bar_change_handler(
@@ -238,9 +237,7 @@ void PcPlatform::remap_shadow(uint32_t start, uint32_t size, bool read_ram, bool
   mem_.set_shadow(start, size, read_ram, write_ram);
   // Host addresses changed: no TLB entry or decoded block may outlive the old routing.
   tlb_flush(cpu_);
-  cache_.invalidate(start, size);
-  for (uint32_t page = start / PAGE_SIZE; page < (start + size) / PAGE_SIZE; ++page)
-    mem_.set_code_lines(page, cache_.code_lines(page));
+  drop_code(cpu_, start, size);
 }
 
 // The A20 gate is open when either the i8042's output port or port 0x92 opens it.
@@ -251,22 +248,10 @@ void PcPlatform::update_a20() {
   tlb_flush(cpu_);
 }
 
-bool PcPlatform::guest_read(uint32_t addr, void* out, uint32_t len) {
-  mem_.read_bytes(addr, out, len);
-  return true;
-}
-
 // Device (DMA) writes to guest memory: cached code of the written bytes must go.
 void PcPlatform::guest_write(uint32_t addr, const void* data, uint32_t len) {
   mem_.write_bytes(addr, data, len);
-  if (len == 0) return;
-  for (uint32_t page = addr / PAGE_SIZE; page <= (addr + len - 1) / PAGE_SIZE; ++page) {
-    if (!mem_.has_code(page)) continue;
-    uint32_t lo = std::max(addr, page * PAGE_SIZE);
-    uint32_t hi = std::min(addr + len, (page + 1) * PAGE_SIZE);
-    cache_.invalidate(lo, hi - lo);
-    mem_.set_code_lines(page, cache_.code_lines(page));
-  }
+  drop_code(cpu_, addr, len);
 }
 
 void PcPlatform::write_screen_dump(FILE* f) const { vga_->write_screen_dump(f); }

@@ -16,7 +16,6 @@
 namespace softcpu {
 
 struct Cpu;
-class BlockCache;
 class BlockBackend;
 class CharBackend;
 class CpuMailbox;
@@ -50,7 +49,7 @@ class PcPlatform {
   // `system_reset` is called (on the CPU thread, from inside a device access) when the guest
   // asks for a reset through the i8042, port 0x92 or 0xCF9; the machine performs it after the
   // instruction. Throws ConfigError for a disk image that cannot be opened.
-  PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& mem, BlockCache& cache,
+  PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& mem,
              PortBus& ports, VirtualClock& clock, CpuMailbox& mailbox, EventLoop& loop,
              CharBackend& serial, std::function<void()> system_reset);
   ~PcPlatform();
@@ -81,11 +80,9 @@ class PcPlatform {
   void remap_shadow(uint32_t start, uint32_t size, bool read_ram, bool write_ram);
   void update_a20();
   void guest_write(uint32_t addr, const void* data, uint32_t len);
-  bool guest_read(uint32_t addr, void* out, uint32_t len);
 
   Cpu& cpu_;
   PhysicalMemory& mem_;
-  BlockCache& cache_;
   PortBus& ports_;
 
   std::unique_ptr<PicPair> pic_;

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "interp/tlb.h"
 #include "tests/interp/cpu_harness.h"
 
 namespace softcpu {
@@ -30,6 +31,24 @@ TEST(SelfModifyingCode, RerunAfterPatchUsesNewCode) {
   write_linear<1>(h.cpu, CpuHarness::CODE_ADDR + 1, 9);
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(h.cpu.regs[EAX] & 0xFF, 9u);
+}
+
+// Writes from outside the CPU (device DMA, the debugger) go through drop_code: the patched
+// code runs, and the page's code lines no longer mark the dropped block.
+TEST(SelfModifyingCode, DropCodeAfterAnOutsideWrite) {
+  CpuHarness h;
+  h.code({0xB0, 0x01});  // mov al, 1 ; hlt
+  EXPECT_EQ(h.run(), EXIT_HLT);
+  const uint32_t page = CpuHarness::CODE_ADDR / PAGE_SIZE;
+  EXPECT_NE(h.cpu.mem->code_lines(page), 0u);
+  const uint8_t nine = 9;
+  h.cpu.mem->write_bytes(CpuHarness::CODE_ADDR + 1, &nine, 1);  // no SMC detection here
+  drop_code(h.cpu, CpuHarness::CODE_ADDR + 1, 1);
+  EXPECT_EQ(h.cpu.mem->code_lines(page), 0u);
+  h.cpu.eip = CpuHarness::CODE_ADDR;
+  EXPECT_EQ(h.run(), EXIT_HLT);
+  EXPECT_EQ(h.cpu.regs[EAX] & 0xFF, 9u);
+  drop_code(h.cpu, 0xFFFFF000u, 0x1000);  // up to the end of the address space: no overflow
 }
 
 TEST(SelfModifyingCode, WritesNextToCodeDoNotInvalidate) {
