@@ -10,6 +10,7 @@
 #include "interp/segments.h"
 #include "interp/task.h"
 #include "interp/tlb.h"
+#include "interp/trap.h"
 
 namespace softcpu {
 
@@ -207,7 +208,7 @@ void reset_cpu(Cpu& c) {
   c.tlb_counters = tlb_counters;
   c.eflags = 2;
   c.eip = 0xFFF0;
-  c.regs[EDX] = 0x00000663;  // family 6, model 6, stepping 3 (matches CPUID leaf 1)
+  c.regs[EDX] = CPUID_SIGNATURE;  // SDM vol.3 9.1.4: EDX holds the processor signature
   c.cr0 = CR0_ET | CR0_CD | CR0_NW;
   c.a20_enabled = 1;
   for (unsigned s = 0; s < 6; ++s) {

@@ -51,6 +51,19 @@ void step_index_reg(Cpu& c, const Insn& i, unsigned r, unsigned size) {
   else c.regs[r] = (c.regs[r] & ~0xFFFFu) | ((c.regs[r] + d) & 0xFFFF);
 }
 
+}  // namespace
+
+uint32_t cpuid_features_edx(const Cpu& c) {
+  uint32_t d = (1u << 0) /*FPU*/ | (1u << 1) /*VME (and PVI)*/ | (1u << 2) /*DE*/ |
+               (1u << 3) /*PSE*/ | (1u << 4) /*TSC*/ | (1u << 5) /*MSR*/ | (1u << 8) /*CX8*/ |
+               (1u << 11) /*SEP*/ | (1u << 13) /*PGE*/ | (1u << 15) /*CMOV*/;
+  // A local APIC (set by the machine): EDX bit 9; EBX[31:24] is its initial ID, 0.
+  if (c.cpuid_apic) d |= 1u << 9;
+  return d;
+}
+
+namespace {
+
 void do_cpuid(Cpu& c) {
   // SDM vol.2 CPUID. Only features that are implemented are reported.
   uint32_t leaf = c.regs[EAX];
@@ -61,12 +74,8 @@ void do_cpuid(Cpu& c) {
     d = 0x49656E69;   // "ineI"
     cx = 0x6C65746E;  // "ntel"
   } else if (leaf == 1) {
-    a = 0x00000663;  // family 6, model 6, stepping 3
-    d = (1u << 0) /*FPU*/ | (1u << 1) /*VME (and PVI)*/ | (1u << 2) /*DE*/ | (1u << 3) /*PSE*/ | (1u << 4) /*TSC*/ |
-        (1u << 5) /*MSR*/ | (1u << 8) /*CX8*/ | (1u << 11) /*SEP*/ | (1u << 13) /*PGE*/ |
-        (1u << 15) /*CMOV*/;
-    // A local APIC (set by the machine): EDX bit 9; EBX[31:24] is its initial ID, 0.
-    if (c.cpuid_apic) d |= 1u << 9;
+    a = CPUID_SIGNATURE;
+    d = cpuid_features_edx(c);
   }
   c.regs[EAX] = a; c.regs[EBX] = b; c.regs[ECX] = cx; c.regs[EDX] = d;
 }

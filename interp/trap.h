@@ -25,6 +25,12 @@ enum TrapOp : uint8_t {
 // false if that delivery triple-faulted. `ports_done` counts port accesses (for stats).
 bool execute_trapped(Cpu& c, IoBus& io);
 
+// What CPUID leaf 1 reports (SDM vol.2 CPUID): family 6, model 6, stepping 3, the signature
+// reset also leaves in EDX; and the EDX feature flags of the features this CPU implements.
+// Firmware tables the machine writes (the MP table) quote the same values.
+constexpr uint32_t CPUID_SIGNATURE = 0x00000663;
+uint32_t cpuid_features_edx(const Cpu& c);
+
 // The TrapOp of a trapping instruction.
 inline TrapOp trap_op(const Insn& i) { return TrapOp(i.cond); }
 

@@ -167,7 +167,8 @@ void Machine::boot_kernel_directly() {
         load_direct_kernel(*mem_, config_.kernel_path, config_.append, config_.initrd_path);
     // No firmware builds an MP table on this path: write one so Linux finds the IOAPIC.
     MpTableConfig mp;
-    mp.cpuid_features = 0xAB3F;  // CPUID.1:EDX as ops_trap.cpp reports it (VME, APIC included)
+    mp.cpuid_signature = CPUID_SIGNATURE;
+    mp.cpuid_features = cpuid_features_edx(cpu_);
     const MpTableLayout layout = write_mptable(*mem_, mp);
     // ACPI tables after it in the reserved EBDA, the RSDP last (in its first KiB, which the OS
     // searches through the BDA's EBDA segment word at 0x40E).
