@@ -374,6 +374,20 @@ bool Machine::serve_debugger(int& status, bool& stop) {
   return true;
 }
 
+// HLT with IF=1: sleep until the next device timer, host input (the mailbox wakes us), or
+// the deadline.
+void Machine::idle(std::optional<std::chrono::steady_clock::time_point> deadline) {
+  auto wake = std::chrono::steady_clock::now() + kIdleSleep;
+  const uint64_t next = clock_.next_deadline();
+  if (next != VirtualClock::NEVER) {
+    const uint64_t now = clock_.now_ns();
+    const auto until = std::chrono::nanoseconds(next > now ? next - now : 0);
+    wake = std::min(wake, std::chrono::steady_clock::now() + until);
+  }
+  if (deadline) wake = std::min(wake, *deadline);
+  if (!mailbox_.has_work()) mailbox_.wait_until(wake);
+}
+
 int Machine::run() {
   started_ = std::chrono::steady_clock::now();
   const bool has_deadline = config_.timeout_seconds.has_value();
@@ -413,16 +427,7 @@ int Machine::run() {
         status = 0;
         break;
       }
-      // Sleep until the next device timer, host input (the mailbox wakes us), or the deadline.
-      auto wake = std::chrono::steady_clock::now() + kIdleSleep;
-      const uint64_t next = clock_.next_deadline();
-      if (next != VirtualClock::NEVER) {
-        const uint64_t now = clock_.now_ns();
-        const auto until = std::chrono::nanoseconds(next > now ? next - now : 0);
-        wake = std::min(wake, std::chrono::steady_clock::now() + until);
-      }
-      if (has_deadline) wake = std::min(wake, deadline);
-      if (!mailbox_.has_work()) mailbox_.wait_until(wake);
+      idle(has_deadline ? std::optional(deadline) : std::nullopt);
       ++idle_waits_;
       continue;
     }

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,7 @@ class Machine {
   void boot_kernel_directly();
   void system_reset();
   void service_devices();
+  void idle(std::optional<std::chrono::steady_clock::time_point> deadline);
   void write_screen_dump();
   void report_triple_fault();
 

@@ -164,10 +164,9 @@ PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& me
   reset();
 }
 
-PcPlatform::~PcPlatform() {
-  // Disks flush and close their files first; the backends need the event loop still running.
-  for (auto& b : backends_) b->flush_sync();
-}
+// Each BlockBackend fsyncs and closes its file as it goes, on the event loop, which must
+// still run: the machine destroys the platform before the loop.
+PcPlatform::~PcPlatform() = default;
 
 void PcPlatform::attach_disks(const MachineConfig& config, EventLoop& loop, CpuMailbox& mailbox) {
   for (const DriveSpec& d : config.drives) {
