@@ -74,15 +74,22 @@ bool parse_uint(const std::string& s, unsigned long long max, unsigned long long
   return true;
 }
 
+// "a,b,,c" -> {"a", "b", "", "c"}; "" -> {""}.
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> items;
+  size_t at = 0;
+  for (;;) {
+    size_t comma = s.find(',', at);
+    items.push_back(s.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
+    if (comma == std::string::npos) return items;
+    at = comma + 1;
+  }
+}
+
 // --drive file=PATH[,format=raw][,index=N][,snapshot=on|off][,readonly=on|off][,if=ide]
 bool parse_drive(const std::string& spec, DriveSpec* d, std::string* error) {
-  size_t at = 0;
   bool have_file = false;
-  while (at <= spec.size()) {
-    size_t comma = spec.find(',', at);
-    if (comma == std::string::npos) comma = spec.size();
-    std::string item = spec.substr(at, comma - at);
-    at = comma + 1;
+  for (const std::string& item : split_commas(spec)) {
     size_t eq = item.find('=');
     std::string key = item.substr(0, eq), val = eq == std::string::npos ? "" : item.substr(eq + 1);
     auto on_off = [&](bool* flag) {
@@ -253,12 +260,7 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
     } else if (name == "--trace-events") {
       if (!need_value()) return false;
       unsigned events = 0;
-      size_t at = 0;
-      while (at <= value.size()) {
-        size_t comma = value.find(',', at);
-        if (comma == std::string::npos) comma = value.size();
-        std::string e = value.substr(at, comma - at);
-        at = comma + 1;
+      for (const std::string& e : split_commas(value)) {
         if (e == "insn") events |= TRACE_INSN;
         else if (e == "int") events |= TRACE_INTERRUPT;
         else if (e == "io") events |= TRACE_IO;
