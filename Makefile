@@ -1,7 +1,14 @@
 # A thin wrapper over CMake. `make run` boots the default guest; `make test` runs every test.
-BUILD ?= build
+# MODE=debug builds in build-debug with -O0 and the internal debug checks on.
+MODE ?= release
 JOBS ?= 2
+ifeq ($(MODE),debug)
+BUILD ?= build-debug
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Debug -DSOFTCPU_WERROR=ON
+else
+BUILD ?= build
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOFTCPU_WERROR=ON
+endif
 
 .PHONY: all deps configure build guest run run-demo test bench clean
 

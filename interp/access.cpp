@@ -1,6 +1,8 @@
 #include "interp/access.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 #include "cache/block_cache.h"
 #include "interp/debug.h"
@@ -11,6 +13,15 @@
 namespace softcpu {
 
 void raise_segment_limit_fault(unsigned seg) { raise_fault(seg == SS ? VEC_SS : VEC_GP, 0); }
+
+#if SOFTCPU_DEBUG_CHECKS
+void check_tlb_host(const Cpu& c, uintptr_t host, uint32_t lin, unsigned size) {
+  if (c.mem->owns_host(reinterpret_cast<const void*>(host), size)) return;
+  std::fprintf(stderr, "softcpu: internal error: the soft TLB mapped linear %08x (%u bytes) "
+               "to host %#lx, outside guest RAM and ROM\n", lin, size, (unsigned long)host);
+  std::abort();
+}
+#endif
 
 uint32_t read_linear_slow(Cpu& c, uint32_t lin, unsigned size) {
   ++c.tlb_counters.slow_accesses;
@@ -23,6 +34,7 @@ uint32_t read_linear_slow(Cpu& c, uint32_t lin, unsigned size) {
   const uint32_t phys = tlb_fill(c, lin, ACCESS_READ, &e);  // may raise #PF
   if (SOFTCPU_UNLIKELY(c.dbg.nwatch)) debug_check_access(c, lin, size, false);
   if (e) {
+    SOFTCPU_CHECK_TLB_HOST(c, e->addend + lin, lin, size);
     return size == 1 ? load_host<1>(e->addend + lin)
                      : size == 2 ? load_host<2>(e->addend + lin) : load_host<4>(e->addend + lin);
   }
@@ -81,6 +93,7 @@ void write_linear_slow(Cpu& c, uint32_t lin, unsigned size, uint32_t v) {
   const uint32_t phys = tlb_fill(c, lin, ACCESS_WRITE, &e);  // may raise #PF
   if (SOFTCPU_UNLIKELY(c.dbg.nwatch)) debug_check_access(c, lin, size, true);
   if (e) {
+    SOFTCPU_CHECK_TLB_HOST(c, e->addend + lin, lin, size);
     if (size == 1) store_host<1>(e->addend + lin, v);
     else if (size == 2) store_host<2>(e->addend + lin, v);
     else store_host<4>(e->addend + lin, v);

@@ -51,6 +51,8 @@ void write_linear_slow(Cpu& c, uint32_t lin, unsigned size, uint32_t v);
 // for each page it touches; raises the #PF now if one is not writable).
 void probe_write_linear(Cpu& c, uint32_t lin, unsigned size);
 
+// `size` is 1, 2 or 4 (a power of two up to 4: the mask keeps address bits 0-1 at most, which
+// is what makes TLB_INVALID_TAG unmatchable).
 inline bool tlb_hit(const SoftTlbEntry& e, uint32_t lin, unsigned size) {
   // One compare: the page matches (an invalid entry's tag is unaligned, so never equal) and
   // the access is naturally aligned, so it cannot run past the page. Unaligned accesses take
@@ -71,16 +73,31 @@ inline void store_host(uintptr_t p, uint32_t v) {
   else std::memcpy(reinterpret_cast<void*>(p), &v, 4);
 }
 
+// Debug builds (SOFTCPU_DEBUG_CHECKS) check every host pointer the soft TLB hands out: it must
+// lie inside guest RAM or a ROM mapping, or the process stops with the guest address.
+#if SOFTCPU_DEBUG_CHECKS
+void check_tlb_host(const Cpu& c, uintptr_t host, uint32_t lin, unsigned size);
+#define SOFTCPU_CHECK_TLB_HOST(c, host, lin, size) check_tlb_host(c, host, lin, size)
+#else
+#define SOFTCPU_CHECK_TLB_HOST(c, host, lin, size) ((void)0)
+#endif
+
 template <unsigned S>
 inline uint32_t read_linear(Cpu& c, uint32_t lin) {
   const SoftTlbEntry& e = c.tlb.read[(lin >> 12) % TLB_SIZE];
-  if (SOFTCPU_LIKELY(tlb_hit(e, lin, S))) return load_host<S>(e.addend + lin);
+  if (SOFTCPU_LIKELY(tlb_hit(e, lin, S))) {
+    SOFTCPU_CHECK_TLB_HOST(c, e.addend + lin, lin, S);
+    return load_host<S>(e.addend + lin);
+  }
   return read_linear_slow(c, lin, S);
 }
 template <unsigned S>
 inline void write_linear(Cpu& c, uint32_t lin, uint32_t v) {
   const SoftTlbEntry& e = c.tlb.write[(lin >> 12) % TLB_SIZE];
-  if (SOFTCPU_LIKELY(tlb_hit(e, lin, S))) return store_host<S>(e.addend + lin, v);
+  if (SOFTCPU_LIKELY(tlb_hit(e, lin, S))) {
+    SOFTCPU_CHECK_TLB_HOST(c, e.addend + lin, lin, S);
+    return store_host<S>(e.addend + lin, v);
+  }
   write_linear_slow(c, lin, S, v);
 }
 

@@ -124,10 +124,18 @@ struct FpuState {
   uint16_t fcs, fds;
 };
 
+// Tag of an empty soft-TLB entry. A lookup compares `lin & (~0xFFF | (size - 1))` with the tag
+// (interp/access.h tlb_hit), so the masked address can have bits 0-1 set (an unaligned access)
+// but never bits 2-11: a tag with one of those set matches no access at all. (The value 1 did
+// match an odd 2-byte or a 4-byte access at lin % 4 == 1 in linear page 0, and the entry's
+// addend of 0 then turned the guest address into a host pointer.)
+constexpr uint32_t TLB_INVALID_TAG = 0x800;
+static_assert((TLB_INVALID_TAG & 0xFFC) != 0, "an empty TLB tag must have a bit in 2..11");
+
 struct SoftTlbEntry {
-  uint32_t tag;        // linear page address; an unaligned value never matches
-  uint32_t phys;       // physical page address (A20 applied)
-  uintptr_t addend;    // host address = addend + linear address
+  uint32_t tag = TLB_INVALID_TAG;  // linear page address, or TLB_INVALID_TAG
+  uint32_t phys = 0;               // physical page address (A20 applied)
+  uintptr_t addend = 0;            // host address = addend + linear address
 };
 
 constexpr unsigned TLB_SIZE = 256;

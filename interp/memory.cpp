@@ -36,6 +36,18 @@ void PhysicalMemory::map_rom(uint32_t addr, const uint8_t* data, uint32_t size) 
     if (page < 256) low_rom_[page] = host_[page];
   }
   rom_storage_.push_back(std::move(storage));
+  rom_bytes_.push_back(pages * PAGE_SIZE);
+}
+
+bool PhysicalMemory::owns_host(const void* p, uint32_t len) const {
+  const auto inside = [p, len](const uint8_t* base, uint64_t size) {
+    const auto a = reinterpret_cast<uintptr_t>(p), b = reinterpret_cast<uintptr_t>(base);
+    return a >= b && a - b + len <= size;
+  };
+  if (inside(ram_, ram_size_)) return true;
+  for (size_t k = 0; k < rom_storage_.size(); ++k)
+    if (inside(rom_storage_[k].get(), rom_bytes_[k])) return true;
+  return false;
 }
 
 void PhysicalMemory::alias_rom(uint32_t alias_addr, uint32_t source_addr, uint32_t size) {

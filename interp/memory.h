@@ -60,6 +60,10 @@ class PhysicalMemory {
   void set_code_lines(uint32_t page, uint64_t mask) { code_lines_[page] = mask; }
   bool has_code(uint32_t page) const { return code_lines_[page] != 0; }
 
+  // Does [p, p + len) lie inside guest RAM or one ROM mapping? (Debug checks of the host
+  // pointers the soft TLB hands out: interp/access.h.)
+  bool owns_host(const void* p, uint32_t len) const;
+
   uint64_t unassigned_reads = 0, unassigned_writes = 0;
 
  private:
@@ -70,6 +74,7 @@ class PhysicalMemory {
   std::vector<MmioHandler*> mmio_;
   std::vector<uint64_t> code_lines_;
   std::vector<std::unique_ptr<uint8_t[]>> rom_storage_;
+  std::vector<uint32_t> rom_bytes_;  // size of each rom_storage_ allocation
   uint8_t* low_rom_[256] = {};  // ROM host pages below 1 MiB, for set_shadow
 };
 

@@ -100,15 +100,19 @@ uint32_t fast_run(Cpu& c, const Insn& i, uint32_t count) {
     n = std::min(n, (4096u - (slin & 0xFFF)) / S);
     n = fit<S, A32>(si, ss.rd_lo, ss.rd_hi, n);
     if (n == 0) return 0;
+    // The run stays inside the page (n is bounded above), so only the page must match: a
+    // size-1 lookup. (tlb_hit's alignment mask is for power-of-two sizes up to 4 only.)
     const SoftTlbEntry& re = c.tlb.read[(slin >> 12) % TLB_SIZE];
-    if (!tlb_hit(re, slin, n * S)) return 0;
+    if (!tlb_hit(re, slin, 1)) return 0;
     src = re.addend + slin;
+    SOFTCPU_CHECK_TLB_HOST(c, src, slin, n * S);
   }
   if (n == 0) return 0;
   const uint32_t bytes = n * S;
   const SoftTlbEntry& we = c.tlb.write[(dlin >> 12) % TLB_SIZE];
-  if (!tlb_hit(we, dlin, bytes)) return 0;
+  if (!tlb_hit(we, dlin, 1)) return 0;
   const uintptr_t dst = we.addend + dlin;
+  SOFTCPU_CHECK_TLB_HOST(c, dst, dlin, bytes);
   if constexpr (Op == OP_MOVS) {
     // An element-wise forward copy into an overlapping higher destination replicates the
     // pattern; memmove would not. Leave that case to the slow path.

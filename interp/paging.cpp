@@ -11,7 +11,7 @@ namespace softcpu {
 
 namespace {
 
-constexpr uint32_t kInvalidTag = 1;  // unaligned: never equals a page address
+constexpr uint32_t kInvalidTag = TLB_INVALID_TAG;
 
 inline SoftTlbEntry& slot_entry(SoftTlb& t, unsigned slot) {
   const unsigned k = slot % TLB_SIZE;
