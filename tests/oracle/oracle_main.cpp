@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "tests/interp/cpu_harness.h"
+#include "tests/oracle/long_mode.h"
 #include "tests/oracle/oracle_proto.h"
 #include "interp/fpu_host.h"
 
@@ -1042,10 +1043,12 @@ void build_forms() {
 // ---------------------------------------------------------------------------------------------
 // Running cases.
 
-// The native side: native_runner as a child process, fed through pipes.
+// The native side: native_runner (32-bit) or native_runner64 (cases translated to 64-bit-mode
+// code, see long_mode.h), picked by the ELF class of `path`, as a child process fed through
+// pipes.
 class NativeRunner {
  public:
-  explicit NativeRunner(const std::string& path) {
+  explicit NativeRunner(const std::string& path) : long_mode_(elf_class(path) == 64) {
     int in[2], out[2];
     if (pipe(in) != 0 || pipe(out) != 0) { perror("pipe"); exit(2); }
     pid_ = fork();
@@ -1070,19 +1073,31 @@ class NativeRunner {
     waitpid(pid_, &st, 0);
   }
 
-  // Runs a batch; returns false if the runner died.
+  // Runs a batch; returns false if the runner died. Cases the 64-bit runner cannot run get
+  // vector ORACLE_VECTOR_NOT_RUN (why(i) says why).
   bool run(const std::vector<Case>& cases, std::vector<OracleResult>& out) {
     out.resize(cases.size());
     std::vector<OracleCase> raw(cases.size());
     for (size_t i = 0; i < cases.size(); ++i) raw[i] = cases[i].c;
+    if (!long_mode_) return transfer(raw, out);
+    const std::vector<OracleCase64>& recs = lm_.prepare(raw);
+    std::vector<OracleResult> res(recs.size());
+    if (!transfer(recs, res)) return false;
+    lm_.finish(res, out);
+    return true;
+  }
+  bool long_mode() const { return long_mode_; }
+  std::string why(size_t i) const { return long_mode_ ? lm_.why(i) : std::string(); }
+
+ private:
+  template <class T>
+  bool transfer(const std::vector<T>& in, std::vector<OracleResult>& out) {
     bool wrote = true;
-    std::thread writer([&] { wrote = write_all(raw.data(), raw.size() * sizeof(OracleCase)); });
+    std::thread writer([&] { wrote = write_all(in.data(), in.size() * sizeof(T)); });
     bool ok = read_all(out.data(), out.size() * sizeof(OracleResult));
     writer.join();
     return ok && wrote;
   }
-
- private:
   bool write_all(const void* p, size_t n) {
     const char* c = static_cast<const char*>(p);
     while (n) {
@@ -1105,6 +1120,8 @@ class NativeRunner {
   }
   pid_t pid_ = -1;
   int to_ = -1, from_ = -1;
+  bool long_mode_;
+  LongModeBatch lm_;
 };
 
 // The softcpu side: one harness (flat 32-bit protected mode, CPL 0) reused for every case.
@@ -1237,6 +1254,7 @@ struct Diff {
 };
 
 bool g_strict = false;  // --strict: compare undefined flags and results too
+bool g_long_mode = false;  // the native side is native_runner64 (translated code)
 
 Diff compare(const Case& k, const OracleResult& exp, const OracleResult& got) {
   Diff d;
@@ -1305,6 +1323,7 @@ void print_mismatch(const Form& f, size_t index, const Case& k, const OracleResu
                     const OracleResult& got, const Diff& d, const char* tag = "MISMATCH") {
   std::printf("  %s %s (case %zu): %s   | %s\n", tag, f.name.c_str(), index,
               hex_bytes(k.c.code, k.c.code_len).c_str(), disasm(k.c).c_str());
+  if (g_long_mode) std::printf("    natively as 64-bit code: %s\n", long_mode_describe(k.c).c_str());
   std::printf("    input    ");
   for (unsigned i = 0; i < 8; ++i)
     if (i != ESP) std::printf(" %s=%08X", REG_NAMES[i], k.c.regs[i]);
@@ -1441,15 +1460,18 @@ int main_impl(int argc, char** argv) {
       self[n] = 0;
       std::string p = self;
       o.native = p.substr(0, p.rfind('/') + 1) + "native_runner";
+      if (access(o.native.c_str(), X_OK) != 0) o.native += "64";  // no 32-bit runner built
     }
   }
   signal(SIGPIPE, SIG_IGN);
   NativeRunner native(o.native);
+  g_long_mode = native.long_mode();
+  NativeCoverage coverage;
   SoftRunner soft;
 
   if (!self_check(native, soft)) return 2;
 
-  uint64_t total_cases = 0, total_bad = 0;
+  uint64_t total_cases = 0, total_bad = 0, total_not_run = 0;
   std::vector<std::string> bad_forms;
   constexpr size_t CHUNK = 4096;
   std::vector<Case> cases;
@@ -1474,6 +1496,11 @@ int main_impl(int argc, char** argv) {
         return 2;
       }
       for (size_t i = 0; i < n; ++i) {
+        if (exp[i].vector == ORACLE_VECTOR_NOT_RUN) {  // no 64-bit-mode equivalent
+          coverage.not_run(f.name, native.why(i));
+          continue;
+        }
+        coverage.ran(f.name);
         OracleResult got = soft.run(cases[i].c);
         Diff d = compare(cases[i], exp[i], got);
         faults += exp[i].vector >= 0;
@@ -1487,18 +1514,25 @@ int main_impl(int argc, char** argv) {
       }
       done += n;
     }
-    total_cases += done;
+    const uint64_t not_run = coverage.not_run_count(f.name);
+    total_cases += done - not_run;
+    total_not_run += not_run;
     total_bad += bad;
     if (bad) bad_forms.push_back(f.name);
     if (!o.quiet || bad)
-      std::printf("%s: %llu cases, %llu mismatches%s\n", f.name.c_str(),
-                  (unsigned long long)done, (unsigned long long)bad,
+      std::printf("%s: %llu cases, %llu mismatches%s%s\n", f.name.c_str(),
+                  (unsigned long long)(done - not_run), (unsigned long long)bad,
                   faults ? (" (" + std::to_string(faults) + " raised an exception natively)").c_str()
-                         : "");
+                         : "",
+                  not_run ? (" (" + std::to_string(not_run) + " not run natively)").c_str() : "");
     std::fflush(stdout);
   }
-  std::printf("TOTAL: %llu cases, %llu mismatches in %zu forms\n",
+  if (coverage.any()) coverage.print();
+  std::printf("TOTAL: %llu cases, %llu mismatches in %zu forms",
               (unsigned long long)total_cases, (unsigned long long)total_bad, bad_forms.size());
+  if (g_long_mode)
+    std::printf(" (64-bit runner: %llu cases not run natively)", (unsigned long long)total_not_run);
+  std::printf("\n");
   return total_bad ? 1 : 0;
 }
 

@@ -1,5 +1,7 @@
-/* Wire format between oracle_main (host C++) and native_runner (gcc -m32, C).
- * Plain fixed-size little-endian records; both sides include this header. */
+/* Wire format between oracle_main (host C++) and its native runners: native_runner (gcc -m32,
+ * C) reads struct OracleCase records, native_runner64 (64-bit, C) struct OracleCase64 records;
+ * both answer with one struct OracleResult per record. Plain fixed-size little-endian records;
+ * all sides include this header. */
 #ifndef SOFTCPU_ORACLE_PROTO_H
 #define SOFTCPU_ORACLE_PROTO_H
 #include <stdint.h>
@@ -29,5 +31,19 @@ struct OracleResult {
   uint32_t fault_eip; /* EIP of the faulting instruction when vector >= 0 */
   uint8_t fpu[ORACLE_FPU_SIZE]; /* x87 state after the code (FNSAVE) or at the fault */
 };
+
+/* native_runner64's input: the case with its code translated to equivalent 64-bit-mode code
+ * (tests/oracle/long_mode.h). c.code is the original 32-bit code and is not executed. The
+ * result's fault_eip is the translated code's (the low 32 bits of RIP); oracle_main maps it
+ * back. */
+#define ORACLE_CODE64_MAX 96u
+struct OracleCase64 {
+  struct OracleCase c;
+  uint8_t code64[ORACLE_CODE64_MAX];
+  uint32_t code64_len;
+};
+
+/* oracle_main only (never on the wire): OracleResult.vector of a case the runner did not run. */
+#define ORACLE_VECTOR_NOT_RUN (-2)
 
 #endif
