@@ -40,19 +40,38 @@ CachedBlock* BlockCache::insert(std::unique_ptr<CachedBlock> block) {
   return b;
 }
 
+CachedBlock* BlockCache::insert_companion(std::unique_ptr<CachedBlock> entry) {
+  CachedBlock* e = entry.get();
+  pages_[e->phys / kPage].push_back(e);
+  companions_.emplace(e, std::move(entry));
+  return e;
+}
+
+uint64_t BlockCache::page_version(uint32_t page) const {
+  auto it = page_versions_.find(page);
+  return std::max(flush_version_, it == page_versions_.end() ? 0 : it->second);
+}
+
 void BlockCache::retire(CachedBlock* b) {
   b->valid = false;
   ++generation_;
-  CachedBlock*& slot = jump_[jump_index(b->phys, b->mode)];
-  if (slot == b) slot = nullptr;
+  b->on_retire();
   for (uint32_t page : {b->phys / kPage, b->page2}) {
     if (page == NO_PAGE) continue;
+    page_versions_[page] = ++version_clock_;
     auto it = pages_.find(page);
     if (it == pages_.end()) continue;
     auto& list = it->second;
     list.erase(std::remove(list.begin(), list.end(), b), list.end());
     if (list.empty()) pages_.erase(it);
   }
+  if (auto c = companions_.find(b); c != companions_.end()) {
+    retired_.push_back(std::move(c->second));
+    companions_.erase(c);
+    return;
+  }
+  CachedBlock*& slot = jump_[jump_index(b->phys, b->mode)];
+  if (slot == b) slot = nullptr;
   auto it = table_.find(key(b->phys, b->mode));
   if (it != table_.end() && it->second.get() == b) {
     retired_.push_back(std::move(it->second));
@@ -67,9 +86,16 @@ unsigned BlockCache::invalidate(uint32_t phys, uint32_t len) {
     auto it = pages_.find(page);
     if (it == pages_.end()) continue;
     std::vector<CachedBlock*> victims;
+    const uint32_t lo = std::max(phys, page * kPage);
+    const uint32_t hi = uint32_t(std::min<uint64_t>(uint64_t(phys) + len, (page + 1ull) * kPage));
     for (CachedBlock* b : it->second) {
-      bool hit = overlaps(b->phys, b->phys_end, phys, end) ||
-                 (b->page2 == page && overlaps(page * kPage, b->page2_end, phys, end));
+      bool hit;
+      if (b->lines) {  // a companion: its own lines of this page
+        hit = (b->lines & line_bits(lo, hi)) != 0;
+      } else {
+        hit = overlaps(b->phys, b->phys_end, phys, end) ||
+              (b->page2 == page && overlaps(page * kPage, b->page2_end, phys, end));
+      }
       if (hit) victims.push_back(b);
     }
     for (CachedBlock* b : victims) retire(b);
@@ -82,10 +108,18 @@ unsigned BlockCache::invalidate(uint32_t phys, uint32_t len) {
 void BlockCache::flush() {
   for (auto& [k, b] : table_) {
     b->valid = false;
+    b->on_retire();
     retired_.push_back(std::move(b));
   }
+  for (auto& [k, e] : companions_) {
+    e->valid = false;
+    e->on_retire();
+    retired_.push_back(std::move(e));
+  }
   table_.clear();
+  companions_.clear();
   pages_.clear();
+  flush_version_ = ++version_clock_;
   ++generation_;
   std::fill(std::begin(jump_), std::end(jump_), nullptr);
   ++counters_.flushes;
@@ -96,7 +130,8 @@ uint64_t BlockCache::code_lines(uint32_t page) const {
   if (it == pages_.end()) return 0;
   uint64_t mask = 0;
   for (const CachedBlock* b : it->second) {
-    if (b->phys / kPage == page) mask |= line_bits(b->phys, b->phys_end);
+    if (b->lines) mask |= b->lines;
+    else if (b->phys / kPage == page) mask |= line_bits(b->phys, b->phys_end);
     if (b->page2 == page) mask |= line_bits(page * kPage, b->page2_end);
   }
   return mask;

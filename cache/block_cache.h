@@ -18,7 +18,14 @@ struct CachedBlock {
   uint32_t page2_end = 0;    // one past the last byte on page2
   uint32_t mode = 0;       // mode key the block was decoded under
   bool valid = true;
+  // Companion entries (compiled regions, insert_companion) hold code from several blocks of
+  // the page of `phys`: `lines` marks their 64-byte lines, and [phys, phys_end) bounds them.
+  // Zero for ordinary blocks, whose range is exact.
+  uint64_t lines = 0;
   virtual ~CachedBlock() = default;
+  // The cache dropped this entry (invalidated or flushed); it stays allocated until
+  // collect_garbage(). Entries that others point to unlink themselves here.
+  virtual void on_retire() {}
 };
 
 struct CacheCounters {
@@ -49,8 +56,17 @@ class BlockCache {
     return lookup_slow(phys, mode, slot);
   }
 
+  // The same without counting (the translator's region builder).
+  CachedBlock* find(uint32_t phys, uint32_t mode) const {
+    auto it = table_.find(key(phys, mode));
+    return it == table_.end() ? nullptr : it->second.get();
+  }
+
   // Take ownership of a new block and register it in its page lists.
   CachedBlock* insert(std::unique_ptr<CachedBlock> block);
+  // Take ownership of a companion entry (a compiled region: CachedBlock::lines). It is found
+  // by no lookup; it lives until a write to one of its lines, or a flush, retires it.
+  CachedBlock* insert_companion(std::unique_ptr<CachedBlock> entry);
 
   // Invalidate every block with bytes in [phys, phys + len). Returns how many.
   unsigned invalidate(uint32_t phys, uint32_t len);
@@ -71,6 +87,11 @@ class BlockCache {
   uint64_t generation() const { return generation_; }
   void new_generation() { ++generation_; }
   size_t block_count() const { return table_.size(); }
+  size_t companion_count() const { return companions_.size(); }
+
+  // Changes whenever an entry with code in `page` is retired (or the cache is flushed): work
+  // derived from the page's code (a compile in flight) is stale if the version moved.
+  uint64_t page_version(uint32_t page) const;
 
  private:
   static uint64_t key(uint32_t phys, uint32_t mode) { return (uint64_t(mode) << 32) | phys; }
@@ -83,7 +104,11 @@ class BlockCache {
   CachedBlock* jump_[JUMP_CACHE_SIZE];
   std::unordered_map<uint64_t, std::unique_ptr<CachedBlock>> table_;
   std::unordered_map<uint32_t, std::vector<CachedBlock*>> pages_;
+  std::unordered_map<CachedBlock*, std::unique_ptr<CachedBlock>> companions_;
   std::vector<std::unique_ptr<CachedBlock>> retired_;
+  std::unordered_map<uint32_t, uint64_t> page_versions_;
+  uint64_t version_clock_ = 0;
+  uint64_t flush_version_ = 0;
   CacheCounters counters_;
   uint64_t generation_ = 1;
 };

@@ -12,8 +12,6 @@
 
 namespace softcpu {
 
-void raise_segment_limit_fault(unsigned seg) { raise_fault(seg == SS ? VEC_SS : VEC_GP, 0); }
-
 #if SOFTCPU_DEBUG_CHECKS
 void check_tlb_host(const Cpu& c, uintptr_t host, uint32_t lin, unsigned size) {
   if (c.mem->owns_host(reinterpret_cast<const void*>(host), size)) return;

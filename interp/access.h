@@ -7,6 +7,9 @@
 #include "interp/cpu.h"
 #include "interp/fault.h"
 #include "interp/insn.h"
+#if SOFTCPU_JIT_BITCODE
+#include "interp/jit_abi.h"
+#endif
 
 namespace softcpu {
 
@@ -45,11 +48,38 @@ inline void set_reg_n(Cpu& c, unsigned r, unsigned size, uint32_t v) {
 // ---- linear memory ------------------------------------------------------------------
 
 // Slow paths (access.cpp): translation, page crossing, ROM, MMIO, unassigned, code pages.
+// probe_write_linear makes sure a write of `size` bytes at `lin` cannot raise #PF (walks and
+// fills the write TLB for each page it touches; raises the #PF now if one is not writable).
+// read/write_system_slow: the implicit supervisor accesses below.
+#if SOFTCPU_JIT_BITCODE
+// Compiled code calls the runtime's non-throwing versions (interp/jit_abi.h) and leaves
+// through the fault exit when one reports a fault.
+inline uint32_t read_linear_slow(Cpu& c, uint32_t lin, unsigned size) {
+  const uint64_t r = softcpu_jit_read(&c, lin, size);
+  if (SOFTCPU_UNLIKELY(r >> 32)) softcpu_jit_fault_exit();
+  return uint32_t(r);
+}
+inline void write_linear_slow(Cpu& c, uint32_t lin, unsigned size, uint32_t v) {
+  if (SOFTCPU_UNLIKELY(softcpu_jit_write(&c, lin, size, v))) softcpu_jit_fault_exit();
+}
+inline void probe_write_linear(Cpu& c, uint32_t lin, unsigned size) {
+  if (SOFTCPU_UNLIKELY(softcpu_jit_probe_write(&c, lin, size))) softcpu_jit_fault_exit();
+}
+inline uint32_t read_system_slow(Cpu& c, uint32_t lin, unsigned size) {
+  const uint64_t r = softcpu_jit_read_system(&c, lin, size);
+  if (SOFTCPU_UNLIKELY(r >> 32)) softcpu_jit_fault_exit();
+  return uint32_t(r);
+}
+inline void write_system_slow(Cpu& c, uint32_t lin, unsigned size, uint32_t v) {
+  if (SOFTCPU_UNLIKELY(softcpu_jit_write_system(&c, lin, size, v))) softcpu_jit_fault_exit();
+}
+#else
 uint32_t read_linear_slow(Cpu& c, uint32_t lin, unsigned size);
 void write_linear_slow(Cpu& c, uint32_t lin, unsigned size, uint32_t v);
-// Make sure a write of `size` bytes at `lin` cannot raise #PF (walks and fills the write TLB
-// for each page it touches; raises the #PF now if one is not writable).
 void probe_write_linear(Cpu& c, uint32_t lin, unsigned size);
+uint32_t read_system_slow(Cpu& c, uint32_t lin, unsigned size);
+void write_system_slow(Cpu& c, uint32_t lin, unsigned size, uint32_t v);
+#endif
 
 // `size` is 1, 2 or 4 (a power of two up to 4: the mask keeps address bits 0-1 at most, which
 // is what makes TLB_INVALID_TAG unmatchable).
@@ -104,8 +134,6 @@ inline void write_linear(Cpu& c, uint32_t lin, uint32_t v) {
 // Implicit supervisor-mode accesses (SDM vol.3 4.6): the GDT, LDT, IDT and TSS are read and
 // written with supervisor rights whatever the CPL. At CPL 0-2 that is the ordinary path; at
 // CPL 3 a walk per access, never cached (a CPL 3 access must not find such an entry).
-uint32_t read_system_slow(Cpu& c, uint32_t lin, unsigned size);
-void write_system_slow(Cpu& c, uint32_t lin, unsigned size, uint32_t v);
 template <unsigned S>
 inline uint32_t read_linear_system(Cpu& c, uint32_t lin) {
   if (SOFTCPU_LIKELY(c.cpl != 3)) return read_linear<S>(c, lin);
@@ -120,7 +148,9 @@ inline void write_linear_system(Cpu& c, uint32_t lin, uint32_t v) {
 // ---- segmented memory ---------------------------------------------------------------
 
 // #GP(0), or #SS(0) for the stack segment (SDM vol.3 6.15, exceptions 12 and 13).
-[[noreturn]] void raise_segment_limit_fault(unsigned seg);
+[[noreturn]] inline void raise_segment_limit_fault(unsigned seg) {
+  raise_fault(seg == SS ? VEC_SS : VEC_GP, 0);
+}
 
 inline void check_read(const Cpu& c, unsigned seg, uint32_t off, unsigned size) {
   const SegmentCache& s = c.seg[seg];

@@ -7,16 +7,58 @@
 
 namespace softcpu {
 
+struct NativeRegion;
+
+// Compiled code for a region entered at a block (translator/). It returns a NativeExit and
+// leaves the guest state exact: EIP at the next instruction to run (or the faulting one).
+using NativeFn = uint32_t (*)(Cpu*);
+
+enum NativeExit : uint32_t {
+  NATIVE_EXIT_BRANCH,  // left the region: EIP is the next block to look up
+  NATIVE_EXIT_EVENT,   // stopped at a block boundary for Cpu::events or the instruction budget
+  NATIVE_EXIT_STOP,    // an instruction set Cpu::stop (self-modifying code, a data watch)
+  NATIVE_EXIT_TRAP,    // a trapping instruction set Cpu::exit_reason (I/O, CPUID, HLT, ...)
+  NATIVE_EXIT_FAULT,   // a fault waits in Cpu::jit_fault_*; EIP is the faulting instruction
+  NATIVE_EXIT_COUNT
+};
+
 struct DecodedBlock : CachedBlock {
   std::vector<Insn> insns;
   uint32_t bytes = 0;       // length of the block's code (EIP after it = entry EIP + bytes)
-  uint64_t executions = 0;  // heat, for the JIT tier later
+  uint64_t executions = 0;  // times the interpreter entered it (heat for tier 1)
   // Successor links (taken / fall-through), keyed by the successor's linear EIP and valid in
   // cache generation `chain_generation` only.
   uint64_t chain_generation = 0;
   uint32_t chain_lin[2] = {};
   DecodedBlock* chain[2] = {};
+  // Tier 1: compiled code entered here, valid when CS.base + EIP is `native_lin` (the region
+  // was compiled with this block's EIP as a constant), owned by `native_region`.
+  NativeFn native = nullptr;
+  uint32_t native_lin = 0;
+  NativeRegion* native_region = nullptr;
+
+  void on_retire() override;
 };
+
+// A compiled region as the cache sees it: a companion entry (CachedBlock::lines) covering the
+// lines of all its blocks, so a write to any of them retires it. translator/ derives from it.
+struct NativeRegion : CachedBlock {
+  DecodedBlock* entry = nullptr;  // the block whose `native` is this region's code
+
+  // Unlink from the entry block (the cache retired one of them).
+  void detach() {
+    if (entry) {
+      entry->native = nullptr;
+      entry->native_region = nullptr;
+      entry = nullptr;
+    }
+  }
+  void on_retire() override { detach(); }
+};
+
+inline void DecodedBlock::on_retire() {
+  if (native_region) native_region->detach();
+}
 
 // Longest block we decode; also bounds the work between checks of the run loop.
 constexpr unsigned MAX_BLOCK_INSNS = 64;

@@ -198,6 +198,13 @@ struct Cpu {
 
   const Insn* trap_insn;  // instruction that exited to the monitor (EXIT_IO etc.)
 
+  // Compiled code (translator/, interp/jit_abi.h): it returns to the run loop at a block
+  // boundary once icount reaches icount_limit; a fault it met waits here for delivery.
+  uint64_t icount_limit;
+  uint32_t jit_fault_error;
+  uint8_t jit_fault_vector;
+  uint8_t jit_fault_has_error;
+
   FpuState fpu;
   MsrState msr;
   TlbCounters tlb_counters;

@@ -99,6 +99,7 @@ Insn InsnDecoder::decode(const uint8_t* bytes, unsigned avail, bool code32) cons
       case ZYDIS_OPERAND_TYPE_IMMEDIATE:
         if (op.imm.is_relative) {
           i.disp = uint32_t(op.imm.value.s);
+          i.flags |= INSN_REL_BRANCH;
         } else if (!have_imm) {
           i.imm = uint32_t(op.imm.value.u);
           have_imm = true;
@@ -126,6 +127,7 @@ Insn InsnDecoder::decode(const uint8_t* bytes, unsigned avail, bool code32) cons
   DecodeContext ctx{zi, ops, code32};
   for (GroupSelector select : kSelectors) {
     if (select(ctx, i)) {
+      if (!i.fn) break;  // a parameter outside its handler table: treat as undefined
       if (i.flags & INSN_TRAPS) i.flags |= INSN_ENDS_BLOCK;
       return i;
     }

@@ -18,8 +18,19 @@ struct GuestFault {
   uint32_t error;
 };
 
+#if SOFTCPU_JIT_BITCODE
+}  // namespace softcpu
+#include "interp/jit_abi.h"
+namespace softcpu {
+// Compiled code: a marker the translator turns into a branch to the region's fault exit.
+[[noreturn]] inline void raise_fault(uint8_t vector) { softcpu_jit_raise(vector, 0); }
+[[noreturn]] inline void raise_fault(uint8_t vector, uint32_t error) {
+  softcpu_jit_raise(0x100u | vector, error);
+}
+#else
 [[noreturn]] void raise_fault(uint8_t vector);                   // no error code
 [[noreturn]] void raise_fault(uint8_t vector, uint32_t error);   // with error code
+#endif
 [[noreturn]] inline void raise_ud() { raise_fault(VEC_UD); }
 [[noreturn]] inline void raise_gp(uint32_t error) { raise_fault(VEC_GP, error); }
 

@@ -44,6 +44,7 @@ enum : uint8_t {
   INSN_ENDS_BLOCK = 1,  // control transfer or trap: last instruction of its block
   INSN_TRAPS = 2,       // executed by the monitor (I/O, CPUID, RDTSC, HLT, MSR)
   INSN_PORT_IMM = 4,    // IN/OUT with an immediate port number in imm
+  INSN_REL_BRANCH = 8,  // disp is a relative branch displacement (JMP/Jcc/CALL/LOOP/JCXZ rel)
 };
 
 }  // namespace softcpu

@@ -114,6 +114,29 @@ DecodedBlock* Interpreter::find_block() {
   return build_block(phys);
 }
 
+void Interpreter::set_native_tier(NativeTier* tier) {
+  native_ = tier;
+  const uint64_t t = tier ? tier->threshold() : 0;
+  hot_threshold_ = t ? t : ~0ull;
+}
+
+bool Interpreter::run_native(DecodedBlock& b, uint64_t end) {
+  Cpu& c = cpu_;
+  ++counters_.native_entries;
+  c.icount_limit = end;
+  c.stop = 0;
+  const uint32_t r = b.native(&c);
+  ++counters_.native_exits[r];
+  if (r == NATIVE_EXIT_FAULT) {
+    // As in run_impl's catch: the instruction did not complete; EIP and icount are exact.
+    c.db_trap = 0;
+    c.debug_pending.kind = HIT_NONE;
+    set_rf_for_fault(c, c.jit_fault_vector);
+    return handle_fault(c.jit_fault_vector, c.jit_fault_has_error, c.jit_fault_error);
+  }
+  return r != NATIVE_EXIT_TRAP;
+}
+
 bool Interpreter::handle_fault(uint8_t v, bool has_error, uint32_t error) {
   ++counters_.exceptions;
   ++counters_.exceptions_by_vector[v & 31];
@@ -193,11 +216,23 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
         ++cache_.counters().chained;
       } else {
         cache_.collect_garbage();  // no block pointer is held across this point
+        if (native_) native_->poll();
         b = find_block();
         if (prev) link(prev, b, lin, cache_.generation());
       }
       prev = nullptr;
-      ++b->executions;
+      if constexpr (!Slow) {
+        if (SOFTCPU_UNLIKELY(++b->executions >= hot_threshold_)) {
+          // Compiled code, or hot now (a synchronous tier installs it before returning).
+          if (b->executions == hot_threshold_) native_->hot(*b);
+          if (b->native && b->native_lin == lin) {
+            if (!run_native(*b, end)) return ExitReason(c.exit_reason);
+            continue;
+          }
+        }
+      } else {
+        ++b->executions;
+      }
       c.stop = 0;
       first = b->insns.data();
       const size_t n = b->insns.size();
@@ -238,9 +273,11 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
       if (SOFTCPU_UNLIKELY(c.exit_reason != EXIT_NONE)) {
         // A trapping instruction did not run; the monitor executes it.
         c.icount += done - 1;
+        counters_.insns_interpreted += done - 1;
         return ExitReason(c.exit_reason);
       }
       c.icount += done;
+      counters_.insns_interpreted += done;
     } catch (const GuestFault& f) {
       prev = nullptr;
       c.db_trap = 0;  // the instruction did not complete: its data breakpoint hits are void
@@ -249,6 +286,7 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
         // Handlers commit EIP last, so EIP is where the loop put it: faults restart the
         // instruction (SDM vol.3 6.5). Instructions before it in the block retired.
         c.icount += uint64_t(i - first);
+        counters_.insns_interpreted += uint64_t(i - first);
         c.eip = eip_is_next ? c.eip - i->len
                             : (i == first ? entry_eip : eip_after(first, i - 1, entry_eip));
       }

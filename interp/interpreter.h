@@ -5,14 +5,18 @@
 #include "interp/block.h"
 #include "interp/cpu.h"
 #include "interp/decode.h"
+#include "interp/native_tier.h"
 
 namespace softcpu {
 
 struct InterpCounters {
   uint64_t blocks_decoded = 0;
   uint64_t insns_decoded = 0;
+  uint64_t insns_interpreted = 0;  // instructions retired by tier 0
   uint64_t exceptions = 0;
   uint64_t exceptions_by_vector[32] = {};
+  uint64_t native_entries = 0;     // times the run loop entered compiled code
+  uint64_t native_exits[NATIVE_EXIT_COUNT] = {};  // ... and why it came back
 };
 
 // Called before each instruction when tracing: `eip` is the instruction's EIP.
@@ -28,15 +32,23 @@ class Interpreter {
   ExitReason step();
 
   void set_trace(TraceHook hook, void* ctx) { trace_ = hook; trace_ctx_ = ctx; }
+  // Tier 1: blocks entered tier->threshold() times are handed to it; compiled code installed
+  // in DecodedBlock::native runs instead of the block. nullptr: interpret only.
+  void set_native_tier(NativeTier* tier);
+  NativeTier* native_tier() const { return native_; }
+
+  // The block at the current CS:EIP: found in the cache or decoded now (may raise #PF/#GP).
+  DecodedBlock* find_block();
   const InsnDecoder& decoder() const { return decoder_; }
   const InterpCounters& counters() const { return counters_; }
 
  private:
-  DecodedBlock* find_block();
   DecodedBlock* build_block(uint32_t phys);
   template <bool Slow>
   ExitReason run_impl(uint64_t budget, unsigned max_insns);
   bool handle_fault(uint8_t v, bool has_error, uint32_t error);
+  // Run compiled code entered at `b`; false when run() must return (c.exit_reason says why).
+  bool run_native(DecodedBlock& b, uint64_t end);
   // Events at an instruction boundary (interp/events.h); returns a Boundary.
   int at_boundary();
   // One instruction with the per-instruction debug rules (TF, RF, shadows, data traps).
@@ -47,6 +59,8 @@ class Interpreter {
   BlockCache& cache_;
   InsnDecoder decoder_;
   InterpCounters counters_;
+  NativeTier* native_ = nullptr;
+  uint64_t hot_threshold_ = ~0ull;  // executions that make a block hot (never without tier 1)
   TraceHook trace_ = nullptr;
   void* trace_ctx_ = nullptr;
   bool in_step_ = false;         // inside step_checked: the boundary was already handled

@@ -3,7 +3,9 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <iterator>
 
 #include <unistd.h>
@@ -28,6 +30,7 @@
 #include "monitor/multiboot.h"
 #include "monitor/pc_platform.h"
 #include "monitor/tracer.h"
+#include "translator/translator.h"
 #include "vdevices/unassigned.h"
 
 namespace softcpu {
@@ -68,6 +71,7 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
   cpu_.mem = mem_.get();
   cpu_.cache = &cache_;
   interp_ = std::make_unique<Interpreter>(cpu_, cache_);
+  if (config.jit) start_translator();
   std::string bios = config.bios_path;
   if (bios.empty()) {
     bios = kDefaultBios;
@@ -123,6 +127,29 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
   if (!config.kernel_path.empty()) boot_kernel_directly();
   register_stats();
   if (!config.gdb.empty()) start_gdb_stub();
+}
+
+// Tier 1. A JIT that cannot start (e.g. LLVM cannot target this host) is reported and the
+// machine runs interpreted.
+void Machine::start_translator() {
+  TranslatorConfig tc;
+  if (config_.jit_threshold) tc.threshold = config_.jit_threshold;
+  tc.sync = config_.jit_sync;
+  tc.perf_map = config_.perf_map;
+  tc.dump_dir = config_.jit_dump_dir;
+  if (!tc.dump_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(tc.dump_dir, ec);
+    if (ec || access(tc.dump_dir.c_str(), W_OK) != 0)
+      throw ConfigError{"cannot write to --jit-dump directory '" + tc.dump_dir + "'"};
+  }
+  try {
+    translator_ = std::make_unique<Translator>(cpu_, cache_, tc);
+    interp_->set_native_tier(translator_.get());
+  } catch (const std::runtime_error& e) {
+    if (tc.perf_map) throw ConfigError{e.what()};
+    std::fprintf(stderr, "softcpu: the JIT is off: %s\n", e.what());
+  }
 }
 
 // The stub runs on the CPU thread: the server's callbacks (loop thread) post to the mailbox,
@@ -185,6 +212,8 @@ void Machine::boot_kernel_directly() {
 }
 
 Machine::~Machine() {
+  interp_->set_native_tier(nullptr);
+  translator_.reset();
   gdb_server_.reset();  // no more callbacks; then nothing may reach the stub
   gdb_stub_.reset();
   platform_.reset();  // disks flush through the event loop, which must still run
@@ -237,6 +266,41 @@ void Machine::register_stats() {
   stats_.add("cache.blocks", [this] { return double(cache_.block_count()); });
   for (unsigned r = EXIT_IO; r < EXIT_COUNT; ++r)
     stats_.add(std::string("exits.") + exit_reason_name(r), &exits_[r]);
+  stats_.add("tier0.instructions", &ic.insns_interpreted);
+  stats_.add("tier1.instructions", [this, &ic] {
+    // Everything retired that the interpreter did not: compiled code (trapped instructions
+    // the monitor ran count for neither tier).
+    uint64_t trapped = 0;
+    for (uint64_t n : trap_ops_) trapped += n;
+    const uint64_t other = ic.insns_interpreted + trapped;
+    return double(cpu_.icount > other ? cpu_.icount - other : 0);
+  });
+  stats_.add("tier1.region_entries", &ic.native_entries);
+  static const char* const kNativeExit[NATIVE_EXIT_COUNT] = {"branch", "event", "stop", "trap", "fault"};
+  for (unsigned r = 0; r < NATIVE_EXIT_COUNT; ++r)
+    stats_.add(std::string("tier1.exits.") + kNativeExit[r], &ic.native_exits[r]);
+  if (translator_) {
+    using S = TranslatorStats;
+    auto t = [this](auto member) { return [this, member] { return double(translator_->stats().*member); }; };
+    stats_.add("jit.requests", t(&S::requests));
+    stats_.add("jit.regions_compiled", t(&S::regions_compiled));
+    stats_.add("jit.regions_installed", t(&S::regions_installed));
+    stats_.add("jit.dropped_stale", t(&S::dropped_stale));
+    stats_.add("jit.dropped_queue_full", t(&S::dropped_queue_full));
+    stats_.add("jit.dropped_unsuitable", t(&S::dropped_unsuitable));
+    stats_.add("jit.compile_failures", t(&S::compile_failures));
+    stats_.add("jit.regions_invalidated", t(&S::regions_invalidated));
+    stats_.add("jit.pages_blacklisted", t(&S::pages_blacklisted));
+    stats_.add("jit.native_code_bytes", t(&S::native_code_bytes));
+    stats_.add("jit.region_blocks", t(&S::region_blocks));
+    stats_.add("jit.region_insns", t(&S::region_insns));
+    stats_.add("jit.inlined_insns", t(&S::inlined_insns));
+    stats_.add("jit.queue_high_water", t(&S::queue_high_water));
+    stats_.add("jit.compile_us_total", t(&S::compile_us_total));
+    stats_.add("jit.compile_us_mean", t(&S::compile_us_mean));
+    stats_.add("jit.compile_us_p50", t(&S::compile_us_p50));
+    stats_.add("jit.compile_us_p99", t(&S::compile_us_p99));
+  }
   stats_.add("resets", &resets_);
   stats_.add("idle_waits", &idle_waits_);
   platform_->register_stats(stats_);

@@ -31,6 +31,7 @@ class Tracer;
 class CpuDebugTarget;
 class GdbStub;
 class TcpServer;
+class Translator;
 
 // Raised for configuration problems the user must fix (bad ROM, unopenable file, ...).
 struct ConfigError {
@@ -57,6 +58,7 @@ class Machine {
  private:
   void load_bios(const std::string& path);
   void register_stats();
+  void start_translator();
  public:
   // Add per-port counters of unassigned accesses (known only at the end of a run).
   void register_final_stats();
@@ -83,6 +85,7 @@ class Machine {
   BlockCache cache_;
   Cpu cpu_{};
   std::unique_ptr<Interpreter> interp_;
+  std::unique_ptr<Translator> translator_;  // tier 1 (--jit on); goes before the cache it fills
   std::unique_ptr<EventLoop> loop_;
   std::vector<std::unique_ptr<CharBackend>> backends_;
   std::unique_ptr<UnassignedPorts> unassigned_;

@@ -51,6 +51,12 @@ struct MachineConfig {
   bool reset_on_triple_fault = true;  // --on-triple-fault reset (like a PC) or exit
   StatsFormat stats = StatsFormat::NONE;
   std::string stats_path;          // empty: stderr
+  // Tier 1 (translator/): --jit, --jit-threshold, --jit-sync, --perf-map, --jit-dump.
+  bool jit = true;
+  uint64_t jit_threshold = 0;      // 0: the translator's default
+  bool jit_sync = false;
+  bool perf_map = false;
+  std::string jit_dump_dir;
 };
 
 // Build the machine, run it, and return the process exit status:

@@ -3,7 +3,8 @@
 # seabios is the default firmware at run time; gdb drives the debugger tests.
 set -euo pipefail
 packages=(cmake ninja-build pkg-config g++ libzydis-dev libzycore-dev libuv1-dev libgtest-dev
-          libgmock-dev nasm gcc-multilib g++-multilib python3 binutils seabios gdb)
+          libgmock-dev nasm gcc-multilib g++-multilib python3 binutils seabios gdb llvm-19-dev
+          clang-19)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

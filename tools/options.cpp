@@ -56,6 +56,15 @@ const char kRunHelp[] =
     "  --stats[=text|json]    print statistics at exit (to stderr): instructions, blocks decoded,\n"
     "                         decoded-block cache lookups/hits/misses/invalidations, exits by reason\n"
     "  --stats-file FILE      write the statistics to FILE instead of stderr\n"
+    "tier 1 (the JIT: hot guest code is compiled to native code with LLVM on a background\n"
+    "thread; the guest sees no difference):\n"
+    "  --jit on|off           compile hot code (default on); off interprets everything\n"
+    "  --jit-threshold N      executions of a block that make it hot (default 1000)\n"
+    "  --jit-sync             compile on the CPU thread the moment a block is hot, so a run\n"
+    "                         does not depend on the compile thread's timing (tests)\n"
+    "  --perf-map             write /tmp/perf-PID.map naming compiled code by guest address,\n"
+    "                         so perf top/report show guest regions (guest_0xADDR_len_N)\n"
+    "  --jit-dump DIR         write each compiled region's optimised IR (.ll) and assembly (.s)\n"
     "  -h, --help             show this help\n"
     "\n"
     "exit status: (v << 1) | 1 when the guest writes v to the debug-exit port 0xF4; 0 when the\n"
@@ -291,6 +300,29 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
         *error = "bad --stats format '" + value + "': expected text or json";
         return false;
       }
+    } else if (name == "--jit") {
+      if (!need_value()) return false;
+      if (value == "on") c.jit = true;
+      else if (value == "off") c.jit = false;
+      else {
+        *error = "bad --jit '" + value + "': expected on or off";
+        return false;
+      }
+    } else if (name == "--jit-threshold") {
+      if (!need_value()) return false;
+      unsigned long long n;
+      if (!parse_uint(value, 1ull << 40, &n)) {
+        *error = "bad --jit-threshold '" + value + "': expected a number of executions";
+        return false;
+      }
+      c.jit_threshold = n ? n : 1;
+    } else if (name == "--jit-sync") {
+      c.jit_sync = true;
+    } else if (name == "--perf-map") {
+      c.perf_map = true;
+    } else if (name == "--jit-dump") {
+      if (!need_value()) return false;
+      c.jit_dump_dir = value;
     } else if (name == "--stats-file") {
       if (!need_value()) return false;
       c.stats_path = value;

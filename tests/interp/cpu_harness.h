@@ -1,6 +1,8 @@
 // A CPU with RAM, flat 32-bit (or real-mode) segments and an interpreter, for unit tests.
 #pragma once
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <initializer_list>
 #include <memory>
 #include <vector>
@@ -12,8 +14,19 @@
 #include "interp/interpreter.h"
 #include "interp/memory.h"
 #include "interp/segments.h"
+#include "translator/translator.h"
 
 namespace softcpu::test {
+
+// Which tier runs the test program: the interpreter, or compiled code (the translator in
+// synchronous mode with threshold 1: every block is compiled the first time it runs, and runs
+// compiled). The default comes from the environment, SOFTCPU_TEST_TIER=jit, so a whole suite
+// can run under either tier.
+enum class Tier { INTERP, JIT };
+inline Tier default_tier() {
+  const char* t = std::getenv("SOFTCPU_TEST_TIER");
+  return t && std::string_view(t) == "jit" ? Tier::JIT : Tier::INTERP;
+}
 
 // Code is placed at CODE_ADDR; data at DATA_ADDR; the stack grows down from STACK_TOP.
 // The IDT/IVT at 0 routes every vector to a HLT stub, so a fault ends run() with EXIT_HLT and
@@ -30,8 +43,9 @@ struct CpuHarness {
   BlockCache cache;
   Cpu cpu{};
   Interpreter interp{cpu, cache};
+  std::unique_ptr<Translator> jit;  // Tier::JIT
 
-  explicit CpuHarness(bool protected32 = true) {
+  explicit CpuHarness(bool protected32 = true, Tier tier = default_tier()) {
     cpu.mem = &mem;
     cpu.cache = &cache;
     reset_cpu(cpu);
@@ -40,6 +54,15 @@ struct CpuHarness {
       mem.write_bytes(STUBS + v * 16, stub, 8);
     }
     if (protected32) enter_flat32(); else enter_real();
+    if (tier == Tier::JIT) use_jit();
+  }
+
+  void use_jit() {
+    TranslatorConfig tc;
+    tc.threshold = 1;
+    tc.sync = true;
+    jit = std::make_unique<Translator>(cpu, cache, tc);
+    interp.set_native_tier(jit.get());
   }
 
   void enter_flat32() {

@@ -1,0 +1,146 @@
+// Integer ALU semantics: ADD OR ADC SBB AND SUB XOR CMP, TEST, INC, DEC, NEG, NOT (SDM vol.2).
+// All flags come from the lazy-flags record (interp/flags.h); NOT changes no flags. Handlers
+// are specialized by operand size, operation and register/memory form; the selector is in
+// interp/ops_alu.cpp.
+#pragma once
+#include "interp/sem/common.h"
+
+namespace softcpu {
+
+// ModRM.reg order of the 80-83 group, plus TEST.
+enum AluOp : unsigned { A_ADD, A_OR, A_ADC, A_SBB, A_AND, A_SUB, A_XOR, A_CMP, A_TEST };
+
+constexpr bool alu_writes(unsigned op) { return op != A_CMP && op != A_TEST; }
+
+constexpr LazyKind alu_kind(unsigned op) {
+  switch (op) {
+    case A_ADD: return LZ_ADD;
+    case A_ADC: return LZ_ADC;
+    case A_SBB: return LZ_SBB;
+    case A_SUB: case A_CMP: return LZ_SUB;
+    default: return LZ_LOGIC;
+  }
+}
+
+// Carry-in for ADC/SBB is read before the operation; it is the only input flag.
+template <unsigned OP>
+inline uint8_t alu_cin(const Cpu& c) {
+  if constexpr (OP == A_ADC || OP == A_SBB) return lazy_cf(c) ? 1 : 0;
+  else return 0;
+}
+
+template <unsigned OP>
+inline uint32_t alu_compute(uint32_t a, uint32_t b, uint8_t cin) {
+  if constexpr (OP == A_ADD) return a + b;
+  else if constexpr (OP == A_OR) return a | b;
+  else if constexpr (OP == A_ADC) return a + b + cin;
+  else if constexpr (OP == A_SBB) return a - b - cin;
+  else if constexpr (OP == A_AND || OP == A_TEST) return a & b;
+  else if constexpr (OP == A_SUB || OP == A_CMP) return a - b;
+  else return a ^ b;
+}
+
+template <unsigned S, unsigned OP>
+inline void alu_flags(Cpu& c, uint32_t a, uint32_t b, uint32_t r, uint8_t cin) {
+  if constexpr (OP == A_ADC || OP == A_SBB) c.lz_cf_in = cin;
+  set_lazy(c, alu_kind(OP), S, a, b, r);
+}
+
+// Source operand kinds.
+enum AluSrc : unsigned { SRC_REG, SRC_IMM };
+
+template <unsigned S, unsigned SRC>
+inline uint32_t alu_src(const Cpu& c, const Insn& i) {
+  if constexpr (SRC == SRC_REG) return get_reg<S>(c, i.reg);
+  else return i.imm;  // masked to S by the selector
+}
+
+// Destination r/m is a register (i.rm); source is i.reg or imm.
+template <unsigned S, unsigned OP, unsigned SRC>
+void alu_rmreg(Cpu& c, const Insn& i) {
+  const uint32_t a = get_reg<S>(c, i.rm), b = alu_src<S, SRC>(c, i);
+  const uint8_t cin = alu_cin<OP>(c);
+  const uint32_t r = alu_compute<OP>(a, b, cin);
+  if constexpr (alu_writes(OP)) set_reg<S>(c, i.rm, r);
+  alu_flags<S, OP>(c, a, b, r, cin);
+}
+
+// Destination r/m is memory.
+template <unsigned S, unsigned OP, unsigned SRC>
+void alu_rmmem(Cpu& c, const Insn& i) {
+  const uint32_t ea = effective_address(c, i);
+  const uint32_t a = read_mem<S>(c, i.seg, ea), b = alu_src<S, SRC>(c, i);
+  const uint8_t cin = alu_cin<OP>(c);
+  const uint32_t r = alu_compute<OP>(a, b, cin);
+  if constexpr (alu_writes(OP)) write_mem<S>(c, i.seg, ea, r);
+  alu_flags<S, OP>(c, a, b, r, cin);
+}
+
+// Destination is the register i.reg; source is r/m (register i.rm or memory).
+template <unsigned S, unsigned OP, bool MEM>
+void alu_reg_rm(Cpu& c, const Insn& i) {
+  uint32_t b;
+  if constexpr (MEM) b = read_mem<S>(c, i.seg, effective_address(c, i));
+  else b = get_reg<S>(c, i.rm);
+  const uint32_t a = get_reg<S>(c, i.reg);
+  const uint8_t cin = alu_cin<OP>(c);
+  const uint32_t r = alu_compute<OP>(a, b, cin);
+  if constexpr (alu_writes(OP)) set_reg<S>(c, i.reg, r);
+  alu_flags<S, OP>(c, a, b, r, cin);
+}
+
+// INC/DEC keep CF (SDM vol.2 INC, DEC).
+template <unsigned S, bool DEC, bool MEM>
+void incdec(Cpu& c, const Insn& i) {
+  uint32_t ea = 0, a;
+  if constexpr (MEM) { ea = effective_address(c, i); a = read_mem<S>(c, i.seg, ea); }
+  else a = get_reg<S>(c, i.rm);
+  const uint32_t r = DEC ? a - 1 : a + 1;
+  const uint8_t cin = lazy_cf(c) ? 1 : 0;
+  if constexpr (MEM) write_mem<S>(c, i.seg, ea, r);
+  else set_reg<S>(c, i.rm, r);
+  c.lz_cf_in = cin;
+  set_lazy(c, DEC ? LZ_DEC : LZ_INC, S, a, 1, r);
+}
+
+// NEG: flags of 0 - a (CF = a != 0).
+template <unsigned S, bool MEM>
+void neg(Cpu& c, const Insn& i) {
+  uint32_t ea = 0, a;
+  if constexpr (MEM) { ea = effective_address(c, i); a = read_mem<S>(c, i.seg, ea); }
+  else a = get_reg<S>(c, i.rm);
+  const uint32_t r = 0u - a;
+  if constexpr (MEM) write_mem<S>(c, i.seg, ea, r);
+  else set_reg<S>(c, i.rm, r);
+  set_lazy(c, LZ_SUB, S, 0, a, r);
+}
+
+template <unsigned S, bool MEM>
+void not_op(Cpu& c, const Insn& i) {
+  if constexpr (MEM) {
+    const uint32_t ea = effective_address(c, i);
+    write_mem<S>(c, i.seg, ea, ~read_mem<S>(c, i.seg, ea));
+  } else {
+    set_reg<S>(c, i.rm, ~get_reg<S>(c, i.rm));
+  }
+}
+
+// ---- handler tables ---------------------------------------------------------------------
+
+using AluOps = Dim<A_ADD, A_OR, A_ADC, A_SBB, A_AND, A_SUB, A_XOR, A_CMP, A_TEST>;
+using AluSrcs = Dim<SRC_REG, SRC_IMM>;
+
+inline constexpr auto kAluRmReg = make_handlers<Sizes, AluOps, AluSrcs>(
+    []<unsigned S, AluOp OP, AluSrc SRC>() { return &alu_rmreg<S, OP, SRC>; });
+inline constexpr auto kAluRmMem = make_handlers<Sizes, AluOps, AluSrcs>(
+    []<unsigned S, AluOp OP, AluSrc SRC>() { return &alu_rmmem<S, OP, SRC>; });
+inline constexpr auto kAluRegRm = make_handlers<Sizes, AluOps, Bools>(
+    []<unsigned S, AluOp OP, bool M>() { return &alu_reg_rm<S, OP, M>; });
+inline constexpr auto kIncDec = make_handlers<Sizes, Bools, Bools>(
+    []<unsigned S, bool DEC, bool M>() { return &incdec<S, DEC, M>; });
+inline constexpr auto kNeg =
+    make_handlers<Sizes, Bools>([]<unsigned S, bool M>() { return &neg<S, M>; });
+inline constexpr auto kNot =
+    make_handlers<Sizes, Bools>([]<unsigned S, bool M>() { return &not_op<S, M>; });
+
+}  // namespace softcpu

@@ -1,0 +1,21 @@
+// What every semantics header (interp/sem/*.h) uses: guest state and memory access, lazy
+// flags, faults and the handler tables. No decoder here: semantics headers are compiled into
+// the translator's bitcode as well as into the interpreter.
+#pragma once
+#include "interp/access.h"
+#include "interp/fault.h"
+#include "interp/flags.h"
+#include "interp/insn.h"
+#include "interp/sem/handler_table.h"
+
+namespace softcpu {
+
+// Raises #UD when executed (invalid or unimplemented encodings).
+void handler_ud(Cpu&, const Insn&);
+
+// The operand sizes a size-templated handler family covers.
+using Sizes = Dim<1u, 2u, 4u>;
+using Sizes16_32 = Dim<2u, 4u>;
+using Bools = Dim<false, true>;
+
+}  // namespace softcpu

@@ -1,0 +1,39 @@
+// The one list of handler families. Compiled into the interpreter and, by clang with
+// SOFTCPU_JIT_BITCODE, into the semantics bitcode the translator links regions against
+// (CMakeLists.txt: semantics.bc); both see the same families in the same order.
+#include "interp/sem/registry.h"
+
+#include <cstddef>
+
+#include "interp/sem/alu.h"
+
+#define SOFTCPU_FAMILY(table) \
+  { #table, (table).fns.data(), static_cast<uint32_t>((table).fns.size()) }
+
+extern "C" {
+
+const softcpu::HandlerFamily softcpu_handler_families[] = {
+    SOFTCPU_FAMILY(softcpu::kAluRmReg), SOFTCPU_FAMILY(softcpu::kAluRmMem),
+    SOFTCPU_FAMILY(softcpu::kAluRegRm), SOFTCPU_FAMILY(softcpu::kIncDec),
+    SOFTCPU_FAMILY(softcpu::kNeg),      SOFTCPU_FAMILY(softcpu::kNot),
+};
+const uint32_t softcpu_handler_family_count =
+    sizeof softcpu_handler_families / sizeof softcpu_handler_families[0];
+
+const uint32_t softcpu_layout[] = {
+    sizeof(softcpu::Cpu),
+    offsetof(softcpu::Cpu, eip),
+    offsetof(softcpu::Cpu, lz_src1),
+    offsetof(softcpu::Cpu, seg),
+    offsetof(softcpu::Cpu, icount),
+    offsetof(softcpu::Cpu, icount_limit),
+    offsetof(softcpu::Cpu, events),
+    offsetof(softcpu::Cpu, tlb),
+    sizeof(softcpu::SoftTlb),
+    sizeof(softcpu::Insn),
+    offsetof(softcpu::Insn, disp),
+    offsetof(softcpu::Insn, flags),
+};
+const uint32_t softcpu_layout_count = sizeof softcpu_layout / sizeof softcpu_layout[0];
+
+}  // extern "C"

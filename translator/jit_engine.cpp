@@ -1,0 +1,96 @@
+#include "translator/jit_engine.h"
+
+#include <llvm/ExecutionEngine/Orc/Core.h>
+#include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/Support/MemoryBuffer.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/Target/TargetMachine.h>
+
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+
+#include "interp/jit_abi.h"
+
+namespace softcpu {
+
+namespace {
+
+void init_llvm_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    llvm::InitializeNativeTargetAsmParser();
+  });
+}
+
+template <typename T>
+T unwrap(llvm::Expected<T> e, const char* what) {
+  if (!e) throw std::runtime_error(std::string(what) + ": " + llvm::toString(e.takeError()));
+  return std::move(*e);
+}
+
+}  // namespace
+
+JitEngine::JitEngine() {
+  init_llvm_once();
+  // Small code model and PIC: the default (Large) makes codegen several times slower
+  // (../shared/TOOLCHAIN.md), and JITLink places code and data within 2 GiB of each other.
+  auto jtmb = unwrap(llvm::orc::JITTargetMachineBuilder::detectHost(), "host target");
+  jtmb.setCodeModel(llvm::CodeModel::Small);
+  jtmb.setRelocationModel(llvm::Reloc::PIC_);
+  jtmb.setCodeGenOptLevel(llvm::CodeGenOptLevel::Default);
+  tm_ = unwrap(jtmb.createTargetMachine(), "target machine");
+  jit_ = unwrap(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(jtmb).create(), "LLJIT");
+
+  // What compiled code may call: the JIT runtime (interp/jit_abi.h) and libc's memory
+  // functions, by address (no dynamic symbol table needed).
+  llvm::orc::SymbolMap syms;
+  auto add = [&](const char* name, const void* fn) {
+    syms[jit_->mangleAndIntern(name)] = llvm::orc::ExecutorSymbolDef(
+        llvm::orc::ExecutorAddr::fromPtr(fn),
+        llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);
+  };
+  add("softcpu_jit_read", reinterpret_cast<const void*>(&softcpu_jit_read));
+  add("softcpu_jit_write", reinterpret_cast<const void*>(&softcpu_jit_write));
+  add("softcpu_jit_probe_write", reinterpret_cast<const void*>(&softcpu_jit_probe_write));
+  add("softcpu_jit_read_system", reinterpret_cast<const void*>(&softcpu_jit_read_system));
+  add("softcpu_jit_write_system", reinterpret_cast<const void*>(&softcpu_jit_write_system));
+  add("softcpu_jit_call", reinterpret_cast<const void*>(&softcpu_jit_call));
+  add("memcpy", reinterpret_cast<const void*>(&std::memcpy));
+  add("memmove", reinterpret_cast<const void*>(&std::memmove));
+  add("memset", reinterpret_cast<const void*>(&std::memset));
+  if (auto err = jit_->getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(syms))))
+    throw std::runtime_error("JIT runtime symbols: " + llvm::toString(std::move(err)));
+}
+
+JitEngine::~JitEngine() = default;
+
+bool JitEngine::add(std::unique_ptr<llvm::MemoryBuffer> object, const std::string& name,
+                    uintptr_t* address, void** handle, std::string* error) {
+  llvm::orc::JITDylib& jd = jit_->getMainJITDylib();
+  llvm::orc::ResourceTrackerSP rt = jd.createResourceTracker();
+  if (auto err = jit_->addObjectFile(rt, std::move(object))) {
+    *error = llvm::toString(std::move(err));
+    return false;
+  }
+  auto sym = jit_->lookup(jd, name);
+  if (!sym) {
+    *error = llvm::toString(sym.takeError());
+    if (auto e = rt->remove()) llvm::consumeError(std::move(e));
+    return false;
+  }
+  *address = sym->getValue();
+  *handle = new llvm::orc::ResourceTrackerSP(std::move(rt));
+  return true;
+}
+
+void JitEngine::remove(void* handle) {
+  auto* rt = static_cast<llvm::orc::ResourceTrackerSP*>(handle);
+  if (auto err = (*rt)->remove()) llvm::consumeError(std::move(err));
+  delete rt;
+}
+
+}  // namespace softcpu

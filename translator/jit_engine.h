@@ -1,0 +1,36 @@
+// The ORC LLJIT instance that holds compiled regions, the TargetMachine that generates their
+// code, and the host symbols compiled code may call. Compile thread only, except where noted.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace llvm {
+class MemoryBuffer;
+class TargetMachine;
+namespace orc {
+class LLJIT;
+}
+}  // namespace llvm
+
+namespace softcpu {
+
+class JitEngine {
+ public:
+  JitEngine();  // throws std::runtime_error
+  ~JitEngine();
+
+  llvm::TargetMachine& target_machine() { return *tm_; }
+
+  // Link an object file holding function `name`; its address and a handle for remove().
+  bool add(std::unique_ptr<llvm::MemoryBuffer> object, const std::string& name, uintptr_t* address,
+           void** handle, std::string* error);
+  // Free the code of an added object (no CPU may be running it).
+  void remove(void* handle);
+
+ private:
+  std::unique_ptr<llvm::orc::LLJIT> jit_;
+  std::unique_ptr<llvm::TargetMachine> tm_;
+};
+
+}  // namespace softcpu

@@ -1,0 +1,392 @@
+#include "translator/region_compiler.h"
+
+#include <llvm/Analysis/ValueTracking.h>
+#include <llvm/IR/Constants.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/IntrinsicInst.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/IR/MDBuilder.h>
+#include <llvm/IR/Module.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/Object/ObjectFile.h>
+#include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/MemoryBuffer.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/Target/TargetMachine.h>
+#include <llvm/Transforms/IPO/AlwaysInliner.h>
+#include <llvm/Transforms/IPO/GlobalDCE.h>
+#include <llvm/Transforms/Utils/Local.h>
+
+#include <cstddef>
+#include <cstdio>
+#include <vector>
+
+#include "interp/block.h"
+#include "interp/cpu.h"
+#include "translator/region_spec.h"
+#include "translator/semantics.h"
+
+namespace softcpu {
+
+namespace {
+
+// Fresh analysis managers for one pipeline run over one module (reusing them across modules
+// is what crashed for ../shared/TOOLCHAIN.md).
+struct Analyses {
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder pb;
+  explicit Analyses(llvm::TargetMachine& tm) : pb(&tm) {
+    pb.registerModuleAnalyses(mam);
+    pb.registerCGSCCAnalyses(cgam);
+    pb.registerFunctionAnalyses(fam);
+    pb.registerLoopAnalyses(lam);
+    pb.crossRegisterProxies(lam, fam, cgam, mam);
+  }
+};
+
+// Does every object `ptr` may point into come from an integer (a host address the soft TLB
+// computed: guest RAM or ROM)?
+bool points_to_guest_memory(const llvm::Value* ptr) {
+  llvm::SmallVector<const llvm::Value*, 4> objs;
+  llvm::getUnderlyingObjects(ptr, objs, nullptr, 0);
+  if (objs.empty()) return false;
+  for (const llvm::Value* o : objs) {
+    if (llvm::isa<llvm::IntToPtrInst>(o)) continue;
+    if (auto* ce = llvm::dyn_cast<llvm::ConstantExpr>(o); ce && ce->getOpcode() == llvm::Instruction::IntToPtr) continue;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+RegionCompiler::RegionCompiler(llvm::LLVMContext& ctx, const Semantics& sem,
+                               llvm::TargetMachine& tm)
+    : ctx_(ctx), sem_(sem), tm_(tm) {}
+
+std::string RegionCompiler::function_name(const RegionSpec& spec) {
+  uint32_t bytes = 0;
+  for (const RegionBlock& b : spec.blocks) bytes += b.bytes;
+  char name[64];
+  std::snprintf(name, sizeof name, "guest_0x%08x_len_%u_r%llu", spec.entry_lin, bytes,
+                static_cast<unsigned long long>(spec.id));
+  return name;
+}
+
+bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std::string* error) {
+  using namespace llvm;
+  auto m = std::make_unique<Module>("region", ctx_);
+  m->setTargetTriple(sem_.triple());
+  m->setDataLayout(sem_.data_layout());
+  out.name = function_name(spec);
+
+  Type* i8 = Type::getInt8Ty(ctx_);
+  Type* i32 = Type::getInt32Ty(ctx_);
+  Type* i64 = Type::getInt64Ty(ctx_);
+  PointerType* ptr = PointerType::get(ctx_, 0);
+  Function* fn = Function::Create(FunctionType::get(i32, {ptr}, false),
+                                  GlobalValue::ExternalLinkage, out.name, m.get());
+  fn->addFnAttr(Attribute::NoUnwind);
+  Argument* cpu = fn->getArg(0);
+  // The Cpu is the only guest state the region touches through this pointer; guest memory is
+  // reached through host addresses the soft TLB computes (see tag_memory below).
+  cpu->addAttr(Attribute::NoAlias);
+  cpu->addAttr(Attribute::NonNull);
+  cpu->addAttr(Attribute::getWithDereferenceableBytes(ctx_, sizeof(Cpu)));
+  cpu->addAttr(Attribute::getWithAlignment(ctx_, Align(alignof(Cpu))));
+
+  FunctionType* call_ty = FunctionType::get(i32, {ptr, ptr, ptr}, false);
+  FunctionCallee jit_call = m->getOrInsertFunction("softcpu_jit_call", call_ty);
+  cast<Function>(jit_call.getCallee())->addFnAttr(Attribute::NoUnwind);
+
+  IRBuilder<> b(ctx_);
+  auto field = [&](size_t off) { return b.CreateConstInBoundsGEP1_64(i8, cpu, off); };
+  auto store_eip = [&](uint32_t eip) { b.CreateStore(b.getInt32(eip), field(offsetof(Cpu, eip))); };
+  auto add_icount = [&](uint64_t n) {
+    if (n == 0) return;
+    Value* p = field(offsetof(Cpu, icount));
+    b.CreateStore(b.CreateAdd(b.CreateLoad(i64, p), b.getInt64(n)), p);
+  };
+  auto ret = [&](NativeExit e) { b.CreateRet(b.getInt32(e)); };
+
+  const size_t nblocks = spec.blocks.size();
+  BasicBlock* entry = BasicBlock::Create(ctx_, "entry", fn);
+  std::vector<BasicBlock*> check(nblocks), body(nblocks);
+  for (size_t k = 0; k < nblocks; ++k) {
+    check[k] = BasicBlock::Create(ctx_, "check" + std::to_string(k), fn);
+    body[k] = BasicBlock::Create(ctx_, "block" + std::to_string(k), fn);
+  }
+  BasicBlock* fault_exit = BasicBlock::Create(ctx_, "fault_exit", fn);
+  BasicBlock* branch_exit = BasicBlock::Create(ctx_, "branch_exit", fn);
+
+  // entry: the run loop cleared Cpu::stop; saying so lets the checks after instructions
+  // that cannot set it fold away.
+  b.SetInsertPoint(entry);
+  AllocaInst* cur = b.CreateAlloca(i32, nullptr, "insn");
+  b.CreateStore(b.getInt8(0), field(offsetof(Cpu, stop)));
+  b.CreateBr(body[0]);
+
+  // Per instruction, in region order: its EIP and its index in its block (the instructions
+  // of the block before it retired when it faults).
+  std::vector<Constant*> eips, retired;
+  for (size_t bi = 0; bi < nblocks; ++bi) {
+    const RegionBlock& rb = spec.blocks[bi];
+    // Block boundary: interrupts, timers, the debugger and the instruction budget are looked
+    // at here, as the interpreter does between blocks (loop back-edges included).
+    b.SetInsertPoint(check[bi]);
+    {
+      Value* ev = b.CreateICmpNE(b.CreateLoad(i8, field(offsetof(Cpu, events))), b.getInt8(0));
+      Value* over = b.CreateICmpUGE(b.CreateLoad(i64, field(offsetof(Cpu, icount))),
+                                    b.CreateLoad(i64, field(offsetof(Cpu, icount_limit))));
+      BasicBlock* leave = BasicBlock::Create(ctx_, "event_exit" + std::to_string(bi), fn);
+      b.CreateCondBr(b.CreateOr(ev, over), leave, body[bi]);
+      b.SetInsertPoint(leave);
+      store_eip(rb.eip);
+      ret(NATIVE_EXIT_EVENT);
+    }
+
+    b.SetInsertPoint(body[bi]);
+    const size_t n = rb.insns.size();
+    uint32_t eip = rb.eip;
+    bool last_opaque = false;
+    for (size_t j = 0; j < n; ++j) {
+      const Insn& in = rb.insns[j];
+      const bool last = j + 1 == n;
+      const uint32_t next = eip + in.len;
+      b.CreateStore(b.getInt32(uint32_t(eips.size())), cur);
+      eips.push_back(b.getInt32(eip));
+      retired.push_back(b.getInt32(uint32_t(j)));
+      // Handler contract (interp/insn.h): a block's last instruction finds EIP = next.
+      if (last) store_eip(next);
+      Constant* bytes = ConstantDataArray::get(
+          ctx_, ArrayRef<uint8_t>(reinterpret_cast<const uint8_t*>(&in), sizeof(Insn)));
+      auto* g = new GlobalVariable(*m, bytes->getType(), true, GlobalValue::PrivateLinkage, bytes,
+                                   "insn" + std::to_string(eips.size() - 1));
+      g->setAlignment(Align(alignof(Insn)));
+      const Semantics::Handler* h = sem_.find(in.fn);
+      if (h && h->inlinable) {
+        FunctionCallee callee = m->getOrInsertFunction(h->name, h->type);
+        b.CreateCall(callee, {cpu, g});
+        ++out.inlined_insns;
+        last_opaque = false;
+      } else {
+        // Not inlinable: the host handler itself, through the runtime's fault catcher.
+        Constant* host = ConstantExpr::getIntToPtr(
+            b.getInt64(reinterpret_cast<uintptr_t>(in.fn)), ptr);
+        Value* st = b.CreateCall(jit_call, {host, cpu, g});
+        BasicBlock* ok = BasicBlock::Create(ctx_, "", fn);
+        b.CreateCondBr(b.CreateICmpNE(st, b.getInt32(0)), fault_exit, ok);
+        b.SetInsertPoint(ok);
+        last_opaque = true;
+      }
+      if (!last) {
+        // Self-modifying code or a data watch stops the block after this instruction.
+        Value* stop = b.CreateICmpNE(b.CreateLoad(i8, field(offsetof(Cpu, stop))), b.getInt8(0));
+        BasicBlock* leave = BasicBlock::Create(ctx_, "", fn);
+        BasicBlock* go = BasicBlock::Create(ctx_, "", fn);
+        b.CreateCondBr(stop, leave, go);
+        b.SetInsertPoint(leave);
+        store_eip(next);
+        add_icount(j + 1);
+        ret(NATIVE_EXIT_STOP);
+        b.SetInsertPoint(go);
+      }
+      eip = next;
+    }
+    // After the block's last instruction.
+    const Insn& tail = rb.insns.back();
+    if (tail.flags & INSN_TRAPS) {
+      // The monitor runs it: the handler left EIP at it and set the exit reason.
+      Value* trapped =
+          b.CreateICmpNE(b.CreateLoad(i8, field(offsetof(Cpu, exit_reason))), b.getInt8(0));
+      BasicBlock* leave = BasicBlock::Create(ctx_, "trap_exit", fn);
+      BasicBlock* go = BasicBlock::Create(ctx_, "", fn);
+      b.CreateCondBr(trapped, leave, go);
+      b.SetInsertPoint(leave);
+      add_icount(n - 1);
+      ret(NATIVE_EXIT_TRAP);
+      b.SetInsertPoint(go);
+    }
+    add_icount(n);
+    {
+      Value* stop = b.CreateICmpNE(b.CreateLoad(i8, field(offsetof(Cpu, stop))), b.getInt8(0));
+      BasicBlock* leave = BasicBlock::Create(ctx_, "stop_exit", fn);
+      BasicBlock* go = BasicBlock::Create(ctx_, "", fn);
+      b.CreateCondBr(stop, leave, go);
+      b.SetInsertPoint(leave);
+      ret(NATIVE_EXIT_STOP);
+      b.SetInsertPoint(go);
+    }
+    if (last_opaque) {
+      // A host handler may have changed the mode, the mapping or the descriptor tables:
+      // only the run loop's lookup may continue.
+      b.CreateBr(branch_exit);
+      continue;
+    }
+    // Continue inside the region when EIP is one of its blocks (the switch folds to a direct
+    // branch when the handler computed EIP from constants).
+    Value* next_eip = b.CreateLoad(i32, field(offsetof(Cpu, eip)));
+    SwitchInst* sw = b.CreateSwitch(next_eip, branch_exit, unsigned(nblocks));
+    for (size_t k = 0; k < nblocks; ++k) sw->addCase(b.getInt32(spec.blocks[k].eip), check[k]);
+  }
+
+  b.SetInsertPoint(branch_exit);
+  ret(NATIVE_EXIT_BRANCH);
+
+  // The fault exit: EIP of the faulting instruction, the instructions before it in its block
+  // retired (as the interpreter's recovery does).
+  b.SetInsertPoint(fault_exit);
+  {
+    ArrayType* at = ArrayType::get(i32, eips.size());
+    auto* eip_tab = new GlobalVariable(*m, at, true, GlobalValue::PrivateLinkage,
+                                       ConstantArray::get(at, eips), "eips");
+    auto* ret_tab = new GlobalVariable(*m, at, true, GlobalValue::PrivateLinkage,
+                                       ConstantArray::get(at, retired), "retired");
+    Value* k = b.CreateZExt(b.CreateLoad(i32, cur), i64);
+    Value* e = b.CreateLoad(i32, b.CreateInBoundsGEP(at, eip_tab, {b.getInt64(0), k}));
+    Value* r = b.CreateLoad(i32, b.CreateInBoundsGEP(at, ret_tab, {b.getInt64(0), k}));
+    b.CreateStore(e, field(offsetof(Cpu, eip)));
+    Value* p = field(offsetof(Cpu, icount));
+    b.CreateStore(b.CreateAdd(b.CreateLoad(i64, p), b.CreateZExt(r, i64)), p);
+    ret(NATIVE_EXIT_FAULT);
+  }
+
+  // Bring in the handler bodies, inline them all into the region function.
+  if (!sem_.link_into(*m, error)) return false;
+  for (Function& f : *m) {
+    if (&f == fn || f.isDeclaration()) continue;
+    f.setLinkage(GlobalValue::InternalLinkage);
+    f.setComdat(nullptr);
+    f.removeFnAttr(Attribute::NoInline);
+    f.removeFnAttr(Attribute::OptimizeNone);
+    f.addFnAttr(Attribute::AlwaysInline);
+  }
+  for (GlobalVariable& g : m->globals())
+    if (!g.isDeclaration()) {
+      g.setLinkage(GlobalValue::InternalLinkage);
+      g.setComdat(nullptr);
+    }
+  {
+    Analyses a(tm_);
+    ModulePassManager mpm;
+    mpm.addPass(AlwaysInlinerPass());
+    mpm.addPass(GlobalDCEPass());
+    mpm.run(*m, a.mam);
+  }
+
+  // Markers (interp/jit_abi.h): a fault raised inline records itself and leaves through the
+  // fault exit; a runtime call that reported a fault (already recorded) leaves the same way.
+  std::vector<CallInst*> markers;
+  for (BasicBlock& bb : *fn)
+    for (Instruction& in : bb)
+      if (auto* call = dyn_cast<CallInst>(&in))
+        if (Function* callee = call->getCalledFunction())
+          if (callee->getName() == "softcpu_jit_raise" || callee->getName() == "softcpu_jit_fault_exit")
+            markers.push_back(call);
+  for (CallInst* call : markers) {
+    Instruction* next = call->getNextNode();
+    if (!isa<UnreachableInst>(next)) changeToUnreachable(next);
+    Instruction* unreachable = call->getNextNode();
+    b.SetInsertPoint(call);
+    if (call->getCalledFunction()->getName() == "softcpu_jit_raise") {
+      Value* vf = call->getArgOperand(0);
+      b.CreateStore(b.CreateTrunc(vf, i8), field(offsetof(Cpu, jit_fault_vector)));
+      b.CreateStore(b.CreateTrunc(b.CreateAnd(b.CreateLShr(vf, 8), 1), i8),
+                    field(offsetof(Cpu, jit_fault_has_error)));
+      b.CreateStore(call->getArgOperand(1), field(offsetof(Cpu, jit_fault_error)));
+    }
+    b.SetInsertPoint(unreachable);
+    b.CreateBr(fault_exit);
+    unreachable->eraseFromParent();
+    call->eraseFromParent();
+  }
+  for (const char* name : {"softcpu_jit_raise", "softcpu_jit_fault_exit"})
+    if (Function* f = m->getFunction(name); f && f->use_empty()) f->eraseFromParent();
+  removeUnreachableBlocks(*fn);
+
+  // Guest memory (host addresses from the soft TLB) never overlaps the Cpu: say so with
+  // scoped alias metadata, so stores to guest memory do not force guest registers and the
+  // lazy flags back out of host registers, and the other way round. Calls stay barriers.
+  {
+    MDBuilder mdb(ctx_);
+    MDNode* domain = mdb.createAnonymousAliasScopeDomain("softcpu");
+    MDNode* cpu_scope = mdb.createAnonymousAliasScope(domain, "cpu");
+    MDNode* guest_scope = mdb.createAnonymousAliasScope(domain, "guest");
+    MDNode* cpu_list = MDNode::get(ctx_, {cpu_scope});
+    MDNode* guest_list = MDNode::get(ctx_, {guest_scope});
+    for (BasicBlock& bb : *fn) {
+      for (Instruction& in : bb) {
+        const Value* p = nullptr;
+        if (auto* l = dyn_cast<LoadInst>(&in)) p = l->getPointerOperand();
+        else if (auto* s = dyn_cast<StoreInst>(&in)) p = s->getPointerOperand();
+        else if (auto* mi = dyn_cast<MemIntrinsic>(&in)) {
+          bool guest = points_to_guest_memory(mi->getRawDest());
+          if (auto* mt = dyn_cast<MemTransferInst>(mi)) guest = guest && points_to_guest_memory(mt->getRawSource());
+          if (guest) {
+            in.setMetadata(LLVMContext::MD_alias_scope, guest_list);
+            in.setMetadata(LLVMContext::MD_noalias, cpu_list);
+          }
+          continue;
+        }
+        if (!p) continue;
+        if (getUnderlyingObject(p, 0) == cpu) {
+          in.setMetadata(LLVMContext::MD_alias_scope, cpu_list);
+          in.setMetadata(LLVMContext::MD_noalias, guest_list);
+        } else if (points_to_guest_memory(p)) {
+          in.setMetadata(LLVMContext::MD_alias_scope, guest_list);
+          in.setMetadata(LLVMContext::MD_noalias, cpu_list);
+        }
+      }
+    }
+  }
+
+  {
+    Analyses a(tm_);
+    FunctionPassManager fpm =
+        a.pb.buildFunctionSimplificationPipeline(OptimizationLevel::O2, ThinOrFullLTOPhase::None);
+    fpm.run(*fn, a.fam);
+  }
+
+  if (verifyModule(*m, nullptr)) {
+    std::string text;
+    raw_string_ostream os(text);
+    verifyModule(*m, &os);
+    *error = "invalid IR: " + text.substr(0, 400);
+    return false;
+  }
+  if (dump) {
+    raw_string_ostream os(out.ir);
+    m->print(os, nullptr);
+  }
+
+  auto emit = [&](CodeGenFileType kind, SmallVector<char, 0>& buf) {
+    legacy::PassManager cg;
+    raw_svector_ostream os(buf);
+    if (tm_.addPassesToEmitFile(cg, os, nullptr, kind)) return false;
+    cg.run(*m);
+    return true;
+  };
+  if (dump) {
+    SmallVector<char, 0> text;
+    if (emit(CodeGenFileType::AssemblyFile, text)) out.assembly.assign(text.data(), text.size());
+  }
+  SmallVector<char, 0> obj;
+  if (!emit(CodeGenFileType::ObjectFile, obj)) {
+    *error = "the target cannot emit object files";
+    return false;
+  }
+  out.object = MemoryBuffer::getMemBufferCopy(StringRef(obj.data(), obj.size()), out.name);
+  if (auto file = object::ObjectFile::createObjectFile(out.object->getMemBufferRef())) {
+    for (const object::SectionRef& s : (*file)->sections())
+      if (s.isText()) out.code_bytes += s.getSize();
+  } else {
+    consumeError(file.takeError());
+  }
+  return true;
+}
+
+}  // namespace softcpu

@@ -1,0 +1,43 @@
+// Compiles one region (translator/region_spec.h) to an object file: IR that calls the
+// instruction handlers of interp/sem/ with each Insn as a constant, the handler bodies linked
+// from the semantics bitcode and inlined, faults turned into branches to an exit that leaves
+// the guest state exact, then LLVM's optimiser and code generator. Compile thread only.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace llvm {
+class LLVMContext;
+class MemoryBuffer;
+class TargetMachine;
+}  // namespace llvm
+
+namespace softcpu {
+
+class Semantics;
+struct RegionSpec;
+
+class RegionCompiler {
+ public:
+  RegionCompiler(llvm::LLVMContext& ctx, const Semantics& sem, llvm::TargetMachine& tm);
+
+  struct Output {
+    std::string name;                            // the region function's symbol
+    std::unique_ptr<llvm::MemoryBuffer> object;  // ELF object holding it
+    uint64_t code_bytes = 0;                     // its .text size
+    uint64_t inlined_insns = 0;                  // instructions whose handler was inlined
+    std::string ir, assembly;                    // with `dump`: optimised IR and assembly
+  };
+  bool compile(const RegionSpec& spec, bool dump, Output& out, std::string* error);
+
+  // The function name of a region: guest_0x<entry linear>_len_<bytes>_r<id> (perf shows it).
+  static std::string function_name(const RegionSpec& spec);
+
+ private:
+  llvm::LLVMContext& ctx_;
+  const Semantics& sem_;
+  llvm::TargetMachine& tm_;
+};
+
+}  // namespace softcpu

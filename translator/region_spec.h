@@ -1,0 +1,40 @@
+// A region to compile, as the CPU thread hands it to the compile thread: plain copies of the
+// decoded blocks (no pointers into the block cache, which only the CPU thread may touch).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "interp/insn.h"
+
+namespace softcpu {
+
+struct RegionBlock {
+  uint32_t eip = 0;    // EIP of the block's first instruction (CS.base is the region's)
+  uint32_t phys = 0;   // physical address of its first byte
+  uint32_t bytes = 0;  // code length: EIP after the block = eip + bytes
+  std::vector<Insn> insns;
+};
+
+struct RegionSpec {
+  uint64_t id = 0;
+  uint32_t entry_phys = 0;  // the entry block (blocks[0]) is the cache key (entry_phys, mode)
+  uint32_t mode = 0;
+  uint32_t entry_lin = 0;   // CS.base + blocks[0].eip: the code is valid only for this
+  uint64_t page_version = 0;  // BlockCache::page_version of the page when the region was made
+  uint64_t lines = 0;         // 64-byte lines of the page holding its code
+  std::vector<RegionBlock> blocks;
+};
+
+// What the compile thread gives back.
+struct CompiledRegion {
+  RegionSpec spec;
+  uintptr_t entry = 0;       // the function's address; 0 if compiling failed
+  uint64_t code_bytes = 0;
+  uint64_t inlined_insns = 0;
+  double compile_us = 0;
+  void* tracker = nullptr;   // the JIT's resources for this region (JitEngine owns the type)
+  std::string error;
+};
+
+}  // namespace softcpu

@@ -1,0 +1,164 @@
+#include "translator/semantics.h"
+
+#include <llvm/Bitcode/BitcodeReader.h>
+#include <llvm/IR/Constants.h>
+#include <llvm/IR/Function.h>
+#include <llvm/IR/GlobalVariable.h>
+#include <llvm/IR/Instructions.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+#include <llvm/Linker/Linker.h>
+#include <llvm/Support/MemoryBuffer.h>
+
+#include <stdexcept>
+#include <unordered_set>
+#include <vector>
+
+#include "interp/sem/registry.h"
+
+extern "C" const char softcpu_semantics_bc[];
+extern "C" const char softcpu_semantics_bc_end[];
+
+namespace softcpu {
+
+const char* semantics_bitcode(size_t* size) {
+  *size = size_t(softcpu_semantics_bc_end - softcpu_semantics_bc);
+  return softcpu_semantics_bc;
+}
+
+namespace {
+
+llvm::MemoryBufferRef blob() {
+  size_t n;
+  const char* p = semantics_bitcode(&n);
+  return llvm::MemoryBufferRef(llvm::StringRef(p, n), "semantics.bc");
+}
+
+// Every Function in a constant initializer, in order (a handler table is a struct holding an
+// array of function pointers).
+void collect_functions(const llvm::Constant* c, std::vector<llvm::Function*>& out) {
+  if (auto* f = llvm::dyn_cast<llvm::Function>(c)) {
+    out.push_back(const_cast<llvm::Function*>(f));
+    return;
+  }
+  if (llvm::isa<llvm::ConstantAggregate>(c))
+    for (const llvm::Use& op : c->operands()) collect_functions(llvm::cast<llvm::Constant>(op), out);
+}
+
+const llvm::GlobalVariable* global_of(const llvm::Constant* c) {
+  return llvm::dyn_cast<llvm::GlobalVariable>(c->stripPointerCasts());
+}
+
+// May compiled code contain this function's body? Only if everything it reaches calls the
+// JIT runtime (softcpu_jit_*: non-throwing, or markers the translator rewrites), LLVM
+// intrinsics or memcpy-like libc, and reads no mutable global (a JIT module would get its
+// own copy of it). Anything else (a host function that may throw, a counter) makes the
+// handler a call through softcpu_jit_call instead.
+bool body_is_inlinable(const llvm::Function& f, std::unordered_set<const llvm::Function*>& seen,
+                       std::unordered_map<const llvm::Function*, bool>& memo) {
+  if (auto it = memo.find(&f); it != memo.end()) return it->second;
+  if (!seen.insert(&f).second) return true;  // recursion: decided by the outer visit
+  bool ok = true;
+  auto check_value = [&](const llvm::Value* v, auto& self) -> void {
+    if (!ok) return;
+    if (auto* g = llvm::dyn_cast<llvm::GlobalVariable>(v)) {
+      if (!g->isConstant()) ok = false;
+    } else if (auto* ce = llvm::dyn_cast<llvm::ConstantExpr>(v)) {
+      for (const llvm::Use& op : ce->operands()) self(op.get(), self);
+    }
+  };
+  for (const llvm::BasicBlock& bb : f) {
+    for (const llvm::Instruction& in : bb) {
+      if (auto* call = llvm::dyn_cast<llvm::CallBase>(&in)) {
+        const llvm::Function* callee = call->getCalledFunction();
+        if (!callee) {
+          ok = false;  // a call through a pointer
+        } else if (callee->isIntrinsic()) {
+        } else if (callee->isDeclaration()) {
+          const llvm::StringRef n = callee->getName();
+          if (!n.starts_with("softcpu_jit_") && n != "memcpy" && n != "memmove" && n != "memset")
+            ok = false;
+        } else if (!body_is_inlinable(*callee, seen, memo)) {
+          ok = false;
+        }
+        for (const llvm::Use& arg : call->args()) check_value(arg.get(), check_value);
+      } else {
+        for (const llvm::Use& op : in.operands()) check_value(op.get(), check_value);
+      }
+      if (!ok) break;
+    }
+    if (!ok) break;
+  }
+  memo[&f] = ok;
+  return ok;
+}
+
+}  // namespace
+
+Semantics::Semantics(llvm::LLVMContext& ctx) : ctx_(ctx) {
+  auto parsed = llvm::parseBitcodeFile(blob(), ctx_);
+  if (!parsed) throw std::runtime_error("cannot parse the semantics bitcode: " +
+                                        llvm::toString(parsed.takeError()));
+  std::unique_ptr<llvm::Module> m = std::move(*parsed);
+  triple_ = m->getTargetTriple();
+  data_layout_ = m->getDataLayoutStr();
+
+  // The Cpu and Insn layouts the bitcode was compiled against must be the host's.
+  const auto* layout = m->getGlobalVariable("softcpu_layout", true);
+  const auto* li = layout ? llvm::dyn_cast<llvm::ConstantDataArray>(layout->getInitializer())
+                          : nullptr;
+  if (!li || li->getNumElements() != softcpu_layout_count)
+    throw std::runtime_error("semantics bitcode: no layout record");
+  for (unsigned k = 0; k < softcpu_layout_count; ++k)
+    if (li->getElementAsInteger(k) != softcpu_layout[k])
+      throw std::runtime_error("semantics bitcode: Cpu/Insn layout differs from the host's");
+
+  const auto* fam = m->getGlobalVariable("softcpu_handler_families", true);
+  const auto* arr = fam ? llvm::dyn_cast<llvm::ConstantArray>(fam->getInitializer()) : nullptr;
+  if (!arr || arr->getNumOperands() != softcpu_handler_family_count)
+    throw std::runtime_error("semantics bitcode: the handler registry differs from the host's");
+  std::unordered_set<const llvm::Function*> seen;
+  std::unordered_map<const llvm::Function*, bool> memo;
+  for (unsigned k = 0; k < softcpu_handler_family_count; ++k) {
+    const auto* entry = llvm::cast<llvm::ConstantStruct>(arr->getOperand(k));
+    const llvm::GlobalVariable* table = global_of(entry->getOperand(1));
+    std::vector<llvm::Function*> fns;
+    if (table && table->hasInitializer()) collect_functions(table->getInitializer(), fns);
+    const HandlerFamily& host = softcpu_handler_families[k];
+    if (fns.size() != host.count)
+      throw std::runtime_error(std::string("semantics bitcode: handler family ") + host.name +
+                               " has " + std::to_string(fns.size()) + " handlers, the host " +
+                               std::to_string(host.count));
+    for (uint32_t j = 0; j < host.count; ++j) {
+      llvm::Function* f = fns[j];
+      seen.clear();
+      const bool inl = body_is_inlinable(*f, seen, memo);
+      auto [it, fresh] = by_fn_.emplace(host.fns[j], Handler{f->getName().str(), f->getFunctionType(), inl});
+      if (fresh && inl) ++inlinable_;
+      (void)it;
+    }
+  }
+}
+
+Semantics::~Semantics() = default;
+
+const Semantics::Handler* Semantics::find(softcpu::Handler fn) const {
+  auto it = by_fn_.find(fn);
+  return it == by_fn_.end() ? nullptr : &it->second;
+}
+
+bool Semantics::link_into(llvm::Module& m, std::string* error) const {
+  // A lazily read copy: only the bodies the region needs are materialised.
+  auto lazy = llvm::getLazyBitcodeModule(blob(), ctx_);
+  if (!lazy) {
+    *error = llvm::toString(lazy.takeError());
+    return false;
+  }
+  if (llvm::Linker::linkModules(m, std::move(*lazy), llvm::Linker::Flags::LinkOnlyNeeded)) {
+    *error = "linking the semantics failed";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace softcpu

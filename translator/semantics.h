@@ -1,0 +1,53 @@
+// The instruction semantics as LLVM bitcode (interp/sem/, compiled by clang into the binary):
+// which bitcode function a handler pointer names, whether compiled code may inline it, and
+// linking the needed bodies into a region's module. Compile thread only (one LLVMContext).
+#pragma once
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "interp/insn.h"
+
+namespace llvm {
+class LLVMContext;
+class Module;
+class FunctionType;
+}  // namespace llvm
+
+namespace softcpu {
+
+class Semantics {
+ public:
+  struct Handler {
+    std::string name;           // the bitcode function's (mangled) name
+    llvm::FunctionType* type;   // void(ptr, ptr)
+    bool inlinable;             // calls only the JIT runtime, intrinsics and its own helpers
+  };
+
+  // Parses the embedded bitcode and checks it against the host (Cpu layout, handler
+  // registry). Throws std::runtime_error when they disagree.
+  explicit Semantics(llvm::LLVMContext& ctx);
+  ~Semantics();
+
+  // The bitcode handler for a host handler pointer, or nullptr (not in the registry).
+  const Handler* find(softcpu::Handler fn) const;
+
+  // Link the bodies of the functions `m` declares (and what they use) into `m`.
+  bool link_into(llvm::Module& m, std::string* error) const;
+
+  const std::string& triple() const { return triple_; }
+  const std::string& data_layout() const { return data_layout_; }
+  size_t handler_count() const { return by_fn_.size(); }
+  size_t inlinable_count() const { return inlinable_; }
+
+ private:
+  llvm::LLVMContext& ctx_;
+  std::unordered_map<softcpu::Handler, Handler> by_fn_;
+  std::string triple_, data_layout_;
+  size_t inlinable_ = 0;
+};
+
+// The embedded bitcode (translator/semantics_blob.S).
+const char* semantics_bitcode(size_t* size);
+
+}  // namespace softcpu

@@ -1,0 +1,73 @@
+// Tier 1: compiles regions of hot guest code to native code with LLVM ORC, on a background
+// thread, and installs it in the decoded blocks the interpreter runs (interp/native_tier.h).
+// This header holds no LLVM types: only translator/*.cpp include LLVM.
+//
+// Threads: the CPU thread calls hot(), poll() and stats(); the compile thread owns the
+// LLVMContext, the pass pipeline, the TargetMachine and the JIT. They share only the request
+// and completion queues (each under its own mutex) and atomic counters. Decoded blocks, the
+// block cache and the Cpu are touched on the CPU thread only: a request carries copies of the
+// instructions it compiles, never pointers into the cache.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "interp/native_tier.h"
+
+namespace softcpu {
+
+struct Cpu;
+class BlockCache;
+
+struct TranslatorConfig {
+  uint64_t threshold = 1000;       // --jit-threshold: block executions that make it hot
+  bool sync = false;               // --jit-sync: compile on the CPU thread when a block is hot
+  bool perf_map = false;           // --perf-map: /tmp/perf-PID.map names each region
+  std::string dump_dir;            // --jit-dump DIR: each region's IR and assembly
+  unsigned max_region_blocks = 32;
+  unsigned max_queue = 64;         // requests beyond this are dropped (counted)
+  unsigned smc_blacklist = 8;      // a page whose regions were invalidated this often is not compiled again
+};
+
+// What --stats reports about tier 1 (a consistent snapshot).
+struct TranslatorStats {
+  uint64_t requests = 0;            // hot blocks handed over
+  uint64_t regions_compiled = 0;
+  uint64_t regions_installed = 0;
+  uint64_t dropped_stale = 0;       // their code was written while they compiled
+  uint64_t dropped_queue_full = 0;
+  uint64_t dropped_unsuitable = 0;  // entry not compilable (crosses a page, blacklisted, ...)
+  uint64_t compile_failures = 0;
+  uint64_t regions_invalidated = 0; // installed regions retired by writes to their code
+  uint64_t pages_blacklisted = 0;
+  uint64_t native_code_bytes = 0;   // machine code of the regions compiled
+  uint64_t region_blocks = 0;       // blocks in the regions compiled
+  uint64_t region_insns = 0;        // guest instructions in the regions compiled
+  uint64_t inlined_insns = 0;       // ... whose semantics were inlined (the rest are calls)
+  uint64_t queue_high_water = 0;
+  double compile_us_total = 0;      // compile thread time per region: IR, optimisation, codegen
+  double compile_us_mean = 0, compile_us_p50 = 0, compile_us_p99 = 0;
+};
+
+class Translator : public NativeTier {
+ public:
+  // Throws std::runtime_error when the JIT cannot start (the caller falls back to tier 0).
+  Translator(Cpu& cpu, BlockCache& cache, const TranslatorConfig& config);
+  ~Translator() override;
+
+  void hot(DecodedBlock& b) override;
+  void poll() override;
+  uint64_t threshold() const override;
+
+  // Wait until every request so far is compiled and installed (tests, --jit-sync).
+  void drain();
+  TranslatorStats stats() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace softcpu
