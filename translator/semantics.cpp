@@ -129,14 +129,16 @@ Semantics::Semantics(llvm::LLVMContext& ctx) : ctx_(ctx) {
       throw std::runtime_error(std::string("semantics bitcode: handler family ") + host.name +
                                " has " + std::to_string(fns.size()) + " handlers, the host " +
                                std::to_string(host.count));
+    Family family{host.name, {}};
     for (uint32_t j = 0; j < host.count; ++j) {
       llvm::Function* f = fns[j];
       seen.clear();
       const bool inl = body_is_inlinable(*f, seen, memo);
       auto [it, fresh] = by_fn_.emplace(host.fns[j], Handler{f->getName().str(), f->getFunctionType(), inl});
       if (fresh && inl) ++inlinable_;
-      (void)it;
+      family.handlers.push_back(&it->second);
     }
+    families_.push_back(std::move(family));
   }
 }
 

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "interp/insn.h"
 
@@ -35,6 +36,13 @@ class Semantics {
   // Link the bodies of the functions `m` declares (and what they use) into `m`.
   bool link_into(llvm::Module& m, std::string* error) const;
 
+  // Per registry family (interp/sem/registry.h order): its name and handlers.
+  struct Family {
+    std::string name;
+    std::vector<const Handler*> handlers;
+  };
+  const std::vector<Family>& families() const { return families_; }
+
   const std::string& triple() const { return triple_; }
   const std::string& data_layout() const { return data_layout_; }
   size_t handler_count() const { return by_fn_.size(); }
@@ -43,6 +51,7 @@ class Semantics {
  private:
   llvm::LLVMContext& ctx_;
   std::unordered_map<softcpu::Handler, Handler> by_fn_;
+  std::vector<Family> families_;
   std::string triple_, data_layout_;
   size_t inlinable_ = 0;
 };

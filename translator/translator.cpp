@@ -1,5 +1,6 @@
 #include "translator/translator.h"
 
+#include <llvm/Demangle/Demangle.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <unistd.h>
@@ -381,6 +382,21 @@ CompiledRegion Translator::Impl::compile(RegionSpec spec) {
     compile_us.push_back(r.compile_us);
   }
   r.spec = std::move(spec);
+  return r;
+}
+
+SemanticsReport semantics_report() {
+  llvm::LLVMContext ctx;
+  Semantics sem(ctx);
+  SemanticsReport r;
+  for (const Semantics::Family& f : sem.families()) {
+    SemanticsReport::Family out{f.name, uint32_t(f.handlers.size()), 0, {}};
+    for (const Semantics::Handler* h : f.handlers) {
+      if (h->inlinable) ++out.inlinable;
+      else out.not_inlinable.push_back(llvm::demangle(h->name));
+    }
+    r.families.push_back(std::move(out));
+  }
   return r;
 }
 

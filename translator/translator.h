@@ -50,6 +50,18 @@ struct TranslatorStats {
   double compile_us_mean = 0, compile_us_p50 = 0, compile_us_p99 = 0;
 };
 
+// The handler registry as the translator sees it: per family, how many of its handlers
+// compiled code can inline, and why the others cannot (the external functions they call).
+struct SemanticsReport {
+  struct Family {
+    std::string name;
+    uint32_t handlers = 0, inlinable = 0;
+    std::vector<std::string> not_inlinable;  // demangled handler names
+  };
+  std::vector<Family> families;
+};
+SemanticsReport semantics_report();  // throws std::runtime_error like the Translator
+
 class Translator : public NativeTier {
  public:
   // Throws std::runtime_error when the JIT cannot start (the caller falls back to tier 0).

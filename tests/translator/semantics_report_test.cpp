@@ -1,0 +1,46 @@
+// The translator's view of the instruction semantics (translator/semantics.cpp): the bitcode
+// matches the host's registry and layout, and the handlers that matter for speed can be
+// inlined into compiled code. Run with --gtest_also_run_disabled_tests and the filter
+// SemanticsReport.Print to see every family and the handlers that are called instead.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <string>
+
+#include "translator/translator.h"
+
+namespace softcpu {
+namespace {
+
+TEST(SemanticsReport, BitcodeMatchesTheHostRegistry) {
+  const SemanticsReport r = semantics_report();
+  EXPECT_FALSE(r.families.empty());
+  for (const auto& f : r.families) EXPECT_GT(f.handlers, 0u) << f.name;
+}
+
+// Families whose every handler must be inlinable: these are what hot guest code is made of.
+TEST(SemanticsReport, HotFamiliesInline) {
+  const SemanticsReport r = semantics_report();
+  for (const auto& f : r.families) {
+    const std::string& n = f.name;
+    const bool hot = n.find("kAlu") != std::string::npos || n == "softcpu::kIncDec" ||
+                     n == "softcpu::kNeg" || n == "softcpu::kNot";
+    if (!hot) continue;
+    EXPECT_EQ(f.inlinable, f.handlers) << n << ": " << (f.not_inlinable.empty() ? "" : f.not_inlinable[0]);
+  }
+}
+
+TEST(SemanticsReport, DISABLED_Print) {
+  const SemanticsReport r = semantics_report();
+  uint32_t all = 0, inl = 0;
+  for (const auto& f : r.families) {
+    std::printf("%-40s %4u handlers, %4u inlinable\n", f.name.c_str(), f.handlers, f.inlinable);
+    for (const std::string& h : f.not_inlinable) std::printf("    called: %s\n", h.c_str());
+    all += f.handlers;
+    inl += f.inlinable;
+  }
+  std::printf("%u handlers, %u inlinable\n", all, inl);
+}
+
+}  // namespace
+}  // namespace softcpu
