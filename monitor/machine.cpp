@@ -300,6 +300,10 @@ void Machine::register_stats() {
     stats_.add("jit.compile_us_mean", t(&S::compile_us_mean));
     stats_.add("jit.compile_us_p50", t(&S::compile_us_p50));
     stats_.add("jit.compile_us_p99", t(&S::compile_us_p99));
+    stats_.add("jit.compile_cpu_us.build", t(&S::compile_cpu_us_build));
+    stats_.add("jit.compile_cpu_us.inline", t(&S::compile_cpu_us_inline));
+    stats_.add("jit.compile_cpu_us.opt", t(&S::compile_cpu_us_opt));
+    stats_.add("jit.compile_cpu_us.codegen", t(&S::compile_cpu_us_codegen));
   }
   stats_.add("resets", &resets_);
   stats_.add("idle_waits", &idle_waits_);

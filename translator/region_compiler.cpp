@@ -18,6 +18,8 @@
 #include <llvm/Transforms/IPO/GlobalDCE.h>
 #include <llvm/Transforms/Utils/Local.h>
 
+#include <time.h>
+
 #include <cstddef>
 #include <cstdio>
 #include <vector>
@@ -30,6 +32,13 @@
 namespace softcpu {
 
 namespace {
+
+// CPU time of this thread, µs (the compile thread shares the machine with the CPU thread).
+double thread_cpu_us() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) * 1e6 + double(ts.tv_nsec) / 1e3;
+}
 
 // Fresh analysis managers for one pipeline run over one module (reusing them across modules
 // is what crashed for ../shared/TOOLCHAIN.md).
@@ -79,6 +88,12 @@ std::string RegionCompiler::function_name(const RegionSpec& spec) {
 
 bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std::string* error) {
   using namespace llvm;
+  double t = thread_cpu_us();
+  auto lap = [&t](double& into) {
+    const double now = thread_cpu_us();
+    into += now - t;
+    t = now;
+  };
   auto m = std::make_unique<Module>("region", ctx_);
   m->setTargetTriple(sem_.triple());
   m->setDataLayout(sem_.data_layout());
@@ -257,6 +272,7 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
 
   // Bring in the handler bodies, inline them all into the region function.
   if (!sem_.link_into(*m, error)) return false;
+  lap(out.build_us);
   for (Function& f : *m) {
     if (&f == fn || f.isDeclaration()) continue;
     f.setLinkage(GlobalValue::InternalLinkage);
@@ -307,6 +323,7 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
   for (const char* name : {"softcpu_jit_raise", "softcpu_jit_fault_exit"})
     if (Function* f = m->getFunction(name); f && f->use_empty()) f->eraseFromParent();
   removeUnreachableBlocks(*fn);
+  lap(out.inline_us);
 
   // Guest memory (host addresses from the soft TLB) never overlaps the Cpu: say so with
   // scoped alias metadata, so stores to guest memory do not force guest registers and the
@@ -344,12 +361,17 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
     }
   }
 
+  if (dump) {
+    raw_string_ostream os(out.ir_before);
+    m->print(os, nullptr);
+  }
   {
     Analyses a(tm_);
     FunctionPassManager fpm =
         a.pb.buildFunctionSimplificationPipeline(OptimizationLevel::O2, ThinOrFullLTOPhase::None);
     fpm.run(*fn, a.fam);
   }
+  lap(out.opt_us);
 
   if (verifyModule(*m, nullptr)) {
     std::string text;
@@ -380,6 +402,7 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
     return false;
   }
   out.object = MemoryBuffer::getMemBufferCopy(StringRef(obj.data(), obj.size()), out.name);
+  lap(out.codegen_us);
   if (auto file = object::ObjectFile::createObjectFile(out.object->getMemBufferRef())) {
     for (const object::SectionRef& s : (*file)->sections())
       if (s.isText()) out.code_bytes += s.getSize();

@@ -357,6 +357,7 @@ CompiledRegion Translator::Impl::compile(RegionSpec spec) {
   if (compiler->compile(spec, dump, out, &error)) {
     const std::string name = out.name;
     if (dump) {
+      std::ofstream(config.dump_dir + "/" + name + ".pre.ll") << out.ir_before;
       std::ofstream(config.dump_dir + "/" + name + ".ll") << out.ir;
       std::ofstream(config.dump_dir + "/" + name + ".s") << out.assembly;
     }
@@ -379,6 +380,10 @@ CompiledRegion Translator::Impl::compile(RegionSpec spec) {
                    error.c_str());
     }
     st.compile_us_total += r.compile_us;
+    st.compile_cpu_us_build += out.build_us;
+    st.compile_cpu_us_inline += out.inline_us;
+    st.compile_cpu_us_opt += out.opt_us;
+    st.compile_cpu_us_codegen += out.codegen_us;
     compile_us.push_back(r.compile_us);
   }
   r.spec = std::move(spec);

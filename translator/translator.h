@@ -47,6 +47,8 @@ struct TranslatorStats {
   uint64_t inlined_insns = 0;       // ... whose semantics were inlined (the rest are calls)
   uint64_t queue_high_water = 0;
   double compile_us_total = 0;      // compile thread time per region: IR, optimisation, codegen
+  double compile_cpu_us_build = 0, compile_cpu_us_inline = 0;  // thread CPU time by phase
+  double compile_cpu_us_opt = 0, compile_cpu_us_codegen = 0;
   double compile_us_mean = 0, compile_us_p50 = 0, compile_us_p99 = 0;
 };
 

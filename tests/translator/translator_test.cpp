@@ -1,0 +1,195 @@
+// Tier 1 against tier 0: the same guest program run by the interpreter and by compiled code
+// (every block compiled the first time it runs) must leave the same registers, flags, EIP,
+// instruction count and memory; and compiled code must actually have run. Targeted cases:
+// faults in the middle of a region (inline and from a called handler), self-modifying code in
+// a hot loop, the instruction budget in a compiled endless loop, a region made stale while it
+// compiles, a page-table change under compiled code.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "interp/paging.h"
+#include "tests/interp/cpu_harness.h"
+#include "translator/translator.h"
+
+namespace softcpu {
+namespace {
+
+using test::CpuHarness;
+using test::Tier;
+
+constexpr uint32_t CODE = CpuHarness::CODE_ADDR;
+constexpr uint32_t DATA = CpuHarness::DATA_ADDR;
+
+uint64_t native_insns(CpuHarness& h) { return h.cpu.icount - h.interp.counters().insns_interpreted; }
+
+// The architectural state both tiers must agree on.
+void expect_same(CpuHarness& a, CpuHarness& b) {
+  for (unsigned r = 0; r < 8; ++r) EXPECT_EQ(a.cpu.regs[r], b.cpu.regs[r]) << "register " << r;
+  EXPECT_EQ(a.cpu.eip, b.cpu.eip);
+  EXPECT_EQ(a.flags(), b.flags());
+  EXPECT_EQ(a.cpu.icount, b.cpu.icount);
+  EXPECT_EQ(a.last_vector(), b.last_vector());
+  for (uint32_t base : {DATA, CpuHarness::STACK_TOP - 0x1000u, CODE}) {
+    std::vector<uint8_t> x(0x8000), y(0x8000);
+    a.mem.read_bytes(base, x.data(), uint32_t(x.size()));
+    b.mem.read_bytes(base, y.data(), uint32_t(y.size()));
+    EXPECT_EQ(x, y) << "memory at " << std::hex << base;
+  }
+}
+
+// Run `code` in both tiers after `setup`, compare, and return the JIT harness's run result.
+struct Both {
+  CpuHarness interp{true, Tier::INTERP};
+  CpuHarness jit{true, Tier::JIT};
+  template <typename Setup>
+  Both(std::initializer_list<uint8_t> code, Setup setup) {
+    for (CpuHarness* h : {&interp, &jit}) {
+      h->code(code);
+      setup(*h);
+    }
+  }
+  void run(ExitReason want = EXIT_HLT, uint64_t max = 1000000) {
+    EXPECT_EQ(interp.run(max), want);
+    EXPECT_EQ(jit.run(max), want);
+    expect_same(interp, jit);
+  }
+};
+
+TEST(Translator, HotLoopRunsCompiled) {
+  Both t({0xB9, 0xE8, 0x03, 0x00, 0x00,  // mov ecx, 1000
+          0x31, 0xC0,                    // xor eax, eax
+          0x01, 0xC8,                    // l: add eax, ecx
+          0x49,                          // dec ecx
+          0x75, 0xFB},                   // jnz l
+         [](CpuHarness&) {});
+  t.run();
+  EXPECT_EQ(t.jit.cpu.regs[EAX], 500500u);
+  EXPECT_GT(t.jit.interp.counters().native_entries, 0u);
+  EXPECT_GT(native_insns(t.jit), 2900u);  // the loop ran compiled
+  EXPECT_EQ(native_insns(t.interp), 0u);
+  EXPECT_GE(t.jit.jit->stats().regions_installed, 1u);
+}
+
+// A segment-limit #GP raised by inline code in the 6th iteration of a compiled loop: EIP at
+// the faulting instruction, the instructions before it retired, nothing of it committed.
+TEST(Translator, InlineFaultInRegionLeavesExactState) {
+  Both t({0xBE, 0x00, 0x00, 0x02, 0x00,        // mov esi, DATA
+          0xB9, 0x0A, 0x00, 0x00, 0x00,        // mov ecx, 10
+          0x01, 0x0E,                          // l: add [esi], ecx
+          0x81, 0xC6, 0x00, 0x10, 0x00, 0x00,  // add esi, 0x1000
+          0x49,                                // dec ecx
+          0x75, 0xF5},                         // jnz l
+         [](CpuHarness& h) { h.cpu.seg[DS].wr_hi = h.cpu.seg[DS].rd_hi = DATA + 0x4FFF; });
+  t.run();
+  EXPECT_EQ(t.jit.last_vector(), VEC_GP);
+  EXPECT_EQ(t.jit.pushed_eip_after_error(), CODE + 10);
+  EXPECT_EQ(t.jit.cpu.regs[ESI], DATA + 0x5000);
+  EXPECT_EQ(t.jit.cpu.regs[ECX], 5u);
+  EXPECT_EQ(t.jit.rd32(DATA + 0x4000), 6u);
+  EXPECT_GT(native_insns(t.jit), 20u);
+}
+
+// #DE from a handler compiled code calls (DIV) rather than inlines.
+TEST(Translator, CalledHandlerFaultInRegion) {
+  Both t({0xB9, 0x03, 0x00, 0x00, 0x00,  // mov ecx, 3
+          0xB8, 0x64, 0x00, 0x00, 0x00,  // l: mov eax, 100
+          0x31, 0xD2,                    // xor edx, edx
+          0xF7, 0xF1,                    // div ecx
+          0x49,                          // dec ecx
+          0xEB, 0xF4},                   // jmp l
+         [](CpuHarness&) {});
+  t.run();
+  EXPECT_EQ(t.jit.last_vector(), VEC_DE);
+  EXPECT_EQ(t.jit.pushed_eip(), CODE + 12);
+  EXPECT_EQ(t.jit.cpu.regs[ECX], 0u);
+  EXPECT_EQ(t.jit.cpu.regs[EAX], 100u);
+}
+
+// A loop that rewrites an immediate it is about to run, every iteration: each write retires
+// the region holding it, and the page stops being compiled after a few.
+TEST(Translator, SelfModifyingHotLoop) {
+  const uint32_t imm = CODE + 14;
+  Both t({0xB9, 0x32, 0x00, 0x00, 0x00,  // mov ecx, 50
+          0x31, 0xDB,                    // xor ebx, ebx
+          0x88, 0x0D, uint8_t(imm), uint8_t(imm >> 8), uint8_t(imm >> 16), 0x00,
+                                         // l: mov [x+1], cl
+          0xB0, 0x00,                    // x: mov al, 0   (imm rewritten)
+          0x00, 0xC3,                    // add bl, al
+          0x49,                          // dec ecx
+          0x75, 0xF3},                   // jnz l
+         [](CpuHarness&) {});
+  t.run();
+  EXPECT_EQ(t.jit.cpu.regs[EBX] & 0xFF, (50u * 51 / 2) & 0xFF);
+  EXPECT_EQ(t.jit.cpu.regs[EAX] & 0xFF, 1u);
+  const TranslatorStats s = t.jit.jit->stats();
+  EXPECT_GE(s.regions_invalidated, 1u);
+  EXPECT_GE(s.pages_blacklisted, 1u);
+  EXPECT_LT(s.regions_compiled, 40u);  // backed off instead of compiling all 50 versions
+}
+
+// A compiled endless loop still returns at the instruction budget.
+TEST(Translator, EndlessLoopHonoursTheBudget) {
+  CpuHarness h(true, Tier::JIT);
+  h.code({0x40,          // l: inc eax
+          0xEB, 0xFD});  // jmp l
+  const uint64_t start = h.cpu.icount;
+  EXPECT_EQ(h.run(100000), EXIT_BUDGET);
+  EXPECT_GE(h.cpu.icount - start, 100000u);
+  EXPECT_LE(h.cpu.icount - start, 100002u);
+  EXPECT_EQ(h.cpu.regs[EAX], uint32_t((h.cpu.icount - start) / 2 + ((h.cpu.icount - start) & 1)));
+  EXPECT_GT(h.interp.counters().native_exits[NATIVE_EXIT_EVENT], 0u);
+}
+
+// A region whose code is written while it compiles is dropped, not installed.
+TEST(Translator, RegionMadeStaleWhileQueuedIsDropped) {
+  CpuHarness h(true, Tier::INTERP);
+  TranslatorConfig tc;
+  tc.threshold = 1;  // hot at its first run, compiled on the background thread
+  Translator tr(h.cpu, h.cache, tc);
+  h.interp.set_native_tier(&tr);
+  h.code({0x90});  // nop ; hlt: one block, queued when it runs
+  EXPECT_EQ(h.run(), EXIT_HLT);
+  write_linear<1>(h.cpu, CODE, 0x90);  // the guest rewrites it (SMC path) before it is installed
+  tr.drain();
+  const TranslatorStats s = tr.stats();
+  EXPECT_EQ(s.requests, 1u);
+  EXPECT_EQ(s.dropped_stale, 1u);
+  EXPECT_EQ(s.regions_installed, 0u);
+  h.interp.set_native_tier(nullptr);
+}
+
+// Compiled code reads through a mapping, the guest changes the PTE and runs INVLPG, and the
+// next read sees the new page in both tiers.
+TEST(Translator, PageTableChangeUnderCompiledCode) {
+  constexpr uint32_t PD = 0x200000, PT0 = 0x201000, PT1 = 0x202000;
+  constexpr uint32_t A = 0x30000, B = 0x31000, PTE = PT1;  // linear 0x400000 -> A, then B
+  Both t({0xB9, 0x14, 0x00, 0x00, 0x00,        // mov ecx, 20
+          0xA1, 0x00, 0x00, 0x40, 0x00,        // l: mov eax, [0x400000]
+          0x01, 0xC3,                          // add ebx, eax
+          0x49,                                // dec ecx
+          0x75, 0xF6,                          // jnz l
+          0xC7, 0x05, uint8_t(PTE), uint8_t(PTE >> 8), uint8_t(PTE >> 16), 0x00,
+          uint8_t(B | 3), uint8_t(B >> 8), uint8_t(B >> 16), 0x00,  // mov dword [PTE], B|P|RW
+          0x0F, 0x01, 0x3D, 0x00, 0x00, 0x40, 0x00,                 // invlpg [0x400000]
+          0xA1, 0x00, 0x00, 0x40, 0x00},       // mov eax, [0x400000]
+         [&](CpuHarness& h) {
+           for (uint32_t k = 0; k < 1024; ++k) h.wr32(PT0 + 4 * k, (k << 12) | PTE_P | PTE_RW);
+           h.wr32(PD, PT0 | PTE_P | PTE_RW);
+           h.wr32(PD + 4, PT1 | PTE_P | PTE_RW);
+           h.wr32(PTE, A | PTE_P | PTE_RW);
+           h.wr32(A, 7);
+           h.wr32(B, 1000);
+           h.cpu.cr3 = PD;
+           h.cpu.cr0 |= CR0_PG;
+           tlb_flush(h.cpu);
+         });
+  t.run();
+  EXPECT_EQ(t.jit.cpu.regs[EBX], 140u);
+  EXPECT_EQ(t.jit.cpu.regs[EAX], 1000u);
+  EXPECT_GT(native_insns(t.jit), 40u);
+}
+
+}  // namespace
+}  // namespace softcpu
