@@ -122,6 +122,13 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
     tracer_->attach(cpu_);
   }
 
+  if (!config.state_log_path.empty()) {
+    state_log_ = std::fopen(config.state_log_path.c_str(), "w");
+    if (!state_log_)
+      throw ConfigError{"cannot open state log '" + config.state_log_path + "': " +
+                        std::strerror(errno)};
+  }
+
   reset_cpu(cpu_);
   platform_->apic_base_written();  // the platform was reset before the MSR had its reset value
   if (!config.kernel_path.empty()) boot_kernel_directly();
@@ -381,7 +388,29 @@ void Machine::service_devices() {
   platform_->update_ferr();
 }
 
+// One line per exit to the monitor (not the budget exits, which are bookkeeping): where the
+// guest is, its registers and flags, and a hash of RAM. Deterministic guests write the same
+// log whichever tier ran them; the first differing line is where they diverged.
+void Machine::log_state(ExitReason r) {
+  Cpu& c = cpu_;
+  uint64_t h = 0x9E3779B97F4A7C15ull;
+  const uint8_t* ram = mem_->ram();
+  for (uint32_t off = 0; off + 8 <= mem_->ram_size(); off += 8) {
+    uint64_t w;
+    std::memcpy(&w, ram + off, 8);
+    h = (h ^ w) * 0x100000001B3ull;
+    h ^= h >> 29;
+  }
+  std::fprintf(state_log_,
+               "%" PRIu64 " %s %04x:%08x eax=%08x ecx=%08x edx=%08x ebx=%08x esp=%08x ebp=%08x "
+               "esi=%08x edi=%08x efl=%08x ram=%016" PRIx64 "\n",
+               c.icount, exit_reason_name(r), c.seg[CS].selector, c.eip, c.regs[EAX], c.regs[ECX],
+               c.regs[EDX], c.regs[EBX], c.regs[ESP], c.regs[EBP], c.regs[ESI], c.regs[EDI],
+               read_eflags(c), h);
+}
+
 bool Machine::finish_exit(ExitReason r, int& status) {
+  if (state_log_ && r != EXIT_BUDGET) log_state(r);
   if (r == EXIT_TRIPLE_FAULT || ((r >= EXIT_IO && r <= EXIT_HLT) && !run_trapped())) {
     report_triple_fault();
     if (!config_.reset_on_triple_fault) {
@@ -510,6 +539,11 @@ int Machine::run() {
   platform_->flush_disks();
   if (!config_.screen_dump_path.empty()) write_screen_dump();
   if (tracer_) tracer_->flush();
+  if (state_log_) {
+    log_state(EXIT_NONE);  // the final state
+    std::fclose(state_log_);
+    state_log_ = nullptr;
+  }
   return status;
 }
 

@@ -98,6 +98,8 @@ class Machine {
   VirtualClock clock_;
   CpuMailbox mailbox_;  // host I/O thread -> CPU thread
   std::unique_ptr<Tracer> tracer_;  // --trace
+  FILE* state_log_ = nullptr;       // --state-log
+  void log_state(ExitReason r);
 
   // Set from the CPU thread (debug-exit) or the host I/O thread (Ctrl-A x).
   std::atomic<int> exit_status_{-1};  // -1: no exit requested; the first request wins

@@ -51,6 +51,9 @@ struct MachineConfig {
   bool reset_on_triple_fault = true;  // --on-triple-fault reset (like a PC) or exit
   StatsFormat stats = StatsFormat::NONE;
   std::string stats_path;          // empty: stderr
+  // --state-log FILE: the guest state at every exit to the monitor (lockstep tests of the
+  // tiers: two runs of a deterministic guest must write the same lines).
+  std::string state_log_path;
   // Tier 1 (translator/): --jit, --jit-threshold, --jit-sync, --perf-map, --jit-dump.
   bool jit = true;
   uint64_t jit_threshold = 0;      // 0: the translator's default

@@ -65,6 +65,10 @@ const char kRunHelp[] =
     "  --perf-map             write /tmp/perf-PID.map naming compiled code by guest address,\n"
     "                         so perf top/report show guest regions (guest_0xADDR_len_N)\n"
     "  --jit-dump DIR         write each compiled region's optimised IR (.ll) and assembly (.s)\n"
+    "  --state-log FILE       at every exit to the monitor (I/O, CPUID, HLT, ...) and at the end,\n"
+    "                         write the instruction count, CS:EIP, registers, EFLAGS and a hash of\n"
+    "                         RAM: two runs of a deterministic guest (e.g. --jit off and on) give\n"
+    "                         the same file\n"
     "  -h, --help             show this help\n"
     "\n"
     "exit status: (v << 1) | 1 when the guest writes v to the debug-exit port 0xF4; 0 when the\n"
@@ -320,6 +324,9 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
       c.jit_sync = true;
     } else if (name == "--perf-map") {
       c.perf_map = true;
+    } else if (name == "--state-log") {
+      if (!need_value()) return false;
+      c.state_log_path = value;
     } else if (name == "--jit-dump") {
       if (!need_value()) return false;
       c.jit_dump_dir = value;
