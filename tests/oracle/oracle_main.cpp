@@ -1417,7 +1417,8 @@ void usage() {
   std::printf(
       "usage: oracle_main [--native PATH] [--count N | --soak N] [--seed S] [--filter SUB]...\n"
       "                   [--show N] [--quiet] [--strict] [--dump N] [--list]\n"
-      "  --native PATH  the native_runner helper (default: next to this executable)\n"
+      "  --native PATH  native_runner or native_runner64 (by ELF class; default: next to this\n"
+      "                 executable, native_runner if built)\n"
       "  --count N      cases per form (default 2000)\n"
       "  --soak N       same as --count N, meant for large N\n"
       "  --seed S       random seed (default 1; the run is reproducible from it)\n"
@@ -1470,6 +1471,7 @@ int main_impl(int argc, char** argv) {
   SoftRunner soft;
 
   if (!self_check(native, soft)) return 2;
+  if (g_long_mode && !long_mode_self_test()) return 2;
 
   uint64_t total_cases = 0, total_bad = 0, total_not_run = 0;
   std::vector<std::string> bad_forms;
