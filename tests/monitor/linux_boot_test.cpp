@@ -177,8 +177,8 @@ TEST(LinuxBoot, Errors) {
   PhysicalMemory mem(16 * MiB);
   FakeBzImage good;
 
-  std::vector<uint8_t> truncated(good.bytes.begin(), good.bytes.end() - 100);
-  EXPECT_NE(boot_error_of(mem, truncated).find("truncated"), std::string::npos);
+  std::vector<uint8_t> no_kernel(good.bytes.begin(), good.bytes.begin() + 3 * 512);
+  EXPECT_NE(boot_error_of(mem, no_kernel).find("truncated"), std::string::npos);
   std::vector<uint8_t> tiny(good.bytes.begin(), good.bytes.begin() + 0x210);
   EXPECT_NE(boot_error_of(mem, tiny).find("truncated"), std::string::npos);
 
@@ -232,6 +232,41 @@ TEST(LinuxBoot, Errors) {
   EXPECT_EQ(load_bzimage(mem, good.bytes, big).initrd_addr, 5 * MiB);
 }
 
+// A file shorter than syssize says (Debian's memtest86+ 6.10 ia32 image is 8 bytes short) loads
+// like GRUB and QEMU load it, with a warning; a whole file gives none.
+TEST(LinuxBoot, ShortFileLoadsWithWarning) {
+  PhysicalMemory mem(16 * MiB);
+  FakeBzImage k;
+  EXPECT_TRUE(load_bzimage(mem, k.bytes, {}).warnings.empty());
+  std::vector<uint8_t> shorter(k.bytes.begin(), k.bytes.end() - 8);
+  LinuxBootInfo info;
+  ASSERT_NO_THROW(info = load_bzimage(mem, shorter, {}));
+  EXPECT_EQ(info.kernel_size, k.pm_size - 8);
+  ASSERT_EQ(info.warnings.size(), 1u);
+  EXPECT_NE(info.warnings[0].find("describes 9728 bytes, the file has 9720"), std::string::npos)
+      << info.warnings[0];
+  EXPECT_EQ(read_mem(mem, 0x100000 + k.pm_size - 16, 8),
+            std::vector<uint8_t>(shorter.end() - 8, shorter.end()));
+}
+
+// The zero page, command line, GDT and stack stay clear of the kernel (up to init_size) and
+// the initrd.
+TEST(LinuxBoot, LoaderDataAvoidsKernelAndInitrd) {
+  PhysicalMemory mem(32 * MiB);
+  FakeBzImage k;
+  LinuxBootOptions o;
+  o.cmdline = "x";
+  o.initrd.assign(4096, 1);
+  const LinuxBootInfo info = load_bzimage(mem, k.bytes, o);
+  for (uint32_t a : {info.boot_params_addr, info.cmdline_addr, info.entry.gdt_base,
+                     info.entry.esp - 1}) {
+    EXPECT_GE(a, BOOT_LOW_START);
+    EXPECT_LT(a, 0x9FC00u);  // base memory has room: everything stays below 640 KiB
+  }
+  EXPECT_EQ(info.boot_params_addr % 4096, 0u);
+  EXPECT_NE(info.boot_params_addr, info.cmdline_addr);
+}
+
 TEST(LinuxBoot, ApplyEntryStateGivesFlatProtectedMode) {
   PhysicalMemory mem(16 * MiB);
   BlockCache cache;
@@ -261,7 +296,7 @@ TEST(LinuxBoot, ApplyEntryStateGivesFlatProtectedMode) {
   }
   EXPECT_EQ(c.seg[CS].base, 0u);
   EXPECT_EQ(c.seg[CS].limit, 0xFFFFFFFFu);
-  EXPECT_EQ(c.gdtr.base, BOOT_GDT_ADDR);
+  EXPECT_EQ(c.gdtr.base, info.entry.gdt_base);
 }
 
 }  // namespace
