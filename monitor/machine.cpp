@@ -170,12 +170,12 @@ void Machine::boot_kernel_directly() {
     mp.cpuid_signature = CPUID_SIGNATURE;
     mp.cpuid_features = cpuid_features_edx(cpu_);
     const MpTableLayout layout = write_mptable(*mem_, mp);
-    // ACPI tables after it in the reserved EBDA, the RSDP last (in its first KiB, which the OS
-    // searches through the BDA's EBDA segment word at 0x40E).
-    const uint32_t tables = (layout.config_addr + layout.config_length + 63) & ~63u;
-    const uint32_t rsdp = (tables + build_acpi_tables(AcpiConfig{}).tables.size() + 15) & ~15u;
-    if (rsdp + ACPI_RSDP_SIZE > EBDA_START + 1024) throw BootError{"ACPI tables overflow the EBDA"};
-    platform_->setup_acpi_without_firmware(tables, rsdp);
+    // The ACPI tables go to the BIOS area's shadow RAM with an RSDP there (where SeaBIOS puts
+    // it); a second RSDP follows the MP table in the EBDA's first KiB, which the OS searches
+    // first through the BDA's EBDA segment word at 0x40E.
+    const uint32_t rsdp = (layout.config_addr + layout.config_length + 15) & ~15u;
+    if (rsdp + ACPI_RSDP_SIZE > EBDA_START + 1024) throw BootError{"the MP table overflows the EBDA"};
+    platform_->setup_acpi_without_firmware(rsdp);
     const uint16_t ebda_segment = EBDA_START >> 4;
     mem_->write_bytes(0x40E, &ebda_segment, 2);
     apply_entry_state(cpu_, entry);

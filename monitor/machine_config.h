@@ -49,6 +49,7 @@ struct MachineConfig {
   unsigned trace_events = TRACE_INSN;
   std::vector<TraceRange> trace_ranges;
   bool reset_on_triple_fault = true;  // --on-triple-fault reset (like a PC) or exit
+  bool pc_testdev = false;          // --device pc-testdev: QEMU's ISA test device
   StatsFormat stats = StatsFormat::NONE;
   std::string stats_path;          // empty: stderr
 };
