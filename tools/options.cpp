@@ -43,6 +43,9 @@ const char kRunHelp[] =
     "  --on-triple-fault reset|exit\n"
     "                         on a triple fault, reset the CPU like a PC (default; memory is\n"
     "                         kept) or print the CPU state and exit with status 3\n"
+    "  --device pc-testdev    add QEMU's pc-testdev (kvm-unit-tests): ports 0xE0-0xEB latch and\n"
+    "                         flush page, 0x2000-0x2017 IRQ lines, 64 KiB at 0xFF000000\n"
+    "                         (isa-debug-exit at 0xF4 is always there)\n"
     "debugging:\n"
     "  --gdb tcp:ADDR:PORT    accept a gdb connection (loopback unless ADDR says otherwise)\n"
     "  -s                     same as --gdb tcp:127.0.0.1:1234\n"
@@ -249,6 +252,14 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
         return false;
       }
       c.timeout_seconds = t;
+    } else if (name == "--device") {
+      if (!need_value()) return false;
+      if (value == "pc-testdev") {
+        c.pc_testdev = true;
+      } else {
+        *error = "unknown --device '" + value + "': the devices to add are pc-testdev";
+        return false;
+      }
     } else if (name == "--on-triple-fault") {
       if (!need_value()) return false;
       if (value == "reset") c.reset_on_triple_fault = true;
