@@ -134,13 +134,16 @@ LinuxBootInfo load_bzimage(PhysicalMemory& mem, const std::vector<uint8_t>& imag
   info.protocol = uint16_t(le(image, bp::VERSION, 2));
   char version[16];
   std::snprintf(version, sizeof version, "%u.%02u", info.protocol >> 8, info.protocol & 0xFF);
-  if (info.protocol < 0x206)
+  // The 32-bit entry needs cmd_line_ptr and initrd_addr_max (2.02, 2.03); GRUB's 32-bit
+  // loader takes 2.03 and up too. Fields of later protocols get their documented defaults.
+  if (info.protocol < 0x203)
     throw BootError{std::string("Linux boot protocol ") + version +
-                    " is too old (2.06, Linux 2.6.22, or newer needed)"};
+                    " is too old for the 32-bit entry (2.03, Linux 2.4.18, or newer needed)"};
   const uint8_t loadflags = image[bp::LOADFLAGS];
   if (!(loadflags & bp::LOADED_HIGH))
     throw BootError{"zImage kernels (loaded below 1 MiB) are not supported; use a bzImage"};
-  if (le(image, bp::XLOADFLAGS, 2) & bp::XLF_KERNEL_64)
+  // xloadflags exists from 2.12 on; in an older header those bytes are code (boot.rst).
+  if (info.protocol >= 0x20C && (le(image, bp::XLOADFLAGS, 2) & bp::XLF_KERNEL_64))
     throw BootError{"this is a 64-bit (x86_64) kernel; the emulated CPU is 32-bit only"};
 
   // The real-mode part is setup_sects + 1 sectors (0 means 4); the rest is the
@@ -179,7 +182,8 @@ LinuxBootInfo load_bzimage(PhysicalMemory& mem, const std::vector<uint8_t>& imag
     throw BootError{"the kernel needs " + mib(kernel_end) + " of RAM, the machine has " +
                     mib(ram)};
 
-  const uint32_t cmdline_max = le(image, bp::CMDLINE_SIZE, 4);
+  // boot.rst "cmdline_size": before 2.06 the maximum is 255.
+  const uint32_t cmdline_max = info.protocol >= 0x206 ? le(image, bp::CMDLINE_SIZE, 4) : 255;
   if (options.cmdline.size() > cmdline_max)
     throw BootError{"kernel command line is " + std::to_string(options.cmdline.size()) +
                     " bytes, this kernel accepts at most " + std::to_string(cmdline_max)};

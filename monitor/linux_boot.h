@@ -116,7 +116,7 @@ constexpr unsigned E820_MAX = 128;
 bool is_bzimage(const std::vector<uint8_t>& image);
 
 // Load a bzImage into RAM; throws BootError for a file that is not a usable bzImage (no
-// header, protocol older than 2.06, not loaded high, 64-bit only, no protected-mode part),
+// header, protocol older than 2.03, not loaded high, 64-bit only, no protected-mode part),
 // a command line longer than the kernel accepts, or a kernel/initrd that does not fit in RAM.
 // A file shorter than its syssize says is loaded as it is, with a warning, as GRUB and QEMU
 // do (they load the file's bytes after the setup sectors and never check syssize).

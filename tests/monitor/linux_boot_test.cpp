@@ -189,8 +189,8 @@ TEST(LinuxBoot, Errors) {
             std::string::npos);
 
   std::vector<uint8_t> old = good.bytes;
-  put(old, bp::VERSION, 0x0205, 2);
-  EXPECT_NE(boot_error_of(mem, old).find("2.05"), std::string::npos);
+  put(old, bp::VERSION, 0x0202, 2);
+  EXPECT_NE(boot_error_of(mem, old).find("2.02"), std::string::npos);
 
   std::vector<uint8_t> low = good.bytes;
   low[bp::LOADFLAGS] = 0;
@@ -265,6 +265,23 @@ TEST(LinuxBoot, LoaderDataAvoidsKernelAndInitrd) {
   }
   EXPECT_EQ(info.boot_params_addr % 4096, 0u);
   EXPECT_NE(info.boot_params_addr, info.cmdline_addr);
+}
+
+// Protocols 2.03-2.05 load (GRUB's 32-bit loader takes them): the header is shorter, so the
+// bytes where later protocols keep xloadflags and cmdline_size are code, not fields.
+TEST(LinuxBoot, OlderProtocolsUseTheirDefaults) {
+  PhysicalMemory mem(16 * MiB);
+  FakeBzImage k;
+  put(k.bytes, bp::VERSION, 0x0204, 2);
+  put(k.bytes, bp::XLOADFLAGS, bp::XLF_KERNEL_64, 2);  // code bytes, not a 64-bit flag
+  put(k.bytes, bp::CMDLINE_SIZE, 0, 4);                // code too: the limit is 255
+  LinuxBootOptions o;
+  o.cmdline.assign(255, 'x');
+  EXPECT_EQ(boot_error_of(mem, k.bytes, o), "");
+  o.cmdline.assign(256, 'x');
+  EXPECT_NE(boot_error_of(mem, k.bytes, o).find("at most 255"), std::string::npos);
+  put(k.bytes, bp::VERSION, 0x020C, 2);  // from 2.12 on xloadflags counts
+  EXPECT_NE(boot_error_of(mem, k.bytes).find("64-bit"), std::string::npos);
 }
 
 TEST(LinuxBoot, ApplyEntryStateGivesFlatProtectedMode) {
