@@ -1,4 +1,4 @@
-// IN/OUT/INS/OUTS, CPUID, RDTSC, HLT, RDMSR/WRMSR: decoded here, executed by the monitor.
+// IN/OUT/INS/OUTS, CPUID, RDTSC, HLT, RDMSR/WRMSR, RDPMC: decoded here, executed by the monitor.
 #include "interp/debug.h"
 #include "interp/events.h"
 #include "interp/exceptions.h"
@@ -23,7 +23,8 @@ void trap_exit(Cpu& c, const Insn& i) {
     case TRAP_RDTSC: c.exit_reason = EXIT_RDTSC; break;
     case TRAP_HLT: c.exit_reason = EXIT_HLT; break;
     case TRAP_RDMSR:
-    case TRAP_WRMSR: c.exit_reason = EXIT_MSR; break;
+    case TRAP_WRMSR:
+    case TRAP_RDPMC: c.exit_reason = EXIT_MSR; break;
     default: c.exit_reason = EXIT_IO; break;
   }
 }
@@ -78,6 +79,18 @@ void do_cpuid(Cpu& c) {
     d = cpuid_features_edx(c);
   }
   c.regs[EAX] = a; c.regs[EBX] = b; c.regs[ECX] = cx; c.regs[EDX] = d;
+}
+
+// RDPMC (SDM vol.2 RDPMC, P6 family): ECX selects counter 0 or 1; #GP(0) for any other
+// ECX, and at CPL > 0 in protected mode (V86 included) unless CR4.PCE. EDX:EAX = the 40-bit
+// counter (EDX bits 31:8 zero).
+void do_rdpmc(Cpu& c) {
+  const uint32_t k = c.regs[ECX];
+  if (k >= PMC_COUNT) raise_gp(0);
+  if ((c.cr0 & CR0_PE) && c.cpl != 0 && !(c.cr4 & CR4_PCE)) raise_gp(0);
+  const uint64_t v = read_pmc(c, k);
+  c.regs[EAX] = uint32_t(v);
+  c.regs[EDX] = uint32_t(v >> 32);
 }
 
 // RDMSR/WRMSR (SDM vol.2): CPL 0 only; an MSR we do not have raises #GP(0).
@@ -162,6 +175,7 @@ bool execute_trapped(Cpu& c, IoBus& io) {
         break;
       case TRAP_RDMSR: do_rdmsr(c); break;
       case TRAP_WRMSR: do_wrmsr(c); break;
+      case TRAP_RDPMC: do_rdpmc(c); break;
       default: raise_ud();
     }
     ++c.icount;
@@ -199,6 +213,7 @@ bool select_trap(const DecodeContext& ctx, Insn& i) {
     case ZYDIS_MNEMONIC_HLT: op = TRAP_HLT; break;
     case ZYDIS_MNEMONIC_RDMSR: op = TRAP_RDMSR; break;
     case ZYDIS_MNEMONIC_WRMSR: op = TRAP_WRMSR; break;
+    case ZYDIS_MNEMONIC_RDPMC: op = TRAP_RDPMC; break;
     default: return false;
   }
   if (i.lock) { i.fn = handler_ud; return true; }
