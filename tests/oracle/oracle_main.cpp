@@ -1027,6 +1027,64 @@ void x87_forms() {
   });
 }
 
+// ---------------------------------------------------------------------------------------------
+// Issue 9, P6 opcodes assemblers rarely emit: SALC (D6), the 82 alias of 80, the /6 (SAL) alias
+// in the shift groups, the /1 (TEST) alias in F6/F7, the hint-NOP space 0F 18-1F, UD0/UD1/UD2
+// (#UD). The x87 aliases (FSTP1, FXCH4, FFREEP, ...) are among the x87 register groups above.
+// Not here, because the host is not a P6 or not at CPL 0: INT1 (the host kernel turns it into
+// SIGTRAP), RDPMC (CR4.PCE is the host kernel's), CPUID, 0F 0D (a prefetch on the AMD host,
+// #UD on a P6); tests/interp/p6_opcodes_test.cpp and pmc_cpuid_test.cpp cover those.
+void p6_opcode_forms() {
+  add("salc", [](B& b) { b.set(1, EAX, b.val(1)); b.b(0xD6); });
+  add("lock salc (#UD)", [](B& b) { b.bytes({0xF0, 0xD6}); });
+  for (bool mem : {false, true})
+    add(std::string("alu rm8,imm8 (82 alias)") + mr(mem), [=](B& b) {
+      const unsigned op = b.r.below(8);
+      Rm d = b.rm(1, mem);
+      b.set_rm(1, d, b.val(1));
+      b.b(0x82);
+      b.modrm(op, d);
+      b.imm(1, b.val(1));
+      b.k.flag_mask = alu_logic(op) ? FL_ALL & ~AF : FL_ALL;
+    });
+  for (unsigned sz : SIZES) {
+    const std::string s = size_tag(sz);
+    for (bool mem : {false, true}) {
+      add("sal rm" + s + " (/6 alias; 1, cl, imm8)" + mr(mem), [=](B& b) {
+        Rm d = b.rm(sz, mem);
+        b.set_rm(sz, d, b.val(sz));
+        const unsigned how = b.r.below(3);  // 0: by 1, 1: by CL, 2: by imm8
+        const uint8_t cnt = how == 0 ? 1 : shift_count(b.r);
+        if (how == 1) b.set(1, ECX, cnt);  // after the operand: CL may be the operand
+        b.opw(sz, how == 0 ? 0xD0 : how == 1 ? 0xD2 : 0xC0);
+        b.modrm(6, d);
+        if (how == 2) b.imm(1, cnt);
+        b.k.flag_mask = shift_flag_mask(6, sz, cnt);
+      });
+      add("test rm" + s + ",imm" + s + " (/1 alias)" + mr(mem), [=](B& b) {
+        Rm d = b.rm(sz, mem);
+        b.set_rm(sz, d, b.val(sz));
+        b.opw(sz, 0xF6);
+        b.modrm(1, d);
+        b.imm(sz, b.val(sz));
+        b.k.flag_mask = FL_ALL & ~AF;
+      });
+    }
+  }
+  for (bool mem : {false, true})
+    add(std::string("hint nop 0F 18-1F /r") + mr(mem), [=](B& b) {
+      if (b.r.chance(30)) b.b(0x66);
+      b.bytes({0x0F, uint8_t(0x18 + b.r.below(8))});
+      b.modrm(b.r.below(8), b.rm(4, mem));
+    });
+  add("ud2 (#UD)", [](B& b) { b.bytes({0x0F, 0x0B}); });
+  add("ud1 r32,rm32 (#UD)", [](B& b) {
+    b.bytes({0x0F, 0xB9});
+    b.modrm(b.gpr(4), b.rm(4, b.r.chance(50)));
+  });
+  add("ud0 (#UD)", [](B& b) { b.bytes({0x0F, 0xFF, 0xC0}); });
+}
+
 void build_forms() {
   alu_forms();
   unary_forms();
@@ -1038,6 +1096,7 @@ void build_forms() {
   seq_forms();
   lock_forms();
   x87_forms();
+  p6_opcode_forms();
 }
 
 // ---------------------------------------------------------------------------------------------
