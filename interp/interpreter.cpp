@@ -166,7 +166,10 @@ static uint32_t eip_after(const Insn* first, const Insn* upto, uint32_t entry_ei
 template <bool Slow>
 ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
   Cpu& c = cpu_;
-  const uint64_t end = c.icount + budget;
+  // Each pass of the loop retires instructions or lowers `end` (a delivery, a step), so the
+  // loop ends even when every instruction faults (e.g. a handler whose first instruction
+  // faults again) or interrupts arrive before any instruction runs.
+  uint64_t end = c.icount + budget;
   c.exit_reason = EXIT_NONE;
   DecodedBlock* prev = nullptr;  // the block that just ran to its end, for chaining
   while (c.icount < end) {
@@ -175,10 +178,14 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
       prev = nullptr;
       const int ev = at_boundary();
       if (ev == BOUNDARY_EXIT) return ExitReason(c.exit_reason);
-      if (ev == BOUNDARY_AGAIN) continue;
+      if (ev == BOUNDARY_AGAIN) {
+        --end;
+        continue;
+      }
       if (ev == BOUNDARY_STEP) {
         const ExitReason r = step_checked();
         if (r != EXIT_BUDGET) return r;
+        --end;
         continue;
       }
     }
@@ -255,6 +262,7 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
       set_rf_for_fault(c, f.vector);
       if (!handle_fault(f.vector, f.has_error, f.error)) return EXIT_TRIPLE_FAULT;
       if (Slow && in_step_) return EXIT_BUDGET;  // the handler's first instruction is the next step
+      --end;
     }
   }
   // A watchpoint hit by the last instruction of the budget (e.g. step()) is reported now.
@@ -300,6 +308,7 @@ int Interpreter::at_boundary() {
     external = vector >= 0;
   }
   if (external) {
+    ++counters_.interrupts;
     try {
       deliver_interrupt(c, uint8_t(vector), IntSource::EXTERNAL, false, 0);
     } catch (const GuestFault& f) {

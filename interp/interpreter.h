@@ -13,6 +13,7 @@ struct InterpCounters {
   uint64_t insns_decoded = 0;
   uint64_t exceptions = 0;
   uint64_t exceptions_by_vector[32] = {};
+  uint64_t interrupts = 0;  // external interrupts and NMIs delivered
 };
 
 // Called before each instruction when tracing: `eip` is the instruction's EIP.
@@ -22,7 +23,9 @@ class Interpreter {
  public:
   Interpreter(Cpu& cpu, BlockCache& cache);
 
-  // Run until an exit reason, or until about `budget` instructions have retired.
+  // Run until an exit reason, or until about `budget` instructions have retired. Exception
+  // and interrupt deliveries use up budget too, so a guest that faults forever without
+  // retiring an instruction still returns to the monitor.
   ExitReason run(uint64_t budget);
   // Execute exactly one instruction (trace mode and the debugger use it).
   ExitReason step();
