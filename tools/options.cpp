@@ -40,6 +40,8 @@ const char kRunHelp[] =
     "                         ('-' = stdout); repeatable\n"
     "  --screen-dump FILE     write the VGA text screen to FILE at exit\n"
     "  --timeout SECONDS      stop the guest after SECONDS of wall time (exit status 124)\n"
+    "  --insn-limit N         stop the guest after N instructions (exit status 124; a fault or\n"
+    "                         an interrupt delivery counts as one): short, repeatable runs\n"
     "  --on-triple-fault reset|exit\n"
     "                         on a triple fault, reset the CPU like a PC (default; memory is\n"
     "                         kept) or print the CPU state and exit with status 3\n"
@@ -63,7 +65,8 @@ const char kRunHelp[] =
     "\n"
     "exit status: (v << 1) | 1 when the guest writes v to the debug-exit port 0xF4; 0 when the\n"
     "guest powers off, halts for good or is quit with Ctrl-A x; 2 for a bad option or file; 3\n"
-    "after a triple fault with --on-triple-fault exit (the state is printed); 124 on --timeout.\n";
+    "after a triple fault with --on-triple-fault exit (the state is printed); 124 on --timeout\n"
+    "or --insn-limit.\n";
 
 namespace {
 
@@ -252,6 +255,14 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
         return false;
       }
       c.timeout_seconds = t;
+    } else if (name == "--insn-limit") {
+      if (!need_value()) return false;
+      unsigned long long n;
+      if (!parse_uint(value, ~0ull, &n) || n == 0) {
+        *error = "bad --insn-limit '" + value + "': expected a positive number of instructions";
+        return false;
+      }
+      c.insn_limit = n;
     } else if (name == "--device") {
       if (!need_value()) return false;
       if (value == "pc-testdev") {
