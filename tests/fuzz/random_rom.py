@@ -36,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -585,23 +586,30 @@ class RomBuilder:
                 "--on-triple-fault", "reset" if self.reset_on_triple else "exit"]
 
 
-def check_run(softcpu, builder, rom_path, timeout, grace, insn_limit):
+def check_run(softcpu, builder, rom_path, timeout, grace, insn_limit, max_rss_mb=256):
     """Run one ROM; returns (problem or None, status, seconds, stderr text)."""
     cmd = [softcpu] + builder.args(rom_path, timeout, insn_limit)
     start = time.monotonic()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE)
-    try:
-        _, err = p.communicate(timeout=timeout + grace)
-    except subprocess.TimeoutExpired:
+    hung = threading.Event()
+
+    def kill():
+        hung.set()
         p.kill()
-        _, err = p.communicate()
-        secs = time.monotonic() - start
-        return ("still running %.1f s after its --timeout %g: killed" % (secs - timeout, timeout),
-                None, secs, err.decode(errors="replace"))
+
+    timer = threading.Timer(timeout + grace, kill)
+    timer.start()
+    err = p.stderr.read()  # to EOF: the process ended or was killed
+    p.stderr.close()
+    _, wstatus, usage = os.wait4(p.pid, 0)  # wait4 for the child's peak RSS
+    timer.cancel()
+    st = p.returncode = os.waitstatus_to_exitcode(wstatus)
     secs = time.monotonic() - start
     text = err.decode(errors="replace")
-    st = p.returncode
+    if hung.is_set():
+        return ("still running after %.1f s (--timeout %g plus %g s of grace): killed" % (
+            secs, timeout, grace), None, secs, text)
     if st < 0:
         return ("killed by signal %d" % -st, st, secs, text)
     if not (st in (0, 3, 124) or st & 1):
@@ -609,6 +617,10 @@ def check_run(softcpu, builder, rom_path, timeout, grace, insn_limit):
     for line in text.splitlines():
         if not EXPECTED_STDERR.match(line):
             return ("unexpected message on stderr: %s" % line[:200], st, secs, text)
+    rss_mb = usage.ru_maxrss / 1024  # KiB on Linux
+    if rss_mb > max_rss_mb + builder.ram_mib:
+        return ("peak RSS %.0f MiB (more than %d MiB + guest RAM)" % (rss_mb, max_rss_mb),
+                st, secs, text)
     return (None, st, secs, text)
 
 
@@ -643,6 +655,8 @@ def main():
     ap.add_argument("--out", default=None,
                     help="directory for failing seeds' ROMs (default: a temporary one)")
     ap.add_argument("--max-failures", type=int, default=20)
+    ap.add_argument("--max-rss", type=int, default=256, metavar="MIB",
+                    help="peak RSS allowed beyond the guest's RAM (default 256 MiB)")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args()
 
@@ -665,7 +679,8 @@ def main():
         path = a.keep if (a.keep and a.seed is not None) else os.path.join(work, "%d.rom" % seed)
         with open(path, "wb") as f:
             f.write(rom)
-        problem, st, secs, err = check_run(softcpu, b, path, a.timeout, a.grace, a.insn_limit)
+        problem, st, secs, err = check_run(softcpu, b, path, a.timeout, a.grace, a.insn_limit,
+                                           a.max_rss)
         if problem:
             keep = os.path.join(out_dir, "seed%d.rom" % seed)
             shutil.copyfile(path, keep)
