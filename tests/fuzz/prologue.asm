@@ -5,8 +5,9 @@
 ; of the ROM's last 64 KiB) and the parameter block at 0xFF000; the reset vector far-jumps to
 ; F000:E000. Steps:
 ;   real mode: load the boot GDT below, enter flat 32-bit protected mode;
-;   apply the copy list (ROM -> RAM images: GDT, IDT, LDT, TSS, IVT, code) and the write list
-;     (dword stores: page tables, single entries);
+;   apply the copy list (ROM -> RAM images: GDT, IDT, LDT, TSS, IVT, page tables, code), the
+;     write list (dword stores: single entries, MMIO registers) and the I/O list (port writes
+;     and reads that program devices);
 ;   mode 0 (real): back to real mode, load segments, ESP, EFLAGS, GPRs, far jump (16-bit);
 ;   modes 1/2: LGDT/LIDT/LLDT/LTR and CR4/CR3/CR0 (paging) as the flags say, load segments,
 ;     ESP, EFLAGS and GPRs, then a far jump (mode 1: to a 16- or 32-bit code segment) or an
@@ -84,6 +85,40 @@ pm32:
         dec     ecx
         jmp     .write
 .written:
+        ; I/O list: OUT (or IN) of 1, 2 or 4 bytes at a port, in order
+        mov     ebx, PARAMS + P_IO
+        mov     esi, [PARAMS + P_NIO]
+.io:    test    esi, esi
+        jz      .io_done
+        movzx   edx, word [ebx]
+        mov     cx, [ebx + 2]
+        mov     eax, [ebx + 4]
+        test    ch, IO_IN >> 8
+        jnz     .in
+        cmp     cl, 1
+        jne     .out2
+        out     dx, al
+        jmp     .io_next
+.out2:  cmp     cl, 2
+        jne     .out4
+        out     dx, ax
+        jmp     .io_next
+.out4:  out     dx, eax
+        jmp     .io_next
+.in:    cmp     cl, 1
+        jne     .in2
+        in      al, dx
+        jmp     .io_next
+.in2:   cmp     cl, 2
+        jne     .in4
+        in      ax, dx
+        jmp     .io_next
+.in4:   in      eax, dx
+.io_next:
+        add     ebx, 8
+        dec     esi
+        jmp     .io
+.io_done:
         cmp     dword [PARAMS + P_MODE], MODE_REAL
         je      to_real
 

@@ -132,6 +132,8 @@ class RomBuilder:
         self.params = bytearray(0xFF0)
         self.copies = []   # (dst, src, len)
         self.writes = []   # (addr, value)
+        self.io = []       # (port, op, value): op = size | IO_IN
+        self.disk = False  # attach the scratch disk (snapshot=on) as IDE primary master
         self.image_at = IMAGES_END  # images grow down from here
         self.used = [(0, 0x500)]  # RAM ranges handed out by ram_addr (IVT and BDA first)
         self.ram_code = []    # (physical start, length) of random code copied into RAM
@@ -549,6 +551,168 @@ class RomBuilder:
             self.copy_to_ram(at, b"".join(le32(e) for e in table), 4)
         return pd_at | r.choice([0, PWT, PCD])
 
+    # ---- devices: the prologue's write list (MMIO) and I/O list (ports)
+    def out(self, port, value, size=1):
+        self.io.append((port, size, value))
+
+    def inp(self, port, size=1):
+        self.io.append((port, size | DEF["IO_IN"], 0))
+
+    def pci_write(self, dev, fn, reg, value, size=4):
+        self.out(0xCF8, 0x80000000 | (dev << 11) | (fn << 8) | (reg & 0xFC), 4)
+        self.out(0xCFC + (reg & 3), value, size)
+
+    def be(self, v, n):
+        return int.from_bytes(v.to_bytes(n, "big"), "little")
+
+    def devices(self):
+        """Program devices the way a guest would, with random values: interrupt sources
+        (PIC + PIT, the APIC timer, the RTC), DMA (fw_cfg, IDE bus master with a scratch
+        disk), PCI configuration (PAM shadowing, BARs), MMIO registers and random ports."""
+        r = self.r
+        recipes = [self.rec_pit, self.rec_apic, self.rec_rtc, self.rec_fwcfg_dma,
+                   self.rec_ide_dma, self.rec_pci, self.rec_mmio, self.rec_ports]
+        for rec in r.sample(recipes, r.randrange(1, 5)):
+            rec()
+
+    def virtual_wire(self):
+        """PIC interrupts reach the CPU: APIC enabled with LINT0 as ExtINT (SDM vol.3 10.5.1)."""
+        self.writes.append((0xFEE000F0, 0x100 | self.r.randrange(256)))  # SVR: enable
+        self.writes.append((0xFEE00350, 0x700))                           # LINT0: ExtINT
+
+    def rec_pit(self):
+        r = self.r
+        base = r.choice([0x08, 0x20, 0x70, 0xF8, r.randrange(0, 256, 8)])
+        for port, v in ((0x20, 0x11), (0x21, base), (0x21, 4), (0x21, 1),
+                        (0xA0, 0x11), (0xA1, base ^ 8), (0xA1, 2), (0xA1, 1)):
+            self.out(port, v)
+        self.out(0x21, r.choice([0, 0xFE, 0xFA, r.getrandbits(8)]))
+        self.out(0xA1, r.choice([0xFF, 0, r.getrandbits(8)]))
+        mode = r.choice([0x34, 0x36, 0x30, 0x32, 0x38, r.getrandbits(8) & 0x3F])
+        self.out(0x43, mode)
+        count = r.choice([1, 2, 3, 10, 100, 1193, 0, r.getrandbits(16)])
+        self.out(0x40, count & 0xFF)
+        self.out(0x40, count >> 8)
+        if r.random() < 0.3:
+            self.out(0x43, r.choice([0xB6, 0x94, 0x74, 0xD2, 0xE2]))  # other channels, read-back
+            self.out(0x42, r.getrandbits(8))
+            self.out(0x61, r.getrandbits(8))
+        self.virtual_wire()
+
+    def rec_apic(self):
+        r = self.r
+        self.writes.append((0xFEE000F0, 0x100 | r.randrange(256)))
+        self.writes.append((0xFEE003E0, r.randrange(16)))  # divide
+        lvt = r.randrange(16, 256) | r.choice([0, 0x20000, 0x20000, 0x10000, 0x400])
+        self.writes.append((0xFEE00320, lvt))                # LVT timer: periodic/one-shot
+        self.writes.append((0xFEE00380, r.choice([1, 2, 16, 1000, r.getrandbits(32)])))
+        if r.random() < 0.3:
+            self.writes.append((0xFEE00080, r.randrange(256)))  # TPR
+        if r.random() < 0.3:  # an IPI to self or all (fixed, NMI, INIT, ...)
+            self.writes.append((0xFEE00310, r.choice([0, 0xFF000000])))
+            self.writes.append((0xFEE00300, r.randrange(256) | (r.randrange(8) << 8) |
+                                r.choice([0, 0x4000, 0x8000, 0x40000, 0x80000, 0xC0000])))
+
+    def rec_rtc(self):
+        r = self.r
+        self.out(0x70, 0x0A | r.choice([0, 0x80]))
+        self.out(0x71, 0x20 | r.randrange(16))  # rate
+        self.out(0x70, 0x0B)
+        self.out(0x71, r.choice([0x40, 0x42, 0x70, 0x12, r.getrandbits(8)]))  # PIE, AIE, UIE
+        self.out(0x70, 0x0C)
+        self.inp(0x71)
+        for port, v in ((0x21, 0xFB), (0xA1, 0xFE)):  # unmask IRQ2 and IRQ8
+            self.out(port, v)
+        self.virtual_wire()
+
+    def rec_fwcfg_dma(self):
+        r = self.r
+        for _ in range(r.randrange(1, 4)):
+            rec = self.ram_addr(16, 8)
+            control = r.choice([0x02, 0x08, 0x10, 0x04, r.getrandbits(32)]) | \
+                (r.choice([0, 0x19, 0x8000, 0x8001, r.getrandbits(16)]) << 16)  # select key
+            length = r.choice([16, 4096, 0x100000, 0xFFFFFFFF, r.getrandbits(32)])
+            addr = r.choice([r.randrange(self.ram), 0, 0xFFFFF000, self.rom_low,
+                             0xFEE00000, self.ram - 8, r.getrandbits(32)])
+            for k, v in enumerate((self.be(control, 4), self.be(length, 4),
+                                   self.be(addr >> 32, 4), self.be(addr & 0xFFFFFFFF, 4))):
+                self.writes.append((rec + 4 * k, v))
+            self.out(0x510, r.choice([0, 0x19, 0x8000, r.getrandbits(16)]), 2)
+            self.out(0x514, self.be(r.choice([0, 0, 1]), 4), 4)
+            self.out(0x518, self.be(rec, 4), 4)
+
+    def rec_ide_dma(self):
+        r = self.r
+        self.disk = r.random() < 0.8
+        bm = r.choice([0xC000, 0x1000, 0xFFF0, 0x3F0 & ~15])
+        self.pci_write(1, 1, 0x20, bm | 1)          # BAR4: bus master base
+        self.pci_write(1, 1, 0x04, r.choice([5, 7, 1]), 2)  # I/O + bus master
+        self.pci_write(1, 1, 0x40, 0x8000, 2)       # IDE decode enable (primary)
+        prd = self.ram_addr(64, 4)
+        for k in range(r.randrange(1, 5)):
+            last = 0x80000000 if r.random() < 0.6 else 0
+            self.writes.append((prd + 8 * k, r.choice([r.randrange(self.ram), 0xFFFFF000,
+                                                       r.getrandbits(32), self.rom_low])))
+            self.writes.append((prd + 8 * k + 4, r.choice([512, 0, 4096, r.getrandbits(16)])
+                                | last))
+        self.out(bm + 4, prd, 4)
+        self.out(0x1F6, r.choice([0xE0, 0xF0, 0xA0, r.getrandbits(8)]))
+        self.out(0x1F2, r.choice([1, 0, 8, 255]))
+        for port in (0x1F3, 0x1F4, 0x1F5):
+            self.out(port, r.getrandbits(8) if r.random() < 0.3 else 0)
+        self.out(0x1F7, r.choice([0xC8, 0xCA, 0x25, 0x35, 0xEC, 0x20, 0x30, 0xE7,
+                                  r.getrandbits(8)]))
+        self.out(bm, r.choice([0x09, 0x01, 0x08, r.getrandbits(8)]))
+        if r.random() < 0.5:
+            self.inp(bm + 2)
+            self.out(bm + 2, r.getrandbits(8))
+            self.inp(0x1F7)
+
+    def rec_pci(self):
+        r = self.r
+        for _ in range(r.randrange(1, 8)):
+            dev, fn = r.choice([(0, 0), (1, 0), (1, 1), (1, 3), (r.randrange(32), r.randrange(8))])
+            reg = r.choice([0x04, 0x10, 0x20, 0x3C, 0x40, 0x59, 0x5A, 0x5F, 0x72, 0x80,
+                            r.randrange(256)])
+            self.pci_write(dev, fn, reg, r.getrandbits(32), r.choice([1, 2, 4]))
+            if r.random() < 0.3:
+                self.inp(0xCFC + r.randrange(4), r.choice([1, 2, 4]))
+
+    def rec_mmio(self):
+        r = self.r
+        for _ in range(r.randrange(1, 12)):
+            x = r.random()
+            if x < 0.5:
+                reg = r.choice([0x20, 0x80, 0xB0, 0xD0, 0xE0, 0xF0, 0x280, 0x300, 0x310, 0x320,
+                                0x330, 0x340, 0x350, 0x360, 0x370, 0x380, 0x3E0,
+                                r.randrange(0, 0x1000, 4)])
+                self.writes.append((0xFEE00000 + reg, r.getrandbits(32)))
+            elif x < 0.85:
+                self.writes.append((0xFEC00000, r.choice([0, 1, 2, r.randrange(0x10, 0x40),
+                                                          r.getrandbits(8)])))
+                self.writes.append((0xFEC00010, r.getrandbits(32)))
+            else:
+                self.writes.append((0xFED00000 + r.choice([0x10, 0xF0, 0xF4, 0x100, 0x108,
+                                                           0x120, r.randrange(0, 0x400, 4)]),
+                                    r.getrandbits(32)))
+
+    def rec_ports(self):
+        r = self.r
+        ports = [0x20, 0x21, 0xA0, 0xA1, 0x40, 0x41, 0x42, 0x43, 0x61, 0x70, 0x71, 0x60, 0x64,
+                 0x92, 0x3F8, 0x3F9, 0x3FA, 0x3FB, 0x3FC, 0x3FD, 0x3B4, 0x3B5, 0x3C0, 0x3C4,
+                 0x3C5, 0x3CE, 0x3CF, 0x3D4, 0x3D5, 0x3DA, 0x1F0, 0x1F1, 0x1F2, 0x1F6, 0x1F7,
+                 0x3F6, 0x170, 0x177, 0x376, 0xCF8, 0xCFC, 0x510, 0x511, 0x514, 0x518, 0xCF9,
+                 0x600, 0x604, 0x608, 0xB2, 0x80, 0x4D0, 0x4D1, 0x402]
+        for _ in range(r.randrange(1, 24)):
+            port = r.choice(ports) if r.random() < 0.9 else r.randrange(0x10000)
+            if port == 0xF4:
+                continue  # the debug-exit port would end the run before the random code
+            size = r.choice([1, 1, 2, 4])
+            if r.random() < 0.75:
+                self.out(port, r.getrandbits(32), size)
+            else:
+                self.inp(port, size)
+
     def build(self):
         r = self.r
         k = self.kind
@@ -565,8 +729,16 @@ class RomBuilder:
             self.protected_mode(32 if r.random() < 0.85 else 16, True, False)
         elif k == "ring3":
             self.protected_mode(32, r.random() < 0.6, True)
+        if r.random() < 0.5:
+            self.devices()
         self.param("P_NCOPY", len(self.copies))
-        assert len(self.copies) <= 21 and len(self.writes) <= 446, (len(self.copies), len(self.writes))
+        assert len(self.copies) <= 21 and len(self.writes) <= 320 and len(self.io) <= 126, \
+            (len(self.copies), len(self.writes), len(self.io))
+        self.param("P_NIO", len(self.io))
+        for n, (port, op, v) in enumerate(self.io):
+            at = DEF["P_IO"] + 8 * n
+            self.params[at:at + 8] = port.to_bytes(2, "little") + op.to_bytes(2, "little") + \
+                le32(v)
         for n, (dst, src, ln) in enumerate(self.copies):
             at = DEF["P_COPY"] + 12 * n
             self.params[at:at + 12] = le32(dst) + le32(src) + le32(ln)
@@ -580,15 +752,25 @@ class RomBuilder:
                      (0xF000).to_bytes(2, "little"))  # jmp far F000:E000
         return bytes(self.rom)
 
-    def args(self, rom_path, timeout, insn_limit):
-        return ["run", "--bios", rom_path, "-m", str(self.ram_mib), "--serial", "none",
-                "--timeout", str(timeout), "--insn-limit", str(insn_limit),
-                "--on-triple-fault", "reset" if self.reset_on_triple else "exit"]
+    def args(self, rom_path, timeout, insn_limit, disk=None):
+        a = ["run", "--bios", rom_path, "-m", str(self.ram_mib), "--serial", "none",
+             "--timeout", str(timeout), "--insn-limit", str(insn_limit),
+             "--on-triple-fault", "reset" if self.reset_on_triple else "exit"]
+        if self.disk and disk:
+            a += ["--drive", "file=%s,snapshot=on" % disk]
+        return a
 
 
-def check_run(softcpu, builder, rom_path, timeout, grace, insn_limit, max_rss_mb=256):
+def make_disk(path):
+    """The scratch disk some seeds attach (snapshot=on: never written): 1 MiB, fixed bytes."""
+    with open(path, "wb") as f:
+        f.write(random.Random(0).randbytes(1 << 20))
+
+
+def check_run(softcpu, builder, rom_path, timeout, grace, insn_limit, max_rss_mb=256,
+              disk=None):
     """Run one ROM; returns (problem or None, status, seconds, stderr text)."""
-    cmd = [softcpu] + builder.args(rom_path, timeout, insn_limit)
+    cmd = [softcpu] + builder.args(rom_path, timeout, insn_limit, disk)
     start = time.monotonic()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE)
@@ -665,6 +847,8 @@ def main():
     out_dir = a.out or os.path.join(work, "failures")
     os.makedirs(out_dir, exist_ok=True)
     prologue = assemble_prologue(work)
+    disk = os.path.join(out_dir, "disk.img")  # next to the failing ROMs, for their commands
+    make_disk(disk)
 
     if a.seed is not None:
         seeds = [a.seed]
@@ -680,7 +864,16 @@ def main():
         with open(path, "wb") as f:
             f.write(rom)
         problem, st, secs, err = check_run(softcpu, b, path, a.timeout, a.grace, a.insn_limit,
-                                           a.max_rss)
+                                           a.max_rss, disk)
+        note = None
+        if problem and st is None:
+            # Killed past its grace: on a loaded host (or under nice) a healthy run can be
+            # starved of CPU for seconds. A second run with a long grace tells a hang from that.
+            again = check_run(softcpu, b, path, a.timeout, 10 * a.grace + 20, a.insn_limit,
+                              a.max_rss, disk)
+            if again[0] is None:
+                note = "%s; a second run ended in %.1f s (a starved host?)" % (problem, again[2])
+                problem, st, secs, err = again
         if problem:
             keep = os.path.join(out_dir, "seed%d.rom" % seed)
             shutil.copyfile(path, keep)
@@ -688,22 +881,26 @@ def main():
             keep = None
         if not (a.keep and a.seed is not None):
             os.unlink(path)
-        return seed, b, problem, st, secs, err, keep
+        return seed, b, problem, st, secs, err, keep, note
 
     failures = []
+    notes = []
     counts = {}
     slow = []
     t0 = time.monotonic()
     done = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs) as ex:
-        for seed, b, problem, st, secs, err, keep in ex.map(one, seeds):
+        for seed, b, problem, st, secs, err, keep, note in ex.map(one, seeds):
             done += 1
+            if note:
+                notes.append(seed)
+                print("NOTE seed %d (%s): %s" % (seed, b.kind, note), flush=True)
             counts[(b.kind, st)] = counts.get((b.kind, st), 0) + 1
             if secs > a.timeout + 0.5:
                 slow.append((seed, secs))
             if problem:
                 failures.append(seed)
-                cmd = " ".join([softcpu] + b.args(keep, a.timeout, a.insn_limit))
+                cmd = " ".join([softcpu] + b.args(keep, a.timeout, a.insn_limit, disk))
                 print("FAIL seed %d (%s): %s\n  reproduce: %s --softcpu %s --seed %d "
                       "--timeout %g --insn-limit %d --keep seed%d.rom\n  or run:    %s\n"
                       "  stderr (last lines):\n    %s" % (
@@ -731,8 +928,12 @@ def main():
         if slow:
             print("  ran to their --timeout (halted with nothing to wake them?): %s" %
                   " ".join("%d" % s for s, _ in slow[:20]))
+        if notes:
+            print("  overran once but not when run again: %s" % " ".join(map(str, notes)))
     if not failures:
         shutil.rmtree(work, ignore_errors=True)
+        if a.out:
+            os.unlink(disk)
     else:
         print("failing ROMs are in %s" % out_dir)
     return 1 if failures else 0
