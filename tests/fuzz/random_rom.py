@@ -123,6 +123,7 @@ class RomBuilder:
         self.ram_mib = r.choices([16, 1, 2, 4, 64], [10, 1, 1, 1, 1])[0]
         self.ram = self.ram_mib << 20
         self.reset_on_triple = r.random() < 0.15
+        self.exit_extras = False  # --screen-dump and --stats-file at exit (drawn last)
         self.rom = bytearray(r.randbytes(self.rom_size))
         # Sane seeds keep what the set-up needs working (most IDT gates, the pages of the
         # prologue, system structures and code copies); the others are wilder.
@@ -717,6 +718,7 @@ class RomBuilder:
         r = self.r
         k = self.kind
         if k == "raw":
+            self.exit_extras = r.random() < 0.1
             return bytes(self.rom)
         self.cr4 = 0
         if k == "real":
@@ -750,6 +752,7 @@ class RomBuilder:
         self.put_rom(PARAMS, bytes(self.params))
         self.put_rom(RESET, b"\xEA" + (PROLOGUE - 0xF0000).to_bytes(2, "little") +
                      (0xF000).to_bytes(2, "little"))  # jmp far F000:E000
+        self.exit_extras = r.random() < 0.1
         return bytes(self.rom)
 
     def args(self, rom_path, timeout, insn_limit, disk=None):
@@ -758,6 +761,8 @@ class RomBuilder:
              "--on-triple-fault", "reset" if self.reset_on_triple else "exit"]
         if self.disk and disk:
             a += ["--drive", "file=%s,snapshot=on" % disk]
+        if self.exit_extras:
+            a += ["--screen-dump", "/dev/null", "--stats=json", "--stats-file", "/dev/null"]
         return a
 
 
