@@ -307,16 +307,18 @@ void unary_forms() {
   }
 }
 
-// Flags defined after a shift/rotate (SDM vol.2: SAL/SAR/SHL/SHR, RCL/RCR/ROL/ROR "Flags").
+// Flags compared after a shift/rotate. The SDM leaves OF undefined for counts other than 1,
+// AF for shifts, CF for SHL/SHR by >= the width; softcpu defines them as a P6 does
+// (docs/design.md, "Undefined flags"), and the AMD host agrees except for what is masked here:
+//  - AF after SHL/SHR/SAR (the host sets it, a P6 clears it);
+//  - OF after RCL/RCR r8/r16 whose count is a nonzero multiple of 9/17 (the host sets OF from
+//    the unrotated operand, a P6 changes no flag).
 uint32_t shift_flag_mask(unsigned op, unsigned sz, uint8_t count) {
   const unsigned cnt = count & 0x1F;
   if (cnt == 0) return FL_ALL;  // flags unaffected
   uint32_t m = FL_ALL;
-  if (cnt != 1) m &= ~OF;  // OF defined only for 1-bit shifts/rotates
-  if (op >= 4) {
-    m &= ~AF;  // shifts: AF undefined for a non-zero count
-    if (op != 7 && cnt >= sz * 8) m &= ~CF;  // SHL/SHR: CF undefined when count >= size
-  }
+  if (op >= 4) m &= ~AF;
+  if ((op == 2 || op == 3) && sz < 4 && cnt % (sz * 8 + 1) == 0) m &= ~OF;
   return m;
 }
 
@@ -344,7 +346,10 @@ void shift_forms() {
       }
     }
   }
-  // SHLD/SHRD (SDM: count > operand size leaves the destination and flags undefined).
+  // SHLD/SHRD (SDM: count > operand size leaves the destination and flags undefined; OF
+  // undefined for counts other than 1, AF for all). Compared as a P6 defines them, but AF (the
+  // AMD host sets it), OF of SHLD r16 by 16 (the host gives CF ^ the old MSB, a P6 CF ^ the new
+  // one) and 16-bit counts of 17..31 (the host shifts another 48-bit value).
   for (unsigned dir = 0; dir < 2; ++dir)
     for (unsigned sz : {2u, 4u})
       for (int how = 0; how < 2; ++how)
@@ -369,7 +374,7 @@ void shift_forms() {
             uint32_t m = FL_ALL;
             if (c5 != 0) {
               m &= ~AF;
-              if (c5 != 1) m &= ~OF;
+              if (!dir && sz == 2 && c5 == 16) m &= ~OF;
               if (c5 > sz * 8) {
                 m = DF;
                 if (mem) b.k.mem_mask &= ~(uint64_t(mask_of(sz)) << d.off);
@@ -393,7 +398,7 @@ void muldiv_forms() {
           if (op < 2) {
             b.set(sz, EAX, b.val(sz));
             b.set_rm(sz, d, b.val(sz));
-            b.k.flag_mask = CF | OF | DF;  // SF ZF AF PF undefined
+            b.k.flag_mask = CF | OF | DF;  // SF ZF AF PF: P6 sets them, the AMD host keeps them
           } else {
             // Mix of #DE and valid divisions (SDM: DIV/IDIV; all arithmetic flags undefined).
             uint32_t div = b.val(sz);
@@ -411,7 +416,7 @@ void muldiv_forms() {
             if (sz == 1) b.set(2, EAX, (hi << 8) | lo);
             else { b.set(sz, EAX, lo); b.set(sz, EDX, hi); }
             b.set_rm(sz, d, div);
-            b.k.flag_mask = DF;
+            b.k.flag_mask = DF;  // P6 keeps all six, the AMD host changes them
           }
           b.opw(sz, 0xF6);
           b.modrm(4 + op, d);
@@ -503,7 +508,7 @@ void bit_forms() {
           b.osize(sz);
           b.bytes({0x0F, uint8_t(0xA3 + op * 8)});
           b.modrm(src, d);
-          b.k.flag_mask = CF | ZF | DF;  // OF SF AF PF undefined, ZF unaffected
+          // OF SF AF PF undefined: kept by a P6 and by the AMD host; ZF unaffected
         });
         add(n + " rm" + s + ",imm8" + mr(mem), [=](B& b) {
           Rm d = b.rm(sz, mem);
@@ -512,7 +517,6 @@ void bit_forms() {
           b.bytes({0x0F, 0xBA});
           b.modrm(4 + op, d);
           b.imm(1, b.r.chance(70) ? b.r.below(sz * 8) : b.r.u32());
-          b.k.flag_mask = CF | ZF | DF;
         });
       }
     }
@@ -528,8 +532,9 @@ void bit_forms() {
           b.osize(sz);
           b.bytes({0x0F, uint8_t(0xBC + rev)});
           b.modrm(d, sr);
-          b.k.flag_mask = ZF | DF;
-          if (b.get_rm(sz, sr) == 0) b.k.regm[d] &= ~mask_of(sz);  // dest undefined
+          // A zero source: P6 and the AMD host keep the destination; a P6 keeps the other
+          // flags, the host sets PF and clears CF OF SF AF. Otherwise all flags are compared.
+          if (b.get_rm(sz, sr) == 0) b.k.flag_mask = ZF | DF;
         });
       }
   for (bool mem : {false, true})
@@ -709,12 +714,11 @@ void seq_forms() {
       b.set(sz, d, b.val(sz));
       unsigned op = 4 + b.r.below(3);
       if (op == 6) op = 7;
-      uint8_t cnt = uint8_t(b.r.below(sz * 8));  // CF defined
+      uint8_t cnt = uint8_t(b.r.below(32));  // CF and OF are compared for every count
       b.opw(sz, 0xC0);
       b.modrm(op, Rm{false, d, 0});
       b.imm(1, cnt);
-      const uint8_t ccs[] = {2, 3, 4, 5, 6, 7, 8, 9, 10, 11};  // no OF-reading conditions
-      uint8_t cc = cnt == 1 || cnt == 0 ? uint8_t(b.r.below(16)) : ccs[b.r.below(10)];
+      const uint8_t cc = uint8_t(b.r.below(16));
       b.bytes({0x0F, uint8_t(0x90 + cc), uint8_t(0xC0 | b.gpr(1))});
       b.k.flag_mask = shift_flag_mask(op, sz, cnt);
     });
@@ -776,7 +780,6 @@ void lock_forms() {
       b.bytes({0xF0, 0x0F, 0xBA});
       b.modrm(4 + u, d);
       b.imm(1, b.r.below(32));
-      b.k.flag_mask = CF | ZF | DF;
     });
   }
   add("lock cmp m32,r32 (#UD)", [](B& b) {
