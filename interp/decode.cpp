@@ -1,6 +1,7 @@
 #include "interp/decode.h"
 
 #include <cstring>
+#include <initializer_list>
 
 #include "interp/fault.h"
 
@@ -55,6 +56,13 @@ Insn undefined_insn() {
 InsnDecoder::InsnDecoder() {
   ZydisDecoderInit(&dec32_, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
   ZydisDecoderInit(&dec16_, ZYDIS_MACHINE_MODE_LEGACY_16, ZYDIS_STACK_WIDTH_16);
+  // MPX, CET and CLDEMOTE reuse the hint-NOP space 0F 18-1F (SDM vol.2 NOP; vol.2 table A-3);
+  // with them on, Zydis rejects some of its encodings (e.g. 67 0F 1A, 66 0F 1B C4) that a P6
+  // runs as NOPs. With them off every 0F 18-1F form with a ModRM decodes (as NOP).
+  for (ZydisDecoder* d : {&dec32_, &dec16_})
+    for (ZydisDecoderMode m : {ZYDIS_DECODER_MODE_MPX, ZYDIS_DECODER_MODE_CET,
+                               ZYDIS_DECODER_MODE_CLDEMOTE})
+      ZydisDecoderEnableMode(d, m, ZYAN_FALSE);
   ZydisFormatterInit(&fmt_, ZYDIS_FORMATTER_STYLE_INTEL);
 }
 

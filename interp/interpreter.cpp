@@ -120,7 +120,7 @@ void Interpreter::set_native_tier(NativeTier* tier) {
   hot_threshold_ = t ? t : ~0ull;
 }
 
-bool Interpreter::run_native(DecodedBlock& b, uint64_t end) {
+bool Interpreter::run_native(DecodedBlock& b, uint64_t& end) {
   Cpu& c = cpu_;
   ++counters_.native_entries;
   c.icount_limit = end;
@@ -132,6 +132,7 @@ bool Interpreter::run_native(DecodedBlock& b, uint64_t end) {
     c.db_trap = 0;
     c.debug_pending.kind = HIT_NONE;
     set_rf_for_fault(c, c.jit_fault_vector);
+    --end;  // a delivery uses up budget (run_impl), also when nothing retired before it
     return handle_fault(c.jit_fault_vector, c.jit_fault_has_error, c.jit_fault_error);
   }
   return r != NATIVE_EXIT_TRAP;
@@ -189,7 +190,10 @@ static uint32_t eip_after(const Insn* first, const Insn* upto, uint32_t entry_ei
 template <bool Slow>
 ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
   Cpu& c = cpu_;
-  const uint64_t end = c.icount + budget;
+  // Each pass of the loop retires instructions or lowers `end` (a delivery, a step), so the
+  // loop ends even when every instruction faults (e.g. a handler whose first instruction
+  // faults again) or interrupts arrive before any instruction runs.
+  uint64_t end = c.icount + budget;
   c.exit_reason = EXIT_NONE;
   DecodedBlock* prev = nullptr;  // the block that just ran to its end, for chaining
   while (c.icount < end) {
@@ -198,10 +202,14 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
       prev = nullptr;
       const int ev = at_boundary();
       if (ev == BOUNDARY_EXIT) return ExitReason(c.exit_reason);
-      if (ev == BOUNDARY_AGAIN) continue;
+      if (ev == BOUNDARY_AGAIN) {
+        --end;
+        continue;
+      }
       if (ev == BOUNDARY_STEP) {
         const ExitReason r = step_checked();
         if (r != EXIT_BUDGET) return r;
+        --end;
         continue;
       }
     }
@@ -293,6 +301,7 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
       set_rf_for_fault(c, f.vector);
       if (!handle_fault(f.vector, f.has_error, f.error)) return EXIT_TRIPLE_FAULT;
       if (Slow && in_step_) return EXIT_BUDGET;  // the handler's first instruction is the next step
+      --end;
     }
   }
   // A watchpoint hit by the last instruction of the budget (e.g. step()) is reported now.
@@ -338,6 +347,7 @@ int Interpreter::at_boundary() {
     external = vector >= 0;
   }
   if (external) {
+    ++counters_.interrupts;
     try {
       deliver_interrupt(c, uint8_t(vector), IntSource::EXTERNAL, false, 0);
     } catch (const GuestFault& f) {

@@ -15,6 +15,7 @@ struct InterpCounters {
   uint64_t insns_interpreted = 0;  // instructions retired by tier 0
   uint64_t exceptions = 0;
   uint64_t exceptions_by_vector[32] = {};
+  uint64_t interrupts = 0;  // external interrupts and NMIs delivered
   uint64_t native_entries = 0;     // times the run loop entered compiled code
   uint64_t native_exits[NATIVE_EXIT_COUNT] = {};  // ... and why it came back
 };
@@ -26,7 +27,9 @@ class Interpreter {
  public:
   Interpreter(Cpu& cpu, BlockCache& cache);
 
-  // Run until an exit reason, or until about `budget` instructions have retired.
+  // Run until an exit reason, or until about `budget` instructions have retired. Exception
+  // and interrupt deliveries use up budget too, so a guest that faults forever without
+  // retiring an instruction still returns to the monitor.
   ExitReason run(uint64_t budget);
   // Execute exactly one instruction (trace mode and the debugger use it).
   ExitReason step();
@@ -48,7 +51,7 @@ class Interpreter {
   ExitReason run_impl(uint64_t budget, unsigned max_insns);
   bool handle_fault(uint8_t v, bool has_error, uint32_t error);
   // Run compiled code entered at `b`; false when run() must return (c.exit_reason says why).
-  bool run_native(DecodedBlock& b, uint64_t end);
+  bool run_native(DecodedBlock& b, uint64_t& end);
   // Events at an instruction boundary (interp/events.h); returns a Boundary.
   int at_boundary();
   // One instruction with the per-instruction debug rules (TF, RF, shadows, data traps).

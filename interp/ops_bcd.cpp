@@ -1,6 +1,7 @@
-// BCD adjustments: DAA DAS AAA AAS AAM AAD (SDM vol.2). Undefined flags follow current Intel
-// cores (checked on a host CPU): DAA/DAS OF = 0; AAA/AAS SF/ZF/PF from AL, OF = 0;
-// AAM OF = AF = CF = 0; AAD sets OF/AF/CF as the 8-bit addition AL + (AH * imm8) does.
+// BCD adjustments: DAA DAS AAA AAS AAM AAD (SDM vol.2). Undefined flags follow Intel P6
+// behaviour: DAA/DAS OF = 0; AAA/AAS SF/ZF/PF from the new AL, OF = 0; AAM OF = AF = CF = 0
+// (as Bochs models the P6); AAD sets OF/AF/CF as the 8-bit addition AL + (AH * imm8) does
+// (R. Collins' measurements of Intel processors; Bochs clears them instead).
 #include "interp/ops_common.h"
 
 namespace softcpu {

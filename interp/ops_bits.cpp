@@ -1,7 +1,8 @@
 // Bit operations: BT BTS BTR BTC, BSF BSR, SETcc, CMOVcc, BSWAP (SDM vol.2).
-// Undefined flags follow current Intel cores (checked on a host CPU): BT* change only CF;
-// BSF/BSR set CF = OF = SF = AF = 0, ZF = (source == 0), PF = parity of the found index (1 when
-// the source is 0) and leave the destination unchanged when the source is 0.
+// Undefined flags follow Intel P6 behaviour, as Bochs models it: BT* change only CF (OF SF AF
+// PF keep their values); BSF/BSR with a nonzero source set CF = OF = SF = AF = ZF = 0 and PF =
+// parity of the found index (a logic operation on the index); with a zero source they set
+// ZF and change nothing else, neither the other flags nor the destination.
 #include "interp/ops_common.h"
 
 namespace softcpu {
@@ -57,7 +58,7 @@ void bsf_bsr(Cpu& c, const Insn& i) {
   if constexpr (MEM) v = read_mem<S>(c, i.seg, effective_address(c, i));
   else v = get_reg<S>(c, i.rm);
   if (v == 0) {
-    set_arith(c, ZF | PF);
+    set_flags(c, ZF, ZF);  // Intel P6 (Bochs): only ZF; flags and destination otherwise kept
     return;
   }
   const uint32_t idx = REVERSE ? 31 - __builtin_clz(v) : __builtin_ctz(v);

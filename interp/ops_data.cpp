@@ -1,5 +1,5 @@
 // Data movement: MOV forms, MOVSX/MOVZX, XCHG, XADD, CMPXCHG, CMPXCHG8B, LEA, CBW..CDQ,
-// LAHF/SAHF, CLC/STC/CMC/CLD/STD, XLAT, NOP, PAUSE.
+// LAHF/SAHF, CLC/STC/CMC/CLD/STD, SALC, XLAT, NOP, PAUSE.
 #include "interp/ops_common.h"
 
 namespace softcpu {
@@ -103,6 +103,9 @@ void sahf(Cpu& c, const Insn&) {
 void clc(Cpu& c, const Insn&) { set_flags(c, CF, 0); }
 void stc(Cpu& c, const Insn&) { set_flags(c, CF, CF); }
 void cmc(Cpu& c, const Insn&) { set_flags(c, CF, read_eflags(c) ^ CF); }
+// SALC (D6): AL = CF ? FFh : 00h, flags unchanged. Undocumented (Intel SDM vol.2 table A-2
+// leaves D6 blank, invalid in 64-bit mode) but executed by every IA-32 CPU outside 64-bit mode.
+void salc(Cpu& c, const Insn&) { set_reg<1>(c, EAX, lazy_cf(c) ? 0xFF : 0); }
 void cld(Cpu& c, const Insn&) { c.eflags &= ~DF; }
 void std_(Cpu& c, const Insn&) { c.eflags |= DF; }
 
@@ -183,6 +186,7 @@ bool select_data(const DecodeContext& ctx, Insn& i) {
     case ZYDIS_MNEMONIC_CMC: fn = cmc; break;
     case ZYDIS_MNEMONIC_CLD: fn = cld; break;
     case ZYDIS_MNEMONIC_STD: fn = std_; break;
+    case ZYDIS_MNEMONIC_SALC: fn = salc; break;
     case ZYDIS_MNEMONIC_XLAT: {
       // The memory operand is hidden; its segment carries any override.
       i.seg = DS;

@@ -1,7 +1,9 @@
 // MUL, IMUL (one-, two-, three-operand), DIV, IDIV (SDM vol.2).
 // MUL/IMUL: CF = OF = the result does not fit the destination size. SF/ZF/AF/PF are
-// undefined; like current Intel cores we set SF = sign of the low half, PF = parity of its low
-// byte, ZF = AF = 0. DIV/IDIV: all flags undefined; Intel cores leave them unchanged, as here.
+// undefined; Intel P6 behaviour, as Bochs models it: SF, ZF and PF as a logic operation on the
+// low half of the product (the destination of the 2/3-operand forms: AL, AX, EAX or the
+// truncated result) would set them, AF = 0. DIV/IDIV: all six flags undefined; P6 leaves
+// them unchanged (Bochs does the same), as here.
 #include "interp/ops_common.h"
 
 namespace softcpu {
@@ -13,12 +15,10 @@ inline void set_arith(Cpu& c, uint32_t f) {
   c.lz_kind = LZ_NONE;
 }
 
+// SF/ZF/PF from the low half `lo` (masked to S bytes), AF = 0 (Intel P6, as Bochs models it).
 template <unsigned S>
 inline uint32_t mul_flags(uint32_t lo, bool overflow) {
-  uint32_t f = overflow ? (CF | OF) : 0;
-  if (lo & sign_bit(S)) f |= SF;
-  if (parity_even(lo)) f |= PF;
-  return f;
+  return (overflow ? (CF | OF) : 0u) | szp_flags(lo, S);
 }
 
 template <unsigned S>

@@ -1,14 +1,15 @@
 // Shifts and rotates: SHL/SAL SHR SAR ROL ROR RCL RCR, SHLD SHRD (SDM vol.2 SAL/SAR/SHL/SHR,
 // RCL/RCR/ROL/ROR, SHLD, SHRD). Flags are set eagerly.
 //
-// Flags the SDM leaves undefined follow what current Intel cores do (checked against a
-// host CPU, family 6): for every nonzero count OF is the OF of a 1-bit step applied to the
-// ORIGINAL operand (SHL/SAL, SHLD, ROL, RCL: bit[n-1] ^ bit[n-2]; SHR: bit[n-1]; SAR: 0;
-// ROR: bit[n-1] ^ bit[0]; RCR: bit[n-1] ^ CF-in; SHRD: bit[n-1] ^ src bit 0), AF = 0 after
-// SHL/SHR/SAR/SHLD/SHRD, and CF is the last bit shifted out of the operand extended with zeros
-// (SHL/SHR) or sign bits (SAR) when the count is >= the operand width. 16-bit SHLD/SHRD with
-// a count of 17..31 shift the 48-bit value dest:src:dest, as the host does.
-// ROL/ROR by an imm8 count other than 1 leave OF unchanged (the host does so).
+// Flags the SDM leaves undefined follow Intel P6 behaviour, as Bochs models it: for every
+// nonzero count OF is the OF of the LAST 1-bit step, read from the result and the new CF:
+// left shifts and rotates (SHL/SAL, SHLD, ROL, RCL) OF = MSB(result) ^ CF; right shifts and
+// rotates (SHR, SHRD, ROR, RCR) OF = the XOR of the result's two top bits (so SHR by >= 2
+// gives 0); SAR OF = 0. AF = 0 after SHL/SHR/SAR/SHLD/SHRD. CF is the last bit shifted out of
+// the operand extended with zeros (SHL/SHR) or sign bits (SAR) when the count is >= the
+// operand width (SHL r8 by 9..31: CF = OF = 0). ROL/ROR r8/r16 by a nonzero multiple of the
+// width rotate nothing but still set CF and OF from the operand. 16-bit SHLD/SHRD with a
+// count of 17..31 shift the 48-bit value dest:src:dest (the P6 way, as Bochs documents).
 // A count of 0 (after masking to 5 bits) changes nothing, flags included; RCL/RCR whose
 // count reduces to 0 mod 9/17 also change nothing.
 #include "interp/ops_common.h"
@@ -34,18 +35,18 @@ struct ShiftOut {
   uint32_t f;  // flag values; the mask is CF|OF for rotates, ARITH_FLAGS otherwise
 };
 
-// ROL/ROR by an imm8 count other than 1 leave OF unchanged on Intel cores (by CL they
-// compute it as described above).
-template <unsigned OP, unsigned CNT>
-inline void commit_flags(Cpu& c, uint32_t f, unsigned n) {
-  if constexpr ((OP == S_ROL || OP == S_ROR) && CNT == CNT_IMM) {
-    set_flags(c, n == 1 ? (CF | OF) : uint32_t(CF), f);
-  } else if constexpr (OP <= S_RCR) {
-    set_flags(c, CF | OF, f);
-  } else {
-    set_arith(c, f);
-  }
+template <unsigned OP>
+inline void commit_flags(Cpu& c, uint32_t f) {
+  if constexpr (OP <= S_RCR) set_flags(c, CF | OF, f);  // rotates touch only CF and OF
+  else set_arith(c, f);
 }
+
+// OF of the last 1-bit step of a W-bit shift or rotate (Intel P6 behaviour, as Bochs models it):
+// a left step sets OF = MSB(result) ^ CF, a right step the XOR of the result's two top bits.
+template <unsigned W>
+inline uint32_t of_left(uint32_t r, uint32_t cf) { return ((r >> (W - 1)) & 1) ^ cf; }
+template <unsigned W>
+inline uint32_t of_right(uint32_t r) { return ((r >> (W - 1)) ^ (r >> (W - 2))) & 1; }
 
 // Shift/rotate `d` by a masked, nonzero count `n`. RCL/RCR with a count of 0 mod 9/17
 // return the old flags so that committing them changes nothing.
@@ -53,14 +54,16 @@ template <unsigned S, unsigned OP>
 inline ShiftOut shift_core(const Cpu& c, uint32_t d, unsigned n) {
   constexpr unsigned W = S * 8;
   constexpr uint32_t M = size_mask(S);
-  const uint32_t msb = (d >> (W - 1)) & 1, msb2 = (d >> (W - 2)) & 1;
   if constexpr (OP == S_ROL || OP == S_ROR) {
     const unsigned k = n & (W - 1);
     uint32_t r = d;
     if (k) r = OP == S_ROL ? ((d << k) | (d >> (W - k))) & M : ((d >> k) | (d << (W - k))) & M;
-    const uint32_t cf = OP == S_ROL ? (r & 1) : (r >> (W - 1)) & 1;
-    const uint32_t of = OP == S_ROL ? msb ^ msb2 : msb ^ (d & 1);
-    return {r, cf | (of << 11)};
+    if constexpr (OP == S_ROL) {
+      const uint32_t cf = r & 1;
+      return {r, cf | (of_left<W>(r, cf) << 11)};
+    } else {
+      return {r, ((r >> (W - 1)) & 1) | (of_right<W>(r) << 11)};
+    }
   } else if constexpr (OP == S_RCL || OP == S_RCR) {
     const unsigned k = W == 32 ? n : n % (W + 1);
     const uint32_t cin = lazy_cf(c) ? 1 : 0;
@@ -68,19 +71,19 @@ inline ShiftOut shift_core(const Cpu& c, uint32_t d, unsigned n) {
     const uint64_t MM = (uint64_t(2) << (W)) - 1;  // W+1 bits: CF:dest
     uint64_t v = (uint64_t(cin) << W) | d;
     v = OP == S_RCL ? ((v << k) | (v >> (W + 1 - k))) & MM : ((v >> k) | (v << (W + 1 - k))) & MM;
-    const uint32_t cf = uint32_t(v >> W) & 1;
-    const uint32_t of = OP == S_RCL ? msb ^ msb2 : msb ^ cin;
-    return {uint32_t(v) & M, cf | (of << 11)};
+    const uint32_t cf = uint32_t(v >> W) & 1, r = uint32_t(v) & M;
+    const uint32_t of = OP == S_RCL ? of_left<W>(r, cf) : of_right<W>(r);
+    return {r, cf | (of << 11)};
   } else {
     uint32_t r, cf, of;
     if constexpr (OP == S_SHL || OP == S_SAL) {
       r = uint32_t(uint64_t(d) << n) & M;
       cf = n <= W ? (d >> (W - n)) & 1 : 0;  // n == W: bit 0
-      of = msb ^ msb2;
+      of = of_left<W>(r, cf);
     } else if constexpr (OP == S_SHR) {
       r = uint32_t(uint64_t(d) >> n);
       cf = uint32_t(uint64_t(d) >> (n - 1)) & 1;
-      of = msb;
+      of = of_right<W>(r);
     } else {  // SAR
       const int64_t sd = int64_t(uint64_t(d) << (64 - W)) >> (64 - W);
       r = uint32_t(sd >> n) & M;
@@ -106,12 +109,12 @@ void shift_op(Cpu& c, const Insn& i) {
     if (n == 0) return;
     const ShiftOut o = shift_core<S, OP>(c, d, n);
     write_mem<S>(c, i.seg, ea, o.r);
-    commit_flags<OP, CNT>(c, o.f, n);
+    commit_flags<OP>(c, o.f);
   } else {
     if (n == 0) return;
     const ShiftOut o = shift_core<S, OP>(c, get_reg<S>(c, i.rm), n);
     set_reg<S>(c, i.rm, o.r);
-    commit_flags<OP, CNT>(c, o.f, n);
+    commit_flags<OP>(c, o.f);
   }
 }
 
@@ -120,7 +123,6 @@ template <unsigned S, bool RIGHT>
 inline ShiftOut dshift_core(uint32_t d, uint32_t s, unsigned n) {
   constexpr unsigned W = S * 8;
   constexpr uint32_t M = size_mask(S);
-  const uint32_t msb = (d >> (W - 1)) & 1, msb2 = (d >> (W - 2)) & 1;
   uint32_t r, cf, of;
   if constexpr (!RIGHT) {
     // 32-bit: dest:src; 16-bit: dest:src:dest (counts above 16 continue into dest).
@@ -129,14 +131,14 @@ inline ShiftOut dshift_core(uint32_t d, uint32_t s, unsigned n) {
     constexpr unsigned TOP = S == 4 ? 64 : 48;
     r = uint32_t(v >> (TOP - W - n)) & M;
     cf = uint32_t(v >> (TOP - n)) & 1;
-    of = msb ^ msb2;
+    of = of_left<W>(r, cf);
   } else {
     // 32-bit: src:dest; 16-bit: dest:src:dest.
     const uint64_t v = S == 4 ? (uint64_t(s) << 32) | d
                               : (uint64_t(d) << 32) | (uint64_t(s) << 16) | d;
     r = uint32_t(v >> n) & M;
     cf = uint32_t(v >> (n - 1)) & 1;
-    of = (s & 1) ^ msb;
+    of = of_right<W>(r);
   }
   return {r, szp_flags(r, S) | cf | (of << 11)};
 }

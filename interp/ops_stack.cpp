@@ -127,6 +127,9 @@ template <unsigned S> void popf(Cpu& c, const Insn&) {
 // ENTER imm16, imm8 (SDM vol.2 ENTER). EBP/BP is chosen by the operand size, the stack
 // pointer and the frame-pointer walk by the stack size. All pushes are probed and the
 // nested frame pointers read before the first write, so a fault changes nothing.
+// ENTER also checks that a write at the FINAL stack pointer (after the frame is allocated)
+// would not fault: #SS(0) outside the SS limit, #PF if that page is not writable (SDM vol.2
+// ENTER, "Protected Mode Exceptions"; Bochs probes an operand-size write there).
 template <unsigned S> void enter(Cpu& c, const Insn& i) {
   const bool s32 = stack32(c);
   const uint32_t m = stack_mask(c);
@@ -147,8 +150,7 @@ template <unsigned S> void enter(Cpu& c, const Insn& i) {
   }
   if (level) vals[level] = frame;
   const uint32_t new_sp = (sp - pushes * S - alloc) & m;
-  // #SS(0) if the new stack pointer is outside the stack segment limit.
-  if (alloc) check_write(c, SS, new_sp, 1);
+  if (alloc) probe_write_mem(c, SS, new_sp, S);  // alloc 0: new_sp is the last push, probed
   for (unsigned k = 0; k < pushes; ++k) write_mem<S>(c, SS, (sp - (k + 1) * S) & m, vals[k]);
   set_reg<S>(c, EBP, frame);
   set_sp_with(c, s32, new_sp);

@@ -65,10 +65,12 @@ void load_far_pointer(Cpu& c, const Insn& i) {
 
 constexpr uint32_t kCr0Defined = CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_WP |
                                  CR0_AM | CR0_NW | CR0_CD | CR0_PG;
-// CR4 bits accepted: VME, PVI, TSD, DE, PSE, PGE, as CPUID reports them (writing a bit of an
-// unsupported feature is #GP(0), SDM vol.2 MOV CRn).
+// CR4 bits accepted: VME, PVI, TSD, DE, PSE, PGE, as CPUID reports them, and PCE (RDPMC at
+// CPL > 0; the P6 has it, no CPUID bit) (writing a bit of an unsupported feature is #GP(0),
+// SDM vol.2 MOV CRn; vol.3 2.5 for PCE).
 constexpr uint32_t CR4_DE = CR4_DEBUG_EXT;
-constexpr uint32_t kCr4Supported = CR4_VME | CR4_PVI | (1u << 2) | CR4_DE | CR4_PSE | CR4_PGE;
+constexpr uint32_t kCr4Supported =
+    CR4_VME | CR4_PVI | (1u << 2) | CR4_DE | CR4_PSE | CR4_PGE | CR4_PCE;
 
 void write_cr0(Cpu& c, uint32_t v) {
   v = (v & kCr0Defined) | CR0_ET;  // ET is hardwired to 1 from the i486DX on

@@ -1,4 +1,6 @@
-// IN/OUT/INS/OUTS, CPUID, RDTSC, HLT, RDMSR/WRMSR: decoded here, executed by the monitor.
+// IN/OUT/INS/OUTS, CPUID, RDTSC, HLT, RDMSR/WRMSR, RDPMC: decoded here, executed by the monitor.
+#include <cstring>
+
 #include "interp/debug.h"
 #include "interp/events.h"
 #include "interp/exceptions.h"
@@ -23,7 +25,8 @@ void trap_exit(Cpu& c, const Insn& i) {
     case TRAP_RDTSC: c.exit_reason = EXIT_RDTSC; break;
     case TRAP_HLT: c.exit_reason = EXIT_HLT; break;
     case TRAP_RDMSR:
-    case TRAP_WRMSR: c.exit_reason = EXIT_MSR; break;
+    case TRAP_WRMSR:
+    case TRAP_RDPMC: c.exit_reason = EXIT_MSR; break;
     default: c.exit_reason = EXIT_IO; break;
   }
 }
@@ -64,20 +67,56 @@ uint32_t cpuid_features_edx(const Cpu& c) {
 
 namespace {
 
-void do_cpuid(Cpu& c) {
-  // SDM vol.2 CPUID. Only features that are implemented are reported.
-  uint32_t leaf = c.regs[EAX];
-  uint32_t a = 0, b = 0, cx = 0, d = 0;
-  if (leaf == 0) {
-    a = 1;
-    b = 0x756E6547;   // "Genu"
-    d = 0x49656E69;   // "ineI"
-    cx = 0x6C65746E;  // "ntel"
-  } else if (leaf == 1) {
-    a = CPUID_SIGNATURE;
-    d = cpuid_features_edx(c);
+// CPUID leaves (SDM vol.2 CPUID). Basic leaves 0-1; extended leaves 0x80000000-0x80000004
+// (maximum extended leaf, extended features: none of them on a 32-bit P6, brand string).
+constexpr uint32_t kMaxBasicLeaf = 1;
+constexpr uint32_t kMaxExtendedLeaf = 0x80000004;
+// The brand string of leaves 0x80000002-4: 48 bytes, NUL-terminated (SDM vol.2 CPUID,
+// "Processor Brand String").
+constexpr char kBrand[48] = "softcpu P6-class virtual CPU";
+
+struct CpuidRegs {
+  uint32_t a, b, c, d;
+};
+
+CpuidRegs cpuid_leaf(const Cpu& c, uint32_t leaf) {
+  const bool extended = leaf >= 0x80000000u;
+  // A leaf above the maximum (basic or extended) returns the data of the highest basic leaf
+  // (SDM vol.2 CPUID, "INPUT EAX = 0: Returns CPUID's Highest Value...").
+  if ((!extended && leaf > kMaxBasicLeaf) || (extended && leaf > kMaxExtendedLeaf))
+    leaf = kMaxBasicLeaf;
+  switch (leaf) {
+    case 0:
+      return {kMaxBasicLeaf, 0x756E6547 /*Genu*/, 0x6C65746E /*ntel*/, 0x49656E69 /*ineI*/};
+    case 1:
+      // EBX: brand index 0, no CLFLUSH size, one logical processor, initial APIC ID 0.
+      // ECX: no SSE3-era features. EDX: what is implemented (cpuid_features_edx).
+      return {CPUID_SIGNATURE, 0, 0, cpuid_features_edx(c)};
+    case 0x80000000: return {kMaxExtendedLeaf, 0, 0, 0};
+    case 0x80000001: return {0, 0, 0, 0};  // no LAHF64, SYSCALL, NX or long mode
+    default: {  // 0x80000002-0x80000004: 16 bytes of the brand string each, EAX..EDX
+      uint32_t w[4];
+      std::memcpy(w, kBrand + 16 * (leaf - 0x80000002u), 16);
+      return {w[0], w[1], w[2], w[3]};
+    }
   }
-  c.regs[EAX] = a; c.regs[EBX] = b; c.regs[ECX] = cx; c.regs[EDX] = d;
+}
+
+void do_cpuid(Cpu& c) {
+  const CpuidRegs r = cpuid_leaf(c, c.regs[EAX]);
+  c.regs[EAX] = r.a; c.regs[EBX] = r.b; c.regs[ECX] = r.c; c.regs[EDX] = r.d;
+}
+
+// RDPMC (SDM vol.2 RDPMC, P6 family): ECX selects counter 0 or 1; #GP(0) for any other
+// ECX, and at CPL > 0 in protected mode (V86 included) unless CR4.PCE. EDX:EAX = the 40-bit
+// counter (EDX bits 31:8 zero).
+void do_rdpmc(Cpu& c) {
+  const uint32_t k = c.regs[ECX];
+  if (k >= PMC_COUNT) raise_gp(0);
+  if ((c.cr0 & CR0_PE) && c.cpl != 0 && !(c.cr4 & CR4_PCE)) raise_gp(0);
+  const uint64_t v = read_pmc(c, k);
+  c.regs[EAX] = uint32_t(v);
+  c.regs[EDX] = uint32_t(v >> 32);
 }
 
 // RDMSR/WRMSR (SDM vol.2): CPL 0 only; an MSR we do not have raises #GP(0).
@@ -162,6 +201,7 @@ bool execute_trapped(Cpu& c, IoBus& io) {
         break;
       case TRAP_RDMSR: do_rdmsr(c); break;
       case TRAP_WRMSR: do_wrmsr(c); break;
+      case TRAP_RDPMC: do_rdpmc(c); break;
       default: raise_ud();
     }
     ++c.icount;
@@ -199,6 +239,7 @@ bool select_trap(const DecodeContext& ctx, Insn& i) {
     case ZYDIS_MNEMONIC_HLT: op = TRAP_HLT; break;
     case ZYDIS_MNEMONIC_RDMSR: op = TRAP_RDMSR; break;
     case ZYDIS_MNEMONIC_WRMSR: op = TRAP_WRMSR; break;
+    case ZYDIS_MNEMONIC_RDPMC: op = TRAP_RDPMC; break;
     default: return false;
   }
   if (i.lock) { i.fn = handler_ud; return true; }

@@ -18,7 +18,7 @@ class IoBus {
 
 enum TrapOp : uint8_t {
   TRAP_IN, TRAP_OUT, TRAP_INS, TRAP_OUTS, TRAP_CPUID, TRAP_RDTSC, TRAP_HLT, TRAP_RDMSR,
-  TRAP_WRMSR, TRAP_COUNT
+  TRAP_WRMSR, TRAP_RDPMC, TRAP_COUNT
 };
 
 // Execute cpu.trap_insn (EIP at its start). Faults are delivered as exceptions. Returns

@@ -118,6 +118,20 @@ std::vector<uint8_t> build_madt(const AcpiConfig& c) {
   return t;
 }
 
+// IA-PC HPET 1.0a 3.2.4, "The ACPI 2.0 HPET Description Table".
+std::vector<uint8_t> build_hpet(const AcpiConfig& c) {
+  std::vector<uint8_t> t = header("HPET", 1);
+  append(t, c.hpet_block_id, 4);  // Event Timer Block ID: the capabilities register's low half
+  // Base address: ACPI 2.0 Generic Address Structure, system memory, 64-bit registers.
+  t.insert(t.end(), {0, 64, 0, 0});
+  append(t, c.hpet_addr, 8);
+  t.push_back(0);    // HPET number: the first timer block
+  append(t, 0, 2);   // minimum periodic tick: not given (QEMU gives none either)
+  t.push_back(0);    // page protection and OEM attributes: none
+  finish(t);
+  return t;
+}
+
 std::vector<uint8_t> build_rsdt(const std::vector<uint32_t>& entries) {
   std::vector<uint8_t> t = header("RSDT", 1);
   for (uint32_t e : entries) append(t, e, 4);
@@ -295,7 +309,12 @@ AcpiBlobs build_acpi_tables(const AcpiConfig& config, uint32_t tables_addr) {
   b.dsdt = uint32_t(place(b.tables, build_dsdt(config), 4));
   b.fadt = uint32_t(place(b.tables, build_fadt(config, tables_addr + b.facs, tables_addr + b.dsdt), 4));
   b.madt = uint32_t(place(b.tables, build_madt(config), 4));
-  b.rsdt = uint32_t(place(b.tables, build_rsdt({tables_addr + b.fadt, tables_addr + b.madt}), 4));
+  std::vector<uint32_t> entries = {tables_addr + b.fadt, tables_addr + b.madt};
+  if (config.hpet_addr) {
+    b.hpet = uint32_t(place(b.tables, build_hpet(config), 4));
+    entries.push_back(tables_addr + b.hpet);
+  }
+  b.rsdt = uint32_t(place(b.tables, build_rsdt(entries), 4));
   b.rsdp = build_rsdp(tables_addr + b.rsdt);
 
   // The firmware allocates both files, adds their addresses to the pointer fields (which
@@ -307,8 +326,8 @@ AcpiBlobs build_acpi_tables(const AcpiConfig& config, uint32_t tables_addr) {
   s.add_pointer(kAcpiTablesFile, kAcpiTablesFile, b.fadt + 40, 4);
   s.add_checksum(kAcpiTablesFile, b.fadt + 9, b.fadt, ACPI_FADT_REV1_SIZE);
   const uint32_t rsdt_len = uint32_t(b.tables.size() - b.rsdt);
-  s.add_pointer(kAcpiTablesFile, kAcpiTablesFile, b.rsdt + ACPI_HEADER_SIZE, 4);
-  s.add_pointer(kAcpiTablesFile, kAcpiTablesFile, b.rsdt + ACPI_HEADER_SIZE + 4, 4);
+  for (uint32_t k = 0; k < entries.size(); ++k)
+    s.add_pointer(kAcpiTablesFile, kAcpiTablesFile, b.rsdt + ACPI_HEADER_SIZE + 4 * k, 4);
   s.add_checksum(kAcpiTablesFile, b.rsdt + 9, b.rsdt, rsdt_len);
   s.add_pointer(kAcpiRsdpFile, kAcpiTablesFile, 16, 4);
   s.add_checksum(kAcpiRsdpFile, 8, 0, ACPI_RSDP_SIZE);

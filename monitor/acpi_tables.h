@@ -3,7 +3,8 @@
 // the MADT (local APIC 0, IOAPIC 1 at GSI 0, IRQ0 -> GSI 2 and the PCI/SCI IRQs 5, 9, 10, 11
 // level active-high, LINT1 = NMI) and a DSDT whose AML defines \_S5 (the soft-off SLP_TYP
 // the PIIX4 PM device acts on) and the PCI host bridge \_SB.PCI0 with its _CRS (no _PRT:
-// PCI interrupts fall back to the interrupt line registers). Two ways to hand them over:
+// PCI interrupts fall back to the interrupt line registers), and the HPET description table
+// (IA-PC HPET 1.0a, 3.2.4) that Linux finds the HPET by. Two ways to hand them over:
 //  - SeaBIOS (CONFIG_QEMU): fw_cfg files "etc/acpi/tables", "etc/acpi/rsdp" and the
 //    linker/loader script "etc/table-loader" (QEMU hw/acpi/bios-linker-loader.c: 128-byte
 //    commands; the firmware allocates the files, patches pointers and fixes checksums);
@@ -28,6 +29,8 @@ struct AcpiConfig {
   uint8_t ioapic_id = 1;
   uint32_t ioapic_addr = 0xFEC00000;
   uint32_t pci_hole_start = 0x08000000;  // end of RAM: PCI memory from here to 0xFEBFFFFF
+  uint32_t hpet_addr = 0xFED00000;       // 0: no HPET table
+  uint32_t hpet_block_id = 0x8086A201;   // the HPET's capabilities register, low half
 };
 
 constexpr unsigned ACPI_HEADER_SIZE = 36;
@@ -35,6 +38,7 @@ constexpr unsigned ACPI_RSDP_SIZE = 20;  // revision 0
 constexpr unsigned ACPI_FADT_REV1_SIZE = 116;
 constexpr unsigned ACPI_FACS_SIZE = 64;
 constexpr unsigned ACPI_LOADER_ENTRY_SIZE = 128;
+constexpr unsigned ACPI_HPET_SIZE = 56;
 
 // The fw_cfg file names SeaBIOS looks for.
 inline constexpr const char kAcpiTablesFile[] = "etc/acpi/tables";
@@ -51,11 +55,11 @@ std::vector<uint8_t> build_pci_root_aml(const AcpiConfig& config);
 // All tables, linked so that the "tables" blob starts at `tables_addr` (0 for fw_cfg: the
 // loader adds the real address) and every checksum is right for that address.
 struct AcpiBlobs {
-  std::vector<uint8_t> tables;  // FACS, DSDT, FACP, APIC, RSDT
+  std::vector<uint8_t> tables;  // FACS, DSDT, FACP, APIC, HPET (if any), RSDT
   std::vector<uint8_t> rsdp;
   std::vector<uint8_t> loader;  // "etc/table-loader" commands
-  // Offsets of each table inside `tables`.
-  uint32_t facs = 0, dsdt = 0, fadt = 0, madt = 0, rsdt = 0;
+  // Offsets of each table inside `tables` (hpet: 0 when there is none).
+  uint32_t facs = 0, dsdt = 0, fadt = 0, madt = 0, hpet = 0, rsdt = 0;
 };
 AcpiBlobs build_acpi_tables(const AcpiConfig& config, uint32_t tables_addr = 0);
 

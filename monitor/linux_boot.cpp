@@ -44,6 +44,55 @@ void write_boot_gdt(PhysicalMemory& mem, uint32_t addr) {
   mem.write_bytes(addr, gdt, sizeof gdt);
 }
 
+BootSpace::BootSpace(uint32_t ram_bytes) {
+  const uint64_t low_end = std::min<uint64_t>(EBDA_START, ram_bytes);
+  if (low_end > BOOT_LOW_START) free_.push_back({BOOT_LOW_START, low_end});
+  if (ram_bytes > KERNEL_LOAD_ADDR) free_.push_back({KERNEL_LOAD_ADDR, ram_bytes});
+}
+
+void BootSpace::reserve(uint64_t lo, uint64_t hi) {
+  if (hi <= lo) return;
+  std::vector<Range> out;
+  for (const Range& r : free_) {
+    if (r.hi <= lo || r.lo >= hi) {
+      out.push_back(r);
+      continue;
+    }
+    if (r.lo < lo) out.push_back({r.lo, lo});
+    if (r.hi > hi) out.push_back({hi, r.hi});
+  }
+  free_ = std::move(out);
+}
+
+uint32_t BootSpace::take(uint32_t size, uint32_t align, const char* what) {
+  const uint64_t n = std::max<uint32_t>(size, 1);
+  for (const Range& r : free_) {
+    const uint64_t at = (r.lo + align - 1) & ~uint64_t(align - 1);
+    if (at + n <= r.hi) {
+      reserve(at, at + n);
+      return uint32_t(at);
+    }
+  }
+  throw BootError{std::string("no room in RAM for ") + what + " (" + std::to_string(n) +
+                  " bytes) beside the kernel; give the machine more RAM"};
+}
+
+uint32_t BootSpace::put(PhysicalMemory& mem, const void* data, uint32_t len, uint32_t align,
+                        const char* what) {
+  const uint32_t at = take(len, align, what);
+  if (len) mem.write_bytes(at, data, len);
+  return at;
+}
+
+void place_gdt_and_stack(PhysicalMemory& mem, BootSpace& space, CpuEntryState& entry) {
+  entry.gdt_base = space.take(BOOT_GDT_SIZE, 8, "the boot GDT");
+  entry.gdt_limit = BOOT_GDT_SIZE - 1;
+  write_boot_gdt(mem, entry.gdt_base);
+  // Neither protocol defines ESP at entry (both kernels set up their own stack); a valid one
+  // in free RAM keeps an early push from landing on the kernel.
+  entry.esp = space.take(BOOT_STACK_SIZE, 16, "the boot stack") + BOOT_STACK_SIZE;
+}
+
 void apply_entry_state(Cpu& c, const CpuEntryState& s) {
   c.regs[EAX] = s.eax;
   c.regs[EBX] = s.ebx;
@@ -85,13 +134,16 @@ LinuxBootInfo load_bzimage(PhysicalMemory& mem, const std::vector<uint8_t>& imag
   info.protocol = uint16_t(le(image, bp::VERSION, 2));
   char version[16];
   std::snprintf(version, sizeof version, "%u.%02u", info.protocol >> 8, info.protocol & 0xFF);
-  if (info.protocol < 0x206)
+  // The 32-bit entry needs cmd_line_ptr and initrd_addr_max (2.02, 2.03); GRUB's 32-bit
+  // loader takes 2.03 and up too. Fields of later protocols get their documented defaults.
+  if (info.protocol < 0x203)
     throw BootError{std::string("Linux boot protocol ") + version +
-                    " is too old (2.06, Linux 2.6.22, or newer needed)"};
+                    " is too old for the 32-bit entry (2.03, Linux 2.4.18, or newer needed)"};
   const uint8_t loadflags = image[bp::LOADFLAGS];
   if (!(loadflags & bp::LOADED_HIGH))
     throw BootError{"zImage kernels (loaded below 1 MiB) are not supported; use a bzImage"};
-  if (le(image, bp::XLOADFLAGS, 2) & bp::XLF_KERNEL_64)
+  // xloadflags exists from 2.12 on; in an older header those bytes are code (boot.rst).
+  if (info.protocol >= 0x20C && (le(image, bp::XLOADFLAGS, 2) & bp::XLF_KERNEL_64))
     throw BootError{"this is a 64-bit (x86_64) kernel; the emulated CPU is 32-bit only"};
 
   // The real-mode part is setup_sects + 1 sectors (0 means 4); the rest is the
@@ -99,10 +151,18 @@ LinuxBootInfo load_bzimage(PhysicalMemory& mem, const std::vector<uint8_t>& imag
   const unsigned setup_sects = image[bp::SETUP_SECTS] ? image[bp::SETUP_SECTS] : 4;
   const size_t setup_size = size_t(setup_sects + 1) * 512;
   const uint64_t sys_bytes = uint64_t(le(image, bp::SYSSIZE, 4)) * 16;
-  if (image.size() <= setup_size || setup_size + sys_bytes > image.size())
-    throw BootError{"truncated bzImage: the header describes " +
-                    std::to_string(setup_size + sys_bytes) + " bytes, the file has " +
-                    std::to_string(image.size())};
+  if (image.size() <= setup_size)
+    throw BootError{"truncated bzImage: the file (" + std::to_string(image.size()) +
+                    " bytes) ends inside its " + std::to_string(setup_size) +
+                    " bytes of setup sectors"};
+  // GRUB and QEMU load whatever follows the setup sectors and never look at syssize, so a
+  // file a few bytes short of it (Debian's memtest86+ 6.10 ia32: 8) boots there: load it too.
+  if (setup_size + sys_bytes > image.size())
+    info.warnings.push_back("the bzImage header describes " +
+                            std::to_string(setup_size + sys_bytes) + " bytes, the file has " +
+                            std::to_string(image.size()) + "; loading the " +
+                            std::to_string(image.size() - setup_size) +
+                            " bytes after the setup sectors");
   info.kernel_addr = KERNEL_LOAD_ADDR;
   info.kernel_size = uint32_t(image.size() - setup_size);
 
@@ -122,7 +182,8 @@ LinuxBootInfo load_bzimage(PhysicalMemory& mem, const std::vector<uint8_t>& imag
     throw BootError{"the kernel needs " + mib(kernel_end) + " of RAM, the machine has " +
                     mib(ram)};
 
-  const uint32_t cmdline_max = le(image, bp::CMDLINE_SIZE, 4);
+  // boot.rst "cmdline_size": before 2.06 the maximum is 255.
+  const uint32_t cmdline_max = info.protocol >= 0x206 ? le(image, bp::CMDLINE_SIZE, 4) : 255;
   if (options.cmdline.size() > cmdline_max)
     throw BootError{"kernel command line is " + std::to_string(options.cmdline.size()) +
                     " bytes, this kernel accepts at most " + std::to_string(cmdline_max)};
@@ -141,8 +202,17 @@ LinuxBootInfo load_bzimage(PhysicalMemory& mem, const std::vector<uint8_t>& imag
   }
 
   mem.write_bytes(KERNEL_LOAD_ADDR, image.data() + setup_size, info.kernel_size);
-  info.cmdline_addr = LINUX_CMDLINE_ADDR;
-  mem.write_bytes(LINUX_CMDLINE_ADDR, options.cmdline.c_str(), uint32_t(options.cmdline.size() + 1));
+  // The loader's data goes where the kernel (up to init_size) and the initrd are not: the
+  // command line anywhere below 0xA0000 with protocol 2.02+ (boot.rst "cmd_line_ptr"), the
+  // zero page anywhere (ESI points at it).
+  BootSpace space(ram);
+  space.reserve(KERNEL_LOAD_ADDR, kernel_end);
+  space.reserve(info.initrd_addr, uint64_t(info.initrd_addr) + info.initrd_size);
+  place_gdt_and_stack(mem, space, info.entry);
+  info.boot_params_addr = space.take(bp::SIZE, PAGE_SIZE, "the zero page");
+  info.cmdline_addr = space.put_string(mem, options.cmdline, "the kernel command line");
+  if (info.cmdline_addr >= EBDA_START)
+    throw BootError{"no room below 640 KiB for the kernel command line"};
 
   // The zero page: all zeros, then the setup header copied from the image (it ends at
   // 0x202 + the byte at 0x201, the jump's displacement), then what the loader fills in.
@@ -158,7 +228,7 @@ LinuxBootInfo load_bzimage(PhysicalMemory& mem, const std::vector<uint8_t>& imag
   put_le(zp, bp::CODE32_START, KERNEL_LOAD_ADDR, 4);
   put_le(zp, bp::RAMDISK_IMAGE, info.initrd_addr, 4);
   put_le(zp, bp::RAMDISK_SIZE, info.initrd_size, 4);
-  put_le(zp, bp::CMD_LINE_PTR, LINUX_CMDLINE_ADDR, 4);
+  put_le(zp, bp::CMD_LINE_PTR, info.cmdline_addr, 4);
   put_le(zp, bp::HARDWARE_SUBARCH, 0, 4);  // a normal PC
 
   const uint32_t ext_kib = ram > 0x100000 ? (ram - 0x100000) >> 10 : 0;
@@ -176,13 +246,10 @@ LinuxBootInfo load_bzimage(PhysicalMemory& mem, const std::vector<uint8_t>& imag
   const std::vector<uint8_t> records = encode_e820(map);
   zp[bp::E820_ENTRIES] = uint8_t(map.size());
   std::copy(records.begin(), records.end(), zp.begin() + bp::E820_TABLE);
-  info.boot_params_addr = BOOT_PARAMS_ADDR;
-  mem.write_bytes(BOOT_PARAMS_ADDR, zp.data(), bp::SIZE);
+  mem.write_bytes(info.boot_params_addr, zp.data(), bp::SIZE);
 
-  write_boot_gdt(mem);
   info.entry.eip = KERNEL_LOAD_ADDR;  // startup_32
-  info.entry.esi = BOOT_PARAMS_ADDR;
-  info.entry.esp = BOOT_STACK_TOP;
+  info.entry.esi = info.boot_params_addr;
   return info;
 }
 

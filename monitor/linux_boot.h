@@ -15,13 +15,13 @@ namespace softcpu {
 struct Cpu;
 class PhysicalMemory;
 
-// Low-memory layout of the direct-boot structures (all below the EBDA at 0x9FC00).
-constexpr uint32_t BOOT_GDT_ADDR = 0x5000;      // null, null, code, data descriptors
-constexpr uint32_t BOOT_STACK_TOP = 0x7000;     // a few KiB below the zero page
-constexpr uint32_t BOOT_PARAMS_ADDR = 0x7000;   // Linux zero page / Multiboot info area
-constexpr uint32_t BOOT_AREA_END = 0x9F000;     // Multiboot info area ends here
-constexpr uint32_t LINUX_CMDLINE_ADDR = 0x20000;
 constexpr uint32_t KERNEL_LOAD_ADDR = 0x100000;  // protected-mode kernel (code32_start)
+// Where the loaders look for room for their own data (GDT, stack, zero page or Multiboot
+// information, command lines): base memory from here up to the EBDA first, then RAM above
+// 1 MiB; whatever the kernel and its modules occupy is left out (BootSpace).
+constexpr uint32_t BOOT_LOW_START = 0x1000;  // page 0 holds the IVT and the BDA
+constexpr uint32_t BOOT_GDT_SIZE = 4 * 8;    // null, null, code, data descriptors
+constexpr uint32_t BOOT_STACK_SIZE = 0x1000;
 // __BOOT_CS and __BOOT_DS of the boot protocol: flat 4 GiB code and data.
 constexpr uint16_t BOOT_CS = 0x10;
 constexpr uint16_t BOOT_DS = 0x18;
@@ -31,13 +31,42 @@ constexpr uint16_t BOOT_DS = 0x18;
 struct CpuEntryState {
   uint32_t eip = 0;
   uint32_t eax = 0, ebx = 0, ecx = 0, edx = 0, esi = 0, edi = 0, ebp = 0, esp = 0;
-  uint32_t gdt_base = BOOT_GDT_ADDR;
-  uint16_t gdt_limit = 4 * 8 - 1;
+  uint32_t gdt_base = 0;
+  uint16_t gdt_limit = BOOT_GDT_SIZE - 1;
   uint16_t cs = BOOT_CS, ds = BOOT_DS;
 };
 
 // Write the flat GDT (entries 2 and 3: code and data, base 0, limit 4 GiB) at `addr`.
-void write_boot_gdt(PhysicalMemory& mem, uint32_t addr = BOOT_GDT_ADDR);
+void write_boot_gdt(PhysicalMemory& mem, uint32_t addr);
+
+// The guest RAM a loader may still use for its own data: the PC's base memory from
+// BOOT_LOW_START to the EBDA and the RAM from 1 MiB to its end, minus what reserve() took out
+// (the kernel's segments, modules, an initrd). take() hands out the lowest aligned free block,
+// base memory first, as a boot loader puts its structures wherever the kernel is not.
+class BootSpace {
+ public:
+  explicit BootSpace(uint32_t ram_bytes);
+  // [lo, hi) is in use.
+  void reserve(uint64_t lo, uint64_t hi);
+  // `size` bytes (at least 1) aligned to `align` (a power of two); BootError naming `what`
+  // when no free range holds them.
+  uint32_t take(uint32_t size, uint32_t align, const char* what);
+  // take() and copy `len` bytes there.
+  uint32_t put(PhysicalMemory& mem, const void* data, uint32_t len, uint32_t align,
+               const char* what);
+  uint32_t put_string(PhysicalMemory& mem, const std::string& s, const char* what) {
+    return put(mem, s.c_str(), uint32_t(s.size() + 1), 1, what);
+  }
+
+ private:
+  struct Range {
+    uint64_t lo, hi;
+  };
+  std::vector<Range> free_;  // disjoint, ascending
+};
+
+// The loaders' common tail: the GDT and a stack from `space`, written into `entry`.
+void place_gdt_and_stack(PhysicalMemory& mem, BootSpace& space, CpuEntryState& entry);
 // Load `s` into a CPU (normally just after reset_cpu). The GDT must already be in memory.
 void apply_entry_state(Cpu& c, const CpuEntryState& s);
 
@@ -56,6 +85,9 @@ struct LinuxBootInfo {
   uint32_t cmdline_addr = 0;
   uint32_t boot_params_addr = 0;
   CpuEntryState entry;
+  // Oddities of the file that boot loaders accept (a short last paragraph, ...): the caller
+  // shows them as warnings.
+  std::vector<std::string> warnings;
 };
 
 // Offsets in struct boot_params and its setup header (boot.rst, "THE REAL-MODE KERNEL HEADER";
@@ -84,8 +116,10 @@ constexpr unsigned E820_MAX = 128;
 bool is_bzimage(const std::vector<uint8_t>& image);
 
 // Load a bzImage into RAM; throws BootError for a file that is not a usable bzImage (no
-// header, protocol older than 2.06, not loaded high, 64-bit only, truncated), a command line
-// longer than the kernel accepts, or a kernel/initrd that does not fit in RAM.
+// header, protocol older than 2.03, not loaded high, 64-bit only, no protected-mode part),
+// a command line longer than the kernel accepts, or a kernel/initrd that does not fit in RAM.
+// A file shorter than its syssize says is loaded as it is, with a warning, as GRUB and QEMU
+// do (they load the file's bytes after the setup sectors and never check syssize).
 LinuxBootInfo load_bzimage(PhysicalMemory& mem, const std::vector<uint8_t>& image,
                            const LinuxBootOptions& options);
 

@@ -1,5 +1,6 @@
 #include "monitor/machine.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstring>
@@ -204,12 +205,12 @@ void Machine::boot_kernel_directly() {
     mp.cpuid_signature = CPUID_SIGNATURE;
     mp.cpuid_features = cpuid_features_edx(cpu_);
     const MpTableLayout layout = write_mptable(*mem_, mp);
-    // ACPI tables after it in the reserved EBDA, the RSDP last (in its first KiB, which the OS
-    // searches through the BDA's EBDA segment word at 0x40E).
-    const uint32_t tables = (layout.config_addr + layout.config_length + 63) & ~63u;
-    const uint32_t rsdp = (tables + build_acpi_tables(AcpiConfig{}).tables.size() + 15) & ~15u;
-    if (rsdp + ACPI_RSDP_SIZE > EBDA_START + 1024) throw BootError{"ACPI tables overflow the EBDA"};
-    platform_->setup_acpi_without_firmware(tables, rsdp);
+    // The ACPI tables go to the BIOS area's shadow RAM with an RSDP there (where SeaBIOS puts
+    // it); a second RSDP follows the MP table in the EBDA's first KiB, which the OS searches
+    // first through the BDA's EBDA segment word at 0x40E.
+    const uint32_t rsdp = (layout.config_addr + layout.config_length + 15) & ~15u;
+    if (rsdp + ACPI_RSDP_SIZE > EBDA_START + 1024) throw BootError{"the MP table overflows the EBDA"};
+    platform_->setup_acpi_without_firmware(rsdp);
     const uint16_t ebda_segment = EBDA_START >> 4;
     mem_->write_bytes(0x40E, &ebda_segment, 2);
     apply_entry_state(cpu_, entry);
@@ -492,6 +493,11 @@ int Machine::run() {
       started_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                      std::chrono::duration<double>(has_deadline ? *config_.timeout_seconds : 0));
   int status = 0;
+  // --insn-limit counts retired instructions, faults (also those of trapped instructions the
+  // monitor runs) and interrupt deliveries, so a guest that faults forever reaches it too.
+  const InterpCounters& ic = interp_->counters();
+  uint64_t trapped_faults = 0;
+  auto executed = [&] { return cpu_.icount + ic.exceptions + ic.interrupts + trapped_faults; };
   for (;;) {
     if (int requested = exit_status_.load(); requested >= 0) {
       status = requested;
@@ -502,6 +508,17 @@ int Machine::run() {
                    *config_.timeout_seconds, cpu_.seg[CS].selector, cpu_.eip);
       status = 124;
       break;
+    }
+    uint64_t budget = kRunBudget;
+    if (config_.insn_limit) {
+      const uint64_t done = executed();
+      if (done >= *config_.insn_limit) {
+        std::fprintf(stderr, "softcpu: instruction limit of %" PRIu64 " reached; stopping the "
+                     "guest at %04x:%08x\n", *config_.insn_limit, cpu_.seg[CS].selector, cpu_.eip);
+        status = 124;
+        break;
+      }
+      budget = std::min<uint64_t>(budget, *config_.insn_limit - done);
     }
     service_devices();
     if (gdb_target_) {
@@ -528,9 +545,11 @@ int Machine::run() {
       ++idle_waits_;
       continue;
     }
-    ExitReason r = interp_->run(kRunBudget);
+    ExitReason r = interp_->run(budget);
     ++exits_[r];
+    const uint64_t retired = cpu_.icount;
     if (!finish_exit(r, status)) break;
+    if (r >= EXIT_IO && r <= EXIT_HLT && cpu_.icount == retired) ++trapped_faults;
     if (r == EXIT_DEBUG && gdb_target_ &&
         gdb_target_->run_state() == CpuDebugTarget::RunState::RUNNING)
       debugger_stop(stop_event_from_hit(cpu_.debug_hit));

@@ -43,12 +43,16 @@ struct MachineConfig {
   std::string serial = "stdio";    // "stdio", "file:PATH", "tcp:ADDR:PORT,server", "none"
   std::vector<DebugconSpec> debugcons;
   std::optional<double> timeout_seconds;
+  // --insn-limit: stop after this many guest instructions (status 124, like the timeout). An
+  // instruction that faults counts as one, and so does an interrupt delivery.
+  std::optional<uint64_t> insn_limit;
   std::string trace_path;          // empty: no trace
   // What --trace writes: instructions, exceptions and interrupts, port I/O (TRACE_* bits),
   // and for instructions only those whose linear address is in one of the ranges (none: all).
   unsigned trace_events = TRACE_INSN;
   std::vector<TraceRange> trace_ranges;
   bool reset_on_triple_fault = true;  // --on-triple-fault reset (like a PC) or exit
+  bool pc_testdev = false;          // --device pc-testdev: QEMU's ISA test device
   StatsFormat stats = StatsFormat::NONE;
   std::string stats_path;          // empty: stderr
   // --state-log FILE: the guest state at every exit to the monitor (lockstep tests of the
@@ -63,8 +67,8 @@ struct MachineConfig {
 };
 
 // Build the machine, run it, and return the process exit status:
-//  debug-exit port write v -> (v << 1) | 1; timeout -> 124; triple fault with
-//  --on-triple-fault exit -> 3 (with reset, the default, the machine resets and goes on);
+//  debug-exit port write v -> (v << 1) | 1; timeout or instruction limit -> 124; triple
+//  fault with --on-triple-fault exit -> 3 (with reset, the default, the machine resets and goes on);
 //  guest halted for good -> 0; configuration error -> 2 (message on stderr).
 int run_machine(const MachineConfig& config);
 

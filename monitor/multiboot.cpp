@@ -28,19 +28,21 @@ std::string hex(uint64_t v) {
 }
 uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
 
-// Guest RAM [lo, hi) must be RAM and must not cover the loader's own low-memory area.
+// Guest RAM [lo, hi) must be RAM: below its end and outside the EBDA and the legacy video
+// and BIOS area (0x9FC00-0xFFFFF, reserved or not memory at all in the E820 map we report).
 void check_placement(uint64_t lo, uint64_t hi, uint32_t ram, const char* what) {
   if (hi > ram)
     throw BootError{std::string(what) + " at " + hex(lo) + "-" + hex(hi) +
                     " lies beyond the end of RAM (" + hex(ram) + ")"};
-  if (lo < BOOT_AREA_END && hi > BOOT_GDT_ADDR)
+  if (lo < KERNEL_LOAD_ADDR && hi > EBDA_START)
     throw BootError{std::string(what) + " at " + hex(lo) + "-" + hex(hi) +
-                    " overlaps the loader's area " + hex(BOOT_GDT_ADDR) + "-" +
-                    hex(BOOT_AREA_END)};
+                    " overlaps the EBDA and BIOS area " + hex(EBDA_START) + "-" +
+                    hex(KERNEL_LOAD_ADDR) + ", which is not RAM"};
 }
 
 struct Loaded {
   uint32_t start, end, entry;
+  std::vector<std::pair<uint32_t, uint64_t>> ranges;  // [lo, hi) of every loaded segment
 };
 
 // a.out kludge (spec 3.1.3): the header gives the load addresses; the file is loaded from
@@ -69,7 +71,7 @@ Loaded load_aout(PhysicalMemory& mem, const std::vector<uint8_t>& image, uint32_
   mem.write_bytes(load_addr, image.data() + file_off, uint32_t(size));
   std::vector<uint8_t> zeros(end - load_addr - size, 0);
   if (!zeros.empty()) mem.write_bytes(uint32_t(load_addr + size), zeros.data(), uint32_t(zeros.size()));
-  return {load_addr, uint32_t(end), entry_addr};
+  return {load_addr, uint32_t(end), entry_addr, {{load_addr, end}}};
 }
 
 // ELF32 executable (System V ABI, Intel386 supplement): PT_LOAD segments at their physical
@@ -85,7 +87,7 @@ Loaded load_elf(PhysicalMemory& mem, const std::vector<uint8_t>& image) {
   const uint16_t phentsize = le16(image, 42), phnum = le16(image, 44);
   if (phentsize < 32 || uint64_t(phoff) + uint64_t(phnum) * phentsize > image.size())
     throw BootError{"truncated ELF kernel: program headers lie past the end of the file"};
-  Loaded l{UINT32_MAX, 0, entry};
+  Loaded l{UINT32_MAX, 0, entry, {}};
   bool entry_mapped = false;
   for (unsigned i = 0; i < phnum; ++i) {
     const size_t ph = phoff + size_t(i) * phentsize;
@@ -101,6 +103,7 @@ Loaded load_elf(PhysicalMemory& mem, const std::vector<uint8_t>& image) {
     mem.write_bytes(paddr, image.data() + offset, filesz);
     std::vector<uint8_t> zeros(memsz - filesz, 0);
     if (!zeros.empty()) mem.write_bytes(paddr + filesz, zeros.data(), uint32_t(zeros.size()));
+    l.ranges.push_back({paddr, uint64_t(paddr) + memsz});
     l.start = std::min(l.start, paddr);
     l.end = std::max(l.end, paddr + memsz);
     if (!entry_mapped && entry >= vaddr && entry - vaddr < memsz) {
@@ -111,25 +114,6 @@ Loaded load_elf(PhysicalMemory& mem, const std::vector<uint8_t>& image) {
   if (l.end == 0) throw BootError{"ELF kernel has no loadable segment"};
   return l;
 }
-
-// Bump allocator over the low-memory info area.
-struct InfoArea {
-  PhysicalMemory& mem;
-  uint32_t next;
-  uint32_t take(uint32_t size, uint32_t align) {
-    const uint64_t at = align_up(next, align);
-    if (at + size > BOOT_AREA_END)
-      throw BootError{"Multiboot information (command lines, modules) does not fit below " +
-                      hex(BOOT_AREA_END)};
-    next = uint32_t(at + size);
-    return uint32_t(at);
-  }
-  uint32_t put_string(const std::string& s) {
-    const uint32_t at = take(uint32_t(s.size() + 1), 1);
-    mem.write_bytes(at, s.c_str(), uint32_t(s.size() + 1));
-    return at;
-  }
-};
 
 void put32(std::vector<uint8_t>& b, size_t off, uint32_t v) {
   for (unsigned i = 0; i < 4; ++i) b[off + i] = uint8_t(v >> (8 * i));
@@ -165,33 +149,39 @@ MultibootInfo load_multiboot(PhysicalMemory& mem, const std::vector<uint8_t>& im
   info.load_start = k.start;
   info.load_end = k.end;
 
-  // Modules, each page-aligned, after the kernel.
+  // Modules, each page-aligned, after the kernel's highest segment.
   const uint32_t ram = mem.ram_size();
-  uint64_t next = align_up(k.end, PAGE);
+  BootSpace space(ram);
+  for (const auto& [lo, hi] : k.ranges) space.reserve(lo, hi);
+  uint64_t next = align_up(std::max<uint64_t>(k.end, KERNEL_LOAD_ADDR), PAGE);
   for (const MultibootModule& m : options.modules) {
     const uint64_t end = next + m.data.size();
     check_placement(next, end, ram, "a Multiboot module");
     if (!m.data.empty()) mem.write_bytes(uint32_t(next), m.data.data(), uint32_t(m.data.size()));
+    space.reserve(next, end);
     info.module_addrs.push_back(uint32_t(next));
     next = align_up(end, PAGE);
   }
 
-  // The information structure and what it points to.
-  InfoArea area{mem, BOOT_PARAMS_ADDR};
-  info.info_addr = area.take(mbi::SIZE, 8);
+  // The loader's own data (GDT, stack, the information structure and what it points to) goes
+  // where no segment or module is, as GRUB places it wherever the kernel is not.
+  place_gdt_and_stack(mem, space, info.entry);
+  info.info_addr = space.take(mbi::SIZE, 8, "the Multiboot information");
   std::vector<uint8_t> mb(mbi::SIZE, 0);
   const std::vector<E820Entry> map = pc_e820_map(ram);
   // mem_lower/mem_upper in KiB: base memory below the EBDA, contiguous RAM from 1 MiB.
   put32(mb, mbi::MEM_LOWER, uint32_t(map.front().size >> 10));
   put32(mb, mbi::MEM_UPPER, ram > 0x100000 ? (ram - 0x100000) >> 10 : 0);
-  put32(mb, mbi::CMDLINE, area.put_string(options.cmdline));
+  put32(mb, mbi::CMDLINE, space.put_string(mem, options.cmdline, "the command line"));
 
-  const uint32_t mods = area.take(uint32_t(16 * options.modules.size()), 16);
+  const uint32_t mods =
+      space.take(uint32_t(16 * options.modules.size()), 16, "the Multiboot module list");
   std::vector<uint8_t> mod_list(16 * options.modules.size(), 0);
   for (size_t i = 0; i < options.modules.size(); ++i) {
     put32(mod_list, 16 * i, info.module_addrs[i]);
     put32(mod_list, 16 * i + 4, info.module_addrs[i] + uint32_t(options.modules[i].data.size()));
-    put32(mod_list, 16 * i + 8, area.put_string(options.modules[i].cmdline));
+    put32(mod_list, 16 * i + 8,
+          space.put_string(mem, options.modules[i].cmdline, "a module's string"));
   }
   if (!mod_list.empty()) mem.write_bytes(mods, mod_list.data(), uint32_t(mod_list.size()));
   put32(mb, mbi::MODS_COUNT, uint32_t(options.modules.size()));
@@ -205,19 +195,17 @@ MultibootInfo load_multiboot(PhysicalMemory& mem, const std::vector<uint8_t>& im
     const std::vector<uint8_t> rec = encode_e820({e});
     mmap.insert(mmap.end(), rec.begin(), rec.end());
   }
-  const uint32_t mmap_addr = area.take(uint32_t(mmap.size()), 8);
-  mem.write_bytes(mmap_addr, mmap.data(), uint32_t(mmap.size()));
+  const uint32_t mmap_addr =
+      space.put(mem, mmap.data(), uint32_t(mmap.size()), 8, "the Multiboot memory map");
   put32(mb, mbi::MMAP_LENGTH, uint32_t(mmap.size()));
   put32(mb, mbi::MMAP_ADDR, mmap_addr);
-  put32(mb, mbi::BOOT_LOADER_NAME, area.put_string(LOADER_NAME));
+  put32(mb, mbi::BOOT_LOADER_NAME, space.put_string(mem, LOADER_NAME, "the loader name"));
   put32(mb, mbi::FLAGS, MBI_MEMORY | MBI_CMDLINE | MBI_MODS | MBI_MMAP | MBI_LOADER_NAME);
   mem.write_bytes(info.info_addr, mb.data(), mbi::SIZE);
 
-  write_boot_gdt(mem);
   info.entry.eip = k.entry;
   info.entry.eax = MULTIBOOT_BOOTLOADER_MAGIC;
   info.entry.ebx = info.info_addr;
-  info.entry.esp = BOOT_STACK_TOP;
   return info;
 }
 
@@ -254,7 +242,10 @@ CpuEntryState load_direct_kernel(PhysicalMemory& mem, const std::string& kernel_
     LinuxBootOptions o;
     o.cmdline = cmdline;
     if (!initrd.empty()) o.initrd = read_boot_file(initrd);
-    return load_bzimage(mem, image, o).entry;
+    const LinuxBootInfo info = load_bzimage(mem, image, o);
+    for (const std::string& w : info.warnings)
+      std::fprintf(stderr, "softcpu: warning: %s: %s\n", kernel_path.c_str(), w.c_str());
+    return info.entry;
   }
   if (find_multiboot_header(image) >= 0) {
     MultibootOptions o;

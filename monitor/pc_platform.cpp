@@ -15,11 +15,13 @@
 #include "vdevices/bus_master_dma.h"
 #include "vdevices/cmos_rtc.h"
 #include "vdevices/fw_cfg.h"
+#include "vdevices/hpet.h"
 #include "vdevices/i440fx.h"
 #include "vdevices/i8042.h"
 #include "vdevices/ide_controller.h"
 #include "vdevices/ioapic.h"
 #include "vdevices/local_apic.h"
+#include "vdevices/pc_testdev.h"
 #include "vdevices/pci_bus.h"
 #include "vdevices/pic8259.h"
 #include "vdevices/piix3.h"
@@ -72,12 +74,17 @@ PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& me
   ports_.attach(pic_.get(), 0x4D0, 2);  // ELCR (PIIX3 2.4.5)
   auto isa = [this](unsigned irq) { return IrqLine{isa_irq_.get(), irq}; };
 
-  pit_ = std::make_unique<Pit8254>(clock, isa(0));
+  // The HPET (IA-PC HPET 1.0a) passes the PIT's IRQ0 and the RTC's IRQ8 through, or replaces
+  // them with its timers 0 and 1 (LEG_RT_CNF); its other routes go to IOAPIC pins.
+  hpet_ = std::make_unique<Hpet>(clock, isa_irq_.get(), ioapic_.get());
+  mem_.map_mmio(Hpet::DEFAULT_BASE, PAGE_SIZE, hpet_.get());
+
+  pit_ = std::make_unique<Pit8254>(clock, IrqLine{hpet_.get(), 0});
   ports_.attach(pit_.get(), 0x40, 4);
   port61_ = std::make_unique<Port61>(*pit_, clock);
   ports_.attach(port61_.get(), 0x61, 1);
 
-  rtc_ = std::make_unique<CmosRtc>(clock, isa(8));
+  rtc_ = std::make_unique<CmosRtc>(clock, IrqLine{hpet_.get(), 8});
   rtc_->fill_pc_fields(mem_.ram_size());
   ports_.attach(rtc_.get(), 0x70, 2);
 
@@ -160,6 +167,15 @@ PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& me
   });
   ports_.attach(&pm_->apm_ports(), Piix4Pm::APM_CNT_PORT, 2);
   pci_->attach(1, 3, pm_.get());
+  if (config.pc_testdev) {
+    testdev_ = std::make_unique<PcTestdev>(isa_irq_.get(), ioapic_.get(), [this](uint32_t page) {
+      drop_code(cpu_, page, PAGE_SIZE);
+      tlb_flush(cpu_);
+    });
+    ports_.attach(testdev_.get(), PcTestdev::PORTS_LOW, PcTestdev::PORTS_LOW_COUNT);
+    ports_.attach(testdev_.get(), PcTestdev::IRQ_PORT, PcTestdev::NUM_IRQ_LINES);
+    mem_.map_mmio(PcTestdev::IOMEM_BASE, PcTestdev::IOMEM_SIZE, testdev_.get());
+  }
   attach_disks(config, loop, mailbox);
   reset();
 }
@@ -190,6 +206,7 @@ void PcPlatform::reset() {
   ioapic_->reset();
   lapic_->reset();
   apic_base_written();
+  hpet_->reset();
   pit_->reset();
   port61_->reset();
   rtc_->reset();
@@ -200,18 +217,38 @@ void PcPlatform::reset() {
   fw_cfg_->reset();
   pci_->reset();  // the host bridge's PAM reset routes 0xC0000-0xFFFFF back to the ROM
   ide_->reset();
+  if (testdev_) testdev_->reset();
   update_a20();
   ferr_ = false;
 }
 
-uint32_t PcPlatform::setup_acpi_without_firmware(uint32_t tables_addr, uint32_t rsdp_addr) {
+uint32_t PcPlatform::setup_acpi_without_firmware(uint32_t ebda_rsdp_addr) {
   AcpiConfig acpi;
   acpi.pci_hole_start = mem_.ram_size();
+  acpi.hpet_block_id = uint32_t(hpet_->capabilities());
   // What SeaBIOS's piix4_pm_setup does (src/fw/pciinit.c).
   pci_->config_write(1, 3, PciDevice::INTERRUPT_LINE, 1, acpi.sci_irq);
   pci_->config_write(1, 3, Piix4Pm::PMBA, 4, acpi.pm_base | 1u);
   pci_->config_write(1, 3, Piix4Pm::PMREGMISC, 1, 1);
-  return write_acpi_tables(mem_, acpi, tables_addr, rsdp_addr);
+
+  // The E segment as shadow RAM (82441FX 3.2.17: PAM5 covers 0xE0000-0xE7FFF, PAM6
+  // 0xE8000-0xEFFFF; 11b = read/write RAM, 01b = read-only RAM, as SeaBIOS leaves its shadow).
+  // The firmware does not run on this path, so nothing of its ROM is lost that anyone uses.
+  constexpr uint32_t seg = DIRECT_BOOT_ACPI_ADDR, seg_size = 0x10000;
+  for (uint8_t pam : {uint8_t(I440fx::PAM0 + 5), uint8_t(I440fx::PAM0 + 6)})
+    pci_->config_write(0, 0, pam, 1, 0x33);
+  const std::vector<uint8_t> zeros(seg_size, 0);
+  guest_write(seg, zeros.data(), seg_size);
+  const AcpiBlobs blobs = build_acpi_tables(acpi, seg);
+  // ACPI 1.0b 5.2.4.1: the RSDP is on a 16-byte boundary in the EBDA's first KiB or in
+  // 0xE0000-0xFFFFF.
+  const uint32_t rsdp = (seg + uint32_t(blobs.tables.size()) + 15) & ~15u;
+  guest_write(seg, blobs.tables.data(), uint32_t(blobs.tables.size()));
+  guest_write(rsdp, blobs.rsdp.data(), uint32_t(blobs.rsdp.size()));
+  for (uint8_t pam : {uint8_t(I440fx::PAM0 + 5), uint8_t(I440fx::PAM0 + 6)})
+    pci_->config_write(0, 0, pam, 1, 0x11);
+  guest_write(ebda_rsdp_addr, blobs.rsdp.data(), uint32_t(blobs.rsdp.size()));
+  return rsdp;
 }
 
 void PcPlatform::poll() { com1_->poll(); }

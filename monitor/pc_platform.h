@@ -1,9 +1,11 @@
 // The PC around the CPU: the i440FX host bridge and PIIX3 south bridge (PCI, IDE), the
 // legacy ISA devices (8259 pair, 8254, RTC/CMOS, i8042, port 0x92, COM1, VGA text), QEMU's
-// fw_cfg, and the local APIC + IOAPIC, wired the way QEMU's "pc" machine wires them so that
-// Debian's SeaBIOS and Linux find what they expect. Interrupts: every ISA IRQ goes to the
-// 8259 pair and to the IOAPIC (IRQ0 on pin 2, as the MP table and ACPI override say); the
-// 8259's INTR goes to the local APIC's LINT0 (virtual wire), the APIC's output to the CPU.
+// fw_cfg, the local APIC + IOAPIC and the HPET, wired the way QEMU's "pc" machine wires them
+// so that Debian's SeaBIOS and Linux find what they expect. Interrupts: every ISA IRQ goes to
+// the 8259 pair and to the IOAPIC (IRQ0 on pin 2, as the MP table and ACPI override say); the
+// PIT's IRQ0 and the RTC's IRQ8 pass through the HPET, which takes those two lines over in
+// legacy replacement mode; the 8259's INTR goes to the local APIC's LINT0 (virtual wire), the
+// APIC's output to the CPU.
 #pragma once
 #include <cstdio>
 #include <functional>
@@ -43,6 +45,8 @@ class Uart16550;
 class VgaText;
 class IsaIrqRouter;
 class Piix4Pm;
+class Hpet;
+class PcTestdev;
 
 class PcPlatform {
  public:
@@ -71,9 +75,12 @@ class PcPlatform {
   // The guest entered ACPI S5 (soft off) through the PIIX4 PM function.
   void set_power_off_handler(std::function<void()> handler) { power_off_ = std::move(handler); }
   // Direct boot (no firmware): program the PM function as SeaBIOS would (PMBA, PMREGMISC, SCI
-  // line) and write the ACPI tables to RAM at `tables_addr`, the RSDP at `rsdp_addr`.
-  // Returns the end of the tables.
-  uint32_t setup_acpi_without_firmware(uint32_t tables_addr, uint32_t rsdp_addr);
+  // line), turn the BIOS area's E segment (0xE0000-0xEFFFF) into read-only shadow RAM holding
+  // the ACPI tables and an RSDP (where SeaBIOS keeps its RSDP too: the OS searches
+  // 0xE0000-0xFFFFF), and put a second copy of the RSDP at `ebda_rsdp_addr` (16-byte aligned,
+  // in the EBDA's first KiB, which the OS searches first). Returns the BIOS-area RSDP's address.
+  uint32_t setup_acpi_without_firmware(uint32_t ebda_rsdp_addr);
+  static constexpr uint32_t DIRECT_BOOT_ACPI_ADDR = 0xE0000;
 
  private:
   void attach_disks(const MachineConfig& config, EventLoop& loop, CpuMailbox& mailbox);
@@ -103,6 +110,8 @@ class PcPlatform {
   std::unique_ptr<IdeController> ide_;
   std::unique_ptr<Piix3Ide> ide_function_;
   std::unique_ptr<Piix4Pm> pm_;
+  std::unique_ptr<Hpet> hpet_;
+  std::unique_ptr<PcTestdev> testdev_;
   std::function<void()> power_off_;
   std::vector<std::unique_ptr<BlockBackend>> backends_;
   std::vector<std::unique_ptr<AtaDisk>> disks_;

@@ -40,9 +40,14 @@ const char kRunHelp[] =
     "                         ('-' = stdout); repeatable\n"
     "  --screen-dump FILE     write the VGA text screen to FILE at exit\n"
     "  --timeout SECONDS      stop the guest after SECONDS of wall time (exit status 124)\n"
+    "  --insn-limit N         stop the guest after N instructions (exit status 124; a fault or\n"
+    "                         an interrupt delivery counts as one): short, repeatable runs\n"
     "  --on-triple-fault reset|exit\n"
     "                         on a triple fault, reset the CPU like a PC (default; memory is\n"
     "                         kept) or print the CPU state and exit with status 3\n"
+    "  --device pc-testdev    add QEMU's pc-testdev (kvm-unit-tests): ports 0xE0-0xEB latch and\n"
+    "                         flush page, 0x2000-0x2017 IRQ lines, 64 KiB at 0xFF000000\n"
+    "                         (isa-debug-exit at 0xF4 is always there)\n"
     "debugging:\n"
     "  --gdb tcp:ADDR:PORT    accept a gdb connection (loopback unless ADDR says otherwise)\n"
     "  -s                     same as --gdb tcp:127.0.0.1:1234\n"
@@ -73,7 +78,8 @@ const char kRunHelp[] =
     "\n"
     "exit status: (v << 1) | 1 when the guest writes v to the debug-exit port 0xF4; 0 when the\n"
     "guest powers off, halts for good or is quit with Ctrl-A x; 2 for a bad option or file; 3\n"
-    "after a triple fault with --on-triple-fault exit (the state is printed); 124 on --timeout.\n";
+    "after a triple fault with --on-triple-fault exit (the state is printed); 124 on --timeout\n"
+    "or --insn-limit.\n";
 
 namespace {
 
@@ -262,6 +268,22 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
         return false;
       }
       c.timeout_seconds = t;
+    } else if (name == "--insn-limit") {
+      if (!need_value()) return false;
+      unsigned long long n;
+      if (!parse_uint(value, ~0ull, &n) || n == 0) {
+        *error = "bad --insn-limit '" + value + "': expected a positive number of instructions";
+        return false;
+      }
+      c.insn_limit = n;
+    } else if (name == "--device") {
+      if (!need_value()) return false;
+      if (value == "pc-testdev") {
+        c.pc_testdev = true;
+      } else {
+        *error = "unknown --device '" + value + "': the devices to add are pc-testdev";
+        return false;
+      }
     } else if (name == "--on-triple-fault") {
       if (!need_value()) return false;
       if (value == "reset") c.reset_on_triple_fault = true;

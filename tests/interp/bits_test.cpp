@@ -113,13 +113,23 @@ TEST(BitOps, BsfBsr) {
   EXPECT_EQ(arith(h), 0u);
 
   CpuHarness h2;
-  h2.code({0x0F, 0xBC, 0xC1});  // bsf eax, ecx with ECX = 0: EAX unchanged, ZF
+  // bsf eax, ecx with ECX = 0: EAX unchanged, ZF set, the other flags kept (Intel P6, Bochs)
+  h2.code({0x0F, 0xBC, 0xC1});
   h2.cpu.regs[EAX] = 0x1234;
   h2.cpu.regs[ECX] = 0;
   flags_in(h2, CF | SF | OF);
   RUN_OK(h2);
   EXPECT_EQ(h2.cpu.regs[EAX], 0x1234u);
-  EXPECT_EQ(arith(h2), ZF | PF);
+  EXPECT_EQ(arith(h2), CF | SF | OF | ZF);
+
+  CpuHarness h2b;  // the same for bsr r16 with AF and PF set before
+  h2b.code({0x66, 0x0F, 0xBD, 0xC1});
+  h2b.cpu.regs[EAX] = 0xAAAA5555;
+  h2b.cpu.regs[ECX] = 0xFFFF0000;
+  flags_in(h2b, AF | PF);
+  RUN_OK(h2b);
+  EXPECT_EQ(h2b.cpu.regs[EAX], 0xAAAA5555u);
+  EXPECT_EQ(arith(h2b), AF | PF | ZF);
 
   CpuHarness h3;
   h3.code({0x0F, 0xBD, 0xC1,          // bsr eax, ecx

@@ -1,6 +1,7 @@
 // MUL, IMUL (1/2/3 operands), DIV, IDIV: results, CF/OF, and #DE.
-// SF/ZF/AF/PF after MUL/IMUL are undefined in the SDM; we expect what Intel cores do
-// (SF/PF from the low half, ZF = AF = 0); DIV/IDIV leave the flags unchanged.
+// SF/ZF/AF/PF after MUL/IMUL are undefined in the SDM; we expect Intel P6 behaviour, as Bochs
+// models it (SF/ZF/PF from the low half of the product, AF = 0); DIV/IDIV leave the flags
+// unchanged.
 #include <gtest/gtest.h>
 
 #include "tests/interp/cpu_harness.h"
@@ -41,9 +42,12 @@ TEST(MulDivOps, MulOneOperand) {
   // mul ecx
   EXPECT_REGS(run_regs({0xF7, 0xE1}, 0xFFFFFFFF, 0, 0xFFFFFFFF), 1, 0xFFFFFFFE, CF | OF);
   EXPECT_REGS(run_regs({0xF7, 0xE1}, 3, 0x1234, 5, ZF | AF), 15, 0, PF);
-  EXPECT_REGS(run_regs({0xF7, 0xE1}, 0, 0x1234, 5), 0, 0, PF);  // ZF stays 0
+  EXPECT_REGS(run_regs({0xF7, 0xE1}, 0, 0x1234, 5, SF), 0, 0, ZF | PF);  // ZF from EAX
+  // ZF and SF look at the low half only: 0x10000 * 0x10000 has EAX = 0, EDX = 1
+  EXPECT_REGS(run_regs({0xF7, 0xE1}, 0x10000, 0, 0x10000), 0, 1, CF | OF | ZF | PF);
   // mul cl: AX = AL * CL, DX untouched
-  EXPECT_REGS(run_regs({0xF6, 0xE1}, 0xAAAA0080, 0x1234, 2), 0xAAAA0100, 0x1234, CF | OF | PF);
+  EXPECT_REGS(run_regs({0xF6, 0xE1}, 0xAAAA0080, 0x1234, 2), 0xAAAA0100, 0x1234,
+              CF | OF | ZF | PF);  // ZF/PF from AL = 0, not AX
   // mul cx
   EXPECT_REGS(run_regs({0x66, 0xF7, 0xE1}, 0x5555FFFF, 0x77770000, 2), 0x5555FFFE, 0x77770001,
               CF | OF | SF);
@@ -69,7 +73,7 @@ TEST(MulDivOps, ImulTwoAndThreeOperands) {
   EXPECT_REGS(run_regs({0x6B, 0xC1, 0xFE}, 0, 0, 3), 0xFFFFFFFA, 0, SF | PF);
   // imul ax, cx, 0x1000 (69 with imm16)
   EXPECT_REGS(run_regs({0x66, 0x69, 0xC1, 0x00, 0x10}, 0x12345678, 0, 0x10), 0x12340000, 0,
-              CF | OF | PF);
+              CF | OF | ZF | PF);  // ZF from the truncated result
   // imul eax, ecx, 0x80000000 with ECX = -1: 2^31 overflows
   EXPECT_REGS(run_regs({0x69, 0xC1, 0x00, 0x00, 0x00, 0x80}, 0, 0, 0xFFFFFFFF), 0x80000000, 0,
               CF | OF | SF | PF);

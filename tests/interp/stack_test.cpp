@@ -5,12 +5,14 @@
 #include <vector>
 
 #include "interp/decode.h"
+#include "interp/paging.h"
 #include "tests/interp/cpu_harness.h"
 
 namespace softcpu {
 namespace {
 
 using test::CpuHarness;
+using test::make_desc;
 
 // Run one instruction's handler directly (no exception delivery). Returns the vector raised,
 // or -1. On a fault EIP is left at the instruction, as the interpreter would.
@@ -361,6 +363,102 @@ TEST(StackOps, EnterFaultChangesNothing) {
   EXPECT_EQ(h.cpu.regs[EBP], 0x100u);
   EXPECT_EQ(h.rd32(0), 0xEEEEEEEEu);
   EXPECT_EQ(h.rd32(4), 0xEEEEEEEEu);
+}
+
+// Paging on, the first 4 MiB identity mapped with user, writable pages.
+void identity_paging(CpuHarness& h) {
+  constexpr uint32_t PD = 0x200000, PT = 0x201000;
+  for (uint32_t k = 0; k < 1024; ++k) h.wr32(PT + 4 * k, (k << 12) | PTE_P | PTE_RW | PTE_US);
+  h.wr32(PD, PT | PTE_P | PTE_RW | PTE_US);
+  h.cpu.cr3 = PD;
+  h.cpu.cr0 |= CR0_PG;
+  tlb_flush(h.cpu);
+}
+void set_pte(CpuHarness& h, uint32_t lin, uint32_t flags) {
+  h.wr32(0x201000 + (lin >> 12) * 4, (lin & ~0xFFFu) | flags);
+  tlb_flush(h.cpu);
+}
+
+// ENTER checks that a write at the final stack pointer would not fault (SDM vol.2 ENTER,
+// "#PF ... if a write using the final value of the stack pointer would cause a page fault"):
+// the push of EBP lands on a user page, the allocated frame ends on a supervisor page.
+TEST(StackOps, EnterFaultsOnFinalStackPointerPage) {
+  CpuHarness h;
+  identity_paging(h);
+  enter_ring3(h);
+  set_pte(h, 0x2E000, PTE_P | PTE_RW);  // supervisor only
+  h.wr32(0x2F000, 0x5A5A5A5A);
+  h.cpu.regs[ESP] = 0x2F004;
+  h.cpu.regs[EBP] = 0x11112222;
+  h.cpu.cr2 = 0;
+  uint32_t err = 0;
+  EXPECT_EQ(exec_direct(h, {0xC8, 0x10, 0x00, 0x00}, &err), 14);  // enter 0x10, 0
+  EXPECT_EQ(err, uint32_t(PF_P | PF_W | PF_U));
+  EXPECT_EQ(h.cpu.cr2, 0x2EFF0u);  // final ESP = 0x2F004 - 4 - 0x10
+  EXPECT_EQ(h.cpu.regs[ESP], 0x2F004u);
+  EXPECT_EQ(h.cpu.regs[EBP], 0x11112222u);
+  EXPECT_EQ(h.rd32(0x2F000), 0x5A5A5A5Au);  // EBP was not pushed
+
+  // Nested levels: enter 0, 2 pushes 0x2F00C, 0x2F008, 0x2F004, all on the user page; enter
+  // 0, 3 from ESP 0x2F008 pushes 0x2F004, 0x2F000, 0x2EFFC (supervisor): nothing is written.
+  h.cpu.regs[ESP] = 0x2F010;
+  h.cpu.regs[EBP] = 0x2F100;
+  EXPECT_EQ(exec_direct(h, {0xC8, 0x00, 0x00, 0x02}, &err), -1);
+  EXPECT_EQ(h.cpu.regs[ESP], 0x2F004u);
+  h.cpu.regs[ESP] = 0x2F008;
+  h.cpu.regs[EBP] = 0x2F100;
+  h.wr32(0x2F000, 0x5A5A5A5A);
+  EXPECT_EQ(exec_direct(h, {0xC8, 0x00, 0x00, 0x03}, &err), 14);
+  EXPECT_EQ(h.cpu.cr2, 0x2EFFCu);
+  EXPECT_EQ(h.cpu.regs[ESP], 0x2F008u);
+  EXPECT_EQ(h.rd32(0x2F000), 0x5A5A5A5Au);
+
+  // A read-only user page at the final stack pointer faults the same way.
+  set_pte(h, 0x2E000, PTE_P | PTE_US);
+  h.cpu.regs[ESP] = 0x2F004;
+  EXPECT_EQ(exec_direct(h, {0xC8, 0x10, 0x00, 0x00}, &err), 14);
+  EXPECT_EQ(err, uint32_t(PF_P | PF_W | PF_U));
+
+  // The probe is an operand-size write: a final ESP of 0x2DFFE (user page) whose dword
+  // reaches into the supervisor page at 0x2E000 faults; the word of the 16-bit form does not.
+  set_pte(h, 0x2E000, PTE_P | PTE_RW);
+  h.cpu.regs[ESP] = 0x2F004;
+  EXPECT_EQ(exec_direct(h, {0xC8, 0x02, 0x10, 0x00}, &err), 14);  // enter 0x1002, 0
+  EXPECT_EQ(h.cpu.regs[ESP], 0x2F004u);
+  h.cpu.regs[ESP] = 0x2F002;
+  EXPECT_EQ(exec_direct(h, {0x66, 0xC8, 0x02, 0x10, 0x00}), -1);  // o16 enter 0x1002, 0
+  EXPECT_EQ(h.cpu.regs[ESP], 0x2DFFEu);
+
+  // With the page writable the same ENTER completes.
+  set_pte(h, 0x2E000, PTE_P | PTE_RW | PTE_US);
+  h.cpu.regs[ESP] = 0x2F004;
+  h.cpu.regs[EBP] = 0x11112222;
+  EXPECT_EQ(exec_direct(h, {0xC8, 0x10, 0x00, 0x00}), -1);
+  EXPECT_EQ(h.cpu.regs[ESP], 0x2EFF0u);
+  EXPECT_EQ(h.cpu.regs[EBP], 0x2F000u);
+  EXPECT_EQ(h.rd32(0x2F000), 0x11112222u);
+}
+
+// The final stack pointer is also checked against the SS limit: #SS(0) with an expand-down
+// stack whose limit the allocated frame goes below, nothing written.
+TEST(StackOps, EnterChecksFinalStackPointerAgainstLimit) {
+  CpuHarness h;
+  const uint64_t down = make_desc(0, 0x2FF00, 0x96, 0x4);  // data, expand-down, writable, B=1
+  h.set_gdt_entry(3, down);
+  h.cpu.gdtr.limit = 4 * 8 - 1;
+  cache_from_descriptor(h.cpu, h.cpu.seg[SS], 0x18, down);
+  h.cpu.regs[ESP] = 0x30000;
+  h.cpu.regs[EBP] = 0x77;
+  h.wr32(0x2FFFC, 0xCCCCCCCC);
+  uint32_t err = 99;
+  EXPECT_EQ(exec_direct(h, {0xC8, 0x00, 0x02, 0x00}, &err), 12);  // enter 0x200, 0
+  EXPECT_EQ(err, 0u);
+  EXPECT_EQ(h.cpu.regs[ESP], 0x30000u);
+  EXPECT_EQ(h.cpu.regs[EBP], 0x77u);
+  EXPECT_EQ(h.rd32(0x2FFFC), 0xCCCCCCCCu);
+  // The lowest valid final pointer for a dword probe is limit + 1.
+  EXPECT_EQ(exec_direct(h, {0xC8, 0xFB, 0x00, 0x00}), -1);  // enter 0xFB, 0
+  EXPECT_EQ(h.cpu.regs[ESP], 0x2FF01u);
 }
 
 TEST(StackOps, Leave16InFlatMode) {

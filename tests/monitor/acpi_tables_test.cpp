@@ -105,7 +105,8 @@ TEST(AcpiTables, SignaturesLengthsAndChecksumsAtFixedAddress) {
   expect_table(t, b.fadt, "FACP", ACPI_FADT_REV1_SIZE);
   // MADT: 44-byte fixed part, local APIC (8), IOAPIC (12), 5 overrides (10), LAPIC NMI (6).
   expect_table(t, b.madt, "APIC", 44 + 8 + 12 + 5 * 10 + 6);
-  expect_table(t, b.rsdt, "RSDT", ACPI_HEADER_SIZE + 8);
+  expect_table(t, b.hpet, "HPET", ACPI_HPET_SIZE);
+  expect_table(t, b.rsdt, "RSDT", ACPI_HEADER_SIZE + 12);
 
   // The RSDP: "RSD PTR ", revision 0, checksum over 20 bytes, pointing at the RSDT.
   ASSERT_EQ(b.rsdp.size(), ACPI_RSDP_SIZE);
@@ -113,9 +114,18 @@ TEST(AcpiTables, SignaturesLengthsAndChecksumsAtFixedAddress) {
   EXPECT_EQ(b.rsdp[15], 0);
   EXPECT_EQ(acpi_byte_sum(b.rsdp.data(), ACPI_RSDP_SIZE), 0);
   EXPECT_EQ(get(b.rsdp, 16, 4), base + b.rsdt);
-  // RSDT entries: FADT and MADT.
+  // RSDT entries: FADT, MADT and HPET.
   EXPECT_EQ(get(t, b.rsdt + 36, 4), base + b.fadt);
   EXPECT_EQ(get(t, b.rsdt + 40, 4), base + b.madt);
+  EXPECT_EQ(get(t, b.rsdt + 44, 4), base + b.hpet);
+
+  // HPET (IA-PC HPET 1.0a 3.2.4): block id = capabilities low half, memory GAS at 0xFED00000.
+  const size_t h = b.hpet;
+  EXPECT_EQ(get(t, h + 36, 4), 0x8086A201u);
+  EXPECT_EQ(t[h + 40], 0);  // system memory
+  EXPECT_EQ(get(t, h + 44, 4), 0xFED00000u);
+  EXPECT_EQ(get(t, h + 48, 4), 0u);
+  EXPECT_EQ(t[h + 52], 0);  // HPET number 0
 
   // FADT fields Linux uses (ACPI 1.0b table 5-7).
   const size_t f = b.fadt;
@@ -224,6 +234,16 @@ TEST(AcpiTables, LoaderScriptLinksLikeDirectBuild) {
   const AcpiBlobs linked = build_acpi_tables(AcpiConfig{}, addr[kAcpiTablesFile]);
   EXPECT_EQ(files[kAcpiTablesFile], linked.tables);
   EXPECT_EQ(files[kAcpiRsdpFile], linked.rsdp);
+}
+
+TEST(AcpiTables, NoHpetTableWithoutAnHpet) {
+  AcpiConfig c;
+  c.hpet_addr = 0;
+  const AcpiBlobs b = build_acpi_tables(c, 0x1000);
+  EXPECT_EQ(b.hpet, 0u);
+  EXPECT_EQ(get(b.tables, b.rsdt + 4, 4), ACPI_HEADER_SIZE + 8);
+  const std::string all(b.tables.begin(), b.tables.end());
+  EXPECT_EQ(all.find("HPET"), std::string::npos);
 }
 
 TEST(AcpiTables, WriteToMemoryPutsRsdpWhereAsked) {

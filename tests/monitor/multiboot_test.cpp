@@ -203,9 +203,9 @@ TEST(Multiboot, Errors) {
   elf64.bytes[4] = 2;
   EXPECT_NE(load_error(mem, elf64.bytes).find("32-bit"), std::string::npos);
 
-  FakeElfKernel low;  // text at 0x8000 would overwrite the info structures
-  put(low.bytes, 52 + 12, 0x8000, 4);
-  EXPECT_NE(load_error(mem, low.bytes).find("overlaps"), std::string::npos);
+  FakeElfKernel ebda;  // data segment over the EBDA and the BIOS area: not RAM
+  put(ebda.bytes, 52 + 32 + 12, 0x9FF80, 4);
+  EXPECT_NE(load_error(mem, ebda.bytes).find("EBDA"), std::string::npos);
 
   FakeElfKernel high;
   put(high.bytes, 52 + 32 + 12, 8 * MiB - 0x80, 4);
@@ -214,6 +214,79 @@ TEST(Multiboot, Errors) {
   std::vector<uint8_t> raw(0x100, 0);  // header, no a.out fields, not ELF
   put_mb_header(raw, 0, 0);
   EXPECT_NE(load_error(mem, raw).find("not an ELF"), std::string::npos);
+}
+
+// A kernel with segments in base memory (where the loader used to keep its data) loads, and
+// every structure the loader writes lies outside the kernel's segments.
+TEST(Multiboot, LoaderDataAvoidsLowSegments) {
+  PhysicalMemory mem(8 * MiB);
+  FakeElfKernel low;
+  put(low.bytes, 52 + 12, 0x8000, 4);  // text (0x1000 bytes with bss) at 0x8000
+  put(low.bytes, 52 + 8, 0x8000, 4);   // linked there too: the entry is 0x8010
+  put(low.bytes, 24, 0x8010, 4);
+  put(low.bytes, 52 + 32 + 12, 0x1000, 4);  // data at 0x1000, the first free low page
+  put(low.bytes, 52 + 32 + 8, 0x1000, 4);
+  put(low.bytes, 52 + 32 + 20, 0x5000, 4);  // ... with bss up to 0x6000
+  MultibootOptions o;
+  o.cmdline = "low kernel";
+  o.modules.push_back({std::vector<uint8_t>(100, 0x33), "mod"});
+  MultibootInfo info;
+  ASSERT_NO_THROW(info = load_multiboot(mem, low.bytes, o));
+  EXPECT_EQ(info.entry.eip, 0x8010u);
+  EXPECT_EQ(info.load_start, 0x1000u);
+  EXPECT_EQ(info.load_end, 0x9000u);
+  EXPECT_EQ(rd32(mem, 0x8000), MULTIBOOT_HEADER_MAGIC);  // nothing overwrote the text
+  EXPECT_EQ(rd32(mem, 0x1000), 0x83828180u);
+  EXPECT_EQ(rd32(mem, 0x5FFC), 0u);                      // bss
+  const auto outside = [](uint32_t a, uint32_t len) {
+    const bool in_text = a < 0x9000 && a + len > 0x8000;
+    const bool in_data = a < 0x6000 && a + len > 0x1000;
+    return !in_text && !in_data;
+  };
+  const uint32_t mb = info.info_addr;
+  EXPECT_TRUE(outside(mb, mbi::SIZE)) << std::hex << mb;
+  EXPECT_TRUE(outside(info.entry.gdt_base, 32)) << std::hex << info.entry.gdt_base;
+  EXPECT_TRUE(outside(info.entry.esp - 0x1000, 0x1000)) << std::hex << info.entry.esp;
+  const uint32_t cmdline = rd32(mem, mb + mbi::CMDLINE);
+  EXPECT_TRUE(outside(cmdline, 11));
+  EXPECT_EQ(rdstr(mem, cmdline), "low kernel");
+  const uint32_t mods = rd32(mem, mb + mbi::MODS_ADDR);
+  EXPECT_TRUE(outside(mods, 16));
+  EXPECT_GE(rd32(mem, mods), 0x100000u);  // modules above 1 MiB, past the kernel
+  EXPECT_EQ(rd32(mem, rd32(mem, mods)), 0x33333333u);
+  EXPECT_TRUE(outside(rd32(mem, mb + mbi::MMAP_ADDR), rd32(mem, mb + mbi::MMAP_LENGTH)));
+  // The GDT is really there: entry 2 is the flat code descriptor.
+  uint64_t code = 0;
+  mem.read_bytes(info.entry.gdt_base + 16, &code, 8);
+  EXPECT_EQ(code, 0x00CF9B000000FFFFull);
+}
+
+// Base memory entirely taken by the kernel: the loader's data moves above the kernel.
+TEST(Multiboot, LoaderDataAboveWhenBaseMemoryIsFull) {
+  PhysicalMemory mem(8 * MiB);
+  FakeElfKernel k;
+  put(k.bytes, 52 + 32 + 12, 0x1000, 4);         // data segment 0x1000 .. EBDA (bss)
+  put(k.bytes, 52 + 32 + 8, 0x1000, 4);
+  put(k.bytes, 52 + 32 + 20, 0x9FC00 - 0x1000, 4);
+  const MultibootInfo info = load_multiboot(mem, k.bytes, {});
+  EXPECT_GE(info.info_addr, 0x101000u);  // above the text at 0x100000-0x101000
+  EXPECT_GE(info.entry.gdt_base, 0x101000u);
+}
+
+TEST(BootSpace, TakesLowestFreeAlignedBlock) {
+  BootSpace s(4 * MiB);
+  s.reserve(0x1000, 0x2000);
+  EXPECT_EQ(s.take(0x10, 8, "a"), 0x2000u);
+  EXPECT_EQ(s.take(0x1000, 0x1000, "b"), 0x3000u);
+  EXPECT_EQ(s.take(1, 1, "c"), 0x2010u);
+  s.reserve(0x4000, 0x9FC00);
+  EXPECT_EQ(s.take(0x2000, 4, "d"), 0x100000u);  // base memory is full up to the EBDA
+  try {
+    s.take(4 * MiB, 4, "a huge thing");
+    FAIL() << "no BootError";
+  } catch (const BootError& e) {
+    EXPECT_NE(e.message.find("a huge thing"), std::string::npos);
+  }
 }
 
 TEST(Multiboot, DirectKernelRejectsOtherFiles) {

@@ -20,6 +20,7 @@
 
 #include <Zydis/Zydis.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -31,6 +32,11 @@ struct Decoders {
   Decoders() {
     ZydisDecoderInit(&d32, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
     ZydisDecoderInit(&d64, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+    // 0F 1A/1B and F3 0F 1E are hint NOPs on a P6 (and on hosts without MPX/CET).
+    for (ZydisDecoder* d : {&d32, &d64}) {
+      ZydisDecoderEnableMode(d, ZYDIS_DECODER_MODE_MPX, ZYAN_FALSE);
+      ZydisDecoderEnableMode(d, ZYDIS_DECODER_MODE_CET, ZYAN_FALSE);
+    }
   }
 };
 
@@ -174,9 +180,12 @@ std::string classify(Insn& in, uint32_t code_len) {
     if (zi.mnemonic == ZYDIS_MNEMONIC_LEA && zi.address_width == 16) return lea16(in);
     return "16-bit addressing";
   }
-  if (invalid_in_long_mode(zi.mnemonic) ||
-      (zi.opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && zi.opcode == 0x82))
-    return "invalid in 64-bit mode";
+  if (invalid_in_long_mode(zi.mnemonic)) return "invalid in 64-bit mode";
+  if (zi.opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && zi.opcode == 0x82) {
+    // Invalid in 64-bit mode; outside it an alias of 80 (SDM vol.2 A.3, "Immediate Grp 1"),
+    // so the host runs 80 in its place.
+    in.body[zi.raw.modrm.offset - 1] = 0x80;
+  }
   if (zi.attributes & (ZYDIS_ATTRIB_HAS_SEGMENT_FS | ZYDIS_ATTRIB_HAS_SEGMENT_GS))
     return "FS/GS base";
   if (zi.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR) return "far transfer";
@@ -306,7 +315,9 @@ LongModeCode translate_to_long_mode(const uint8_t* code, uint32_t len) {
     Insn in;
     in.off = off;
     if (!decode32(code + off, len - off, in)) {
-      r.why = "undecodable: " + hex_of(code + off, len - off);
+      uint32_t op = off;  // name it by its opcode bytes
+      while (op < len && is_legacy_prefix(code[op])) ++op;
+      r.why = "undecodable: " + hex_of(code + off, std::min(len, op + (op < len && code[op] == 0x0F ? 2 : 1)) - off);
       return r;
     }
     if (std::string why = classify(in, len); !why.empty()) {
@@ -532,15 +543,94 @@ void NativeCoverage::print() const {
                 (unsigned long long)npartial_cases);
     for (const PerForm& f : forms_) {
       if (f.why.empty() || !f.ran) continue;
-      std::printf("  %s: %llu run,", f.name.c_str(), (unsigned long long)f.ran);
-      bool first = true;
+      // Per reason: the count and the first few details (mnemonics, opcode bytes).
+      std::map<std::string, std::pair<uint64_t, std::vector<std::string>>> cats;
       for (const auto& [w, c] : f.why) {
-        std::printf("%s %llu %s", first ? "" : ";", (unsigned long long)c, w.c_str());
-        first = false;
+        auto& [n, details] = cats[why_category(w)];
+        n += c;
+        const size_t colon = w.find(':');
+        if (colon != std::string::npos) details.push_back(w.substr(colon + 2));
+      }
+      std::printf("  %s: %llu run", f.name.c_str(), (unsigned long long)f.ran);
+      for (const auto& [cat, nd] : cats) {
+        std::printf("; %llu %s", (unsigned long long)nd.first, cat.c_str());
+        for (size_t i = 0; i < nd.second.size() && i < 4; ++i)
+          std::printf("%s%s", i ? ", " : " (", nd.second[i].c_str());
+        if (nd.second.size() > 4) std::printf(", ... %zu kinds", nd.second.size());
+        if (!nd.second.empty()) std::printf(")");
       }
       std::printf("\n");
     }
   }
+}
+
+bool long_mode_self_test() {
+  // 32-bit code -> 64-bit code, or "!" and the reason it is not run.
+  static const struct { const char* in; const char* out; } table[] = {
+      {"01 05 00 00 34 00", "67 01 04 25 00 00 34 00"},        // disp32 -> SIB, 0x67
+      {"66 F7 05 04 00 34 00 34 12", "67 66 F7 04 25 04 00 34 00 34 12"},
+      {"8B 44 B3 08", "67 8B 44 B3 08"},                      // [ebx+esi*4+8]
+      {"8D 04 E5 78 56 34 12", "67 8D 04 E5 78 56 34 12"},    // SIB without base: kept
+      {"01 C8", "01 C8"},                                     // no memory operand
+      {"40", "FF C0"}, {"66 4F", "66 FF CF"},                 // INC/DEC r32/r16
+      {"A1 00 00 34 00", "67 A1 00 00 34 00"},                // moffs32
+      {"F3 A5", "67 F3 A5"}, {"D7", "67 D7"}, {"2E AC", "67 2E AC"},
+      {"F0 0F C1 05 00 00 34 00", "67 F0 0F C1 04 25 00 00 34 00"},
+      {"F0 39 05 00 00 34 00", "67 F0 39 04 25 00 00 34 00"},  // illegal LOCK kept (#UD)
+      {"82 C0 01", "80 C0 01"},                               // 82 alias of 80
+      {"74 01 40 90", "0F 84 02 00 00 00 FF C0 90"},          // Jcc re-displaced
+      {"EB FE", "E9 FB FF FF FF"},
+      {"90 E2 FD", "90 67 E2 FC"},                            // LOOP with ECX
+      {"E3 00", "67 E3 00"},
+      {"66 50 66 58", "66 50 66 58"},                         // 16-bit PUSH/POP
+      {"67 8D 00", "67 8D 84 33 00 00 00 00 0F B7 C0"},       // LEA addr16 -> addr32 + MOVZX
+      {"66 67 8D 4E 10", "67 66 8D 8D 10 00 00 00"},
+      {"27", "!invalid in 64-bit mode"}, {"D4 0A", "!invalid in 64-bit mode"},
+      {"D6", "!invalid in 64-bit mode"}, {"60", "!invalid in 64-bit mode"},
+      {"50", "!stack width"}, {"9C", "!stack width"}, {"E8 00 00 00 00", "!stack width"},
+      {"C3", "!stack width"}, {"C9", "!stack width"},
+      {"67 8B 00", "!16-bit addressing"}, {"64 8B 00", "!FS/GS base"},
+      {"8E D8", "!segment registers"}, {"EA 00 00 00 00 08 00", "!far transfer"},
+      {"CD 80", "!system"}, {"66 74 00", "!16-bit branch"}, {"74 05", "!branch leaves the code"},
+      {"74 01 66 40 90", "!branch into an instruction"},
+      {"2E 89 05 00 00 34 00", "!write through CS"},
+  };
+  auto parse = [](const char* h, std::vector<uint8_t>& out) {
+    unsigned x;
+    int n;
+    while (std::sscanf(h, " %2x%n", &x, &n) == 1) {
+      out.push_back(uint8_t(x));
+      h += n;
+    }
+  };
+  bool ok = true;
+  for (const auto& t : table) {
+    std::vector<uint8_t> in, want;
+    parse(t.in, in);
+    const LongModeCode r = translate_to_long_mode(in.data(), uint32_t(in.size()));
+    std::string got = r.ok ? hex_of(r.code, r.len) : "!" + why_category(r.why);
+    if (t.out[0] != '!') {
+      parse(t.out, want);
+      if (r.ok && (r.len != want.size() || std::memcmp(r.code, want.data(), r.len) != 0)) ok = false;
+      if (!r.ok) ok = false;
+    } else if (got != t.out) {
+      ok = false;
+    }
+    if (!ok) {
+      std::fprintf(stderr, "long-mode translation self-test: %s -> %s, expected %s\n", t.in,
+                   got.c_str(), t.out);
+      return false;
+    }
+  }
+  // A fault's EIP maps back: 40 (inc eax) -> FF C0, so the ud2 at 1 is at 2 translated.
+  const uint8_t code[] = {0x40, 0x0F, 0x0B};
+  const LongModeCode r = translate_to_long_mode(code, sizeof code);
+  if (!r.ok || r.original_eip(ORACLE_CODE_ADDR + 2) != ORACLE_CODE_ADDR + 1 ||
+      r.original_eip(ORACLE_CODE_ADDR + 4) != ORACLE_CODE_ADDR + 3) {
+    std::fprintf(stderr, "long-mode translation self-test: fault EIP not mapped back\n");
+    return false;
+  }
+  return true;
 }
 
 int elf_class(const std::string& path) {

@@ -78,6 +78,10 @@ class NativeCoverage {
   std::map<std::string, size_t> index_;
 };
 
+// Checks the translation of a table of known encodings (prints what differs); run by
+// oracle_main's self-check when the native side is native_runner64.
+bool long_mode_self_test();
+
 // 32 or 64 for an ELF executable of that class, 0 if `path` is none.
 int elf_class(const std::string& path);
 

@@ -183,6 +183,16 @@ with tempfile.TemporaryDirectory() as d:
               one_line=True)
     check("bad serial spec", ["run", "--bios", exit_rom, "--serial", "file:/nonexistent/dir/x"],
           2, one_line=True)
+    # --device pc-testdev: mov eax, 0x12345678; out 0xE0, eax; in al, 0xE2; out 0xF4, al.
+    # The latch echoes byte 2 (0x34: status 0x69); without the device the port reads 0xFF.
+    testdev_rom = write("testdev.rom", rom_with_reset_code(
+        b"\x66\xB8\x78\x56\x34\x12\x66\xE7\xE0\xE4\xE2\xE6\xF4\xF4"))
+    check("--device pc-testdev latches port 0xE0", ["run", "--bios", testdev_rom,
+          "--device", "pc-testdev"], 0x69)
+    check("no pc-testdev unless asked", ["run", "--bios", testdev_rom], 0xFF)
+    check("unknown --device", ["run", "--bios", testdev_rom, "--device", "sb16"], 2,
+          err_has="unknown --device 'sb16'", one_line=True)
+    check("run help names pc-testdev", ["run", "--help"], 0, out_has="--device pc-testdev")
     check("help", ["--help"], 0, out_has="usage: softcpu")
     check("run help", ["run", "--help"], 0, out_has="--debugcon")
     tr = os.path.join(d, "trace.txt")

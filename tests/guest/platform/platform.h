@@ -83,6 +83,11 @@ static inline uint16_t pit_read0(void) {
   uint8_t lo = inb(0x40);
   return (uint16_t)(lo | inb(0x40) << 8);
 }
+static inline uint16_t pit_read2(void) {
+  outb(0x43, 0x80);  /* counter latch, channel 2 */
+  uint8_t lo = inb(0x42);
+  return (uint16_t)(lo | inb(0x42) << 8);
+}
 /* Waits until channel 0 (in mode 2) reloaded `periods` times: each reload shows as the count
    going up.  Works with interrupts off and IRQ0 masked. */
 static inline void pit_wait_periods(unsigned periods) {
