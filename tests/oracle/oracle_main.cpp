@@ -1193,7 +1193,7 @@ class SoftRunner {
   // them in page 0, where an invalidated soft-TLB entry (tag 1) still "hits" (see README).
   static constexpr uint32_t GDT = 0x5000, IDT = 0x2000, STUBS = 0x3000, VEC = 0x4000;
 
-  SoftRunner() {
+  explicit SoftRunner(bool jit) : h_(true, jit ? test::Tier::JIT : test::default_tier()) {
     static_assert(ORACLE_DATA_ADDR + 4096 <= test::CpuHarness::RAM);
     Cpu& c = h_.cpu;
     const uint64_t gdt[3] = {0, 0x00CF9B000000FFFFull, 0x00CF93000000FFFFull};
@@ -1210,6 +1210,8 @@ class SoftRunner {
     }
     c.idtr = {IDT, 32 * 8 - 1};
   }
+
+  bool jit() const { return h_.jit != nullptr; }
 
   OracleResult run(const OracleCase& in) {
     Cpu& c = h_.cpu;
@@ -1468,6 +1470,7 @@ struct Options {
   bool list = false;
   bool quiet = false;
   unsigned dump = 0;
+  bool jit = false;
 };
 
 std::string lower(std::string s) {
@@ -1478,7 +1481,7 @@ std::string lower(std::string s) {
 void usage() {
   std::printf(
       "usage: oracle_main [--native PATH] [--count N | --soak N] [--seed S] [--filter SUB]...\n"
-      "                   [--show N] [--quiet] [--strict] [--dump N] [--list]\n"
+      "                   [--show N] [--quiet] [--strict] [--dump N] [--list] [--jit]\n"
       "  --native PATH  native_runner or native_runner64 (by ELF class; default: next to this\n"
       "                 executable, native_runner if built)\n"
       "  --count N      cases per form (default 2000)\n"
@@ -1489,7 +1492,9 @@ void usage() {
       "  --quiet        print only forms with mismatches and the total\n"
       "  --strict       also compare what the SDM leaves undefined (flags, BSF/BSR/SHLD results)\n"
       "  --dump N       print the first N cases of each form with both results\n"
-      "  --list         list the forms and exit\n");
+      "  --list         list the forms and exit\n"
+      "  --jit          run softcpu's side as compiled code (tier 1: every case's code is\n"
+      "                 compiled by the translator before it runs; also SOFTCPU_TEST_TIER=jit)\n");
 }
 
 int main_impl(int argc, char** argv) {
@@ -1509,6 +1514,7 @@ int main_impl(int argc, char** argv) {
     else if (a == "--quiet") o.quiet = true;
     else if (a == "--strict") g_strict = true;
     else if (a == "--dump") o.dump = unsigned(std::strtoul(need().c_str(), nullptr, 0));
+    else if (a == "--jit") o.jit = true;
     else { usage(); return a == "--help" || a == "-h" ? 0 : 2; }
   }
   build_forms();
@@ -1530,7 +1536,8 @@ int main_impl(int argc, char** argv) {
   NativeRunner native(o.native);
   g_long_mode = native.long_mode();
   NativeCoverage coverage;
-  SoftRunner soft;
+  SoftRunner soft(o.jit);
+  if (soft.jit()) std::printf("softcpu side: compiled code (tier 1, every case compiled)\n");
 
   if (!self_check(native, soft)) return 2;
   if (g_long_mode && !long_mode_self_test()) return 2;
