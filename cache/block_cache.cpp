@@ -1,6 +1,8 @@
 #include "cache/block_cache.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 namespace softcpu {
 
@@ -17,6 +19,17 @@ uint64_t line_bits(uint32_t from, uint32_t to) {  // lines covering [from, to) w
 
 BlockCache::BlockCache() { std::fill(std::begin(jump_), std::end(jump_), nullptr); }
 
+#if SOFTCPU_DEBUG_CHECKS
+void BlockCache::assert_owner() const {
+  const std::thread::id me = std::this_thread::get_id();
+  if (owner_ == std::thread::id{}) owner_ = me;  // the first user owns it
+  if (owner_ != me) {
+    std::fprintf(stderr, "softcpu: internal error: the block cache was used from a second thread\n");
+    std::abort();
+  }
+}
+#endif
+
 CachedBlock* BlockCache::lookup_slow(uint32_t phys, uint32_t mode, CachedBlock*& slot) {
   auto it = table_.find(key(phys, mode));
   if (it == table_.end()) {
@@ -29,6 +42,7 @@ CachedBlock* BlockCache::lookup_slow(uint32_t phys, uint32_t mode, CachedBlock*&
 }
 
 CachedBlock* BlockCache::insert(std::unique_ptr<CachedBlock> block) {
+  assert_owner();
   CachedBlock* b = block.get();
   ++counters_.inserts;
   auto& owner = table_[key(b->phys, b->mode)];
@@ -41,6 +55,7 @@ CachedBlock* BlockCache::insert(std::unique_ptr<CachedBlock> block) {
 }
 
 CachedBlock* BlockCache::insert_companion(std::unique_ptr<CachedBlock> entry) {
+  assert_owner();
   CachedBlock* e = entry.get();
   pages_[e->phys / kPage].push_back(e);
   companions_.emplace(e, std::move(entry));
@@ -80,6 +95,7 @@ void BlockCache::retire(CachedBlock* b) {
 }
 
 unsigned BlockCache::invalidate(uint32_t phys, uint32_t len) {
+  assert_owner();
   unsigned n = 0;
   uint32_t end = phys + len;
   for (uint32_t page = phys / kPage; page <= (end - 1) / kPage; ++page) {
@@ -106,6 +122,7 @@ unsigned BlockCache::invalidate(uint32_t phys, uint32_t len) {
 }
 
 void BlockCache::flush() {
+  assert_owner();
   for (auto& [k, b] : table_) {
     b->valid = false;
     b->on_retire();

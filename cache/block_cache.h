@@ -4,6 +4,9 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#if SOFTCPU_DEBUG_CHECKS
+#include <thread>
+#endif
 #include <unordered_map>
 #include <vector>
 
@@ -39,6 +42,11 @@ struct CacheCounters {
   uint64_t chained = 0;  // block transitions that followed a chain link, skipping lookup
 };
 
+// Threads: the cache, its blocks and their chain links belong to the CPU thread that runs
+// them. Nothing else may touch them: the translator's compile thread works on copies of the
+// instructions it compiles (translator/region_spec.h) and hands finished code back through a
+// queue the CPU thread drains (NativeTier::poll). Debug builds (SOFTCPU_DEBUG_CHECKS) check
+// that every call comes from the thread that first used the cache.
 class BlockCache {
  public:
   static constexpr unsigned JUMP_CACHE_SIZE = 4096;
@@ -47,6 +55,7 @@ class BlockCache {
 
   // Find the block for (phys, mode), or nullptr. Counts a lookup and a hit or miss.
   CachedBlock* lookup(uint32_t phys, uint32_t mode) {
+    assert_owner();
     ++counters_.lookups;
     CachedBlock*& slot = jump_[jump_index(phys, mode)];
     if (slot && slot->phys == phys && slot->mode == mode) {
@@ -58,6 +67,7 @@ class BlockCache {
 
   // The same without counting (the translator's region builder).
   CachedBlock* find(uint32_t phys, uint32_t mode) const {
+    assert_owner();
     auto it = table_.find(key(phys, mode));
     return it == table_.end() ? nullptr : it->second.get();
   }
@@ -76,7 +86,10 @@ class BlockCache {
   uint64_t code_lines(uint32_t page) const;
 
   // Free blocks invalidated earlier; call only when no block is executing.
-  void collect_garbage() { retired_.clear(); }
+  void collect_garbage() {
+    assert_owner();
+    retired_.clear();
+  }
 
   const CacheCounters& counters() const { return counters_; }
   CacheCounters& counters() { return counters_; }
@@ -99,6 +112,12 @@ class BlockCache {
     return (phys ^ (phys >> 12) ^ (mode * 0x9E37u)) % JUMP_CACHE_SIZE;
   }
   CachedBlock* lookup_slow(uint32_t phys, uint32_t mode, CachedBlock*& slot);
+#if SOFTCPU_DEBUG_CHECKS
+  void assert_owner() const;
+  mutable std::thread::id owner_{};
+#else
+  void assert_owner() const {}
+#endif
   void retire(CachedBlock* b);
 
   CachedBlock* jump_[JUMP_CACHE_SIZE];
