@@ -6,6 +6,7 @@
 #include <cstddef>
 
 #include "interp/sem/alu.h"
+#include "interp/sem/data.h"
 
 #define SOFTCPU_FAMILY(table) \
   { #table, (table).fns.data(), static_cast<uint32_t>((table).fns.size()) }
@@ -16,6 +17,20 @@ const softcpu::HandlerFamily softcpu_handler_families[] = {
     SOFTCPU_FAMILY(softcpu::kAluRmReg), SOFTCPU_FAMILY(softcpu::kAluRmMem),
     SOFTCPU_FAMILY(softcpu::kAluRegRm), SOFTCPU_FAMILY(softcpu::kIncDec),
     SOFTCPU_FAMILY(softcpu::kNeg),      SOFTCPU_FAMILY(softcpu::kNot),
+    // interp/sem/data.h
+    SOFTCPU_FAMILY(softcpu::kMovRmReg), SOFTCPU_FAMILY(softcpu::kMovRegRm),
+    SOFTCPU_FAMILY(softcpu::kMovRmImm), SOFTCPU_FAMILY(softcpu::kMovRegImm),
+    SOFTCPU_FAMILY(softcpu::kMovzx), SOFTCPU_FAMILY(softcpu::kMovsx),
+    SOFTCPU_FAMILY(softcpu::kXchg), SOFTCPU_FAMILY(softcpu::kXadd),
+    SOFTCPU_FAMILY(softcpu::kCmpxchg), SOFTCPU_FAMILY(softcpu::kCmpxchg8b),
+    SOFTCPU_FAMILY(softcpu::kLea), SOFTCPU_FAMILY(softcpu::kNop),
+    SOFTCPU_FAMILY(softcpu::kCbw), SOFTCPU_FAMILY(softcpu::kCwde),
+    SOFTCPU_FAMILY(softcpu::kCwd), SOFTCPU_FAMILY(softcpu::kCdq),
+    SOFTCPU_FAMILY(softcpu::kLahf), SOFTCPU_FAMILY(softcpu::kSahf),
+    SOFTCPU_FAMILY(softcpu::kClc), SOFTCPU_FAMILY(softcpu::kStc),
+    SOFTCPU_FAMILY(softcpu::kCmc), SOFTCPU_FAMILY(softcpu::kCld),
+    SOFTCPU_FAMILY(softcpu::kStd), SOFTCPU_FAMILY(softcpu::kSalc),
+    SOFTCPU_FAMILY(softcpu::kXlat),
 };
 const uint32_t softcpu_handler_family_count =
     sizeof softcpu_handler_families / sizeof softcpu_handler_families[0];
