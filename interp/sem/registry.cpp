@@ -6,6 +6,7 @@
 #include <cstddef>
 
 #include "interp/sem/alu.h"
+#include "interp/sem/bits.h"
 #include "interp/sem/data.h"
 
 #define SOFTCPU_FAMILY(table) \
@@ -31,6 +32,11 @@ const softcpu::HandlerFamily softcpu_handler_families[] = {
     SOFTCPU_FAMILY(softcpu::kCmc), SOFTCPU_FAMILY(softcpu::kCld),
     SOFTCPU_FAMILY(softcpu::kStd), SOFTCPU_FAMILY(softcpu::kSalc),
     SOFTCPU_FAMILY(softcpu::kXlat),
+    // interp/sem/bits.h
+    SOFTCPU_FAMILY(softcpu::kBtReg), SOFTCPU_FAMILY(softcpu::kBtMem),
+    SOFTCPU_FAMILY(softcpu::kBitScan), SOFTCPU_FAMILY(softcpu::kSetcc),
+    SOFTCPU_FAMILY(softcpu::kCmovcc), SOFTCPU_FAMILY(softcpu::kBswap32),
+    SOFTCPU_FAMILY(softcpu::kBswap16),
 };
 const uint32_t softcpu_handler_family_count =
     sizeof softcpu_handler_families / sizeof softcpu_handler_families[0];
