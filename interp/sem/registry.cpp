@@ -6,6 +6,7 @@
 #include <cstddef>
 
 #include "interp/sem/alu.h"
+#include "interp/sem/bcd.h"
 #include "interp/sem/bits.h"
 #include "interp/sem/data.h"
 
@@ -37,6 +38,10 @@ const softcpu::HandlerFamily softcpu_handler_families[] = {
     SOFTCPU_FAMILY(softcpu::kBitScan), SOFTCPU_FAMILY(softcpu::kSetcc),
     SOFTCPU_FAMILY(softcpu::kCmovcc), SOFTCPU_FAMILY(softcpu::kBswap32),
     SOFTCPU_FAMILY(softcpu::kBswap16),
+    // interp/sem/bcd.h
+    SOFTCPU_FAMILY(softcpu::kDaa), SOFTCPU_FAMILY(softcpu::kDas),
+    SOFTCPU_FAMILY(softcpu::kAaa), SOFTCPU_FAMILY(softcpu::kAas),
+    SOFTCPU_FAMILY(softcpu::kAam), SOFTCPU_FAMILY(softcpu::kAad),
 };
 const uint32_t softcpu_handler_family_count =
     sizeof softcpu_handler_families / sizeof softcpu_handler_families[0];
