@@ -1,4 +1,5 @@
-// IN/OUT/INS/OUTS, CPUID, RDTSC, HLT, RDMSR/WRMSR, RDPMC: decoded here, executed by the monitor.
+// IN/OUT/INS/OUTS, CPUID, RDTSC, HLT, RDMSR/WRMSR, RDPMC: decoded here, executed by the monitor
+// (execute_trapped); their handler (interp/sem/trap.h) only leaves the block before them.
 #include <cstring>
 
 #include "interp/debug.h"
@@ -6,6 +7,7 @@
 #include "interp/exceptions.h"
 #include "interp/fault.h"
 #include "interp/ops_common.h"
+#include "interp/sem/trap.h"
 #include "interp/segments.h"
 #include "interp/task.h"
 #include "interp/trap.h"
@@ -14,22 +16,6 @@
 namespace softcpu {
 
 namespace {
-
-// In the block: stop before the instruction and let the monitor run it.
-void trap_exit(Cpu& c, const Insn& i) {
-  c.eip -= i.len;
-  c.trap_insn = &i;
-  c.stop = 1;
-  switch (trap_op(i)) {
-    case TRAP_CPUID: c.exit_reason = EXIT_CPUID; break;
-    case TRAP_RDTSC: c.exit_reason = EXIT_RDTSC; break;
-    case TRAP_HLT: c.exit_reason = EXIT_HLT; break;
-    case TRAP_RDMSR:
-    case TRAP_WRMSR:
-    case TRAP_RDPMC: c.exit_reason = EXIT_MSR; break;
-    default: c.exit_reason = EXIT_IO; break;
-  }
-}
 
 // SDM vol.1 18.5.1-18.5.2: in protected mode with CPL > IOPL, and always in V86 mode, an
 // I/O instruction needs every bit of its ports clear in the TSS I/O permission bitmap.
@@ -254,7 +240,7 @@ bool select_trap(const DecodeContext& ctx, Insn& i) {
     i.opsize = mnemonic(ctx) == ZYDIS_MNEMONIC_INSB || mnemonic(ctx) == ZYDIS_MNEMONIC_OUTSB ? 1
                : mnemonic(ctx) == ZYDIS_MNEMONIC_INSW || mnemonic(ctx) == ZYDIS_MNEMONIC_OUTSW ? 2 : 4;
   }
-  i.fn = trap_exit;
+  i.fn = kTrapExit.get(trap_exit_reason(op));
   i.flags |= INSN_TRAPS | INSN_ENDS_BLOCK;
   return true;
 }

@@ -9,6 +9,7 @@
 #include "interp/sem/bcd.h"
 #include "interp/sem/bits.h"
 #include "interp/sem/data.h"
+#include "interp/sem/trap.h"
 
 #define SOFTCPU_FAMILY(table) \
   { #table, (table).fns.data(), static_cast<uint32_t>((table).fns.size()) }
@@ -42,6 +43,8 @@ const softcpu::HandlerFamily softcpu_handler_families[] = {
     SOFTCPU_FAMILY(softcpu::kDaa), SOFTCPU_FAMILY(softcpu::kDas),
     SOFTCPU_FAMILY(softcpu::kAaa), SOFTCPU_FAMILY(softcpu::kAas),
     SOFTCPU_FAMILY(softcpu::kAam), SOFTCPU_FAMILY(softcpu::kAad),
+    // interp/sem/trap.h
+    SOFTCPU_FAMILY(softcpu::kTrapExit),
 };
 const uint32_t softcpu_handler_family_count =
     sizeof softcpu_handler_families / sizeof softcpu_handler_families[0];
