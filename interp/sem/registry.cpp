@@ -9,6 +9,7 @@
 #include "interp/sem/bcd.h"
 #include "interp/sem/bits.h"
 #include "interp/sem/data.h"
+#include "interp/sem/shift.h"
 #include "interp/sem/trap.h"
 
 #define SOFTCPU_FAMILY(table) \
@@ -45,6 +46,8 @@ const softcpu::HandlerFamily softcpu_handler_families[] = {
     SOFTCPU_FAMILY(softcpu::kAam), SOFTCPU_FAMILY(softcpu::kAad),
     // interp/sem/trap.h
     SOFTCPU_FAMILY(softcpu::kTrapExit),
+    // interp/sem/shift.h
+    SOFTCPU_FAMILY(softcpu::kShiftRotate), SOFTCPU_FAMILY(softcpu::kShiftDouble),
 };
 const uint32_t softcpu_handler_family_count =
     sizeof softcpu_handler_families / sizeof softcpu_handler_families[0];
