@@ -9,6 +9,7 @@
 #include "interp/sem/bcd.h"
 #include "interp/sem/bits.h"
 #include "interp/sem/data.h"
+#include "interp/sem/muldiv.h"
 #include "interp/sem/shift.h"
 #include "interp/sem/trap.h"
 
@@ -48,6 +49,9 @@ const softcpu::HandlerFamily softcpu_handler_families[] = {
     SOFTCPU_FAMILY(softcpu::kTrapExit),
     // interp/sem/shift.h
     SOFTCPU_FAMILY(softcpu::kShiftRotate), SOFTCPU_FAMILY(softcpu::kShiftDouble),
+    // interp/sem/muldiv.h
+    SOFTCPU_FAMILY(softcpu::kMulAcc), SOFTCPU_FAMILY(softcpu::kImulReg),
+    SOFTCPU_FAMILY(softcpu::kDivAcc),
 };
 const uint32_t softcpu_handler_family_count =
     sizeof softcpu_handler_families / sizeof softcpu_handler_families[0];

@@ -49,9 +49,11 @@ const std::set<std::string> kHotDataBits = {
     "softcpu::kAam",      "softcpu::kAad",       "softcpu::kTrapExit",
 };
 
-// Shifts and rotates (interp/sem/shift.h): every handler of these families inlines.
+// Shifts and rotates (interp/sem/shift.h) and MUL/IMUL/DIV/IDIV (interp/sem/muldiv.h, the
+// #DE of DIV/IDIV raised inline): every handler of these families inlines.
 const std::set<std::string> kHotShiftMulStack = {
-    "softcpu::kShiftRotate", "softcpu::kShiftDouble",
+    "softcpu::kShiftRotate", "softcpu::kShiftDouble", "softcpu::kMulAcc",
+    "softcpu::kImulReg",     "softcpu::kDivAcc",
 };
 
 // Families whose every handler must be inlinable: these are what hot guest code is made of.
