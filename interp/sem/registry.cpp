@@ -11,6 +11,7 @@
 #include "interp/sem/data.h"
 #include "interp/sem/muldiv.h"
 #include "interp/sem/shift.h"
+#include "interp/sem/stack.h"
 #include "interp/sem/trap.h"
 
 #define SOFTCPU_FAMILY(table) \
@@ -52,6 +53,14 @@ const softcpu::HandlerFamily softcpu_handler_families[] = {
     // interp/sem/muldiv.h
     SOFTCPU_FAMILY(softcpu::kMulAcc), SOFTCPU_FAMILY(softcpu::kImulReg),
     SOFTCPU_FAMILY(softcpu::kDivAcc),
+    // interp/sem/stack.h
+    SOFTCPU_FAMILY(softcpu::kPushReg), SOFTCPU_FAMILY(softcpu::kPushRm),
+    SOFTCPU_FAMILY(softcpu::kPushImm), SOFTCPU_FAMILY(softcpu::kPopReg),
+    SOFTCPU_FAMILY(softcpu::kPopRm), SOFTCPU_FAMILY(softcpu::kPushSreg),
+    SOFTCPU_FAMILY(softcpu::kPopSreg), SOFTCPU_FAMILY(softcpu::kPusha),
+    SOFTCPU_FAMILY(softcpu::kPopa), SOFTCPU_FAMILY(softcpu::kPushf),
+    SOFTCPU_FAMILY(softcpu::kPopf), SOFTCPU_FAMILY(softcpu::kEnter),
+    SOFTCPU_FAMILY(softcpu::kLeave),
 };
 const uint32_t softcpu_handler_family_count =
     sizeof softcpu_handler_families / sizeof softcpu_handler_families[0];

@@ -49,11 +49,16 @@ const std::set<std::string> kHotDataBits = {
     "softcpu::kAam",      "softcpu::kAad",       "softcpu::kTrapExit",
 };
 
-// Shifts and rotates (interp/sem/shift.h) and MUL/IMUL/DIV/IDIV (interp/sem/muldiv.h, the
-// #DE of DIV/IDIV raised inline): every handler of these families inlines.
+// Shifts and rotates (interp/sem/shift.h), MUL/IMUL/DIV/IDIV (interp/sem/muldiv.h, the #DE
+// of DIV/IDIV raised inline) and the stack instructions but POP Sreg (interp/sem/stack.h, a
+// segment load): every handler of these families inlines.
 const std::set<std::string> kHotShiftMulStack = {
     "softcpu::kShiftRotate", "softcpu::kShiftDouble", "softcpu::kMulAcc",
-    "softcpu::kImulReg",     "softcpu::kDivAcc",
+    "softcpu::kImulReg",     "softcpu::kDivAcc",      "softcpu::kPushReg",
+    "softcpu::kPushRm",      "softcpu::kPushImm",     "softcpu::kPopReg",
+    "softcpu::kPopRm",       "softcpu::kPushSreg",    "softcpu::kPusha",
+    "softcpu::kPopa",        "softcpu::kPushf",       "softcpu::kPopf",
+    "softcpu::kEnter",       "softcpu::kLeave",
 };
 
 // Families whose every handler must be inlinable: these are what hot guest code is made of.
