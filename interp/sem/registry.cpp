@@ -9,6 +9,7 @@
 #include "interp/sem/bcd.h"
 #include "interp/sem/bits.h"
 #include "interp/sem/data.h"
+#include "interp/sem/fpu.h"
 #include "interp/sem/muldiv.h"
 #include "interp/sem/shift.h"
 #include "interp/sem/stack.h"
@@ -61,6 +62,15 @@ const softcpu::HandlerFamily softcpu_handler_families[] = {
     SOFTCPU_FAMILY(softcpu::kPopa), SOFTCPU_FAMILY(softcpu::kPushf),
     SOFTCPU_FAMILY(softcpu::kPopf), SOFTCPU_FAMILY(softcpu::kEnter),
     SOFTCPU_FAMILY(softcpu::kLeave),
+    // interp/sem/fpu.h
+    SOFTCPU_FAMILY(softcpu::kFpuReg), SOFTCPU_FAMILY(softcpu::kFpuLoad),
+    SOFTCPU_FAMILY(softcpu::kFpuStore), SOFTCPU_FAMILY(softcpu::kFninit),
+    SOFTCPU_FAMILY(softcpu::kFnclex), SOFTCPU_FAMILY(softcpu::kFpuLegacyNop),
+    SOFTCPU_FAMILY(softcpu::kFldcw), SOFTCPU_FAMILY(softcpu::kFnstcw),
+    SOFTCPU_FAMILY(softcpu::kFnstswMem), SOFTCPU_FAMILY(softcpu::kFnstswAx),
+    SOFTCPU_FAMILY(softcpu::kFwait), SOFTCPU_FAMILY(softcpu::kFldenv),
+    SOFTCPU_FAMILY(softcpu::kFnstenv), SOFTCPU_FAMILY(softcpu::kFrstor),
+    SOFTCPU_FAMILY(softcpu::kFnsave),
 };
 const uint32_t softcpu_handler_family_count =
     sizeof softcpu_handler_families / sizeof softcpu_handler_families[0];

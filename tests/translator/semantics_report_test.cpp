@@ -50,15 +50,19 @@ const std::set<std::string> kHotDataBits = {
 };
 
 // Shifts and rotates (interp/sem/shift.h), MUL/IMUL/DIV/IDIV (interp/sem/muldiv.h, the #DE
-// of DIV/IDIV raised inline) and the stack instructions but POP Sreg (interp/sem/stack.h, a
-// segment load): every handler of these families inlines.
+// of DIV/IDIV raised inline), the stack instructions but POP Sreg (interp/sem/stack.h, a
+// segment load) and the x87 control instructions that need no host FPU code (interp/sem/fpu.h:
+// FNINIT FNCLEX FNSTCW FNSTSW FWAIT and the legacy no-ops): every handler of these families
+// inlines.
 const std::set<std::string> kHotShiftMulStack = {
     "softcpu::kShiftRotate", "softcpu::kShiftDouble", "softcpu::kMulAcc",
     "softcpu::kImulReg",     "softcpu::kDivAcc",      "softcpu::kPushReg",
     "softcpu::kPushRm",      "softcpu::kPushImm",     "softcpu::kPopReg",
     "softcpu::kPopRm",       "softcpu::kPushSreg",    "softcpu::kPusha",
     "softcpu::kPopa",        "softcpu::kPushf",       "softcpu::kPopf",
-    "softcpu::kEnter",       "softcpu::kLeave",
+    "softcpu::kEnter",       "softcpu::kLeave",       "softcpu::kFninit",
+    "softcpu::kFnclex",      "softcpu::kFpuLegacyNop", "softcpu::kFnstcw",
+    "softcpu::kFnstswMem",   "softcpu::kFnstswAx",    "softcpu::kFwait",
 };
 
 // Families whose every handler must be inlinable: these are what hot guest code is made of.
