@@ -13,6 +13,7 @@
 #include "interp/sem/muldiv.h"
 #include "interp/sem/shift.h"
 #include "interp/sem/stack.h"
+#include "interp/sem/string.h"
 #include "interp/sem/trap.h"
 
 #define SOFTCPU_FAMILY(table) \
@@ -24,6 +25,8 @@ const softcpu::HandlerFamily softcpu_handler_families[] = {
     SOFTCPU_FAMILY(softcpu::kAluRmReg), SOFTCPU_FAMILY(softcpu::kAluRmMem),
     SOFTCPU_FAMILY(softcpu::kAluRegRm), SOFTCPU_FAMILY(softcpu::kIncDec),
     SOFTCPU_FAMILY(softcpu::kNeg),      SOFTCPU_FAMILY(softcpu::kNot),
+    // strings (interp/sem/string.h)
+    SOFTCPU_FAMILY(softcpu::kStringOnce), SOFTCPU_FAMILY(softcpu::kStringRep),
     // interp/sem/data.h
     SOFTCPU_FAMILY(softcpu::kMovRmReg), SOFTCPU_FAMILY(softcpu::kMovRegRm),
     SOFTCPU_FAMILY(softcpu::kMovRmImm), SOFTCPU_FAMILY(softcpu::kMovRegImm),
