@@ -8,12 +8,14 @@
 #include "interp/sem/alu.h"
 #include "interp/sem/bcd.h"
 #include "interp/sem/bits.h"
+#include "interp/sem/control.h"
 #include "interp/sem/data.h"
 #include "interp/sem/fpu.h"
 #include "interp/sem/muldiv.h"
 #include "interp/sem/shift.h"
 #include "interp/sem/stack.h"
 #include "interp/sem/string.h"
+#include "interp/sem/sysenter.h"
 #include "interp/sem/system.h"
 #include "interp/sem/trap.h"
 
@@ -41,6 +43,28 @@ const softcpu::HandlerFamily softcpu_handler_families[] = {
     SOFTCPU_FAMILY(softcpu::kInvdWbinvd), SOFTCPU_FAMILY(softcpu::kInvlpg),
     SOFTCPU_FAMILY(softcpu::kLar), SOFTCPU_FAMILY(softcpu::kLsl),
     SOFTCPU_FAMILY(softcpu::kVerrVerw), SOFTCPU_FAMILY(softcpu::kArpl),
+    // Control transfer (interp/sem/control.h, sysenter.h).
+    SOFTCPU_FAMILY(softcpu::kJmpNearRel),
+    SOFTCPU_FAMILY(softcpu::kJmpNearRm),
+    SOFTCPU_FAMILY(softcpu::kJccRel),
+    SOFTCPU_FAMILY(softcpu::kJcxzRel),
+    SOFTCPU_FAMILY(softcpu::kLoopRel),
+    SOFTCPU_FAMILY(softcpu::kCallNearRel),
+    SOFTCPU_FAMILY(softcpu::kCallNearRm),
+    SOFTCPU_FAMILY(softcpu::kRetNear),
+    SOFTCPU_FAMILY(softcpu::kJmpFarPtr),
+    SOFTCPU_FAMILY(softcpu::kJmpFarMem),
+    SOFTCPU_FAMILY(softcpu::kCallFarPtr),
+    SOFTCPU_FAMILY(softcpu::kCallFarMem),
+    SOFTCPU_FAMILY(softcpu::kRetFar),
+    SOFTCPU_FAMILY(softcpu::kIntN),
+    SOFTCPU_FAMILY(softcpu::kInt3),
+    SOFTCPU_FAMILY(softcpu::kInto),
+    SOFTCPU_FAMILY(softcpu::kInt1),
+    SOFTCPU_FAMILY(softcpu::kIret),
+    SOFTCPU_FAMILY(softcpu::kBound),
+    SOFTCPU_FAMILY(softcpu::kSysenter),
+    SOFTCPU_FAMILY(softcpu::kSysexit),
     // interp/sem/data.h
     SOFTCPU_FAMILY(softcpu::kMovRmReg), SOFTCPU_FAMILY(softcpu::kMovRegRm),
     SOFTCPU_FAMILY(softcpu::kMovRmImm), SOFTCPU_FAMILY(softcpu::kMovRegImm),
