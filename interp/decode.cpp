@@ -4,11 +4,11 @@
 #include <initializer_list>
 
 #include "interp/fault.h"
+#include "interp/sem/data.h"
 
 namespace softcpu {
 
 void handler_ud(Cpu&, const Insn&) { raise_ud(); }
-static void handler_hint_nop(Cpu&, const Insn&) {}
 
 namespace {
 
@@ -127,7 +127,7 @@ Insn InsnDecoder::decode(const uint8_t* bytes, unsigned avail, bool code32) cons
   // 0F 18-0F 1F is the hint-NOP space (SDM vol.2 NOP and "reserved NOP" opcodes): what later
   // extensions put there (PREFETCHh, MPX, CET's ENDBR32) is a NOP on this P6. No memory access.
   if (zi.opcode_map == ZYDIS_OPCODE_MAP_0F && zi.opcode >= 0x18 && zi.opcode <= 0x1F) {
-    i.fn = i.lock ? handler_ud : handler_hint_nop;
+    i.fn = i.lock ? handler_ud : kNop.get();
     return i;
   }
 

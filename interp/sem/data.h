@@ -138,7 +138,7 @@ inline constexpr auto kXadd =
 inline constexpr auto kCmpxchg =
     make_handlers<Sizes, Bools>([]<unsigned S, bool M>() { return &cmpxchg<S, M>; });
 inline constexpr auto kLea = make_handlers<Sizes16_32>([]<unsigned S>() { return &lea<S>; });
-inline constexpr auto kNop = kSingle<&nop_op>;  // also PAUSE
+inline constexpr auto kNop = kSingle<&nop_op>;  // also PAUSE and the hint NOPs 0F 18-1F
 inline constexpr auto kCmpxchg8b = kSingle<&cmpxchg8b>;
 inline constexpr auto kCbw = kSingle<&cbw>;
 inline constexpr auto kCwde = kSingle<&cwde>;
