@@ -138,6 +138,17 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
   BasicBlock* fault_exit = BasicBlock::Create(ctx_, "fault_exit", fn);
   BasicBlock* branch_exit = BasicBlock::Create(ctx_, "branch_exit", fn);
 
+  // One exit slot per block that can branch out of the region (interp/block.h NativeLink).
+  out.links = std::make_unique<NativeLink[]>(nblocks);
+  Constant* gen_addr = ConstantExpr::getIntToPtr(b.getInt64(spec.generation_address), ptr);
+  // The boundary test: events pending or the instruction budget used up.
+  auto boundary_pending = [&]() -> Value* {
+    Value* ev = b.CreateICmpNE(b.CreateLoad(i8, field(offsetof(Cpu, events))), b.getInt8(0));
+    Value* over = b.CreateICmpUGE(b.CreateLoad(i64, field(offsetof(Cpu, icount))),
+                                  b.CreateLoad(i64, field(offsetof(Cpu, icount_limit))));
+    return b.CreateOr(ev, over);
+  };
+
   // entry: the run loop cleared Cpu::stop; saying so lets the checks after instructions
   // that cannot set it fold away.
   b.SetInsertPoint(entry);
@@ -154,11 +165,8 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
     // at here, as the interpreter does between blocks (loop back-edges included).
     b.SetInsertPoint(check[bi]);
     {
-      Value* ev = b.CreateICmpNE(b.CreateLoad(i8, field(offsetof(Cpu, events))), b.getInt8(0));
-      Value* over = b.CreateICmpUGE(b.CreateLoad(i64, field(offsetof(Cpu, icount))),
-                                    b.CreateLoad(i64, field(offsetof(Cpu, icount_limit))));
       BasicBlock* leave = BasicBlock::Create(ctx_, "event_exit" + std::to_string(bi), fn);
-      b.CreateCondBr(b.CreateOr(ev, over), leave, body[bi]);
+      b.CreateCondBr(boundary_pending(), leave, body[bi]);
       b.SetInsertPoint(leave);
       store_eip(rb.eip);
       ret(NATIVE_EXIT_EVENT);
@@ -243,10 +251,37 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
       continue;
     }
     // Continue inside the region when EIP is one of its blocks (the switch folds to a direct
-    // branch when the handler computed EIP from constants).
+    // branch when the handler computed EIP from constants); otherwise through the block's exit
+    // slot to the region compiled for where it went last time, or back to the run loop.
     Value* next_eip = b.CreateLoad(i32, field(offsetof(Cpu, eip)));
-    SwitchInst* sw = b.CreateSwitch(next_eip, branch_exit, unsigned(nblocks));
+    BasicBlock* out_exit = BasicBlock::Create(ctx_, "exit" + std::to_string(bi), fn);
+    SwitchInst* sw = b.CreateSwitch(next_eip, out_exit, unsigned(nblocks));
     for (size_t k = 0; k < nblocks; ++k) sw->addCase(b.getInt32(spec.blocks[k].eip), check[k]);
+    b.SetInsertPoint(out_exit);
+    {
+      const uintptr_t slot_addr = reinterpret_cast<uintptr_t>(&out.links[bi]);
+      auto at = [&](size_t off) {
+        return ConstantExpr::getIntToPtr(b.getInt64(slot_addr + off), ptr);
+      };
+      Constant* slot = at(0);
+      Value* same_eip = b.CreateICmpEQ(b.CreateLoad(i32, at(offsetof(NativeLink, eip))), next_eip);
+      Value* same_gen = b.CreateICmpEQ(b.CreateLoad(i64, at(offsetof(NativeLink, generation))),
+                                       b.CreateLoad(i64, gen_addr));
+      BasicBlock* follow = BasicBlock::Create(ctx_, "chain" + std::to_string(bi), fn);
+      BasicBlock* jump = BasicBlock::Create(ctx_, "jump" + std::to_string(bi), fn);
+      BasicBlock* leave = BasicBlock::Create(ctx_, "leave" + std::to_string(bi), fn);
+      b.CreateCondBr(b.CreateAnd(same_eip, same_gen), follow, leave);
+      b.SetInsertPoint(follow);
+      b.CreateCondBr(boundary_pending(), leave, jump);
+      b.SetInsertPoint(jump);
+      Value* target = b.CreateLoad(ptr, at(offsetof(NativeLink, fn)));
+      CallInst* tail = b.CreateCall(FunctionType::get(i32, {ptr}, false), target, {cpu});
+      tail->setTailCallKind(CallInst::TCK_MustTail);
+      b.CreateRet(tail);
+      b.SetInsertPoint(leave);
+      b.CreateStore(slot, field(offsetof(Cpu, native_link)));
+      ret(NATIVE_EXIT_BRANCH);
+    }
   }
 
   b.SetInsertPoint(branch_exit);
