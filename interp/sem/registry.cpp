@@ -6,6 +6,7 @@
 #include <cstddef>
 
 #include "interp/sem/alu.h"
+#include "interp/sem/string.h"
 
 #define SOFTCPU_FAMILY(table) \
   { #table, (table).fns.data(), static_cast<uint32_t>((table).fns.size()) }
@@ -16,6 +17,8 @@ const softcpu::HandlerFamily softcpu_handler_families[] = {
     SOFTCPU_FAMILY(softcpu::kAluRmReg), SOFTCPU_FAMILY(softcpu::kAluRmMem),
     SOFTCPU_FAMILY(softcpu::kAluRegRm), SOFTCPU_FAMILY(softcpu::kIncDec),
     SOFTCPU_FAMILY(softcpu::kNeg),      SOFTCPU_FAMILY(softcpu::kNot),
+    // strings (interp/sem/string.h)
+    SOFTCPU_FAMILY(softcpu::kStringOnce), SOFTCPU_FAMILY(softcpu::kStringRep),
 };
 const uint32_t softcpu_handler_family_count =
     sizeof softcpu_handler_families / sizeof softcpu_handler_families[0];
