@@ -7,6 +7,7 @@
 
 #include "interp/sem/alu.h"
 #include "interp/sem/string.h"
+#include "interp/sem/system.h"
 
 #define SOFTCPU_FAMILY(table) \
   { #table, (table).fns.data(), static_cast<uint32_t>((table).fns.size()) }
@@ -19,6 +20,19 @@ const softcpu::HandlerFamily softcpu_handler_families[] = {
     SOFTCPU_FAMILY(softcpu::kNeg),      SOFTCPU_FAMILY(softcpu::kNot),
     // strings (interp/sem/string.h)
     SOFTCPU_FAMILY(softcpu::kStringOnce), SOFTCPU_FAMILY(softcpu::kStringRep),
+    // system (interp/sem/system.h)
+    SOFTCPU_FAMILY(softcpu::kMovToSreg), SOFTCPU_FAMILY(softcpu::kMovFromSreg),
+    SOFTCPU_FAMILY(softcpu::kLoadFarPointer), SOFTCPU_FAMILY(softcpu::kMovToCr),
+    SOFTCPU_FAMILY(softcpu::kMovFromCr), SOFTCPU_FAMILY(softcpu::kMovToDr),
+    SOFTCPU_FAMILY(softcpu::kMovFromDr), SOFTCPU_FAMILY(softcpu::kLoadDescTable),
+    SOFTCPU_FAMILY(softcpu::kStoreDescTable), SOFTCPU_FAMILY(softcpu::kLldt),
+    SOFTCPU_FAMILY(softcpu::kLtr), SOFTCPU_FAMILY(softcpu::kSldt),
+    SOFTCPU_FAMILY(softcpu::kStoreTr), SOFTCPU_FAMILY(softcpu::kLmsw),
+    SOFTCPU_FAMILY(softcpu::kSmsw), SOFTCPU_FAMILY(softcpu::kClts),
+    SOFTCPU_FAMILY(softcpu::kCli), SOFTCPU_FAMILY(softcpu::kSti),
+    SOFTCPU_FAMILY(softcpu::kInvdWbinvd), SOFTCPU_FAMILY(softcpu::kInvlpg),
+    SOFTCPU_FAMILY(softcpu::kLar), SOFTCPU_FAMILY(softcpu::kLsl),
+    SOFTCPU_FAMILY(softcpu::kVerrVerw), SOFTCPU_FAMILY(softcpu::kArpl),
 };
 const uint32_t softcpu_handler_family_count =
     sizeof softcpu_handler_families / sizeof softcpu_handler_families[0];
