@@ -8,6 +8,8 @@
 #include "interp/sem/alu.h"
 #include "interp/sem/string.h"
 #include "interp/sem/system.h"
+#include "interp/sem/control.h"
+#include "interp/sem/sysenter.h"
 
 #define SOFTCPU_FAMILY(table) \
   { #table, (table).fns.data(), static_cast<uint32_t>((table).fns.size()) }
@@ -33,6 +35,28 @@ const softcpu::HandlerFamily softcpu_handler_families[] = {
     SOFTCPU_FAMILY(softcpu::kInvdWbinvd), SOFTCPU_FAMILY(softcpu::kInvlpg),
     SOFTCPU_FAMILY(softcpu::kLar), SOFTCPU_FAMILY(softcpu::kLsl),
     SOFTCPU_FAMILY(softcpu::kVerrVerw), SOFTCPU_FAMILY(softcpu::kArpl),
+    // Control transfer (interp/sem/control.h, sysenter.h).
+    SOFTCPU_FAMILY(softcpu::kJmpNearRel),
+    SOFTCPU_FAMILY(softcpu::kJmpNearRm),
+    SOFTCPU_FAMILY(softcpu::kJccRel),
+    SOFTCPU_FAMILY(softcpu::kJcxzRel),
+    SOFTCPU_FAMILY(softcpu::kLoopRel),
+    SOFTCPU_FAMILY(softcpu::kCallNearRel),
+    SOFTCPU_FAMILY(softcpu::kCallNearRm),
+    SOFTCPU_FAMILY(softcpu::kRetNear),
+    SOFTCPU_FAMILY(softcpu::kJmpFarPtr),
+    SOFTCPU_FAMILY(softcpu::kJmpFarMem),
+    SOFTCPU_FAMILY(softcpu::kCallFarPtr),
+    SOFTCPU_FAMILY(softcpu::kCallFarMem),
+    SOFTCPU_FAMILY(softcpu::kRetFar),
+    SOFTCPU_FAMILY(softcpu::kIntN),
+    SOFTCPU_FAMILY(softcpu::kInt3),
+    SOFTCPU_FAMILY(softcpu::kInto),
+    SOFTCPU_FAMILY(softcpu::kInt1),
+    SOFTCPU_FAMILY(softcpu::kIret),
+    SOFTCPU_FAMILY(softcpu::kBound),
+    SOFTCPU_FAMILY(softcpu::kSysenter),
+    SOFTCPU_FAMILY(softcpu::kSysexit),
 };
 const uint32_t softcpu_handler_family_count =
     sizeof softcpu_handler_families / sizeof softcpu_handler_families[0];
