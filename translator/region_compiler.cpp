@@ -16,6 +16,7 @@
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/Transforms/IPO/AlwaysInliner.h>
 #include <llvm/Transforms/IPO/GlobalDCE.h>
+#include <llvm/Transforms/InstCombine/InstCombine.h>
 #include <llvm/Transforms/Utils/Local.h>
 
 #include <time.h>
@@ -69,6 +70,133 @@ bool points_to_guest_memory(const llvm::Value* ptr) {
     return false;
   }
   return true;
+}
+
+// The hot head of the Cpu: registers, EIP, EFLAGS, the lazy-flags record, CPL, stop and
+// exit_reason (everything before the segment caches).
+constexpr uint64_t kHead = offsetof(Cpu, seg);
+static_assert(kHead == 64, "the promoted head of Cpu is its first 64 bytes");
+
+bool based_on(const llvm::Value* p, const llvm::Value* base) {
+  return llvm::getUnderlyingObject(p, 0) == base;
+}
+
+// Keep the head of the Cpu in a local copy while the region runs: every access to it goes to
+// the copy, which SROA turns into SSA values (guest registers and flags in host registers),
+// and the copy is written back to the Cpu only where something else can look: before a call,
+// an access to the Cpu the copy cannot cover, a return or a tail call (and read back after a
+// call or such a store). Every exit therefore still leaves the Cpu exact, but a register
+// written in one block and overwritten in the next is stored once, at the exit that needs it.
+// Only the fields the region touches are copied; a copy-back of a field that did not change
+// since it was read is a store of a just-loaded value, which EarlyCSE/DSE remove.
+void promote_head(llvm::Function& fn, llvm::Argument* cpu) {
+  using namespace llvm;
+  const DataLayout& dl = fn.getParent()->getDataLayout();
+  LLVMContext& ctx = fn.getContext();
+  Type* i8 = Type::getInt8Ty(ctx);
+  std::vector<Instruction*> work;
+  for (BasicBlock& bb : fn)
+    for (Instruction& in : bb) work.push_back(&in);
+  IRBuilder<> b(&*fn.getEntryBlock().getFirstInsertionPt());
+  AllocaInst* local = b.CreateAlloca(ArrayType::get(i8, kHead), nullptr, "head");
+  local->setAlignment(Align(8));
+
+  // Pass 1: redirect accesses inside the head to the copy; note the bytes they touch and the
+  // places where the Cpu must be current.
+  std::vector<uint8_t> touched(kHead, 0);
+  struct Sync {
+    Instruction* at;
+    bool back;  // read the copy back afterwards
+  };
+  std::vector<Sync> syncs;
+  for (Instruction* in : work) {
+    if (isa<ReturnInst>(in)) {
+      auto* prev = dyn_cast_or_null<CallInst>(in->getPrevNode());
+      if (!prev || !prev->isMustTailCall()) syncs.push_back({in, false});  // (tail call: before it)
+      continue;
+    }
+    if (auto* call = dyn_cast<CallInst>(in)) {
+      if (call->isMustTailCall()) {
+        syncs.push_back({call, false});
+        continue;
+      }
+      if (!call->mayReadOrWriteMemory()) continue;
+      if (auto* mi = dyn_cast<MemIntrinsic>(call)) {
+        const bool touches_cpu =
+            based_on(mi->getRawDest(), cpu) ||
+            (isa<MemTransferInst>(mi) && based_on(cast<MemTransferInst>(mi)->getRawSource(), cpu));
+        if (!touches_cpu) continue;  // guest memory only
+      }
+      syncs.push_back({call, true});
+      continue;
+    }
+    Value* ptr = nullptr;
+    Type* ty = nullptr;
+    if (auto* l = dyn_cast<LoadInst>(in)) {
+      ptr = l->getPointerOperand();
+      ty = l->getType();
+    } else if (auto* st = dyn_cast<StoreInst>(in)) {
+      ptr = st->getPointerOperand();
+      ty = st->getValueOperand()->getType();
+    } else if (in->mayReadOrWriteMemory()) {
+      for (Use& op : in->operands())
+        if (op->getType()->isPointerTy() && based_on(op.get(), cpu)) {
+          syncs.push_back({in, true});  // an atomic or the like on the Cpu
+          break;
+        }
+      continue;
+    }
+    if (!ptr) continue;
+    int64_t off = 0;
+    const Value* base = GetPointerBaseWithConstantOffset(ptr, off, dl);
+    const uint64_t size = dl.getTypeStoreSize(ty);
+    if (base == cpu) {
+      if (off >= 0 && uint64_t(off) + size <= kHead) {
+        IRBuilder<> x(in);
+        Value* p = x.CreateConstInBoundsGEP1_64(i8, local, uint64_t(off));
+        if (auto* l = dyn_cast<LoadInst>(in)) l->setOperand(0, p);
+        else cast<StoreInst>(in)->setOperand(1, p);
+        for (uint64_t k = 0; k < size; ++k) touched[off + k] = 1;
+        continue;
+      }
+      if (off >= int64_t(kHead)) continue;  // the rest of the Cpu stays in memory
+    } else if (!based_on(ptr, cpu)) {
+      continue;  // guest memory, constants, locals
+    }
+    // An access to the Cpu at an offset the copy cannot cover (unknown, or straddling it).
+    syncs.push_back({in, isa<StoreInst>(in)});
+    std::fill(touched.begin(), touched.end(), 1);  // it may be any field: copy them all
+  }
+
+  // The touched bytes as runs, copied as one integer each.
+  std::vector<std::pair<uint64_t, uint64_t>> runs;  // (offset, bytes)
+  for (uint64_t k = 0; k < kHead;) {
+    if (!touched[k]) {
+      ++k;
+      continue;
+    }
+    uint64_t e = k;
+    while (e < kHead && touched[e]) ++e;
+    runs.push_back({k, e - k});
+    k = e;
+  }
+  auto copy = [&](IRBuilder<>& x, Value* to, Value* from) {
+    for (auto [off, n] : runs) {
+      Type* t = IntegerType::get(ctx, unsigned(n * 8));
+      const Align al = commonAlignment(Align(8), off);
+      Value* v = x.CreateAlignedLoad(t, x.CreateConstInBoundsGEP1_64(i8, from, off), al);
+      x.CreateAlignedStore(v, x.CreateConstInBoundsGEP1_64(i8, to, off), al);
+    }
+  };
+  copy(b, local, cpu);  // entry
+  for (const Sync& sc : syncs) {
+    IRBuilder<> x(sc.at);
+    copy(x, cpu, local);
+    if (sc.back) {
+      IRBuilder<> y(sc.at->getNextNode());
+      copy(y, local, cpu);
+    }
+  }
 }
 
 }  // namespace
@@ -396,6 +524,15 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
     }
   }
 
+  {
+    // Fold the decoded operands first (loads from the constant Insns), so that register
+    // accesses have constant offsets when the head of the Cpu is promoted.
+    Analyses a(tm_);
+    FunctionPassManager fpm;
+    fpm.addPass(InstCombinePass());
+    fpm.run(*fn, a.fam);
+  }
+  promote_head(*fn, cpu);
   if (dump) {
     raw_string_ostream os(out.ir_before);
     m->print(os, nullptr);
