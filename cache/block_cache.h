@@ -98,6 +98,8 @@ class BlockCache {
   // It changes whenever a block is invalidated or the linear->physical view changes, so a
   // link never leads to a freed or stale block and needs no back-pointers to undo.
   uint64_t generation() const { return generation_; }
+  // Where the generation lives: compiled code compares its chain links against it.
+  const uint64_t* generation_address() const { return &generation_; }
   void new_generation() { ++generation_; }
   size_t block_count() const { return table_.size(); }
   size_t companion_count() const { return companions_.size(); }

@@ -1,5 +1,6 @@
 // A decoded block: the Insn records of straight-line guest code, cached by physical address.
 #pragma once
+#include <memory>
 #include <vector>
 
 #include "cache/block_cache.h"
@@ -20,6 +21,17 @@ enum NativeExit : uint32_t {
   NATIVE_EXIT_TRAP,    // a trapping instruction set Cpu::exit_reason (I/O, CPUID, HLT, ...)
   NATIVE_EXIT_FAULT,   // a fault waits in Cpu::jit_fault_*; EIP is the faulting instruction
   NATIVE_EXIT_COUNT
+};
+
+// A region's exit slot: where one of its branch exits went last time, while the cache
+// generation it was made in lasts (like tier 0's chain links). The region jumps straight to
+// `fn` when the branch goes to `eip` again and the generation is unchanged; a retired region
+// bumps the generation, so a stale slot is never followed.
+struct NativeLink {
+  uint32_t eip = 0;
+  uint32_t unused = 0;
+  uint64_t generation = 0;
+  NativeFn fn = nullptr;
 };
 
 struct DecodedBlock : CachedBlock {
@@ -44,6 +56,7 @@ struct DecodedBlock : CachedBlock {
 // lines of all its blocks, so a write to any of them retires it. translator/ derives from it.
 struct NativeRegion : CachedBlock {
   DecodedBlock* entry = nullptr;  // the block whose `native` is this region's code
+  std::unique_ptr<NativeLink[]> links;  // its exit slots (the code holds their address)
 
   // Unlink from the entry block (the cache retired one of them).
   void detach() {

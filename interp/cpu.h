@@ -204,6 +204,9 @@ struct Cpu {
   uint32_t jit_fault_error;
   uint8_t jit_fault_vector;
   uint8_t jit_fault_has_error;
+  // The exit slot (NativeLink, interp/block.h) of a region that left through a branch it could
+  // not follow; the run loop links it to the block it finds next.
+  void* native_link;
 
   FpuState fpu;
   MsrState msr;

@@ -125,8 +125,17 @@ bool Interpreter::run_native(DecodedBlock& b, uint64_t& end) {
   ++counters_.native_entries;
   c.icount_limit = end;
   c.stop = 0;
+  c.native_link = nullptr;
   const uint32_t r = b.native(&c);
   ++counters_.native_exits[r];
+  if (c.native_link) {
+    // Link the region's exit to where the branch went, if that has compiled code too (valid
+    // only while nothing was retired: the slot's region is alive).
+    pending_link_ = static_cast<NativeLink*>(c.native_link);
+    pending_link_generation_ = cache_.generation();
+    pending_link_lin_ = c.seg[CS].base + c.eip;
+    pending_link_mode_ = c.mode_key;
+  }
   if (r == NATIVE_EXIT_FAULT) {
     // As in run_impl's catch: the instruction did not complete; EIP and icount are exact.
     c.db_trap = 0;
@@ -234,10 +243,17 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
           // Compiled code, or hot now (a synchronous tier installs it before returning).
           if (b->executions == hot_threshold_) native_->hot(*b);
           if (b->native && b->native_lin == lin) {
+            if (pending_link_) {
+              if (cache_.generation() == pending_link_generation_ && lin == pending_link_lin_ &&
+                  c.mode_key == pending_link_mode_)
+                *pending_link_ = NativeLink{c.eip, 0, pending_link_generation_, b->native};
+              pending_link_ = nullptr;
+            }
             if (!run_native(*b, end)) return ExitReason(c.exit_reason);
             continue;
           }
         }
+        pending_link_ = nullptr;
       } else {
         ++b->executions;
       }

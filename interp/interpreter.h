@@ -63,6 +63,9 @@ class Interpreter {
   InsnDecoder decoder_;
   InterpCounters counters_;
   NativeTier* native_ = nullptr;
+  NativeLink* pending_link_ = nullptr;  // a region exit slot to fill at the next lookup
+  uint64_t pending_link_generation_ = 0;
+  uint32_t pending_link_lin_ = 0, pending_link_mode_ = 0;  // where the exit was going
   uint64_t hot_threshold_ = ~0ull;  // executions that make a block hot (never without tier 1)
   TraceHook trace_ = nullptr;
   void* trace_ctx_ = nullptr;

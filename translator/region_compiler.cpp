@@ -16,6 +16,7 @@
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/Transforms/IPO/AlwaysInliner.h>
 #include <llvm/Transforms/IPO/GlobalDCE.h>
+#include <llvm/Transforms/InstCombine/InstCombine.h>
 #include <llvm/Transforms/Utils/Local.h>
 
 #include <time.h>
@@ -69,6 +70,205 @@ bool points_to_guest_memory(const llvm::Value* ptr) {
     return false;
   }
   return true;
+}
+
+// The parts of the Cpu compiled code keeps in a local copy (promote_head): its head
+// (registers, EIP, EFLAGS, the lazy-flags record, CPL, A20, stop, exit_reason) and icount.
+struct Promoted {
+  uint64_t cpu_off, size, local_off;
+};
+constexpr Promoted kPromoted[] = {
+    {0, offsetof(Cpu, seg), 0},
+    {offsetof(Cpu, icount), sizeof(uint64_t), offsetof(Cpu, seg)},
+};
+constexpr uint64_t kLocalSize = offsetof(Cpu, seg) + sizeof(uint64_t);
+static_assert(offsetof(Cpu, seg) == 64, "the promoted head of Cpu is its first 64 bytes");
+
+// Where a Cpu byte range lives in the local copy, or -1 if it is not (wholly) promoted.
+int64_t local_offset(int64_t off, uint64_t size) {
+  for (const Promoted& p : kPromoted)
+    if (off >= int64_t(p.cpu_off) && uint64_t(off) + size <= p.cpu_off + p.size)
+      return int64_t(p.local_off) + (off - int64_t(p.cpu_off));
+  return -1;
+}
+bool overlaps_promoted(int64_t off, uint64_t size) {
+  for (const Promoted& p : kPromoted)
+    if (off < int64_t(p.cpu_off + p.size) && int64_t(uint64_t(off) + size) > int64_t(p.cpu_off)) return true;
+  return false;
+}
+
+bool based_on(const llvm::Value* p, const llvm::Value* base) {
+  return llvm::getUnderlyingObject(p, 0) == base;
+}
+
+// How much of the Cpu a call needs current, and may change.
+enum class CallSync { NONE, STOP_ONLY, ALL };
+CallSync call_sync(const llvm::CallInst& call, const llvm::Argument* cpu) {
+  using namespace llvm;
+  if (!call.mayReadOrWriteMemory()) return CallSync::NONE;
+  if (auto* mi = dyn_cast<MemIntrinsic>(&call)) {
+    const bool touches_cpu =
+        based_on(mi->getRawDest(), cpu) ||
+        (isa<MemTransferInst>(mi) && based_on(cast<MemTransferInst>(mi)->getRawSource(), cpu));
+    return touches_cpu ? CallSync::ALL : CallSync::NONE;  // guest memory only: NONE
+  }
+  if (const Function* f = call.getCalledFunction()) {
+    // The memory slow paths (interp/jit_runtime.cpp) read CPL and A20, which no inlined
+    // instruction changes, and write only Cpu::stop of the promoted fields (self-modifying
+    // code, data watches); a fault they record lives outside them.
+    const StringRef n = f->getName();
+    if (n == "softcpu_jit_read" || n == "softcpu_jit_write" || n == "softcpu_jit_probe_write" ||
+        n == "softcpu_jit_read_system" || n == "softcpu_jit_write_system")
+      return CallSync::STOP_ONLY;
+  }
+  return CallSync::ALL;  // a called handler, or anything else: it may look at everything
+}
+
+// Keep the promoted parts of the Cpu in a local copy while the region runs: every access to
+// them goes to the copy, which SROA turns into SSA values (guest registers and flags in host
+// registers), and the copy is written back to the Cpu only where something else can look:
+// before a call that needs it, an access to the Cpu the copy cannot cover, the return or the
+// tail call (and read back after a call or such a store). Every exit therefore still leaves
+// the Cpu exact, but a register written in one block and overwritten in the next is stored
+// once, at the exit that needs it. Only the fields the region touches are copied; a copy-back
+// of a field that did not change since it was read is a store of a just-loaded value, which
+// EarlyCSE/DSE remove.
+void promote_head(llvm::Function& fn, llvm::Argument* cpu) {
+  using namespace llvm;
+  const DataLayout& dl = fn.getParent()->getDataLayout();
+  LLVMContext& ctx = fn.getContext();
+  Type* i8 = Type::getInt8Ty(ctx);
+  std::vector<Instruction*> work;
+  for (BasicBlock& bb : fn)
+    for (Instruction& in : bb) work.push_back(&in);
+  IRBuilder<> b(&*fn.getEntryBlock().getFirstInsertionPt());
+  AllocaInst* local = b.CreateAlloca(ArrayType::get(i8, kLocalSize), nullptr, "cpu_copy");
+  local->setAlignment(Align(8));
+
+  // Pass 1: redirect accesses to promoted fields into the copy; note the bytes they touch and
+  // the places where the Cpu must be current.
+  std::vector<uint8_t> touched(kLocalSize, 0);  // by local offset
+  struct Sync {
+    Instruction* at;
+    bool out;   // write the copy back before
+    bool back;  // read the copy (all of it, or only Cpu::stop) back after
+    bool stop_only;
+  };
+  std::vector<Sync> syncs;
+  bool unknown_access = false;
+  for (Instruction* in : work) {
+    if (isa<ReturnInst>(in)) {
+      auto* prev = dyn_cast_or_null<CallInst>(in->getPrevNode());
+      if (!prev || !prev->isMustTailCall()) syncs.push_back({in, true, false, false});
+      continue;
+    }
+    if (auto* call = dyn_cast<CallInst>(in)) {
+      if (call->isMustTailCall()) {
+        syncs.push_back({call, true, false, false});
+        continue;
+      }
+      switch (call_sync(*call, cpu)) {
+        case CallSync::NONE: break;
+        case CallSync::STOP_ONLY: syncs.push_back({call, false, true, true}); break;
+        case CallSync::ALL: syncs.push_back({call, true, true, false}); break;
+      }
+      continue;
+    }
+    Value* ptr = nullptr;
+    Type* ty = nullptr;
+    if (auto* l = dyn_cast<LoadInst>(in)) {
+      ptr = l->getPointerOperand();
+      ty = l->getType();
+    } else if (auto* st = dyn_cast<StoreInst>(in)) {
+      ptr = st->getPointerOperand();
+      ty = st->getValueOperand()->getType();
+    } else if (in->mayReadOrWriteMemory()) {
+      for (Use& op : in->operands())
+        if (op->getType()->isPointerTy() && based_on(op.get(), cpu)) {
+          syncs.push_back({in, true, true, false});  // an atomic or the like on the Cpu
+          unknown_access = true;
+          break;
+        }
+      continue;
+    }
+    if (!ptr) continue;
+    int64_t off = 0;
+    const Value* base = GetPointerBaseWithConstantOffset(ptr, off, dl);
+    const uint64_t size = dl.getTypeStoreSize(ty);
+    if (base == cpu) {
+      const int64_t lo = local_offset(off, size);
+      if (lo >= 0) {
+        IRBuilder<> x(in);
+        Value* p = x.CreateConstInBoundsGEP1_64(i8, local, uint64_t(lo));
+        if (auto* l = dyn_cast<LoadInst>(in)) l->setOperand(0, p);
+        else cast<StoreInst>(in)->setOperand(1, p);
+        for (uint64_t k = 0; k < size; ++k) touched[lo + k] = 1;
+        continue;
+      }
+      if (!overlaps_promoted(off, size)) continue;  // the rest of the Cpu stays in memory
+    } else if (!based_on(ptr, cpu)) {
+      continue;  // guest memory, constants, locals
+    }
+    // An access to the Cpu at an offset the copy cannot cover (unknown, or straddling it).
+    syncs.push_back({in, true, isa<StoreInst>(in), false});
+    unknown_access = true;
+  }
+  if (unknown_access) std::fill(touched.begin(), touched.end(), 1);  // any field: copy them all
+
+  // The touched bytes as runs, copied as one integer each (in Cpu terms: local runs never
+  // span two promoted ranges, which are apart in the Cpu).
+  struct Run {
+    uint64_t local_off, cpu_off, bytes;
+  };
+  std::vector<Run> runs;
+  for (const Promoted& p : kPromoted) {
+    for (uint64_t k = p.local_off; k < p.local_off + p.size;) {
+      if (!touched[k]) {
+        ++k;
+        continue;
+      }
+      uint64_t e = k;
+      while (e < p.local_off + p.size && touched[e]) ++e;
+      runs.push_back({k, p.cpu_off + (k - p.local_off), e - k});
+      k = e;
+    }
+  }
+  auto copy = [&](IRBuilder<>& x, bool to_cpu, bool stop_only) {
+    for (const Run& r : runs) {
+      uint64_t lo = r.local_off, co = r.cpu_off, n = r.bytes;
+      if (stop_only) {  // just Cpu::stop, if the region touches it
+        const uint64_t s = offsetof(Cpu, stop);
+        if (s < co || s >= co + n) continue;
+        lo += s - co;
+        co = s;
+        n = 1;
+      }
+      // In naturally aligned pieces of at most a field (4 bytes; icount 8): one wide integer
+      // per run would make SROA slice every register out of it with shifts.
+      while (n > 0) {
+        const uint64_t cap = co == offsetof(Cpu, icount) ? 8 : 4;
+        uint64_t p = cap;
+        while (p > n || co % p != 0) p /= 2;
+        Type* t = IntegerType::get(ctx, unsigned(p * 8));
+        Value* lp = x.CreateConstInBoundsGEP1_64(i8, local, lo);
+        Value* cp = x.CreateConstInBoundsGEP1_64(i8, cpu, co);
+        if (to_cpu) x.CreateAlignedStore(x.CreateAlignedLoad(t, lp, Align(p)), cp, Align(p));
+        else x.CreateAlignedStore(x.CreateAlignedLoad(t, cp, Align(p)), lp, Align(p));
+        lo += p, co += p, n -= p;
+      }
+    }
+  };
+  copy(b, false, false);  // entry
+  for (const Sync& sc : syncs) {
+    if (sc.out) {
+      IRBuilder<> x(sc.at);
+      copy(x, true, false);
+    }
+    if (sc.back) {
+      IRBuilder<> y(sc.at->getNextNode());
+      copy(y, false, sc.stop_only);
+    }
+  }
 }
 
 }  // namespace
@@ -126,7 +326,16 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
     Value* p = field(offsetof(Cpu, icount));
     b.CreateStore(b.CreateAdd(b.CreateLoad(i64, p), b.getInt64(n)), p);
   };
-  auto ret = [&](NativeExit e) { b.CreateRet(b.getInt32(e)); };
+  // Every exit goes through one return block (and every chained jump through one tail call),
+  // so the Cpu is written back in one place (promote_head).
+  BasicBlock* exit_block = BasicBlock::Create(ctx_, "exit");  // placed last (not the entry)
+  PHINode* exit_code = PHINode::Create(i32, 0, "code", exit_block);
+  BasicBlock* tail_block = BasicBlock::Create(ctx_, "tail");
+  PHINode* tail_target = PHINode::Create(ptr, 0, "target", tail_block);
+  auto ret = [&](NativeExit e) {
+    exit_code->addIncoming(b.getInt32(e), b.GetInsertBlock());
+    b.CreateBr(exit_block);
+  };
 
   const size_t nblocks = spec.blocks.size();
   BasicBlock* entry = BasicBlock::Create(ctx_, "entry", fn);
@@ -137,6 +346,17 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
   }
   BasicBlock* fault_exit = BasicBlock::Create(ctx_, "fault_exit", fn);
   BasicBlock* branch_exit = BasicBlock::Create(ctx_, "branch_exit", fn);
+
+  // One exit slot per block that can branch out of the region (interp/block.h NativeLink).
+  out.links = std::make_unique<NativeLink[]>(nblocks);
+  Constant* gen_addr = ConstantExpr::getIntToPtr(b.getInt64(spec.generation_address), ptr);
+  // The boundary test: events pending or the instruction budget used up.
+  auto boundary_pending = [&]() -> Value* {
+    Value* ev = b.CreateICmpNE(b.CreateLoad(i8, field(offsetof(Cpu, events))), b.getInt8(0));
+    Value* over = b.CreateICmpUGE(b.CreateLoad(i64, field(offsetof(Cpu, icount))),
+                                  b.CreateLoad(i64, field(offsetof(Cpu, icount_limit))));
+    return b.CreateOr(ev, over);
+  };
 
   // entry: the run loop cleared Cpu::stop; saying so lets the checks after instructions
   // that cannot set it fold away.
@@ -154,11 +374,8 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
     // at here, as the interpreter does between blocks (loop back-edges included).
     b.SetInsertPoint(check[bi]);
     {
-      Value* ev = b.CreateICmpNE(b.CreateLoad(i8, field(offsetof(Cpu, events))), b.getInt8(0));
-      Value* over = b.CreateICmpUGE(b.CreateLoad(i64, field(offsetof(Cpu, icount))),
-                                    b.CreateLoad(i64, field(offsetof(Cpu, icount_limit))));
       BasicBlock* leave = BasicBlock::Create(ctx_, "event_exit" + std::to_string(bi), fn);
-      b.CreateCondBr(b.CreateOr(ev, over), leave, body[bi]);
+      b.CreateCondBr(boundary_pending(), leave, body[bi]);
       b.SetInsertPoint(leave);
       store_eip(rb.eip);
       ret(NATIVE_EXIT_EVENT);
@@ -243,14 +460,49 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
       continue;
     }
     // Continue inside the region when EIP is one of its blocks (the switch folds to a direct
-    // branch when the handler computed EIP from constants).
+    // branch when the handler computed EIP from constants); otherwise through the block's exit
+    // slot to the region compiled for where it went last time, or back to the run loop.
     Value* next_eip = b.CreateLoad(i32, field(offsetof(Cpu, eip)));
-    SwitchInst* sw = b.CreateSwitch(next_eip, branch_exit, unsigned(nblocks));
+    BasicBlock* out_exit = BasicBlock::Create(ctx_, "exit" + std::to_string(bi), fn);
+    SwitchInst* sw = b.CreateSwitch(next_eip, out_exit, unsigned(nblocks));
     for (size_t k = 0; k < nblocks; ++k) sw->addCase(b.getInt32(spec.blocks[k].eip), check[k]);
+    b.SetInsertPoint(out_exit);
+    {
+      const uintptr_t slot_addr = reinterpret_cast<uintptr_t>(&out.links[bi]);
+      auto at = [&](size_t off) {
+        return ConstantExpr::getIntToPtr(b.getInt64(slot_addr + off), ptr);
+      };
+      Constant* slot = at(0);
+      Value* same_eip = b.CreateICmpEQ(b.CreateLoad(i32, at(offsetof(NativeLink, eip))), next_eip);
+      Value* same_gen = b.CreateICmpEQ(b.CreateLoad(i64, at(offsetof(NativeLink, generation))),
+                                       b.CreateLoad(i64, gen_addr));
+      BasicBlock* follow = BasicBlock::Create(ctx_, "chain" + std::to_string(bi), fn);
+      BasicBlock* jump = BasicBlock::Create(ctx_, "jump" + std::to_string(bi), fn);
+      BasicBlock* leave = BasicBlock::Create(ctx_, "leave" + std::to_string(bi), fn);
+      b.CreateCondBr(b.CreateAnd(same_eip, same_gen), follow, leave);
+      b.SetInsertPoint(follow);
+      b.CreateCondBr(boundary_pending(), leave, jump);
+      b.SetInsertPoint(jump);
+      tail_target->addIncoming(b.CreateLoad(ptr, at(offsetof(NativeLink, fn))), b.GetInsertBlock());
+      b.CreateBr(tail_block);
+      b.SetInsertPoint(leave);
+      b.CreateStore(slot, field(offsetof(Cpu, native_link)));
+      ret(NATIVE_EXIT_BRANCH);
+    }
   }
 
   b.SetInsertPoint(branch_exit);
   ret(NATIVE_EXIT_BRANCH);
+  exit_block->insertInto(fn);
+  tail_block->insertInto(fn);
+  b.SetInsertPoint(exit_block);
+  b.CreateRet(exit_code);
+  b.SetInsertPoint(tail_block);
+  {
+    CallInst* tail = b.CreateCall(FunctionType::get(i32, {ptr}, false), tail_target, {cpu});
+    tail->setTailCallKind(CallInst::TCK_MustTail);
+    b.CreateRet(tail);
+  }
 
   // The fault exit: EIP of the faulting instruction, the instructions before it in its block
   // retired (as the interpreter's recovery does).
@@ -361,6 +613,15 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
     }
   }
 
+  {
+    // Fold the decoded operands first (loads from the constant Insns), so that register
+    // accesses have constant offsets when the head of the Cpu is promoted.
+    Analyses a(tm_);
+    FunctionPassManager fpm;
+    fpm.addPass(InstCombinePass());
+    fpm.run(*fn, a.fam);
+  }
+  promote_head(*fn, cpu);
   if (dump) {
     raw_string_ostream os(out.ir_before);
     m->print(os, nullptr);

@@ -15,6 +15,7 @@ class TargetMachine;
 
 namespace softcpu {
 
+struct NativeLink;
 class Semantics;
 struct RegionSpec;
 
@@ -27,6 +28,7 @@ class RegionCompiler {
     std::unique_ptr<llvm::MemoryBuffer> object;  // ELF object holding it
     uint64_t code_bytes = 0;                     // its .text size
     uint64_t inlined_insns = 0;                  // instructions whose handler was inlined
+    std::unique_ptr<NativeLink[]> links;         // exit slots the code jumps through
     std::string ir_before, ir, assembly;         // with `dump`: IR before and after optimisation, assembly
     // Thread CPU time of each phase, µs: building IR and linking the handler bodies,
     // inlining them, the optimiser, the code generator.

@@ -5,6 +5,9 @@
 #include <string>
 #include <vector>
 
+#include <memory>
+
+#include "interp/block.h"
 #include "interp/insn.h"
 
 namespace softcpu {
@@ -23,6 +26,7 @@ struct RegionSpec {
   uint32_t entry_lin = 0;   // CS.base + blocks[0].eip: the code is valid only for this
   uint64_t page_version = 0;  // BlockCache::page_version of the page when the region was made
   uint64_t lines = 0;         // 64-byte lines of the page holding its code
+  uintptr_t generation_address = 0;  // BlockCache::generation_address(): exit slots check it
   std::vector<RegionBlock> blocks;
 };
 
@@ -34,6 +38,7 @@ struct CompiledRegion {
   uint64_t inlined_insns = 0;
   double compile_us = 0;
   void* tracker = nullptr;   // the JIT's resources for this region (JitEngine owns the type)
+  std::unique_ptr<NativeLink[]> links;  // its exit slots (the code points at them)
   std::string error;
 };
 

@@ -185,6 +185,7 @@ bool Translator::Impl::make_region(DecodedBlock& b, RegionSpec& spec) {
   spec.mode = b.mode;
   spec.entry_lin = entry_lin;
   spec.page_version = cache.page_version(b.phys / kPage);
+  spec.generation_address = reinterpret_cast<uintptr_t>(cache.generation_address());
   const uint64_t warm = std::max<uint64_t>(1, config.threshold / 8);
 
   std::vector<std::pair<DecodedBlock*, uint32_t>> todo{{&b, entry_eip}};
@@ -305,6 +306,7 @@ void Translator::Impl::install(CompiledRegion& r) {
   region->handle = r.tracker;
   region->owner = this;
   region->entry = entry;
+  region->links = std::move(r.links);
   r.tracker = nullptr;
   entry->native = reinterpret_cast<NativeFn>(r.entry);
   entry->native_lin = s.entry_lin;
@@ -366,6 +368,7 @@ CompiledRegion Translator::Impl::compile(RegionSpec spec) {
   r.error = error;
   r.code_bytes = out.code_bytes;
   r.inlined_insns = out.inlined_insns;
+  r.links = std::move(out.links);
   r.compile_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
   {
     std::lock_guard<std::mutex> lock(stats_mu);

@@ -1,5 +1,6 @@
 // A CPU with RAM, flat 32-bit (or real-mode) segments and an interpreter, for unit tests.
 #pragma once
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
@@ -55,6 +56,15 @@ struct CpuHarness {
     }
     if (protected32) enter_flat32(); else enter_real();
     if (tier == Tier::JIT) use_jit();
+  }
+
+  ~CpuHarness() {
+    // A region that fails to compile silently runs interpreted: in a test that is a bug.
+    if (jit && jit->stats().compile_failures) {
+      std::fprintf(stderr, "CpuHarness: %llu regions failed to compile\n",
+                   static_cast<unsigned long long>(jit->stats().compile_failures));
+      std::abort();
+    }
   }
 
   void use_jit() {
