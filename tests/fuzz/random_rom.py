@@ -1044,31 +1044,66 @@ def make_disk(path):
         f.write(random.Random(0).randbytes(1 << 20))
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a running process (Linux /proc), or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def check_run(softcpu, builder, rom_path, timeout, grace, insn_limit, max_rss_mb=256,
               disk=None):
-    """Run one ROM; returns (problem or None, status, seconds, stderr text)."""
+    """Run one ROM; returns (problem or None, status, seconds, stderr text).
+
+    A run still going at --timeout + grace is killed if it has used more CPU than that (a
+    busy hang), or once it is far past the deadline (a blocked hang). Until then it may just
+    have been starved: on a loaded or niced host a healthy run can wait seconds for a CPU."""
     cmd = [softcpu] + builder.args(rom_path, timeout, insn_limit, disk)
     start = time.monotonic()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE)
-    hung = threading.Event()
+    lock = threading.Lock()
+    state = {"reaped": False, "hung": None}
+    finished = threading.Event()
 
-    def kill():
-        hung.set()
-        p.kill()
+    def watch():
+        soft = start + timeout + grace
+        hard = soft + 10 * grace + 30
+        if finished.wait(timeout + grace):
+            return
+        while not finished.wait(0.5):
+            cpu = cpu_seconds(p.pid)
+            now = time.monotonic()
+            why = None
+            if cpu is not None and cpu > timeout + grace:
+                why = "busy: %.1f s of CPU" % cpu
+            elif now > hard:
+                why = "blocked or starved: %.1f s of CPU" % (cpu or 0)
+            if why:
+                with lock:
+                    if not state["reaped"]:
+                        state["hung"] = why
+                        os.kill(p.pid, 9)
+                return
 
-    timer = threading.Timer(timeout + grace, kill)
-    timer.start()
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     err = p.stderr.read()  # to EOF: the process ended or was killed
     p.stderr.close()
     _, wstatus, usage = os.wait4(p.pid, 0)  # wait4 for the child's peak RSS
-    timer.cancel()
+    with lock:
+        state["reaped"] = True
+    finished.set()
+    watcher.join()
     st = p.returncode = os.waitstatus_to_exitcode(wstatus)
     secs = time.monotonic() - start
     text = err.decode(errors="replace")
-    if hung.is_set():
-        return ("still running after %.1f s (--timeout %g plus %g s of grace): killed" % (
-            secs, timeout, grace), None, secs, text)
+    if state["hung"]:
+        return ("still running %.1f s after start (--timeout %g plus %g s of grace; %s): "
+                "killed" % (secs, timeout, grace, state["hung"]), None, secs, text)
     if st < 0:
         return ("killed by signal %d" % -st, st, secs, text)
     if not (st in (0, 3, 124) or st & 1):
@@ -1143,14 +1178,9 @@ def main():
         problem, st, secs, err = check_run(softcpu, b, path, a.timeout, a.grace, a.insn_limit,
                                            a.max_rss, disk)
         note = None
-        if problem and st is None:
-            # Killed past its grace: on a loaded host (or under nice) a healthy run can be
-            # starved of CPU for seconds. A second run with a long grace tells a hang from that.
-            again = check_run(softcpu, b, path, a.timeout, 10 * a.grace + 20, a.insn_limit,
-                              a.max_rss, disk)
-            if again[0] is None:
-                note = "%s; a second run ended in %.1f s (a starved host?)" % (problem, again[2])
-                problem, st, secs, err = again
+        if not problem and secs > a.timeout + a.grace:
+            note = "ended %.1f s after start, past --timeout %g plus %g s of grace, but had " \
+                   "little CPU (a starved host?)" % (secs, a.timeout, a.grace)
         if problem:
             keep = os.path.join(out_dir, "seed%d.rom" % seed)
             shutil.copyfile(path, keep)
@@ -1207,7 +1237,8 @@ def main():
                   "host): %s%s" % (len(slow), " ".join("%d" % s for s, _ in slow[:20]),
                                    " ..." if len(slow) > 20 else ""))
         if notes:
-            print("  overran once but not when run again: %s" % " ".join(map(str, notes)))
+            print("  %d ended late but were starved, not hung: %s" % (
+                len(notes), " ".join(map(str, notes[:20]))))
     if not failures:
         shutil.rmtree(work, ignore_errors=True)
         if a.out:
