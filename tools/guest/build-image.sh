@@ -261,11 +261,16 @@ if [ "$refresh" -eq 1 ] || [ -z "$(find "$debs/resolved-bench" -mmin -1440 2>/de
   resolve_bench || { apt_update; resolve_bench; } ||
     { echo "cannot resolve ${bench_roots[*]} (i386) and their libraries" >&2; exit 1; }
 fi
-bench_stamps=()
-while read -r p v; do
-  unpack "$(fetch "$p" "$v")" "$bench_debs/$p"
-  bench_stamps+=("$bench_debs/$p.stamp")
-done < "$debs/resolved-bench"
+# Unpacked once per resolution: resolved.stamp is a copy of the list it was unpacked from.
+bench_unpacked=1
+cmp -s "$debs/resolved-bench" "$bench_debs/resolved.stamp" || bench_unpacked=0
+while read -r p v; do [ -d "$bench_debs/$p" ] || bench_unpacked=0; done < "$debs/resolved-bench"
+if [ $bench_unpacked -eq 0 ]; then
+  while read -r p v; do
+    unpack "$(fetch "$p" "$v")" "$bench_debs/$p"
+  done < "$debs/resolved-bench"
+  cp "$debs/resolved-bench" "$bench_debs/resolved.stamp"
+fi
 
 # The input: generated from a fixed seed (gen-input.py checks its sha256).
 if ! up_to_date "$bench_out/input.bin" "$bench_src/gen-input.py"; then
@@ -285,7 +290,7 @@ find_in_debs() {  # RELATIVE-PATH... -> the first that exists in an unpacked pac
   return 1
 }
 
-bench_inputs=("$here/build-image.sh" "$bench_out/input.bin" "${bench_stamps[@]}"
+bench_inputs=("$here/build-image.sh" "$bench_out/input.bin" "$bench_debs/resolved.stamp"
               "$bench_src"/*.lua "$bench_src/bench.sh")
 if ! up_to_date "$bench_out/bench.cpio" "${bench_inputs[@]}"; then
   log "building bench/bench.cpio"
