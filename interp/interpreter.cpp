@@ -182,6 +182,13 @@ __attribute__((noinline)) static void link(DecodedBlock* from, DecodedBlock* to,
   from->chain_lin[k] = lin;
 }
 
+// An instruction that stops its block and leaves EIP on itself has more to do: a REP string
+// instruction pauses after 16384 elements (ops_string.cpp). On the slow path (stores to MMIO
+// or unassigned pages, each with a page walk) such a chunk takes milliseconds, so it uses
+// up this much budget: the monitor then gets control every few tens of milliseconds (it
+// checks --timeout, timers and input) rather than after 100 000 chunks, minutes later.
+constexpr uint64_t kResumeCharge = 4096;
+
 // What at_boundary() decided: run blocks, look again (something was delivered), run one
 // instruction with the per-instruction rules, or return to the caller.
 enum Boundary { BOUNDARY_RUN, BOUNDARY_AGAIN, BOUNDARY_STEP, BOUNDARY_EXIT };
@@ -199,10 +206,11 @@ static uint32_t eip_after(const Insn* first, const Insn* upto, uint32_t entry_ei
 template <bool Slow>
 ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
   Cpu& c = cpu_;
-  // Each pass of the loop retires instructions or lowers `end` (a delivery, a step), so the
-  // loop ends even when every instruction faults (e.g. a handler whose first instruction
-  // faults again) or interrupts arrive before any instruction runs.
+  // Deliveries (and single steps) count as stalls: more than `budget` of them end the run
+  // even when no instruction retires (a handler whose first instruction faults again, or
+  // interrupts arriving before any instruction runs). `end` drops when a REP pauses.
   uint64_t end = c.icount + budget;
+  uint64_t stalls = 0;
   c.exit_reason = EXIT_NONE;
   DecodedBlock* prev = nullptr;  // the block that just ran to its end, for chaining
   while (c.icount < end) {
@@ -212,13 +220,13 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
       const int ev = at_boundary();
       if (ev == BOUNDARY_EXIT) return ExitReason(c.exit_reason);
       if (ev == BOUNDARY_AGAIN) {
-        --end;
+        if (++stalls > budget) break;
         continue;
       }
       if (ev == BOUNDARY_STEP) {
         const ExitReason r = step_checked();
         if (r != EXIT_BUDGET) return r;
-        --end;
+        if (++stalls > budget) break;
         continue;
       }
     }
@@ -265,9 +273,11 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
         const Insn* const last = first + std::min<size_t>(n, max_insns);
         for (i = first;;) {
           if (trace_) trace_(trace_ctx_, c, *i, c.eip);
+          const uint32_t at = c.eip;
           c.eip += i->len;
           i->fn(c, *i);
           if (SOFTCPU_UNLIKELY(c.stop)) {
+            if (c.eip == at) end = end > c.icount + kResumeCharge ? end - kResumeCharge : c.icount;
             ++i;
             break;
           }
@@ -289,6 +299,8 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
           eip_is_next = true;
           i->fn(c, *i);
           if (!c.stop) prev = b;
+          else if (c.eip == entry_eip + b->bytes - i->len)  // stopped on itself
+            end = end > c.icount + kResumeCharge ? end - kResumeCharge : c.icount;
         }
         ++i;
       }
@@ -317,7 +329,7 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
       set_rf_for_fault(c, f.vector);
       if (!handle_fault(f.vector, f.has_error, f.error)) return EXIT_TRIPLE_FAULT;
       if (Slow && in_step_) return EXIT_BUDGET;  // the handler's first instruction is the next step
-      --end;
+      if (++stalls > budget) break;
     }
   }
   // A watchpoint hit by the last instruction of the budget (e.g. step()) is reported now.

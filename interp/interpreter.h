@@ -27,9 +27,9 @@ class Interpreter {
  public:
   Interpreter(Cpu& cpu, BlockCache& cache);
 
-  // Run until an exit reason, or until about `budget` instructions have retired. Exception
-  // and interrupt deliveries use up budget too, so a guest that faults forever without
-  // retiring an instruction still returns to the monitor.
+  // Run until an exit reason, or until about `budget` instructions have retired. More than
+  // `budget` exception or interrupt deliveries end it too, so a guest that faults forever
+  // without retiring an instruction still returns to the monitor.
   ExitReason run(uint64_t budget);
   // Execute exactly one instruction (trace mode and the debugger use it).
   ExitReason step();

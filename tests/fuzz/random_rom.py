@@ -111,6 +111,248 @@ def le32(v):
     return (v & 0xFFFFFFFF).to_bytes(4, "little")
 
 
+class Snippets:
+    """Short instruction sequences that matter to a system emulator, with random operands:
+    control, debug and model-specific registers, segment and descriptor-table loads, far
+    transfers, task switches, INT n, IRET, string instructions with REP and big counts, port
+    I/O, INVLPG, stores into page tables, descriptor tables and the code itself (SMC), x87
+    state saves, CPUID/RDTSC/RDPMC, SYSENTER/SYSEXIT, ENTER with deep nesting, ... Encoded
+    by hand for 16- or 32-bit code. Random bytes alone reach these rarely."""
+
+    def __init__(self, r, builder):
+        self.r = r
+        self.rb = builder
+
+    # ---- encoding helpers (self.bits: the code size the bytes are meant for)
+    def o32(self):
+        return b"" if self.bits == 32 else b"\x66"
+
+    def o16(self):
+        return b"\x66" if self.bits == 32 else b""
+
+    def mov_r32(self, reg, imm):
+        return self.o32() + bytes([0xB8 + reg]) + le32(imm)
+
+    def mov_r16(self, reg, imm):
+        return self.o16() + bytes([0xB8 + reg]) + (imm & 0xFFFF).to_bytes(2, "little")
+
+    def mem(self, reg, addr):
+        """ModRM and displacement for [addr] with the ModRM reg field `reg`."""
+        if self.bits == 32:
+            return bytes([0x05 | (reg << 3)]) + le32(addr)
+        return bytes([0x06 | (reg << 3)]) + (addr & 0xFFFF).to_bytes(2, "little")
+
+    # ---- interesting values
+    def addr(self):
+        r, b = self.r, self.rb
+        page = r.choice([0, 0x1000, 0xB8000, 0xF0000, 0xFEE00000, 0xFEC00000, 0xFFFFF000,
+                         r.randrange(b.ram) & ~0xFFF, b.ram & ~0xFFF, 0x7FFFF000])
+        if b.ram_code and r.random() < 0.3:
+            page = r.choice(b.ram_code)[0]
+        if b.sysbase is not None and r.random() < 0.3:
+            page = b.sysbase + r.randrange(0, 0x8000, 0x1000)
+        return page + r.choice([0, 4, 0xFFC, 0xFFD, 0xFFE, 0xFFF, r.randrange(0x1000)])
+
+    def selector(self):
+        r = self.r
+        return r.choice([0x08, 0x10, 0x18, 0x1B, 0x20, 0x23, 0x28, 0x30, 0x38, 0x40, 0x48,
+                         0x50, 0x58, 0x5B, 0x60, 0x0C, 0x0F, 0x14, 0x17, 0, 3,
+                         r.randrange(0x10000), r.randrange(0x80)])
+
+    def value(self):
+        return self.rb.some_value()
+
+    # ---- the snippets
+    def s_cr(self):
+        r = self.r
+        n = r.choice([0, 0, 3, 4, 2])
+        if n == 0:
+            v = 0x11 | r.choice([0, 0x80000000]) | (r.getrandbits(32) & r.choice(
+                [0x6005002E, 0xFFFFFFFF, 0x10000, 0x8]))
+        elif n == 3:
+            v = r.choice([self.rb.cr3 or 0, self.addr() & ~0xFFF, r.getrandbits(32)])
+        elif n == 4:
+            v = r.getrandbits(r.choice([9, 9, 11, 32])) & ~r.choice([0, 0x20])
+        else:
+            v = self.value()
+        if r.random() < 0.25:
+            return b"\x0F\x20" + bytes([0xC0 | (n << 3) | r.randrange(8)])  # MOV r32, CRn
+        return self.mov_r32(0, v) + b"\x0F\x22" + bytes([0xC0 | (n << 3)])
+
+    def s_dr(self):
+        r = self.r
+        n = r.choice([0, 1, 2, 3, 6, 7, 7, 4, 5])
+        v = self.addr() if n < 4 else r.getrandbits(32) & r.choice([0xFFFFFFFF, 0xFFFF03FF,
+                                                                     0x000F0003, 0x2FF])
+        if r.random() < 0.2:
+            return b"\x0F\x21" + bytes([0xC0 | (n << 3) | r.randrange(8)])
+        return self.mov_r32(0, v) + b"\x0F\x23" + bytes([0xC0 | (n << 3)])
+
+    def s_msr(self):
+        r = self.r
+        msr = r.choice([0x10, 0x1B, 0x174, 0x175, 0x176, 0xFE, 0x2FF, 0x250, 0x258, 0x277,
+                        0x200 + r.randrange(16), 0x179, 0x17B, 0xC0000080, r.getrandbits(32)])
+        out = self.mov_r32(1, msr) + self.mov_r32(0, self.value()) + self.mov_r32(2, self.value())
+        return out + r.choice([b"\x0F\x30", b"\x0F\x32"])
+
+    def s_seg(self):
+        r = self.r
+        sreg = r.choice([0, 2, 3, 4, 5, 3, 3])  # ES SS DS FS GS (MOV Sreg, AX)
+        return self.mov_r16(0, self.selector()) + bytes([0x8E, 0xC0 | (sreg << 3)])
+
+    def s_far(self):
+        r = self.r
+        sel = self.selector()
+        off = self.rb.code_target()
+        op = r.choice([0xEA, 0x9A])  # JMP far, CALL far
+        if self.bits == 32:
+            return bytes([op]) + le32(off) + sel.to_bytes(2, "little")
+        return bytes([op]) + (off & 0xFFFF).to_bytes(2, "little") + sel.to_bytes(2, "little")
+
+    def s_ret(self):
+        r = self.r
+        out = b""
+        if r.random() < 0.5:  # IRET with a frame: EFLAGS, CS, EIP
+            out += self.o32() + b"\x68" + le32(self.rb.random_eflags() |
+                                              r.choice([0, 0, 0x20000, 0x4000, 0x3000]))
+            out += self.o32() + b"\x68" + le32(self.selector())
+            out += self.o32() + b"\x68" + le32(self.rb.code_target())
+            return out + self.o32() + b"\xCF"
+        out += self.o32() + b"\x68" + le32(self.selector())
+        out += self.o32() + b"\x68" + le32(self.rb.code_target())
+        return out + self.o32() + r.choice([b"\xCB", b"\xCA\x08\x00"])
+
+    def s_int(self):
+        r = self.r
+        return r.choice([b"\xCD" + bytes([r.choice([r.randrange(32), r.randrange(256),
+                                                    0x80, 0x21, 0x10])]),
+                         b"\xCC", b"\xCE", b"\xF1", b"\x0F\x0B"])
+
+    def s_table(self):
+        r = self.r
+        at = self.addr() & ~3
+        store = self.o32() + b"\xC7" + self.mem(0, at) + le32(r.choice([0xFFFF, 0x7FF, 0x17, 0,
+                                                                         r.getrandbits(32)]))
+        store += self.o32() + b"\xC7" + self.mem(0, at + 4) + le32(self.value())
+        which = r.choice([2, 3, 0, 1])  # LGDT LIDT SGDT SIDT
+        return store + self.o32() + b"\x0F\x01" + self.mem(which, at)
+
+    def s_ldt_tr(self):
+        r = self.r
+        op = r.choice([2, 3, 0, 1, 4, 5])  # LLDT LTR SLDT STR VERR VERW
+        return self.mov_r16(0, self.selector()) + b"\x0F\x00" + bytes([0xC0 | (op << 3)])
+
+    def s_lar(self):
+        r = self.r
+        return self.mov_r16(0, self.selector()) + r.choice([b"\x0F\x02\xC8", b"\x0F\x03\xC8",
+                                                           b"\x63\xC1"])
+
+    def s_string(self):
+        r = self.r
+        out = self.mov_r32(1, r.choice([0, 1, 7, 0x1000, 0x10000, 0xFFFFFFFF, 0x40000001,
+                                        r.getrandbits(16)]))
+        out += self.mov_r32(6, self.addr()) + self.mov_r32(7, self.addr())
+        out += self.mov_r32(2, r.choice([0x1F0, 0x3F8, 0x80, 0x510, 0x511, 0xCFC, 0x60]))
+        out += r.choice([b"\xFC", b"\xFC", b"\xFD"])  # CLD / STD
+        op = r.choice([0xA4, 0xA5, 0xAA, 0xAB, 0xA6, 0xA7, 0xAE, 0xAF, 0xAC, 0xAD, 0x6C, 0x6D,
+                       0x6E, 0x6F])
+        prefix = r.choice([b"\xF3", b"\xF3", b"\xF2", b"\xF3\x66", b"\xF3\x67", b""])
+        return out + prefix + bytes([op])
+
+    def s_flags(self):
+        r = self.r
+        if r.random() < 0.5:
+            return self.o32() + b"\x68" + le32(self.rb.random_eflags() |
+                                              r.choice([0, 0x100, 0x4000, 0x20000, 0x3000,
+                                                        0x40000, 0x80000, 0x100000])) + b"\x9D"
+        return r.choice([b"\xFA", b"\xFB", b"\xF4", b"\xFB\xF4", b"\x9C", b"\x0F\x06",
+                         b"\x0F\x08", b"\x0F\x09"])
+
+    def s_io(self):
+        r = self.r
+        port = r.choice([0x20, 0x21, 0x40, 0x43, 0x61, 0x64, 0x70, 0x71, 0x92, 0xCF8, 0xCFC,
+                         0x1F7, 0x3F8, 0x3FD, 0x510, 0x514, 0x518, 0xCF9, 0x3D4, 0x3DA,
+                         r.randrange(0x10000)])
+        if port == 0xF4:
+            port = 0xF5
+        return (self.mov_r16(2, port) + self.mov_r32(0, self.value()) +
+                r.choice([b"\xEE", b"\xEF", b"\xEC", b"\xED", b"\x66\xEF"]))
+
+    def s_smc(self):
+        """CALL $+next; POP (E)BX; MOV [(E)BX+d8], imm: a store into the code just ahead,
+        wherever the bytes were copied to (ROM copies become self-modifying RAM code)."""
+        r = self.r
+        call = b"\xE8" + (b"\0" * (4 if self.bits == 32 else 2))
+        modrm = 0x43 if self.bits == 32 else 0x47  # [ebx+d8] / [bx+d8]
+        store = self.o32() + bytes([0xC7, modrm, r.randrange(6, 40)]) + le32(self.value())
+        return call + b"\x5B" + store
+
+    def s_store(self):
+        r = self.r
+        at = self.addr()
+        op = r.choice([b"\xC7", b"\xC6"])
+        imm = le32(self.value()) if op == b"\xC7" else bytes([r.getrandbits(8)])
+        return (self.o32() if op == b"\xC7" else b"") + op + self.mem(0, at) + imm
+
+    def s_invlpg(self):
+        return b"\x0F\x01" + self.mem(7, self.addr())
+
+    def s_cpuid(self):
+        r = self.r
+        return self.mov_r32(0, r.choice([0, 1, 2, 3, 0x80000000, r.getrandbits(32)])) + \
+            self.mov_r32(1, r.choice([0, 1, r.getrandbits(32)])) + \
+            r.choice([b"\x0F\xA2", b"\x0F\x31", b"\x0F\x33"])
+
+    def s_sysenter(self):
+        r = self.r
+        out = b""
+        for msr, v in ((0x174, self.selector()), (0x175, self.addr()),
+                       (0x176, self.rb.code_target())):
+            if r.random() < 0.7:
+                out += self.mov_r32(1, msr) + self.mov_r32(0, v) + self.mov_r32(2, 0) + \
+                    b"\x0F\x30"
+        out += self.mov_r32(1, self.addr()) + self.mov_r32(2, self.rb.code_target())
+        return out + r.choice([b"\x0F\x34", b"\x0F\x35"])
+
+    def s_fpu(self):
+        r = self.r
+        at = self.addr()
+        return r.choice([
+            b"\xDB\xE3", b"\xD9\xE8\xD9\xEE\xDE\xF9", b"\xD9\xEB\xD9\xFA", b"\x9B",
+            b"\xDD" + self.mem(6, at), b"\xDD" + self.mem(4, at), b"\xD9" + self.mem(5, at),
+            b"\xD9" + self.mem(4, at), b"\xD9" + self.mem(6, at), b"\xDF\xE0",
+            bytes([0xD8 + r.randrange(8), r.getrandbits(8)])])
+
+    def s_stack(self):
+        r = self.r
+        return r.choice([
+            self.mov_r32(4, self.addr()),
+            b"\xC8" + r.randrange(0x10000).to_bytes(2, "little") + bytes([r.randrange(32)]),
+            b"\x60", b"\x61", b"\xC9", b"\x06\x07", b"\x1E\x1F", b"\x0F\xA0\x0F\xA1",
+            b"\x16\x17"])
+
+    def s_misc(self):
+        r = self.r
+        return r.choice([
+            b"\xF0" + bytes([r.getrandbits(8), r.getrandbits(8)]),  # LOCK on anything
+            b"\x0F\xC7" + self.mem(1, self.addr()),                   # CMPXCHG8B
+            b"\x62" + self.mem(0, self.addr()),                       # BOUND
+            b"\x0F\x01" + bytes([0xE0 | r.randrange(8)]),             # SMSW
+            b"\x0F\x01" + bytes([0xF0 | r.randrange(8)]),             # LMSW
+            b"\xC4" + self.mem(0, self.addr()), b"\x0F\xB2" + self.mem(0, self.addr()),
+            b"\x8F" + self.mem(0, self.addr()), b"\xFF" + self.mem(r.choice([3, 5]), self.addr())])
+
+    def one(self, bits):
+        self.bits = bits
+        f = self.r.choice([self.s_smc, self.s_cr, self.s_dr, self.s_msr, self.s_seg, self.s_seg, self.s_far,
+                           self.s_ret, self.s_int, self.s_table, self.s_ldt_tr, self.s_lar,
+                           self.s_string, self.s_string, self.s_flags, self.s_io, self.s_store,
+                           self.s_store, self.s_invlpg, self.s_cpuid, self.s_sysenter,
+                           self.s_fpu, self.s_stack, self.s_misc])
+        return f()
+
+
+
 class RomBuilder:
     """One seed's ROM and the machine state its parameter block describes."""
 
@@ -137,6 +379,16 @@ class RomBuilder:
         self.disk = False  # attach the scratch disk (snapshot=on) as IDE primary master
         self.image_at = IMAGES_END  # images grow down from here
         self.used = [(0, 0x500)]  # RAM ranges handed out by ram_addr (IVT and BDA first)
+        self.sysbase = None   # protected modes: GDT, IDT, LDT, TSSs, stacks (32 KiB)
+        self.cr3 = 0
+        # Runs of Snippets in the ROM (below the images), on a stream of their own so seeds
+        # without them stay as they were: (linear start, length, code bits).
+        self.rs = random.Random(seed ^ 0x5EED5EED)
+        self.runs = []
+        if self.rs.random() < 0.6:
+            for _ in range(self.rs.randrange(2, 12)):
+                n = self.rs.choice([128, 256, 512, 1024])
+                self.runs.append((self.rs.randrange(self.rom_low, 0xF4000 - n), n))
         self.ram_code = []    # (physical start, length) of random code copied into RAM
 
     # ---- helpers
@@ -178,6 +430,8 @@ class RomBuilder:
         lin = r.randrange(self.rom_low, self.image_at)
         if r.random() < 0.3:
             lin = (lin - self.rom_low) + (0x100000000 - self.rom_size)
+        if self.runs and self.rs.random() < 0.5:  # the start of a run of snippets
+            lin = self.rs.choice(self.runs)[0]
         return lin
 
     def some_value(self):
@@ -193,6 +447,8 @@ class RomBuilder:
             n = self.r.choice([64, 256, 1024, 4096])
             dst = self.ram_addr(n)
             src = self.r.randrange(self.rom_low, 0xF8000 - n)
+            if self.runs and self.rs.random() < 0.5:
+                src = min(self.rs.choice(self.runs)[0], 0xF8000 - n)
             self.copies.append((dst, src, n))
             self.ram_code.append((dst, n))
 
@@ -290,12 +546,13 @@ class RomBuilder:
         r = self.r
         self.copy_random_code()
         sysbase = self.ram_addr(0x8000, align=0x1000)
+        self.sysbase = sysbase
         gdt_at, idt_at, ldt_at = sysbase, sysbase + 0x400, sysbase + 0xC00
         tss_a, tss_b, tss_c = sysbase + 0x1000, sysbase + 0x1800, sysbase + 0x1C00
         stack_top = sysbase + 0x8000 - r.randrange(0, 0x100, 4)
         cr3 = 0
         if paged:
-            cr3 = self.page_tables(sysbase)
+            cr3 = self.cr3 = self.page_tables(sysbase)
 
         # GDT: fixed entries first, random ones after (some overwrite fixed ones' slots).
         n = r.randrange(16, 64)
@@ -714,6 +971,20 @@ class RomBuilder:
             else:
                 self.inp(port, size)
 
+    def write_snippets(self):
+        """Fill the runs with snippets for the seed's main code size (sometimes the other)."""
+        rs = self.rs
+        main = 16 if self.kind in ("real", "pm16") else 32
+        sn = Snippets(rs, self)
+        for at, n in self.runs:
+            bits = main if rs.random() < 0.8 else 48 - main
+            code = bytearray()
+            while len(code) < n:
+                code += sn.one(bits)
+                if rs.random() < 0.1:
+                    code += rs.randbytes(rs.randrange(1, 4))
+            self.put_rom(at, bytes(code[:n]))
+
     def build(self):
         r = self.r
         k = self.kind
@@ -733,6 +1004,7 @@ class RomBuilder:
             self.protected_mode(32, r.random() < 0.6, True)
         if r.random() < 0.5:
             self.devices()
+        self.write_snippets()
         self.param("P_NCOPY", len(self.copies))
         assert len(self.copies) <= 21 and len(self.writes) <= 320 and len(self.io) <= 126, \
             (len(self.copies), len(self.writes), len(self.io))
@@ -772,31 +1044,66 @@ def make_disk(path):
         f.write(random.Random(0).randbytes(1 << 20))
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a running process (Linux /proc), or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def check_run(softcpu, builder, rom_path, timeout, grace, insn_limit, max_rss_mb=256,
               disk=None):
-    """Run one ROM; returns (problem or None, status, seconds, stderr text)."""
+    """Run one ROM; returns (problem or None, status, seconds, stderr text).
+
+    A run still going at --timeout + grace is killed if it has used more CPU than that (a
+    busy hang), or once it is far past the deadline (a blocked hang). Until then it may just
+    have been starved: on a loaded or niced host a healthy run can wait seconds for a CPU."""
     cmd = [softcpu] + builder.args(rom_path, timeout, insn_limit, disk)
     start = time.monotonic()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE)
-    hung = threading.Event()
+    lock = threading.Lock()
+    state = {"reaped": False, "hung": None}
+    finished = threading.Event()
 
-    def kill():
-        hung.set()
-        p.kill()
+    def watch():
+        soft = start + timeout + grace
+        hard = soft + 10 * grace + 30
+        if finished.wait(timeout + grace):
+            return
+        while not finished.wait(0.5):
+            cpu = cpu_seconds(p.pid)
+            now = time.monotonic()
+            why = None
+            if cpu is not None and cpu > timeout + grace:
+                why = "busy: %.1f s of CPU" % cpu
+            elif now > hard:
+                why = "blocked or starved: %.1f s of CPU" % (cpu or 0)
+            if why:
+                with lock:
+                    if not state["reaped"]:
+                        state["hung"] = why
+                        os.kill(p.pid, 9)
+                return
 
-    timer = threading.Timer(timeout + grace, kill)
-    timer.start()
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     err = p.stderr.read()  # to EOF: the process ended or was killed
     p.stderr.close()
     _, wstatus, usage = os.wait4(p.pid, 0)  # wait4 for the child's peak RSS
-    timer.cancel()
+    with lock:
+        state["reaped"] = True
+    finished.set()
+    watcher.join()
     st = p.returncode = os.waitstatus_to_exitcode(wstatus)
     secs = time.monotonic() - start
     text = err.decode(errors="replace")
-    if hung.is_set():
-        return ("still running after %.1f s (--timeout %g plus %g s of grace): killed" % (
-            secs, timeout, grace), None, secs, text)
+    if state["hung"]:
+        return ("still running %.1f s after start (--timeout %g plus %g s of grace; %s): "
+                "killed" % (secs, timeout, grace, state["hung"]), None, secs, text)
     if st < 0:
         return ("killed by signal %d" % -st, st, secs, text)
     if not (st in (0, 3, 124) or st & 1):
@@ -871,14 +1178,9 @@ def main():
         problem, st, secs, err = check_run(softcpu, b, path, a.timeout, a.grace, a.insn_limit,
                                            a.max_rss, disk)
         note = None
-        if problem and st is None:
-            # Killed past its grace: on a loaded host (or under nice) a healthy run can be
-            # starved of CPU for seconds. A second run with a long grace tells a hang from that.
-            again = check_run(softcpu, b, path, a.timeout, 10 * a.grace + 20, a.insn_limit,
-                              a.max_rss, disk)
-            if again[0] is None:
-                note = "%s; a second run ended in %.1f s (a starved host?)" % (problem, again[2])
-                problem, st, secs, err = again
+        if not problem and secs > a.timeout + a.grace:
+            note = "ended %.1f s after start, past --timeout %g plus %g s of grace, but had " \
+                   "little CPU (a starved host?)" % (secs, a.timeout, a.grace)
         if problem:
             keep = os.path.join(out_dir, "seed%d.rom" % seed)
             shutil.copyfile(path, keep)
@@ -901,7 +1203,7 @@ def main():
                 notes.append(seed)
                 print("NOTE seed %d (%s): %s" % (seed, b.kind, note), flush=True)
             counts[(b.kind, st)] = counts.get((b.kind, st), 0) + 1
-            if secs > a.timeout + 0.5:
+            if "softcpu: timeout after" in err:
                 slow.append((seed, secs))
             if problem:
                 failures.append(seed)
@@ -931,10 +1233,12 @@ def main():
             if kind in summary:
                 print("  %-6s %s" % (kind, " ".join(summary[kind])))
         if slow:
-            print("  ran to their --timeout (halted with nothing to wake them?): %s" %
-                  " ".join("%d" % s for s, _ in slow[:20]))
+            print("  %d ran to their --timeout (halted with nothing to wake them, or a slow "
+                  "host): %s%s" % (len(slow), " ".join("%d" % s for s, _ in slow[:20]),
+                                   " ..." if len(slow) > 20 else ""))
         if notes:
-            print("  overran once but not when run again: %s" % " ".join(map(str, notes)))
+            print("  %d ended late but were starved, not hung: %s" % (
+                len(notes), " ".join(map(str, notes[:20]))))
     if not failures:
         shutil.rmtree(work, ignore_errors=True)
         if a.out:

@@ -19,7 +19,7 @@ TEST(RunBudget, FaultLoopReturnsToTheMonitor) {
   const uint64_t icount0 = h.cpu.icount;
   EXPECT_EQ(h.interp.run(1000), EXIT_BUDGET);
   EXPECT_EQ(h.cpu.icount, icount0);
-  EXPECT_EQ(h.interp.counters().exceptions_by_vector[6], 1000u);
+  EXPECT_EQ(h.interp.counters().exceptions_by_vector[6], 1001u);  // more than the budget
   EXPECT_EQ(h.cpu.seg[CS].selector, 0u);
   EXPECT_EQ(h.cpu.eip, ud2_at);
 }
@@ -45,9 +45,26 @@ TEST(RunBudget, InterruptStormThroughTrapGateReturnsToTheMonitor) {
   h.cpu.eflags |= IF;
   cpu_set_intr(h.cpu, true);
   EXPECT_EQ(h.interp.run(500), EXIT_BUDGET);
-  EXPECT_EQ(intc.acks, 500);
-  EXPECT_EQ(h.interp.counters().interrupts, 500u);
-  EXPECT_EQ(h.cpu.regs[ESP], CpuHarness::STACK_TOP - 500 * 12);
+  EXPECT_EQ(intc.acks, 501);
+  EXPECT_EQ(h.interp.counters().interrupts, 501u);
+  EXPECT_EQ(h.cpu.regs[ESP], CpuHarness::STACK_TOP - 501 * 12);
+}
+
+// REP STOSD into unassigned memory takes the slow path for every element; each pause after
+// 16384 elements used to count as one instruction, so run(100000) did 1.6 G stores (minutes)
+// before the monitor could look at --timeout (random ROM seed 94). Now a pause uses up
+// kResumeCharge (4096) of the budget.
+TEST(RunBudget, SlowRepStringChunksUseUpTheBudget) {
+  CpuHarness h;
+  h.cpu.regs[EDI] = 0xE0000000;  // unassigned: never in the soft TLB
+  h.cpu.regs[ECX] = 0xFFFFFFFF;
+  h.code({0xF3, 0xAB});  // rep stosd
+  EXPECT_EQ(h.interp.run(100000), EXIT_BUDGET);
+  const uint64_t stores = 0xFFFFFFFFull - h.cpu.regs[ECX];
+  EXPECT_EQ(stores % 16384, 0u);
+  EXPECT_GE(stores, 16384u);
+  EXPECT_LE(stores, (100000 / 4096 + 1) * 16384u);
+  EXPECT_EQ(h.cpu.eip, CpuHarness::CODE_ADDR);  // on the REP, to resume it
 }
 
 }  // namespace

