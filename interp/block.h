@@ -20,6 +20,7 @@ enum NativeExit : uint32_t {
   NATIVE_EXIT_STOP,    // an instruction set Cpu::stop (self-modifying code, a data watch)
   NATIVE_EXIT_TRAP,    // a trapping instruction set Cpu::exit_reason (I/O, CPUID, HLT, ...)
   NATIVE_EXIT_FAULT,   // a fault waits in Cpu::jit_fault_*; EIP is the faulting instruction
+  NATIVE_EXIT_PAUSE,   // the last instruction stopped on itself (a REP chunk); EIP is at it
   NATIVE_EXIT_COUNT
 };
 

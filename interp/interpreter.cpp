@@ -120,7 +120,14 @@ void Interpreter::set_native_tier(NativeTier* tier) {
   hot_threshold_ = t ? t : ~0ull;
 }
 
-bool Interpreter::run_native(DecodedBlock& b, uint64_t& end) {
+// An instruction that stops its block and leaves EIP on itself has more to do: a REP string
+// instruction pauses after 16384 elements (ops_string.cpp). On the slow path (stores to MMIO
+// or unassigned pages, each with a page walk) such a chunk takes milliseconds, so it uses
+// up this much budget: the monitor then gets control every few tens of milliseconds (it
+// checks --timeout, timers and input) rather than after 100 000 chunks, minutes later.
+constexpr uint64_t kResumeCharge = 4096;
+
+int Interpreter::run_native(DecodedBlock& b, uint64_t& end) {
   Cpu& c = cpu_;
   ++counters_.native_entries;
   c.icount_limit = end;
@@ -136,15 +143,20 @@ bool Interpreter::run_native(DecodedBlock& b, uint64_t& end) {
     pending_link_lin_ = c.seg[CS].base + c.eip;
     pending_link_mode_ = c.mode_key;
   }
-  if (r == NATIVE_EXIT_FAULT) {
-    // As in run_impl's catch: the instruction did not complete; EIP and icount are exact.
-    c.db_trap = 0;
-    c.debug_pending.kind = HIT_NONE;
-    set_rf_for_fault(c, c.jit_fault_vector);
-    --end;  // a delivery uses up budget (run_impl), also when nothing retired before it
-    return handle_fault(c.jit_fault_vector, c.jit_fault_has_error, c.jit_fault_error);
+  switch (r) {
+    case NATIVE_EXIT_FAULT:
+      // As in run_impl's catch: the instruction did not complete; EIP and icount are exact.
+      c.db_trap = 0;
+      c.debug_pending.kind = HIT_NONE;
+      set_rf_for_fault(c, c.jit_fault_vector);
+      if (!handle_fault(c.jit_fault_vector, c.jit_fault_has_error, c.jit_fault_error)) return -1;
+      return 1;  // a delivery: a stall, as in run_impl
+    case NATIVE_EXIT_PAUSE:
+      end = end > c.icount + kResumeCharge ? end - kResumeCharge : c.icount;
+      return 0;
+    case NATIVE_EXIT_TRAP: return -1;
+    default: return 0;
   }
-  return r != NATIVE_EXIT_TRAP;
 }
 
 bool Interpreter::handle_fault(uint8_t v, bool has_error, uint32_t error) {
@@ -182,12 +194,6 @@ __attribute__((noinline)) static void link(DecodedBlock* from, DecodedBlock* to,
   from->chain_lin[k] = lin;
 }
 
-// An instruction that stops its block and leaves EIP on itself has more to do: a REP string
-// instruction pauses after 16384 elements (ops_string.cpp). On the slow path (stores to MMIO
-// or unassigned pages, each with a page walk) such a chunk takes milliseconds, so it uses
-// up this much budget: the monitor then gets control every few tens of milliseconds (it
-// checks --timeout, timers and input) rather than after 100 000 chunks, minutes later.
-constexpr uint64_t kResumeCharge = 4096;
 
 // What at_boundary() decided: run blocks, look again (something was delivered), run one
 // instruction with the per-instruction rules, or return to the caller.
@@ -257,7 +263,9 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
                 *pending_link_ = NativeLink{c.eip, 0, pending_link_generation_, b->native};
               pending_link_ = nullptr;
             }
-            if (!run_native(*b, end)) return ExitReason(c.exit_reason);
+            const int nr = run_native(*b, end);
+            if (nr < 0) return ExitReason(c.exit_reason);
+            if (nr > 0 && ++stalls > budget) break;
             continue;
           }
         }

@@ -2,6 +2,8 @@
 
 #include <llvm/Analysis/ValueTracking.h>
 #include <llvm/IR/Constants.h>
+#include <llvm/IR/GetElementPtrTypeIterator.h>
+#include <llvm/IR/Operator.h>
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/IntrinsicInst.h>
 #include <llvm/IR/LLVMContext.h>
@@ -21,8 +23,10 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdio>
+#include <optional>
 #include <vector>
 
 #include "interp/block.h"
@@ -91,25 +95,101 @@ int64_t local_offset(int64_t off, uint64_t size) {
       return int64_t(p.local_off) + (off - int64_t(p.cpu_off));
   return -1;
 }
-bool overlaps_promoted(int64_t off, uint64_t size) {
-  for (const Promoted& p : kPromoted)
-    if (off < int64_t(p.cpu_off + p.size) && int64_t(uint64_t(off) + size) > int64_t(p.cpu_off)) return true;
-  return false;
+
+// Where a pointer may point into the Cpu: the byte offsets [lo, hi] its access starts at.
+struct CpuRange {
+  int64_t lo, hi;
+};
+// The range of Cpu offsets `p` may hold, or nullopt when it is not (known to be) derived from
+// the Cpu argument alone: constant GEPs, variable indices into arrays inside the Cpu (the
+// soft TLB, segment caches), and phis/selects of such pointers (the inliner leaves those where
+// two paths computed the same field's address).
+std::optional<CpuRange> cpu_range(const llvm::Value* p, const llvm::Argument* cpu,
+                                  const llvm::DataLayout& dl, unsigned depth = 0) {
+  using namespace llvm;
+  if (p == cpu) return CpuRange{0, 0};
+  if (depth > 8) return std::nullopt;
+  if (auto* g = dyn_cast<GEPOperator>(p)) {
+    auto r = cpu_range(g->getPointerOperand(), cpu, dl, depth + 1);
+    if (!r) return std::nullopt;
+    int64_t lo = 0, hi = 0;
+    bool first = true;
+    Type* container = nullptr;  // what the current index selects in (its previous indexed type)
+    for (gep_type_iterator it = gep_type_begin(g), e = gep_type_end(g); it != e;
+         container = it.getIndexedType(), ++it, first = false) {
+      const Value* idx = it.getOperand();
+      if (StructType* st = it.getStructTypeOrNull()) {
+        const uint64_t field = cast<ConstantInt>(idx)->getZExtValue();
+        const int64_t o = int64_t(dl.getStructLayout(st)->getElementOffset(unsigned(field)));
+        lo += o, hi += o;
+        continue;
+      }
+      const int64_t stride = int64_t(it.getSequentialElementStride(dl));
+      if (auto* ci = dyn_cast<ConstantInt>(idx)) {
+        lo += ci->getSExtValue() * stride, hi += ci->getSExtValue() * stride;
+        continue;
+      }
+      // A variable index: bounded only by the array it indexes (not the first index, which
+      // steps over whole objects).
+      if (first) return std::nullopt;
+      auto* at = dyn_cast_or_null<ArrayType>(container);
+      const uint64_t n = at ? at->getNumElements() : 0;
+      if (n == 0) return std::nullopt;
+      hi += int64_t(n - 1) * stride;
+    }
+    return CpuRange{r->lo + lo, r->hi + hi};
+  }
+  auto merge = [&](std::initializer_list<const Value*> vs) -> std::optional<CpuRange> {
+    std::optional<CpuRange> out;
+    for (const Value* v : vs) {
+      auto r = cpu_range(v, cpu, dl, depth + 1);
+      if (!r) return std::nullopt;
+      out = out ? CpuRange{std::min(out->lo, r->lo), std::max(out->hi, r->hi)} : *r;
+    }
+    return out;
+  };
+  if (auto* sel = dyn_cast<SelectInst>(p)) return merge({sel->getTrueValue(), sel->getFalseValue()});
+  if (auto* phi = dyn_cast<PHINode>(p)) {
+    std::optional<CpuRange> out;
+    for (const Value* v : phi->incoming_values()) {
+      if (v == phi) continue;
+      auto r = cpu_range(v, cpu, dl, depth + 1);
+      if (!r) return std::nullopt;
+      out = out ? CpuRange{std::min(out->lo, r->lo), std::max(out->hi, r->hi)} : *r;
+    }
+    return out;
+  }
+  if (auto* c = dyn_cast<CastInst>(p); c && c->getOpcode() != Instruction::IntToPtr)
+    return cpu_range(c->getOperand(0), cpu, dl, depth + 1);
+  return std::nullopt;
 }
 
-bool based_on(const llvm::Value* p, const llvm::Value* base) {
-  return llvm::getUnderlyingObject(p, 0) == base;
+// Is `p` known not to point into the Cpu: every object it may be based on is a host address
+// from an integer (guest memory through the soft TLB), a local or a global?
+bool surely_not_cpu(const llvm::Value* p) {
+  using namespace llvm;
+  SmallVector<const Value*, 4> objs;
+  getUnderlyingObjects(p, objs, nullptr, 0);
+  if (objs.empty()) return false;
+  for (const Value* o : objs) {
+    if (isa<IntToPtrInst>(o) || isa<AllocaInst>(o) || isa<GlobalValue>(o) ||
+        isa<ConstantPointerNull>(o))
+      continue;
+    if (auto* ce = dyn_cast<ConstantExpr>(o); ce && ce->getOpcode() == Instruction::IntToPtr) continue;
+    return false;
+  }
+  return true;
 }
 
 // How much of the Cpu a call needs current, and may change.
 enum class CallSync { NONE, STOP_ONLY, ALL };
-CallSync call_sync(const llvm::CallInst& call, const llvm::Argument* cpu) {
+CallSync call_sync(const llvm::CallInst& call) {
   using namespace llvm;
   if (!call.mayReadOrWriteMemory()) return CallSync::NONE;
   if (auto* mi = dyn_cast<MemIntrinsic>(&call)) {
     const bool touches_cpu =
-        based_on(mi->getRawDest(), cpu) ||
-        (isa<MemTransferInst>(mi) && based_on(cast<MemTransferInst>(mi)->getRawSource(), cpu));
+        !surely_not_cpu(mi->getRawDest()) ||
+        (isa<MemTransferInst>(mi) && !surely_not_cpu(cast<MemTransferInst>(mi)->getRawSource()));
     return touches_cpu ? CallSync::ALL : CallSync::NONE;  // guest memory only: NONE
   }
   if (const Function* f = call.getCalledFunction()) {
@@ -167,7 +247,7 @@ void promote_head(llvm::Function& fn, llvm::Argument* cpu) {
         syncs.push_back({call, true, false, false});
         continue;
       }
-      switch (call_sync(*call, cpu)) {
+      switch (call_sync(*call)) {
         case CallSync::NONE: break;
         case CallSync::STOP_ONLY: syncs.push_back({call, false, true, true}); break;
         case CallSync::ALL: syncs.push_back({call, true, true, false}); break;
@@ -184,7 +264,7 @@ void promote_head(llvm::Function& fn, llvm::Argument* cpu) {
       ty = st->getValueOperand()->getType();
     } else if (in->mayReadOrWriteMemory()) {
       for (Use& op : in->operands())
-        if (op->getType()->isPointerTy() && based_on(op.get(), cpu)) {
+        if (op->getType()->isPointerTy() && !surely_not_cpu(op.get())) {
           syncs.push_back({in, true, true, false});  // an atomic or the like on the Cpu
           unknown_access = true;
           break;
@@ -192,21 +272,26 @@ void promote_head(llvm::Function& fn, llvm::Argument* cpu) {
       continue;
     }
     if (!ptr) continue;
-    int64_t off = 0;
-    const Value* base = GetPointerBaseWithConstantOffset(ptr, off, dl);
     const uint64_t size = dl.getTypeStoreSize(ty);
-    if (base == cpu) {
-      const int64_t lo = local_offset(off, size);
-      if (lo >= 0) {
-        IRBuilder<> x(in);
-        Value* p = x.CreateConstInBoundsGEP1_64(i8, local, uint64_t(lo));
-        if (auto* l = dyn_cast<LoadInst>(in)) l->setOperand(0, p);
-        else cast<StoreInst>(in)->setOperand(1, p);
-        for (uint64_t k = 0; k < size; ++k) touched[lo + k] = 1;
-        continue;
+    if (const auto r = cpu_range(ptr, cpu, dl)) {
+      if (r->lo == r->hi) {
+        const int64_t lo = local_offset(r->lo, size);
+        if (lo >= 0) {
+          IRBuilder<> x(in);
+          Value* p = x.CreateConstInBoundsGEP1_64(i8, local, uint64_t(lo));
+          if (auto* l = dyn_cast<LoadInst>(in)) l->setOperand(0, p);
+          else cast<StoreInst>(in)->setOperand(1, p);
+          for (uint64_t k = 0; k < size; ++k) touched[lo + k] = 1;
+          continue;
+        }
       }
-      if (!overlaps_promoted(off, size)) continue;  // the rest of the Cpu stays in memory
-    } else if (!based_on(ptr, cpu)) {
+      // The rest of the Cpu (a field, or an entry of an array such as the soft TLB, wholly
+      // outside the promoted ranges) stays in memory.
+      bool overlaps = false;
+      for (const Promoted& pr : kPromoted)
+        overlaps |= r->lo < int64_t(pr.cpu_off + pr.size) && r->hi + int64_t(size) > int64_t(pr.cpu_off);
+      if (!overlaps) continue;
+    } else if (surely_not_cpu(ptr)) {
       continue;  // guest memory, constants, locals
     }
     // An access to the Cpu at an offset the copy cannot cover (unknown, or straddling it).
@@ -450,6 +535,16 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
       BasicBlock* go = BasicBlock::Create(ctx_, "", fn);
       b.CreateCondBr(stop, leave, go);
       b.SetInsertPoint(leave);
+      // The last instruction stopped on itself (a REP string instruction paused after a
+      // chunk, EIP left at it): the run loop charges budget for the resume, as run_impl does.
+      BasicBlock* paused = BasicBlock::Create(ctx_, "pause_exit", fn);
+      BasicBlock* stopped = BasicBlock::Create(ctx_, "", fn);
+      b.CreateCondBr(b.CreateICmpEQ(b.CreateLoad(i32, field(offsetof(Cpu, eip))),
+                                    b.getInt32(eip - tail.len)),
+                     paused, stopped);
+      b.SetInsertPoint(paused);
+      ret(NATIVE_EXIT_PAUSE);
+      b.SetInsertPoint(stopped);
       ret(NATIVE_EXIT_STOP);
       b.SetInsertPoint(go);
     }

@@ -71,6 +71,7 @@ struct CpuHarness {
     TranslatorConfig tc;
     tc.threshold = 1;
     tc.sync = true;
+    if (const char* d = std::getenv("SOFTCPU_TEST_JIT_DUMP")) tc.dump_dir = d;  // IR and assembly per region
     jit = std::make_unique<Translator>(cpu, cache, tc);
     interp.set_native_tier(jit.get());
   }
