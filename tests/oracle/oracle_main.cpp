@@ -1471,6 +1471,7 @@ struct Options {
   bool quiet = false;
   unsigned dump = 0;
   bool jit = false;
+  bool corrupt = false;  // flip a bit of softcpu's EAX in every result: the test must see it
 };
 
 std::string lower(std::string s) {
@@ -1494,7 +1495,9 @@ void usage() {
       "  --dump N       print the first N cases of each form with both results\n"
       "  --list         list the forms and exit\n"
       "  --jit          run softcpu's side as compiled code (tier 1: every case's code is\n"
-      "                 compiled by the translator before it runs; also SOFTCPU_TEST_TIER=jit)\n");
+      "                 compiled by the translator before it runs; also SOFTCPU_TEST_TIER=jit)\n"
+      "  --corrupt      flip bit 0 of softcpu's EAX in every result, so every case must\n"
+      "                 mismatch (proves the comparison catches a wrong result)\n");
 }
 
 int main_impl(int argc, char** argv) {
@@ -1515,6 +1518,7 @@ int main_impl(int argc, char** argv) {
     else if (a == "--strict") g_strict = true;
     else if (a == "--dump") o.dump = unsigned(std::strtoul(need().c_str(), nullptr, 0));
     else if (a == "--jit") o.jit = true;
+    else if (a == "--corrupt") o.corrupt = true;
     else { usage(); return a == "--help" || a == "-h" ? 0 : 2; }
   }
   build_forms();
@@ -1573,6 +1577,7 @@ int main_impl(int argc, char** argv) {
         }
         coverage.ran(f.name);
         OracleResult got = soft.run(cases[i].c);
+        if (o.corrupt) got.regs[0] ^= 1;  // the oracle's own check (ctest native_oracle_*_corrupt)
         Diff d = compare(cases[i], exp[i], got);
         faults += exp[i].vector >= 0;
         if (done + i < o.dump) print_mismatch(f, done + i, cases[i], exp[i], got, d, "CASE");
