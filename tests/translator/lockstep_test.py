@@ -12,6 +12,8 @@ import subprocess
 import sys
 import tempfile
 
+RUN_TIMEOUT = 600  # seconds per run (softcpu --timeout)
+
 MODES = [
     ("interpreter", ["--jit", "off"]),
     ("jit threshold 1", ["--jit", "on", "--jit-sync", "--jit-threshold", "1"]),
@@ -20,9 +22,13 @@ MODES = [
 
 
 def run(softcpu, rom, extra, mode_args, log):
-    cmd = [softcpu, "run", "--bios", rom, "-m", "16", "--serial", "none", "--timeout", "120",
-           "--state-log", log] + extra + mode_args
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    # Generous: compiling every block synchronously (threshold 1) costs c_checksum.rom ~45 s of
+    # compiles on an idle machine, and a loaded one once took it past the old 120 s, which
+    # then looked like a divergence (the log simply ended early).
+    cmd = [softcpu, "run", "--bios", rom, "-m", "16", "--serial", "none", "--timeout",
+           str(RUN_TIMEOUT), "--state-log", log] + extra + mode_args
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=RUN_TIMEOUT + 120)
     if p.returncode < 0:
         sys.exit(f"FAIL: {' '.join(cmd)} died by signal {-p.returncode}\n{p.stderr.decode(errors='replace')}")
     with open(log) as f:
@@ -44,12 +50,16 @@ def main():
             base_name, base_status, base_log, base_cmd = results[0]
             for name, status, log, cmd in results[1:]:
                 problem = None
-                if status != base_status:
+                if 124 in (status, base_status):
+                    problem = (f"a run reached --timeout {RUN_TIMEOUT} (status {status}, the "
+                               f"interpreter's {base_status}): the host is too slow or loaded, "
+                               f"not a divergence")
+                elif status != base_status:
                     problem = f"exit status {status}, the interpreter's {base_status}"
                 for n, (a, b) in enumerate(zip(base_log, log)):
                     if a != b:
-                        problem = (f"state differs at exit {n + 1}:\n    interpreter: {a}\n"
-                                   f"    {name}: {b}")
+                        problem = (f"{problem + '; ' if problem else ''}state differs at exit "
+                                   f"{n + 1}:\n    interpreter: {a}\n    {name}: {b}")
                         break
                 else:
                     if not problem and len(log) != len(base_log):
