@@ -126,6 +126,9 @@ void Interpreter::set_native_tier(NativeTier* tier) {
 // up this much budget: the monitor then gets control every few tens of milliseconds (it
 // checks --timeout, timers and input) rather than after 100 000 chunks, minutes later.
 constexpr uint64_t kResumeCharge = 4096;
+static inline void charge_resume(uint64_t& end, uint64_t icount) {
+  end = end > icount + kResumeCharge ? end - kResumeCharge : icount;
+}
 
 int Interpreter::run_native(DecodedBlock& b, uint64_t& end) {
   Cpu& c = cpu_;
@@ -152,7 +155,7 @@ int Interpreter::run_native(DecodedBlock& b, uint64_t& end) {
       if (!handle_fault(c.jit_fault_vector, c.jit_fault_has_error, c.jit_fault_error)) return -1;
       return 1;  // a delivery: a stall, as in run_impl
     case NATIVE_EXIT_PAUSE:
-      end = end > c.icount + kResumeCharge ? end - kResumeCharge : c.icount;
+      charge_resume(end, c.icount);
       return 0;
     case NATIVE_EXIT_TRAP: return -1;
     default: return 0;
@@ -285,7 +288,7 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
           c.eip += i->len;
           i->fn(c, *i);
           if (SOFTCPU_UNLIKELY(c.stop)) {
-            if (c.eip == at) end = end > c.icount + kResumeCharge ? end - kResumeCharge : c.icount;
+            if (c.eip == at) charge_resume(end, c.icount);
             ++i;
             break;
           }
@@ -308,7 +311,7 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
           i->fn(c, *i);
           if (!c.stop) prev = b;
           else if (c.eip == entry_eip + b->bytes - i->len)  // stopped on itself
-            end = end > c.icount + kResumeCharge ? end - kResumeCharge : c.icount;
+            charge_resume(end, c.icount);
         }
         ++i;
       }

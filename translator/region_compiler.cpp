@@ -62,19 +62,26 @@ struct Analyses {
   }
 };
 
-// Does every object `ptr` may point into come from an integer (a host address the soft TLB
-// computed: guest RAM or ROM)?
-bool points_to_guest_memory(const llvm::Value* ptr) {
+// Is every object `ptr` may be based on one that `ok` accepts (and is there any)?
+template <typename Pred>
+bool all_underlying(const llvm::Value* ptr, Pred ok) {
   llvm::SmallVector<const llvm::Value*, 4> objs;
   llvm::getUnderlyingObjects(ptr, objs, nullptr, 0);
   if (objs.empty()) return false;
-  for (const llvm::Value* o : objs) {
-    if (llvm::isa<llvm::IntToPtrInst>(o)) continue;
-    if (auto* ce = llvm::dyn_cast<llvm::ConstantExpr>(o); ce && ce->getOpcode() == llvm::Instruction::IntToPtr) continue;
-    return false;
-  }
+  for (const llvm::Value* o : objs)
+    if (!ok(o)) return false;
   return true;
 }
+
+// A pointer made from an integer: a host address the soft TLB computed (guest RAM or ROM).
+bool is_host_address(const llvm::Value* o) {
+  if (llvm::isa<llvm::IntToPtrInst>(o)) return true;
+  auto* ce = llvm::dyn_cast<llvm::ConstantExpr>(o);
+  return ce && ce->getOpcode() == llvm::Instruction::IntToPtr;
+}
+
+// Does every object `ptr` may point into come from an integer?
+bool points_to_guest_memory(const llvm::Value* ptr) { return all_underlying(ptr, is_host_address); }
 
 // The parts of the Cpu compiled code keeps in a local copy (promote_head): its head
 // (registers, EIP, EFLAGS, the lazy-flags record, CPL, A20, stop, exit_reason) and icount.
@@ -139,26 +146,20 @@ std::optional<CpuRange> cpu_range(const llvm::Value* p, const llvm::Argument* cp
     }
     return CpuRange{r->lo + lo, r->hi + hi};
   }
-  auto merge = [&](std::initializer_list<const Value*> vs) -> std::optional<CpuRange> {
+  // A select or phi: the union of its inputs' ranges (a phi's input may be the phi itself).
+  auto merge = [&](auto&& inputs) -> std::optional<CpuRange> {
     std::optional<CpuRange> out;
-    for (const Value* v : vs) {
+    for (const Value* v : inputs) {
+      if (v == p) continue;
       auto r = cpu_range(v, cpu, dl, depth + 1);
       if (!r) return std::nullopt;
       out = out ? CpuRange{std::min(out->lo, r->lo), std::max(out->hi, r->hi)} : *r;
     }
     return out;
   };
-  if (auto* sel = dyn_cast<SelectInst>(p)) return merge({sel->getTrueValue(), sel->getFalseValue()});
-  if (auto* phi = dyn_cast<PHINode>(p)) {
-    std::optional<CpuRange> out;
-    for (const Value* v : phi->incoming_values()) {
-      if (v == phi) continue;
-      auto r = cpu_range(v, cpu, dl, depth + 1);
-      if (!r) return std::nullopt;
-      out = out ? CpuRange{std::min(out->lo, r->lo), std::max(out->hi, r->hi)} : *r;
-    }
-    return out;
-  }
+  if (auto* sel = dyn_cast<SelectInst>(p))
+    return merge(std::initializer_list<const Value*>{sel->getTrueValue(), sel->getFalseValue()});
+  if (auto* phi = dyn_cast<PHINode>(p)) return merge(phi->incoming_values());
   if (auto* c = dyn_cast<CastInst>(p); c && c->getOpcode() != Instruction::IntToPtr)
     return cpu_range(c->getOperand(0), cpu, dl, depth + 1);
   return std::nullopt;
@@ -167,18 +168,10 @@ std::optional<CpuRange> cpu_range(const llvm::Value* p, const llvm::Argument* cp
 // Is `p` known not to point into the Cpu: every object it may be based on is a host address
 // from an integer (guest memory through the soft TLB), a local or a global?
 bool surely_not_cpu(const llvm::Value* p) {
-  using namespace llvm;
-  SmallVector<const Value*, 4> objs;
-  getUnderlyingObjects(p, objs, nullptr, 0);
-  if (objs.empty()) return false;
-  for (const Value* o : objs) {
-    if (isa<IntToPtrInst>(o) || isa<AllocaInst>(o) || isa<GlobalValue>(o) ||
-        isa<ConstantPointerNull>(o))
-      continue;
-    if (auto* ce = dyn_cast<ConstantExpr>(o); ce && ce->getOpcode() == Instruction::IntToPtr) continue;
-    return false;
-  }
-  return true;
+  return all_underlying(p, [](const llvm::Value* o) {
+    return is_host_address(o) || llvm::isa<llvm::AllocaInst>(o) || llvm::isa<llvm::GlobalValue>(o) ||
+           llvm::isa<llvm::ConstantPointerNull>(o);
+  });
 }
 
 // How much of the Cpu a call needs current, and may change.
