@@ -10,69 +10,43 @@ using softcpu::Cpu;
 using softcpu::GuestFault;
 
 namespace {
-inline void record(Cpu* c, const GuestFault& f) {
-  softcpu::set_jit_fault(*c, f.vector, f.has_error, f.error);
+// Runs `f`; a GuestFault it raises is recorded in the Cpu and returns `failed` instead.
+template <typename T, typename F>
+T or_fault(Cpu* c, T failed, F f) {
+  try {
+    return f();
+  } catch (const GuestFault& e) {
+    softcpu::set_jit_fault(*c, e.vector, e.has_error, e.error);
+    return failed;
+  }
 }
+constexpr uint64_t kReadFault = 1ull << 32;  // a read's status: no 32-bit value has this bit
 }  // namespace
 
 extern "C" {
 
 uint64_t softcpu_jit_read(Cpu* c, uint32_t lin, uint32_t size) {
-  try {
-    return softcpu::read_linear_slow(*c, lin, size);
-  } catch (const GuestFault& f) {
-    record(c, f);
-    return 1ull << 32;
-  }
+  return or_fault(c, kReadFault, [&] { return softcpu::read_linear_slow(*c, lin, size); });
 }
 
 uint32_t softcpu_jit_write(Cpu* c, uint32_t lin, uint32_t size, uint32_t value) {
-  try {
-    softcpu::write_linear_slow(*c, lin, size, value);
-    return 0;
-  } catch (const GuestFault& f) {
-    record(c, f);
-    return 1;
-  }
+  return or_fault(c, 1u, [&] { return softcpu::write_linear_slow(*c, lin, size, value), 0u; });
 }
 
 uint32_t softcpu_jit_probe_write(Cpu* c, uint32_t lin, uint32_t size) {
-  try {
-    softcpu::probe_write_linear(*c, lin, size);
-    return 0;
-  } catch (const GuestFault& f) {
-    record(c, f);
-    return 1;
-  }
+  return or_fault(c, 1u, [&] { return softcpu::probe_write_linear(*c, lin, size), 0u; });
 }
 
 uint64_t softcpu_jit_read_system(Cpu* c, uint32_t lin, uint32_t size) {
-  try {
-    return softcpu::read_system_slow(*c, lin, size);
-  } catch (const GuestFault& f) {
-    record(c, f);
-    return 1ull << 32;
-  }
+  return or_fault(c, kReadFault, [&] { return softcpu::read_system_slow(*c, lin, size); });
 }
 
 uint32_t softcpu_jit_write_system(Cpu* c, uint32_t lin, uint32_t size, uint32_t value) {
-  try {
-    softcpu::write_system_slow(*c, lin, size, value);
-    return 0;
-  } catch (const GuestFault& f) {
-    record(c, f);
-    return 1;
-  }
+  return or_fault(c, 1u, [&] { return softcpu::write_system_slow(*c, lin, size, value), 0u; });
 }
 
 uint32_t softcpu_jit_call(softcpu::Handler fn, Cpu* c, const softcpu::Insn* insn) {
-  try {
-    fn(*c, *insn);
-    return 0;
-  } catch (const GuestFault& f) {
-    record(c, f);
-    return 1;
-  }
+  return or_fault(c, 1u, [&] { return fn(*c, *insn), 0u; });
 }
 
 }  // extern "C"
