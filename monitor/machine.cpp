@@ -296,6 +296,8 @@ void Machine::register_stats() {
     stats_.add("jit.dropped_stale", t(&S::dropped_stale));
     stats_.add("jit.dropped_queue_full", t(&S::dropped_queue_full));
     stats_.add("jit.dropped_unsuitable", t(&S::dropped_unsuitable));
+    stats_.add("jit.regions_trimmed", t(&S::regions_trimmed));
+    stats_.add("jit.compiles_cancelled", t(&S::compiles_cancelled));
     stats_.add("jit.compile_failures", t(&S::compile_failures));
     stats_.add("jit.regions_invalidated", t(&S::regions_invalidated));
     stats_.add("jit.pages_blacklisted", t(&S::pages_blacklisted));

@@ -364,13 +364,37 @@ std::string RegionCompiler::function_name(const RegionSpec& spec) {
   return name;
 }
 
-bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std::string* error) {
+size_t RegionCompiler::blocks_within(const RegionSpec& spec, uint64_t budget,
+                                     uint64_t* weight) const {
+  uint64_t total = 0;
+  size_t k = 0;
+  for (; k < spec.blocks.size(); ++k) {
+    uint64_t w = 0;
+    for (const Insn& in : spec.blocks[k].insns) {
+      const Semantics::Handler* h = sem_.find(in.fn);
+      w += h ? h->cost : 8;
+    }
+    if (k > 0 && total + w > budget) break;
+    total += w;
+  }
+  *weight = total;
+  return k;
+}
+
+bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std::string* error,
+                             const std::atomic<bool>* cancel) {
   using namespace llvm;
   double t = thread_cpu_us();
-  auto lap = [&t](double& into) {
+  // lap() closes a phase; it says false when the compile should give up.
+  auto lap = [&t, cancel, error](double& into) {
     const double now = thread_cpu_us();
     into += now - t;
     t = now;
+    if (cancel && cancel->load(std::memory_order_relaxed)) {
+      *error = "cancelled";
+      return false;
+    }
+    return true;
   };
   auto m = std::make_unique<Module>("region", ctx_);
   m->setTargetTriple(sem_.triple());
@@ -612,7 +636,7 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
 
   // Bring in the handler bodies, inline them all into the region function.
   if (!sem_.link_into(*m, error)) return false;
-  lap(out.build_us);
+  if (!lap(out.build_us)) return false;
   for (Function& f : *m) {
     if (&f == fn || f.isDeclaration()) continue;
     f.setLinkage(GlobalValue::InternalLinkage);
@@ -663,7 +687,7 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
   for (const char* name : {"softcpu_jit_raise", "softcpu_jit_fault_exit"})
     if (Function* f = m->getFunction(name); f && f->use_empty()) f->eraseFromParent();
   removeUnreachableBlocks(*fn);
-  lap(out.inline_us);
+  if (!lap(out.inline_us)) return false;
 
   // Guest memory (host addresses from the soft TLB) never overlaps the Cpu: say so with
   // scoped alias metadata, so stores to guest memory do not force guest registers and the
@@ -720,7 +744,7 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
         a.pb.buildFunctionSimplificationPipeline(OptimizationLevel::O2, ThinOrFullLTOPhase::None);
     fpm.run(*fn, a.fam);
   }
-  lap(out.opt_us);
+  if (!lap(out.opt_us)) return false;
 
   if (verifyModule(*m, nullptr)) {
     std::string text;
@@ -751,7 +775,7 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
     return false;
   }
   out.object = MemoryBuffer::getMemBufferCopy(StringRef(obj.data(), obj.size()), out.name);
-  lap(out.codegen_us);
+  (void)lap(out.codegen_us);
   if (auto file = object::ObjectFile::createObjectFile(out.object->getMemBufferRef())) {
     for (const object::SectionRef& s : (*file)->sections())
       if (s.isText()) out.code_bytes += s.getSize();

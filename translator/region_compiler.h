@@ -3,6 +3,8 @@
 // from the semantics bitcode and inlined, faults turned into branches to an exit that leaves
 // the guest state exact, then LLVM's optimiser and code generator. Compile thread only.
 #pragma once
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -34,7 +36,14 @@ class RegionCompiler {
     // inlining them, the optimiser, the code generator.
     double build_us = 0, inline_us = 0, opt_us = 0, codegen_us = 0;
   };
-  bool compile(const RegionSpec& spec, bool dump, Output& out, std::string* error);
+  // Between its phases the compile gives up (false, *error = "cancelled") once *cancel is set.
+  bool compile(const RegionSpec& spec, bool dump, Output& out, std::string* error,
+               const std::atomic<bool>* cancel = nullptr);
+
+  // How many of the region's blocks, in order, fit in `budget` of weight (the sum of their
+  // handlers' Semantics::Handler::cost: compile time grows with it); at least the entry
+  // block. *weight gets the weight of those blocks.
+  size_t blocks_within(const RegionSpec& spec, uint64_t budget, uint64_t* weight) const;
 
   // The function name of a region: guest_0x<entry linear>_len_<bytes>_r<id> (perf shows it).
   static std::string function_name(const RegionSpec& spec);

@@ -10,6 +10,7 @@
 #include <llvm/Linker/Linker.h>
 #include <llvm/Support/MemoryBuffer.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <unordered_set>
 #include <vector>
@@ -93,6 +94,27 @@ bool body_is_inlinable(const llvm::Function& f, std::unordered_set<const llvm::F
   return ok;
 }
 
+// What a handler weighs in a region: its IR instructions with every defined callee counted
+// at each call site (what inlining it brings in), before optimisation. Compile time grows
+// with it, so regions are bounded by the sum (RegionCompiler::trim). Saturates at kCostCap.
+constexpr uint32_t kCostCap = 1u << 20;
+uint32_t inlined_cost(const llvm::Function& f, std::unordered_map<const llvm::Function*, uint32_t>& memo) {
+  if (auto it = memo.find(&f); it != memo.end()) return it->second;
+  memo[&f] = kCostCap;  // recursion: never inlined whole
+  uint64_t n = 0;
+  for (const llvm::BasicBlock& bb : f)
+    for (const llvm::Instruction& in : bb) {
+      ++n;
+      if (auto* call = llvm::dyn_cast<llvm::CallBase>(&in))
+        if (const llvm::Function* callee = call->getCalledFunction();
+            callee && !callee->isDeclaration() && !callee->isIntrinsic())
+          n += inlined_cost(*callee, memo);
+    }
+  const uint32_t cost = uint32_t(std::min<uint64_t>(n, kCostCap));
+  memo[&f] = cost;
+  return cost;
+}
+
 }  // namespace
 
 Semantics::Semantics(llvm::LLVMContext& ctx) : ctx_(ctx) {
@@ -119,6 +141,7 @@ Semantics::Semantics(llvm::LLVMContext& ctx) : ctx_(ctx) {
     throw std::runtime_error("semantics bitcode: the handler registry differs from the host's");
   std::unordered_set<const llvm::Function*> seen;
   std::unordered_map<const llvm::Function*, bool> memo;
+  std::unordered_map<const llvm::Function*, uint32_t> costs;
   for (unsigned k = 0; k < softcpu_handler_family_count; ++k) {
     const auto* entry = llvm::cast<llvm::ConstantStruct>(arr->getOperand(k));
     const llvm::GlobalVariable* table = global_of(entry->getOperand(1));
@@ -134,7 +157,10 @@ Semantics::Semantics(llvm::LLVMContext& ctx) : ctx_(ctx) {
       llvm::Function* f = fns[j];
       seen.clear();
       const bool inl = body_is_inlinable(*f, seen, memo);
-      auto [it, fresh] = by_fn_.emplace(host.fns[j], Handler{f->getName().str(), f->getFunctionType(), inl});
+      // A handler that is not inlined costs its call and the status check after it.
+      const uint32_t cost = inl ? inlined_cost(*f, costs) : 8;
+      auto [it, fresh] = by_fn_.emplace(host.fns[j],
+                                        Handler{f->getName().str(), f->getFunctionType(), inl, cost});
       if (fresh && inl) ++inlinable_;
       family.handlers.push_back(&it->second);
     }

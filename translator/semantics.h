@@ -2,6 +2,7 @@
 // which bitcode function a handler pointer names, whether compiled code may inline it, and
 // linking the needed bodies into a region's module. Compile thread only (one LLVMContext).
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -23,6 +24,7 @@ class Semantics {
     std::string name;           // the bitcode function's (mangled) name
     llvm::FunctionType* type;   // void(ptr, ptr)
     bool inlinable;             // calls only the JIT runtime, intrinsics and its own helpers
+    uint32_t cost;              // IR instructions once inlined with its callees (a call: 8)
   };
 
   // Parses the embedded bitcode and checks it against the host (Cpu layout, handler

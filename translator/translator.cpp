@@ -86,6 +86,7 @@ struct Translator::Impl {
   std::condition_variable req_cv;
   std::deque<RegionSpec> requests;
   bool stopping = false;
+  std::atomic<bool> cancel{false};  // set at shutdown: an in-flight compile gives up
   unsigned in_flight = 0;  // requests taken but not yet in `results` (under req_mu)
   std::condition_variable idle_cv;
   std::mutex res_mu;
@@ -148,16 +149,21 @@ Translator::Translator(Cpu& cpu, BlockCache& cache, const TranslatorConfig& conf
   if (!m.config.sync) m.worker = std::thread([&m] { m.compile_loop(); });
 }
 
+void Translator::shutdown() {
+  Impl& m = *impl_;
+  if (!m.worker.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(m.req_mu);
+    m.stopping = true;
+  }
+  m.cancel.store(true, std::memory_order_relaxed);
+  m.req_cv.notify_all();
+  m.worker.join();
+}
+
 Translator::~Translator() {
   Impl& m = *impl_;
-  if (m.worker.joinable()) {
-    {
-      std::lock_guard<std::mutex> lock(m.req_mu);
-      m.stopping = true;
-    }
-    m.req_cv.notify_all();
-    m.worker.join();
-  }
+  shutdown();
   // Every region goes before the JIT that holds its code.
   m.cache.flush();
   m.cache.collect_garbage();
@@ -337,7 +343,7 @@ void Translator::Impl::compile_loop() {
     }
     reap();
     CompiledRegion r = compile(std::move(spec));
-    {
+    if (r.error != "cancelled") {
       std::lock_guard<std::mutex> lock(res_mu);
       results.push_back(std::move(r));
       results_ready.store(true, std::memory_order_release);
@@ -352,11 +358,20 @@ void Translator::Impl::compile_loop() {
 
 CompiledRegion Translator::Impl::compile(RegionSpec spec) {
   const auto t0 = std::chrono::steady_clock::now();
+  uint64_t weight = 0;
+  const size_t keep = compiler->blocks_within(spec, config.max_region_weight, &weight);
+  if (keep < spec.blocks.size()) {
+    spec.blocks.resize(keep);
+    spec.lines = 0;
+    for (const RegionBlock& b : spec.blocks) spec.lines |= line_bits(b.phys, b.phys + b.bytes);
+    std::lock_guard<std::mutex> lock(stats_mu);
+    ++st.regions_trimmed;
+  }
   CompiledRegion r;
   RegionCompiler::Output out;
   std::string error;
   const bool dump = !config.dump_dir.empty();
-  if (compiler->compile(spec, dump, out, &error)) {
+  if (compiler->compile(spec, dump, out, &error, &cancel)) {
     const std::string name = out.name;
     if (dump) {
       std::ofstream(config.dump_dir + "/" + name + ".pre.ll") << out.ir_before;
@@ -378,6 +393,10 @@ CompiledRegion Translator::Impl::compile(RegionSpec spec) {
       st.region_blocks += spec.blocks.size();
       for (const RegionBlock& b : spec.blocks) st.region_insns += b.insns.size();
       st.inlined_insns += r.inlined_insns;
+    } else if (error == "cancelled") {
+      ++st.compiles_cancelled;  // not a compile: no times, nothing to install
+      r.spec = std::move(spec);
+      return r;
     } else if (!error.empty() && st.compile_failures < 3) {
       std::fprintf(stderr, "softcpu: JIT: region at %08x not compiled: %s\n", spec.entry_lin,
                    error.c_str());

@@ -26,6 +26,9 @@ struct TranslatorConfig {
   bool perf_map = false;           // --perf-map: /tmp/perf-PID.map names each region
   std::string dump_dir;            // --jit-dump DIR: each region's IR and assembly
   unsigned max_region_blocks = 32;
+  // Bound on a region's weight (RegionCompiler::blocks_within: IR instructions its handlers
+  // bring in). Blocks past it are left out, so no region takes seconds to compile.
+  uint64_t max_region_weight = 8000;
   unsigned max_queue = 64;         // requests beyond this are dropped (counted)
   unsigned smc_blacklist = 8;      // a page whose regions were invalidated this often is not compiled again
 };
@@ -38,7 +41,9 @@ struct TranslatorStats {
   uint64_t dropped_stale = 0;       // their code was written while they compiled
   uint64_t dropped_queue_full = 0;
   uint64_t dropped_unsuitable = 0;  // entry not compilable (crosses a page, blacklisted, ...)
+  uint64_t regions_trimmed = 0;     // blocks left out to keep the region under max_region_weight
   uint64_t compile_failures = 0;
+  uint64_t compiles_cancelled = 0;  // given up at shutdown (the guest had stopped)
   uint64_t regions_invalidated = 0; // installed regions retired by writes to their code
   uint64_t pages_blacklisted = 0;
   uint64_t native_code_bytes = 0;   // machine code of the regions compiled
@@ -76,6 +81,9 @@ class Translator : public NativeTier {
 
   // Wait until every request so far is compiled and installed (tests, --jit-sync).
   void drain();
+  // Stop the compile thread: queued requests are dropped and a compile in flight gives up at
+  // its next phase, so the guest's exit never waits for LLVM. The destructor calls it.
+  void shutdown();
   TranslatorStats stats() const;
 
   struct Impl;

@@ -23,6 +23,7 @@ anything unexpected on stderr, or is still running at its --timeout plus a grace
 is killed then). Failures print the seed and the commands to reproduce.
 
   random_rom.py --softcpu build/softcpu --seeds 0-299 --jobs 2      # what ctest runs
+  random_rom.py --softcpu build/softcpu --seeds 0-99 --jit-threshold 20   # ... and with the JIT
   random_rom.py --softcpu build/softcpu --soak 100000 --jobs 2      # the long soak
   random_rom.py --softcpu build/softcpu --seed 1234 --keep /tmp/x.rom   # one seed, kept
 """
@@ -1029,6 +1030,8 @@ class RomBuilder:
         self.exit_extras = r.random() < 0.1
         return bytes(self.rom)
 
+    extra_args = []  # for every seed (main: --jit-threshold)
+
     def args(self, rom_path, timeout, insn_limit, disk=None):
         a = ["run", "--bios", rom_path, "-m", str(self.ram_mib), "--serial", "none",
              "--timeout", str(timeout), "--insn-limit", str(insn_limit),
@@ -1037,7 +1040,7 @@ class RomBuilder:
             a += ["--drive", "file=%s,snapshot=on" % disk]
         if self.exit_extras:
             a += ["--screen-dump", "/dev/null", "--stats=json", "--stats-file", "/dev/null"]
-        return a
+        return a + self.extra_args
 
 
 def make_disk(path):
@@ -1150,6 +1153,8 @@ def main():
     ap.add_argument("--grace", type=float, default=3.0,
                     help="seconds past --timeout before a run counts as hung")
     ap.add_argument("--insn-limit", type=int, default=2000000)
+    ap.add_argument("--jit-threshold", type=int, metavar="N",
+                    help="run with --jit on --jit-threshold N (compiled code, background thread)")
     ap.add_argument("--keep", metavar="ROM", help="write the (single) seed's ROM here")
     ap.add_argument("--out", default=None,
                     help="directory for failing seeds' ROMs (default: a temporary one)")
@@ -1160,6 +1165,8 @@ def main():
     a = ap.parse_args()
 
     softcpu = os.path.abspath(a.softcpu)
+    if a.jit_threshold is not None:
+        RomBuilder.extra_args = ["--jit", "on", "--jit-threshold", str(a.jit_threshold)]
     work = tempfile.mkdtemp(prefix="random_rom.")
     out_dir = a.out or os.path.join(work, "failures")
     os.makedirs(out_dir, exist_ok=True)
@@ -1225,11 +1232,12 @@ def main():
             if problem:
                 failures.append(seed)
                 cmd = " ".join([softcpu] + b.args(keep, a.timeout, a.insn_limit, disk))
+                jit = "" if a.jit_threshold is None else " --jit-threshold %d" % a.jit_threshold
                 print("FAIL seed %d (%s): %s\n  reproduce: %s --softcpu %s --seed %d "
-                      "--timeout %g --insn-limit %d --keep seed%d.rom\n  or run:    %s\n"
+                      "--timeout %g --insn-limit %d%s --keep seed%d.rom\n  or run:    %s\n"
                       "  stderr (last lines):\n    %s" % (
                           seed, b.kind, problem, os.path.abspath(__file__), softcpu, seed,
-                          a.timeout, a.insn_limit, seed, cmd,
+                          a.timeout, a.insn_limit, jit, seed, cmd,
                           "\n    ".join(err.splitlines()[-6:])), flush=True)
                 if len(failures) >= a.max_failures:
                     print("too many failures; stopping", flush=True)

@@ -6,7 +6,9 @@
 // compiles, a page-table change under compiled code.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "interp/paging.h"
@@ -157,6 +159,62 @@ TEST(Translator, RegionMadeStaleWhileQueuedIsDropped) {
   EXPECT_EQ(s.requests, 1u);
   EXPECT_EQ(s.dropped_stale, 1u);
   EXPECT_EQ(s.regions_installed, 0u);
+  h.interp.set_native_tier(nullptr);
+}
+
+// A region heavier than max_region_weight is cut after the blocks that fit (here only its
+// entry block), and the cut region still runs the guest exactly.
+TEST(Translator, HeavyRegionIsTrimmed) {
+  const std::initializer_list<uint8_t> code = {
+      0xB9, 0x20, 0x00, 0x00, 0x00,  // mov ecx, 32
+      0xA8, 0x01,                    // l: test al, 1
+      0x74, 0x01,                    // jz s
+      0x43,                          // inc ebx
+      0x40,                          // s: inc eax
+      0x49,                          // dec ecx
+      0x75, 0xF7};                   // jnz l
+  CpuHarness ref(true, Tier::INTERP);
+  ref.code(code);
+  ASSERT_EQ(ref.run(), EXIT_HLT);
+  CpuHarness h(true, Tier::INTERP);
+  TranslatorConfig tc;
+  tc.threshold = 8;  // the loop's blocks all exist when it becomes hot
+  tc.sync = true;
+  tc.max_region_weight = 1;  // every block is over it: regions of one block
+  Translator tr(h.cpu, h.cache, tc);
+  h.interp.set_native_tier(&tr);
+  h.code(code);
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  expect_same(ref, h);
+  EXPECT_EQ(h.cpu.regs[EBX], 16u);  // the loop ran all its rounds
+  const TranslatorStats s = tr.stats();
+  EXPECT_GT(s.regions_trimmed, 0u);
+  EXPECT_EQ(s.region_blocks, s.regions_compiled);
+  EXPECT_GT(native_insns(h), 0u);
+  h.interp.set_native_tier(nullptr);
+}
+
+// Shutting down while a big region compiles does not wait for LLVM to finish it: the compile
+// gives up at its next phase (a guest stopped by --timeout exits on time).
+TEST(Translator, ShutdownCancelsACompileInFlight) {
+  CpuHarness h(true, Tier::INTERP);
+  TranslatorConfig tc;
+  tc.threshold = 1;  // background thread
+  Translator tr(h.cpu, h.cache, tc);
+  h.interp.set_native_tier(&tr);
+  h.cpu.regs[ESI] = DATA;
+  // One block of 63 CMPXCHG8B [esi] (each about 750 IR instructions inlined): seconds of work.
+  std::vector<uint8_t> v;
+  for (int k = 0; k < 63; ++k) v.insert(v.end(), {0x0F, 0xC7, 0x0E});
+  v.push_back(0xF4);
+  h.mem.write_bytes(CODE, v.data(), uint32_t(v.size()));
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the compile thread took it
+  tr.shutdown();
+  const TranslatorStats s = tr.stats();
+  EXPECT_EQ(s.requests, 1u);
+  EXPECT_EQ(s.regions_compiled, 0u);
+  EXPECT_EQ(s.compiles_cancelled, 1u);
   h.interp.set_native_tier(nullptr);
 }
 
