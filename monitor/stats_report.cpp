@@ -146,7 +146,8 @@ std::pair<std::string, std::string> format(double v, const std::string& unit) {
     return {grouped(v), "bytes"};
   }
   if (v == std::floor(v) && std::fabs(v) < 1e18) return {grouped(v), unit};
-  return {fixed(std::fabs(v) >= 100 ? "%.0f" : "%.2f", v), unit};
+  if (std::fabs(v) >= 100) return {grouped(std::round(v)), unit};
+  return {fixed("%.2f", v), unit};
 }
 
 struct Row {
