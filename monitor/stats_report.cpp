@@ -83,8 +83,8 @@ const Derived kDerived[] = {
        return v.get("tier1.instructions") / v.get("tier1.region_entries"); }},
     {TIERS, "compile time per run second", "ms/s", [](const Values& v) {
        return v.get("jit.compile_us_total") / 1e3 / v.get("wall_seconds"); }},
-    {EXITS, "exits per M insns", "", [](const Values& v) {
-       return v.per_million_insns(v.sum("exits.")); }},
+    {EXITS, "exits per M insns", "", [](const Values& v) {  // budget exits are bookkeeping
+       return v.per_million_insns(v.sum("exits.") - v.get("exits.budget")); }},
     {TLB, "walks per M insns", "", [](const Values& v) {
        return v.per_million_insns(v.get("tlb.walks")); }},
     {TLB, "slow accesses per M insns", "", [](const Values& v) {
@@ -133,7 +133,8 @@ std::pair<std::string, std::string> format(double v, const std::string& unit) {
     std::snprintf(buf, sizeof buf, fmt, x);
     return std::string(buf);
   };
-  if (unit == "ratio") return {fixed("%.2f", v * 100), "%"};
+  if (unit == "ratio")  // 0.999997 is "99.9997 %", not "100.00 %"
+    return {fixed(v < 1 && v > 0.9999 ? "%.4f" : "%.2f", v * 100), "%"};
   if (unit == "s") return {fixed("%.3f", v), "s"};
   if (unit == "us") {
     if (std::fabs(v) >= 1e6) return {fixed("%.3f", v / 1e6), "s"};

@@ -43,7 +43,7 @@ TEST(StatsRegistry, TextReportGroupsAndDerivesRates) {
   StatsRegistry s;
   uint64_t insns = 2000000, lookups = 1000, hits = 990, misses = 10, zero = 0;
   uint64_t walks = 50, t1 = 500000, entries = 1000, io = 7, exits_io = 40, t1_exits = 3;
-  uint64_t unassigned = 2, new_counter = 9;
+  uint64_t unassigned = 2, new_counter = 9, budget_exits = 100;
   s.add("instructions", &insns);
   s.add("wall_seconds", [] { return 2.0; });
   s.add("io.port_reads", &io);  // registered early: still goes to Devices, printed last
@@ -55,6 +55,7 @@ TEST(StatsRegistry, TextReportGroupsAndDerivesRates) {
   s.add("cache.misses_compulsory", &new_counter);  // a counter added later finds its group
   s.add("exits.io", &exits_io);
   s.add("exits.cpuid", &zero);
+  s.add("exits.budget", &budget_exits);  // bookkeeping: not in the exits' rate
   s.add("tier1.instructions", &t1);
   s.add("tier1.region_entries", &entries);
   s.add("tier1.exits.branch", &t1_exits);
