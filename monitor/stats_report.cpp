@@ -96,7 +96,7 @@ const Derived kDerived[] = {
 };
 
 // A counter's unit when add() gave none, from its name: ..._seconds, ..._us or ..._us_...
-// (in any part: jit.compile_us_p99, jit.compile_cpu_us.opt), ...bytes, ...rate, mips.
+// (in any part: jit.compile_us_p99, jit.compile_cpu_us.opt), ...bytes..., ...rate, mips.
 std::string guess_unit(const std::string& name) {
   auto ends = [](std::string_view s, std::string_view tail) {
     return s.size() >= tail.size() && s.substr(s.size() - tail.size()) == tail;
@@ -108,7 +108,7 @@ std::string guess_unit(const std::string& name) {
         std::string_view(name).substr(start, dot == std::string::npos ? dot : dot - start);
     if (ends(part, "_us") || part.find("_us_") != std::string_view::npos) return "us";
     if (ends(part, "_seconds")) return "s";
-    if (ends(part, "bytes")) return "bytes";
+    if (part.find("bytes") != std::string_view::npos) return "bytes";  // cache.bytes_native
     if (ends(part, "rate")) return "ratio";
     if (part == "mips") return "MIPS";
     if (dot == std::string::npos) return "";
