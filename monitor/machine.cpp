@@ -135,6 +135,11 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
   platform_->apic_base_written();  // the platform was reset before the MSR had its reset value
   if (!config.kernel_path.empty()) boot_kernel_directly();
   register_stats();
+  if (config.stats_interval_ms) {  // --stats-interval: sampled by a guest-time timer
+    stats_series_ = StatsSeries::open(stats_, clock_, config.stats_path,
+                                      *config.stats_interval_ms, &error);
+    if (!stats_series_) throw ConfigError{error};
+  }
   if (!config.gdb.empty()) start_gdb_stub();
 }
 
@@ -251,10 +256,18 @@ void Machine::request_exit(int status) {
 
 void Machine::register_stats() {
   stats_.add("instructions", &cpu_.icount);
-  stats_.add("wall_seconds", [this] { return wall_seconds_; });
-  stats_.add("mips", [this] {
-    return wall_seconds_ > 0 ? double(cpu_.icount) / wall_seconds_ / 1e6 : 0.0;
+  // Wall time so far while the machine runs (--stats-interval samples), its total after.
+  auto wall = [this] {
+    if (wall_seconds_ > 0 || started_ == std::chrono::steady_clock::time_point{})
+      return wall_seconds_;
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  };
+  stats_.add("wall_seconds", wall);
+  stats_.add("mips", [this, wall] {
+    const double s = wall();
+    return s > 0 ? double(cpu_.icount) / s / 1e6 : 0.0;
   });
+  stats_.add("guest_seconds", [this] { return double(clock_.now_ns()) / 1e9; });
   const InterpCounters& ic = interp_->counters();
   stats_.add("blocks_decoded", &ic.blocks_decoded);
   stats_.add("insns_decoded", &ic.insns_decoded);
@@ -356,6 +369,10 @@ void Machine::register_stats() {
   stats_.add("io.unassigned_accesses", [this] { return double(unassigned_->total()); });
   stats_.add("memory.unassigned_reads", &mem_->unassigned_reads);
   stats_.add("memory.unassigned_writes", &mem_->unassigned_writes);
+}
+
+void Machine::finish_stats_series() {
+  if (stats_series_) stats_series_->finish();
 }
 
 void Machine::register_final_stats() {

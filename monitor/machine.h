@@ -17,6 +17,7 @@
 #include "monitor/machine_config.h"
 #include "monitor/port_bus.h"
 #include "monitor/stats.h"
+#include "monitor/stats_series.h"
 #include "hostio/cpu_mailbox.h"
 #include "vdevices/virtual_clock.h"
 
@@ -62,6 +63,8 @@ class Machine {
  public:
   // Add per-port counters of unassigned accesses (known only at the end of a run).
   void register_final_stats();
+  // --stats-interval: the series' last line ("final": true), after register_final_stats().
+  void finish_stats_series();
 
  private:
   bool run_trapped();
@@ -100,6 +103,7 @@ class Machine {
   std::unique_ptr<Tracer> tracer_;  // --trace
   FILE* state_log_ = nullptr;       // --state-log
   void log_state(ExitReason r);
+  std::unique_ptr<StatsSeries> stats_series_;  // --stats-interval (monitor/stats_series.h)
 
   // Set from the CPU thread (debug-exit) or the host I/O thread (Ctrl-A x).
   std::atomic<int> exit_status_{-1};  // -1: no exit requested; the first request wins

@@ -57,6 +57,10 @@ struct MachineConfig {
   bool pc_testdev = false;          // --device pc-testdev: QEMU's ISA test device
   StatsFormat stats = StatsFormat::NONE;
   std::string stats_path;          // empty: stderr
+  // --stats-interval MS: every MS ms of guest time, one JSON line of all counters appended to
+  // stats_path (then required); the last line, at exit, has "final": true. --stats (if given)
+  // then prints to stderr.
+  std::optional<uint64_t> stats_interval_ms;
   // --state-log FILE: the guest state at every exit to the monitor (lockstep tests of the
   // tiers: two runs of a deterministic guest must write the same lines).
   std::string state_log_path;

@@ -11,7 +11,7 @@ namespace softcpu {
 static void print_stats(Machine& m, const MachineConfig& config) {
   std::string text = config.stats == StatsFormat::JSON ? m.stats().json() : m.stats().text();
   FILE* out = stderr;
-  if (!config.stats_path.empty()) {
+  if (!config.stats_path.empty() && !config.stats_interval_ms) {
     out = std::fopen(config.stats_path.c_str(), "w");
     if (!out) {
       std::fprintf(stderr, "softcpu: cannot write statistics to '%s': %s\n",
@@ -27,9 +27,10 @@ int run_machine(const MachineConfig& config) {
   try {
     Machine m(config);
     int status = m.run();
-    if (config.stats != StatsFormat::NONE) {
+    if (config.stats != StatsFormat::NONE || config.stats_interval_ms) {
       m.register_final_stats();
-      print_stats(m, config);
+      m.finish_stats_series();
+      if (config.stats != StatsFormat::NONE) print_stats(m, config);
     }
     return status;
   } catch (const ConfigError& e) {

@@ -1,41 +1,36 @@
+// The registry and its JSON form; the text report is in monitor/stats_report.cpp.
 #include "monitor/stats.h"
 
 #include <cmath>
 #include <cstdio>
-#include <map>
 #include <memory>
 
 namespace softcpu {
 
-void StatsRegistry::add(std::string name, std::function<double()> read) {
-  entries_.push_back({std::move(name), std::move(read)});
+void StatsRegistry::add(std::string name, std::function<double()> read, std::string unit) {
+  entries_.push_back({std::move(name), std::move(read), std::move(unit)});
 }
 
-void StatsRegistry::add(std::string name, const uint64_t* counter) {
-  add(std::move(name), [counter] { return double(*counter); });
+void StatsRegistry::add(std::string name, const uint64_t* counter, std::string unit) {
+  add(std::move(name), [counter] { return double(*counter); }, std::move(unit));
 }
 
-static std::string number(double v) {
+std::optional<double> StatsRegistry::value(std::string_view name) const {
+  for (const Entry& e : entries_)
+    if (e.name == name) return e.read();
+  return std::nullopt;
+}
+
+std::string stats_number(double v) {
+  if (!std::isfinite(v)) return "null";
   char buf[64];
   if (v == std::floor(v) && std::fabs(v) < 1e18) std::snprintf(buf, sizeof buf, "%.0f", v);
   else std::snprintf(buf, sizeof buf, "%.6g", v);
   return buf;
 }
 
-std::string StatsRegistry::text() const {
-  size_t width = 0;
-  for (const Entry& e : entries_) width = std::max(width, e.name.size());
-  std::string out;
-  for (const Entry& e : entries_) {
-    out += e.name;
-    out.append(width + 2 - e.name.size(), ' ');
-    out += number(e.read());
-    out += '\n';
-  }
-  return out;
-}
-
 namespace {
+// The JSON tree: one node per dotted name part, children in registration order.
 struct Node {
   std::string value;  // leaf value, if no children
   std::vector<std::pair<std::string, std::unique_ptr<Node>>> children;
@@ -45,25 +40,27 @@ struct Node {
     children.emplace_back(key, std::make_unique<Node>());
     return children.back().second.get();
   }
-  void print(std::string& out) const {
-    if (children.empty()) {
-      out += value;
-      return;
-    }
-    out += '{';
-    bool first = true;
+  void print_members(std::string& out, bool first) const {
     for (const auto& [k, n] : children) {
       if (!first) out += ", ";
       first = false;
       out += '"' + k + "\": ";
       n->print(out);
     }
+  }
+  void print(std::string& out) const {
+    if (children.empty()) {
+      out += value;
+      return;
+    }
+    out += '{';
+    print_members(out, true);
     out += '}';
   }
 };
 }  // namespace
 
-std::string StatsRegistry::json() const {
+std::string StatsRegistry::json(std::string_view extra_fields) const {
   Node root;
   for (const Entry& e : entries_) {
     Node* n = &root;
@@ -74,11 +71,16 @@ std::string StatsRegistry::json() const {
       if (dot == std::string::npos) break;
       start = dot + 1;
     }
-    n->value = number(e.read());
+    n->value = stats_number(e.read());
   }
-  std::string out;
-  root.print(out);
-  return out + "\n";
+  std::string out = std::string("{\"schema\": \"") + kStatsSchema +
+                    "\", \"version\": " + std::to_string(kStatsSchemaVersion);
+  if (!extra_fields.empty()) {
+    out += ", ";
+    out += extra_fields;
+  }
+  root.print_members(out, false);
+  return out + "}\n";
 }
 
 }  // namespace softcpu

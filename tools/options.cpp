@@ -58,9 +58,14 @@ const char kRunHelp[] =
     "                         interrupts), io (port accesses), all (default: insn)\n"
     "  --trace-range A-B      trace only instructions at linear addresses A..B (hex or decimal,\n"
     "                         inclusive); repeatable\n"
-    "  --stats[=text|json]    print statistics at exit (to stderr): instructions, blocks decoded,\n"
-    "                         decoded-block cache lookups/hits/misses/invalidations, exits by reason\n"
+    "  --stats[=text|json]    print statistics at exit (to stderr): text is a short report by\n"
+    "                         group (run, translation cache, tiers, exits, TLB, exceptions,\n"
+    "                         devices) without the zero counters; json has every counter\n"
+    "                         (schema softcpu-stats, docs/stats.md)\n"
     "  --stats-file FILE      write the statistics to FILE instead of stderr\n"
+    "  --stats-interval MS    every MS milliseconds of guest time, write one line of JSON (all\n"
+    "                         counters and guest_ms) to the --stats-file FILE; the last line, at\n"
+    "                         exit, has \"final\": true (--stats then prints to stderr)\n"
     "tier 1 (the JIT: hot guest code is compiled to native code with LLVM on a background\n"
     "thread; the guest sees no difference):\n"
     "  --jit on|off           compile hot code; off (the default) interprets everything:\n"
@@ -210,6 +215,7 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
   out->command = Command::RUN;
   MachineConfig& c = out->config;
   bool positional_disk = false;
+  bool stats_chosen = false;  // --stats given (not only implied by --stats-file)
   for (size_t k = 1; k < args.size(); ++k) {
     const std::string& a = args[k];
     // Options take their value as the next argument or after '='.
@@ -348,7 +354,17 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
     } else if (name == "--trace") {
       if (!need_value()) return false;
       c.trace_path = value;
+    } else if (name == "--stats-interval") {
+      if (!need_value()) return false;
+      unsigned long long ms;
+      if (!parse_uint(value, 1ull << 40, &ms) || ms == 0) {
+        *error = "bad --stats-interval '" + value + "': expected a positive whole number of "
+                 "milliseconds of guest time";
+        return false;
+      }
+      c.stats_interval_ms = ms;
     } else if (name == "--stats") {
+      stats_chosen = true;
       if (!inline_value || value == "text") c.stats = StatsFormat::TEXT;
       else if (value == "json") c.stats = StatsFormat::JSON;
       else {
@@ -436,6 +452,13 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
   if (c.trace_path.empty() && (!c.trace_ranges.empty() || c.trace_events != TRACE_INSN)) {
     *error = "--trace-events and --trace-range need --trace FILE";
     return false;
+  }
+  if (c.stats_interval_ms) {  // the series goes to --stats-file; --stats only if asked for
+    if (c.stats_path.empty()) {
+      *error = "--stats-interval needs --stats-file FILE (the file the JSON lines go to)";
+      return false;
+    }
+    if (!stats_chosen) c.stats = StatsFormat::NONE;
   }
   if (c.start_frozen && c.gdb.empty()) {
     *error = "-S needs a debugger connection (-s or --gdb)";

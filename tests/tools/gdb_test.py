@@ -135,7 +135,9 @@ def gdb_session():
     has("monitor info registers shows protected mode", r"^CS\s+0008 base=00000000 .*$")
     has("monitor info registers shows CR0.PE", r"^CR0=[0-9a-f]*[13579bdf] ")
     has("monitor info tlb", r"^paging off, CR3=")
-    has("monitor stats", r"^instructions\s+\d+")
+    # The --stats text report: the Run group's instructions row (thousands grouped).
+    has("monitor stats", r"^Run$")
+    has("monitor stats counts instructions", r"^[ \t]+instructions[ \t]+[\d,]+$")
     # The guest exits through port 0xF4 with the byte gdb wrote, provided gdb's EAX write
     # reached it: status = value * 2 + 1 (0x7F, status 255, otherwise).
     check("guest exit status follows what gdb wrote", status == EXIT_VALUE * 2 + 1,

@@ -279,9 +279,12 @@ def free_port():
 
 
 def counters(text):
-    """`monitor stats` (name value lines) as a dict of ints."""
-    return {k: int(v) for k, v in re.findall(r"^(?:\(gdb\) )*([a-z0-9_.]+)\s+(\d+)$", text or "",
-                                             re.M)}
+    """The counts in `monitor stats` (the --stats text report: group titles, then indented
+    "name value [unit]" rows, thousands grouped with commas, zero rows left out) as a dict of
+    ints."""
+    return {k: int(v.replace(",", ""))
+            for k, v in re.findall(r"^(?:\(gdb\) )*[ \t]+([a-z0-9_.]+)[ \t]+([\d,]+)$",
+                                   text or "", re.M)}
 
 
 def gdb_interrupt(delay):
