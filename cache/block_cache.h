@@ -103,6 +103,11 @@ class BlockCache {
   void new_generation() { ++generation_; }
   size_t block_count() const { return table_.size(); }
   size_t companion_count() const { return companions_.size(); }
+  // Visit every live block (not companions): f(const CachedBlock&).
+  template <typename F>
+  void for_each_block(F f) const {
+    for (const auto& [k, b] : table_) f(*b);
+  }
 
   // Changes whenever an entry with code in `page` is retired (or the cache is flushed): work
   // derived from the page's code (a compile in flight) is stale if the version moved.

@@ -38,6 +38,7 @@ struct NativeLink {
 struct DecodedBlock : CachedBlock {
   std::vector<Insn> insns;
   uint32_t bytes = 0;       // length of the block's code (EIP after it = entry EIP + bytes)
+  uint32_t lin = 0;         // CS.base + EIP when it was decoded
   uint64_t executions = 0;  // times the interpreter entered it (heat for tier 1)
   uint64_t native_entries = 0;  // ... of which entries of its compiled code (--profile)
   // Successor links (taken / fall-through), keyed by the successor's linear EIP and valid in

@@ -22,6 +22,7 @@ DecodedBlock* Interpreter::build_block(uint32_t phys) {
   auto block = std::make_unique<DecodedBlock>();
   block->phys = phys;
   block->mode = c.mode_key;
+  block->lin = c.seg[CS].base + c.eip;
   const bool c32 = code32(c);
   const SegmentCache& cs = c.seg[CS];
   uint32_t eip = c.eip;
