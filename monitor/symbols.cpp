@@ -45,6 +45,10 @@ SymbolTable SymbolTable::parse(std::string_view text, const std::string& name) {
     };
     const std::vector<std::string_view> f = fields_of(line);
     if (f.empty()) continue;
+    if (line.find("real System.map is in") != std::string_view::npos)
+      throw SymbolFileError{name + ":" + std::to_string(line_no) +
+                            ": Debian's placeholder System.map; the real one is in the "
+                            "linux-image-VERSION-dbg package, or use the guest's /proc/kallsyms"};
     // A fourth field is allowed when it names a module ("[ext4]"), as /proc/kallsyms has.
     if (f.size() < 3 || (f.size() == 4 && f[3].front() != '[') || f.size() > 4)
       fail("expected 3 fields, found " + std::to_string(f.size()));

@@ -45,6 +45,10 @@ TEST(SymbolTable, MalformedLinesNameTheLine) {
   EXPECT_NE(parse_error("c1000000 T a b\n").find("map:1: expected 3 fields, found 4"),
             std::string::npos);
   EXPECT_NE(parse_error("c1000000 T a\n").find("(no error)"), std::string::npos);
+  EXPECT_NE(parse_error("ffffffffffffffff B The real System.map is in the "
+                        "linux-image-<version>-dbg package\n")
+                .find("map:1: Debian's placeholder System.map"),
+            std::string::npos);
   // Every message says what a line should look like.
   EXPECT_NE(parse_error("x\n").find("expected 'ADDRESS TYPE NAME'"), std::string::npos);
 }
