@@ -131,7 +131,7 @@ def main():
                 f.write("c1000000 T\n")
             status, err = run("--profile", spath, "--symbols", smap)
             check("symbols: a malformed map is status 2 naming the line",
-                  status == 2 and smap + ":5: expected 3 fields, found 2" in err,
+                  status == 2 and smap + ":6: expected 3 fields, found 2" in err,
                   f"status {status}: {err}")
     print("profile_test: %d failure(s)" % failures)
     sys.exit(1 if failures else 0)
