@@ -22,7 +22,6 @@ DecodedBlock* Interpreter::build_block(uint32_t phys) {
   auto block = std::make_unique<DecodedBlock>();
   block->phys = phys;
   block->mode = c.mode_key;
-  block->lin = c.seg[CS].base + c.eip;
   const bool c32 = code32(c);
   const SegmentCache& cs = c.seg[CS];
   uint32_t eip = c.eip;
@@ -71,6 +70,8 @@ DecodedBlock* Interpreter::build_block(uint32_t phys) {
   }
   block->phys_end = std::min(at, page_end);
   block->bytes = eip - c.eip;
+  block->lin = cs.base + c.eip;
+  block->size_bytes = uint32_t(sizeof(DecodedBlock) + block->insns.size() * sizeof(Insn));
   ++counters_.blocks_decoded;
   DecodedBlock* b = static_cast<DecodedBlock*>(cache_.insert(std::move(block)));
   // Mark the code lines so writes to them take the slow path (SMC detection).
