@@ -70,7 +70,8 @@ void Sampler::poll(Cpu& c, bool halted) {
 }
 
 // The one place the profile meets the cache: live blocks give length, executions and tier;
-// samples are added by key (a sampled key with no live block is a row of its own).
+// samples are added by key (a sampled key with no live block is a row of its own); the
+// cache's history of each key adds its earlier translations.
 std::vector<ProfileRow> join_profile(const BlockCache& cache, const Sampler& sampler) {
   std::vector<ProfileRow> rows;
   std::unordered_map<uint64_t, size_t> index;
@@ -99,6 +100,15 @@ std::vector<ProfileRow> join_profile(const BlockCache& cache, const Sampler& sam
       rows.push_back(r);
     }
     rows[it->second].samples += site.count;
+  }
+  // Earlier translations of each key (the cache's per-key history).
+  for (ProfileRow& r : rows) {
+    if (const KeyHistory* h = cache.history(r.phys, r.mode)) {
+      r.translated = h->translated;
+      r.evicted = h->evicted;
+      r.invalidated = h->invalidated;
+      r.executions += h->executions_retired;
+    }
   }
   return rows;
 }
@@ -133,8 +143,9 @@ const char kHowMeasured[] =
     "1 ms of host wall time a sampler thread sets Cpu::events and the block about to run at "
     "the next block boundary gets the sample; share = samples / samples taken while the CPU "
     "ran. tier: block = interpreted, region = compiled code is entered here, gone = no "
-    "translation live at exit. translated/evicted: times the key was translated and evicted "
-    "(-1 or '-': not recorded).";
+    "translation live at exit. Per key (physical address, mode): executions add up all its "
+    "translations (a block whose compiled region was retired counts from zero again), "
+    "translated/evicted count them and their evictions.";
 
 }  // namespace
 
@@ -167,9 +178,10 @@ void write_profile(FILE* out, bool json, const ProfileHeader& h, std::vector<Pro
                      "%s\n    {\"linear\": %u, \"physical\": %u, \"mode\": %u, \"bytes\": %u, "
                      "\"insns\": %u, \"executions\": %" PRIu64 ", \"region_entries\": %" PRIu64
                      ", \"tier\": \"%s\", \"translated\": %" PRId64 ", \"evicted\": %" PRId64
+                     ", \"invalidated\": %" PRId64
                      ", \"samples\": %" PRIu64 ", \"share_percent\": %.4f, \"symbol\": %s}",
                      k ? "," : "", r.lin, r.phys, r.mode, r.bytes, r.insns, r.executions,
-                     r.native_entries, tier_name(r), r.translated, r.evicted, r.samples,
+                     r.native_entries, tier_name(r), r.translated, r.evicted, r.invalidated, r.samples,
                      share(r), sym.empty() ? "null" : json_string(sym).c_str());
       }
       std::fprintf(out, "%s]%s\n", list.empty() ? "" : "\n  ", last ? "" : ",");

@@ -66,11 +66,11 @@ class Sampler {
 struct ProfileRow {
   uint32_t lin = 0, phys = 0, mode = 0;
   uint32_t bytes = 0, insns = 0;  // 0 when no translation is live at exit
-  uint64_t executions = 0;        // run-loop entries (see the header in write_profile)
+  uint64_t executions = 0;        // run-loop entries, all translations of the key (kHowMeasured)
   uint64_t native_entries = 0;    // ... of them into compiled code
   bool live = false;              // a translation of the key is in the cache at exit
   bool compiled = false;          // ... and compiled code is entered at it
-  int64_t translated = -1, evicted = -1;  // -1: unknown (the cache keeps no history)
+  int64_t translated = -1, evicted = -1, invalidated = -1;  // -1: no history
   uint64_t samples = 0;
 };
 

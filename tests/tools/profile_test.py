@@ -4,6 +4,8 @@ mode), stopped by --insn-limit so a run takes a second or two:
 
   text, --jit off   the table parses; the first row by executions has the most executions;
                     samples were taken and the shares of the time table sum to ~100%;
+                    every block translated once; with --tcache-blocks 40 keys are evicted and
+                    translated again, and executions still add up over their translations;
   JSON, --jit on    the same checks; some translations are entries of compiled regions;
   --symbols         a generated System.map names the hottest block symbol+0xoff; a malformed
                     one is a configuration error (status 2) naming the line.
@@ -97,6 +99,23 @@ def main():
         by_exec, by_time = prof.get("executions", []), prof.get("samples (time)", [])
         common_checks("text", by_exec, by_time, samples[0] if samples else 0)
         check("text: interpreted only", all(r["tier"] == "block" for r in by_exec))
+        check("text: every live block was translated once, none evicted",
+              all(r["translated"] == "1" and r["evicted"] == "0" for r in by_exec),
+              repr([(r["translated"], r["evicted"]) for r in by_exec[:5]]))
+
+        # ---- a cache too small for the bench: the history columns see evictions
+        epath = os.path.join(tmp, "e.txt")
+        status, err = run("--profile", epath, "--profile-top", "100000", "--tcache-blocks", "40",
+                          "--tcache-policy", "fifo")
+        check("evict: runs to the instruction limit", status == 124, f"status {status}: {err}")
+        erows = parse_text(open(epath).read()).get("executions", [])
+        check("evict: keys translated again after evictions",
+              any(int(r["translated"]) > 1 and int(r["evicted"]) > 0 for r in erows),
+              repr([(r["translated"], r["evicted"]) for r in erows[:5]]))
+        top_e = max((r["executions"] for r in erows), default=0)
+        check("evict: executions add up over translations (the top key matches the unbounded run)",
+              by_exec and top_e == by_exec[0]["executions"],
+              f"{top_e} vs {by_exec[0]['executions'] if by_exec else None}")
 
         # ---- JSON, compiled
         jpath = os.path.join(tmp, "p.json")
