@@ -363,10 +363,8 @@ int Interpreter::at_boundary() {
   Cpu& c = cpu_;
   const bool resumed_here = first_boundary_;
   first_boundary_ = false;
-  if (sample_flag_ && sample_flag_->load(std::memory_order_relaxed)) {  // --profile
-    sample_flag_->store(false, std::memory_order_relaxed);
+  if (sample_flag_ && sample_flag_->load(std::memory_order_relaxed))  // --profile
     sample_hook_(sample_ctx_, c);
-  }
   if (c.debug_pending.kind != HIT_NONE) {  // a debugger watchpoint: stop after the access
     c.debug_hit = c.debug_pending;
     c.debug_pending.kind = HIT_NONE;

@@ -38,11 +38,11 @@ class Interpreter {
   ExitReason step();
 
   void set_trace(TraceHook hook, void* ctx) { trace_ = hook; trace_ctx_ = ctx; }
-  // Sampling profiler: another thread sets *flag and Cpu::events; the next block boundary
-  // (both tiers stop at one for Cpu::events) clears the flag and calls hook. Costs nothing
-  // on the fast path: it is looked at only where events are handled.
-  void set_sampler(std::atomic<bool>* flag, SampleHook hook, void* ctx) {
-    sample_flag_ = flag;
+  // Sampling profiler: another thread counts up *pending and sets Cpu::events; the next
+  // block boundary (both tiers stop at one for Cpu::events) calls hook, which takes the
+  // count. Costs nothing on the fast path: it is looked at only where events are handled.
+  void set_sampler(std::atomic<uint32_t>* pending, SampleHook hook, void* ctx) {
+    sample_flag_ = pending;
     sample_hook_ = hook;
     sample_ctx_ = ctx;
   }
@@ -82,7 +82,7 @@ class Interpreter {
   uint64_t hot_threshold_ = ~0ull;  // executions that make a block hot (never without tier 1)
   TraceHook trace_ = nullptr;
   void* trace_ctx_ = nullptr;
-  std::atomic<bool>* sample_flag_ = nullptr;
+  std::atomic<uint32_t>* sample_flag_ = nullptr;
   SampleHook sample_hook_ = nullptr;
   void* sample_ctx_ = nullptr;
   bool in_step_ = false;         // inside step_checked: the boundary was already handled

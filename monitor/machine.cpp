@@ -520,7 +520,7 @@ int Machine::run() {
   started_ = std::chrono::steady_clock::now();
   if (profile_out_) {
     sampler_ = std::make_unique<Sampler>(cpu_);
-    interp_->set_sampler(sampler_->flag(), &Sampler::hook, sampler_.get());
+    interp_->set_sampler(sampler_->pending(), &Sampler::hook, sampler_.get());
   }
   const bool has_deadline = config_.timeout_seconds.has_value();
   const auto deadline =

@@ -35,7 +35,7 @@ void Sampler::run() {
   std::unique_lock<std::mutex> lock(mu_);
   auto next = std::chrono::steady_clock::now() + kPeriod;
   while (!cv_.wait_until(lock, next, [this] { return stopping_; })) {
-    pending_.store(true, std::memory_order_relaxed);
+    pending_.fetch_add(1, std::memory_order_relaxed);
     std::atomic_ref<uint8_t>(cpu_.events).store(1, std::memory_order_relaxed);
     next += kPeriod;
     const auto now = std::chrono::steady_clock::now();
@@ -44,26 +44,28 @@ void Sampler::run() {
 }
 
 void Sampler::record(Cpu& c) {
-  ++total_;
+  const uint32_t n = pending_.exchange(0, std::memory_order_relaxed);
+  if (!n) return;
+  total_ += n;
   const uint32_t lin = c.seg[CS].base + c.eip;
   uint32_t phys;
   if (!(c.cr0 & CR0_PG)) {
     phys = a20_mask(c, lin);
   } else if (!try_translate(c, lin, ACCESS_FETCH, phys)) {
-    ++unmapped_;
+    unmapped_ += n;
     return;
   }
   Site& s = sites_[key_of(phys, c.mode_key)];
   s.lin = lin;
-  ++s.count;
+  s.count += n;
 }
 
 void Sampler::poll(Cpu& c, bool halted) {
   if (!pending_.load(std::memory_order_relaxed)) return;
-  pending_.store(false, std::memory_order_relaxed);
   if (halted) {
-    ++total_;
-    ++halted_;
+    const uint32_t n = pending_.exchange(0, std::memory_order_relaxed);
+    total_ += n;
+    halted_ += n;
   } else {
     record(c);
   }
@@ -141,7 +143,7 @@ const char kHowMeasured[] =
     "compiled code at it); blocks run inside a compiled region, chained without returning "
     "to the run loop, are not counted, so with the JIT on they undercount. samples: every "
     "1 ms of host wall time a sampler thread sets Cpu::events and the block about to run at "
-    "the next block boundary gets the sample; share = samples / samples taken while the CPU "
+    "the next block boundary gets the sample (all the periods since the last one); share = samples / samples taken while the CPU "
     "ran. tier: block = interpreted, region = compiled code is entered here, gone = no "
     "translation live at exit. Per key (physical address, mode): executions add up all its "
     "translations (a block whose compiled region was retired counts from zero again), "

@@ -1,6 +1,6 @@
 // --profile: a sampling hot-code profile of the translation cache. A sampler thread wakes every
 // millisecond of host wall time and asks the CPU thread for a sample the way an interrupt pin
-// does: it sets a flag and Cpu::events, so either tier stops at the next block boundary
+// does: it counts the period and sets Cpu::events, so either tier stops at the next block boundary
 // (compiled code leaves with NATIVE_EXIT_EVENT) and the interpreter hands the sampler the
 // CS:EIP about to run (Interpreter::set_sampler). Nothing is added to the fast path. At exit
 // the samples are joined with the cache's blocks (join_profile) and written as a table.
@@ -32,8 +32,10 @@ class Sampler {
   ~Sampler();                  // stops it
   void stop();
 
-  std::atomic<bool>* flag() { return &pending_; }
-  // CPU thread. Interpreter hook: a sample at CS:EIP.
+  std::atomic<uint32_t>* pending() { return &pending_; }
+  // CPU thread. Interpreter hook: the periods elapsed since the last sample are samples at
+  // CS:EIP (more than one when the CPU thread was long away from a block boundary: a
+  // synchronous compile, a long REP chunk), so shares stay proportional to time.
   static void hook(void* self, Cpu& c) { static_cast<Sampler*>(self)->record(c); }
   void record(Cpu& c);
   // Between runs (the monitor): a request the boundary did not see is taken here, as a
@@ -53,7 +55,7 @@ class Sampler {
   void run();
 
   Cpu& cpu_;
-  std::atomic<bool> pending_{false};
+  std::atomic<uint32_t> pending_{0};  // periods elapsed, not yet taken
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
