@@ -7,6 +7,7 @@ mode), stopped by --insn-limit so a run takes a second or two:
                     every block translated once; with --tcache-blocks 40 keys are evicted and
                     translated again, and executions still add up over their translations;
   JSON, --jit on    the same checks; some translations are entries of compiled regions;
+  --state-log       the same with and without --profile (sampling is invisible to the guest);
   --symbols         a generated System.map names the hottest block symbol+0xoff; a malformed
                     one is a configuration error (status 2) naming the line.
 
@@ -102,6 +103,15 @@ def main():
         check("text: every live block was translated once, none evicted",
               all(r["translated"] == "1" and r["evicted"] == "0" for r in by_exec),
               repr([(r["translated"], r["evicted"]) for r in by_exec[:5]]))
+
+        # ---- the guest sees no difference: the same state log with and without --profile
+        logs = []
+        for extra in ([], ["--profile", os.path.join(tmp, "q.txt")]):
+            log = os.path.join(tmp, "state%d.log" % len(logs))
+            run("--jit", "on", "--jit-sync", "--state-log", log, *extra)
+            logs.append(open(log).read())
+        check("state log: identical with and without --profile (--jit on --jit-sync)",
+              logs[0] == logs[1] and len(logs[0]) > 0, f"{len(logs[0])} vs {len(logs[1])} bytes")
 
         # ---- a cache too small for the bench: the history columns see evictions
         epath = os.path.join(tmp, "e.txt")
