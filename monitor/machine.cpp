@@ -555,6 +555,8 @@ int Machine::run() {
       budget = std::min<uint64_t>(budget, *config_.insn_limit - done);
     }
     service_devices();
+    // --profile: periods the boundary did not take; those of an idle wait count as halted.
+    if (sampler_) sampler_->poll(cpu_, cpu_.halted);
     if (gdb_target_) {
       bool stop = false;
       const bool handled = serve_debugger(status, stop);
@@ -575,12 +577,10 @@ int Machine::run() {
         status = 0;
         break;
       }
-      if (sampler_) sampler_->poll(cpu_, true);
       idle(has_deadline ? std::optional(deadline) : std::nullopt);
       ++idle_waits_;
       continue;
     }
-    if (sampler_) sampler_->poll(cpu_, false);
     ExitReason r = interp_->run(budget);
     ++exits_[r];
     const uint64_t retired = cpu_.icount;
