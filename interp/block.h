@@ -40,6 +40,7 @@ struct DecodedBlock : CachedBlock {
   uint32_t bytes = 0;       // length of the block's code (EIP after it = entry EIP + bytes)
   uint64_t executions = 0;  // times the interpreter entered it (heat for tier 1)
   uint32_t lin = 0;         // CS.base + EIP it was decoded at (profiles name it by this)
+  uint64_t native_entries = 0;  // run-loop entries of its compiled code (--profile)
   // Successor links (taken / fall-through), keyed by the successor's linear EIP and valid in
   // cache generation `chain_generation` only.
   uint64_t chain_generation = 0;

@@ -135,6 +135,7 @@ static inline void charge_resume(uint64_t& end, uint64_t icount) {
 int Interpreter::run_native(DecodedBlock& b, uint64_t& end) {
   Cpu& c = cpu_;
   ++counters_.native_entries;
+  ++b.native_entries;
   c.icount_limit = end;
   c.stop = 0;
   c.native_link = nullptr;
@@ -362,6 +363,8 @@ int Interpreter::at_boundary() {
   Cpu& c = cpu_;
   const bool resumed_here = first_boundary_;
   first_boundary_ = false;
+  if (sample_flag_ && sample_flag_->load(std::memory_order_relaxed))  // --profile
+    sample_hook_(sample_ctx_, c);
   if (c.debug_pending.kind != HIT_NONE) {  // a debugger watchpoint: stop after the access
     c.debug_hit = c.debug_pending;
     c.debug_pending.kind = HIT_NONE;

@@ -1,5 +1,6 @@
 // Tier 0: runs cached decoded blocks with threaded dispatch.
 #pragma once
+#include <atomic>
 #include <cstdint>
 
 #include "interp/block.h"
@@ -22,6 +23,8 @@ struct InterpCounters {
 
 // Called before each instruction when tracing: `eip` is the instruction's EIP.
 using TraceHook = void (*)(void* ctx, Cpu& c, const Insn& insn, uint32_t eip);
+// --profile (monitor/profile.h): called at a block boundary, CS:EIP about to run.
+using SampleHook = void (*)(void* ctx, Cpu& c);
 
 class Interpreter {
  public:
@@ -35,6 +38,14 @@ class Interpreter {
   ExitReason step();
 
   void set_trace(TraceHook hook, void* ctx) { trace_ = hook; trace_ctx_ = ctx; }
+  // Sampling profiler: another thread counts up *pending and sets Cpu::events; the next
+  // block boundary (both tiers stop at one for Cpu::events) calls hook, which takes the
+  // count. Costs nothing on the fast path: it is looked at only where events are handled.
+  void set_sampler(std::atomic<uint32_t>* pending, SampleHook hook, void* ctx) {
+    sample_flag_ = pending;
+    sample_hook_ = hook;
+    sample_ctx_ = ctx;
+  }
   // Tier 1: blocks entered tier->threshold() times are handed to it; compiled code installed
   // in DecodedBlock::native runs instead of the block. nullptr: interpret only.
   void set_native_tier(NativeTier* tier);
@@ -71,6 +82,9 @@ class Interpreter {
   uint64_t hot_threshold_ = ~0ull;  // executions that make a block hot (never without tier 1)
   TraceHook trace_ = nullptr;
   void* trace_ctx_ = nullptr;
+  std::atomic<uint32_t>* sample_flag_ = nullptr;
+  SampleHook sample_hook_ = nullptr;
+  void* sample_ctx_ = nullptr;
   bool in_step_ = false;         // inside step_checked: the boundary was already handled
   bool first_boundary_ = false;  // the next boundary is where run()/step() resumed
   uint32_t resume_lin_ = 0;      // ... at this linear EIP: a debugger breakpoint there is skipped

@@ -30,6 +30,8 @@
 #include "monitor/mptable.h"
 #include "monitor/multiboot.h"
 #include "monitor/pc_platform.h"
+#include "monitor/profile.h"
+#include "monitor/symbols.h"
 #include "monitor/tracer.h"
 #include "translator/translator.h"
 #include "vdevices/unassigned.h"
@@ -131,6 +133,8 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
                         std::strerror(errno)};
   }
 
+  if (!config.profile_path.empty()) open_profile();
+
   reset_cpu(cpu_);
   platform_->apic_base_written();  // the platform was reset before the MSR had its reset value
   if (!config.kernel_path.empty()) boot_kernel_directly();
@@ -226,6 +230,8 @@ void Machine::boot_kernel_directly() {
 }
 
 Machine::~Machine() {
+  sampler_.reset();
+  if (profile_out_) std::fclose(profile_out_);
   interp_->set_native_tier(nullptr);
   translator_.reset();
   gdb_server_.reset();  // no more callbacks; then nothing may reach the stub
@@ -529,6 +535,10 @@ void Machine::idle(std::optional<std::chrono::steady_clock::time_point> deadline
 
 int Machine::run() {
   started_ = std::chrono::steady_clock::now();
+  if (profile_out_) {
+    sampler_ = std::make_unique<Sampler>(cpu_);
+    interp_->set_sampler(sampler_->pending(), &Sampler::hook, sampler_.get());
+  }
   const bool has_deadline = config_.timeout_seconds.has_value();
   const auto deadline =
       started_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -562,6 +572,8 @@ int Machine::run() {
       budget = std::min<uint64_t>(budget, *config_.insn_limit - done);
     }
     service_devices();
+    // --profile: periods the boundary did not take; those of an idle wait count as halted.
+    if (sampler_) sampler_->poll(cpu_, cpu_.halted);
     if (gdb_target_) {
       bool stop = false;
       const bool handled = serve_debugger(status, stop);
@@ -596,6 +608,7 @@ int Machine::run() {
       debugger_stop(stop_event_from_hit(cpu_.debug_hit));
   }
   wall_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  if (sampler_) write_profile_file();
   platform_->flush_disks();
   if (!config_.screen_dump_path.empty()) write_screen_dump();
   if (tracer_) tracer_->flush();
@@ -605,6 +618,41 @@ int Machine::run() {
     state_log_ = nullptr;
   }
   return status;
+}
+
+// --profile: the symbols are read and the file is opened before the guest runs, so a bad
+// path is a configuration error (status 2) rather than a lost profile.
+void Machine::open_profile() {
+  if (!config_.symbols_path.empty()) {
+    try {
+      symbols_ = std::make_unique<SymbolTable>(SymbolTable::load(config_.symbols_path));
+    } catch (const SymbolFileError& e) {
+      throw ConfigError{e.message};
+    }
+  }
+  profile_out_ = std::fopen(config_.profile_path.c_str(), "w");
+  if (!profile_out_)
+    throw ConfigError{"cannot open profile file '" + config_.profile_path + "': " +
+                      std::strerror(errno)};
+}
+
+void Machine::write_profile_file() {
+  sampler_->stop();
+  interp_->set_sampler(nullptr, nullptr, nullptr);
+  ProfileHeader h;
+  h.guest = !config_.kernel_path.empty() ? config_.kernel_path
+            : !config_.drives.empty()    ? config_.drives.front().path
+            : !config_.bios_path.empty() ? config_.bios_path
+                                         : std::string(kDefaultBios);
+  h.jit = translator_ != nullptr;
+  h.wall_seconds = wall_seconds_;
+  h.instructions = cpu_.icount;
+  const std::string& p = config_.profile_path;
+  const bool json = p.size() >= 5 && p.compare(p.size() - 5, 5, ".json") == 0;
+  write_profile(profile_out_, json, h, join_profile(cache_, *sampler_), *sampler_,
+                config_.profile_top, symbols_.get());
+  std::fclose(profile_out_);
+  profile_out_ = nullptr;
 }
 
 void Machine::write_screen_dump() {

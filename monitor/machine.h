@@ -33,6 +33,8 @@ class CpuDebugTarget;
 class GdbStub;
 class TcpServer;
 class Translator;
+class Sampler;
+class SymbolTable;
 
 // Raised for configuration problems the user must fix (bad ROM, unopenable file, ...).
 struct ConfigError {
@@ -104,6 +106,13 @@ class Machine {
   FILE* state_log_ = nullptr;       // --state-log
   void log_state(ExitReason r);
   std::unique_ptr<StatsSeries> stats_series_;  // --stats-interval (monitor/stats_series.h)
+  // --profile (monitor/profile.h): the sampler runs while run() does; the file is written at
+  // its end.
+  FILE* profile_out_ = nullptr;
+  std::unique_ptr<SymbolTable> symbols_;
+  std::unique_ptr<Sampler> sampler_;
+  void open_profile();
+  void write_profile_file();
 
   // Set from the CPU thread (debug-exit) or the host I/O thread (Ctrl-A x).
   std::atomic<int> exit_status_{-1};  // -1: no exit requested; the first request wins

@@ -73,6 +73,10 @@ struct MachineConfig {
   bool perf_map = false;
   std::string jit_dump_dir;
   CacheLimits tcache;              // --tcache-size, --tcache-blocks, --tcache-policy
+  // --profile FILE (FILE.json: JSON), --profile-top N, --symbols System.map (monitor/profile.h).
+  std::string profile_path;        // empty: no profile
+  unsigned profile_top = 50;
+  std::string symbols_path;
 };
 
 // Build the machine, run it, and return the process exit status:

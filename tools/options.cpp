@@ -90,6 +90,14 @@ const char kRunHelp[] =
     "                         what frees room when it is full: flush empties it (QEMU's way,\n"
     "                         the default), fifo frees the oldest entries, lru (CLOCK) the ones\n"
     "                         not entered for longest\n"
+    "profiling:\n"
+    "  --profile FILE         at exit, write the hottest translations to FILE (JSON when FILE\n"
+    "                         ends in .json): by executions and by time (a sample of the code\n"
+    "                         about to run every 1 ms of host time), with length, tier, share\n"
+    "                         of samples (docs/profile.md)\n"
+    "  --profile-top N        rows per table (default 50)\n"
+    "  --symbols FILE         name guest addresses in the profile from a System.map\n"
+    "                         or /proc/kallsyms ('c1000000 T startup_32' lines)\n"
     "  -h, --help             show this help\n"
     "\n"
     "exit status: (v << 1) | 1 when the guest writes v to the debug-exit port 0xF4; 0 when the\n"
@@ -421,6 +429,20 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
     } else if (name == "--jit-dump") {
       if (!need_value()) return false;
       c.jit_dump_dir = value;
+    } else if (name == "--profile") {
+      if (!need_value()) return false;
+      c.profile_path = value;
+    } else if (name == "--profile-top") {
+      if (!need_value()) return false;
+      unsigned long long n;
+      if (!parse_uint(value, 1000000, &n) || n == 0) {
+        *error = "bad --profile-top '" + value + "': expected a number of rows (1-1000000)";
+        return false;
+      }
+      c.profile_top = unsigned(n);
+    } else if (name == "--symbols") {
+      if (!need_value()) return false;
+      c.symbols_path = value;
     } else if (name == "--stats-file") {
       if (!need_value()) return false;
       c.stats_path = value;
@@ -459,6 +481,10 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
       return false;
     }
     if (!stats_chosen) c.stats = StatsFormat::NONE;
+  }
+  if (c.profile_path.empty() && (c.profile_top != 50 || !c.symbols_path.empty())) {
+    *error = "--profile-top and --symbols need --profile FILE";
+    return false;
   }
   if (c.start_frozen && c.gdb.empty()) {
     *error = "-S needs a debugger connection (-s or --gdb)";

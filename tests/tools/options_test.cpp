@@ -71,6 +71,22 @@ TEST(Options, TraceFilters) {
   EXPECT_EQ(p.config.trace_ranges[1].last, 0x100004u);
 }
 
+TEST(Options, Profile) {
+  ParsedArgs p;
+  std::string err;
+  ASSERT_TRUE(parse({"run", "--profile", "p.json", "--profile-top=7", "--symbols", "System.map"},
+                    &p, &err))
+      << err;
+  EXPECT_EQ(p.config.profile_path, "p.json");
+  EXPECT_EQ(p.config.profile_top, 7u);
+  EXPECT_EQ(p.config.symbols_path, "System.map");
+  EXPECT_FALSE(parse({"run", "--profile", "p", "--profile-top", "0"}, &p, &err));
+  EXPECT_EQ(err, "bad --profile-top '0': expected a number of rows (1-1000000)");
+  ParsedArgs q;
+  EXPECT_FALSE(parse({"run", "--symbols", "System.map"}, &q, &err));
+  EXPECT_EQ(err, "--profile-top and --symbols need --profile FILE");
+}
+
 TEST(Options, BadInputsGiveOneLineErrors) {
   const std::vector<std::vector<std::string>> bad = {
       {"frobnicate"},
