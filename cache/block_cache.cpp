@@ -19,6 +19,21 @@ uint64_t line_bits(uint32_t from, uint32_t to) {  // lines covering [from, to) w
 
 BlockCache::BlockCache() { std::fill(std::begin(jump_), std::end(jump_), nullptr); }
 
+const char* eviction_policy_name(EvictionPolicy p) {
+  switch (p) {
+    case EvictionPolicy::FLUSH: return "flush";
+    case EvictionPolicy::FIFO: return "fifo";
+    case EvictionPolicy::LRU: return "lru";
+  }
+  return "?";
+}
+
+std::optional<EvictionPolicy> parse_eviction_policy(const std::string& name) {
+  for (EvictionPolicy p : {EvictionPolicy::FLUSH, EvictionPolicy::FIFO, EvictionPolicy::LRU})
+    if (name == eviction_policy_name(p)) return p;
+  return std::nullopt;
+}
+
 #if SOFTCPU_DEBUG_CHECKS
 void BlockCache::assert_owner() const {
   const std::thread::id me = std::this_thread::get_id();
@@ -34,6 +49,11 @@ CachedBlock* BlockCache::lookup_slow(uint32_t phys, uint32_t mode, CachedBlock*&
   auto it = table_.find(key(phys, mode));
   if (it == table_.end()) {
     ++counters_.misses;
+    // The 3C classes: never seen, pushed out by the policy, or dropped because it changed.
+    auto h = history_.find(key(phys, mode));
+    if (h == history_.end()) ++counters_.misses_compulsory;
+    else if (h->second.last == RetireCause::EVICTED) ++counters_.misses_capacity;
+    else ++counters_.misses_invalidated;
     return nullptr;
   }
   ++counters_.hash_hits;
@@ -43,23 +63,98 @@ CachedBlock* BlockCache::lookup_slow(uint32_t phys, uint32_t mode, CachedBlock*&
 
 CachedBlock* BlockCache::insert(std::unique_ptr<CachedBlock> block) {
   assert_owner();
+  make_room(block->size_bytes, nullptr);
   CachedBlock* b = block.get();
   ++counters_.inserts;
-  auto& owner = table_[key(b->phys, b->mode)];
-  if (owner) retire(owner.get());  // replaced (should not happen: lookup came first)
+  b->seq = ++next_seq_;
+  const uint64_t k = key(b->phys, b->mode);
+  KeyHistory& h = history_[k];
+  if (h.translated++) ++counters_.retranslations;
+  auto& owner = table_[k];
+  if (owner) retire(owner.get(), RetireCause::INVALIDATED);  // replaced (lookup came first)
   owner = std::move(block);
   pages_[b->phys / kPage].push_back(b);
   if (b->page2 != NO_PAGE) pages_[b->page2].push_back(b);
   jump_[jump_index(b->phys, b->mode)] = b;
+  account(b, +1);
+  if (limits_.bytes || limits_.entries) order_.push_back({b, k, b->seq, b->uses(), false});
   return b;
 }
 
-CachedBlock* BlockCache::insert_companion(std::unique_ptr<CachedBlock> entry) {
+CachedBlock* BlockCache::insert_companion(std::unique_ptr<CachedBlock> entry, const CachedBlock* keep) {
   assert_owner();
+  if (!make_room(entry->size_bytes, keep)) return nullptr;
   CachedBlock* e = entry.get();
+  e->seq = ++next_seq_;
   pages_[e->phys / kPage].push_back(e);
   companions_.emplace(e, std::move(entry));
+  account(e, +1);
+  if (limits_.bytes || limits_.entries) order_.push_back({e, 0, e->seq, e->uses(), true});
   return e;
+}
+
+// Storage held: blocks are decoded records, companions native code.
+void BlockCache::account(const CachedBlock* b, int64_t sign) {
+  uint64_t& held = b->lines ? counters_.bytes_native : counters_.bytes_decoded;
+  held += uint64_t(sign * int64_t(b->size_bytes));
+  counters_.bytes_peak = std::max(counters_.bytes_peak, counters_.bytes_decoded + counters_.bytes_native);
+}
+
+bool BlockCache::over(uint64_t incoming) const {
+  if (limits_.bytes && counters_.bytes_decoded + counters_.bytes_native + incoming > limits_.bytes)
+    return true;
+  return limits_.entries && table_.size() + companions_.size() + 1 > limits_.entries;
+}
+
+bool BlockCache::live(const CachedBlock* b, uint64_t seq, uint64_t k, bool companion) const {
+  if (companion) {
+    auto it = companions_.find(const_cast<CachedBlock*>(b));
+    return it != companions_.end() && it->second->seq == seq;
+  }
+  auto it = table_.find(k);
+  return it != table_.end() && it->second->seq == seq;
+}
+
+void BlockCache::evict(CachedBlock* b) {
+  CachedBlock* d = b->dependent();
+  for (CachedBlock* x : {b, d}) {
+    if (!x || !x->valid) continue;
+    ++counters_.evictions;
+    counters_.evicted_bytes += x->size_bytes;
+    retire(x, RetireCause::EVICTED);
+  }
+}
+
+bool BlockCache::make_room(uint64_t incoming, const CachedBlock* keep) {
+  if (!over(incoming)) return true;
+  if (limits_.policy == EvictionPolicy::FLUSH) {
+    flush(RetireCause::EVICTED);
+    return keep == nullptr;
+  }
+  // FIFO takes the front; LRU (CLOCK) gives an entry entered since the hand last passed a
+  // second chance at the back. Each pass updates `uses`, so the hand stops within two turns.
+  size_t hand = 2 * order_.size() + 2;
+  while (over(incoming) && !order_.empty() && hand-- > 0) {
+    Slot s = order_.front();
+    order_.pop_front();
+    if (!live(s.entry, s.seq, s.key, s.companion)) continue;
+    if (s.entry == keep ||
+        (limits_.policy == EvictionPolicy::LRU && s.entry->uses() != s.uses)) {
+      s.uses = s.entry->uses();
+      order_.push_back(s);
+      continue;
+    }
+    evict(s.entry);
+  }
+  // Retired entries stay in the queue until the hand reaches them: keep it near the live set.
+  const size_t alive = table_.size() + companions_.size();
+  if (order_.size() > 2 * alive + 1024) {
+    std::deque<Slot> kept;
+    for (const Slot& s : order_)
+      if (live(s.entry, s.seq, s.key, s.companion)) kept.push_back(s);
+    order_.swap(kept);
+  }
+  return true;
 }
 
 uint64_t BlockCache::page_version(uint32_t page) const {
@@ -67,13 +162,15 @@ uint64_t BlockCache::page_version(uint32_t page) const {
   return std::max(flush_version_, it == page_versions_.end() ? 0 : it->second);
 }
 
-void BlockCache::retire(CachedBlock* b) {
+void BlockCache::retire(CachedBlock* b, RetireCause cause) {
   b->valid = false;
   ++generation_;
-  b->on_retire();
+  b->on_retire(cause);
+  account(b, -1);
   for (uint32_t page : {b->phys / kPage, b->page2}) {
     if (page == NO_PAGE) continue;
-    page_versions_[page] = ++version_clock_;
+    // Only a change of code makes work derived from the page stale; eviction is not one.
+    if (cause == RetireCause::INVALIDATED) page_versions_[page] = ++version_clock_;
     auto it = pages_.find(page);
     if (it == pages_.end()) continue;
     auto& list = it->second;
@@ -87,6 +184,7 @@ void BlockCache::retire(CachedBlock* b) {
   }
   CachedBlock*& slot = jump_[jump_index(b->phys, b->mode)];
   if (slot == b) slot = nullptr;
+  note_retired(*b, cause);
   auto it = table_.find(key(b->phys, b->mode));
   if (it != table_.end() && it->second.get() == b) {
     retired_.push_back(std::move(it->second));
@@ -114,29 +212,44 @@ unsigned BlockCache::invalidate(uint32_t phys, uint32_t len) {
       }
       if (hit) victims.push_back(b);
     }
-    for (CachedBlock* b : victims) retire(b);
+    for (CachedBlock* b : victims) retire(b, RetireCause::INVALIDATED);
     n += victims.size();
   }
   counters_.invalidations += n;
   return n;
 }
 
-void BlockCache::flush() {
+void BlockCache::note_retired(const CachedBlock& b, RetireCause cause) {
+  KeyHistory& h = history_[key(b.phys, b.mode)];
+  h.last = cause;
+  h.executions_retired += b.uses();
+  if (cause == RetireCause::EVICTED) ++h.evicted;
+  else ++h.invalidated;
+}
+
+void BlockCache::flush(RetireCause cause) {
   assert_owner();
   for (auto& [k, b] : table_) {
     b->valid = false;
-    b->on_retire();
+    b->on_retire(cause);
+    note_retired(*b, cause);
     retired_.push_back(std::move(b));
   }
   for (auto& [k, e] : companions_) {
     e->valid = false;
-    e->on_retire();
+    e->on_retire(cause);
     retired_.push_back(std::move(e));
+  }
+  if (cause == RetireCause::EVICTED) {
+    counters_.evictions += table_.size() + companions_.size();
+    counters_.evicted_bytes += counters_.bytes_decoded + counters_.bytes_native;
   }
   table_.clear();
   companions_.clear();
   pages_.clear();
-  flush_version_ = ++version_clock_;
+  order_.clear();
+  counters_.bytes_decoded = counters_.bytes_native = 0;
+  if (cause == RetireCause::INVALIDATED) flush_version_ = ++version_clock_;
   ++generation_;
   std::fill(std::begin(jump_), std::end(jump_), nullptr);
   ++counters_.flushes;

@@ -1,8 +1,11 @@
 // The translation cache: blocks keyed by (physical address, mode), a direct-mapped jump
 // cache in front of a hash table, per-physical-page block lists for self-modifying-code
-// invalidation, and the counters --stats reports. It knows nothing about what a block holds.
+// invalidation, an optional bound on its size with an eviction policy, and the counters
+// --stats reports (hits by where they were found, misses by class). It knows nothing about
+// what a block holds beyond its size in bytes and how often it was entered.
 #pragma once
 #include <cstdint>
+#include <deque>
 #include <memory>
 #if SOFTCPU_DEBUG_CHECKS
 #include <thread>
@@ -10,9 +13,27 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cache/cache_limits.h"
+
 namespace softcpu {
 
 constexpr uint32_t NO_PAGE = 0xFFFFFFFFu;
+
+// Why an entry left the cache (CachedBlock::on_retire, and the class of a later miss).
+enum class RetireCause : uint8_t {
+  INVALIDATED,  // its code was written (or the cache was flushed for correctness)
+  EVICTED,      // the eviction policy freed it to make room
+};
+
+// What happened to one key (physical address, mode) over the run: the 3C miss classes and the
+// hot-code profile read it. Kept for every key ever translated (a few words each).
+struct KeyHistory {
+  uint32_t translated = 0;
+  uint32_t evicted = 0;
+  uint32_t invalidated = 0;
+  RetireCause last = RetireCause::INVALIDATED;  // meaningful when translated > 0 and not live
+  uint64_t executions_retired = 0;              // entries of its retired translations
+};
 
 struct CachedBlock {
   uint32_t phys = 0;       // physical address of the first byte
@@ -25,21 +46,35 @@ struct CachedBlock {
   // the page of `phys`: `lines` marks their 64-byte lines, and [phys, phys_end) bounds them.
   // Zero for ordinary blocks, whose range is exact.
   uint64_t lines = 0;
+  uint32_t size_bytes = 0;  // storage it holds (decoded records, or native code and its links)
+  uint64_t seq = 0;         // allocation order (the cache sets it)
   virtual ~CachedBlock() = default;
-  // The cache dropped this entry (invalidated or flushed); it stays allocated until
+  // The cache dropped this entry (invalidated, evicted or flushed); it stays allocated until
   // collect_garbage(). Entries that others point to unlink themselves here.
-  virtual void on_retire() {}
+  virtual void on_retire(RetireCause) {}
+  // How often it was entered so far (LRU's reference bit: the count moved since last look).
+  virtual uint64_t uses() const { return 0; }
+  // An entry that cannot outlive this one (a block's compiled region), evicted with it.
+  virtual CachedBlock* dependent() const { return nullptr; }
 };
 
 struct CacheCounters {
-  uint64_t lookups = 0;
+  uint64_t lookups = 0;          // lookups by the run loop (lookup(); find() is not counted)
   uint64_t jump_cache_hits = 0;
   uint64_t hash_hits = 0;
-  uint64_t misses = 0;
-  uint64_t inserts = 0;
-  uint64_t invalidations = 0;  // blocks invalidated by writes to their code
-  uint64_t flushes = 0;
+  uint64_t misses = 0;           // = compulsory + capacity + invalidated
+  uint64_t misses_compulsory = 0;   // key never translated before
+  uint64_t misses_capacity = 0;     // its last translation was evicted
+  uint64_t misses_invalidated = 0;  // its last translation was invalidated (code written)
+  uint64_t inserts = 0;          // blocks translated (decoded)
+  uint64_t retranslations = 0;   // ... of keys translated before
+  uint64_t invalidations = 0;    // entries invalidated by writes to their code
+  uint64_t evictions = 0;        // entries freed by the eviction policy
+  uint64_t evicted_bytes = 0;
+  uint64_t flushes = 0;          // whole-cache flushes (the flush policy's included)
   uint64_t chained = 0;  // block transitions that followed a chain link, skipping lookup
+  uint64_t bytes_decoded = 0, bytes_native = 0;  // held now
+  uint64_t bytes_peak = 0;       // most held at once (decoded + native)
 };
 
 // Threads: the cache, its blocks and their chain links belong to the CPU thread that runs
@@ -52,6 +87,8 @@ class BlockCache {
   static constexpr unsigned JUMP_CACHE_SIZE = 4096;
 
   BlockCache();
+  void set_limits(const CacheLimits& limits) { limits_ = limits; }
+  const CacheLimits& limits() const { return limits_; }
 
   // Find the block for (phys, mode), or nullptr. Counts a lookup and a hit or miss.
   CachedBlock* lookup(uint32_t phys, uint32_t mode) {
@@ -72,15 +109,19 @@ class BlockCache {
     return it == table_.end() ? nullptr : it->second.get();
   }
 
-  // Take ownership of a new block and register it in its page lists.
+  // Take ownership of a new block and register it in its page lists. A bounded cache first
+  // evicts (policy) until the block fits.
   CachedBlock* insert(std::unique_ptr<CachedBlock> block);
   // Take ownership of a companion entry (a compiled region: CachedBlock::lines). It is found
-  // by no lookup; it lives until a write to one of its lines, or a flush, retires it.
-  CachedBlock* insert_companion(std::unique_ptr<CachedBlock> entry);
+  // by no lookup; it lives until a write to one of its lines, eviction or a flush retires it.
+  // Making room never evicts `keep` (the region's entry block); if the policy is to flush,
+  // `keep` goes too and the entry is not inserted: nullptr.
+  CachedBlock* insert_companion(std::unique_ptr<CachedBlock> entry, const CachedBlock* keep);
 
   // Invalidate every block with bytes in [phys, phys + len). Returns how many.
   unsigned invalidate(uint32_t phys, uint32_t len);
-  void flush();
+  // Drop everything (INVALIDATED: the translations no longer hold; EVICTED: the flush policy).
+  void flush(RetireCause cause = RetireCause::INVALIDATED);
 
   // Bitmask of 64-byte lines of `page` holding bytes of cached blocks.
   uint64_t code_lines(uint32_t page) const;
@@ -104,8 +145,20 @@ class BlockCache {
   size_t block_count() const { return table_.size(); }
   size_t companion_count() const { return companions_.size(); }
 
-  // Changes whenever an entry with code in `page` is retired (or the cache is flushed): work
-  // derived from the page's code (a compile in flight) is stale if the version moved.
+  // The history of a key, or nullptr if it was never translated.
+  const KeyHistory* history(uint32_t phys, uint32_t mode) const {
+    auto it = history_.find(key(phys, mode));
+    return it == history_.end() ? nullptr : &it->second;
+  }
+  // Visit every live block (not companions): f(const CachedBlock&).
+  template <typename F>
+  void for_each_block(F f) const {
+    for (const auto& [k, b] : table_) f(*b);
+  }
+
+  // Changes whenever an entry with code in `page` is invalidated (or the cache is flushed
+  // for correctness; eviction does not count): work derived from the page's code (a compile
+  // in flight) is stale if the version moved.
   uint64_t page_version(uint32_t page) const;
 
  private:
@@ -120,7 +173,15 @@ class BlockCache {
 #else
   void assert_owner() const {}
 #endif
-  void retire(CachedBlock* b);
+  void retire(CachedBlock* b, RetireCause cause);
+  void note_retired(const CachedBlock& b, RetireCause cause);  // blocks: their key's history
+  void account(const CachedBlock* b, int64_t sign);
+  // Evict until `incoming` more bytes (and one more entry) fit; never `keep`. False if a
+  // flush took `keep` too.
+  bool make_room(uint64_t incoming, const CachedBlock* keep);
+  bool over(uint64_t incoming) const;
+  bool live(const CachedBlock* b, uint64_t seq, uint64_t k, bool companion) const;
+  void evict(CachedBlock* b);
 
   CachedBlock* jump_[JUMP_CACHE_SIZE];
   std::unordered_map<uint64_t, std::unique_ptr<CachedBlock>> table_;
@@ -128,6 +189,19 @@ class BlockCache {
   std::unordered_map<CachedBlock*, std::unique_ptr<CachedBlock>> companions_;
   std::vector<std::unique_ptr<CachedBlock>> retired_;
   std::unordered_map<uint32_t, uint64_t> page_versions_;
+  std::unordered_map<uint64_t, KeyHistory> history_;
+  // Allocation order of the entries (FIFO's queue, LRU's clock), each checked for life by
+  // key and sequence number before it is touched: retired entries are skipped lazily.
+  struct Slot {
+    CachedBlock* entry;
+    uint64_t key;
+    uint64_t seq;
+    uint64_t uses;  // LRU: uses() when the hand last passed
+    bool companion;
+  };
+  std::deque<Slot> order_;
+  uint64_t next_seq_ = 0;
+  CacheLimits limits_;
   uint64_t version_clock_ = 0;
   uint64_t flush_version_ = 0;
   CacheCounters counters_;

@@ -39,6 +39,7 @@ struct DecodedBlock : CachedBlock {
   std::vector<Insn> insns;
   uint32_t bytes = 0;       // length of the block's code (EIP after it = entry EIP + bytes)
   uint64_t executions = 0;  // times the interpreter entered it (heat for tier 1)
+  uint32_t lin = 0;         // CS.base + EIP it was decoded at (profiles name it by this)
   // Successor links (taken / fall-through), keyed by the successor's linear EIP and valid in
   // cache generation `chain_generation` only.
   uint64_t chain_generation = 0;
@@ -50,7 +51,9 @@ struct DecodedBlock : CachedBlock {
   uint32_t native_lin = 0;
   NativeRegion* native_region = nullptr;
 
-  void on_retire() override;
+  void on_retire(RetireCause) override;
+  uint64_t uses() const override { return executions; }
+  CachedBlock* dependent() const override;
 };
 
 // A compiled region as the cache sees it: a companion entry (CachedBlock::lines) covering the
@@ -64,15 +67,19 @@ struct NativeRegion : CachedBlock {
     if (entry) {
       entry->native = nullptr;
       entry->native_region = nullptr;
+      // Heat again from zero: a region evicted alone is compiled again once the block is hot.
+      entry->executions = 0;
       entry = nullptr;
     }
   }
-  void on_retire() override { detach(); }
+  void on_retire(RetireCause) override { detach(); }
+  uint64_t uses() const override { return entry ? entry->executions : 0; }
 };
 
-inline void DecodedBlock::on_retire() {
+inline void DecodedBlock::on_retire(RetireCause) {
   if (native_region) native_region->detach();
 }
+inline CachedBlock* DecodedBlock::dependent() const { return native_region; }
 
 // Longest block we decode; also bounds the work between checks of the run loop.
 constexpr unsigned MAX_BLOCK_INSNS = 64;

@@ -70,6 +70,8 @@ DecodedBlock* Interpreter::build_block(uint32_t phys) {
   }
   block->phys_end = std::min(at, page_end);
   block->bytes = eip - c.eip;
+  block->lin = cs.base + c.eip;
+  block->size_bytes = uint32_t(sizeof(DecodedBlock) + block->insns.size() * sizeof(Insn));
   ++counters_.blocks_decoded;
   DecodedBlock* b = static_cast<DecodedBlock*>(cache_.insert(std::move(block)));
   // Mark the code lines so writes to them take the slow path (SMC detection).

@@ -71,6 +71,7 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
   mem_ = std::make_unique<PhysicalMemory>(config.ram_mib << 20);
   cpu_.mem = mem_.get();
   cpu_.cache = &cache_;
+  cache_.set_limits(config.tcache);
   interp_ = std::make_unique<Interpreter>(cpu_, cache_);
   if (config.jit) start_translator();
   std::string bios = config.bios_path;
@@ -263,15 +264,35 @@ void Machine::register_stats() {
   stats_.add("cache.jump_cache_hits", &cc.jump_cache_hits);
   stats_.add("cache.hash_hits", &cc.hash_hits);
   stats_.add("cache.misses", &cc.misses);
+  stats_.add("cache.misses_compulsory", &cc.misses_compulsory);
+  stats_.add("cache.misses_capacity", &cc.misses_capacity);
+  stats_.add("cache.misses_invalidated", &cc.misses_invalidated);
   stats_.add("cache.chained", &cc.chained);
   // Chained transitions found their block without a lookup: they count as hits.
   stats_.add("cache.hit_rate", [&cc] {
     uint64_t all = cc.lookups + cc.chained;
     return all ? double(cc.jump_cache_hits + cc.hash_hits + cc.chained) / double(all) : 0.0;
   });
+  // Block entries by the tier that ran them: compiled code, or decoded records (this also
+  // counts a lookup whose fetch faulted).
+  stats_.add("cache.entries_tier1", &ic.native_entries);
+  stats_.add("cache.entries_tier0", [&cc, &ic] {
+    const uint64_t all = cc.lookups + cc.chained;
+    return double(all > ic.native_entries ? all - ic.native_entries : 0);
+  });
+  stats_.add("cache.inserts", &cc.inserts);
+  stats_.add("cache.retranslations", &cc.retranslations);
   stats_.add("cache.invalidations", &cc.invalidations);
+  stats_.add("cache.evictions", &cc.evictions);
+  stats_.add("cache.evicted_bytes", &cc.evicted_bytes);
   stats_.add("cache.flushes", &cc.flushes);
   stats_.add("cache.blocks", [this] { return double(cache_.block_count()); });
+  stats_.add("cache.regions", [this] { return double(cache_.companion_count()); });
+  stats_.add("cache.bytes_decoded", &cc.bytes_decoded);
+  stats_.add("cache.bytes_native", &cc.bytes_native);
+  stats_.add("cache.bytes_peak", &cc.bytes_peak);
+  stats_.add("cache.capacity_bytes", &cache_.limits().bytes);
+  stats_.add("cache.capacity_entries", &cache_.limits().entries);
   for (unsigned r = EXIT_IO; r < EXIT_COUNT; ++r)
     stats_.add(std::string("exits.") + exit_reason_name(r), &exits_[r]);
   stats_.add("tier0.instructions", &ic.insns_interpreted);
@@ -295,6 +316,7 @@ void Machine::register_stats() {
     stats_.add("jit.regions_installed", t(&S::regions_installed));
     stats_.add("jit.dropped_stale", t(&S::dropped_stale));
     stats_.add("jit.dropped_queue_full", t(&S::dropped_queue_full));
+    stats_.add("jit.dropped_no_room", t(&S::dropped_no_room));
     stats_.add("jit.dropped_unsuitable", t(&S::dropped_unsuitable));
     stats_.add("jit.regions_trimmed", t(&S::regions_trimmed));
     stats_.add("jit.compiles_cancelled", t(&S::compiles_cancelled));

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "cache/cache_limits.h"
+
 namespace softcpu {
 
 struct DebugconSpec {
@@ -66,6 +68,7 @@ struct MachineConfig {
   bool jit_sync = false;
   bool perf_map = false;
   std::string jit_dump_dir;
+  CacheLimits tcache;              // --tcache-size, --tcache-blocks, --tcache-policy
 };
 
 // Build the machine, run it, and return the process exit status:

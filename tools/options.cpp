@@ -76,6 +76,15 @@ const char kRunHelp[] =
     "                         write the instruction count, CS:EIP, registers, EFLAGS and a hash of\n"
     "                         RAM: two runs of a deterministic guest (e.g. --jit off and on) give\n"
     "                         the same file\n"
+    "translation cache (decoded blocks and compiled regions; docs/design.md, The translation\n"
+    "cache as a thing to study):\n"
+    "  --tcache-size SIZE     bound its storage to SIZE bytes (K, M, G suffixes), decoded records\n"
+    "                         and native code together; 0 = unbounded (the default)\n"
+    "  --tcache-blocks N      bound it to N entries (blocks and compiled regions); 0 = unbounded\n"
+    "  --tcache-policy flush|fifo|lru\n"
+    "                         what frees room when it is full: flush empties it (QEMU's way,\n"
+    "                         the default), fifo frees the oldest entries, lru (CLOCK) the ones\n"
+    "                         not entered for longest\n"
     "  -h, --help             show this help\n"
     "\n"
     "exit status: (v << 1) | 1 when the guest writes v to the debug-exit port 0xF4; 0 when the\n"
@@ -92,6 +101,24 @@ bool parse_uint(const std::string& s, unsigned long long max, unsigned long long
   unsigned long long v = std::strtoull(s.c_str(), &end, 0);  // decimal, 0x hex, 0 octal
   if (errno || *end != '\0' || v > max) return false;
   *out = v;
+  return true;
+}
+
+// "64K", "4M", "1G", "12345" -> bytes.
+bool parse_size(const std::string& s, unsigned long long* out) {
+  if (s.empty()) return false;
+  unsigned long long mul = 1;
+  std::string digits = s;
+  switch (s.back()) {
+    case 'K': case 'k': mul = 1ull << 10; break;
+    case 'M': case 'm': mul = 1ull << 20; break;
+    case 'G': case 'g': mul = 1ull << 30; break;
+    default: break;
+  }
+  if (mul != 1) digits.pop_back();
+  unsigned long long n;
+  if (!parse_uint(digits, (1ull << 44) / mul, &n)) return false;
+  *out = n * mul;
   return true;
 }
 
@@ -344,6 +371,30 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
         return false;
       }
       c.jit_threshold = n ? n : 1;
+    } else if (name == "--tcache-size") {
+      if (!need_value()) return false;
+      unsigned long long n;
+      if (!parse_size(value, &n)) {
+        *error = "bad --tcache-size '" + value + "': expected bytes, e.g. 65536, 64K or 4M";
+        return false;
+      }
+      c.tcache.bytes = n;
+    } else if (name == "--tcache-blocks") {
+      if (!need_value()) return false;
+      unsigned long long n;
+      if (!parse_uint(value, 1ull << 32, &n)) {
+        *error = "bad --tcache-blocks '" + value + "': expected a number of entries";
+        return false;
+      }
+      c.tcache.entries = n;
+    } else if (name == "--tcache-policy") {
+      if (!need_value()) return false;
+      const auto p = parse_eviction_policy(value);
+      if (!p) {
+        *error = "bad --tcache-policy '" + value + "': expected flush, fifo or lru";
+        return false;
+      }
+      c.tcache.policy = *p;
     } else if (name == "--jit-sync") {
       c.jit_sync = true;
     } else if (name == "--perf-map") {

@@ -66,7 +66,7 @@ struct JitRegion : NativeRegion {
   ~JitRegion() override {
     if (handle) reaper->release(handle);
   }
-  void on_retire() override;
+  void on_retire(RetireCause cause) override;
 };
 
 struct Translator::Impl {
@@ -117,9 +117,9 @@ struct Translator::Impl {
   bool make_region(DecodedBlock& b, RegionSpec& spec);
 };
 
-void JitRegion::on_retire() {
-  NativeRegion::on_retire();
-  if (owner) {
+void JitRegion::on_retire(RetireCause cause) {
+  NativeRegion::on_retire(cause);
+  if (owner && cause == RetireCause::INVALIDATED) {
     const uint32_t page = phys / kPage;
     {
       std::lock_guard<std::mutex> lock(owner->stats_mu);
@@ -308,16 +308,24 @@ void Translator::Impl::install(CompiledRegion& r) {
   region->phys_end = region->phys + kPage;
   region->lines = s.lines;
   region->mode = s.mode;
+  region->size_bytes = uint32_t(r.code_bytes + s.blocks.size() * sizeof(NativeLink));
   region->reaper = reaper;
   region->handle = r.tracker;
   region->owner = this;
-  region->entry = entry;
   region->links = std::move(r.links);
   r.tracker = nullptr;
+  JitRegion* placed = region.get();
+  // A bounded cache makes room first; a flush there takes the entry block too (then the
+  // region is dropped, and its code freed with it).
+  if (!cache.insert_companion(std::move(region), entry)) {
+    std::lock_guard<std::mutex> lock(stats_mu);
+    ++st.dropped_no_room;
+    return;
+  }
+  placed->entry = entry;
   entry->native = reinterpret_cast<NativeFn>(r.entry);
   entry->native_lin = s.entry_lin;
-  entry->native_region = region.get();
-  cache.insert_companion(std::move(region));
+  entry->native_region = placed;
   if (perf_map) {
     std::fprintf(perf_map, "%lx %lx %s\n", static_cast<unsigned long>(r.entry),
                  static_cast<unsigned long>(r.code_bytes ? r.code_bytes : 1),

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "cache/block_cache.h"
 
 namespace softcpu {
@@ -80,6 +82,154 @@ TEST(BlockCache, FlushDropsEverything) {
   EXPECT_EQ(c.lookup(0x9000, 0), nullptr);
   EXPECT_EQ(c.code_lines(0x9), 0ull);
   EXPECT_EQ(c.counters().flushes, 1u);
+}
+
+// A block that says how often it was entered (LRU's reference) and may own a dependent.
+struct CountedBlock : CachedBlock {
+  uint64_t entered = 0;
+  CachedBlock* dep = nullptr;
+  std::vector<RetireCause>* causes = nullptr;
+  uint64_t uses() const override { return entered; }
+  CachedBlock* dependent() const override { return dep; }
+  void on_retire(RetireCause c) override {
+    if (causes) causes->push_back(c);
+  }
+};
+
+std::unique_ptr<CountedBlock> counted(uint32_t phys, uint32_t size = 100) {
+  auto b = std::make_unique<CountedBlock>();
+  b->phys = phys;
+  b->phys_end = phys + 4;
+  b->size_bytes = size;
+  return b;
+}
+
+CacheLimits limit_entries(uint64_t n, EvictionPolicy p) {
+  CacheLimits l;
+  l.entries = n;
+  l.policy = p;
+  return l;
+}
+
+TEST(BlockCache, MissesAreClassifiedCompulsoryCapacityInvalidated) {
+  BlockCache c;
+  c.set_limits(limit_entries(1, EvictionPolicy::FIFO));
+  EXPECT_EQ(c.lookup(0x1000, 0), nullptr);  // never seen
+  c.insert(counted(0x1000));
+  c.insert(counted(0x2000));                // evicts 0x1000
+  EXPECT_EQ(c.lookup(0x1000, 0), nullptr);  // capacity
+  c.invalidate(0x2000, 1);
+  EXPECT_EQ(c.lookup(0x2000, 0), nullptr);  // invalidated
+  const CacheCounters& k = c.counters();
+  EXPECT_EQ(k.misses, 3u);
+  EXPECT_EQ(k.misses_compulsory, 1u);
+  EXPECT_EQ(k.misses_capacity, 1u);
+  EXPECT_EQ(k.misses_invalidated, 1u);
+  EXPECT_EQ(k.evictions, 1u);
+  c.insert(counted(0x1000));
+  EXPECT_EQ(k.retranslations, 1u);
+  ASSERT_NE(c.history(0x1000, 0), nullptr);
+  EXPECT_EQ(c.history(0x1000, 0)->translated, 2u);
+  EXPECT_EQ(c.history(0x1000, 0)->evicted, 1u);
+  EXPECT_EQ(c.history(0x2000, 0)->invalidated, 1u);
+}
+
+TEST(BlockCache, UnboundedCacheNeverEvicts) {
+  BlockCache c;
+  for (uint32_t p = 0; p < 1000; ++p) c.insert(counted(0x10000 + p * 16));
+  EXPECT_EQ(c.counters().evictions, 0u);
+  EXPECT_EQ(c.block_count(), 1000u);
+  EXPECT_EQ(c.counters().bytes_decoded, 100000u);
+}
+
+TEST(BlockCache, FifoFreesTheOldestFirst) {
+  BlockCache c;
+  CacheLimits l;
+  l.bytes = 250;  // two blocks of 100 bytes
+  l.policy = EvictionPolicy::FIFO;
+  c.set_limits(l);
+  c.insert(counted(0x1000));
+  c.insert(counted(0x2000));
+  c.lookup(0x1000, 0);  // FIFO ignores use
+  c.insert(counted(0x3000));
+  EXPECT_EQ(c.find(0x1000, 0), nullptr);
+  EXPECT_NE(c.find(0x2000, 0), nullptr);
+  EXPECT_NE(c.find(0x3000, 0), nullptr);
+  EXPECT_EQ(c.counters().bytes_decoded, 200u);
+  EXPECT_EQ(c.counters().evicted_bytes, 100u);
+  EXPECT_LE(c.counters().bytes_peak, 250u);
+}
+
+TEST(BlockCache, LruGivesEnteredBlocksASecondChance) {
+  BlockCache c;
+  c.set_limits(limit_entries(2, EvictionPolicy::LRU));
+  auto* a = static_cast<CountedBlock*>(c.insert(counted(0x1000)));
+  c.insert(counted(0x2000));
+  a->entered = 5;  // 0x1000 ran since it was queued; 0x2000 did not
+  c.insert(counted(0x3000));
+  EXPECT_NE(c.find(0x1000, 0), nullptr);
+  EXPECT_EQ(c.find(0x2000, 0), nullptr);
+  c.insert(counted(0x4000));  // nobody ran: the hand frees the oldest again (0x1000)
+  EXPECT_EQ(c.find(0x1000, 0), nullptr);
+  EXPECT_NE(c.find(0x3000, 0), nullptr);
+  EXPECT_EQ(c.counters().evictions, 2u);
+}
+
+TEST(BlockCache, FlushPolicyEmptiesTheCacheBeforeInserting) {
+  BlockCache c;
+  c.set_limits(limit_entries(2, EvictionPolicy::FLUSH));
+  c.insert(counted(0x1000));
+  c.insert(counted(0x2000));
+  CachedBlock* b = c.insert(counted(0x3000));
+  EXPECT_TRUE(b->valid);
+  EXPECT_EQ(c.block_count(), 1u);
+  EXPECT_EQ(c.counters().flushes, 1u);
+  EXPECT_EQ(c.counters().evictions, 2u);
+  EXPECT_EQ(c.lookup(0x1000, 0), nullptr);
+  EXPECT_EQ(c.counters().misses_capacity, 1u);
+}
+
+TEST(BlockCache, EvictingABlockTakesItsDependentAndSparesTheKeptEntry) {
+  std::vector<RetireCause> causes;
+  BlockCache c;
+  c.set_limits(limit_entries(3, EvictionPolicy::FIFO));
+  auto* a = static_cast<CountedBlock*>(c.insert(counted(0x1000)));
+  auto* e = static_cast<CountedBlock*>(c.insert(counted(0x2000)));
+  auto region = counted(0x2000);
+  region->lines = 1;  // a companion
+  region->causes = &causes;
+  a->dep = c.insert_companion(std::move(region), e);  // pretend it depends on `a`
+  ASSERT_NE(a->dep, nullptr);
+  // Full (3): the next insert evicts the oldest, `a`, and with it its dependent.
+  c.insert(counted(0x3000));
+  EXPECT_FALSE(a->valid);
+  EXPECT_FALSE(a->dep->valid);
+  ASSERT_EQ(causes.size(), 1u);
+  EXPECT_EQ(causes[0], RetireCause::EVICTED);
+  EXPECT_TRUE(e->valid);
+  EXPECT_EQ(c.counters().evictions, 2u);
+}
+
+TEST(BlockCache, MakingRoomForACompanionSparesItsEntryBlock) {
+  BlockCache c;
+  c.set_limits(limit_entries(2, EvictionPolicy::FIFO));
+  CachedBlock* e = c.insert(counted(0x1000));  // the oldest: FIFO's first choice
+  CachedBlock* x = c.insert(counted(0x2000));
+  auto r = counted(0x1000);
+  r->lines = 1;
+  EXPECT_NE(c.insert_companion(std::move(r), e), nullptr);
+  EXPECT_TRUE(e->valid);
+  EXPECT_FALSE(x->valid);
+}
+
+TEST(BlockCache, FlushPolicyRefusesACompanionWhoseEntryWouldGo) {
+  BlockCache c;
+  c.set_limits(limit_entries(1, EvictionPolicy::FLUSH));
+  CachedBlock* e = c.insert(counted(0x1000));
+  auto r = counted(0x1000);
+  r->lines = 1;
+  EXPECT_EQ(c.insert_companion(std::move(r), e), nullptr);
+  EXPECT_FALSE(e->valid);
 }
 
 }  // namespace
