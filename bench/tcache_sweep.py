@@ -6,6 +6,7 @@ usage: tcache_sweep.py [--softcpu PATH] (--rom ROM | --disk IMAGE | --kernel K [
                        [--policies flush,fifo,lru] [--blocks N] [--jit on|off] [--repeat N]
                        [--expect-status N] [--timeout SEC] [--extra-args ARGS]
                        [--out PREFIX] [--no-plot] [--time cpu|wall]
+       tcache_sweep.py --from-csv CSV [--out PREFIX] [--time cpu|wall]
 
 Every (size, policy) pair runs the workload once per repeat; the runs are interleaved (every
 pair of repeat 1, then every pair of repeat 2, in reverse order, ...) so a change in the
@@ -354,7 +355,16 @@ def plot(med, sizes, policies, metric, prefix, title):
             ticklabels.append("%s\n%s" % (policy, label) if j == 0 else policy)
     ax_miss.set_xticks(ticks)
     ax_miss.set_xticklabels(ticklabels, fontsize=7)
-    ax_miss.set_ylabel("misses by class (median)")
+    totals = [sum(m.get(c, 0) for c, _ in classes) for m in med.values()]
+    if totals and min(totals) > 0 and max(totals) / min(totals) > 100:
+        # Compulsory misses alone beside millions of capacity misses: a log axis shows both
+        # (the stacked segments' heights are then not proportional; the CSV has the counts).
+        ax_miss.set_yscale("log")
+        least = min(m.get(c, 0) for m in med.values() for c, _ in classes if m.get(c, 0) > 0)
+        ax_miss.set_ylim(bottom=least / 2)
+        ax_miss.set_ylabel("misses by class (median, log scale)")
+    else:
+        ax_miss.set_ylabel("misses by class (median)")
     ax_miss.legend()
     ax_miss.grid(True, axis="y", alpha=0.3)
     fig.tight_layout()
@@ -371,10 +381,12 @@ def parse_args():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--softcpu", default=os.path.join(here, "..", "build", "softcpu"))
-    w = ap.add_mutually_exclusive_group(required=True)
+    w = ap.add_mutually_exclusive_group()
     w.add_argument("--rom", help="a ROM run with --bios (ends through the debug-exit port)")
     w.add_argument("--disk", help="a raw disk image booted through SeaBIOS (snapshot=on)")
     w.add_argument("--kernel", help="a Linux bzImage booted directly")
+    w.add_argument("--from-csv", metavar="CSV",
+                   help="run nothing: the report and plots of an earlier sweep's CSV")
     ap.add_argument("--initrd")
     ap.add_argument("--append", default=boot_bench.DEFAULT_APPEND)
     ap.add_argument("--marker", default=re.escape(guest_session.PROMPT),
@@ -398,6 +410,8 @@ def parse_args():
                     help="the run time compared across sizes: the child's CPU seconds "
                          "(default; steadier on a loaded machine) or wall seconds")
     args = ap.parse_args()
+    if not (args.rom or args.disk or args.kernel or args.from_csv):
+        ap.error("give the workload: --rom, --disk or --kernel (or --from-csv)")
     if args.repeat < 1:
         ap.error("--repeat must be >= 1")
     try:
@@ -418,6 +432,8 @@ def parse_args():
     if args.rom is None and args.expect_status is None:
         args.expect_status = 0
     args.marker_rx = re.compile(args.marker)
+    if args.from_csv:
+        return args
     if not os.access(args.softcpu, os.X_OK):
         ap.error("no softcpu binary at %s" % args.softcpu)
     for f in (args.rom, args.disk, args.kernel, args.initrd):
@@ -426,8 +442,39 @@ def parse_args():
     return args
 
 
+def read_csv(path):
+    """Rows of an earlier sweep's CSV (numbers as numbers), its sizes and its policies."""
+    rows = []
+    with open(path) as f:
+        for r in csv.DictReader(f):
+            for c, v in r.items():
+                if c not in ("size", "policy", "result") and v != "":
+                    r[c] = float(v) if re.search(r"[.eE]", v) else int(v)
+            rows.append(r)
+    sizes = sorted({(r["size"], r["size_bytes"]) for r in rows}, key=lambda lb: (lb[1] == 0, lb[1]))
+    policies = [p for p in POLICIES if any(r["policy"] == p for r in rows)]
+    return rows, sizes, policies
+
+
+def report(args, rows, sizes, policies, workload, repeats):
+    metric = "cpu_s" if args.time == "cpu" else "wall_s"
+    med = median_rows(rows, sizes, policies, metric)
+    ref, knees = knee(med, sizes, policies)
+    print_report(med, sizes, policies, args.time, ref, knees)
+    if not args.no_plot and med:
+        title = "%s%s, %d repeat(s)" % (os.path.basename(workload),
+                                         ", jit " + args.jit if args.jit else "", repeats)
+        for path in plot(med, sizes, policies, args.time, args.out, title):
+            print("tcache_sweep: plot written to %s" % path)
+
+
 def main():
     args = parse_args()
+    if args.from_csv:
+        rows, sizes, policies = read_csv(args.from_csv)
+        report(args, rows, sizes, policies, args.from_csv,
+               max([r["repeat"] for r in rows if r["repeat"] != ""] or [0]))
+        return 0
     sizes, policies = args.size_list, args.policy_list
     pairs = [(label, b, p) for label, b in sizes for p in policies]
     n = len(pairs) * args.repeat
@@ -483,15 +530,7 @@ def main():
             wr.writerow({c: ("%.6g" % v if isinstance(v, float) else v) for c, v in r.items()})
     print("tcache_sweep: %d rows written to %s" % (len(rows), csv_path))
 
-    metric = "cpu_s" if args.time == "cpu" else "wall_s"
-    med = median_rows(rows, sizes, policies, metric)
-    ref, knees = knee(med, sizes, policies)
-    print_report(med, sizes, policies, args.time, ref, knees)
-    if not args.no_plot and med:
-        title = "%s%s, %d repeat(s)" % (os.path.basename(workload),
-                                         ", jit " + args.jit if args.jit else "", args.repeat)
-        for path in plot(med, sizes, policies, args.time, args.out, title):
-            print("tcache_sweep: plot written to %s" % path)
+    report(args, rows, sizes, policies, workload, args.repeat)
     if failures:
         print("\ntcache_sweep: %d failure(s):\n  %s" % (len(failures), "\n  ".join(failures)))
         return 1
