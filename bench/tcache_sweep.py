@@ -180,13 +180,19 @@ def run_linux(cmd, marker, timeout):
     return status, wall, ""
 
 
+def stat(s, key):
+    """A counter of the flattened statistics; 0 when absent or null (the JSON's NaN)."""
+    v = s.get(key)
+    return v if isinstance(v, (int, float)) else 0
+
+
 def row_from_stats(row, s):
     for col, key in FROM_STATS.items():
-        row[col] = s.get(key, 0)
+        row[col] = stat(s, key)
     if "cache.misses" not in s:
         # Before the bounded cache every lookup that missed was compulsory or invalidated.
-        row["misses"] = max(0, s.get("cache.lookups", 0) - s.get("cache.hits", 0))
-    row["jit_compile_s"] = float(s.get("jit.compile_us_total", 0)) / 1e6
+        row["misses"] = max(0, stat(s, "cache.lookups") - stat(s, "cache.hits"))
+    row["jit_compile_s"] = float(stat(s, "jit.compile_us_total")) / 1e6
     row["hits"] = row["hits_jump"] + row["hits_hash"]
     row["transitions"] = row["lookups"] + row["hits_chain"]
     row["hit_rate"] = ((row["hits"] + row["hits_chain"]) / row["transitions"]
