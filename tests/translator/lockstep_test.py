@@ -6,6 +6,10 @@ RAM) at every exit to the monitor and at the end. The logs and exit statuses mus
 the first differing line is reported with the state each tier had there.
 
 usage: lockstep_test.py SOFTCPU ROM[:EXTRA-ARGS] ...
+
+EXTRA-ARGS (space-separated softcpu options) go to every mode of that ROM, e.g.
+`c_checksum.rom:--tcache-size 64K --tcache-policy lru` runs both tiers with a tiny
+translation cache (the lockstep_tcache test).
 """
 import os
 import subprocess
@@ -42,6 +46,8 @@ def main():
         for spec in specs:
             rom, _, extra = spec.partition(":")
             extra = extra.split() if extra else []
+            # The same ROM may come several times with other extra arguments: name them.
+            label = " ".join([os.path.basename(rom)] + extra)
             if not os.path.exists(rom):
                 sys.exit(f"FAIL: missing guest {rom} (build it first)")
             results = []
@@ -66,9 +72,9 @@ def main():
                         problem = f"{len(log)} exits, the interpreter's {len(base_log)}"
                 if problem:
                     failures += 1
-                    print(f"FAIL {os.path.basename(rom)} ({name}): {problem}\n    command: {cmd}")
+                    print(f"FAIL {label} ({name}): {problem}\n    command: {cmd}")
                 else:
-                    print(f"ok   {os.path.basename(rom)} ({name}): {len(log)} states, status {status}")
+                    print(f"ok   {label} ({name}): {len(log)} states, status {status}")
     if failures:
         sys.exit(f"{failures} lockstep failure(s)")
 
