@@ -63,7 +63,8 @@ CachedBlock* BlockCache::lookup_slow(uint32_t phys, uint32_t mode, CachedBlock*&
 
 CachedBlock* BlockCache::insert(std::unique_ptr<CachedBlock> block) {
   assert_owner();
-  make_room(block->size_bytes, nullptr);
+  // A block goes in even if it alone is bigger than the bound: the CPU is about to run it.
+  (void)make_room(block->size_bytes, nullptr);
   CachedBlock* b = block.get();
   ++counters_.inserts;
   b->seq = ++next_seq_;
@@ -129,7 +130,7 @@ bool BlockCache::make_room(uint64_t incoming, const CachedBlock* keep) {
   if (!over(incoming)) return true;
   if (limits_.policy == EvictionPolicy::FLUSH) {
     flush(RetireCause::EVICTED);
-    return keep == nullptr;
+    return keep == nullptr && !over(incoming);
   }
   // FIFO takes the front; LRU (CLOCK) gives an entry entered since the hand last passed a
   // second chance at the back. Each pass updates `uses`, so the hand stops within two turns.
@@ -154,7 +155,7 @@ bool BlockCache::make_room(uint64_t incoming, const CachedBlock* keep) {
       if (live(s.entry, s.seq, s.key, s.companion)) kept.push_back(s);
     order_.swap(kept);
   }
-  return true;
+  return !over(incoming);
 }
 
 uint64_t BlockCache::page_version(uint32_t page) const {

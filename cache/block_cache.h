@@ -114,8 +114,9 @@ class BlockCache {
   CachedBlock* insert(std::unique_ptr<CachedBlock> block);
   // Take ownership of a companion entry (a compiled region: CachedBlock::lines). It is found
   // by no lookup; it lives until a write to one of its lines, eviction or a flush retires it.
-  // Making room never evicts `keep` (the region's entry block); if the policy is to flush,
-  // `keep` goes too and the entry is not inserted: nullptr.
+  // Making room never evicts `keep` (the region's entry block). When it cannot fit (bigger
+  // than what the bound leaves beside `keep`, or the flush policy took `keep` too) it is not
+  // inserted: nullptr, and the cache holds no more than its bound.
   CachedBlock* insert_companion(std::unique_ptr<CachedBlock> entry, const CachedBlock* keep);
 
   // Invalidate every block with bytes in [phys, phys + len). Returns how many.
@@ -176,8 +177,8 @@ class BlockCache {
   void retire(CachedBlock* b, RetireCause cause);
   void note_retired(const CachedBlock& b, RetireCause cause);  // blocks: their key's history
   void account(const CachedBlock* b, int64_t sign);
-  // Evict until `incoming` more bytes (and one more entry) fit; never `keep`. False if a
-  // flush took `keep` too.
+  // Evict until `incoming` more bytes (and one more entry) fit; never `keep`. False if they
+  // still do not fit, or a flush took `keep` too.
   bool make_room(uint64_t incoming, const CachedBlock* keep);
   bool over(uint64_t incoming) const;
   bool live(const CachedBlock* b, uint64_t seq, uint64_t k, bool companion) const;

@@ -40,7 +40,7 @@ struct TranslatorStats {
   uint64_t regions_installed = 0;
   uint64_t dropped_stale = 0;       // their code was written while they compiled
   uint64_t dropped_queue_full = 0;
-  uint64_t dropped_no_room = 0;     // a full cache (flush policy) took its entry block
+  uint64_t dropped_no_room = 0;     // no room in a bounded cache (or a flush took its entry)
   uint64_t dropped_unsuitable = 0;  // entry not compilable (crosses a page, blacklisted, ...)
   uint64_t regions_trimmed = 0;     // blocks left out to keep the region under max_region_weight
   uint64_t compile_failures = 0;

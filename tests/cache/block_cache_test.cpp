@@ -222,6 +222,20 @@ TEST(BlockCache, MakingRoomForACompanionSparesItsEntryBlock) {
   EXPECT_FALSE(x->valid);
 }
 
+TEST(BlockCache, ACompanionBiggerThanTheRoomLeftIsRefused) {
+  BlockCache c;
+  CacheLimits l;
+  l.bytes = 1000;
+  l.policy = EvictionPolicy::LRU;
+  c.set_limits(l);
+  CachedBlock* e = c.insert(counted(0x1000, 300));
+  auto r = counted(0x1000, 800);  // 300 + 800 > 1000 even with everything else evicted
+  r->lines = 1;
+  EXPECT_EQ(c.insert_companion(std::move(r), e), nullptr);
+  EXPECT_TRUE(e->valid);
+  EXPECT_LE(c.counters().bytes_peak, 1000u);
+}
+
 TEST(BlockCache, FlushPolicyRefusesACompanionWhoseEntryWouldGo) {
   BlockCache c;
   c.set_limits(limit_entries(1, EvictionPolicy::FLUSH));
