@@ -2,7 +2,8 @@
 """Translation-cache sweep: one workload under a list of cache sizes and eviction policies.
 
 usage: tcache_sweep.py [--softcpu PATH] (--rom ROM | --disk IMAGE | --kernel K [--initrd I]
-                       [--append A]) [--marker REGEX] [--sizes 64K,256K,1M,4M,unbounded]
+                       [--append A]) [--marker REGEX] [--command CMD [--command-check RX]]
+                       [--sizes 64K,256K,1M,4M,unbounded]
                        [--policies flush,fifo,lru] [--blocks N] [--jit on|off] [--repeat N]
                        [--expect-status N] [--timeout SEC] [--extra-args ARGS]
                        [--out PREFIX] [--no-plot] [--time cpu|wall]
@@ -22,7 +23,9 @@ CPU seconds of the child process (user + system, all its threads) from getrusage
            serial console driven with tests/linux/guest_session.py's Console: the run time
            is the wall time from process start to the first line matching --marker (default:
            the busybox prompt); then `poweroff -f` is typed and the exit status must be 0
-           (--expect-status), which also makes softcpu write its statistics.
+           (--expect-status), which also makes softcpu write its statistics. With
+           --command CMD, CMD is typed at the marker and the run time goes on to the end of
+           CMD (boot plus workload; the counters cover both).
 
 Writes PREFIX.csv (one row per run), PREFIX.png and PREFIX.svg (hit rate and run time
 against the cache size, one line per policy; miss classes as stacked bars), prints a table
@@ -162,12 +165,16 @@ def run_rom(cmd, tmp, timeout):
     return p.returncode, wall, guest_out
 
 
-def run_linux(cmd, marker, timeout):
-    """One Linux boot: (status, seconds from process start to the marker, '')."""
+def run_linux(cmd, marker, timeout, command=None):
+    """One Linux boot: (status, seconds from process start to the marker, or to the end of
+    `command` typed at the marker (an in-guest workload), its output)."""
     started = time.monotonic()
     con = boot_bench.QuietConsole(cmd, started + timeout)
+    out = ""
     try:
         con.wait_for(marker, 0, "the marker %r" % marker.pattern)
+        if command:
+            out = con.run(command, "the end of %r" % command)
         wall = time.monotonic() - started
         con.type_line("poweroff -f")
         status = con.wait_exit()
@@ -177,7 +184,7 @@ def run_linux(cmd, marker, timeout):
         raise Failure("%s\n  last lines of the serial console:\n    %s" % (e, "\n    ".join(tail)))
     finally:
         con.kill()
-    return status, wall, ""
+    return status, wall, out
 
 
 def stat(s, key):
@@ -213,7 +220,10 @@ def one_run(args, tmp, size_label, size_bytes, policy, rep):
         if args.rom:
             status, wall, guest_out = run_rom(cmd, tmp, args.timeout)
         else:
-            status, wall, guest_out = run_linux(cmd, args.marker_rx, args.timeout)
+            status, wall, guest_out = run_linux(cmd, args.marker_rx, args.timeout, args.command)
+            if args.command_check and not re.search(args.command_check, guest_out):
+                raise Failure("the output of %r does not match %r:\n%s" % (
+                    args.command, args.command_check, guest_out[-2000:]))
     finally:
         u1, s1 = children_cpu()
     row.update(status=status, wall_s=wall, cpu_user_s=u1 - u0, cpu_sys_s=s1 - s0,
@@ -398,6 +408,11 @@ def parse_args():
     ap.add_argument("--marker", default=re.escape(guest_session.PROMPT),
                     help="regex on the serial console that ends a Linux run's measurement "
                          "(default: the busybox prompt)")
+    ap.add_argument("--command", help="a shell command typed at the marker (an in-guest "
+                    "workload, e.g. '/opt/bench/bench.sh run gzip' with initrd-bench.img): "
+                    "the run then ends when it has finished")
+    ap.add_argument("--command-check", metavar="REGEX",
+                    help="the command's output must match this, or the run fails")
     ap.add_argument("--sizes", default="64K,256K,1M,4M,unbounded",
                     help="comma-separated cache sizes (K/M/G suffixes; unbounded or 0)")
     ap.add_argument("--policies", default=",".join(POLICIES))
