@@ -47,6 +47,7 @@ import time
 
 sys.dont_write_bytecode = True  # leave no __pycache__ in bench/ or tests/linux
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from guest_bench import flatten  # noqa: E402  (the statistics JSON as dotted names)
 import boot_bench  # noqa: E402  (QuietConsole, DEFAULT_APPEND and guest_session)
 
 guest_session = boot_bench.guest_session
@@ -94,16 +95,6 @@ def parse_size(text):
     if not m:
         raise ValueError("bad size %r (a number with an optional K, M or G, or unbounded)" % text)
     return int(m.group(1)) * SUFFIXES[m.group(2)]
-
-
-def flatten(obj, prefix=""):
-    out = {}
-    for k, v in obj.items():
-        if isinstance(v, dict):
-            out.update(flatten(v, prefix + k + "."))
-        else:
-            out[prefix + k] = v
-    return out
 
 
 def children_cpu():
