@@ -364,8 +364,7 @@ std::string RegionCompiler::function_name(const RegionSpec& spec) {
   return name;
 }
 
-size_t RegionCompiler::blocks_within(const RegionSpec& spec, uint64_t budget,
-                                     uint64_t* weight) const {
+size_t RegionCompiler::blocks_within(const RegionSpec& spec, uint64_t budget) const {
   uint64_t total = 0;
   size_t k = 0;
   for (; k < spec.blocks.size(); ++k) {
@@ -377,7 +376,6 @@ size_t RegionCompiler::blocks_within(const RegionSpec& spec, uint64_t budget,
     if (k > 0 && total + w > budget) break;
     total += w;
   }
-  *weight = total;
   return k;
 }
 

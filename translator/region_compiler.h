@@ -42,8 +42,8 @@ class RegionCompiler {
 
   // How many of the region's blocks, in order, fit in `budget` of weight (the sum of their
   // handlers' Semantics::Handler::cost: compile time grows with it); at least the entry
-  // block. *weight gets the weight of those blocks.
-  size_t blocks_within(const RegionSpec& spec, uint64_t budget, uint64_t* weight) const;
+  // block.
+  size_t blocks_within(const RegionSpec& spec, uint64_t budget) const;
 
   // The function name of a region: guest_0x<entry linear>_len_<bytes>_r<id> (perf shows it).
   static std::string function_name(const RegionSpec& spec);

@@ -40,6 +40,7 @@ struct CompiledRegion {
   void* tracker = nullptr;   // the JIT's resources for this region (JitEngine owns the type)
   std::unique_ptr<NativeLink[]> links;  // its exit slots (the code points at them)
   std::string error;
+  bool cancelled = false;    // given up at shutdown: nothing to install or count
 };
 
 }  // namespace softcpu

@@ -96,7 +96,7 @@ bool body_is_inlinable(const llvm::Function& f, std::unordered_set<const llvm::F
 
 // What a handler weighs in a region: its IR instructions with every defined callee counted
 // at each call site (what inlining it brings in), before optimisation. Compile time grows
-// with it, so regions are bounded by the sum (RegionCompiler::trim). Saturates at kCostCap.
+// with it, so regions are bounded by the sum (RegionCompiler::blocks_within). Saturates at kCostCap.
 constexpr uint32_t kCostCap = 1u << 20;
 uint32_t inlined_cost(const llvm::Function& f, std::unordered_map<const llvm::Function*, uint32_t>& memo) {
   if (auto it = memo.find(&f); it != memo.end()) return it->second;

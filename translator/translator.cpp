@@ -351,7 +351,7 @@ void Translator::Impl::compile_loop() {
     }
     reap();
     CompiledRegion r = compile(std::move(spec));
-    if (r.error != "cancelled") {
+    if (!r.cancelled) {
       std::lock_guard<std::mutex> lock(res_mu);
       results.push_back(std::move(r));
       results_ready.store(true, std::memory_order_release);
@@ -366,8 +366,7 @@ void Translator::Impl::compile_loop() {
 
 CompiledRegion Translator::Impl::compile(RegionSpec spec) {
   const auto t0 = std::chrono::steady_clock::now();
-  uint64_t weight = 0;
-  const size_t keep = compiler->blocks_within(spec, config.max_region_weight, &weight);
+  const size_t keep = compiler->blocks_within(spec, config.max_region_weight);
   if (keep < spec.blocks.size()) {
     spec.blocks.resize(keep);
     spec.lines = 0;
@@ -401,8 +400,9 @@ CompiledRegion Translator::Impl::compile(RegionSpec spec) {
       st.region_blocks += spec.blocks.size();
       for (const RegionBlock& b : spec.blocks) st.region_insns += b.insns.size();
       st.inlined_insns += r.inlined_insns;
-    } else if (error == "cancelled") {
+    } else if (cancel.load(std::memory_order_relaxed)) {
       ++st.compiles_cancelled;  // not a compile: no times, nothing to install
+      r.cancelled = true;
       r.spec = std::move(spec);
       return r;
     } else if (!error.empty() && st.compile_failures < 3) {
