@@ -14,9 +14,11 @@ import sys
 import tempfile
 import time
 
+import checklist  # check() and the failure count
+from checklist import check
+
 SOFTCPU = sys.argv[1]
 ROM = sys.argv[2]
-failures = 0
 
 # Places in gdb_guest.asm (fixed offsets in the ROM at 0xF0000).
 RM_BREAK = 0xF0100    # mov bx, 0x5678 (3 bytes)
@@ -27,11 +29,6 @@ EXIT_BYTE = 0x3000    # the guest exits with this byte when EAX was set to 0x123
 EXIT_VALUE = 0x2A
 
 
-def check(name, ok, detail=""):
-    global failures
-    print(("ok   " if ok else "FAIL ") + name + ("" if ok or not detail else ": " + detail))
-    if not ok:
-        failures += 1
 
 
 def free_port():
@@ -142,7 +139,7 @@ def gdb_session():
     # reached it: status = value * 2 + 1 (0x7F, status 255, otherwise).
     check("guest exit status follows what gdb wrote", status == EXIT_VALUE * 2 + 1,
           f"status {status}")
-    if failures:
+    if checklist.failures:
         print("---- gdb output ----\n" + out + "\n---- softcpu stderr ----\n" + banner + err)
 
 
@@ -301,5 +298,5 @@ else:
     gdb_reset_session()
 malformed_packets()
 run_control()
-print("gdb_test: %d failure(s)" % failures)
-sys.exit(1 if failures else 0)
+print("gdb_test: %d failure(s)" % checklist.failures)
+sys.exit(1 if checklist.failures else 0)

@@ -18,21 +18,14 @@ import subprocess
 import sys
 import tempfile
 
+import checklist  # check() and the failure count
+from checklist import check
+
 SOFTCPU = sys.argv[1]
 ROM = sys.argv[2]
 INSNS = 100_000_000  # ~1 s interpreted, less compiled
 COLUMNS = ["rank", "linear", "physical", "bytes", "insns", "executions", "region_entries",
            "tier", "translated", "evicted", "samples", "share", "symbol"]
-failures = 0
-
-
-def check(name, ok, detail=""):
-    global failures
-    print(("ok   " if ok else "FAIL ") + name + ("" if ok or not detail else ": " + detail),
-          flush=True)
-    if not ok:
-        failures += 1
-    return ok
 
 
 def run(*extra):
@@ -162,8 +155,8 @@ def main():
             check("symbols: a malformed map is status 2 naming the line",
                   status == 2 and smap + ":6: expected 3 fields, found 2" in err,
                   f"status {status}: {err}")
-    print("profile_test: %d failure(s)" % failures)
-    sys.exit(1 if failures else 0)
+    print("profile_test: %d failure(s)" % checklist.failures)
+    sys.exit(1 if checklist.failures else 0)
 
 
 main()

@@ -12,18 +12,11 @@ import subprocess
 import sys
 import tempfile
 
+import checklist  # check() and the failure count
+from checklist import check
+
 SOFTCPU = sys.argv[1]
 ROM = sys.argv[2]
-failures = 0
-
-
-def check(name, ok, detail=""):
-    global failures
-    print(("ok   " if ok else "FAIL ") + name + ("" if ok or not detail else ": " + str(detail)),
-          flush=True)
-    if not ok:
-        failures += 1
-    return ok
 
 
 def run(*extra):
@@ -90,5 +83,5 @@ with tempfile.TemporaryDirectory() as tmp:
         status, out, _ = run(*args)
         check(name, status == 2 and message in out, f"status {status}: {out[-300:]}")
 
-print(f"{failures} failed" if failures else "all stats-series checks passed")
-sys.exit(1 if failures else 0)
+print(f"{checklist.failures} failed" if checklist.failures else "all stats-series checks passed")
+sys.exit(1 if checklist.failures else 0)

@@ -12,7 +12,6 @@
                    interrupt work, and `kill` ends softcpu.
 
 Usage: jit_cli_test.py SOFTCPU BENCH_ROM"""
-import json
 import os
 import re
 import shutil
@@ -24,34 +23,15 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import checklist  # noqa: E402  (check() and the failure count)
+from checklist import check  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+from run_bench import find_json  # noqa: E402  (the --stats=json object in softcpu's stderr)
+
 SOFTCPU = sys.argv[1]
 ROM = sys.argv[2]
 RUN_TIMEOUT = 120  # seconds for one bench run (it takes 1-3 s; ~8 s interpreted at worst)
-failures = 0
-
-
-def check(name, ok, detail=""):
-    global failures
-    print(("ok   " if ok else "FAIL ") + name + ("" if ok or not detail else ": " + detail),
-          flush=True)
-    if not ok:
-        failures += 1
-    return ok
-
-
-def find_json(text):
-    """The --stats=json object softcpu prints on stderr, or None."""
-    dec = json.JSONDecoder()
-    pos = text.find("{")
-    while pos != -1:
-        try:
-            obj, _ = dec.raw_decode(text, pos)
-            if isinstance(obj, dict) and "instructions" in obj:
-                return obj
-        except ValueError:
-            pass
-        pos = text.find("{", pos + 1)
-    return None
 
 
 def stat(stats, dotted, default=None):
@@ -388,7 +368,7 @@ def gdb_interrupt(delay):
         if sc.poll() is None:
             sc.kill()
             sc.wait()
-        if failures:
+        if checklist.failures:
             print("---- gdb output ----\n" + (tail(g.out, 4000) if g else "") +
                   "\n---- softcpu stderr ----\n" + tail("".join(err_lines), 2000))
 
@@ -407,8 +387,8 @@ def main():
         # a fast host (0.4 of the measured JIT run).
         delay = 0.7 if not isinstance(wall, (int, float)) else max(0.25, min(0.7, 0.4 * wall))
         gdb_interrupt(delay)
-    print("jit_cli_test: %d failure(s) in %.1f s" % (failures, time.monotonic() - t_start))
-    sys.exit(1 if failures else 0)
+    print("jit_cli_test: %d failure(s) in %.1f s" % (checklist.failures, time.monotonic() - t_start))
+    sys.exit(1 if checklist.failures else 0)
 
 
 main()
