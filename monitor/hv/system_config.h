@@ -1,0 +1,87 @@
+// A whole system as `softcpu run --config FILE` describes it (docs/config.md): processor sets,
+// the hypervisors and the partitions. The single-guest command line is the one-partition case.
+// Plain data: monitor/hv/config_file.* fills it from TOML and checks it; the primary
+// hypervisor (monitor/hv/primary.*) builds the partitions from it. Every element keeps the line
+// of the file it came from (0 when built in code) so later checks can name it.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "monitor/machine_config.h"
+
+namespace softcpu::hv {
+
+// A processor set: host threads that run vCPUs.
+struct ProcessorSetConfig {
+  std::string name;
+  unsigned threads = 1;
+  unsigned line = 0;
+};
+
+enum class HypervisorKind { PRIMARY, SECONDARY };
+enum class SchedulerKind { ROUND_ROBIN, PRIORITY };
+
+struct HypervisorConfig {
+  std::string name;
+  HypervisorKind kind = HypervisorKind::PRIMARY;
+  std::string processor_set;               // a ProcessorSetConfig name
+  SchedulerKind scheduler = SchedulerKind::ROUND_ROBIN;
+  uint32_t time_slice_us = 10000;          // round robin slice
+  unsigned line = 0;
+};
+
+// A range of a partition's guest-physical space. Static regions are backed at start; a dynamic
+// region is address space the partition may receive pages into from `pool` (lending).
+struct MemoryRegionConfig {
+  uint64_t guest_base = 0;                 // page aligned
+  uint64_t size = 0;                       // page aligned, > 0
+  bool dynamic = false;
+  std::string pool;                        // dynamic only: the pool's name
+  unsigned line = 0;
+};
+
+// A named pool of machine memory that partitions lend from and return to.
+struct MemoryPoolConfig {
+  std::string name;
+  uint64_t size = 0;
+  unsigned line = 0;
+};
+
+// An interrupt source of an assigned device routed to an input of the owner's interrupt
+// controller (IOAPIC pin / 8259 IRQ line).
+struct IrqRouteConfig {
+  std::string device;                      // e.g. "ide0", "com1"
+  unsigned source = 0;                     // the device's interrupt output (usually 0)
+  unsigned gsi = 0;                        // the partition's IOAPIC input
+  unsigned line = 0;
+};
+
+struct PartitionConfig {
+  std::string name;
+  std::string hypervisor;                  // a HypervisorConfig name
+  unsigned vcpus = 1;
+  // Boot (disk / kernel+initrd+append / bios), disks, serial backend, timeout, jit...: the same
+  // choices the single-guest command line makes. machine.ram_mib is derived from `memory`.
+  MachineConfig machine;
+  std::vector<MemoryRegionConfig> memory;
+  std::vector<std::string> devices;        // assigned device names ("ide0", "com1", ...)
+  std::vector<IrqRouteConfig> irq_routes;
+  std::optional<unsigned> priority;        // priority scheduler only
+  std::optional<std::pair<unsigned, unsigned>> priority_range;  // levels it may use
+  std::optional<uint32_t> time_slice_us;   // overrides the hypervisor's slice
+  bool exit_on_poweroff = true;            // the system exits when this partition powers off
+  unsigned line = 0;
+};
+
+struct SystemConfig {
+  std::string source;                      // the file it came from ("" when built in code)
+  uint64_t machine_memory = 0;             // bytes of machine memory the primary owns
+  std::vector<ProcessorSetConfig> processor_sets;
+  std::vector<HypervisorConfig> hypervisors;
+  std::vector<MemoryPoolConfig> pools;
+  std::vector<PartitionConfig> partitions;
+};
+
+}  // namespace softcpu::hv
