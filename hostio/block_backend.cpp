@@ -1,11 +1,17 @@
 #include "hostio/block_backend.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <future>
 
 #include "hostio/cpu_mailbox.h"
@@ -24,6 +30,75 @@ struct BlockBackend::Request {
   Done done;
   std::promise<void>* closed = nullptr;  // CLOSE only
 };
+
+namespace {
+
+// The processes other than (this process, fd `own_fd`) that have the file (dev, ino) open, as
+// "pid 123 (softcpu)" joined by ", "; empty when /proc tells nothing.
+std::string other_users(dev_t dev, ino_t ino, int own_fd) {
+  std::string found;
+  DIR* proc = opendir("/proc");
+  if (!proc) return found;
+  const long self = static_cast<long>(getpid());
+  while (dirent* e = readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (*end != '\0' || pid <= 0) continue;
+    std::string fd_dir = std::string("/proc/") + e->d_name + "/fd";
+    DIR* fds = opendir(fd_dir.c_str());
+    if (!fds) continue;  // another user's process: not ours to look at
+    bool uses = false;
+    while (dirent* f = readdir(fds)) {
+      if (f->d_name[0] == '.') continue;
+      if (pid == self && std::atoi(f->d_name) == own_fd) continue;
+      struct stat st;
+      if (stat((fd_dir + "/" + f->d_name).c_str(), &st) == 0 && st.st_dev == dev &&
+          st.st_ino == ino) {
+        uses = true;
+        break;
+      }
+    }
+    closedir(fds);
+    if (!uses) continue;
+    std::string comm;
+    std::ifstream(std::string("/proc/") + e->d_name + "/comm") >> comm;
+    if (!found.empty()) found += ", ";
+    found += "pid " + std::to_string(pid) + (comm.empty() ? "" : " (" + comm + ")");
+    if (pid == self) found += " [this process]";
+  }
+  closedir(proc);
+  return found;
+}
+
+// Takes the image lock (see block_backend.h). Returns "" or why the image cannot be used.
+std::string lock_image(int fd, const std::string& path, bool shared, const struct stat& st) {
+  struct flock fl {};
+  fl.l_type = shared ? F_RDLCK : F_WRLCK;
+  fl.l_whence = SEEK_SET;  // l_start = l_len = 0: the whole file, however it grows
+  if (fcntl(fd, F_OFD_SETLK, &fl) == 0) return "";
+  int err = errno;
+  if (err != EAGAIN && err != EACCES) {
+    // A file system without OFD locks (some network ones): go on unprotected, as QEMU does.
+    std::fprintf(stderr, "softcpu: warning: cannot lock disk image '%s' (%s): another process "
+                 "could open it at the same time\n", path.c_str(), std::strerror(err));
+    return "";
+  }
+  std::string users = other_users(st.st_dev, st.st_ino, fd);
+  std::string who = users.empty() ? "another process" : users;
+  if (shared)
+    return "it is open read-write by " + who +
+           "; an image being written cannot be shared (stop that user first)";
+  return "it is in use by " + who +
+         "; only one process may open an image read-write (add readonly=on or snapshot=on "
+         "to both users to share it)";
+}
+
+const char* kind_name(int kind) {
+  static const char* const names[] = {"read", "write", "flush"};
+  return kind >= 0 && kind < 3 ? names[kind] : "close";
+}
+
+}  // namespace
 
 BlockBackend::BlockBackend(std::string path, const Options& options, EventLoop& loop,
                            CpuMailbox& mailbox)
@@ -55,6 +130,11 @@ std::unique_ptr<BlockBackend> BlockBackend::open(const std::string& path, const 
       why = S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file";
     else if (rc < 0)
       why = uv_strerror(rc);
+    if (why.empty()) {
+      struct stat host_st;
+      if (::fstat(fd, &host_st) == 0)
+        why = lock_image(fd, path, options.readonly || options.snapshot, host_st);
+    }
     if (!why.empty()) {
       uv_fs_close(loop.uv(), &req, fd, nullptr);
       uv_fs_req_cleanup(&req);
@@ -78,6 +158,22 @@ std::unique_ptr<BlockBackend> BlockBackend::open(const std::string& path, const 
 BlockBackend::~BlockBackend() {
   *alive_ = false;  // completions still in the mailbox are dropped
   if (fd_ < 0) return;
+  struct Summary {  // after the close: the loop thread is done with the counters
+    BlockBackend* self;
+    ~Summary() {
+      uint64_t total = self->io_errors_total_;
+      unsigned kinds = (self->io_errors_[0] > 0) + (self->io_errors_[1] > 0) +
+                       (self->io_errors_[2] > 0);
+      if (total > kinds)  // more than the lines already printed
+        std::fprintf(stderr,
+                     "softcpu: disk '%s': %llu host I/O errors in all (%llu read, %llu write, "
+                     "%llu flush)\n",
+                     self->path_.c_str(), static_cast<unsigned long long>(total),
+                     static_cast<unsigned long long>(self->io_errors_[0]),
+                     static_cast<unsigned long long>(self->io_errors_[1]),
+                     static_cast<unsigned long long>(self->io_errors_[2]));
+    }
+  } summary{this};
   std::promise<void> closed;
   auto* req = new Request;
   req->owner = this;
@@ -214,13 +310,19 @@ void BlockBackend::start(Request* req) {
     }
     case Kind::FLUSH:
       if (options_.readonly || options_.snapshot) return finish(req, 0);
+      if (flush_failed_) return finish(req, UV_EIO);
       rc = uv_fs_fsync(uv, &req->fs, fd_, cb);
       break;
     case Kind::CLOSE:
       // Final flush and close, synchronously: nothing else is queued behind a close.
       if (!options_.readonly && !options_.snapshot) {
-        uv_fs_fsync(uv, &req->fs, fd_, nullptr);
+        int synced = uv_fs_fsync(uv, &req->fs, fd_, nullptr);
         uv_fs_req_cleanup(&req->fs);
+        if (synced < 0 || flush_failed_)
+          std::fprintf(stderr,
+                       "softcpu: disk '%s': the final fsync failed (%s): writes since the "
+                       "last successful flush may not be on disk\n",
+                       path_.c_str(), uv_strerror(synced < 0 ? synced : UV_EIO));
       }
       uv_fs_close(uv, &req->fs, fd_, nullptr);
       uv_fs_req_cleanup(&req->fs);
@@ -238,6 +340,8 @@ void BlockBackend::on_fs_done(void* uv_req) {
   uv_fs_req_cleanup(fs);
   if (result < 0) {
     self->finish(req, static_cast<int>(result));
+  } else if (req->kind == Kind::WRITE && result == 0) {
+    self->finish(req, UV_EIO);  // no progress: retrying would spin forever
   } else if (req->kind == Kind::READ && result == 0) {
     // End of file: the rest of the range reads as zeros.
     std::memset(req->buffer + req->done_bytes, 0, req->len - req->done_bytes);
@@ -265,6 +369,10 @@ void BlockBackend::finish(Request* req, int status) {
     closed->set_value();  // the destroying thread may free *this from here on
     return;
   }
+  if (status < 0 && status != UV_ECANCELED) {
+    if (req->kind == Kind::FLUSH) flush_failed_ = true;
+    report_error(*req, status);
+  }
   Done done = std::move(req->done);
   auto alive = alive_;
   mailbox_.post([this, alive, done = std::move(done), status] {
@@ -273,6 +381,25 @@ void BlockBackend::finish(Request* req, int status) {
     if (done) done(status);
   });
   running_.reset();
+}
+
+void BlockBackend::report_error(const Request& req, int status) {
+  int kind = static_cast<int>(req.kind);
+  if (kind > 2) return;
+  ++io_errors_total_;
+  if (io_errors_[kind]++ > 0) return;  // one line per kind; the rest are summed at close
+  if (req.kind == Kind::FLUSH)
+    std::fprintf(stderr,
+                 "softcpu: disk '%s': flush (fsync) failed: %s; the guest sees a disk error, "
+                 "and every later flush fails too (further errors are counted, not shown)\n",
+                 path_.c_str(), uv_strerror(status));
+  else
+    std::fprintf(stderr,
+                 "softcpu: disk '%s': %s of %zu bytes at offset %llu failed: %s; the guest sees "
+                 "a disk error (further %s errors are counted, not shown)\n",
+                 path_.c_str(), kind_name(kind), req.len,
+                 static_cast<unsigned long long>(req.offset + req.done_bytes),
+                 uv_strerror(status), kind_name(kind));
 }
 
 void BlockBackend::apply_overlay(const Request& req) {

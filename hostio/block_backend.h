@@ -7,7 +7,21 @@
 // Modes: readonly (the file is opened read-only and every write fails with UV_EROFS) and
 // snapshot (the file is opened read-only and never modified; writes go to an in-memory overlay
 // of 512-byte sectors that later reads see; snapshot requests must be sector-aligned).
+//
+// Image locking: open() takes an advisory OFD lock on the whole file (fcntl F_OFD_SETLK), shared
+// in readonly and snapshot modes and exclusive for read-write, so a second process (or a second
+// backend in this process) cannot write an image another one uses; it is refused with a message
+// naming the image and, when /proc tells, the other process.
+//
+// Host I/O errors (docs/design.md "Host I/O faults and data safety"): a failed request completes
+// with its libuv error code (the device turns it into an ATA error); the first failure of each
+// kind (read, write, flush) is reported on stderr and the rest are counted, with one summary
+// line at close. A write that makes no progress (0 bytes) fails with UV_EIO rather than
+// retrying forever. Once an fsync has failed every later flush fails too (UV_EIO): the kernel
+// may have dropped the dirty pages the failed fsync covered, so a later successful fsync would
+// claim data is durable that may be gone.
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -64,6 +78,8 @@ class BlockBackend {
   // Requests issued whose completion has not run yet (CPU thread view).
   unsigned pending() const { return pending_; }
   uint64_t reads = 0, writes = 0, flushes = 0;  // requests issued, for stats
+  // Failed requests so far (loop thread writes, any thread may read for stats or tests).
+  uint64_t io_errors() const { return io_errors_total_; }
 
  private:
   enum class Kind { READ, WRITE, FLUSH, CLOSE };
@@ -79,6 +95,7 @@ class BlockBackend {
   static void on_fs_done(void* uv_req);
   void apply_overlay(const Request& req);
   void store_overlay(const Request& req);
+  void report_error(const Request& req, int status);  // loop thread
 
   std::string path_;
   Options options_;
@@ -94,6 +111,9 @@ class BlockBackend {
   std::deque<std::unique_ptr<Request>> queue_;
   std::unique_ptr<Request> running_;
   std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> overlay_;  // sector -> data
+  bool flush_failed_ = false;       // an fsync failed: every later flush fails (see above)
+  uint64_t io_errors_[3] = {};      // failures by Kind (READ, WRITE, FLUSH)
+  std::atomic<uint64_t> io_errors_total_{0};
 };
 
 }  // namespace softcpu

@@ -149,5 +149,47 @@ TEST_F(BlockBackendTest, CompletionsAfterDestructionAreDropped) {
   EXPECT_FALSE(ran);
 }
 
+// Image locking (block_backend.h): OFD locks conflict between open file descriptions, so two
+// backends in one process behave like two processes.
+TEST_F(BlockBackendTest, SecondWriterIsRefusedNamingTheImageAndTheUser) {
+  auto first = open();
+  ASSERT_TRUE(first);
+  std::string error;
+  EXPECT_FALSE(BlockBackend::open(path_, {}, loop_, mailbox_, &error));
+  EXPECT_NE(error.find("cannot open disk image '" + path_ + "': it is in use by pid " +
+                       std::to_string(getpid())),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find("[this process]"), std::string::npos) << error;
+  EXPECT_NE(error.find("readonly=on or snapshot=on"), std::string::npos) << error;
+  // Nor may a reader share an image being written.
+  BlockBackend::Options ro;
+  ro.readonly = true;
+  EXPECT_FALSE(BlockBackend::open(path_, ro, loop_, mailbox_, &error));
+  EXPECT_NE(error.find("it is open read-write by pid"), std::string::npos) << error;
+  BlockBackend::Options snap;
+  snap.snapshot = true;
+  EXPECT_FALSE(BlockBackend::open(path_, snap, loop_, mailbox_, &error));
+  first.reset();  // the lock goes with the file
+  EXPECT_TRUE(open());
+}
+
+TEST_F(BlockBackendTest, ReadersShareAndKeepWritersOut) {
+  BlockBackend::Options ro, snap;
+  ro.readonly = true;
+  snap.snapshot = true;
+  auto a = open(ro);
+  auto b = open(snap);
+  auto c = open(ro);
+  ASSERT_TRUE(a && b && c);
+  std::string error;
+  EXPECT_FALSE(BlockBackend::open(path_, {}, loop_, mailbox_, &error));
+  EXPECT_NE(error.find("it is in use by pid"), std::string::npos) << error;
+  a.reset();
+  b.reset();
+  c.reset();
+  EXPECT_TRUE(open());
+}
+
 }  // namespace
 }  // namespace softcpu
