@@ -6,11 +6,13 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <future>
+#include <mutex>
 
 #include "hostio/event_loop.h"
 #include "hostio/tcp_server.h"
@@ -463,9 +465,20 @@ class StdioBackend final : public CharBackend {
 // provides the input. The guest does not wait for a client: output with none is dropped.
 class TcpServerBackend final : public CharBackend {
  public:
+  // Input from the client is paused above HIGH_WATER queued bytes (a guest that does not read
+  // its UART cannot make us buffer a flooding client without bound) and resumed below
+  // LOW_WATER.
+  static constexpr size_t HIGH_WATER = 64 * 1024;
+  static constexpr size_t LOW_WATER = 16 * 1024;
+
   const char* kind() const override { return "tcp"; }
   void write(const uint8_t* data, size_t len) override { server_->send(data, len); }
-  bool read_byte(uint8_t& out) override { return input_.pop(out); }
+  bool read_byte(uint8_t& out) override {
+    if (!input_.pop(out)) return false;
+    if (paused_.load() && input_.size() < LOW_WATER && paused_.exchange(false))
+      server_->resume_input();  // posted: runs on the loop thread after the pause
+    return true;
+  }
   bool has_input() override { return !input_.empty(); }
   void set_input_listener(std::function<void()> listener) override {
     std::lock_guard<std::mutex> lock(callback_mutex_);
@@ -476,6 +489,7 @@ class TcpServerBackend final : public CharBackend {
     TcpServer::Callbacks cb;
     cb.on_data = [this](const uint8_t* data, size_t len) {  // loop thread
       input_.push(data, len);
+      if (input_.size() >= HIGH_WATER && !paused_.exchange(true)) server_->pause_input();
       std::function<void()> listener;
       {
         std::lock_guard<std::mutex> lock(callback_mutex_);
@@ -485,11 +499,17 @@ class TcpServerBackend final : public CharBackend {
     };
     std::string error;
     server_ = TcpServer::listen(loop, host, port, std::move(cb), &error);
+    if (server_ && !is_loopback_host(host))
+      std::fprintf(stderr,
+                   "softcpu: warning: the serial port listens on tcp:%s:%u, reachable from "
+                   "other machines\n",
+                   host.c_str(), unsigned(server_->port()));
     return server_ ? std::string() : "serial backend: " + error;
   }
 
  private:
   InputQueue input_;
+  std::atomic<bool> paused_{false};
   std::mutex callback_mutex_;
   std::function<void()> listener_;  // guarded by callback_mutex_
   std::unique_ptr<TcpServer> server_;  // last: closed first, before the state it calls into

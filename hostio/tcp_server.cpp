@@ -1,9 +1,12 @@
 #include "hostio/tcp_server.h"
 
+#include <poll.h>
 #include <uv.h>
 
 #include <atomic>
+#include <cstdio>
 #include <future>
+#include <mutex>
 #include <utility>
 
 #include "hostio/event_loop.h"
@@ -21,7 +24,15 @@ struct TcpServer::Impl {
   int open_handles = 0;         // handles whose close callback has not run yet
   std::promise<void>* all_closed = nullptr;
   std::atomic<bool> connected{false};
+  bool input_paused = false;     // pause_input() in force
+  bool backlog_reported = false;  // the "not reading" line was printed
+  std::string name;               // "127.0.0.1:1234", for messages
   char buffer[16384];
+
+  // Bytes from send() not yet handed to libuv, and whether a flush task is posted.
+  std::mutex out_mutex;
+  std::string out;          // guarded by out_mutex
+  bool flush_posted = false;  // guarded by out_mutex
 
   void handle_closed() {
     if (--open_handles == 0 && all_closed) {
@@ -61,6 +72,9 @@ struct TcpServer::Impl {
     }
     c->data = self;
     ++self->open_handles;
+    // A client that vanished while its input was paused has not been noticed yet (nothing
+    // reads its socket): let the newcomer in if the old one is gone.
+    if (self->client && self->client_gone()) self->close_client();
     if (uv_accept(server, reinterpret_cast<uv_stream_t*>(c)) != 0 || self->client != nullptr) {
       self->close_handle(reinterpret_cast<uv_handle_t*>(c));  // one client at a time
       return;
@@ -70,8 +84,50 @@ struct TcpServer::Impl {
     self->connected.store(true);
     if (self->callbacks.on_connect) self->callbacks.on_connect();
     // The connect callback may have disconnected it again.
-    if (self->client == c)
+    if (self->client == c && !self->input_paused)
       uv_read_start(reinterpret_cast<uv_stream_t*>(c), &Impl::on_alloc, &Impl::on_read);
+  }
+
+  bool client_gone() const {
+    uv_os_fd_t fd;
+    if (uv_fileno(reinterpret_cast<const uv_handle_t*>(client), &fd) != 0) return false;
+    pollfd p{fd, POLLRDHUP, 0};
+    return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+  }
+
+  void set_paused(bool paused) {
+    if (closed || paused == input_paused) return;
+    input_paused = paused;
+    if (!client) return;
+    auto* s = reinterpret_cast<uv_stream_t*>(client);
+    if (paused)
+      uv_read_stop(s);
+    else
+      uv_read_start(s, &Impl::on_alloc, &Impl::on_read);
+  }
+
+  // Loop thread: hand everything gathered by send() to libuv as one write.
+  void flush_out() {
+    std::string data;
+    {
+      std::lock_guard<std::mutex> lock(out_mutex);
+      data.swap(out);
+      flush_posted = false;
+    }
+    if (data.empty() || closed || !client) return;
+    size_t queued = uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(client));
+    if (queued + data.size() > MAX_BACKLOG) {
+      if (!backlog_reported) {
+        backlog_reported = true;
+        std::fprintf(stderr,
+                     "softcpu: the client of tcp:%s does not read what it is sent (%zu bytes "
+                     "waiting): disconnected\n",
+                     name.c_str(), queued + data.size());
+      }
+      close_client();
+      return;
+    }
+    write(std::move(data));
   }
 
   static void on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -101,7 +157,14 @@ struct TcpServer::Impl {
     w->data = std::move(data);
     uv_buf_t buf = uv_buf_init(w->data.data(), unsigned(w->data.size()));
     int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(client), &buf, 1,
-                      [](uv_write_t* req, int) { delete reinterpret_cast<WriteReq*>(req); });
+                      [](uv_write_t* req, int status) {
+                        auto* self = static_cast<Impl*>(req->handle->data);
+                        // EPIPE, ECONNRESET: the client is gone even if we are not reading.
+                        if (status < 0 && status != UV_ECANCELED &&
+                            reinterpret_cast<uv_tcp_t*>(req->handle) == self->client)
+                          self->close_client();
+                        delete reinterpret_cast<WriteReq*>(req);
+                      });
     if (rc != 0) {
       delete w;
       close_client();
@@ -157,6 +220,8 @@ std::unique_ptr<TcpServer> TcpServer::listen(EventLoop& loop, const std::string&
     return nullptr;  // the destructor closes what was opened
   }
   server->port_ = bound;
+  impl->name = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+               std::to_string(bound);
   return server;
 }
 
@@ -185,15 +250,38 @@ bool TcpServer::has_client() const { return impl_->connected.load(); }
 
 void TcpServer::send(const uint8_t* data, size_t len) {
   if (len == 0 || !impl_->connected.load()) return;
-  loop_.post([impl = impl_, bytes = std::string(reinterpret_cast<const char*>(data), len)]() mutable {
-    impl->write(std::move(bytes));
-  });
+  {
+    std::lock_guard<std::mutex> lock(impl_->out_mutex);
+    // Past the backlog limit the client is about to be disconnected: stop gathering.
+    if (impl_->out.size() > MAX_BACKLOG) return;
+    impl_->out.append(reinterpret_cast<const char*>(data), len);
+    if (impl_->flush_posted) return;
+    impl_->flush_posted = true;
+  }
+  if (!loop_.post([impl = impl_] { impl->flush_out(); })) {
+    std::lock_guard<std::mutex> lock(impl_->out_mutex);
+    impl_->flush_posted = false;
+  }
 }
 
 void TcpServer::disconnect() {
   loop_.post([impl = impl_] {
     if (!impl->closed) impl->close_client();
   });
+}
+
+void TcpServer::pause_input() {
+  if (loop_.in_loop_thread())
+    impl_->set_paused(true);
+  else
+    loop_.post([impl = impl_] { impl->set_paused(true); });
+}
+
+void TcpServer::resume_input() {
+  if (loop_.in_loop_thread())
+    impl_->set_paused(false);
+  else
+    loop_.post([impl = impl_] { impl->set_paused(false); });
 }
 
 bool parse_host_port(const std::string& spec, std::string& host, uint16_t& port) {
@@ -210,7 +298,8 @@ bool parse_host_port(const std::string& spec, std::string& host, uint16_t& port)
     host = spec.substr(0, colon);
   }
   const std::string p = spec.substr(colon + 1);
-  if (host.empty() || p.empty() || p.size() > 5) return false;
+  if (host.empty()) host = "127.0.0.1";  // no address named: loopback only
+  if (p.empty() || p.size() > 5) return false;
   unsigned v = 0;
   for (char c : p) {
     if (c < '0' || c > '9') return false;
@@ -219,6 +308,10 @@ bool parse_host_port(const std::string& spec, std::string& host, uint16_t& port)
   if (v > 65535) return false;
   port = uint16_t(v);
   return true;
+}
+
+bool is_loopback_host(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
 }  // namespace softcpu

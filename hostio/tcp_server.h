@@ -5,6 +5,13 @@
 // Callbacks run on the loop thread; users that own CPU-thread state forward them through
 // hostio/cpu_mailbox.h (the order of connect, data and disconnect is kept). send() and
 // disconnect() may be called from any thread.
+//
+// Hostile or stuck clients (docs/design.md "Host I/O faults and data safety"): bytes given to
+// send() are gathered into one buffer and written by one loop task at a time, however many
+// small sends come in; a client that leaves more than MAX_BACKLOG bytes unread is disconnected
+// (one line on stderr, once per server). Input is read only while the user wants it:
+// pause_input() stops reading from the socket (TCP flow control then holds the sender back)
+// until resume_input().
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -35,6 +42,8 @@ class TcpServer {
   TcpServer(const TcpServer&) = delete;
   TcpServer& operator=(const TcpServer&) = delete;
 
+  static constexpr size_t MAX_BACKLOG = 4 << 20;  // bytes queued for a client that does not read
+
   uint16_t port() const { return port_; }  // the port actually bound
   bool has_client() const;  // any thread
 
@@ -43,6 +52,10 @@ class TcpServer {
   void send(const std::string& s) { send(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
   // Close the current client connection (if any). Any thread.
   void disconnect();
+  // Stop / restart reading client input (also for later clients). Any thread; immediate on
+  // the loop thread, posted otherwise.
+  void pause_input();
+  void resume_input();
 
   struct Impl;  // loop-thread state (public so that libuv callbacks in the .cpp can name it)
 
@@ -54,7 +67,11 @@ class TcpServer {
   uint16_t port_ = 0;
 };
 
-// Split "HOST:PORT" (IPv6 hosts in brackets: "[::1]:1234"). False if malformed.
+// Split "HOST:PORT" (IPv6 hosts in brackets: "[::1]:1234"). An empty HOST (":1234") means
+// the loopback address 127.0.0.1: nothing listens beyond this machine unless the user names
+// another address. False if malformed.
 bool parse_host_port(const std::string& spec, std::string& host, uint16_t& port);
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool is_loopback_host(const std::string& host);
 
 }  // namespace softcpu

@@ -1,6 +1,7 @@
 #include "monitor/machine.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cinttypes>
 #include <cstring>
@@ -187,9 +188,19 @@ void Machine::start_gdb_stub() {
   gdb_stub_->set_close_handler([this] { if (gdb_server_) gdb_server_->disconnect(); });
   TcpServer::Callbacks cb;
   cb.on_connect = [this] { mailbox_.post([this] { if (gdb_stub_) gdb_stub_->on_connect(); }); };
-  cb.on_data = [this](const uint8_t* data, size_t len) {
-    mailbox_.post([this, bytes = std::string(reinterpret_cast<const char*>(data), len)] {
+  // Flow control: a client flooding the socket faster than the stub parses stops being read
+  // above 1 MiB of unparsed input (hostio/tcp_server.h) instead of growing the mailbox.
+  auto pending = std::make_shared<std::atomic<size_t>>(0);
+  auto paused = std::make_shared<std::atomic<bool>>(false);
+  cb.on_data = [this, pending, paused](const uint8_t* data, size_t len) {
+    if (pending->fetch_add(len) + len > (1u << 20) && !paused->exchange(true) && gdb_server_)
+      gdb_server_->pause_input();
+    mailbox_.post([this, pending, paused,
+                   bytes = std::string(reinterpret_cast<const char*>(data), len)] {
       if (gdb_stub_) gdb_stub_->feed(bytes);
+      if (pending->fetch_sub(bytes.size()) - bytes.size() < (256u << 10) &&
+          paused->exchange(false) && gdb_server_)
+        gdb_server_->resume_input();
     });
   };
   cb.on_disconnect = [this] {
@@ -202,6 +213,10 @@ void Machine::start_gdb_stub() {
   std::fprintf(stderr, "softcpu: %s on tcp:%s%s%s:%u\n",
                config_.start_frozen ? "waiting for gdb" : "gdb stub", v6 ? "[" : "",
                host.c_str(), v6 ? "]" : "", unsigned(gdb_server_->port()));
+  if (!is_loopback_host(host))
+    std::fprintf(stderr,
+                 "softcpu: warning: the gdb stub is reachable from other machines; anyone who "
+                 "connects can read and change the guest (use tcp:127.0.0.1:PORT)\n");
 }
 
 // --kernel: the loaders put the kernel, initrd and boot data in RAM and give the CPU state

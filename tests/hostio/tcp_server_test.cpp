@@ -213,7 +213,14 @@ TEST(ParseHostPort, Forms) {
   EXPECT_TRUE(parse_host_port("[::1]:0", host, port));
   EXPECT_EQ(host, "::1");
   EXPECT_EQ(port, 0);
-  EXPECT_FALSE(parse_host_port(":1234", host, port));
+  EXPECT_TRUE(parse_host_port(":1234", host, port));  // no address named: loopback
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 1234);
+  EXPECT_TRUE(is_loopback_host("127.0.0.1"));
+  EXPECT_TRUE(is_loopback_host("::1"));
+  EXPECT_TRUE(is_loopback_host("localhost"));
+  EXPECT_FALSE(is_loopback_host("0.0.0.0"));
+  EXPECT_FALSE(is_loopback_host("::"));
   EXPECT_FALSE(parse_host_port("host:", host, port));
   EXPECT_FALSE(parse_host_port("host:65536", host, port));
   EXPECT_FALSE(parse_host_port("host:12a", host, port));
@@ -268,6 +275,90 @@ TEST(TcpSerialBackend, ServesInputAndOutput) {
 
   EXPECT_FALSE(open_char_backend("tcp:nohost,server", loop, &error));
   EXPECT_EQ(error, "serial backend 'tcp:nohost,server': expected tcp:HOST:PORT,server");
+}
+
+// A client that never reads: the server keeps at most MAX_BACKLOG bytes for it, then drops it,
+// and the next client is served.
+TEST(TcpServer, ClientThatDoesNotReadIsDisconnected) {
+  EventLoop loop;
+  Recorder rec;
+  std::string error;
+  auto server = TcpServer::listen(loop, "127.0.0.1", 0, rec.callbacks(), &error);
+  ASSERT_TRUE(server) << error;
+  int fd = connect_to(server->port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(rec.wait([&] { return rec.connects == 1; }));
+  testing::internal::CaptureStderr();
+  std::string chunk(4096, 'x');
+  for (int i = 0; i < 40000 && server->has_client(); ++i) {  // up to 160 MiB, 4 KiB at a time
+    server->send(chunk);
+    if (i % 256 == 0) std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_TRUE(rec.wait([&] { return rec.disconnects == 1; }));
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("does not read what it is sent"), std::string::npos) << err;
+  ::close(fd);
+  int fd2 = connect_to(server->port());
+  ASSERT_GE(fd2, 0);
+  EXPECT_TRUE(rec.wait([&] { return rec.connects == 2; }));
+  server->send("hello");
+  EXPECT_EQ(read_some(fd2, 5), "hello");
+  ::close(fd2);
+}
+
+// Many one-byte sends arrive complete and in order (they are gathered, not posted one by one).
+TEST(TcpServer, SmallSendsArriveInOrder) {
+  EventLoop loop;
+  Recorder rec;
+  std::string error;
+  auto server = TcpServer::listen(loop, "127.0.0.1", 0, rec.callbacks(), &error);
+  ASSERT_TRUE(server) << error;
+  int fd = connect_to(server->port());
+  ASSERT_TRUE(rec.wait([&] { return rec.connects == 1; }));
+  std::string want;
+  for (int i = 0; i < 100000; ++i) {
+    uint8_t b = static_cast<uint8_t>('a' + i % 26);
+    want.push_back(static_cast<char>(b));
+    server->send(&b, 1);
+  }
+  EXPECT_EQ(read_some(fd, want.size()), want);
+  ::close(fd);
+}
+
+// pause_input() stops on_data until resume_input(); a client that vanishes meanwhile is
+// noticed when the next one connects.
+TEST(TcpServer, PausedInputAndAVanishedClient) {
+  EventLoop loop;
+  Recorder rec;
+  std::string error;
+  auto server = TcpServer::listen(loop, "127.0.0.1", 0, rec.callbacks(), &error);
+  ASSERT_TRUE(server) << error;
+  int fd = connect_to(server->port());
+  ASSERT_TRUE(rec.wait([&] { return rec.connects == 1; }));
+  ASSERT_EQ(::write(fd, "ab", 2), 2);
+  ASSERT_TRUE(rec.wait([&] { return rec.data == "ab"; }));
+  server->pause_input();
+  loop.run_sync([] {});  // the pause has run
+  ASSERT_EQ(::write(fd, "cd", 2), 2);
+  std::this_thread::sleep_for(100ms);
+  {
+    std::lock_guard<std::mutex> lock(rec.mu);
+    EXPECT_EQ(rec.data, "ab");
+  }
+  server->resume_input();
+  ASSERT_TRUE(rec.wait([&] { return rec.data == "abcd"; }));
+
+  server->pause_input();
+  loop.run_sync([] {});
+  ::close(fd);  // unnoticed: nothing reads the socket
+  std::this_thread::sleep_for(50ms);
+  int fd2 = connect_to(server->port());
+  ASSERT_GE(fd2, 0);
+  EXPECT_TRUE(rec.wait([&] { return rec.connects == 2 && rec.disconnects == 1; }));
+  server->resume_input();
+  ASSERT_EQ(::write(fd2, "ef", 2), 2);
+  EXPECT_TRUE(rec.wait([&] { return rec.data == "abcdef"; }));
+  ::close(fd2);
 }
 
 }  // namespace

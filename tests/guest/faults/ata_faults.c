@@ -1,9 +1,9 @@
 /* The guest's view of host I/O faults (run by ata_faults_test.py with fault_shim.so preloaded
    into softcpu: every write and read touching sectors 100 and 200 fail with EIO, and the first
    fsync fails).  Each failing command must end with ERR and the error bits ATA-6 gives for it:
-   WRITE SECTORS ABRT (8.62: "ABRT ... if the device is not able to complete the action"),
+   WRITE SECTORS ABRT ("Error outputs": the device was not able to complete the action),
    READ SECTORS UNC with the LBA of the failing sector in the task file (8.27), FLUSH CACHE
-   ABRT (8.13) — and a second FLUSH CACHE fails too (the host withdrew its durability claim).
+   ABRT (8.12) — and a second FLUSH CACHE fails too (the host withdrew its durability claim).
    After the failures the drive keeps working: other sectors write, read back and flush. */
 #include "ata.h"
 
