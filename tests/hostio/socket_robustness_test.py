@@ -9,7 +9,8 @@ throws at both sockets, over real loopback TCP: clients that connect and vanish 
 requests and never reads the replies, a serial client that never reads the guest's flood.
 Afterwards softcpu must still be running with VmRSS under a bound, a well-behaved gdb client
 must get an answer to `?`, and a serial client must receive the guest's output. Also checks
-the start-up line names the gdb stub's address, and that both listen on loopback only."""
+the start-up line names the gdb stub's address, that both listen on loopback only, that
+`--gdb tcp::PORT` means loopback, and that a non-loopback address gets a warning."""
 import os
 import random
 import re
@@ -155,6 +156,17 @@ def main():
         if p.poll() is None:
             p.terminate()
         p.wait()
+    # No address named: loopback. Another address: said so, with a warning.
+    for spec, want in (("tcp::0", r"softcpu: gdb stub on tcp:127\.0\.0\.1:\d+\n(?!.*warning)"),
+                       ("tcp:0.0.0.0:0", r"softcpu: gdb stub on tcp:0\.0\.0\.0:\d+\n"
+                                         r"softcpu: warning: the gdb stub is reachable from "
+                                         r"other machines")):
+        r = subprocess.run([softcpu, "run", "--bios", rom, "--debugcon", "0xE9:/dev/null",
+                            "--serial", "none", "--timeout", "1", "--gdb", spec],
+                           capture_output=True, text=True, timeout=60)
+        print(f"--gdb {spec}: {r.stderr.strip().splitlines()[:2]}")
+        if not re.match(want, r.stderr):
+            failures.append(f"--gdb {spec}: start-up lines {r.stderr!r} do not match {want!r}")
     for f in failures:
         print("FAIL:", f)
     if failures:
