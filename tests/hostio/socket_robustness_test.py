@@ -21,6 +21,11 @@ import sys
 import threading
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "guest",
+                                "faults"))
+import faultlib  # noqa: E402
+
 RSS_LIMIT_KIB = 300 * 1024
 
 
@@ -167,12 +172,7 @@ def main():
         print(f"--gdb {spec}: {r.stderr.strip().splitlines()[:2]}")
         if not re.match(want, r.stderr):
             failures.append(f"--gdb {spec}: start-up lines {r.stderr!r} do not match {want!r}")
-    for f in failures:
-        print("FAIL:", f)
-    if failures:
-        return 1
-    print("hostio.socket_robustness: PASSED")
-    return 0
+    return faultlib.report(failures, "hostio.socket_robustness")
 
 
 if __name__ == "__main__":

@@ -277,49 +277,54 @@ TEST(TcpSerialBackend, ServesInputAndOutput) {
   EXPECT_EQ(error, "serial backend 'tcp:nohost,server': expected tcp:HOST:PORT,server");
 }
 
+// A loopback server with one connected client, for the hostile-client tests.
+struct Served {
+  EventLoop loop;
+  Recorder rec;
+  std::unique_ptr<TcpServer> server;
+  int fd = -1;
+  Served() {
+    std::string error;
+    server = TcpServer::listen(loop, "127.0.0.1", 0, rec.callbacks(), &error);
+    if (server) fd = connect_to(server->port());
+    if (fd >= 0) rec.wait([&] { return rec.connects == 1; });
+  }
+};
+
 // A client that never reads: the server keeps at most MAX_BACKLOG bytes for it, then drops it,
 // and the next client is served.
 TEST(TcpServer, ClientThatDoesNotReadIsDisconnected) {
-  EventLoop loop;
-  Recorder rec;
-  std::string error;
-  auto server = TcpServer::listen(loop, "127.0.0.1", 0, rec.callbacks(), &error);
-  ASSERT_TRUE(server) << error;
-  int fd = connect_to(server->port());
-  ASSERT_GE(fd, 0);
-  ASSERT_TRUE(rec.wait([&] { return rec.connects == 1; }));
+  Served s;
+  ASSERT_GE(s.fd, 0);
+  int fd = s.fd;
   testing::internal::CaptureStderr();
   std::string chunk(4096, 'x');
-  for (int i = 0; i < 40000 && server->has_client(); ++i) {  // up to 160 MiB, 4 KiB at a time
-    server->send(chunk);
+  for (int i = 0; i < 40000 && s.server->has_client(); ++i) {  // up to 160 MiB, 4 KiB at a time
+    s.server->send(chunk);
     if (i % 256 == 0) std::this_thread::sleep_for(1ms);
   }
-  EXPECT_TRUE(rec.wait([&] { return rec.disconnects == 1; }));
+  EXPECT_TRUE(s.rec.wait([&] { return s.rec.disconnects == 1; }));
   std::string err = testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("does not read what it is sent"), std::string::npos) << err;
   ::close(fd);
-  int fd2 = connect_to(server->port());
+  int fd2 = connect_to(s.server->port());
   ASSERT_GE(fd2, 0);
-  EXPECT_TRUE(rec.wait([&] { return rec.connects == 2; }));
-  server->send("hello");
+  EXPECT_TRUE(s.rec.wait([&] { return s.rec.connects == 2; }));
+  s.server->send("hello");
   EXPECT_EQ(read_some(fd2, 5), "hello");
   ::close(fd2);
 }
 
 // Many one-byte sends arrive complete and in order (they are gathered, not posted one by one).
 TEST(TcpServer, SmallSendsArriveInOrder) {
-  EventLoop loop;
-  Recorder rec;
-  std::string error;
-  auto server = TcpServer::listen(loop, "127.0.0.1", 0, rec.callbacks(), &error);
-  ASSERT_TRUE(server) << error;
-  int fd = connect_to(server->port());
-  ASSERT_TRUE(rec.wait([&] { return rec.connects == 1; }));
+  Served s;
+  ASSERT_GE(s.fd, 0);
+  int fd = s.fd;
   std::string want;
   for (int i = 0; i < 100000; ++i) {
     uint8_t b = static_cast<uint8_t>('a' + i % 26);
     want.push_back(static_cast<char>(b));
-    server->send(&b, 1);
+    s.server->send(&b, 1);
   }
   EXPECT_EQ(read_some(fd, want.size()), want);
   ::close(fd);
@@ -328,36 +333,32 @@ TEST(TcpServer, SmallSendsArriveInOrder) {
 // pause_input() stops on_data until resume_input(); a client that vanishes meanwhile is
 // noticed when the next one connects.
 TEST(TcpServer, PausedInputAndAVanishedClient) {
-  EventLoop loop;
-  Recorder rec;
-  std::string error;
-  auto server = TcpServer::listen(loop, "127.0.0.1", 0, rec.callbacks(), &error);
-  ASSERT_TRUE(server) << error;
-  int fd = connect_to(server->port());
-  ASSERT_TRUE(rec.wait([&] { return rec.connects == 1; }));
+  Served s;
+  ASSERT_GE(s.fd, 0);
+  int fd = s.fd;
   ASSERT_EQ(::write(fd, "ab", 2), 2);
-  ASSERT_TRUE(rec.wait([&] { return rec.data == "ab"; }));
-  server->pause_input();
-  loop.run_sync([] {});  // the pause has run
+  ASSERT_TRUE(s.rec.wait([&] { return s.rec.data == "ab"; }));
+  s.server->pause_input();
+  s.loop.run_sync([] {});  // the pause has run
   ASSERT_EQ(::write(fd, "cd", 2), 2);
   std::this_thread::sleep_for(100ms);
   {
-    std::lock_guard<std::mutex> lock(rec.mu);
-    EXPECT_EQ(rec.data, "ab");
+    std::lock_guard<std::mutex> lock(s.rec.mu);
+    EXPECT_EQ(s.rec.data, "ab");
   }
-  server->resume_input();
-  ASSERT_TRUE(rec.wait([&] { return rec.data == "abcd"; }));
+  s.server->resume_input();
+  ASSERT_TRUE(s.rec.wait([&] { return s.rec.data == "abcd"; }));
 
-  server->pause_input();
-  loop.run_sync([] {});
+  s.server->pause_input();
+  s.loop.run_sync([] {});
   ::close(fd);  // unnoticed: nothing reads the socket
   std::this_thread::sleep_for(50ms);
-  int fd2 = connect_to(server->port());
+  int fd2 = connect_to(s.server->port());
   ASSERT_GE(fd2, 0);
-  EXPECT_TRUE(rec.wait([&] { return rec.connects == 2 && rec.disconnects == 1; }));
-  server->resume_input();
+  EXPECT_TRUE(s.rec.wait([&] { return s.rec.connects == 2 && s.rec.disconnects == 1; }));
+  s.server->resume_input();
   ASSERT_EQ(::write(fd2, "ef", 2), 2);
-  EXPECT_TRUE(rec.wait([&] { return rec.data == "abcdef"; }));
+  EXPECT_TRUE(s.rec.wait([&] { return s.rec.data == "abcdef"; }));
   ::close(fd2);
 }
 

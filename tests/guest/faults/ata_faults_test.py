@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import faultlib  # noqa: E402
 
@@ -53,12 +54,7 @@ def main():
         words = [int.from_bytes(sector[i:i + 2], "little") for i in range(0, 512, 2)]
         if words != [(2 * 0x9E37 + i * 0x0101) & 0xFFFF for i in range(256)]:
             failures.append("sector 300 (written after the faults) is not in the image")
-        for f in failures:
-            print("FAIL:", f)
-        if failures:
-            return 1
-    print("faults.ata_errors: PASSED")
-    return 0
+        return faultlib.report(failures, "faults.ata_errors")
 
 
 if __name__ == "__main__":

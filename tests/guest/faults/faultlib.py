@@ -24,3 +24,13 @@ def scratch_dir():
 
 def children_peak_rss_kib():
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+
+
+def report(failures, name):
+    """Print the failures (or PASSED); the test's exit status."""
+    for f in failures:
+        print("FAIL:", f)
+    if failures:
+        return 1
+    print(f"{name}: PASSED")
+    return 0

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import faultlib  # noqa: E402
 
@@ -70,12 +71,7 @@ def main():
         for p in (h, h2):
             p.send_signal(signal.SIGTERM)
             p.wait()
-    if failures:
-        for f in failures:
-            print("FAIL:", f)
-        return 1
-    print("faults.image_lock: PASSED")
-    return 0
+    return faultlib.report(failures, "faults.image_lock")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import faultlib  # noqa: E402
 
@@ -137,12 +138,7 @@ def main():
             failures.append("snapshot=on: the image changed")
         print(f"snapshot=on: killed after FLUSHED {acked}; image unchanged: "
               f"{'no' if failures and 'changed' in failures[-1] else 'yes'}")
-    for f in failures:
-        print("FAIL:", f)
-    if failures:
-        return 1
-    print("faults.kill: PASSED")
-    return 0
+    return faultlib.report(failures, "faults.kill")
 
 
 if __name__ == "__main__":
