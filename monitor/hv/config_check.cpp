@@ -35,7 +35,10 @@ class Checker {
   Checker(const SystemConfig& c, std::vector<ConfigError>* errors) : c_(c), errors_(errors) {}
 
   void run() {
-    if (c_.machine_memory == 0) error(0, "machine_memory is 0: give the machine's memory, e.g. \"1G\"");
+    // (Unless the reader has already said what is wrong with machine_memory.)
+    bool said = false;
+    for (const ConfigError& e : *errors_) said = said || e.message.find("machine_memory") != std::string::npos;
+    if (c_.machine_memory == 0 && !said) error(0, "machine_memory is 0: give the machine's memory, e.g. \"1G\"");
     names();
     hypervisors();
     pools();
@@ -132,7 +135,8 @@ class Checker {
   }
 
   void partition(const PartitionConfig& p) {
-    const std::string who = "partition '" + p.name + "'";
+    const std::string who = p.name.empty() ? "the [[partition]] at line " + std::to_string(p.line)
+                                           : "partition '" + p.name + "'";
     const HypervisorConfig* h = nullptr;
     if (p.hypervisor.empty()) {
       error(p.line, who + " names no hypervisor and there is no primary to default to");

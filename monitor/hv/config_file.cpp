@@ -340,7 +340,8 @@ void assign_devices(PartitionConfig* p, bool has_serial) {
 void read_partition(Reader& r, const toml::table& t, PartitionConfig* p) {
   p->line = line_of(t);
   r.str(t, "name", "a [[partition]]", &p->name);
-  const std::string where = "partition '" + p->name + "'";
+  const std::string where = p->name.empty() ? "the [[partition]] at line " + std::to_string(p->line)
+                                            : "partition '" + p->name + "'";
   r.check_keys(t, {"name", "hypervisor", "vcpus", "memory", "disk", "serial", "debugcon", "irq",
                    "boot", "priority", "priority_range", "time_slice", "exit_on_poweroff",
                    "timeout", "insn_limit", "jit", "jit_threshold", "on_triple_fault", "gdb",
