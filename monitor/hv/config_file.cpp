@@ -466,28 +466,26 @@ void read_partition(Reader& r, const toml::table& t, PartitionConfig* p) {
   assign_devices(p, !serials.empty());
 }
 
+// Each table of the array of tables `key` read into a new element of *out.
+template <typename T>
+void read_each(Reader& r, const toml::table& top, std::string_view key, std::vector<T>* out,
+               void (*read)(Reader&, const toml::table&, T*)) {
+  for (const toml::table* t : r.tables(top, key, "the file")) {
+    out->emplace_back();
+    read(r, *t, &out->back());
+  }
+}
+
 void read_top(Reader& r, const toml::table& top, SystemConfig* c) {
   r.check_keys(top, {"machine_memory", "processor_set", "hypervisor", "pool", "partition"},
                "the file");
   if (!top.get("machine_memory"))
     r.error(toml::source_position{1, 1}, "the file has no 'machine_memory' (e.g. machine_memory = \"1G\")");
   r.size(top, "machine_memory", "the file", &c->machine_memory);
-  for (const toml::table* t : r.tables(top, "processor_set", "the file")) {
-    c->processor_sets.emplace_back();
-    read_processor_set(r, *t, &c->processor_sets.back());
-  }
-  for (const toml::table* t : r.tables(top, "hypervisor", "the file")) {
-    c->hypervisors.emplace_back();
-    read_hypervisor(r, *t, &c->hypervisors.back());
-  }
-  for (const toml::table* t : r.tables(top, "pool", "the file")) {
-    c->pools.emplace_back();
-    read_pool(r, *t, &c->pools.back());
-  }
-  for (const toml::table* t : r.tables(top, "partition", "the file")) {
-    c->partitions.emplace_back();
-    read_partition(r, *t, &c->partitions.back());
-  }
+  read_each(r, top, "processor_set", &c->processor_sets, read_processor_set);
+  read_each(r, top, "hypervisor", &c->hypervisors, read_hypervisor);
+  read_each(r, top, "pool", &c->pools, read_pool);
+  read_each(r, top, "partition", &c->partitions, read_partition);
   // A partition that names no hypervisor runs under the primary.
   for (PartitionConfig& p : c->partitions)
     if (p.hypervisor.empty())
