@@ -209,6 +209,19 @@ class Reader {
     if (!t.get(key)) error(t.source().begin, where + " has no '" + std::string(key) + "'");
   }
 
+  // The start of every named element of [[table]]: its line and name, its keys checked; returns
+  // how messages call it ("pool 'spare'").
+  template <typename T>
+  std::string named(const toml::table& t, const std::string& table, const std::string& label,
+                    std::initializer_list<std::string_view> keys, T* x) {
+    x->line = t.source().begin.line;
+    str(t, "name", "a [[" + table + "]]", &x->name);
+    const std::string where = label + " '" + x->name + "'";
+    check_keys(t, keys, where);
+    require(t, "name", "this [[" + table + "]]");
+    return where;
+  }
+
   std::string resolve(const std::string& p) const {
     if (p == "-" || p.empty() || p[0] == '/' || base_dir_.empty()) return p;
     return (std::filesystem::path(base_dir_) / p).lexically_normal().string();
@@ -229,21 +242,15 @@ class Reader {
 unsigned line_of(const toml::node& n) { return n.source().begin.line; }
 
 void read_processor_set(Reader& r, const toml::table& t, ProcessorSetConfig* s) {
-  s->line = line_of(t);
-  r.str(t, "name", "a [[processor_set]]", &s->name);
-  const std::string where = "processor set '" + s->name + "'";
-  r.check_keys(t, {"name", "threads"}, where);
-  r.require(t, "name", "this [[processor_set]]");
+  const std::string where = r.named(t, "processor_set", "processor set", {"name", "threads"}, s);
   uint64_t n;
   if (r.uint(t, "threads", where, 1, 256, &n)) s->threads = unsigned(n);
 }
 
 void read_hypervisor(Reader& r, const toml::table& t, HypervisorConfig* h) {
-  h->line = line_of(t);
-  r.str(t, "name", "a [[hypervisor]]", &h->name);
-  const std::string where = "hypervisor '" + h->name + "'";
-  r.check_keys(t, {"name", "kind", "processor_set", "scheduler", "time_slice", "priorities"}, where);
-  r.require(t, "name", "this [[hypervisor]]");
+  const std::string where = r.named(
+      t, "hypervisor", "hypervisor",
+      {"name", "kind", "processor_set", "scheduler", "time_slice", "priorities"}, h);
   r.require(t, "processor_set", where);
   std::string v;
   if (r.str(t, "kind", where, &v)) {
@@ -264,11 +271,7 @@ void read_hypervisor(Reader& r, const toml::table& t, HypervisorConfig* h) {
 }
 
 void read_pool(Reader& r, const toml::table& t, MemoryPoolConfig* p) {
-  p->line = line_of(t);
-  r.str(t, "name", "a [[pool]]", &p->name);
-  const std::string where = "pool '" + p->name + "'";
-  r.check_keys(t, {"name", "size"}, where);
-  r.require(t, "name", "this [[pool]]");
+  const std::string where = r.named(t, "pool", "pool", {"name", "size"}, p);
   r.require(t, "size", where);
   r.size(t, "size", where, &p->size);
 }
