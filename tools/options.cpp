@@ -14,6 +14,9 @@ const char kMainHelp[] =
     "\n"
     "commands:\n"
     "  run [options] [disk-image]   boot a machine (see 'softcpu run --help')\n"
+    "  run --config FILE            run the system FILE describes (docs/config.md)\n"
+    "  check-config FILE            check a system description without running it: exit\n"
+    "                               status 0 and a summary, or every error and status 2\n"
     "  --help, -h                   show this help\n"
     "  --version                    show the version\n";
 
@@ -33,6 +36,9 @@ const char kRunHelp[] =
     "  --drive file=PATH[,format=raw][,index=0-3][,snapshot=on][,readonly=on]\n"
     "                         attach an IDE disk (index 0 primary master .. 3 secondary slave);\n"
     "                         snapshot=on keeps writes in memory, readonly=on refuses them\n"
+    "  --config FILE          run the system described in FILE (TOML, docs/config.md) instead:\n"
+    "                         it takes no other option; a one-partition system runs as this\n"
+    "                         single-guest machine\n"
     "machine:\n"
     "  -m MiB                 guest RAM in MiB (1-3072, default 128)\n"
     "  --serial SPEC          COM1 backend: stdio (default), file:PATH, tcp:ADDR:PORT,server, none\n"
@@ -216,6 +222,19 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
     out->command = Command::VERSION;
     return true;
   }
+  if (args[0] == "check-config") {
+    if (args.size() == 2 && (args[1] == "--help" || args[1] == "-h")) {
+      out->command = Command::HELP;
+      return true;
+    }
+    if (args.size() != 2 || args[1].empty() || args[1][0] == '-') {
+      *error = "usage: softcpu check-config FILE (a system description, docs/config.md)";
+      return false;
+    }
+    out->command = Command::CHECK_CONFIG;
+    out->config_path = args[1];
+    return true;
+  }
   if (args[0] != "run") {
     *error = "unknown command '" + args[0] + "' (try 'softcpu --help')";
     return false;
@@ -249,6 +268,13 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
     if (name == "-h" || name == "--help") {
       out->command = Command::RUN_HELP;
       return true;
+    } else if (name == "--config") {
+      if (!need_value()) return false;
+      if (args.size() != (inline_value ? 2u : 3u)) {
+        *error = "--config FILE takes no other option: the file describes the whole system";
+        return false;
+      }
+      out->config_path = value;
     } else if (name == "--bios") {
       if (!need_value()) return false;
       c.bios_path = value;

@@ -7,11 +7,13 @@
 
 namespace softcpu {
 
-enum class Command { HELP, VERSION, RUN, RUN_HELP };
+enum class Command { HELP, VERSION, RUN, RUN_HELP, CHECK_CONFIG };
 
 struct ParsedArgs {
   Command command = Command::HELP;
   MachineConfig config;
+  // run --config FILE / check-config FILE: a system description (docs/config.md).
+  std::string config_path;
 };
 
 // Parse argv (without argv[0]). On a bad input, returns false with a one-line message.

@@ -4,8 +4,26 @@
 #include <string>
 #include <vector>
 
+#include "monitor/hv/config_check.h"
+#include "monitor/hv/config_file.h"
 #include "monitor/machine_config.h"
 #include "tools/options.h"
+
+namespace {
+
+// Reads and checks a system description; on errors prints each ("FILE:LINE:COL: message") on
+// stderr and returns false.
+bool load_system(const std::string& path, softcpu::hv::SystemConfig* system) {
+  std::vector<softcpu::hv::ConfigError> errors;
+  if (softcpu::hv::read_system_config(path, system, &errors)) return true;
+  for (const softcpu::hv::ConfigError& e : errors)
+    std::fprintf(stderr, "%s\n", softcpu::hv::format_config_error(path, e).c_str());
+  std::fprintf(stderr, "softcpu: %zu error%s in %s\n", errors.size(), errors.size() == 1 ? "" : "s",
+               path.c_str());
+  return false;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace softcpu;
@@ -21,7 +39,23 @@ int main(int argc, char** argv) {
     case Command::HELP: std::fputs(kMainHelp, stdout); return 0;
     case Command::RUN_HELP: std::fputs(kRunHelp, stdout); return 0;
     case Command::VERSION: std::puts("softcpu 0.1"); return 0;
+    case Command::CHECK_CONFIG: {
+      hv::SystemConfig system;
+      if (!load_system(parsed.config_path, &system)) return 2;
+      std::printf("%s: ok: %s\n", parsed.config_path.c_str(), hv::describe_system(system).c_str());
+      return 0;
+    }
     case Command::RUN: break;
+  }
+  if (!parsed.config_path.empty()) {
+    hv::SystemConfig system;
+    if (!load_system(parsed.config_path, &system)) return 2;
+    MachineConfig machine;
+    if (!hv::single_guest_machine(system, &machine, &error)) {
+      std::fprintf(stderr, "softcpu: %s: %s\n", parsed.config_path.c_str(), error.c_str());
+      return 2;
+    }
+    return run_machine(machine);
   }
   const MachineConfig& c = parsed.config;
   return run_machine(c);

@@ -5,8 +5,10 @@
 // of the file it came from (0 when built in code) so later checks can name it.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "monitor/machine_config.h"
@@ -29,6 +31,8 @@ struct HypervisorConfig {
   std::string processor_set;               // a ProcessorSetConfig name
   SchedulerKind scheduler = SchedulerKind::ROUND_ROBIN;
   uint32_t time_slice_us = 10000;          // round robin slice
+  // Priorities its partitions may use, inclusive (the priority scheduler's levels).
+  std::pair<unsigned, unsigned> priority_range{0, 255};
   unsigned line = 0;
 };
 
@@ -55,8 +59,12 @@ struct IrqRouteConfig {
   std::string device;                      // e.g. "ide0", "com1"
   unsigned source = 0;                     // the device's interrupt output (usually 0)
   unsigned gsi = 0;                        // the partition's IOAPIC input
+  bool implied = false;                    // not in the file: the device's PC/AT line
   unsigned line = 0;
 };
+
+// What a partition boots from: SeaBIOS and its disks, a kernel loaded directly, or a raw ROM.
+enum class BootSource { NONE, DISK, KERNEL, BIOS };
 
 struct PartitionConfig {
   std::string name;
@@ -72,6 +80,11 @@ struct PartitionConfig {
   std::optional<std::pair<unsigned, unsigned>> priority_range;  // levels it may use
   std::optional<uint32_t> time_slice_us;   // overrides the hypervisor's slice
   bool exit_on_poweroff = true;            // the system exits when this partition powers off
+  BootSource boot = BootSource::NONE;
+  // The line each option came from, for messages about it: "vcpus", "boot", "serial", "gdb",
+  // "priority", "disk.N" (machine.drives[N]), "debugcon.N" (machine.debugcons[N]). A key
+  // absent here is the partition's own line.
+  std::map<std::string, unsigned> lines;
   unsigned line = 0;
 };
 

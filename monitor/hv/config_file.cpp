@@ -1,0 +1,575 @@
+// The TOML reader of system descriptions (docs/config.md is the schema).
+#include "monitor/hv/config_file.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <optional>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "monitor/hv/config_check.h"
+
+namespace softcpu::hv {
+
+namespace {
+
+const char* type_name(toml::node_type t) {
+  switch (t) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    default: return "nothing";
+  }
+}
+
+std::string join(std::initializer_list<std::string_view> names) {
+  std::string s;
+  for (std::string_view n : names) {
+    if (!s.empty()) s += ", ";
+    s += n;
+  }
+  return s;
+}
+
+// "10ms", "500us", "2s" -> microseconds.
+bool parse_duration_us(const std::string& s, uint64_t* out) {
+  size_t digits = 0;
+  while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 12) return false;
+  uint64_t n = std::strtoull(s.substr(0, digits).c_str(), nullptr, 10);
+  std::string unit = s.substr(digits);
+  if (unit == "us") *out = n;
+  else if (unit == "ms") *out = n * 1000;
+  else if (unit == "s") *out = n * 1000000;
+  else return false;
+  return true;
+}
+
+// One reader per file: the error list and the typed getters that report into it.
+class Reader {
+ public:
+  Reader(std::vector<ConfigError>* errors, std::string base_dir)
+      : errors_(errors), base_dir_(std::move(base_dir)) {}
+
+  void error(const toml::source_position& at, std::string message) {
+    errors_->push_back({at.line, at.column, std::move(message)});
+  }
+  void error(const toml::node& n, std::string message) { error(n.source().begin, std::move(message)); }
+
+  // Reports every key of `t` not among `known`; `where` names the table ("partition 'a'").
+  void check_keys(const toml::table& t, std::initializer_list<std::string_view> known,
+                  const std::string& where) {
+    for (auto&& [key, value] : t) {
+      bool ok = false;
+      for (std::string_view k : known) ok = ok || key.str() == k;
+      if (!ok) {
+        const toml::source_position at =
+            key.source().begin.line ? key.source().begin : value.source().begin;
+        error(at, "unknown key '" + std::string(key.str()) + "' in " + where + " (known keys: " +
+                      join(known) + ")");
+      }
+    }
+  }
+
+  // The typed getters: absent -> false with no error; present but wrong -> an error and false.
+  bool str(const toml::table& t, std::string_view key, const std::string& where, std::string* out,
+           bool allow_empty = false) {
+    const toml::node* n = t.get(key);
+    if (!n) return false;
+    if (!n->is_string()) return wrong_type(*n, key, where, "a string");
+    std::string v = n->as_string()->get();
+    if (v.empty() && !allow_empty) {
+      error(*n, "'" + std::string(key) + "' in " + where + " is empty");
+      return false;
+    }
+    *out = std::move(v);
+    return true;
+  }
+
+  bool path(const toml::table& t, std::string_view key, const std::string& where, std::string* out) {
+    if (!str(t, key, where, out)) return false;
+    *out = resolve(*out);
+    return true;
+  }
+
+  bool uint(const toml::table& t, std::string_view key, const std::string& where, uint64_t lo,
+            uint64_t hi, uint64_t* out) {
+    const toml::node* n = t.get(key);
+    if (!n) return false;
+    if (!n->is_integer()) return wrong_type(*n, key, where, "an integer");
+    int64_t v = n->as_integer()->get();
+    if (v < 0 || uint64_t(v) < lo || uint64_t(v) > hi) {
+      error(*n, "'" + std::string(key) + "' in " + where + " is " + std::to_string(v) +
+                    ": expected " + std::to_string(lo) + " to " + std::to_string(hi));
+      return false;
+    }
+    *out = uint64_t(v);
+    return true;
+  }
+
+  bool boolean(const toml::table& t, std::string_view key, const std::string& where, bool* out) {
+    const toml::node* n = t.get(key);
+    if (!n) return false;
+    if (!n->is_boolean()) return wrong_type(*n, key, where, "true or false");
+    *out = n->as_boolean()->get();
+    return true;
+  }
+
+  // A size: "256M", "1G", "0x100000" or an integer number of bytes.
+  bool size(const toml::table& t, std::string_view key, const std::string& where, uint64_t* out) {
+    const toml::node* n = t.get(key);
+    if (!n) return false;
+    if (n->is_integer() && n->as_integer()->get() >= 0) {
+      *out = uint64_t(n->as_integer()->get());
+      return true;
+    }
+    if (n->is_string() && parse_size_string(n->as_string()->get(), out)) return true;
+    if (!n->is_string() && !n->is_integer())
+      return wrong_type(*n, key, where, "a size (\"256M\" or a number of bytes)");
+    const std::string v = n->is_string() ? "\"" + n->as_string()->get() + "\""
+                                         : std::to_string(n->as_integer()->get());
+    error(*n, "bad size " + v + " for '" + std::string(key) + "' in " + where +
+                  ": expected bytes with an optional K, M or G suffix, e.g. \"256M\"");
+    return false;
+  }
+
+  // A duration: "10ms", "500us", "1s".
+  bool duration_us(const toml::table& t, std::string_view key, const std::string& where,
+                   uint64_t* out) {
+    const toml::node* n = t.get(key);
+    if (!n) return false;
+    if (n->is_string() && parse_duration_us(n->as_string()->get(), out)) return true;
+    error(*n, "bad '" + std::string(key) + "' in " + where +
+                  ": expected a duration with its unit, e.g. \"10ms\", \"500us\" or \"1s\"");
+    return false;
+  }
+
+  // [lo, hi] of integers with lo <= hi <= max.
+  bool range(const toml::table& t, std::string_view key, const std::string& where, uint64_t max,
+             std::pair<unsigned, unsigned>* out) {
+    const toml::node* n = t.get(key);
+    if (!n) return false;
+    const toml::array* a = n->as_array();
+    if (!a || a->size() != 2 || !(*a)[0].is_integer() || !(*a)[1].is_integer() ||
+        (*a)[0].as_integer()->get() < 0 || (*a)[1].as_integer()->get() < (*a)[0].as_integer()->get() ||
+        uint64_t((*a)[1].as_integer()->get()) > max) {
+      error(*n, "bad '" + std::string(key) + "' in " + where + ": expected [LOWEST, HIGHEST] with 0 <= LOWEST <= HIGHEST <= " +
+                    std::to_string(max));
+      return false;
+    }
+    *out = {unsigned((*a)[0].as_integer()->get()), unsigned((*a)[1].as_integer()->get())};
+    return true;
+  }
+
+  // The tables of an array of tables ([[key]]), or an error when `key` is something else.
+  std::vector<const toml::table*> tables(const toml::table& t, std::string_view key,
+                                         const std::string& where) {
+    std::vector<const toml::table*> out;
+    const toml::node* n = t.get(key);
+    if (!n) return out;
+    const toml::array* a = n->as_array();
+    if (!a) {
+      error(*n, "'" + std::string(key) + "' in " + where + " must be an array of tables ([[" +
+                    std::string(where == "the file" ? "" : "...") + std::string(key) + "]]), not " +
+                    type_name(n->type()));
+      return out;
+    }
+    for (const toml::node& e : *a) {
+      if (const toml::table* et = e.as_table()) out.push_back(et);
+      else error(e, "an element of '" + std::string(key) + "' in " + where + " is " +
+                        type_name(e.type()) + ", not a table");
+    }
+    return out;
+  }
+
+  const toml::table* table(const toml::table& t, std::string_view key, const std::string& where) {
+    const toml::node* n = t.get(key);
+    if (!n) return nullptr;
+    if (!n->is_table()) {
+      wrong_type(*n, key, where, "a table");
+      return nullptr;
+    }
+    return n->as_table();
+  }
+
+  void require(const toml::table& t, std::string_view key, const std::string& where) {
+    if (!t.get(key)) error(t.source().begin, where + " has no '" + std::string(key) + "'");
+  }
+
+  // The start of every named element of [[table]]: its line and name, its keys checked; returns
+  // how messages call it ("pool 'spare'").
+  template <typename T>
+  std::string named(const toml::table& t, const std::string& table, const std::string& label,
+                    std::initializer_list<std::string_view> keys, T* x) {
+    x->line = t.source().begin.line;
+    str(t, "name", "a [[" + table + "]]", &x->name);
+    const std::string where = label + " '" + x->name + "'";
+    check_keys(t, keys, where);
+    require(t, "name", "this [[" + table + "]]");
+    return where;
+  }
+
+  std::string resolve(const std::string& p) const {
+    if (p == "-" || p.empty() || p[0] == '/' || base_dir_.empty()) return p;
+    return (std::filesystem::path(base_dir_) / p).lexically_normal().string();
+  }
+
+ private:
+  bool wrong_type(const toml::node& n, std::string_view key, const std::string& where,
+                  const char* expected) {
+    error(n, "'" + std::string(key) + "' in " + where + " must be " + expected + ", not " +
+                 type_name(n.type()));
+    return false;
+  }
+
+  std::vector<ConfigError>* errors_;
+  std::string base_dir_;
+};
+
+unsigned line_of(const toml::node& n) { return n.source().begin.line; }
+
+void read_processor_set(Reader& r, const toml::table& t, ProcessorSetConfig* s) {
+  const std::string where = r.named(t, "processor_set", "processor set", {"name", "threads"}, s);
+  uint64_t n;
+  if (r.uint(t, "threads", where, 1, 256, &n)) s->threads = unsigned(n);
+}
+
+void read_hypervisor(Reader& r, const toml::table& t, HypervisorConfig* h) {
+  const std::string where = r.named(
+      t, "hypervisor", "hypervisor",
+      {"name", "kind", "processor_set", "scheduler", "time_slice", "priorities"}, h);
+  r.require(t, "processor_set", where);
+  std::string v;
+  if (r.str(t, "kind", where, &v)) {
+    if (v == "primary") h->kind = HypervisorKind::PRIMARY;
+    else if (v == "secondary") h->kind = HypervisorKind::SECONDARY;
+    else r.error(*t.get("kind"), "bad kind '" + v + "' of " + where + ": expected primary or secondary");
+  }
+  r.str(t, "processor_set", where, &h->processor_set);
+  if (r.str(t, "scheduler", where, &v)) {
+    if (v == "round-robin") h->scheduler = SchedulerKind::ROUND_ROBIN;
+    else if (v == "priority") h->scheduler = SchedulerKind::PRIORITY;
+    else r.error(*t.get("scheduler"), "bad scheduler '" + v + "' of " + where +
+                                         ": expected round-robin or priority");
+  }
+  uint64_t us;
+  if (r.duration_us(t, "time_slice", where, &us)) h->time_slice_us = uint32_t(std::min<uint64_t>(us, ~0u));
+  r.range(t, "priorities", where, 255, &h->priority_range);
+}
+
+void read_pool(Reader& r, const toml::table& t, MemoryPoolConfig* p) {
+  const std::string where = r.named(t, "pool", "pool", {"name", "size"}, p);
+  r.require(t, "size", where);
+  r.size(t, "size", where, &p->size);
+}
+
+void read_memory(Reader& r, const toml::table& t, const std::string& part, MemoryRegionConfig* m) {
+  m->line = line_of(t);
+  const std::string where = "a memory region of " + part;
+  r.check_keys(t, {"base", "size", "pool"}, where);
+  r.require(t, "base", where);
+  r.require(t, "size", where);
+  r.size(t, "base", where, &m->guest_base);
+  r.size(t, "size", where, &m->size);
+  m->dynamic = r.str(t, "pool", where, &m->pool);
+}
+
+void read_boot(Reader& r, const toml::table& t, const std::string& part, PartitionConfig* p) {
+  const std::string where = "the boot of " + part;
+  r.check_keys(t, {"disk", "kernel", "initrd", "append", "bios", "firmware"}, where);
+  MachineConfig& m = p->machine;
+  bool disk = false;
+  r.boolean(t, "disk", where, &disk);
+  const bool kernel = r.path(t, "kernel", where, &m.kernel_path);
+  std::string bios, firmware;
+  const bool raw_rom = r.path(t, "bios", where, &bios);
+  r.path(t, "initrd", where, &m.initrd_path);
+  r.str(t, "append", where, &m.append, /*allow_empty=*/true);
+  if (r.path(t, "firmware", where, &firmware)) m.bios_path = firmware;
+  const int sources = int(disk) + int(kernel) + int(raw_rom);
+  if (sources > 1) {
+    r.error(t.source().begin, where + " names " + std::to_string(sources) +
+                                  " boot sources: give one of disk = true, kernel or bios");
+  }
+  if (!kernel && (t.get("initrd") || t.get("append")))
+    r.error(t.source().begin, "initrd and append in " + where + " need kernel");
+  if (raw_rom && !firmware.empty())
+    r.error(t.source().begin, where + ": bios is the firmware; firmware goes with disk or kernel");
+  if (disk) p->boot = BootSource::DISK;
+  if (kernel) p->boot = BootSource::KERNEL;
+  if (raw_rom) {
+    p->boot = BootSource::BIOS;
+    m.bios_path = bios;
+  }
+}
+
+// The devices a partition owns follow from its disks, serial port and debug consoles; each IDE
+// channel and COM1 gets its PC/AT interrupt (IRQ 14, 15, 4) unless the file routes it.
+void assign_devices(PartitionConfig* p, bool has_serial) {
+  auto add = [&](const std::string& name, unsigned gsi, unsigned line) {
+    for (const std::string& d : p->devices)
+      if (d == name) return;
+    p->devices.push_back(name);
+    if (gsi == ~0u) return;
+    for (const IrqRouteConfig& r : p->irq_routes)
+      if (r.device == name) return;
+    p->irq_routes.push_back({name, 0, gsi, true, line});
+  };
+  for (size_t k = 0; k < p->machine.drives.size(); ++k) {
+    const unsigned channel = p->machine.drives[k].index / 2;
+    add(channel ? "ide1" : "ide0", channel ? 15 : 14, p->lines["disk." + std::to_string(k)]);
+  }
+  if (has_serial) add("com1", 4, p->lines["serial"]);
+  for (size_t k = 0; k < p->machine.debugcons.size(); ++k) {
+    char name[24];
+    std::snprintf(name, sizeof name, "debugcon@0x%x", p->machine.debugcons[k].port);
+    add(name, ~0u, 0);
+  }
+}
+
+void read_partition(Reader& r, const toml::table& t, PartitionConfig* p) {
+  p->line = line_of(t);
+  r.str(t, "name", "a [[partition]]", &p->name);
+  const std::string where = p->name.empty() ? "the [[partition]] at line " + std::to_string(p->line)
+                                            : "partition '" + p->name + "'";
+  r.check_keys(t, {"name", "hypervisor", "vcpus", "memory", "disk", "serial", "debugcon", "irq",
+                   "boot", "priority", "priority_range", "time_slice", "exit_on_poweroff",
+                   "timeout", "insn_limit", "jit", "jit_threshold", "on_triple_fault", "gdb",
+                   "screen_dump"},
+               where);
+  r.require(t, "name", "this [[partition]]");
+  auto note_line = [&](std::string_view key) {
+    if (const toml::node* n = t.get(key)) p->lines[std::string(key)] = line_of(*n);
+  };
+  MachineConfig& m = p->machine;
+  m.serial = "none";  // COM1 is concealed unless the partition is given it
+  r.str(t, "hypervisor", where, &p->hypervisor);
+  uint64_t n;
+  note_line("vcpus");
+  if (r.uint(t, "vcpus", where, 1, kMaxVcpus, &n)) p->vcpus = unsigned(n);
+
+  for (const toml::table* mt : r.tables(t, "memory", where)) {
+    p->memory.emplace_back();
+    read_memory(r, *mt, where, &p->memory.back());
+  }
+
+  unsigned next_index = 0;
+  for (const toml::table* dt : r.tables(t, "disk", where)) {
+    const std::string dwhere = "a disk of " + where;
+    r.check_keys(*dt, {"file", "index", "snapshot", "readonly"}, dwhere);
+    r.require(*dt, "file", dwhere);
+    DriveSpec d;
+    d.index = next_index;
+    r.path(*dt, "file", dwhere, &d.path);
+    if (r.uint(*dt, "index", dwhere, 0, 3, &n)) d.index = unsigned(n);
+    next_index = d.index + 1;
+    r.boolean(*dt, "snapshot", dwhere, &d.snapshot);
+    r.boolean(*dt, "readonly", dwhere, &d.readonly);
+    p->lines["disk." + std::to_string(m.drives.size())] = line_of(*dt);
+    m.drives.push_back(d);
+  }
+
+  const auto serials = r.tables(t, "serial", where);
+  for (const toml::table* st : serials) {
+    const std::string swhere = "a serial port of " + where;
+    r.check_keys(*st, {"port", "backend"}, swhere);
+    r.require(*st, "backend", swhere);
+    std::string port = "com1", backend;
+    r.str(*st, "port", swhere, &port);
+    if (port != "com1")
+      r.error(*st->get("port"), "serial port '" + port + "' of " + where +
+                                    ": this machine has only com1 (0x3F8, IRQ 4)");
+    if (st != serials.front())
+      r.error(st->source().begin, where + " names com1 twice");
+    if (r.str(*st, "backend", swhere, &backend)) {
+      if (backend.rfind("file:", 0) == 0) backend = "file:" + r.resolve(backend.substr(5));
+      m.serial = backend;
+    }
+    p->lines["serial"] = line_of(*st);
+  }
+
+  for (const toml::table* dt : r.tables(t, "debugcon", where)) {
+    const std::string dwhere = "a debugcon of " + where;
+    r.check_keys(*dt, {"port", "file"}, dwhere);
+    r.require(*dt, "port", dwhere);
+    r.require(*dt, "file", dwhere);
+    DebugconSpec d{0xE9, "-"};
+    if (r.uint(*dt, "port", dwhere, 0, 0xFFFF, &n)) d.port = uint16_t(n);
+    r.path(*dt, "file", dwhere, &d.path);
+    p->lines["debugcon." + std::to_string(m.debugcons.size())] = line_of(*dt);
+    m.debugcons.push_back(d);
+  }
+
+  for (const toml::table* it : r.tables(t, "irq", where)) {
+    const std::string iwhere = "an irq route of " + where;
+    r.check_keys(*it, {"device", "source", "gsi"}, iwhere);
+    r.require(*it, "device", iwhere);
+    r.require(*it, "gsi", iwhere);
+    IrqRouteConfig route;
+    route.line = line_of(*it);
+    r.str(*it, "device", iwhere, &route.device);
+    if (r.uint(*it, "source", iwhere, 0, 7, &n)) route.source = unsigned(n);
+    if (r.uint(*it, "gsi", iwhere, 0, 23, &n)) route.gsi = unsigned(n);  // the IOAPIC's 24 inputs
+    p->irq_routes.push_back(route);
+  }
+
+  note_line("boot");
+  if (const toml::table* bt = r.table(t, "boot", where)) {
+    p->lines["boot"] = line_of(*bt);
+    read_boot(r, *bt, where, p);
+  }
+
+  note_line("priority");
+  if (r.uint(t, "priority", where, 0, 255, &n)) p->priority = unsigned(n);
+  note_line("priority_range");
+  std::pair<unsigned, unsigned> range;
+  if (r.range(t, "priority_range", where, 255, &range)) p->priority_range = range;
+  note_line("time_slice");
+  if (r.duration_us(t, "time_slice", where, &n)) p->time_slice_us = uint32_t(std::min<uint64_t>(n, ~0u));
+  r.boolean(t, "exit_on_poweroff", where, &p->exit_on_poweroff);
+
+  // The single-guest options (the command line's --timeout, --jit, ...).
+  if (const toml::node* tn = t.get("timeout")) {
+    const std::optional<double> v = tn->value<double>();
+    if (!v || !(*v > 0) || *v > 1e9) r.error(*tn, "bad 'timeout' in " + where + ": expected a positive number of seconds");
+    else m.timeout_seconds = *v;
+  }
+  if (r.uint(t, "insn_limit", where, 1, ~0ull >> 1, &n)) m.insn_limit = n;
+  r.boolean(t, "jit", where, &m.jit);
+  if (r.uint(t, "jit_threshold", where, 1, 1ull << 40, &n)) m.jit_threshold = n;
+  std::string v;
+  if (r.str(t, "on_triple_fault", where, &v)) {
+    if (v == "reset") m.reset_on_triple_fault = true;
+    else if (v == "exit") m.reset_on_triple_fault = false;
+    else r.error(*t.get("on_triple_fault"), "bad on_triple_fault '" + v + "' in " + where + ": expected reset or exit");
+  }
+  note_line("gdb");
+  if (r.str(t, "gdb", where, &v)) {
+    const size_t colon = v.rfind(':');
+    if (v.rfind("tcp:", 0) != 0 || colon <= 3 || colon + 1 == v.size() ||
+        v.find_first_not_of("0123456789", colon + 1) != std::string::npos ||
+        std::strtoul(v.c_str() + colon + 1, nullptr, 10) > 65535)
+      r.error(*t.get("gdb"), "bad gdb '" + v + "' in " + where + ": expected tcp:ADDR:PORT, e.g. tcp:127.0.0.1:1234");
+    else m.gdb = v;
+  }
+  r.path(t, "screen_dump", where, &m.screen_dump_path);
+  assign_devices(p, !serials.empty());
+}
+
+// Each table of the array of tables `key` read into a new element of *out.
+template <typename T>
+void read_each(Reader& r, const toml::table& top, std::string_view key, std::vector<T>* out,
+               void (*read)(Reader&, const toml::table&, T*)) {
+  for (const toml::table* t : r.tables(top, key, "the file")) {
+    out->emplace_back();
+    read(r, *t, &out->back());
+  }
+}
+
+void read_top(Reader& r, const toml::table& top, SystemConfig* c) {
+  r.check_keys(top, {"machine_memory", "processor_set", "hypervisor", "pool", "partition"},
+               "the file");
+  if (!top.get("machine_memory"))
+    r.error(toml::source_position{1, 1}, "the file has no 'machine_memory' (e.g. machine_memory = \"1G\")");
+  r.size(top, "machine_memory", "the file", &c->machine_memory);
+  read_each(r, top, "processor_set", &c->processor_sets, read_processor_set);
+  read_each(r, top, "hypervisor", &c->hypervisors, read_hypervisor);
+  read_each(r, top, "pool", &c->pools, read_pool);
+  read_each(r, top, "partition", &c->partitions, read_partition);
+  // A partition that names no hypervisor runs under the primary.
+  for (PartitionConfig& p : c->partitions)
+    if (p.hypervisor.empty())
+      for (const HypervisorConfig& h : c->hypervisors)
+        if (h.kind == HypervisorKind::PRIMARY) {
+          p.hypervisor = h.name;
+          break;
+        }
+}
+
+}  // namespace
+
+bool parse_size_string(const std::string& s, uint64_t* out) {
+  size_t digits_end = s.find_first_not_of("0123456789abcdefABCDEFxX");
+  std::string digits = s.substr(0, digits_end), unit = digits_end == std::string::npos ? "" : s.substr(digits_end);
+  // A hex number's digits may swallow no unit letter other than hex digits; "1G" / "64K" parse.
+  if (digits.empty()) return false;
+  const bool hex = digits.size() > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X');
+  if (!hex && digits.find_first_not_of("0123456789") != std::string::npos) return false;
+  errno = 0;
+  char* end = nullptr;
+  const unsigned long long n = std::strtoull(digits.c_str(), &end, hex ? 16 : 10);
+  if (errno || *end) return false;
+  uint64_t mul = 1;
+  if (unit.empty() || unit == "B") mul = 1;
+  else if (unit == "K" || unit == "KiB" || unit == "k") mul = 1ull << 10;
+  else if (unit == "M" || unit == "MiB") mul = 1ull << 20;
+  else if (unit == "G" || unit == "GiB") mul = 1ull << 30;
+  else return false;
+  if (n > (1ull << 50) / mul) return false;
+  *out = n * mul;
+  return true;
+}
+
+std::string format_size(uint64_t bytes) {
+  if (bytes && bytes % (1ull << 30) == 0) return std::to_string(bytes >> 30) + "G";
+  if (bytes && bytes % (1ull << 20) == 0) return std::to_string(bytes >> 20) + "M";
+  if (bytes && bytes % (1ull << 10) == 0) return std::to_string(bytes >> 10) + "K";
+  return std::to_string(bytes);
+}
+
+bool parse_system_config(std::string_view text, const std::string& source,
+                         const std::string& base_dir, SystemConfig* out,
+                         std::vector<ConfigError>* errors) {
+  const size_t before = errors->size();
+  out->source = source;
+  toml::table top;
+  try {
+    top = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    errors->push_back({e.source().begin.line, e.source().begin.column,
+                       "TOML syntax: " + std::string(e.description())});
+    return false;
+  }
+  Reader r(errors, base_dir);
+  read_top(r, top, out);
+  return errors->size() == before;
+}
+
+bool read_system_config(const std::string& path, SystemConfig* out,
+                        std::vector<ConfigError>* errors) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    errors->push_back({0, 0, std::string("cannot read the file: ") + std::strerror(errno)});
+    return false;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  const size_t before = errors->size();
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  parse_system_config(text.str(), path, dir, out, errors);
+  if (errors->size() > before && errors->back().message.rfind("TOML syntax", 0) == 0) return false;
+  check_system_config(*out, errors);
+  return errors->size() == before;
+}
+
+std::string format_config_error(const std::string& source, const ConfigError& e) {
+  std::string s = source;
+  if (e.line) s += ":" + std::to_string(e.line);
+  if (e.line && e.column) s += ":" + std::to_string(e.column);
+  return s + ": " + e.message;
+}
+
+}  // namespace softcpu::hv

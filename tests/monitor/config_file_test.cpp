@@ -1,0 +1,377 @@
+// The system description reader (monitor/hv/config_file.*, config_check.*): the example of
+// docs/config.md parses into the structs it describes, and each kind of mistake is reported
+// with its message on the line it is on, all of them at once.
+#include "monitor/hv/config_file.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "monitor/hv/config_check.h"
+
+namespace softcpu::hv {
+namespace {
+
+// The first ```toml block of docs/config.md (SOFTCPU_SOURCE_DIR is set for this file only).
+std::string doc_example(int which = 0) {
+  std::ifstream in(std::string(SOFTCPU_SOURCE_DIR) + "/docs/config.md");
+  std::stringstream s;
+  s << in.rdbuf();
+  const std::string doc = s.str();
+  size_t at = 0;
+  for (int k = 0; k <= which; ++k) {
+    at = doc.find("```toml\n", at);
+    if (at == std::string::npos) return "";
+    at += 8;
+  }
+  return doc.substr(at, doc.find("```", at) - at);
+}
+
+std::vector<ConfigError> errors_of(const std::string& text, SystemConfig* out = nullptr) {
+  SystemConfig c;
+  std::vector<ConfigError> errors;
+  if (parse_system_config(text, "test.toml", "/base", &c, &errors)) check_system_config(c, &errors);
+  else if (errors.empty() || errors.back().message.rfind("TOML syntax", 0) != 0)
+    check_system_config(c, &errors);
+  if (out) *out = c;
+  return errors;
+}
+
+// The 1-based line of `text` holding `marker` (0 if none).
+unsigned line_with(const std::string& text, const std::string& marker) {
+  const size_t at = text.find(marker);
+  if (at == std::string::npos) return 0;
+  unsigned line = 1;
+  for (size_t k = 0; k < at; ++k) line += text[k] == '\n';
+  return line;
+}
+
+std::string dump(const std::vector<ConfigError>& errors) {
+  std::string s;
+  for (const ConfigError& e : errors) s += format_config_error("test.toml", e) + "\n";
+  return s;
+}
+
+// Expects an error containing `message` on `line` among `errors`.
+void expect_error(const std::vector<ConfigError>& errors, const std::string& message,
+                  unsigned line) {
+  for (const ConfigError& e : errors)
+    if (e.message.find(message) != std::string::npos) {
+      EXPECT_EQ(e.line, line) << "for '" << message << "' in:\n" << dump(errors);
+      return;
+    }
+  ADD_FAILURE() << "no error containing '" << message << "' (line " << line << ") in:\n"
+                << dump(errors);
+}
+
+const char kHead[] =
+    "machine_memory = \"512M\"\n"
+    "[[processor_set]]\n"
+    "name = \"host\"\n"
+    "threads = 2\n"
+    "[[hypervisor]]\n"
+    "name = \"primary\"\n"
+    "kind = \"primary\"\n"
+    "processor_set = \"host\"\n";
+
+// A valid partition called `name` with `extra` lines inside it (before its subtables).
+std::string part(const std::string& name, const std::string& extra = "",
+                      const std::string& subtables = "") {
+  return "[[partition]]\n"
+         "name = \"" + name + "\"\n" + extra +
+         "[[partition.memory]]\n"
+         "base = 0\n"
+         "size = \"64M\"\n" + subtables +
+         "[partition.boot]\n"
+         "bios = \"test.rom\"\n";
+}
+
+TEST(ConfigFile, DocExampleParsesIntoTheStructs) {
+  const std::string text = doc_example();
+  ASSERT_FALSE(text.empty()) << "no ```toml block in docs/config.md";
+  SystemConfig c;
+  const auto errors = errors_of(text, &c);
+  ASSERT_TRUE(errors.empty()) << dump(errors);
+  EXPECT_EQ(c.machine_memory, 1ull << 30);
+  ASSERT_EQ(c.processor_sets.size(), 2u);
+  EXPECT_EQ(c.processor_sets[0].name, "host0");
+  EXPECT_EQ(c.processor_sets[1].threads, 2u);
+  EXPECT_EQ(c.processor_sets[1].line, line_with(text, "name = \"host1\"") - 1);
+  ASSERT_EQ(c.hypervisors.size(), 2u);
+  EXPECT_EQ(c.hypervisors[0].kind, HypervisorKind::PRIMARY);
+  EXPECT_EQ(c.hypervisors[0].scheduler, SchedulerKind::ROUND_ROBIN);
+  EXPECT_EQ(c.hypervisors[0].time_slice_us, 10000u);
+  EXPECT_EQ(c.hypervisors[1].kind, HypervisorKind::SECONDARY);
+  EXPECT_EQ(c.hypervisors[1].processor_set, "host1");
+  EXPECT_EQ(c.hypervisors[1].scheduler, SchedulerKind::PRIORITY);
+  EXPECT_EQ(c.hypervisors[1].priority_range, std::make_pair(1u, 99u));
+  ASSERT_EQ(c.pools.size(), 1u);
+  EXPECT_EQ(c.pools[0].size, 128ull << 20);
+  ASSERT_EQ(c.partitions.size(), 2u);
+
+  const PartitionConfig& web = c.partitions[0];
+  EXPECT_EQ(web.name, "web");
+  EXPECT_EQ(web.hypervisor, "primary");
+  EXPECT_EQ(web.vcpus, 1u);
+  ASSERT_EQ(web.memory.size(), 2u);
+  EXPECT_FALSE(web.memory[0].dynamic);
+  EXPECT_EQ(web.memory[0].guest_base, 0u);
+  EXPECT_EQ(web.memory[0].size, 256ull << 20);
+  EXPECT_TRUE(web.memory[1].dynamic);
+  EXPECT_EQ(web.memory[1].guest_base, 1ull << 30);
+  EXPECT_EQ(web.memory[1].pool, "spare");
+  EXPECT_EQ(static_memory(web), 256ull << 20);
+  ASSERT_EQ(web.machine.drives.size(), 1u);
+  EXPECT_EQ(web.machine.drives[0].path, "/base/guest/disk.img");  // relative to the file
+  EXPECT_TRUE(web.machine.drives[0].snapshot);
+  EXPECT_EQ(web.machine.serial, "stdio");
+  ASSERT_EQ(web.machine.debugcons.size(), 1u);
+  EXPECT_EQ(web.machine.debugcons[0].port, 0xE9);
+  EXPECT_EQ(web.machine.debugcons[0].path, "-");
+  EXPECT_EQ(web.devices, (std::vector<std::string>{"ide0", "com1", "debugcon@0xe9"}));
+  ASSERT_EQ(web.irq_routes.size(), 2u);  // ide0 as written, com1 by default
+  EXPECT_EQ(web.irq_routes[0].device, "ide0");
+  EXPECT_EQ(web.irq_routes[0].gsi, 14u);
+  EXPECT_EQ(web.irq_routes[1].device, "com1");
+  EXPECT_EQ(web.irq_routes[1].gsi, 4u);
+  EXPECT_EQ(web.boot, BootSource::KERNEL);
+  EXPECT_EQ(web.machine.kernel_path, "/base/guest/vmlinuz");
+  EXPECT_EQ(web.machine.initrd_path, "/base/guest/initrd.img");
+  EXPECT_EQ(web.machine.append, "console=ttyS0 quiet");
+  EXPECT_EQ(web.machine.timeout_seconds, 300.0);
+  EXPECT_TRUE(web.exit_on_poweroff);
+  EXPECT_FALSE(web.priority);
+
+  const PartitionConfig& db = c.partitions[1];
+  EXPECT_EQ(db.hypervisor, "rt");
+  EXPECT_EQ(db.vcpus, 2u);
+  EXPECT_EQ(db.priority, 50u);
+  EXPECT_EQ(db.priority_range, std::make_pair(40u, 60u));
+  EXPECT_EQ(db.time_slice_us, 5000u);
+  EXPECT_FALSE(db.machine.jit);
+  EXPECT_EQ(db.machine.serial, "file:/base/db-console.txt");
+  EXPECT_EQ(db.devices, (std::vector<std::string>{"ide0", "com1"}));
+  ASSERT_EQ(db.irq_routes.size(), 2u);
+  EXPECT_EQ(db.irq_routes[0].device, "com1");
+  EXPECT_EQ(db.irq_routes[0].line, line_with(text, "device = \"com1\"") - 1);
+  EXPECT_EQ(db.irq_routes[1].device, "ide0");
+  EXPECT_EQ(db.irq_routes[1].gsi, 14u);
+  EXPECT_EQ(describe_system(c),
+            "2 partitions: web (1 vCPU, 256M), db (2 vCPUs, 256M); 2 hypervisors on 2 processor "
+            "sets; 640M of 1G machine memory used");
+}
+
+TEST(ConfigFile, OnePartitionExampleIsTheSingleGuestMachine) {
+  const std::string text = doc_example(1);
+  SystemConfig c;
+  const auto errors = errors_of(text, &c);
+  ASSERT_TRUE(errors.empty()) << dump(errors);
+  MachineConfig m;
+  std::string error;
+  ASSERT_TRUE(single_guest_machine(c, &m, &error)) << error;
+  EXPECT_EQ(m.ram_mib, 128u);
+  EXPECT_EQ(m.kernel_path, "/base/guest/vmlinuz");
+  EXPECT_EQ(m.append, "console=ttyS0");
+  EXPECT_EQ(m.serial, "stdio");
+  EXPECT_EQ(m.timeout_seconds, 120.0);
+  EXPECT_EQ(c.partitions[0].hypervisor, "primary");  // the default
+}
+
+TEST(ConfigFile, MinimalValidFileHasNoErrors) {
+  const std::string text = kHead + part("a");
+  const auto errors = errors_of(text);
+  EXPECT_TRUE(errors.empty()) << dump(errors);
+}
+
+TEST(ConfigFile, SyntaxErrorHasLineAndColumn) {
+  const std::string text = std::string(kHead) + "[[partition]\nname = \"a\"\n";
+  const auto errors = errors_of(text);
+  ASSERT_EQ(errors.size(), 1u) << dump(errors);
+  EXPECT_EQ(errors[0].line, line_with(text, "[[partition]"));
+  EXPECT_GT(errors[0].column, 0u);
+  EXPECT_NE(errors[0].message.find("TOML syntax"), std::string::npos);
+}
+
+TEST(ConfigFile, UnknownKeysAnywhere) {
+  const std::string text = "colour = \"red\"\n" + std::string(kHead) + "[[pool]]\nname = \"p\"\nsize = \"4M\"\nsise = 1\n" +
+                           part("a", "vpcus = 2\n", "[[partition.disk]]\nfile = \"d.img\"\nsnapshoot = true\n");
+  const auto errors = errors_of(text);
+  expect_error(errors, "unknown key 'colour' in the file", line_with(text, "colour"));
+  expect_error(errors, "unknown key 'sise' in pool 'p'", line_with(text, "sise"));
+  expect_error(errors, "unknown key 'vpcus' in partition 'a'", line_with(text, "vpcus"));
+  expect_error(errors, "unknown key 'snapshoot' in a disk of partition 'a'",
+               line_with(text, "snapshoot"));
+}
+
+TEST(ConfigFile, WrongTypes) {
+  const std::string text = std::string(kHead) +
+                           part("a", "vcpus = \"two\"\njit = 1\ntime_slice = 10\n") +
+                           "[[pool]]\nname = \"p\"\nsize = \"lots\"\n";
+  const auto errors = errors_of(text);
+  expect_error(errors, "'vcpus' in partition 'a' must be an integer, not a string",
+               line_with(text, "vcpus"));
+  expect_error(errors, "'jit' in partition 'a' must be true or false", line_with(text, "jit ="));
+  expect_error(errors, "bad 'time_slice' in partition 'a'", line_with(text, "time_slice"));
+  expect_error(errors, "bad size \"lots\" for 'size' in pool 'p'", line_with(text, "\"lots\""));
+}
+
+TEST(ConfigFile, OverlappingMemory) {
+  const std::string text = std::string(kHead) +
+                           part("a", "", "[[partition.memory]]\nbase = \"32M\" # overlap\nsize = \"64M\"\n");
+  const auto errors = errors_of(text);
+  expect_error(errors, "memory region 0x2000000-0x5ffffff of partition 'a' overlaps the region 0x0-0x3ffffff",
+               line_with(text, "# overlap") - 1);
+}
+
+TEST(ConfigFile, SameDeviceInTwoPartitions) {
+  const std::string disk = "[[partition.disk]]\nfile = \"shared.img\"\n";
+  const std::string serial = "[[partition.serial]]\nbackend = \"tcp:127.0.0.1:4555,server\"\n";
+  const std::string text = std::string(kHead) + part("a", "", disk + serial) +
+                           part("b", "", disk + "# b\n" + serial);
+  const auto errors = errors_of(text);
+  expect_error(errors, "disk image '/base/shared.img' is given to partition 'a'",
+               line_with(text, "# b") - 2);
+  expect_error(errors, "TCP port 4555 (serial) is given to partitions 'a'",
+               line_with(text, "# b") + 1);
+  // Snapshot or read-only everywhere: nobody writes the file, so sharing it is fine.
+  const std::string ro = "[[partition.disk]]\nfile = \"shared.img\"\nreadonly = true\n";
+  const std::string snap = "[[partition.disk]]\nfile = \"shared.img\"\nsnapshot = true\n";
+  const auto shared = errors_of(std::string(kHead) + part("a", "", ro) + part("b", "", snap));
+  EXPECT_TRUE(shared.empty()) << dump(shared);
+  const std::string stdio = "[[partition.serial]]\nbackend = \"stdio\"\n";
+  const std::string both =
+      std::string(kHead) + part("a", "", stdio) + part("b", "", "# b serial\n" + stdio);
+  expect_error(errors_of(both), "the terminal (serial backend stdio) is given to partitions 'a'",
+               line_with(both, "# b serial") + 1);
+}
+
+TEST(ConfigFile, IrqRoutedTwiceOrForADeviceNotOwned) {
+  const std::string text =
+      std::string(kHead) +
+      part("a", "",
+                "[[partition.disk]]\nfile = \"d.img\"\n"
+                "[[partition.irq]]\ndevice = \"ide0\"\ngsi = 14\n"
+                "[[partition.irq]] # twice\ndevice = \"ide0\"\ngsi = 14\n"
+                "[[partition.irq]] # not owned\ndevice = \"com1\"\ngsi = 4\n");
+  const auto errors = errors_of(text);
+  expect_error(errors, "gsi 14 of partition 'a' is routed twice", line_with(text, "# twice"));
+  expect_error(errors, "irq route of partition 'a' for device 'com1', which the partition does not own",
+               line_with(text, "# not owned"));
+  // A route that takes a device's default line, and one source routed to two inputs.
+  const std::string text2 =
+      std::string(kHead) +
+      part("a", "",
+           "[[partition.disk]] # disk\nfile = \"d.img\"\n"
+           "[[partition.serial]]\nbackend = \"none\"\n"
+           "[[partition.irq]] # com1\ndevice = \"com1\"\ngsi = 14\n"
+           "[[partition.irq]] # again\ndevice = \"com1\"\ngsi = 5\n");
+  const auto errors2 = errors_of(text2);
+  expect_error(errors2,
+               "gsi 14 of partition 'a' is routed twice: 'com1' (line " +
+                   std::to_string(line_with(text2, "# com1")) + ") and 'ide0' (its default route, line " +
+                   std::to_string(line_with(text2, "# disk")) + ")",
+               line_with(text2, "# disk"));
+  expect_error(errors2, "interrupt 0 of 'com1' in partition 'a' is routed twice (gsi 14 and 5)",
+               line_with(text2, "# again"));
+}
+
+TEST(ConfigFile, MoreMemoryThanTheMachine) {
+  const std::string text = std::string(kHead) + "[[pool]]\nname = \"p\"\nsize = \"400M\"\n" +
+                           part("a") + part("b");
+  expect_error(errors_of(text), "need 528M but machine_memory is 512M", 0);
+}
+
+TEST(ConfigFile, UnknownReferences) {
+  const std::string text =
+      std::string(kHead) + "[[hypervisor]] # second\nname = \"rt\"\nkind = \"secondary\"\nprocessor_set = \"nowhere\"\n" +
+      part("a", "hypervisor = \"hyper\"\n", "[[partition.memory]] # dyn\nbase = \"1G\"\nsize = \"4M\"\npool = \"nopool\"\n");
+  const auto errors = errors_of(text);
+  expect_error(errors, "hypervisor 'rt' runs on unknown processor set 'nowhere' (known: host)",
+               line_with(text, "# second"));
+  expect_error(errors, "partition 'a' names unknown hypervisor 'hyper' (known: primary, rt)",
+               line_with(text, "[[partition]]"));
+  expect_error(errors, "borrows from unknown pool 'nopool' (none defined)", line_with(text, "# dyn"));
+}
+
+TEST(ConfigFile, NoBootSource) {
+  const std::string text = std::string(kHead) +
+                           "[[partition]]\nname = \"a\"\n[[partition.memory]]\nbase = 0\nsize = \"1M\"\n";
+  expect_error(errors_of(text), "partition 'a' has no boot source", line_with(text, "[[partition]]"));
+  const std::string two = std::string(kHead) + part("b") + "kernel = \"k\"\n";
+  expect_error(errors_of(two), "names 2 boot sources", line_with(two, "[partition.boot]"));
+}
+
+TEST(ConfigFile, DuplicateNames) {
+  const std::string text = std::string(kHead) + part("a") + "# second\n" + part("a") +
+                           "[[processor_set]] # again\nname = \"host\"\n";
+  const auto errors = errors_of(text);
+  expect_error(errors, "duplicate partition name 'a' (first at line " +
+                           std::to_string(line_with(text, "[[partition]]")) + ")",
+               line_with(text, "# second") + 1);
+  expect_error(errors, "duplicate processor set name 'host'", line_with(text, "# again"));
+}
+
+TEST(ConfigFile, VcpusZeroOrAbsurd) {
+  const std::string zero = std::string(kHead) + part("a", "vcpus = 0\n");
+  expect_error(errors_of(zero), "'vcpus' in partition 'a' is 0: expected 1", line_with(zero, "vcpus"));
+  const std::string lots = std::string(kHead) + part("a", "vcpus = 1000\n");
+  expect_error(errors_of(lots), "'vcpus' in partition 'a' is 1000: expected 1 to 32", line_with(lots, "vcpus"));
+}
+
+TEST(ConfigFile, PrioritiesOutsideTheHypervisorsRange) {
+  const std::string text =
+      "machine_memory = \"1G\"\n[[processor_set]]\nname = \"s\"\n"
+      "[[hypervisor]]\nname = \"h\"\nprocessor_set = \"s\"\nscheduler = \"priority\"\npriorities = [10, 20]\n" +
+      part("a", "priority = 30\n") + part("b", "priority_range = [5, 15]\n") +
+      part("c", "priority = 12\npriority_range = [14, 18]\n");
+  const auto errors = errors_of(text);
+  expect_error(errors, "partition 'a' has priority 30, outside hypervisor 'h''s range 10-20",
+               line_with(text, "priority = 30"));
+  expect_error(errors, "partition 'b' has priority_range 5-15, outside", line_with(text, "[5, 15]"));
+  expect_error(errors, "partition 'c' has priority 12 outside its own priority_range",
+               line_with(text, "priority = 12"));
+  const std::string rr = std::string(kHead) + part("a", "priority = 3\n");
+  expect_error(errors_of(rr), "schedules round robin", line_with(rr, "priority = 3"));
+}
+
+TEST(ConfigFile, CollectsEveryError) {
+  const std::string text = std::string(kHead) + part("a", "vcpus = 0\nbogus = 1\n") +
+                           part("a", "hypervisor = \"x\"\n");
+  const auto errors = errors_of(text);
+  EXPECT_GE(errors.size(), 4u) << dump(errors);
+  expect_error(errors, "unknown key 'bogus'", line_with(text, "bogus"));
+  expect_error(errors, "duplicate partition name 'a'", line_with(text, "hypervisor = \"x\"") - 2);
+}
+
+TEST(ConfigFile, ReadsTheFileAndResolvesPathsAgainstItsFolder) {
+  const std::string dir = ::testing::TempDir();
+  const std::string path = dir + "/system_config_test.toml";
+  { std::ofstream(path) << kHead + part("a"); }
+  SystemConfig c;
+  std::vector<ConfigError> errors;
+  ASSERT_TRUE(read_system_config(path, &c, &errors)) << dump(errors);
+  EXPECT_EQ(c.partitions[0].machine.bios_path,
+            (std::filesystem::path(dir) / "test.rom").lexically_normal().string());
+  EXPECT_FALSE(read_system_config(dir + "/no-such.toml", &c, &errors));
+  ASSERT_FALSE(errors.empty());
+  EXPECT_NE(errors.back().message.find("cannot read"), std::string::npos);
+}
+
+TEST(ConfigFile, Sizes) {
+  uint64_t v = 0;
+  EXPECT_TRUE(parse_size_string("256M", &v));
+  EXPECT_EQ(v, 256ull << 20);
+  EXPECT_TRUE(parse_size_string("1GiB", &v));
+  EXPECT_EQ(v, 1ull << 30);
+  EXPECT_TRUE(parse_size_string("0x100000", &v));
+  EXPECT_EQ(v, 1ull << 20);
+  EXPECT_FALSE(parse_size_string("12Q", &v));
+  EXPECT_FALSE(parse_size_string("M", &v));
+  EXPECT_FALSE(parse_size_string("-1M", &v));
+  EXPECT_EQ(format_size(640ull << 20), "640M");
+}
+
+}  // namespace
+}  // namespace softcpu::hv
