@@ -83,7 +83,7 @@ exit
                   f"softcpu: {errors}:3: \\x needs two hex digits" in err and
                   f"softcpu: {errors}:4: bad regular expression '('" in err)
     good &= check("script errors: reported before the guest runs (no 'passed', no timeout)",
-                  "passed" not in err and "timeout" not in err and secs < 30, f"{secs:.1f} s")
+                  "passed" not in err and "timeout after" not in err and secs < 30, f"{secs:.1f} s")
     if not good:
         show(out, err)
 
