@@ -6,6 +6,10 @@ usage: console_script_test.py SCENARIO SOFTCPU ARGS...
                                  console): wait-screen/check-screen pass and set the status;
                                  a wait-screen that times out exits 4 showing the screen;
                                  script errors exit 2 with FILE:LINE before the guest runs
+  demo SOFTCPU DEMO_ROM           the demo guest (serial output, then the debug-exit port with
+                                 status 1): --serial-transcript alone copies stdout; a script
+                                 with `transcript`, waits, `status 0` and wait-exit turns the
+                                 guest's 1 into 0; a wait the guest's exit cuts short fails
   linux-pass SOFTCPU KERNEL INITRD
                                  the default guest: run a command, check its output, power
                                  off -> 0; the transcript equals what reached stdout
@@ -93,6 +97,49 @@ exit
           f"status {code}: {err!r}")
 
 
+def scenario_demo(softcpu, rom, d):
+    base = [softcpu, "run", "--bios", rom, "--timeout", "60"]
+    copy = os.path.join(d, "copy.log")
+    code, out, err, _ = run(base + ["--serial-transcript", copy], 90)
+    with open(copy, "rb") as f:  # bytes: the guest's "\r\n" stays as it was
+        saved = f.read().decode("latin-1")
+    good = check("demo: --serial-transcript without a script copies the serial output",
+                 code == 1 and "Hello from softcpu" in out and saved == out,
+                 f"status {code}, {len(saved)} vs {len(out)} characters")
+    if not good:
+        show(out, err)
+
+    log = os.path.join(d, "demo.log")
+    script = write(d, "demo.script", f"""\
+transcript '{log}'
+wait 'crc32\\("123456789"\\) += 0x([0-9a-f]+)$' 30
+check 'cbf43926'
+wait '^Bye\\.$'
+status 0
+wait-exit 30
+""")
+    code, out, err, _ = run(base + ["--serial-script", script, "--serial", "none"], 90)
+    with open(log, encoding="latin-1") as f:
+        saved = f.read()
+    good = check("demo: status 0 overrides the guest's debug-exit status 1",
+                 code == 0 and f"script {script} passed (5 steps" in err, f"status {code}")
+    good &= check("demo: the script's transcript has the output; --serial none printed nothing",
+                  "Bye." in saved and out == "", f"{saved[-200:]!r} / {out[:200]!r}")
+    if not good:
+        show(out, err)
+
+    script = write(d, "cut.script", "wait 'Bye'\nwait 'never printed' 30\n")
+    code, out, err, _ = run(base + ["--serial-script", script], 90)
+    good = check("demo: a wait cut short by the guest's exit fails with 4", code == 4,
+                 f"status {code}")
+    good &= check("demo: ... and says the machine stopped",
+                  f"script failed at {script}:2: wait 'never printed' 30" in err and
+                  "the machine stopped (exit status 1) before this step was done" in err and
+                  "  | Bye." in err)
+    if not good:
+        show(out, err)
+
+
 def linux_cmd(softcpu, kernel, initrd, script, *extra):
     return [softcpu, "run", "--kernel", kernel, "--initrd", initrd, "--append", APPEND,
             "--serial-script", script, *extra]
@@ -163,6 +210,8 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         if scenario == "screen":
             scenario_screen(softcpu, args[0], d)
+        elif scenario == "demo":
+            scenario_demo(softcpu, args[0], d)
         elif scenario in ("linux-pass", "linux-fail"):
             kernel, initrd = args
             for path in (kernel, initrd):

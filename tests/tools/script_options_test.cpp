@@ -17,6 +17,9 @@ TEST(ScriptOptions, ScriptAndTranscript) {
   ASSERT_TRUE(parse_args({"run", "--expect=x.script"}, &q, &err)) << err;
   EXPECT_EQ(q.config.serial_script, "x.script");
   EXPECT_EQ(q.config.serial_transcript, "");
+  for (const char* opt : {"--serial-script FILE", "--expect", "--serial-transcript FILE",
+                          "4 when a console\nscript fails"})
+    EXPECT_NE(std::string(kRunHelp).find(opt), std::string::npos) << opt;
 }
 
 TEST(ScriptOptions, Errors) {
