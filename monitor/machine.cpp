@@ -24,6 +24,7 @@
 #include "vdevices/debugcon.h"
 #include "interp/interrupts.h"
 #include "monitor/boot_error.h"
+#include "monitor/console_script.h"
 #include "monitor/cpu_debug_target.h"
 #include "monitor/gdb_stub.h"
 #include "monitor/linux_boot.h"

@@ -13,7 +13,6 @@
 #include "interp/interpreter.h"
 #include "interp/memory.h"
 #include "interp/trap.h"
-#include "monitor/console_script.h"
 #include "monitor/gdb_target.h"
 #include "monitor/machine_config.h"
 #include "monitor/port_bus.h"
@@ -38,6 +37,7 @@ class Sampler;
 class SymbolTable;
 class ConsoleTap;
 class ScriptRunner;
+struct ConsoleScript;
 
 // Raised for configuration problems the user must fix (bad ROM, unopenable file, ...).
 struct ConfigError {
