@@ -11,9 +11,7 @@ void ConsoleTap::write(const uint8_t* data, size_t len) {
   if (observer_) observer_(data, len);
 }
 
-bool ConsoleTap::read_byte(uint8_t& out) {
-  return injected_.pop(out) || inner_->read_byte(out);
-}
+bool ConsoleTap::read_byte(uint8_t& out) { return injected_.pop(out) || inner_->read_byte(out); }
 
 void ConsoleTap::inject(const uint8_t* data, size_t len) {
   injected_.push(data, len);

@@ -20,7 +20,8 @@ namespace softcpu {
 class ConsoleRegex {
  public:
   // Compile `pattern`; nullptr and *error = the library's message if it is not valid.
-  static std::shared_ptr<const ConsoleRegex> compile(const std::string& pattern, std::string* error);
+  static std::shared_ptr<const ConsoleRegex> compile(const std::string& pattern,
+                                                     std::string* error);
   ~ConsoleRegex();
   ConsoleRegex(const ConsoleRegex&) = delete;
   ConsoleRegex& operator=(const ConsoleRegex&) = delete;

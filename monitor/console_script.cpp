@@ -108,13 +108,27 @@ bool unescape_script_string(const std::string& in, std::string* out, std::string
     }
     const char e = in[++i];
     switch (e) {
-      case 'n': out->push_back('\n'); break;
-      case 'r': out->push_back('\r'); break;
-      case 't': out->push_back('\t'); break;
-      case 'e': out->push_back('\x1b'); break;
-      case '0': out->push_back('\0'); break;
-      case '\\': out->push_back('\\'); break;
-      case '"': out->push_back('"'); break;
+      case 'n':
+        out->push_back('\n');
+        break;
+      case 'r':
+        out->push_back('\r');
+        break;
+      case 't':
+        out->push_back('\t');
+        break;
+      case 'e':
+        out->push_back('\x1b');
+        break;
+      case '0':
+        out->push_back('\0');
+        break;
+      case '\\':
+        out->push_back('\\');
+        break;
+      case '"':
+        out->push_back('"');
+        break;
       case 'x': {
         const int hi = i + 1 < in.size() ? hex_digit(in[i + 1]) : -1;
         const int lo = i + 2 < in.size() ? hex_digit(in[i + 2]) : -1;
@@ -138,7 +152,8 @@ bool unescape_script_string(const std::string& in, std::string* out, std::string
         } else if (k >= '@' && k <= '_') {
           out->push_back(static_cast<char>(k - '@'));
         } else {
-          *error = std::string("\\c") + in[i] + " is not a control character (use \\c@ .. \\c_, a letter or \\c?)";
+          *error = std::string("\\c") + in[i] +
+                   " is not a control character (use \\c@ .. \\c_, a letter or \\c?)";
           return false;
         }
         break;
@@ -243,8 +258,8 @@ bool parse_console_script(const std::string& text, const std::string& path, Cons
       step.seconds = timeout;
       ok = arity(1, 2, (cmd + " REGEX [TIMEOUT]").c_str()) && regex_arg(1) &&
            (nargs < 2 || duration_arg(2, true, &step.seconds));
-    } else if (cmd == "check" || cmd == "check-not" || cmd == "fail-on" ||
-               cmd == "check-screen" || cmd == "check-screen-not") {
+    } else if (cmd == "check" || cmd == "check-not" || cmd == "fail-on" || cmd == "check-screen" ||
+               cmd == "check-screen-not") {
       step.op = cmd == "check"          ? ScriptOp::CHECK
                 : cmd == "check-not"    ? ScriptOp::CHECK_NOT
                 : cmd == "fail-on"      ? ScriptOp::FAIL_ON
@@ -271,7 +286,8 @@ bool parse_console_script(const std::string& text, const std::string& path, Cons
     } else if (cmd == "wait-exit") {
       step.op = ScriptOp::WAIT_EXIT;
       step.seconds = timeout;
-      ok = arity(0, 1, "wait-exit [TIMEOUT]") && (nargs == 0 || duration_arg(1, true, &step.seconds));
+      ok = arity(0, 1, "wait-exit [TIMEOUT]") &&
+           (nargs == 0 || duration_arg(1, true, &step.seconds));
     } else if (cmd == "print") {
       step.op = ScriptOp::PRINT;
       for (size_t k = 1; k < tok.size(); ++k) step.bytes += (k > 1 ? " " : "") + tok[k].text;

@@ -29,16 +29,16 @@ enum class ScriptOp {
 
 struct ScriptStep {
   ScriptOp op;
-  unsigned line = 0;        // 1-based line in the script file
-  std::string source;       // the line as written (trimmed), for messages
+  unsigned line = 0;                          // 1-based line in the script file
+  std::string source;                         // the line as written (trimmed), for messages
   std::shared_ptr<const ConsoleRegex> regex;  // the match commands
-  std::string bytes;        // SEND: what to send; PRINT: the text
-  double seconds = 0;       // WAIT*, SLEEP: the timeout or duration
-  int status = -1;          // STATUS, EXIT: the status (-1 with EXIT: the `status` one, or 0)
+  std::string bytes;                          // SEND: what to send; PRINT: the text
+  double seconds = 0;                         // WAIT*, SLEEP: the timeout or duration
+  int status = -1;  // STATUS, EXIT: the status (-1 with EXIT: the `status` one, or 0)
 };
 
 struct ConsoleScript {
-  std::string path;             // as given on the command line, for messages
+  std::string path;  // as given on the command line, for messages
   std::vector<ScriptStep> steps;
   std::string transcript_path;  // `transcript FILE`; empty: none
 };

@@ -109,7 +109,8 @@ bool ScriptRunner::try_wait(const ScriptStep& s, double t, bool force) {
   attempted_at_ = t;
   auto m = history_.search(*s.regex, match_pos_);
   if (!m) return false;
-  last_wait_text_starts_line_ = history_.line_start(match_pos_) == std::max(match_pos_, history_.begin());
+  last_wait_text_starts_line_ =
+      history_.line_start(match_pos_) == std::max(match_pos_, history_.begin());
   last_wait_text_ = history_.text(match_pos_, m->end);
   have_wait_text_ = true;
   match_pos_ = m->end;
@@ -124,9 +125,9 @@ bool ScriptRunner::run_step(const ScriptStep& s, double t, bool stopped) {
     next_screen_poll_ = t;
     attempted_at_ = -1;  // a new wait looks at once
   }
-  const std::string stopped_reason =
-      "the machine stopped (exit status " + std::to_string(stopped_status_) +
-      ") before this step was done";
+  const std::string stopped_reason = "the machine stopped (exit status " +
+                                     std::to_string(stopped_status_) +
+                                     ") before this step was done";
   switch (s.op) {
     case ScriptOp::WAIT:
       if (try_wait(s, t, stopped || t >= step_deadline_)) return true;
@@ -170,7 +171,8 @@ bool ScriptRunner::run_step(const ScriptStep& s, double t, bool stopped) {
         fail(&s, stopped_reason);
         return false;
       }
-      if (hooks_.send) hooks_.send(reinterpret_cast<const uint8_t*>(s.bytes.data()), s.bytes.size());
+      if (hooks_.send)
+        hooks_.send(reinterpret_cast<const uint8_t*>(s.bytes.data()), s.bytes.size());
       return true;
     case ScriptOp::WAIT_SCREEN:
     case ScriptOp::CHECK_SCREEN:
@@ -183,11 +185,15 @@ bool ScriptRunner::run_step(const ScriptStep& s, double t, bool stopped) {
       if (found == (s.op != ScriptOp::CHECK_SCREEN_NOT)) return true;
       if (!last) return false;
       if (s.op == ScriptOp::WAIT_SCREEN)
-        fail(&s, (stopped ? stopped_reason : "timed out after " + seconds_text(s.seconds)) +
-                     ": no match for " + describe_regex(*s.regex) + " on the screen", true);
+        fail(&s,
+             (stopped ? stopped_reason : "timed out after " + seconds_text(s.seconds)) +
+                 ": no match for " + describe_regex(*s.regex) + " on the screen",
+             true);
       else
-        fail(&s, std::string("the screen ") + (found ? "matches " : "does not match ") +
-                     describe_regex(*s.regex), true);
+        fail(&s,
+             std::string("the screen ") + (found ? "matches " : "does not match ") +
+                 describe_regex(*s.regex),
+             true);
       return false;
     }
     case ScriptOp::SLEEP:

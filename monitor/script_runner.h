@@ -83,10 +83,10 @@ class ScriptRunner {
   double started_ = 0;
 
   ConsoleHistory history_;
-  uint64_t match_pos_ = 0;         // the end of the last wait's match: output before it is consumed
-  uint64_t attempted_end_ = 0;     // history end at the last wait attempt
+  uint64_t match_pos_ = 0;      // the end of the last wait's match: output before it is consumed
+  uint64_t attempted_end_ = 0;  // history end at the last wait attempt
   double attempted_at_ = -1;
-  std::string last_wait_text_;     // what the last wait consumed (for check / check-not)
+  std::string last_wait_text_;  // what the last wait consumed (for check / check-not)
   bool last_wait_text_starts_line_ = true;
   bool have_wait_text_ = false;
 
@@ -95,12 +95,12 @@ class ScriptRunner {
     uint64_t scanned;  // output before this position has been scanned (line-wise)
   };
   std::vector<Watcher> watchers_;
-  uint64_t watched_end_ = 0;       // history end at the last watcher scan
+  uint64_t watched_end_ = 0;  // history end at the last watcher scan
   double watched_at_ = -1;
 
-  int status_ = -1;                // `status N`; -1: the machine's own
-  int exit_status_ = 0;            // the status `exit` asked for
-  int stopped_status_ = 0;         // the machine's status, once finish() is called
+  int status_ = -1;         // `status N`; -1: the machine's own
+  int exit_status_ = 0;     // the status `exit` asked for
+  int stopped_status_ = 0;  // the machine's status, once finish() is called
 };
 
 }  // namespace softcpu

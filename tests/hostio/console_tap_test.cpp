@@ -1,11 +1,12 @@
 // ConsoleTap: the guest's output reaches the wrapped backend, the transcript and the observer;
 // injected input comes before the backend's own and wakes the listener.
+#include "hostio/console_tap.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
 
-#include "hostio/console_tap.h"
 #include "tests/vdevices/test_backend.h"
 
 namespace softcpu {
@@ -20,7 +21,8 @@ TEST(ConsoleTap, OutputGoesEverywhereInputIsMerged) {
   ASSERT_TRUE(transcript) << error;
   ConsoleTap tap(std::move(inner), std::move(transcript));
   std::string observed;
-  tap.set_output_observer([&](const uint8_t* d, size_t n) { observed.append(reinterpret_cast<const char*>(d), n); });
+  tap.set_output_observer(
+      [&](const uint8_t* d, size_t n) { observed.append(reinterpret_cast<const char*>(d), n); });
   int wakes = 0;
   tap.set_input_listener([&] { ++wakes; });
   EXPECT_STREQ(tap.kind(), "test");

@@ -1,8 +1,8 @@
 // The console script's matcher: POSIX ERE over the serial output with CR and NUL removed, and
 // `^`/`$` anchored to lines the same way however the output was chunked.
-#include <gtest/gtest.h>
-
 #include "monitor/console_match.h"
+
+#include <gtest/gtest.h>
 
 namespace softcpu {
 namespace {
@@ -29,7 +29,7 @@ TEST(ConsoleRegex, BadPatternsAreErrorsWithTheLibraryMessage) {
 
 TEST(ConsoleRegex, DollarIsALineEndNotTheEndOfWhatArrived) {
   auto r = rx("^42$");
-  EXPECT_FALSE(r->search("42", 0, 2));                  // the line may go on: "420"
+  EXPECT_FALSE(r->search("42", 0, 2));                           // the line may go on: "420"
   EXPECT_TRUE(r->search("42", 0, 2, /*end_is_line_end=*/true));  // a complete text (the screen)
   EXPECT_TRUE(r->search("x\n42\ny", 0, 6));
   EXPECT_FALSE(r->search("x42\n", 0, 4));

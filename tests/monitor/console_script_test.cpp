@@ -1,11 +1,11 @@
 // The console script language: commands, quoting and escapes, durations, and errors that name
 // the file and line.
+#include "monitor/console_script.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <fstream>
-
-#include "monitor/console_script.h"
 
 namespace softcpu {
 namespace {
@@ -90,12 +90,12 @@ TEST(ConsoleScript, EveryCommand) {
   EXPECT_EQ(s.steps[0].source, "fail-on 'Kernel panic'   # trailing comment");
   EXPECT_EQ(s.steps[1].op, ScriptOp::WAIT);
   EXPECT_EQ(s.steps[1].regex->pattern(), "softcpu# ");
-  EXPECT_EQ(s.steps[1].seconds, 60);  // the `timeout` before it
+  EXPECT_EQ(s.steps[1].seconds, 60);         // the `timeout` before it
   EXPECT_EQ(s.steps[2].op, ScriptOp::WAIT);  // expect is wait
   EXPECT_EQ(s.steps[2].seconds, 5);
   EXPECT_EQ(s.steps[3].op, ScriptOp::SEND);
   EXPECT_EQ(s.steps[3].bytes, "echo $((6*7))\r");  // sendline adds Enter
-  EXPECT_EQ(s.steps[4].bytes, "a\tb\\n\\cC");       // single quotes and bare words are raw
+  EXPECT_EQ(s.steps[4].bytes, "a\tb\\n\\cC");      // single quotes and bare words are raw
   EXPECT_EQ(s.steps[5].seconds, 2.5);
   EXPECT_EQ(s.steps[6].op, ScriptOp::CHECK);
   EXPECT_EQ(s.steps[7].op, ScriptOp::CHECK_NOT);
@@ -126,21 +126,21 @@ TEST(ConsoleScript, DefaultTimeoutAndCrlfFiles) {
 
 TEST(ConsoleScript, EveryErrorNamesItsLine) {
   auto e = parse_errors(
-      "wait\n"                     // 1: no regex
-      "wiat foo\n"                 // 2: unknown command
-      "wait '('\n"                 // 3: bad regex
-      "send \"abc\n"               // 4: unterminated
-      "wait foo ten\n"             // 5: bad timeout
-      "status 256\n"               // 6
-      "exit 1 2\n"                 // 7
-      "timeout 0\n"                // 8: a zero timeout
-      "send \"\\xZZ\"\n"           // 9: bad escape
-      "wait \"a\"b\n"              // 10: no space after the quote
-      "check ''\n"                 // 11: empty regex
-      "\"wait\" x\n"               // 12: quoted command
+      "wait\n"            // 1: no regex
+      "wiat foo\n"        // 2: unknown command
+      "wait '('\n"        // 3: bad regex
+      "send \"abc\n"      // 4: unterminated
+      "wait foo ten\n"    // 5: bad timeout
+      "status 256\n"      // 6
+      "exit 1 2\n"        // 7
+      "timeout 0\n"       // 8: a zero timeout
+      "send \"\\xZZ\"\n"  // 9: bad escape
+      "wait \"a\"b\n"     // 10: no space after the quote
+      "check ''\n"        // 11: empty regex
+      "\"wait\" x\n"      // 12: quoted command
       "transcript a\n"
-      "transcript b\n"             // 14: a second transcript
-      "wait ok\n");                // fine
+      "transcript b\n"  // 14: a second transcript
+      "wait ok\n");     // fine
   ASSERT_EQ(e.size(), 13u);
   const char* expected[] = {
       "t.script:1: usage: wait REGEX [TIMEOUT]",
@@ -166,7 +166,8 @@ TEST(ConsoleScript, LoadReportsAMissingFile) {
   std::vector<std::string> errors;
   EXPECT_FALSE(load_console_script("/nonexistent/x.script", &s, &errors));
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_EQ(errors[0], "cannot read console script '/nonexistent/x.script': No such file or directory");
+  EXPECT_EQ(errors[0],
+            "cannot read console script '/nonexistent/x.script': No such file or directory");
   errors.clear();
   EXPECT_FALSE(load_console_script("/", &s, &errors));
   ASSERT_EQ(errors.size(), 1u);

@@ -1,12 +1,12 @@
 // ScriptRunner on a manual clock: waits consume output, checks look at what the last wait
 // consumed, timeouts and failures name the step and show the last lines, the machine's stop
 // ends a wait-exit or fails a pending step, and the exit status follows status/exit.
+#include "monitor/script_runner.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstdlib>
-
-#include "monitor/script_runner.h"
 
 namespace softcpu {
 namespace {
@@ -24,7 +24,9 @@ class RunnerTest : public ::testing::Test {
     std::vector<std::string> errors;
     ASSERT_TRUE(parse_console_script(text, "t.script", &s, &errors)) << errors[0];
     ScriptRunner::Hooks h;
-    h.send = [this](const uint8_t* d, size_t n) { sent_.append(reinterpret_cast<const char*>(d), n); };
+    h.send = [this](const uint8_t* d, size_t n) {
+      sent_.append(reinterpret_cast<const char*>(d), n);
+    };
     h.screen = [this] { return screen_; };
     h.request_exit = [this](int status) { exit_requests_.push_back(status); };
     h.clock = [this] { return now_; };
@@ -54,15 +56,16 @@ class RunnerTest : public ::testing::Test {
 };
 
 TEST_F(RunnerTest, LoginRunCheckPowerOff) {
-  start("wait 'login: '\n"
-        "sendline root\n"
-        "wait '# '\n"
-        "sendline 'echo $((6*7))'\n"
-        "wait '# '\n"
-        "check '^42$'\n"
-        "check-not '^43$'\n"
-        "sendline 'poweroff -f'\n"
-        "wait-exit 10\n");
+  start(
+      "wait 'login: '\n"
+      "sendline root\n"
+      "wait '# '\n"
+      "sendline 'echo $((6*7))'\n"
+      "wait '# '\n"
+      "check '^42$'\n"
+      "check-not '^43$'\n"
+      "sendline 'poweroff -f'\n"
+      "wait-exit 10\n");
   runner_->tick();
   EXPECT_EQ(sent_, "");
   out("Welcome\r\nlog");
@@ -83,9 +86,10 @@ TEST_F(RunnerTest, LoginRunCheckPowerOff) {
 }
 
 TEST_F(RunnerTest, WaitTimesOutAndTheReportNamesTheStepAndTheLastLines) {
-  start("timeout 5\n"
-        "wait ready\n"
-        "wait never\n");
+  start(
+      "timeout 5\n"
+      "wait ready\n"
+      "wait never\n");
   std::string lines;
   for (int i = 0; i < 30; ++i) lines += "boot line " + std::to_string(i) + "\r\n";
   out(lines + "ready\r\npartial \x1b[1m");

@@ -9,8 +9,9 @@ namespace {
 TEST(ScriptOptions, ScriptAndTranscript) {
   ParsedArgs p;
   std::string err;
-  ASSERT_TRUE(parse_args({"run", "--serial-script", "ci.script", "--serial-transcript=t.log"}, &p,
-                         &err)) << err;
+  ASSERT_TRUE(
+      parse_args({"run", "--serial-script", "ci.script", "--serial-transcript=t.log"}, &p, &err))
+      << err;
   EXPECT_EQ(p.config.serial_script, "ci.script");
   EXPECT_EQ(p.config.serial_transcript, "t.log");
   ParsedArgs q;
