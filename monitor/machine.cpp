@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "hostio/char_backend.h"
+#include "hostio/console_tap.h"
 #include "hostio/event_loop.h"
 #include "hostio/tcp_server.h"
 #include "interp/access.h"
@@ -24,6 +25,7 @@
 #include "vdevices/debugcon.h"
 #include "interp/interrupts.h"
 #include "monitor/boot_error.h"
+#include "monitor/console_script.h"
 #include "monitor/cpu_debug_target.h"
 #include "monitor/gdb_stub.h"
 #include "monitor/linux_boot.h"
@@ -32,6 +34,7 @@
 #include "monitor/multiboot.h"
 #include "monitor/pc_platform.h"
 #include "monitor/profile.h"
+#include "monitor/script_runner.h"
 #include "monitor/symbols.h"
 #include "monitor/tracer.h"
 #include "translator/translator.h"
@@ -71,6 +74,16 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
   if (config.ram_mib < 1 || config.ram_mib > 3072)
     throw ConfigError{"memory size must be between 1 and 3072 MiB, got " +
                       std::to_string(config.ram_mib)};
+  // A console script is read first: its errors (file:line) come before anything starts.
+  ConsoleScript script;
+  if (!config.serial_script.empty()) {
+    std::vector<std::string> errors;
+    if (!load_console_script(config.serial_script, &script, &errors)) {
+      std::string message;
+      for (const std::string& e : errors) message += (message.empty() ? "" : "\nsoftcpu: ") + e;
+      throw ConfigError{message};
+    }
+  }
   mem_ = std::make_unique<PhysicalMemory>(config.ram_mib << 20);
   cpu_.mem = mem_.get();
   cpu_.cache = &cache_;
@@ -93,12 +106,21 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
   std::string error;
   auto serial = open_char_backend(config.serial, *loop_, &error);
   if (!serial) throw ConfigError{error};
+  open_console_tap(serial, config.serial_script.empty() ? nullptr : &script);
   serial->set_quit_handler([this] { request_exit(0); });
   serial->set_input_listener([this] { mailbox_.wake(); });  // typing wakes a halted guest
   platform_ = std::make_unique<PcPlatform>(config, cpu_, *mem_, *ports_, clock_,
                                            mailbox_, *loop_, *serial,
                                            [this] { reset_requested_ = true; });
   backends_.push_back(std::move(serial));
+  if (script_) {
+    ScriptRunner::Hooks hooks;
+    hooks.send = [this](const uint8_t* data, size_t len) { console_tap_->inject(data, len); };
+    hooks.screen = [this] { return platform_->screen_text(); };
+    hooks.request_exit = [this](int status) { request_exit(status); };
+    // hooks.clock stays the host's monotonic clock: script timeouts are wall time.
+    script_->set_hooks(std::move(hooks));
+  }
   platform_->set_power_off_handler([this] {
     std::fprintf(stderr, "softcpu: guest powered off (ACPI S5)\n");
     request_exit(0);
@@ -146,6 +168,29 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
     if (!stats_series_) throw ConfigError{error};
   }
   if (!config.gdb.empty()) start_gdb_stub();
+}
+
+// --serial-script, --serial-transcript: put a ConsoleTap in front of COM1's backend; it copies
+// the output to the transcript file and the script, and carries the script's input.
+void Machine::open_console_tap(std::unique_ptr<CharBackend>& serial, const ConsoleScript* script) {
+  const std::string transcript_path = !config_.serial_transcript.empty() ? config_.serial_transcript
+                                      : script                         ? script->transcript_path
+                                                                       : std::string();
+  if (!script && transcript_path.empty()) return;
+  std::unique_ptr<CharBackend> transcript;
+  if (!transcript_path.empty()) {
+    std::string error;
+    transcript = open_output_file(transcript_path, &error, "serial transcript");
+    if (!transcript) throw ConfigError{error};
+  }
+  auto tap = std::make_unique<ConsoleTap>(std::move(serial), std::move(transcript));
+  console_tap_ = tap.get();
+  if (script) {
+    script_ = std::make_unique<ScriptRunner>(*script, ScriptRunner::Hooks{});
+    tap->set_output_observer(
+        [runner = script_.get()](const uint8_t* data, size_t len) { runner->on_output(data, len); });
+  }
+  serial = std::move(tap);
 }
 
 // Tier 1. A JIT that cannot start (e.g. LLVM cannot target this host) is reported and the
@@ -447,6 +492,7 @@ void Machine::system_reset() {
 void Machine::service_devices() {
   mailbox_.drain();
   clock_.run_due();
+  if (script_) script_->tick();  // before the UART looks for input the script may send
   platform_->poll();
   platform_->update_ferr();
 }
@@ -545,6 +591,12 @@ void Machine::idle(std::optional<std::chrono::steady_clock::time_point> deadline
     wake = std::min(wake, std::chrono::steady_clock::now() + until);
   }
   if (deadline) wake = std::min(wake, *deadline);
+  if (script_) {  // a script timeout, sleep or screen poll
+    const double s = std::min(script_->wake_in(), 1.0);
+    wake = std::min(wake, std::chrono::steady_clock::now() +
+                              std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                  std::chrono::duration<double>(s)));
+  }
   if (!mailbox_.has_work()) mailbox_.wait_until(wake);
 }
 
@@ -622,6 +674,8 @@ int Machine::run() {
         gdb_target_->run_state() == CpuDebugTarget::RunState::RUNNING)
       debugger_stop(stop_event_from_hit(cpu_.debug_hit));
   }
+  // A console script reports a step left unfinished and decides the status.
+  if (script_) status = script_->finish(status);
   wall_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   if (sampler_) write_profile_file();
   platform_->flush_disks();

@@ -35,6 +35,9 @@ class TcpServer;
 class Translator;
 class Sampler;
 class SymbolTable;
+class ConsoleTap;
+class ScriptRunner;
+struct ConsoleScript;
 
 // Raised for configuration problems the user must fix (bad ROM, unopenable file, ...).
 struct ConfigError {
@@ -113,6 +116,12 @@ class Machine {
   std::unique_ptr<Sampler> sampler_;
   void open_profile();
   void write_profile_file();
+
+  // --serial-script / --serial-transcript: COM1's backend is a ConsoleTap (owned in backends_)
+  // and the script runs on the CPU thread (monitor/script_runner.h).
+  ConsoleTap* console_tap_ = nullptr;
+  std::unique_ptr<ScriptRunner> script_;
+  void open_console_tap(std::unique_ptr<CharBackend>& serial, const ConsoleScript* script);
 
   // Set from the CPU thread (debug-exit) or the host I/O thread (Ctrl-A x).
   std::atomic<int> exit_status_{-1};  // -1: no exit requested; the first request wins

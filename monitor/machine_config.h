@@ -44,6 +44,12 @@ struct MachineConfig {
   uint32_t ram_mib = 128;
   std::string serial = "stdio";    // "stdio", "file:PATH", "tcp:ADDR:PORT,server", "none"
   std::vector<DebugconSpec> debugcons;
+  // --serial-script FILE (alias --expect): a console script run against COM1 and the VGA text
+  // screen (monitor/script_runner.h, docs/console-script.md); empty: none.
+  std::string serial_script;
+  // --serial-transcript FILE: a copy of everything the guest writes to COM1 (with or without a
+  // script; it wins over the script's `transcript` command).
+  std::string serial_transcript;
   std::optional<double> timeout_seconds;
   // --insn-limit: stop after this many guest instructions (status 124, like the timeout). An
   // instruction that faults counts as one, and so does an interrupt delivery.
@@ -80,7 +86,8 @@ struct MachineConfig {
 };
 
 // Build the machine, run it, and return the process exit status:
-//  debug-exit port write v -> (v << 1) | 1; timeout or instruction limit -> 124; triple
+//  debug-exit port write v -> (v << 1) | 1; timeout or instruction limit -> 124; a console
+//  script's `status`/`exit` -> its value, a failed console script -> 4; triple
 //  fault with --on-triple-fault exit -> 3 (with reset, the default, the machine resets and goes on);
 //  guest halted for good -> 0; configuration error -> 2 (message on stderr).
 int run_machine(const MachineConfig& config);

@@ -292,6 +292,12 @@ void PcPlatform::guest_write(uint32_t addr, const void* data, uint32_t len) {
 
 void PcPlatform::write_screen_dump(FILE* f) const { vga_->write_screen_dump(f); }
 
+std::string PcPlatform::screen_text() const {
+  std::string text;
+  vga_->dump_text(text);
+  return text;
+}
+
 void PcPlatform::register_stats(StatsRegistry& stats) {
   for (size_t k = 0; k < backends_.size(); ++k) {
     const BlockBackend& b = *backends_[k];

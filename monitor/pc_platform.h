@@ -70,6 +70,8 @@ class PcPlatform {
   void flush_disks();
 
   void write_screen_dump(FILE* f) const;
+  // The VGA text screen as text (VgaText::dump_text): what a console script's wait-screen sees.
+  std::string screen_text() const;
   void register_stats(StatsRegistry& stats);
   FwCfg& fw_cfg() { return *fw_cfg_; }
   // The guest entered ACPI S5 (soft off) through the PIIX4 PM function.

@@ -42,6 +42,11 @@ const char kRunHelp[] =
     "machine:\n"
     "  -m MiB                 guest RAM in MiB (1-3072, default 128)\n"
     "  --serial SPEC          COM1 backend: stdio (default), file:PATH, tcp:ADDR:PORT,server, none\n"
+    "  --serial-script FILE   run the console script FILE against COM1 and the VGA text screen:\n"
+    "                         wait for output, send input, check it, set the exit status\n"
+    "                         (alias --expect; docs/console-script.md)\n"
+    "  --serial-transcript FILE\n"
+    "                         also copy everything the guest writes to COM1 to FILE\n"
     "  --debugcon PORT:FILE   copy bytes the guest writes to I/O port PORT (e.g. 0xE9) to FILE\n"
     "                         ('-' = stdout); repeatable\n"
     "  --screen-dump FILE     write the VGA text screen to FILE at exit\n"
@@ -108,8 +113,8 @@ const char kRunHelp[] =
     "\n"
     "exit status: (v << 1) | 1 when the guest writes v to the debug-exit port 0xF4; 0 when the\n"
     "guest powers off, halts for good or is quit with Ctrl-A x; 2 for a bad option or file; 3\n"
-    "after a triple fault with --on-triple-fault exit (the state is printed); 124 on --timeout\n"
-    "or --insn-limit.\n";
+    "after a triple fault with --on-triple-fault exit (the state is printed); 4 when a console\n"
+    "script fails (the failed step is printed); 124 on --timeout or --insn-limit.\n";
 
 namespace {
 
@@ -317,6 +322,20 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
     } else if (name == "--serial") {
       if (!need_value()) return false;
       c.serial = value;
+    } else if (name == "--serial-script" || name == "--expect" ||
+               name == "--serial-transcript") {
+      if (!need_value()) return false;
+      if (value.empty()) {
+        *error = "option " + name + " needs a file name";
+        return false;
+      }
+      std::string& slot = name == "--serial-transcript" ? c.serial_transcript : c.serial_script;
+      if (!slot.empty() && name != "--serial-transcript") {
+        *error = "only one console script can run (--serial-script '" + slot + "' and '" +
+                 value + "')";
+        return false;
+      }
+      slot = value;
     } else if (name == "--debugcon") {
       if (!need_value()) return false;
       size_t colon = value.find(':');
