@@ -100,6 +100,9 @@ uint32_t PrimaryHypervisor::pool_page(const std::string& name) {
 
 void PrimaryHypervisor::build_partition(const PartitionConfig& pc, unsigned id) {
   const std::string who = "partition '" + pc.name + "'";
+  if (pc.vcpus != 1)
+    throw ConfigError{who + ": " + std::to_string(pc.vcpus) + " vCPUs asked for; a partition has "
+                      "one vCPU (SMP partitions are not built yet)"};
   auto p = std::unique_ptr<Partition>(new Partition(pc, id));
   p->table_.reset(new Stage2Table());
   // Regions: page aligned, inside 4 GiB, not overlapping; the static one at 0 is its RAM.

@@ -128,6 +128,9 @@ TEST(Stage2Config, ClearErrors) {
   s.machine_memory = 1u << 20;
   s.partitions.push_back(partition("b", rom));
   fails(s, "does not fit in the machine memory");
+  s.machine_memory = 0;
+  s.partitions[1].vcpus = 2;
+  fails(s, "SMP partitions are not built yet");
   unlink(rom.c_str());
 }
 
