@@ -22,7 +22,33 @@ PhysicalMemory::PhysicalMemory(uint32_t ram_bytes)
   }
 }
 
-PhysicalMemory::~PhysicalMemory() { munmap(ram_, ram_size_); }
+PhysicalMemory::PhysicalMemory(uint32_t ram_bytes, const ExternalRam& ram)
+    : ram_(ram.low),
+      ram_size_(ram_bytes),
+      owns_ram_(false),
+      external_(ram),
+      kind_(PAGE_COUNT, PAGE_UNASSIGNED),
+      host_(PAGE_COUNT, nullptr),
+      mmio_(PAGE_COUNT, nullptr),
+      code_lines_(PAGE_COUNT, 0),
+      readonly_ram_(PAGE_COUNT, 0) {}
+
+PhysicalMemory::~PhysicalMemory() {
+  if (owns_ram_) munmap(ram_, ram_size_);
+}
+
+void PhysicalMemory::map_ram_page(Stage2Key, uint32_t page, uint8_t* host, bool writable) {
+  kind_[page] = writable ? PAGE_RAM : PAGE_ROM;
+  host_[page] = host;
+  if (!readonly_ram_.empty()) readonly_ram_[page] = !writable;
+}
+
+void PhysicalMemory::unmap_ram_page(Stage2Key, uint32_t page) {
+  kind_[page] = PAGE_UNASSIGNED;
+  host_[page] = nullptr;
+  code_lines_[page] = 0;
+  if (!readonly_ram_.empty()) readonly_ram_[page] = 0;
+}
 
 void PhysicalMemory::map_rom(uint32_t addr, const uint8_t* data, uint32_t size) {
   uint32_t pages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
@@ -44,7 +70,7 @@ bool PhysicalMemory::owns_host(const void* p, uint32_t len) const {
     const auto a = reinterpret_cast<uintptr_t>(p), b = reinterpret_cast<uintptr_t>(base);
     return a >= b && a - b + len <= size;
   };
-  if (inside(ram_, ram_size_)) return true;
+  if (owns_ram_ ? inside(ram_, ram_size_) : inside(external_.base, external_.size)) return true;
   for (size_t k = 0; k < rom_storage_.size(); ++k)
     if (inside(rom_storage_[k].get(), rom_bytes_[k])) return true;
   return false;
@@ -67,7 +93,8 @@ void PhysicalMemory::map_mmio(uint32_t addr, uint32_t size, MmioHandler* handler
 
 void PhysicalMemory::set_shadow(uint32_t addr, uint32_t size, bool read_ram, bool write_ram) {
   for (uint32_t page = addr / PAGE_SIZE; page < (addr + size) / PAGE_SIZE && page < 256; ++page) {
-    uint8_t* ram_page = page < ram_size_ / PAGE_SIZE ? ram_ + uint64_t(page) * PAGE_SIZE : nullptr;
+    uint8_t* ram_page =
+        page < ram_size_ / PAGE_SIZE && ram_ ? ram_ + uint64_t(page) * PAGE_SIZE : nullptr;
     if (read_ram && ram_page) {
       kind_[page] = write_ram ? PAGE_RAM : PAGE_ROM;  // read-only RAM drops writes like ROM
       host_[page] = ram_page;
@@ -93,6 +120,7 @@ uint32_t PhysicalMemory::read(uint32_t addr, unsigned size) {
     case PAGE_MMIO: return mmio_[page]->mmio_read(addr, size);
     default:
       ++unassigned_reads;
+      ++stage2_violations;
       return size == 4 ? 0xFFFFFFFFu : (1u << (size * 8)) - 1;
   }
 }
@@ -101,9 +129,14 @@ void PhysicalMemory::write(uint32_t addr, unsigned size, uint32_t value) {
   uint32_t page = addr / PAGE_SIZE;
   switch (kind_[page]) {
     case PAGE_RAM: std::memcpy(host_[page] + (addr % PAGE_SIZE), &value, size); break;
-    case PAGE_ROM: break;  // writes to ROM are ignored
+    case PAGE_ROM:  // writes to ROM are ignored
+      if (!readonly_ram_.empty() && readonly_ram_[page]) ++stage2_violations;
+      break;
     case PAGE_MMIO: mmio_[page]->mmio_write(addr, size, value); break;
-    default: ++unassigned_writes; break;
+    default:
+      ++unassigned_writes;
+      ++stage2_violations;
+      break;
   }
 }
 
@@ -112,6 +145,7 @@ void PhysicalMemory::read_bytes(uint32_t addr, void* out, uint32_t len) {
   for (uint32_t k = 0; k < len; ++k) {
     uint32_t a = addr + k;
     uint8_t* h = host_[a / PAGE_SIZE];
+    if (!h && kind_[a / PAGE_SIZE] == PAGE_UNASSIGNED) ++stage2_violations;
     o[k] = h ? h[a % PAGE_SIZE] : 0xFF;
   }
 }
@@ -120,7 +154,11 @@ void PhysicalMemory::write_bytes(uint32_t addr, const void* in, uint32_t len) {
   auto* i = static_cast<const uint8_t*>(in);
   for (uint32_t k = 0; k < len; ++k) {
     uint32_t a = addr + k;
-    if (uint8_t* h = host_[a / PAGE_SIZE]) h[a % PAGE_SIZE] = i[k];
+    if (uint8_t* h = host_[a / PAGE_SIZE]) {
+      h[a % PAGE_SIZE] = i[k];
+    } else if (kind_[a / PAGE_SIZE] == PAGE_UNASSIGNED) {
+      ++stage2_violations;
+    }
   }
 }
 

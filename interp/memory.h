@@ -21,9 +21,32 @@ constexpr uint32_t PAGE_SIZE = 4096;
 constexpr uint32_t PAGE_COUNT = 1u << 20;  // 4 GiB of 4 KiB pages
 constexpr unsigned CODE_LINE_SHIFT = 6;    // 64-byte lines for code tracking
 
+// RAM that the owner of machine memory (monitor/hv/) hands to a PhysicalMemory page by page
+// through its stage-2 table: [base, base + size) is the whole machine mapping (for owns_host),
+// `low` the host address of guest-physical page 0, backing ram_bytes contiguous bytes.
+struct ExternalRam {
+  uint8_t* base = nullptr;
+  uint64_t size = 0;
+  uint8_t* low = nullptr;
+};
+
+namespace hv {
+class PrimaryHypervisor;
+}
+
+// The pass that map_ram_page/unmap_ram_page ask for: only the primary hypervisor can make one
+// (monitor/hv/primary.h), so nothing else reprograms a partition's stage-2 mappings.
+class Stage2Key {
+  friend class hv::PrimaryHypervisor;
+  constexpr Stage2Key() = default;
+};
+
 class PhysicalMemory {
  public:
+  // RAM of its own: [0, ram_bytes) mapped, one host mapping (the single-guest machine).
   explicit PhysicalMemory(uint32_t ram_bytes);
+  // RAM from machine memory: nothing is mapped until map_ram_page(); ram() is `ram.low`.
+  PhysicalMemory(uint32_t ram_bytes, const ExternalRam& ram);
   ~PhysicalMemory();
   PhysicalMemory(const PhysicalMemory&) = delete;
   PhysicalMemory& operator=(const PhysicalMemory&) = delete;
@@ -41,6 +64,12 @@ class PhysicalMemory {
   // to RAM or dropped. Page aligned. Write-only RAM (read ROM, write RAM) is not modelled: it
   // reads and writes the ROM side. The caller flushes TLBs and cached code for the range.
   void set_shadow(uint32_t addr, uint32_t size, bool read_ram, bool write_ram);
+
+  // Stage-2 programming (monitor/hv/primary.cpp only, while the CPU does not run): guest
+  // page `page` becomes RAM at `host` (writable or read-only: writes dropped and counted as
+  // violations), or unassigned again. The caller flushes TLBs and cached code.
+  void map_ram_page(Stage2Key, uint32_t page, uint8_t* host, bool writable);
+  void unmap_ram_page(Stage2Key, uint32_t page);
 
   PageKind kind(uint32_t page) const { return static_cast<PageKind>(kind_[page]); }
   // Host address of a RAM or ROM page, nullptr otherwise.
@@ -65,14 +94,20 @@ class PhysicalMemory {
   bool owns_host(const void* p, uint32_t len) const;
 
   uint64_t unassigned_reads = 0, unassigned_writes = 0;
+  // Accesses (CPU, DMA, loaders) to guest-physical pages with no stage-2 mapping (unassigned:
+  // reads all ones, writes dropped) and writes to read-only stage-2 pages.
+  uint64_t stage2_violations = 0;
 
  private:
   uint8_t* ram_ = nullptr;
   uint32_t ram_size_ = 0;
+  bool owns_ram_ = true;
+  ExternalRam external_;
   std::vector<uint8_t> kind_;
   std::vector<uint8_t*> host_;
   std::vector<MmioHandler*> mmio_;
   std::vector<uint64_t> code_lines_;
+  std::vector<uint8_t> readonly_ram_;  // 1: a read-only stage-2 page (kind PAGE_ROM)
   std::vector<std::unique_ptr<uint8_t[]>> rom_storage_;
   std::vector<uint32_t> rom_bytes_;  // size of each rom_storage_ allocation
   uint8_t* low_rom_[256] = {};  // ROM host pages below 1 MiB, for set_shadow

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cinttypes>
 #include <cstring>
 #include <filesystem>
@@ -70,8 +71,11 @@ const char* exit_reason_name(unsigned r) {
 
 }  // namespace
 
-Machine::Machine(const MachineConfig& config) : config_(config) {
-  if (config.ram_mib < 1 || config.ram_mib > 3072)
+Machine::Machine(const MachineConfig& config) : Machine(config, nullptr) {}
+
+Machine::Machine(const MachineConfig& config, std::unique_ptr<PhysicalMemory> memory)
+    : config_(config) {
+  if (!memory && (config.ram_mib < 1 || config.ram_mib > 3072))
     throw ConfigError{"memory size must be between 1 and 3072 MiB, got " +
                       std::to_string(config.ram_mib)};
   // A console script is read first: its errors (file:line) come before anything starts.
@@ -84,7 +88,7 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
       throw ConfigError{message};
     }
   }
-  mem_ = std::make_unique<PhysicalMemory>(config.ram_mib << 20);
+  mem_ = memory ? std::move(memory) : std::make_unique<PhysicalMemory>(config.ram_mib << 20);
   cpu_.mem = mem_.get();
   cpu_.cache = &cache_;
   cache_.set_limits(config.tcache);
@@ -123,6 +127,7 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
   }
   platform_->set_power_off_handler([this] {
     std::fprintf(stderr, "softcpu: guest powered off (ACPI S5)\n");
+    powered_off_ = true;
     request_exit(0);
   });
 
@@ -435,6 +440,7 @@ void Machine::register_stats() {
   stats_.add("io.unassigned_accesses", [this] { return double(unassigned_->total()); });
   stats_.add("memory.unassigned_reads", &mem_->unassigned_reads);
   stats_.add("memory.unassigned_writes", &mem_->unassigned_writes);
+  stats_.add("memory.stage2_violations", &mem_->stage2_violations);
 }
 
 void Machine::finish_stats_series() {
@@ -600,7 +606,32 @@ void Machine::idle(std::optional<std::chrono::steady_clock::time_point> deadline
   if (!mailbox_.has_work()) mailbox_.wait_until(wake);
 }
 
+void Machine::run_on_cpu_thread(const std::function<void()>& job) {
+  std::unique_lock lock(running_mu_);
+  if (!running_) {
+    job();
+    return;
+  }
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  bool done = false;
+  mailbox_.post([&] {
+    job();
+    std::lock_guard g(done_mu);
+    done = true;
+    done_cv.notify_one();
+  });
+  lock.unlock();  // run() drains the job between runs, or at its end under running_mu_
+  std::unique_lock wait(done_mu);
+  done_cv.wait(wait, [&] { return done; });
+}
+
 int Machine::run() {
+  {
+    std::lock_guard lock(running_mu_);
+    running_ = true;
+  }
+  powered_off_ = false;
   started_ = std::chrono::steady_clock::now();
   if (profile_out_) {
     sampler_ = std::make_unique<Sampler>(cpu_);
@@ -658,6 +689,7 @@ int Machine::run() {
         // NMI. This is how Linux ends "poweroff -f" on a machine without ACPI power-off.
         std::fprintf(stderr, "softcpu: guest halted with interrupts disabled at %04x:%08x; "
                      "stopping\n", cpu_.seg[CS].selector, cpu_.eip);
+        powered_off_ = true;
         status = 0;
         break;
       }
@@ -685,6 +717,11 @@ int Machine::run() {
     log_state(EXIT_NONE);  // the final state
     std::fclose(state_log_);
     state_log_ = nullptr;
+  }
+  {
+    std::lock_guard lock(running_mu_);
+    running_ = false;
+    mailbox_.drain();  // jobs posted by run_on_cpu_thread() while the loop was ending
   }
   return status;
 }

@@ -2,6 +2,8 @@
 #pragma once
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <mutex>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -50,6 +52,9 @@ inline constexpr const char kDefaultBios[] = "/usr/share/seabios/bios.bin";
 class Machine {
  public:
   explicit Machine(const MachineConfig& config);  // throws ConfigError
+  // A partition's machine (monitor/hv/): its RAM is `memory`, mapped by the primary
+  // hypervisor's stage-2 table into machine memory; config.ram_mib is ignored.
+  Machine(const MachineConfig& config, std::unique_ptr<PhysicalMemory> memory);
   ~Machine();
 
   // Run until the guest exits, halts for good, triple-faults or times out.
@@ -60,6 +65,16 @@ class Machine {
   PhysicalMemory& memory() { return *mem_; }
   StatsRegistry& stats() { return stats_; }
   void request_exit(int status);  // any thread
+  // Why run() returned: the guest powered off (ACPI S5) or halted for good with interrupts
+  // off, rather than a triple fault, a timeout or an exit request.
+  bool powered_off() const { return powered_off_.load(); }
+  // Run `job` on the CPU thread between two instructions (posted through the mailbox and
+  // awaited while run() runs; at once otherwise). The primary hypervisor's stage-2 changes.
+  void run_on_cpu_thread(const std::function<void()>& job);
+  // Before run() is called again (a stopped partition restarted): forget the exit request.
+  void clear_exit_request() { exit_status_ = -1; }
+  // A PC reset (CPU and devices to power-on state, RAM kept); not while run() runs.
+  void reset() { system_reset(); }
 
  private:
   void load_bios(const std::string& path);
@@ -125,6 +140,9 @@ class Machine {
 
   // Set from the CPU thread (debug-exit) or the host I/O thread (Ctrl-A x).
   std::atomic<int> exit_status_{-1};  // -1: no exit requested; the first request wins
+  std::atomic<bool> powered_off_{false};
+  std::mutex running_mu_;  // guards running_ (run_on_cpu_thread)
+  bool running_ = false;
   uint64_t tsc_offset_ = 0;
   uint64_t exits_[EXIT_COUNT] = {};
   uint64_t resets_ = 0;

@@ -1,0 +1,380 @@
+#include "monitor/hv/primary.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <stdexcept>
+
+#include "interp/memory.h"
+#include "interp/tlb.h"
+#include "monitor/machine.h"
+
+namespace softcpu::hv {
+
+namespace {
+
+constexpr uint32_t kPage = 4096;
+
+std::string mib(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%" PRIu64 " KiB", bytes >> 10);
+  return buf;
+}
+
+}  // namespace
+
+const char* state_name(PartitionState s) {
+  switch (s) {
+    case PartitionState::STOPPED: return "stopped";
+    case PartitionState::RUNNING: return "running";
+    case PartitionState::POWERED_OFF: return "powered-off";
+    case PartitionState::FAULTED: return "triple-faulted";
+    case PartitionState::EXITED: return "exited";
+  }
+  return "?";
+}
+
+Partition::Partition(const PartitionConfig& config, unsigned id)
+    : config_(config), id_(id) {}
+
+Partition::~Partition() = default;
+
+uint64_t Partition::stage2_violations() const { return mem_ ? mem_->stage2_violations : 0; }
+
+// Machine memory: what the file says, or enough for every static region and pool.
+static uint64_t machine_bytes(const SystemConfig& c) {
+  if (c.machine_memory) return c.machine_memory;
+  uint64_t sum = 0;
+  for (const auto& p : c.partitions)
+    for (const auto& r : p.memory)
+      if (!r.dynamic) sum += r.size;
+  for (const auto& pool : c.pools) sum += pool.size;
+  return sum ? sum : kPage;
+}
+
+static MachineMemory make_memory(const SystemConfig& c) {
+  try {
+    return MachineMemory(machine_bytes(c));
+  } catch (const std::runtime_error& e) {
+    throw ConfigError{e.what()};
+  }
+}
+
+PrimaryHypervisor::PrimaryHypervisor(const SystemConfig& config)
+    : config_(config), memory_(make_memory(config)), scheduler_(make_scheduler()) {
+  for (const auto& pc : config_.pools) {
+    if (pc.size == 0 || pc.size % kPage)
+      throw ConfigError{"memory pool '" + pc.name + "': the size must be a positive multiple of 4 KiB"};
+    const auto first = memory_.allocate(uint32_t(pc.size / kPage));
+    if (!first)
+      throw ConfigError{"memory pool '" + pc.name + "' (" + mib(pc.size) +
+                        ") does not fit in the machine memory left"};
+    Pool pool{pc.name, {}};
+    for (uint32_t k = 0; k < pc.size / kPage; ++k) pool.free.push_back(*first + k);
+    std::reverse(pool.free.begin(), pool.free.end());  // hand out from the lowest page
+    pools_.push_back(std::move(pool));
+  }
+  if (config_.partitions.empty()) throw ConfigError{"the system has no partition"};
+  for (size_t k = 0; k < config_.partitions.size(); ++k)
+    build_partition(config_.partitions[k], unsigned(k));
+}
+
+PrimaryHypervisor::~PrimaryHypervisor() {
+  for (auto& p : partitions_) {
+    p->stop_requested_ = true;
+    if (p->machine_) p->machine_->request_exit(0);
+    scheduler_->join(p->id_);
+  }
+}
+
+uint32_t PrimaryHypervisor::pool_page(const std::string& name) {
+  for (auto& pool : pools_) {
+    if (pool.name != name) continue;
+    if (pool.free.empty()) return UINT32_MAX;
+    const uint32_t page = pool.free.back();
+    pool.free.pop_back();
+    return page;
+  }
+  return UINT32_MAX;
+}
+
+void PrimaryHypervisor::build_partition(const PartitionConfig& pc, unsigned id) {
+  const std::string who = "partition '" + pc.name + "'";
+  if (pc.vcpus != 1)
+    throw ConfigError{who + ": " + std::to_string(pc.vcpus) + " vCPUs asked for; a partition has "
+                      "one vCPU (SMP partitions are not built yet)"};
+  auto p = std::unique_ptr<Partition>(new Partition(pc, id));
+  p->table_.reset(new Stage2Table());
+  // Regions: page aligned, inside 4 GiB, not overlapping; the static one at 0 is its RAM.
+  const MemoryRegionConfig* low = nullptr;
+  for (size_t a = 0; a < pc.memory.size(); ++a) {
+    const auto& r = pc.memory[a];
+    if (r.size == 0 || r.size % kPage || r.guest_base % kPage || r.guest_base + r.size > (1ull << 32))
+      throw ConfigError{who + ": a memory region must be page aligned, non-empty and below 4 GiB"};
+    for (size_t b = 0; b < a; ++b) {
+      const auto& o = pc.memory[b];
+      if (r.guest_base < o.guest_base + o.size && o.guest_base < r.guest_base + r.size)
+        throw ConfigError{who + ": memory regions overlap"};
+    }
+    if (!r.dynamic && r.guest_base == 0) low = &r;
+    if (r.dynamic && std::none_of(pools_.begin(), pools_.end(),
+                                  [&](const Pool& pool) { return pool.name == r.pool; }))
+      throw ConfigError{who + ": no memory pool named '" + r.pool + "'"};
+  }
+  if (!low) throw ConfigError{who + ": needs a static memory region at guest-physical 0"};
+  if (low->size < (1u << 20) || low->size > (3072ull << 20))
+    throw ConfigError{who + ": its RAM at 0 must be between 1 and 3072 MiB"};
+
+  // Static regions: contiguous machine pages each.
+  std::vector<std::pair<const MemoryRegionConfig*, uint32_t>> placed;
+  for (const auto& r : pc.memory) {
+    if (r.dynamic) continue;
+    const auto first = memory_.allocate(uint32_t(r.size / kPage));
+    if (!first)
+      throw ConfigError{who + ": " + mib(r.size) + " of RAM does not fit in the machine memory "
+                        "left (" + mib(uint64_t(memory_.free_pages()) * kPage) + ")"};
+    placed.emplace_back(&r, *first);
+  }
+  uint32_t low_first = 0;
+  for (auto& [r, first] : placed)
+    if (r == low) low_first = first;
+  ExternalRam ext{memory_.base(), memory_.bytes(), memory_.host(low_first)};
+  auto mem = std::make_unique<PhysicalMemory>(uint32_t(low->size), ext);
+  p->mem_ = mem.get();
+  for (auto& [r, first] : placed)
+    for (uint32_t k = 0; k < r->size / kPage; ++k) map_now(*p, uint32_t(r->guest_base / kPage) + k, first + k, S2_RWX);
+  // Dynamic regions: pages of their pool while it has some.
+  for (const auto& r : pc.memory) {
+    if (!r.dynamic) continue;
+    for (uint32_t k = 0; k < r.size / kPage; ++k) {
+      const uint32_t m = pool_page(r.pool);
+      if (m == UINT32_MAX) break;
+      map_now(*p, uint32_t(r.guest_base / kPage) + k, m, S2_RWX);
+    }
+  }
+
+  MachineConfig mc = pc.machine;
+  mc.ram_mib = uint32_t(low->size >> 20);
+  mc.reset_on_triple_fault = false;  // a partition that triple-faults stops alone
+  p->machine_ = std::make_unique<Machine>(mc, std::move(mem));
+  partitions_.push_back(std::move(p));
+}
+
+// Both with the partition stopped or on its CPU thread (map()/unmap() arrange that).
+void PrimaryHypervisor::map_now(Partition& p, uint32_t guest_page, uint32_t machine_page,
+                                uint8_t perms) {
+  p.table_->map(guest_page, machine_page, perms);
+  if (p.machine_) drop_code(p.machine_->cpu(), guest_page * kPage, kPage);
+  if (perms & S2_R)
+    p.mem_->map_ram_page(Stage2Key(), guest_page, memory_.host(machine_page), perms & S2_W);
+  else
+    p.mem_->unmap_ram_page(Stage2Key(), guest_page);
+  if (p.machine_) tlb_flush(p.machine_->cpu());
+}
+
+void PrimaryHypervisor::unmap_now(Partition& p, uint32_t guest_page) {
+  // Decoded blocks and translations of the page go first (while its bytes are still there),
+  // then the mapping, then every TLB entry (one may map the page under any linear address).
+  if (p.machine_) drop_code(p.machine_->cpu(), guest_page * kPage, kPage);
+  p.table_->unmap(guest_page);
+  p.mem_->unmap_ram_page(Stage2Key(), guest_page);
+  if (p.machine_) tlb_flush(p.machine_->cpu());
+}
+
+void PrimaryHypervisor::map(Partition& p, uint32_t guest_page, uint32_t machine_page,
+                            uint8_t perms) {
+  if (guest_page >= Stage2Table::GUEST_PAGES || machine_page >= memory_.pages())
+    throw HvError{"stage-2 mapping out of range"};
+  p.machine_->run_on_cpu_thread([&] { map_now(p, guest_page, machine_page, perms); });
+}
+
+void PrimaryHypervisor::unmap(Partition& p, uint32_t guest_page) {
+  if (guest_page >= Stage2Table::GUEST_PAGES) throw HvError{"stage-2 mapping out of range"};
+  p.machine_->run_on_cpu_thread([&] { unmap_now(p, guest_page); });
+}
+
+Partition& PrimaryHypervisor::partition(const std::string& name) {
+  for (auto& p : partitions_)
+    if (p->name() == name) return *p;
+  throw HvError{"no partition named '" + name + "'"};
+}
+
+void PrimaryHypervisor::start(const std::string& name) {
+  Partition& p = partition(name);
+  {
+    std::lock_guard lock(mu_);
+    if (p.state_ == PartitionState::RUNNING) throw HvError{"partition '" + name + "' is running"};
+    p.state_ = PartitionState::RUNNING;
+  }
+  scheduler_->join(p.id_);  // the thread of its last run has ended
+  p.stop_requested_ = false;
+  p.machine_->clear_exit_request();
+  Machine* m = p.machine_.get();
+  scheduler_->start(p.id_, SchedulableVcpu{name, [m] { return m->run(); }, [m] { m->request_exit(0); }},
+                    [this, &p](int status) { on_stopped(p, status); });
+}
+
+void PrimaryHypervisor::on_stopped(Partition& p, int status) {
+  std::lock_guard lock(mu_);
+  p.status_ = status;
+  if (p.machine_->powered_off()) p.state_ = PartitionState::POWERED_OFF;
+  else if (status == 3) p.state_ = PartitionState::FAULTED;
+  else if (p.stop_requested_) p.state_ = PartitionState::STOPPED;
+  else p.state_ = PartitionState::EXITED;
+  std::fprintf(stderr, "softcpu: partition '%s' %s (status %d)\n", p.name().c_str(),
+               state_name(p.state_), status);
+  stopped_cv_.notify_all();
+}
+
+void PrimaryHypervisor::stop(const std::string& name) {
+  Partition& p = partition(name);
+  if (p.state_ == PartitionState::RUNNING) {
+    p.stop_requested_ = true;
+    p.machine_->request_exit(0);
+  }
+  scheduler_->join(p.id_);
+}
+
+void PrimaryHypervisor::reset(const std::string& name) {
+  Partition& p = partition(name);
+  const bool was_running = p.state_ == PartitionState::RUNNING;
+  stop(name);
+  p.machine_->reset();
+  if (was_running || p.state_ != PartitionState::STOPPED) start(name);
+}
+
+int PrimaryHypervisor::run() {
+  for (auto& p : partitions_)
+    if (p->state_ != PartitionState::RUNNING) start(p->name());
+  const bool any_exit = std::any_of(partitions_.begin(), partitions_.end(),
+                                    [](const auto& p) { return p->config_.exit_on_poweroff; });
+  {
+    std::unique_lock lock(mu_);
+    stopped_cv_.wait(lock, [&] {
+      for (auto& p : partitions_)
+        if ((p->config_.exit_on_poweroff || !any_exit) && p->state_ == PartitionState::RUNNING)
+          return false;
+      return true;
+    });
+  }
+  for (auto& p : partitions_) stop(p->name());
+  for (auto& p : partitions_) {
+    if (!p->config_.exit_on_poweroff && any_exit) continue;
+    if (p->state_ != PartitionState::POWERED_OFF) return p->status_ ? p->status_.load() : 1;
+  }
+  return 0;
+}
+
+uint64_t PrimaryHypervisor::lend(const std::string& from, const std::string& to, uint64_t bytes) {
+  Partition& a = partition(from);
+  Partition& b = partition(to);
+  if (&a == &b) throw HvError{"a partition cannot lend to itself"};
+  if (bytes == 0 || bytes % kPage) throw HvError{"lend a positive multiple of 4 KiB"};
+  std::lock_guard lock(mu_);
+  const uint32_t n = uint32_t(bytes / kPage);
+  // Pages borrowed by a partition are not its to lend again.
+  auto borrowed = [&](const Partition& p, uint32_t g) {
+    for (auto& q : partitions_)
+      for (const auto& l : q->loans_)
+        if (l.borrower == p.id_ && l.borrower_page == g) return true;
+    return false;
+  };
+  std::vector<uint32_t> give, take;  // guest pages in a (highest first), free in b
+  for (const auto& r : a.config_.memory) {
+    if (!r.dynamic) continue;
+    for (uint32_t g = uint32_t((r.guest_base + r.size) / kPage); g-- > r.guest_base / kPage && give.size() < n;)
+      if (a.table_->lookup(g) && !borrowed(a, g)) give.push_back(g);
+  }
+  for (const auto& r : b.config_.memory) {
+    if (!r.dynamic) continue;
+    for (uint32_t g = uint32_t(r.guest_base / kPage); g < (r.guest_base + r.size) / kPage && take.size() < n; ++g)
+      if (!b.table_->lookup(g)) take.push_back(g);
+  }
+  if (give.size() < n)
+    throw HvError{"partition '" + from + "' has only " + mib(uint64_t(give.size()) * kPage) +
+                  " of dynamic memory to lend"};
+  if (take.size() < n)
+    throw HvError{"partition '" + to + "' has room for only " + mib(uint64_t(take.size()) * kPage) +
+                  " in its dynamic regions"};
+  std::vector<uint32_t> machine(n);
+  for (uint32_t k = 0; k < n; ++k) machine[k] = a.table_->lookup(give[k])->machine_page;
+  a.machine_->run_on_cpu_thread([&] {
+    for (uint32_t g : give) unmap_now(a, g);
+  });
+  for (uint32_t m : machine) memory_.zero(m);  // nothing of a's reaches b
+  b.machine_->run_on_cpu_thread([&] {
+    for (uint32_t k = 0; k < n; ++k) map_now(b, take[k], machine[k], S2_RWX);
+  });
+  for (uint32_t k = 0; k < n; ++k) a.loans_.push_back({b.id_, give[k], take[k], machine[k]});
+  return bytes;
+}
+
+uint64_t PrimaryHypervisor::take_back(const std::string& from, const std::string& to,
+                                      uint64_t bytes) {
+  Partition& a = partition(from);
+  Partition& b = partition(to);
+  if (bytes == 0 || bytes % kPage) throw HvError{"take back a positive multiple of 4 KiB"};
+  std::lock_guard lock(mu_);
+  const uint32_t n = uint32_t(bytes / kPage);
+  std::vector<size_t> idx;  // the last n loans from a to b
+  for (size_t k = a.loans_.size(); k-- > 0 && idx.size() < n;)
+    if (a.loans_[k].borrower == b.id_) idx.push_back(k);
+  if (idx.size() < n)
+    throw HvError{"partition '" + from + "' lent only " + mib(uint64_t(idx.size()) * kPage) +
+                  " to '" + to + "'"};
+  // Unmapped in the borrower first: its TLB entries and its decoded blocks and translations
+  // of these pages are gone before anything else is done with them.
+  b.machine_->run_on_cpu_thread([&] {
+    for (size_t k : idx) unmap_now(b, a.loans_[k].borrower_page);
+  });
+  for (size_t k : idx) memory_.zero(a.loans_[k].machine_page);
+  a.machine_->run_on_cpu_thread([&] {
+    for (size_t k : idx) map_now(a, a.loans_[k].lender_page, a.loans_[k].machine_page, S2_RWX);
+  });
+  std::sort(idx.begin(), idx.end());
+  for (size_t k = idx.size(); k-- > 0;) a.loans_.erase(a.loans_.begin() + long(idx[k]));
+  return bytes;
+}
+
+std::string PrimaryHypervisor::info_partitions() {
+  std::string out;
+  char line[256];
+  for (auto& p : partitions_) {
+    std::snprintf(line, sizeof line,
+                  "%-12s %-14s status %-3d ram %-10s stage-2 %7u pages  violations %" PRIu64
+                  "  instructions %" PRIu64 "\n",
+                  p->name().c_str(), state_name(p->state()), p->status(),
+                  mib(p->mem_->ram_size()).c_str(), p->table_->mapped_pages(),
+                  p->stage2_violations(), p->machine_->cpu().icount);
+    out += line;
+  }
+  return out;
+}
+
+SecondaryPort PrimaryHypervisor::secondary_port() {
+  SecondaryPort::Hooks h;
+  h.table = [this](const std::string& name) -> const Stage2Table* {
+    for (auto& p : partitions_)
+      if (p->name() == name) return p->table_.get();
+    return nullptr;
+  };
+  h.request_start = [this](const std::string& name) {
+    try {
+      start(name);
+      return true;
+    } catch (const HvError&) {
+      return false;
+    }
+  };
+  h.request_stop = [this](const std::string& name) {
+    try {
+      stop(name);
+      return true;
+    } catch (const HvError&) {
+      return false;
+    }
+  };
+  return SecondaryPort(std::move(h));
+}
+
+}  // namespace softcpu::hv

@@ -1,0 +1,94 @@
+// The primary hypervisor: owns machine memory, builds every partition of a SystemConfig (a
+// Machine each, with its own devices), programs their stage-2 tables (the only code that can:
+// Stage2Table's mutators and PhysicalMemory's Stage2Key are its alone), starts, stops and
+// resets them, lends and takes back dynamic memory, and decides when the system ends.
+#pragma once
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "monitor/hv/machine_memory.h"
+#include "monitor/hv/partition.h"
+#include "monitor/hv/scheduler.h"
+#include "monitor/hv/secondary_port.h"
+#include "monitor/hv/stage2.h"
+#include "monitor/hv/system_config.h"
+
+namespace softcpu::hv {
+
+// A request the primary refuses (unknown partition, not enough memory to lend, ...).
+struct HvError {
+  std::string message;
+};
+
+class PrimaryHypervisor {
+ public:
+  // Builds machine memory and every partition (stopped). Throws ConfigError (monitor/machine.h)
+  // for a system that cannot be built: no RAM at guest-physical 0, overlapping regions, more
+  // memory than the machine has, a partition's own configuration errors.
+  explicit PrimaryHypervisor(const SystemConfig& config);
+  ~PrimaryHypervisor();
+  PrimaryHypervisor(const PrimaryHypervisor&) = delete;
+  PrimaryHypervisor& operator=(const PrimaryHypervisor&) = delete;
+
+  // Start every partition, wait until each `exit_on_poweroff` partition has stopped, then stop
+  // the rest. Returns 0 when all of those powered off; else the status of the first (in
+  // configuration order) that did not (a triple fault is 3, as for the single guest).
+  int run();
+
+  size_t partition_count() const { return partitions_.size(); }
+  Partition& partition(size_t k) { return *partitions_[k]; }
+  Partition& partition(const std::string& name);  // throws HvError
+  const MachineMemory& machine_memory() const { return memory_; }
+
+  // Partition control (any thread but a partition's own).
+  void start(const std::string& name);
+  void stop(const std::string& name);  // waits until it has stopped
+  void reset(const std::string& name);  // stop, PC reset (RAM kept), start again
+
+  // Stage-2 programming. The partition must be stopped or the change is made on its CPU
+  // thread between instructions; unmapping or narrowing drops its TLB and the cached code of
+  // the page first.
+  void map(Partition& p, uint32_t guest_page, uint32_t machine_page, uint8_t perms);
+  void unmap(Partition& p, uint32_t guest_page);
+
+  // Dynamic memory: move `bytes` (whole pages) of `from`'s dynamic regions into free pages of
+  // `to`'s dynamic regions; each page is unmapped in `from` (its TLB and code dropped) and
+  // zeroed before `to` maps it. take_back returns the last `bytes` lent from `from` to `to`:
+  // unmapped in `to` (TLB entries and decoded/translated code dropped), zeroed, and mapped
+  // again where they were in `from`. Both return the bytes moved; HvError when fewer pages
+  // than asked are available (nothing moves then).
+  uint64_t lend(const std::string& from, const std::string& to, uint64_t bytes);
+  uint64_t take_back(const std::string& from, const std::string& to, uint64_t bytes);
+
+  // `info partitions`: one line per partition (name, state, status, RAM, stage-2 pages,
+  // violations, instructions).
+  std::string info_partitions();
+
+  // The read-only interface the secondary hypervisor gets.
+  SecondaryPort secondary_port();
+
+ private:
+  void build_partition(const PartitionConfig& pc, unsigned id);
+  void map_now(Partition& p, uint32_t guest_page, uint32_t machine_page, uint8_t perms);
+  void unmap_now(Partition& p, uint32_t guest_page);
+  void on_stopped(Partition& p, int status);
+  uint32_t pool_page(const std::string& pool);  // a free page of the pool, or UINT32_MAX
+
+  SystemConfig config_;
+  MachineMemory memory_;
+  std::vector<std::unique_ptr<Partition>> partitions_;
+  struct Pool {
+    std::string name;
+    std::vector<uint32_t> free;  // machine pages not yet handed to a dynamic region
+  };
+  std::vector<Pool> pools_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::mutex mu_;  // partition state changes; lend/take_back
+  std::condition_variable stopped_cv_;
+};
+
+}  // namespace softcpu::hv

@@ -1,0 +1,35 @@
+// What the primary hypervisor hands the secondary hypervisor (issue 14): read-only stage-2
+// views of every partition and requests to start or stop one, which the primary carries out.
+// Nothing here can program a stage-2 table (tests/hv/secondary_port_test.cpp).
+#pragma once
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "monitor/hv/stage2.h"
+
+namespace softcpu::hv {
+
+class SecondaryPort {
+ public:
+  struct Hooks {
+    std::function<const Stage2Table*(const std::string&)> table;  // nullptr: no such partition
+    std::function<bool(const std::string&)> request_start;
+    std::function<bool(const std::string&)> request_stop;
+  };
+  explicit SecondaryPort(Hooks hooks) : hooks_(std::move(hooks)) {}
+
+  // A partition's stage-2 table, read-only; nullopt when there is no such partition.
+  std::optional<Stage2View> stage2(const std::string& partition) const {
+    const Stage2Table* t = hooks_.table(partition);
+    if (!t) return std::nullopt;
+    return Stage2View(*t);
+  }
+  bool request_start(const std::string& partition) const { return hooks_.request_start(partition); }
+  bool request_stop(const std::string& partition) const { return hooks_.request_stop(partition); }
+
+ private:
+  Hooks hooks_;
+};
+
+}  // namespace softcpu::hv

@@ -1,0 +1,49 @@
+// Helpers for the hypervisor tests: tiny ROMs in temporary files and small systems.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "monitor/hv/system_config.h"
+
+namespace softcpu::hv::test {
+
+// A 64 KiB ROM of HLT bytes with `reset` at the reset vector (F000:FFF0) and `code` at `at`.
+inline std::string write_rom(const std::vector<uint8_t>& reset, uint32_t at = 0,
+                             const std::vector<uint8_t>& code = {}) {
+  std::vector<uint8_t> rom(0x10000, 0xF4);
+  std::copy(reset.begin(), reset.end(), rom.begin() + 0xFFF0);
+  std::copy(code.begin(), code.end(), rom.begin() + at);
+  char path[] = "/tmp/softcpu_hv_rom_XXXXXX";
+  const int fd = mkstemp(path);
+  EXPECT_GE(fd, 0);
+  EXPECT_EQ(write(fd, rom.data(), rom.size()), ssize_t(rom.size()));
+  close(fd);
+  return path;
+}
+
+// CLI (IF=0 already at reset) ; HLT: the guest halts for good at once (a clean stop).
+inline const std::vector<uint8_t> kHaltForGood = {0xFA, 0xF4};
+// jmp $: runs until stopped.
+inline const std::vector<uint8_t> kLoopForever = {0xEB, 0xFE};
+// UD2 with the real-mode IVT all zeros: #UD's handler at 0000:0000 is ADD [BX+SI],AL
+// (00 00) ... runs into zeros forever; instead LIDT a zero-limit IDT first so #UD cannot be
+// delivered: #UD -> #DF -> triple fault (SDM vol.3 6.15).  lidt [0x500] (6 zero bytes); ud2.
+inline const std::vector<uint8_t> kTripleFault = {0x0F, 0x01, 0x1E, 0x00, 0x05, 0x0F, 0x0B};
+
+inline PartitionConfig partition(const std::string& name, const std::string& rom,
+                                 uint64_t ram = 1u << 20) {
+  PartitionConfig p;
+  p.name = name;
+  p.machine.bios_path = rom;
+  p.machine.serial = "none";
+  p.machine.timeout_seconds = 30;
+  p.memory.push_back({0, ram, false, "", 0});
+  return p;
+}
+
+}  // namespace softcpu::hv::test

@@ -1,0 +1,106 @@
+// Partitions run side by side on their own threads: one that triple-faults or halts for good
+// stops alone; the system ends when every exit_on_poweroff partition has powered off; stop,
+// start and reset from the primary.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "hv_test_util.h"
+#include "monitor/hv/primary.h"
+#include "monitor/machine.h"
+
+namespace softcpu::hv {
+namespace {
+
+using test::partition;
+using test::write_rom;
+
+template <typename F>
+bool wait_for(F done) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+TEST(Partitions, ATripleFaultStopsOnlyThatPartition) {
+  const std::string loop = write_rom(test::kLoopForever);
+  const std::string fault = write_rom(test::kTripleFault);
+  SystemConfig s;
+  s.partitions.push_back(partition("looper", loop));
+  s.partitions.push_back(partition("faulter", fault));
+  PrimaryHypervisor hv(s);
+  Partition& looper = hv.partition("looper");
+  Partition& faulter = hv.partition("faulter");
+  hv.start("looper");
+  hv.start("faulter");
+  ASSERT_TRUE(wait_for([&] { return faulter.state() != PartitionState::RUNNING; }));
+  EXPECT_EQ(faulter.state(), PartitionState::FAULTED);
+  EXPECT_EQ(faulter.status(), 3);
+  EXPECT_EQ(looper.state(), PartitionState::RUNNING);
+  // The other one still runs: its instruction count keeps growing (read through info).
+  const std::string info1 = hv.info_partitions();
+  EXPECT_NE(info1.find("looper"), std::string::npos);
+  EXPECT_NE(info1.find("triple-faulted"), std::string::npos) << info1;
+  hv.stop("looper");
+  EXPECT_EQ(looper.state(), PartitionState::STOPPED);
+  const uint64_t ran = looper.machine().cpu().icount;
+  EXPECT_GT(ran, 1000u);
+  // Started again, it goes on from where it stopped.
+  hv.start("looper");
+  ASSERT_TRUE(wait_for([&] { return looper.machine().cpu().icount > ran + 1000; }) );
+  hv.stop("looper");
+  // A reset faulting partition runs from the reset vector again and faults again.
+  hv.reset("faulter");
+  ASSERT_TRUE(wait_for([&] { return faulter.state() != PartitionState::RUNNING; }));
+  EXPECT_EQ(faulter.state(), PartitionState::FAULTED);
+  unlink(loop.c_str());
+  unlink(fault.c_str());
+}
+
+TEST(Partitions, TheSystemEndsWhenItsExitPartitionsPowerOff) {
+  const std::string halt = write_rom(test::kHaltForGood);
+  const std::string loop = write_rom(test::kLoopForever);
+  SystemConfig s;
+  s.partitions.push_back(partition("one", halt));
+  s.partitions.push_back(partition("two", halt));
+  s.partitions.push_back(partition("service", loop));
+  s.partitions.back().exit_on_poweroff = false;  // runs until the others are done
+  PrimaryHypervisor hv(s);
+  EXPECT_EQ(hv.run(), 0);
+  EXPECT_EQ(hv.partition("one").state(), PartitionState::POWERED_OFF);
+  EXPECT_EQ(hv.partition("two").state(), PartitionState::POWERED_OFF);
+  EXPECT_EQ(hv.partition("service").state(), PartitionState::STOPPED);
+  unlink(halt.c_str());
+  unlink(loop.c_str());
+}
+
+TEST(Partitions, AFaultedExitPartitionIsTheSystemsStatus) {
+  const std::string halt = write_rom(test::kHaltForGood);
+  const std::string fault = write_rom(test::kTripleFault);
+  SystemConfig s;
+  s.partitions.push_back(partition("good", halt));
+  s.partitions.push_back(partition("bad", fault));
+  PrimaryHypervisor hv(s);
+  EXPECT_EQ(hv.run(), 3);
+  EXPECT_EQ(hv.partition("good").state(), PartitionState::POWERED_OFF);
+  unlink(halt.c_str());
+  unlink(fault.c_str());
+}
+
+TEST(Partitions, UnknownNamesAreRefused) {
+  const std::string halt = write_rom(test::kHaltForGood);
+  SystemConfig s;
+  s.partitions.push_back(partition("one", halt));
+  PrimaryHypervisor hv(s);
+  EXPECT_THROW(hv.start("two"), HvError);
+  EXPECT_THROW(hv.stop("two"), HvError);
+  EXPECT_FALSE(hv.secondary_port().request_start("two"));
+  unlink(halt.c_str());
+}
+
+}  // namespace
+}  // namespace softcpu::hv
