@@ -2,15 +2,23 @@
 # MODE=debug builds in build-debug with -O0 and the internal debug checks on.
 MODE ?= release
 JOBS ?= 2
+# MODE=asan (AddressSanitizer + UndefinedBehaviorSanitizer), MODE=tsan (ThreadSanitizer) and
+# MODE=ubsan build in build-asan, build-tsan, build-ubsan (docs/hardening.md "Sanitizers").
+SANITIZE_asan := address,undefined
+SANITIZE_tsan := thread
+SANITIZE_ubsan := undefined
 ifeq ($(MODE),debug)
 BUILD ?= build-debug
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Debug -DSOFTCPU_WERROR=ON
+else ifneq ($(SANITIZE_$(MODE)),)
+BUILD ?= build-$(MODE)
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOFTCPU_WERROR=ON -DSOFTCPU_SANITIZE=$(SANITIZE_$(MODE))
 else
 BUILD ?= build
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOFTCPU_WERROR=ON
 endif
 
-.PHONY: all deps configure build guest run run-demo test bench clean
+.PHONY: all deps configure build guest run run-demo test test-asan test-tsan test-ubsan bench clean
 
 all: build
 
@@ -43,6 +51,21 @@ run-demo: deps configure
 
 test: build guest
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# The sanitizer suites (docs/hardening.md "Sanitizers"): build MODE=asan/tsan/ubsan and run a
+# subset of the tests there, with the normal build's guest images (build/guest, linked).
+# ASan+UBSan and UBSan: every unit test in one process, the guest programs, the native oracle
+# at 100 cases per form in both tiers, the command line, the gdb stub, one Linux boot (JIT on).
+# TSan: what has threads: the JIT's compile thread (unit_tests_jit, native_oracle_jit, the Linux
+# boot), the --profile sampler, the libuv loop (serial console, gdb stub, hostio unit tests).
+SAN_TESTS_asan := ^(unit_tests|guest\..*|native_oracle|native_oracle_jit|cli|gdb|linux\.shell_direct|linux\.screen_dump)$$
+SAN_TESTS_ubsan := $(SAN_TESTS_asan)
+SAN_TESTS_tsan := ^(unit_tests_jit|native_oracle_jit|profile|stats_series|gdb|linux\.shell_direct|linux\.screen_dump)$$
+test-asan test-tsan test-ubsan: test-%:
+	$(MAKE) MODE=release guest
+	$(MAKE) MODE=$* build
+	ln -sfn $(CURDIR)/build/guest build-$*/guest
+	cd build-$* && ctest --output-on-failure -j $(JOBS) --timeout 1800 -R '$(SAN_TESTS_$*)'
 
 bench: build
 	cmake --build $(BUILD) --target bench

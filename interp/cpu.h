@@ -1,7 +1,9 @@
 // The guest CPU state: plain data with a fixed layout (the JIT will address its fields).
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "interp/msr.h"
 
@@ -173,6 +175,23 @@ struct TlbCounters {
   uint64_t invlpg;
 };
 
+// Cpu::events, the one Cpu field another thread writes: the --profile sampler
+// (monitor/profile.cpp) sets it to ask for a sample. Every access, on either thread, is a relaxed
+// atomic byte access (ThreadSanitizer found the sampler's atomic store racing the CPU thread's
+// plain ones); on x86 that is the plain load or store it was, so the run loop's test costs the
+// same. Plain data still: trivially copyable, zeroed with the Cpu, one byte at its offset.
+struct EventFlag {
+  uint8_t value;
+  operator uint8_t() const {
+    return std::atomic_ref<uint8_t>(const_cast<uint8_t&>(value)).load(std::memory_order_relaxed);
+  }
+  EventFlag& operator=(uint8_t v) {
+    std::atomic_ref<uint8_t>(value).store(v, std::memory_order_relaxed);
+    return *this;
+  }
+};
+static_assert(sizeof(EventFlag) == 1 && std::is_trivially_copyable_v<EventFlag>);
+
 struct Cpu {
   uint32_t regs[9];  // EAX..EDI, then a zero slot (REG_NONE)
   uint32_t eip;
@@ -213,7 +232,7 @@ struct Cpu {
   TlbCounters tlb_counters;
 
   // Interrupt pins, shadows and debug events (interp/events.h says who sets what).
-  uint8_t events;          // nonzero: the run loop looks at the next instruction boundary
+  EventFlag events;        // nonzero: the run loop looks at the next instruction boundary
   uint8_t intr;            // INTR pin level
   uint8_t nmi_pending;     // NMI latched
   uint8_t nmi_blocked;     // an NMI is being handled: no other until the next IRET

@@ -107,6 +107,10 @@ class Machine {
   std::unique_ptr<PhysicalMemory> mem_;
   BlockCache cache_;
   Cpu cpu_{};
+  // Before everything that holds a reference to them, so destroyed after it (ASan: ~Hpet
+  // cancelled its timer in a VirtualClock already destroyed; the loop thread posts to the box).
+  VirtualClock clock_;
+  CpuMailbox mailbox_;  // host I/O thread -> CPU thread
   std::unique_ptr<Interpreter> interp_;
   std::unique_ptr<Translator> translator_;  // tier 1 (--jit on); goes before the cache it fills
   std::unique_ptr<EventLoop> loop_;
@@ -118,8 +122,6 @@ class Machine {
   bool reset_requested_ = false;  // a device asked for a PC reset; done after the instruction
   uint64_t idle_waits_ = 0;
   StatsRegistry stats_;
-  VirtualClock clock_;
-  CpuMailbox mailbox_;  // host I/O thread -> CPU thread
   std::unique_ptr<Tracer> tracer_;  // --trace
   FILE* state_log_ = nullptr;       // --state-log
   void log_state(ExitReason r);

@@ -452,7 +452,11 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
   Constant* gen_addr = ConstantExpr::getIntToPtr(b.getInt64(spec.generation_address), ptr);
   // The boundary test: events pending or the instruction budget used up.
   auto boundary_pending = [&]() -> Value* {
-    Value* ev = b.CreateICmpNE(b.CreateLoad(i8, field(offsetof(Cpu, events))), b.getInt8(0));
+    // Monotonic (relaxed), like every access to Cpu::events (interp/cpu.h EventFlag): another
+    // thread may set it, and a plain load could be hoisted out of a loop in the region.
+    LoadInst* events = b.CreateLoad(i8, field(offsetof(Cpu, events)));
+    events->setAtomic(AtomicOrdering::Monotonic);
+    Value* ev = b.CreateICmpNE(events, b.getInt8(0));
     Value* over = b.CreateICmpUGE(b.CreateLoad(i64, field(offsetof(Cpu, icount))),
                                   b.CreateLoad(i64, field(offsetof(Cpu, icount_limit))));
     return b.CreateOr(ev, over);
