@@ -50,8 +50,8 @@ constexpr auto kIdleSleep = std::chrono::milliseconds(50);
 // (debugger packets wake it at once through the mailbox).
 constexpr auto kDebugSleep = std::chrono::milliseconds(100);
 // Deterministic runs: a region requested at instruction N is installed at N + this (about
-// 0.1 s of interpretation here; the CPU waits if the compile is later than that).
-constexpr uint64_t kJitInstallDelay = uint64_t(1) << 22;
+// 0.2-0.5 s of interpretation; the CPU waits if the compile is later than that).
+constexpr uint64_t kJitInstallDelay = uint64_t(1) << 25;
 
 const char* exit_reason_name(unsigned r) {
   switch (r) {
