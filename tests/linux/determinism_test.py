@@ -153,7 +153,7 @@ def softcpu_cmd(args, *extra):
 def scenario_twice(args, jit):
     # A high threshold keeps the JIT boot short: a deterministic run compiles every region
     # requested and waits for late compiles (docs/determinism.md), about 0.5 s of CPU each.
-    extra = ["--jit", "on", "--jit-threshold", "200000"] if jit else []
+    extra = ["--jit", "on", "--jit-threshold", "1000000"] if jit else []
     cmd = softcpu_cmd(args, "--append", f"{APPEND} {INIT_CMD}", "--deterministic", *extra)
     tag = "jit" if jit else "interp"
     runs = [Run(f"{tag}{k}", cmd, args.workdir, timeout=args.timeout).start() for k in (1, 2)]
