@@ -199,7 +199,7 @@ void BlockBackend::read(uint64_t offset, size_t len, uint8_t* buffer, Done done)
   req->len = len;
   req->buffer = buffer;
   req->done = std::move(done);
-  submit(std::move(req));
+  issue(std::move(req));
 }
 
 void BlockBackend::write(uint64_t offset, size_t len, const uint8_t* buffer, Done done) {
@@ -210,7 +210,7 @@ void BlockBackend::write(uint64_t offset, size_t len, const uint8_t* buffer, Don
   req->len = len;
   req->buffer = const_cast<uint8_t*>(buffer);  // only read from
   req->done = std::move(done);
-  submit(std::move(req));
+  issue(std::move(req));
 }
 
 void BlockBackend::flush(Done done) {
@@ -218,10 +218,13 @@ void BlockBackend::flush(Done done) {
   auto req = std::make_unique<Request>();
   req->kind = Kind::FLUSH;
   req->done = std::move(done);
-  submit(std::move(req));
+  issue(std::move(req));
 }
 
 int BlockBackend::wait_for(const std::function<void(Done)>& issue) {
+  // A blocking request completes here, not at a deferred point of guest time.
+  Deferrer deferred = std::move(defer_);
+  defer_ = nullptr;
   bool finished = false;
   int status = 0;
   issue([&](int s) {
@@ -232,6 +235,7 @@ int BlockBackend::wait_for(const std::function<void(Done)>& issue) {
     mailbox_.wait_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(50));
     mailbox_.drain();
   }
+  defer_ = std::move(deferred);
   return status;
 }
 
@@ -245,6 +249,23 @@ int BlockBackend::write_sync(uint64_t offset, size_t len, const uint8_t* buffer)
 
 int BlockBackend::flush_sync() {
   return wait_for([&](Done d) { flush(std::move(d)); });
+}
+
+void BlockBackend::issue(std::unique_ptr<Request> req) {
+  if (!defer_) return submit(std::move(req));
+  Done done = std::move(req->done);
+  bool finished = false;
+  int status = 0;
+  req->done = [&](int s) {
+    finished = true;
+    status = s;
+  };
+  submit(std::move(req));
+  while (!finished) {
+    mailbox_.wait_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(50));
+    mailbox_.drain();
+  }
+  if (done) defer_([done = std::move(done), status] { done(status); });
 }
 
 void BlockBackend::submit(std::unique_ptr<Request> req) {

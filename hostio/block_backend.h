@@ -71,6 +71,13 @@ class BlockBackend {
   int write_sync(uint64_t offset, size_t len, const uint8_t* buffer);
   int flush_sync();
 
+  // Deterministic runs (--deterministic): each request is carried out at once (the CPU thread
+  // waits for the loop thread) and its completion is handed to `defer`, which runs it at a
+  // point of guest time that does not depend on the host (monitor/replay.h). Empty: the
+  // completion runs when the host finishes, through the mailbox (the default).
+  using Deferrer = std::function<void(std::function<void()> completion)>;
+  void set_deferrer(Deferrer defer) { defer_ = std::move(defer); }
+
   uint64_t size() const { return size_; }  // bytes, at open time
   bool readonly() const { return options_.readonly; }
   bool snapshot() const { return options_.snapshot; }
@@ -88,6 +95,8 @@ class BlockBackend {
   BlockBackend(std::string path, const Options& options, EventLoop& loop, CpuMailbox& mailbox);
   int wait_for(const std::function<void(Done)>& issue);
   void submit(std::unique_ptr<Request> req);  // CPU thread
+  void issue(std::unique_ptr<Request> req);   // submit, or run now and defer (set_deferrer)
+  Deferrer defer_;
   // Loop thread: start the next queued request if none is running.
   void start_next();
   void start(Request* req);

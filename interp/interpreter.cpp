@@ -284,7 +284,9 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
       const size_t n = b->insns.size();
       if constexpr (Slow) {
         eip_is_next = true;
-        const Insn* const last = first + std::min<size_t>(n, max_insns);
+        // Never past the budget: run_exact() stops at exactly `end` (deterministic runs).
+        const Insn* const last =
+            first + std::min<uint64_t>(std::min<size_t>(n, max_insns), end - c.icount);
         for (i = first;;) {
           if (trace_) trace_(trace_ctx_, c, *i, c.eip);
           const uint32_t at = c.eip;
@@ -457,6 +459,11 @@ ExitReason Interpreter::run(uint64_t budget) {
   begin_run();
   if (trace_) return run_impl<true>(budget, MAX_BLOCK_INSNS);
   return run_impl<false>(budget, MAX_BLOCK_INSNS);
+}
+
+ExitReason Interpreter::run_exact(uint64_t budget) {
+  begin_run();
+  return run_impl<true>(budget, MAX_BLOCK_INSNS);
 }
 
 ExitReason Interpreter::step() {

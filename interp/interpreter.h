@@ -34,6 +34,10 @@ class Interpreter {
   // `budget` exception or interrupt deliveries end it too, so a guest that faults forever
   // without retiring an instruction still returns to the monitor.
   ExitReason run(uint64_t budget);
+  // As run(), but never retires more than `budget` instructions: blocks are cut where the
+  // budget ends (the slow, EIP-exact variant). Deterministic runs use it for the last few
+  // instructions before a timer deadline or a recorded event, so both tiers stop there.
+  ExitReason run_exact(uint64_t budget);
   // Execute exactly one instruction (trace mode and the debugger use it).
   ExitReason step();
 

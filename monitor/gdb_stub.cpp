@@ -581,6 +581,8 @@ void GdbStub::cmd_monitor(std::string_view hex) {
         "  info registers  CPU state, system registers included\n"
         "  info tlb        the soft TLB's valid entries\n"
         "  system_reset    reset the machine (RAM is kept)\n"
+        "  icount          the count of instructions retired so far\n"
+        "  break-icount N  stop when the count reaches N (then continue); 'off' deletes it\n"
         "  help            this text\n";
   } else if (cmd == "stats") {
     text = stats_ ? stats_() : "no statistics available\n";
@@ -593,7 +595,9 @@ void GdbStub::cmd_monitor(std::string_view hex) {
     last_stop_ = GdbStopEvent::sig(5);
     text = "machine reset\n";
   } else {
-    text = "unknown monitor command '" + std::string(cmd) + "'; try 'monitor help'\n";
+    bool handled = false;
+    if (extension_) text = extension_(cmd, &handled);
+    if (!handled) text = "unknown monitor command '" + std::string(cmd) + "'; try 'monitor help'\n";
   }
   if (!text.empty() && text.back() != '\n') text += '\n';
   send_console_output(text);

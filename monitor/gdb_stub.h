@@ -28,6 +28,10 @@ class GdbStub {
 
   // Text for `monitor stats` (the machine's stats registry).
   void set_stats_provider(std::function<std::string()> stats) { stats_ = std::move(stats); }
+  // More `monitor` commands (the machine's: icount, break-icount): returns the text to print
+  // and sets *handled, or leaves it false for an unknown command.
+  using MonitorExtension = std::function<std::string(std::string_view cmd, bool* handled)>;
+  void set_monitor_extension(MonitorExtension ext) { extension_ = std::move(ext); }
   // Called after `D` has been answered: the transport should close the connection.
   void set_close_handler(std::function<void()> close) { close_ = std::move(close); }
 
@@ -75,6 +79,7 @@ class GdbStub {
   GdbTarget& target_;
   SendFn send_;
   std::function<std::string()> stats_;
+  MonitorExtension extension_;
   std::function<void()> close_;
 
   RxState rx_ = RxState::IDLE;

@@ -36,6 +36,7 @@
 #include "monitor/pc_platform.h"
 #include "monitor/profile.h"
 #include "monitor/script_runner.h"
+#include "monitor/replay.h"
 #include "monitor/symbols.h"
 #include "monitor/tracer.h"
 #include "translator/translator.h"
@@ -53,6 +54,9 @@ constexpr auto kIdleSleep = std::chrono::milliseconds(50);
 // How long a guest stopped in the debugger sleeps before checking the exit and the deadline
 // (debugger packets wake it at once through the mailbox).
 constexpr auto kDebugSleep = std::chrono::milliseconds(100);
+// Deterministic runs: a region requested at instruction N is installed at N + this (about
+// 0.2-0.5 s of interpretation; the CPU waits if the compile is later than that).
+constexpr uint64_t kJitInstallDelay = uint64_t(1) << 25;
 
 const char* exit_reason_name(unsigned r) {
   switch (r) {
@@ -88,12 +92,23 @@ Machine::Machine(const MachineConfig& config, std::unique_ptr<PhysicalMemory> me
       throw ConfigError{message};
     }
   }
+  if (!config.record_path.empty() || !config.replay_path.empty()) config_.deterministic = true;
+  if (config_.deterministic) {
+    if (config_.icount_shift > 20)
+      throw ConfigError{"--icount shift must be between 0 and 20, got " +
+                        std::to_string(config_.icount_shift)};
+    // Guest time is the instruction count from here on (docs/determinism.md); the RTC
+    // starts at a fixed date. The JIT installs compiled regions at fixed instruction counts
+    // (start_translator), so not even the statistics depend on the compile thread's timing.
+    clock_.use_instruction_time(&cpu_.icount, config_.icount_shift);
+    if (!config_.rtc_base_unix_ns) config_.rtc_base_unix_ns = kDeterministicRtcBase;
+  }
   mem_ = memory ? std::move(memory) : std::make_unique<PhysicalMemory>(config.ram_mib << 20);
   cpu_.mem = mem_.get();
   cpu_.cache = &cache_;
   cache_.set_limits(config.tcache);
   interp_ = std::make_unique<Interpreter>(cpu_, cache_);
-  if (config.jit) start_translator();
+  if (config_.jit) start_translator();
   std::string bios = config.bios_path;
   if (bios.empty()) {
     bios = kDefaultBios;
@@ -113,9 +128,16 @@ Machine::Machine(const MachineConfig& config, std::unique_ptr<PhysicalMemory> me
   open_console_tap(serial, config.serial_script.empty() ? nullptr : &script);
   serial->set_quit_handler([this] { request_exit(0); });
   serial->set_input_listener([this] { mailbox_.wake(); });  // typing wakes a halted guest
-  platform_ = std::make_unique<PcPlatform>(config, cpu_, *mem_, *ports_, clock_,
-                                           mailbox_, *loop_, *serial,
+  CharBackend* guest_serial = serial.get();
+  if (config_.deterministic) {
+    det_ = std::make_unique<Determinism>(config_, clock_, *serial);
+    guest_serial = &det_->serial();
+  }
+  platform_ = std::make_unique<PcPlatform>(config_, cpu_, *mem_, *ports_, clock_,
+                                           mailbox_, *loop_, *guest_serial,
                                            [this] { reset_requested_ = true; });
+  if (det_)
+    platform_->set_disk_deferrer([this](std::function<void()> done) { det_->defer(std::move(done)); });
   backends_.push_back(std::move(serial));
   if (script_) {
     ScriptRunner::Hooks hooks;
@@ -204,6 +226,10 @@ void Machine::start_translator() {
   TranslatorConfig tc;
   if (config_.jit_threshold) tc.threshold = config_.jit_threshold;
   tc.sync = config_.jit_sync;
+  if (config_.deterministic) {
+    tc.install_clock = &cpu_.icount;
+    tc.install_delay = kJitInstallDelay;
+  }
   tc.perf_map = config_.perf_map;
   tc.dump_dir = config_.jit_dump_dir;
   if (!tc.dump_dir.empty()) {
@@ -235,6 +261,8 @@ void Machine::start_gdb_stub() {
       gdb_server_->send(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
   });
   gdb_stub_->set_stats_provider([this] { return stats_.text(); });
+  gdb_stub_->set_monitor_extension(
+      [this](std::string_view cmd, bool* handled) { return monitor_command(cmd, handled); });
   gdb_stub_->set_close_handler([this] { if (gdb_server_) gdb_server_->disconnect(); });
   TcpServer::Callbacks cb;
   cb.on_connect = [this] { mailbox_.post([this] { if (gdb_stub_) gdb_stub_->on_connect(); }); };
@@ -302,6 +330,7 @@ Machine::~Machine() {
   gdb_server_.reset();  // no more callbacks; then nothing may reach the stub
   gdb_stub_.reset();
   platform_.reset();  // disks flush through the event loop, which must still run
+  det_.reset();       // before the clock that holds its timer
 }
 
 void Machine::load_bios(const std::string& path) {
@@ -499,15 +528,25 @@ void Machine::service_devices() {
   mailbox_.drain();
   clock_.run_due();
   if (script_) script_->tick();  // before the UART looks for input the script may send
-  platform_->poll();
+  if (det_) {
+    // Deterministic runs: input enters at this instruction count (recorded or replayed), and
+    // the serial port looks at it only then, so extra service points (a debugger's stop at an
+    // instruction count, a checkpoint) change nothing the guest sees.
+    bool released = false;
+    if (!replay_diverged_ &&
+        !det_->service(cpu_.icount, [this](bool ram) { return state_hash(ram); }, &released)) {
+      replay_diverged_ = true;
+      request_exit(kReplayDivergedStatus);
+    }
+    if (released) platform_->poll();
+  } else {
+    platform_->poll();
+  }
   platform_->update_ferr();
 }
 
-// One line per exit to the monitor (not the budget exits, which are bookkeeping): where the
-// guest is, its registers and flags, and a hash of RAM. Deterministic guests write the same
-// log whichever tier ran them; the first differing line is where they diverged.
-void Machine::log_state(ExitReason r) {
-  Cpu& c = cpu_;
+// FNV-style hash of all of RAM (--state-log, the end of a record file).
+uint64_t Machine::ram_hash() {
   uint64_t h = 0x9E3779B97F4A7C15ull;
   const uint8_t* ram = mem_->ram();
   for (uint32_t off = 0; off + 8 <= mem_->ram_size(); off += 8) {
@@ -516,6 +555,78 @@ void Machine::log_state(ExitReason r) {
     h = (h ^ w) * 0x100000001B3ull;
     h ^= h >> 29;
   }
+  return h;
+}
+
+// What a replay compares at each recorded event: the instruction count, guest time,
+// registers, EIP, EFLAGS, segment selectors, control registers (and RAM at the end).
+uint64_t Machine::state_hash(bool with_ram) {
+  const Cpu& c = cpu_;
+  uint64_t h = 0xCBF29CE484222325ull;
+  auto mix = [&h](uint64_t v) {
+    h = (h ^ v) * 0x100000001B3ull;
+    h ^= h >> 31;
+  };
+  mix(c.icount);
+  mix(clock_.now_ns());
+  for (unsigned r = 0; r < 8; ++r) mix(c.regs[r]);
+  mix(c.eip);
+  mix(read_eflags(cpu_));
+  for (unsigned s = 0; s < 6; ++s) mix(c.seg[s].selector);
+  mix(c.cr0);
+  mix(c.cr3);
+  mix(c.cr4);
+  if (with_ram) mix(ram_hash());
+  return h;
+}
+
+// gdb's `monitor` commands that belong to the machine rather than the CPU (monitor/gdb_stub.h).
+std::string Machine::monitor_command(std::string_view cmd, bool* handled) {
+  *handled = true;
+  char buf[256];
+  if (cmd == "icount") {
+    std::snprintf(buf, sizeof buf, "%" PRIu64 "\n", cpu_.icount);
+    return buf;
+  }
+  const std::string_view bi = "break-icount";
+  if (cmd.substr(0, bi.size()) == bi) {
+    std::string arg(cmd.substr(bi.size()));
+    while (!arg.empty() && arg.front() == ' ') arg.erase(0, 1);
+    if (arg.empty()) {
+      if (!break_icount_) return "no instruction-count breakpoint\n";
+      std::snprintf(buf, sizeof buf, "stop at instruction %" PRIu64 "\n", *break_icount_);
+      return buf;
+    }
+    if (arg == "off" || arg == "delete") {
+      break_icount_.reset();
+      return "instruction-count breakpoint deleted\n";
+    }
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long n = std::strtoull(arg.c_str(), &end, 0);
+    if (arg[0] == '-' || errno || *end)
+      return "bad instruction count '" + arg + "': expected a number, e.g. monitor break-icount 1000000\n";
+    if (n <= cpu_.icount) {
+      std::snprintf(buf, sizeof buf, "instruction %llu is already past (now at %" PRIu64 ")\n", n,
+                    cpu_.icount);
+      return buf;
+    }
+    break_icount_ = n;
+    std::snprintf(buf, sizeof buf, "the guest stops at instruction %llu (now at %" PRIu64 ")%s\n",
+                  n, cpu_.icount, det_ ? "" : "; not a deterministic run: the count is exact, "
+                  "the path to it may differ between runs");
+    return buf;
+  }
+  *handled = false;
+  return {};
+}
+
+// One line per exit to the monitor (not the budget exits, which are bookkeeping): where the
+// guest is, its registers and flags, and a hash of RAM. Deterministic guests write the same
+// log whichever tier ran them; the first differing line is where they diverged.
+void Machine::log_state(ExitReason r) {
+  Cpu& c = cpu_;
+  const uint64_t h = ram_hash();
   std::fprintf(state_log_,
                "%" PRIu64 " %s %04x:%08x eax=%08x ecx=%08x edx=%08x ebx=%08x esp=%08x ebp=%08x "
                "esi=%08x edi=%08x efl=%08x ram=%016" PRIx64 "\n",
@@ -589,6 +700,16 @@ bool Machine::serve_debugger(int& status, bool& stop) {
 // HLT with IF=1: sleep until the next device timer, host input (the mailbox wakes us), or
 // the deadline.
 void Machine::idle(std::optional<std::chrono::steady_clock::time_point> deadline) {
+  if (det_) {
+    // Instruction time does not pass while halted: jump to the next timer deadline or
+    // replayed input (QEMU's icount, sleep=off). With neither, wait for the host (input
+    // then arrives at this instruction count).
+    const uint64_t next = std::min(clock_.next_deadline(), det_->next_event_time(cpu_.icount));
+    if (next != VirtualClock::NEVER) {
+      clock_.skip_to(next);
+      return;
+    }
+  }
   auto wake = std::chrono::steady_clock::now() + kIdleSleep;
   const uint64_t next = clock_.next_deadline();
   if (next != VirtualClock::NEVER) {
@@ -670,6 +791,11 @@ int Machine::run() {
       budget = std::min<uint64_t>(budget, *config_.insn_limit - done);
     }
     service_devices();
+    if (break_icount_ && cpu_.icount >= *break_icount_ && gdb_target_ &&
+        gdb_target_->run_state() != CpuDebugTarget::RunState::STOPPED) {
+      break_icount_.reset();  // `monitor break-icount N`: the count is reached
+      debugger_stop(GdbStopEvent::sig(5));
+    }
     // --profile: periods the boundary did not take; those of an idle wait count as halted.
     if (sampler_) sampler_->poll(cpu_, cpu_.halted);
     if (gdb_target_) {
@@ -697,7 +823,32 @@ int Machine::run() {
       ++idle_waits_;
       continue;
     }
-    ExitReason r = interp_->run(budget);
+    if (break_icount_ && *break_icount_ > cpu_.icount)
+      budget = std::min(budget, *break_icount_ - cpu_.icount);
+    ExitReason r;
+    if (det_) {
+      // Stop exactly at the next timer deadline, checkpoint or replayed event: the blocks
+      // (or compiled regions) run up to a block's length before it, the rest one
+      // instruction at a time (Interpreter::run_exact), so both tiers stop at the same count.
+      const uint64_t next = clock_.next_deadline();
+      if (next != VirtualClock::NEVER) {
+        const uint64_t at = clock_.icount_at(next);
+        budget = std::min(budget, std::max<uint64_t>(at - cpu_.icount, 1));
+      }
+      budget = det_->limit_budget(cpu_.icount, budget);
+      if (translator_) {
+        translator_->install_due(cpu_.icount);
+        const uint64_t due = translator_->next_install();
+        if (due > cpu_.icount) budget = std::min(budget, due - cpu_.icount);
+      }
+      r = budget > MAX_BLOCK_INSNS ? interp_->run(budget - (MAX_BLOCK_INSNS - 1))
+                                   : interp_->run_exact(budget);
+    } else if (break_icount_) {
+      r = budget > MAX_BLOCK_INSNS ? interp_->run(budget - (MAX_BLOCK_INSNS - 1))
+                                   : interp_->run_exact(budget);
+    } else {
+      r = interp_->run(budget);
+    }
     ++exits_[r];
     const uint64_t retired = cpu_.icount;
     if (!finish_exit(r, status)) break;
@@ -709,6 +860,12 @@ int Machine::run() {
   // A console script reports a step left unfinished and decides the status.
   if (script_) status = script_->finish(status);
   wall_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  // Deterministic runs: every compile requested is finished (not installed), so the JIT's
+  // counters do not depend on how far the compile thread got.
+  if (det_ && translator_) translator_->drain();
+  if (det_ && !replay_diverged_ &&
+      !det_->finish(cpu_.icount, [this](bool ram) { return state_hash(ram); }, status))
+    status = kReplayDivergedStatus;
   if (sampler_) write_profile_file();
   platform_->flush_disks();
   if (!config_.screen_dump_path.empty()) write_screen_dump();

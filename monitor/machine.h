@@ -40,6 +40,7 @@ class SymbolTable;
 class ConsoleTap;
 class ScriptRunner;
 struct ConsoleScript;
+class Determinism;
 
 // Raised for configuration problems the user must fix (bad ROM, unopenable file, ...).
 struct ConfigError {
@@ -119,6 +120,14 @@ class Machine {
   std::vector<std::unique_ptr<IoDevice>> devices_;
   std::unique_ptr<PortBus> ports_;
   std::unique_ptr<PcPlatform> platform_;
+  // --deterministic, --record, --replay (monitor/replay.h); null in normal runs.
+  std::unique_ptr<Determinism> det_;
+  bool replay_diverged_ = false;
+  uint64_t state_hash(bool with_ram);
+  uint64_t ram_hash();
+  // `monitor break-icount N` (gdb): stop for the debugger when the count reaches N.
+  std::optional<uint64_t> break_icount_;
+  std::string monitor_command(std::string_view cmd, bool* handled);
   bool reset_requested_ = false;  // a device asked for a PC reset; done after the instruction
   uint64_t idle_waits_ = 0;
   StatsRegistry stats_;

@@ -79,6 +79,16 @@ struct MachineConfig {
   bool perf_map = false;
   std::string jit_dump_dir;
   CacheLimits tcache;              // --tcache-size, --tcache-blocks, --tcache-policy
+  // --deterministic (docs/determinism.md): guest time from the instruction count, 2^icount_shift
+  // ns per instruction (--icount SHIFT, which implies --deterministic); host input delivered
+  // at deterministic points; disk completions a fixed guest time after their request.
+  bool deterministic = false;
+  unsigned icount_shift = 0;
+  // --rtc base=DATE: the RTC's date at power-on (Unix ns). Unset: the host's clock, or
+  // kDeterministicRtcBase with --deterministic.
+  std::optional<int64_t> rtc_base_unix_ns;
+  std::string record_path;         // --record FILE (implies --deterministic)
+  std::string replay_path;         // --replay FILE (implies --deterministic)
   // --profile FILE (FILE.json: JSON), --profile-top N, --symbols System.map (monitor/profile.h).
   std::string profile_path;        // empty: no profile
   unsigned profile_top = 50;

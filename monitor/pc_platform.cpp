@@ -84,7 +84,7 @@ PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& me
   port61_ = std::make_unique<Port61>(*pit_, clock);
   ports_.attach(port61_.get(), 0x61, 1);
 
-  rtc_ = std::make_unique<CmosRtc>(clock, IrqLine{hpet_.get(), 8});
+  rtc_ = std::make_unique<CmosRtc>(clock, IrqLine{hpet_.get(), 8}, config.rtc_base_unix_ns);
   rtc_->fill_pc_fields(mem_.ram_size());
   ports_.attach(rtc_.get(), 0x70, 2);
 
@@ -263,6 +263,10 @@ void PcPlatform::update_ferr() {
   if (level == ferr_) return;
   ferr_ = level;
   isa_irq_->set_irq(13, level);
+}
+
+void PcPlatform::set_disk_deferrer(const std::function<void(std::function<void()>)>& defer) {
+  for (auto& b : backends_) b->set_deferrer(defer);
 }
 
 void PcPlatform::flush_disks() {

@@ -68,6 +68,8 @@ class PcPlatform {
   void update_ferr();
   // Flush every disk's writes to the host file (guest power-off, exit).
   void flush_disks();
+  // --deterministic: disk completions go through `defer` (hostio/block_backend.h).
+  void set_disk_deferrer(const std::function<void(std::function<void()>)>& defer);
 
   void write_screen_dump(FILE* f) const;
   // The VGA text screen as text (VgaText::dump_text): what a console script's wait-screen sees.

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "monitor/replay.h"
+
 namespace softcpu {
 
 const char kMainHelp[] =
@@ -59,6 +61,20 @@ const char kRunHelp[] =
     "  --device pc-testdev    add QEMU's pc-testdev (kvm-unit-tests): ports 0xE0-0xEB latch and\n"
     "                         flush page, 0x2000-0x2017 IRQ lines, 64 KiB at 0xFF000000\n"
     "                         (isa-debug-exit at 0xF4 is always there)\n"
+    "deterministic runs, record and replay (docs/determinism.md):\n"
+    "  --deterministic        guest time comes from the count of retired instructions, never\n"
+    "                         from the host: timers, RTC, TSC, HPET and PM timer follow it, a\n"
+    "                         halted CPU skips to its next timer, disk requests complete a fixed\n"
+    "                         guest time later; the same run gives the same result (JIT on or off)\n"
+    "  --icount SHIFT         2^SHIFT ns of guest time per instruction (0-20, default 0: 1 ns);\n"
+    "                         implies --deterministic\n"
+    "  --rtc base=DATE        the RTC's date at power-on: YYYY-MM-DD[THH:MM:SS] (UTC) or utc\n"
+    "                         (the host's clock; the default, except with --deterministic, which\n"
+    "                         starts at 2025-01-01T00:00:00)\n"
+    "  --record FILE          deterministic run that writes the serial input it receives, with\n"
+    "                         the instruction count of each delivery, and checkpoints to FILE\n"
+    "  --replay FILE          deterministic run that replays FILE's input (host input is\n"
+    "                         ignored) and says where the run diverges from it (exit status 4)\n"
     "debugging:\n"
     "  --gdb tcp:ADDR:PORT    accept a gdb connection (loopback unless ADDR says otherwise)\n"
     "  -s                     same as --gdb tcp:127.0.0.1:1234\n"
@@ -114,7 +130,8 @@ const char kRunHelp[] =
     "exit status: (v << 1) | 1 when the guest writes v to the debug-exit port 0xF4; 0 when the\n"
     "guest powers off, halts for good or is quit with Ctrl-A x; 2 for a bad option or file; 3\n"
     "after a triple fault with --on-triple-fault exit (the state is printed); 4 when a console\n"
-    "script fails (the failed step is printed); 124 on --timeout or --insn-limit.\n";
+    "script fails (the failed step is printed); 6 when --replay diverges from its record; 124 on\n"
+    "--timeout or --insn-limit.\n";
 
 namespace {
 
@@ -464,6 +481,39 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
         return false;
       }
       c.tcache.policy = *p;
+    } else if (name == "--deterministic") {
+      c.deterministic = true;
+    } else if (name == "--icount") {
+      if (!need_value()) return false;
+      unsigned long long n;
+      const std::string v = value.rfind("shift=", 0) == 0 ? value.substr(6) : value;
+      if (!parse_uint(v, 20, &n)) {
+        *error = "bad --icount '" + value + "': expected a shift from 0 to 20 (2^SHIFT ns per "
+                 "instruction)";
+        return false;
+      }
+      c.icount_shift = unsigned(n);
+      c.deterministic = true;
+    } else if (name == "--rtc") {
+      if (!need_value()) return false;
+      int64_t ns = 0;
+      if (value == "base=utc") {
+        c.rtc_base_unix_ns.reset();
+      } else if (value.rfind("base=", 0) != 0 || !parse_rtc_date(value.substr(5), &ns)) {
+        *error = "bad --rtc '" + value + "': expected base=YYYY-MM-DD[THH:MM:SS] (UTC, 1970-2099) "
+                 "or base=utc";
+        return false;
+      } else {
+        c.rtc_base_unix_ns = ns;
+      }
+    } else if (name == "--record") {
+      if (!need_value()) return false;
+      c.record_path = value;
+      c.deterministic = true;
+    } else if (name == "--replay") {
+      if (!need_value()) return false;
+      c.replay_path = value;
+      c.deterministic = true;
     } else if (name == "--jit-sync") {
       c.jit_sync = true;
     } else if (name == "--perf-map") {
@@ -529,6 +579,10 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
   }
   if (c.profile_path.empty() && (c.profile_top != 50 || !c.symbols_path.empty())) {
     *error = "--profile-top and --symbols need --profile FILE";
+    return false;
+  }
+  if (!c.record_path.empty() && !c.replay_path.empty()) {
+    *error = "--record and --replay exclude each other (replay a record, or record a new run)";
     return false;
   }
   if (c.start_frozen && c.gdb.empty()) {

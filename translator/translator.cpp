@@ -95,6 +95,8 @@ struct Translator::Impl {
   std::thread worker;
 
   // CPU thread only.
+  std::deque<uint64_t> due;              // deterministic installation: per request in flight
+  std::deque<CompiledRegion> arrived;    // ... and the results received for the first of them
   uint64_t next_id = 0;
   std::unordered_map<uint32_t, unsigned> page_retirements;
   std::unordered_set<uint32_t> blacklist;
@@ -169,6 +171,8 @@ Translator::~Translator() {
   m.cache.collect_garbage();
   m.reap();
   for (CompiledRegion& r : m.results)
+    if (r.tracker) m.engine->remove(r.tracker);
+  for (CompiledRegion& r : m.arrived)
     if (r.tracker) m.engine->remove(r.tracker);
   if (m.perf_map) std::fclose(m.perf_map);
 }
@@ -249,7 +253,38 @@ void Translator::hot(DecodedBlock& b) {
     m.install(r);
     return;
   }
+  if (m.config.install_clock) {
+    if (m.due.size() >= m.config.max_queue) {
+      std::lock_guard<std::mutex> lock(m.stats_mu);
+      ++m.st.dropped_queue_full;
+      return;
+    }
+    m.due.push_back(*m.config.install_clock + m.config.install_delay);
+  }
   m.submit(std::move(spec));
+}
+
+uint64_t Translator::next_install() const {
+  const Impl& m = *impl_;
+  return m.due.empty() ? UINT64_MAX : m.due.front();
+}
+
+void Translator::install_due(uint64_t icount) {
+  Impl& m = *impl_;
+  while (!m.due.empty() && m.due.front() <= icount) {
+    while (m.arrived.empty()) {  // results come in request order (one compile thread)
+      {
+        std::lock_guard<std::mutex> lock(m.res_mu);
+        for (CompiledRegion& r : m.results) m.arrived.push_back(std::move(r));
+        m.results.clear();
+        m.results_ready.store(false, std::memory_order_relaxed);
+      }
+      if (m.arrived.empty()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    m.install(m.arrived.front());
+    m.arrived.pop_front();
+    m.due.pop_front();
+  }
 }
 
 void Translator::Impl::submit(RegionSpec spec) {
@@ -262,7 +297,8 @@ void Translator::Impl::submit(RegionSpec spec) {
       return;
     }
     requests.push_back(std::move(spec));
-    depth = requests.size() + in_flight;
+    // Deterministic installation counts what the CPU thread knows (not the thread's progress).
+    depth = config.install_clock ? due.size() : requests.size() + in_flight;
   }
   req_cv.notify_one();
   std::lock_guard<std::mutex> lock(stats_mu);
@@ -271,7 +307,7 @@ void Translator::Impl::submit(RegionSpec spec) {
 
 void Translator::poll() {
   Impl& m = *impl_;
-  if (!m.results_ready.load(std::memory_order_acquire)) return;
+  if (!m.results_ready.load(std::memory_order_acquire) || m.config.install_clock) return;
   std::vector<CompiledRegion> done;
   {
     std::lock_guard<std::mutex> lock(m.res_mu);

@@ -31,6 +31,13 @@ struct TranslatorConfig {
   uint64_t max_region_weight = 8000;
   unsigned max_queue = 64;         // requests beyond this are dropped (counted)
   unsigned smc_blacklist = 8;      // a page whose regions were invalidated this often is not compiled again
+  // Deterministic installation (--deterministic, docs/determinism.md): when set, a region
+  // requested at instruction count N is installed by install_due() once *install_clock (the
+  // CPU's icount) reaches N + install_delay, the CPU waiting for the compile thread if it is
+  // late; poll() installs nothing, and the queue limit counts the requests not installed yet.
+  // The compile thread's timing then changes nothing, not even the statistics.
+  const uint64_t* install_clock = nullptr;
+  uint64_t install_delay = 0;
 };
 
 // What --stats reports about tier 1 (a consistent snapshot).
@@ -82,6 +89,10 @@ class Translator : public NativeTier {
 
   // Wait until every request so far is compiled and installed (tests, --jit-sync).
   void drain();
+  // Deterministic installation (TranslatorConfig::install_clock): the count at which the next
+  // region is due (UINT64_MAX if none), and install every region due at `icount`.
+  uint64_t next_install() const;
+  void install_due(uint64_t icount);
   // Stop the compile thread: queued requests are dropped and a compile in flight gives up at
   // its next phase, so the guest's exit never waits for LLVM. The destructor calls it.
   void shutdown();

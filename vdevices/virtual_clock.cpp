@@ -13,7 +13,10 @@ uint64_t VirtualClock::host_ns() const {
 }
 
 uint64_t VirtualClock::now_ns() const {
-  uint64_t t = manual_ ? manual_now_ : paused_ ? frozen_ : host_ns() - host_base_;
+  uint64_t t = icount_   ? skipped_ + (*icount_ << shift_)
+               : manual_ ? manual_now_
+               : paused_ ? frozen_
+                         : host_ns() - host_base_;
   if (t < last_) t = last_;
   last_ = t;
   return t;
@@ -36,14 +39,40 @@ void VirtualClock::advance_to(uint64_t ns) {
   if (ns > manual_now_) manual_now_ = ns;
 }
 
+void VirtualClock::use_instruction_time(const uint64_t* icount, unsigned shift) {
+  // From manual time, continue from it; from host time, start at 0 (the host's reading so
+  // far would make every run start at a different time).
+  const uint64_t now = manual_ ? now_ns() : 0;
+  last_ = now;
+  icount_ = icount;
+  shift_ = shift;
+  const uint64_t counted = *icount << shift;
+  skipped_ = now > counted ? now - counted : 0;
+  manual_ = false;
+  paused_ = false;
+}
+
+uint64_t VirtualClock::icount_at(uint64_t ns) const {
+  const uint64_t now = now_ns();
+  if (ns <= now) return *icount_;
+  const uint64_t unit = uint64_t(1) << shift_;
+  const uint64_t ahead = ns - now;
+  return *icount_ + ahead / unit + (ahead % unit != 0);
+}
+
+void VirtualClock::skip_to(uint64_t ns) {
+  const uint64_t now = now_ns();
+  if (ns > now) skipped_ += ns - now;
+}
+
 void VirtualClock::pause() {
-  if (manual_ || paused_) return;
+  if (manual_ || icount_ || paused_) return;
   frozen_ = now_ns();
   paused_ = true;
 }
 
 void VirtualClock::resume() {
-  if (manual_ || !paused_) return;
+  if (manual_ || icount_ || !paused_) return;
   host_base_ = host_ns() - frozen_;
   paused_ = false;
 }

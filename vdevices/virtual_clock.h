@@ -1,7 +1,9 @@
 // Guest time and device timers. Guest time is in nanoseconds, starts at 0 and never goes
 // back. By default it follows the host's monotonic clock while the machine runs (pause()
 // freezes it, e.g. while a debugger holds the guest); tests switch it to manual time and
-// advance it by hand. Timers fire on the CPU thread when the machine calls run_due().
+// advance it by hand; deterministic runs (--deterministic) switch it to instruction time,
+// where it follows the count of retired instructions and never reads the host clock.
+// Timers fire on the CPU thread when the machine calls run_due().
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -23,6 +25,20 @@ class VirtualClock {
   // Manual time only: move time forward to `ns` (never back), firing due timers on the way.
   void advance_to(uint64_t ns);
   void advance_by(uint64_t ns) { advance_to(now_ns() + ns); }
+
+  // Instruction time (--deterministic, --icount SHIFT): guest time = 2^shift ns per retired
+  // instruction (*icount, the CPU's counter) plus the time skipped by skip_to(). Readings
+  // continue from manual time, or start at 0 from host time.
+  void use_instruction_time(const uint64_t* icount, unsigned shift);
+  bool instruction_time() const { return icount_ != nullptr; }
+  unsigned icount_shift() const { return shift_; }
+  // Instruction time only: the instruction count at which guest time reaches `ns` (the
+  // current count if it has), so the run loop can stop exactly at a timer's deadline.
+  uint64_t icount_at(uint64_t ns) const;
+  // Instruction time only: the CPU is idle (HLT); jump guest time forward to `ns` without
+  // retiring instructions (QEMU's icount with sleep=off). Timers are not fired here.
+  void skip_to(uint64_t ns);
+  uint64_t skipped_ns() const { return skipped_; }
 
   // Host time only: stop and restart the clock (time spent paused is not guest time).
   void pause();
@@ -56,6 +72,10 @@ class VirtualClock {
   bool paused_ = false;
   uint64_t frozen_ = 0;
   mutable uint64_t last_ = 0;  // guarantees monotonic readings
+  // Instruction time: now = skipped_ + (*icount_ << shift_).
+  const uint64_t* icount_ = nullptr;
+  unsigned shift_ = 0;
+  uint64_t skipped_ = 0;
 };
 
 }  // namespace softcpu

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <vector>
 
@@ -189,6 +190,26 @@ TEST_F(BlockBackendTest, ReadersShareAndKeepWritersOut) {
   b.reset();
   c.reset();
   EXPECT_TRUE(open());
+// --deterministic (monitor/replay.h): a request is done when read()/write() returns, and its
+// completion goes to the deferrer instead of the mailbox; blocking requests are not deferred.
+TEST_F(BlockBackendTest, DeferrerGetsTheCompletionOfARequestAlreadyDone) {
+  auto b = open();
+  ASSERT_TRUE(b);
+  std::vector<std::function<void()>> deferred;
+  b->set_deferrer([&](std::function<void()> done) { deferred.push_back(std::move(done)); });
+  std::vector<uint8_t> buf(4096, 0);
+  int status = 1;
+  b->read(8192, buf.size(), buf.data(), [&](int s) { status = s; });
+  EXPECT_EQ(std::vector<uint8_t>(original_.begin() + 8192, original_.begin() + 8192 + 4096), buf);
+  EXPECT_EQ(status, 1);  // not completed yet
+  ASSERT_EQ(deferred.size(), 1u);
+  mailbox_.drain();
+  EXPECT_EQ(status, 1);  // nothing through the mailbox
+  deferred[0]();
+  EXPECT_EQ(status, 0);
+  const std::vector<uint8_t> data = pattern(512, 99);
+  EXPECT_EQ(b->write_sync(0, data.size(), data.data()), 0);  // blocking: not deferred
+  EXPECT_EQ(deferred.size(), 1u);
 }
 
 }  // namespace

@@ -115,6 +115,13 @@ TEST(Options, BadInputsGiveOneLineErrors) {
       {"run", "--trace", "t", "--trace-range", "0x200-0x100"},
       {"run", "--trace", "t", "--trace-range", "0x100"},
       {"run", "--trace-events", "io"},
+      {"run", "--icount", "21"},
+      {"run", "--icount", "fast"},
+      {"run", "--rtc", "2025-01-01"},
+      {"run", "--rtc", "base=2025-13-01"},
+      {"run", "--rtc", "base=2025-02-30"},
+      {"run", "--rtc", "base=yesterday"},
+      {"run", "--record", "a.rec", "--replay", "b.rec"},
   };
   for (const auto& args : bad) {
     ParsedArgs p;
@@ -123,6 +130,34 @@ TEST(Options, BadInputsGiveOneLineErrors) {
     EXPECT_FALSE(err.empty());
     EXPECT_EQ(err.find('\n'), std::string::npos) << err;
   }
+}
+
+// docs/determinism.md: --icount and --record/--replay imply --deterministic; --rtc base=.
+TEST(Options, DeterministicRuns) {
+  ParsedArgs p;
+  std::string err;
+  ASSERT_TRUE(parse({"run", "--deterministic"}, &p, &err)) << err;
+  EXPECT_TRUE(p.config.deterministic);
+  EXPECT_EQ(p.config.icount_shift, 0u);
+  EXPECT_FALSE(p.config.rtc_base_unix_ns);
+  ParsedArgs q;
+  ASSERT_TRUE(parse({"run", "--icount", "shift=3", "--rtc", "base=2006-06-17T16:01:21"}, &q, &err))
+      << err;
+  EXPECT_TRUE(q.config.deterministic);
+  EXPECT_EQ(q.config.icount_shift, 3u);
+  ASSERT_TRUE(q.config.rtc_base_unix_ns);
+  EXPECT_EQ(*q.config.rtc_base_unix_ns, 1150560081LL * 1000000000LL);
+  ParsedArgs r;
+  ASSERT_TRUE(parse({"run", "--replay", "x.rec", "--rtc", "base=2025-01-01"}, &r, &err)) << err;
+  EXPECT_TRUE(r.config.deterministic);
+  EXPECT_EQ(r.config.replay_path, "x.rec");
+  EXPECT_EQ(*r.config.rtc_base_unix_ns, 1735689600LL * 1000000000LL);
+  ParsedArgs u;
+  ASSERT_TRUE(parse({"run", "--record=y.rec", "--rtc", "base=utc"}, &u, &err)) << err;
+  EXPECT_EQ(u.config.record_path, "y.rec");
+  EXPECT_FALSE(u.config.rtc_base_unix_ns);
+  EXPECT_FALSE(parse({"run", "--record", "a", "--replay", "b"}, &u, &err));
+  EXPECT_EQ(err, "--record and --replay exclude each other (replay a record, or record a new run)");
 }
 
 TEST(Options, HelpAndVersion) {

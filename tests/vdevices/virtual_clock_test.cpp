@@ -59,5 +59,40 @@ TEST(VirtualClock, HostTimeIsMonotonicAndPauseFreezesIt) {
   EXPECT_LT(later - frozen, 1000000000u);  // the paused 2 ms are not counted twice
 }
 
+// --deterministic: guest time is 2^shift ns per retired instruction plus idle skips; the host
+// clock is never read, so sleeping on the host does not move it.
+TEST(VirtualClock, InstructionTimeFollowsTheCountAndSkips) {
+  VirtualClock clock;
+  uint64_t icount = 0;
+  clock.use_manual_time(1000);
+  clock.use_instruction_time(&icount, 2);  // 4 ns per instruction, continuing from 1000 ns
+  EXPECT_EQ(clock.now_ns(), 1000u);
+  icount = 10;
+  EXPECT_EQ(clock.now_ns(), 1040u);
+  struct timespec ts = {0, 2000000};
+  nanosleep(&ts, nullptr);
+  EXPECT_EQ(clock.now_ns(), 1040u);
+  clock.pause();  // no effect: the debugger does not stop instruction time
+  icount = 11;
+  EXPECT_EQ(clock.now_ns(), 1044u);
+  // The count at which a deadline is reached, rounding up to a whole instruction.
+  EXPECT_EQ(clock.icount_at(1044), 11u);
+  EXPECT_EQ(clock.icount_at(1045), 12u);
+  EXPECT_EQ(clock.icount_at(1048), 12u);
+  EXPECT_EQ(clock.icount_at(10), 11u);
+  int fired = 0;
+  auto t = clock.create_timer([&](uint64_t now) { ++fired; EXPECT_EQ(now, 5000u); });
+  clock.arm(t, 5000);
+  clock.skip_to(5000);  // HLT: time jumps to the deadline without instructions
+  EXPECT_EQ(clock.now_ns(), 5000u);
+  EXPECT_EQ(fired, 0);
+  clock.run_due();
+  EXPECT_EQ(fired, 1);
+  clock.skip_to(100);  // never back
+  EXPECT_EQ(clock.now_ns(), 5000u);
+  icount = 12;
+  EXPECT_EQ(clock.now_ns(), 5004u);
+}
+
 }  // namespace
 }  // namespace softcpu
