@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace softcpu {
 
@@ -63,7 +64,15 @@ class BlockBackend {
   const std::string& path() const { return path_; }
   // Requests issued whose completion has not run yet (CPU thread view).
   unsigned pending() const { return pending_; }
-  uint64_t reads = 0, writes = 0, flushes = 0;  // requests issued, for stats
+  uint64_t reads = 0, writes = 0, flushes = 0;
+
+  // Snapshots (monitor/snapshot.h): the snapshot-mode overlay, sector by sector in sector
+  // order. Only while nothing is pending (pending() == 0: every request issued has completed
+  // on the loop thread and its completion ran here), so the loop thread does not touch the
+  // overlay meanwhile. Loading replaces the overlay.
+  void save_overlay(std::vector<uint8_t>& out) const;
+  // False (overlay unchanged) if `data` is not a well-formed overlay of this disk.
+  bool load_overlay(const uint8_t* data, size_t len);  // requests issued, for stats
 
  private:
   enum class Kind { READ, WRITE, FLUSH, CLOSE };

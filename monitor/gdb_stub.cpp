@@ -581,6 +581,8 @@ void GdbStub::cmd_monitor(std::string_view hex) {
         "  info registers  CPU state, system registers included\n"
         "  info tlb        the soft TLB's valid entries\n"
         "  system_reset    reset the machine (RAM is kept)\n"
+        "  savevm FILE     save the whole machine to FILE (docs/snapshot.md)\n"
+        "  loadvm FILE     replace the machine's state with FILE's\n"
         "  help            this text\n";
   } else if (cmd == "stats") {
     text = stats_ ? stats_() : "no statistics available\n";
@@ -592,6 +594,8 @@ void GdbStub::cmd_monitor(std::string_view hex) {
     target_.system_reset();
     last_stop_ = GdbStopEvent::sig(5);
     text = "machine reset\n";
+  } else if (commands_ && commands_(cmd, text)) {
+    if (starts_with(cmd, "loadvm")) last_stop_ = GdbStopEvent::sig(5);
   } else {
     text = "unknown monitor command '" + std::string(cmd) + "'; try 'monitor help'\n";
   }

@@ -28,6 +28,10 @@ class GdbStub {
 
   // Text for `monitor stats` (the machine's stats registry).
   void set_stats_provider(std::function<std::string()> stats) { stats_ = std::move(stats); }
+  // More monitor commands (the machine's savevm/loadvm): returns true and sets the reply
+  // text when it handled `cmd`.
+  using CommandHandler = std::function<bool(std::string_view cmd, std::string& reply)>;
+  void set_command_handler(CommandHandler h) { commands_ = std::move(h); }
   // Called after `D` has been answered: the transport should close the connection.
   void set_close_handler(std::function<void()> close) { close_ = std::move(close); }
 
@@ -75,6 +79,7 @@ class GdbStub {
   GdbTarget& target_;
   SendFn send_;
   std::function<std::string()> stats_;
+  CommandHandler commands_;
   std::function<void()> close_;
 
   RxState rx_ = RxState::IDLE;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -31,6 +32,7 @@
 #include "monitor/multiboot.h"
 #include "monitor/pc_platform.h"
 #include "monitor/profile.h"
+#include "monitor/snapshot.h"
 #include "monitor/symbols.h"
 #include "monitor/tracer.h"
 #include "translator/translator.h"
@@ -48,6 +50,11 @@ constexpr auto kIdleSleep = std::chrono::milliseconds(50);
 // How long a guest stopped in the debugger sleeps before checking the exit and the deadline
 // (debugger packets wake it at once through the mailbox).
 constexpr auto kDebugSleep = std::chrono::milliseconds(100);
+
+// --save-on-exit: SIGINT/SIGTERM end the run (status 128 + signal) so the machine is saved; the
+// run loop looks at this between interpreter runs (a halted guest within kIdleSleep).
+std::atomic<int> g_stop_signal{0};
+extern "C" void note_stop_signal(int sig) { g_stop_signal.store(sig); }
 
 const char* exit_reason_name(unsigned r) {
   switch (r) {
@@ -137,7 +144,15 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
 
   reset_cpu(cpu_);
   platform_->apic_base_written();  // the platform was reset before the MSR had its reset value
-  if (!config.kernel_path.empty()) boot_kernel_directly();
+  if (!config.loadvm_path.empty()) {
+    try {
+      load_snapshot(config.loadvm_path);  // instead of booting: the firmware does not run
+    } catch (const SnapshotError& e) {
+      throw ConfigError{"--loadvm: " + e.message};
+    }
+  } else if (!config.kernel_path.empty()) {
+    boot_kernel_directly();
+  }
   register_stats();
   if (config.stats_interval_ms) {  // --stats-interval: sampled by a guest-time timer
     stats_series_ = StatsSeries::open(stats_, clock_, config.stats_path,
@@ -184,6 +199,9 @@ void Machine::start_gdb_stub() {
       gdb_server_->send(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
   });
   gdb_stub_->set_stats_provider([this] { return stats_.text(); });
+  gdb_stub_->set_command_handler([this](std::string_view cmd, std::string& reply) {
+    return snapshot_monitor_command(cmd, reply);
+  });
   gdb_stub_->set_close_handler([this] { if (gdb_server_) gdb_server_->disconnect(); });
   TcpServer::Callbacks cb;
   cb.on_connect = [this] { mailbox_.post([this] { if (gdb_stub_) gdb_stub_->on_connect(); }); };
@@ -251,6 +269,8 @@ void Machine::load_bios(const std::string& path) {
   // The ROM ends at 0xFFFFF (real-mode view) and at 0xFFFFFFFF (the reset vector at
   // 0xFFFFFFF0, where a 386 starts: SDM vol.3 9.1.4).
   uint32_t low = 0x100000 - uint32_t(n);
+  bios_size_ = uint32_t(n);
+  bios_crc_ = crc32(rom.data(), n);
   mem_->map_rom(low, rom.data(), uint32_t(n));
   mem_->alias_rom(uint32_t(0x100000000ull - n), low, uint32_t(n));
 }
@@ -549,7 +569,15 @@ int Machine::run() {
   const InterpCounters& ic = interp_->counters();
   uint64_t trapped_faults = 0;
   auto executed = [&] { return cpu_.icount + ic.exceptions + ic.interrupts + trapped_faults; };
+  if (!config_.save_on_exit_path.empty()) {
+    std::signal(SIGINT, note_stop_signal);
+    std::signal(SIGTERM, note_stop_signal);
+  }
   for (;;) {
+    if (const int sig = g_stop_signal.load()) {
+      std::fprintf(stderr, "softcpu: stopped by signal %d\n", sig);
+      request_exit(128 + sig);
+    }
     if (int requested = exit_status_.load(); requested >= 0) {
       status = requested;
       break;
@@ -608,6 +636,15 @@ int Machine::run() {
       debugger_stop(stop_event_from_hit(cpu_.debug_hit));
   }
   wall_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  // --save-on-exit: however the run ended, except a triple fault the machine cannot go on from.
+  if (!config_.save_on_exit_path.empty() && status != 3) {
+    try {
+      save_snapshot(config_.save_on_exit_path);
+    } catch (const SnapshotError& e) {
+      std::fprintf(stderr, "softcpu: --save-on-exit: %s\n", e.message.c_str());
+      status = 1;
+    }
+  }
   if (sampler_) write_profile_file();
   platform_->flush_disks();
   if (!config_.screen_dump_path.empty()) write_screen_dump();
