@@ -568,7 +568,11 @@ int Machine::run() {
   // monitor runs) and interrupt deliveries, so a guest that faults forever reaches it too.
   const InterpCounters& ic = interp_->counters();
   uint64_t trapped_faults = 0;
-  auto executed = [&] { return cpu_.icount + ic.exceptions + ic.interrupts + trapped_faults; };
+  // Counted from this run's start: a machine loaded from a snapshot (--loadvm) keeps its icount.
+  const uint64_t icount_start = cpu_.icount;
+  auto executed = [&] {
+    return cpu_.icount - icount_start + ic.exceptions + ic.interrupts + trapped_faults;
+  };
   if (!config_.save_on_exit_path.empty()) {
     std::signal(SIGINT, note_stop_signal);
     std::signal(SIGTERM, note_stop_signal);
