@@ -73,13 +73,12 @@ void Machine::load_snapshot(const std::string& path) {
                         first_difference(saved, here)};
   for (const char* tag : {"clock", "cpu", "ram"}) snap.need(tag);
   // From here on the machine changes; the checks above cover what a file can get wrong.
+  uint64_t saved_now = 0;
   try {
     platform_->drain_disk_io(mailbox_);
     StateReader clock(snap.need("clock").data);
-    uint64_t now = 0;
-    clock(now, tsc_offset_);
+    clock(saved_now, tsc_offset_);
     clock.expect_end("clock");
-    clock_.restore_now(now);  // before the devices re-arm their timers
     StateReader ram(snap.need("ram").data);
     load_ram(*mem_, ram);
     StateReader cpu(snap.need("cpu").data);
@@ -97,6 +96,9 @@ void Machine::load_snapshot(const std::string& path) {
   drop_code(cpu_, 0, 0xFFFFFFFFu);
   debug_rebuild(cpu_);
   reset_requested_ = false;
+  // Last: the host time the load took (reading RAM, which takes seconds on a loaded host) is
+  // not guest time. The devices armed their timers at absolute deadlines meanwhile.
+  clock_.restore_now(saved_now);
 }
 
 bool Machine::snapshot_monitor_command(std::string_view cmd, std::string& reply) {

@@ -6,7 +6,8 @@ usage: snapshot_session.py --softcpu BIN --guest DIR --work DIR [--timeout SEC]
 1. Cold boot (--kernel, a snapshot=on disk, --save-on-exit FILE): wait for the shell, run a
    command, then SIGTERM: the run ends and the machine is saved at the shell.
 2. A new process with --loadvm FILE: the shell answers at once; run the same command, compare
-   its output with the cold boot's, `poweroff -f`, exit status 0.
+   its output with the cold boot's; with gdb installed, `monitor savevm` and `monitor loadvm`
+   through the GDB stub, the shell still answering after each; `poweroff -f`, exit status 0.
 3. A damaged copy (one byte flipped), a truncated copy and a differently configured machine
    (-m) are refused: exit status 2 and a message naming the problem.
 Prints the times (cold boot to the shell's answer, --loadvm to the shell's answer) and the
@@ -28,12 +29,15 @@ from guest_session import Console, Failure, boot_to_prompt  # noqa: E402
 
 APPEND = "console=ttyS0 cryptomgr.notests noisapnp"
 COMMAND = "uname -r; echo $((6*7)); cat /proc/cmdline"
+KERNEL_LOG = re.compile(r"^\[ *\d+\.\d+\] ")
 
 
 def result_lines(out):
-    """The command's output without the echo of the typed line (which a shell's line editor
-    may redraw differently)."""
-    return [l.rstrip("\r") for l in out.split("\n") if "echo END" not in l and l.strip()]
+    """The command's output: the lines after the last echo of the typed line (a shell's line
+    editor may redraw it), without kernel log lines and blank lines."""
+    lines = [l.rstrip("\r") for l in out.split("\n")]
+    last = max((i for i, l in enumerate(lines) if "echo END" in l), default=-1)
+    return [l for l in lines[last + 1:] if l.strip() and not KERNEL_LOG.match(l)]
 
 
 def refused(cmd, pattern, what):
@@ -120,6 +124,18 @@ def main():
             out = con.run("echo after-gdb", "a command after gdb detached")
             if "after-gdb" not in out:
                 raise Failure(f"the guest did not go on after gdb detached: {out!r}")
+            # `monitor loadvm` into the running machine: back to the cold boot's shell (its
+            # shell history has one command less; the console just goes on).
+            g = subprocess.run([gdb, "-nx", "-batch", "-ex", f"target remote 127.0.0.1:{port}",
+                                "-ex", f"monitor loadvm {snap}", "-ex", "detach"],
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               timeout=120)
+            print(g.stdout + g.stderr)
+            if "loaded the machine from" not in g.stdout + g.stderr:
+                raise Failure("gdb's 'monitor loadvm' did not load the machine")
+            out = con.run("echo after-loadvm; uptime", "a command after monitor loadvm")
+            if "after-loadvm" not in out:
+                raise Failure(f"the guest did not go on after monitor loadvm: {out!r}")
         if result_lines(warm_out) != result_lines(cold_out):
             raise Failure(f"the restored guest printed {warm_out!r}, the cold boot {cold_out!r}")
         if "42" not in warm_out:

@@ -10,15 +10,19 @@
 #include "hostio/state_stream.h"
 #include "test_backend.h"
 #include "vdevices/cmos_rtc.h"
+#include "vdevices/fw_cfg.h"
 #include "vdevices/hpet.h"
 #include "vdevices/i440fx.h"
 #include "vdevices/i8042.h"
 #include "vdevices/ioapic.h"
 #include "vdevices/local_apic.h"
+#include "vdevices/pc_testdev.h"
+#include "vdevices/pci_bus.h"
 #include "vdevices/pic8259.h"
 #include "vdevices/piix4_pm.h"
 #include "vdevices/pit8254.h"
 #include "vdevices/port61.h"
+#include "vdevices/system_control_a.h"
 #include "vdevices/uart16550.h"
 #include "vdevices/vga_text.h"
 
@@ -361,6 +365,58 @@ TEST(DeviceSnapshot, Piix4PmMappedAndArmed) {
   }
   EXPECT_GT(lb.rises[9], 0u);  // TMROF after 2^23 ticks (2.34 s)
   EXPECT_EQ(la.rises[9], lb.rises[9]);
+}
+
+// fw_cfg halfway through reading a file, and a writable file the guest changed.
+TEST(DeviceSnapshot, FwCfgMidRead) {
+  auto build = [] {
+    auto fw = std::make_unique<FwCfg>(nullptr, nullptr);
+    fw->add_file("etc/text", {'s', 'n', 'a', 'p', 's', 'h', 'o', 't'});
+    fw->add_file("etc/rw", {0, 0, 0, 0}, true);
+    return fw;
+  };
+  auto a = build();
+  a->io_write(FwCfg::PORT_SELECTOR, 2, a->file_selector("etc/text"));
+  EXPECT_EQ(a->io_read(FwCfg::PORT_DATA, 1), uint32_t('s'));
+  EXPECT_EQ(a->io_read(FwCfg::PORT_DATA, 1), uint32_t('n'));
+  auto b = build();
+  load(*b, save(*a));
+  for (int i = 0; i < 7; ++i)
+    EXPECT_EQ(a->io_read(FwCfg::PORT_DATA, 1), b->io_read(FwCfg::PORT_DATA, 1)) << i;
+  EXPECT_EQ(*a->file_bytes("etc/rw"), *b->file_bytes("etc/rw"));
+}
+
+// The PCI configuration address latch, port 0x92 and the pc-testdev latch and lines.
+TEST(DeviceSnapshot, SmallDevices) {
+  PciBus pa;
+  pa.io_write(0xCF8, 4, 0x80000800);
+  PciBus pb;
+  load(pb, save(pa));
+  EXPECT_EQ(pa.io_read(0xCF8, 4), pb.io_read(0xCF8, 4));
+
+  bool a20_a = false, a20_b = false;
+  SystemControlA sa{[&](bool on) { a20_a = on; }, [] {}};
+  sa.io_write(0x92, 1, 0x02);
+  SystemControlA sb{[&](bool on) { a20_b = on; }, [] {}};
+  load(sb, save(sa));
+  EXPECT_EQ(sa.io_read(0x92, 1), sb.io_read(0x92, 1));
+  EXPECT_EQ(sa.a20_enabled(), sb.a20_enabled());
+
+  Lines la, lb;
+  PcTestdev ta{&la, &la, nullptr};
+  ta.io_write(PcTestdev::LATCH_PORT, 4, 0x12345678);
+  ta.io_write(PcTestdev::IRQ_PORT + 5, 1, 1);
+  ta.mmio_write(PcTestdev::IOMEM_BASE + 0x40, 4, 0xCAFEF00D);
+  PcTestdev tb{&lb, &lb, nullptr};
+  lb = la;
+  load(tb, save(ta));
+  EXPECT_EQ(ta.io_read(PcTestdev::LATCH_PORT, 4), tb.io_read(PcTestdev::LATCH_PORT, 4));
+  EXPECT_EQ(tb.mmio_read(PcTestdev::IOMEM_BASE + 0x40, 4), 0xCAFEF00Du);
+  EXPECT_TRUE(tb.line(5));
+  ta.io_write(PcTestdev::IRQ_PORT + 5, 1, 0);
+  tb.io_write(PcTestdev::IRQ_PORT + 5, 1, 0);
+  EXPECT_EQ(la.level[5], lb.level[5]);
+  EXPECT_EQ(la.rises[5], lb.rises[5]);
 }
 
 }  // namespace
