@@ -11,14 +11,18 @@ namespace softcpu {
 
 namespace {
 
+// Slicing by 8 (eight tables, eight bytes a step): a 40 MB snapshot is checked in a few tens
+// of milliseconds instead of a few hundred with the one-table loop.
 struct CrcTable {
-  uint32_t t[256];
+  uint32_t t[8][256];
   CrcTable() {
     for (uint32_t n = 0; n < 256; ++n) {
       uint32_t c = n;
       for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[n] = c;
+      t[0][n] = c;
     }
+    for (int k = 1; k < 8; ++k)
+      for (uint32_t n = 0; n < 256; ++n) t[k][n] = (t[k - 1][n] >> 8) ^ t[0][t[k - 1][n] & 0xFF];
   }
 };
 
@@ -48,8 +52,15 @@ constexpr size_t kHeaderLen = kMagicLen + 4 + 4;
 
 uint32_t crc32(const uint8_t* data, size_t len, uint32_t crc) {
   static const CrcTable table;
+  const auto& t = table.t;
   crc = ~crc;
-  for (size_t i = 0; i < len; ++i) crc = table.t[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
+  for (; len >= 8; len -= 8, data += 8) {
+    const uint32_t one = get_le<uint32_t>(data) ^ crc, two = get_le<uint32_t>(data + 4);
+    crc = t[7][one & 0xFF] ^ t[6][(one >> 8) & 0xFF] ^ t[5][(one >> 16) & 0xFF] ^
+          t[4][one >> 24] ^ t[3][two & 0xFF] ^ t[2][(two >> 8) & 0xFF] ^
+          t[1][(two >> 16) & 0xFF] ^ t[0][two >> 24];
+  }
+  for (; len; --len, ++data) crc = t[0][(crc ^ *data) & 0xFF] ^ (crc >> 8);
   return ~crc;
 }
 
