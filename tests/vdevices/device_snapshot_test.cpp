@@ -4,6 +4,8 @@
 // identical. (The IDE channel's test is in ide_test.cpp, next to its fixture.)
 #include <gtest/gtest.h>
 
+#include "irq_lines.h"
+
 #include <map>
 #include <vector>
 
@@ -43,15 +45,7 @@ void load(D& d, const std::vector<uint8_t>& bytes) {
   r.expect_end("test device");
 }
 
-// Rising edges and level of each line.
-struct Lines : IrqSink {
-  std::map<unsigned, bool> level;
-  std::map<unsigned, unsigned> rises;
-  void set_irq(unsigned line, bool l) override {
-    if (l && !level[line]) ++rises[line];
-    level[line] = l;
-  }
-};
+using test::Lines;  // irq_lines.h
 
 struct ManualClock : VirtualClock {
   explicit ManualClock(uint64_t t = 0) { use_manual_time(t); }
