@@ -413,5 +413,32 @@ TEST(DeviceSnapshot, SmallDevices) {
   EXPECT_EQ(la.rises[5], lb.rises[5]);
 }
 
+// Guest time continues from the restored value, in manual and in host time, paused or not;
+// timers keep their absolute deadlines.
+TEST(DeviceSnapshot, ClockRestoreNow) {
+  ManualClock m(5'000);
+  int fired = 0;
+  const auto id = m.create_timer([&](uint64_t) { ++fired; });
+  m.arm(id, 2'000'000'000);
+  m.restore_now(1'999'999'000);
+  EXPECT_EQ(m.now_ns(), 1'999'999'000u);
+  m.advance_by(999);
+  EXPECT_EQ(fired, 0);
+  m.advance_by(1);
+  EXPECT_EQ(fired, 1);
+
+  VirtualClock host;
+  host.restore_now(7'000'000'000);
+  const uint64_t t = host.now_ns();
+  EXPECT_GE(t, 7'000'000'000u);
+  EXPECT_LT(t, 8'000'000'000u);
+  host.pause();
+  host.restore_now(3'000'000'000);  // back in time: a machine loaded from an older snapshot
+  EXPECT_EQ(host.now_ns(), 3'000'000'000u);
+  host.resume();
+  EXPECT_GE(host.now_ns(), 3'000'000'000u);
+  EXPECT_LT(host.now_ns(), 4'000'000'000u);
+}
+
 }  // namespace
 }  // namespace softcpu
