@@ -1,5 +1,6 @@
 #include "hostio/block_backend.h"
 
+#include <algorithm>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -437,6 +438,39 @@ void BlockBackend::store_overlay(const Request& req) {
     if (!slot) slot.reset(new uint8_t[SECTOR_SIZE]);
     std::memcpy(slot.get(), req.buffer + pos, SECTOR_SIZE);
   }
+}
+
+// Records of an 8-byte sector number (little-endian host order) and the sector's 512 bytes.
+void BlockBackend::save_overlay(std::vector<uint8_t>& out) const {
+  std::vector<uint64_t> sectors;
+  sectors.reserve(overlay_.size());
+  for (const auto& [sector, data] : overlay_) sectors.push_back(sector);
+  std::sort(sectors.begin(), sectors.end());
+  for (uint64_t sector : sectors) {
+    const uint8_t* p = reinterpret_cast<const uint8_t*>(&sector);
+    out.insert(out.end(), p, p + sizeof sector);
+    const uint8_t* data = overlay_.at(sector).get();
+    out.insert(out.end(), data, data + SECTOR_SIZE);
+  }
+}
+
+bool BlockBackend::load_overlay(const uint8_t* data, size_t len) {
+  constexpr size_t kRecord = sizeof(uint64_t) + SECTOR_SIZE;
+  if (len % kRecord != 0 || (len && !options_.snapshot)) return false;
+  for (size_t at = 0; at < len; at += kRecord) {
+    uint64_t sector;
+    std::memcpy(&sector, data + at, sizeof sector);
+    if (sector >= (size_ + SECTOR_SIZE - 1) / SECTOR_SIZE) return false;
+  }
+  overlay_.clear();
+  for (size_t at = 0; at < len; at += kRecord) {
+    uint64_t sector;
+    std::memcpy(&sector, data + at, sizeof sector);
+    auto copy = std::make_unique<uint8_t[]>(SECTOR_SIZE);
+    std::memcpy(copy.get(), data + at + sizeof sector, SECTOR_SIZE);
+    overlay_[sector] = std::move(copy);
+  }
+  return true;
 }
 
 }  // namespace softcpu

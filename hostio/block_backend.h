@@ -29,6 +29,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace softcpu {
 
@@ -87,6 +88,14 @@ class BlockBackend {
   uint64_t reads = 0, writes = 0, flushes = 0;  // requests issued, for stats
   // Failed requests so far (loop thread writes, any thread may read for stats or tests).
   uint64_t io_errors() const { return io_errors_total_; }
+
+  // Snapshots (monitor/snapshot.h): the snapshot-mode overlay, sector by sector in sector
+  // order. Only while nothing is pending (pending() == 0: every request issued has completed
+  // on the loop thread and its completion ran here), so the loop thread does not touch the
+  // overlay meanwhile. Loading replaces the overlay.
+  void save_overlay(std::vector<uint8_t>& out) const;
+  // False (overlay unchanged) if `data` is not a well-formed overlay of this disk.
+  bool load_overlay(const uint8_t* data, size_t len);
 
  private:
   enum class Kind { READ, WRITE, FLUSH, CLOSE };

@@ -583,6 +583,8 @@ void GdbStub::cmd_monitor(std::string_view hex) {
         "  system_reset    reset the machine (RAM is kept)\n"
         "  icount          the count of instructions retired so far\n"
         "  break-icount N  stop when the count reaches N (then continue); 'off' deletes it\n"
+        "  savevm FILE     save the whole machine to FILE (docs/snapshot.md)\n"
+        "  loadvm FILE     replace the machine's state with FILE's\n"
         "  help            this text\n";
   } else if (cmd == "stats") {
     text = stats_ ? stats_() : "no statistics available\n";
@@ -598,6 +600,7 @@ void GdbStub::cmd_monitor(std::string_view hex) {
     bool handled = false;
     if (extension_) text = extension_(cmd, &handled);
     if (!handled) text = "unknown monitor command '" + std::string(cmd) + "'; try 'monitor help'\n";
+    else if (starts_with(cmd, "loadvm")) last_stop_ = GdbStopEvent::sig(5);
   }
   if (!text.empty() && text.back() != '\n') text += '\n';
   send_console_output(text);

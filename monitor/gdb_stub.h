@@ -28,7 +28,7 @@ class GdbStub {
 
   // Text for `monitor stats` (the machine's stats registry).
   void set_stats_provider(std::function<std::string()> stats) { stats_ = std::move(stats); }
-  // More `monitor` commands (the machine's: icount, break-icount): returns the text to print
+  // More `monitor` commands (the machine's: icount, break-icount, savevm, loadvm): returns the text to print
   // and sets *handled, or leaves it false for an unknown command.
   using MonitorExtension = std::function<std::string(std::string_view cmd, bool* handled)>;
   void set_monitor_extension(MonitorExtension ext) { extension_ = std::move(ext); }

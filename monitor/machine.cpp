@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cinttypes>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -37,6 +38,7 @@
 #include "monitor/profile.h"
 #include "monitor/script_runner.h"
 #include "monitor/replay.h"
+#include "monitor/snapshot.h"
 #include "monitor/symbols.h"
 #include "monitor/tracer.h"
 #include "translator/translator.h"
@@ -57,6 +59,11 @@ constexpr auto kDebugSleep = std::chrono::milliseconds(100);
 // Deterministic runs: a region requested at instruction N is installed at N + this (about
 // 0.2-0.5 s of interpretation; the CPU waits if the compile is later than that).
 constexpr uint64_t kJitInstallDelay = uint64_t(1) << 25;
+
+// --save-on-exit: SIGINT/SIGTERM end the run (status 128 + signal) so the machine is saved; the
+// run loop looks at this between interpreter runs (a halted guest within kIdleSleep).
+std::atomic<int> g_stop_signal{0};
+extern "C" void note_stop_signal(int sig) { g_stop_signal.store(sig); }
 
 const char* exit_reason_name(unsigned r) {
   switch (r) {
@@ -187,7 +194,15 @@ Machine::Machine(const MachineConfig& config, std::unique_ptr<PhysicalMemory> me
 
   reset_cpu(cpu_);
   platform_->apic_base_written();  // the platform was reset before the MSR had its reset value
-  if (!config.kernel_path.empty()) boot_kernel_directly();
+  if (!config.loadvm_path.empty()) {
+    try {
+      load_snapshot(config.loadvm_path);  // instead of booting: the firmware does not run
+    } catch (const SnapshotError& e) {
+      throw ConfigError{"--loadvm: " + e.message};
+    }
+  } else if (!config.kernel_path.empty()) {
+    boot_kernel_directly();
+  }
   register_stats();
   if (config.stats_interval_ms) {  // --stats-interval: sampled by a guest-time timer
     stats_series_ = StatsSeries::open(stats_, clock_, config.stats_path,
@@ -345,6 +360,8 @@ void Machine::load_bios(const std::string& path) {
   // The ROM ends at 0xFFFFF (real-mode view) and at 0xFFFFFFFF (the reset vector at
   // 0xFFFFFFF0, where a 386 starts: SDM vol.3 9.1.4).
   uint32_t low = 0x100000 - uint32_t(n);
+  bios_size_ = uint32_t(n);
+  bios_crc_ = crc32(rom.data(), n);
   mem_->map_rom(low, rom.data(), uint32_t(n));
   mem_->alias_rom(uint32_t(0x100000000ull - n), low, uint32_t(n));
 }
@@ -617,6 +634,8 @@ std::string Machine::monitor_command(std::string_view cmd, bool* handled) {
                   "the path to it may differ between runs");
     return buf;
   }
+  std::string reply;
+  if (snapshot_monitor_command(cmd, reply)) return reply;  // savevm, loadvm
   *handled = false;
   return {};
 }
@@ -767,8 +786,20 @@ int Machine::run() {
   // monitor runs) and interrupt deliveries, so a guest that faults forever reaches it too.
   const InterpCounters& ic = interp_->counters();
   uint64_t trapped_faults = 0;
-  auto executed = [&] { return cpu_.icount + ic.exceptions + ic.interrupts + trapped_faults; };
+  // Counted from this run's start: a machine loaded from a snapshot (--loadvm) keeps its icount.
+  const uint64_t icount_start = cpu_.icount;
+  auto executed = [&] {
+    return cpu_.icount - icount_start + ic.exceptions + ic.interrupts + trapped_faults;
+  };
+  if (!config_.save_on_exit_path.empty()) {
+    std::signal(SIGINT, note_stop_signal);
+    std::signal(SIGTERM, note_stop_signal);
+  }
   for (;;) {
+    if (const int sig = g_stop_signal.load()) {
+      std::fprintf(stderr, "softcpu: stopped by signal %d\n", sig);
+      request_exit(128 + sig);
+    }
     if (int requested = exit_status_.load(); requested >= 0) {
       status = requested;
       break;
@@ -866,6 +897,15 @@ int Machine::run() {
   if (det_ && !replay_diverged_ &&
       !det_->finish(cpu_.icount, [this](bool ram) { return state_hash(ram); }, status))
     status = kReplayDivergedStatus;
+  // --save-on-exit: however the run ended, except a triple fault the machine cannot go on from.
+  if (!config_.save_on_exit_path.empty() && status != 3) {
+    try {
+      save_snapshot(config_.save_on_exit_path);
+    } catch (const SnapshotError& e) {
+      std::fprintf(stderr, "softcpu: --save-on-exit: %s\n", e.message.c_str());
+      status = 1;
+    }
+  }
   if (sampler_) write_profile_file();
   platform_->flush_disks();
   if (!config_.screen_dump_path.empty()) write_screen_dump();

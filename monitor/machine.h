@@ -77,6 +77,13 @@ class Machine {
   // A PC reset (CPU and devices to power-on state, RAM kept); not while run() runs.
   void reset() { system_reset(); }
 
+  // Snapshots (monitor/snapshot.h, monitor/machine_snapshot.cpp), on the CPU thread between
+  // instructions. save_snapshot completes the disk requests in flight first. load_snapshot
+  // checks the file (magic, version, checksum) and that it was taken of a machine configured
+  // like this one before it changes anything. Both throw SnapshotError with the reason.
+  void save_snapshot(const std::string& path);
+  void load_snapshot(const std::string& path);
+
  private:
   void load_bios(const std::string& path);
   void register_stats();
@@ -103,6 +110,10 @@ class Machine {
   void idle(std::optional<std::chrono::steady_clock::time_point> deadline);
   void write_screen_dump();
   void report_triple_fault();
+  // What a snapshot must have been taken of: RAM size, firmware, devices, disks.
+  std::string describe_config() const;
+  // gdb's `monitor savevm FILE` / `monitor loadvm FILE`: true if `cmd` was one of them.
+  bool snapshot_monitor_command(std::string_view cmd, std::string& reply);
 
   MachineConfig config_;
   std::unique_ptr<PhysicalMemory> mem_;
@@ -155,6 +166,7 @@ class Machine {
   std::mutex running_mu_;  // guards running_ (run_on_cpu_thread)
   bool running_ = false;
   uint64_t tsc_offset_ = 0;
+  uint32_t bios_size_ = 0, bios_crc_ = 0;  // the firmware image (snapshot compatibility)
   uint64_t exits_[EXIT_COUNT] = {};
   uint64_t resets_ = 0;
   uint64_t trap_ops_[TRAP_COUNT] = {};

@@ -39,6 +39,8 @@ struct MachineConfig {
   std::string initrd_path;         // bzImage initrd, or Multiboot modules (comma-separated)
   std::string append;              // kernel command line
   std::string screen_dump_path;    // write the VGA text screen here at exit
+  std::string save_on_exit_path;   // --save-on-exit: snapshot the machine when the run ends
+  std::string loadvm_path;         // --loadvm: start from this snapshot instead of booting
   std::string gdb;                 // "tcp:ADDR:PORT" to listen for gdb; empty: no stub
   bool start_frozen = false;       // -S: wait for the debugger before the first instruction
   uint32_t ram_mib = 128;

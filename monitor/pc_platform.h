@@ -47,6 +47,7 @@ class IsaIrqRouter;
 class Piix4Pm;
 class Hpet;
 class PcTestdev;
+class Snapshot;
 
 class PcPlatform {
  public:
@@ -70,6 +71,17 @@ class PcPlatform {
   void flush_disks();
   // --deterministic: disk completions go through `defer` (hostio/block_backend.h).
   void set_disk_deferrer(const std::function<void(std::function<void()>)>& defer);
+
+  // Snapshots (monitor/snapshot.h): one section per device ("dev.NAME") and one per
+  // snapshot-mode disk overlay ("disk.N"). Save only when no disk request is pending
+  // (drain_disk_io). Loading checks every section's presence and the overlays first, then
+  // loads the devices into this (built, reset) platform; throws SnapshotError or StateError.
+  void save_state(Snapshot& snap) const;
+  void load_state(const Snapshot& snap);
+  // Run the CPU mailbox until every disk request issued has completed (its callback ran).
+  void drain_disk_io(CpuMailbox& mailbox);
+  // What a snapshot must match: devices and disks (sizes and modes), one per line.
+  std::string describe_devices() const;
 
   void write_screen_dump(FILE* f) const;
   // The VGA text screen as text (VgaText::dump_text): what a console script's wait-screen sees.

@@ -52,6 +52,9 @@ const char kRunHelp[] =
     "  --debugcon PORT:FILE   copy bytes the guest writes to I/O port PORT (e.g. 0xE9) to FILE\n"
     "                         ('-' = stdout); repeatable\n"
     "  --screen-dump FILE     write the VGA text screen to FILE at exit\n"
+    "  --save-on-exit FILE    save the whole machine to FILE when the run ends (poweroff,\n"
+    "                         debug exit, timeout, SIGINT/SIGTERM, gdb kill; docs/snapshot.md)\n"
+    "  --loadvm FILE          start from a snapshot instead of booting (same -m, disks, devices)\n"
     "  --timeout SECONDS      stop the guest after SECONDS of wall time (exit status 124)\n"
     "  --insn-limit N         stop the guest after N instructions (exit status 124; a fault or\n"
     "                         an interrupt delivery counts as one): short, repeatable runs\n"
@@ -322,6 +325,12 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
     } else if (name == "--append") {
       if (!need_value()) return false;
       c.append = value;
+    } else if (name == "--save-on-exit") {
+      if (!need_value()) return false;
+      c.save_on_exit_path = value;
+    } else if (name == "--loadvm") {
+      if (!need_value()) return false;
+      c.loadvm_path = value;
     } else if (name == "--screen-dump") {
       if (!need_value()) return false;
       c.screen_dump_path = value;
@@ -562,6 +571,10 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
                  c.drives[x].path + "' and '" + c.drives[y].path + "')";
         return false;
       }
+  if (!c.loadvm_path.empty() && !c.kernel_path.empty()) {
+    *error = "--loadvm starts from the snapshot's memory: --kernel is not used with it";
+    return false;
+  }
   if (c.kernel_path.empty() && (!c.initrd_path.empty() || !c.append.empty())) {
     *error = "--initrd and --append need --kernel";
     return false;

@@ -1,5 +1,7 @@
 #include "vdevices/ata_disk.h"
 
+#include "hostio/state_stream.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -87,6 +89,19 @@ void AtaDisk::identify(uint16_t w[256], bool dma, unsigned unit) const {
   uint8_t sum = 0;
   for (unsigned i = 0; i < 256; ++i) sum = static_cast<uint8_t>(sum + (w[i] & 0xFF) + (w[i] >> 8));
   w[255] = static_cast<uint16_t>(w[255] | static_cast<uint8_t>(-sum) << 8);
+}
+
+// ---- snapshots -------------------------------------------------------------------------------
+
+template <typename A>
+void AtaDisk::visit_state(A& a) {
+  a(current, multiple, write_cache, mwdma_mode, udma_mode);
+}
+
+void AtaDisk::save_state(StateWriter& w) const { const_cast<AtaDisk*>(this)->visit_state(w); }
+
+void AtaDisk::load_state(StateReader& r) {
+  visit_state(r);
 }
 
 }  // namespace softcpu

@@ -9,6 +9,9 @@
 
 namespace softcpu {
 
+class StateReader;
+class StateWriter;
+
 struct AtaGeometry {
   uint32_t cylinders = 0, heads = 0, sectors = 0;  // sectors per track
   uint64_t capacity() const { return uint64_t{cylinders} * heads * sectors; }
@@ -44,7 +47,13 @@ class AtaDisk {
   // advertised only when `dma` is true. Word 255 carries the checksum.
   void identify(uint16_t words[256], bool dma, unsigned unit) const;
 
+  // Snapshots (monitor/snapshot.h): all of its state, mid-activity included. Load into one
+  // built and wired the same way: it carries on where the saved one was.
+  void save_state(StateWriter& w) const;
+  void load_state(StateReader& r);
  private:
+  template <typename A>
+  void visit_state(A& a);
   BlockBackend& backend_;
   std::string serial_;
   uint64_t sectors_;

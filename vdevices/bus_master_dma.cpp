@@ -1,5 +1,7 @@
 #include "vdevices/bus_master_dma.h"
 
+#include "hostio/state_stream.h"
+
 #include <algorithm>
 
 namespace softcpu {
@@ -56,6 +58,19 @@ void BusMasterDma::io_write(uint16_t port, unsigned size, uint32_t value) {
     unsigned offset = (port + i) & 0xF;
     channels_[offset >> 3]->bus_master_write(offset & 7, static_cast<uint8_t>(value >> (8 * i)));
   }
+}
+
+// ---- snapshots -------------------------------------------------------------------------------
+
+template <typename A>
+void PrdWalker::visit_state(A& a) {
+  a(next_entry_, region_addr_, region_left_, last_);
+}
+
+void PrdWalker::save_state(StateWriter& w) const { const_cast<PrdWalker*>(this)->visit_state(w); }
+
+void PrdWalker::load_state(StateReader& r) {
+  visit_state(r);
 }
 
 }  // namespace softcpu

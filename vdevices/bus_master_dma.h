@@ -11,6 +11,9 @@
 
 namespace softcpu {
 
+class StateReader;
+class StateWriter;
+
 // Guest physical memory as the DMA engine sees it. The machine's write function must also
 // invalidate decoded code in the written range.
 struct GuestMemory {
@@ -32,7 +35,13 @@ class PrdWalker {
   // True once the EOT entry has been used up: the transfer ended exactly at the table's end.
   bool at_end() const { return last_ && region_left_ == 0; }
 
+  // Snapshots (monitor/snapshot.h): all of its state, mid-activity included. Load into one
+  // built and wired the same way: it carries on where the saved one was.
+  void save_state(StateWriter& w) const;
+  void load_state(StateReader& r);
  private:
+  template <typename A>
+  void visit_state(A& a);
   bool load_region(const GuestMemory& mem);
   template <bool TO_MEMORY>
   uint32_t copy(const GuestMemory& mem, uint8_t* data, uint32_t len);

@@ -1,5 +1,7 @@
 #include "vdevices/cmos_rtc.h"
 
+#include "hostio/state_stream.h"
+
 #include <time.h>
 
 #include <algorithm>
@@ -361,6 +363,20 @@ void CmosRtc::fill_pc_fields(uint64_t ram_bytes, unsigned cpu_count) {
   for (unsigned i = 0x10; i <= 0x2D; ++i) sum += ram_[i];
   ram_[0x2E] = uint8_t(sum >> 8);
   ram_[0x2F] = uint8_t(sum);
+}
+
+// ---- snapshots -------------------------------------------------------------------------------
+
+template <typename A>
+void CmosRtc::visit_state(A& a) {
+  a(ram_, index_, nmi_masked_, irq_level_, base_ns_, flags_until_);
+  state_timer(a, clock_, timer_);
+}
+
+void CmosRtc::save_state(StateWriter& w) const { const_cast<CmosRtc*>(this)->visit_state(w); }
+
+void CmosRtc::load_state(StateReader& r) {
+  visit_state(r);
 }
 
 }  // namespace softcpu

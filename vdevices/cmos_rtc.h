@@ -21,6 +21,9 @@
 
 namespace softcpu {
 
+class StateReader;
+class StateWriter;
+
 class CmosRtc final : public IoDevice {
  public:
   static constexpr uint16_t INDEX_PORT = 0x70;
@@ -93,7 +96,13 @@ class CmosRtc final : public IoDevice {
   // The RTC's current time in seconds since 1970 (UTC), as the registers would show it.
   int64_t unix_time();
 
+  // Snapshots (monitor/snapshot.h): all of its state, mid-activity included. Load into one
+  // built and wired the same way: it carries on where the saved one was.
+  void save_state(StateWriter& w) const;
+  void load_state(StateReader& r);
  private:
+  template <typename A>
+  void visit_state(A& a);
   bool divider_running() const { return ((ram_[REG_A] & A_DV) >> 4) == 2; }
   bool updating() const { return divider_running() && !(ram_[REG_B] & B_SET); }
   int64_t rtc_ns(uint64_t now) const { return base_ns_ + int64_t(now); }

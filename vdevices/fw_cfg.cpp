@@ -1,5 +1,7 @@
 #include "vdevices/fw_cfg.h"
 
+#include "hostio/state_stream.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -220,6 +222,23 @@ void add_pc_firmware_items(FwCfg& fw, const FwCfgPcConfig& config) {
   fw.add_file("bootorder", {});
   // SeaBIOS sercon_setup: romfile_loadint("etc/sercon-port", 0); 1, 2, 4 or 8 bytes.
   if (config.sercon_port) fw.add_file("etc/sercon-port", le_bytes(config.sercon_port, 2));
+}
+
+// ---- snapshots -------------------------------------------------------------------------------
+
+template <typename A>
+void FwCfg::visit_state(A& a) {
+  a(selector_, offset_, dma_high_, dma_transfers_);
+  // Only the files the guest may write change after construction.
+  for (File& f : files_)
+    if (f.writable) a(f.bytes);
+}
+
+void FwCfg::save_state(StateWriter& w) const { const_cast<FwCfg*>(this)->visit_state(w); }
+
+void FwCfg::load_state(StateReader& r) {
+  visit_state(r);
+  rebuild_directory();
 }
 
 }  // namespace softcpu

@@ -15,6 +15,9 @@
 
 namespace softcpu {
 
+class StateReader;
+class StateWriter;
+
 // Item keys (QEMU include/standard-headers/linux/qemu_fw_cfg.h, hw/i386/fw_cfg.h).
 enum FwCfgKey : uint16_t {
   FW_CFG_SIGNATURE = 0x00,
@@ -87,7 +90,13 @@ class FwCfg final : public IoDevice {
 
   uint64_t dma_transfers() const { return dma_transfers_; }
 
+  // Snapshots (monitor/snapshot.h): all of its state, mid-activity included. Load into one
+  // built and wired the same way: it carries on where the saved one was.
+  void save_state(StateWriter& w) const;
+  void load_state(StateReader& r);
  private:
+  template <typename A>
+  void visit_state(A& a);
   struct File {
     std::string name;
     std::vector<uint8_t> bytes;

@@ -1,5 +1,7 @@
 #include "vdevices/hpet.h"
 
+#include "hostio/state_stream.h"
+
 namespace softcpu {
 
 namespace {
@@ -296,6 +298,21 @@ void Hpet::write_comparator(unsigned n, uint64_t value, uint64_t mask) {
   if (periodic) t.period = (t.period & ~mask) | value;
   t.config &= ~TN_VAL_SET;
   arm();
+}
+
+// ---- snapshots -------------------------------------------------------------------------------
+
+template <typename A>
+void Hpet::visit_state(A& a) {
+  a(config_, status_, base_count_, base_ns_, synced_count_, timers_, pit_level_, rtc_level_,
+    isa_out_, ioapic_out_);
+  state_timer(a, clock_, timer_id_);
+}
+
+void Hpet::save_state(StateWriter& w) const { const_cast<Hpet*>(this)->visit_state(w); }
+
+void Hpet::load_state(StateReader& r) {
+  visit_state(r);
 }
 
 }  // namespace softcpu

@@ -32,6 +32,9 @@
 
 namespace softcpu {
 
+class StateReader;
+class StateWriter;
+
 class Hpet final : public MmioHandler, public IrqSink {
  public:
   static constexpr uint32_t DEFAULT_BASE = 0xFED00000;
@@ -83,7 +86,13 @@ class Hpet final : public MmioHandler, public IrqSink {
   uint64_t timer_config(unsigned timer) const { return timers_[timer].config; }
   uint64_t interrupt_status();
 
+  // Snapshots (monitor/snapshot.h): all of its state, mid-activity included. Load into one
+  // built and wired the same way: it carries on where the saved one was.
+  void save_state(StateWriter& w) const;
+  void load_state(StateReader& r);
  private:
+  template <typename A>
+  void visit_state(A& a);
   struct Timer {
     uint64_t config = 0;
     uint64_t comparator = ~0ull;

@@ -1,5 +1,7 @@
 #include "vdevices/i440fx.h"
 
+#include "hostio/state_stream.h"
+
 namespace softcpu {
 
 namespace {
@@ -89,6 +91,17 @@ void I440fx::pam_routing(uint32_t addr, bool* read_ram, bool* write_ram) const {
   }
   *read_ram = field & 1;
   *write_ram = (field & 2) != 0;
+}
+
+void I440fx::save_state(StateWriter& w) const { PciDevice::save_state(w); }
+
+// The PAM routing follows the loaded registers as after a write (the handler remaps memory).
+void I440fx::load_state(StateReader& r) {
+  uint8_t old_pam[PAM6 - PAM0 + 1];
+  for (uint8_t reg = PAM0; reg <= PAM6; ++reg) old_pam[reg - PAM0] = config_byte(reg);
+  PciDevice::load_state(r);
+  for (uint8_t reg = PAM0; reg <= PAM6; ++reg)
+    pam_changed(reg, old_pam[reg - PAM0], config_byte(reg));
 }
 
 }  // namespace softcpu

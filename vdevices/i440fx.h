@@ -11,6 +11,9 @@
 
 namespace softcpu {
 
+class StateReader;
+class StateWriter;
+
 class I440fx final : public PciDevice {
  public:
   static constexpr uint16_t VENDOR = 0x8086, DEVICE = 0x1237;
@@ -33,6 +36,10 @@ class I440fx final : public PciDevice {
   void pam_routing(uint32_t addr, bool* read_ram, bool* write_ram) const;
   uint8_t smram() const { return config_byte(SMRAM); }
 
+  // Snapshots (monitor/snapshot.h): all of its state, mid-activity included. Load into one
+  // built and wired the same way: it carries on where the saved one was.
+  void save_state(StateWriter& w) const override;
+  void load_state(StateReader& r) override;
  protected:
   void config_written(uint8_t offset, unsigned size, uint32_t old) override;
 

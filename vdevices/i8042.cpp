@@ -1,5 +1,7 @@
 #include "vdevices/i8042.h"
 
+#include "hostio/state_stream.h"
+
 #include "vdevices/port_mask.h"
 
 namespace softcpu {
@@ -308,6 +310,34 @@ void I8042::io_write(uint16_t port, unsigned, uint32_t value) {
     data(byte);
   }
   update_irqs();
+}
+
+// ---- snapshots -------------------------------------------------------------------------------
+
+template <typename A>
+void Ps2Keyboard::visit_state(A& a) {
+  a(queue_, pending_command_, scanning_, leds_, set_, typematic_);
+}
+
+void Ps2Keyboard::save_state(StateWriter& w) const { const_cast<Ps2Keyboard*>(this)->visit_state(w); }
+
+void Ps2Keyboard::load_state(StateReader& r) {
+  visit_state(r);
+}
+
+// ---- snapshots -------------------------------------------------------------------------------
+
+template <typename A>
+void I8042::visit_state(A& a) {
+  if constexpr (A::LOADING) keyboard_.load_state(a); else keyboard_.save_state(a);
+  a(ram_, output_port_, pending_, last_was_command_, timeout_, obf_, obf_source_, output_,
+    controller_queue_, irq1_level_, irq12_level_);
+}
+
+void I8042::save_state(StateWriter& w) const { const_cast<I8042*>(this)->visit_state(w); }
+
+void I8042::load_state(StateReader& r) {
+  visit_state(r);
 }
 
 }  // namespace softcpu

@@ -20,6 +20,9 @@
 
 namespace softcpu {
 
+class StateReader;
+class StateWriter;
+
 // The keyboard on the controller's first port (IBM "Keyboard Commands"): answers commands,
 // queues the bytes it sends. It produces no keystrokes by itself; push_scancode() feeds them.
 class Ps2Keyboard {
@@ -42,7 +45,13 @@ class Ps2Keyboard {
   uint8_t scancode_set() const { return set_; }
   uint8_t typematic() const { return typematic_; }
 
+  // Snapshots (monitor/snapshot.h): all of its state, mid-activity included. Load into one
+  // built and wired the same way: it carries on where the saved one was.
+  void save_state(StateWriter& w) const;
+  void load_state(StateReader& r);
  private:
+  template <typename A>
+  void visit_state(A& a);
   void send(uint8_t byte);
   void set_defaults();
 
@@ -107,7 +116,13 @@ class I8042 final : public IoDevice {
   uint8_t status() const;
   const Ps2Keyboard& keyboard() const { return keyboard_; }
 
+  // Snapshots (monitor/snapshot.h): all of its state, mid-activity included. Load into one
+  // built and wired the same way: it carries on where the saved one was.
+  void save_state(StateWriter& w) const;
+  void load_state(StateReader& r);
  private:
+  template <typename A>
+  void visit_state(A& a);
   enum class Source : uint8_t { Controller, Keyboard, Aux };
 
   void command(uint8_t cmd);

@@ -1,5 +1,7 @@
 #include "vdevices/ide_controller.h"
 
+#include "hostio/state_stream.h"
+
 #include <algorithm>
 
 #include "vdevices/port_mask.h"
@@ -644,6 +646,84 @@ void IdeController::set_bus_master_enabled(bool on) {
 void IdeController::reset() {
   primary_.reset();
   secondary_.reset();
+}
+
+// ---- snapshots -------------------------------------------------------------------------------
+
+template <typename A>
+void IdeController::visit_state(A& a) {
+  if constexpr (A::LOADING) {
+    primary_.load_state(a);
+    secondary_.load_state(a);
+  } else {
+    primary_.save_state(a);
+    secondary_.save_state(a);
+  }
+}
+
+void IdeController::save_state(StateWriter& w) const { const_cast<IdeController*>(this)->visit_state(w); }
+
+void IdeController::load_state(StateReader& r) {
+  visit_state(r);
+}
+
+// ---- snapshots -------------------------------------------------------------------------------
+
+template <typename A>
+void IdeChannel::visit_state(A& a) {
+  for (Drive& d : drives_) {
+    a(d.feature, d.nsect, d.lbal, d.lbam, d.lbah, d.hob_feature, d.hob_nsect, d.hob_lbal,
+      d.hob_lbam, d.hob_lbah, d.device, d.error, d.status, d.intrq);
+    bool present = d.disk != nullptr;
+    a(present);
+    if (present != (d.disk != nullptr))
+      throw StateError{"an IDE drive is attached in the snapshot but not here, or the reverse"};
+    if (!d.disk) continue;
+    if constexpr (A::LOADING) d.disk->load_state(a); else d.disk->save_state(a);
+  }
+  a(line_level_, bus_master_enabled_, selected_, active_unit_, control_, phase_, command_, lba48_,
+    lba_, remaining_, block_, block_now_, chunk_pos_, chunk_sectors_, chunk_ready_, bm_);
+  if constexpr (A::LOADING) prd_.load_state(a); else prd_.save_state(a);
+  // The transfer buffer, and the DRQ window into it as offsets.
+  if constexpr (A::LOADING) {
+    bool has_buf = false;
+    a(has_buf);
+    ++generation_;  // nothing issued before the load may complete into the loaded state
+    in_flight_ = false;
+    pio_ptr_ = pio_end_ = nullptr;
+    buf_.reset();
+    if (has_buf) {
+      std::vector<uint8_t> data;
+      uint32_t ptr = 0, end = 0;
+      bool window = false;
+      a(data, window, ptr, end);
+      buf_ = std::make_shared<std::vector<uint8_t>>(std::move(data));
+      if (window) {
+        if (ptr > end || end > buf_->size()) throw StateError{"bad IDE transfer window"};
+        pio_ptr_ = buf_->data() + ptr;
+        pio_end_ = buf_->data() + end;
+      }
+    }
+    if (active_unit_ > 1 || selected_ > 1) throw StateError{"bad IDE drive number"};
+  } else {
+    // monitor/snapshot.cpp completes host I/O before saving: a request in flight here would
+    // be half an operation.
+    if (in_flight_) throw StateError{"an IDE disk request is still in flight"};
+    const bool has_buf = buf_ != nullptr;
+    a(has_buf);
+    if (has_buf) {
+      const bool window = pio_ptr_ != nullptr;
+      const uint32_t ptr = window ? uint32_t(pio_ptr_ - buf_->data()) : 0;
+      const uint32_t end = window ? uint32_t(pio_end_ - buf_->data()) : 0;
+      a(*buf_, window, ptr, end);
+    }
+  }
+}
+
+void IdeChannel::save_state(StateWriter& w) const { const_cast<IdeChannel*>(this)->visit_state(w); }
+
+void IdeChannel::load_state(StateReader& r) {
+  visit_state(r);
 }
 
 }  // namespace softcpu

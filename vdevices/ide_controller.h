@@ -18,6 +18,9 @@
 
 namespace softcpu {
 
+class StateReader;
+class StateWriter;
+
 class IdeChannel final : public IoDevice, public BusMasterClient {
  public:
   // Register offsets from the command block base.
@@ -61,7 +64,13 @@ class IdeChannel final : public IoDevice, public BusMasterClient {
   bool irq_level() const { return line_level_; }
   uint8_t status(unsigned unit) const { return drives_[unit].status; }
 
+  // Snapshots (monitor/snapshot.h): all of its state, mid-activity included. Load into one
+  // built and wired the same way: it carries on where the saved one was.
+  void save_state(StateWriter& w) const;
+  void load_state(StateReader& r);
  private:
+  template <typename A>
+  void visit_state(A& a);
   struct Drive {
     AtaDisk* disk = nullptr;
     // Task file as this drive latched it; writes go to both drives (ATA-6 5.2).
@@ -151,7 +160,13 @@ class IdeController {
   void set_bus_master_enabled(bool on);
   void reset();
 
+  // Snapshots (monitor/snapshot.h): all of its state, mid-activity included. Load into one
+  // built and wired the same way: it carries on where the saved one was.
+  void save_state(StateWriter& w) const;
+  void load_state(StateReader& r);
  private:
+  template <typename A>
+  void visit_state(A& a);
   GuestMemory mem_;
   IdeChannel primary_, secondary_;
   BusMasterDma bus_master_;

@@ -1,5 +1,7 @@
 #include "vdevices/ioapic.h"
 
+#include "hostio/state_stream.h"
+
 #include "vdevices/port_mask.h"
 
 namespace softcpu {
@@ -129,6 +131,19 @@ void Ioapic::eoi(uint8_t vector) {
       service_level(pin);
     }
   }
+}
+
+// ---- snapshots -------------------------------------------------------------------------------
+
+template <typename A>
+void Ioapic::visit_state(A& a) {
+  a(electrical_, regsel_, id_, redtbl_, level_);
+}
+
+void Ioapic::save_state(StateWriter& w) const { const_cast<Ioapic*>(this)->visit_state(w); }
+
+void Ioapic::load_state(StateReader& r) {
+  visit_state(r);
 }
 
 }  // namespace softcpu

@@ -24,6 +24,9 @@
 
 namespace softcpu {
 
+class StateReader;
+class StateWriter;
+
 class Ioapic final : public MmioHandler, public IrqSink {
  public:
   static constexpr uint32_t DEFAULT_BASE = 0xFEC00000;
@@ -61,7 +64,13 @@ class Ioapic final : public MmioHandler, public IrqSink {
 
   uint64_t entry(unsigned pin) const { return redtbl_[pin]; }
 
+  // Snapshots (monitor/snapshot.h): all of its state, mid-activity included. Load into one
+  // built and wired the same way: it carries on where the saved one was.
+  void save_state(StateWriter& w) const;
+  void load_state(StateReader& r);
  private:
+  template <typename A>
+  void visit_state(A& a);
   uint32_t read_reg(uint8_t reg) const;
   void write_reg(uint8_t reg, uint32_t value);
   static bool expects_eoi(uint64_t entry);

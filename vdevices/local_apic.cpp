@@ -1,5 +1,7 @@
 #include "vdevices/local_apic.h"
 
+#include "hostio/state_stream.h"
+
 #include "vdevices/port_mask.h"
 
 namespace softcpu {
@@ -443,6 +445,22 @@ void LocalApic::timer_fired(uint64_t now) {
   }
   if (!(lvt_[LVT_TIMER] & LVT_MASKED) && global_enable_)
     accept(static_cast<uint8_t>(lvt_[LVT_TIMER] & 0xFF), false);
+}
+
+// ---- snapshots -------------------------------------------------------------------------------
+
+template <typename A>
+void LocalApic::visit_state(A& a) {
+  a(global_enable_, intr_level_, lint0_level_, lint1_level_, extint_pending_, tpr_, ldr_, dfr_,
+    svr_, esr_, esr_pending_, icr_low_, icr_high_, lvt_, irr_, isr_, tmr_, timer_divide_,
+    timer_initial_, timer_start_ns_, timer_expired_);
+  state_timer(a, clock_, timer_id_);
+}
+
+void LocalApic::save_state(StateWriter& w) const { const_cast<LocalApic*>(this)->visit_state(w); }
+
+void LocalApic::load_state(StateReader& r) {
+  visit_state(r);
 }
 
 }  // namespace softcpu

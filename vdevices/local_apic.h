@@ -26,6 +26,9 @@
 
 namespace softcpu {
 
+class StateReader;
+class StateWriter;
+
 // Delivery modes shared by LVT entries, ICR and IOAPIC redirection entries (SDM 11.5.1).
 enum ApicDeliveryMode : uint8_t {
   APIC_DM_FIXED = 0,
@@ -120,7 +123,13 @@ class LocalApic final : public MmioHandler, public InterruptAcknowledge {
   bool irr_bit(uint8_t v) const { return test(irr_, v); }
   bool isr_bit(uint8_t v) const { return test(isr_, v); }
 
+  // Snapshots (monitor/snapshot.h): all of its state, mid-activity included. Load into one
+  // built and wired the same way: it carries on where the saved one was.
+  void save_state(StateWriter& w) const;
+  void load_state(StateReader& r);
  private:
+  template <typename A>
+  void visit_state(A& a);
   using Bits256 = std::array<uint32_t, 8>;
   static bool test(const Bits256& b, uint8_t v) { return (b[v >> 5] >> (v & 31)) & 1; }
   static void set(Bits256& b, uint8_t v) { b[v >> 5] |= 1u << (v & 31); }

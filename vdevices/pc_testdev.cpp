@@ -1,5 +1,7 @@
 #include "vdevices/pc_testdev.h"
 
+#include "hostio/state_stream.h"
+
 #include <algorithm>
 
 namespace softcpu {
@@ -70,6 +72,21 @@ uint32_t PcTestdev::mmio_read(uint32_t addr, unsigned size) {
 void PcTestdev::mmio_write(uint32_t addr, unsigned size, uint32_t value) {
   const uint32_t off = addr - IOMEM_BASE;
   for (unsigned i = 0; i < size && off + i < IOMEM_SIZE; ++i) iomem_[off + i] = uint8_t(value >> (8 * i));
+}
+
+// ---- snapshots -------------------------------------------------------------------------------
+
+template <typename A>
+void PcTestdev::visit_state(A& a) {
+  const size_t iomem_size = iomem_.size();
+  a(latch_, lines_, iomem_);
+  if (iomem_.size() != iomem_size) throw StateError{"pc-testdev iomem has a different size"};
+}
+
+void PcTestdev::save_state(StateWriter& w) const { const_cast<PcTestdev*>(this)->visit_state(w); }
+
+void PcTestdev::load_state(StateReader& r) {
+  visit_state(r);
 }
 
 }  // namespace softcpu

@@ -26,6 +26,9 @@
 
 namespace softcpu {
 
+class StateReader;
+class StateWriter;
+
 class PcTestdev final : public IoDevice, public MmioHandler {
  public:
   static constexpr uint16_t LATCH_PORT = 0xE0, FLUSH_PORT = 0xE4, LATCH_BYTE_PORT = 0xE8;
@@ -49,7 +52,13 @@ class PcTestdev final : public IoDevice, public MmioHandler {
   uint32_t latch() const { return latch_; }
   bool line(unsigned n) const { return lines_[n]; }
 
+  // Snapshots (monitor/snapshot.h): all of its state, mid-activity included. Load into one
+  // built and wired the same way: it carries on where the saved one was.
+  void save_state(StateWriter& w) const;
+  void load_state(StateReader& r);
  private:
+  template <typename A>
+  void visit_state(A& a);
   void set_line(unsigned n, bool level);
 
   IrqSink* isa_;

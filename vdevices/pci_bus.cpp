@@ -1,5 +1,7 @@
 #include "vdevices/pci_bus.h"
 
+#include "hostio/state_stream.h"
+
 #include "vdevices/port_mask.h"
 
 namespace softcpu {
@@ -65,6 +67,19 @@ void PciBus::io_write(uint16_t port, unsigned size, uint32_t value) {
     unsigned fit = 4 - (port & 3);
     dev->config_write(static_cast<uint8_t>(offset), size < fit ? size : fit, value);
   }
+}
+
+// ---- snapshots -------------------------------------------------------------------------------
+
+template <typename A>
+void PciBus::visit_state(A& a) {
+  a(address_, reset_control_);
+}
+
+void PciBus::save_state(StateWriter& w) const { const_cast<PciBus*>(this)->visit_state(w); }
+
+void PciBus::load_state(StateReader& r) {
+  visit_state(r);
 }
 
 }  // namespace softcpu

@@ -13,6 +13,9 @@
 
 namespace softcpu {
 
+class StateReader;
+class StateWriter;
+
 class PciBus final : public IoDevice {
  public:
   static constexpr uint16_t CONFIG_ADDRESS = 0xCF8;
@@ -46,7 +49,13 @@ class PciBus final : public IoDevice {
 
   uint32_t config_address() const { return address_; }
 
+  // Snapshots (monitor/snapshot.h): all of its state, mid-activity included. Load into one
+  // built and wired the same way: it carries on where the saved one was.
+  void save_state(StateWriter& w) const;
+  void load_state(StateReader& r);
  private:
+  template <typename A>
+  void visit_state(A& a);
   PciDevice* selected() const;
 
   std::array<PciDevice*, NUM_SLOTS * NUM_FUNCTIONS> devices_{};

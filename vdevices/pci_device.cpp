@@ -1,5 +1,7 @@
 #include "vdevices/pci_device.h"
 
+#include "hostio/state_stream.h"
+
 #include <cstring>
 
 namespace softcpu {
@@ -113,6 +115,13 @@ void PciDevice::update_bar_mappings() {
     if (!old.mapped && !now.mapped) continue;
     if (bar_change_) bar_change_(bar, old, now);
   }
+}
+
+void PciDevice::save_state(StateWriter& w) const { w.raw(config_, sizeof config_); }
+
+void PciDevice::load_state(StateReader& r) {
+  r.raw(config_, sizeof config_);
+  update_bar_mappings();
 }
 
 }  // namespace softcpu

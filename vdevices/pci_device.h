@@ -8,6 +8,9 @@
 
 namespace softcpu {
 
+class StateReader;
+class StateWriter;
+
 class PciDevice {
  public:
   static constexpr unsigned NUM_BARS = 6;
@@ -68,6 +71,12 @@ class PciDevice {
   uint8_t interrupt_pin() const { return config_[INTERRUPT_PIN]; }  // 0 none, 1..4 INTA..INTD
 
   uint8_t config_byte(uint8_t offset) const { return config_[offset]; }
+
+  // Snapshots (monitor/snapshot.h): the configuration space; loading re-derives the BAR
+  // mappings (the handler sees the change from what is mapped now). Functions with more state
+  // extend both.
+  virtual void save_state(StateWriter& w) const;
+  virtual void load_state(StateReader& r);
 
  protected:
   // Declare a BAR of `size` bytes (a power of two, at least 4 for I/O, 16 for memory). The

@@ -1,5 +1,7 @@
 #include "vdevices/pic8259.h"
 
+#include "hostio/state_stream.h"
+
 namespace softcpu {
 
 void PicPair::Chip::power_on(uint8_t mask) {
@@ -277,6 +279,19 @@ uint32_t PicPair::io_read(uint16_t port, unsigned size) {
 void PicPair::io_write(uint16_t port, unsigned size, uint32_t value) {
   for (unsigned i = 0; i < size; ++i) write_byte(uint16_t(port + i), uint8_t(value >> (8 * i)));
   update();
+}
+
+// ---- snapshots -------------------------------------------------------------------------------
+
+template <typename A>
+void PicPair::visit_state(A& a) {
+  a(chips_, intr_level_);
+}
+
+void PicPair::save_state(StateWriter& w) const { const_cast<PicPair*>(this)->visit_state(w); }
+
+void PicPair::load_state(StateReader& r) {
+  visit_state(r);
 }
 
 }  // namespace softcpu

@@ -21,6 +21,9 @@
 
 namespace softcpu {
 
+class StateReader;
+class StateWriter;
+
 class PicPair final : public IoDevice, public IrqSink, public InterruptAcknowledge {
  public:
   static constexpr uint16_t MASTER_BASE = 0x20;
@@ -71,7 +74,13 @@ class PicPair final : public IoDevice, public IrqSink, public InterruptAcknowled
   uint8_t elcr(unsigned chip) const { return chips_[chip].elcr; }
   uint8_t vector_base(unsigned chip) const { return chips_[chip].vector_base; }
 
+  // Snapshots (monitor/snapshot.h): all of its state, mid-activity included. Load into one
+  // built and wired the same way: it carries on where the saved one was.
+  void save_state(StateWriter& w) const;
+  void load_state(StateReader& r);
  private:
+  template <typename A>
+  void visit_state(A& a);
   struct Chip {
     uint8_t irr = 0, isr = 0, imr = 0;
     uint8_t lines = 0;  // input levels as last driven

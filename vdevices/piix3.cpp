@@ -1,5 +1,7 @@
 #include "vdevices/piix3.h"
 
+#include "hostio/state_stream.h"
+
 namespace softcpu {
 
 // ---- function 0: PCI-to-ISA bridge ----------------------------------------------------------
@@ -95,6 +97,23 @@ void Piix3Ide::config_written(uint8_t offset, unsigned size, uint32_t old) {
   (void)old;
   if (offset < COMMAND + 2 && offset + size > COMMAND)
     ide_.set_bus_master_enabled(bus_master_enabled());
+}
+
+void Piix3Isa::save_state(StateWriter& w) const {
+  PciDevice::save_state(w);
+  w(intx_, isa_level_);
+}
+
+void Piix3Isa::load_state(StateReader& r) {
+  PciDevice::load_state(r);
+  r(intx_, isa_level_);
+}
+
+void Piix3Ide::save_state(StateWriter& w) const { PciDevice::save_state(w); }
+
+void Piix3Ide::load_state(StateReader& r) {
+  PciDevice::load_state(r);
+  ide_.set_bus_master_enabled(bus_master_enabled());
 }
 
 }  // namespace softcpu

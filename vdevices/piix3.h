@@ -12,6 +12,9 @@
 
 namespace softcpu {
 
+class StateReader;
+class StateWriter;
+
 // PCI-to-ISA bridge, function 0. It routes the four PCI interrupt lines PIRQA..D to ISA IRQs
 // through PIRQRC[A:D] (0x60..0x63, 82371SB 2.2.10: bit 7 disables the route, bits 3..0 give
 // the IRQ). As an IrqSink it takes PCI devices' INTx levels on input slot * 4 + (pin - 1) and
@@ -38,6 +41,10 @@ class Piix3Isa final : public PciDevice, public IrqSink {
   // Called after any PIRQRC write, e.g. for the machine to refresh its ELCR/IOAPIC view.
   std::function<void()> on_route_change;
 
+  // Snapshots (monitor/snapshot.h): all of its state, mid-activity included. Load into one
+  // built and wired the same way: it carries on where the saved one was.
+  void save_state(StateWriter& w) const override;
+  void load_state(StateReader& r) override;
  protected:
   void config_written(uint8_t offset, unsigned size, uint32_t old) override;
 
@@ -63,6 +70,10 @@ class Piix3Ide final : public PciDevice {
   void reset() override;
   IdeController& controller() { return ide_; }
 
+  // Snapshots (monitor/snapshot.h): all of its state, mid-activity included. Load into one
+  // built and wired the same way: it carries on where the saved one was.
+  void save_state(StateWriter& w) const override;
+  void load_state(StateReader& r) override;
  protected:
   void config_written(uint8_t offset, unsigned size, uint32_t old) override;
 

@@ -1,5 +1,7 @@
 #include "vdevices/piix4_pm.h"
 
+#include "hostio/state_stream.h"
+
 namespace softcpu {
 
 namespace {
@@ -171,6 +173,20 @@ void Piix4Pm::ApmPorts::io_write(uint16_t port, unsigned size, uint32_t value) {
   } else {
     sts_ = uint8_t(value);
   }
+}
+
+void Piix4Pm::save_state(StateWriter& w) const {
+  PciDevice::save_state(w);
+  w(apm_.cnt_, apm_.sts_, pm1_sts_, pm1_en_, pm1_cnt_, tmrof_acked_epoch_, sci_level_);
+  state_timer(w, clock_, overflow_timer_);
+}
+
+// The PM I/O block is mapped where the loaded PMBA says.
+void Piix4Pm::load_state(StateReader& r) {
+  PciDevice::load_state(r);
+  r(apm_.cnt_, apm_.sts_, pm1_sts_, pm1_en_, pm1_cnt_, tmrof_acked_epoch_, sci_level_);
+  state_timer(r, clock_, overflow_timer_);
+  update_io_mapping();
 }
 
 }  // namespace softcpu

@@ -21,6 +21,9 @@
 
 namespace softcpu {
 
+class StateReader;
+class StateWriter;
+
 class Piix4Pm final : public PciDevice, public IoDevice {
  public:
   static constexpr uint16_t VENDOR = 0x8086, DEVICE = 0x7113;
@@ -70,6 +73,10 @@ class Piix4Pm final : public PciDevice, public IoDevice {
   // Set a PM1_STS event bit from a device (power button, RTC alarm).
   void raise_event(uint16_t sts_bits);
 
+  // Snapshots (monitor/snapshot.h): all of its state, mid-activity included. Load into one
+  // built and wired the same way: it carries on where the saved one was.
+  void save_state(StateWriter& w) const override;
+  void load_state(StateReader& r) override;
  protected:
   void config_written(uint8_t offset, unsigned size, uint32_t old) override;
 
@@ -83,6 +90,7 @@ class Piix4Pm final : public PciDevice, public IoDevice {
     void reset() override { cnt_ = sts_ = 0; }
 
    private:
+    friend class Piix4Pm;  // snapshots
     Piix4Pm& pm_;
     uint8_t cnt_ = 0, sts_ = 0;
   };

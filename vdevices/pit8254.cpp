@@ -1,5 +1,7 @@
 #include "vdevices/pit8254.h"
 
+#include "hostio/state_stream.h"
+
 #include <algorithm>
 
 namespace softcpu {
@@ -379,6 +381,20 @@ void Pit8254::on_timer(uint64_t now_ns) {
   channels_[0].sync(tick_at(now_ns));
   irq0_.pulse();  // OUT0 rose (the timer is armed only for a rising edge)
   arm_irq_timer();
+}
+
+// ---- snapshots -------------------------------------------------------------------------------
+
+template <typename A>
+void Pit8254::visit_state(A& a) {
+  a(channels_);
+  state_timer(a, clock_, timer_);
+}
+
+void Pit8254::save_state(StateWriter& w) const { const_cast<Pit8254*>(this)->visit_state(w); }
+
+void Pit8254::load_state(StateReader& r) {
+  visit_state(r);
 }
 
 }  // namespace softcpu

@@ -20,6 +20,9 @@
 
 namespace softcpu {
 
+class StateReader;
+class StateWriter;
+
 class Pit8254 final : public IoDevice {
  public:
   static constexpr uint16_t BASE = 0x40;
@@ -57,7 +60,13 @@ class Pit8254 final : public IoDevice {
   static uint64_t tick_at(uint64_t ns);
   static uint64_t time_of_tick(uint64_t tick);
 
+  // Snapshots (monitor/snapshot.h): all of its state, mid-activity included. Load into one
+  // built and wired the same way: it carries on where the saved one was.
+  void save_state(StateWriter& w) const;
+  void load_state(StateReader& r);
  private:
+  template <typename A>
+  void visit_state(A& a);
   static constexpr uint64_t NO_TICK = UINT64_MAX;
 
   struct Channel {

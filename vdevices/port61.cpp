@@ -1,5 +1,7 @@
 #include "vdevices/port61.h"
 
+#include "hostio/state_stream.h"
+
 #include "vdevices/port_mask.h"
 
 namespace softcpu {
@@ -21,6 +23,19 @@ uint32_t Port61::io_read(uint16_t, unsigned size) {
 void Port61::io_write(uint16_t, unsigned, uint32_t value) {
   value_ = uint8_t(value & 0x0F);
   pit_.set_gate(2, (value_ & GATE2) != 0);
+}
+
+// ---- snapshots -------------------------------------------------------------------------------
+
+template <typename A>
+void Port61::visit_state(A& a) {
+  a(value_);
+}
+
+void Port61::save_state(StateWriter& w) const { const_cast<Port61*>(this)->visit_state(w); }
+
+void Port61::load_state(StateReader& r) {
+  visit_state(r);
 }
 
 }  // namespace softcpu

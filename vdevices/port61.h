@@ -12,6 +12,9 @@
 
 namespace softcpu {
 
+class StateReader;
+class StateWriter;
+
 class Port61 final : public IoDevice {
  public:
   static constexpr uint16_t PORT = 0x61;
@@ -33,7 +36,13 @@ class Port61 final : public IoDevice {
     return (value_ & (GATE2 | SPEAKER_DATA)) == (GATE2 | SPEAKER_DATA);
   }
 
+  // Snapshots (monitor/snapshot.h): all of its state, mid-activity included. Load into one
+  // built and wired the same way: it carries on where the saved one was.
+  void save_state(StateWriter& w) const;
+  void load_state(StateReader& r);
  private:
+  template <typename A>
+  void visit_state(A& a);
   Pit8254& pit_;
   VirtualClock& clock_;
   uint8_t value_ = 0;  // bits 0-3 as written

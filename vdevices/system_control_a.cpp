@@ -1,5 +1,7 @@
 #include "vdevices/system_control_a.h"
 
+#include "hostio/state_stream.h"
+
 #include "vdevices/port_mask.h"
 
 namespace softcpu {
@@ -17,6 +19,19 @@ void SystemControlA::io_write(uint16_t, unsigned, uint32_t value) {
   if (((old ^ value_) & FAST_A20) && a20_) a20_(a20_enabled());
   // Last: the machine's reset may reset this device too.
   if ((value & FAST_RESET) && reset_) reset_();
+}
+
+// ---- snapshots -------------------------------------------------------------------------------
+
+template <typename A>
+void SystemControlA::visit_state(A& a) {
+  a(value_);
+}
+
+void SystemControlA::save_state(StateWriter& w) const { const_cast<SystemControlA*>(this)->visit_state(w); }
+
+void SystemControlA::load_state(StateReader& r) {
+  visit_state(r);
 }
 
 }  // namespace softcpu

@@ -9,6 +9,9 @@
 
 namespace softcpu {
 
+class StateReader;
+class StateWriter;
+
 class SystemControlA final : public IoDevice {
  public:
   static constexpr uint16_t PORT = 0x92;
@@ -30,7 +33,13 @@ class SystemControlA final : public IoDevice {
   void set_reset_callback(std::function<void()> f) { reset_ = std::move(f); }
   bool a20_enabled() const { return (value_ & FAST_A20) != 0; }
 
+  // Snapshots (monitor/snapshot.h): all of its state, mid-activity included. Load into one
+  // built and wired the same way: it carries on where the saved one was.
+  void save_state(StateWriter& w) const;
+  void load_state(StateReader& r);
  private:
+  template <typename A>
+  void visit_state(A& a);
   std::function<void(bool)> a20_;
   std::function<void()> reset_;
   uint8_t value_ = 0;

@@ -1,5 +1,7 @@
 #include "vdevices/uart16550.h"
 
+#include "hostio/state_stream.h"
+
 namespace softcpu {
 
 Uart16550::Uart16550(uint16_t base, CharBackend& backend, std::function<void(bool)> irq)
@@ -218,6 +220,21 @@ void Uart16550::update_irq() {
   if (level == irq_level_) return;
   irq_level_ = level;
   if (irq_) irq_(level);
+}
+
+// ---- snapshots -------------------------------------------------------------------------------
+
+template <typename A>
+void Uart16550::visit_state(A& a) {
+  a(irq_level_, divisor_, ier_, fcr_, lcr_, mcr_, scr_, lsr_errors_, msr_deltas_,
+    thre_pending_, rx_, rx_head_, rx_count_, last_rx_);
+  if (rx_head_ >= FIFO_SIZE || rx_count_ > FIFO_SIZE) throw StateError{"bad UART FIFO state"};
+}
+
+void Uart16550::save_state(StateWriter& w) const { const_cast<Uart16550*>(this)->visit_state(w); }
+
+void Uart16550::load_state(StateReader& r) {
+  visit_state(r);
 }
 
 }  // namespace softcpu

@@ -13,6 +13,9 @@
 
 namespace softcpu {
 
+class StateReader;
+class StateWriter;
+
 class Uart16550 final : public IoDevice {
  public:
   static constexpr uint16_t COM1_BASE = 0x3F8;
@@ -64,7 +67,13 @@ class Uart16550 final : public IoDevice {
   // 0 when the divisor is 0 (no clock).
   uint32_t baud_rate() const { return divisor_ == 0 ? 0 : INPUT_CLOCK_HZ / 16 / divisor_; }
 
+  // Snapshots (monitor/snapshot.h): all of its state, mid-activity included. Load into one
+  // built and wired the same way: it carries on where the saved one was.
+  void save_state(StateWriter& w) const;
+  void load_state(StateReader& r);
  private:
+  template <typename A>
+  void visit_state(A& a);
   uint8_t read_reg(unsigned offset);
   void write_reg(unsigned offset, uint8_t value);
 

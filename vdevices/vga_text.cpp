@@ -1,5 +1,7 @@
 #include "vdevices/vga_text.h"
 
+#include "hostio/state_stream.h"
+
 namespace softcpu {
 
 namespace {
@@ -265,6 +267,21 @@ void VgaText::write_screen_dump(FILE* f) const {
   std::string text;
   dump_text(text);
   fwrite(text.data(), 1, text.size(), f);
+}
+
+// ---- snapshots -------------------------------------------------------------------------------
+
+template <typename A>
+void VgaText::visit_state(A& a) {
+  a(misc_, feature_, subsystem_enable_, crtc_index_, seq_index_, gc_index_, attr_index_,
+    attr_flip_data_, status_toggle_, crtc_, seq_, gc_, attr_, dac_mask_, dac_read_index_,
+    dac_write_index_, dac_component_, dac_reading_, dac_);
+}
+
+void VgaText::save_state(StateWriter& w) const { const_cast<VgaText*>(this)->visit_state(w); }
+
+void VgaText::load_state(StateReader& r) {
+  visit_state(r);
 }
 
 }  // namespace softcpu

@@ -17,6 +17,9 @@
 
 namespace softcpu {
 
+class StateReader;
+class StateWriter;
+
 class VgaText final : public IoDevice {
  public:
   static constexpr unsigned NUM_CRTC = 0x19, NUM_SEQ = 5, NUM_GC = 9, NUM_ATTR = 0x15;
@@ -56,7 +59,13 @@ class VgaText final : public IoDevice {
   // UTF-8 for a CP437 character code as the dump shows it (0x00 and 0xFF as a space).
   static void append_cp437(std::string& out, uint8_t ch);
 
+  // Snapshots (monitor/snapshot.h): all of its state, mid-activity included. Load into one
+  // built and wired the same way: it carries on where the saved one was.
+  void save_state(StateWriter& w) const;
+  void load_state(StateReader& r);
  private:
+  template <typename A>
+  void visit_state(A& a);
   uint8_t read_port(uint16_t port);
   void write_port(uint16_t port, uint8_t value);
   bool color() const { return (misc_ & 1) != 0; }

@@ -77,6 +77,13 @@ void VirtualClock::resume() {
   paused_ = false;
 }
 
+void VirtualClock::restore_now(uint64_t ns) {
+  manual_now_ = ns;
+  frozen_ = ns;
+  host_base_ = host_ns() - ns;
+  last_ = ns;
+}
+
 VirtualClock::TimerId VirtualClock::create_timer(std::function<void(uint64_t)> fire) {
   timers_.push_back(Timer{std::move(fire), NEVER});
   return TimerId(timers_.size() - 1);

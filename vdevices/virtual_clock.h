@@ -9,6 +9,8 @@
 #include <functional>
 #include <vector>
 
+#include "hostio/state_stream.h"
+
 namespace softcpu {
 
 class VirtualClock {
@@ -52,6 +54,10 @@ class VirtualClock {
   bool armed(TimerId id) const { return timers_[id].deadline != NEVER; }
   uint64_t deadline(TimerId id) const { return timers_[id].deadline; }
 
+  // Snapshots: guest time continues from `ns` (it may go back, to a saved machine's time);
+  // timers keep their deadlines (devices re-arm theirs from their saved state).
+  void restore_now(uint64_t ns);
+
   // The earliest armed deadline, or NEVER.
   uint64_t next_deadline() const;
   // Fire every timer whose deadline is <= now_ns(), in deadline order.
@@ -77,5 +83,15 @@ class VirtualClock {
   unsigned shift_ = 0;
   uint64_t skipped_ = 0;
 };
+
+// Snapshots: a device timer as its deadline (NEVER: not armed); loading re-arms or cancels it.
+inline void state_timer(StateWriter& w, VirtualClock& clock, VirtualClock::TimerId id) {
+  w(clock.deadline(id));
+}
+inline void state_timer(StateReader& r, VirtualClock& clock, VirtualClock::TimerId id) {
+  uint64_t deadline = 0;
+  r(deadline);
+  if (deadline == VirtualClock::NEVER) clock.cancel(id); else clock.arm(id, deadline);
+}
 
 }  // namespace softcpu

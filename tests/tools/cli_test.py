@@ -193,6 +193,37 @@ with tempfile.TemporaryDirectory() as d:
     check("unknown --device", ["run", "--bios", testdev_rom, "--device", "sb16"], 2,
           err_has="unknown --device 'sb16'", one_line=True)
     check("run help names pc-testdev", ["run", "--help"], 0, out_has="--device pc-testdev")
+
+    # Snapshots (docs/snapshot.md): print "a", exit 0x21; a run started from the snapshot saved
+    # at that exit goes on after the OUT: prints "b", exits 0x22.
+    two_rom = write("two.rom", rom_with_reset_code(
+        b"\xB0a\xE6\xE9\xB0\x21\xE6\xF4\xB0b\xE6\xE9\xB0\x22\xE6\xF4"))
+    snap = os.path.join(d, "two.snap")
+    check("--save-on-exit saves at the debug exit", ["run", "--bios", two_rom, "--debugcon",
+          "0xE9:-", "--save-on-exit", snap], 0x43, out_has="a", err_has="saved the machine to")
+    check("--loadvm goes on after the saved instruction", ["run", "--bios", two_rom,
+          "--debugcon", "0xE9:-", "--loadvm", snap], 0x45, out_has="b")
+    check("--loadvm refuses other firmware", ["run", "--bios", exit_rom, "--loadvm", snap], 2,
+          err_has="differently configured machine", one_line=True)
+    check("--loadvm refuses another RAM size", ["run", "--bios", two_rom, "-m", "64",
+          "--loadvm", snap], 2, err_has="'RAM: 128 MiB', this machine 'RAM: 64 MiB'",
+          one_line=True)
+    with open(snap, "rb") as f:
+        data = f.read()
+    bad = write("bad.snap", data[:-1] + bytes([data[-1] ^ 1]))
+    check("--loadvm refuses a damaged file", ["run", "--bios", two_rom, "--loadvm", bad], 2,
+          err_has="checksum mismatch", one_line=True)
+    old = write("old.snap", data[:8] + b"\x00\x00\x00\x00" + data[12:])
+    check("--loadvm refuses another format version", ["run", "--bios", two_rom, "--loadvm", old],
+          2, err_has="format version 0", one_line=True)
+    check("--loadvm of a missing file", ["run", "--bios", two_rom, "--loadvm",
+          os.path.join(d, "none.snap")], 2, err_has="cannot open snapshot", one_line=True)
+    check("--loadvm with --kernel", ["run", "--kernel", "x", "--loadvm", snap], 2,
+          err_has="--kernel is not used", one_line=True)
+    check("--save-on-exit needs a value", ["run", "--save-on-exit"], 2, err_has="needs a value",
+          one_line=True)
+    check("--save-on-exit to an unwritable place", ["run", "--bios", exit_rom, "--save-on-exit",
+          "/nonexistent/dir/x.snap"], 1, err_has="cannot write snapshot")
     check("help", ["--help"], 0, out_has="usage: softcpu")
     check("run help", ["run", "--help"], 0, out_has="--debugcon")
     tr = os.path.join(d, "trace.txt")

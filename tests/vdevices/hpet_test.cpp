@@ -2,20 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "irq_lines.h"
+
 #include <map>
 
 namespace softcpu {
 namespace {
 
-// Records each input's level and counts its rising edges.
-struct Lines : IrqSink {
-  std::map<unsigned, bool> level;
-  std::map<unsigned, unsigned> rises;
-  void set_irq(unsigned line, bool l) override {
-    if (l && !level[line]) ++rises[line];
-    level[line] = l;
-  }
-};
+using test::Lines;  // irq_lines.h
 
 struct ManualClock : VirtualClock {
   ManualClock() { use_manual_time(0); }
