@@ -1,0 +1,54 @@
+// Replays every seed in tests/fuzz/corpus/<harness>/ and every fixed crash in
+// tests/fuzz/regressions/<harness>/ through the harness's function, in the normal build: the
+// regression tests of the fuzzers' findings. A crash, sanitizer report (in a sanitizer build)
+// or broken invariant aborts the test.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "tests/fuzz/fuzz_targets.h"
+
+namespace softcpu::fuzz {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<fs::path> inputs(const std::string& harness, const char* kind) {
+  std::vector<fs::path> files;
+  const fs::path dir = fs::path(SOFTCPU_FUZZ_DIR) / kind / harness;
+  if (!fs::is_directory(dir)) return files;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_regular_file() && e.path().filename().string()[0] != '.') files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::vector<uint8_t> slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+void replay(const std::string& harness, int (*fn)(const uint8_t*, size_t), size_t min_seeds) {
+  const auto seeds = inputs(harness, "corpus");
+  EXPECT_GE(seeds.size(), min_seeds) << "seed corpus of " << harness;
+  auto all = seeds;
+  for (const auto& p : inputs(harness, "regressions")) all.push_back(p);
+  for (const auto& p : all) {
+    SCOPED_TRACE(p.string());
+    const auto bytes = slurp(p);
+    EXPECT_EQ(fn(bytes.data(), bytes.size()), 0);
+  }
+}
+
+TEST(FuzzReplay, Insn) { replay("insn", insn, 4); }
+TEST(FuzzReplay, Platform) { replay("platform", platform, 4); }
+TEST(FuzzReplay, Gdb) { replay("gdb", gdb, 4); }
+TEST(FuzzReplay, Boot) { replay("boot", boot, 4); }
+
+}  // namespace
+}  // namespace softcpu::fuzz
