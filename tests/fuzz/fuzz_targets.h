@@ -11,6 +11,9 @@ namespace softcpu::fuzz {
 // Instruction streams: random code in real, 16/32-bit protected, V86 and paged modes
 // (insn_target.cpp), run through the interpreter with invariants checked between runs.
 int insn(const uint8_t* data, size_t size);
+// The same inputs through the interpreter and through compiled code (translator/, every block
+// compiled on first execution); the two runs' guest states must agree (insn_target.cpp).
+int insn_jit(const uint8_t* data, size_t size);
 // Port and MMIO sequences against the whole PC platform (platform_target.cpp).
 int platform(const uint8_t* data, size_t size);
 // GDB remote packets against the stub over a small machine (gdb_target.cpp).

@@ -12,7 +12,9 @@
 // mode, EFLAGS.VM without CR0.PE, EFLAGS bit 1 clear, EIP beyond CS's limit by more than one
 // instruction's length, CR0.PG without CR0.PE.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "cache/block_cache.h"
@@ -26,6 +28,7 @@
 #include "interp/tlb.h"
 #include "interp/trap.h"
 #include "tests/fuzz/fuzz_targets.h"
+#include "translator/translator.h"
 
 namespace softcpu::fuzz {
 namespace {
@@ -36,7 +39,7 @@ constexpr uint32_t PD = 0x6000, PT = 0x7000, ENTRY = 0x0F00;
 constexpr uint32_t CODE = 0x10000, DATA = 0x20000, USER_STACK = 0x2F000, STACK0 = 0x30000;
 constexpr uint32_t MAX_CODE = 0x2000;
 constexpr uint64_t INSN_LIMIT = 4000;  // instructions (and deliveries) per input
-constexpr unsigned EXIT_LIMIT = 600;   // monitor round trips per input
+constexpr unsigned EXIT_LIMIT = 5000;  // monitor round trips (or steps) per input
 
 enum Mode : uint8_t { REAL, PM16, PM32, V86, PAGED32, PAGED32_RING3, PAGED16_RING3, PM32_RING3 };
 enum Option : uint8_t {
@@ -85,6 +88,7 @@ struct Sandbox {
   Cpu cpu{};
   Interpreter interp{cpu, cache};
   NullBus bus;
+  std::unique_ptr<Translator> jit;  // insn_jit: compiled code (goes before the cache it fills)
 
   Sandbox() {
     cpu.mem = &mem;
@@ -207,10 +211,17 @@ void build_page_tables(Sandbox& s, Rng& rng, uint8_t opt, bool user) {
   if (opt & OPT_WP) s.cpu.cr0 |= CR0_WP;
 }
 
-}  // namespace
+// What a run leaves behind, for the differential mode.
+struct Outcome {
+  uint32_t regs[8], eip, eflags, cr0, cr2, cr3;
+  uint16_t sel[6];
+  uint64_t icount, ram_hash;
+  uint8_t cpl, halted;
+  bool triple_fault;
+};
 
-int insn(const uint8_t* data, size_t size) {
-  if (size < 6) return 0;
+bool run(const uint8_t* data, size_t size, bool use_jit, Outcome& out) {
+  if (size < 6) return false;
   const Mode mode = Mode(data[0] % 8);
   const uint8_t opt = data[1];
   Rng rng{uint32_t(data[2]) | uint32_t(data[3]) << 8 | uint32_t(data[4]) << 16 |
@@ -221,6 +232,13 @@ int insn(const uint8_t* data, size_t size) {
 
   Sandbox s;
   Cpu& c = s.cpu;
+  if (use_jit) {
+    TranslatorConfig tc;
+    tc.threshold = 1;  // every block compiled the first time it runs (tests/interp/cpu_harness.h)
+    tc.sync = true;
+    s.jit = std::make_unique<Translator>(c, s.cache, tc);
+    s.interp.set_native_tier(s.jit.get());
+  }
   s.mem.write_bytes(CODE, code, uint32_t(code_len));
   s.mem.write_bytes(DATA, code, uint32_t(code_len));
   build_tables(s, rng, opt);
@@ -269,15 +287,75 @@ int insn(const uint8_t* data, size_t size) {
   // MOV CR0, CS keeps its real-mode selector until a far transfer (SDM vol.3 9.9.1).
   bool cs_loaded_protected = (c.cr0 & CR0_PE) != 0;
   unsigned exits = 0;
+  bool triple_fault = false;
+  const bool step = (opt & OPT_STEP) && !use_jit;
   while (c.icount < INSN_LIMIT && exits++ < EXIT_LIMIT) {
-    ExitReason r = (opt & OPT_STEP) ? s.interp.step() : s.interp.run(INSN_LIMIT - c.icount);
-    if (r == EXIT_TRIPLE_FAULT) break;
-    if (r >= EXIT_IO && r <= EXIT_HLT && !execute_trapped(c, s.bus)) break;
+    ExitReason r = step ? s.interp.step() : s.interp.run(INSN_LIMIT - c.icount);
+    if (r == EXIT_TRIPLE_FAULT || (r >= EXIT_IO && r <= EXIT_HLT && !execute_trapped(c, s.bus))) {
+      triple_fault = true;
+      break;
+    }
     if (!(c.cr0 & CR0_PE)) cs_loaded_protected = false;
     check_invariants(c, cs_loaded_protected);
     if (c.halted) break;  // no interrupt source in the sandbox
     if (r == EXIT_DEBUG || r == EXIT_REQUEST) break;
   }
+  if (std::getenv("SOFTCPU_FUZZ_VERBOSE"))
+    std::fprintf(stderr, "insn: mode %u opt %02x: %llu instructions, %llu exceptions, %u exits, "
+                 "ends at %04x:%08x cpl %u cr0 %08x%s\n", unsigned(mode), opt,
+                 static_cast<unsigned long long>(c.icount),
+                 static_cast<unsigned long long>(s.interp.counters().exceptions), exits,
+                 c.seg[CS].selector, c.eip, c.cpl, c.cr0, c.halted ? " halted" : "");
+  if (s.jit && s.jit->stats().compile_failures) fail("insn_jit", "a region failed to compile");
+  std::memcpy(out.regs, c.regs, sizeof out.regs);
+  out.eip = c.eip;
+  out.eflags = read_eflags(c);
+  out.cr0 = c.cr0;
+  out.cr2 = c.cr2;
+  out.cr3 = c.cr3;
+  for (unsigned k = 0; k < 6; ++k) out.sel[k] = c.seg[k].selector;
+  out.icount = c.icount;
+  out.cpl = c.cpl;
+  out.halted = c.halted;
+  out.triple_fault = triple_fault;
+  uint64_t h = 0xCBF29CE484222325ull;
+  for (uint32_t k = 0; k < RAM; ++k) h = (h ^ s.mem.ram()[k]) * 0x100000001B3ull;
+  out.ram_hash = h;
+  return true;
+}
+
+}  // namespace
+
+int insn(const uint8_t* data, size_t size) {
+  Outcome o;
+  run(data, size, false, o);
+  return 0;
+}
+
+// The same input through the interpreter and through compiled code: where both runs end at
+// the same place (a halt, a triple fault, or the same instruction count) the guest state and
+// RAM must agree.
+int insn_jit(const uint8_t* data, size_t size) {
+  Outcome a, b;
+  if (!run(data, size, false, a) || !run(data, size, true, b)) return 0;
+  const bool comparable = (a.halted && b.halted) || (a.triple_fault && b.triple_fault) ||
+                          a.icount == b.icount;
+  if (!comparable) return 0;
+  auto differ = [&](const char* what) {
+    std::fprintf(stderr, "insn_jit: interpreter and compiled code disagree on %s "
+                 "(icount %llu / %llu, eip %08x / %08x)\n", what,
+                 static_cast<unsigned long long>(a.icount), static_cast<unsigned long long>(b.icount),
+                 a.eip, b.eip);
+    fail("insn_jit", "tiers disagree");
+  };
+  if (a.icount != b.icount) differ("the instruction count");
+  if (std::memcmp(a.regs, b.regs, sizeof a.regs)) differ("the registers");
+  if (a.eip != b.eip) differ("EIP");
+  if (a.eflags != b.eflags) differ("EFLAGS");
+  if (a.cr0 != b.cr0 || a.cr2 != b.cr2 || a.cr3 != b.cr3) differ("CR0/CR2/CR3");
+  if (std::memcmp(a.sel, b.sel, sizeof a.sel)) differ("the segment selectors");
+  if (a.cpl != b.cpl || a.halted != b.halted) differ("CPL or the halt state");
+  if (a.ram_hash != b.ram_hash) differ("RAM");
   return 0;
 }
 

@@ -46,6 +46,9 @@ void replay(const std::string& harness, int (*fn)(const uint8_t*, size_t), size_
 }
 
 TEST(FuzzReplay, Insn) { replay("insn", insn, 4); }
+// insn_jit's seeds are insn's; building a JIT per input takes seconds, so only its fixed
+// findings are replayed here.
+TEST(FuzzReplay, InsnJit) { replay("insn_jit", insn_jit, 0); }
 TEST(FuzzReplay, Platform) { replay("platform", platform, 4); }
 TEST(FuzzReplay, Gdb) { replay("gdb", gdb, 4); }
 TEST(FuzzReplay, Boot) { replay("boot", boot, 4); }
