@@ -11,6 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "cache/block_cache.h"
+#include "interp/cpu.h"
+#include "interp/exceptions.h"
 #include "tests/fuzz/fuzz_targets.h"
 
 namespace softcpu::fuzz {
@@ -52,6 +55,19 @@ TEST(FuzzReplay, InsnJit) { replay("insn_jit", insn_jit, 0); }
 TEST(FuzzReplay, Platform) { replay("platform", platform, 4); }
 TEST(FuzzReplay, Gdb) { replay("gdb", gdb, 4); }
 TEST(FuzzReplay, Boot) { replay("boot", boot, 4); }
+
+// Findings whose effect only a sanitizer sees get a direct check of the repaired state too, so
+// that the normal build's ctest notices a regression.
+
+// fuzz_insn, regressions/insn/ubsan-sign-bit-lz-size-0: a Jcc on OF right after reset computed
+// sign_bit(0) (1 << -1) in lazy_of(): reset left lz_size at 0.
+TEST(FuzzFindings, ResetLeavesAValidLazyFlagSize) {
+  Cpu c{};
+  c.lz_size = 0;
+  reset_cpu(c);
+  EXPECT_TRUE(c.lz_size == 1 || c.lz_size == 2 || c.lz_size == 4);
+  EXPECT_EQ(c.lz_kind, LZ_NONE);
+}
 
 }  // namespace
 }  // namespace softcpu::fuzz
