@@ -25,6 +25,7 @@
 #include "monitor/machine.h"
 #include "monitor/machine_config.h"
 #include "monitor/multiboot.h"
+#include "tests/fuzz/fuzz_memory.h"
 #include "tests/fuzz/fuzz_targets.h"
 
 namespace softcpu::fuzz {
@@ -71,7 +72,7 @@ int boot(const uint8_t* data, size_t size) {
   try {
     switch (kind) {
       case 0: {
-        PhysicalMemory mem(ram_mib << 20);
+        PhysicalMemory& mem = reusable_memory("boot", ram_mib << 20);
         LinuxBootOptions o;
         o.cmdline.assign(count * 8, 'x');
         o.initrd = pattern(size_t(param % 16384) << 10, 1);  // up to 16 MiB
@@ -80,7 +81,7 @@ int boot(const uint8_t* data, size_t size) {
         break;
       }
       case 1: {
-        PhysicalMemory mem(ram_mib << 20);
+        PhysicalMemory& mem = reusable_memory("boot", ram_mib << 20);
         MultibootOptions o;
         o.cmdline.assign(count * 8 % 4096, 'y');
         for (unsigned k = 0; k < count % 4; ++k)

@@ -23,6 +23,7 @@
 #include "interp/trap.h"
 #include "monitor/cpu_debug_target.h"
 #include "monitor/gdb_stub.h"
+#include "tests/fuzz/fuzz_memory.h"
 #include "tests/fuzz/fuzz_targets.h"
 
 namespace softcpu::fuzz {
@@ -44,7 +45,7 @@ struct NullBus final : IoBus {
 
 int gdb(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
-  PhysicalMemory mem(RAM);
+  PhysicalMemory& mem = reusable_memory("gdb", RAM);
   BlockCache cache;
   Cpu cpu{};
   cpu.mem = &mem;

@@ -27,6 +27,7 @@
 #include "interp/segments.h"
 #include "interp/tlb.h"
 #include "interp/trap.h"
+#include "tests/fuzz/fuzz_memory.h"
 #include "tests/fuzz/fuzz_targets.h"
 #include "translator/translator.h"
 
@@ -83,7 +84,7 @@ uint64_t gate(uint16_t sel, uint32_t off, unsigned type, unsigned dpl) {
 }
 
 struct Sandbox {
-  PhysicalMemory mem{RAM};
+  PhysicalMemory& mem = reusable_memory("insn", RAM);
   BlockCache cache;
   Cpu cpu{};
   Interpreter interp{cpu, cache};
