@@ -7,6 +7,8 @@
 // Input: byte 0 picks the CPU state (bit 0 protected mode, bit 1 paging with a random page
 // table, bits 2-7 the chunk size the bytes arrive in), then the bytes from the client.
 // Findings: crashes and sanitizer reports; replies over the advertised PacketSize.
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -124,8 +126,10 @@ int gdb(const uint8_t* data, size_t size) {
       }
     }
   }
+  if (std::getenv("SOFTCPU_FUZZ_VERBOSE"))
+    std::fprintf(stderr, "gdb: %zu bytes in, %zu bytes of replies, %llu instructions run\n",
+                 size - 1, sent, static_cast<unsigned long long>(cpu.icount));
   stub.on_disconnect();
-  (void)sent;
   return 0;
 }
 
