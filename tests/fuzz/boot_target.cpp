@@ -33,8 +33,10 @@ namespace {
 
 std::string temp_path(const char* name) {
   const char* tmp = std::getenv("TMPDIR");
-  return std::string(tmp && *tmp ? tmp : "/tmp") + "/softcpu-fuzz-" + std::to_string(getpid()) +
-         "-" + name;
+  std::string path = std::string(tmp && *tmp ? tmp : "/tmp") + "/softcpu-fuzz-" +
+                     std::to_string(getpid()) + "-" + name;
+  remove_at_exit(path);
+  return path;
 }
 
 void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {

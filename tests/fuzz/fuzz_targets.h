@@ -5,6 +5,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace softcpu::fuzz {
 
@@ -21,6 +22,9 @@ int gdb(const uint8_t* data, size_t size);
 // Boot inputs: bzImage, Multiboot (ELF and a.out kludge), initrd, ROM and disk images
 // (boot_target.cpp).
 int boot(const uint8_t* data, size_t size);
+
+// Remove `path` when the process exits (the harnesses' temporary disk, ROM and kernel files).
+void remove_at_exit(const std::string& path);
 
 // A broken invariant: print what and where, then abort (libFuzzer reports it as a crash).
 [[noreturn]] void fail(const char* harness, const char* what);

@@ -64,6 +64,7 @@ std::string disk_image(const char* name, size_t bytes) {
     if (!f) fail("platform", "cannot create the disk image in TMPDIR");
     for (size_t k = 0; k < bytes; ++k) std::fputc(int((k * 131) >> 9 & 0xFF), f);
     std::fclose(f);
+    remove_at_exit(path);
   }
   return path;
 }
