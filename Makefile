@@ -18,7 +18,7 @@ BUILD ?= build
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOFTCPU_WERROR=ON
 endif
 
-.PHONY: all deps configure build guest run run-demo test test-asan test-tsan test-ubsan bench clean
+.PHONY: all deps configure build guest run run-demo test test-asan test-tsan test-ubsan bench clean fuzz-smoke
 
 all: build
 
@@ -69,6 +69,18 @@ test-asan test-tsan test-ubsan: test-%:
 
 bench: build
 	cmake --build $(BUILD) --target bench
+
+# The libFuzzer harnesses (tests/fuzz/README.md): a clang build with ASan + UBSan in
+# $(FUZZ_BUILD), then each harness for FUZZ_SECONDS over its seed corpus.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang-19 CXX=clang++-19 cmake -S . -B $(FUZZ_BUILD) -G Ninja \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOFTCPU_FUZZ=ON
+
+fuzz-smoke: $(FUZZ_BUILD)/build.ninja
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+	tests/fuzz/fuzz_smoke.py --build $(FUZZ_BUILD) --seconds $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD)

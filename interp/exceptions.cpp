@@ -207,6 +207,9 @@ void reset_cpu(Cpu& c) {
   c.icount = icount;
   c.tlb_counters = tlb_counters;
   c.eflags = 2;
+  // LZ_NONE, but with a valid operand size: lazy_of() and lazy_sf() compute sign_bit(lz_size)
+  // before looking at the kind, and 1 << -1 is undefined (found by fuzz_insn).
+  c.lz_size = 4;
   c.eip = 0xFFF0;
   c.regs[EDX] = CPUID_SIGNATURE;  // SDM vol.3 9.1.4: EDX holds the processor signature
   c.cr0 = CR0_ET | CR0_CD | CR0_NW;

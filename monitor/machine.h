@@ -125,6 +125,11 @@ class Machine {
   CpuMailbox mailbox_;  // host I/O thread -> CPU thread
   std::unique_ptr<Interpreter> interp_;
   std::unique_ptr<Translator> translator_;  // tier 1 (--jit on); goes before the cache it fills
+  // Declared before (so destroyed after) the devices and the event loop that use them, also
+  // when the constructor throws and ~Machine() does not run (fuzz_boot found the HPET
+  // cancelling its timer on a destroyed clock after a bad --kernel).
+  VirtualClock clock_;
+  CpuMailbox mailbox_;  // host I/O thread -> CPU thread
   std::unique_ptr<EventLoop> loop_;
   std::vector<std::unique_ptr<CharBackend>> backends_;
   std::unique_ptr<UnassignedPorts> unassigned_;

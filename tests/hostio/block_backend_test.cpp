@@ -190,6 +190,8 @@ TEST_F(BlockBackendTest, ReadersShareAndKeepWritersOut) {
   b.reset();
   c.reset();
   EXPECT_TRUE(open());
+}
+
 // --deterministic (monitor/replay.h): a request is done when read()/write() returns, and its
 // completion goes to the deferrer instead of the mailbox; blocking requests are not deferred.
 TEST_F(BlockBackendTest, DeferrerGetsTheCompletionOfARequestAlreadyDone) {
