@@ -119,17 +119,13 @@ class Machine {
   std::unique_ptr<PhysicalMemory> mem_;
   BlockCache cache_;
   Cpu cpu_{};
-  // Before everything that holds a reference to them, so destroyed after it (ASan: ~Hpet
-  // cancelled its timer in a VirtualClock already destroyed; the loop thread posts to the box).
+  // Declared before (so destroyed after) everything that holds a reference to them, also when
+  // the constructor throws and ~Machine() does not run: ASan (make test-asan) and fuzz_boot
+  // found ~Hpet cancelling its timer on a destroyed clock; the loop thread posts to the box.
   VirtualClock clock_;
   CpuMailbox mailbox_;  // host I/O thread -> CPU thread
   std::unique_ptr<Interpreter> interp_;
   std::unique_ptr<Translator> translator_;  // tier 1 (--jit on); goes before the cache it fills
-  // Declared before (so destroyed after) the devices and the event loop that use them, also
-  // when the constructor throws and ~Machine() does not run (fuzz_boot found the HPET
-  // cancelling its timer on a destroyed clock after a bad --kernel).
-  VirtualClock clock_;
-  CpuMailbox mailbox_;  // host I/O thread -> CPU thread
   std::unique_ptr<EventLoop> loop_;
   std::vector<std::unique_ptr<CharBackend>> backends_;
   std::unique_ptr<UnassignedPorts> unassigned_;
