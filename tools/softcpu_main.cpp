@@ -6,6 +6,8 @@
 
 #include "monitor/hv/config_check.h"
 #include "monitor/hv/config_file.h"
+#include "monitor/hv/primary.h"
+#include "monitor/machine.h"
 #include "monitor/machine_config.h"
 #include "tools/options.h"
 
@@ -21,6 +23,31 @@ bool load_system(const std::string& path, softcpu::hv::SystemConfig* system) {
   std::fprintf(stderr, "softcpu: %zu error%s in %s\n", errors.size(), errors.size() == 1 ? "" : "s",
                path.c_str());
   return false;
+}
+
+// A system of several partitions: the primary hypervisor builds and runs them (one host thread
+// each for now: docs/design.md "The hypervisor model"). The secondary hypervisor (issue 14) and
+// SMP are not built: a partition that needs them is refused here, before anything starts.
+int run_partitions(const softcpu::hv::SystemConfig& system, const std::string& path) {
+  using namespace softcpu;
+  for (const hv::PartitionConfig& p : system.partitions) {
+    for (const hv::HypervisorConfig& h : system.hypervisors)
+      if (h.name == p.hypervisor && h.kind == hv::HypervisorKind::SECONDARY) {
+        std::fprintf(stderr, "softcpu: %s:%u: partition '%s' runs on the secondary hypervisor "
+                     "'%s', which is not built yet\n", path.c_str(), p.line, p.name.c_str(),
+                     h.name.c_str());
+        return 2;
+      }
+  }
+  try {
+    hv::PrimaryHypervisor primary(system);
+    const int status = primary.run();
+    std::fprintf(stderr, "%s", primary.info_partitions().c_str());
+    return status;
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "softcpu: %s: %s\n", path.c_str(), e.message.c_str());
+    return 2;
+  }
 }
 
 }  // namespace
@@ -50,6 +77,7 @@ int main(int argc, char** argv) {
   if (!parsed.config_path.empty()) {
     hv::SystemConfig system;
     if (!load_system(parsed.config_path, &system)) return 2;
+    if (system.partitions.size() > 1) return run_partitions(system, parsed.config_path);
     MachineConfig machine;
     if (!hv::single_guest_machine(system, &machine, &error)) {
       std::fprintf(stderr, "softcpu: %s: %s\n", parsed.config_path.c_str(), error.c_str());

@@ -379,8 +379,8 @@ std::string describe_system(const SystemConfig& c) {
 
 bool single_guest_machine(const SystemConfig& c, MachineConfig* out, std::string* error) {
   if (c.partitions.size() != 1) {
-    *error = "this build runs one partition; a system of " + std::to_string(c.partitions.size()) +
-             " partitions needs the primary hypervisor's runner (not built yet)";
+    *error = "a system of " + std::to_string(c.partitions.size()) +
+             " partitions runs under the primary hypervisor (monitor/hv/primary.h), not as one machine";
     return false;
   }
   const PartitionConfig& p = c.partitions.front();

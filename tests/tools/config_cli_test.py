@@ -99,8 +99,9 @@ with tempfile.TemporaryDirectory() as d:
     check("check-config without a file is a usage error",
           code == 2 and "usage: softcpu check-config FILE" in err, (code, err))
     code, out, err = run(["run", "--config", example])
-    check("run --config of two partitions says the runner is not built",
-          code == 2 and "not built yet" in err and err.count("\n") == 1, (code, err))
+    check("run --config of the example refuses the partition on the secondary hypervisor",
+          code == 2 and "secondary hypervisor 'rt', which is not built yet" in err and
+          err.count("\n") == 1, (code, err))
     code, out, err = run(["run", "--config", example, "--jit", "on"])
     check("run --config takes no other option", code == 2 and "takes no other option" in err,
           (code, err))
@@ -124,5 +125,24 @@ with tempfile.TemporaryDirectory() as d:
         exit_rom, sub='[[partition.memory]]\nbase = "32M"\nsize = "16M"\n'))])
     check("a memory gap is refused by the single-guest runner",
           code == 2 and "gap at 0x1000000" in err, (code, err))
+
+    # Two partitions run under the primary hypervisor: the system ends when the one that must
+    # (exit_on_poweroff) stops, with its status; the other is stopped, and both are listed.
+    def partition(name, rom, extra=""):
+        return f"""[[partition]]
+name = "{name}"
+{extra}[[partition.memory]]
+base = 0
+size = "16M"
+[partition.boot]
+bios = "{rom}"
+"""
+    two = write("two.toml", HEAD + partition("first", exit_rom) +
+                partition("second", loop, "exit_on_poweroff = false\n"))
+    code, out, err = run(["run", "--config", two])
+    check("two partitions: the system exits with the deciding partition's status",
+          code == 0x43, (code, err))
+    check("two partitions: both are listed at the end",
+          re.search(r"^first\b", err, re.M) and re.search(r"^second\b", err, re.M), err)
 
 sys.exit(1 if checklist.failures else 0)
