@@ -58,7 +58,7 @@ def scenario_screen(softcpu, rom, d):
 wait-screen 'step 3' 20
 wait-screen '^screen guest: ready$' 20
 check-screen '^softcpu screen guest$'
-check-screen-not 'step 4'
+check-screen-not 'step 6'
 status 7
 exit
 """)

@@ -2,8 +2,9 @@
 ; a 64 KiB raw ROM at 0xF0000 (nasm -f bin) that writes to the VGA text buffer at 0xB8000 (the
 ; BIOS mode 3 layout the VgaText device starts in: 80x25 cells of character + attribute):
 ;   row 0   "softcpu screen guest"            at once
-;   row 2   "step 1" .. "step 5"              one by one, a busy delay apart
-;   row 4   "screen guest: ready"             after step 5
+;   rows 2-6 "step 1" .. "step 5"             one by one, a busy delay apart, each on its own
+;                                             row so each stays visible (the screen is polled)
+;   row 8   "screen guest: ready"             after step 5
 ; then it spins forever (the script ends the run).
 
 bits 16
@@ -30,7 +31,10 @@ start:
         call    puts
         mov     bx, '1'
 .step:  mov     si, step_text
-        mov     di, ROW(2)
+        mov     ax, bx
+        sub     ax, '1'
+        imul    di, ax, 160             ; row 2 + step - 1
+        add     di, ROW(2)
         call    puts
         mov     al, bl                  ; the step's digit after "step "
         mov     ah, 0x07
@@ -42,7 +46,7 @@ start:
         cmp     bx, '5'
         jbe     .step
         mov     si, ready
-        mov     di, ROW(4)
+        mov     di, ROW(8)
         call    puts
 .spin:  jmp     .spin
 
