@@ -54,6 +54,10 @@ class StateReader {
     std::memcpy(out, p_, len);
     p_ += len;
   }
+  void skip(size_t len) {
+    if (size_t(end_ - p_) < len) throw StateError{"state data ends early"};
+    p_ += len;
+  }
   template <typename... T>
   void operator()(T&... values) {
     (get(values), ...);

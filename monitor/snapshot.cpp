@@ -1,5 +1,8 @@
 #include "monitor/snapshot.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -239,14 +242,22 @@ void load_ram(PhysicalMemory& m, StateReader& r) {
     if (page >= size / PAGE_SIZE) throw StateError{"the snapshot's RAM has a bad page number"};
     if (page < last) throw StateError{"the snapshot's RAM pages are out of order"};
     last = page + 1;
-    uint8_t skip[PAGE_SIZE];
-    check.raw(skip, PAGE_SIZE);
+    check.skip(PAGE_SIZE);
   }
-  // Pages not in the snapshot become zero; those already zero are only read (a fresh machine's
-  // RAM is untouched host memory: writing it all would fault every page in).
+  // Pages not in the snapshot become zero. Guest RAM is a private anonymous mapping (interp/
+  // memory.cpp, monitor/hv/machine_memory.cpp), so MADV_DONTNEED makes a run of pages read as
+  // zeros without touching them: no page fault per page, and memory the guest used goes back
+  // to the host. Elsewhere (another host page size) a page is compared, then cleared if needed.
   static const uint8_t zeros[PAGE_SIZE] = {};
+  static const bool can_drop = sysconf(_SC_PAGESIZE) == long(PAGE_SIZE);
   uint32_t next = 0;
   auto zero_up_to = [&](uint32_t end) {
+    if (next >= end) return;
+    uint8_t* first = m.ram() + uint64_t(next) * PAGE_SIZE;
+    if (can_drop && madvise(first, uint64_t(end - next) * PAGE_SIZE, MADV_DONTNEED) == 0) {
+      next = end;
+      return;
+    }
     for (; next < end; ++next) {
       uint8_t* p = m.ram() + uint64_t(next) * PAGE_SIZE;
       if (std::memcmp(p, zeros, PAGE_SIZE) != 0) std::memset(p, 0, PAGE_SIZE);
