@@ -6,20 +6,7 @@
 #include "disk_pattern.h"
 #include "platform.h"
 
-#define ATA_DATA 0x1F0
-#define ATA_ERROR 0x1F1
-#define ATA_NSECT 0x1F2
-#define ATA_LBAL 0x1F3
-#define ATA_LBAM 0x1F4
-#define ATA_LBAH 0x1F5
-#define ATA_DEVICE 0x1F6
-#define ATA_STATUS 0x1F7 /* read; command on write */
-#define ATA_CTRL 0x3F6   /* device control on write, alternate status on read */
-
-#define ST_BSY 0x80
-#define ST_DRDY 0x40
-#define ST_DRQ 0x08
-#define ST_ERR 0x01
+#include "ata_regs.h"
 
 static uint16_t buf[256];
 static volatile uint32_t irq14, irq14_status;
@@ -63,7 +50,7 @@ static uint32_t first_mismatch(uint32_t sector) {
 }
 
 static void read_and_check(uint32_t lba, uint8_t count, uint32_t code) {
-  issue(0x20, lba, count); /* READ SECTORS */
+  issue(CMD_READ_SECTORS, lba, count);
   for (uint32_t k = 0; k < count; k++) {
     wait_drq("READ SECTORS DRQ", code);
     read_data();
@@ -110,20 +97,20 @@ int main(void) {
   read_and_check(DISK_SECTORS - 1, 1, 15);
 
   /* Past the end: ERR with IDNF (ATA-6 8.27). */
-  issue(0x20, DISK_SECTORS, 1);
+  issue(CMD_READ_SECTORS, DISK_SECTORS, 1);
   uint8_t s = wait_not_busy(16);
   check_eq("read past the end: ERR, no DRQ", ST_ERR, s & (ST_ERR | ST_DRQ), 16);
   check_eq("read past the end: IDNF", 0x10, inb(ATA_ERROR) & 0x10, 17);
 
   /* Write sector 5 (snapshot=on keeps the image file unchanged) and read it back. */
   read_and_check(5, 1, 18);
-  issue(0x30, 5, 1); /* WRITE SECTORS */
+  issue(CMD_WRITE_SECTORS, 5, 1);
   wait_drq("WRITE SECTORS DRQ", 19);
   for (unsigned i = 0; i < 256; i++) outw(ATA_DATA, (uint16_t)(0xC0DE ^ (i * 0x0101)));
   check_eq("status after the write", ST_DRDY, wait_not_busy(20) & (ST_DRDY | ST_DRQ | ST_ERR), 20);
   outb(ATA_STATUS, 0xE7); /* FLUSH CACHE */
   check_eq("status after FLUSH CACHE", ST_DRDY, wait_not_busy(21) & (ST_DRDY | ST_DRQ | ST_ERR), 21);
-  issue(0x20, 5, 1);
+  issue(CMD_READ_SECTORS, 5, 1);
   wait_drq("read back DRQ", 22);
   read_data();
   for (unsigned i = 0; i < 256; i++)
@@ -136,7 +123,7 @@ int main(void) {
   lapic_virtual_wire();
   pic_init(0xFB, 0xBF);
   outb(ATA_CTRL, 0x00);
-  issue(0x20, 1000, 1);
+  issue(CMD_READ_SECTORS, 1000, 1);
   while (irq14 == 0) wait_for_interrupt();
   check_eq("IRQ14 count", 1, irq14, 26);
   check_eq("status seen in the IRQ14 handler", ST_DRDY | ST_DRQ, irq14_status & (ST_BSY | ST_DRDY | ST_DRQ | ST_ERR), 27);
