@@ -45,6 +45,9 @@ TEST(Partitions, ATripleFaultStopsOnlyThatPartition) {
   const std::string info1 = hv.info_partitions();
   EXPECT_NE(info1.find("looper"), std::string::npos);
   EXPECT_NE(info1.find("triple-faulted"), std::string::npos) << info1;
+  // The faulter may fault before the looper's thread has run at all (a loaded machine): wait
+  // until it has run some instructions rather than assume it.
+  ASSERT_TRUE(wait_for([&] { return looper.machine().cpu().icount > 1000; }));
   hv.stop("looper");
   EXPECT_EQ(looper.state(), PartitionState::STOPPED);
   const uint64_t ran = looper.machine().cpu().icount;
