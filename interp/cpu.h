@@ -71,6 +71,7 @@ enum ExitReason : uint8_t {
   EXIT_CPUID,
   EXIT_RDTSC,
   EXIT_MSR,
+  EXIT_VMCALL,        // VMCALL (a thin guest's hypercall) waits in cpu.trap_insn
   EXIT_HLT,
   EXIT_TRIPLE_FAULT,
   EXIT_REQUEST,       // asked from outside (timeout, debugger)

@@ -367,6 +367,10 @@ int Interpreter::at_boundary() {
   first_boundary_ = false;
   if (sample_flag_ && sample_flag_->load(std::memory_order_relaxed))  // --profile
     sample_hook_(sample_ctx_, c);
+  if (attention_ && attention_->load(std::memory_order_relaxed)) {
+    c.exit_reason = EXIT_REQUEST;
+    return BOUNDARY_EXIT;
+  }
   if (c.debug_pending.kind != HIT_NONE) {  // a debugger watchpoint: stop after the access
     c.debug_hit = c.debug_pending;
     c.debug_pending.kind = HIT_NONE;
@@ -419,6 +423,12 @@ int Interpreter::at_boundary() {
     return BOUNDARY_STEP;
   }
   refresh_events(c);
+  if (attention_) {
+    // A kick may have set events between our check above and the refresh that cleared it:
+    // order the clear before a second look at the flag (set_attention).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (attention_->load(std::memory_order_relaxed)) c.events = 1;
+  }
   return BOUNDARY_RUN;
 }
 
@@ -451,6 +461,7 @@ ExitReason Interpreter::step_checked() {
 void Interpreter::begin_run() {
   Cpu& c = cpu_;
   refresh_events(c);  // EFLAGS.TF/RF may have been set from outside (debugger, reset)
+  if (attention_ && attention_->load(std::memory_order_relaxed)) c.events = 1;
   first_boundary_ = true;
   resume_lin_ = c.seg[CS].base + c.eip;
 }

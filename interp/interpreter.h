@@ -50,6 +50,11 @@ class Interpreter {
     sample_hook_ = hook;
     sample_ctx_ = ctx;
   }
+  // Another thread asks the run to return: it sets *flag, then Cpu::events; the next block
+  // boundary returns EXIT_REQUEST while *flag is set (the owner clears it). Looked at only
+  // where events are handled, so the fast path pays nothing (the secondary hypervisor's
+  // preemption, monitor/hypercall.h).
+  void set_attention(std::atomic<uint8_t>* flag) { attention_ = flag; }
   // Tier 1: blocks entered tier->threshold() times are handed to it; compiled code installed
   // in DecodedBlock::native runs instead of the block. nullptr: interpret only.
   void set_native_tier(NativeTier* tier);
@@ -89,6 +94,7 @@ class Interpreter {
   std::atomic<uint32_t>* sample_flag_ = nullptr;
   SampleHook sample_hook_ = nullptr;
   void* sample_ctx_ = nullptr;
+  std::atomic<uint8_t>* attention_ = nullptr;
   bool in_step_ = false;         // inside step_checked: the boundary was already handled
   bool first_boundary_ = false;  // the next boundary is where run()/step() resumed
   uint32_t resume_lin_ = 0;      // ... at this linear EIP: a debugger breakpoint there is skipped

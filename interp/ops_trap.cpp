@@ -1,4 +1,4 @@
-// IN/OUT/INS/OUTS, CPUID, RDTSC, HLT, RDMSR/WRMSR, RDPMC: decoded here, executed by the monitor
+// IN/OUT/INS/OUTS, CPUID, RDTSC, HLT, RDMSR/WRMSR, RDPMC, VMCALL: decoded here, executed by the monitor
 // (execute_trapped); their handler (interp/sem/trap.h) only leaves the block before them.
 #include <cstring>
 
@@ -188,6 +188,7 @@ bool execute_trapped(Cpu& c, IoBus& io) {
       case TRAP_RDMSR: do_rdmsr(c); break;
       case TRAP_WRMSR: do_wrmsr(c); break;
       case TRAP_RDPMC: do_rdpmc(c); break;
+      case TRAP_VMCALL: raise_ud();  // no VMX here; thin guests' monitors take it first
       default: raise_ud();
     }
     ++c.icount;
@@ -226,6 +227,7 @@ bool select_trap(const DecodeContext& ctx, Insn& i) {
     case ZYDIS_MNEMONIC_RDMSR: op = TRAP_RDMSR; break;
     case ZYDIS_MNEMONIC_WRMSR: op = TRAP_WRMSR; break;
     case ZYDIS_MNEMONIC_RDPMC: op = TRAP_RDPMC; break;
+    case ZYDIS_MNEMONIC_VMCALL: op = TRAP_VMCALL; break;  // 0F 01 C1
     default: return false;
   }
   if (i.lock) { i.fn = handler_ud; return true; }

@@ -1,4 +1,5 @@
 #include "monitor/machine.h"
+#include "monitor/hypercall.h"
 
 #include <algorithm>
 #include <atomic>
@@ -72,6 +73,7 @@ const char* exit_reason_name(unsigned r) {
     case EXIT_CPUID: return "cpuid";
     case EXIT_RDTSC: return "rdtsc";
     case EXIT_MSR: return "msr";
+    case EXIT_VMCALL: return "vmcall";
     case EXIT_HLT: return "hlt";
     case EXIT_TRIPLE_FAULT: return "triple_fault";
     case EXIT_REQUEST: return "request";
@@ -366,6 +368,19 @@ void Machine::load_bios(const std::string& path) {
   mem_->alias_rom(uint32_t(0x100000000ull - n), low, uint32_t(n));
 }
 
+void Machine::set_hypercall_handler(HypercallHandler* handler) {
+  hypercalls_ = handler;
+  interp_->set_attention(handler ? &kicked_ : nullptr);
+}
+
+void Machine::serve_posted_jobs() { mailbox_.drain(); }
+
+void Machine::kick() {
+  kicked_.store(1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // the flag before events (set_attention)
+  cpu_.events = 1;
+}
+
 void Machine::request_exit(int status) {
   int none = -1;
   exit_status_.compare_exchange_strong(none, status);
@@ -506,6 +521,12 @@ void Machine::register_final_stats() {
 bool Machine::run_trapped() {
   const TrapOp op = trap_op(*cpu_.trap_insn);
   ++trap_ops_[op];
+  if (op == TRAP_VMCALL && hypercalls_) {
+    cpu_.exit_reason = EXIT_NONE;
+    ++cpu_.icount;  // retired, as execute_trapped counts the instructions it runs
+    hypercalls_->hypercall(cpu_);
+    return true;
+  }
   // The TSC counts guest nanoseconds (a 1 GHz part): PIT, RTC, APIC timer and TSC all read
   // the one virtual clock, so a guest calibrating one against another sees them agree.
   const uint64_t now = clock_.now_ns();
@@ -883,6 +904,10 @@ int Machine::run() {
     ++exits_[r];
     const uint64_t retired = cpu_.icount;
     if (!finish_exit(r, status)) break;
+    if (hypercalls_) {
+      kicked_.store(0, std::memory_order_relaxed);
+      hypercalls_->poll(cpu_);
+    }
     if (r >= EXIT_IO && r <= EXIT_HLT && cpu_.icount == retired) ++trapped_faults;
     if (r == EXIT_DEBUG && gdb_target_ &&
         gdb_target_->run_state() == CpuDebugTarget::RunState::RUNNING)

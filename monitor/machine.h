@@ -41,6 +41,7 @@ class ConsoleTap;
 class ScriptRunner;
 struct ConsoleScript;
 class Determinism;
+class HypercallHandler;
 
 // Raised for configuration problems the user must fix (bad ROM, unopenable file, ...).
 struct ConfigError {
@@ -72,6 +73,16 @@ class Machine {
   // Run `job` on the CPU thread between two instructions (posted through the mailbox and
   // awaited while run() runs; at once otherwise). The primary hypervisor's stage-2 changes.
   void run_on_cpu_thread(const std::function<void()>& job);
+  // Thin guests (monitor/hypercall.h): VMCALL goes to `handler` (nullptr: #UD), which is also
+  // polled after every interpreter return. Set before run(). kick() (any thread) makes the
+  // interpreter return to the run loop at the next block boundary, so the handler's poll()
+  // runs within microseconds.
+  void set_hypercall_handler(HypercallHandler* handler);
+  void kick();
+  bool exit_requested() const { return exit_status_.load() >= 0; }
+  // On the CPU thread, from a hypercall handler that waits: run the jobs posted with
+  // run_on_cpu_thread (stage-2 changes) so they do not wait for the guest.
+  void serve_posted_jobs();
   // Before run() is called again (a stopped partition restarted): forget the exit request.
   void clear_exit_request() { exit_status_ = -1; }
   // A PC reset (CPU and devices to power-on state, RAM kept); not while run() runs.
@@ -171,6 +182,8 @@ class Machine {
   uint64_t exits_[EXIT_COUNT] = {};
   uint64_t resets_ = 0;
   uint64_t trap_ops_[TRAP_COUNT] = {};
+  HypercallHandler* hypercalls_ = nullptr;
+  std::atomic<uint8_t> kicked_{0};  // Interpreter::set_attention
   std::chrono::steady_clock::time_point started_;
   double wall_seconds_ = 0;
 

@@ -1,4 +1,5 @@
-// Instructions the monitor executes: IN/OUT/INS/OUTS, CPUID, RDTSC, HLT, RDMSR/WRMSR, RDPMC.
+// Instructions the monitor executes: IN/OUT/INS/OUTS, CPUID, RDTSC, HLT, RDMSR/WRMSR, RDPMC,
+// VMCALL.
 // Their handler only leaves the block before the instruction (interp/trap.h); the monitor
 // then runs it with execute_trapped (interp/ops_trap.cpp), where the selector also is.
 #pragma once
@@ -16,6 +17,7 @@ constexpr ExitReason trap_exit_reason(TrapOp op) {
     case TRAP_RDMSR:
     case TRAP_WRMSR:
     case TRAP_RDPMC: return EXIT_MSR;
+    case TRAP_VMCALL: return EXIT_VMCALL;
     default: return EXIT_IO;
   }
 }
@@ -32,7 +34,7 @@ void trap_exit(Cpu& c, const Insn& i) {
 // ---- handler tables ---------------------------------------------------------------------
 
 inline constexpr auto kTrapExit =
-    make_handlers<Dim<EXIT_IO, EXIT_CPUID, EXIT_RDTSC, EXIT_MSR, EXIT_HLT>>(
+    make_handlers<Dim<EXIT_IO, EXIT_CPUID, EXIT_RDTSC, EXIT_MSR, EXIT_VMCALL, EXIT_HLT>>(
         []<ExitReason R>() { return &trap_exit<R>; });
 
 }  // namespace softcpu
