@@ -7,6 +7,7 @@
 #include "monitor/hv/config_check.h"
 #include "monitor/hv/config_file.h"
 #include "monitor/hv/primary.h"
+#include "monitor/hv/secondary.h"
 #include "monitor/machine.h"
 #include "monitor/machine_config.h"
 #include "tools/options.h"
@@ -26,24 +27,23 @@ bool load_system(const std::string& path, softcpu::hv::SystemConfig* system) {
 }
 
 // A system of several partitions: the primary hypervisor builds and runs them (one host thread
-// each for now: docs/design.md "The hypervisor model"). The secondary hypervisor (issue 14) and
-// SMP are not built: a partition that needs them is refused here, before anything starts.
+// each for now: docs/design.md "The hypervisor model"); partitions of a secondary hypervisor
+// run on its threads under its priority scheduler (monitor/hv/secondary.h). SMP is not built:
+// the primary refuses it.
 int run_partitions(const softcpu::hv::SystemConfig& system, const std::string& path) {
   using namespace softcpu;
-  for (const hv::PartitionConfig& p : system.partitions) {
-    for (const hv::HypervisorConfig& h : system.hypervisors)
-      if (h.name == p.hypervisor && h.kind == hv::HypervisorKind::SECONDARY) {
-        std::fprintf(stderr, "softcpu: %s:%u: partition '%s' runs on the secondary hypervisor "
-                     "'%s', which is not built yet\n", path.c_str(), p.line, p.name.c_str(),
-                     h.name.c_str());
-        return 2;
-      }
-  }
   try {
     hv::PrimaryHypervisor primary(system);
+    for (const hv::HypervisorConfig& h : system.hypervisors)
+      if (h.kind == hv::HypervisorKind::SECONDARY)
+        primary.attach_secondary(
+            std::make_unique<hv::SecondaryHypervisor>(h, system, primary.secondary_port()));
     const int status = primary.run();
     std::fprintf(stderr, "%s", primary.info_partitions().c_str());
     return status;
+  } catch (const hv::HvError& e) {
+    std::fprintf(stderr, "softcpu: %s: %s\n", path.c_str(), e.message.c_str());
+    return 2;
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "softcpu: %s: %s\n", path.c_str(), e.message.c_str());
     return 2;

@@ -250,7 +250,8 @@ void read_processor_set(Reader& r, const toml::table& t, ProcessorSetConfig* s) 
 void read_hypervisor(Reader& r, const toml::table& t, HypervisorConfig* h) {
   const std::string where = r.named(
       t, "hypervisor", "hypervisor",
-      {"name", "kind", "processor_set", "scheduler", "time_slice", "priorities"}, h);
+      {"name", "kind", "processor_set", "scheduler", "time_slice", "priorities",
+       "priority_inheritance"}, h);
   r.require(t, "processor_set", where);
   std::string v;
   if (r.str(t, "kind", where, &v)) {
@@ -268,6 +269,7 @@ void read_hypervisor(Reader& r, const toml::table& t, HypervisorConfig* h) {
   uint64_t us;
   if (r.duration_us(t, "time_slice", where, &us)) h->time_slice_us = uint32_t(std::min<uint64_t>(us, ~0u));
   r.range(t, "priorities", where, 255, &h->priority_range);
+  r.boolean(t, "priority_inheritance", where, &h->priority_inheritance);
 }
 
 void read_pool(Reader& r, const toml::table& t, MemoryPoolConfig* p) {

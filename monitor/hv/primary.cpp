@@ -83,8 +83,26 @@ PrimaryHypervisor::~PrimaryHypervisor() {
   for (auto& p : partitions_) {
     p->stop_requested_ = true;
     if (p->machine_) p->machine_->request_exit(0);
-    scheduler_->join(p->id_);
+    if (!on_secondary(*p) || secondary_) scheduler_for(*p).join(p->id_);
   }
+}
+
+bool PrimaryHypervisor::on_secondary(const Partition& p) const {
+  for (const auto& h : config_.hypervisors)
+    if (h.name == p.config_.hypervisor) return h.kind == HypervisorKind::SECONDARY;
+  return false;
+}
+
+Scheduler& PrimaryHypervisor::scheduler_for(const Partition& p) {
+  if (!on_secondary(p)) return *scheduler_;
+  if (!secondary_)
+    throw HvError{"partition '" + p.name() + "' runs on the secondary hypervisor, which is not "
+                  "attached"};
+  return *secondary_;
+}
+
+void PrimaryHypervisor::attach_secondary(std::unique_ptr<Scheduler> secondary) {
+  secondary_ = std::move(secondary);
 }
 
 uint32_t PrimaryHypervisor::pool_page(const std::string& name) {
@@ -201,16 +219,17 @@ Partition& PrimaryHypervisor::partition(const std::string& name) {
 
 void PrimaryHypervisor::start(const std::string& name) {
   Partition& p = partition(name);
+  Scheduler& sched = scheduler_for(p);
   {
     std::lock_guard lock(mu_);
     if (p.state_ == PartitionState::RUNNING) throw HvError{"partition '" + name + "' is running"};
     p.state_ = PartitionState::RUNNING;
   }
-  scheduler_->join(p.id_);  // the thread of its last run has ended
+  sched.join(p.id_);  // the thread of its last run has ended
   p.stop_requested_ = false;
   p.machine_->clear_exit_request();
   Machine* m = p.machine_.get();
-  scheduler_->start(p.id_, SchedulableVcpu{name, [m] { return m->run(); }, [m] { m->request_exit(0); }},
+  sched.start(p.id_, SchedulableVcpu{name, [m] { return m->run(); }, [m] { m->request_exit(0); }},
                     [this, &p](int status) { on_stopped(p, status); });
 }
 
@@ -232,7 +251,7 @@ void PrimaryHypervisor::stop(const std::string& name) {
     p.stop_requested_ = true;
     p.machine_->request_exit(0);
   }
-  scheduler_->join(p.id_);
+  if (!on_secondary(p) || secondary_) scheduler_for(p).join(p.id_);
 }
 
 void PrimaryHypervisor::reset(const std::string& name) {
@@ -374,6 +393,13 @@ SecondaryPort PrimaryHypervisor::secondary_port() {
       return false;
     }
   };
+  h.machine = [this](const std::string& name) -> Machine* {
+    for (auto& p : partitions_)
+      if (p->name() == name && on_secondary(*p)) return p->machine_.get();
+    return nullptr;
+  };
+  h.machine_base = memory_.base();
+  h.machine_bytes = memory_.bytes();
   return SecondaryPort(std::move(h));
 }
 

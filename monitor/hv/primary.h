@@ -70,6 +70,10 @@ class PrimaryHypervisor {
 
   // The read-only interface the secondary hypervisor gets.
   SecondaryPort secondary_port();
+  // The secondary hypervisor (monitor/hv/secondary.h): partitions whose hypervisor is of
+  // kind secondary start and stop through it; the primary still decides when. Owned here.
+  void attach_secondary(std::unique_ptr<Scheduler> secondary);
+  bool on_secondary(const Partition& p) const;
 
  private:
   void build_partition(const PartitionConfig& pc, unsigned id);
@@ -87,6 +91,8 @@ class PrimaryHypervisor {
   };
   std::vector<Pool> pools_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<Scheduler> secondary_;  // after partitions_: goes first
+  Scheduler& scheduler_for(const Partition& p);
   std::mutex mu_;  // partition state changes; lend/take_back
   std::condition_variable stopped_cv_;
 };

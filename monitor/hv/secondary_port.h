@@ -8,6 +8,10 @@
 
 #include "monitor/hv/stage2.h"
 
+namespace softcpu {
+class Machine;
+}
+
 namespace softcpu::hv {
 
 class SecondaryPort {
@@ -16,6 +20,11 @@ class SecondaryPort {
     std::function<const Stage2Table*(const std::string&)> table;  // nullptr: no such partition
     std::function<bool(const std::string&)> request_start;
     std::function<bool(const std::string&)> request_stop;
+    // The machine of a partition the secondary schedules (its CPU thread runs there); nullptr
+    // for any other partition.
+    std::function<Machine*(const std::string&)> machine;
+    const uint8_t* machine_base = nullptr;  // machine memory, read through a Stage2View only
+    uint64_t machine_bytes = 0;
   };
   explicit SecondaryPort(Hooks hooks) : hooks_(std::move(hooks)) {}
 
@@ -27,6 +36,14 @@ class SecondaryPort {
   }
   bool request_start(const std::string& partition) const { return hooks_.request_start(partition); }
   bool request_stop(const std::string& partition) const { return hooks_.request_stop(partition); }
+  Machine* machine(const std::string& partition) const {
+    return hooks_.machine ? hooks_.machine(partition) : nullptr;
+  }
+  // The bytes at a machine address a Stage2View translated (read-only).
+  const uint8_t* machine_bytes(uint64_t machine_address, uint64_t len) const {
+    if (machine_address + len > hooks_.machine_bytes || machine_address + len < len) return nullptr;
+    return hooks_.machine_base + machine_address;
+  }
 
  private:
   Hooks hooks_;

@@ -33,6 +33,8 @@ struct HypervisorConfig {
   uint32_t time_slice_us = 10000;          // round robin slice
   // Priorities its partitions may use, inclusive (the priority scheduler's levels).
   std::pair<unsigned, unsigned> priority_range{0, 255};
+  // Secondary: lazy priority inheritance on lock words (docs/hypercalls.md); off to compare.
+  bool priority_inheritance = true;
   unsigned line = 0;
 };
 

@@ -1,0 +1,594 @@
+#include "monitor/hv/secondary.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <future>
+
+#include "guests/include/softcpu/hypercall.h"
+#include "interp/flags.h"
+#include "monitor/hypercall.h"
+#include "monitor/machine.h"
+
+namespace softcpu::hv {
+
+namespace {
+// How long a partition with no ready vCPU sleeps before looking at stop requests and posted
+// jobs (a wake or a due timeout ends the sleep at once).
+constexpr auto kIdlePoll = std::chrono::milliseconds(2);
+}  // namespace
+
+// One partition: its vCPUs, its run queue (the per-priority ready and run lists of the one
+// host thread it runs on) and its hypercalls. Everything is under the hypervisor's mu_.
+class SecondaryHypervisor::Thin final : public HypercallHandler {
+ public:
+  Thin(SecondaryHypervisor& hv, const PartitionConfig& pc, Machine& m, Stage2View view,
+       std::pair<unsigned, unsigned> range, unsigned initial)
+      : name(pc.name), machine(m), hv_(hv), view_(view), range_(range), initial_(initial) {}
+
+  void hypercall(Cpu& c) override;
+  void poll(Cpu& c) override;
+  void reset_locked();  // one vCPU (id 1, the boot context) running at the initial priority
+  ThinStats stats_locked() const {
+    ThinStats s = st_;
+    s.list_touches = rq_.touches;
+    return s;
+  }
+  // Made ready from another thread: wake this partition's thread or preempt its vCPU.
+  void nudge_locked(const VcpuBlock* v) {
+    if (idle_) cv_.notify_one();
+    else if (current_ && v->tprio > current_->tprio) machine.kick();
+  }
+  void make_ready_locked(VcpuBlock* v, bool front);
+  void remove_waiter_locked(VcpuBlock* v);
+
+  const std::string name;
+  Machine& machine;
+  ThinStats st_;
+
+ private:
+  using Lock = std::unique_lock<std::mutex>;
+  void save(Cpu& c, VcpuBlock* v) {
+    std::copy(c.regs, c.regs + 8, v->ctx.regs);
+    v->ctx.eip = c.eip;
+    v->ctx.eflags = read_eflags(c);
+    v->ctx.fpu = c.fpu;
+  }
+  void load(Cpu& c, const VcpuBlock* v) {
+    std::copy(v->ctx.regs, v->ctx.regs + 8, c.regs);
+    c.eip = v->ctx.eip;
+    c.eflags = v->ctx.eflags;
+    c.lz_kind = LZ_NONE;
+    c.fpu = v->ctx.fpu;
+  }
+  VcpuBlock* best_ready_locked();
+  void dispatch_locked(Cpu& c, VcpuBlock* v);
+  void schedule_locked(Cpu& c, Lock& lock);
+  void maybe_preempt_locked(Cpu& c, Lock& lock);
+  void off_cpu_locked(Cpu& c, VcpuState state);
+  VcpuBlock* vcpu(unsigned id) {
+    if (id == 0 || id > vcpus_.size()) return nullptr;
+    VcpuBlock* v = vcpus_[id - 1].get();
+    return v && v->state != VcpuState::EXITED ? v : nullptr;
+  }
+  void set_tprio_locked(VcpuBlock* v);
+  // A guest-physical word: its machine address (the key of wait queues) and host bytes.
+  const uint8_t* word(uint32_t addr, uint64_t* key, int* err) const {
+    if (addr & 3) { *err = SC_EINVAL; return nullptr; }
+    const auto e = view_.lookup(addr >> 12);
+    if (!e || !(e->perms & S2_R)) { *err = SC_EFAULT; return nullptr; }
+    *key = uint64_t(e->machine_page) * 4096 + (addr & 0xFFF);
+    const uint8_t* p = hv_.port_.machine_bytes(*key, 4);
+    if (!p) *err = SC_EFAULT;
+    return p;
+  }
+  static uint32_t load_word(const uint8_t* p) {
+    return std::atomic_ref<uint32_t>(*const_cast<uint32_t*>(reinterpret_cast<const uint32_t*>(p)))
+        .load(std::memory_order_acquire);
+  }
+  bool read_guest(uint32_t addr, uint32_t len, std::string* out) const;
+  void do_wait(Cpu& c, Lock& lock, bool lock_word);
+  void do_wake(Cpu& c);
+  void do_request(Cpu& c, Lock& lock);
+
+  SecondaryHypervisor& hv_;
+  Stage2View view_;
+  std::pair<unsigned, unsigned> range_;
+  unsigned initial_;
+  std::vector<std::unique_ptr<VcpuBlock>> vcpus_;  // by id - 1
+  VcpuBlock* current_ = nullptr;  // on the CPU (state RUNNING)
+  VcpuBlock* last_ = nullptr;     // whose registers the CPU holds
+  RunQueue rq_;
+  std::vector<VcpuBlock*> boosted_ready_;  // raised while ready: not moved (lazy inheritance)
+  std::condition_variable cv_;
+  bool idle_ = false;  // the thread sleeps in schedule_locked
+};
+
+void SecondaryHypervisor::Thin::reset_locked() {
+  for (auto& v : vcpus_)
+    if (v && v->state == VcpuState::BLOCKED) remove_waiter_locked(v.get());
+  const uint64_t touches = rq_.touches;
+  rq_ = RunQueue();
+  rq_.touches = touches;
+  vcpus_.clear();
+  boosted_ready_.clear();
+  auto v = std::make_unique<VcpuBlock>();
+  v->id = 1;
+  v->prio = v->tprio = initial_;
+  v->state = VcpuState::RUNNING;
+  rq_.push_run(v.get(), v->tprio);
+  current_ = last_ = v.get();
+  vcpus_.push_back(std::move(v));
+  st_.live_vcpus = 1;
+}
+
+void SecondaryHypervisor::Thin::make_ready_locked(VcpuBlock* v, bool front) {
+  v->state = VcpuState::READY;
+  if (v->tprio != v->prio) ++st_.pi_requeues;
+  rq_.push_ready(v, v->tprio, front);
+}
+
+void SecondaryHypervisor::Thin::remove_waiter_locked(VcpuBlock* v) {
+  auto [a, b] = hv_.waiters_.equal_range(v->wait_key);
+  for (auto it = a; it != b; ++it)
+    if (it->second.second == v) {
+      hv_.waiters_.erase(it);
+      break;
+    }
+  if (v->deadline) hv_.timeouts_.erase({v->deadline, this, v});
+  v->deadline = 0;
+}
+
+// The highest ready vCPU: the head of the highest ready list, or a holder whose Tprio was
+// raised while it sat on a lower list (not moved there: lazy inheritance).
+VcpuBlock* SecondaryHypervisor::Thin::best_ready_locked() {
+  const int level = rq_.highest_ready();
+  VcpuBlock* best = level >= 0 ? rq_.first_ready(unsigned(level)) : nullptr;
+  int best_prio = level;
+  for (size_t k = 0; k < boosted_ready_.size();) {
+    VcpuBlock* v = boosted_ready_[k];
+    if (v->state != VcpuState::READY || int(v->tprio) <= v->level) {
+      boosted_ready_[k] = boosted_ready_.back();
+      boosted_ready_.pop_back();
+      continue;
+    }
+    if (int(v->tprio) > best_prio) {
+      best = v;
+      best_prio = int(v->tprio);
+    }
+    ++k;
+  }
+  return best;
+}
+
+void SecondaryHypervisor::Thin::dispatch_locked(Cpu& c, VcpuBlock* v) {
+  rq_.remove(v);
+  v->state = VcpuState::RUNNING;
+  rq_.push_run(v, v->tprio);
+  load(c, v);  // always: a wake or a timeout may have written its saved EAX
+  if (v != last_) ++st_.switches;
+  last_ = v;
+  current_ = v;
+}
+
+// The current vCPU leaves the CPU (registers saved) as `state`.
+void SecondaryHypervisor::Thin::off_cpu_locked(Cpu& c, VcpuState state) {
+  VcpuBlock* v = current_;
+  save(c, v);
+  rq_.remove(v);
+  current_ = nullptr;
+  if (state == VcpuState::READY) make_ready_locked(v, false);
+  else v->state = state;
+}
+
+// Run the highest ready vCPU; with none, sleep until a wake, a due timeout or a stop request.
+void SecondaryHypervisor::Thin::schedule_locked(Cpu& c, Lock& lock) {
+  for (;;) {
+    if (VcpuBlock* v = best_ready_locked()) {
+      dispatch_locked(c, v);
+      return;
+    }
+    if (machine.exit_requested() || st_.live_vcpus == 0) return;  // run() ends with no vCPU on
+    uint64_t until = hv_.now_ns() + uint64_t(std::chrono::nanoseconds(kIdlePoll).count());
+    for (const auto& t : hv_.timeouts_)
+      if (std::get<1>(t) == this) {
+        until = std::min(until, std::get<0>(t));
+        break;
+      }
+    idle_ = true;
+    cv_.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(until)));
+    idle_ = false;
+    hv_.expire_due_locked(hv_.now_ns());
+    lock.unlock();
+    machine.serve_posted_jobs();  // stage-2 changes wait for no guest
+    lock.lock();
+  }
+}
+
+void SecondaryHypervisor::Thin::maybe_preempt_locked(Cpu& c, Lock& lock) {
+  if (!current_) return schedule_locked(c, lock);
+  VcpuBlock* best = best_ready_locked();
+  if (!best || best->tprio <= current_->tprio) return;
+  // A preempted vCPU goes to the head of its level (it had not used up anything).
+  VcpuBlock* v = current_;
+  save(c, v);
+  rq_.remove(v);
+  current_ = nullptr;
+  make_ready_locked(v, true);
+  ++st_.preemptions;
+  dispatch_locked(c, best);
+}
+
+void SecondaryHypervisor::Thin::poll(Cpu& c) {
+  Lock lock(hv_.mu_);
+  if (!hv_.timeouts_.empty()) hv_.expire_due_locked(hv_.now_ns());
+  maybe_preempt_locked(c, lock);
+}
+
+void SecondaryHypervisor::Thin::set_tprio_locked(VcpuBlock* v) {
+  unsigned t = v->prio;
+  for (const auto& b : v->boosts) t = std::max(t, b.second);
+  if (t == v->tprio) return;
+  v->tprio = t;
+  if (v->state == VcpuState::RUNNING) {  // its run-list level follows
+    rq_.remove(v);
+    rq_.push_run(v, t);
+  } else if (v->state == VcpuState::READY && v->level >= 0 && unsigned(v->level) != t) {
+    if (int(t) > v->level) boosted_ready_.push_back(v);
+  }
+}
+
+bool SecondaryHypervisor::Thin::read_guest(uint32_t addr, uint32_t len, std::string* out) const {
+  out->clear();
+  while (len) {
+    const uint32_t n = std::min<uint32_t>(len, 4096 - (addr & 0xFFF));
+    const auto e = view_.lookup(addr >> 12);
+    if (!e || !(e->perms & S2_R)) return false;
+    const uint8_t* p = hv_.port_.machine_bytes(uint64_t(e->machine_page) * 4096 + (addr & 0xFFF), n);
+    if (!p) return false;
+    out->append(reinterpret_cast<const char*>(p), n);
+    addr += n;
+    len -= n;
+  }
+  return true;
+}
+
+void SecondaryHypervisor::Thin::do_wait(Cpu& c, Lock& lock, bool lock_word) {
+  VcpuBlock* self = current_;
+  uint64_t key;
+  int err = 0;
+  const uint8_t* p = word(c.regs[EBX], &key, &err);
+  if (!p) {
+    ++st_.bad_hypercalls;
+    c.regs[EAX] = uint32_t(-err);
+    return;
+  }
+  uint32_t w = load_word(p);
+  if (w != c.regs[ECX]) {
+    c.regs[EAX] = uint32_t(-SC_EAGAIN);
+    return;
+  }
+  const uint64_t timeout = c.regs[EDX] | (uint64_t(c.regs[ESI]) << 32);
+  if (lock_word && hv_.config_.priority_inheritance) {
+    // Raise the holder named by the word, and transitively the holders it waits for, to the
+    // waiter's priority; no list is touched (best_ready_locked finds a raised ready holder).
+    uint64_t k = key;
+    for (unsigned depth = 0; depth < SC_MAX_VCPUS; ++depth) {
+      VcpuBlock* h = vcpu(w & ~SC_LOCK_WAITERS);
+      if (!h || h == self) break;
+      h->boosts.emplace_back(k, self->tprio);
+      if (h->tprio < self->tprio) {
+        ++st_.pi_boosts;
+        set_tprio_locked(h);
+      }
+      if (h->state != VcpuState::BLOCKED || !h->lock_wait) break;
+      const uint8_t* hp = hv_.port_.machine_bytes(h->wait_key, 4);
+      if (!hp) break;
+      k = h->wait_key;
+      w = load_word(hp);
+    }
+  }
+  c.regs[EAX] = 0;  // woken; a timeout writes -ETIMEDOUT into the saved EAX
+  off_cpu_locked(c, VcpuState::BLOCKED);
+  self->wait_key = key;
+  self->lock_wait = lock_word;
+  self->wait_seq = ++hv_.wait_seq_;
+  self->deadline = 0;
+  hv_.waiters_.emplace(key, std::make_pair(this, self));
+  if (timeout) {
+    self->deadline = hv_.now_ns() + timeout;
+    const bool earliest = hv_.timeouts_.empty() || self->deadline < std::get<0>(*hv_.timeouts_.begin());
+    hv_.timeouts_.insert({self->deadline, this, self});
+    if (earliest) hv_.timer_cv_.notify_one();
+  }
+  schedule_locked(c, lock);
+}
+
+void SecondaryHypervisor::Thin::do_wake(Cpu& c) {
+  uint64_t key;
+  int err = 0;
+  if (!word(c.regs[EBX], &key, &err)) {
+    ++st_.bad_hypercalls;
+    c.regs[EAX] = uint32_t(-err);
+    return;
+  }
+  // Whoever holds inherited priority for this word releases it now.
+  VcpuBlock* self = current_;
+  const size_t before = self->boosts.size();
+  std::erase_if(self->boosts, [&](const auto& b) { return b.first == key; });
+  if (self->boosts.size() != before) set_tprio_locked(self);
+  // Waiters on the word, in any partition: highest priority first, FIFO within one.
+  std::vector<std::pair<Thin*, VcpuBlock*>> found;
+  auto [a, b] = hv_.waiters_.equal_range(key);
+  for (auto it = a; it != b; ++it) found.push_back(it->second);
+  std::sort(found.begin(), found.end(), [](const auto& x, const auto& y) {
+    if (x.second->tprio != y.second->tprio) return x.second->tprio > y.second->tprio;
+    return x.second->wait_seq < y.second->wait_seq;
+  });
+  const size_t n = std::min<size_t>(found.size(), c.regs[ECX]);
+  for (size_t k = 0; k < n; ++k) {
+    auto [owner, v] = found[k];
+    owner->remove_waiter_locked(v);
+    v->ctx.regs[EAX] = 0;
+    owner->make_ready_locked(v, false);
+    ++owner->st_.wakes;
+    if (owner != this) owner->nudge_locked(v);
+  }
+  c.regs[EAX] = uint32_t(n);
+}
+
+void SecondaryHypervisor::Thin::do_request(Cpu& c, Lock& lock) {
+  const uint32_t op = c.regs[EBX], len = c.regs[EDX];
+  std::string target;
+  if (op > HC_PARTITION_STOP || len == 0 || len > 64 || !read_guest(c.regs[ECX], len, &target)) {
+    ++st_.bad_hypercalls;
+    c.regs[EAX] = uint32_t(-(op > HC_PARTITION_STOP || len == 0 || len > 64 ? SC_EINVAL : SC_EFAULT));
+    return;
+  }
+  if (!hv_.port_.stage2(target)) {
+    ++st_.bad_hypercalls;
+    c.regs[EAX] = uint32_t(-SC_ENOENT);
+    return;
+  }
+  // The primary answers on a thread of its own: stopping a partition waits for its thread,
+  // which may be this one.
+  auto done = std::make_shared<std::promise<bool>>();
+  std::future<bool> answer = done->get_future();
+  SecondaryPort& port = hv_.port_;
+  {
+    std::lock_guard g(hv_.requests_mu_);
+    hv_.requests_.emplace_back([&port, op, target, done] {
+      done->set_value(op == HC_PARTITION_START ? port.request_start(target)
+                                               : port.request_stop(target));
+    });
+  }
+  if (target == name) {  // asked for itself: the answer is the stop
+    c.regs[EAX] = 0;
+    return;
+  }
+  lock.unlock();
+  const bool ok = answer.get();
+  lock.lock();
+  c.regs[EAX] = ok ? 0 : uint32_t(-SC_EBUSY);
+}
+
+void SecondaryHypervisor::Thin::hypercall(Cpu& c) {
+  Lock lock(hv_.mu_);
+  ++st_.hypercalls;
+  c.eip += c.trap_insn->len;
+  if (!current_) {  // cannot happen: a vCPU is on the CPU whenever the guest runs
+    c.regs[EAX] = uint32_t(-SC_EINVAL);
+    return;
+  }
+  VcpuBlock* self = current_;
+  auto fail = [&](int err) {
+    ++st_.bad_hypercalls;
+    c.regs[EAX] = uint32_t(-err);
+  };
+  auto allowed = [&](uint32_t prio) { return prio >= range_.first && prio <= range_.second; };
+  switch (c.regs[EAX]) {
+    case HC_VCPU_CREATE: {
+      const uint32_t entry = c.regs[EBX], stack = c.regs[ECX], prio = c.regs[EDX], arg = c.regs[ESI];
+      if (!allowed(prio)) return fail(SC_EPERM);
+      if (st_.live_vcpus >= SC_MAX_VCPUS) return fail(SC_EAGAIN);
+      size_t slot = 0;
+      while (slot < vcpus_.size() && vcpus_[slot] && vcpus_[slot]->state != VcpuState::EXITED) ++slot;
+      if (slot == vcpus_.size()) vcpus_.emplace_back();
+      vcpus_[slot] = std::make_unique<VcpuBlock>();
+      VcpuBlock* v = vcpus_[slot].get();
+      v->id = unsigned(slot + 1);
+      v->prio = v->tprio = prio;
+      v->ctx.regs[EAX] = arg;
+      v->ctx.regs[ESP] = stack;
+      v->ctx.eip = entry;
+      v->ctx.eflags = read_eflags(c) & ~(ARITH_FLAGS | TF | RF);
+      v->ctx.fpu = c.fpu;
+      ++st_.vcpus_created;
+      ++st_.live_vcpus;
+      c.regs[EAX] = v->id;
+      make_ready_locked(v, false);
+      return maybe_preempt_locked(c, lock);
+    }
+    case HC_VCPU_EXIT: {
+      off_cpu_locked(c, VcpuState::EXITED);
+      self->boosts.clear();
+      if (last_ == self) last_ = nullptr;
+      if (--st_.live_vcpus == 0) {
+        machine.request_exit(0);  // the last task is gone: the partition ends
+        return;
+      }
+      return schedule_locked(c, lock);
+    }
+    case HC_VCPU_YIELD:
+      c.regs[EAX] = 0;
+      off_cpu_locked(c, VcpuState::READY);
+      return schedule_locked(c, lock);
+    case HC_VCPU_SET_PRIORITY: {
+      VcpuBlock* v = c.regs[EBX] == 0 ? self : vcpu(c.regs[EBX]);
+      if (!v) return fail(SC_ESRCH);
+      if (!allowed(c.regs[ECX])) return fail(SC_EPERM);
+      v->prio = c.regs[ECX];
+      v->tprio = ~0u;  // recomputed below
+      unsigned t = v->prio;
+      for (const auto& b : v->boosts) t = std::max(t, b.second);
+      v->tprio = t;
+      if (v->state == VcpuState::RUNNING) {
+        rq_.remove(v);
+        rq_.push_run(v, t);
+      } else if (v->state == VcpuState::READY) {
+        rq_.remove(v);
+        make_ready_locked(v, false);
+      }
+      c.regs[EAX] = 0;
+      return maybe_preempt_locked(c, lock);
+    }
+    case HC_VCPU_SELF: c.regs[EAX] = self->id; return;
+    case HC_WAIT: return do_wait(c, lock, false);
+    case HC_LOCK_WAIT: return do_wait(c, lock, true);
+    case HC_WAKE:
+      do_wake(c);
+      return maybe_preempt_locked(c, lock);
+    case HC_TIME_NS: {
+      const uint64_t t = hv_.now_ns();
+      c.regs[EAX] = uint32_t(t);
+      c.regs[EDX] = uint32_t(t >> 32);
+      return;
+    }
+    case HC_CONSOLE_WRITE: {
+      std::string text;
+      if (c.regs[ECX] > SC_CONSOLE_MAX) return fail(SC_EINVAL);
+      if (!read_guest(c.regs[EBX], c.regs[ECX], &text)) return fail(SC_EFAULT);
+      c.regs[EAX] = c.regs[ECX];
+      auto out = hv_.console_;
+      lock.unlock();
+      out(name, text);
+      return;
+    }
+    case HC_PARTITION_REQUEST: return do_request(c, lock);
+    default: return fail(SC_ENOSYS);  // HC_MEM_LEND / HC_MEM_RETURN are not built
+  }
+}
+
+// ---- the hypervisor --------------------------------------------------------------------
+
+SecondaryHypervisor::SecondaryHypervisor(const HypervisorConfig& config, const SystemConfig& system,
+                                         SecondaryPort port)
+    : config_(config), port_(std::move(port)) {
+  console_ = [](const std::string&, std::string_view text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  };
+  for (const PartitionConfig& pc : system.partitions) {
+    if (pc.hypervisor != config.name) continue;
+    Machine* m = port_.machine(pc.name);
+    auto view = port_.stage2(pc.name);
+    if (!m || !view)
+      throw ConfigError{"partition '" + pc.name + "': the primary gives the secondary hypervisor "
+                        "no machine for it"};
+    const auto range = pc.priority_range.value_or(config.priority_range);
+    const unsigned initial = pc.priority.value_or(range.first);
+    thins_.push_back(std::make_unique<Thin>(*this, pc, *m, *view, range, initial));
+    m->set_hypercall_handler(thins_.back().get());
+  }
+  timer_ = std::thread([this] { timer_main(); });
+}
+
+SecondaryHypervisor::~SecondaryHypervisor() {
+  {
+    std::lock_guard lock(mu_);
+    quit_ = true;
+  }
+  timer_cv_.notify_all();
+  timer_.join();
+  std::vector<std::thread> reqs;
+  {
+    std::lock_guard g(requests_mu_);
+    reqs.swap(requests_);
+  }
+  for (auto& t : reqs) t.join();
+  for (auto& t : thins_) t->machine.request_exit(0);
+  std::lock_guard g(threads_mu_);
+  for (auto& [id, t] : threads_)
+    if (t.joinable()) t.join();
+  for (auto& t : thins_) t->machine.set_hypercall_handler(nullptr);
+}
+
+uint64_t SecondaryHypervisor::now_ns() const {
+  return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+bool SecondaryHypervisor::schedules(const std::string& partition) const {
+  for (const auto& t : thins_)
+    if (t->name == partition) return true;
+  return false;
+}
+
+ThinStats SecondaryHypervisor::stats(const std::string& partition) {
+  std::lock_guard lock(mu_);
+  for (const auto& t : thins_)
+    if (t->name == partition) return t->stats_locked();
+  return {};
+}
+
+void SecondaryHypervisor::set_console(
+    std::function<void(const std::string&, std::string_view)> out) {
+  std::lock_guard lock(mu_);
+  console_ = std::move(out);
+}
+
+void SecondaryHypervisor::start(unsigned id, SchedulableVcpu vcpu, std::function<void(int)> on_stop) {
+  Thin* thin = nullptr;
+  for (const auto& t : thins_)
+    if (t->name == vcpu.name) thin = t.get();
+  if (thin) {
+    std::lock_guard lock(mu_);
+    thin->reset_locked();
+  }
+  std::lock_guard g(threads_mu_);
+  threads_[id] = std::thread([vcpu = std::move(vcpu), on_stop = std::move(on_stop)] {
+    on_stop(vcpu.run());
+  });
+}
+
+void SecondaryHypervisor::join(unsigned id) {
+  std::thread t;
+  {
+    std::lock_guard g(threads_mu_);
+    auto it = threads_.find(id);
+    if (it == threads_.end()) return;
+    t = std::move(it->second);
+    threads_.erase(it);
+  }
+  if (t.joinable()) t.join();
+}
+
+// Blocked vCPUs whose timeout passed become ready with -ETIMEDOUT.
+void SecondaryHypervisor::expire_due_locked(uint64_t now) {
+  while (!timeouts_.empty() && std::get<0>(*timeouts_.begin()) <= now) {
+    auto [deadline, owner, v] = *timeouts_.begin();
+    owner->remove_waiter_locked(v);
+    v->ctx.regs[EAX] = uint32_t(-SC_ETIMEDOUT);
+    ++owner->st_.timeouts;
+    owner->make_ready_locked(v, false);
+    owner->nudge_locked(v);
+  }
+}
+
+// Timeouts of partitions that are running something else: the due vCPU is made ready here and
+// the partition's CPU is kicked so that it preempts within a block.
+void SecondaryHypervisor::timer_main() {
+  std::unique_lock lock(mu_);
+  while (!quit_) {
+    if (timeouts_.empty()) {
+      timer_cv_.wait(lock);
+    } else {
+      const uint64_t next = std::get<0>(*timeouts_.begin());
+      timer_cv_.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(next)));
+    }
+    expire_due_locked(now_ns());
+  }
+}
+
+}  // namespace softcpu::hv

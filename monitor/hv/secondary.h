@@ -1,0 +1,88 @@
+// The secondary hypervisor (issue 14): runs the thin-guest partitions of the system on its own
+// host threads (one per partition, apart from the primary's) with a priority-based preemptive
+// scheduler, and serves their hypercalls (docs/hypercalls.md,
+// guests/include/softcpu/hypercall.h). A thin guest has no scheduler of its own: each task is a
+// vCPU (a register context, monitor/hv/run_queue.h) that this hypervisor switches on the
+// partition's one CPU. It sees memory only through the partitions' read-only stage-2 views and
+// asks the primary to start or stop a partition (SecondaryPort); the primary starts and stops
+// its partitions through the Scheduler interface.
+#pragma once
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "monitor/hv/run_queue.h"
+#include "monitor/hv/scheduler.h"
+#include "monitor/hv/secondary_port.h"
+#include "monitor/hv/system_config.h"
+
+namespace softcpu::hv {
+
+// Per partition, for tests, `info` and the benchmark.
+struct ThinStats {
+  uint64_t hypercalls = 0;
+  uint64_t bad_hypercalls = 0;  // returned an error for bad arguments (not -EAGAIN/-ETIMEDOUT)
+  uint64_t switches = 0;        // the CPU changed to another vCPU
+  uint64_t preemptions = 0;     // a running vCPU was put back on a ready list for a higher one
+  uint64_t wakes = 0;           // vCPUs woken by HC_WAKE
+  uint64_t timeouts = 0;
+  uint64_t pi_boosts = 0;       // a holder's Tprio raised (HC_LOCK_WAIT)
+  uint64_t pi_requeues = 0;     // a vCPU queued at its Tprio rather than its Prio (preempted boosted)
+  uint64_t list_touches = 0;    // insertions and removals on the ready and run lists
+  uint64_t vcpus_created = 0;
+  unsigned live_vcpus = 0;
+};
+
+class SecondaryHypervisor final : public Scheduler {
+ public:
+  // The partitions of `system` whose hypervisor is `config.name`; their machines get this
+  // hypervisor as hypercall handler. Throws ConfigError (monitor/machine.h) for a partition
+  // the port does not give a machine of.
+  SecondaryHypervisor(const HypervisorConfig& config, const SystemConfig& system, SecondaryPort port);
+  ~SecondaryHypervisor() override;
+
+  const char* name() const override { return "secondary-priority"; }
+  void start(unsigned id, SchedulableVcpu vcpu, std::function<void(int)> on_stop) override;
+  void join(unsigned id) override;
+
+  bool schedules(const std::string& partition) const;
+  ThinStats stats(const std::string& partition);
+  // Where HC_CONSOLE_WRITE goes (default: stdout, unbuffered).
+  void set_console(std::function<void(const std::string& partition, std::string_view text)> out);
+
+  class Thin;  // one partition's vCPUs, run queue and hypercalls (secondary.cpp)
+
+ private:
+  friend class Thin;
+  void timer_main();
+  void expire_due_locked(uint64_t now);
+  uint64_t now_ns() const;
+
+  HypervisorConfig config_;
+  SecondaryPort port_;
+  std::vector<std::unique_ptr<Thin>> thins_;
+  std::map<unsigned, std::thread> threads_;  // by partition id
+  std::mutex threads_mu_;
+  std::mutex mu_;                            // every vCPU, list and wait queue
+  std::function<void(const std::string&, std::string_view)> console_;
+  // Blocked vCPUs with a timeout, by deadline (the owner Thin and the vCPU).
+  std::set<std::tuple<uint64_t, Thin*, VcpuBlock*>> timeouts_;
+  std::multimap<uint64_t, std::pair<Thin*, VcpuBlock*>> waiters_;  // by word key
+  uint64_t wait_seq_ = 0;
+  std::thread timer_;
+  std::condition_variable timer_cv_;
+  bool quit_ = false;
+  std::vector<std::thread> requests_;  // HC_PARTITION_REQUEST answered by the primary
+  std::mutex requests_mu_;
+};
+
+}  // namespace softcpu::hv
