@@ -1,0 +1,211 @@
+// The secondary hypervisor with the thin RTOS (guests/rtos) as its guest: the scenarios of
+// tests/guest/hv/rtos_tests.c run on the real CPU under the priority scheduler, once with
+// lazy priority inheritance and once without; the guest prints its measurements on the debug
+// console and asks the primary to stop its partition. Also: the primary stops an idle thin
+// partition on its own.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <unistd.h>
+
+#include "monitor/hv/primary.h"
+#include "monitor/hv/secondary.h"
+#include "monitor/machine.h"
+
+namespace softcpu::hv {
+namespace {
+
+std::string guest_dir() {
+  const char* d = std::getenv("HV_GUEST_DIR");
+  return d ? d : "";
+}
+
+std::string temp_file() {
+  std::string path = "/tmp/softcpu_sec_XXXXXX";
+  const int fd = mkstemp(path.data());
+  EXPECT_GE(fd, 0);
+  close(fd);
+  return path;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// The "key=value" fields of the first line starting with `name `.
+std::map<std::string, long> fields(const std::string& log, const std::string& name) {
+  std::map<std::string, long> out;
+  const size_t at = log.find("\n" + name + " ");
+  if (at == std::string::npos) return out;
+  std::istringstream line(log.substr(at + name.size() + 2, log.find('\n', at + 1) - at - name.size() - 2));
+  std::string kv;
+  while (line >> kv) {
+    const size_t eq = kv.find('=');
+    if (eq != std::string::npos) out[kv.substr(0, eq)] = std::strtol(kv.c_str() + eq + 1, nullptr, 0);
+  }
+  return out;
+}
+
+SystemConfig system_with(const std::string& rom, const std::string& debugcon, bool inheritance) {
+  SystemConfig s;
+  s.hypervisors.push_back({"primary", HypervisorKind::PRIMARY, "", SchedulerKind::ROUND_ROBIN,
+                           10000, {0, 255}, true, 0});
+  s.hypervisors.push_back({"rt", HypervisorKind::SECONDARY, "", SchedulerKind::PRIORITY, 10000,
+                           {0, 255}, inheritance, 0});
+  PartitionConfig p;
+  p.name = "rtos";
+  p.hypervisor = "rt";
+  p.machine.bios_path = rom;
+  p.machine.serial = "none";
+  p.machine.timeout_seconds = 50;
+  p.machine.debugcons.push_back({0xE9, debugcon});
+  p.memory.push_back({0, 2u << 20, false, "", 0});
+  p.priority = 10;
+  p.priority_range = std::make_pair(1u, 200u);
+  s.partitions.push_back(p);
+  return s;
+}
+
+void wait_stopped(Partition& p, int seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (p.state() == PartitionState::RUNNING && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+struct RtosRun {
+  std::string log, console;
+  ThinStats stats;
+  PartitionState state;
+};
+
+RtosRun run_rtos(bool inheritance) {
+  const std::string out = temp_file();
+  const SystemConfig s = system_with(guest_dir() + "/rtos_tests.rom", out, inheritance);
+  PrimaryHypervisor primary(s);
+  auto owned = std::make_unique<SecondaryHypervisor>(s.hypervisors[1], s, primary.secondary_port());
+  SecondaryHypervisor& sec = *owned;
+  primary.attach_secondary(std::move(owned));
+  auto console = std::make_shared<std::string>();
+  auto console_mu = std::make_shared<std::mutex>();
+  sec.set_console([console, console_mu](const std::string& who, std::string_view text) {
+    std::lock_guard g(*console_mu);
+    *console += who + ": " + std::string(text);
+  });
+  primary.start("rtos");
+  wait_stopped(primary.partition("rtos"), 55);
+  RtosRun r;
+  r.log = "\n" + slurp(out);
+  {
+    std::lock_guard g(*console_mu);
+    r.console = *console;
+  }
+  r.stats = sec.stats("rtos");
+  r.state = primary.partition("rtos").state();
+  unlink(out.c_str());
+  return r;
+}
+
+TEST(Secondary, RtosScenariosWithInheritance) {
+  ASSERT_FALSE(guest_dir().empty()) << "HV_GUEST_DIR is not set (run through ctest)";
+  const RtosRun r = run_rtos(true);
+  SCOPED_TRACE(r.log);
+  // The guest asked the primary to stop its own partition: stopped, not exited.
+  EXPECT_EQ(r.state, PartitionState::STOPPED);
+  EXPECT_NE(r.log.find("\ndone\n"), std::string::npos);
+  EXPECT_EQ(r.log.find("FAIL"), std::string::npos);
+  EXPECT_NE(r.console.find("rtos: rtos: console 42 ok\n"), std::string::npos) << r.console;
+  EXPECT_NE(r.log.find("\nstart self=1\n"), std::string::npos);
+
+  auto ce = fields(r.log, "create_exit");
+  EXPECT_EQ(ce["tasks"], 100);
+  EXPECT_EQ(ce["ok"], 1);  // each ran (and exited) before its create returned
+  auto wc = fields(r.log, "wait_changed");
+  EXPECT_EQ(wc["result"], -11);  // -EAGAIN at once
+  EXPECT_LT(wc["us"], 5000);
+  EXPECT_NE(r.log.find("wake_order first=2 after_first=2 rest=2 none=0 order=60,50,40,30"),
+            std::string::npos);
+  auto to = fields(r.log, "timeout");
+  EXPECT_EQ(to["result"], -110);  // -ETIMEDOUT
+  EXPECT_GE(to["us"], 20000);     // not before the time
+  EXPECT_LT(to["us"], 20000 + 30000);  // nor much after (a loaded 2-core host)
+  auto inv = fields(r.log, "inversion");
+  // With inheritance H waits only for L's 1 ms critical section, not for M's 60 ms spin.
+  EXPECT_EQ(inv["h_before_m_end"], 1);
+  EXPECT_LT(inv["h_wait_us"], 20000);
+  EXPECT_GE(inv["h_wait_us"], 900);
+  EXPECT_NE(r.log.find("bad_calls -14 -22 -3 -1 -1 -38 -14"), std::string::npos);
+  EXPECT_EQ(r.stats.bad_hypercalls, 7u);
+  auto sp = fields(r.log, "sem_periodic");
+  EXPECT_EQ(sp["got"], 5);
+  EXPECT_EQ(sp["ticks"], 5);
+  EXPECT_EQ(sp["late"], -110);
+  // Lazy inheritance: L's Tprio was raised, and no list was touched for it (L was never
+  // preempted while raised, so it was never requeued at its Tprio).
+  EXPECT_GE(r.stats.pi_boosts, 1u);
+  EXPECT_EQ(r.stats.pi_requeues, 0u);
+  EXPECT_GE(r.stats.vcpus_created, 100u + 4 + 3 + 1);
+  std::fprintf(stderr, "%s", r.log.c_str());
+  std::fprintf(stderr, "hypercalls %lu switches %lu preemptions %lu wakes %lu timeouts %lu "
+               "list touches %lu pi boosts %lu requeues %lu\n",
+               (unsigned long)r.stats.hypercalls, (unsigned long)r.stats.switches,
+               (unsigned long)r.stats.preemptions, (unsigned long)r.stats.wakes,
+               (unsigned long)r.stats.timeouts, (unsigned long)r.stats.list_touches,
+               (unsigned long)r.stats.pi_boosts, (unsigned long)r.stats.pi_requeues);
+}
+
+TEST(Secondary, RtosInversionWithoutInheritance) {
+  ASSERT_FALSE(guest_dir().empty()) << "HV_GUEST_DIR is not set (run through ctest)";
+  const RtosRun r = run_rtos(false);
+  SCOPED_TRACE(r.log);
+  EXPECT_EQ(r.state, PartitionState::STOPPED);
+  auto inv = fields(r.log, "inversion");
+  // Without inheritance H gets the mutex only after M's spin has ended.
+  EXPECT_EQ(inv["h_before_m_end"], 0);
+  EXPECT_GE(inv["h_wait_us"], 40000);
+  EXPECT_EQ(r.stats.pi_boosts, 0u);
+}
+
+TEST(Secondary, PrimaryStopsAnIdleThinPartition) {
+  ASSERT_FALSE(guest_dir().empty()) << "HV_GUEST_DIR is not set (run through ctest)";
+  const std::string out = temp_file();
+  const SystemConfig s = system_with(guest_dir() + "/rtos_idle.rom", out, true);
+  PrimaryHypervisor primary(s);
+  primary.attach_secondary(
+      std::make_unique<SecondaryHypervisor>(s.hypervisors[1], s, primary.secondary_port()));
+  primary.start("rtos");
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (slurp(out).find("idle self=1") == std::string::npos && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // now blocked for good
+  EXPECT_EQ(primary.partition("rtos").state(), PartitionState::RUNNING);
+  const auto t0 = std::chrono::steady_clock::now();
+  primary.stop("rtos");
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(primary.partition("rtos").state(), PartitionState::STOPPED);
+  EXPECT_LT(ms, 1000.0);
+  EXPECT_EQ(slurp(out).find("FAIL"), std::string::npos);
+  unlink(out.c_str());
+}
+
+TEST(Secondary, WithoutTheSecondaryAThinPartitionIsRefused) {
+  ASSERT_FALSE(guest_dir().empty()) << "HV_GUEST_DIR is not set (run through ctest)";
+  const SystemConfig s = system_with("/nonexistent.rom", "/dev/null", true);
+  // The ROM is read when the machine is built: use a real one.
+  SystemConfig t = s;
+  t.partitions[0].machine.bios_path = guest_dir() + "/rtos_idle.rom";
+  PrimaryHypervisor primary(t);
+  EXPECT_THROW(primary.start("rtos"), HvError);
+}
+
+}  // namespace
+}  // namespace softcpu::hv
