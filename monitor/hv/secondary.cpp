@@ -6,6 +6,10 @@
 #include <cstdio>
 #include <future>
 
+#include <pthread.h>
+#include <sched.h>
+#include <sys/prctl.h>
+
 #include "guests/include/softcpu/hypercall.h"
 #include "interp/flags.h"
 #include "monitor/hypercall.h"
@@ -17,6 +21,20 @@ namespace {
 // How long a partition with no ready vCPU sleeps before looking at stop requests and posted
 // jobs (a wake or a due timeout ends the sleep at once).
 constexpr auto kIdlePoll = std::chrono::milliseconds(2);
+
+// The secondary's threads sleep to deadlines: without this Linux adds its default 50 us timer
+// slack to each (prctl(2) PR_SET_TIMERSLACK).
+void tight_timers() { prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0); }
+
+// The timer thread only sleeps and kicks, so it may run at a real-time priority where the host
+// allows it (sched(7) SCHED_FIFO; needs CAP_SYS_NICE or an RLIMIT_RTPRIO): a due timeout then
+// reaches a busy partition without waiting behind the host's other threads. Returns whether
+// it got one.
+bool realtime_timer_thread() {
+  sched_param sp{};
+  sp.sched_priority = 1;
+  return pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
+}
 }  // namespace
 
 // One partition: its vCPUs, its run queue (the per-priority ready and run lists of the one
@@ -548,6 +566,7 @@ void SecondaryHypervisor::start(unsigned id, SchedulableVcpu vcpu, std::function
   }
   std::lock_guard g(threads_mu_);
   threads_[id] = std::thread([vcpu = std::move(vcpu), on_stop = std::move(on_stop)] {
+    tight_timers();
     on_stop(vcpu.run());
   });
 }
@@ -579,6 +598,8 @@ void SecondaryHypervisor::expire_due_locked(uint64_t now) {
 // Timeouts of partitions that are running something else: the due vCPU is made ready here and
 // the partition's CPU is kicked so that it preempts within a block.
 void SecondaryHypervisor::timer_main() {
+  tight_timers();
+  timer_realtime_ = realtime_timer_thread();
   std::unique_lock lock(mu_);
   while (!quit_) {
     if (timeouts_.empty()) {

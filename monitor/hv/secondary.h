@@ -7,6 +7,7 @@
 // asks the primary to start or stop a partition (SecondaryPort); the primary starts and stops
 // its partitions through the Scheduler interface.
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -58,6 +59,8 @@ class SecondaryHypervisor final : public Scheduler {
   ThinStats stats(const std::string& partition);
   // Where HC_CONSOLE_WRITE goes (default: stdout, unbuffered).
   void set_console(std::function<void(const std::string& partition, std::string_view text)> out);
+  // Whether the timer thread runs SCHED_FIFO (the host allowed it).
+  bool timer_realtime() const { return timer_realtime_.load(); }
 
   class Thin;  // one partition's vCPUs, run queue and hypercalls (secondary.cpp)
 
@@ -79,6 +82,7 @@ class SecondaryHypervisor final : public Scheduler {
   std::multimap<uint64_t, std::pair<Thin*, VcpuBlock*>> waiters_;  // by word key
   uint64_t wait_seq_ = 0;
   std::thread timer_;
+  std::atomic<bool> timer_realtime_{false};
   std::condition_variable timer_cv_;
   bool quit_ = false;
   std::vector<std::thread> requests_;  // HC_PARTITION_REQUEST answered by the primary

@@ -67,7 +67,7 @@ static void test_timeout(void) {
   gprintf("timeout result=%d us=%u\n", r, (uint32_t)((t1 - t0) / 1000));
 }
 
-/* ---- priority inversion: L (20) holds the mutex, M (30) spins 60 ms, H (40) wakes from a
+/* ---- priority inversion: L (20) holds the mutex, M (30) spins 200 ms, H (40) wakes from a
  * 5 ms sleep while M spins and wants the mutex. ---- */
 static rtos_mutex mutex;
 static volatile uint64_t h_want, h_got, m_end;
@@ -78,7 +78,7 @@ static void spin_ns(uint64_t ns) {
 }
 static void task_m(uint32_t unused) {
   (void)unused;
-  const uint64_t end = sc_time_ns() + 60 * MS;
+  const uint64_t end = sc_time_ns() + 200 * MS;
   while (sc_time_ns() < end) {}
   m_end = sc_time_ns();
 }
@@ -103,6 +103,33 @@ static void test_inversion(void) {
   /* We (10) run again only when L, M and H have all ended. */
   gprintf("inversion h_wait_us=%u h_before_m_end=%u\n", (uint32_t)((h_got - h_want) / 1000),
           h_got < m_end);
+}
+
+/* ---- a raised holder preempted: L2 (20) holds mutex2; H2 (40) blocks on it, so L2 runs raised
+ * to 40; then L2 creates X (50), which preempts it at once, so L2 is queued at its Tprio (the
+ * one list operation inheritance costs; the test counts exactly one). ---- */
+static rtos_mutex mutex2;
+static volatile uint32_t h2_got, x_ran;
+static void task_x(uint32_t unused) {
+  (void)unused;
+  x_ran = 1;
+}
+static void task_h2(uint32_t unused) {
+  (void)unused;
+  rtos_mutex_lock(&mutex2);
+  h2_got = 1;
+  rtos_mutex_unlock(&mutex2);
+}
+static void task_l2(uint32_t unused) {
+  (void)unused;
+  rtos_mutex_lock(&mutex2);
+  rtos_task_create(task_h2, 0, 40);  /* blocks on mutex2: we run raised */
+  rtos_task_create(task_x, 0, 50);   /* preempts us while raised */
+  rtos_mutex_unlock(&mutex2);
+}
+static void test_raised_preempted(void) {
+  rtos_task_create(task_l2, 0, 20);
+  gprintf("raised_preempted x_ran=%u h2_got=%u\n", x_ran, h2_got);
 }
 
 /* ---- bad hypercalls: each an error, counted ---- */
@@ -150,6 +177,7 @@ int main(void) {
   test_wake_order();
   test_timeout();
   test_inversion();
+  test_raised_preempted();
   test_bad_calls();
   test_sem_periodic();
   check("failures", failures == 0);

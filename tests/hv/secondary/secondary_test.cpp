@@ -137,11 +137,12 @@ TEST(Secondary, RtosScenariosWithInheritance) {
   auto to = fields(r.log, "timeout");
   EXPECT_EQ(to["result"], -110);  // -ETIMEDOUT
   EXPECT_GE(to["us"], 20000);     // not before the time
-  EXPECT_LT(to["us"], 20000 + 30000);  // nor much after (a loaded 2-core host)
+  EXPECT_LT(to["us"], 20000 + 80000);  // nor much after (a loaded 2-core host)
   auto inv = fields(r.log, "inversion");
-  // With inheritance H waits only for L's 1 ms critical section, not for M's 60 ms spin.
+  // With inheritance H waits only for L's 1 ms critical section, not for M's 200 ms spin
+  // (the bound leaves room for the host descheduling us on a loaded machine).
   EXPECT_EQ(inv["h_before_m_end"], 1);
-  EXPECT_LT(inv["h_wait_us"], 20000);
+  EXPECT_LT(inv["h_wait_us"], 100000);
   EXPECT_GE(inv["h_wait_us"], 900);
   EXPECT_NE(r.log.find("bad_calls -14 -22 -3 -1 -1 -38 -14"), std::string::npos);
   EXPECT_EQ(r.stats.bad_hypercalls, 7u);
@@ -149,10 +150,14 @@ TEST(Secondary, RtosScenariosWithInheritance) {
   EXPECT_EQ(sp["got"], 5);
   EXPECT_EQ(sp["ticks"], 5);
   EXPECT_EQ(sp["late"], -110);
-  // Lazy inheritance: L's Tprio was raised, and no list was touched for it (L was never
-  // preempted while raised, so it was never requeued at its Tprio).
-  EXPECT_GE(r.stats.pi_boosts, 1u);
-  EXPECT_EQ(r.stats.pi_requeues, 0u);
+  auto rp = fields(r.log, "raised_preempted");
+  EXPECT_EQ(rp["x_ran"], 1);
+  EXPECT_EQ(rp["h2_got"], 1);
+  // Lazy inheritance: L's and L2's Tprio were raised (two boosts) without touching a list;
+  // the one requeue at a Tprio is L2's, preempted by X while raised. So the inversion
+  // scenario, where L was never preempted while raised, touched no list for inheritance.
+  EXPECT_EQ(r.stats.pi_boosts, 2u);
+  EXPECT_EQ(r.stats.pi_requeues, 1u);
   EXPECT_GE(r.stats.vcpus_created, 100u + 4 + 3 + 1);
   std::fprintf(stderr, "%s", r.log.c_str());
   std::fprintf(stderr, "hypercalls %lu switches %lu preemptions %lu wakes %lu timeouts %lu "
@@ -171,8 +176,11 @@ TEST(Secondary, RtosInversionWithoutInheritance) {
   auto inv = fields(r.log, "inversion");
   // Without inheritance H gets the mutex only after M's spin has ended.
   EXPECT_EQ(inv["h_before_m_end"], 0);
-  EXPECT_GE(inv["h_wait_us"], 40000);
+  EXPECT_GE(inv["h_wait_us"], 150000);
   EXPECT_EQ(r.stats.pi_boosts, 0u);
+  EXPECT_EQ(r.stats.pi_requeues, 0u);
+  auto rp = fields(r.log, "raised_preempted");
+  EXPECT_EQ(rp["h2_got"], 1);
 }
 
 TEST(Secondary, PrimaryStopsAnIdleThinPartition) {
