@@ -77,7 +77,13 @@ int main(int argc, char** argv) {
   if (!parsed.config_path.empty()) {
     hv::SystemConfig system;
     if (!load_system(parsed.config_path, &system)) return 2;
-    if (system.partitions.size() > 1) return run_partitions(system, parsed.config_path);
+    // One partition on the primary is the single-guest machine; one on the secondary needs
+    // the hypervisors (its hypercalls).
+    bool on_secondary = false;
+    for (const hv::HypervisorConfig& h : system.hypervisors)
+      if (h.kind == hv::HypervisorKind::SECONDARY && h.name == system.partitions[0].hypervisor)
+        on_secondary = true;
+    if (system.partitions.size() > 1 || on_secondary) return run_partitions(system, parsed.config_path);
     MachineConfig machine;
     if (!hv::single_guest_machine(system, &machine, &error)) {
       std::fprintf(stderr, "softcpu: %s: %s\n", parsed.config_path.c_str(), error.c_str());
