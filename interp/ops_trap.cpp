@@ -1,5 +1,5 @@
-// IN/OUT/INS/OUTS, CPUID, RDTSC, HLT, RDMSR/WRMSR, RDPMC, VMCALL: decoded here, executed by the monitor
-// (execute_trapped); their handler (interp/sem/trap.h) only leaves the block before them.
+// IN/OUT/INS/OUTS, CPUID, RDTSC, HLT, RDMSR/WRMSR, RDPMC, VMCALL: decoded here, executed by the
+// monitor (execute_trapped); their handler (interp/sem/trap.h) only leaves the block before them.
 #include <cstring>
 
 #include "interp/debug.h"

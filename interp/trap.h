@@ -21,8 +21,9 @@ enum TrapOp : uint8_t {
   TRAP_WRMSR, TRAP_RDPMC, TRAP_VMCALL, TRAP_COUNT
 };
 
-// Execute cpu.trap_insn (EIP at its start). VMCALL raises #UD here, as on a CPU without VMX
-// (SDM vol.2 VMCALL); a monitor with a hypercall handler (monitor/hypercall.h) runs it instead. Faults are delivered as exceptions. Returns
+// Execute cpu.trap_insn (EIP at its start). Faults are delivered as exceptions. VMCALL raises
+// #UD here, as on a CPU without VMX (SDM vol.2 VMCALL); a monitor with a hypercall handler
+// (monitor/hypercall.h) runs it instead. Returns
 // false if that delivery triple-faulted. `ports_done` counts port accesses (for stats).
 bool execute_trapped(Cpu& c, IoBus& io);
 

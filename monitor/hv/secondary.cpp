@@ -21,6 +21,8 @@ namespace {
 // How long a partition with no ready vCPU sleeps before looking at stop requests and posted
 // jobs (a wake or a due timeout ends the sleep at once).
 constexpr auto kIdlePoll = std::chrono::milliseconds(2);
+// HC_PARTITION_REQUESTs in flight at once (beyond: -EBUSY).
+constexpr size_t kMaxRequests = 4;
 
 // The secondary's threads sleep to deadlines: without this Linux adds its default 50 us timer
 // slack to each (prctl(2) PR_SET_TIMERSLACK).
@@ -369,6 +371,11 @@ void SecondaryHypervisor::Thin::do_request(Cpu& c, Lock& lock) {
     c.regs[EAX] = uint32_t(-SC_ENOENT);
     return;
   }
+  if (!hv_.schedules(target)) {  // the primary's own partitions are not ours to ask for
+    ++st_.bad_hypercalls;
+    c.regs[EAX] = uint32_t(-SC_EPERM);
+    return;
+  }
   // The primary answers on a thread of its own: stopping a partition waits for its thread,
   // which may be this one.
   auto done = std::make_shared<std::promise<bool>>();
@@ -376,10 +383,26 @@ void SecondaryHypervisor::Thin::do_request(Cpu& c, Lock& lock) {
   SecondaryPort& port = hv_.port_;
   {
     std::lock_guard g(hv_.requests_mu_);
-    hv_.requests_.emplace_back([&port, op, target, done] {
-      done->set_value(op == HC_PARTITION_START ? port.request_start(target)
-                                               : port.request_stop(target));
-    });
+    // Requests that were answered leave; a guest cannot pile up threads.
+    for (size_t k = 0; k < hv_.requests_.size();) {
+      if (hv_.requests_[k].finished->load()) {
+        hv_.requests_[k].thread.join();
+        hv_.requests_.erase(hv_.requests_.begin() + long(k));
+      } else {
+        ++k;
+      }
+    }
+    if (hv_.requests_.size() >= kMaxRequests) {
+      c.regs[EAX] = uint32_t(-SC_EBUSY);
+      return;
+    }
+    auto finished = std::make_shared<std::atomic<bool>>(false);
+    hv_.requests_.push_back({std::thread([&port, op, target, done, finished] {
+                               done->set_value(op == HC_PARTITION_START ? port.request_start(target)
+                                                                        : port.request_stop(target));
+                               finished->store(true);
+                             }),
+                             finished});
   }
   if (target == name) {  // asked for itself: the answer is the stop
     c.regs[EAX] = 0;
@@ -519,12 +542,12 @@ SecondaryHypervisor::~SecondaryHypervisor() {
   }
   timer_cv_.notify_all();
   timer_.join();
-  std::vector<std::thread> reqs;
+  std::vector<Request> reqs;
   {
     std::lock_guard g(requests_mu_);
     reqs.swap(requests_);
   }
-  for (auto& t : reqs) t.join();
+  for (auto& r : reqs) r.thread.join();
   for (auto& t : thins_) t->machine.request_exit(0);
   std::lock_guard g(threads_mu_);
   for (auto& [id, t] : threads_)

@@ -85,7 +85,11 @@ class SecondaryHypervisor final : public Scheduler {
   std::atomic<bool> timer_realtime_{false};
   std::condition_variable timer_cv_;
   bool quit_ = false;
-  std::vector<std::thread> requests_;  // HC_PARTITION_REQUEST answered by the primary
+  struct Request {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> finished;
+  };
+  std::vector<Request> requests_;  // HC_PARTITION_REQUEST answered by the primary
   std::mutex requests_mu_;
 };
 

@@ -141,7 +141,10 @@ static void test_bad_calls(void) {
   const int32_t e = sc_hypercall(HC_VCPU_CREATE, 0x1000, 0x2000, 0, 0);  /* priority 0 */
   const int32_t f = sc_hypercall(99, 0, 0, 0, 0);                      /* no such call */
   const int32_t g = sc_console_write((const void*)0xF0000000u, 16);    /* unmapped */
-  gprintf("bad_calls %d %d %d %d %d %d %d\n", a, b, c, d, e, f, g);
+  static char nosuch[] = "nosuch";  /* in RAM */
+  const int32_t h = sc_hypercall(HC_PARTITION_REQUEST, HC_PARTITION_STOP, (uint32_t)nosuch, 6, 0);
+  const int32_t i = sc_hypercall(HC_PARTITION_REQUEST, 7, (uint32_t)nosuch, 6, 0);  /* bad op */
+  gprintf("bad_calls %d %d %d %d %d %d %d %d %d\n", a, b, c, d, e, f, g, h, i);
 }
 
 /* ---- semaphore and a periodic task ---- */
