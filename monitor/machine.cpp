@@ -1,5 +1,4 @@
 #include "monitor/machine.h"
-#include "monitor/hypercall.h"
 
 #include <algorithm>
 #include <atomic>
@@ -31,6 +30,7 @@
 #include "monitor/console_script.h"
 #include "monitor/cpu_debug_target.h"
 #include "monitor/gdb_stub.h"
+#include "monitor/hypercall.h"
 #include "monitor/linux_boot.h"
 #include "monitor/acpi_tables.h"
 #include "monitor/mptable.h"

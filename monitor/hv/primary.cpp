@@ -230,7 +230,7 @@ void PrimaryHypervisor::start(const std::string& name) {
   p.machine_->clear_exit_request();
   Machine* m = p.machine_.get();
   sched.start(p.id_, SchedulableVcpu{name, [m] { return m->run(); }, [m] { m->request_exit(0); }},
-                    [this, &p](int status) { on_stopped(p, status); });
+              [this, &p](int status) { on_stopped(p, status); });
 }
 
 void PrimaryHypervisor::on_stopped(Partition& p, int status) {

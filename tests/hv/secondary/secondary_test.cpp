@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -27,6 +28,7 @@ std::string guest_dir() {
   return d ? d : "";
 }
 
+// An empty temporary file for a debug console.
 std::string temp_file() {
   std::string path = "/tmp/softcpu_sec_XXXXXX";
   const int fd = mkstemp(path.data());
@@ -36,10 +38,8 @@ std::string temp_file() {
 }
 
 std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
 }
 
 // The "key=value" fields of the first line starting with `name `.
