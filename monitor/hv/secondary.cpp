@@ -408,8 +408,17 @@ void SecondaryHypervisor::Thin::do_request(Cpu& c, Lock& lock) {
     c.regs[EAX] = 0;
     return;
   }
+  // Wait for the answer, but not past a stop request of our own (two partitions asking to stop
+  // each other would otherwise wait on each other's thread for ever).
   lock.unlock();
-  const bool ok = answer.get();
+  bool ok = false;
+  for (;;) {
+    if (answer.wait_for(kIdlePoll) == std::future_status::ready) {
+      ok = answer.get();
+      break;
+    }
+    if (machine.exit_requested()) break;
+  }
   lock.lock();
   c.regs[EAX] = ok ? 0 : uint32_t(-SC_EBUSY);
 }
