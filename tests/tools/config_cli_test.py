@@ -99,9 +99,11 @@ with tempfile.TemporaryDirectory() as d:
     check("check-config without a file is a usage error",
           code == 2 and "usage: softcpu check-config FILE" in err, (code, err))
     code, out, err = run(["run", "--config", example])
-    check("run --config of the example refuses the partition on the secondary hypervisor",
-          code == 2 and "secondary hypervisor 'rt', which is not built yet" in err and
-          err.count("\n") == 1, (code, err))
+    # The secondary hypervisor is built (issue 14); here the example stops at its first
+    # partition's disk, which the temporary folder lacks (and its 2-vCPU "db" needs SMP).
+    check("run --config of the example is refused with one clear message",
+          code == 2 and err.startswith(f"softcpu: {example}: ") and err.count("\n") == 1,
+          (code, err))
     code, out, err = run(["run", "--config", example, "--jit", "on"])
     check("run --config takes no other option", code == 2 and "takes no other option" in err,
           (code, err))
