@@ -637,8 +637,28 @@ std::string Machine::monitor_command(std::string_view cmd, bool* handled) {
   std::string reply;
   if (snapshot_monitor_command(cmd, reply)) return reply;  // savevm, loadvm
   *handled = false;
+  if (hv_commands_) return hv_commands_(cmd, handled);  // a partition: the primary's commands
   return {};
 }
+
+void Machine::while_parked(const std::function<void()>& wait) {
+  {
+    std::lock_guard lock(running_mu_);
+    parked_ = true;
+  }
+  wait();
+  // A job run on another thread meanwhile holds running_mu_ until it is done.
+  std::lock_guard lock(running_mu_);
+  parked_ = false;
+}
+
+uint64_t Machine::monitor_exits() const {
+  uint64_t n = 0;
+  for (unsigned r = EXIT_IO; r < EXIT_COUNT; ++r) n += exits_[r];
+  return n;
+}
+
+uint64_t Machine::interrupts_delivered() const { return interp_->counters().interrupts; }
 
 // One line per exit to the monitor (not the budget exits, which are bookkeeping): where the
 // guest is, its registers and flags, and a hash of RAM. Deterministic guests write the same
@@ -748,7 +768,7 @@ void Machine::idle(std::optional<std::chrono::steady_clock::time_point> deadline
 
 void Machine::run_on_cpu_thread(const std::function<void()>& job) {
   std::unique_lock lock(running_mu_);
-  if (!running_) {
+  if (!running_ || parked_) {  // the CPU thread is not executing: it cannot touch the state
     job();
     return;
   }

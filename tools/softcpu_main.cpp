@@ -1,11 +1,16 @@
 // softcpu: the command line.
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "monitor/hv/config_check.h"
 #include "monitor/hv/config_file.h"
+#include "monitor/hv/monitor_console.h"
+#include "monitor/hv/partition_stats.h"
 #include "monitor/hv/primary.h"
 #include "monitor/machine.h"
 #include "monitor/machine_config.h"
@@ -28,7 +33,27 @@ bool load_system(const std::string& path, softcpu::hv::SystemConfig* system) {
 // A system of several partitions: the primary hypervisor builds and runs them (one host thread
 // each for now: docs/design.md "The hypervisor model"). The secondary hypervisor (issue 14) and
 // SMP are not built: a partition that needs them is refused here, before anything starts.
-int run_partitions(const softcpu::hv::SystemConfig& system, const std::string& path) {
+// --stats with several partitions: per partition and per vCPU (monitor/hv/partition_stats.h).
+void print_system_stats(softcpu::hv::PrimaryHypervisor& primary, const softcpu::MachineConfig& opts) {
+  using namespace softcpu;
+  const auto parts = primary.all_counters(opts.stats == StatsFormat::JSON);
+  const std::string text = opts.stats == StatsFormat::JSON ? hv::system_stats_json(parts)
+                                                           : hv::system_stats_text(parts);
+  FILE* out = stderr;
+  if (!opts.stats_path.empty()) {
+    out = std::fopen(opts.stats_path.c_str(), "w");
+    if (!out) {
+      std::fprintf(stderr, "softcpu: cannot write statistics to '%s': %s\n",
+                   opts.stats_path.c_str(), std::strerror(errno));
+      return;
+    }
+  }
+  std::fputs(text.c_str(), out);
+  if (out != stderr) std::fclose(out);
+}
+
+int run_partitions(const softcpu::hv::SystemConfig& system, const std::string& path,
+                   const softcpu::MachineConfig& opts, const std::string& monitor) {
   using namespace softcpu;
   for (const hv::PartitionConfig& p : system.partitions) {
     for (const hv::HypervisorConfig& h : system.hypervisors)
@@ -41,8 +66,19 @@ int run_partitions(const softcpu::hv::SystemConfig& system, const std::string& p
   }
   try {
     hv::PrimaryHypervisor primary(system);
+    std::unique_ptr<hv::MonitorConsole> console;
+    if (!monitor.empty()) {
+      std::string error;
+      console = hv::MonitorConsole::open(primary, monitor, &error);
+      if (!console) {
+        std::fprintf(stderr, "softcpu: %s\n", error.c_str());
+        return 2;
+      }
+    }
     const int status = primary.run();
+    console.reset();
     std::fprintf(stderr, "%s", primary.info_partitions().c_str());
+    if (opts.stats != StatsFormat::NONE) print_system_stats(primary, opts);
     return status;
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "softcpu: %s: %s\n", path.c_str(), e.message.c_str());
@@ -77,12 +113,17 @@ int main(int argc, char** argv) {
   if (!parsed.config_path.empty()) {
     hv::SystemConfig system;
     if (!load_system(parsed.config_path, &system)) return 2;
-    if (system.partitions.size() > 1) return run_partitions(system, parsed.config_path);
+    const std::string monitor = !parsed.monitor.empty() ? parsed.monitor : system.monitor;
+    // A monitor console needs the primary hypervisor, even for one partition.
+    if (system.partitions.size() > 1 || !monitor.empty())
+      return run_partitions(system, parsed.config_path, parsed.config, monitor);
     MachineConfig machine;
     if (!hv::single_guest_machine(system, &machine, &error)) {
       std::fprintf(stderr, "softcpu: %s: %s\n", parsed.config_path.c_str(), error.c_str());
       return 2;
     }
+    machine.stats = parsed.config.stats;  // --stats with a one-partition system: as one guest
+    machine.stats_path = parsed.config.stats_path;
     return run_machine(machine);
   }
   const MachineConfig& c = parsed.config;
