@@ -2,6 +2,7 @@
 #pragma once
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <cstdio>
@@ -184,7 +185,17 @@ class Machine {
   // Set from the CPU thread (debug-exit) or the host I/O thread (Ctrl-A x).
   std::atomic<int> exit_status_{-1};  // -1: no exit requested; the first request wins
   std::atomic<bool> powered_off_{false};
-  std::mutex running_mu_;  // guards running_ (run_on_cpu_thread)
+  // Guards running_, parked_ and cpu_jobs_ (run_on_cpu_thread); recursive because run()'s end
+  // drains the mailbox under it, and a drained job takes it again to run the CPU jobs.
+  std::recursive_mutex running_mu_;
+  struct CpuJob {
+    const std::function<void()>* fn;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+  };
+  std::vector<std::shared_ptr<CpuJob>> cpu_jobs_;  // posted by run_on_cpu_thread, not yet run
+  void run_cpu_jobs();  // CPU thread (or its end of run): run and answer cpu_jobs_
   bool running_ = false;
   bool parked_ = false;  // while_parked(): the CPU thread waits; jobs run on the caller
   uint64_t tsc_offset_ = 0;

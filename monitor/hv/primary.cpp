@@ -337,14 +337,15 @@ std::string PrimaryHypervisor::gdb_command(Partition& p, std::string_view cmd, b
     std::string text;
   };
   auto answer = std::make_shared<Answer>();  // outlives this call if the answer comes late
-  post_command(std::string(cmd), [answer](const std::string& text) {
-    std::lock_guard lock(answer->mu);
-    answer->text = text;
-    answer->done = true;
-    answer->cv.notify_all();
-  });
   bool done = false;
   p.machine_->while_parked([&] {
+    // Posted once parked, so the command's jobs on this CPU run on the primary's thread.
+    post_command(std::string(cmd), [answer](const std::string& text) {
+      std::lock_guard lock(answer->mu);
+      answer->text = text;
+      answer->done = true;
+      answer->cv.notify_all();
+    });
     std::unique_lock lock(answer->mu);
     while (!answer->done && !p.machine_->exit_requested())
       answer->cv.wait_for(lock, std::chrono::milliseconds(20));
