@@ -268,7 +268,8 @@ int PrimaryHypervisor::run() {
   for (auto& p : partitions_)
     if (p->state_ != PartitionState::RUNNING) start(p->name());
   std::unique_lock lock(mu_);
-  serving_ = true;
+  finished_ = false;
+  quit_ = false;
   for (;;) {
     stopped_cv_.wait(lock, [&] { return !commands_.empty() || system_done(); });
     if (commands_.empty()) break;
@@ -279,7 +280,7 @@ int PrimaryHypervisor::run() {
     if (c.reply) c.reply(answer);
     lock.lock();
   }
-  serving_ = false;
+  finished_ = true;
   const bool quit = quit_;
   std::deque<PendingCommand> left;
   left.swap(commands_);
@@ -301,7 +302,7 @@ void PrimaryHypervisor::post_command(std::string line,
                                      std::function<void(const std::string&)> reply) {
   {
     std::lock_guard lock(mu_);
-    if (serving_) {
+    if (!finished_) {
       commands_.push_back({std::move(line), std::move(reply)});
       stopped_cv_.notify_all();
       return;

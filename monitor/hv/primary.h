@@ -71,8 +71,8 @@ class PrimaryHypervisor {
   int run();
 
   // Monitor commands (monitor/hv/commands.h), from any thread: run() executes `line` on its
-  // thread and passes the answer to `reply` (may be empty) there; when run() is not running,
-  // `reply` gets "the system is not running" at once.
+  // thread and passes the answer to `reply` (may be empty) there (a command posted before run()
+  // waits for it); once run() has returned, `reply` gets "the system is not running" at once.
   void post_command(std::string line, std::function<void(const std::string&)> reply);
   // `quit`: run() stops every partition and returns (any thread).
   void request_quit();
@@ -114,7 +114,7 @@ class PrimaryHypervisor {
     std::function<void(const std::string&)> reply;
   };
   std::deque<PendingCommand> commands_;  // under mu_
-  bool serving_ = false;                 // under mu_: run() executes commands
+  bool finished_ = false;                // under mu_: run() has returned; commands are refused
   bool quit_ = false;                    // under mu_
 };
 
