@@ -172,7 +172,8 @@ void PrimaryHypervisor::map_now(Partition& p, uint32_t guest_page, uint32_t mach
   p.table_->map(guest_page, machine_page, perms);
   if (p.machine_) drop_code(p.machine_->cpu(), guest_page * kPage, kPage);
   if (perms & S2_R)
-    p.mem_->map_ram_page(Stage2Key(), guest_page, memory_.host(machine_page), perms & S2_W);
+    p.mem_->map_ram_page(Stage2Key(), guest_page, memory_.host(machine_page), perms & S2_W,
+                         perms & S2_X);
   else
     p.mem_->unmap_ram_page(Stage2Key(), guest_page);
   if (p.machine_) tlb_flush(p.machine_->cpu());
