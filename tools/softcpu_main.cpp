@@ -1,8 +1,6 @@
 // softcpu: the command line.
-#include <cerrno>
 #include <csignal>
 #include <cstdio>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +12,7 @@
 #include "monitor/hv/primary.h"
 #include "monitor/machine.h"
 #include "monitor/machine_config.h"
+#include "monitor/stats.h"
 #include "tools/options.h"
 
 namespace {
@@ -30,28 +29,18 @@ bool load_system(const std::string& path, softcpu::hv::SystemConfig* system) {
   return false;
 }
 
-// A system of several partitions: the primary hypervisor builds and runs them (one host thread
-// each for now: docs/design.md "The hypervisor model"). The secondary hypervisor (issue 14) and
-// SMP are not built: a partition that needs them is refused here, before anything starts.
 // --stats with several partitions: per partition and per vCPU (monitor/hv/partition_stats.h).
 void print_system_stats(softcpu::hv::PrimaryHypervisor& primary, const softcpu::MachineConfig& opts) {
   using namespace softcpu;
   const auto parts = primary.all_counters(opts.stats == StatsFormat::JSON);
-  const std::string text = opts.stats == StatsFormat::JSON ? hv::system_stats_json(parts)
-                                                           : hv::system_stats_text(parts);
-  FILE* out = stderr;
-  if (!opts.stats_path.empty()) {
-    out = std::fopen(opts.stats_path.c_str(), "w");
-    if (!out) {
-      std::fprintf(stderr, "softcpu: cannot write statistics to '%s': %s\n",
-                   opts.stats_path.c_str(), std::strerror(errno));
-      return;
-    }
-  }
-  std::fputs(text.c_str(), out);
-  if (out != stderr) std::fclose(out);
+  write_stats_output(opts.stats == StatsFormat::JSON ? hv::system_stats_json(parts)
+                                                    : hv::system_stats_text(parts),
+                     opts.stats_path);
 }
 
+// A system of several partitions: the primary hypervisor builds and runs them (one host thread
+// each for now: docs/design.md "The hypervisor model"). The secondary hypervisor (issue 14) and
+// SMP are not built: a partition that needs them is refused here, before anything starts.
 int run_partitions(const softcpu::hv::SystemConfig& system, const std::string& path,
                    const softcpu::MachineConfig& opts, const std::string& monitor) {
   using namespace softcpu;
