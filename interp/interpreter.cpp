@@ -1,6 +1,7 @@
 #include "interp/interpreter.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "interp/access.h"
 #include "interp/debug.h"
@@ -16,6 +17,20 @@
 namespace softcpu {
 
 Interpreter::Interpreter(Cpu& cpu, BlockCache& cache) : cpu_(cpu), cache_(cache) {}
+
+// The bytes of an instruction fetch, as decoding sees them. A partition's page whose stage-2
+// mapping lacks X reads all ones, like unassigned memory (the guest typically gets #UD), and
+// each fetch counts as a stage-2 violation. Checked here, when a block is decoded: the
+// primary drops a page's decoded and translated code when it changes its mapping, so no
+// cached block outlives its X (and the soft TLB's fast path has no check).
+static void fetch_bytes(PhysicalMemory& m, uint32_t addr, uint8_t* out, uint32_t len) {
+  if (SOFTCPU_UNLIKELY(!m.fetch_allowed(addr / PAGE_SIZE))) {
+    std::memset(out, 0xFF, len);
+    ++m.stage2_violations;
+    return;
+  }
+  m.read_bytes(addr, out, len);
+}
 
 DecodedBlock* Interpreter::build_block(uint32_t phys) {
   Cpu& c = cpu_;
@@ -36,14 +51,14 @@ DecodedBlock* Interpreter::build_block(uint32_t phys) {
     unsigned avail = unsigned(std::min<uint64_t>(15, uint64_t(cs.limit) - eip + 1));
     uint8_t bytes[15];
     unsigned in_page = std::min<unsigned>(avail, page_end - at);
-    c.mem->read_bytes(at, bytes, in_page);
+    fetch_bytes(*c.mem, at, bytes, in_page);
     uint32_t page2 = NO_PAGE;
     if (in_page < avail) {  // the instruction may continue on the next page
       const uint32_t lin_next = cs.base + eip + in_page;
       uint32_t phys2, err = 0;
       if (try_translate(c, lin_next, ACCESS_FETCH, phys2, &err)) {
         page2 = phys2 / PAGE_SIZE;
-        c.mem->read_bytes(page2 * PAGE_SIZE, bytes + in_page, avail - in_page);
+        fetch_bytes(*c.mem, page2 * PAGE_SIZE, bytes + in_page, avail - in_page);
       } else {
         // The next page cannot be fetched: fine if the instruction ends on this one.
         // Otherwise its fetch faults, but only once the instructions before it have run.

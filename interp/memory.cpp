@@ -31,23 +31,25 @@ PhysicalMemory::PhysicalMemory(uint32_t ram_bytes, const ExternalRam& ram)
       host_(PAGE_COUNT, nullptr),
       mmio_(PAGE_COUNT, nullptr),
       code_lines_(PAGE_COUNT, 0),
-      readonly_ram_(PAGE_COUNT, 0) {}
+      stage2_bits_(PAGE_COUNT, 0) {}
 
 PhysicalMemory::~PhysicalMemory() {
   if (owns_ram_) munmap(ram_, ram_size_);
 }
 
-void PhysicalMemory::map_ram_page(Stage2Key, uint32_t page, uint8_t* host, bool writable) {
+void PhysicalMemory::map_ram_page(Stage2Key, uint32_t page, uint8_t* host, bool writable,
+                                  bool executable) {
   kind_[page] = writable ? PAGE_RAM : PAGE_ROM;
   host_[page] = host;
-  if (!readonly_ram_.empty()) readonly_ram_[page] = !writable;
+  if (!stage2_bits_.empty())
+    stage2_bits_[page] = uint8_t((writable ? 0 : S2_READONLY) | (executable ? 0 : S2_NOEXEC));
 }
 
 void PhysicalMemory::unmap_ram_page(Stage2Key, uint32_t page) {
   kind_[page] = PAGE_UNASSIGNED;
   host_[page] = nullptr;
   code_lines_[page] = 0;
-  if (!readonly_ram_.empty()) readonly_ram_[page] = 0;
+  if (!stage2_bits_.empty()) stage2_bits_[page] = 0;
 }
 
 void PhysicalMemory::map_rom(uint32_t addr, const uint8_t* data, uint32_t size) {
@@ -130,7 +132,7 @@ void PhysicalMemory::write(uint32_t addr, unsigned size, uint32_t value) {
   switch (kind_[page]) {
     case PAGE_RAM: std::memcpy(host_[page] + (addr % PAGE_SIZE), &value, size); break;
     case PAGE_ROM:  // writes to ROM are ignored
-      if (!readonly_ram_.empty() && readonly_ram_[page]) ++stage2_violations;
+      if (!stage2_bits_.empty() && (stage2_bits_[page] & S2_READONLY)) ++stage2_violations;
       break;
     case PAGE_MMIO: mmio_[page]->mmio_write(addr, size, value); break;
     default:

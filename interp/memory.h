@@ -68,10 +68,17 @@ class PhysicalMemory {
   // Stage-2 programming (monitor/hv/primary.cpp only, while the CPU does not run): guest
   // page `page` becomes RAM at `host` (writable or read-only: writes dropped and counted as
   // violations), or unassigned again. The caller flushes TLBs and cached code.
-  void map_ram_page(Stage2Key, uint32_t page, uint8_t* host, bool writable);
+  // `executable` false: instruction fetches from the page read all ones and count as
+  // violations (fetch_allowed; checked when a block is decoded, not on the TLB fast path).
+  void map_ram_page(Stage2Key, uint32_t page, uint8_t* host, bool writable,
+                    bool executable = true);
   void unmap_ram_page(Stage2Key, uint32_t page);
 
   PageKind kind(uint32_t page) const { return static_cast<PageKind>(kind_[page]); }
+  // Stage-2 X: false for a partition's RAM page mapped without execute permission.
+  bool fetch_allowed(uint32_t page) const {
+    return stage2_bits_.empty() || !(stage2_bits_[page] & S2_NOEXEC);
+  }
   // Host address of a RAM or ROM page, nullptr otherwise.
   uint8_t* host_page(uint32_t page) const { return host_[page]; }
 
@@ -107,7 +114,9 @@ class PhysicalMemory {
   std::vector<uint8_t*> host_;
   std::vector<MmioHandler*> mmio_;
   std::vector<uint64_t> code_lines_;
-  std::vector<uint8_t> readonly_ram_;  // 1: a read-only stage-2 page (kind PAGE_ROM)
+  // Partitions only: S2_READONLY (a read-only stage-2 page, kind PAGE_ROM), S2_NOEXEC.
+  enum : uint8_t { S2_READONLY = 1, S2_NOEXEC = 2 };
+  std::vector<uint8_t> stage2_bits_;
   std::vector<std::unique_ptr<uint8_t[]>> rom_storage_;
   std::vector<uint32_t> rom_bytes_;  // size of each rom_storage_ allocation
   uint8_t* low_rom_[256] = {};  // ROM host pages below 1 MiB, for set_shadow

@@ -586,6 +586,11 @@ void GdbStub::cmd_monitor(std::string_view hex) {
         "  savevm FILE     save the whole machine to FILE (docs/snapshot.md)\n"
         "  loadvm FILE     replace the machine's state with FILE's\n"
         "  help            this text\n";
+    bool more = false;  // a partition's machine adds the primary hypervisor's commands
+    if (extension_) {
+      const std::string extra = extension_("help", &more);
+      if (more) text += extra;
+    }
   } else if (cmd == "stats") {
     text = stats_ ? stats_() : "no statistics available\n";
   } else if (cmd == "info registers") {

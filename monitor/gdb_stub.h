@@ -29,7 +29,8 @@ class GdbStub {
   // Text for `monitor stats` (the machine's stats registry).
   void set_stats_provider(std::function<std::string()> stats) { stats_ = std::move(stats); }
   // More `monitor` commands (the machine's: icount, break-icount, savevm, loadvm): returns the text to print
-  // and sets *handled, or leaves it false for an unknown command.
+  // and sets *handled, or leaves it false for an unknown command. `monitor help` asks it for
+  // "help" and appends what it returns when handled (a partition's hypervisor commands).
   using MonitorExtension = std::function<std::string(std::string_view cmd, bool* handled)>;
   void set_monitor_extension(MonitorExtension ext) { extension_ = std::move(ext); }
   // Called after `D` has been answered: the transport should close the connection.

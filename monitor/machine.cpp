@@ -658,8 +658,29 @@ std::string Machine::monitor_command(std::string_view cmd, bool* handled) {
   std::string reply;
   if (snapshot_monitor_command(cmd, reply)) return reply;  // savevm, loadvm
   *handled = false;
+  if (hv_commands_) return hv_commands_(cmd, handled);  // a partition: the primary's commands
   return {};
 }
+
+void Machine::while_parked(const std::function<void()>& wait) {
+  {
+    std::lock_guard lock(running_mu_);
+    parked_ = true;
+    run_cpu_jobs();  // posted before we parked: their posters wait for this thread
+  }
+  wait();
+  // A job run on another thread meanwhile holds running_mu_ until it is done.
+  std::lock_guard lock(running_mu_);
+  parked_ = false;
+}
+
+uint64_t Machine::monitor_exits() const {
+  uint64_t n = 0;
+  for (unsigned r = EXIT_IO; r < EXIT_COUNT; ++r) n += exits_[r];
+  return n;
+}
+
+uint64_t Machine::interrupts_delivered() const { return interp_->counters().interrupts; }
 
 // One line per exit to the monitor (not the budget exits, which are bookkeeping): where the
 // guest is, its registers and flags, and a hash of RAM. Deterministic guests write the same
@@ -769,22 +790,29 @@ void Machine::idle(std::optional<std::chrono::steady_clock::time_point> deadline
 
 void Machine::run_on_cpu_thread(const std::function<void()>& job) {
   std::unique_lock lock(running_mu_);
-  if (!running_) {
+  if (!running_ || parked_) {  // the CPU thread is not executing: it cannot touch the state
     job();
     return;
   }
-  std::mutex done_mu;
-  std::condition_variable done_cv;
-  bool done = false;
-  mailbox_.post([&] {
-    job();
-    std::lock_guard g(done_mu);
-    done = true;
-    done_cv.notify_one();
-  });
-  lock.unlock();  // run() drains the job between runs, or at its end under running_mu_
-  std::unique_lock wait(done_mu);
-  done_cv.wait(wait, [&] { return done; });
+  auto pending = std::make_shared<CpuJob>();
+  pending->fn = &job;
+  cpu_jobs_.push_back(pending);
+  mailbox_.post([this] { run_cpu_jobs(); });
+  lock.unlock();  // run() runs the job between runs, or at its end under running_mu_
+  std::unique_lock wait(pending->mu);
+  pending->cv.wait(wait, [&] { return pending->done; });
+}
+
+void Machine::run_cpu_jobs() {
+  std::lock_guard lock(running_mu_);
+  std::vector<std::shared_ptr<CpuJob>> jobs;
+  jobs.swap(cpu_jobs_);
+  for (auto& j : jobs) {
+    (*j->fn)();
+    std::lock_guard done(j->mu);
+    j->done = true;
+    j->cv.notify_all();
+  }
 }
 
 int Machine::run() {
@@ -943,7 +971,8 @@ int Machine::run() {
   {
     std::lock_guard lock(running_mu_);
     running_ = false;
-    mailbox_.drain();  // jobs posted by run_on_cpu_thread() while the loop was ending
+    mailbox_.drain();  // jobs posted while the loop was ending (run_on_cpu_thread's too)
+    run_cpu_jobs();
   }
   return status;
 }

@@ -2,6 +2,7 @@
 #pragma once
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <cstdio>
@@ -87,6 +88,25 @@ class Machine {
   void clear_exit_request() { exit_status_ = -1; }
   // A PC reset (CPU and devices to power-on state, RAM kept); not while run() runs.
   void reset() { system_reset(); }
+  // An exit was requested (request_exit) and run() has not yet consumed it. Any thread.
+  bool exit_requested() const { return exit_status_.load() >= 0; }
+
+  // The primary hypervisor's monitor commands (monitor/hv/commands.h) for this partition's
+  // gdb stub: consulted after the machine's own `monitor` commands, and asked for "help".
+  // Set before run(); the CPU thread calls it.
+  using MonitorCommands = std::function<std::string(std::string_view cmd, bool* handled)>;
+  void set_hv_commands(MonitorCommands commands) { hv_commands_ = std::move(commands); }
+  // On the CPU thread: call `wait` (which blocks on another thread's answer) with the CPU
+  // parked: meanwhile run_on_cpu_thread() runs its jobs at once on the calling thread, as for
+  // a stopped machine, so the answer may need this machine's CPU without deadlocking.
+  void while_parked(const std::function<void()>& wait);
+
+  // Per-partition statistics (monitor/hv/partition_stats.h), read on the CPU thread or with
+  // the machine stopped: exits to the monitor (I/O, CPUID, RDTSC, MSR, HLT, triple fault,
+  // request, debug: not the budget ends of interpreter runs) and external interrupts and NMIs
+  // delivered.
+  uint64_t monitor_exits() const;
+  uint64_t interrupts_delivered() const;
 
   // Snapshots (monitor/snapshot.h, monitor/machine_snapshot.cpp), on the CPU thread between
   // instructions. save_snapshot completes the disk requests in flight first. load_snapshot
@@ -151,6 +171,7 @@ class Machine {
   // `monitor break-icount N` (gdb): stop for the debugger when the count reaches N.
   std::optional<uint64_t> break_icount_;
   std::string monitor_command(std::string_view cmd, bool* handled);
+  MonitorCommands hv_commands_;  // set_hv_commands
   bool reset_requested_ = false;  // a device asked for a PC reset; done after the instruction
   uint64_t idle_waits_ = 0;
   StatsRegistry stats_;
@@ -175,8 +196,19 @@ class Machine {
   // Set from the CPU thread (debug-exit) or the host I/O thread (Ctrl-A x).
   std::atomic<int> exit_status_{-1};  // -1: no exit requested; the first request wins
   std::atomic<bool> powered_off_{false};
-  std::mutex running_mu_;  // guards running_ (run_on_cpu_thread)
+  // Guards running_, parked_ and cpu_jobs_ (run_on_cpu_thread); recursive because run()'s end
+  // drains the mailbox under it, and a drained job takes it again to run the CPU jobs.
+  std::recursive_mutex running_mu_;
+  struct CpuJob {
+    const std::function<void()>* fn;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+  };
+  std::vector<std::shared_ptr<CpuJob>> cpu_jobs_;  // posted by run_on_cpu_thread, not yet run
+  void run_cpu_jobs();  // CPU thread (or its end of run): run and answer cpu_jobs_
   bool running_ = false;
+  bool parked_ = false;  // while_parked(): the CPU thread waits; jobs run on the caller
   uint64_t tsc_offset_ = 0;
   uint32_t bios_size_ = 0, bios_crc_ = 0;  // the firmware image (snapshot compatibility)
   uint64_t exits_[EXIT_COUNT] = {};

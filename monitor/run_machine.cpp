@@ -9,18 +9,9 @@
 namespace softcpu {
 
 static void print_stats(Machine& m, const MachineConfig& config) {
-  std::string text = config.stats == StatsFormat::JSON ? m.stats().json() : m.stats().text();
-  FILE* out = stderr;
-  if (!config.stats_path.empty() && !config.stats_interval_ms) {
-    out = std::fopen(config.stats_path.c_str(), "w");
-    if (!out) {
-      std::fprintf(stderr, "softcpu: cannot write statistics to '%s': %s\n",
-                   config.stats_path.c_str(), std::strerror(errno));
-      return;
-    }
-  }
-  std::fputs(text.c_str(), out);
-  if (out != stderr) std::fclose(out);
+  // With --stats-interval the file holds the series; the report goes to stderr.
+  write_stats_output(config.stats == StatsFormat::JSON ? m.stats().json() : m.stats().text(),
+                     config.stats_interval_ms ? std::string() : config.stats_path);
 }
 
 int run_machine(const MachineConfig& config) {

@@ -1,8 +1,10 @@
 // The registry and its JSON form; the text report is in monitor/stats_report.cpp.
 #include "monitor/stats.h"
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 namespace softcpu {
@@ -81,6 +83,20 @@ std::string StatsRegistry::json(std::string_view extra_fields) const {
   }
   root.print_members(out, false);
   return out + "}\n";
+}
+
+void write_stats_output(const std::string& text, const std::string& path) {
+  FILE* out = stderr;
+  if (!path.empty()) {
+    out = std::fopen(path.c_str(), "w");
+    if (!out) {
+      std::fprintf(stderr, "softcpu: cannot write statistics to '%s': %s\n", path.c_str(),
+                   std::strerror(errno));
+      return;
+    }
+  }
+  std::fputs(text.c_str(), out);
+  if (out != stderr) std::fclose(out);
 }
 
 }  // namespace softcpu

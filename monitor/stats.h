@@ -46,6 +46,10 @@ class StatsRegistry {
   std::vector<Entry> entries_;
 };
 
+// --stats output: `text` to stderr, or to the file `path` (truncated) when it is not empty; a
+// file that cannot be written is one line on stderr.
+void write_stats_output(const std::string& text, const std::string& path);
+
 // A number as JSON and the report print it: integers without a fraction, others with six
 // significant digits, and null for NaN or infinity (which JSON has no word for).
 std::string stats_number(double v);

@@ -39,8 +39,12 @@ const char kRunHelp[] =
     "                         attach an IDE disk (index 0 primary master .. 3 secondary slave);\n"
     "                         snapshot=on keeps writes in memory, readonly=on refuses them\n"
     "  --config FILE          run the system described in FILE (TOML, docs/config.md) instead:\n"
-    "                         it takes no other option; a one-partition system runs as this\n"
-    "                         single-guest machine\n"
+    "                         it takes no other option but --stats, --stats-file and\n"
+    "                         --monitor; a one-partition system runs as this single-guest\n"
+    "                         machine\n"
+    "  --monitor tcp:ADDR:PORT\n"
+    "                         with --config: the primary hypervisor's monitor console on a\n"
+    "                         TCP port (tcp::PORT: loopback); 'help' lists its commands\n"
     "machine:\n"
     "  -m MiB                 guest RAM in MiB (1-3072, default 128)\n"
     "  --serial SPEC          COM1 backend: stdio (default), file:PATH, tcp:ADDR:PORT,server, none\n"
@@ -295,11 +299,28 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
       return true;
     } else if (name == "--config") {
       if (!need_value()) return false;
-      if (args.size() != (inline_value ? 2u : 3u)) {
-        *error = "--config FILE takes no other option: the file describes the whole system";
+      // The file describes the whole system; only the statistics and the monitor console
+      // are chosen here.
+      for (size_t o = 1; o < args.size(); ++o) {
+        const std::string opt = args[o].substr(0, args[o].find('='));
+        if (o == k - (inline_value ? 0 : 1) || o == k) continue;
+        if (opt == "--stats" || opt == "--stats-file" || opt == "--monitor") {
+          if (opt != "--stats" && args[o].find('=') == std::string::npos) ++o;  // its value
+          continue;
+        }
+        *error = "--config FILE takes no other option (but --stats, --stats-file and "
+                 "--monitor): the file describes the whole system";
         return false;
       }
       out->config_path = value;
+    } else if (name == "--monitor") {
+      if (!need_value()) return false;
+      if (value.rfind("tcp:", 0) != 0 || value.rfind(':') < 4 || value.rfind(':') + 1 == value.size()) {
+        *error = "bad --monitor '" + value + "': expected tcp:ADDR:PORT, e.g. tcp::4444 (the "
+                 "loopback address)";
+        return false;
+      }
+      out->monitor = value;
     } else if (name == "--bios") {
       if (!need_value()) return false;
       c.bios_path = value;
@@ -596,6 +617,10 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
   }
   if (!c.record_path.empty() && !c.replay_path.empty()) {
     *error = "--record and --replay exclude each other (replay a record, or record a new run)";
+    return false;
+  }
+  if (!out->monitor.empty() && out->config_path.empty()) {
+    *error = "--monitor needs --config FILE: the monitor console controls a system's partitions";
     return false;
   }
   if (c.start_frozen && c.gdb.empty()) {

@@ -14,6 +14,9 @@ struct ParsedArgs {
   MachineConfig config;
   // run --config FILE / check-config FILE: a system description (docs/config.md).
   std::string config_path;
+  // run --config FILE --monitor tcp:ADDR:PORT: the primary's monitor console (overrides the
+  // file's `monitor`).
+  std::string monitor;
 };
 
 // Parse argv (without argv[0]). On a bad input, returns false with a one-line message.

@@ -317,6 +317,10 @@ class Checker {
                 "output file '" + m.debugcons[k].path + "'", p, line_of(p, "debugcon." + std::to_string(k)));
       if (!m.gdb.empty()) claim("tcp " + port_of(m.gdb), "TCP port " + port_of(m.gdb) + " (gdb)", p, line_of(p, "gdb"));
     }
+    if (!c_.monitor.empty())
+      if (auto it = host.find("tcp " + port_of(c_.monitor)); it != host.end())
+        error(c_.monitor_line, "TCP port " + port_of(c_.monitor) + " (monitor) is also given to "
+              "partition '" + it->second.p->name + "' (line " + std::to_string(it->second.line) + ")");
     for (const auto& [path, uses] : disks) {
       if (uses.size() < 2) continue;
       bool writer = false;

@@ -482,11 +482,22 @@ void read_each(Reader& r, const toml::table& top, std::string_view key, std::vec
 }
 
 void read_top(Reader& r, const toml::table& top, SystemConfig* c) {
-  r.check_keys(top, {"machine_memory", "processor_set", "hypervisor", "pool", "partition"},
-               "the file");
+  r.check_keys(top, {"machine_memory", "monitor", "processor_set", "hypervisor", "pool",
+                     "partition"}, "the file");
   if (!top.get("machine_memory"))
     r.error(toml::source_position{1, 1}, "the file has no 'machine_memory' (e.g. machine_memory = \"1G\")");
   r.size(top, "machine_memory", "the file", &c->machine_memory);
+  std::string monitor;
+  if (r.str(top, "monitor", "the file", &monitor)) {  // the primary's console (monitor_console.h)
+    const size_t colon = monitor.rfind(':');
+    c->monitor_line = unsigned(top.get("monitor")->source().begin.line);
+    if (monitor.rfind("tcp:", 0) != 0 || colon < 4 || colon + 1 == monitor.size() ||
+        monitor.find_first_not_of("0123456789", colon + 1) != std::string::npos ||
+        std::strtoul(monitor.c_str() + colon + 1, nullptr, 10) > 65535)
+      r.error(*top.get("monitor"), "bad monitor '" + monitor + "': expected tcp:ADDR:PORT, e.g. "
+              "tcp:127.0.0.1:4444 (tcp::PORT is the loopback address)");
+    else c->monitor = monitor;
+  }
   read_each(r, top, "processor_set", &c->processor_sets, read_processor_set);
   read_each(r, top, "hypervisor", &c->hypervisors, read_hypervisor);
   read_each(r, top, "pool", &c->pools, read_pool);

@@ -3,6 +3,7 @@
 // (monitor/hv/primary.h); others read its state.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -40,7 +41,7 @@ class Partition {
   int status() const { return status_.load(); }  // of the last run
   Stage2View stage2() const { return Stage2View(*table_); }
   Machine& machine() { return *machine_; }
-  uint64_t stage2_violations() const;
+  uint64_t stage2_violations() const;  // with it stopped; running: PrimaryHypervisor::counters
 
  private:
   friend class PrimaryHypervisor;
@@ -63,6 +64,10 @@ class Partition {
   std::atomic<int> status_{0};
   std::atomic<bool> stop_requested_{false};
   std::vector<Loan> loans_;  // pages this partition lent out, in lending order
+  // Wall time its vCPU ran: the runs that ended, and the start of the current one (under the
+  // primary's mutex).
+  double run_seconds_ = 0;
+  std::chrono::steady_clock::time_point run_started_{};
 };
 
 }  // namespace softcpu::hv

@@ -1,12 +1,14 @@
 #include "monitor/hv/primary.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <stdexcept>
 
 #include "interp/memory.h"
 #include "interp/tlb.h"
+#include "monitor/hv/commands.h"
 #include "monitor/machine.h"
 
 namespace softcpu::hv {
@@ -175,6 +177,10 @@ void PrimaryHypervisor::build_partition(const PartitionConfig& pc, unsigned id) 
   mc.ram_mib = uint32_t(low->size >> 20);
   mc.reset_on_triple_fault = false;  // a partition that triple-faults stops alone
   p->machine_ = std::make_unique<Machine>(mc, std::move(mem));
+  Partition* self = p.get();
+  p->machine_->set_hv_commands([this, self](std::string_view cmd, bool* handled) {
+    return gdb_command(*self, cmd, handled);
+  });
   partitions_.push_back(std::move(p));
 }
 
@@ -184,7 +190,8 @@ void PrimaryHypervisor::map_now(Partition& p, uint32_t guest_page, uint32_t mach
   p.table_->map(guest_page, machine_page, perms);
   if (p.machine_) drop_code(p.machine_->cpu(), guest_page * kPage, kPage);
   if (perms & S2_R)
-    p.mem_->map_ram_page(Stage2Key(), guest_page, memory_.host(machine_page), perms & S2_W);
+    p.mem_->map_ram_page(Stage2Key(), guest_page, memory_.host(machine_page), perms & S2_W,
+                         perms & S2_X);
   else
     p.mem_->unmap_ram_page(Stage2Key(), guest_page);
   if (p.machine_) tlb_flush(p.machine_->cpu());
@@ -224,6 +231,7 @@ void PrimaryHypervisor::start(const std::string& name) {
     std::lock_guard lock(mu_);
     if (p.state_ == PartitionState::RUNNING) throw HvError{"partition '" + name + "' is running"};
     p.state_ = PartitionState::RUNNING;
+    p.run_started_ = std::chrono::steady_clock::now();
   }
   sched.join(p.id_);  // the thread of its last run has ended
   p.stop_requested_ = false;
@@ -235,6 +243,8 @@ void PrimaryHypervisor::start(const std::string& name) {
 
 void PrimaryHypervisor::on_stopped(Partition& p, int status) {
   std::lock_guard lock(mu_);
+  p.run_seconds_ +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - p.run_started_).count();
   p.status_ = status;
   if (p.machine_->powered_off()) p.state_ = PartitionState::POWERED_OFF;
   else if (status == 3) p.state_ = PartitionState::FAULTED;
@@ -262,26 +272,109 @@ void PrimaryHypervisor::reset(const std::string& name) {
   if (was_running || p.state_ != PartitionState::STOPPED) start(name);
 }
 
+bool PrimaryHypervisor::system_done() const {
+  if (quit_) return true;
+  const bool any_exit = std::any_of(partitions_.begin(), partitions_.end(),
+                                    [](const auto& p) { return p->config_.exit_on_poweroff; });
+  for (auto& p : partitions_) {
+    if (!p->config_.exit_on_poweroff && any_exit) continue;
+    // Running, or stopped by a command (it may be started again): not done.
+    if (p->state_ == PartitionState::RUNNING || p->state_ == PartitionState::STOPPED) return false;
+  }
+  return true;
+}
+
 int PrimaryHypervisor::run() {
   for (auto& p : partitions_)
     if (p->state_ != PartitionState::RUNNING) start(p->name());
+  std::unique_lock lock(mu_);
+  finished_ = false;
+  quit_ = false;
+  for (;;) {
+    stopped_cv_.wait(lock, [&] { return !commands_.empty() || system_done(); });
+    if (commands_.empty()) break;
+    PendingCommand c = std::move(commands_.front());
+    commands_.pop_front();
+    lock.unlock();  // the commands take mu_ themselves (start, lend, ...)
+    const std::string answer = execute_hv_command(*this, c.line);
+    if (c.reply) c.reply(answer);
+    lock.lock();
+  }
+  finished_ = true;
+  const bool quit = quit_;
+  std::deque<PendingCommand> left;
+  left.swap(commands_);
+  lock.unlock();
+  for (auto& c : left)
+    if (c.reply) c.reply("the system is stopping\n");
   const bool any_exit = std::any_of(partitions_.begin(), partitions_.end(),
                                     [](const auto& p) { return p->config_.exit_on_poweroff; });
-  {
-    std::unique_lock lock(mu_);
-    stopped_cv_.wait(lock, [&] {
-      for (auto& p : partitions_)
-        if ((p->config_.exit_on_poweroff || !any_exit) && p->state_ == PartitionState::RUNNING)
-          return false;
-      return true;
-    });
-  }
   for (auto& p : partitions_) stop(p->name());
   for (auto& p : partitions_) {
     if (!p->config_.exit_on_poweroff && any_exit) continue;
+    if (quit && p->state_ == PartitionState::STOPPED) continue;  // stopped by `quit`
     if (p->state_ != PartitionState::POWERED_OFF) return p->status_ ? p->status_.load() : 1;
   }
   return 0;
+}
+
+void PrimaryHypervisor::post_command(std::string line,
+                                     std::function<void(const std::string&)> reply) {
+  {
+    std::lock_guard lock(mu_);
+    if (!finished_) {
+      commands_.push_back({std::move(line), std::move(reply)});
+      stopped_cv_.notify_all();
+      return;
+    }
+  }
+  if (reply) reply("the system is not running\n");
+}
+
+void PrimaryHypervisor::request_quit() {
+  std::lock_guard lock(mu_);
+  quit_ = true;
+  stopped_cv_.notify_all();
+}
+
+// On partition p's CPU thread, inside its gdb stub: the primary's commands go to the primary's
+// thread; this thread waits parked (so the command may run jobs on p's CPU, e.g. lend) and
+// gives up when p is asked to stop meanwhile (`partition stop` of itself, `quit`): the stop
+// needs this thread to leave the run loop.
+std::string PrimaryHypervisor::gdb_command(Partition& p, std::string_view cmd, bool* handled) {
+  if (cmd == "help") {
+    *handled = true;
+    return std::string("the primary hypervisor's commands (docs/design.md):\n") + kHvCommandsHelp;
+  }
+  if (!is_hv_command(cmd)) {
+    *handled = false;
+    return {};
+  }
+  *handled = true;
+  struct Answer {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::string text;
+  };
+  auto answer = std::make_shared<Answer>();  // outlives this call if the answer comes late
+  bool done = false;
+  p.machine_->while_parked([&] {
+    // Posted once parked, so the command's jobs on this CPU run on the primary's thread.
+    post_command(std::string(cmd), [answer](const std::string& text) {
+      std::lock_guard lock(answer->mu);
+      answer->text = text;
+      answer->done = true;
+      answer->cv.notify_all();
+    });
+    std::unique_lock lock(answer->mu);
+    while (!answer->done && !p.machine_->exit_requested())
+      answer->cv.wait_for(lock, std::chrono::milliseconds(20));
+    done = answer->done;
+  });
+  if (done) return answer->text;
+  return "partition '" + p.name() + "' is being stopped; the command goes on in the primary "
+         "hypervisor\n";
 }
 
 uint64_t PrimaryHypervisor::lend(const std::string& from, const std::string& to, uint64_t bytes) {
@@ -355,20 +448,48 @@ uint64_t PrimaryHypervisor::take_back(const std::string& from, const std::string
   return bytes;
 }
 
-std::string PrimaryHypervisor::info_partitions() {
-  std::string out;
-  char line[256];
-  for (auto& p : partitions_) {
-    std::snprintf(line, sizeof line,
-                  "%-12s %-14s status %-3d ram %-10s stage-2 %7u pages  violations %" PRIu64
-                  "  instructions %" PRIu64 "\n",
-                  p->name().c_str(), state_name(p->state()), p->status(),
-                  mib(p->mem_->ram_size()).c_str(), p->table_->mapped_pages(),
-                  p->stage2_violations(), p->machine_->cpu().icount);
-    out += line;
+PartitionCounters PrimaryHypervisor::counters(Partition& p, bool with_machine_json) {
+  PartitionCounters c;
+  c.name = p.name();
+  c.vcpus = p.config_.vcpus;
+  {
+    std::lock_guard lock(mu_);
+    c.run_seconds = p.run_seconds_;
+    if (p.state_ == PartitionState::RUNNING)
+      c.run_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                     p.run_started_).count();
   }
+  Machine& m = *p.machine_;
+  m.run_on_cpu_thread([&] {
+    c.stage2_pages = p.table_->mapped_pages();
+    c.memory_bytes = uint64_t(c.stage2_pages) * kPage;
+    c.stage2_violations = p.mem_->stage2_violations;
+    VcpuCounters v;
+    v.index = 0;
+    v.instructions = m.cpu().icount;
+    v.exits = m.monitor_exits();
+    v.interrupts = m.interrupts_delivered();
+    c.per_vcpu.push_back(v);
+    if (with_machine_json) c.machine_json = m.stats().json();
+  });
+  for (const VcpuCounters& v : c.per_vcpu) {
+    c.instructions += v.instructions;
+    c.exits += v.exits;
+    c.interrupts += v.interrupts;
+  }
+  // Read after the CPU job: a run that ended meanwhile has its state and status set.
+  c.state = state_name(p.state());
+  c.status = p.status();
+  return c;
+}
+
+std::vector<PartitionCounters> PrimaryHypervisor::all_counters(bool with_machine_json) {
+  std::vector<PartitionCounters> out;
+  for (auto& p : partitions_) out.push_back(counters(*p, with_machine_json));
   return out;
 }
+
+std::string PrimaryHypervisor::info_partitions() { return partitions_table(all_counters()); }
 
 SecondaryPort PrimaryHypervisor::secondary_port() {
   SecondaryPort::Hooks h;

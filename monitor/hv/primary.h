@@ -5,6 +5,8 @@
 #pragma once
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -12,6 +14,7 @@
 
 #include "monitor/hv/machine_memory.h"
 #include "monitor/hv/partition.h"
+#include "monitor/hv/partition_stats.h"
 #include "monitor/hv/scheduler.h"
 #include "monitor/hv/secondary_port.h"
 #include "monitor/hv/stage2.h"
@@ -34,10 +37,6 @@ class PrimaryHypervisor {
   PrimaryHypervisor(const PrimaryHypervisor&) = delete;
   PrimaryHypervisor& operator=(const PrimaryHypervisor&) = delete;
 
-  // Start every partition, wait until each `exit_on_poweroff` partition has stopped, then stop
-  // the rest. Returns 0 when all of those powered off; else the status of the first (in
-  // configuration order) that did not (a triple fault is 3, as for the single guest).
-  int run();
 
   size_t partition_count() const { return partitions_.size(); }
   Partition& partition(size_t k) { return *partitions_[k]; }
@@ -64,9 +63,27 @@ class PrimaryHypervisor {
   uint64_t lend(const std::string& from, const std::string& to, uint64_t bytes);
   uint64_t take_back(const std::string& from, const std::string& to, uint64_t bytes);
 
-  // `info partitions`: one line per partition (name, state, status, RAM, stage-2 pages,
-  // violations, instructions).
+  // Start every partition, wait until each `exit_on_poweroff` partition has stopped by itself
+  // (powered off, faulted, exited: one stopped by a command waits to be started again), then
+  // stop the rest; meanwhile run the posted monitor commands on this thread. Returns 0 when
+  // all of those powered off (or `quit` ended it); else the status of the first (in
+  // configuration order) that did not (a triple fault is 3, as for the single guest).
+  int run();
+
+  // Monitor commands (monitor/hv/commands.h), from any thread: run() executes `line` on its
+  // thread and passes the answer to `reply` (may be empty) there (a command posted before run()
+  // waits for it); once run() has returned, `reply` gets "the system is not running" at once.
+  void post_command(std::string line, std::function<void(const std::string&)> reply);
+  // `quit`: run() stops every partition and returns (any thread).
+  void request_quit();
+
+  // `info partitions`: a header and one line per partition (name, state, status, vCPUs,
+  // memory, stage-2 pages, violations, instructions).
   std::string info_partitions();
+  // Exact counters: each partition's are read on its CPU thread (Machine::run_on_cpu_thread),
+  // or directly when it is stopped. Not from a partition's own CPU thread.
+  PartitionCounters counters(Partition& p, bool with_machine_json = false);
+  std::vector<PartitionCounters> all_counters(bool with_machine_json = false);
 
   // The read-only interface the secondary hypervisor gets.
   SecondaryPort secondary_port();
@@ -81,6 +98,9 @@ class PrimaryHypervisor {
   void unmap_now(Partition& p, uint32_t guest_page);
   void on_stopped(Partition& p, int status);
   uint32_t pool_page(const std::string& pool);  // a free page of the pool, or UINT32_MAX
+  // A partition's gdb stub: forward the primary's commands and wait (parked) for the answer.
+  std::string gdb_command(Partition& p, std::string_view cmd, bool* handled);
+  bool system_done() const;  // under mu_: run() may end
 
   SystemConfig config_;
   MachineMemory memory_;
@@ -94,7 +114,14 @@ class PrimaryHypervisor {
   std::unique_ptr<Scheduler> secondary_;  // after partitions_: goes first
   Scheduler& scheduler_for(const Partition& p);
   std::mutex mu_;  // partition state changes; lend/take_back
-  std::condition_variable stopped_cv_;
+  std::condition_variable stopped_cv_;  // a partition stopped, a command came, quit
+  struct PendingCommand {
+    std::string line;
+    std::function<void(const std::string&)> reply;
+  };
+  std::deque<PendingCommand> commands_;  // under mu_
+  bool finished_ = false;                // under mu_: run() has returned; commands are refused
+  bool quit_ = false;                    // under mu_
 };
 
 }  // namespace softcpu::hv

@@ -93,6 +93,8 @@ struct PartitionConfig {
 struct SystemConfig {
   std::string source;                      // the file it came from ("" when built in code)
   uint64_t machine_memory = 0;             // bytes of machine memory the primary owns
+  std::string monitor;                     // "tcp:ADDR:PORT": the primary's monitor console
+  unsigned monitor_line = 0;
   std::vector<ProcessorSetConfig> processor_sets;
   std::vector<HypervisorConfig> hypervisors;
   std::vector<MemoryPoolConfig> pools;

@@ -47,14 +47,14 @@ TEST(Partitions, ATripleFaultStopsOnlyThatPartition) {
   EXPECT_NE(info1.find("triple-faulted"), std::string::npos) << info1;
   // The faulter may fault before the looper's thread has run at all (a loaded machine): wait
   // until it has run some instructions rather than assume it.
-  ASSERT_TRUE(wait_for([&] { return looper.machine().cpu().icount > 1000; }));
+  ASSERT_TRUE(wait_for([&] { return hv.counters(looper).instructions > 1000; }));
   hv.stop("looper");
   EXPECT_EQ(looper.state(), PartitionState::STOPPED);
-  const uint64_t ran = looper.machine().cpu().icount;
+  const uint64_t ran = hv.counters(looper).instructions;
   EXPECT_GT(ran, 1000u);
   // Started again, it goes on from where it stopped.
   hv.start("looper");
-  ASSERT_TRUE(wait_for([&] { return looper.machine().cpu().icount > ran + 1000; }) );
+  ASSERT_TRUE(wait_for([&] { return hv.counters(looper).instructions > ran + 1000; }) );
   hv.stop("looper");
   // A reset faulting partition runs from the reset vector again and faults again.
   hv.reset("faulter");

@@ -28,8 +28,23 @@ TEST(ConfigOptions, RunConfigTakesNoOtherOption) {
   ASSERT_TRUE(parse_args({"run", "--config=t.toml"}, &q, &err)) << err;
   EXPECT_EQ(q.config_path, "t.toml");
   EXPECT_FALSE(parse_args({"run", "--config", "s.toml", "-m", "64"}, &p, &err));
-  EXPECT_EQ(err, "--config FILE takes no other option: the file describes the whole system");
+  EXPECT_EQ(err, "--config FILE takes no other option (but --stats, --stats-file and "
+                 "--monitor): the file describes the whole system");
   EXPECT_FALSE(parse_args({"run", "disk.img", "--config", "s.toml"}, &p, &err));
+  EXPECT_FALSE(parse_args({"run", "--stats", "--config", "s.toml", "--jit=on"}, &p, &err));
+  // The statistics and the monitor console go with a system file.
+  ParsedArgs r;
+  ASSERT_TRUE(parse_args({"run", "--stats=json", "--config", "s.toml", "--stats-file", "x.json",
+                          "--monitor", "tcp::4444"}, &r, &err)) << err;
+  EXPECT_EQ(r.config_path, "s.toml");
+  EXPECT_EQ(r.config.stats, StatsFormat::JSON);
+  EXPECT_EQ(r.config.stats_path, "x.json");
+  EXPECT_EQ(r.monitor, "tcp::4444");
+  ParsedArgs t;
+  EXPECT_FALSE(parse_args({"run", "--monitor", "tcp::4444", "--bios", "x.rom"}, &t, &err));
+  EXPECT_EQ(err, "--monitor needs --config FILE: the monitor console controls a system's partitions");
+  EXPECT_FALSE(parse_args({"run", "--config", "s.toml", "--monitor=4444"}, &t, &err));
+  EXPECT_EQ(err, "bad --monitor '4444': expected tcp:ADDR:PORT, e.g. tcp::4444 (the loopback address)");
   EXPECT_FALSE(parse_args({"run", "--config"}, &p, &err));
   EXPECT_EQ(err, "option --config needs a value");
 }

@@ -1,0 +1,46 @@
+// Statistics per partition and per vCPU, as the primary hypervisor gathers them (on each
+// partition's CPU thread, so the counts are exact: PrimaryHypervisor::counters) and as
+// `info partitions`, `stats` and `--stats` with several partitions print them (text for people,
+// one JSON object of schema "softcpu-system-stats" for programs; docs/stats.md).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace softcpu::hv {
+
+inline constexpr const char kSystemStatsSchema[] = "softcpu-system-stats";
+inline constexpr int kSystemStatsSchemaVersion = 1;
+
+struct VcpuCounters {
+  unsigned index = 0;
+  uint64_t instructions = 0;
+  uint64_t exits = 0;       // exits to the monitor (Machine::monitor_exits)
+  uint64_t interrupts = 0;  // external interrupts and NMIs delivered
+};
+
+struct PartitionCounters {
+  std::string name;
+  std::string state;           // state_name()
+  int status = 0;              // of its last run
+  unsigned vcpus = 1;
+  uint64_t memory_bytes = 0;   // guest-physical memory mapped by its stage-2 table
+  uint32_t stage2_pages = 0;
+  uint64_t stage2_violations = 0;
+  double run_seconds = 0;      // wall time its vCPUs ran (every start to stop, summed)
+  uint64_t instructions = 0;   // sums over the vCPUs
+  uint64_t exits = 0;
+  uint64_t interrupts = 0;
+  std::vector<VcpuCounters> per_vcpu;
+  std::string machine_json;    // the partition machine's whole registry (StatsRegistry::json)
+};
+
+// The `info partitions` table: a header and one row per partition.
+std::string partitions_table(const std::vector<PartitionCounters>& parts);
+// The --stats text report of a system: per partition, then per vCPU.
+std::string system_stats_text(const std::vector<PartitionCounters>& parts);
+// One JSON object on one line: {"schema", "version", "partitions": [{..., "vcpus": [...],
+// "machine": {the partition's softcpu-stats object}}]}.
+std::string system_stats_json(const std::vector<PartitionCounters>& parts);
+
+}  // namespace softcpu::hv

@@ -1,0 +1,102 @@
+// The primary hypervisor's monitor commands (monitor/hv/commands.h): their parsing, and that
+// run() executes posted commands on its own thread while the partitions run; `quit` ends it.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "hv_test_util.h"
+#include "monitor/hv/commands.h"
+#include "monitor/hv/primary.h"
+
+namespace softcpu::hv {
+namespace {
+
+using test::partition;
+using test::write_rom;
+
+TEST(HvCommands, Sizes) {
+  uint64_t b = 0;
+  EXPECT_TRUE(parse_hv_size("4096", &b));
+  EXPECT_EQ(b, 4096u);
+  EXPECT_TRUE(parse_hv_size("64K", &b));
+  EXPECT_EQ(b, 64u << 10);
+  EXPECT_TRUE(parse_hv_size("2MiB", &b));
+  EXPECT_EQ(b, 2u << 20);
+  EXPECT_TRUE(parse_hv_size("0x1000", &b));
+  EXPECT_EQ(b, 0x1000u);
+  for (const char* bad : {"", "-4K", "K", "4X", "4KK", "99999999999999999999", "0x"})
+    EXPECT_FALSE(parse_hv_size(bad, &b)) << bad;
+}
+
+TEST(HvCommands, WhichLinesArePrimaryCommands) {
+  EXPECT_TRUE(is_hv_command("info partitions"));
+  EXPECT_TRUE(is_hv_command("  info   stats "));
+  EXPECT_TRUE(is_hv_command("partition stop a"));
+  EXPECT_TRUE(is_hv_command("partition"));  // answered with an error by the primary
+  EXPECT_TRUE(is_hv_command("quit"));
+  EXPECT_FALSE(is_hv_command("info registers"));  // the partition's own (gdb stub)
+  EXPECT_FALSE(is_hv_command("stats"));
+  EXPECT_FALSE(is_hv_command("help"));
+  EXPECT_FALSE(is_hv_command(""));
+}
+
+std::string ask(PrimaryHypervisor& hv, const std::string& line, std::thread::id* on = nullptr) {
+  std::promise<std::string> answer;
+  auto f = answer.get_future();
+  hv.post_command(line, [&](const std::string& text) {
+    if (on) *on = std::this_thread::get_id();
+    answer.set_value(text);
+  });
+  if (f.wait_for(std::chrono::seconds(30)) != std::future_status::ready) return "(no answer)";
+  return f.get();
+}
+
+TEST(Partitions, MonitorCommandsRunOnThePrimarysThread) {
+  const std::string loop = write_rom(test::kLoopForever);
+  SystemConfig s;
+  s.partitions.push_back(partition("one", loop));
+  s.partitions.push_back(partition("two", loop));
+  PrimaryHypervisor hv(s);
+  // Posted before run(): answered once it runs.
+  std::promise<std::string> early;
+  hv.post_command("partition stop one", [&](const std::string& text) { early.set_value(text); });
+  std::promise<std::thread::id> run_thread;
+  std::future<int> status = std::async(std::launch::async, [&] {
+    run_thread.set_value(std::this_thread::get_id());
+    return hv.run();
+  });
+  const std::thread::id primary = run_thread.get_future().get();
+  EXPECT_EQ(early.get_future().get(), "partition 'one' stopped\n");
+  EXPECT_EQ(ask(hv, "partition start one"), "partition 'one' started\n");
+  std::thread::id on;
+  std::string info = ask(hv, "info partitions", &on);
+  EXPECT_EQ(on, primary);
+  EXPECT_NE(info.find("\none "), std::string::npos) << info;
+  EXPECT_NE(info.find("\ntwo "), std::string::npos) << info;
+  EXPECT_EQ(ask(hv, "partition stop two"), "partition 'two' stopped\n");
+  EXPECT_EQ(hv.partition("two").state(), PartitionState::STOPPED);
+  // Stopped by a command, "two" does not end the system: it waits to be started again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(status.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  // Counters are exact (read on the CPU thread): a stopped partition's do not move.
+  const uint64_t stopped_at = hv.counters(hv.partition("two")).instructions;
+  EXPECT_GT(stopped_at, 0u);
+  EXPECT_EQ(hv.counters(hv.partition("two")).instructions, stopped_at);
+  EXPECT_EQ(ask(hv, "partition start two"), "partition 'two' started\n");
+  EXPECT_EQ(ask(hv, "partition start two"), "partition 'two' is running\n");
+  EXPECT_EQ(ask(hv, "partition reset nobody"), "no partition named 'nobody'\n");
+  const std::string stats = ask(hv, "info stats");
+  EXPECT_NE(stats.find("Partition one (running"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("vcpu 0"), std::string::npos) << stats;
+  EXPECT_EQ(ask(hv, "quit"), "stopping every partition\n");
+  ASSERT_EQ(status.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_EQ(status.get(), 0);
+  EXPECT_EQ(hv.partition("one").state(), PartitionState::STOPPED);
+  EXPECT_EQ(ask(hv, "info partitions"), "the system is not running\n");
+  unlink(loop.c_str());
+}
+
+}  // namespace
+}  // namespace softcpu::hv
