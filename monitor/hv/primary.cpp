@@ -7,7 +7,9 @@
 
 #include "interp/memory.h"
 #include "interp/tlb.h"
+#include "monitor/hv/devices.h"
 #include "monitor/machine.h"
+#include "monitor/pc_platform.h"
 
 namespace softcpu::hv {
 
@@ -98,7 +100,11 @@ uint32_t PrimaryHypervisor::pool_page(const std::string& name) {
   return UINT32_MAX;
 }
 
-void PrimaryHypervisor::build_partition(const PartitionConfig& pc, unsigned id) {
+void PrimaryHypervisor::build_partition(const PartitionConfig& given, unsigned id) {
+  // The devices its disks, serial port and debug consoles give it (a configuration built in
+  // code may not have listed them), each with its interrupt route.
+  PartitionConfig pc = given;
+  assign_devices(&pc, false);
   const std::string who = "partition '" + pc.name + "'";
   if (pc.vcpus != 1)
     throw ConfigError{who + ": " + std::to_string(pc.vcpus) + " vCPUs asked for; a partition has "
@@ -156,6 +162,7 @@ void PrimaryHypervisor::build_partition(const PartitionConfig& pc, unsigned id) 
   MachineConfig mc = pc.machine;
   mc.ram_mib = uint32_t(low->size >> 20);
   mc.reset_on_triple_fault = false;  // a partition that triple-faults stops alone
+  mc.view = device_view(pc);  // only its devices and memory; the rest of the PC is concealed
   p->machine_ = std::make_unique<Machine>(mc, std::move(mem));
   partitions_.push_back(std::move(p));
 }
@@ -347,6 +354,16 @@ std::string PrimaryHypervisor::info_partitions() {
                   mib(p->mem_->ram_size()).c_str(), p->table_->mapped_pages(),
                   p->stage2_violations(), p->machine_->cpu().icount);
     out += line;
+  }
+  return out;
+}
+
+std::string PrimaryHypervisor::info_irq_routes() {
+  std::string out;
+  for (auto& p : partitions_) {
+    char prefix[64];
+    std::snprintf(prefix, sizeof prefix, "%-12s ", p->name().c_str());
+    out += format_irq_routes(p->machine_->platform().irq_routes(), prefix);
   }
   return out;
 }

@@ -67,6 +67,10 @@ class PrimaryHypervisor {
   // `info partitions`: one line per partition (name, state, status, RAM, stage-2 pages,
   // violations, instructions).
   std::string info_partitions();
+  // `info irq-routes`: every partition's interrupt routing table, one line per route (the
+  // partition, the device's output, the GSI of the partition's own IOAPIC and 8259 it goes
+  // to, and the edges asserted on it so far). Devices a partition is not given have no route.
+  std::string info_irq_routes();
 
   // The read-only interface the secondary hypervisor gets.
   SecondaryPort secondary_port();
