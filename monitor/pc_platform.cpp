@@ -358,6 +358,11 @@ void PcPlatform::register_stats(StatsRegistry& stats) {
     stats.add(name + ".flushes", &b.flushes);
   }
   stats.add("fw_cfg.dma_transfers", [this] { return double(fw_cfg_->dma_transfers()); });
+  // Interrupts each route delivered (rising edges), e.g. "irq.ide0.asserted".
+  const auto routes = irq_table_->entries();
+  for (size_t k = 0; k < routes.size(); ++k)
+    stats.add("irq." + routes[k].route.device + ".asserted",
+              [this, k] { return double(irq_table_->entries()[k].asserted); });
 }
 
 }  // namespace softcpu

@@ -168,6 +168,10 @@ TEST(Discovery, PartitionsSeeOnlyTheirDevicesAndInterrupts) {
             std::string::npos) << table;
   EXPECT_EQ(table.find("a            com1"), std::string::npos) << table;
   EXPECT_EQ(table.find("b            ide"), std::string::npos) << table;
+  // The statistics count the same.
+  EXPECT_EQ(a.machine().stats().value("irq.ide0.asserted"), 64.0);
+  EXPECT_EQ(b.machine().stats().value("irq.com1.asserted"), 0.0);
+  EXPECT_FALSE(b.machine().stats().value("irq.ide0.asserted"));
   // The same for one partition as its gdb stub's `monitor info irq-routes` shows it.
   EXPECT_EQ(format_irq_routes(b.machine().platform().irq_routes()),
             "com1   0 -> gsi 4   8259 IRQ 4   IOAPIC pin 4   asserted 0\n");
