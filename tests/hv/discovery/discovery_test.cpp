@@ -25,47 +25,17 @@
 #include "monitor/machine.h"
 #include "monitor/pc_platform.h"
 #include "monitor/stats.h"
+#include "tests/hv/hv_test_util.h"
 
 namespace softcpu::hv {
 namespace {
 
+using test::guest_dir;
+using test::slurp;
+using test::temp_file;
+
 constexpr uint32_t kFlagAddr = 0x80000;  // hv_discover.c's HV_FLAG_ADDR
 constexpr uint32_t kGoFlag = 0x600DF1A6;
-
-std::string guest_dir() {
-  const char* d = std::getenv("HV_GUEST_DIR");
-  return d ? d : "";
-}
-
-std::string temp_file(const char* tag, size_t size) {
-  std::string path = std::string("/tmp/softcpu_hvdisc_") + tag + "_XXXXXX";
-  const int fd = mkstemp(path.data());
-  EXPECT_GE(fd, 0);
-  if (size) {
-    EXPECT_EQ(ftruncate(fd, off_t(size)), 0);
-  }
-  close(fd);
-  return path;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-PartitionConfig partition(const std::string& name, const std::string& rom, uint64_t ram,
-                          const std::string& debugcon) {
-  PartitionConfig p;
-  p.name = name;
-  p.machine.bios_path = rom;
-  p.machine.serial = "none";
-  p.machine.timeout_seconds = 50;
-  p.machine.debugcons.push_back({0xE9, debugcon});
-  p.memory.push_back({0, ram, false, "", 0});
-  return p;
-}
 
 bool wait_for(const std::function<bool()>& done, int seconds = 50) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
@@ -97,8 +67,8 @@ TEST(Discovery, PartitionsSeeOnlyTheirDevicesAndInterrupts) {
   const std::string serial_b = temp_file("b_com1", 0);
   const std::string disk = temp_file("a_disk", 1 << 20);
   SystemConfig s;
-  s.partitions.push_back(partition("a", guest_dir() + "/hv_disk_irq.rom", 2u << 20, out_a));
-  s.partitions.push_back(partition("b", guest_dir() + "/hv_discover.rom", 3u << 20, out_b));
+  s.partitions.push_back(test::guest_partition("a", guest_dir() + "/hv_disk_irq.rom", 2u << 20, out_a));
+  s.partitions.push_back(test::guest_partition("b", guest_dir() + "/hv_discover.rom", 3u << 20, out_b));
   s.partitions[0].machine.drives.push_back({disk, 0, true, false});
   s.partitions[0].irq_routes.push_back({"ide0", 0, 10, false, 0});
   s.partitions[1].machine.serial = "file:" + serial_b;
@@ -182,7 +152,7 @@ TEST(Discovery, PartitionsSeeOnlyTheirDevicesAndInterrupts) {
 TEST(Discovery, BadRoutesAreRefused) {
   const std::string rom = guest_dir() + "/hv_discover.rom";
   SystemConfig s;
-  s.partitions.push_back(partition("a", rom, 1u << 20, "/dev/null"));
+  s.partitions.push_back(test::guest_partition("a", rom, 1u << 20, "/dev/null"));
   s.partitions[0].machine.serial = "file:/dev/null";
   s.partitions[0].irq_routes.push_back({"com1", 0, 9, false, 0});
   try {
