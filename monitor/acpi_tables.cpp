@@ -111,7 +111,14 @@ std::vector<uint8_t> build_madt(const AcpiConfig& c) {
     append(t, flags, 2);
   };
   override_irq(0, 2, 0);  // the PIT is wired to IOAPIC pin 2
-  for (uint8_t irq : {5, 9, 10, 11}) override_irq(irq, irq, 0x000D);  // PCI / SCI: level high
+  auto routed_to = [&c](uint32_t gsi) {
+    for (const IsaIrqOverride& o : c.irq_overrides)
+      if (o.gsi == gsi) return true;
+    return false;
+  };
+  for (uint8_t irq : {5, 9, 10, 11})  // PCI / SCI: level high
+    if (!routed_to(irq)) override_irq(irq, irq, 0x000D);
+  for (const IsaIrqOverride& o : c.irq_overrides) override_irq(o.isa_irq, o.gsi, 0x0005);
   // Local APIC NMI: all processors (0xFF), LINT1.
   t.insert(t.end(), {4, 6, 0xFF, 0, 0, 1});
   finish(t);

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "monitor/irq_routes.h"
+
 namespace softcpu {
 
 class PhysicalMemory;
@@ -31,6 +33,9 @@ struct AcpiConfig {
   uint32_t pci_hole_start = 0x08000000;  // end of RAM: PCI memory from here to 0xFEBFFFFF
   uint32_t hpet_addr = 0xFED00000;       // 0: no HPET table
   uint32_t hpet_block_id = 0x8086A201;   // the HPET's capabilities register, low half
+  // Devices' ISA IRQs routed to other GSIs (a partition's interrupt routes): one override
+  // each, edge-triggered active high like the ISA line; a target GSI loses its default entry.
+  std::vector<IsaIrqOverride> irq_overrides;
 };
 
 constexpr unsigned ACPI_HEADER_SIZE = 36;

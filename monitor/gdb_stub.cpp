@@ -580,6 +580,7 @@ void GdbStub::cmd_monitor(std::string_view hex) {
         "  stats           the machine's counters\n"
         "  info registers  CPU state, system registers included\n"
         "  info tlb        the soft TLB's valid entries\n"
+        "  info irq-routes the interrupt routing table: device outputs to GSIs, counts\n"
         "  system_reset    reset the machine (RAM is kept)\n"
         "  icount          the count of instructions retired so far\n"
         "  break-icount N  stop when the count reaches N (then continue); 'off' deletes it\n"

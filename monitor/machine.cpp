@@ -324,6 +324,7 @@ void Machine::boot_kernel_directly() {
     MpTableConfig mp;
     mp.cpuid_signature = CPUID_SIGNATURE;
     mp.cpuid_features = cpuid_features_edx(cpu_);
+    mp.irq_overrides = platform_->irq_overrides();
     const MpTableLayout layout = write_mptable(*mem_, mp);
     // The ACPI tables go to the BIOS area's shadow RAM with an RSDP there (where SeaBIOS puts
     // it); a second RSDP follows the MP table in the EBDA's first KiB, which the OS searches
@@ -622,6 +623,7 @@ uint64_t Machine::state_hash(bool with_ram) {
 std::string Machine::monitor_command(std::string_view cmd, bool* handled) {
   *handled = true;
   char buf[256];
+  if (cmd == "info irq-routes") return format_irq_routes(platform_->irq_routes());
   if (cmd == "icount") {
     std::snprintf(buf, sizeof buf, "%" PRIu64 "\n", cpu_.icount);
     return buf;

@@ -67,6 +67,7 @@ class Machine {
   Cpu& cpu() { return cpu_; }
   PhysicalMemory& memory() { return *mem_; }
   StatsRegistry& stats() { return stats_; }
+  const PcPlatform& platform() const { return *platform_; }
   void request_exit(int status);  // any thread
   // Why run() returned: the guest powered off (ACPI S5) or halted for good with interrupts
   // off, rather than a triple fault, a timeout or an exit request.

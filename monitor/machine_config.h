@@ -23,6 +23,24 @@ struct DriveSpec {
   bool readonly = false;  // writes fail with an ATA error
 };
 
+// One interrupt output of a device wired to an input of the guest's interrupt controllers: a
+// GSI, the IOAPIC pin of that number and, below 16, the 8259 IRQ of that number.
+struct IrqRouteSpec {
+  std::string device;  // "ide0", "ide1", "com1"
+  unsigned source = 0;
+  unsigned gsi = 0;
+};
+
+// What the guest's firmware view shows of the PC (docs/design.md "Discovery"). The single
+// guest has every device on its PC/AT line; a partition (monitor/hv/) only its assigned
+// devices: the others are concealed (their PCI functions read all ones, their ports are
+// unassigned) and their interrupts go nowhere.
+struct DeviceView {
+  bool all = true;                       // every device; else only `assigned`
+  std::vector<std::string> assigned;     // "ide0", "ide1", "com1"
+  std::vector<IrqRouteSpec> irq_routes;  // an output not listed keeps its PC/AT line
+};
+
 enum TraceEvent : unsigned { TRACE_INSN = 1, TRACE_INTERRUPT = 2, TRACE_IO = 4 };
 
 // A linear address range [first, last] for --trace-range.
@@ -35,6 +53,7 @@ enum class StatsFormat { NONE, TEXT, JSON };
 struct MachineConfig {
   std::string bios_path;           // raw ROM image: 64, 128 or 256 KiB; empty: Debian's SeaBIOS
   std::vector<DriveSpec> drives;
+  DeviceView view;                 // devices and memory the guest is shown (partitions)
   std::string kernel_path;         // direct boot: a bzImage or a Multiboot ELF kernel
   std::string initrd_path;         // bzImage initrd, or Multiboot modules (comma-separated)
   std::string append;              // kernel command line

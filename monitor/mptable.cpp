@@ -68,6 +68,12 @@ std::vector<uint8_t> build_mp_config_table(const MpTableConfig& c) {
     uint8_t pin = irq;
     if (c.irq0_to_pin2 && irq == 0) pin = 2;
     if (c.irq0_to_pin2 && irq == 2) continue;
+    bool pin_taken = false;
+    for (const IsaIrqOverride& o : c.irq_overrides) {
+      if (o.isa_irq == irq) pin = o.gsi;
+      if (o.gsi == irq && o.isa_irq != irq) pin_taken = true;
+    }
+    if (pin_taken && pin == irq) continue;
     add_interrupt(t, MP_IOINTR, MP_INT, isa_bus, irq, c.ioapic_id, pin);
     ++count;
   }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "monitor/e820.h"
+#include "monitor/irq_routes.h"
 
 namespace softcpu {
 
@@ -24,6 +25,9 @@ struct MpTableConfig {
   uint32_t ioapic_addr = 0xFEC00000;
   bool pci_bus = true;        // bus 0 is PCI and ISA is bus 1; false: ISA is bus 0
   bool irq0_to_pin2 = true;   // the PIT's IRQ0 arrives on I/O APIC pin 2 (IRQ2 unused)
+  // Devices' ISA IRQs routed to other pins (a partition's interrupt routes); a target pin
+  // below 16 loses its own ISA IRQ's entry.
+  std::vector<IsaIrqOverride> irq_overrides;
 };
 
 // Entry types and sizes (MP spec 1.4 chapter 4).

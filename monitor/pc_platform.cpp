@@ -1,5 +1,7 @@
 #include "monitor/pc_platform.h"
 
+#include <algorithm>
+
 #include "hostio/block_backend.h"
 #include "hostio/char_backend.h"
 #include "interp/cpu.h"
@@ -8,6 +10,7 @@
 #include "interp/tlb.h"
 #include "monitor/acpi_tables.h"
 #include "monitor/e820.h"
+#include "monitor/irq_routes.h"
 #include "monitor/machine.h"
 #include "monitor/port_bus.h"
 #include "monitor/stats.h"
@@ -49,11 +52,28 @@ class IsaIrqRouter final : public IrqSink {
   Ioapic& ioapic_;
 };
 
+// A GSI: IOAPIC pin GSI and, below 16, 8259 IRQ GSI (the routed devices' inputs).
+class GsiRouter final : public IrqSink {
+ public:
+  GsiRouter(PicPair& pic, Ioapic& ioapic) : pic_(pic), ioapic_(ioapic) {}
+  void set_irq(unsigned gsi, bool level) override {
+    if (gsi < 16) pic_.set_irq(gsi, level);
+    ioapic_.set_irq(gsi, level);
+  }
+
+ private:
+  PicPair& pic_;
+  Ioapic& ioapic_;
+};
+
 PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& mem,
                        PortBus& ports, VirtualClock& clock,
                        CpuMailbox& mailbox, EventLoop& loop, CharBackend& serial,
                        std::function<void()> system_reset)
-    : cpu_(cpu), mem_(mem), ports_(ports) {
+    : cpu_(cpu), mem_(mem), ports_(ports), view_(config.view) {
+  std::string route_error;
+  const std::vector<IrqRouteSpec> routes = effective_irq_routes(view_, &route_error);
+  if (!route_error.empty()) throw ConfigError{route_error};
   // Interrupt controllers: 8259 INTR -> APIC LINT0 -> CPU INTR; the CPU acknowledges
   // through the APIC, which hands ExtINT acknowledges to the 8259.
   pic_ = std::make_unique<PicPair>();
@@ -73,6 +93,15 @@ PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& me
   ports_.attach(pic_.get(), 0xA0, 2);
   ports_.attach(pic_.get(), 0x4D0, 2);  // ELCR (PIIX3 2.4.5)
   auto isa = [this](unsigned irq) { return IrqLine{isa_irq_.get(), irq}; };
+  // The assigned devices' interrupts go through the routing table; a concealed device's
+  // output goes nowhere.
+  gsi_router_ = std::make_unique<GsiRouter>(*pic_, *ioapic_);
+  irq_table_ = std::make_unique<IrqRouteTable>(*gsi_router_);
+  auto routed = [&](const char* device) {
+    for (const IrqRouteSpec& r : routes)
+      if (r.device == device) return irq_table_->add(r);
+    return IrqLine{};
+  };
 
   // The HPET (IA-PC HPET 1.0a) passes the PIT's IRQ0 and the RTC's IRQ8 through, or replaces
   // them with its timers 0 and 1 (LEG_RT_CNF); its other routes go to IOAPIC pins.
@@ -95,9 +124,10 @@ PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& me
   port92_ = std::make_unique<SystemControlA>(a20, system_reset);
   ports_.attach(port92_.get(), 0x92, 1);
 
+  com1_irq_ = routed("com1");
   com1_ = std::make_unique<Uart16550>(Uart16550::COM1_BASE, serial,
-                                      [this](bool level) { isa_irq_->set_irq(4, level); });
-  ports_.attach(com1_.get(), Uart16550::COM1_BASE, Uart16550::NUM_PORTS);
+                                      [this](bool level) { com1_irq_.set(level); });
+  if (owns("com1")) ports_.attach(com1_.get(), Uart16550::COM1_BASE, Uart16550::NUM_PORTS);
 
   vga_ = std::make_unique<VgaText>(mem_.ram(), mem_.ram_size());
   ports_.attach(vga_.get(), 0x3B4, 2);
@@ -120,9 +150,11 @@ PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& me
   FwCfgPcConfig fw;
   fw.ram_bytes = mem_.ram_size();
   fw.e820 = encode_e820(firmware_e820_map(mem_.ram_size()));
+  if (!owns("com1")) fw.sercon_port = 0;  // no "etc/sercon-port": SeaBIOS's console is not there
   add_pc_firmware_items(*fw_cfg_, fw);
   AcpiConfig acpi;
   acpi.pci_hole_start = mem_.ram_size();
+  acpi.irq_overrides = irq_table_->overrides();
   add_acpi_fw_cfg_files(*fw_cfg_, acpi);  // SeaBIOS then puts the PM block at 0x600
   ports_.attach(fw_cfg_.get(), 0x510, 2);
   ports_.attach(fw_cfg_.get(), 0x514, 8);  // DMA address register (64-bit, big-endian)
@@ -137,8 +169,7 @@ PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& me
   });
   isa_bridge_ = std::make_unique<Piix3Isa>();
   isa_bridge_->set_isa_sink(isa_irq_.get());
-  ide_ = std::make_unique<IdeController>(isa(IdeController::PRIMARY_IRQ),
-                                         isa(IdeController::SECONDARY_IRQ));
+  ide_ = std::make_unique<IdeController>(routed("ide0"), routed("ide1"));
   ide_->set_guest_memory(GuestMemory{
       [this](uint32_t addr, uint8_t* dst, uint32_t len) { mem_.read_bytes(addr, dst, len); },
       [this](uint32_t addr, const uint8_t* src, uint32_t len) { guest_write(addr, src, len); }});
@@ -149,13 +180,16 @@ PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& me
         if (map.mapped) ports_.attach(&ide_->bus_master(), uint16_t(map.base), map.size);
       });
   for (unsigned ch = 0; ch < 2; ++ch) {
+    if (!owns(ch ? "ide1" : "ide0")) continue;  // concealed: its ports are unassigned
     IdeChannel& c = ide_->channel(ch);
     ports_.attach(&c, c.cmd_base(), 8);
     ports_.attach(&c, c.ctrl_port(), 1);
   }
   pci_->attach(0, 0, host_bridge_.get());
   pci_->attach(1, 0, isa_bridge_.get());
-  pci_->attach(1, 1, ide_function_.get());
+  // 01.1 exists for a guest that owns an IDE channel; else its configuration space reads all
+  // ones (PCI 2.1 6.1: no function there), as on a bus without it.
+  if (owns("ide0") || owns("ide1")) pci_->attach(1, 1, ide_function_.get());
   // 01.3 PIIX4 power management: ACPI fixed hardware, SCI on ISA IRQ 9.
   pm_ = std::make_unique<Piix4Pm>(clock, isa(9));
   pm_->set_pm_io_change_handler([this](bool was, uint16_t old_base, bool now, uint16_t base) {
@@ -186,6 +220,9 @@ PcPlatform::~PcPlatform() = default;
 
 void PcPlatform::attach_disks(const MachineConfig& config, EventLoop& loop, CpuMailbox& mailbox) {
   for (const DriveSpec& d : config.drives) {
+    if (!owns(d.index < 2 ? "ide0" : "ide1"))
+      throw ConfigError{"disk '" + d.path + "' is on " + (d.index < 2 ? "ide0" : "ide1") +
+                        ", which the guest is not given"};
     std::string error;
     BlockBackend::Options o;
     o.readonly = d.readonly;
@@ -225,6 +262,7 @@ void PcPlatform::reset() {
 uint32_t PcPlatform::setup_acpi_without_firmware(uint32_t ebda_rsdp_addr) {
   AcpiConfig acpi;
   acpi.pci_hole_start = mem_.ram_size();
+  acpi.irq_overrides = irq_table_->overrides();
   acpi.hpet_block_id = uint32_t(hpet_->capabilities());
   // What SeaBIOS's piix4_pm_setup does (src/fw/pciinit.c).
   pci_->config_write(1, 3, PciDevice::INTERRUPT_LINE, 1, acpi.sci_irq);
@@ -250,6 +288,15 @@ uint32_t PcPlatform::setup_acpi_without_firmware(uint32_t ebda_rsdp_addr) {
   guest_write(ebda_rsdp_addr, blobs.rsdp.data(), uint32_t(blobs.rsdp.size()));
   return rsdp;
 }
+
+bool PcPlatform::owns(const std::string& device) const {
+  return view_.all ||
+         std::find(view_.assigned.begin(), view_.assigned.end(), device) != view_.assigned.end();
+}
+
+std::vector<IrqRouteTable::Entry> PcPlatform::irq_routes() const { return irq_table_->entries(); }
+
+std::vector<IsaIrqOverride> PcPlatform::irq_overrides() const { return irq_table_->overrides(); }
 
 void PcPlatform::poll() { com1_->poll(); }
 
@@ -311,6 +358,11 @@ void PcPlatform::register_stats(StatsRegistry& stats) {
     stats.add(name + ".flushes", &b.flushes);
   }
   stats.add("fw_cfg.dma_transfers", [this] { return double(fw_cfg_->dma_transfers()); });
+  // Interrupts each route delivered (rising edges), e.g. "irq.ide0.asserted".
+  const auto routes = irq_table_->entries();
+  for (size_t k = 0; k < routes.size(); ++k)
+    stats.add("irq." + routes[k].route.device + ".asserted",
+              [this, k] { return double(irq_table_->entries()[k].asserted); });
 }
 
 }  // namespace softcpu

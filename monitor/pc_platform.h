@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "monitor/irq_routes.h"
 #include "monitor/machine_config.h"
 
 namespace softcpu {
@@ -48,6 +49,7 @@ class Piix4Pm;
 class Hpet;
 class PcTestdev;
 class Snapshot;
+class GsiRouter;
 
 class PcPlatform {
  public:
@@ -98,6 +100,14 @@ class PcPlatform {
   uint32_t setup_acpi_without_firmware(uint32_t ebda_rsdp_addr);
   static constexpr uint32_t DIRECT_BOOT_ACPI_ADDR = 0xE0000;
 
+  // Discovery (MachineConfig::view): whether the guest is given `device` ("ide0", "ide1",
+  // "com1"); a device it is not given is concealed.
+  bool owns(const std::string& device) const;
+  // The interrupt routing table with each route's count of asserted edges (any thread), and
+  // the ISA IRQs it moves to other GSIs (for the MP table and the MADT).
+  std::vector<IrqRouteTable::Entry> irq_routes() const;
+  std::vector<IsaIrqOverride> irq_overrides() const;
+
  private:
   void attach_disks(const MachineConfig& config, EventLoop& loop, CpuMailbox& mailbox);
   void remap_shadow(uint32_t start, uint32_t size, bool read_ram, bool write_ram);
@@ -107,11 +117,15 @@ class PcPlatform {
   Cpu& cpu_;
   PhysicalMemory& mem_;
   PortBus& ports_;
+  DeviceView view_;
 
   std::unique_ptr<PicPair> pic_;
   std::unique_ptr<Ioapic> ioapic_;
   std::unique_ptr<LocalApic> lapic_;
   std::unique_ptr<IsaIrqRouter> isa_irq_;
+  std::unique_ptr<GsiRouter> gsi_router_;
+  std::unique_ptr<IrqRouteTable> irq_table_;
+  IrqLine com1_irq_;
   std::unique_ptr<Pit8254> pit_;
   std::unique_ptr<Port61> port61_;
   std::unique_ptr<CmosRtc> rtc_;

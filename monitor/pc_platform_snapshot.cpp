@@ -132,6 +132,13 @@ void PcPlatform::drain_disk_io(CpuMailbox& mailbox) {
 
 std::string PcPlatform::describe_devices() const {
   std::string s = "pc-testdev " + std::string(testdev_ ? "on" : "off") + "\n";
+  if (!view_.all) {  // a partition's PC: the devices it is shown and their routes
+    s += "devices";
+    for (const std::string& d : view_.assigned) s += " " + d;
+    for (const auto& e : irq_table_->entries())
+      s += " " + e.route.device + ":" + std::to_string(e.route.source) + "->gsi" + std::to_string(e.route.gsi);
+    s += "\n";
+  }
   for (size_t k = 0; k < backends_.size(); ++k) {
     const BlockBackend& b = *backends_[k];
     s += "disk " + std::to_string(k) + ": " + std::to_string(b.size()) + " bytes" +

@@ -6,6 +6,9 @@
 #include <map>
 #include <set>
 
+#include "monitor/hv/devices.h"
+#include "monitor/irq_routes.h"
+
 namespace softcpu::hv {
 
 namespace {
@@ -233,6 +236,20 @@ class Checker {
                         (owned.empty() ? "nothing" : owned) + ")");
         continue;
       }
+      if (pc_at_irq(r.device, 0) < 0) {
+        error(line, "irq route of " + who + " for '" + r.device + "', which has no interrupt");
+        continue;
+      }
+      if (pc_at_irq(r.device, r.source) < 0) {
+        error(line, "irq route of " + who + " for interrupt " + std::to_string(r.source) +
+                        " of '" + r.device + "', which has only interrupt 0");
+        continue;
+      }
+      if (const char* holder = reserved_gsi_holder(r.gsi)) {
+        error(line, "gsi " + std::to_string(r.gsi) + " of " + who + " (for '" + r.device +
+                        "') is " + holder + "'s, which the VMM keeps for every partition");
+        continue;
+      }
       auto [g, fresh_gsi] = by_gsi.emplace(r.gsi, &r);
       auto name = [&](const IrqRouteConfig& x) {
         return "'" + x.device + "' (" + (x.implied ? "its default route, " : "") + "line " +
@@ -414,6 +431,7 @@ bool single_guest_machine(const SystemConfig& c, MachineConfig* out, std::string
   }
   *out = p.machine;
   out->ram_mib = uint32_t(end >> 20);
+  out->view = device_view(p);  // its devices only, as under the primary
   return true;
 }
 

@@ -15,6 +15,7 @@
 #include <toml++/toml.h>
 
 #include "monitor/hv/config_check.h"
+#include "monitor/hv/devices.h"
 
 namespace softcpu::hv {
 
@@ -315,30 +316,6 @@ void read_boot(Reader& r, const toml::table& t, const std::string& part, Partiti
   if (raw_rom) {
     p->boot = BootSource::BIOS;
     m.bios_path = bios;
-  }
-}
-
-// The devices a partition owns follow from its disks, serial port and debug consoles; each IDE
-// channel and COM1 gets its PC/AT interrupt (IRQ 14, 15, 4) unless the file routes it.
-void assign_devices(PartitionConfig* p, bool has_serial) {
-  auto add = [&](const std::string& name, unsigned gsi, unsigned line) {
-    for (const std::string& d : p->devices)
-      if (d == name) return;
-    p->devices.push_back(name);
-    if (gsi == ~0u) return;
-    for (const IrqRouteConfig& r : p->irq_routes)
-      if (r.device == name) return;
-    p->irq_routes.push_back({name, 0, gsi, true, line});
-  };
-  for (size_t k = 0; k < p->machine.drives.size(); ++k) {
-    const unsigned channel = p->machine.drives[k].index / 2;
-    add(channel ? "ide1" : "ide0", channel ? 15 : 14, p->lines["disk." + std::to_string(k)]);
-  }
-  if (has_serial) add("com1", 4, p->lines["serial"]);
-  for (size_t k = 0; k < p->machine.debugcons.size(); ++k) {
-    char name[24];
-    std::snprintf(name, sizeof name, "debugcon@0x%x", p->machine.debugcons[k].port);
-    add(name, ~0u, 0);
   }
 }
 

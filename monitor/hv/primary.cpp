@@ -9,7 +9,10 @@
 #include "interp/memory.h"
 #include "interp/tlb.h"
 #include "monitor/hv/commands.h"
+
+#include "monitor/hv/devices.h"
 #include "monitor/machine.h"
+#include "monitor/pc_platform.h"
 
 namespace softcpu::hv {
 
@@ -118,7 +121,11 @@ uint32_t PrimaryHypervisor::pool_page(const std::string& name) {
   return UINT32_MAX;
 }
 
-void PrimaryHypervisor::build_partition(const PartitionConfig& pc, unsigned id) {
+void PrimaryHypervisor::build_partition(const PartitionConfig& given, unsigned id) {
+  // The devices its disks, serial port and debug consoles give it (a configuration built in
+  // code may not have listed them), each with its interrupt route.
+  PartitionConfig pc = given;
+  assign_devices(&pc, false);
   const std::string who = "partition '" + pc.name + "'";
   if (pc.vcpus != 1)
     throw ConfigError{who + ": " + std::to_string(pc.vcpus) + " vCPUs asked for; a partition has "
@@ -176,6 +183,7 @@ void PrimaryHypervisor::build_partition(const PartitionConfig& pc, unsigned id) 
   MachineConfig mc = pc.machine;
   mc.ram_mib = uint32_t(low->size >> 20);
   mc.reset_on_triple_fault = false;  // a partition that triple-faults stops alone
+  mc.view = device_view(pc);  // only its devices and memory; the rest of the PC is concealed
   p->machine_ = std::make_unique<Machine>(mc, std::move(mem));
   Partition* self = p.get();
   p->machine_->set_hv_commands([this, self](std::string_view cmd, bool* handled) {
@@ -490,6 +498,16 @@ std::vector<PartitionCounters> PrimaryHypervisor::all_counters(bool with_machine
 }
 
 std::string PrimaryHypervisor::info_partitions() { return partitions_table(all_counters()); }
+
+std::string PrimaryHypervisor::info_irq_routes() {
+  std::string out;
+  for (auto& p : partitions_) {
+    char prefix[64];
+    std::snprintf(prefix, sizeof prefix, "%-12s ", p->name().c_str());
+    out += format_irq_routes(p->machine_->platform().irq_routes(), prefix);
+  }
+  return out;
+}
 
 SecondaryPort PrimaryHypervisor::secondary_port() {
   SecondaryPort::Hooks h;

@@ -85,6 +85,11 @@ class PrimaryHypervisor {
   PartitionCounters counters(Partition& p, bool with_machine_json = false);
   std::vector<PartitionCounters> all_counters(bool with_machine_json = false);
 
+  // `info irq-routes`: every partition's interrupt routing table, one line per route (the
+  // partition, the device's output, the GSI of the partition's own IOAPIC and 8259 it goes
+  // to, and the edges asserted on it so far). Devices a partition is not given have no route.
+  std::string info_irq_routes();
+
   // The read-only interface the secondary hypervisor gets.
   SecondaryPort secondary_port();
   // The secondary hypervisor (monitor/hv/secondary.h): partitions whose hypervisor is of

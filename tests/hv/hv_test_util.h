@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -42,6 +45,45 @@ inline PartitionConfig partition(const std::string& name, const std::string& rom
   p.machine.bios_path = rom;
   p.machine.serial = "none";
   p.machine.timeout_seconds = 30;
+  p.memory.push_back({0, ram, false, "", 0});
+  return p;
+}
+
+// The folder of the guest programs (tests/guest/hv/), which ctest passes in HV_GUEST_DIR.
+inline std::string guest_dir() {
+  const char* d = std::getenv("HV_GUEST_DIR");
+  return d ? d : "";
+}
+
+// A new temporary file /tmp/softcpu_hv_TAG_XXXXXX of `size` bytes (zeros).
+inline std::string temp_file(const char* tag, size_t size) {
+  std::string path = std::string("/tmp/softcpu_hv_") + tag + "_XXXXXX";
+  const int fd = mkstemp(path.data());
+  EXPECT_GE(fd, 0);
+  if (size) {
+    EXPECT_EQ(ftruncate(fd, off_t(size)), 0);
+  }
+  close(fd);
+  return path;
+}
+
+inline std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// A partition running guest program `rom` with `ram` bytes at 0 and its debug console (port
+// 0xE9) written to `debugcon`; no serial port, 50 s at most.
+inline PartitionConfig guest_partition(const std::string& name, const std::string& rom,
+                                       uint64_t ram, const std::string& debugcon) {
+  PartitionConfig p;
+  p.name = name;
+  p.machine.bios_path = rom;
+  p.machine.serial = "none";
+  p.machine.timeout_seconds = 50;
+  p.machine.debugcons.push_back({0xE9, debugcon});
   p.memory.push_back({0, ram, false, "", 0});
   return p;
 }

@@ -277,6 +277,34 @@ TEST(ConfigFile, IrqRoutedTwiceOrForADeviceNotOwned) {
                line_with(text2, "# again"));
 }
 
+// Interrupt routes: a GSI the VMM keeps for the devices every partition has, a source the
+// device does not have, and a device without an interrupt (a debug console).
+TEST(ConfigFile, IrqRouteToAReservedGsiOrAMissingSource) {
+  const std::string text =
+      std::string(kHead) +
+      part("a", "",
+           "[[partition.disk]]\nfile = \"d.img\"\n"
+           "[[partition.debugcon]]\nport = 0xE9\nfile = \"-\"\n"
+           "[[partition.irq]] # sci\ndevice = \"ide0\"\ngsi = 9\n"
+           "[[partition.irq]] # source\ndevice = \"ide0\"\nsource = 1\ngsi = 10\n"
+           "[[partition.irq]] # debugcon\ndevice = \"debugcon@0xe9\"\ngsi = 11\n");
+  const auto errors = errors_of(text);
+  expect_error(errors,
+               "gsi 9 of partition 'a' (for 'ide0') is the ACPI SCI's, which the VMM keeps for "
+               "every partition",
+               line_with(text, "# sci"));
+  expect_error(errors, "irq route of partition 'a' for interrupt 1 of 'ide0', which has only interrupt 0",
+               line_with(text, "# source"));
+  expect_error(errors, "irq route of partition 'a' for 'debugcon@0xe9', which has no interrupt",
+               line_with(text, "# debugcon"));
+  // Moving the disk's interrupt to a free GSI is fine.
+  const std::string good = std::string(kHead) +
+                           part("a", "",
+                                "[[partition.disk]]\nfile = \"d.img\"\n"
+                                "[[partition.irq]]\ndevice = \"ide0\"\ngsi = 19\n");
+  EXPECT_TRUE(errors_of(good).empty()) << dump(errors_of(good));
+}
+
 TEST(ConfigFile, MoreMemoryThanTheMachine) {
   const std::string text = std::string(kHead) + "[[pool]]\nname = \"p\"\nsize = \"400M\"\n" +
                            part("a") + part("b");

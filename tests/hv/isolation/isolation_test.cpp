@@ -17,46 +17,16 @@
 
 #include "monitor/hv/primary.h"
 #include "monitor/machine.h"
+#include "tests/hv/hv_test_util.h"
 
 namespace softcpu::hv {
 namespace {
 
+using test::guest_dir;
+using test::slurp;
+using test::temp_file;
+
 constexpr uint32_t kMarker = 0x5AA5C33C;
-
-std::string guest_dir() {
-  const char* d = std::getenv("HV_GUEST_DIR");
-  return d ? d : "";
-}
-
-std::string temp_file(const char* tag, size_t size) {
-  std::string path = std::string("/tmp/softcpu_hv_") + tag + "_XXXXXX";
-  const int fd = mkstemp(path.data());
-  EXPECT_GE(fd, 0);
-  if (size) {
-    EXPECT_EQ(ftruncate(fd, off_t(size)), 0);
-  }
-  close(fd);
-  return path;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-PartitionConfig partition(const std::string& name, const std::string& rom, uint64_t ram,
-                          const std::string& debugcon) {
-  PartitionConfig p;
-  p.name = name;
-  p.machine.bios_path = rom;
-  p.machine.serial = "none";
-  p.machine.timeout_seconds = 50;
-  p.machine.debugcons.push_back({0xE9, debugcon});
-  p.memory.push_back({0, ram, false, "", 0});
-  return p;
-}
 
 void wait_stopped(Partition& p) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(55);
@@ -69,8 +39,8 @@ TEST(Isolation, PartitionBFindsNoneOfAsMarker) {
   const std::string out_a = temp_file("a_con", 0), out_b = temp_file("b_con", 0);
   const std::string disk = temp_file("b_disk", 1 << 20);
   SystemConfig s;
-  s.partitions.push_back(partition("a", guest_dir() + "/hv_fill.rom", 4u << 20, out_a));
-  s.partitions.push_back(partition("b", guest_dir() + "/hv_scan.rom", 2u << 20, out_b));
+  s.partitions.push_back(test::guest_partition("a", guest_dir() + "/hv_fill.rom", 4u << 20, out_a));
+  s.partitions.push_back(test::guest_partition("b", guest_dir() + "/hv_scan.rom", 2u << 20, out_b));
   s.partitions[1].machine.drives.push_back({disk, 0, true, false});
   PrimaryHypervisor hv(s);
   Partition& a = hv.partition("a");
