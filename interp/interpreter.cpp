@@ -79,7 +79,10 @@ DecodedBlock* Interpreter::build_block(uint32_t phys) {
     if (page == NO_PAGE) continue;
     const bool newly_code = !c.mem->has_code(page);
     c.mem->set_code_lines(page, cache_.code_lines(page));
-    if (newly_code) tlb_drop_write_page(c, page);  // write entries may point at the page
+    if (newly_code) {  // write entries may point at the page, in every CPU's TLB
+      tlb_drop_write_page(c, page);
+      for (Cpu* o = c.smp_next; o && o != &c; o = o->smp_next) tlb_drop_write_page(*o, page);
+    }
   }
   return b;
 }

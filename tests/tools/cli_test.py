@@ -109,6 +109,13 @@ with tempfile.TemporaryDirectory() as d:
     check("unknown option", ["run", "--frob"], 2, err_has="unknown option", one_line=True)
     check("bad number", ["run", "-m", "lots", "--bios", exit_rom], 2,
           err_has="bad memory size", one_line=True)
+    check("bad -smp", ["run", "-smp", "9", "--bios", exit_rom], 2,
+          err_has="between 1 and 8", one_line=True)
+    check("-smp 0", ["run", "-smp", "0", "--bios", exit_rom], 2,
+          err_has="bad CPU count", one_line=True)
+    check("-smp with a one-CPU option", ["run", "-smp", "2", "--trace", "-", "--bios", exit_rom],
+          2, err_has="works with one CPU only", one_line=True)
+    check("-smp 2 runs a one-CPU guest", ["run", "-smp", "2", "--bios", exit_rom], 1)
     # Without --bios the machine runs Debian's SeaBIOS; with no disk it finds nothing to boot
     # and says so on COM1 (its text console goes to the serial port, like QEMU -nographic).
     sb_serial = os.path.join(d, "seabios.txt")
