@@ -185,11 +185,13 @@ def scenario_smp(con, args):
         raise Failure(f"nproc did not print {args.cpus}: {out!r}")
     out = con.run("cat /proc/interrupts", "/proc/interrupts")
     lines = [l for l in out.replace("\r", "").split("\n") if l.strip()]
-    header = lines[0].split() if lines else []
-    if header != [f"CPU{k}" for k in range(args.cpus)]:
+    # The header line (the echo of the typed command may come before it).
+    want = [f"CPU{k}" for k in range(args.cpus)]
+    at = next((k for k, l in enumerate(lines) if l.split() == want), None)
+    if at is None:
         raise Failure(f"/proc/interrupts does not list CPU0..CPU{args.cpus - 1}: {out!r}")
     totals = [0] * args.cpus
-    for line in lines[1:]:
+    for line in lines[at + 1:]:
         fields = line.split()[1:1 + args.cpus]
         for k, f in enumerate(fields):
             if f.isdigit():
