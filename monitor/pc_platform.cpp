@@ -103,7 +103,7 @@ PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& me
   ports_.attach(port61_.get(), 0x61, 1);
 
   rtc_ = std::make_unique<CmosRtc>(clock, IrqLine{hpet_.get(), 8}, config.rtc_base_unix_ns);
-  rtc_->fill_pc_fields(mem_.ram_size());
+  rtc_->fill_pc_fields(mem_.ram_size(), cpus_announced_);  // 0x5F: CPUs - 1 (SeaBIOS waits for them)
   ports_.attach(rtc_.get(), 0x70, 2);
 
   auto a20 = [this](bool) { update_a20(); };
