@@ -125,6 +125,15 @@ with tempfile.TemporaryDirectory() as d:
     if "SeaBIOS" not in sb_out or "No bootable device" not in sb_out:
         failures += 1
         print("FAIL SeaBIOS serial output:", sb_out[-500:])
+    # -smp 2 under SeaBIOS: it starts CPU 1 with INIT/SIPI and waits for CMOS 0x5F + 1 CPUs
+    # in a loop that frees and retakes a lock (PAUSE must yield, docs/design.md "SMP vCPUs").
+    sb_debug = os.path.join(d, "seabios-smp.log")
+    check("SeaBIOS finds 2 CPUs with -smp 2", ["run", "-smp", "2", "--serial", "none",
+          "--debugcon", "0x402:" + sb_debug, "--timeout", "8"], 124)
+    sb_log = open(sb_debug, errors="replace").read()
+    if "Found 2 cpu(s) max supported 2 cpu(s)" not in sb_log:
+        failures += 1
+        print("FAIL SeaBIOS with -smp 2, its debug log:", sb_log[-800:])
     check("missing disk image", ["run", "--bios", exit_rom, os.path.join(d, "no.img")], 2,
           err_has="cannot open disk image", one_line=True)
     # A blank disk: SeaBIOS reads its MBR (finds no boot signature) and the disk's counters show it.
