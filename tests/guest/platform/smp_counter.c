@@ -6,7 +6,6 @@
    and both CPUs add to one counter with LOCK CMPXCHG until it holds the exact total. */
 #include "platform.h"
 
-#define IOAPIC_BASE 0xFEC00000u
 #define TRAMPOLINE 0x8000u  /* SIPI vector 8: CS = 0x0800, EIP = 0 */
 #define AP_IPI_VECTOR 0x60
 #define BSP_IPI_VECTOR 0x61
@@ -24,15 +23,6 @@ static volatile uint32_t ap_ready, ap_done, ap_apic_id, ap_cpuid_id, ap_apic_bas
 static volatile uint32_t ap_ipi_count, bsp_ipi_count, ap_pit_count, bsp_pit_count, ap_pit_bad;
 static volatile uint32_t retries[2];
 static uint32_t ap_stack[1024];
-
-static uint32_t ioapic_read(uint8_t reg) {
-  mmio_write32(IOAPIC_BASE, reg);
-  return mmio_read32(IOAPIC_BASE + 0x10);
-}
-static void ioapic_write(uint8_t reg, uint32_t v) {
-  mmio_write32(IOAPIC_BASE, reg);
-  mmio_write32(IOAPIC_BASE + 0x10, v);
-}
 
 static void send_ipi(uint8_t dest, uint32_t low) {
   lapic_write(LAPIC_ICR_HIGH, (uint32_t)dest << 24);
