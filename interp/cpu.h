@@ -242,6 +242,7 @@ struct Cpu {
   uint8_t exec_bp_active;  // DR7 enables an instruction breakpoint or the debugger has one
   uint8_t ferr;            // FERR#: unmasked x87 exception with CR0.NE = 0 (IRQ13)
   uint8_t cpuid_apic;      // a local APIC exists (CPUID.1:EDX bit 9)
+  uint8_t apic_id;         // its initial APIC ID (CPUID.1:EBX[31:24]); 0 = the bootstrap CPU
   uint32_t db_trap;        // DR6 bits of #DB traps raised by the running instruction
   DebugHit debug_pending;  // a debugger watchpoint hit by the running instruction
   DebugHit debug_hit;      // what EXIT_DEBUG stopped at
@@ -250,6 +251,9 @@ struct Cpu {
 
   PhysicalMemory* mem;
   BlockCache* cache;
+  // -smp N: the next CPU sharing this memory and cache (a ring); null with one CPU. Only the
+  // code-page rule uses it: a page that starts holding code loses every CPU's write entries.
+  Cpu* smp_next;
   // Called at the start of every interrupt or exception delivery when set (--trace-events
   // int): vector, source (IntSource as a number: 0 exception, 1 INT n, 2 external), error code.
   void (*interrupt_trace)(void* ctx, Cpu& c, uint8_t vector, uint8_t source, bool has_error,

@@ -190,7 +190,8 @@ void reset_cpu(Cpu& c) {
   const uint64_t icount = c.icount;           // counters describe the whole run,
   const TlbCounters tlb_counters = c.tlb_counters;  // across resets
   // Wiring and the debugger's points are not CPU state: they survive a reset.
-  const uint8_t intr = c.intr, cpuid_apic = c.cpuid_apic;
+  const uint8_t intr = c.intr, cpuid_apic = c.cpuid_apic, apic_id = c.apic_id;
+  Cpu* const smp_next = c.smp_next;
   InterruptAcknowledge* const intc = c.intc;
   const DebugPoints dbg = c.dbg;
   auto* const interrupt_trace = c.interrupt_trace;
@@ -200,6 +201,8 @@ void reset_cpu(Cpu& c) {
   c.interrupt_trace_ctx = interrupt_trace_ctx;
   c.intr = intr;
   c.cpuid_apic = cpuid_apic;
+  c.apic_id = apic_id;
+  c.smp_next = smp_next;
   c.intc = intc;
   c.dbg = dbg;
   c.mem = mem;
@@ -234,6 +237,8 @@ void reset_cpu(Cpu& c) {
   c.fpu.cw = 0x0040;
   c.fpu.tw = 0x5555;
   reset_msrs(c.msr);
+  // IA32_APIC_BASE.BSP (SDM vol.3 8.4.1): set only on the bootstrap processor, APIC ID 0.
+  if (c.apic_id != 0) c.msr.apic_base &= ~(uint64_t(1) << 8);
   refresh_all_segment_ranges(c);
   update_mode(c);
   debug_rebuild(c);  // DR7 = 400H: only the debugger's points remain; flushes the TLB

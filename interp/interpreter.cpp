@@ -32,6 +32,17 @@ static void fetch_bytes(PhysicalMemory& m, uint32_t addr, uint8_t* out, uint32_t
   m.read_bytes(addr, out, len);
 }
 
+// -smp N (round-robin): PAUSE (F3 90, the spin-wait hint) ends the CPU's slice so the others
+// run, as QEMU's TCG does (helper_pause): a CPU spinning on a lock another CPU holds would
+// otherwise use its whole slice, and a wait loop that releases and retakes a lock (SeaBIOS's
+// smp_scan) would never be preempted with the lock free. It retires here (the run loop counts
+// an instruction that exits as not run) and exits with EXIT_BUDGET, which asks for nothing.
+static void smp_pause(Cpu& c, const Insn&) {
+  ++c.icount;
+  c.stop = 1;
+  c.exit_reason = EXIT_BUDGET;
+}
+
 DecodedBlock* Interpreter::build_block(uint32_t phys) {
   Cpu& c = cpu_;
   auto block = std::make_unique<DecodedBlock>();
@@ -71,6 +82,10 @@ DecodedBlock* Interpreter::build_block(uint32_t phys) {
       }
     }
     Insn insn = decoder_.decode(bytes, avail, c32);
+    if (SOFTCPU_UNLIKELY(c.smp_next) && insn.len == 2 && bytes[0] == 0xF3 && bytes[1] == 0x90) {
+      insn.fn = smp_pause;  // -smp: PAUSE ends the CPU's slice (see smp_pause)
+      insn.flags |= INSN_ENDS_BLOCK;
+    }
     ++counters_.insns_decoded;
     block->insns.push_back(insn);
     eip += insn.len;
@@ -94,7 +109,10 @@ DecodedBlock* Interpreter::build_block(uint32_t phys) {
     if (page == NO_PAGE) continue;
     const bool newly_code = !c.mem->has_code(page);
     c.mem->set_code_lines(page, cache_.code_lines(page));
-    if (newly_code) tlb_drop_write_page(c, page);  // write entries may point at the page
+    if (newly_code) {  // write entries may point at the page, in every CPU's TLB
+      tlb_drop_write_page(c, page);
+      for (Cpu* o = c.smp_next; o && o != &c; o = o->smp_next) tlb_drop_write_page(*o, page);
+    }
   }
   return b;
 }

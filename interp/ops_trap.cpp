@@ -46,7 +46,7 @@ uint32_t cpuid_features_edx(const Cpu& c) {
   uint32_t d = (1u << 0) /*FPU*/ | (1u << 1) /*VME (and PVI)*/ | (1u << 2) /*DE*/ |
                (1u << 3) /*PSE*/ | (1u << 4) /*TSC*/ | (1u << 5) /*MSR*/ | (1u << 8) /*CX8*/ |
                (1u << 11) /*SEP*/ | (1u << 13) /*PGE*/ | (1u << 15) /*CMOV*/;
-  // A local APIC (set by the machine): EDX bit 9; EBX[31:24] is its initial ID, 0.
+  // A local APIC (set by the machine): EDX bit 9; EBX[31:24] is its initial ID.
   if (c.cpuid_apic) d |= 1u << 9;
   return d;
 }
@@ -75,9 +75,9 @@ CpuidRegs cpuid_leaf(const Cpu& c, uint32_t leaf) {
     case 0:
       return {kMaxBasicLeaf, 0x756E6547 /*Genu*/, 0x6C65746E /*ntel*/, 0x49656E69 /*ineI*/};
     case 1:
-      // EBX: brand index 0, no CLFLUSH size, one logical processor, initial APIC ID 0.
-      // ECX: no SSE3-era features. EDX: what is implemented (cpuid_features_edx).
-      return {CPUID_SIGNATURE, 0, 0, cpuid_features_edx(c)};
+      // EBX: brand index 0, no CLFLUSH size, one logical processor, the initial APIC ID
+      // (bits 31:24: the CPU's index). ECX: no SSE3-era features. EDX: what is implemented.
+      return {CPUID_SIGNATURE, uint32_t(c.apic_id) << 24, 0, cpuid_features_edx(c)};
     case 0x80000000: return {kMaxExtendedLeaf, 0, 0, 0};
     case 0x80000001: return {0, 0, 0, 0};  // no LAHF64, SYSCALL, NX or long mode
     default: {  // 0x80000002-0x80000004: 16 bytes of the brand string each, EAX..EDX

@@ -96,9 +96,11 @@ std::vector<uint8_t> build_madt(const AcpiConfig& c) {
   std::vector<uint8_t> t = header("APIC", 1);
   append(t, c.lapic_addr, 4);
   append(t, 1, 4);  // PCAT_COMPAT: 8259s present
-  // Processor local APIC: processor id 0, APIC id 0, enabled.
-  t.insert(t.end(), {0, 8, 0, 0});
-  append(t, 1, 4);
+  // Processor local APICs: processor id k, APIC id k, enabled.
+  for (uint8_t k = 0; k < c.cpus; ++k) {
+    t.insert(t.end(), {0, 8, k, k});
+    append(t, 1, 4);
+  }
   // I/O APIC.
   t.insert(t.end(), {1, 12, c.ioapic_id, 0});
   append(t, c.ioapic_addr, 4);

@@ -28,6 +28,7 @@ struct AcpiConfig {
   uint8_t acpi_enable = 0xF1, acpi_disable = 0xF0;
   uint8_t s5_slp_typ = 0;  // PIIX4 SUS_TYP 000 = soft off (Piix4Pm::SLP_TYP_SOFT_OFF)
   uint32_t lapic_addr = 0xFEE00000;
+  uint8_t cpus = 1;  // -smp: local APIC entries, processor and APIC IDs 0..cpus-1
   uint8_t ioapic_id = 1;
   uint32_t ioapic_addr = 0xFEC00000;
   uint32_t pci_hole_start = 0x08000000;  // end of RAM: PCI memory from here to 0xFEBFFFFF

@@ -102,6 +102,28 @@ Machine::Machine(const MachineConfig& config, std::unique_ptr<PhysicalMemory> me
     }
   }
   if (!config.record_path.empty() || !config.replay_path.empty()) config_.deterministic = true;
+  if (config.cpus < 1 || config.cpus > kMaxCpus)
+    throw ConfigError{"the number of CPUs must be between 1 and " + std::to_string(kMaxCpus) +
+                      ", got " + std::to_string(config.cpus)};
+  if (config.cpus > 1) {
+    // What follows one CPU only is refused rather than half-done (docs/design.md "SMP vCPUs").
+    const char* alone = config_.deterministic            ? "--deterministic/--record/--replay"
+                        : !config.gdb.empty()            ? "--gdb"
+                        : !config.loadvm_path.empty()    ? "--loadvm"
+                        : !config.save_on_exit_path.empty() ? "--save-on-exit"
+                        : !config.trace_path.empty()     ? "--trace"
+                        : !config.state_log_path.empty() ? "--state-log"
+                        : !config.profile_path.empty()   ? "--profile"
+                                                         : nullptr;
+    if (alone)
+      throw ConfigError{std::string(alone) + " works with one CPU only; -smp " +
+                        std::to_string(config.cpus) + " cannot be combined with it yet"};
+    if (config_.jit) {
+      std::fprintf(stderr, "softcpu: -smp %u: the JIT is off (compiled regions serve one CPU)\n",
+                   config.cpus);
+      config_.jit = false;
+    }
+  }
   if (config_.deterministic) {
     if (config_.icount_shift > 20)
       throw ConfigError{"--icount shift must be between 0 and 20, got " +
@@ -145,6 +167,7 @@ Machine::Machine(const MachineConfig& config, std::unique_ptr<PhysicalMemory> me
   platform_ = std::make_unique<PcPlatform>(config_, cpu_, *mem_, *ports_, clock_,
                                            mailbox_, *loop_, *guest_serial,
                                            [this] { reset_requested_ = true; });
+  if (config_.cpus > 1) add_application_processors();
   if (det_)
     platform_->set_disk_deferrer([this](std::function<void()> done) { det_->defer(std::move(done)); });
   backends_.push_back(std::move(serial));
@@ -195,6 +218,7 @@ Machine::Machine(const MachineConfig& config, std::unique_ptr<PhysicalMemory> me
   if (!config.profile_path.empty()) open_profile();
 
   reset_cpu(cpu_);
+  for (auto& v : aps_) reset_ap(*v);
   platform_->apic_base_written();  // the platform was reset before the MSR had its reset value
   if (!config.loadvm_path.empty()) {
     try {
@@ -322,6 +346,7 @@ void Machine::boot_kernel_directly() {
         load_direct_kernel(*mem_, config_.kernel_path, config_.append, config_.initrd_path);
     // No firmware builds an MP table on this path: write one so Linux finds the IOAPIC.
     MpTableConfig mp;
+    mp.cpus = uint8_t(config_.cpus);
     mp.cpuid_signature = CPUID_SIGNATURE;
     mp.cpuid_features = cpuid_features_edx(cpu_);
     mp.irq_overrides = platform_->irq_overrides();
@@ -519,8 +544,8 @@ void Machine::register_final_stats() {
 }
 
 // Run the instruction the interpreter stopped before (I/O, CPUID, RDTSC, HLT, MSR).
-bool Machine::run_trapped() {
-  const TrapOp op = trap_op(*cpu_.trap_insn);
+bool Machine::run_trapped(Cpu& c, uint64_t& tsc_offset, unsigned index) {
+  const TrapOp op = trap_op(*c.trap_insn);
   ++trap_ops_[op];
   if (op == TRAP_VMCALL && hypercalls_) {
     cpu_.exit_reason = EXIT_NONE;
@@ -531,17 +556,16 @@ bool Machine::run_trapped() {
   // The TSC counts guest nanoseconds (a 1 GHz part): PIT, RTC, APIC timer and TSC all read
   // the one virtual clock, so a guest calibrating one against another sees them agree.
   const uint64_t now = clock_.now_ns();
-  cpu_.tsc = now + tsc_offset_;
-  if (!execute_trapped(cpu_, tracer_ ? tracer_->io_bus() : *ports_)) return false;
+  c.tsc = now + tsc_offset;
+  if (!execute_trapped(c, tracer_ ? tracer_->io_bus() : *ports_)) return false;
   if (op == TRAP_WRMSR) {
-    tsc_offset_ = cpu_.tsc - now;
-    platform_->apic_base_written();
+    tsc_offset = c.tsc - now;
+    platform_->apic_base_written(index);
   }
   return true;
 }
 
-void Machine::report_triple_fault() {
-  Cpu& c = cpu_;
+void Machine::report_triple_fault(Cpu& c) {
   std::fprintf(stderr,
                "softcpu: triple fault at %04x:%08x (CR0=%08x)\n"
                "  EAX=%08x EBX=%08x ECX=%08x EDX=%08x ESI=%08x EDI=%08x EBP=%08x ESP=%08x "
@@ -559,7 +583,84 @@ void Machine::system_reset() {
   ++resets_;
   reset_requested_ = false;
   reset_cpu(cpu_);
+  for (auto& v : aps_) reset_ap(*v);
   platform_->reset();
+}
+
+// -smp N: the application processors, CPUs 1..N-1 (APIC IDs 1..N-1). They share memory and
+// the block cache with CPU 0; a ring of `smp_next` pointers lets a page that starts holding
+// code drop every CPU's write TLB entries for it (interp/interpreter.cpp build_block).
+void Machine::add_application_processors() {
+  Cpu* prev = &cpu_;
+  for (unsigned k = 1; k < config_.cpus; ++k) {
+    auto v = std::make_unique<Vcpu>();
+    Vcpu* vp = v.get();
+    v->cpu.mem = mem_.get();
+    v->cpu.cache = &cache_;
+    v->interp = std::make_unique<Interpreter>(v->cpu, cache_);
+    // INIT (SDM 8.4.4): the CPU is reset and waits for a SIPI; a SIPI to a waiting CPU starts
+    // it in real mode at vector * 4 KiB (CS = vector << 8, EIP = 0); to a running one it is
+    // ignored.
+    platform_->add_cpu(
+        v->cpu, [this, vp] { reset_ap(*vp); },
+        [vp](uint8_t vector) {
+          if (!vp->wait_for_sipi) return;
+          vp->cpu.seg[CS].selector = uint16_t(vector << 8);
+          vp->cpu.seg[CS].base = uint32_t(vector) << 12;
+          vp->cpu.eip = 0;
+          vp->wait_for_sipi = false;
+        });
+    prev->smp_next = &v->cpu;
+    prev = &v->cpu;
+    stats_.add("cpu" + std::to_string(k) + ".instructions", &v->cpu.icount);
+    aps_.push_back(std::move(v));
+  }
+  prev->smp_next = &cpu_;
+}
+
+void Machine::reset_ap(Vcpu& v) {
+  reset_cpu(v.cpu);
+  v.cpu.a20_enabled = cpu_.a20_enabled;  // the gate is the chipset's, shared by all CPUs
+  v.wait_for_sipi = true;
+  v.tsc_offset = 0;
+}
+
+bool Machine::run_aps(int& status, bool& stop) {
+  bool ran = false;
+  for (size_t k = 0; k < aps_.size(); ++k) {
+    Vcpu& v = *aps_[k];
+    Cpu& c = v.cpu;
+    if (v.wait_for_sipi || (c.halted && !cpu_interrupt_deliverable(c))) continue;
+    ran = true;
+    // Chain links between blocks assume the linear view (CR3, paging) of the CPU that made
+    // them: a new generation at every switch of CPU retires them.
+    cache_.new_generation();
+    const unsigned index = unsigned(k + 1);
+    platform_->set_current_cpu(index);
+    const ExitReason r = v.interp->run(kRunBudget);
+    ++v.exits[r];
+    const bool ok = !(r == EXIT_TRIPLE_FAULT ||
+                      ((r >= EXIT_IO && r <= EXIT_HLT) && !run_trapped(c, v.tsc_offset, index)));
+    platform_->set_current_cpu(0);
+    if (!ok) {
+      std::fprintf(stderr, "softcpu: CPU %u:\n", index);
+      report_triple_fault(c);
+      if (!config_.reset_on_triple_fault) {
+        status = 3;
+        stop = true;
+        return true;
+      }
+      std::fprintf(stderr, "softcpu: resetting the machine (--on-triple-fault=reset)\n");
+      system_reset();
+      return true;
+    }
+    if (reset_requested_) {
+      system_reset();
+      return true;
+    }
+  }
+  if (ran) cache_.new_generation();  // back to CPU 0's view
+  return ran;
 }
 
 // Between interpreter runs: host work, device timers, COM1 input, FERR#.
@@ -887,6 +988,12 @@ int Machine::run() {
       if (handled) continue;
     }
     if (cpu_.halted && !cpu_interrupt_deliverable(cpu_)) {
+      if (!aps_.empty()) {  // -smp: the other CPUs run while CPU 0 waits
+        bool stop = false;
+        const bool ran = run_aps(status, stop);
+        if (stop) break;
+        if (ran) continue;
+      }
       if (!(cpu_.eflags & IF) && gdb_stub_ && gdb_stub_->connected()) {
         // With a debugger attached the guest's end is a stop gdb can inspect.
         debugger_stop(GdbStopEvent::sig(5));
@@ -939,6 +1046,11 @@ int Machine::run() {
       hypercalls_->poll(cpu_);
     }
     if (r >= EXIT_IO && r <= EXIT_HLT && cpu_.icount == retired) ++trapped_faults;
+    if (!aps_.empty()) {  // -smp: round-robin, a slice for each other CPU
+      bool stop = false;
+      run_aps(status, stop);
+      if (stop) break;
+    }
     if (r == EXIT_DEBUG && gdb_target_ &&
         gdb_target_->run_state() == CpuDebugTarget::RunState::RUNNING)
       debugger_stop(stop_event_from_hit(cpu_.debug_hit));

@@ -127,7 +127,9 @@ class Machine {
   void finish_stats_series();
 
  private:
-  bool run_trapped();
+  bool run_trapped() { return run_trapped(cpu_, tsc_offset_, 0); }
+  // The trapped instruction of CPU `index` (its TSC offset follows its WRMSRs).
+  bool run_trapped(Cpu& c, uint64_t& tsc_offset, unsigned index);
   // After an interpreter exit: run the trapped instruction, handle a triple fault. False
   // (with `status` set) when the machine must stop.
   bool finish_exit(ExitReason r, int& status);
@@ -141,7 +143,25 @@ class Machine {
   void service_devices();
   void idle(std::optional<std::chrono::steady_clock::time_point> deadline);
   void write_screen_dump();
-  void report_triple_fault();
+  void report_triple_fault() { report_triple_fault(cpu_); }
+  void report_triple_fault(Cpu& c);
+
+  // -smp N (docs/design.md "SMP vCPUs"): CPUs 1..N-1, the application processors. Each has
+  // its own state, soft TLB, local APIC and interpreter over the shared block cache; they run
+  // round-robin after CPU 0, a slice of kRunBudget instructions each, on this thread.
+  struct Vcpu {
+    Cpu cpu{};
+    std::unique_ptr<Interpreter> interp;
+    bool wait_for_sipi = true;  // SDM 8.4.1: after RESET or INIT an AP waits for a SIPI
+    uint64_t tsc_offset = 0;
+    uint64_t exits[EXIT_COUNT] = {};
+  };
+  void add_application_processors();
+  void reset_ap(Vcpu& v);
+  // One slice for every AP that can run. False if none could (all wait for SIPI or are
+  // halted with nothing to deliver); `stop` (with `status`) when the machine must stop.
+  bool run_aps(int& status, bool& stop);
+  std::vector<std::unique_ptr<Vcpu>> aps_;
   // What a snapshot must have been taken of: RAM size, firmware, devices, disks.
   std::string describe_config() const;
   // gdb's `monitor savevm FILE` / `monitor loadvm FILE`: true if `cmd` was one of them.

@@ -9,6 +9,9 @@
 
 namespace softcpu {
 
+// -smp: at most 8 CPUs, the number flat logical APIC destinations can address (SDM 11.6.2.2).
+inline constexpr unsigned kMaxCpus = 8;
+
 struct DebugconSpec {
   uint16_t port;
   std::string path;  // "-" = stdout
@@ -63,6 +66,9 @@ struct MachineConfig {
   std::string gdb;                 // "tcp:ADDR:PORT" to listen for gdb; empty: no stub
   bool start_frozen = false;       // -S: wait for the debugger before the first instruction
   uint32_t ram_mib = 128;
+  // -smp N: CPUs (APIC IDs 0..N-1; CPU 0 boots, the others wait for INIT/SIPI). They run
+  // round-robin on the machine's thread (docs/design.md "SMP vCPUs").
+  unsigned cpus = 1;
   std::string serial = "stdio";    // "stdio", "file:PATH", "tcp:ADDR:PORT,server", "none"
   std::vector<DebugconSpec> debugcons;
   // --serial-script FILE (alias --expect): a console script run against COM1 and the VGA text

@@ -38,16 +38,18 @@ std::vector<uint8_t> build_mp_config_table(const MpTableConfig& c) {
   put(t, 36, c.lapic_addr, 4);
   unsigned count = 0;
 
-  // Processor: enabled, bootstrap processor.
-  const size_t cpu = t.size();
-  t.resize(cpu + 20, 0);
-  t[cpu] = MP_PROCESSOR;
-  t[cpu + 1] = c.lapic_id;
-  t[cpu + 2] = c.lapic_version;
-  t[cpu + 3] = 0x01 | 0x02;
-  put(t, cpu + 4, c.cpuid_signature, 4);
-  put(t, cpu + 8, c.cpuid_features, 4);
-  ++count;
+  // Processors: enabled; the first is the bootstrap processor (MP spec 4.3.1).
+  for (unsigned k = 0; k < c.cpus; ++k) {
+    const size_t cpu = t.size();
+    t.resize(cpu + 20, 0);
+    t[cpu] = MP_PROCESSOR;
+    t[cpu + 1] = uint8_t(c.lapic_id + k);
+    t[cpu + 2] = c.lapic_version;
+    t[cpu + 3] = k == 0 ? 0x01 | 0x02 : 0x01;
+    put(t, cpu + 4, c.cpuid_signature, 4);
+    put(t, cpu + 8, c.cpuid_features, 4);
+    ++count;
+  }
 
   uint8_t isa_bus = 0;
   if (c.pci_bus) {

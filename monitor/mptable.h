@@ -17,7 +17,8 @@ class PhysicalMemory;
 struct MpTableConfig {
   uint32_t cpuid_signature = 0x663;  // CPUID.1 EAX: family, model, stepping
   uint32_t cpuid_features = 0;       // CPUID.1 EDX
-  uint8_t lapic_id = 0;
+  uint8_t lapic_id = 0;  // the bootstrap processor's; -smp: the others follow it
+  uint8_t cpus = 1;
   uint8_t lapic_version = 0x14;
   uint32_t lapic_addr = 0xFEE00000;
   uint8_t ioapic_id = 1;

@@ -66,11 +66,26 @@ class GsiRouter final : public IrqSink {
   Ioapic& ioapic_;
 };
 
+// -smp: the APIC page at 0xFEE00000 is the running CPU's own local APIC (SDM 11.4.1: each
+// CPU sees its own APIC at the same address).
+class LocalApicPage final : public MmioHandler {
+ public:
+  explicit LocalApicPage(std::function<LocalApic&()> current) : current_(std::move(current)) {}
+  uint32_t mmio_read(uint32_t addr, unsigned size) override { return current_().mmio_read(addr, size); }
+  void mmio_write(uint32_t addr, unsigned size, uint32_t value) override {
+    current_().mmio_write(addr, size, value);
+  }
+
+ private:
+  std::function<LocalApic&()> current_;
+};
+
 PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& mem,
                        PortBus& ports, VirtualClock& clock,
                        CpuMailbox& mailbox, EventLoop& loop, CharBackend& serial,
                        std::function<void()> system_reset)
-    : cpu_(cpu), mem_(mem), ports_(ports), view_(config.view) {
+    : cpu_(cpu), cpus_{&cpu}, mem_(mem), ports_(ports), view_(config.view),
+      cpus_announced_(config.cpus) {
   std::string route_error;
   const std::vector<IrqRouteSpec> routes = effective_irq_routes(view_, &route_error);
   if (!route_error.empty()) throw ConfigError{route_error};
@@ -78,12 +93,16 @@ PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& me
   // through the APIC, which hands ExtINT acknowledges to the 8259.
   pic_ = std::make_unique<PicPair>();
   lapic_ = std::make_unique<LocalApic>(clock, pic_.get());
+  clock_for_aps_ = &clock;
   ioapic_ = std::make_unique<Ioapic>();
   pic_->set_intr_callback([this](bool level) { lapic_->set_lint0(level); });
   lapic_->set_intr_output([this](bool level) { cpu_set_intr(cpu_, level); });
   lapic_->set_nmi_output([this] { cpu_raise_nmi(cpu_); });
   lapic_->set_eoi_broadcast([this](uint8_t vector) { ioapic_->eoi(vector); });
-  ioapic_->set_deliver([this](const ApicMessage& m) { lapic_->receive(m); });
+  lapic_->set_ipi_bus([this](LocalApic& from, const ApicMessage& m, unsigned shorthand) {
+    apic_bus(&from, m, shorthand);
+  });
+  ioapic_->set_deliver([this](const ApicMessage& m) { apic_bus(nullptr, m, 0); });
   cpu_set_interrupt_controller(cpu_, lapic_.get());
   cpu_.cpuid_apic = 1;
   mem_.map_mmio(LocalApic::DEFAULT_BASE, PAGE_SIZE, lapic_.get());
@@ -114,7 +133,7 @@ PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& me
   ports_.attach(port61_.get(), 0x61, 1);
 
   rtc_ = std::make_unique<CmosRtc>(clock, IrqLine{hpet_.get(), 8}, config.rtc_base_unix_ns);
-  rtc_->fill_pc_fields(mem_.ram_size());
+  rtc_->fill_pc_fields(mem_.ram_size(), cpus_announced_);  // 0x5F: CPUs - 1 (SeaBIOS waits for them)
   ports_.attach(rtc_.get(), 0x70, 2);
 
   auto a20 = [this](bool) { update_a20(); };
@@ -151,10 +170,12 @@ PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& me
   fw.ram_bytes = mem_.ram_size();
   fw.e820 = encode_e820(firmware_e820_map(mem_.ram_size()));
   if (!owns("com1")) fw.sercon_port = 0;  // no "etc/sercon-port": SeaBIOS's console is not there
+  fw.cpus = uint16_t(cpus_announced_);
   add_pc_firmware_items(*fw_cfg_, fw);
   AcpiConfig acpi;
   acpi.pci_hole_start = mem_.ram_size();
   acpi.irq_overrides = irq_table_->overrides();
+  acpi.cpus = uint8_t(cpus_announced_);
   add_acpi_fw_cfg_files(*fw_cfg_, acpi);  // SeaBIOS then puts the PM block at 0x600
   ports_.attach(fw_cfg_.get(), 0x510, 2);
   ports_.attach(fw_cfg_.get(), 0x514, 8);  // DMA address register (64-bit, big-endian)
@@ -204,7 +225,7 @@ PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& me
   if (config.pc_testdev) {
     testdev_ = std::make_unique<PcTestdev>(isa_irq_.get(), ioapic_.get(), [this](uint32_t page) {
       drop_code(cpu_, page, PAGE_SIZE);
-      tlb_flush(cpu_);
+      for (Cpu* c : cpus_) tlb_flush(*c);
     });
     ports_.attach(testdev_.get(), PcTestdev::PORTS_LOW, PcTestdev::PORTS_LOW_COUNT);
     ports_.attach(testdev_.get(), PcTestdev::IRQ_PORT, PcTestdev::NUM_IRQ_LINES);
@@ -238,11 +259,68 @@ void PcPlatform::attach_disks(const MachineConfig& config, EventLoop& loop, CpuM
   }
 }
 
+void PcPlatform::add_cpu(Cpu& ap, std::function<void()> init, std::function<void(uint8_t)> startup) {
+  const unsigned index = unsigned(cpus_.size());
+  cpus_.push_back(&ap);
+  // No 8259 on LINT0 and no NMI on LINT1: the PC wires those to the bootstrap processor
+  // only (the MP table's local interrupt entries say the same).
+  auto a = std::make_unique<LocalApic>(*clock_for_aps_, nullptr);
+  a->set_id(uint8_t(index));
+  LocalApic* self = a.get();
+  a->set_intr_output([&ap](bool level) { cpu_set_intr(ap, level); });
+  a->set_nmi_output([&ap] { cpu_raise_nmi(ap); });
+  a->set_eoi_broadcast([this](uint8_t vector) { ioapic_->eoi(vector); });
+  a->set_ipi_bus([this](LocalApic& from, const ApicMessage& m, unsigned shorthand) {
+    apic_bus(&from, m, shorthand);
+  });
+  a->set_init_output(std::move(init));
+  a->set_startup_output(std::move(startup));
+  cpu_set_interrupt_controller(ap, self);
+  ap.cpuid_apic = 1;
+  ap.apic_id = uint8_t(index);
+  ap_lapics_.push_back(std::move(a));
+  if (!lapic_page_) {
+    lapic_page_ = std::make_unique<LocalApicPage>([this]() -> LocalApic& { return apic(current_cpu_); });
+    mem_.map_mmio(LocalApic::DEFAULT_BASE, PAGE_SIZE, lapic_page_.get());
+  }
+}
+
+LocalApic& PcPlatform::apic(unsigned index) {
+  return index == 0 ? *lapic_ : *ap_lapics_[index - 1];
+}
+
+void PcPlatform::apic_bus(const LocalApic* from, const ApicMessage& m, unsigned shorthand) {
+  LocalApic* lowest = nullptr;
+  for (unsigned k = 0; k < cpus_.size(); ++k) {
+    LocalApic& a = apic(k);
+    bool addressed;
+    switch (shorthand) {
+      case 1: addressed = &a == from; break;  // self
+      case 2: addressed = true; break;        // all including self
+      case 3: addressed = &a != from; break;  // all excluding self
+      default: addressed = a.accepts(m.logical, m.dest); break;
+    }
+    if (!addressed) continue;
+    if (m.delivery_mode == APIC_DM_LOWEST && shorthand == 0) {
+      // SDM 11.6.2.4: one of the addressed APICs, the one at the lowest priority (ties: the
+      // lowest APIC ID). Processor priority stands in for the P6's arbitration priority.
+      if (!lowest || a.ppr() < lowest->ppr()) lowest = &a;
+      continue;
+    }
+    a.deliver(m);
+  }
+  if (lowest) lowest->deliver(m);
+}
+
 void PcPlatform::reset() {
   pic_->reset();
   ioapic_->reset();
   lapic_->reset();
   apic_base_written();
+  for (unsigned k = 1; k < cpus_.size(); ++k) {
+    apic(k).reset();
+    apic_base_written(k);
+  }
   hpet_->reset();
   pit_->reset();
   port61_->reset();
@@ -263,6 +341,7 @@ uint32_t PcPlatform::setup_acpi_without_firmware(uint32_t ebda_rsdp_addr) {
   AcpiConfig acpi;
   acpi.pci_hole_start = mem_.ram_size();
   acpi.irq_overrides = irq_table_->overrides();
+  acpi.cpus = uint8_t(cpus_announced_);
   acpi.hpet_block_id = uint32_t(hpet_->capabilities());
   // What SeaBIOS's piix4_pm_setup does (src/fw/pciinit.c).
   pci_->config_write(1, 3, PciDevice::INTERRUPT_LINE, 1, acpi.sci_irq);
@@ -300,8 +379,8 @@ std::vector<IsaIrqOverride> PcPlatform::irq_overrides() const { return irq_table
 
 void PcPlatform::poll() { com1_->poll(); }
 
-void PcPlatform::apic_base_written() {
-  lapic_->set_global_enable((cpu_.msr.apic_base >> 11) & 1);
+void PcPlatform::apic_base_written(unsigned index) {
+  apic(index).set_global_enable((cpus_[index]->msr.apic_base >> 11) & 1);
 }
 
 void PcPlatform::update_ferr() {
@@ -323,7 +402,7 @@ void PcPlatform::flush_disks() {
 void PcPlatform::remap_shadow(uint32_t start, uint32_t size, bool read_ram, bool write_ram) {
   mem_.set_shadow(start, size, read_ram, write_ram);
   // Host addresses changed: no TLB entry or decoded block may outlive the old routing.
-  tlb_flush(cpu_);
+  for (Cpu* c : cpus_) tlb_flush(*c);
   drop_code(cpu_, start, size);
 }
 
@@ -331,8 +410,10 @@ void PcPlatform::remap_shadow(uint32_t start, uint32_t size, bool read_ram, bool
 void PcPlatform::update_a20() {
   const bool on = i8042_->a20_enabled() || port92_->a20_enabled();
   if (bool(cpu_.a20_enabled) == on) return;
-  cpu_.a20_enabled = on;
-  tlb_flush(cpu_);
+  for (Cpu* c : cpus_) {  // the gate is the chipset's: every CPU's addresses
+    c->a20_enabled = on;
+    tlb_flush(*c);
+  }
 }
 
 // Device (DMA) writes to guest memory: cached code of the written bytes must go.

@@ -50,6 +50,8 @@ class Hpet;
 class PcTestdev;
 class Snapshot;
 class GsiRouter;
+class MmioHandler;
+struct ApicMessage;
 
 class PcPlatform {
  public:
@@ -65,8 +67,17 @@ class PcPlatform {
   void reset();
   // Host input for COM1; call between interpreter runs.
   void poll();
-  // After the guest wrote IA32_APIC_BASE: the APIC's global enable follows bit 11.
-  void apic_base_written();
+  // After CPU `index` wrote IA32_APIC_BASE: its APIC's global enable follows bit 11.
+  void apic_base_written(unsigned index = 0);
+
+  // -smp N: CPU `ap` (index 1..N-1, its APIC ID) gets a local APIC on the APIC bus. INIT and
+  // STARTUP messages it accepts call `init` and `startup(vector)` (the machine resets the CPU
+  // into wait-for-SIPI, or starts it). From the first one on, the APIC page at 0xFEE00000
+  // reaches the APIC of the CPU that runs (set_current_cpu). Call before the first reset().
+  void add_cpu(Cpu& ap, std::function<void()> init, std::function<void(uint8_t)> startup);
+  // Which CPU's accesses the APIC page serves now: the machine's round-robin sets it.
+  void set_current_cpu(unsigned index) { current_cpu_ = index; }
+  unsigned cpu_count() const { return unsigned(cpus_.size()); }
   // Assert FERR# (IRQ13) when the FPU reports an unmasked exception with CR0.NE = 0.
   void update_ferr();
   // Flush every disk's writes to the host file (guest power-off, exit).
@@ -113,15 +124,25 @@ class PcPlatform {
   void remap_shadow(uint32_t start, uint32_t size, bool read_ram, bool write_ram);
   void update_a20();
   void guest_write(uint32_t addr, const void* data, uint32_t len);
+  // The APIC bus (SDM 11.6): an IPI from `from` (null: an IOAPIC message) to the APICs it
+  // addresses; lowest priority goes to one of them.
+  void apic_bus(const LocalApic* from, const ApicMessage& m, unsigned shorthand);
+  LocalApic& apic(unsigned index);
 
   Cpu& cpu_;
+  std::vector<Cpu*> cpus_;  // cpus_[0] = &cpu_, the bootstrap processor
   PhysicalMemory& mem_;
   PortBus& ports_;
   DeviceView view_;
 
   std::unique_ptr<PicPair> pic_;
   std::unique_ptr<Ioapic> ioapic_;
-  std::unique_ptr<LocalApic> lapic_;
+  std::unique_ptr<LocalApic> lapic_;                   // CPU 0's
+  std::vector<std::unique_ptr<LocalApic>> ap_lapics_;  // CPU 1..N-1's
+  std::unique_ptr<MmioHandler> lapic_page_;            // -smp: routes to the running CPU's
+  unsigned current_cpu_ = 0;
+  VirtualClock* clock_for_aps_ = nullptr;
+  unsigned cpus_announced_ = 1;  // CPUs in fw_cfg and the ACPI tables (MachineConfig::cpus)
   std::unique_ptr<IsaIrqRouter> isa_irq_;
   std::unique_ptr<GsiRouter> gsi_router_;
   std::unique_ptr<IrqRouteTable> irq_table_;

@@ -47,6 +47,7 @@ const char kRunHelp[] =
     "                         TCP port (tcp::PORT: loopback); 'help' lists its commands\n"
     "machine:\n"
     "  -m MiB                 guest RAM in MiB (1-3072, default 128)\n"
+    "  -smp N                 N CPUs (1-8, default 1), run in turn on one host thread\n"
     "  --serial SPEC          COM1 backend: stdio (default), file:PATH, tcp:ADDR:PORT,server, none\n"
     "  --serial-script FILE   run the console script FILE against COM1 and the VGA text screen:\n"
     "                         wait for output, send input, check it, set the exit status\n"
@@ -332,6 +333,15 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
         return false;
       }
       c.ram_mib = uint32_t(mib);
+    } else if (name == "-smp" || name == "--smp") {
+      if (!need_value()) return false;
+      unsigned long long n;
+      if (!parse_uint(value, kMaxCpus, &n) || n == 0) {
+        *error = "bad CPU count '" + value + "': give a number of CPUs between 1 and " +
+                 std::to_string(kMaxCpus);
+        return false;
+      }
+      c.cpus = unsigned(n);
     } else if (name == "--drive") {
       if (!need_value()) return false;
       DriveSpec d;

@@ -93,7 +93,7 @@ uint32_t LocalApic::read_reg(uint32_t offset) {
   if (offset >= REG_LVT_TIMER && offset <= REG_LVT_ERROR)
     return lvt_[(offset - REG_LVT_TIMER) >> 4];
   switch (offset) {
-    case REG_ID: return 0;  // the one CPU is APIC ID 0
+    case REG_ID: return uint32_t(id_) << 24;
     case REG_VERSION: return VERSION;
     case REG_TPR: return tpr_;
     case REG_APR: return apr();
@@ -116,7 +116,7 @@ uint32_t LocalApic::read_reg(uint32_t offset) {
 }
 
 void LocalApic::write_reg(uint32_t offset, uint32_t value) {
-  // Read-only registers: ID (one CPU, fixed at 0), version, APR, PPR, RRD, ISR/TMR/IRR,
+  // Read-only registers: ID (fixed: the CPU's index), version, APR, PPR, RRD, ISR/TMR/IRR,
   // current count. Writes are ignored.
   if (offset >= REG_ISR && offset < REG_IRR + 0x80) return;
   if (offset >= REG_LVT_TIMER && offset <= REG_LVT_ERROR) {
@@ -199,32 +199,33 @@ void LocalApic::write_eoi() {
 }
 
 void LocalApic::send_ipi() {
-  const uint8_t vector = icr_low_ & 0xFF;
-  const uint8_t mode = (icr_low_ >> 8) & 7;
-  const bool logical = (icr_low_ >> 11) & 1;
+  ApicMessage m;
+  m.vector = icr_low_ & 0xFF;
+  m.delivery_mode = (icr_low_ >> 8) & 7;
+  m.logical = (icr_low_ >> 11) & 1;
+  m.level = (icr_low_ >> 15) & 1;
+  // SDM 11.6.1: INIT with level 0 and level trigger is the INIT level de-assert message.
+  m.deassert = m.delivery_mode == APIC_DM_INIT && m.level && !((icr_low_ >> 14) & 1);
+  m.dest = static_cast<uint8_t>(icr_high_ >> 24);
   const unsigned shorthand = (icr_low_ >> 18) & 3;
+  if (m.delivery_mode == APIC_DM_EXTINT || m.delivery_mode == APIC_DM_SMI) return;  // not IPIs here
+  if ((m.delivery_mode == APIC_DM_FIXED || m.delivery_mode == APIC_DM_LOWEST) && m.vector < 16) {
+    signal_error(ESR_SEND_ILLEGAL_VECTOR);
+    return;
+  }
+  if (m.delivery_mode == APIC_DM_FIXED || m.delivery_mode == APIC_DM_LOWEST)
+    m.level = false;  // an IPI is edge-triggered: no EOI broadcast
+  if (ipi_bus_) {
+    ipi_bus_(*this, m, shorthand);
+    return;
+  }
   bool to_self = false;
   switch (shorthand) {
-    case 0: to_self = matches_destination(logical, static_cast<uint8_t>(icr_high_ >> 24)); break;
+    case 0: to_self = matches_destination(m.logical, m.dest); break;
     case 1: case 2: to_self = true; break;  // self; all including self
     case 3: to_self = false; break;         // all excluding self: there is nobody else
   }
-  if (!to_self) return;
-  switch (mode) {
-    case APIC_DM_FIXED:
-    case APIC_DM_LOWEST:
-      if (vector < 16) {
-        signal_error(ESR_SEND_ILLEGAL_VECTOR);
-        return;
-      }
-      accept(vector, false);
-      return;
-    case APIC_DM_NMI:
-      if (nmi_) nmi_();
-      return;
-    default:
-      return;  // INIT, STARTUP, SMI to this CPU are not modelled
-  }
+  if (to_self) deliver(m);
 }
 
 void LocalApic::signal_error(uint32_t esr_bit) {
@@ -239,7 +240,7 @@ void LocalApic::signal_error(uint32_t esr_bit) {
 
 bool LocalApic::matches_destination(bool logical, uint8_t dest) const {
   if (dest == 0xFF) return true;  // broadcast in both modes
-  if (!logical) return dest == 0;  // our APIC ID
+  if (!logical) return dest == id_;  // our APIC ID
   // SDM 11.6.2.2: flat model (DFR 1111) is a bit mask; cluster model (0000) has the cluster
   // in the high nibble (15 = all clusters) and a member mask in the low one.
   const uint8_t id = static_cast<uint8_t>(ldr_ >> 24);
@@ -253,9 +254,15 @@ bool LocalApic::matches_destination(bool logical, uint8_t dest) const {
 bool LocalApic::receive(const ApicMessage& msg) {
   if (!global_enable_) return false;
   if (!matches_destination(msg.logical, msg.dest)) return false;
+  deliver(msg);
+  return true;
+}
+
+void LocalApic::deliver(const ApicMessage& msg) {
+  if (!global_enable_) return;
   switch (msg.delivery_mode) {
     case APIC_DM_FIXED:
-    case APIC_DM_LOWEST:  // one CPU: the lowest-priority one is us
+    case APIC_DM_LOWEST:  // the bus chose this APIC
       accept(msg.vector, msg.level);
       break;
     case APIC_DM_NMI:
@@ -265,10 +272,15 @@ bool LocalApic::receive(const ApicMessage& msg) {
       extint_pending_ = true;
       update_intr();
       break;
+    case APIC_DM_INIT:
+      if (!msg.deassert && init_) init_();
+      break;
+    case APIC_DM_STARTUP:
+      if (sipi_) sipi_(msg.vector);
+      break;
     default:
-      break;  // SMI, INIT, STARTUP: not modelled
+      break;  // SMI: not modelled
   }
-  return true;
 }
 
 void LocalApic::accept(uint8_t vector, bool level_triggered) {

@@ -1,5 +1,7 @@
-// The local APIC of the one CPU, xAPIC register interface at 0xFEE00000 (SDM vol.3 ch.11
-// "Advanced Programmable Interrupt Controller"; ch.10 in older editions).
+// A CPU's local APIC, xAPIC register interface at 0xFEE00000 (SDM vol.3 ch.11
+// "Advanced Programmable Interrupt Controller"; ch.10 in older editions). With -smp N each
+// CPU has one, APIC ID = CPU index; the platform's APIC bus (monitor/pc_platform.cpp) carries
+// IPIs and IOAPIC messages between them.
 //
 // Model choices:
 // - Six LVT entries (timer, thermal, performance counter, LINT0, LINT1, error) and version
@@ -47,6 +49,7 @@ struct ApicMessage {
   bool logical = false;  // destination mode: false = physical APIC ID, true = logical (LDR/DFR)
   uint8_t dest = 0;
   bool level = false;    // trigger mode: level-triggered interrupts get an EOI broadcast
+  bool deassert = false; // ICR level bit 0 with level trigger: INIT level de-assert (no effect)
 };
 
 class LocalApic final : public MmioHandler, public InterruptAcknowledge {
@@ -88,6 +91,19 @@ class LocalApic final : public MmioHandler, public InterruptAcknowledge {
   void set_nmi_output(std::function<void()> nmi) { nmi_ = std::move(nmi); }
   void set_eoi_broadcast(std::function<void(uint8_t vector)> eoi) { eoi_broadcast_ = std::move(eoi); }
   void set_pic(InterruptAcknowledge* pic) { pic_ = pic; }
+  // The APIC bus: an IPI written to ICR goes here with its destination shorthand (SDM
+  // 11.6.1: 0 the destination field, 1 self, 2 all including self, 3 all excluding self).
+  // Not set: the APIC is alone and delivers to itself what addresses it.
+  void set_ipi_bus(std::function<void(LocalApic& from, const ApicMessage&, unsigned shorthand)> bus) {
+    ipi_bus_ = std::move(bus);
+  }
+  // INIT and STARTUP messages accepted by this APIC (SDM 8.4.4): the platform resets the CPU
+  // into its wait-for-SIPI state, or starts it at vector * 4 KiB. Not set: ignored.
+  void set_init_output(std::function<void()> init) { init_ = std::move(init); }
+  void set_startup_output(std::function<void(uint8_t vector)> sipi) { sipi_ = std::move(sipi); }
+  // The APIC ID (bits 31:24 of the ID register); 0 for the bootstrap processor.
+  void set_id(uint8_t id) { id_ = id; }
+  uint8_t id() const { return id_; }
 
   // Power-up / INIT state (SDM 11.4.7.1); the global enable is left as it is.
   void reset();
@@ -106,6 +122,10 @@ class LocalApic final : public MmioHandler, public InterruptAcknowledge {
 
   // A message addressed to the APIC bus. Returns true if this APIC accepted it.
   bool receive(const ApicMessage& msg);
+  // Does a message with this destination address this APIC (SDM 11.6.2)?
+  bool accepts(bool logical, uint8_t dest) const { return global_enable_ && matches_destination(logical, dest); }
+  // Act on a message already addressed to this APIC (by destination or shorthand).
+  void deliver(const ApicMessage& msg);
   // Latch a fixed interrupt (destination already matched). Vectors 0-15 are illegal (ESR).
   void accept(uint8_t vector, bool level_triggered);
 
@@ -165,6 +185,10 @@ class LocalApic final : public MmioHandler, public InterruptAcknowledge {
   std::function<void(bool)> intr_;
   std::function<void()> nmi_;
   std::function<void(uint8_t)> eoi_broadcast_;
+  std::function<void(LocalApic&, const ApicMessage&, unsigned)> ipi_bus_;
+  std::function<void()> init_;
+  std::function<void(uint8_t)> sipi_;
+  uint8_t id_ = 0;
 
   bool global_enable_ = true;
   bool intr_level_ = false;

@@ -405,9 +405,9 @@ bool single_guest_machine(const SystemConfig& c, MachineConfig* out, std::string
     return false;
   }
   const PartitionConfig& p = c.partitions.front();
-  if (p.vcpus != 1) {
+  if (p.vcpus > kMaxCpus) {
     *error = "partition '" + p.name + "' has " + std::to_string(p.vcpus) +
-             " vCPUs; this build runs one vCPU per partition (SMP is not built yet)";
+             " vCPUs; a machine runs at most " + std::to_string(kMaxCpus) + " (round-robin on one thread)";
     return false;
   }
   std::vector<const MemoryRegionConfig*> regions;
@@ -432,6 +432,7 @@ bool single_guest_machine(const SystemConfig& c, MachineConfig* out, std::string
   *out = p.machine;
   out->ram_mib = uint32_t(end >> 20);
   out->view = device_view(p);  // its devices only, as under the primary
+  out->cpus = p.vcpus;
   return true;
 }
 

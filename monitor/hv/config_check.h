@@ -27,7 +27,7 @@ std::string describe_system(const SystemConfig& c);
 
 // The single-guest machine of a one-partition description: the partition's MachineConfig with
 // its RAM size from its static memory, which must be one range from guest-physical 0 in whole
-// MiB, and one vCPU. False with a message when the partition needs the hypervisor runner.
+// MiB, and at most kMaxCpus vCPUs (-smp). False with a message when the partition needs the hypervisor runner.
 bool single_guest_machine(const SystemConfig& c, MachineConfig* out, std::string* error);
 
 }  // namespace softcpu::hv

@@ -127,9 +127,9 @@ void PrimaryHypervisor::build_partition(const PartitionConfig& given, unsigned i
   PartitionConfig pc = given;
   assign_devices(&pc, false);
   const std::string who = "partition '" + pc.name + "'";
-  if (pc.vcpus != 1)
+  if (pc.vcpus > kMaxCpus)
     throw ConfigError{who + ": " + std::to_string(pc.vcpus) + " vCPUs asked for; a partition has "
-                      "one vCPU (SMP partitions are not built yet)"};
+                      "at most " + std::to_string(kMaxCpus) + " (they run round-robin on its thread)"};
   auto p = std::unique_ptr<Partition>(new Partition(pc, id));
   p->table_.reset(new Stage2Table());
   // Regions: page aligned, inside 4 GiB, not overlapping; the static one at 0 is its RAM.
@@ -181,6 +181,7 @@ void PrimaryHypervisor::build_partition(const PartitionConfig& given, unsigned i
   }
 
   MachineConfig mc = pc.machine;
+  mc.cpus = pc.vcpus;  // -smp: round-robin on the partition's one thread
   mc.ram_mib = uint32_t(low->size >> 20);
   mc.reset_on_triple_fault = false;  // a partition that triple-faults stops alone
   mc.view = device_view(pc);  // only its devices and memory; the rest of the PC is concealed

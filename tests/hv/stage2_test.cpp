@@ -129,8 +129,8 @@ TEST(Stage2Config, ClearErrors) {
   s.partitions.push_back(partition("b", rom));
   fails(s, "does not fit in the machine memory");
   s.machine_memory = 0;
-  s.partitions[1].vcpus = 2;
-  fails(s, "SMP partitions are not built yet");
+  s.partitions[1].vcpus = 9;
+  fails(s, "a partition has at most 8");
   unlink(rom.c_str());
 }
 

@@ -12,6 +12,8 @@ The emulator command (after "--") must put the guest's serial port on its stdin/
               the bytes landed there.
   snapshot    the same writes (the caller runs the disk with snapshot=on); the guest must read
               them back, and the image file must be byte-for-byte unchanged afterwards.
+  smp         (--cpus N, the emulator started with N CPUs) `nproc` prints N and every CPU's
+              column of /proc/interrupts has counted interrupts; then `poweroff -f`.
 The guest's serial output is echoed to our stdout as it arrives. On failure or timeout the last
 100 lines of it are printed again and the emulator is killed. Exit status 0 means pass.
 """
@@ -177,6 +179,28 @@ def scenario_shell(con, args):
         raise Failure(f"$((6*7)) did not print 42: {out!r}")
 
 
+def scenario_smp(con, args):
+    out = con.run("nproc", "nproc")
+    if not re.search(rf"^{args.cpus}\r?$", out, re.M):
+        raise Failure(f"nproc did not print {args.cpus}: {out!r}")
+    out = con.run("cat /proc/interrupts", "/proc/interrupts")
+    lines = [l for l in out.replace("\r", "").split("\n") if l.strip()]
+    # The header line (the echo of the typed command may come before it).
+    want = [f"CPU{k}" for k in range(args.cpus)]
+    at = next((k for k, l in enumerate(lines) if l.split() == want), None)
+    if at is None:
+        raise Failure(f"/proc/interrupts does not list CPU0..CPU{args.cpus - 1}: {out!r}")
+    totals = [0] * args.cpus
+    for line in lines[at + 1:]:
+        fields = line.split()[1:1 + args.cpus]
+        for k, f in enumerate(fields):
+            if f.isdigit():
+                totals[k] += int(f)
+    print(f"\nguest_session: interrupts per CPU: {totals}", flush=True)
+    if not all(totals):
+        raise Failure(f"a CPU took no interrupts: {totals}")
+
+
 def write_pattern(con, marker):
     """Write PATTERN_BYTES random bytes then the marker to /dev/sda2; return the bytes'
     sha256 as the guest computed it."""
@@ -251,14 +275,15 @@ def main():
     ap.add_argument("--image", help="disk image (durability/snapshot); default: from -drive")
     ap.add_argument("--emulator", action="store_true", help="accepted for readability; the "
                     "emulator command always follows --")
-    ap.add_argument("scenario", choices=["shell", "durability", "snapshot"])
+    ap.add_argument("--cpus", type=int, default=1, help="smp: the CPUs the guest must see")
+    ap.add_argument("scenario", choices=["shell", "durability", "snapshot", "smp"])
     args = ap.parse_args(argv[:cut])
     cmd = argv[cut + 1:]
     if not cmd:
         sys.exit("no emulator command after --")
 
     image = None
-    if args.scenario != "shell":
+    if args.scenario not in ("shell", "smp"):
         image = args.image or find_image(cmd)
         if not image or not os.path.isfile(image):
             sys.exit(f"{args.scenario}: no disk image (give --image): {image}")
@@ -272,6 +297,8 @@ def main():
         marker = digest = None
         if args.scenario == "shell":
             scenario_shell(con, args)
+        elif args.scenario == "smp":
+            scenario_smp(con, args)
         else:
             marker = "SOFTCPU-DURABLE-" + secrets.token_hex(8)
             digest = write_pattern(con, marker)

@@ -109,6 +109,13 @@ with tempfile.TemporaryDirectory() as d:
     check("unknown option", ["run", "--frob"], 2, err_has="unknown option", one_line=True)
     check("bad number", ["run", "-m", "lots", "--bios", exit_rom], 2,
           err_has="bad memory size", one_line=True)
+    check("bad -smp", ["run", "-smp", "9", "--bios", exit_rom], 2,
+          err_has="between 1 and 8", one_line=True)
+    check("-smp 0", ["run", "-smp", "0", "--bios", exit_rom], 2,
+          err_has="bad CPU count", one_line=True)
+    check("-smp with a one-CPU option", ["run", "-smp", "2", "--trace", "-", "--bios", exit_rom],
+          2, err_has="works with one CPU only", one_line=True)
+    check("-smp 2 runs a guest that never starts CPU 1", ["run", "-smp", "2", "--bios", exit_rom], 67)
     # Without --bios the machine runs Debian's SeaBIOS; with no disk it finds nothing to boot
     # and says so on COM1 (its text console goes to the serial port, like QEMU -nographic).
     sb_serial = os.path.join(d, "seabios.txt")
@@ -118,6 +125,15 @@ with tempfile.TemporaryDirectory() as d:
     if "SeaBIOS" not in sb_out or "No bootable device" not in sb_out:
         failures += 1
         print("FAIL SeaBIOS serial output:", sb_out[-500:])
+    # -smp 2 under SeaBIOS: it starts CPU 1 with INIT/SIPI and waits for CMOS 0x5F + 1 CPUs
+    # in a loop that frees and retakes a lock (PAUSE must yield, docs/design.md "SMP vCPUs").
+    sb_debug = os.path.join(d, "seabios-smp.log")
+    check("SeaBIOS finds 2 CPUs with -smp 2", ["run", "-smp", "2", "--serial", "none",
+          "--debugcon", "0x402:" + sb_debug, "--timeout", "8"], 124)
+    sb_log = open(sb_debug, errors="replace").read()
+    if "Found 2 cpu(s) max supported 2 cpu(s)" not in sb_log:
+        failures += 1
+        print("FAIL SeaBIOS with -smp 2, its debug log:", sb_log[-800:])
     check("missing disk image", ["run", "--bios", exit_rom, os.path.join(d, "no.img")], 2,
           err_has="cannot open disk image", one_line=True)
     # A blank disk: SeaBIOS reads its MBR (finds no boot signature) and the disk's counters show it.

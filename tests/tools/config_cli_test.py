@@ -2,8 +2,9 @@
 """`softcpu check-config FILE` and `softcpu run --config FILE` end to end: the two-Linux
 example of docs/config.md (taken from the doc, so the doc cannot rot) passes check-config; bad
 files are rejected with status 2 and FILE:LINE messages; a one-partition file runs a guest ROM
-exactly as the same options on the command line do.
-Usage: config_cli_test.py SOFTCPU DOCS_CONFIG_MD GUEST_ROM"""
+exactly as the same options on the command line do; `vcpus = 2` runs the two-CPU guest
+SMP_ROM (tests/guest/platform/smp_counter.c) as -smp 2 does.
+Usage: config_cli_test.py SOFTCPU DOCS_CONFIG_MD GUEST_ROM [SMP_ROM]"""
 import os
 import re
 import subprocess
@@ -15,6 +16,7 @@ import checklist  # check() and the failure count
 from checklist import check
 
 SOFTCPU, DOC, GUEST_ROM = sys.argv[1:4]
+SMP_ROM = sys.argv[4] if len(sys.argv) > 4 else None
 
 
 def run(args, timeout=60):
@@ -114,6 +116,12 @@ with tempfile.TemporaryDirectory() as d:
     got = run(["run", "--config", cfg])
     check("run --config runs the guest ROM like the command line", got == want and want[0] == 1,
           f"command line {want}, --config {got}")
+    if SMP_ROM:  # a partition's vcpus = 2 is -smp 2 (docs/design.md "SMP vCPUs")
+        smp_cfg = write("smp.toml", one_partition(
+            SMP_ROM, "vcpus = 2\n", sub='[[partition.debugcon]]\nport = 0xE9\nfile = "-"\n'))
+        code, out, err = run(["run", "--config", smp_cfg])
+        check("vcpus = 2 starts the second CPU and counts to the exact total",
+              code == 1 and "smp_counter: ok" in out, (code, out, err))
     # Paths in the file are relative to its folder.
     exit_rom = write("exit.rom", rom_with_reset_code(b"\xB0\x21\xE6\xF4\xF4"))  # out 0xF4, 0x21
     code, out, err = run(["run", "--config", write("rel.toml", one_partition("exit.rom"))])

@@ -438,5 +438,57 @@ TEST_F(LocalApicTest, DestinationMatching) {
   EXPECT_EQ(apic.acknowledge(), 0x20);
 }
 
+// -smp: the ID register, and what an ICR write hands to the APIC bus (SDM 11.6.1).
+TEST_F(LocalApicTest, IdAndIpiBusMessages) {
+  apic.set_id(3);
+  EXPECT_EQ(rd(A::REG_ID), 3u << 24);
+  std::vector<std::pair<ApicMessage, unsigned>> sent;
+  apic.set_ipi_bus([&](LocalApic& from, const ApicMessage& m, unsigned shorthand) {
+    EXPECT_EQ(&from, &apic);
+    sent.push_back({m, shorthand});
+  });
+  enable();
+  wr(A::REG_ICR_HIGH, 1u << 24);
+  wr(A::REG_ICR_LOW, 0x4500);  // INIT, assert, physical, to APIC 1
+  wr(A::REG_ICR_LOW, 0x8500);  // INIT level de-assert
+  wr(A::REG_ICR_LOW, 0x4608);  // STARTUP vector 8
+  wr(A::REG_ICR_LOW, 0xC0041); // fixed 0x41, all excluding self
+  ASSERT_EQ(sent.size(), 4u);
+  EXPECT_EQ(sent[0].first.delivery_mode, APIC_DM_INIT);
+  EXPECT_FALSE(sent[0].first.deassert);
+  EXPECT_EQ(sent[0].first.dest, 1);
+  EXPECT_TRUE(sent[1].first.deassert);
+  EXPECT_EQ(sent[2].first.delivery_mode, APIC_DM_STARTUP);
+  EXPECT_EQ(sent[2].first.vector, 8);
+  EXPECT_EQ(sent[3].second, 3u);
+  EXPECT_EQ(sent[3].first.vector, 0x41);
+  wr(A::REG_ICR_LOW, 0x0005);  // fixed vector 5: illegal, never sent
+  EXPECT_EQ(sent.size(), 4u);
+  EXPECT_EQ(esr() & A::ESR_SEND_ILLEGAL_VECTOR, A::ESR_SEND_ILLEGAL_VECTOR);
+}
+
+TEST_F(LocalApicTest, InitAndStartupReachTheCpuDeassertDoesNot) {
+  apic.set_id(1);
+  int inits = 0;
+  std::vector<uint8_t> sipis;
+  apic.set_init_output([&] { ++inits; });
+  apic.set_startup_output([&](uint8_t v) { sipis.push_back(v); });
+  ApicMessage m;
+  m.delivery_mode = APIC_DM_INIT;
+  m.dest = 1;
+  EXPECT_TRUE(apic.receive(m));
+  m.deassert = true;
+  EXPECT_TRUE(apic.receive(m));
+  EXPECT_EQ(inits, 1);
+  m = ApicMessage{};
+  m.delivery_mode = APIC_DM_STARTUP;
+  m.vector = 0x9F;
+  m.dest = 0;  // APIC 0: not us
+  EXPECT_FALSE(apic.receive(m));
+  m.dest = 1;
+  EXPECT_TRUE(apic.receive(m));
+  EXPECT_EQ(sipis, std::vector<uint8_t>{0x9F});
+}
+
 }  // namespace
 }  // namespace softcpu

@@ -3,7 +3,6 @@
    IOAPIC pin 2 (the ISA override; pin 0 must stay silent) with the 8259 masked. */
 #include "platform.h"
 
-#define IOAPIC_BASE 0xFEC00000u
 #define TIMER_VECTOR 0x40
 #define PIT_VECTOR 0x50
 #define PIN0_VECTOR 0x51
@@ -11,15 +10,6 @@
 static volatile uint32_t timer_count, timer_isr_bad, pit_count, pin0_count;
 
 static uint32_t lapic_isr_bit(uint8_t v) { return (lapic_read(LAPIC_ISR + 0x10 * (v >> 5)) >> (v & 31)) & 1; }
-
-static uint32_t ioapic_read(uint8_t reg) {
-  mmio_write32(IOAPIC_BASE, reg);
-  return mmio_read32(IOAPIC_BASE + 0x10);
-}
-static void ioapic_write(uint8_t reg, uint32_t v) {
-  mmio_write32(IOAPIC_BASE, reg);
-  mmio_write32(IOAPIC_BASE + 0x10, v);
-}
 
 static void timer_handler(struct trap_frame* f) {
   (void)f;

@@ -69,6 +69,17 @@ static inline void lapic_virtual_wire(void) {
   lapic_write(LAPIC_LVT_LINT1, 0x400);
 }
 
+/* ---- IOAPIC at its default base (82093AA datasheet: IOREGSEL at +0, IOWIN at +0x10) */
+#define IOAPIC_BASE 0xFEC00000u
+static inline uint32_t ioapic_read(uint8_t reg) {
+  mmio_write32(IOAPIC_BASE, reg);
+  return mmio_read32(IOAPIC_BASE + 0x10);
+}
+static inline void ioapic_write(uint8_t reg, uint32_t v) {
+  mmio_write32(IOAPIC_BASE, reg);
+  mmio_write32(IOAPIC_BASE + 0x10, v);
+}
+
 /* ---- PIT channel 0 (8254 datasheet: control word, counter latch) */
 #define PIT_HZ 1193182u
 #define PIT_1KHZ_DIVISOR 1193u
