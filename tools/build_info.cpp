@@ -31,7 +31,12 @@ std::string build_info() {
   const char* checks = "off";
 #endif
   std::string s = version_line() + "\n";
-  s += "build:         " + build_type + ", " + std::string("GCC/Clang ") + __VERSION__ + "\n";
+#ifdef __clang__
+  const char* compiler = "clang " __clang_version__;
+#else
+  const char* compiler = "g++ " __VERSION__;
+#endif
+  s += "build:         " + build_type + ", " + compiler + "\n";
   s += std::string("debug checks:  ") + checks + "\n";
   s += "sanitizers:    " + sanitizers + "\n";
   s += std::string("tier 1 (JIT):  built in, LLVM ") + SOFTCPU_LLVM_VERSION +
