@@ -416,7 +416,7 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
           });
   o.value("--replay", "FILE",
           "deterministic run that replays FILE's input (host input is\n"
-          "ignored) and says where the run diverges from it (exit status 4)",
+          "ignored) and says where the run diverges from it (exit status 6)",
           [&](const std::string& v) {
             c.replay_path = v;
             c.deterministic = true;
