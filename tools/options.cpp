@@ -7,7 +7,8 @@
 //   o.value("--name", "TYPE", "what it does", [&](const std::string& v) { c.field = v; });
 //   o.flag("--name", "what it does", [&] { c.field = true; });
 //
-// `names` may list aliases ("-m,--memory"). A value is the next argument or follows '='
+// `names` may list aliases ("-m,--memory"); every long option is also accepted with one dash
+// (QEMU's style: "--smp" is also -smp, see cli11_arguments()). A value is the next argument or follows '='
 // (--name=VALUE; --name= is an empty value). The callback runs as CLI11 meets the option, in
 // command-line order, like the hand-written parser this replaced; a bad value calls
 // bad("bad --name 'VALUE': expected ...") and softcpu prints "softcpu: <message>" with exit
@@ -17,13 +18,13 @@
 #include "tools/options.h"
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <functional>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 
 #include "monitor/replay.h"
@@ -690,17 +691,21 @@ std::string help_of(const CLI::App* app) {
   return app->get_formatter()->make_help(app, app->get_name(), CLI::AppFormatMode::Normal);
 }
 
-// CLI11 reads "--name=" as --name with its value in the next argument; softcpu (like getopt)
-// reads it as an empty value, which the option then takes or refuses. The value after a
-// separate option name is left alone, whatever it looks like.
-std::vector<std::string> empty_values_split(const std::vector<std::string>& args, const CLI::App& app) {
+// The arguments as CLI11 should see them. QEMU-style single-dash long names: -name (or
+// -name=VALUE) is --name when --name is an option (so an option defined as "--smp" is also
+// -smp). And CLI11 reads "--name=" as --name with its value in the next argument; softcpu (like
+// getopt) reads it as an empty value, which the option then takes or refuses. The value after
+// a separate option name is left alone, whatever it looks like; so is everything after "--".
+std::vector<std::string> cli11_arguments(const std::vector<std::string>& args, const CLI::App& app) {
   std::vector<std::string> out;
   for (size_t k = 0; k < args.size(); ++k) {
-    const std::string& a = args[k];
+    std::string a = args[k];
     if (a == "--") {
       out.insert(out.end(), args.begin() + long(k), args.end());
       break;
     }
+    if (a.size() > 2 && a[0] == '-' && a[1] != '-' && app.get_option_no_throw("-" + a.substr(0, a.find('='))))
+      a.insert(0, "-");
     const CLI::Option* o = a.size() > 3 && a.rfind("--", 0) == 0 && a.back() == '='
                                ? app.get_option_no_throw(a.substr(0, a.size() - 1))
                                : app.get_option_no_throw(a);
@@ -756,9 +761,9 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
     out->help = help_of(&cl.root);
     return true;
   }
-  if (args[0] == "run") cl.run_state.args.assign(args.begin() + 1, args.end());
-  std::vector<std::string> reversed = empty_values_split(args, args[0] == "run" ? *cl.run : cl.root);
-  std::reverse(reversed.begin(), reversed.end());  // CLI11 takes its arguments from the back
+  const std::vector<std::string> given = cli11_arguments(args, args[0] == "run" ? *cl.run : cl.root);
+  if (given[0] == "run") cl.run_state.args.assign(given.begin() + 1, given.end());
+  std::vector<std::string> reversed(given.rbegin(), given.rend());  // CLI11 takes from the back
   try {
     cl.root.parse(reversed);
     if (cl.run->parsed()) {
@@ -792,7 +797,7 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
   } catch (const BadOption& e) {
     *error = e.what();
   } catch (const CLI::ParseError& e) {
-    *error = describe(e, cl, args);
+    *error = describe(e, cl, given);
   }
   return false;
 }

@@ -154,6 +154,23 @@ TEST(CommandLine, ValueSyntax) {
   EXPECT_EQ(r.parsed.config.drives[0].path, "disk.img");
 }
 
+// QEMU's style: a long option with one dash (how -smp N would be given).
+TEST(CommandLine, SingleDashLongNames) {
+  Result r = parse({"run", "-memory", "64", "-bios=x.rom", "-jit-sync", "-stats=json", "-sS"});
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.parsed.config.ram_mib, 64u);
+  EXPECT_EQ(r.parsed.config.bios_path, "x.rom");
+  EXPECT_TRUE(r.parsed.config.jit_sync);
+  EXPECT_EQ(r.parsed.config.stats, StatsFormat::JSON);
+  EXPECT_EQ(r.parsed.config.gdb, "tcp:127.0.0.1:1234");  // -sS: the short flags -s and -S
+  EXPECT_TRUE(r.parsed.config.start_frozen);
+  EXPECT_EQ(error_of({"run", "-timeout"}), "option --timeout needs a value");
+  EXPECT_EQ(error_of({"run", "-frob"}), "unknown option '-frob' (try 'softcpu run --help')");
+  r = parse({"run", "-config", "s.toml"});
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.parsed.config_path, "s.toml");
+}
+
 // '--' ends the options: what follows is disk images, even one whose name begins with '-'.
 TEST(CommandLine, DoubleDashEndsOptions) {
   Result r = parse({"run", "-m", "64", "--", "-odd.img"});
