@@ -42,7 +42,8 @@ std::string build_info() {
   s += std::string("tier 1 (JIT):  built in, LLVM ") + SOFTCPU_LLVM_VERSION +
        " ORC; off unless --jit on\n";
   s += std::string("firmware:      ") + kDefaultBios +
-       (access(kDefaultBios, R_OK) == 0 ? " (installed)" : " (missing: install seabios or give --bios)") +
+       (access(kDefaultBios, R_OK) == 0 ? " (installed)"
+                                        : " (missing: install seabios or give --bios)") +
        "\n";
   return s;
 }

@@ -8,9 +8,9 @@
 //   o.flag("--name", "what it does", [&] { c.field = true; });
 //
 // `names` may list aliases ("-m,--memory"); every long option is also accepted with one dash
-// (QEMU's style: "--smp" is also -smp, see cli11_arguments()). A value is the next argument or follows '='
-// (--name=VALUE; --name= is an empty value). The callback runs as CLI11 meets the option, in
-// command-line order, like the hand-written parser this replaced; a bad value calls
+// (QEMU's style: "--smp" is also -smp, see cli11_arguments()). A value is the next argument or
+// follows '=' (--name=VALUE; --name= is an empty value). The callback runs as CLI11 meets the
+// option, in command-line order, like the hand-written parser this replaced; a bad value calls
 // bad("bad --name 'VALUE': expected ...") and softcpu prints "softcpu: <message>" with exit
 // status 2. A description may hold '\n' (the help indents the continuation lines). Checks across
 // options (--initrd needs --kernel, ...) go in check_run_options(). Each command's -h/--help
@@ -49,10 +49,20 @@ bool parse_size(const std::string& s, unsigned long long* out) {
   unsigned long long mul = 1;
   std::string digits = s;
   switch (s.back()) {
-    case 'K': case 'k': mul = 1ull << 10; break;
-    case 'M': case 'm': mul = 1ull << 20; break;
-    case 'G': case 'g': mul = 1ull << 30; break;
-    default: break;
+    case 'K':
+    case 'k':
+      mul = 1ull << 10;
+      break;
+    case 'M':
+    case 'm':
+      mul = 1ull << 20;
+      break;
+    case 'G':
+    case 'g':
+      mul = 1ull << 30;
+      break;
+    default:
+      break;
   }
   if (mul != 1) digits.pop_back();
   unsigned long long n;
@@ -80,8 +90,10 @@ bool parse_drive(const std::string& spec, DriveSpec* d, std::string* error) {
     size_t eq = item.find('=');
     std::string key = item.substr(0, eq), val = eq == std::string::npos ? "" : item.substr(eq + 1);
     auto on_off = [&](bool* flag) {
-      if (val == "on") *flag = true;
-      else if (val == "off") *flag = false;
+      if (val == "on")
+        *flag = true;
+      else if (val == "off")
+        *flag = false;
       else {
         *error = "bad --drive " + key + "='" + val + "': expected on or off";
         return false;
@@ -113,7 +125,8 @@ bool parse_drive(const std::string& spec, DriveSpec* d, std::string* error) {
     } else if (key == "readonly") {
       if (!on_off(&d->readonly)) return false;
     } else {
-      *error = "bad --drive option '" + item + "' (expected file=, format=, index=, snapshot=, readonly=)";
+      *error = "bad --drive option '" + item +
+               "' (expected file=, format=, index=, snapshot=, readonly=)";
       return false;
     }
   }
@@ -166,9 +179,8 @@ class HelpFormatter : public CLI::Formatter {
       for (const CLI::App* s : commands) out += make_subcommand(s);
     }
     for (const std::string& group : app->get_groups()) {
-      auto opts = app->get_options([&](const CLI::Option* o) {
-        return o->get_group() == group && o->nonpositional();
-      });
+      auto opts = app->get_options(
+          [&](const CLI::Option* o) { return o->get_group() == group && o->nonpositional(); });
       if (group.empty() || opts.empty()) continue;
       out += group + ":\n";
       for (const CLI::Option* o : opts) out += make_option(o, false);
@@ -194,8 +206,10 @@ class HelpFormatter : public CLI::Formatter {
   // "check-config FILE    description": the command with its arguments.
   std::string make_subcommand(const CLI::App* sub) const override {
     std::string name = sub->get_name();
-    for (const CLI::Option* o : sub->get_options([](const CLI::Option* p) { return p->get_positional(); }))
-      name += o->get_required() ? " " + o->get_name(true, false) : " [" + o->get_name(true, false) + "]";
+    for (const CLI::Option* o :
+         sub->get_options([](const CLI::Option* p) { return p->get_positional(); }))
+      name += o->get_required() ? " " + o->get_name(true, false)
+                                : " [" + o->get_name(true, false) + "]";
     std::stringstream out;
     CLI::detail::format_help(out, name, sub->get_description(), get_column_width());
     return out.str();
@@ -282,24 +296,30 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
           [&](const std::string& v) {
             const bool alone = (st.args.size() == 2 && st.args[0] == "--config") ||
                                (st.args.size() == 1 && st.args[0].rfind("--config=", 0) == 0);
-            if (!alone) bad("--config FILE takes no other option: the file describes the whole system");
+            if (!alone)
+              bad("--config FILE takes no other option: the file describes the whole system");
             if (v.empty()) bad("option --config needs a file name");
             config_path = v;
           });
 
   o.group("machine");
-  o.value("-m,--memory", "MiB", "guest RAM in MiB (1-3072, default 128)", [&](const std::string& v) {
-    unsigned long long mib;
-    if (!parse_uint(v, 3072, &mib) || mib == 0) bad("bad memory size '" + v + "': give MiB between 1 and 3072");
-    c.ram_mib = uint32_t(mib);
-  });
+  o.value("-m,--memory", "MiB", "guest RAM in MiB (1-3072, default 128)",
+          [&](const std::string& v) {
+            unsigned long long mib;
+            if (!parse_uint(v, 3072, &mib) || mib == 0)
+              bad("bad memory size '" + v + "': give MiB between 1 and 3072");
+            c.ram_mib = uint32_t(mib);
+          });
   o.value("--on-triple-fault", "reset|exit",
           "on a triple fault, reset the CPU like a PC (default; memory is\n"
           "kept) or print the CPU state and exit with status 3",
           [&](const std::string& v) {
-            if (v == "reset") c.reset_on_triple_fault = true;
-            else if (v == "exit") c.reset_on_triple_fault = false;
-            else bad("bad --on-triple-fault '" + v + "': expected reset or exit");
+            if (v == "reset")
+              c.reset_on_triple_fault = true;
+            else if (v == "exit")
+              c.reset_on_triple_fault = false;
+            else
+              bad("bad --on-triple-fault '" + v + "': expected reset or exit");
           });
   o.value("--timeout", "SECONDS", "stop the guest after SECONDS of wall time (exit status 124)",
           [&](const std::string& v) {
@@ -334,13 +354,15 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
             if (!parse_drive(v, &d, &error)) bad(error);
             c.drives.push_back(d);
           });
-  o.value("--serial", "SPEC", "COM1 backend: stdio (default), file:PATH, tcp:ADDR:PORT,server, none",
+  o.value("--serial", "SPEC",
+          "COM1 backend: stdio (default), file:PATH, tcp:ADDR:PORT,server, none",
           [&](const std::string& v) { c.serial = v; });
   auto script = [&](const char* name) {
     return [&c, name](const std::string& v) {
       if (v.empty()) bad(std::string("option ") + name + " needs a file name");
       if (!c.serial_script.empty())
-        bad("only one console script can run (--serial-script '" + c.serial_script + "' and '" + v + "')");
+        bad("only one console script can run (--serial-script '" + c.serial_script + "' and '" + v +
+            "')");
       c.serial_script = v;
     };
   };
@@ -373,7 +395,8 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
           "flush page, 0x2000-0x2017 IRQ lines, 64 KiB at 0xFF000000\n"
           "(isa-debug-exit at 0xF4 is always there)",
           [&](const std::string& v) {
-            if (v != "pc-testdev") bad("unknown --device '" + v + "': the devices to add are pc-testdev");
+            if (v != "pc-testdev")
+              bad("unknown --device '" + v + "': the devices to add are pc-testdev");
             c.pc_testdev = true;
           });
 
@@ -390,7 +413,8 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
           [&](const std::string& v) {
             unsigned long long n;
             if (!parse_uint(v.rfind("shift=", 0) == 0 ? v.substr(6) : v, 20, &n))
-              bad("bad --icount '" + v + "': expected a shift from 0 to 20 (2^SHIFT ns per instruction)");
+              bad("bad --icount '" + v +
+                  "': expected a shift from 0 to 20 (2^SHIFT ns per instruction)");
             c.icount_shift = unsigned(n);
             c.deterministic = true;
           });
@@ -405,7 +429,8 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
               return;
             }
             if (v.rfind("base=", 0) != 0 || !parse_rtc_date(v.substr(5), &ns))
-              bad("bad --rtc '" + v + "': expected base=YYYY-MM-DD[THH:MM:SS] (UTC, 1970-2099) or base=utc");
+              bad("bad --rtc '" + v +
+                  "': expected base=YYYY-MM-DD[THH:MM:SS] (UTC, 1970-2099) or base=utc");
             c.rtc_base_unix_ns = ns;
           });
   o.value("--record", "FILE",
@@ -426,7 +451,8 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
   o.group("debugging");
   o.value("--gdb", "tcp:ADDR:PORT", "accept a gdb connection (loopback unless ADDR says otherwise)",
           [&](const std::string& v) {
-            if (!valid_tcp_spec(v)) bad("bad --gdb '" + v + "': expected tcp:ADDR:PORT, e.g. tcp:127.0.0.1:1234");
+            if (!valid_tcp_spec(v))
+              bad("bad --gdb '" + v + "': expected tcp:ADDR:PORT, e.g. tcp:127.0.0.1:1234");
             c.gdb = v;
           });
   o.flag("-s", "same as --gdb tcp:127.0.0.1:1234", [&] { c.gdb = "tcp:127.0.0.1:1234"; });
@@ -441,11 +467,16 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
           [&](const std::string& v) {
             unsigned events = 0;
             for (const std::string& e : split_commas(v)) {
-              if (e == "insn") events |= TRACE_INSN;
-              else if (e == "int") events |= TRACE_INTERRUPT;
-              else if (e == "io") events |= TRACE_IO;
-              else if (e == "all") events |= TRACE_INSN | TRACE_INTERRUPT | TRACE_IO;
-              else bad("bad --trace-events '" + v + "': expected insn, int, io or all");
+              if (e == "insn")
+                events |= TRACE_INSN;
+              else if (e == "int")
+                events |= TRACE_INTERRUPT;
+              else if (e == "io")
+                events |= TRACE_IO;
+              else if (e == "all")
+                events |= TRACE_INSN | TRACE_INTERRUPT | TRACE_IO;
+              else
+                bad("bad --trace-events '" + v + "': expected insn, int, io or all");
             }
             c.trace_events = events;
           });
@@ -473,14 +504,18 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
           "compiling does not yet pay for itself on most guests\n"
           "(docs/design.md, Measured (tier 1))",
           [&](const std::string& v) {
-            if (v == "on") c.jit = true;
-            else if (v == "off") c.jit = false;
-            else bad("bad --jit '" + v + "': expected on or off");
+            if (v == "on")
+              c.jit = true;
+            else if (v == "off")
+              c.jit = false;
+            else
+              bad("bad --jit '" + v + "': expected on or off");
           });
   o.value("--jit-threshold", "N", "executions of a block that make it hot (default 1000)",
           [&](const std::string& v) {
             unsigned long long n;
-            if (!parse_uint(v, 1ull << 40, &n)) bad("bad --jit-threshold '" + v + "': expected a number of executions");
+            if (!parse_uint(v, 1ull << 40, &n))
+              bad("bad --jit-threshold '" + v + "': expected a number of executions");
             c.jit_threshold = n ? n : 1;
           });
   o.flag("--jit-sync",
@@ -500,13 +535,16 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
           "and native code together; 0 = unbounded (the default)",
           [&](const std::string& v) {
             unsigned long long n;
-            if (!parse_size(v, &n)) bad("bad --tcache-size '" + v + "': expected bytes, e.g. 65536, 64K or 4M");
+            if (!parse_size(v, &n))
+              bad("bad --tcache-size '" + v + "': expected bytes, e.g. 65536, 64K or 4M");
             c.tcache.bytes = n;
           });
-  o.value("--tcache-blocks", "N", "bound it to N entries (blocks and compiled regions); 0 = unbounded",
+  o.value("--tcache-blocks", "N",
+          "bound it to N entries (blocks and compiled regions); 0 = unbounded",
           [&](const std::string& v) {
             unsigned long long n;
-            if (!parse_uint(v, 1ull << 32, &n)) bad("bad --tcache-blocks '" + v + "': expected a number of entries");
+            if (!parse_uint(v, 1ull << 32, &n))
+              bad("bad --tcache-blocks '" + v + "': expected a number of entries");
             c.tcache.entries = n;
           });
   o.value("--tcache-policy", "flush|fifo|lru",
@@ -527,9 +565,12 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
                "(schema softcpu-stats, docs/stats.md)",
                [&](const std::string& v) {
                  st.stats_chosen = true;
-                 if (v.empty() || v == "text") c.stats = StatsFormat::TEXT;
-                 else if (v == "json") c.stats = StatsFormat::JSON;
-                 else bad("bad --stats format '" + v + "': expected text or json");
+                 if (v.empty() || v == "text")
+                   c.stats = StatsFormat::TEXT;
+                 else if (v == "json")
+                   c.stats = StatsFormat::JSON;
+                 else
+                   bad("bad --stats format '" + v + "': expected text or json");
                });
   o.value("--stats-file", "FILE", "write the statistics to FILE instead of stderr",
           [&](const std::string& v) {
@@ -543,7 +584,8 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
           [&](const std::string& v) {
             unsigned long long ms;
             if (!parse_uint(v, 1ull << 40, &ms) || ms == 0)
-              bad("bad --stats-interval '" + v + "': expected a positive whole number of milliseconds of guest time");
+              bad("bad --stats-interval '" + v +
+                  "': expected a positive whole number of milliseconds of guest time");
             c.stats_interval_ms = ms;
           });
   o.value("--profile", "FILE",
@@ -554,7 +596,8 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
           [&](const std::string& v) { c.profile_path = v; });
   o.value("--profile-top", "N", "rows per table (default 50)", [&](const std::string& v) {
     unsigned long long n;
-    if (!parse_uint(v, 1000000, &n) || n == 0) bad("bad --profile-top '" + v + "': expected a number of rows (1-1000000)");
+    if (!parse_uint(v, 1000000, &n) || n == 0)
+      bad("bad --profile-top '" + v + "': expected a number of rows (1-1000000)");
     c.profile_top = unsigned(n);
   });
   o.value("--symbols", "FILE",
@@ -568,14 +611,15 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
 
 // The checks across options, once all are read.
 void check_run_options(MachineConfig& c, const RunState& st) {
-  if (st.disks.size() > 1) bad("more than one disk image given ('" + st.disks[0] + "' and '" + st.disks[1] + "')");
+  if (st.disks.size() > 1)
+    bad("more than one disk image given ('" + st.disks[0] + "' and '" + st.disks[1] + "')");
   if (!st.disks.empty()) c.drives.insert(c.drives.begin(), DriveSpec{st.disks[0], 0, false, false});
   // Two disks in one slot, or an initrd without a kernel, are mistakes to report now.
   for (size_t x = 0; x < c.drives.size(); ++x)
     for (size_t y = x + 1; y < c.drives.size(); ++y)
       if (c.drives[x].index == c.drives[y].index)
-        bad("two disks at IDE index " + std::to_string(c.drives[x].index) + " ('" + c.drives[x].path +
-            "' and '" + c.drives[y].path + "')");
+        bad("two disks at IDE index " + std::to_string(c.drives[x].index) + " ('" +
+            c.drives[x].path + "' and '" + c.drives[y].path + "')");
   if (!c.loadvm_path.empty() && !c.kernel_path.empty())
     bad("--loadvm starts from the snapshot's memory: --kernel is not used with it");
   if (c.kernel_path.empty() && (!c.initrd_path.empty() || !c.append.empty()))
@@ -583,7 +627,8 @@ void check_run_options(MachineConfig& c, const RunState& st) {
   if (c.trace_path.empty() && (!c.trace_ranges.empty() || c.trace_events != TRACE_INSN))
     bad("--trace-events and --trace-range need --trace FILE");
   if (c.stats_interval_ms) {  // the series goes to --stats-file; --stats only if asked for
-    if (c.stats_path.empty()) bad("--stats-interval needs --stats-file FILE (the file the JSON lines go to)");
+    if (c.stats_path.empty())
+      bad("--stats-interval needs --stats-file FILE (the file the JSON lines go to)");
     if (!st.stats_chosen) c.stats = StatsFormat::NONE;
   }
   if (c.profile_path.empty() && (c.profile_top != 50 || !c.symbols_path.empty()))
@@ -618,11 +663,12 @@ struct CommandLine {
         "softcpu is a whole 32-bit PC in one process: it boots a guest headless with its\n"
         "serial console on the terminal.\n"
         "\n";
-    run = root.add_subcommand("run", "boot a machine (its options: 'softcpu run --help'), or\n"
-                                     "with --config FILE the system FILE describes (docs/config.md)");
-    check_config = root.add_subcommand(
-        "check-config", "check a system description without running it: exit\n"
-                        "status 0 and a summary, or every error and status 2");
+    run = root.add_subcommand("run",
+                              "boot a machine (its options: 'softcpu run --help'), or\n"
+                              "with --config FILE the system FILE describes (docs/config.md)");
+    check_config = root.add_subcommand("check-config",
+                                       "check a system description without running it: exit\n"
+                                       "status 0 and a summary, or every error and status 2");
     info = root.add_subcommand("info", "the version, the build and what it includes (the JIT)");
     help = root.add_subcommand("help", "this help, or a command's");
     for (CLI::App* sub : {run, check_config, info, help}) sub->group("commands");
@@ -638,20 +684,24 @@ struct CommandLine {
         "\n"
         "Boots a PC (i440FX + PIIX3, one P6-class CPU) headless; COM1 is the terminal.\n"
         "\n";
-    run->add_option("disk-image",
-                    [this](const CLI::results_t& r) {
-                      run_state.disks.insert(run_state.disks.end(), r.begin(), r.end());
-                      return true;
-                    },
-                    "a raw image attached as the IDE primary master (same as\n"
-                    "--drive file=IMAGE,format=raw); after --, it may begin with '-'")
+    run->add_option(
+           "disk-image",
+           [this](const CLI::results_t& r) {
+             run_state.disks.insert(run_state.disks.end(), r.begin(), r.end());
+             return true;
+           },
+           "a raw image attached as the IDE primary master (same as\n"
+           "--drive file=IMAGE,format=raw); after --, it may begin with '-'")
         ->expected(-1)  // any number: more than one is refused with a clear message
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     run->footer(
-        "exit status: (v << 1) | 1 when the guest writes v to the debug-exit port 0xF4; 0 when the\n"
+        "exit status: (v << 1) | 1 when the guest writes v to the debug-exit port 0xF4; 0 when "
+        "the\n"
         "guest powers off, halts for good or is quit with Ctrl-A x; 2 for a bad option or file; 3\n"
-        "after a triple fault with --on-triple-fault exit (the state is printed); 4 when a console\n"
-        "script fails (the failed step is printed); 6 when --replay diverges from its record; 124 on\n"
+        "after a triple fault with --on-triple-fault exit (the state is printed); 4 when a "
+        "console\n"
+        "script fails (the failed step is printed); 6 when --replay diverges from its record; 124 "
+        "on\n"
         "--timeout or --insn-limit.");
     OptionTable run_table(run);
     add_run_options(run_table, out->config, run_state, out->config_path);
@@ -696,7 +746,8 @@ std::string help_of(const CLI::App* app) {
 // -smp). And CLI11 reads "--name=" as --name with its value in the next argument; softcpu (like
 // getopt) reads it as an empty value, which the option then takes or refuses. The value after
 // a separate option name is left alone, whatever it looks like; so is everything after "--".
-std::vector<std::string> cli11_arguments(const std::vector<std::string>& args, const CLI::App& app) {
+std::vector<std::string> cli11_arguments(const std::vector<std::string>& args,
+                                         const CLI::App& app) {
   std::vector<std::string> out;
   for (size_t k = 0; k < args.size(); ++k) {
     std::string a = args[k];
@@ -704,7 +755,8 @@ std::vector<std::string> cli11_arguments(const std::vector<std::string>& args, c
       out.insert(out.end(), args.begin() + long(k), args.end());
       break;
     }
-    if (a.size() > 2 && a[0] == '-' && a[1] != '-' && app.get_option_no_throw("-" + a.substr(0, a.find('='))))
+    if (a.size() > 2 && a[0] == '-' && a[1] != '-' &&
+        app.get_option_no_throw("-" + a.substr(0, a.find('='))))
       a.insert(0, "-");
     const CLI::Option* o = a.size() > 3 && a.rfind("--", 0) == 0 && a.back() == '='
                                ? app.get_option_no_throw(a.substr(0, a.size() - 1))
@@ -728,7 +780,8 @@ bool has_positional_mark(const CLI::App& app) {
 }
 
 // One line for a parse error of CLI11's own (a missing value, an unknown option or command).
-std::string describe(const CLI::ParseError& e, const CommandLine& cl, const std::vector<std::string>& args) {
+std::string describe(const CLI::ParseError& e, const CommandLine& cl,
+                     const std::vector<std::string>& args) {
   if (cl.check_config->parsed()) return kCheckConfigUsage;
   if (dynamic_cast<const CLI::ArgumentMismatch*>(&e) && !args.empty() && args.back().size() > 1 &&
       args.back()[0] == '-') {
@@ -761,7 +814,8 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
     out->help = help_of(&cl.root);
     return true;
   }
-  const std::vector<std::string> given = cli11_arguments(args, args[0] == "run" ? *cl.run : cl.root);
+  const std::vector<std::string> given =
+      cli11_arguments(args, args[0] == "run" ? *cl.run : cl.root);
   if (given[0] == "run") cl.run_state.args.assign(given.begin() + 1, given.end());
   std::vector<std::string> reversed(given.rbegin(), given.rend());  // CLI11 takes from the back
   try {
@@ -773,7 +827,8 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
       check_run_options(out->config, cl.run_state);
       out->command = Command::RUN;
     } else if (cl.check_config->parsed()) {
-      if (out->config_path.empty() || (out->config_path[0] == '-' && !has_positional_mark(*cl.check_config)))
+      if (out->config_path.empty() ||
+          (out->config_path[0] == '-' && !has_positional_mark(*cl.check_config)))
         bad(kCheckConfigUsage);
       out->command = Command::CHECK_CONFIG;
     } else if (cl.info->parsed()) {

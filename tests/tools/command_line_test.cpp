@@ -72,19 +72,53 @@ TEST(CommandLine, RunHelpGroupsEveryOption) {
     EXPECT_NE(found, std::string::npos) << group;
     if (found != std::string::npos) at = found;
   }
-  for (const char* opt :
-       {"  --bios FILE ", "  --kernel FILE ", "  --initrd FILE[,FILE] ", "  --append STRING ",
-        "  disk-image ", "  --drive file=PATH[,format=raw]", "  --config FILE ", "  -m, --memory MiB ",
-        "  --serial SPEC ", "  --serial-script FILE ", "(alias --expect FILE", "  --serial-transcript FILE\n",
-        "  --debugcon PORT:FILE ", "  --screen-dump FILE ", "  --save-on-exit FILE ", "  --loadvm FILE ",
-        "  --timeout SECONDS ", "  --insn-limit N ", "  --on-triple-fault reset|exit\n",
-        "  --device pc-testdev ", "  --deterministic ", "  --icount SHIFT ", "  --rtc base=DATE ",
-        "  --record FILE ", "  --replay FILE ", "  --gdb tcp:ADDR:PORT ", "  -s ", "  -S ",
-        "  --trace FILE ", "  --trace-events LIST ", "  --trace-range A-B ", "  --stats[=text|json] ",
-        "  --stats-file FILE ", "  --stats-interval MS ", "  --jit on|off ", "  --jit-threshold N ",
-        "  --jit-sync ", "  --perf-map ", "  --jit-dump DIR ", "  --state-log FILE ",
-        "  --tcache-size SIZE ", "  --tcache-blocks N ", "  --tcache-policy flush|fifo|lru\n",
-        "  --profile FILE ", "  --profile-top N ", "  --symbols FILE ", "  -h, --help "})
+  for (const char* opt : {"  --bios FILE ",
+                          "  --kernel FILE ",
+                          "  --initrd FILE[,FILE] ",
+                          "  --append STRING ",
+                          "  disk-image ",
+                          "  --drive file=PATH[,format=raw]",
+                          "  --config FILE ",
+                          "  -m, --memory MiB ",
+                          "  --serial SPEC ",
+                          "  --serial-script FILE ",
+                          "(alias --expect FILE",
+                          "  --serial-transcript FILE\n",
+                          "  --debugcon PORT:FILE ",
+                          "  --screen-dump FILE ",
+                          "  --save-on-exit FILE ",
+                          "  --loadvm FILE ",
+                          "  --timeout SECONDS ",
+                          "  --insn-limit N ",
+                          "  --on-triple-fault reset|exit\n",
+                          "  --device pc-testdev ",
+                          "  --deterministic ",
+                          "  --icount SHIFT ",
+                          "  --rtc base=DATE ",
+                          "  --record FILE ",
+                          "  --replay FILE ",
+                          "  --gdb tcp:ADDR:PORT ",
+                          "  -s ",
+                          "  -S ",
+                          "  --trace FILE ",
+                          "  --trace-events LIST ",
+                          "  --trace-range A-B ",
+                          "  --stats[=text|json] ",
+                          "  --stats-file FILE ",
+                          "  --stats-interval MS ",
+                          "  --jit on|off ",
+                          "  --jit-threshold N ",
+                          "  --jit-sync ",
+                          "  --perf-map ",
+                          "  --jit-dump DIR ",
+                          "  --state-log FILE ",
+                          "  --tcache-size SIZE ",
+                          "  --tcache-blocks N ",
+                          "  --tcache-policy flush|fifo|lru\n",
+                          "  --profile FILE ",
+                          "  --profile-top N ",
+                          "  --symbols FILE ",
+                          "  -h, --help "})
     EXPECT_NE(help.find(opt), std::string::npos) << opt;
   // Descriptions start in one column; continuation lines line up under them.
   EXPECT_NE(help.find("  --bios FILE            firmware ROM"), std::string::npos);
@@ -99,7 +133,8 @@ TEST(CommandLine, UnknownOptionsAndCommands) {
             "unknown option '--frob=3' (try 'softcpu run --help')");
   EXPECT_EQ(error_of({"run", "-x"}), "unknown option '-x' (try 'softcpu run --help')");
   EXPECT_EQ(error_of({"run", "-"}), "unknown option '-' (try 'softcpu run --help')");
-  EXPECT_EQ(error_of({"run", "--version"}), "unknown option '--version' (try 'softcpu run --help')");
+  EXPECT_EQ(error_of({"run", "--version"}),
+            "unknown option '--version' (try 'softcpu run --help')");
   EXPECT_EQ(error_of({"info", "--jit"}), "unknown option '--jit' (try 'softcpu info --help')");
   EXPECT_EQ(error_of({"check-config", "--jit"}),
             "usage: softcpu check-config FILE (a system description, docs/config.md)");
@@ -109,13 +144,15 @@ TEST(CommandLine, MissingValues) {
   EXPECT_EQ(error_of({"run", "--kernel"}), "option --kernel needs a value");
   EXPECT_EQ(error_of({"run", "-m"}), "option -m needs a value");
   EXPECT_EQ(error_of({"run", "--memory"}), "option --memory needs a value");
-  EXPECT_EQ(error_of({"run", "--bios", "b", "--trace-range"}), "option --trace-range needs a value");
+  EXPECT_EQ(error_of({"run", "--bios", "b", "--trace-range"}),
+            "option --trace-range needs a value");
   EXPECT_EQ(error_of({"run", "-s", "--gdb"}), "option --gdb needs a value");
 }
 
 TEST(CommandLine, BadNumbersNameTheOption) {
   EXPECT_EQ(error_of({"run", "-m", "lots"}), "bad memory size 'lots': give MiB between 1 and 3072");
-  EXPECT_EQ(error_of({"run", "--memory=4096"}), "bad memory size '4096': give MiB between 1 and 3072");
+  EXPECT_EQ(error_of({"run", "--memory=4096"}),
+            "bad memory size '4096': give MiB between 1 and 3072");
   EXPECT_EQ(error_of({"run", "--jit-threshold", "many"}),
             "bad --jit-threshold 'many': expected a number of executions");
   EXPECT_EQ(error_of({"run", "--timeout", "1e"}),
@@ -124,7 +161,8 @@ TEST(CommandLine, BadNumbersNameTheOption) {
             "bad --tcache-size '4X': expected bytes, e.g. 65536, 64K or 4M");
   EXPECT_EQ(error_of({"run", "--jit", "maybe"}), "bad --jit 'maybe': expected on or off");
   // The first bad option on the line is the one reported, as the options are met.
-  EXPECT_EQ(error_of({"run", "--jit", "maybe", "-m", "0"}), "bad --jit 'maybe': expected on or off");
+  EXPECT_EQ(error_of({"run", "--jit", "maybe", "-m", "0"}),
+            "bad --jit 'maybe': expected on or off");
   EXPECT_EQ(error_of({"run", "-m", "0", "--jit", "maybe"}),
             "bad memory size '0': give MiB between 1 and 3072");
 }
@@ -178,7 +216,8 @@ TEST(CommandLine, DoubleDashEndsOptions) {
   ASSERT_EQ(r.parsed.config.drives.size(), 1u);
   EXPECT_EQ(r.parsed.config.drives[0].path, "-odd.img");
   EXPECT_EQ(r.parsed.config.ram_mib, 64u);
-  EXPECT_EQ(error_of({"run", "--", "a.img", "-m"}), "more than one disk image given ('a.img' and '-m')");
+  EXPECT_EQ(error_of({"run", "--", "a.img", "-m"}),
+            "more than one disk image given ('a.img' and '-m')");
   EXPECT_EQ(error_of({"run", "-odd.img"}), "unknown option '-odd.img' (try 'softcpu run --help')");
   r = parse({"check-config", "--", "-odd.toml"});
   ASSERT_TRUE(r.ok) << r.error;
@@ -190,7 +229,8 @@ TEST(CommandLine, DoubleDashEndsOptions) {
 // --help stops where it stands: options after it are not looked at, options before it are.
 TEST(CommandLine, HelpStopsTheParse) {
   EXPECT_EQ(parse({"run", "--help", "-m", "0"}).parsed.command, Command::RUN_HELP);
-  EXPECT_EQ(error_of({"run", "-m", "0", "--help"}), "bad memory size '0': give MiB between 1 and 3072");
+  EXPECT_EQ(error_of({"run", "-m", "0", "--help"}),
+            "bad memory size '0': give MiB between 1 and 3072");
   EXPECT_EQ(parse({"--version", "frob"}).parsed.command, Command::VERSION);
 }
 
