@@ -780,15 +780,17 @@ bool has_positional_mark(const CLI::App& app) {
 }
 
 // One line for a parse error of CLI11's own (a missing value, an unknown option or command).
+// `args` as given, `given` as CLI11 saw them (cli11_arguments()).
 std::string describe(const CLI::ParseError& e, const CommandLine& cl,
-                     const std::vector<std::string>& args) {
+                     const std::vector<std::string>& args, const std::vector<std::string>& given) {
   if (cl.check_config->parsed()) return kCheckConfigUsage;
-  if (dynamic_cast<const CLI::ArgumentMismatch*>(&e) && !args.empty() && args.back().size() > 1 &&
+  if (dynamic_cast<const CLI::ArgumentMismatch*>(&e) && args.back().size() > 1 &&
       args.back()[0] == '-') {
-    // A value is taken whatever it looks like, so only an option at the end can lack one.
+    // A value is taken whatever it looks like, so only an option at the end can lack one: a
+    // long name (also with one dash: -smp) or the last of a run of short ones (-sm).
     const std::string& last = args.back();
-    const std::string name = last[1] == '-' ? last : std::string("-") + last.back();
-    return "option " + name + " needs a value";
+    const bool long_name = last[1] == '-' || given.back() == "-" + last;
+    return "option " + (long_name ? last : std::string("-") + last.back()) + " needs a value";
   }
   if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
     for (const CLI::App* sub : {cl.run, cl.info, cl.help})
@@ -852,7 +854,7 @@ bool parse_args(const std::vector<std::string>& args, ParsedArgs* out, std::stri
   } catch (const BadOption& e) {
     *error = e.what();
   } catch (const CLI::ParseError& e) {
-    *error = describe(e, cl, given);
+    *error = describe(e, cl, args, given);
   }
   return false;
 }

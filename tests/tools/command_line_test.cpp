@@ -202,7 +202,8 @@ TEST(CommandLine, SingleDashLongNames) {
   EXPECT_EQ(r.parsed.config.stats, StatsFormat::JSON);
   EXPECT_EQ(r.parsed.config.gdb, "tcp:127.0.0.1:1234");  // -sS: the short flags -s and -S
   EXPECT_TRUE(r.parsed.config.start_frozen);
-  EXPECT_EQ(error_of({"run", "-timeout"}), "option --timeout needs a value");
+  EXPECT_EQ(error_of({"run", "-timeout"}), "option -timeout needs a value");
+  EXPECT_EQ(error_of({"run", "-sm"}), "option -m needs a value");
   EXPECT_EQ(error_of({"run", "-frob"}), "unknown option '-frob' (try 'softcpu run --help')");
   r = parse({"run", "-config", "s.toml"});
   ASSERT_TRUE(r.ok) << r.error;
