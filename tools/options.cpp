@@ -638,6 +638,13 @@ void check_run_options(MachineConfig& c, const RunState& st) {
   if (c.start_frozen && c.gdb.empty()) bad("-S needs a debugger connection (-s or --gdb)");
 }
 
+constexpr char kRunFooter[] =
+    "exit status: (v << 1) | 1 when the guest writes v to the debug-exit port 0xF4; 0 when the\n"
+    "guest powers off, halts for good or is quit with Ctrl-A x; 2 for a bad option or file; 3\n"
+    "after a triple fault with --on-triple-fault exit (the state is printed); 4 when a console\n"
+    "script fails (the failed step is printed); 6 when --replay diverges from its record; 124 on\n"
+    "--timeout or --insn-limit.";
+
 constexpr char kCheckConfigUsage[] =
     "usage: softcpu check-config FILE (a system description, docs/config.md)";
 
@@ -694,15 +701,7 @@ struct CommandLine {
            "--drive file=IMAGE,format=raw); after --, it may begin with '-'")
         ->expected(-1)  // any number: more than one is refused with a clear message
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    run->footer(
-        "exit status: (v << 1) | 1 when the guest writes v to the debug-exit port 0xF4; 0 when "
-        "the\n"
-        "guest powers off, halts for good or is quit with Ctrl-A x; 2 for a bad option or file; 3\n"
-        "after a triple fault with --on-triple-fault exit (the state is printed); 4 when a "
-        "console\n"
-        "script fails (the failed step is printed); 6 when --replay diverges from its record; 124 "
-        "on\n"
-        "--timeout or --insn-limit.");
+    run->footer(kRunFooter);
     OptionTable run_table(run);
     add_run_options(run_table, out->config, run_state, out->config_path);
 
