@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages softcpu needs to build and test, if any are missing.
 # seabios is the default firmware at run time; gdb drives the debugger tests; matplotlib draws
-# bench/tcache_sweep.py's plots; toml++ reads system descriptions (docs/config.md).
+# bench/tcache_sweep.py's plots; toml++ reads system descriptions (docs/config.md); CLI11 parses
+# the command line (tools/options.cpp).
 # libclang-rt-19-dev: libFuzzer and the sanitizer runtimes for make fuzz-smoke (tests/fuzz).
 set -euo pipefail
 packages=(cmake ninja-build pkg-config g++ libzydis-dev libzycore-dev libuv1-dev libgtest-dev

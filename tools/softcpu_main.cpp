@@ -14,6 +14,7 @@
 #include "monitor/machine.h"
 #include "monitor/machine_config.h"
 #include "monitor/stats.h"
+#include "tools/build_info.h"
 #include "tools/options.h"
 
 namespace {
@@ -87,9 +88,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   switch (parsed.command) {
-    case Command::HELP: std::fputs(kMainHelp, stdout); return 0;
-    case Command::RUN_HELP: std::fputs(kRunHelp, stdout); return 0;
-    case Command::VERSION: std::puts("softcpu 0.1"); return 0;
+    case Command::HELP:
+    case Command::RUN_HELP: std::fputs(parsed.help.c_str(), stdout); return 0;
+    case Command::VERSION: std::puts(version_line().c_str()); return 0;
+    case Command::INFO: std::fputs(build_info().c_str(), stdout); return 0;
     case Command::CHECK_CONFIG: {
       hv::SystemConfig system;
       if (!load_system(parsed.config_path, &system)) return 2;
