@@ -46,10 +46,12 @@ struct DecodedBlock : CachedBlock {
   uint64_t chain_generation = 0;
   uint32_t chain_lin[2] = {};
   DecodedBlock* chain[2] = {};
-  // Tier 1: compiled code entered here, valid when CS.base + EIP is `native_lin` (the region
-  // was compiled with this block's EIP as a constant), owned by `native_region`.
+  // Tier 1: compiled code entered here, valid when CS.base + EIP is `native_lin` and EIP is
+  // `native_eip` (the region was compiled with this block's EIP as a constant), owned by
+  // `native_region`. Every block of a region is an entry of it (the code dispatches on EIP).
   NativeFn native = nullptr;
   uint32_t native_lin = 0;
+  uint32_t native_eip = 0;
   NativeRegion* native_region = nullptr;
 
   void on_retire(RetireCause) override;
@@ -59,28 +61,37 @@ struct DecodedBlock : CachedBlock {
 
 // A compiled region as the cache sees it: a companion entry (CachedBlock::lines) covering the
 // lines of all its blocks, so a write to any of them retires it. translator/ derives from it.
+// Each of its blocks still in the cache is an entry: its `native` is the region's code, which
+// starts with a switch on EIP, so code reached from outside the region's first block (a
+// return from a call, a branch from another page) runs compiled instead of being compiled
+// again as a region of its own. entries[0] is the block that became hot.
 struct NativeRegion : CachedBlock {
-  DecodedBlock* entry = nullptr;  // the block whose `native` is this region's code
+  std::vector<DecodedBlock*> entries;  // blocks whose `native` is this region's code
   std::unique_ptr<NativeLink[]> links;  // its exit slots (the code holds their address)
 
-  // Unlink from the entry block (the cache retired one of them).
+  // Unlink from the entry blocks (the cache retired one of them, or this region).
   void detach() {
-    if (entry) {
-      entry->native = nullptr;
-      entry->native_region = nullptr;
-      // Heat again from zero: a region evicted alone is compiled again once the block is hot.
-      entry->executions = 0;
-      entry = nullptr;
+    for (DecodedBlock* e : entries) {
+      e->native = nullptr;
+      e->native_region = nullptr;
+      // Heat again from zero: a region evicted alone is compiled again once a block is hot.
+      e->executions = 0;
     }
+    entries.clear();
   }
   void on_retire(RetireCause) override { detach(); }
-  uint64_t uses() const override { return entry ? entry->executions : 0; }
+  uint64_t uses() const override;
 };
 
 inline void DecodedBlock::on_retire(RetireCause) {
   if (native_region) native_region->detach();
 }
 inline CachedBlock* DecodedBlock::dependent() const { return native_region; }
+inline uint64_t NativeRegion::uses() const {
+  uint64_t n = 0;
+  for (const DecodedBlock* e : entries) n = e->executions > n ? e->executions : n;
+  return n;
+}
 
 // Longest block we decode; also bounds the work between checks of the run loop.
 constexpr unsigned MAX_BLOCK_INSNS = 64;

@@ -254,6 +254,22 @@ struct Cpu {
   // -smp N: the next CPU sharing this memory and cache (a ring); null with one CPU. Only the
   // code-page rule uses it: a page that starts holding code loses every CPU's write entries.
   Cpu* smp_next;
+
+  // Compiled code's jump cache (QEMU's tb_jmp_cache, looked up as lookup_and_goto_ptr does):
+  // the run loop records every compiled block it enters, by EIP; a region whose exit slot
+  // does not match where a branch went (a RET to one of several call sites) looks here before
+  // returning to the run loop. An entry is valid while the cache generation it was made in
+  // lasts, for its CS base and mode only (interp/interpreter.cpp fills it, translator/ reads it).
+  struct NativeJump {
+    uint32_t eip;
+    uint32_t cs_base;
+    uint32_t mode;
+    uint32_t unused;
+    uint64_t generation;
+    void* fn;  // NativeFn (interp/block.h); null: empty
+  };
+  static constexpr unsigned NATIVE_JUMPS = 256;
+  NativeJump native_jumps[NATIVE_JUMPS];
   // Called at the start of every interrupt or exception delivery when set (--trace-events
   // int): vector, source (IntSource as a number: 0 exception, 1 INT n, 2 external), error code.
   void (*interrupt_trace)(void* ctx, Cpu& c, uint8_t vector, uint8_t source, bool has_error,

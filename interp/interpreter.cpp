@@ -295,13 +295,16 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
         if (SOFTCPU_UNLIKELY(++b->executions >= hot_threshold_)) {
           // Compiled code, or hot now (a synchronous tier installs it before returning).
           if (b->executions == hot_threshold_) native_->hot(*b);
-          if (b->native && b->native_lin == lin) {
+          if (b->native && b->native_lin == lin && b->native_eip == c.eip) {
             if (pending_link_) {
               if (cache_.generation() == pending_link_generation_ && lin == pending_link_lin_ &&
                   c.mode_key == pending_link_mode_)
                 *pending_link_ = NativeLink{c.eip, 0, pending_link_generation_, b->native};
               pending_link_ = nullptr;
             }
+            c.native_jumps[c.eip % Cpu::NATIVE_JUMPS] = {c.eip, lin - c.eip, c.mode_key, 0,
+                                                         cache_.generation(),
+                                                         reinterpret_cast<void*>(b->native)};
             const int nr = run_native(*b, end);
             if (nr < 0) return ExitReason(c.exit_reason);
             if (nr > 0 && ++stalls > budget) break;

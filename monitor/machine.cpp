@@ -483,6 +483,8 @@ void Machine::register_stats() {
     using S = TranslatorStats;
     auto t = [this](auto member) { return [this, member] { return double(translator_->stats().*member); }; };
     stats_.add("jit.requests", t(&S::requests));
+    stats_.add("jit.requests_covered", t(&S::covered));
+    stats_.add("jit.region_entry_blocks", t(&S::region_entries));
     stats_.add("jit.regions_compiled", t(&S::regions_compiled));
     stats_.add("jit.regions_installed", t(&S::regions_installed));
     stats_.add("jit.dropped_stale", t(&S::dropped_stale));

@@ -197,6 +197,7 @@ void load_cpu(Cpu& c, StateReader& r) {
   c.exit_reason = EXIT_NONE;
   c.trap_insn = nullptr;
   c.native_link = nullptr;
+  std::memset(static_cast<void*>(c.native_jumps), 0, sizeof c.native_jumps);
   c.jit_fault_vector = 0;
   c.jit_fault_has_error = 0;
   c.jit_fault_error = 0;

@@ -100,6 +100,9 @@ struct Translator::Impl {
   uint64_t next_id = 0;
   std::unordered_map<uint32_t, unsigned> page_retirements;
   std::unordered_set<uint32_t> blacklist;
+  // Physical addresses of the blocks of the regions queued and not yet installed or dropped
+  // (a count each: a block may be in two): a block in one is not made a region again.
+  std::unordered_map<uint32_t, unsigned> queued_blocks;
   FILE* perf_map = nullptr;
 
   // Statistics: counters under stats_mu (the compile thread and the CPU thread both count).
@@ -111,7 +114,7 @@ struct Translator::Impl {
 
   void compile_loop();
   CompiledRegion compile(RegionSpec spec);
-  void submit(RegionSpec spec);
+  bool submit(RegionSpec spec);
   void install(CompiledRegion& r);
   void reap() {
     for (void* h : reaper->take()) engine->remove(h);
@@ -216,7 +219,9 @@ bool Translator::Impl::make_region(DecodedBlock& b, RegionSpec& spec) {
       const uint32_t phys = page_phys | (lin & (kPage - 1));
       if (seen.count(phys)) return;
       auto* s = static_cast<DecodedBlock*>(cache.find(phys, b.mode));
-      if (!s || s->page2 != NO_PAGE || (s->executions < warm && !s->native)) return;
+      // A block that already enters a compiled region is reached through an exit slot or
+      // the jump cache rather than compiled a second time.
+      if (!s || s->page2 != NO_PAGE || s->native || s->executions < warm) return;
       seen.insert(phys);
       todo.push_back({s, succ_eip});
     };
@@ -242,6 +247,12 @@ void Translator::hot(DecodedBlock& b) {
     std::lock_guard<std::mutex> lock(m.stats_mu);
     ++m.st.requests;
   }
+  // Already an entry of a region, or of one being compiled: no second copy of its code.
+  if (b.native || m.queued_blocks.count(b.phys)) {
+    std::lock_guard<std::mutex> lock(m.stats_mu);
+    ++m.st.covered;
+    return;
+  }
   if (!m.make_region(b, spec)) {
     std::lock_guard<std::mutex> lock(m.stats_mu);
     ++m.st.dropped_unsuitable;
@@ -261,7 +272,10 @@ void Translator::hot(DecodedBlock& b) {
     }
     m.due.push_back(*m.config.install_clock + m.config.install_delay);
   }
-  m.submit(std::move(spec));
+  std::vector<uint32_t> blocks;
+  for (const RegionBlock& rb : spec.blocks) blocks.push_back(rb.phys);
+  if (m.submit(std::move(spec)))
+    for (uint32_t phys : blocks) ++m.queued_blocks[phys];
 }
 
 uint64_t Translator::next_install() const {
@@ -287,14 +301,14 @@ void Translator::install_due(uint64_t icount) {
   }
 }
 
-void Translator::Impl::submit(RegionSpec spec) {
+bool Translator::Impl::submit(RegionSpec spec) {
   size_t depth;
   {
     std::lock_guard<std::mutex> lock(req_mu);
     if (requests.size() >= config.max_queue) {
       std::lock_guard<std::mutex> slock(stats_mu);
       ++st.dropped_queue_full;
-      return;
+      return false;
     }
     requests.push_back(std::move(spec));
     // Deterministic installation counts what the CPU thread knows (not the thread's progress).
@@ -303,6 +317,7 @@ void Translator::Impl::submit(RegionSpec spec) {
   req_cv.notify_one();
   std::lock_guard<std::mutex> lock(stats_mu);
   st.queue_high_water = std::max<uint64_t>(st.queue_high_water, depth);
+  return true;
 }
 
 void Translator::poll() {
@@ -329,6 +344,11 @@ void Translator::drain() {
 // Install compiled code if none of its source changed while it compiled; otherwise drop it.
 void Translator::Impl::install(CompiledRegion& r) {
   const RegionSpec& s = r.spec;
+  if (!config.sync)
+    for (const RegionBlock& rb : s.blocks) {
+      auto it = queued_blocks.find(rb.phys);
+      if (it != queued_blocks.end() && --it->second == 0) queued_blocks.erase(it);
+    }
   auto drop = [&](uint64_t TranslatorStats::*counter) {
     if (r.tracker) reaper->release(r.tracker);
     r.tracker = nullptr;
@@ -358,10 +378,24 @@ void Translator::Impl::install(CompiledRegion& r) {
     ++st.dropped_no_room;
     return;
   }
-  placed->entry = entry;
-  entry->native = reinterpret_cast<NativeFn>(r.entry);
-  entry->native_lin = s.entry_lin;
-  entry->native_region = placed;
+  // Every block of the region still in the cache (the same code: the page version is
+  // unchanged) enters it; a block that already enters another region keeps that one.
+  const uint32_t cs_base = s.entry_lin - s.blocks[0].eip;
+  for (size_t k = 0; k < s.blocks.size(); ++k) {
+    const RegionBlock& rb = s.blocks[k];
+    auto* blk = k == 0 ? entry : static_cast<DecodedBlock*>(cache.find(rb.phys, s.mode));
+    if (!blk || blk->native || blk->bytes != rb.bytes || blk->insns.size() != rb.insns.size())
+      continue;
+    blk->native = reinterpret_cast<NativeFn>(r.entry);
+    blk->native_lin = cs_base + rb.eip;
+    blk->native_eip = rb.eip;
+    blk->native_region = placed;
+    placed->entries.push_back(blk);
+  }
+  {
+    std::lock_guard<std::mutex> lock(stats_mu);
+    st.region_entries += placed->entries.size();
+  }
   if (perf_map) {
     std::fprintf(perf_map, "%lx %lx %s\n", static_cast<unsigned long>(r.entry),
                  static_cast<unsigned long>(r.code_bytes ? r.code_bytes : 1),

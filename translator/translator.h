@@ -43,6 +43,8 @@ struct TranslatorConfig {
 // What --stats reports about tier 1 (a consistent snapshot).
 struct TranslatorStats {
   uint64_t requests = 0;            // hot blocks handed over
+  uint64_t covered = 0;             // ... already entries of a region compiled or queued
+  uint64_t region_entries = 0;      // blocks that enter the regions installed
   uint64_t regions_compiled = 0;
   uint64_t regions_installed = 0;
   uint64_t dropped_stale = 0;       // their code was written while they compiled

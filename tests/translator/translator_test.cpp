@@ -194,6 +194,45 @@ TEST(Translator, HeavyRegionIsTrimmed) {
   h.interp.set_native_tier(nullptr);
 }
 
+// Every block of a region enters it: a call to another page leaves the region, and the
+// return lands in the middle of it (not at the block that became hot). That block runs the
+// region's code instead of becoming a region of its own with a second copy of the loop.
+TEST(Translator, ReturnIntoARegionEntersItsMiddleBlock) {
+  constexpr uint32_t F = CODE + 0x3000;          // the callee, on another page
+  constexpr uint32_t rel = F - (CODE + 12);
+  const std::initializer_list<uint8_t> code = {
+      0xB9, 0xC8, 0x00, 0x00, 0x00,              // mov ecx, 200
+      0xEB, 0x00,                                // jmp l (so l's block is hot first)
+      0xE8, uint8_t(rel), uint8_t(rel >> 8), uint8_t(rel >> 16), uint8_t(rel >> 24),
+                                                 // l: call f
+      0x01, 0xC3,                                // add ebx, eax   (the return lands here)
+      0x49,                                      // dec ecx
+      0x75, 0xF6};                               // jnz l
+  auto setup = [&](CpuHarness& h) {
+    h.code(code);
+    h.put(F, {0x89, 0xC8, 0xC3});                // f: mov eax, ecx ; ret
+  };
+  CpuHarness ref(true, Tier::INTERP);
+  setup(ref);
+  ASSERT_EQ(ref.run(), EXIT_HLT);
+  CpuHarness h(true, Tier::INTERP);
+  TranslatorConfig tc;
+  tc.threshold = 8;
+  tc.sync = true;
+  Translator tr(h.cpu, h.cache, tc);
+  h.interp.set_native_tier(&tr);
+  setup(h);
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  expect_same(ref, h);
+  EXPECT_EQ(h.cpu.regs[EBX], 20100u);
+  const TranslatorStats s = tr.stats();
+  EXPECT_EQ(s.regions_compiled, 2u);  // the loop (entered at l and after the call) and f
+  EXPECT_GE(s.covered, 1u);           // the block after the call was hot inside the loop's region
+  EXPECT_EQ(s.region_entries, s.region_blocks);
+  EXPECT_GT(native_insns(h), 800u);
+  h.interp.set_native_tier(nullptr);
+}
+
 // Shutting down while a big region compiles does not wait for LLVM to finish it: the compile
 // gives up at its next phase (a guest stopped by --timeout exits on time).
 TEST(Translator, ShutdownCancelsACompileInFlight) {
