@@ -81,7 +81,6 @@ class Machine {
   // runs within microseconds.
   void set_hypercall_handler(HypercallHandler* handler);
   void kick();
-  bool exit_requested() const { return exit_status_.load() >= 0; }
   // On the CPU thread, from a hypercall handler that waits: run the jobs posted with
   // run_on_cpu_thread (stage-2 changes) so they do not wait for the guest.
   void serve_posted_jobs();
