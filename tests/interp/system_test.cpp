@@ -432,7 +432,8 @@ TEST(SystemOps, ProtectedOnlyInstructionsAreUdInRealMode) {
     h.mem.write_bytes(0x10000, insn.data(), uint32_t(insn.size()));
     h.mem.write_bytes(0x10000 + insn.size(), "\xF4", 1);
     h.mem.write_bytes(0x10500, "\xFF", 1);
-    SCOPED_TRACE(testing::Message() << "opcode " << int(insn[0]) << " " << int(insn[1]));
+    SCOPED_TRACE(testing::Message() << "opcode " << int(insn[0]) << " "
+                 << (insn.size() > 1 ? int(insn[1]) : -1));  // cli/sti have one byte
     EXPECT_EQ(h.run(), EXIT_HLT);
     EXPECT_EQ(h.last_vector(), VEC_UD);
   }
@@ -518,7 +519,8 @@ TEST(SystemOps, PrivilegedInstructionsAtCpl3AreGp0) {
     h.mem.write_bytes(CODE, insn.data(), uint32_t(insn.size()));
     h.mem.write_bytes(CODE + insn.size(), "\xF4", 1);
     h.mem.write_bytes(0x500, "\xFF", 1);
-    SCOPED_TRACE(testing::Message() << "opcode " << int(insn[0]) << " " << int(insn[1]));
+    SCOPED_TRACE(testing::Message() << "opcode " << int(insn[0]) << " "
+                 << (insn.size() > 1 ? int(insn[1]) : -1));  // cli/sti have one byte
     h.run();
     EXPECT_EQ(h.last_vector(), VEC_GP);
     EXPECT_EQ(h.pushed_error(), 0u);
