@@ -63,6 +63,9 @@ class Partition {
   std::atomic<PartitionState> state_{PartitionState::STOPPED};
   std::atomic<int> status_{0};
   std::atomic<bool> stop_requested_{false};
+  // Stopped at the request of a guest (the secondary's partition_request), not by a monitor
+  // command: it does not wait to be started again, so the system may end without it.
+  std::atomic<bool> stopped_by_guest_{false};
   std::vector<Loan> loans_;  // pages this partition lent out, in lending order
   // Wall time its vCPU ran: the runs that ended, and the start of the current one (under the
   // primary's mutex).

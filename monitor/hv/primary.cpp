@@ -244,6 +244,7 @@ void PrimaryHypervisor::start(const std::string& name) {
   }
   sched.join(p.id_);  // the thread of its last run has ended
   p.stop_requested_ = false;
+  p.stopped_by_guest_ = false;
   p.machine_->clear_exit_request();
   Machine* m = p.machine_.get();
   sched.start(p.id_, SchedulableVcpu{name, [m] { return m->run(); }, [m] { m->request_exit(0); }},
@@ -287,8 +288,10 @@ bool PrimaryHypervisor::system_done() const {
                                     [](const auto& p) { return p->config_.exit_on_poweroff; });
   for (auto& p : partitions_) {
     if (!p->config_.exit_on_poweroff && any_exit) continue;
-    // Running, or stopped by a command (it may be started again): not done.
-    if (p->state_ == PartitionState::RUNNING || p->state_ == PartitionState::STOPPED) return false;
+    // Running, or stopped by a monitor command (it may be started again): not done. One a
+    // guest asked to stop (partition_request through the secondary) is done.
+    if (p->state_ == PartitionState::RUNNING) return false;
+    if (p->state_ == PartitionState::STOPPED && !p->stopped_by_guest_) return false;
   }
   return true;
 }
@@ -527,6 +530,11 @@ SecondaryPort PrimaryHypervisor::secondary_port() {
   };
   h.request_stop = [this](const std::string& name) {
     try {
+      Partition& p = partition(name);
+      {
+        std::lock_guard lock(mu_);
+        p.stopped_by_guest_ = true;
+      }
       stop(name);
       return true;
     } catch (const HvError&) {
