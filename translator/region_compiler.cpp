@@ -784,17 +784,11 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
   }
   {
     Analyses a(tm_);
-    // A short pipeline rather than O2's function simplification: region code has no loops
-    // worth rotating, unrolling or vectorising (guest memory goes through the soft TLB), and
-    // what it needs is SSA for the promoted copy, folding, redundancy and dead-store removal.
-    // On bench.rom it halved the opt phase (0.30-0.34 s -> 0.15-0.17 s of 0.8-1.1 s compile
-    // CPU) with compiled-code time within the noise (docs/design.md, Measured (tier 1)).
-    FunctionPassManager fpm;
-    if (auto err = a.pb.parsePassPipeline(
-            fpm, "sroa,early-cse,instcombine<no-verify-fixpoint>,simplifycfg,gvn,dse,adce,simplifycfg")) {
-      *error = toString(std::move(err));
-      return false;
-    }
+    // O2's function simplification. A short explicit pipeline (sroa, early-cse, instcombine,
+    // simplifycfg, gvn, dse, adce) halved this phase but made bench.rom's compiled code slower
+    // (docs/design.md, "Compile cost, second round").
+    FunctionPassManager fpm =
+        a.pb.buildFunctionSimplificationPipeline(OptimizationLevel::O2, ThinOrFullLTOPhase::None);
     fpm.run(*fn, a.fam);
   }
   if (!lap(out.opt_us)) return false;
