@@ -28,6 +28,10 @@ struct RegionSpec {
   uint64_t lines = 0;         // 64-byte lines of the page holding its code
   uintptr_t generation_address = 0;  // BlockCache::generation_address(): exit slots check it
   std::vector<RegionBlock> blocks;
+  // The blocks counted in the Translator's queued set when the request was queued (all of
+  // them, before the compile thread may trim the region): released when it is installed or
+  // dropped. Empty in sync mode.
+  std::vector<uint32_t> queued;
 };
 
 // What the compile thread gives back.

@@ -116,6 +116,7 @@ struct Translator::Impl {
   CompiledRegion compile(RegionSpec spec);
   bool submit(RegionSpec spec);
   void install(CompiledRegion& r);
+  void release_queued(const RegionSpec& s);
   void reap() {
     for (void* h : reaper->take()) engine->remove(h);
   }
@@ -272,10 +273,10 @@ void Translator::hot(DecodedBlock& b) {
     }
     m.due.push_back(*m.config.install_clock + m.config.install_delay);
   }
-  std::vector<uint32_t> blocks;
-  for (const RegionBlock& rb : spec.blocks) blocks.push_back(rb.phys);
+  for (const RegionBlock& rb : spec.blocks) spec.queued.push_back(rb.phys);
+  const std::vector<uint32_t> queued = spec.queued;
   if (m.submit(std::move(spec)))
-    for (uint32_t phys : blocks) ++m.queued_blocks[phys];
+    for (uint32_t phys : queued) ++m.queued_blocks[phys];
 }
 
 uint64_t Translator::next_install() const {
@@ -341,14 +342,28 @@ void Translator::drain() {
   poll();
 }
 
+// A request is installed or dropped: its blocks leave the queued set. One that hot() skipped
+// as covered by it but that did not become an entry (trimmed away, or the region dropped)
+// heats again from zero: hot() comes only when a block's count reaches the threshold.
+void Translator::Impl::release_queued(const RegionSpec& s) {
+  for (uint32_t phys : s.queued) {
+    auto it = queued_blocks.find(phys);
+    if (it == queued_blocks.end()) continue;
+    if (--it->second != 0) continue;
+    queued_blocks.erase(it);
+    auto* blk = static_cast<DecodedBlock*>(cache.find(phys, s.mode));
+    if (blk && !blk->native) blk->executions = 0;
+  }
+}
+
 // Install compiled code if none of its source changed while it compiled; otherwise drop it.
 void Translator::Impl::install(CompiledRegion& r) {
   const RegionSpec& s = r.spec;
-  if (!config.sync)
-    for (const RegionBlock& rb : s.blocks) {
-      auto it = queued_blocks.find(rb.phys);
-      if (it != queued_blocks.end() && --it->second == 0) queued_blocks.erase(it);
-    }
+  struct Release {  // however this ends: installed or dropped
+    Impl& m;
+    const RegionSpec& s;
+    ~Release() { m.release_queued(s); }
+  } release{*this, s};
   auto drop = [&](uint64_t TranslatorStats::*counter) {
     if (r.tracker) reaper->release(r.tracker);
     r.tracker = nullptr;
