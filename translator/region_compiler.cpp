@@ -1,6 +1,7 @@
 #include "translator/region_compiler.h"
 
 #include <llvm/Analysis/ValueTracking.h>
+#include <llvm/Support/KnownBits.h>
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/GetElementPtrTypeIterator.h>
 #include <llvm/IR/Operator.h>
@@ -136,8 +137,15 @@ std::optional<CpuRange> cpu_range(const llvm::Value* p, const llvm::Argument* cp
         lo += ci->getSExtValue() * stride, hi += ci->getSExtValue() * stride;
         continue;
       }
-      // A variable index: bounded only by the array it indexes (not the first index, which
-      // steps over whole objects).
+      // A variable index: bounded by what its value can be (the jump cache's index is an
+      // AND of the EIP with the table's mask), else by the array it indexes (not the first
+      // index, which steps over whole objects).
+      const KnownBits known = computeKnownBits(idx, dl);
+      if (known.getMaxValue().ult(1u << 20)) {
+        lo += int64_t(known.getMinValue().getZExtValue()) * stride;
+        hi += int64_t(known.getMaxValue().getZExtValue()) * stride;
+        continue;
+      }
       if (first) return std::nullopt;
       auto* at = dyn_cast_or_null<ArrayType>(container);
       const uint64_t n = at ? at->getNumElements() : 0;
