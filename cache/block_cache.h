@@ -84,7 +84,7 @@ struct CacheCounters {
 // that every call comes from the thread that first used the cache.
 class BlockCache {
  public:
-  static constexpr unsigned JUMP_CACHE_SIZE = 4096;
+  static constexpr unsigned JUMP_CACHE_SIZE = 65536;
 
   BlockCache();
   void set_limits(const CacheLimits& limits) { limits_ = limits; }
