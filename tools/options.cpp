@@ -546,7 +546,7 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
             else
               bad("bad --jit '" + v + "': expected on or off");
           });
-  o.value("--jit-threshold", "N", "executions of a block that make it hot (default 1000)",
+  o.value("--jit-threshold", "N", "executions of a block that make it hot (default 1000000)",
           [&](const std::string& v) {
             unsigned long long n;
             if (!parse_uint(v, 1ull << 40, &n))

@@ -21,7 +21,7 @@ struct Cpu;
 class BlockCache;
 
 struct TranslatorConfig {
-  uint64_t threshold = 1000;       // --jit-threshold: block executions that make it hot
+  uint64_t threshold = 1000000;    // --jit-threshold: block executions that make it hot
   bool sync = false;               // --jit-sync: compile on the CPU thread when a block is hot
   bool perf_map = false;           // --perf-map: /tmp/perf-PID.map names each region
   std::string dump_dir;            // --jit-dump DIR: each region's IR and assembly

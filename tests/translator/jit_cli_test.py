@@ -74,7 +74,8 @@ PERF_LINE = re.compile(r"^([0-9a-f]+) ([0-9a-f]+) (guest_0x([0-9a-f]{8})_len_(\d
 
 
 def perf_map(tmp):
-    status, pid, stats, out, _, _ = run_bench("--jit", "on", "--perf-map", "--stats=json", tmp=tmp)
+    status, pid, stats, out, _, _ = run_bench("--jit", "on", "--jit-threshold", "1000", "--perf-map", "--stats=json",
+                                               tmp=tmp)
     check("perf-map: bench exits 1 (checksum right)", status == 1, f"status {status}: {tail(out)}")
     path = f"/tmp/perf-{pid}.map"
     if not check("perf-map: " + path + " exists", os.path.exists(path)):
@@ -108,8 +109,8 @@ def perf_map(tmp):
 def jit_dump(tmp):
     d = os.path.join(tmp, "dump")
     os.mkdir(d)
-    status, _, stats, out, _, _ = run_bench("--jit", "on", "--jit-dump", d, "--stats=json",
-                                            tmp=tmp)
+    status, _, stats, out, _, _ = run_bench("--jit", "on", "--jit-threshold", "1000", "--jit-dump", d,
+                                            "--stats=json", tmp=tmp)
     check("jit-dump: bench exits 1 (checksum right)", status == 1, f"status {status}: {tail(out)}")
     files = sorted(os.listdir(d))
     names = sorted({f.split(".")[0] for f in files})
@@ -149,7 +150,8 @@ def jit_off_on(tmp):
     """Returns the JIT run's wall seconds (the guest's own figure), or None."""
     runs = {}
     for mode in ("off", "on"):
-        status, _, stats, out, guest, _ = run_bench("--jit", mode, "--stats=json", tmp=tmp)
+        status, _, stats, out, guest, _ = run_bench("--jit", mode, *(["--jit-threshold", "1000"] if mode == "on" else []),
+                                                "--stats=json", tmp=tmp)
         check(f"jit {mode}: bench exits 1 (checksum right)", status == 1,
               f"status {status}: {tail(out)}\n{tail(guest)}")
         check(f"jit {mode}: the guest reports its checksum ok",
