@@ -5,6 +5,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "interp/guest_ram.h"
 #include "interp/smp.h"
 
 namespace softcpu {
@@ -117,9 +118,7 @@ uint32_t PhysicalMemory::read(uint32_t addr, unsigned size) {
   switch (kind_[page]) {
     case PAGE_RAM:
     case PAGE_ROM: {
-      uint32_t v = 0;
-      std::memcpy(&v, host_[page] + (addr % PAGE_SIZE), size);
-      return v;
+      return ram_load_n(host_[page] + (addr % PAGE_SIZE), size);
     }
     case PAGE_MMIO:
       if (device_lock_) return mmio_read_locked(addr, size);
@@ -134,7 +133,7 @@ uint32_t PhysicalMemory::read(uint32_t addr, unsigned size) {
 void PhysicalMemory::write(uint32_t addr, unsigned size, uint32_t value) {
   uint32_t page = addr / PAGE_SIZE;
   switch (kind_[page]) {
-    case PAGE_RAM: std::memcpy(host_[page] + (addr % PAGE_SIZE), &value, size); break;
+    case PAGE_RAM: ram_store_n(host_[page] + (addr % PAGE_SIZE), size, value); break;
     case PAGE_ROM:  // writes to ROM are ignored
       if (!stage2_bits_.empty() && (stage2_bits_[page] & S2_READONLY)) ++stage2_violations;
       break;
@@ -173,7 +172,7 @@ void PhysicalMemory::read_bytes(uint32_t addr, void* out, uint32_t len) {
     uint32_t a = addr + k;
     uint8_t* h = host_[a / PAGE_SIZE];
     if (!h && kind_[a / PAGE_SIZE] == PAGE_UNASSIGNED) ++stage2_violations;
-    o[k] = h ? h[a % PAGE_SIZE] : 0xFF;
+    o[k] = h ? ram_load<uint8_t>(h + a % PAGE_SIZE) : 0xFF;
   }
 }
 
@@ -182,7 +181,7 @@ void PhysicalMemory::write_bytes(uint32_t addr, const void* in, uint32_t len) {
   for (uint32_t k = 0; k < len; ++k) {
     uint32_t a = addr + k;
     if (uint8_t* h = host_[a / PAGE_SIZE]) {
-      h[a % PAGE_SIZE] = i[k];
+      ram_store<uint8_t>(h + a % PAGE_SIZE, i[k]);
     } else if (kind_[a / PAGE_SIZE] == PAGE_UNASSIGNED) {
       ++stage2_violations;
     }
