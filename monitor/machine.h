@@ -181,8 +181,8 @@ class Machine {
   void setup_threads();
   int run_threads(const std::chrono::steady_clock::time_point* deadline);
   void ap_thread(unsigned index);
-  // A PC reset with every vCPU out of guest code (the caller is CPU `index`, between runs,
-  // not holding the big lock).
+  // A PC reset with every vCPU out of guest code (on CPU 0's thread, between its runs, not
+  // holding the big lock; other CPUs ask for it through reset_requested_ and a kick).
   void reset_exclusive(unsigned index);
   // CPU `index` exited with `r`: run the trapped instruction under the big lock; false when
   // the machine must stop (status set).

@@ -52,6 +52,7 @@ void Machine::setup_threads() {
       [this](const std::function<void(Cpu&)>& fn) { sync_->each(fn); });
 }
 
+// CPU 0's thread only.
 void Machine::reset_exclusive(unsigned index) {
   sync_->start_exclusive(index, false);
   {
@@ -77,11 +78,17 @@ bool Machine::finish_exit_threaded(unsigned index, Cpu& c, uint64_t& tsc_offset,
         return false;
       }
       std::fprintf(stderr, "softcpu: resetting the machine (--on-triple-fault=reset)\n");
-      reset = true;
+      reset_requested_ = true;
+      if (index) aps_[index - 1]->wait_for_sipi = true;  // it runs nothing more until the reset
     }
-    reset = reset || reset_requested_;
+    reset = reset_requested_;
   }
-  if (reset) reset_exclusive(index);
+  // The reset is CPU 0's thread's to do (it reads its CPU outside the big lock): another CPU
+  // kicks it, and it resets at its next pass (run_threads), with every CPU out of guest code.
+  if (reset) {
+    if (index == 0) reset_exclusive(0);
+    else sync_->kick(0);
+  }
   return true;
 }
 
@@ -92,21 +99,25 @@ void Machine::ap_thread(unsigned index) {
   Cpu& c = v.cpu;
   int status = 0;
   while (!threads_stop_.load()) {
+    // From exec_start to exec_end this thread alone touches its CPU; outside, an exclusive
+    // section (a reset on CPU 0's thread) may.
+    sync_->exec_start(index);
     sync_->begin_pass(index);
-    if (threads_stop_.load()) break;
     if (v.wait_for_sipi || (c.halted && !cpu_interrupt_deliverable(c))) {
       v.halted_for_good = v.wait_for_sipi || !(c.eflags & IF);
-      sync_->wait(index, kApWait);
+      sync_->exec_end(index);
+      if (!threads_stop_.load()) sync_->wait(index, kApWait);
       continue;
     }
     v.halted_for_good = false;
-    sync_->exec_start(index);
     const ExitReason r = v.interp->run(kThreadBudget);
-    sync_->exec_end(index);
     ++v.exits[r];
-    if (r == EXIT_REQUEST || r == EXIT_BUDGET) continue;
-    if (!finish_exit_threaded(index, c, v.tsc_offset, r, status)) break;
-    if (cpu0_idle_.load(std::memory_order_relaxed)) mailbox_.wake();  // a device may have news
+    const bool go_on = r == EXIT_REQUEST || r == EXIT_BUDGET ||
+                       finish_exit_threaded(index, c, v.tsc_offset, r, status);
+    sync_->exec_end(index);
+    if (!go_on) break;
+    if (r != EXIT_REQUEST && r != EXIT_BUDGET && cpu0_idle_.load(std::memory_order_relaxed))
+      mailbox_.wake();  // a device may have news for CPU 0's thread
   }
 }
 
@@ -147,7 +158,7 @@ int Machine::run_threads(const std::chrono::steady_clock::time_point* deadline) 
       service_devices();
       reset = reset_requested_;
     }
-    if (reset) {  // a device asked from a host callback (e.g. Ctrl-Alt-Del)
+    if (reset) {  // a device asked (from a host callback, or another CPU's I/O), or a triple fault
       reset_exclusive(0);
       continue;
     }
