@@ -985,16 +985,7 @@ int Machine::run() {
       break;
     }
     uint64_t budget = kRunBudget;
-    if (config_.insn_limit) {
-      const uint64_t done = executed();
-      if (done >= *config_.insn_limit) {
-        std::fprintf(stderr, "softcpu: instruction limit of %" PRIu64 " reached; stopping the "
-                     "guest at %04x:%08x\n", *config_.insn_limit, cpu_.seg[CS].selector, cpu_.eip);
-        status = 124;
-        break;
-      }
-      budget = std::min<uint64_t>(budget, *config_.insn_limit - done);
-    }
+    if (config_.insn_limit && !within_insn_limit(executed(), budget, status)) break;
     service_devices();
     if (break_icount_ && cpu_.icount >= *break_icount_ && gdb_target_ &&
         gdb_target_->run_state() != CpuDebugTarget::RunState::STOPPED) {
@@ -1111,6 +1102,19 @@ int Machine::run() {
     run_cpu_jobs();
   }
   return status;
+}
+
+// --insn-limit: false (status 124, reported) once `done` instructions reach it; otherwise the
+// run's budget is cut to what is left.
+bool Machine::within_insn_limit(uint64_t done, uint64_t& budget, int& status) {
+  if (done >= *config_.insn_limit) {
+    std::fprintf(stderr, "softcpu: instruction limit of %" PRIu64 " reached; stopping the "
+                 "guest at %04x:%08x\n", *config_.insn_limit, cpu_.seg[CS].selector, cpu_.eip);
+    status = 124;
+    return false;
+  }
+  budget = std::min<uint64_t>(budget, *config_.insn_limit - done);
+  return true;
 }
 
 // --profile: the symbols are read and the file is opened before the guest runs, so a bad

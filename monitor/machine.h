@@ -188,6 +188,7 @@ class Machine {
   // the machine must stop (status set).
   bool finish_exit_threaded(unsigned index, Cpu& c, uint64_t& tsc_offset, ExitReason r,
                             int& status);
+  bool within_insn_limit(uint64_t done, uint64_t& budget, int& status);
   BigLock bql_;  // the big lock: devices, the platform, the clock, reset_requested_
   std::unique_ptr<VcpuSync> sync_;
   std::vector<std::unique_ptr<LockedAcknowledge>> locked_acks_;

@@ -141,16 +141,8 @@ int Machine::run_threads(const std::chrono::steady_clock::time_point* deadline) 
       break;
     }
     uint64_t budget = kThreadBudget;
-    if (config_.insn_limit) {  // counts CPU 0, as with one thread
-      const uint64_t done = cpu_.icount - icount_start;
-      if (done >= *config_.insn_limit) {
-        std::fprintf(stderr, "softcpu: instruction limit of %" PRIu64 " reached; stopping the "
-                     "guest at %04x:%08x\n", *config_.insn_limit, cpu_.seg[CS].selector, cpu_.eip);
-        status = 124;
-        break;
-      }
-      budget = std::min<uint64_t>(budget, *config_.insn_limit - done);
-    }
+    // --insn-limit counts CPU 0, as with one thread.
+    if (config_.insn_limit && !within_insn_limit(cpu_.icount - icount_start, budget, status)) break;
     sync_->begin_pass(0);
     bool reset = false;
     {

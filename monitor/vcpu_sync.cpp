@@ -68,8 +68,9 @@ SmpHooks& VcpuSync::hooks(unsigned k) { return *cpus_[k]; }
 
 void VcpuSync::kick(unsigned k) {
   PerCpu& p = *cpus_[k];
-  p.attention->store(1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_seq_cst);  // the flag before events (set_attention)
+  // The flag before events (Interpreter::set_attention): a seq_cst exchange orders them as a
+  // fence would (GCC refuses atomic_thread_fence under -fsanitize=thread).
+  p.attention->exchange(1, std::memory_order_seq_cst);
   p.cpu->events = 1;
   {
     std::lock_guard lock(p.mu);  // a waiter checks the flag under it: no lost wake-up
@@ -98,8 +99,7 @@ void VcpuSync::each(const std::function<void(Cpu&)>& fn) {
 
 void VcpuSync::begin_pass(unsigned k) {
   PerCpu& p = *cpus_[k];
-  p.attention->store(0, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_seq_cst);  // cleared before the work is looked at
+  p.attention->exchange(0, std::memory_order_seq_cst);  // cleared before the work is looked at
   if (!p.has_work.load(std::memory_order_acquire)) return;
   std::vector<std::function<void(Cpu&)>> work;
   {
