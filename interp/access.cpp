@@ -8,6 +8,7 @@
 #include "interp/debug.h"
 #include "interp/memory.h"
 #include "interp/paging.h"
+#include "interp/smp.h"
 #include "interp/tlb.h"
 
 namespace softcpu {
@@ -15,6 +16,8 @@ namespace softcpu {
 #if SOFTCPU_DEBUG_CHECKS
 void check_tlb_host(const Cpu& c, uintptr_t host, uint32_t lin, unsigned size) {
   if (c.mem->owns_host(reinterpret_cast<const void*>(host), size)) return;
+  // A locked instruction running against its scratch copy (interp/ops_atomic.cpp).
+  if (c.smp && host - uintptr_t(c.smp->scratch) < sizeof c.smp->scratch) return;
   std::fprintf(stderr, "softcpu: internal error: the soft TLB mapped linear %08x (%u bytes) "
                "to host %#lx, outside guest RAM and ROM\n", lin, size, (unsigned long)host);
   std::abort();
@@ -62,8 +65,16 @@ void write_physical(Cpu& c, uint32_t phys, unsigned size, uint32_t v) {
   if (!(lines & touched)) return;
   // Self-modifying code: drop the blocks holding these bytes; the running block stops
   // after this instruction so the next one is decoded afresh.
+  if (SOFTCPU_UNLIKELY(c.smp != nullptr)) {  // threads on: other CPUs' blocks too
+    c.smp->code_written(phys, size);
+    if (!(m.cpu_code_lines(c.smp->index, page) & touched)) return;
+  }
   if (c.cache->invalidate(phys, size)) c.stop = 1;
-  m.set_code_lines(page, c.cache->code_lines(page));
+  note_code_lines(c, page);
+}
+
+void note_code_lines(Cpu& c, uint32_t page) {
+  c.mem->note_code_lines(c.smp ? c.smp->index : 0, page, c.cache->code_lines(page));
 }
 
 void drop_code(Cpu& c, uint32_t phys, uint32_t len) {
@@ -75,7 +86,7 @@ void drop_code(Cpu& c, uint32_t phys, uint32_t len) {
     const uint64_t lo = std::max<uint64_t>(phys, page * PAGE_SIZE);
     const uint64_t hi = std::min<uint64_t>(end, (page + 1) * PAGE_SIZE);
     c.cache->invalidate(uint32_t(lo), uint32_t(hi - lo));
-    m.set_code_lines(uint32_t(page), c.cache->code_lines(uint32_t(page)));
+    note_code_lines(c, uint32_t(page));
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include "interp/cpu.h"
 #include "interp/fault.h"
+#include "interp/guest_ram.h"
 #include "interp/insn.h"
 #if SOFTCPU_JIT_BITCODE
 #include "interp/jit_abi.h"
@@ -92,12 +93,14 @@ inline bool tlb_hit(const SoftTlbEntry& e, uint32_t lin, unsigned size) {
 
 template <unsigned S>
 inline uint32_t load_host(uintptr_t p) {
+  if constexpr (kRamAtomic) return ram_load_n(reinterpret_cast<const void*>(p), S);  // TSan builds
   if constexpr (S == 1) return *reinterpret_cast<const uint8_t*>(p);
   else if constexpr (S == 2) { uint16_t v; std::memcpy(&v, reinterpret_cast<const void*>(p), 2); return v; }
   else { uint32_t v; std::memcpy(&v, reinterpret_cast<const void*>(p), 4); return v; }
 }
 template <unsigned S>
 inline void store_host(uintptr_t p, uint32_t v) {
+  if constexpr (kRamAtomic) return ram_store_n(reinterpret_cast<void*>(p), S, v);  // TSan builds
   if constexpr (S == 1) *reinterpret_cast<uint8_t*>(p) = static_cast<uint8_t>(v);
   else if constexpr (S == 2) { uint16_t x = static_cast<uint16_t>(v); std::memcpy(reinterpret_cast<void*>(p), &x, 2); }
   else std::memcpy(reinterpret_cast<void*>(p), &v, 4);

@@ -11,6 +11,7 @@ namespace softcpu {
 
 class PhysicalMemory;
 class BlockCache;
+class SmpHooks;
 
 // General register numbers as encoded in ModRM (SDM vol.2 2.1.5). REG_NONE indexes a slot
 // that always holds zero, so an effective address needs no "is there a base?" branch.
@@ -234,8 +235,10 @@ struct Cpu {
 
   // Interrupt pins, shadows and debug events (interp/events.h says who sets what).
   EventFlag events;        // nonzero: the run loop looks at the next instruction boundary
-  uint8_t intr;            // INTR pin level
-  uint8_t nmi_pending;     // NMI latched
+  // Set by interrupt controllers: with vCPUs on parallel host threads (interp/smp.h) another
+  // thread's, so relaxed atomic bytes like `events` (plain loads and stores on x86).
+  EventFlag intr;          // INTR pin level
+  EventFlag nmi_pending;   // NMI latched
   uint8_t nmi_blocked;     // an NMI is being handled: no other until the next IRET
   uint8_t shadow;          // SHADOW_*: events inhibited before the next instruction
   uint8_t int_delivered;   // set by every interrupt/exception delivery
@@ -254,6 +257,9 @@ struct Cpu {
   // -smp N: the next CPU sharing this memory and cache (a ring); null with one CPU. Only the
   // code-page rule uses it: a page that starts holding code loses every CPU's write entries.
   Cpu* smp_next;
+  // vCPUs on parallel host threads (interp/smp.h, --accel tcg,thread=multi): the monitor's
+  // exclusive sections and cross-CPU code invalidation; null otherwise.
+  SmpHooks* smp;
 
   // Compiled code's jump cache (QEMU's tb_jmp_cache, looked up as lookup_and_goto_ptr does):
   // the run loop records every compiled block it enters, by EIP; a region whose exit slot

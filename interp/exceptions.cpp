@@ -192,6 +192,7 @@ void reset_cpu(Cpu& c) {
   // Wiring and the debugger's points are not CPU state: they survive a reset.
   const uint8_t intr = c.intr, cpuid_apic = c.cpuid_apic, apic_id = c.apic_id;
   Cpu* const smp_next = c.smp_next;
+  SmpHooks* const smp = c.smp;
   InterruptAcknowledge* const intc = c.intc;
   const DebugPoints dbg = c.dbg;
   auto* const interrupt_trace = c.interrupt_trace;
@@ -203,6 +204,7 @@ void reset_cpu(Cpu& c) {
   c.cpuid_apic = cpuid_apic;
   c.apic_id = apic_id;
   c.smp_next = smp_next;
+  c.smp = smp;
   c.intc = intc;
   c.dbg = dbg;
   c.mem = mem;

@@ -12,6 +12,7 @@
 #include "interp/memory.h"
 #include "interp/paging.h"
 #include "interp/segments.h"
+#include "interp/smp.h"
 #include "interp/tlb.h"
 
 namespace softcpu {
@@ -83,9 +84,12 @@ DecodedBlock* Interpreter::build_block(uint32_t phys) {
     }
     Insn insn = decoder_.decode(bytes, avail, c32);
     if (SOFTCPU_UNLIKELY(c.smp_next) && insn.len == 2 && bytes[0] == 0xF3 && bytes[1] == 0x90) {
-      insn.fn = smp_pause;  // -smp: PAUSE ends the CPU's slice (see smp_pause)
-      insn.flags |= INSN_ENDS_BLOCK;
+      if (!c.smp) {  // with threads on a spinning CPU keeps its own host thread
+        insn.fn = smp_pause;  // -smp: PAUSE ends the CPU's slice (see smp_pause)
+        insn.flags |= INSN_ENDS_BLOCK;
+      }
     }
+    if (SOFTCPU_UNLIKELY(c.smp != nullptr)) make_atomic(insn, bytes, insn.len);
     ++counters_.insns_decoded;
     block->insns.push_back(insn);
     eip += insn.len;
@@ -108,10 +112,12 @@ DecodedBlock* Interpreter::build_block(uint32_t phys) {
   for (uint32_t page : {b->phys / PAGE_SIZE, b->page2}) {
     if (page == NO_PAGE) continue;
     const bool newly_code = !c.mem->has_code(page);
-    c.mem->set_code_lines(page, cache_.code_lines(page));
+    note_code_lines(c, page);
     if (newly_code) {  // write entries may point at the page, in every CPU's TLB
       tlb_drop_write_page(c, page);
-      for (Cpu* o = c.smp_next; o && o != &c; o = o->smp_next) tlb_drop_write_page(*o, page);
+      if (c.smp) c.smp->code_page_added(page);  // threads on: theirs at their next boundary
+      else
+        for (Cpu* o = c.smp_next; o && o != &c; o = o->smp_next) tlb_drop_write_page(*o, page);
     }
   }
   return b;

@@ -5,6 +5,9 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "interp/guest_ram.h"
+#include "interp/smp.h"
+
 namespace softcpu {
 
 PhysicalMemory::PhysicalMemory(uint32_t ram_bytes)
@@ -48,7 +51,7 @@ void PhysicalMemory::map_ram_page(Stage2Key, uint32_t page, uint8_t* host, bool 
 void PhysicalMemory::unmap_ram_page(Stage2Key, uint32_t page) {
   kind_[page] = PAGE_UNASSIGNED;
   host_[page] = nullptr;
-  code_lines_[page] = 0;
+  set_code_lines(page, 0);
   if (!stage2_bits_.empty()) stage2_bits_[page] = 0;
 }
 
@@ -115,11 +118,11 @@ uint32_t PhysicalMemory::read(uint32_t addr, unsigned size) {
   switch (kind_[page]) {
     case PAGE_RAM:
     case PAGE_ROM: {
-      uint32_t v = 0;
-      std::memcpy(&v, host_[page] + (addr % PAGE_SIZE), size);
-      return v;
+      return ram_load_n(host_[page] + (addr % PAGE_SIZE), size);
     }
-    case PAGE_MMIO: return mmio_[page]->mmio_read(addr, size);
+    case PAGE_MMIO:
+      if (device_lock_) return mmio_read_locked(addr, size);
+      return mmio_[page]->mmio_read(addr, size);
     default:
       ++unassigned_reads;
       ++stage2_violations;
@@ -130,16 +133,37 @@ uint32_t PhysicalMemory::read(uint32_t addr, unsigned size) {
 void PhysicalMemory::write(uint32_t addr, unsigned size, uint32_t value) {
   uint32_t page = addr / PAGE_SIZE;
   switch (kind_[page]) {
-    case PAGE_RAM: std::memcpy(host_[page] + (addr % PAGE_SIZE), &value, size); break;
+    case PAGE_RAM: ram_store_n(host_[page] + (addr % PAGE_SIZE), size, value); break;
     case PAGE_ROM:  // writes to ROM are ignored
       if (!stage2_bits_.empty() && (stage2_bits_[page] & S2_READONLY)) ++stage2_violations;
       break;
-    case PAGE_MMIO: mmio_[page]->mmio_write(addr, size, value); break;
+    case PAGE_MMIO:
+      if (device_lock_) mmio_write_locked(addr, size, value);
+      else mmio_[page]->mmio_write(addr, size, value);
+      break;
     default:
       ++unassigned_writes;
       ++stage2_violations;
       break;
   }
+}
+
+void PhysicalMemory::track_code_per_cpu(unsigned cpus) {
+  cpu_lines_.assign(size_t(cpus) * PAGE_COUNT, 0);
+}
+
+// The device lock is taken unless this thread holds it already (a device's DMA while the
+// monitor services devices).
+uint32_t PhysicalMemory::mmio_read_locked(uint32_t addr, unsigned size) {
+  if (device_lock_->held_by_me()) return mmio_[addr / PAGE_SIZE]->mmio_read(addr, size);
+  std::lock_guard lock(*device_lock_);
+  return mmio_[addr / PAGE_SIZE]->mmio_read(addr, size);
+}
+
+void PhysicalMemory::mmio_write_locked(uint32_t addr, unsigned size, uint32_t value) {
+  if (device_lock_->held_by_me()) return mmio_[addr / PAGE_SIZE]->mmio_write(addr, size, value);
+  std::lock_guard lock(*device_lock_);
+  mmio_[addr / PAGE_SIZE]->mmio_write(addr, size, value);
 }
 
 void PhysicalMemory::read_bytes(uint32_t addr, void* out, uint32_t len) {
@@ -148,7 +172,7 @@ void PhysicalMemory::read_bytes(uint32_t addr, void* out, uint32_t len) {
     uint32_t a = addr + k;
     uint8_t* h = host_[a / PAGE_SIZE];
     if (!h && kind_[a / PAGE_SIZE] == PAGE_UNASSIGNED) ++stage2_violations;
-    o[k] = h ? h[a % PAGE_SIZE] : 0xFF;
+    o[k] = h ? ram_load<uint8_t>(h + a % PAGE_SIZE) : 0xFF;
   }
 }
 
@@ -157,7 +181,7 @@ void PhysicalMemory::write_bytes(uint32_t addr, const void* in, uint32_t len) {
   for (uint32_t k = 0; k < len; ++k) {
     uint32_t a = addr + k;
     if (uint8_t* h = host_[a / PAGE_SIZE]) {
-      h[a % PAGE_SIZE] = i[k];
+      ram_store<uint8_t>(h + a % PAGE_SIZE, i[k]);
     } else if (kind_[a / PAGE_SIZE] == PAGE_UNASSIGNED) {
       ++stage2_violations;
     }

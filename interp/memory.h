@@ -1,6 +1,7 @@
 // The guest physical memory map: RAM (one host mapping), ROM and MMIO regions, and the
 // per-page record of which 64-byte lines hold decoded code (self-modifying-code detection).
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -33,6 +34,7 @@ struct ExternalRam {
 namespace hv {
 class PrimaryHypervisor;
 }
+class BigLock;
 
 // The pass that map_ram_page/unmap_ram_page ask for: only the primary hypervisor can make one
 // (monitor/hv/primary.h), so nothing else reprograms a partition's stage-2 mappings.
@@ -92,9 +94,28 @@ class PhysicalMemory {
   void write_bytes(uint32_t addr, const void* in, uint32_t len);
 
   // Code tracking: bitmask of 64-byte lines of `page` that hold decoded instructions.
-  uint64_t code_lines(uint32_t page) const { return code_lines_[page]; }
-  void set_code_lines(uint32_t page, uint64_t mask) { code_lines_[page] = mask; }
-  bool has_code(uint32_t page) const { return code_lines_[page] != 0; }
+  // Relaxed atomic accesses: with vCPUs on parallel host threads several CPUs read and add to
+  // them (plain loads and stores on x86).
+  uint64_t code_lines(uint32_t page) const { return lines_ref(page).load(std::memory_order_relaxed); }
+  void set_code_lines(uint32_t page, uint64_t mask) { lines_ref(page).store(mask, std::memory_order_relaxed); }
+  bool has_code(uint32_t page) const { return code_lines(page) != 0; }
+  // vCPUs on parallel host threads (interp/smp.h): each CPU has its own block cache, so each
+  // its own code lines; code_lines() becomes their union, which only grows (a page that once
+  // held code keeps taking the write slow path). note_code_lines is then how CPU `cpu`
+  // reports its lines of `page`; with one thread it is set_code_lines.
+  void track_code_per_cpu(unsigned cpus);
+  void note_code_lines(unsigned cpu, uint32_t page, uint64_t mask) {
+    if (cpu_lines_.empty()) return set_code_lines(page, mask);
+    std::atomic_ref<uint64_t>(cpu_lines_[size_t(cpu) * PAGE_COUNT + page]).store(mask, std::memory_order_seq_cst);
+    lines_ref(page).fetch_or(mask, std::memory_order_seq_cst);
+  }
+  uint64_t cpu_code_lines(unsigned cpu, uint32_t page) const {
+    return std::atomic_ref<uint64_t>(const_cast<uint64_t&>(cpu_lines_[size_t(cpu) * PAGE_COUNT + page]))
+        .load(std::memory_order_seq_cst);
+  }
+  bool per_cpu_code() const { return !cpu_lines_.empty(); }
+  // Threads on: MMIO reads and writes reach their device holding the big lock.
+  void set_device_lock(BigLock* lock) { device_lock_ = lock; }
 
   // Does [p, p + len) lie inside guest RAM or one ROM mapping? (Debug checks of the host
   // pointers the soft TLB hands out: interp/access.h.)
@@ -114,6 +135,13 @@ class PhysicalMemory {
   std::vector<uint8_t*> host_;
   std::vector<MmioHandler*> mmio_;
   std::vector<uint64_t> code_lines_;
+  std::vector<uint64_t> cpu_lines_;  // track_code_per_cpu: [cpu * PAGE_COUNT + page]
+  BigLock* device_lock_ = nullptr;
+  std::atomic_ref<uint64_t> lines_ref(uint32_t page) const {
+    return std::atomic_ref<uint64_t>(const_cast<uint64_t&>(code_lines_[page]));
+  }
+  uint32_t mmio_read_locked(uint32_t addr, unsigned size);
+  void mmio_write_locked(uint32_t addr, unsigned size, uint32_t value);
   // Partitions only: S2_READONLY (a read-only stage-2 page, kind PAGE_ROM), S2_NOEXEC.
   enum : uint8_t { S2_READONLY = 1, S2_NOEXEC = 2 };
   std::vector<uint8_t> stage2_bits_;

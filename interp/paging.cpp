@@ -5,6 +5,7 @@
 #include "cache/block_cache.h"
 #include "interp/debug.h"
 #include "interp/fault.h"
+#include "interp/guest_ram.h"
 #include "interp/memory.h"
 
 namespace softcpu {
@@ -31,12 +32,21 @@ inline bool entry_valid(const SoftTlbEntry& e) { return (e.tag & 0xFFF) == 0; }
 // Page-table reads and accessed/dirty updates are physical accesses (A20 applied by the
 // caller). Page tables normally sit in RAM: read it directly.
 inline uint32_t pt_read(Cpu& c, uint32_t phys) {
-  if (const uint8_t* h = c.mem->host_page(phys / PAGE_SIZE)) {
-    uint32_t v;
-    std::memcpy(&v, h + (phys % PAGE_SIZE), 4);
-    return v;
-  }
+  if (const uint8_t* h = c.mem->host_page(phys / PAGE_SIZE)) return ram_load<uint32_t>(h + (phys % PAGE_SIZE));
   return c.mem->read(phys, 4);
+}
+
+// Set accessed/dirty bits in a paging entry. With vCPUs on parallel threads (interp/smp.h) an
+// atomic OR on the RAM bytes: the update is a locked operation (SDM vol.3 8.1.2.1), so a
+// guest's XCHG or CMPXCHG of the entry on another CPU is not lost.
+inline void pt_set_bits(Cpu& c, uint32_t phys, uint32_t bits) {
+  if (c.smp && phys % 4 == 0 && c.mem->kind(phys / PAGE_SIZE) == PAGE_RAM &&
+      !c.mem->has_code(phys / PAGE_SIZE)) {
+    __atomic_fetch_or(reinterpret_cast<uint32_t*>(c.mem->host_page(phys / PAGE_SIZE) + phys % PAGE_SIZE),
+                      bits, __ATOMIC_SEQ_CST);
+    return;
+  }
+  write_physical(c, phys, 4, pt_read(c, phys) | bits);
 }
 
 // SDM vol.3 4.6.1 (no SMEP, SMAP or NX on a P6): `rights` is the AND of the U/S and R/W bits
@@ -75,7 +85,7 @@ bool page_walk(Cpu& c, uint32_t lin, AccessKind kind, bool user, PageWalk& w, ui
       return false;
     }
     const uint32_t set = PTE_A | (write ? PTE_D : 0);  // SDM vol.3 4.8
-    if ((pde & set) != set) write_physical(c, pde_addr, 4, pde | set);
+    if ((pde & set) != set) pt_set_bits(c, pde_addr, set);
     w.phys = a20_mask(c, (pde & 0xFFC00000u) | (lin & 0x003FF000u));
     w.global = (pde & PTE_G) && (c.cr4 & CR4_PGE);
     w.large = true;
@@ -91,11 +101,11 @@ bool page_walk(Cpu& c, uint32_t lin, AccessKind kind, bool user, PageWalk& w, ui
     return false;
   }
   // Accessed bits only when the translation succeeds (as Bochs does; the SDM allows either).
-  if (!(pde & PTE_A)) write_physical(c, pde_addr, 4, pde | PTE_A);
+  if (!(pde & PTE_A)) pt_set_bits(c, pde_addr, PTE_A);
   const uint32_t set = PTE_A | (write ? PTE_D : 0);
   if ((pte & set) != set) {
     // Re-read: with a self-referencing directory the PDE just updated may be this PTE.
-    write_physical(c, pte_addr, 4, pt_read(c, pte_addr) | set);
+    pt_set_bits(c, pte_addr, set);
   }
   w.phys = a20_mask(c, pte & 0xFFFFF000u);
   w.global = (pte & PTE_G) && (c.cr4 & CR4_PGE);

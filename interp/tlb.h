@@ -50,6 +50,10 @@ void tlb_drop_supervisor(Cpu& c);
 // reaches its device, and a write to decoded code invalidates the blocks it hits.
 void write_physical(Cpu& c, uint32_t phys, unsigned size, uint32_t v);
 
+// After c.cache changed its blocks on `page`: report its code lines to the physical map
+// (per CPU with vCPUs on parallel threads, interp/smp.h).
+void note_code_lines(Cpu& c, uint32_t page);
+
 // Bytes [phys, phys + len) changed outside the CPU's stores (device DMA, the debugger, a
 // memory remap): drop the decoded blocks holding them and refresh the pages' code lines.
 // Call only between interpreter runs (no block is executing).

@@ -42,6 +42,7 @@
 #include "monitor/snapshot.h"
 #include "monitor/symbols.h"
 #include "monitor/tracer.h"
+#include "monitor/vcpu_sync.h"
 #include "translator/translator.h"
 #include "vdevices/unassigned.h"
 
@@ -115,6 +116,8 @@ Machine::Machine(const MachineConfig& config, std::unique_ptr<PhysicalMemory> me
                         : !config.state_log_path.empty() ? "--state-log"
                         : !config.profile_path.empty()   ? "--profile"
                                                          : nullptr;
+    if (!alone && config.smp_threads && config.stats_interval_ms)
+      alone = "--stats-interval";  // it samples other threads' counters while they run
     if (alone)
       throw ConfigError{std::string(alone) + " works with one CPU only; -smp " +
                         std::to_string(config.cpus) + " cannot be combined with it yet"};
@@ -168,6 +171,7 @@ Machine::Machine(const MachineConfig& config, std::unique_ptr<PhysicalMemory> me
                                            mailbox_, *loop_, *guest_serial,
                                            [this] { reset_requested_ = true; });
   if (config_.cpus > 1) add_application_processors();
+  if (config_.cpus > 1 && config_.smp_threads) setup_threads();
   if (det_)
     platform_->set_disk_deferrer([this](std::function<void()> done) { det_->defer(std::move(done)); });
   backends_.push_back(std::move(serial));
@@ -598,19 +602,33 @@ void Machine::add_application_processors() {
     auto v = std::make_unique<Vcpu>();
     Vcpu* vp = v.get();
     v->cpu.mem = mem_.get();
-    v->cpu.cache = &cache_;
-    v->interp = std::make_unique<Interpreter>(v->cpu, cache_);
+    BlockCache* cache = &cache_;
+    if (config_.smp_threads) {  // threads on: a block cache per CPU (chain links, jump cache)
+      v->cache = std::make_unique<BlockCache>();
+      v->cache->set_limits(config_.tcache);
+      cache = v->cache.get();
+    }
+    v->cpu.cache = cache;
+    v->interp = std::make_unique<Interpreter>(v->cpu, *cache);
     // INIT (SDM 8.4.4): the CPU is reset and waits for a SIPI; a SIPI to a waiting CPU starts
     // it in real mode at vector * 4 KiB (CS = vector << 8, EIP = 0); to a running one it is
-    // ignored.
+    // ignored. Threads on: both run on the CPU's own thread, in the order sent.
+    auto startup = [vp](uint8_t vector) {
+      if (!vp->wait_for_sipi) return;
+      vp->cpu.seg[CS].selector = uint16_t(vector << 8);
+      vp->cpu.seg[CS].base = uint32_t(vector) << 12;
+      vp->cpu.eip = 0;
+      vp->wait_for_sipi = false;
+    };
     platform_->add_cpu(
-        v->cpu, [this, vp] { reset_ap(*vp); },
-        [vp](uint8_t vector) {
-          if (!vp->wait_for_sipi) return;
-          vp->cpu.seg[CS].selector = uint16_t(vector << 8);
-          vp->cpu.seg[CS].base = uint32_t(vector) << 12;
-          vp->cpu.eip = 0;
-          vp->wait_for_sipi = false;
+        v->cpu,
+        [this, vp, k] {
+          if (sync_) sync_->post(k, [this, vp](Cpu&) { reset_ap(*vp); });
+          else reset_ap(*vp);
+        },
+        [this, startup, k](uint8_t vector) {
+          if (sync_) sync_->post(k, [startup, vector](Cpu&) { startup(vector); });
+          else startup(vector);
         });
     prev->smp_next = &v->cpu;
     prev = &v->cpu;
@@ -949,7 +967,9 @@ int Machine::run() {
     std::signal(SIGINT, note_stop_signal);
     std::signal(SIGTERM, note_stop_signal);
   }
-  for (;;) {
+  // Threads on: the loop of machine_threads.cpp instead of this one.
+  if (sync_) status = run_threads(has_deadline ? &deadline : nullptr);
+  else for (;;) {
     if (const int sig = g_stop_signal.load()) {
       std::fprintf(stderr, "softcpu: stopped by signal %d\n", sig);
       request_exit(128 + sig);
@@ -965,16 +985,7 @@ int Machine::run() {
       break;
     }
     uint64_t budget = kRunBudget;
-    if (config_.insn_limit) {
-      const uint64_t done = executed();
-      if (done >= *config_.insn_limit) {
-        std::fprintf(stderr, "softcpu: instruction limit of %" PRIu64 " reached; stopping the "
-                     "guest at %04x:%08x\n", *config_.insn_limit, cpu_.seg[CS].selector, cpu_.eip);
-        status = 124;
-        break;
-      }
-      budget = std::min<uint64_t>(budget, *config_.insn_limit - done);
-    }
+    if (config_.insn_limit && !within_insn_limit(executed(), budget, status)) break;
     service_devices();
     if (break_icount_ && cpu_.icount >= *break_icount_ && gdb_target_ &&
         gdb_target_->run_state() != CpuDebugTarget::RunState::STOPPED) {
@@ -1091,6 +1102,19 @@ int Machine::run() {
     run_cpu_jobs();
   }
   return status;
+}
+
+// --insn-limit: false (status 124, reported) once `done` instructions reach it; otherwise the
+// run's budget is cut to what is left.
+bool Machine::within_insn_limit(uint64_t done, uint64_t& budget, int& status) {
+  if (done >= *config_.insn_limit) {
+    std::fprintf(stderr, "softcpu: instruction limit of %" PRIu64 " reached; stopping the "
+                 "guest at %04x:%08x\n", *config_.insn_limit, cpu_.seg[CS].selector, cpu_.eip);
+    status = 124;
+    return false;
+  }
+  budget = std::min<uint64_t>(budget, *config_.insn_limit - done);
+  return true;
 }
 
 // --profile: the symbols are read and the file is opened before the guest runs, so a bad

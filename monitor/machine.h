@@ -9,12 +9,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cache/block_cache.h"
 #include "interp/cpu.h"
 #include "interp/interpreter.h"
 #include "interp/memory.h"
+#include "interp/smp.h"
 #include "interp/trap.h"
 #include "monitor/gdb_target.h"
 #include "monitor/machine_config.h"
@@ -43,6 +45,8 @@ class ScriptRunner;
 struct ConsoleScript;
 class Determinism;
 class HypercallHandler;
+class VcpuSync;
+class LockedAcknowledge;
 
 // Raised for configuration problems the user must fix (bad ROM, unopenable file, ...).
 struct ConfigError {
@@ -151,9 +155,18 @@ class Machine {
   struct Vcpu {
     Cpu cpu{};
     std::unique_ptr<Interpreter> interp;
-    bool wait_for_sipi = true;  // SDM 8.4.1: after RESET or INIT an AP waits for a SIPI
+    // SDM 8.4.1: after RESET or INIT an AP waits for a SIPI. Atomic: with threads on the
+    // monitor's end-of-run check reads it from CPU 0's thread.
+    std::atomic<bool> wait_for_sipi{true};
     uint64_t tsc_offset = 0;
     uint64_t exits[EXIT_COUNT] = {};
+    // Threads on (docs/design.md "SMP vCPUs on host threads"): its own block cache, its
+    // thread, its kick (the interpreter's attention flag), and whether it is halted with
+    // interrupts off (only NMI, INIT or reset could wake it).
+    std::unique_ptr<BlockCache> cache;
+    std::thread thread;
+    std::atomic<uint8_t> kicked{0};
+    std::atomic<bool> halted_for_good{false};
   };
   void add_application_processors();
   void reset_ap(Vcpu& v);
@@ -161,6 +174,26 @@ class Machine {
   // halted with nothing to deliver); `stop` (with `status`) when the machine must stop.
   bool run_aps(int& status, bool& stop);
   std::vector<std::unique_ptr<Vcpu>> aps_;
+
+  // --accel tcg,thread=multi (docs/design.md "SMP vCPUs on host threads"): every CPU on its
+  // own host thread (CPU 0 on the one that calls run(), which also services the devices).
+  // monitor/machine_threads.cpp.
+  void setup_threads();
+  int run_threads(const std::chrono::steady_clock::time_point* deadline);
+  void ap_thread(unsigned index);
+  // A PC reset with every vCPU out of guest code (on CPU 0's thread, between its runs, not
+  // holding the big lock; other CPUs ask for it through reset_requested_ and a kick).
+  void reset_exclusive(unsigned index);
+  // CPU `index` exited with `r`: run the trapped instruction under the big lock; false when
+  // the machine must stop (status set).
+  bool finish_exit_threaded(unsigned index, Cpu& c, uint64_t& tsc_offset, ExitReason r,
+                            int& status);
+  bool within_insn_limit(uint64_t done, uint64_t& budget, int& status);
+  BigLock bql_;  // the big lock: devices, the platform, the clock, reset_requested_
+  std::unique_ptr<VcpuSync> sync_;
+  std::vector<std::unique_ptr<LockedAcknowledge>> locked_acks_;
+  std::atomic<bool> threads_stop_{false};
+  std::atomic<bool> cpu0_idle_{false};  // CPU 0's thread sleeps in idle()
   // What a snapshot must have been taken of: RAM size, firmware, devices, disks.
   std::string describe_config() const;
   // gdb's `monitor savevm FILE` / `monitor loadvm FILE`: true if `cmd` was one of them.

@@ -67,8 +67,11 @@ struct MachineConfig {
   bool start_frozen = false;       // -S: wait for the debugger before the first instruction
   uint32_t ram_mib = 128;
   // -smp N: CPUs (APIC IDs 0..N-1; CPU 0 boots, the others wait for INIT/SIPI). They run
-  // round-robin on the machine's thread (docs/design.md "SMP vCPUs").
+  // round-robin on the machine's thread (docs/design.md "SMP vCPUs"), or on threads of their own.
   unsigned cpus = 1;
+  // --accel tcg,thread=multi: with cpus > 1, each CPU on its own host thread (QEMU's MTTCG;
+  // docs/design.md "SMP vCPUs on host threads"). false: thread=single, round-robin.
+  bool smp_threads = false;
   std::string serial = "stdio";    // "stdio", "file:PATH", "tcp:ADDR:PORT,server", "none"
   std::vector<DebugconSpec> debugcons;
   // --serial-script FILE (alias --expect): a console script run against COM1 and the VGA text

@@ -96,8 +96,14 @@ PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& me
   clock_for_aps_ = &clock;
   ioapic_ = std::make_unique<Ioapic>();
   pic_->set_intr_callback([this](bool level) { lapic_->set_lint0(level); });
-  lapic_->set_intr_output([this](bool level) { cpu_set_intr(cpu_, level); });
-  lapic_->set_nmi_output([this] { cpu_raise_nmi(cpu_); });
+  lapic_->set_intr_output([this](bool level) {
+    cpu_set_intr(cpu_, level);
+    if (level && notify_cpu_) notify_cpu_(0);
+  });
+  lapic_->set_nmi_output([this] {
+    cpu_raise_nmi(cpu_);
+    if (notify_cpu_) notify_cpu_(0);
+  });
   lapic_->set_eoi_broadcast([this](uint8_t vector) { ioapic_->eoi(vector); });
   lapic_->set_ipi_bus([this](LocalApic& from, const ApicMessage& m, unsigned shorthand) {
     apic_bus(&from, m, shorthand);
@@ -224,8 +230,10 @@ PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& me
   pci_->attach(1, 3, pm_.get());
   if (config.pc_testdev) {
     testdev_ = std::make_unique<PcTestdev>(isa_irq_.get(), ioapic_.get(), [this](uint32_t page) {
-      drop_code(cpu_, page, PAGE_SIZE);
-      for (Cpu* c : cpus_) tlb_flush(*c);
+      for_each_cpu([page](Cpu& c) {
+        drop_code(c, page, PAGE_SIZE);
+        tlb_flush(c);
+      });
     });
     ports_.attach(testdev_.get(), PcTestdev::PORTS_LOW, PcTestdev::PORTS_LOW_COUNT);
     ports_.attach(testdev_.get(), PcTestdev::IRQ_PORT, PcTestdev::NUM_IRQ_LINES);
@@ -267,8 +275,14 @@ void PcPlatform::add_cpu(Cpu& ap, std::function<void()> init, std::function<void
   auto a = std::make_unique<LocalApic>(*clock_for_aps_, nullptr);
   a->set_id(uint8_t(index));
   LocalApic* self = a.get();
-  a->set_intr_output([&ap](bool level) { cpu_set_intr(ap, level); });
-  a->set_nmi_output([&ap] { cpu_raise_nmi(ap); });
+  a->set_intr_output([this, &ap, index](bool level) {
+    cpu_set_intr(ap, level);
+    if (level && notify_cpu_) notify_cpu_(index);
+  });
+  a->set_nmi_output([this, &ap, index] {
+    cpu_raise_nmi(ap);
+    if (notify_cpu_) notify_cpu_(index);
+  });
   a->set_eoi_broadcast([this](uint8_t vector) { ioapic_->eoi(vector); });
   a->set_ipi_bus([this](LocalApic& from, const ApicMessage& m, unsigned shorthand) {
     apic_bus(&from, m, shorthand);
@@ -402,24 +416,42 @@ void PcPlatform::flush_disks() {
 void PcPlatform::remap_shadow(uint32_t start, uint32_t size, bool read_ram, bool write_ram) {
   mem_.set_shadow(start, size, read_ram, write_ram);
   // Host addresses changed: no TLB entry or decoded block may outlive the old routing.
-  for (Cpu* c : cpus_) tlb_flush(*c);
-  drop_code(cpu_, start, size);
+  for_each_cpu([start, size](Cpu& c) {
+    tlb_flush(c);
+    drop_code(c, start, size);
+  });
 }
 
 // The A20 gate is open when either the i8042's output port or port 0x92 opens it.
 void PcPlatform::update_a20() {
   const bool on = i8042_->a20_enabled() || port92_->a20_enabled();
   if (bool(cpu_.a20_enabled) == on) return;
-  for (Cpu* c : cpus_) {  // the gate is the chipset's: every CPU's addresses
-    c->a20_enabled = on;
-    tlb_flush(*c);
-  }
+  for_each_cpu([on](Cpu& c) {  // the gate is the chipset's: every CPU's addresses
+    c.a20_enabled = on;
+    tlb_flush(c);
+  });
 }
 
 // Device (DMA) writes to guest memory: cached code of the written bytes must go.
 void PcPlatform::guest_write(uint32_t addr, const void* data, uint32_t len) {
   mem_.write_bytes(addr, data, len);
-  drop_code(cpu_, addr, len);
+  if (mem_.per_cpu_code())  // threads on: every CPU has its own decoded code
+    for_each_cpu([addr, len](Cpu& c) { drop_code(c, addr, len); });
+  else
+    drop_code(cpu_, addr, len);
+}
+
+thread_local unsigned PcPlatform::current_cpu_ = 0;
+
+void PcPlatform::set_threaded(std::function<void(unsigned)> notify,
+                              std::function<void(const std::function<void(Cpu&)>&)> each) {
+  notify_cpu_ = std::move(notify);
+  each_cpu_ = std::move(each);
+}
+
+void PcPlatform::for_each_cpu(const std::function<void(Cpu&)>& fn) {
+  if (each_cpu_) return each_cpu_(fn);
+  for (Cpu* c : cpus_) fn(*c);
 }
 
 void PcPlatform::write_screen_dump(FILE* f) const { vga_->write_screen_dump(f); }

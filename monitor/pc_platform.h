@@ -75,8 +75,15 @@ class PcPlatform {
   // into wait-for-SIPI, or starts it). From the first one on, the APIC page at 0xFEE00000
   // reaches the APIC of the CPU that runs (set_current_cpu). Call before the first reset().
   void add_cpu(Cpu& ap, std::function<void()> init, std::function<void(uint8_t)> startup);
-  // Which CPU's accesses the APIC page serves now: the machine's round-robin sets it.
+  // Which CPU's accesses the APIC page serves now, on the calling thread: the machine's
+  // round-robin sets it around each slice, each vCPU thread once (threads on).
   void set_current_cpu(unsigned index) { current_cpu_ = index; }
+  // vCPUs on parallel host threads (docs/design.md "SMP vCPUs on host threads"), set before
+  // run(). `notify(k)`: something was raised on CPU k (INTR, NMI): wake its thread. `each(fn)`:
+  // run fn on every CPU's state, each on its own thread (the caller's CPU at once, the others
+  // at their next block boundary): TLB flushes and dropped code after A20, PAM and DMA changes.
+  void set_threaded(std::function<void(unsigned)> notify,
+                    std::function<void(const std::function<void(Cpu&)>&)> each);
   unsigned cpu_count() const { return unsigned(cpus_.size()); }
   // Assert FERR# (IRQ13) when the FPU reports an unmasked exception with CR0.NE = 0.
   void update_ferr();
@@ -140,7 +147,11 @@ class PcPlatform {
   std::unique_ptr<LocalApic> lapic_;                   // CPU 0's
   std::vector<std::unique_ptr<LocalApic>> ap_lapics_;  // CPU 1..N-1's
   std::unique_ptr<MmioHandler> lapic_page_;            // -smp: routes to the running CPU's
-  unsigned current_cpu_ = 0;
+  static thread_local unsigned current_cpu_;
+  std::function<void(unsigned)> notify_cpu_;  // set_threaded
+  std::function<void(const std::function<void(Cpu&)>&)> each_cpu_;
+  // fn on every CPU: at once, or through set_threaded's `each`.
+  void for_each_cpu(const std::function<void(Cpu&)>& fn);
   VirtualClock* clock_for_aps_ = nullptr;
   unsigned cpus_announced_ = 1;  // CPUs in fw_cfg and the ACPI tables (MachineConfig::cpus)
   std::unique_ptr<IsaIrqRouter> isa_irq_;

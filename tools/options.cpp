@@ -345,6 +345,19 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
                   std::to_string(kMaxCpus));
             c.cpus = unsigned(n);
           });
+  o.value("--accel", "tcg,thread=multi|single",
+          "with -smp N: thread=multi runs each CPU on its own host thread\n"
+          "(interpreter only); thread=single (default) runs them in turn",
+          [&](const std::string& v) {
+            // QEMU's spelling: -accel tcg,thread=multi (the accelerator name may be left out).
+            std::string rest = v.rfind("tcg,", 0) == 0 ? v.substr(4) : v;
+            if (rest == "thread=multi")
+              c.smp_threads = true;
+            else if (rest == "thread=single" || v == "tcg")
+              c.smp_threads = false;
+            else
+              bad("bad --accel '" + v + "': expected tcg,thread=multi or tcg,thread=single");
+          });
   o.value("--on-triple-fault", "reset|exit",
           "on a triple fault, reset the CPU like a PC (default; memory is\n"
           "kept) or print the CPU state and exit with status 3",

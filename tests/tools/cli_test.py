@@ -116,6 +116,14 @@ with tempfile.TemporaryDirectory() as d:
     check("-smp with a one-CPU option", ["run", "-smp", "2", "--trace", "-", "--bios", exit_rom],
           2, err_has="works with one CPU only", one_line=True)
     check("-smp 2 runs a guest that never starts CPU 1", ["run", "-smp", "2", "--bios", exit_rom], 67)
+    check("bad --accel", ["run", "-smp", "2", "-accel", "tcg,thread=lots", "--bios", exit_rom], 2,
+          err_has="expected tcg,thread=multi or tcg,thread=single", one_line=True)
+    check("threads on: a guest that never starts CPU 1",
+          ["run", "-smp", "2", "--accel", "tcg,thread=multi", "--bios", exit_rom], 67)
+    check("threads on with --stats-interval", ["run", "-smp", "2", "--accel", "tcg,thread=multi",
+          "--stats-interval", "100", "--stats-file", os.path.join(d, "s.jsonl"), "--bios", exit_rom],
+          2, err_has="works with one CPU only",
+          one_line=True)
     # Without --bios the machine runs Debian's SeaBIOS; with no disk it finds nothing to boot
     # and says so on COM1 (its text console goes to the serial port, like QEMU -nographic).
     sb_serial = os.path.join(d, "seabios.txt")

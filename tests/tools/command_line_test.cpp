@@ -167,6 +167,21 @@ TEST(CommandLine, BadNumbersNameTheOption) {
             "bad memory size '0': give MiB between 1 and 3072");
 }
 
+// --accel (QEMU's -accel tcg,thread=multi): parallel vCPU threads, or the default round-robin.
+TEST(CommandLine, AccelThreads) {
+  Result r = parse({"run", "-smp", "2", "-accel", "tcg,thread=multi"});
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(r.parsed.config.smp_threads);
+  EXPECT_EQ(r.parsed.config.cpus, 2u);
+  r = parse({"run", "--accel=thread=multi", "--accel", "tcg,thread=single"});
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_FALSE(r.parsed.config.smp_threads);
+  EXPECT_EQ(error_of({"run", "--accel", "kvm"}),
+            "bad --accel 'kvm': expected tcg,thread=multi or tcg,thread=single");
+  EXPECT_EQ(error_of({"run", "--accel", "tcg,thread=many"}),
+            "bad --accel 'tcg,thread=many': expected tcg,thread=multi or tcg,thread=single");
+}
+
 // A value is the next argument whatever it looks like, or follows '=' (possibly empty).
 TEST(CommandLine, ValueSyntax) {
   Result r = parse({"run", "--kernel", "k", "--append", "--quiet", "--trace", "-", "-m", "-5"});

@@ -4,30 +4,19 @@
    APIC at 0xFEE00000 (ID register, CPUID.1:EBX[31:24], IA32_APIC_BASE.BSP), a fixed IPI goes
    each way, the IOAPIC delivers the PIT's pin 2 to the AP only when its destination says so,
    and both CPUs add to one counter with LOCK CMPXCHG until it holds the exact total. */
-#include "platform.h"
+#include "smp_boot.h"
 
-#define TRAMPOLINE 0x8000u  /* SIPI vector 8: CS = 0x0800, EIP = 0 */
+#define TRAMPOLINE SMP_TRAMPOLINE
 #define AP_IPI_VECTOR 0x60
 #define BSP_IPI_VECTOR 0x61
 #define PIT_VECTOR 0x70
 #define ITERATIONS 150000u
-
-#define LAPIC_ICR_LOW 0x300
-#define LAPIC_ICR_HIGH 0x310
-
-extern char gdt_desc[];  /* lib/boot.asm: the flat GDT (0x08 code, 0x10 data) and the IDT */
-extern char idt_desc[];
 
 static volatile uint32_t counter, go;
 static volatile uint32_t ap_ready, ap_done, ap_apic_id, ap_cpuid_id, ap_apic_base;
 static volatile uint32_t ap_ipi_count, bsp_ipi_count, ap_pit_count, bsp_pit_count, ap_pit_bad;
 static volatile uint32_t retries[2];
 static uint32_t ap_stack[1024];
-
-static void send_ipi(uint8_t dest, uint32_t low) {
-  lapic_write(LAPIC_ICR_HIGH, (uint32_t)dest << 24);
-  lapic_write(LAPIC_ICR_LOW, low);
-}
 
 static uint32_t cpu_index(void) { return lapic_read(LAPIC_ID) >> 24; }
 
@@ -91,17 +80,6 @@ __attribute__((noreturn, used)) static void ap_main(void) {
   for (;;) __asm__ volatile("cli; hlt");
 }
 
-/* Real-mode trampoline (hand-assembled; it runs at 0x8000 with CS = 0x0800):
-     cli; xor ax,ax; mov ds,ax; o32 lgdt [0x8100]; mov eax,cr0; or al,1; mov cr0,eax;
-     jmp dword 0x08:0x8040
-   at 0x8040, 32-bit: mov ax,0x10; mov ds/es/ss/fs/gs,ax; mov esp,[0x8108]; jmp [0x810C] */
-static const uint8_t trampoline16[] = {
-    0xFA, 0x31, 0xC0, 0x8E, 0xD8, 0x66, 0x0F, 0x01, 0x16, 0x00, 0x81, 0x0F, 0x20, 0xC0,
-    0x0C, 0x01, 0x0F, 0x22, 0xC0, 0x66, 0xEA, 0x40, 0x80, 0x00, 0x00, 0x08, 0x00};
-static const uint8_t trampoline32[] = {
-    0x66, 0xB8, 0x10, 0x00, 0x8E, 0xD8, 0x8E, 0xC0, 0x8E, 0xD0, 0x8E, 0xE0, 0x8E, 0xE8,
-    0x8B, 0x25, 0x08, 0x81, 0x00, 0x00, 0xFF, 0x25, 0x0C, 0x81, 0x00, 0x00};
-
 int main(void) {
   set_trap_handler(AP_IPI_VECTOR, ap_ipi_handler);
   set_trap_handler(BSP_IPI_VECTOR, bsp_ipi_handler);
@@ -113,8 +91,9 @@ int main(void) {
   __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0x1B));
   check_eq("BSP flag on CPU 0", 0x100, lo & 0x100, 3);
 
-  memcpy((void*)TRAMPOLINE, trampoline16, sizeof trampoline16);
-  memcpy((void*)(TRAMPOLINE + 0x40), trampoline32, sizeof trampoline32);
+  /* The trampoline (smp_boot.h), started by hand to check INIT de-assert and a second SIPI. */
+  memcpy((void*)TRAMPOLINE, smp_trampoline16, sizeof smp_trampoline16);
+  memcpy((void*)(TRAMPOLINE + 0x40), smp_trampoline32, sizeof smp_trampoline32);
   memcpy((void*)(TRAMPOLINE + 0x100), gdt_desc, 6);
   *(volatile uint32_t*)(TRAMPOLINE + 0x108) = (uint32_t)&ap_stack[1024];
   *(volatile uint32_t*)(TRAMPOLINE + 0x10C) = (uint32_t)&ap_main;

@@ -1,0 +1,206 @@
+// --accel tcg,thread=multi: the machine's CPUs on parallel host threads (docs/design.md "SMP
+// vCPUs on host threads"; QEMU's MTTCG). CPU 0 runs on the thread that calls run(), which
+// also services the devices (timers, host I/O, the serial port); CPUs 1..N-1 each on a thread
+// of their own. Device models stay single-threaded behind the big lock (bql_).
+#include <cinttypes>
+#include <csignal>
+#include <cstdio>
+
+#include "interp/interrupts.h"
+#include "interp/segments.h"
+#include "monitor/machine.h"
+#include "monitor/pc_platform.h"
+#include "monitor/script_runner.h"
+#include "monitor/vcpu_sync.h"
+
+namespace softcpu {
+
+namespace {
+
+// Instructions a vCPU runs between looks at its work queue, exit and stop requests (a kick
+// ends a run sooner).
+constexpr uint64_t kThreadBudget = 100000;
+// Longest sleep of a waiting vCPU thread (a kick wakes it at once).
+constexpr auto kApWait = std::chrono::milliseconds(50);
+// Longest sleep of CPU 0's thread while another CPU runs: a timer another CPU armed through
+// the APIC page while this thread slept fires at most this late.
+constexpr auto kCpu0IdleCap = std::chrono::milliseconds(2);
+
+}  // namespace
+
+void Machine::setup_threads() {
+  sync_ = std::make_unique<VcpuSync>(*mem_);
+  mem_->track_code_per_cpu(config_.cpus);
+  mem_->set_device_lock(&bql_);
+  interp_->set_attention(&kicked_);
+  sync_->add_cpu(cpu_, &kicked_, [this] { mailbox_.wake(); });
+  for (auto& v : aps_) {
+    v->interp->set_attention(&v->kicked);
+    sync_->add_cpu(v->cpu, &v->kicked, nullptr);
+  }
+  auto wrap = [this](Cpu& c) {
+    locked_acks_.push_back(std::make_unique<LockedAcknowledge>(c.intc, bql_));
+    cpu_set_interrupt_controller(c, locked_acks_.back().get());
+  };
+  wrap(cpu_);
+  for (auto& v : aps_) wrap(v->cpu);
+  platform_->set_threaded(
+      [this](unsigned k) {
+        // A CPU's own thread needs no kick: the run loop looks at Cpu::events.
+        if (int(k) != VcpuSync::current()) sync_->kick(k);
+      },
+      [this](const std::function<void(Cpu&)>& fn) { sync_->each(fn); });
+}
+
+// CPU 0's thread only.
+void Machine::reset_exclusive(unsigned index) {
+  sync_->start_exclusive(index, false);
+  {
+    std::lock_guard hold(bql_);
+    system_reset();
+  }
+  sync_->end_exclusive(index, false);
+}
+
+bool Machine::finish_exit_threaded(unsigned index, Cpu& c, uint64_t& tsc_offset, ExitReason r,
+                                   int& status) {
+  bool reset = false;
+  {
+    std::lock_guard hold(bql_);
+    const bool ok = r != EXIT_TRIPLE_FAULT &&
+                    (!(r >= EXIT_IO && r <= EXIT_HLT) || run_trapped(c, tsc_offset, index));
+    if (!ok) {
+      if (index) std::fprintf(stderr, "softcpu: CPU %u:\n", index);
+      report_triple_fault(c);
+      if (!config_.reset_on_triple_fault) {
+        status = 3;
+        request_exit(3);
+        return false;
+      }
+      std::fprintf(stderr, "softcpu: resetting the machine (--on-triple-fault=reset)\n");
+      reset_requested_ = true;
+      if (index) aps_[index - 1]->wait_for_sipi = true;  // it runs nothing more until the reset
+    }
+    reset = reset_requested_;
+  }
+  // The reset is CPU 0's thread's to do (it reads its CPU outside the big lock): another CPU
+  // kicks it, and it resets at its next pass (run_threads), with every CPU out of guest code.
+  if (reset) {
+    if (index == 0) reset_exclusive(0);
+    else sync_->kick(0);
+  }
+  return true;
+}
+
+void Machine::ap_thread(unsigned index) {
+  VcpuSync::set_current(int(index));
+  platform_->set_current_cpu(index);
+  Vcpu& v = *aps_[index - 1];
+  Cpu& c = v.cpu;
+  int status = 0;
+  while (!threads_stop_.load()) {
+    // From exec_start to exec_end this thread alone touches its CPU; outside, an exclusive
+    // section (a reset on CPU 0's thread) may.
+    sync_->exec_start(index);
+    sync_->begin_pass(index);
+    if (v.wait_for_sipi || (c.halted && !cpu_interrupt_deliverable(c))) {
+      v.halted_for_good = v.wait_for_sipi || !(c.eflags & IF);
+      sync_->exec_end(index);
+      if (!threads_stop_.load()) sync_->wait(index, kApWait);
+      continue;
+    }
+    v.halted_for_good = false;
+    const ExitReason r = v.interp->run(kThreadBudget);
+    ++v.exits[r];
+    const bool go_on = r == EXIT_REQUEST || r == EXIT_BUDGET ||
+                       finish_exit_threaded(index, c, v.tsc_offset, r, status);
+    sync_->exec_end(index);
+    if (!go_on) break;
+    if (r != EXIT_REQUEST && r != EXIT_BUDGET && cpu0_idle_.load(std::memory_order_relaxed))
+      mailbox_.wake();  // a device may have news for CPU 0's thread
+  }
+}
+
+int Machine::run_threads(const std::chrono::steady_clock::time_point* deadline) {
+  VcpuSync::set_current(0);
+  platform_->set_current_cpu(0);
+  threads_stop_ = false;
+  for (size_t k = 0; k < aps_.size(); ++k)
+    aps_[k]->thread = std::thread([this, k] { ap_thread(unsigned(k + 1)); });
+  int status = 0;
+  const uint64_t icount_start = cpu_.icount;
+  for (;;) {
+    if (int requested = exit_status_.load(); requested >= 0) {
+      status = requested;
+      break;
+    }
+    if (deadline && std::chrono::steady_clock::now() >= *deadline) {
+      std::fprintf(stderr, "softcpu: timeout after %g seconds; stopping the guest at %04x:%08x\n",
+                   *config_.timeout_seconds, cpu_.seg[CS].selector, cpu_.eip);
+      status = 124;
+      break;
+    }
+    uint64_t budget = kThreadBudget;
+    // --insn-limit counts CPU 0, as with one thread.
+    if (config_.insn_limit && !within_insn_limit(cpu_.icount - icount_start, budget, status)) break;
+    sync_->begin_pass(0);
+    bool reset = false;
+    {
+      std::lock_guard hold(bql_);
+      service_devices();
+      reset = reset_requested_;
+    }
+    if (reset) {  // a device asked (from a host callback, or another CPU's I/O), or a triple fault
+      reset_exclusive(0);
+      continue;
+    }
+    if (cpu_.halted && !cpu_interrupt_deliverable(cpu_)) {
+      bool others_done = true;
+      for (auto& v : aps_) others_done = others_done && v->halted_for_good;
+      if (!(cpu_.eflags & IF) && others_done) {
+        std::fprintf(stderr, "softcpu: guest halted with interrupts disabled at %04x:%08x; "
+                     "stopping\n", cpu_.seg[CS].selector, cpu_.eip);
+        powered_off_ = true;
+        status = 0;
+        break;
+      }
+      // As idle(): until the next device timer, host input, a kick or the deadline.
+      auto wake = std::chrono::steady_clock::now() +
+                  (others_done ? std::chrono::milliseconds(50) : kCpu0IdleCap);
+      {
+        std::lock_guard hold(bql_);
+        const uint64_t next = clock_.next_deadline();
+        if (next != VirtualClock::NEVER) {
+          const uint64_t now = clock_.now_ns();
+          wake = std::min(wake, std::chrono::steady_clock::now() +
+                                    std::chrono::nanoseconds(next > now ? next - now : 0));
+        }
+        if (script_)
+          wake = std::min(wake, std::chrono::steady_clock::now() +
+                                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                        std::chrono::duration<double>(std::min(script_->wake_in(), 1.0))));
+      }
+      if (deadline) wake = std::min(wake, *deadline);
+      cpu0_idle_ = true;
+      if (!mailbox_.has_work() && !kicked_.load()) mailbox_.wait_until(wake);
+      cpu0_idle_ = false;
+      ++idle_waits_;
+      continue;
+    }
+    sync_->exec_start(0);
+    const ExitReason r = interp_->run(budget);
+    sync_->exec_end(0);
+    ++exits_[r];
+    if (r == EXIT_REQUEST || r == EXIT_BUDGET) continue;
+    if (!finish_exit_threaded(0, cpu_, tsc_offset_, r, status)) break;
+  }
+  threads_stop_ = true;
+  for (unsigned k = 1; k <= aps_.size(); ++k) sync_->kick(k);
+  for (auto& v : aps_)
+    if (v->thread.joinable()) v->thread.join();
+  // A CPU that stopped the machine (triple fault with --on-triple-fault exit) set the status.
+  if (int requested = exit_status_.load(); requested >= 0 && status == 0) status = requested;
+  return status;
+}
+
+}  // namespace softcpu
