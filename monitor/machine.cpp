@@ -139,6 +139,7 @@ Machine::Machine(const MachineConfig& config, std::unique_ptr<PhysicalMemory> me
   cpu_.cache = &cache_;
   cache_.set_limits(config.tcache);
   interp_ = std::make_unique<Interpreter>(cpu_, cache_);
+  interp_->set_attention(&kicked_);  // kick(): hypercall handlers, a processor set's slice end
   if (config_.jit) start_translator();
   std::string bios = config.bios_path;
   if (bios.empty()) {
@@ -396,7 +397,6 @@ void Machine::load_bios(const std::string& path) {
 
 void Machine::set_hypercall_handler(HypercallHandler* handler) {
   hypercalls_ = handler;
-  interp_->set_attention(handler ? &kicked_ : nullptr);
 }
 
 void Machine::serve_posted_jobs() { mailbox_.drain(); }
@@ -410,6 +410,7 @@ void Machine::kick() {
 void Machine::request_exit(int status) {
   int none = -1;
   exit_status_.compare_exchange_strong(none, status);
+  mailbox_.wake();  // a halted guest (or its processor set's scheduler) looks at it at once
 }
 
 void Machine::register_stats() {
@@ -876,6 +877,14 @@ void Machine::idle(std::optional<std::chrono::steady_clock::time_point> deadline
       return;
     }
   }
+  const auto wake = idle_wake(deadline);
+  if (!mailbox_.has_work()) mailbox_.wait_until(wake);
+}
+
+// When a halted guest must look around again: its next timer, the run's deadline, a console
+// script's, or kIdleSleep from now.
+std::chrono::steady_clock::time_point Machine::idle_wake(
+    std::optional<std::chrono::steady_clock::time_point> deadline) {
   auto wake = std::chrono::steady_clock::now() + kIdleSleep;
   const uint64_t next = clock_.next_deadline();
   if (next != VirtualClock::NEVER) {
@@ -890,7 +899,7 @@ void Machine::idle(std::optional<std::chrono::steady_clock::time_point> deadline
                               std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                   std::chrono::duration<double>(s)));
   }
-  if (!mailbox_.has_work()) mailbox_.wait_until(wake);
+  return wake;
 }
 
 void Machine::run_on_cpu_thread(const std::function<void()>& job) {
@@ -921,6 +930,14 @@ void Machine::run_cpu_jobs() {
 }
 
 int Machine::run() {
+  begin_run();
+  SliceEnd e;
+  do e = run_slice(false);
+  while (e.kind != SliceEnd::STOPPED);
+  return end_run(e.status);
+}
+
+void Machine::begin_run() {
   {
     std::lock_guard lock(running_mu_);
     running_ = true;
@@ -931,24 +948,38 @@ int Machine::run() {
     sampler_ = std::make_unique<Sampler>(cpu_);
     interp_->set_sampler(sampler_->pending(), &Sampler::hook, sampler_.get());
   }
-  const bool has_deadline = config_.timeout_seconds.has_value();
-  const auto deadline =
-      started_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                     std::chrono::duration<double>(has_deadline ? *config_.timeout_seconds : 0));
-  int status = 0;
-  // --insn-limit counts retired instructions, faults (also those of trapped instructions the
-  // monitor runs) and interrupt deliveries, so a guest that faults forever reaches it too.
-  const InterpCounters& ic = interp_->counters();
-  uint64_t trapped_faults = 0;
+  rs_ = RunState{};
+  rs_.has_deadline = config_.timeout_seconds.has_value();
+  rs_.deadline = started_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                std::chrono::duration<double>(rs_.has_deadline ? *config_.timeout_seconds : 0));
   // Counted from this run's start: a machine loaded from a snapshot (--loadvm) keeps its icount.
-  const uint64_t icount_start = cpu_.icount;
-  auto executed = [&] {
-    return cpu_.icount - icount_start + ic.exceptions + ic.interrupts + trapped_faults;
-  };
+  rs_.icount_start = cpu_.icount;
   if (!config_.save_on_exit_path.empty()) {
     std::signal(SIGINT, note_stop_signal);
     std::signal(SIGTERM, note_stop_signal);
   }
+}
+
+void Machine::end_slice() {
+  slice_over_.store(true, std::memory_order_relaxed);
+  kick();
+}
+
+Machine::SliceEnd Machine::run_slice(bool sliced, std::chrono::steady_clock::time_point end) {
+  const bool timed = sliced && end != std::chrono::steady_clock::time_point::max();
+  const bool has_deadline = rs_.has_deadline;
+  const auto deadline = rs_.deadline;
+  int status = 0;
+  // --insn-limit counts retired instructions, faults (also those of trapped instructions the
+  // monitor runs) and interrupt deliveries, so a guest that faults forever reaches it too.
+  const InterpCounters& ic = interp_->counters();
+  uint64_t& trapped_faults = rs_.trapped_faults;
+  const uint64_t icount_start = rs_.icount_start;
+  auto executed = [&] {
+    return cpu_.icount - icount_start + ic.exceptions + ic.interrupts + trapped_faults;
+  };
+  auto stopped = [&] { return SliceEnd{SliceEnd::STOPPED, status, {}}; };
+  if (sliced) slice_over_.store(false, std::memory_order_relaxed);
   for (;;) {
     if (const int sig = g_stop_signal.load()) {
       std::fprintf(stderr, "softcpu: stopped by signal %d\n", sig);
@@ -956,14 +987,17 @@ int Machine::run() {
     }
     if (int requested = exit_status_.load(); requested >= 0) {
       status = requested;
-      break;
+      return stopped();
     }
     if (has_deadline && std::chrono::steady_clock::now() >= deadline) {
       std::fprintf(stderr, "softcpu: timeout after %g seconds; stopping the guest at %04x:%08x\n",
                    *config_.timeout_seconds, cpu_.seg[CS].selector, cpu_.eip);
       status = 124;
-      break;
+      return stopped();
     }
+    if (sliced && (slice_over_.load(std::memory_order_relaxed) ||
+                   (timed && std::chrono::steady_clock::now() >= end)))
+      return {SliceEnd::PREEMPTED, 0, {}};
     uint64_t budget = kRunBudget;
     if (config_.insn_limit) {
       const uint64_t done = executed();
@@ -971,7 +1005,7 @@ int Machine::run() {
         std::fprintf(stderr, "softcpu: instruction limit of %" PRIu64 " reached; stopping the "
                      "guest at %04x:%08x\n", *config_.insn_limit, cpu_.seg[CS].selector, cpu_.eip);
         status = 124;
-        break;
+        return stopped();
       }
       budget = std::min<uint64_t>(budget, *config_.insn_limit - done);
     }
@@ -986,14 +1020,14 @@ int Machine::run() {
     if (gdb_target_) {
       bool stop = false;
       const bool handled = serve_debugger(status, stop);
-      if (stop) break;
+      if (stop) return stopped();
       if (handled) continue;
     }
     if (cpu_.halted && !cpu_interrupt_deliverable(cpu_)) {
       if (!aps_.empty()) {  // -smp: the other CPUs run while CPU 0 waits
         bool stop = false;
         const bool ran = run_aps(status, stop);
-        if (stop) break;
+        if (stop) return stopped();
         if (ran) continue;
       }
       if (!(cpu_.eflags & IF) && gdb_stub_ && gdb_stub_->connected()) {
@@ -1008,7 +1042,14 @@ int Machine::run() {
                      "stopping\n", cpu_.seg[CS].selector, cpu_.eip);
         powered_off_ = true;
         status = 0;
-        break;
+        return stopped();
+      }
+      if (sliced && !det_) {
+        // A processor set's thread is not spent waiting: the scheduler runs others and
+        // brings this one back at `wake` or when its mailbox gets something.
+        ++idle_waits_;
+        if (mailbox_.has_work()) continue;
+        return {SliceEnd::IDLE, 0, idle_wake(has_deadline ? std::optional(deadline) : std::nullopt)};
       }
       idle(has_deadline ? std::optional(deadline) : std::nullopt);
       ++idle_waits_;
@@ -1042,21 +1083,22 @@ int Machine::run() {
     }
     ++exits_[r];
     const uint64_t retired = cpu_.icount;
-    if (!finish_exit(r, status)) break;
-    if (hypercalls_) {
-      kicked_.store(0, std::memory_order_relaxed);
-      hypercalls_->poll(cpu_);
-    }
+    if (!finish_exit(r, status)) return stopped();
+    kicked_.store(0, std::memory_order_relaxed);  // kick(): the run has returned
+    if (hypercalls_) hypercalls_->poll(cpu_);
     if (r >= EXIT_IO && r <= EXIT_HLT && cpu_.icount == retired) ++trapped_faults;
     if (!aps_.empty()) {  // -smp: round-robin, a slice for each other CPU
       bool stop = false;
       run_aps(status, stop);
-      if (stop) break;
+      if (stop) return stopped();
     }
     if (r == EXIT_DEBUG && gdb_target_ &&
         gdb_target_->run_state() == CpuDebugTarget::RunState::RUNNING)
       debugger_stop(stop_event_from_hit(cpu_.debug_hit));
   }
+}
+
+int Machine::end_run(int status) {
   // A console script reports a step left unfinished and decides the status.
   if (script_) status = script_->finish(status);
   wall_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
