@@ -3,19 +3,35 @@
 namespace softcpu {
 
 void CpuMailbox::post(Job job) {
+  void (*notify)(void*);
+  void* ctx;
   {
     std::lock_guard<std::mutex> lock(mu_);
     jobs_.push_back(std::move(job));
+    notify = notify_;
+    ctx = notify_ctx_;
   }
   cv_.notify_one();
+  if (notify) notify(ctx);
 }
 
 void CpuMailbox::wake() {
+  void (*notify)(void*);
+  void* ctx;
   {
     std::lock_guard<std::mutex> lock(mu_);
     woken_ = true;
+    notify = notify_;
+    ctx = notify_ctx_;
   }
   cv_.notify_one();
+  if (notify) notify(ctx);
+}
+
+void CpuMailbox::set_notify(void (*notify)(void*), void* ctx) {
+  std::lock_guard<std::mutex> lock(mu_);
+  notify_ = notify;
+  notify_ctx_ = ctx;
 }
 
 size_t CpuMailbox::drain() {

@@ -22,8 +22,13 @@ class CpuMailbox {
   // CPU thread: sleep until something is posted, wake() is called, or `deadline`.
   void wait_until(std::chrono::steady_clock::time_point deadline);
   bool has_work() const;
+  // `notify(ctx)` is called after every post() and wake(), on the poster's thread and outside
+  // the box's lock (a processor set's scheduler learns that an idle CPU has work).
+  void set_notify(void (*notify)(void*), void* ctx);
 
  private:
+  void (*notify_)(void*) = nullptr;  // under mu_
+  void* notify_ctx_ = nullptr;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Job> jobs_;

@@ -142,6 +142,7 @@ Machine::Machine(const MachineConfig& config, std::unique_ptr<PhysicalMemory> me
   cpu_.cache = &cache_;
   cache_.set_limits(config.tcache);
   interp_ = std::make_unique<Interpreter>(cpu_, cache_);
+  interp_->set_attention(&kicked_);  // kick(): hypercall handlers, a processor set's slice end
   if (config_.jit) start_translator();
   std::string bios = config.bios_path;
   if (bios.empty()) {
@@ -400,7 +401,6 @@ void Machine::load_bios(const std::string& path) {
 
 void Machine::set_hypercall_handler(HypercallHandler* handler) {
   hypercalls_ = handler;
-  interp_->set_attention(handler ? &kicked_ : nullptr);
 }
 
 void Machine::serve_posted_jobs() { mailbox_.drain(); }
@@ -414,6 +414,7 @@ void Machine::kick() {
 void Machine::request_exit(int status) {
   int none = -1;
   exit_status_.compare_exchange_strong(none, status);
+  mailbox_.wake();  // a halted guest (or its processor set's scheduler) looks at it at once
 }
 
 void Machine::register_stats() {
@@ -894,6 +895,14 @@ void Machine::idle(std::optional<std::chrono::steady_clock::time_point> deadline
       return;
     }
   }
+  const auto wake = idle_wake(deadline);
+  if (!mailbox_.has_work()) mailbox_.wait_until(wake);
+}
+
+// When a halted guest must look around again: its next timer, the run's deadline, a console
+// script's, or kIdleSleep from now.
+std::chrono::steady_clock::time_point Machine::idle_wake(
+    std::optional<std::chrono::steady_clock::time_point> deadline) {
   auto wake = std::chrono::steady_clock::now() + kIdleSleep;
   const uint64_t next = clock_.next_deadline();
   if (next != VirtualClock::NEVER) {
@@ -908,7 +917,7 @@ void Machine::idle(std::optional<std::chrono::steady_clock::time_point> deadline
                               std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                   std::chrono::duration<double>(s)));
   }
-  if (!mailbox_.has_work()) mailbox_.wait_until(wake);
+  return wake;
 }
 
 void Machine::run_on_cpu_thread(const std::function<void()>& job) {
@@ -939,6 +948,16 @@ void Machine::run_cpu_jobs() {
 }
 
 int Machine::run() {
+  begin_run();
+  // Threads on: the loop of machine_threads.cpp instead of the slices below.
+  if (sync_) return end_run(run_threads(rs_.has_deadline ? &rs_.deadline : nullptr));
+  SliceEnd e;
+  do e = run_slice(false);
+  while (e.kind != SliceEnd::STOPPED);
+  return end_run(e.status);
+}
+
+void Machine::begin_run() {
   {
     std::lock_guard lock(running_mu_);
     running_ = true;
@@ -949,43 +968,58 @@ int Machine::run() {
     sampler_ = std::make_unique<Sampler>(cpu_);
     interp_->set_sampler(sampler_->pending(), &Sampler::hook, sampler_.get());
   }
-  const bool has_deadline = config_.timeout_seconds.has_value();
-  const auto deadline =
-      started_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                     std::chrono::duration<double>(has_deadline ? *config_.timeout_seconds : 0));
-  int status = 0;
-  // --insn-limit counts retired instructions, faults (also those of trapped instructions the
-  // monitor runs) and interrupt deliveries, so a guest that faults forever reaches it too.
-  const InterpCounters& ic = interp_->counters();
-  uint64_t trapped_faults = 0;
+  rs_ = RunState{};
+  rs_.has_deadline = config_.timeout_seconds.has_value();
+  rs_.deadline = started_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                std::chrono::duration<double>(rs_.has_deadline ? *config_.timeout_seconds : 0));
   // Counted from this run's start: a machine loaded from a snapshot (--loadvm) keeps its icount.
-  const uint64_t icount_start = cpu_.icount;
-  auto executed = [&] {
-    return cpu_.icount - icount_start + ic.exceptions + ic.interrupts + trapped_faults;
-  };
+  rs_.icount_start = cpu_.icount;
   if (!config_.save_on_exit_path.empty()) {
     std::signal(SIGINT, note_stop_signal);
     std::signal(SIGTERM, note_stop_signal);
   }
-  // Threads on: the loop of machine_threads.cpp instead of this one.
-  if (sync_) status = run_threads(has_deadline ? &deadline : nullptr);
-  else for (;;) {
+}
+
+void Machine::end_slice() {
+  slice_over_.store(true, std::memory_order_relaxed);
+  kick();
+}
+
+Machine::SliceEnd Machine::run_slice(bool sliced, std::chrono::steady_clock::time_point end) {
+  const bool timed = sliced && end != std::chrono::steady_clock::time_point::max();
+  const bool has_deadline = rs_.has_deadline;
+  const auto deadline = rs_.deadline;
+  int status = 0;
+  // --insn-limit counts retired instructions, faults (also those of trapped instructions the
+  // monitor runs) and interrupt deliveries, so a guest that faults forever reaches it too.
+  const InterpCounters& ic = interp_->counters();
+  uint64_t& trapped_faults = rs_.trapped_faults;
+  const uint64_t icount_start = rs_.icount_start;
+  auto executed = [&] {
+    return cpu_.icount - icount_start + ic.exceptions + ic.interrupts + trapped_faults;
+  };
+  auto stopped = [&] { return SliceEnd{SliceEnd::STOPPED, status, {}}; };
+  if (sliced) slice_over_.store(false, std::memory_order_relaxed);
+  for (;;) {
     if (const int sig = g_stop_signal.load()) {
       std::fprintf(stderr, "softcpu: stopped by signal %d\n", sig);
       request_exit(128 + sig);
     }
     if (int requested = exit_status_.load(); requested >= 0) {
       status = requested;
-      break;
+      return stopped();
     }
     if (has_deadline && std::chrono::steady_clock::now() >= deadline) {
       std::fprintf(stderr, "softcpu: timeout after %g seconds; stopping the guest at %04x:%08x\n",
                    *config_.timeout_seconds, cpu_.seg[CS].selector, cpu_.eip);
       status = 124;
-      break;
+      return stopped();
     }
+    if (sliced && (slice_over_.load(std::memory_order_relaxed) ||
+                   (timed && std::chrono::steady_clock::now() >= end)))
+      return {SliceEnd::PREEMPTED, 0, {}};
     uint64_t budget = kRunBudget;
-    if (config_.insn_limit && !within_insn_limit(executed(), budget, status)) break;
+    if (config_.insn_limit && !within_insn_limit(executed(), budget, status)) return stopped();
     service_devices();
     if (break_icount_ && cpu_.icount >= *break_icount_ && gdb_target_ &&
         gdb_target_->run_state() != CpuDebugTarget::RunState::STOPPED) {
@@ -997,14 +1031,14 @@ int Machine::run() {
     if (gdb_target_) {
       bool stop = false;
       const bool handled = serve_debugger(status, stop);
-      if (stop) break;
+      if (stop) return stopped();
       if (handled) continue;
     }
     if (cpu_.halted && !cpu_interrupt_deliverable(cpu_)) {
       if (!aps_.empty()) {  // -smp: the other CPUs run while CPU 0 waits
         bool stop = false;
         const bool ran = run_aps(status, stop);
-        if (stop) break;
+        if (stop) return stopped();
         if (ran) continue;
       }
       if (!(cpu_.eflags & IF) && gdb_stub_ && gdb_stub_->connected()) {
@@ -1019,7 +1053,14 @@ int Machine::run() {
                      "stopping\n", cpu_.seg[CS].selector, cpu_.eip);
         powered_off_ = true;
         status = 0;
-        break;
+        return stopped();
+      }
+      if (sliced && !det_) {
+        // A processor set's thread is not spent waiting: the scheduler runs others and
+        // brings this one back at `wake` or when its mailbox gets something.
+        ++idle_waits_;
+        if (mailbox_.has_work()) continue;
+        return {SliceEnd::IDLE, 0, idle_wake(has_deadline ? std::optional(deadline) : std::nullopt)};
       }
       idle(has_deadline ? std::optional(deadline) : std::nullopt);
       ++idle_waits_;
@@ -1053,21 +1094,22 @@ int Machine::run() {
     }
     ++exits_[r];
     const uint64_t retired = cpu_.icount;
-    if (!finish_exit(r, status)) break;
-    if (hypercalls_) {
-      kicked_.store(0, std::memory_order_relaxed);
-      hypercalls_->poll(cpu_);
-    }
+    if (!finish_exit(r, status)) return stopped();
+    kicked_.store(0, std::memory_order_relaxed);  // kick(): the run has returned
+    if (hypercalls_) hypercalls_->poll(cpu_);
     if (r >= EXIT_IO && r <= EXIT_HLT && cpu_.icount == retired) ++trapped_faults;
     if (!aps_.empty()) {  // -smp: round-robin, a slice for each other CPU
       bool stop = false;
       run_aps(status, stop);
-      if (stop) break;
+      if (stop) return stopped();
     }
     if (r == EXIT_DEBUG && gdb_target_ &&
         gdb_target_->run_state() == CpuDebugTarget::RunState::RUNNING)
       debugger_stop(stop_event_from_hit(cpu_.debug_hit));
   }
+}
+
+int Machine::end_run(int status) {
   // A console script reports a step left unfinished and decides the status.
   if (script_) status = script_->finish(status);
   wall_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();

@@ -65,8 +65,35 @@ class Machine {
   ~Machine();
 
   // Run until the guest exits, halts for good, triple-faults or times out.
-  // Returns the process exit status (see machine_config.h).
+  // Returns the process exit status (see machine_config.h). The same as begin_run(), then
+  // run_slice() without an end until it stops, then end_run().
   int run();
+
+  // The run in slices, for a processor set's pool of host threads (monitor/hv/scheduler.h):
+  // begin_run() once, run_slice() until it returns STOPPED (on any thread, one at a time),
+  // then end_run(status), which returns the run's final status as run() does.
+  struct SliceEnd {
+    enum Kind : uint8_t {
+      PREEMPTED,  // end_slice() was called: the guest has more to run
+      IDLE,       // halted with nothing to deliver: nothing to run before `wake` or a wake hook
+      STOPPED,    // the run is over with `status` (exit request, power-off, fault, timeout)
+    } kind = STOPPED;
+    int status = 0;
+    std::chrono::steady_clock::time_point wake{};
+  };
+  void begin_run();
+  // `sliced`: return at end_slice(), at `end` (looked at between interpreter runs, at most
+  // kRunBudget instructions apart) and when idle; else only when the run is over.
+  SliceEnd run_slice(bool sliced, std::chrono::steady_clock::time_point end =
+                                      std::chrono::steady_clock::time_point::max());
+  int end_run(int status);
+  // Any thread: the current slice ends at the next block boundary (run_slice returns
+  // PREEMPTED). A request made between slices is forgotten when the next one starts.
+  void end_slice();
+  // Called (any thread, and never under a lock of the machine's) when an idle machine may have
+  // something to run: a job or a wake posted to its CPU mailbox (host I/O, run_on_cpu_thread,
+  // an exit request). Set once, before the machine runs.
+  void set_wake_hook(void (*hook)(void*), void* ctx) { mailbox_.set_notify(hook, ctx); }
 
   Cpu& cpu() { return cpu_; }
   PhysicalMemory& memory() { return *mem_; }
@@ -269,6 +296,16 @@ class Machine {
   uint64_t trap_ops_[TRAP_COUNT] = {};
   HypercallHandler* hypercalls_ = nullptr;
   std::atomic<uint8_t> kicked_{0};  // Interpreter::set_attention
+  // begin_run() .. end_run(): what run() kept in locals, kept between slices.
+  struct RunState {
+    bool has_deadline = false;
+    std::chrono::steady_clock::time_point deadline{};
+    uint64_t trapped_faults = 0;
+    uint64_t icount_start = 0;
+  } rs_;
+  std::atomic<bool> slice_over_{false};  // end_slice()
+  std::chrono::steady_clock::time_point idle_wake(
+      std::optional<std::chrono::steady_clock::time_point> deadline);
   std::chrono::steady_clock::time_point started_;
   double wall_seconds_ = 0;
 

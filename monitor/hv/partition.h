@@ -19,6 +19,8 @@ class PhysicalMemory;
 
 namespace softcpu::hv {
 
+class Scheduler;
+
 enum class PartitionState : uint8_t {
   STOPPED,      // built or stopped by the primary; `partition start` runs it
   RUNNING,
@@ -67,6 +69,8 @@ class Partition {
   // command: it does not wait to be started again, so the system may end without it.
   std::atomic<bool> stopped_by_guest_{false};
   std::vector<Loan> loans_;  // pages this partition lent out, in lending order
+  // The primary's processor set, which its CPU mailbox wakes when it idles (null: secondary).
+  Scheduler* wake_scheduler_ = nullptr;
   // Wall time its vCPU ran: the runs that ended, and the start of the current one (under the
   // primary's mutex).
   double run_seconds_ = 0;

@@ -64,6 +64,9 @@ std::string system_stats_text(const std::vector<PartitionCounters>& parts) {
     row("instructions", stats_number(double(p.instructions)));
     row("exits", stats_number(double(p.exits)));
     row("run_seconds", stats_number(p.run_seconds));
+    row("cpu_seconds", stats_number(p.cpu_seconds));
+    row("slices", stats_number(double(p.slices)));
+    row("preemptions", stats_number(double(p.preemptions)));
     row("mips", stats_number(p.run_seconds > 0 ? double(p.instructions) / p.run_seconds / 1e6 : 0));
     row("stage2_violations", stats_number(double(p.stage2_violations)));
     row("interrupts", stats_number(double(p.interrupts)));
@@ -90,6 +93,9 @@ std::string system_stats_json(const std::vector<PartitionCounters>& parts) {
            ", \"instructions\": " + stats_number(double(p.instructions)) +
            ", \"exits\": " + stats_number(double(p.exits)) +
            ", \"run_seconds\": " + stats_number(p.run_seconds) +
+           ", \"cpu_seconds\": " + stats_number(p.cpu_seconds) +
+           ", \"slices\": " + stats_number(double(p.slices)) +
+           ", \"preemptions\": " + stats_number(double(p.preemptions)) +
            ", \"stage2_violations\": " + stats_number(double(p.stage2_violations)) +
            ", \"interrupts\": " + stats_number(double(p.interrupts)) +
            ", \"memory_bytes\": " + stats_number(double(p.memory_bytes)) + ", \"vcpus\": [";

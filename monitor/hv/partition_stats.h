@@ -28,6 +28,11 @@ struct PartitionCounters {
   uint32_t stage2_pages = 0;
   uint64_t stage2_violations = 0;
   double run_seconds = 0;      // wall time its vCPUs ran (every start to stop, summed)
+  // Its processor set's threads (the primary's scheduler; 0 for the secondary's partitions):
+  // host time in its slices, slices run, and slices ended by the time limit.
+  double cpu_seconds = 0;
+  uint64_t slices = 0;
+  uint64_t preemptions = 0;
   uint64_t instructions = 0;   // sums over the vCPUs
   uint64_t exits = 0;
   uint64_t interrupts = 0;

@@ -65,8 +65,34 @@ static MachineMemory make_memory(const SystemConfig& c) {
   }
 }
 
+// The primary's processor set: the threads of the set its hypervisor names, and its slice. A
+// system built in code without hypervisors (or naming no set) gets a thread per partition.
+static std::unique_ptr<Scheduler> make_primary_scheduler(const SystemConfig& c) {
+  for (const auto& h : c.hypervisors) {
+    if (h.kind != HypervisorKind::PRIMARY || h.processor_set.empty()) continue;
+    for (const auto& set : c.processor_sets)
+      if (set.name == h.processor_set)
+        return std::make_unique<ProcessorSetScheduler>(set.name, set.threads, h.time_slice_us);
+    throw ConfigError{"hypervisor '" + h.name + "': no processor set named '" + h.processor_set + "'"};
+  }
+  unsigned n = 0;
+  for (const auto& p : c.partitions) {
+    bool secondary = false;
+    for (const auto& h : c.hypervisors)
+      if (h.name == p.hypervisor) secondary = h.kind == HypervisorKind::SECONDARY;
+    n += !secondary;
+  }
+  return std::make_unique<ProcessorSetScheduler>("default", std::max(n, 1u), 10000);
+}
+
+// A partition's CPU mailbox got a job or a wake: its processor set looks at it again.
+void PrimaryHypervisor::wake_hook(void* partition) {
+  auto* p = static_cast<Partition*>(partition);
+  if (p->wake_scheduler_) p->wake_scheduler_->wake(p->id_);
+}
+
 PrimaryHypervisor::PrimaryHypervisor(const SystemConfig& config)
-    : config_(config), memory_(make_memory(config)), scheduler_(make_scheduler()) {
+    : config_(config), memory_(make_memory(config)), scheduler_(make_primary_scheduler(config)) {
   for (const auto& pc : config_.pools) {
     if (pc.size == 0 || pc.size % kPage)
       throw ConfigError{"memory pool '" + pc.name + "': the size must be a positive multiple of 4 KiB"};
@@ -187,6 +213,10 @@ void PrimaryHypervisor::build_partition(const PartitionConfig& given, unsigned i
   mc.view = device_view(pc);  // only its devices and memory; the rest of the PC is concealed
   p->machine_ = std::make_unique<Machine>(mc, std::move(mem));
   Partition* self = p.get();
+  if (!on_secondary(*p)) {
+    p->wake_scheduler_ = scheduler_.get();
+    p->machine_->set_wake_hook(&PrimaryHypervisor::wake_hook, self);
+  }
   p->machine_->set_hv_commands([this, self](std::string_view cmd, bool* handled) {
     return gdb_command(*self, cmd, handled);
   });
@@ -247,8 +277,22 @@ void PrimaryHypervisor::start(const std::string& name) {
   p.stopped_by_guest_ = false;
   p.machine_->clear_exit_request();
   Machine* m = p.machine_.get();
-  sched.start(p.id_, SchedulableVcpu{name, [m] { return m->run(); }, [m] { m->request_exit(0); }},
-              [this, &p](int status) { on_stopped(p, status); });
+  SchedulableVcpu v;
+  v.name = name;
+  v.run = [m] { return m->run(); };
+  v.request_stop = [m] { m->request_exit(0); };
+  v.begin = [m] { m->begin_run(); };
+  v.slice = [m](SteadyTime end) {
+    const Machine::SliceEnd e = m->run_slice(true, end);
+    return SliceResult{e.kind == Machine::SliceEnd::PREEMPTED ? SliceResult::PREEMPTED
+                       : e.kind == Machine::SliceEnd::IDLE    ? SliceResult::IDLE
+                                                              : SliceResult::STOPPED,
+                       e.status, e.wake};
+  };
+  v.end = [m](int status) { return m->end_run(status); };
+  v.end_slice = [m] { m->end_slice(); };
+  v.time_slice_us = p.config_.time_slice_us.value_or(0);
+  sched.start(p.id_, std::move(v), [this, &p](int status) { on_stopped(p, status); });
 }
 
 void PrimaryHypervisor::on_stopped(Partition& p, int status) {
@@ -371,6 +415,10 @@ std::string PrimaryHypervisor::gdb_command(Partition& p, std::string_view cmd, b
   };
   auto answer = std::make_shared<Answer>();  // outlives this call if the answer comes late
   bool done = false;
+  // The command may need another partition of this thread's processor set (its counters, a
+  // lend): the set runs the others on an extra thread while this one waits.
+  Scheduler* set = on_secondary(p) ? nullptr : scheduler_.get();
+  if (set) set->blocking(true);
   p.machine_->while_parked([&] {
     // Posted once parked, so the command's jobs on this CPU run on the primary's thread.
     post_command(std::string(cmd), [answer](const std::string& text) {
@@ -384,6 +432,7 @@ std::string PrimaryHypervisor::gdb_command(Partition& p, std::string_view cmd, b
       answer->cv.wait_for(lock, std::chrono::milliseconds(20));
     done = answer->done;
   });
+  if (set) set->blocking(false);
   if (done) return answer->text;
   return "partition '" + p.name() + "' is being stopped; the command goes on in the primary "
          "hypervisor\n";
@@ -488,6 +537,12 @@ PartitionCounters PrimaryHypervisor::counters(Partition& p, bool with_machine_js
     c.instructions += v.instructions;
     c.exits += v.exits;
     c.interrupts += v.interrupts;
+  }
+  if (!on_secondary(p)) {
+    const SliceStats u = scheduler_->usage(p.id_);
+    c.cpu_seconds = u.cpu_seconds;
+    c.slices = u.slices;
+    c.preemptions = u.preemptions;
   }
   // Read after the CPU job: a run that ended meanwhile has its state and status set.
   c.state = state_name(p.state());

@@ -96,9 +96,12 @@ class PrimaryHypervisor {
   // kind secondary start and stop through it; the primary still decides when. Owned here.
   void attach_secondary(std::unique_ptr<Scheduler> secondary);
   bool on_secondary(const Partition& p) const;
+  // The primary's scheduler: its processor set's threads and slices (docs/config.md).
+  const Scheduler& scheduler() const { return *scheduler_; }
 
  private:
   void build_partition(const PartitionConfig& pc, unsigned id);
+  static void wake_hook(void* partition);  // Machine::set_wake_hook
   void map_now(Partition& p, uint32_t guest_page, uint32_t machine_page, uint8_t perms);
   void unmap_now(Partition& p, uint32_t guest_page);
   void on_stopped(Partition& p, int status);
@@ -109,13 +112,15 @@ class PrimaryHypervisor {
 
   SystemConfig config_;
   MachineMemory memory_;
+  // The primary's processor set (make_primary_scheduler), before partitions_: it outlives the
+  // machines, whose CPU mailboxes wake it (Partition::wake_hook) until they are destroyed.
+  std::unique_ptr<Scheduler> scheduler_;
   std::vector<std::unique_ptr<Partition>> partitions_;
   struct Pool {
     std::string name;
     std::vector<uint32_t> free;  // machine pages not yet handed to a dynamic region
   };
   std::vector<Pool> pools_;
-  std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<Scheduler> secondary_;  // after partitions_: goes first
   Scheduler& scheduler_for(const Partition& p);
   std::mutex mu_;  // partition state changes; lend/take_back

@@ -1,26 +1,179 @@
 #include "monitor/hv/scheduler.h"
 
+#include <algorithm>
+
 namespace softcpu::hv {
 
-ThreadPerVcpuScheduler::~ThreadPerVcpuScheduler() {
-  for (auto& t : threads_)
-    if (t.joinable()) t.join();
+ProcessorSetScheduler::ProcessorSetScheduler(std::string set_name, unsigned threads,
+                                             uint32_t slice_us)
+    : set_(std::move(set_name)), threads_(std::max(threads, 1u)),
+      slice_us_(slice_us ? slice_us : 10000) {
+  for (unsigned k = 0; k < threads_; ++k) workers_.emplace_back([this, k] { worker_main(k); });
+  ticker_ = std::thread([this] { ticker_main(); });
 }
 
-void ThreadPerVcpuScheduler::start(unsigned id, SchedulableVcpu vcpu,
-                                   std::function<void(int)> on_stop) {
-  if (threads_.size() <= id) threads_.resize(id + 1);
-  join(id);
-  threads_[id] = std::thread([vcpu = std::move(vcpu), on_stop = std::move(on_stop)] {
-    const int status = vcpu.run();
-    on_stop(status);
-  });
+ProcessorSetScheduler::~ProcessorSetScheduler() {
+  {
+    std::lock_guard lock(mu_);
+    quit_ = true;
+  }
+  work_cv_.notify_all();
+  tick_cv_.notify_all();
+  for (auto& t : workers_) t.join();  // no blocking() can add one now: nothing runs
+  ticker_.join();
 }
 
-void ThreadPerVcpuScheduler::join(unsigned id) {
-  if (id < threads_.size() && threads_[id].joinable()) threads_[id].join();
+std::chrono::microseconds ProcessorSetScheduler::slice_of(const Entry& e) const {
+  return std::chrono::microseconds(e.vcpu.time_slice_us ? e.vcpu.time_slice_us : slice_us_);
 }
 
-std::unique_ptr<Scheduler> make_scheduler() { return std::make_unique<ThreadPerVcpuScheduler>(); }
+void ProcessorSetScheduler::make_ready_locked(unsigned id, Entry& e) {
+  e.state = State::READY;
+  ready_.push_back(id);
+  work_cv_.notify_one();
+}
+
+void ProcessorSetScheduler::start(unsigned id, SchedulableVcpu vcpu,
+                                  std::function<void(int)> on_stop) {
+  join(id);  // the last run has left
+  std::lock_guard lock(mu_);
+  auto e = std::make_unique<Entry>();
+  e->vcpu = std::move(vcpu);
+  e->on_stop = std::move(on_stop);
+  Entry& ref = *e;
+  entries_[id] = std::move(e);
+  make_ready_locked(id, ref);
+}
+
+void ProcessorSetScheduler::join(unsigned id) {
+  std::unique_lock lock(mu_);
+  done_cv_.wait(lock, [&] { return !entries_.count(id); });
+}
+
+void ProcessorSetScheduler::wake(unsigned id) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return;
+  Entry& e = *it->second;
+  if (e.state == State::IDLE) make_ready_locked(id, e);
+  else e.woken = true;
+}
+
+SliceStats ProcessorSetScheduler::usage(unsigned id) const {
+  std::lock_guard lock(mu_);
+  auto it = usage_.find(id);
+  SliceStats u = it == usage_.end() ? SliceStats{} : it->second;
+  auto e = entries_.find(id);
+  if (e != entries_.end() && e->second->state == State::RUNNING)  // the slice so far
+    u.cpu_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                   e->second->slice_start).count();
+  return u;
+}
+
+void ProcessorSetScheduler::blocking(bool begin) {
+  std::lock_guard lock(mu_);
+  if (!begin) {
+    --blocked_;
+    return;
+  }
+  ++blocked_;
+  if (workers_.size() < threads_ + blocked_) {
+    const unsigned k = unsigned(workers_.size());
+    workers_.emplace_back([this, k] { worker_main(k); });
+  }
+  work_cv_.notify_all();
+}
+
+void ProcessorSetScheduler::worker_main(unsigned) {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    work_cv_.wait(lock, [&] {
+      return quit_ || (!ready_.empty() && running_ < threads_ + blocked_);
+    });
+    if (quit_) return;
+    ++running_;
+    const unsigned id = ready_.front();
+    ready_.pop_front();
+    Entry& e = *entries_.at(id);  // stays until this thread erases it
+    e.state = State::RUNNING;
+    e.woken = false;
+    e.ended = false;
+    const SteadyTime t0 = std::chrono::steady_clock::now();
+    e.slice_start = t0;
+    e.slice_end = t0 + slice_of(e);
+    // With others waiting the slice ends by itself at its time (the ticker may wake late on a
+    // loaded host); alone it runs on until the ticker sees someone else ready.
+    const SteadyTime end = ready_.empty() ? SteadyTime::max() : e.slice_end;
+    tick_cv_.notify_one();
+    lock.unlock();
+    if (!e.begun) {
+      e.vcpu.begin();
+      e.begun = true;
+    }
+    const SliceResult r = e.vcpu.slice(end);
+    const SteadyTime t1 = std::chrono::steady_clock::now();
+    int status = 0;
+    if (r.kind == SliceResult::STOPPED) {
+      status = e.vcpu.end(r.status);
+      e.on_stop(status);  // outside mu_: it takes the hypervisor's locks
+    }
+    lock.lock();
+    --running_;
+    work_cv_.notify_one();  // a place on the set is free (after an extra worker's turn)
+    SliceStats& u = usage_[id];
+    ++u.slices;
+    u.cpu_seconds += std::chrono::duration<double>(t1 - t0).count();
+    switch (r.kind) {
+      case SliceResult::STOPPED:
+        entries_.erase(id);
+        done_cv_.notify_all();
+        break;
+      case SliceResult::PREEMPTED:
+        if (!ready_.empty()) ++u.preemptions;  // else it just goes on
+        make_ready_locked(id, e);
+        break;
+      case SliceResult::IDLE:
+        ++u.idle_ends;
+        if (e.woken) {  // something arrived meanwhile: look again at once
+          make_ready_locked(id, e);
+        } else {
+          e.state = State::IDLE;
+          e.wake_at = r.wake;
+          tick_cv_.notify_one();
+        }
+        break;
+    }
+  }
+}
+
+// Ends the slices that are over while others wait (one alone runs on: its slice is extended)
+// and queues idle partitions whose wake time has come.
+void ProcessorSetScheduler::ticker_main() {
+  std::unique_lock lock(mu_);
+  while (!quit_) {
+    const SteadyTime now = std::chrono::steady_clock::now();
+    SteadyTime next = SteadyTime::max();
+    for (auto& [id, ptr] : entries_) {
+      Entry& e = *ptr;
+      if (e.state == State::RUNNING && !e.ended) {
+        if (e.slice_end <= now) {
+          if (ready_.empty()) {
+            e.slice_end = now + slice_of(e);
+          } else {
+            e.ended = true;
+            e.vcpu.end_slice();  // atomics only: fine under mu_
+            continue;
+          }
+        }
+        next = std::min(next, e.slice_end);
+      } else if (e.state == State::IDLE) {
+        if (e.wake_at <= now) make_ready_locked(id, e);
+        else next = std::min(next, e.wake_at);
+      }
+    }
+    if (next == SteadyTime::max()) tick_cv_.wait(lock);
+    else tick_cv_.wait_until(lock, next);
+  }
+}
 
 }  // namespace softcpu::hv

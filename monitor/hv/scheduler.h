@@ -1,22 +1,55 @@
-// How the primary hypervisor runs its partitions' vCPUs on host threads. Built today: one host
-// thread per partition (ThreadPerPartition), whatever the processor set says; the round-robin
-// and priority schedulers that multiplex vCPUs onto a set's threads with time slices (issue
-// 13's goal, issue 14's priority scheduler) come in behind this interface.
+// How a hypervisor runs its partitions' vCPUs on host threads. The primary's scheduler is a
+// processor set's pool (ProcessorSetScheduler): the set's N host threads run its partitions in
+// round-robin time slices; a partition with several vCPUs is scheduled as one unit (its vCPUs
+// take turns inside its slice, like -smp on one thread). The secondary hypervisor
+// (monitor/hv/secondary.h) is another Scheduler, with its own priority scheduling.
 #pragma once
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 namespace softcpu::hv {
 
-// What a scheduler runs: one partition's vCPU. run() returns when the partition stops
-// (power-off, triple fault, an exit request); `request_stop` makes it return soon (any thread).
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// How a slice of a partition's run ended (Machine::SliceEnd).
+struct SliceResult {
+  enum Kind : uint8_t { PREEMPTED, IDLE, STOPPED } kind = STOPPED;
+  int status = 0;   // STOPPED: the run's status before end()
+  SteadyTime wake{};  // IDLE: nothing to run before this (or a wake(id))
+};
+
+// What a scheduler runs: one partition (all its vCPUs). Whole, on a thread of its own: run()
+// returns when the partition stops (power-off, triple fault, an exit request). In slices (a
+// processor set's pool): begin() once, slice(end) until it returns STOPPED, then end(status),
+// which gives the final status; slice(end) returns by itself once `end` has passed (looked at
+// between interpreter runs), and end_slice() (any thread) makes it return at the next block
+// boundary. request_stop() makes either form stop soon (any thread).
 struct SchedulableVcpu {
   std::string name;
   std::function<int()> run;
   std::function<void()> request_stop;
+  std::function<void()> begin;
+  std::function<SliceResult(SteadyTime end)> slice;  // end: max() = until end_slice()
+  std::function<int(int)> end;
+  std::function<void()> end_slice;
+  uint32_t time_slice_us = 0;  // 0: the scheduler's
+};
+
+// Per partition (its id), summed over its runs: what it got of the processor set.
+struct SliceStats {
+  uint64_t slices = 0;       // slices run (a slice ends preempted, idle or stopped)
+  uint64_t preemptions = 0;  // slices ended at their time limit with others waiting
+  uint64_t idle_ends = 0;    // slices ended because the guest halted with nothing to do
+  double cpu_seconds = 0;    // host time on the set's threads
 };
 
 class Scheduler {
@@ -28,20 +61,67 @@ class Scheduler {
   virtual void start(unsigned id, SchedulableVcpu vcpu, std::function<void(int)> on_stop) = 0;
   // Wait until vCPU `id` (stopped or stopping) has left its thread; no-op if not started.
   virtual void join(unsigned id) = 0;
+  // Something may have become runnable in partition `id` (a job posted to its CPU, an exit
+  // request): an idle one is queued again. Any thread.
+  virtual void wake(unsigned) {}
+  virtual SliceStats usage(unsigned) const { return {}; }
+  // On a thread running a partition: it is about to wait for another thread (a gdb stub's
+  // command that the primary answers, maybe with a job on another partition of the set), and
+  // after. Meanwhile the set may run its other partitions on an extra thread.
+  virtual void blocking(bool) {}
 };
 
-// One host thread per vCPU, for as long as it runs.
-class ThreadPerVcpuScheduler final : public Scheduler {
+// A processor set: `threads` host threads that run the started partitions round-robin, each
+// for its time slice (SchedulableVcpu::time_slice_us, else `slice_us`) while others wait; a
+// partition alone on a thread is not interrupted. A partition whose guest halts (HLT, nothing
+// to deliver) leaves the thread at once and is queued again at its next timer or when wake(id)
+// is called. A ticker thread ends slices (end_slice) and wakes idle partitions whose time came.
+// A partition blocked on another thread (blocking()) does not hold up the set: an extra worker
+// runs the others meanwhile.
+class ProcessorSetScheduler final : public Scheduler {
  public:
-  ~ThreadPerVcpuScheduler() override;
-  const char* name() const override { return "thread-per-vcpu"; }
+  ProcessorSetScheduler(std::string set_name, unsigned threads, uint32_t slice_us);
+  ~ProcessorSetScheduler() override;  // every started partition must have stopped (join)
+  const char* name() const override { return "round-robin"; }
   void start(unsigned id, SchedulableVcpu vcpu, std::function<void(int)> on_stop) override;
   void join(unsigned id) override;
+  void wake(unsigned id) override;
+  SliceStats usage(unsigned id) const override;
+  void blocking(bool begin) override;
+  unsigned threads() const { return threads_; }
+  const std::string& set_name() const { return set_; }
 
  private:
-  std::vector<std::thread> threads_;  // by id
-};
+  enum class State : uint8_t { READY, RUNNING, IDLE };
+  struct Entry {
+    SchedulableVcpu vcpu;
+    std::function<void(int)> on_stop;
+    State state = State::READY;
+    bool begun = false;   // begin() has run (by the worker that holds it)
+    bool woken = false;   // wake(id) while it ran: an idle end queues it again
+    bool ended = false;   // end_slice() was called for the current slice
+    SteadyTime slice_start{}, slice_end{}, wake_at{};
+  };
+  void worker_main(unsigned index);
+  void ticker_main();
+  void make_ready_locked(unsigned id, Entry& e);
+  std::chrono::microseconds slice_of(const Entry& e) const;
 
-std::unique_ptr<Scheduler> make_scheduler();
+  std::string set_;
+  unsigned threads_;
+  uint32_t slice_us_;
+  unsigned running_ = 0;  // entries on a worker now (under mu_)
+  unsigned blocked_ = 0;  // of those, waiting in blocking(true): threads_ + blocked_ may run
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;  // ready_ got an entry, or quit
+  std::condition_variable done_cv_;  // an entry left (join)
+  std::condition_variable tick_cv_;  // a slice began, a partition went idle, or quit
+  std::map<unsigned, std::unique_ptr<Entry>> entries_;  // started and not yet stopped
+  std::deque<unsigned> ready_;                          // round-robin order
+  std::map<unsigned, SliceStats> usage_;                // by id, kept after a stop
+  bool quit_ = false;
+  std::vector<std::thread> workers_;  // threads_, and one more per blocking() at once
+  std::thread ticker_;
+};
 
 }  // namespace softcpu::hv

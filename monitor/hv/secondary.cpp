@@ -57,7 +57,7 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   }
   // Made ready from another thread: wake this partition's thread or preempt its vCPU.
   void nudge_locked(const VcpuBlock* v) {
-    if (idle_) cv_.notify_one();
+    if (idle_ || wants_processor_) cv_.notify_one();
     else if (current_ && v->tprio > current_->tprio) machine.kick();
   }
   void make_ready_locked(VcpuBlock* v, bool front);
@@ -67,8 +67,9 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   Machine& machine;
   ThinStats st_;
 
- private:
   using Lock = std::unique_lock<std::mutex>;
+
+ private:
   void save(Cpu& c, VcpuBlock* v) {
     std::copy(c.regs, c.regs + 8, v->ctx.regs);
     v->ctx.eip = c.eip;
@@ -123,7 +124,68 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   std::vector<VcpuBlock*> boosted_ready_;  // raised while ready: not moved (lazy inheritance)
   std::condition_variable cv_;
   bool idle_ = false;  // the thread sleeps in schedule_locked
+
+ public:
+  // The processor set (SecondaryHypervisor::processors_): whether this partition's thread
+  // holds a processor, waits for one, or was asked to give its one up.
+  bool on_processor_ = false;
+  bool wants_processor_ = false;
+  bool yield_asked_ = false;
+  // The priority it competes with: its running vCPU's, else its best ready one's; -1: none.
+  int urgency_locked() {
+    if (current_) return int(current_->tprio);
+    const VcpuBlock* v = best_ready_locked();
+    return v ? int(v->tprio) : -1;
+  }
+  void acquire_processor_locked(Lock& lock);
+  void release_processor_locked();
+  void notify() { cv_.notify_all(); }
 };
+
+// Wait for a processor of the set: take a free one if no waiting partition is more urgent;
+// else ask the least urgent running one below us to give its one up. Meanwhile posted jobs are
+// served and a stop request ends the wait (the run then ends without guest code).
+void SecondaryHypervisor::Thin::acquire_processor_locked(Lock& lock) {
+  if (on_processor_) return;
+  wants_processor_ = true;
+  for (;;) {
+    if (machine.exit_requested()) break;
+    const int mine = urgency_locked();
+    bool first = true;
+    for (const auto& t : hv_.thins_)
+      if (t.get() != this && t->wants_processor_ && t->urgency_locked() > mine) first = false;
+    if (first && hv_.free_processors_ > 0) {
+      --hv_.free_processors_;
+      on_processor_ = true;
+      break;
+    }
+    if (first) {  // preempt the least urgent running partition below us, if any
+      Thin* victim = nullptr;
+      for (const auto& t : hv_.thins_)
+        if (t->on_processor_ && !t->yield_asked_ && t->urgency_locked() < mine &&
+            (!victim || t->urgency_locked() < victim->urgency_locked()))
+          victim = t.get();
+      if (victim) {
+        victim->yield_asked_ = true;
+        victim->machine.kick();
+      }
+    }
+    cv_.wait_for(lock, kIdlePoll);
+    lock.unlock();
+    machine.serve_posted_jobs();
+    lock.lock();
+  }
+  wants_processor_ = false;
+}
+
+void SecondaryHypervisor::Thin::release_processor_locked() {
+  yield_asked_ = false;
+  if (!on_processor_) return;
+  on_processor_ = false;
+  ++hv_.free_processors_;
+  for (const auto& t : hv_.thins_)
+    if (t->wants_processor_) t->notify();
+}
 
 void SecondaryHypervisor::Thin::reset_locked() {
   for (auto& v : vcpus_)
@@ -205,10 +267,14 @@ void SecondaryHypervisor::Thin::off_cpu_locked(Cpu& c, VcpuState state) {
 // Run the highest ready vCPU; with none, sleep until a wake, a due timeout or a stop request.
 void SecondaryHypervisor::Thin::schedule_locked(Cpu& c, Lock& lock) {
   for (;;) {
-    if (VcpuBlock* v = best_ready_locked()) {
-      dispatch_locked(c, v);
-      return;
+    if (best_ready_locked()) {
+      acquire_processor_locked(lock);  // may wait: the best ready vCPU may change meanwhile
+      if (VcpuBlock* v = best_ready_locked()) {
+        dispatch_locked(c, v);
+        return;
+      }
     }
+    release_processor_locked();  // nothing to run: the set's processor goes to another
     if (machine.exit_requested() || st_.live_vcpus == 0) return;  // run() ends with no vCPU on
     uint64_t until = hv_.now_ns() + uint64_t(std::chrono::nanoseconds(kIdlePoll).count());
     for (const auto& t : hv_.timeouts_)
@@ -244,6 +310,10 @@ void SecondaryHypervisor::Thin::poll(Cpu& c) {
   Lock lock(hv_.mu_);
   if (!hv_.timeouts_.empty()) hv_.expire_due_locked(hv_.now_ns());
   maybe_preempt_locked(c, lock);
+  if (yield_asked_) {  // a more urgent partition waits for our processor: give it, wait again
+    release_processor_locked();
+    acquire_processor_locked(lock);
+  }
 }
 
 void SecondaryHypervisor::Thin::set_tprio_locked(VcpuBlock* v) {
@@ -541,6 +611,10 @@ SecondaryHypervisor::SecondaryHypervisor(const HypervisorConfig& config, const S
     thins_.push_back(std::make_unique<Thin>(*this, pc, *m, *view, range, initial));
     m->set_hypercall_handler(thins_.back().get());
   }
+  processors_ = unsigned(std::max<size_t>(thins_.size(), 1));
+  for (const auto& set : system.processor_sets)
+    if (set.name == config.processor_set) processors_ = std::max(set.threads, 1u);
+  free_processors_ = processors_;
   timer_ = std::thread([this] { timer_main(); });
 }
 
@@ -597,9 +671,18 @@ void SecondaryHypervisor::start(unsigned id, SchedulableVcpu vcpu, std::function
     thin->reset_locked();
   }
   std::lock_guard g(threads_mu_);
-  threads_[id] = std::thread([vcpu = std::move(vcpu), on_stop = std::move(on_stop)] {
+  threads_[id] = std::thread([this, thin, vcpu = std::move(vcpu), on_stop = std::move(on_stop)] {
     tight_timers();
-    on_stop(vcpu.run());
+    if (thin) {  // guest code runs only on one of the set's processors
+      Thin::Lock lock(mu_);
+      thin->acquire_processor_locked(lock);
+    }
+    const int status = vcpu.run();
+    if (thin) {
+      std::lock_guard lock(mu_);
+      thin->release_processor_locked();
+    }
+    on_stop(status);
   });
 }
 

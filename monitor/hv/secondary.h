@@ -1,6 +1,7 @@
 // The secondary hypervisor (issue 14): runs the thin-guest partitions of the system on its own
-// host threads (one per partition, apart from the primary's) with a priority-based preemptive
-// scheduler, and serves their hypercalls (docs/hypercalls.md,
+// host threads (one per partition, apart from the primary's; at most its processor set's
+// `threads` of them run guest code at once, by one priority order across its partitions)
+// with a priority-based preemptive scheduler, and serves their hypercalls (docs/hypercalls.md,
 // guests/include/softcpu/hypercall.h). A thin guest has no scheduler of its own: each task is a
 // vCPU (a register context, monitor/hv/run_queue.h) that this hypervisor switches on the
 // partition's one CPU. It sees memory only through the partitions' read-only stage-2 views and
@@ -61,6 +62,9 @@ class SecondaryHypervisor final : public Scheduler {
   void set_console(std::function<void(const std::string& partition, std::string_view text)> out);
   // Whether the timer thread runs SCHED_FIFO (the host allowed it).
   bool timer_realtime() const { return timer_realtime_.load(); }
+  // Its processor set's threads: how many of its partitions run guest code at once (the rest
+  // wait, highest priority first). Without a set: as many as it has partitions.
+  unsigned processors() const { return processors_; }
 
   class Thin;  // one partition's vCPUs, run queue and hypercalls (secondary.cpp)
 
@@ -72,6 +76,10 @@ class SecondaryHypervisor final : public Scheduler {
 
   HypervisorConfig config_;
   SecondaryPort port_;
+  // The set's processors (under mu_): each partition's thread holds one while it runs guest
+  // code; one is handed to the waiting partition whose next vCPU has the highest priority.
+  unsigned processors_ = 1;
+  unsigned free_processors_ = 1;
   std::vector<std::unique_ptr<Thin>> thins_;
   std::map<unsigned, std::thread> threads_;  // by partition id
   std::mutex threads_mu_;

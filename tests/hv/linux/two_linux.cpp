@@ -7,8 +7,12 @@
 // is concealed); its disk's interrupt is routed to GSI 11, where Linux must put IRQ 14 (ACPI
 // interrupt source override).
 // usage: hv_two_linux VMLINUZ INITRD OUTDIR [PARTITIONS (default 2)] [DISK]
+// With HV_SET_THREADS=N in the environment the partitions share the primary's processor set of
+// N host threads (round-robin slices of HV_SLICE_US, default 10 ms); without it each has a
+// thread of its own.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -53,6 +57,15 @@ int main(int argc, char** argv) {
     p.machine.timeout_seconds = 300;
     p.memory.push_back({0, 128ull << 20, false, "", 0});
     s.partitions.push_back(p);
+  }
+  if (const char* t = std::getenv("HV_SET_THREADS")) {
+    s.processor_sets.push_back({"set0", unsigned(std::atoi(t)), 0});
+    HypervisorConfig h;
+    h.name = "primary";
+    h.processor_set = "set0";
+    if (const char* us = std::getenv("HV_SLICE_US")) h.time_slice_us = uint32_t(std::atoi(us));
+    s.hypervisors.push_back(h);
+    for (auto& p : s.partitions) p.hypervisor = "primary";
   }
   int status;
   const auto t0 = std::chrono::steady_clock::now();

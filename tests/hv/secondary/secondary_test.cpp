@@ -13,6 +13,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include <unistd.h>
 
@@ -204,6 +205,59 @@ TEST(Secondary, PrimaryStopsAnIdleThinPartition) {
   EXPECT_EQ(slurp(out).find("FAIL"), std::string::npos);
   unlink(out.c_str());
 }
+
+// The secondary's processor set: with one thread, of two partitions that never block (jmp $,
+// ordinary machines: one vCPU at the partition's priority) only the more urgent one runs, in
+// whatever order they started; when it stops the other runs. With two threads both run.
+void write_loop_rom(const std::string& path) {
+  std::vector<uint8_t> rom(0x10000, 0xF4);
+  rom[0xFFF0] = 0xEB;  // jmp $
+  rom[0xFFF1] = 0xFE;
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(rom.data()), long(rom.size()));
+}
+
+void run_two_on_secondary(unsigned threads) {
+  const std::string rom = temp_file();
+  write_loop_rom(rom);
+  SystemConfig s = system_with(rom, "/dev/null", true);
+  s.processor_sets.push_back({"rtset", threads, 0});
+  s.hypervisors[1].processor_set = "rtset";
+  s.partitions[0].name = "low";
+  s.partitions[0].machine.debugcons.clear();
+  s.partitions[0].priority = 10;
+  PartitionConfig high = s.partitions[0];
+  high.name = "high";
+  high.priority = 50;
+  s.partitions.push_back(high);
+  PrimaryHypervisor primary(s);
+  auto owned = std::make_unique<SecondaryHypervisor>(s.hypervisors[1], s, primary.secondary_port());
+  EXPECT_EQ(owned->processors(), threads);
+  primary.attach_secondary(std::move(owned));
+  primary.start("low");  // first: it has the processor until "high" wants it
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  primary.start("high");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const uint64_t low0 = primary.counters(primary.partition("low")).instructions;
+  const uint64_t high0 = primary.counters(primary.partition("high")).instructions;
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  const uint64_t low1 = primary.counters(primary.partition("low")).instructions;
+  const uint64_t high1 = primary.counters(primary.partition("high")).instructions;
+  EXPECT_GT(high1, high0 + 100000);
+  if (threads == 1) {
+    EXPECT_EQ(low1, low0);  // starved: the one processor is the more urgent partition's
+    primary.stop("high");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_GT(primary.counters(primary.partition("low")).instructions, low1 + 100000);
+  } else {
+    EXPECT_GT(low1, low0 + 100000);  // a processor each
+  }
+  primary.stop("low");
+  primary.stop("high");
+  unlink(rom.c_str());
+}
+
+TEST(Secondary, OneProcessorRunsTheMostUrgentPartition) { run_two_on_secondary(1); }
+TEST(Secondary, TwoProcessorsRunTwoPartitions) { run_two_on_secondary(2); }
 
 TEST(Secondary, WithoutTheSecondaryAThinPartitionIsRefused) {
   ASSERT_FALSE(guest_dir().empty()) << "HV_GUEST_DIR is not set (run through ctest)";

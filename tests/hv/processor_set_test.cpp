@@ -1,0 +1,199 @@
+// The primary's processor set (monitor/hv/scheduler.h): its N host threads run the partitions
+// in round-robin time slices. Partitions that count (jmp $) share one thread in proportion to
+// their slices; two threads run two at once; a partition halted with nothing to do takes no
+// slices yet wakes for work posted to it; stop, start and reset work on a shared thread.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "hv_test_util.h"
+#include "monitor/hv/primary.h"
+#include "monitor/machine.h"
+
+namespace softcpu::hv {
+namespace {
+
+using test::partition;
+using test::write_rom;
+
+// STI ; HLT ; JMP back: halts with interrupts on and nothing to deliver (no timer programmed),
+// so it waits for ever without powering off.
+const std::vector<uint8_t> kIdleForever = {0xFB, 0xF4, 0xEB, 0xFC};
+
+SystemConfig system_on_set(unsigned threads, uint32_t slice_us) {
+  SystemConfig s;
+  s.processor_sets.push_back({"set0", threads, 0});
+  HypervisorConfig h;
+  h.name = "primary";
+  h.processor_set = "set0";
+  h.time_slice_us = slice_us;
+  s.hypervisors.push_back(h);
+  return s;
+}
+
+PartitionConfig on_primary(PartitionConfig p) {
+  p.hypervisor = "primary";
+  return p;
+}
+
+template <typename F>
+bool wait_for(F done) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void run_for(std::chrono::milliseconds ms) { std::this_thread::sleep_for(ms); }
+
+TEST(ProcessorSet, ThreeCountersShareOneThreadByTheirSlices) {
+  const std::string loop = write_rom(test::kLoopForever);
+  SystemConfig s = system_on_set(1, 10000);
+  s.partitions.push_back(on_primary(partition("a", loop)));
+  s.partitions.push_back(on_primary(partition("b", loop)));
+  s.partitions.push_back(on_primary(partition("c", loop)));
+  s.partitions.back().time_slice_us = 30000;  // three times the hypervisor's 10 ms
+  PrimaryHypervisor hv(s);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (const char* n : {"a", "b", "c"}) hv.start(n);
+  run_for(std::chrono::milliseconds(2000));
+  std::vector<PartitionCounters> c;
+  for (const char* n : {"a", "b", "c"}) c.push_back(hv.counters(hv.partition(n)));
+  const double wall = seconds_since(t0);
+  for (const char* n : {"a", "b", "c"}) hv.stop(n);
+  double sum = 0;
+  for (const auto& p : c) {
+    std::printf("%s: %.3f s in %llu slices (%llu preempted), %llu instructions\n", p.name.c_str(),
+                p.cpu_seconds, (unsigned long long)p.slices, (unsigned long long)p.preemptions,
+                (unsigned long long)p.instructions);
+    // Every one made progress and was preempted for the others, many times.
+    EXPECT_GT(p.instructions, 10000u) << p.name;
+    EXPECT_GT(p.preemptions, 10u) << p.name;
+    sum += p.cpu_seconds;
+  }
+  // One thread: the slices never overlap (a thread per partition would give ~3x the wall).
+  EXPECT_LE(sum, wall * 1.02);
+  EXPECT_GT(sum, wall * 0.5);  // and the thread was busy (a loaded host takes some)
+  // c's slice is three times a's and b's: it gets about three times their share (less on a
+  // loaded host: each slice overruns by the ticker's wake-up latency, a few ms).
+  const double ra = c[2].cpu_seconds / c[0].cpu_seconds, rb = c[2].cpu_seconds / c[1].cpu_seconds;
+  EXPECT_GT(ra, 1.6) << c[0].cpu_seconds << " " << c[2].cpu_seconds;
+  EXPECT_LT(ra, 4.5) << c[0].cpu_seconds << " " << c[2].cpu_seconds;
+  EXPECT_GT(rb, 1.6) << c[1].cpu_seconds << " " << c[2].cpu_seconds;
+  EXPECT_LT(rb, 4.5) << c[1].cpu_seconds << " " << c[2].cpu_seconds;
+  // a and b have equal slices: equal shares, within a fifth.
+  EXPECT_NEAR(c[0].cpu_seconds / c[1].cpu_seconds, 1.0, 0.2);
+  unlink(loop.c_str());
+}
+
+TEST(ProcessorSet, TwoThreadsRunTwoPartitionsAtOnce) {
+  const std::string loop = write_rom(test::kLoopForever);
+  SystemConfig s = system_on_set(2, 4000);
+  s.partitions.push_back(on_primary(partition("a", loop)));
+  s.partitions.push_back(on_primary(partition("b", loop)));
+  PrimaryHypervisor hv(s);
+  const auto t0 = std::chrono::steady_clock::now();
+  hv.start("a");
+  hv.start("b");
+  run_for(std::chrono::milliseconds(800));
+  const auto a = hv.counters(hv.partition("a"));
+  const auto b = hv.counters(hv.partition("b"));
+  const double wall = seconds_since(t0);
+  hv.stop("a");
+  hv.stop("b");
+  // Each has a thread of its own for the whole time: never preempted, and together more
+  // thread time than the wall time (one thread could not give that).
+  EXPECT_EQ(a.preemptions, 0u);
+  EXPECT_EQ(b.preemptions, 0u);
+  EXPECT_GT(a.cpu_seconds + b.cpu_seconds, wall * 1.5);
+  EXPECT_GT(a.instructions, 10000u);
+  EXPECT_GT(b.instructions, 10000u);
+  unlink(loop.c_str());
+}
+
+TEST(ProcessorSet, AHaltedPartitionTakesNoSlices) {
+  const std::string loop = write_rom(test::kLoopForever);
+  const std::string idle = write_rom(kIdleForever);
+  SystemConfig s = system_on_set(1, 4000);
+  s.partitions.push_back(on_primary(partition("busy", loop)));
+  s.partitions.push_back(on_primary(partition("idle", idle)));
+  PrimaryHypervisor hv(s);
+  const auto t0 = std::chrono::steady_clock::now();
+  hv.start("busy");
+  hv.start("idle");
+  run_for(std::chrono::milliseconds(1000));
+  // Work posted to the halted partition's CPU (reading its counters is a job on its CPU) wakes
+  // it at once, not at its next idle timeout.
+  const auto q0 = std::chrono::steady_clock::now();
+  const auto i = hv.counters(hv.partition("idle"));
+  const double asked = seconds_since(q0);
+  const auto b = hv.counters(hv.partition("busy"));
+  const double wall = seconds_since(t0);
+  hv.stop("busy");
+  hv.stop("idle");
+  EXPECT_LT(i.instructions, 100u);  // it halted at once and stayed halted
+  EXPECT_LT(i.cpu_seconds, 0.1 * wall) << i.cpu_seconds << " of " << wall;
+  EXPECT_GT(b.cpu_seconds, 0.7 * wall) << b.cpu_seconds << " of " << wall;
+  EXPECT_LT(asked, 0.2);
+  EXPECT_GT(i.slices, 0u);
+  unlink(loop.c_str());
+  unlink(idle.c_str());
+}
+
+TEST(ProcessorSet, StopStartAndResetOnASharedThread) {
+  const std::string loop = write_rom(test::kLoopForever);
+  const std::string fault = write_rom(test::kTripleFault);
+  SystemConfig s = system_on_set(1, 2000);
+  s.partitions.push_back(on_primary(partition("looper", loop)));
+  s.partitions.push_back(on_primary(partition("other", loop)));
+  s.partitions.push_back(on_primary(partition("faulter", fault)));
+  PrimaryHypervisor hv(s);
+  Partition& looper = hv.partition("looper");
+  Partition& faulter = hv.partition("faulter");
+  for (const char* n : {"looper", "other", "faulter"}) hv.start(n);
+  ASSERT_TRUE(wait_for([&] { return faulter.state() != PartitionState::RUNNING; }));
+  EXPECT_EQ(faulter.state(), PartitionState::FAULTED);
+  ASSERT_TRUE(wait_for([&] { return hv.counters(looper).instructions > 1000; }));
+  hv.stop("looper");
+  EXPECT_EQ(looper.state(), PartitionState::STOPPED);
+  const uint64_t ran = hv.counters(looper).instructions;
+  run_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(hv.counters(looper).instructions, ran);  // stopped: no more slices
+  hv.start("looper");
+  ASSERT_TRUE(wait_for([&] { return hv.counters(looper).instructions > ran + 1000; }));
+  hv.reset("faulter");
+  ASSERT_TRUE(wait_for([&] { return faulter.state() != PartitionState::RUNNING; }));
+  EXPECT_EQ(faulter.state(), PartitionState::FAULTED);
+  hv.stop("looper");
+  hv.stop("other");
+  EXPECT_EQ(hv.partition("other").state(), PartitionState::STOPPED);
+  unlink(loop.c_str());
+  unlink(fault.c_str());
+}
+
+TEST(ProcessorSet, TheSystemEndsOnASharedThread) {
+  const std::string halt = write_rom(test::kHaltForGood);
+  const std::string loop = write_rom(test::kLoopForever);
+  SystemConfig s = system_on_set(1, 1000);
+  s.partitions.push_back(on_primary(partition("one", halt)));
+  s.partitions.push_back(on_primary(partition("service", loop)));
+  s.partitions.back().exit_on_poweroff = false;
+  s.partitions.push_back(on_primary(partition("two", halt)));
+  PrimaryHypervisor hv(s);
+  EXPECT_EQ(hv.run(), 0);
+  EXPECT_EQ(hv.partition("one").state(), PartitionState::POWERED_OFF);
+  EXPECT_EQ(hv.partition("two").state(), PartitionState::POWERED_OFF);
+  EXPECT_EQ(hv.partition("service").state(), PartitionState::STOPPED);
+  unlink(halt.c_str());
+  unlink(loop.c_str());
+}
+
+}  // namespace
+}  // namespace softcpu::hv
