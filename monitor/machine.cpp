@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cinttypes>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -66,6 +67,21 @@ constexpr uint64_t kJitInstallDelay = uint64_t(1) << 25;
 // run loop looks at this between interpreter runs (a halted guest within kIdleSleep).
 std::atomic<int> g_stop_signal{0};
 extern "C" void note_stop_signal(int sig) { g_stop_signal.store(sig); }
+
+// The thread contract of SMP on host threads (docs/design.md "SMP vCPUs on host threads"):
+// device work runs holding the big lock. Checked in debug builds, where it costs a load and
+// a compare per trapped instruction and per device service.
+#if SOFTCPU_DEBUG_CHECKS
+#define SOFTCPU_ASSERT_BIG_LOCK()                                                          \
+  do {                                                                                     \
+    if (sync_ && !bql_.held_by_me()) {                                                     \
+      std::fprintf(stderr, "softcpu: internal error: %s without the big lock\n", __func__); \
+      std::abort();                                                                        \
+    }                                                                                      \
+  } while (0)
+#else
+#define SOFTCPU_ASSERT_BIG_LOCK() ((void)0)
+#endif
 
 const char* exit_reason_name(unsigned r) {
   switch (r) {
@@ -552,6 +568,7 @@ void Machine::register_final_stats() {
 
 // Run the instruction the interpreter stopped before (I/O, CPUID, RDTSC, HLT, MSR).
 bool Machine::run_trapped(Cpu& c, uint64_t& tsc_offset, unsigned index) {
+  SOFTCPU_ASSERT_BIG_LOCK();
   const TrapOp op = trap_op(*c.trap_insn);
   ++trap_ops_[op];
   if (op == TRAP_VMCALL && hypercalls_) {
@@ -686,6 +703,7 @@ bool Machine::run_aps(int& status, bool& stop) {
 
 // Between interpreter runs: host work, device timers, COM1 input, FERR#.
 void Machine::service_devices() {
+  SOFTCPU_ASSERT_BIG_LOCK();
   mailbox_.drain();
   clock_.run_due();
   if (script_) script_->tick();  // before the UART looks for input the script may send
