@@ -343,7 +343,8 @@ void Machine::start_gdb_stub() {
 void Machine::boot_kernel_directly() {
   try {
     CpuEntryState entry =
-        load_direct_kernel(*mem_, config_.kernel_path, config_.append, config_.initrd_path);
+        load_direct_kernel(*mem_, config_.kernel_path, config_.append, config_.initrd_path,
+                           config_.view.extra_memory);
     // No firmware builds an MP table on this path: write one so Linux finds the IOAPIC.
     MpTableConfig mp;
     mp.cpus = uint8_t(config_.cpus);
