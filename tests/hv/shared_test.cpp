@@ -29,12 +29,7 @@ SystemConfig shared_system(const std::string& rom) {
   a.memory.push_back({0x1000000, 0x10000, true, "dyn", 0});     // a dynamic one
   s.partitions.push_back(a);
   s.partitions.push_back(partition("b", rom));
-  SharedRegionConfig sr;
-  sr.name = "mbox";
-  sr.size = 0x2000;
-  sr.maps.push_back({"a", kSharedA, 3, 0});
-  sr.maps.push_back({"b", kSharedB, 1, 0});  // read-only in b
-  s.shared.push_back(sr);
+  s.shared.push_back(test::shared_region("mbox", 0x2000, {{"a", kSharedA, 3, 0}, {"b", kSharedB, 1, 0}}));  // read-only in b
   return s;
 }
 

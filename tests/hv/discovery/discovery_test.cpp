@@ -76,12 +76,7 @@ TEST(Discovery, PartitionsSeeOnlyTheirDevicesAndInterrupts) {
   // with A and a dynamic region.
   s.pools.push_back({"dyn", 0x10000, 0});
   s.partitions[1].memory.push_back({0x1000000, 0x10000, true, "dyn", 0});
-  SharedRegionConfig shared;
-  shared.name = "mbox";
-  shared.size = 0x1000;
-  shared.maps.push_back({"a", 0x800000, 3, 0});
-  shared.maps.push_back({"b", 0xA00000, 3, 0});
-  s.shared.push_back(shared);
+  s.shared.push_back(test::shared_region("mbox", 0x1000, {{"a", 0x800000, 3, 0}, {"b", 0xA00000, 3, 0}}));
   PrimaryHypervisor hv(s);
   Partition& a = hv.partition("a");
   Partition& b = hv.partition("b");

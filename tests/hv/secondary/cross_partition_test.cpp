@@ -53,12 +53,7 @@ TEST(CrossPartition, WaitWakeThroughASharedPageAndLendingByHypercall) {
   s.pools.push_back({"dyn", 0x10000, 0});  // all of it goes to a's dynamic region at start
   s.partitions.push_back(thin("a", log_a, 0x01000000));
   s.partitions.push_back(thin("b", log_b, 0x02000000));
-  SharedRegionConfig sr;
-  sr.name = "mbox";
-  sr.size = 0x1000;
-  sr.maps.push_back({"a", 0x400000, 3, 0});
-  sr.maps.push_back({"b", 0x600000, 3, 0});
-  s.shared.push_back(sr);
+  s.shared.push_back(test::shared_region("mbox", 0x1000, {{"a", 0x400000, 3, 0}, {"b", 0x600000, 3, 0}}));
 
   PrimaryHypervisor primary(s);
   auto owned = std::make_unique<SecondaryHypervisor>(s.hypervisors[1], s, primary.secondary_port());
