@@ -369,11 +369,10 @@ uint32_t PcPlatform::setup_acpi_without_firmware(uint32_t ebda_rsdp_addr) {
 }
 
 // Where the PCI memory window may start: above the RAM at 0 and every other memory range the
-// guest is shown (DeviceView::extra_memory), rounded up to 1 MiB.
+// guest is shown (DeviceView::extra_memory; page aligned, below 3 GiB).
 uint32_t PcPlatform::memory_top() const {
   uint64_t top = mem_.ram_size();
   for (const E820Entry& e : view_.extra_memory) top = std::max(top, e.addr + e.size);
-  top = (top + 0xFFFFF) & ~uint64_t(0xFFFFF);
   return uint32_t(std::min<uint64_t>(top, 0xFEC00000u));
 }
 

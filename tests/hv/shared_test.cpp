@@ -107,6 +107,10 @@ TEST(Shared, E820AnnouncesEveryRegionWithItsType) {
   ASSERT_EQ(eb.size(), 2u);
   EXPECT_EQ(eb[1].addr, kSharedB);
   EXPECT_EQ(eb[1].type, E820_RESERVED);
+  // The ACPI PCI window starts above a's highest range (its dynamic region), b's above its
+  // shared page.
+  EXPECT_EQ(hv.partition("a").machine().platform().memory_top(), 0x1010000u);
+  EXPECT_EQ(hv.partition("b").machine().platform().memory_top(), kSharedB + 0x2000);
   // The CMOS memory size stays the RAM at 0 (no extended memory above 1 MiB here).
   EXPECT_EQ(hv.partition("a").machine().memory().ram_size(), 1u << 20);
   // The direct-boot map (Linux boot_params, Multiboot mmap) has them too, after the PC's.
