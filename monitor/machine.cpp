@@ -402,6 +402,11 @@ void Machine::set_hypercall_handler(HypercallHandler* handler) {
 
 void Machine::serve_posted_jobs() { mailbox_.drain(); }
 
+void Machine::flush_tlbs() {
+  tlb_flush(cpu_);
+  for (auto& v : aps_) tlb_flush(v->cpu);
+}
+
 void Machine::kick() {
   kicked_.store(1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // the flag before events (set_attention)

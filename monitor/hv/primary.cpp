@@ -245,16 +245,17 @@ void PrimaryHypervisor::map_now(Partition& p, uint32_t guest_page, uint32_t mach
                          perms & S2_X);
   else
     p.mem_->unmap_ram_page(Stage2Key(), guest_page);
-  if (p.machine_) tlb_flush(p.machine_->cpu());
+  if (p.machine_) p.machine_->flush_tlbs();  // every vCPU's
 }
 
 void PrimaryHypervisor::unmap_now(Partition& p, uint32_t guest_page) {
   // Decoded blocks and translations of the page go first (while its bytes are still there),
-  // then the mapping, then every TLB entry (one may map the page under any linear address).
+  // then the mapping, then every TLB entry of every vCPU (one may map the page under any
+  // linear address).
   if (p.machine_) drop_code(p.machine_->cpu(), guest_page * kPage, kPage);
   p.table_->unmap(guest_page);
   p.mem_->unmap_ram_page(Stage2Key(), guest_page);
-  if (p.machine_) tlb_flush(p.machine_->cpu());
+  if (p.machine_) p.machine_->flush_tlbs();  // every vCPU's
 }
 
 void PrimaryHypervisor::map(Partition& p, uint32_t guest_page, uint32_t machine_page,
