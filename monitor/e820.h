@@ -20,11 +20,14 @@ constexpr uint32_t EBDA_START = 0x9FC00;  // last KiB of the 640 KiB base memory
 // The map for a direct boot (no firmware), laid out as SeaBIOS reports it on QEMU: base memory
 // usable up to the EBDA, the EBDA and the BIOS segment F000 reserved, RAM from 1 MiB to the
 // end usable. The VGA hole 0xA0000-0xF0000 is absent (neither RAM nor reserved), as on a PC.
-std::vector<E820Entry> pc_e820_map(uint32_t ram_bytes);
+// `extra`: ranges beyond the RAM at 0 (a partition's other memory), appended in address order.
+std::vector<E820Entry> pc_e820_map(uint32_t ram_bytes, const std::vector<E820Entry>& extra = {});
 
 // What QEMU hands the firmware in fw_cfg "etc/e820" (hw/i386/pc.c): one RAM range from 0 to
 // the end of RAM below 4 GiB; the firmware carves out the EBDA and its own areas itself.
-std::vector<E820Entry> firmware_e820_map(uint32_t ram_bytes);
+// SeaBIOS (src/fw/paravirt.c qemu_cfg_e820) adds each RAM and reserved record above the CMOS
+// RAM size to its own map as it is, so `extra` reaches the guest's INT 15h E820.
+std::vector<E820Entry> firmware_e820_map(uint32_t ram_bytes, const std::vector<E820Entry>& extra = {});
 
 // Packed little-endian 20-byte records {u64 addr; u64 size; u32 type;}: Linux's struct
 // boot_e820_entry and QEMU's struct e820_entry have this layout.

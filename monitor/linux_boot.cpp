@@ -242,7 +242,8 @@ LinuxBootInfo load_bzimage(PhysicalMemory& mem, const std::vector<uint8_t>& imag
     put_le(zp, bp::ORIG_VIDEO_POINTS, 16, 2);
     put_le(zp, bp::ORIG_VIDEO_EGA_BX, 3, 2);  // colour, 256 KiB
   }
-  const std::vector<E820Entry> map = pc_e820_map(ram);
+  const std::vector<E820Entry> map = pc_e820_map(ram, options.extra_memory);
+  if (map.size() > bp::E820_MAX) throw BootError{"the memory map has more than 128 ranges"};
   const std::vector<uint8_t> records = encode_e820(map);
   zp[bp::E820_ENTRIES] = uint8_t(map.size());
   std::copy(records.begin(), records.end(), zp.begin() + bp::E820_TABLE);

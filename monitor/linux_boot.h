@@ -4,6 +4,7 @@
 // (struct boot_params) into guest RAM and enters the kernel in flat 32-bit protected mode.
 // Also the entry state and flat GDT that the Multiboot loader shares.
 #pragma once
+#include "monitor/e820.h"
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -76,6 +77,7 @@ struct LinuxBootOptions {
   // screen_info describes the 80x25 colour text mode a BIOS leaves (so vgacon finds what it
   // expects); false: orig_video_isVGA = 0 and no text geometry.
   bool vga_text = true;
+  std::vector<E820Entry> extra_memory;  // beyond the RAM at 0 (a partition's other memory)
 };
 
 struct LinuxBootInfo {

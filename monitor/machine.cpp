@@ -364,7 +364,8 @@ void Machine::start_gdb_stub() {
 void Machine::boot_kernel_directly() {
   try {
     CpuEntryState entry =
-        load_direct_kernel(*mem_, config_.kernel_path, config_.append, config_.initrd_path);
+        load_direct_kernel(*mem_, config_.kernel_path, config_.append, config_.initrd_path,
+                           config_.view.extra_memory);
     // No firmware builds an MP table on this path: write one so Linux finds the IOAPIC.
     MpTableConfig mp;
     mp.cpus = uint8_t(config_.cpus);
@@ -420,6 +421,11 @@ void Machine::set_hypercall_handler(HypercallHandler* handler) {
 }
 
 void Machine::serve_posted_jobs() { mailbox_.drain(); }
+
+void Machine::flush_tlbs() {
+  tlb_flush(cpu_);
+  for (auto& v : aps_) tlb_flush(v->cpu);
+}
 
 void Machine::kick() {
   kicked_.store(1, std::memory_order_relaxed);

@@ -96,6 +96,11 @@ class Machine {
   void set_wake_hook(void (*hook)(void*), void* ctx) { mailbox_.set_notify(hook, ctx); }
 
   Cpu& cpu() { return cpu_; }
+  // CPU `index`: 0 the boot CPU, 1.. the -smp application processors (throws out_of_range).
+  Cpu& cpu(unsigned index) { return index == 0 ? cpu_ : aps_.at(index - 1)->cpu; }
+  // Drop the soft TLB of every CPU (the primary's stage-2 changes): on the CPU thread between
+  // instructions, or with the machine stopped.
+  void flush_tlbs();
   PhysicalMemory& memory() { return *mem_; }
   StatsRegistry& stats() { return stats_; }
   const PcPlatform& platform() const { return *platform_; }

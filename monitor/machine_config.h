@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cache/cache_limits.h"
+#include "monitor/e820.h"
 
 namespace softcpu {
 
@@ -42,6 +43,10 @@ struct DeviceView {
   bool all = true;                       // every device; else only `assigned`
   std::vector<std::string> assigned;     // "ide0", "ide1", "com1"
   std::vector<IrqRouteSpec> irq_routes;  // an output not listed keeps its PC/AT line
+  // Memory beyond the RAM at 0 (a partition's other static regions: E820_RAM; its shared and
+  // dynamic regions: E820_RESERVED), added to the e820 maps it is given (fw_cfg "etc/e820",
+  // the Linux boot_params and the Multiboot mmap). CMOS keeps counting the RAM at 0 only.
+  std::vector<E820Entry> extra_memory;
 };
 
 enum TraceEvent : unsigned { TRACE_INSN = 1, TRACE_INTERRUPT = 2, TRACE_IO = 4 };

@@ -168,7 +168,7 @@ MultibootInfo load_multiboot(PhysicalMemory& mem, const std::vector<uint8_t>& im
   place_gdt_and_stack(mem, space, info.entry);
   info.info_addr = space.take(mbi::SIZE, 8, "the Multiboot information");
   std::vector<uint8_t> mb(mbi::SIZE, 0);
-  const std::vector<E820Entry> map = pc_e820_map(ram);
+  const std::vector<E820Entry> map = pc_e820_map(ram, options.extra_memory);
   // mem_lower/mem_upper in KiB: base memory below the EBDA, contiguous RAM from 1 MiB.
   put32(mb, mbi::MEM_LOWER, uint32_t(map.front().size >> 10));
   put32(mb, mbi::MEM_UPPER, ram > 0x100000 ? (ram - 0x100000) >> 10 : 0);
@@ -236,11 +236,13 @@ std::vector<MultibootModule> load_multiboot_modules(const std::string& spec) {
 }
 
 CpuEntryState load_direct_kernel(PhysicalMemory& mem, const std::string& kernel_path,
-                                 const std::string& cmdline, const std::string& initrd) {
+                                 const std::string& cmdline, const std::string& initrd,
+                                 const std::vector<E820Entry>& extra_memory) {
   const std::vector<uint8_t> image = read_boot_file(kernel_path);
   if (is_bzimage(image)) {  // QEMU tries the Linux header first, then Multiboot
     LinuxBootOptions o;
     o.cmdline = cmdline;
+    o.extra_memory = extra_memory;
     if (!initrd.empty()) o.initrd = read_boot_file(initrd);
     const LinuxBootInfo info = load_bzimage(mem, image, o);
     for (const std::string& w : info.warnings)
@@ -251,6 +253,7 @@ CpuEntryState load_direct_kernel(PhysicalMemory& mem, const std::string& kernel_
     MultibootOptions o;
     o.cmdline = cmdline.empty() ? kernel_path : kernel_path + " " + cmdline;
     o.modules = load_multiboot_modules(initrd);
+    o.extra_memory = extra_memory;
     return load_multiboot(mem, image, o).entry;
   }
   throw BootError{kernel_path + ": not a bzImage or a Multiboot kernel"};

@@ -3,6 +3,7 @@
 // Multiboot information structure, entry with EAX = 0x2BADB002 and EBX = the structure.
 // Also the choice between a bzImage and a Multiboot kernel for a -kernel file.
 #pragma once
+#include "monitor/e820.h"
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -43,6 +44,7 @@ struct MultibootModule {
 struct MultibootOptions {
   std::string cmdline;  // passed verbatim (QEMU passes "kernel-path args")
   std::vector<MultibootModule> modules;
+  std::vector<E820Entry> extra_memory;  // beyond the RAM at 0, added to the mmap
 };
 
 struct MultibootInfo {
@@ -67,8 +69,10 @@ std::vector<MultibootModule> load_multiboot_modules(const std::string& spec);
 
 // -kernel: a bzImage if it has the Linux setup header (initrd = one file), otherwise a
 // Multiboot kernel (initrd = module list), otherwise BootError("... not a bzImage or a
-// Multiboot kernel"). Returns the state to start the CPU in.
+// Multiboot kernel"). Returns the state to start the CPU in. `extra_memory` goes into the e820
+// map / mmap after the RAM at 0 (DeviceView::extra_memory).
 CpuEntryState load_direct_kernel(PhysicalMemory& mem, const std::string& kernel_path,
-                                 const std::string& cmdline, const std::string& initrd);
+                                 const std::string& cmdline, const std::string& initrd,
+                                 const std::vector<E820Entry>& extra_memory = {});
 
 }  // namespace softcpu

@@ -174,12 +174,12 @@ PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& me
       });
   FwCfgPcConfig fw;
   fw.ram_bytes = mem_.ram_size();
-  fw.e820 = encode_e820(firmware_e820_map(mem_.ram_size()));
+  fw.e820 = encode_e820(firmware_e820_map(mem_.ram_size(), view_.extra_memory));
   if (!owns("com1")) fw.sercon_port = 0;  // no "etc/sercon-port": SeaBIOS's console is not there
   fw.cpus = uint16_t(cpus_announced_);
   add_pc_firmware_items(*fw_cfg_, fw);
   AcpiConfig acpi;
-  acpi.pci_hole_start = mem_.ram_size();
+  acpi.pci_hole_start = memory_top();
   acpi.irq_overrides = irq_table_->overrides();
   acpi.cpus = uint8_t(cpus_announced_);
   add_acpi_fw_cfg_files(*fw_cfg_, acpi);  // SeaBIOS then puts the PM block at 0x600
@@ -353,7 +353,7 @@ void PcPlatform::reset() {
 
 uint32_t PcPlatform::setup_acpi_without_firmware(uint32_t ebda_rsdp_addr) {
   AcpiConfig acpi;
-  acpi.pci_hole_start = mem_.ram_size();
+  acpi.pci_hole_start = memory_top();
   acpi.irq_overrides = irq_table_->overrides();
   acpi.cpus = uint8_t(cpus_announced_);
   acpi.hpet_block_id = uint32_t(hpet_->capabilities());
@@ -380,6 +380,14 @@ uint32_t PcPlatform::setup_acpi_without_firmware(uint32_t ebda_rsdp_addr) {
     pci_->config_write(0, 0, pam, 1, 0x11);
   guest_write(ebda_rsdp_addr, blobs.rsdp.data(), uint32_t(blobs.rsdp.size()));
   return rsdp;
+}
+
+// Where the PCI memory window may start: above the RAM at 0 and every other memory range the
+// guest is shown (DeviceView::extra_memory; page aligned, below 3 GiB).
+uint32_t PcPlatform::memory_top() const {
+  uint64_t top = mem_.ram_size();
+  for (const E820Entry& e : view_.extra_memory) top = std::max(top, e.addr + e.size);
+  return uint32_t(std::min<uint64_t>(top, 0xFEC00000u));
 }
 
 bool PcPlatform::owns(const std::string& device) const {

@@ -108,6 +108,7 @@ class PcPlatform {
   std::string screen_text() const;
   void register_stats(StatsRegistry& stats);
   FwCfg& fw_cfg() { return *fw_cfg_; }
+  const FwCfg& fw_cfg() const { return *fw_cfg_; }
   // The guest entered ACPI S5 (soft off) through the PIIX4 PM function.
   void set_power_off_handler(std::function<void()> handler) { power_off_ = std::move(handler); }
   // Direct boot (no firmware): program the PM function as SeaBIOS would (PMBA, PMREGMISC, SCI
@@ -121,6 +122,8 @@ class PcPlatform {
   // Discovery (MachineConfig::view): whether the guest is given `device` ("ide0", "ide1",
   // "com1"); a device it is not given is concealed.
   bool owns(const std::string& device) const;
+  // Where the PCI memory window (ACPI _CRS) starts: above every memory range the guest is shown.
+  uint32_t memory_top() const;
   // The interrupt routing table with each route's count of asserted edges (any thread), and
   // the ISA IRQs it moves to other GSIs (for the MP table and the MADT).
   std::vector<IrqRouteTable::Entry> irq_routes() const;

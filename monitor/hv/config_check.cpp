@@ -47,6 +47,7 @@ class Checker {
     pools();
     if (c_.partitions.empty()) error(0, "no [[partition]]: a system needs at least one");
     for (const PartitionConfig& p : c_.partitions) partition(p);
+    shared_memory();
     shared_devices();
     memory_total();
   }
@@ -186,16 +187,28 @@ class Checker {
         has_zero = true;
       }
     }
-    // Any two regions of one partition overlap: one guest-physical address, two meanings.
-    for (size_t x = 0; x < p.memory.size(); ++x)
-      for (size_t y = x + 1; y < p.memory.size(); ++y) {
-        const MemoryRegionConfig& a = p.memory[x];
-        const MemoryRegionConfig& b = p.memory[y];
-        if (a.size && b.size && a.guest_base < b.guest_base + b.size &&
-            b.guest_base < a.guest_base + a.size)
-          error(b.line, "memory region " + hex(b.guest_base) + "-" + hex(b.guest_base + b.size - 1) +
-                            " of " + who + " overlaps the region " + hex(a.guest_base) + "-" +
-                            hex(a.guest_base + a.size - 1) + " at line " + std::to_string(a.line));
+    // Any two regions of one partition overlap, its shared maps included: one guest-physical
+    // address, two meanings.
+    struct Span {
+      uint64_t base, size;
+      unsigned line;
+      std::string what;
+    };
+    std::vector<Span> spans;
+    for (const MemoryRegionConfig& m : p.memory) spans.push_back({m.guest_base, m.size, m.line, "memory region"});
+    for (const SharedRegionConfig& sr : c_.shared)
+      for (const SharedMapConfig& m : sr.maps)
+        if (m.partition == p.name && sr.size && sr.size % kPage == 0 && m.guest_base % kPage == 0)
+          spans.push_back({m.guest_base, sr.size, m.line, "shared region '" + sr.name + "'"});
+    for (size_t x = 0; x < spans.size(); ++x)
+      for (size_t y = x + 1; y < spans.size(); ++y) {
+        const Span& a = spans[x];
+        const Span& b = spans[y];
+        if (a.size && b.size && a.base < b.base + b.size && b.base < a.base + a.size)
+          error(b.line, b.what + " " + hex(b.base) + "-" + hex(b.base + b.size - 1) + " of " + who +
+                            " overlaps " + (a.what == "memory region" ? "the region" : a.what) +
+                            " " + hex(a.base) + "-" +
+                            hex(a.base + a.size - 1) + " at line " + std::to_string(a.line));
       }
     if (static_memory(p) == 0)
       error(p.line, who + " has no static memory (give a [[partition.memory]] with base and size)");
@@ -293,6 +306,40 @@ class Checker {
                                           " us: expected 100us to 10s");
   }
 
+  // Shared regions: sized in pages, mapped into two or more known partitions, once each, at
+  // page-aligned bases below 3G (overlaps with a partition's other memory: memory()).
+  void shared_memory() {
+    unique(c_.shared, "shared region");
+    for (const SharedRegionConfig& sr : c_.shared) {
+      const std::string who = "shared region '" + sr.name + "'";
+      const bool sized = sr.size && sr.size % kPage == 0;
+      if (!sized)
+        error(sr.line, who + " has size " + std::to_string(sr.size) +
+                           ": expected a positive multiple of 4K");
+      if (sr.maps.size() < 2)
+        error(sr.line, who + " is mapped into " + std::to_string(sr.maps.size()) +
+                           " partitions: give two or more [[shared.map]] (partition, base, access)");
+      std::map<std::string, unsigned> seen;
+      for (const SharedMapConfig& m : sr.maps) {
+        if (m.partition.empty()) continue;  // the reader said so
+        if (std::none_of(c_.partitions.begin(), c_.partitions.end(),
+                         [&](const PartitionConfig& p) { return p.name == m.partition; }))
+          error(m.line, who + " is mapped into unknown partition '" + m.partition + "' (" +
+                            known(c_.partitions) + ")");
+        auto [it, fresh] = seen.emplace(m.partition, m.line);
+        if (!fresh)
+          error(m.line, who + " is mapped into partition '" + m.partition + "' twice (first at line " +
+                            std::to_string(it->second) + ")");
+        if (m.guest_base % kPage)
+          error(m.line, who + " in partition '" + m.partition + "' at " + hex(m.guest_base) +
+                            ": the base must be a multiple of 4K");
+        else if (sized && m.guest_base + sr.size > kGuestMemoryTop)
+          error(m.line, who + " in partition '" + m.partition + "' at " + hex(m.guest_base) + "-" +
+                            hex(m.guest_base + sr.size - 1) + " ends above 3G (the PCI and firmware hole)");
+      }
+    }
+  }
+
   // A host resource (an image file, a serial backend, a debugger port) belongs to one partition.
   // Disk images are the exception when every partition opens them snapshot or read-only: then
   // none of them writes the file.
@@ -358,8 +405,9 @@ class Checker {
     std::string parts;
     for (const PartitionConfig& p : c_.partitions) total += static_memory(p);
     for (const MemoryPoolConfig& p : c_.pools) total += p.size;
+    for (const SharedRegionConfig& s : c_.shared) total += s.size;  // once, however many maps
     if (c_.machine_memory && total > c_.machine_memory)
-      error(0, "the partitions' static memory and the pools need " + format_size(total) +
+      error(0, "the partitions' static memory, the pools and the shared regions need " + format_size(total) +
                    " but machine_memory is " + format_size(c_.machine_memory));
   }
 
@@ -389,13 +437,15 @@ std::string describe_system(const SystemConfig& c) {
              (p.vcpus == 1 ? " vCPU, " : " vCPUs, ") + format_size(static_memory(p)) + ")";
   }
   for (const MemoryPoolConfig& p : c.pools) used += p.size;
+  for (const SharedRegionConfig& s : c.shared) used += s.size;
   auto count = [](size_t n, const char* one, const char* many) {
     return std::to_string(n) + " " + (n == 1 ? one : many);
   };
   return count(c.partitions.size(), "partition", "partitions") + ": " + parts + "; " +
          count(c.hypervisors.size(), "hypervisor", "hypervisors") + " on " +
          count(c.processor_sets.size(), "processor set", "processor sets") + "; " +
-         format_size(used) + " of " + format_size(c.machine_memory) + " machine memory used";
+         format_size(used) + " of " + format_size(c.machine_memory) + " machine memory used" +
+         (c.shared.empty() ? "" : "; " + count(c.shared.size(), "shared region", "shared regions"));
 }
 
 bool single_guest_machine(const SystemConfig& c, MachineConfig* out, std::string* error) {

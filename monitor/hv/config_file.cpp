@@ -279,6 +279,33 @@ void read_pool(Reader& r, const toml::table& t, MemoryPoolConfig* p) {
   r.size(t, "size", where, &p->size);
 }
 
+// [[shared]]: a name, a size and where it is mapped ([[shared.map]]: partition, base, access).
+void read_shared(Reader& r, const toml::table& t, SharedRegionConfig* sr) {
+  const std::string where = r.named(t, "shared", "shared region", {"name", "size", "map"}, sr);
+  r.require(t, "size", where);
+  r.size(t, "size", where, &sr->size);
+  for (const toml::table* mt : r.tables(t, "map", where)) {
+    SharedMapConfig m;
+    m.line = line_of(*mt);
+    const std::string mwhere = "a map of " + where;
+    r.check_keys(*mt, {"partition", "base", "access"}, mwhere);
+    r.require(*mt, "partition", mwhere);
+    r.require(*mt, "base", mwhere);
+    r.str(*mt, "partition", mwhere, &m.partition);
+    r.size(*mt, "base", mwhere, &m.guest_base);
+    std::string access;
+    if (r.str(*mt, "access", mwhere, &access)) {
+      if (access == "r") m.perms = 1;
+      else if (access == "rw") m.perms = 3;
+      else if (access == "rx") m.perms = 5;
+      else if (access == "rwx") m.perms = 7;
+      else r.error(*mt->get("access"), "bad access '" + access + "' in " + mwhere +
+                                           ": expected r, rw, rx or rwx");
+    }
+    sr->maps.push_back(m);
+  }
+}
+
 void read_memory(Reader& r, const toml::table& t, const std::string& part, MemoryRegionConfig* m) {
   m->line = line_of(t);
   const std::string where = "a memory region of " + part;
@@ -460,7 +487,7 @@ void read_each(Reader& r, const toml::table& top, std::string_view key, std::vec
 
 void read_top(Reader& r, const toml::table& top, SystemConfig* c) {
   r.check_keys(top, {"machine_memory", "monitor", "processor_set", "hypervisor", "pool",
-                     "partition"}, "the file");
+                     "shared", "partition"}, "the file");
   if (!top.get("machine_memory"))
     r.error(toml::source_position{1, 1}, "the file has no 'machine_memory' (e.g. machine_memory = \"1G\")");
   r.size(top, "machine_memory", "the file", &c->machine_memory);
@@ -478,6 +505,7 @@ void read_top(Reader& r, const toml::table& top, SystemConfig* c) {
   read_each(r, top, "processor_set", &c->processor_sets, read_processor_set);
   read_each(r, top, "hypervisor", &c->hypervisors, read_hypervisor);
   read_each(r, top, "pool", &c->pools, read_pool);
+  read_each(r, top, "shared", &c->shared, read_shared);
   read_each(r, top, "partition", &c->partitions, read_partition);
   // A partition that names no hypervisor runs under the primary.
   for (PartitionConfig& p : c->partitions)

@@ -54,6 +54,7 @@ static uint64_t machine_bytes(const SystemConfig& c) {
     for (const auto& r : p.memory)
       if (!r.dynamic) sum += r.size;
   for (const auto& pool : c.pools) sum += pool.size;
+  for (const auto& sr : c.shared) sum += sr.size;
   return sum ? sum : kPage;
 }
 
@@ -104,6 +105,22 @@ PrimaryHypervisor::PrimaryHypervisor(const SystemConfig& config)
     for (uint32_t k = 0; k < pc.size / kPage; ++k) pool.free.push_back(*first + k);
     std::reverse(pool.free.begin(), pool.free.end());  // hand out from the lowest page
     pools_.push_back(std::move(pool));
+  }
+  // Shared regions: contiguous machine pages each, zeroed (fresh from the mapping), mapped into
+  // each partition that names them by build_partition.
+  for (const auto& sr : config_.shared) {
+    if (sr.size == 0 || sr.size % kPage)
+      throw ConfigError{"shared region '" + sr.name + "': the size must be a positive multiple of 4 KiB"};
+    for (const auto& m : sr.maps)
+      if (std::none_of(config_.partitions.begin(), config_.partitions.end(),
+                       [&](const PartitionConfig& p) { return p.name == m.partition; }))
+        throw ConfigError{"shared region '" + sr.name + "' is mapped into unknown partition '" +
+                          m.partition + "'"};
+    const auto first = memory_.allocate(uint32_t(sr.size / kPage));
+    if (!first)
+      throw ConfigError{"shared region '" + sr.name + "' (" + mib(sr.size) +
+                        ") does not fit in the machine memory left"};
+    shared_.push_back({sr.name, *first});
   }
   if (config_.partitions.empty()) throw ConfigError{"the system has no partition"};
   for (size_t k = 0; k < config_.partitions.size(); ++k)
@@ -158,18 +175,28 @@ void PrimaryHypervisor::build_partition(const PartitionConfig& given, unsigned i
                       "at most " + std::to_string(kMaxCpus) + " (they run round-robin on its thread)"};
   auto p = std::unique_ptr<Partition>(new Partition(pc, id));
   p->table_.reset(new Stage2Table());
-  // Regions: page aligned, inside 4 GiB, not overlapping; the static one at 0 is its RAM.
+  // Regions: page aligned, inside 4 GiB, not overlapping (its shared maps included); the
+  // static one at 0 is its RAM.
+  std::vector<MemoryRegionConfig> regions = pc.memory;
+  std::vector<std::pair<const SharedMapConfig*, size_t>> shared_maps;  // with the index in shared_
+  for (size_t k = 0; k < config_.shared.size(); ++k)
+    for (const auto& m : config_.shared[k].maps)
+      if (m.partition == pc.name) {
+        shared_maps.emplace_back(&m, k);
+        regions.push_back({m.guest_base, config_.shared[k].size, false, "", m.line});
+      }
   const MemoryRegionConfig* low = nullptr;
-  for (size_t a = 0; a < pc.memory.size(); ++a) {
-    const auto& r = pc.memory[a];
+  for (size_t a = 0; a < regions.size(); ++a) {
+    const auto& r = regions[a];
     if (r.size == 0 || r.size % kPage || r.guest_base % kPage || r.guest_base + r.size > (1ull << 32))
       throw ConfigError{who + ": a memory region must be page aligned, non-empty and below 4 GiB"};
     for (size_t b = 0; b < a; ++b) {
-      const auto& o = pc.memory[b];
+      const auto& o = regions[b];
       if (r.guest_base < o.guest_base + o.size && o.guest_base < r.guest_base + r.size)
         throw ConfigError{who + ": memory regions overlap"};
     }
-    if (!r.dynamic && r.guest_base == 0) low = &r;
+    if (a >= pc.memory.size()) continue;  // a shared map
+    if (!r.dynamic && r.guest_base == 0) low = &pc.memory[a];
     if (r.dynamic && std::none_of(pools_.begin(), pools_.end(),
                                   [&](const Pool& pool) { return pool.name == r.pool; }))
       throw ConfigError{who + ": no memory pool named '" + r.pool + "'"};
@@ -196,6 +223,13 @@ void PrimaryHypervisor::build_partition(const PartitionConfig& given, unsigned i
   p->mem_ = mem.get();
   for (auto& [r, first] : placed)
     for (uint32_t k = 0; k < r->size / kPage; ++k) map_now(*p, uint32_t(r->guest_base / kPage) + k, first + k, S2_RWX);
+  // Shared regions: the same machine pages as in every other partition that maps them, with
+  // this partition's rights.
+  for (const auto& [m, k] : shared_maps) {
+    const uint8_t perms = uint8_t(m->perms | S2_R);
+    for (uint32_t j = 0; j < config_.shared[k].size / kPage; ++j)
+      map_now(*p, uint32_t(m->guest_base / kPage) + j, shared_[k].first + j, perms);
+  }
   // Dynamic regions: pages of their pool while it has some.
   for (const auto& r : pc.memory) {
     if (!r.dynamic) continue;
@@ -211,6 +245,14 @@ void PrimaryHypervisor::build_partition(const PartitionConfig& given, unsigned i
   mc.ram_mib = uint32_t(low->size >> 20);
   mc.reset_on_triple_fault = false;  // a partition that triple-faults stops alone
   mc.view = device_view(pc);  // only its devices and memory; the rest of the PC is concealed
+  // Its other memory in the e820 maps (ACPI 6.4 15.1, table 15.312): a static region is RAM
+  // (AddressRangeMemory) for the OS to use; a shared region and a dynamic one are reserved
+  // (AddressRangeReserved): the OS must not hand them out as general RAM (another partition
+  // writes a shared page; lent pages come and go), a driver that knows them maps them.
+  for (const auto& r : pc.memory)
+    if (&r != low) mc.view.extra_memory.push_back({r.guest_base, r.size, r.dynamic ? E820_RESERVED : E820_RAM});
+  for (const auto& [m, k] : shared_maps)
+    mc.view.extra_memory.push_back({m->guest_base, config_.shared[k].size, E820_RESERVED});
   p->machine_ = std::make_unique<Machine>(mc, std::move(mem));
   Partition* self = p.get();
   if (!on_secondary(*p)) {
@@ -233,16 +275,17 @@ void PrimaryHypervisor::map_now(Partition& p, uint32_t guest_page, uint32_t mach
                          perms & S2_X);
   else
     p.mem_->unmap_ram_page(Stage2Key(), guest_page);
-  if (p.machine_) tlb_flush(p.machine_->cpu());
+  if (p.machine_) p.machine_->flush_tlbs();  // every vCPU's
 }
 
 void PrimaryHypervisor::unmap_now(Partition& p, uint32_t guest_page) {
   // Decoded blocks and translations of the page go first (while its bytes are still there),
-  // then the mapping, then every TLB entry (one may map the page under any linear address).
+  // then the mapping, then every TLB entry of every vCPU (one may map the page under any
+  // linear address).
   if (p.machine_) drop_code(p.machine_->cpu(), guest_page * kPage, kPage);
   p.table_->unmap(guest_page);
   p.mem_->unmap_ram_page(Stage2Key(), guest_page);
-  if (p.machine_) tlb_flush(p.machine_->cpu());
+  if (p.machine_) p.machine_->flush_tlbs();  // every vCPU's
 }
 
 void PrimaryHypervisor::map(Partition& p, uint32_t guest_page, uint32_t machine_page,
@@ -600,6 +643,16 @@ SecondaryPort PrimaryHypervisor::secondary_port() {
     for (auto& p : partitions_)
       if (p->name() == name && on_secondary(*p)) return p->machine_.get();
     return nullptr;
+  };
+  h.move_memory = [this](const std::string& from, const std::string& to, uint64_t bytes,
+                         bool lend_it) -> std::string {
+    try {
+      if (lend_it) lend(from, to, bytes);
+      else take_back(from, to, bytes);
+      return {};
+    } catch (const HvError& e) {
+      return e.message;
+    }
   };
   h.machine_base = memory_.base();
   h.machine_bytes = memory_.bytes();

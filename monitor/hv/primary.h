@@ -121,6 +121,11 @@ class PrimaryHypervisor {
     std::vector<uint32_t> free;  // machine pages not yet handed to a dynamic region
   };
   std::vector<Pool> pools_;
+  struct Shared {
+    std::string name;
+    uint32_t first;  // machine page: the region is contiguous
+  };
+  std::vector<Shared> shared_;  // by index in config_.shared
   std::unique_ptr<Scheduler> secondary_;  // after partitions_: goes first
   Scheduler& scheduler_for(const Partition& p);
   std::mutex mu_;  // partition state changes; lend/take_back

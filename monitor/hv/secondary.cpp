@@ -112,6 +112,7 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   void do_wait(Cpu& c, Lock& lock, bool lock_word);
   void do_wake(Cpu& c);
   void do_request(Cpu& c, Lock& lock);
+  void do_mem(Cpu& c, Lock& lock, bool lend);
 
   SecondaryHypervisor& hv_;
   Stage2View view_;
@@ -493,6 +494,36 @@ void SecondaryHypervisor::Thin::do_request(Cpu& c, Lock& lock) {
   c.regs[EAX] = ok ? 0 : uint32_t(-SC_EBUSY);
 }
 
+// HC_MEM_LEND (name, len, bytes) and HC_MEM_RETURN (name, len, bytes, how): the primary's
+// lend / take_back, as the monitor's `partition mem-lend` / `mem-return`, between the caller
+// and the partition named. The primary changes the caller's stage-2 table on this thread
+// (parked: its jobs for this machine run at once) and the other partition's on that one's
+// thread, dropping the TLB and the code of each page before it is reused, zeroing it between.
+void SecondaryHypervisor::Thin::do_mem(Cpu& c, Lock& lock, bool lend) {
+  const uint32_t len = c.regs[ECX], bytes = c.regs[EDX], how = c.regs[ESI];
+  auto fail = [&](int err) {
+    ++st_.bad_hypercalls;
+    c.regs[EAX] = uint32_t(-err);
+  };
+  if (len == 0 || len > 64 || bytes == 0 || bytes % 4096 || (!lend && how > HC_MEM_TAKE_BACK))
+    return fail(SC_EINVAL);
+  std::string peer;
+  if (!read_guest(c.regs[EBX], len, &peer)) return fail(SC_EFAULT);
+  if (!hv_.port_.stage2(peer)) return fail(SC_ENOENT);
+  if (peer == name) return fail(SC_EINVAL);
+  // lend: caller -> peer. Give back: what peer lent the caller. Take back: what it lent peer.
+  const bool caller_lends = lend || how == HC_MEM_TAKE_BACK;
+  const std::string& from = caller_lends ? name : peer;
+  const std::string& to = caller_lends ? peer : name;
+  SecondaryPort& port = hv_.port_;
+  std::string refused;
+  lock.unlock();
+  machine.while_parked([&] { refused = port.move_memory(from, to, bytes, lend); });
+  lock.lock();
+  if (!refused.empty()) return fail(SC_ENOMEM);
+  c.regs[EAX] = 0;
+}
+
 void SecondaryHypervisor::Thin::hypercall(Cpu& c) {
   Lock lock(hv_.mu_);
   ++st_.hypercalls;
@@ -586,7 +617,9 @@ void SecondaryHypervisor::Thin::hypercall(Cpu& c) {
       return;
     }
     case HC_PARTITION_REQUEST: return do_request(c, lock);
-    default: return fail(SC_ENOSYS);  // HC_MEM_LEND / HC_MEM_RETURN are not built
+    case HC_MEM_LEND: return do_mem(c, lock, true);
+    case HC_MEM_RETURN: return do_mem(c, lock, false);
+    default: return fail(SC_ENOSYS);
   }
 }
 

@@ -23,6 +23,10 @@ class SecondaryPort {
     // The machine of a partition the secondary schedules (its CPU thread runs there); nullptr
     // for any other partition.
     std::function<Machine*(const std::string&)> machine;
+    // Dynamic memory by request (HC_MEM_LEND / HC_MEM_RETURN): the primary's lend (lend =
+    // true) or take_back of `bytes` from partition `from` to `to`; "" when done, else why not.
+    std::function<std::string(const std::string& from, const std::string& to, uint64_t bytes,
+                              bool lend)> move_memory;
     const uint8_t* machine_base = nullptr;  // machine memory, read through a Stage2View only
     uint64_t machine_bytes = 0;
   };
@@ -36,6 +40,11 @@ class SecondaryPort {
   }
   bool request_start(const std::string& partition) const { return hooks_.request_start(partition); }
   bool request_stop(const std::string& partition) const { return hooks_.request_stop(partition); }
+  std::string move_memory(const std::string& from, const std::string& to, uint64_t bytes,
+                          bool lend) const {
+    if (!hooks_.move_memory) return "the primary does not lend memory";
+    return hooks_.move_memory(from, to, bytes, lend);
+  }
   Machine* machine(const std::string& partition) const {
     return hooks_.machine ? hooks_.machine(partition) : nullptr;
   }

@@ -55,6 +55,25 @@ struct MemoryPoolConfig {
   unsigned line = 0;
 };
 
+// Where a shared region appears in one partition: at its own guest-physical base, with its own
+// rights (the bits of monitor/hv/stage2.h: 1 read, 2 write, 4 execute; read is always there).
+struct SharedMapConfig {
+  std::string partition;                   // a PartitionConfig name
+  uint64_t guest_base = 0;                 // page aligned
+  uint8_t perms = 3;                       // "rw"
+  unsigned line = 0;
+};
+
+// Machine memory mapped into two or more partitions' stage-2 tables (the same machine pages in
+// each): a mailbox, the words of cross-partition wait/wake (docs/hypercalls.md). Zeroed at
+// start; announced to each guest as reserved memory (docs/config.md).
+struct SharedRegionConfig {
+  std::string name;
+  uint64_t size = 0;                       // page aligned, > 0
+  std::vector<SharedMapConfig> maps;
+  unsigned line = 0;
+};
+
 // An interrupt source of an assigned device routed to an input of the owner's interrupt
 // controller (IOAPIC pin / 8259 IRQ line).
 struct IrqRouteConfig {
@@ -98,6 +117,7 @@ struct SystemConfig {
   std::vector<ProcessorSetConfig> processor_sets;
   std::vector<HypervisorConfig> hypervisors;
   std::vector<MemoryPoolConfig> pools;
+  std::vector<SharedRegionConfig> shared;
   std::vector<PartitionConfig> partitions;
 };
 

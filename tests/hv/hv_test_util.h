@@ -49,6 +49,16 @@ inline PartitionConfig partition(const std::string& name, const std::string& rom
   return p;
 }
 
+// A shared region of `size` bytes mapped as `maps` says (partition, guest-physical base, rights).
+inline SharedRegionConfig shared_region(const std::string& name, uint64_t size,
+                                        std::vector<SharedMapConfig> maps) {
+  SharedRegionConfig sr;
+  sr.name = name;
+  sr.size = size;
+  sr.maps = std::move(maps);
+  return sr;
+}
+
 // The folder of the guest programs (tests/guest/hv/), which ctest passes in HV_GUEST_DIR.
 inline std::string guest_dir() {
   const char* d = std::getenv("HV_GUEST_DIR");

@@ -88,6 +88,32 @@ TEST_F(Lend, LentPagesAreUsableInBAndComeBackZeroed) {
   EXPECT_EQ(b.stage2().mapped_pages(), 256u);
 }
 
+// Every vCPU's TLB: B with two vCPUs caches the borrowed page in its application processor's
+// TLB too; after the return neither CPU reads the page.
+TEST(LendSmp, TakingBackFlushesTheTlbOfEveryVcpu) {
+  const std::string rom = write_rom(kJumpToDyn);
+  SystemConfig s;
+  s.pools.push_back({"dyn", kDynSize, 0});
+  for (const char* name : {"a", "b"}) {
+    auto p = partition(name, rom);
+    p.memory.push_back({kDyn, kDynSize, true, "dyn", 0});
+    p.vcpus = 2;
+    s.partitions.push_back(p);
+  }
+  PrimaryHypervisor hv(s);
+  Partition& b = hv.partition("b");
+  hv.lend("a", "b", 0x1000);
+  b.machine().memory().write(kDyn, 4, 0xB0B0B0B0);
+  Cpu& bsp = b.machine().cpu(0);
+  Cpu& ap = b.machine().cpu(1);
+  EXPECT_EQ(read_linear<4>(bsp, kDyn), 0xB0B0B0B0u);
+  EXPECT_EQ(read_linear<4>(ap, kDyn), 0xB0B0B0B0u);
+  hv.take_back("a", "b", 0x1000);
+  EXPECT_EQ(read_linear<4>(bsp, kDyn), 0xFFFFFFFFu);
+  EXPECT_EQ(read_linear<4>(ap, kDyn), 0xFFFFFFFFu);  // not through a stale entry
+  unlink(rom.c_str());
+}
+
 TEST_F(Lend, TakingBackDropsTheBorrowersDecodedCode) {
   Partition& b = hv_->partition("b");
   hv_->lend("a", "b", 0x1000);

@@ -401,5 +401,70 @@ TEST(ConfigFile, Sizes) {
   EXPECT_EQ(format_size(640ull << 20), "640M");
 }
 
+// The last example of docs/config.md: two thin partitions with a shared page.
+TEST(ConfigFile, SharedExampleParses) {
+  const std::string text = doc_example(2);
+  ASSERT_FALSE(text.empty()) << "no third ```toml block in docs/config.md";
+  SystemConfig c;
+  const auto errors = errors_of(text, &c);
+  ASSERT_TRUE(errors.empty()) << dump(errors);
+  ASSERT_EQ(c.shared.size(), 1u);
+  EXPECT_EQ(c.shared[0].maps.size(), 2u);
+  EXPECT_EQ(c.shared[0].maps[1].guest_base, 6u << 20);
+  EXPECT_EQ(describe_system(c),
+            "2 partitions: a (1 vCPU, 2M), b (1 vCPU, 2M); 2 hypervisors on 2 processor sets; "
+            "4164K of 16M machine memory used; 1 shared region");
+}
+
+// [[shared]] regions: read into SystemConfig::shared; each mistake on its own line.
+TEST(ConfigFile, SharedRegions) {
+  const std::string good = std::string(kHead) + part("a") + part("b") +
+                           "[[shared]]\nname = \"mbox\"\nsize = \"8K\"\n"
+                           "[[shared.map]]\npartition = \"a\"\nbase = \"0x4000000\"\n"
+                           "[[shared.map]]\npartition = \"b\"\nbase = \"0x5000000\"\naccess = \"r\"\n";
+  SystemConfig c;
+  const auto ok = errors_of(good, &c);
+  ASSERT_TRUE(ok.empty()) << dump(ok);
+  ASSERT_EQ(c.shared.size(), 1u);
+  EXPECT_EQ(c.shared[0].name, "mbox");
+  EXPECT_EQ(c.shared[0].size, 8192u);
+  ASSERT_EQ(c.shared[0].maps.size(), 2u);
+  EXPECT_EQ(c.shared[0].maps[0].guest_base, 0x4000000u);
+  EXPECT_EQ(c.shared[0].maps[0].perms, 3);  // rw by default
+  EXPECT_EQ(c.shared[0].maps[1].partition, "b");
+  EXPECT_EQ(c.shared[0].maps[1].perms, 1);
+  EXPECT_NE(describe_system(c).find("; 1 shared region"), std::string::npos) << describe_system(c);
+
+  const std::string bad =
+      std::string("machine_memory = \"130M\"\n") + (kHead + std::string(kHead).find('\n') + 1) +
+      part("a", "", "[[partition.memory]]\nbase = \"64M\"\nsize = \"1M\"\n") + part("b") +
+      "[[shared]] # one\nname = \"one\"\nsize = \"4K\"\n"
+      "[[shared.map]]\npartition = \"a\"\nbase = \"0x4000000\" # over a's region\n"
+      "[[shared.map]]\npartition = \"nobody\" # unknown\nbase = 0\n"
+      "[[shared.map]]\npartition = \"b\"\nbase = \"0x3000800\" # unaligned\naccess = \"wx\" # bad access\n"
+      "[[shared.map]]\npartition = \"b\" # twice\nbase = \"0xBFFFF000\"\n"
+      "[[shared]] # two\nname = \"two\"\nsize = 100\n"
+      "[[shared.map]]\npartition = \"b\"\nbase = 0 # over b's RAM\n"
+      "[[shared]] # three\nname = \"three\"\nsize = \"2M\"\n"
+      "[[shared.map]]\npartition = \"a\"\nbase = \"0xBFF00000\" # above 3G\n"
+      "[[shared.map]]\npartition = \"b\"\nbase = \"0x8000000\"\n";
+  const auto errors = errors_of(bad);
+  expect_error(errors, "shared region 'one' 0x4000000-0x4000fff of partition 'a' overlaps the region 0x4000000-0x40fffff",
+               line_with(bad, "# over a's region") - 2);
+  expect_error(errors, "shared region 'one' is mapped into unknown partition 'nobody'",
+               line_with(bad, "# unknown") - 1);
+  expect_error(errors, "shared region 'one' in partition 'b' at 0x3000800: the base must be a multiple of 4K",
+               line_with(bad, "# unaligned") - 2);
+  expect_error(errors, "bad access 'wx'", line_with(bad, "# bad access"));
+  expect_error(errors, "shared region 'one' is mapped into partition 'b' twice",
+               line_with(bad, "# twice") - 1);
+  expect_error(errors, "shared region 'two' has size 100: expected a positive multiple of 4K",
+               line_with(bad, "# two"));
+  expect_error(errors, "shared region 'two' is mapped into 1 partitions", line_with(bad, "# two"));
+  expect_error(errors, "shared region 'three' in partition 'a' at 0xbff00000-0xc00fffff ends above 3G",
+               line_with(bad, "# above 3G") - 2);
+  expect_error(errors, "the shared regions need", 0);
+}
+
 }  // namespace
 }  // namespace softcpu::hv

@@ -94,6 +94,24 @@ TEST(E820, PcMapForDirectBoot) {
   EXPECT_EQ(get(rec, 16, 4), 2u);
 }
 
+// A partition's memory beyond the RAM at 0 (DeviceView::extra_memory) follows the PC's ranges
+// in boot_params' e820 table, sorted, with its type.
+TEST(LinuxBoot, ExtraMemoryGoesIntoTheE820Table) {
+  PhysicalMemory mem(32 * MiB);
+  FakeBzImage k;
+  LinuxBootOptions o;
+  o.extra_memory = {{0x4000000, 0x1000, E820_RESERVED}, {0x3000000, 0x100000, E820_RAM}};
+  const LinuxBootInfo info = load_bzimage(mem, k.bytes, o);
+  const std::vector<uint8_t> zp = read_mem(mem, info.boot_params_addr, 4096);
+  ASSERT_EQ(zp[bp::E820_ENTRIES], 6);
+  EXPECT_EQ(get(zp, bp::E820_TABLE + 4 * 20, 4), 0x3000000u);
+  EXPECT_EQ(get(zp, bp::E820_TABLE + 4 * 20 + 16, 4), E820_RAM);
+  EXPECT_EQ(get(zp, bp::E820_TABLE + 5 * 20, 4), 0x4000000u);
+  EXPECT_EQ(get(zp, bp::E820_TABLE + 5 * 20 + 8, 4), 0x1000u);
+  EXPECT_EQ(get(zp, bp::E820_TABLE + 5 * 20 + 16, 4), E820_RESERVED);
+  EXPECT_EQ(get(zp, bp::ALT_MEM_K, 4), 31u * 1024);  // still the RAM at 0 only
+}
+
 TEST(LinuxBoot, LoadsKernelInitrdCmdlineAndZeroPage) {
   PhysicalMemory mem(32 * MiB);
   FakeBzImage k;

@@ -33,12 +33,15 @@
 #define HC_TIME_NS            9  /* () -> EDX:EAX nanoseconds of the host's monotonic clock */
 #define HC_CONSOLE_WRITE     10  /* (buf, len <= 4096) -> len */
 #define HC_PARTITION_REQUEST 11  /* (op, name, name_len) -> 0; the primary starts/stops the partition */
-#define HC_MEM_LEND          12  /* not built: -ENOSYS */
-#define HC_MEM_RETURN        13  /* not built: -ENOSYS */
+#define HC_MEM_LEND          12  /* (name, name_len, bytes) -> 0; lend bytes of the caller's dynamic memory to partition name */
+#define HC_MEM_RETURN        13  /* (name, name_len, bytes, how) -> 0; how 0: give back what name lent the caller; 1: take back what the caller lent name */
 #define HC_COUNT             14
 
 #define HC_PARTITION_START 0
 #define HC_PARTITION_STOP  1
+
+#define HC_MEM_GIVE_BACK 0  /* HC_MEM_RETURN: the caller is the borrower */
+#define HC_MEM_TAKE_BACK 1  /* HC_MEM_RETURN: the caller is the lender */
 
 #define SC_LOCK_WAITERS 0x80000000u
 #define SC_MAX_VCPUS 1024  /* per partition, live at once */
@@ -49,6 +52,7 @@
 #define SC_ENOENT     2   /* no such partition */
 #define SC_ESRCH      3   /* no such vCPU */
 #define SC_EAGAIN    11   /* the word differs from `expected`; or too many vCPUs */
+#define SC_ENOMEM    12   /* the primary refused a lend/return: not that much memory or room */
 #define SC_EFAULT    14   /* an address not mapped (readable) in the partition */
 #define SC_EBUSY     16   /* the primary refused the request (e.g. already running) */
 #define SC_EINVAL    22   /* a bad argument (unaligned word, length, op) */
@@ -81,6 +85,12 @@ static inline int32_t sc_set_priority(uint32_t id, uint32_t prio) { return sc_hy
 static inline __attribute__((noreturn)) void sc_vcpu_exit(void) {
   sc_hypercall(HC_VCPU_EXIT, 0, 0, 0, 0);
   for (;;) {}
+}
+static inline int32_t sc_mem_lend(const char* to, uint32_t to_len, uint32_t bytes) {
+  return sc_hypercall(HC_MEM_LEND, (uint32_t)to, to_len, bytes, 0);
+}
+static inline int32_t sc_mem_return(const char* peer, uint32_t peer_len, uint32_t bytes, uint32_t how) {
+  return sc_hypercall(HC_MEM_RETURN, (uint32_t)peer, peer_len, bytes, how);
 }
 static inline int32_t sc_console_write(const void* buf, uint32_t len) {
   return sc_hypercall(HC_CONSOLE_WRITE, (uint32_t)buf, len, 0, 0);

@@ -72,6 +72,11 @@ TEST(Discovery, PartitionsSeeOnlyTheirDevicesAndInterrupts) {
   s.partitions[0].machine.drives.push_back({disk, 0, true, false});
   s.partitions[0].irq_routes.push_back({"ide0", 0, 10, false, 0});
   s.partitions[1].machine.serial = "file:" + serial_b;
+  // B's memory beyond its RAM at 0, which its e820 map announces as reserved: a page shared
+  // with A and a dynamic region.
+  s.pools.push_back({"dyn", 0x10000, 0});
+  s.partitions[1].memory.push_back({0x1000000, 0x10000, true, "dyn", 0});
+  s.shared.push_back(test::shared_region("mbox", 0x1000, {{"a", 0x800000, 3, 0}, {"b", 0xA00000, 3, 0}}));
   PrimaryHypervisor hv(s);
   Partition& a = hv.partition("a");
   Partition& b = hv.partition("b");
@@ -119,8 +124,10 @@ TEST(Discovery, PartitionsSeeOnlyTheirDevicesAndInterrupts) {
   EXPECT_GE(*unassigned, 18 + 3 + 1);
   EXPECT_NE(log_b.find("com1 scratch 5a"), std::string::npos) << log_b;
 
-  // Memory: 3 MiB everywhere B's firmware view says it.
+  // Memory: 3 MiB of RAM everywhere B's firmware view says it; the shared page and the
+  // dynamic region follow in fw_cfg's e820 table as reserved (type 2), not counted as RAM.
   EXPECT_NE(log_b.find("memory e820 300000 end 300000 fw_cfg 300000 cmos 300000"), std::string::npos) << log_b;
+  EXPECT_NE(log_b.find("e820 a00000 +1000 type 2\ne820 1000000 +10000 type 2\n"), std::string::npos) << log_b;
 
   // Interrupts: B's timer ticked; no other IRQ arrived in B while A's disk interrupted 64 times.
   const auto irqs = numbers_after(log_b, "irqs");
