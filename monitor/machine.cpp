@@ -19,6 +19,7 @@
 #include "hostio/event_loop.h"
 #include "hostio/tcp_server.h"
 #include "interp/access.h"
+#include "interp/events_fence.h"
 #include "interp/exceptions.h"
 #include "interp/flags.h"
 #include "interp/segments.h"
@@ -403,7 +404,7 @@ void Machine::serve_posted_jobs() { mailbox_.drain(); }
 
 void Machine::kick() {
   kicked_.store(1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_seq_cst);  // the flag before events (set_attention)
+  events_fence();  // the flag before events (set_attention)
   cpu_.events = 1;
 }
 
