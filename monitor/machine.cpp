@@ -326,8 +326,11 @@ void Machine::start_gdb_stub() {
   cb.on_disconnect = [this] {
     mailbox_.post([this] { if (gdb_stub_) gdb_stub_->on_disconnect(); });
   };
+  // Assigned on the loop thread, before any callback can read it (tcp_server.h).
   std::string error;
-  gdb_server_ = TcpServer::listen(*loop_, host, port, std::move(cb), &error);
+  if (!loop_->run_sync(
+          [&] { gdb_server_ = TcpServer::listen(*loop_, host, port, std::move(cb), &error); }))
+    error = "the event loop has stopped";
   if (!gdb_server_) throw ConfigError{"cannot listen for gdb on " + config_.gdb + ": " + error};
   const bool v6 = host.find(':') != std::string::npos;
   std::fprintf(stderr, "softcpu: %s on tcp:%s%s%s:%u\n",

@@ -116,7 +116,7 @@ class PrimaryHypervisor {
   };
   std::vector<Pool> pools_;
   std::unique_ptr<Scheduler> scheduler_;
-  std::unique_ptr<Scheduler> secondary_;  // after partitions_: goes first
+  std::unique_ptr<Scheduler> secondary_;  // after partitions_: goes first (reset by ~PrimaryHypervisor)
   Scheduler& scheduler_for(const Partition& p);
   std::mutex mu_;  // partition state changes; lend/take_back
   std::condition_variable stopped_cv_;  // a partition stopped, a command came, quit
