@@ -57,16 +57,32 @@ test: build guest
 # subset of the tests there, with the normal build's guest images (build/guest, linked).
 # ASan+UBSan and UBSan: every unit test in one process, the guest programs, the native oracle
 # at 100 cases per form in both tiers, the command line, the gdb stub, one Linux boot (JIT on).
-# TSan: what has threads: the JIT's compile thread (unit_tests_jit, native_oracle_jit, the Linux
-# boot), the --profile sampler, the libuv loop (serial console, gdb stub, hostio unit tests).
 SAN_TESTS_asan := ^(unit_tests|guest\..*|native_oracle|native_oracle_jit|cli|gdb|linux\.shell_direct|linux\.screen_dump)$$
 SAN_TESTS_ubsan := $(SAN_TESTS_asan)
-SAN_TESTS_tsan := ^(unit_tests_jit|native_oracle_jit|profile|stats_series|gdb|linux\.shell_direct|linux\.screen_dump)$$
-test-asan test-tsan test-ubsan: test-%:
+test-asan test-ubsan: test-%:
 	$(MAKE) MODE=release guest
 	$(MAKE) MODE=$* build
 	ln -sfn $(CURDIR)/build/guest build-$*/guest
 	cd build-$* && ctest --output-on-failure -j $(JOBS) --timeout 1800 -R '$(SAN_TESTS_$*)'
+
+# ThreadSanitizer (docs/hardening.md "ThreadSanitizer"): what runs on more than one thread, built
+# alone (not all of `all`: softcpu_unit_tests would take most of an hour under TSan here). The
+# threaded unit tests in their own binary (unit_tests_threads: the translator's compile thread,
+# partitions on their threads, the primary's command and run queues, the libuv loop thread and
+# its TCP/char/block backends); the hypervisor tests (monitor console, secondary, isolation,
+# discovery, two Linux partitions); two CPUs (smp_counter); the gdb stub on the loop thread;
+# the --stats-interval and --profile sampler threads over the JIT's compile thread; the native
+# oracle compiled (compile thread); one Linux boot with the JIT on (serial console on the loop).
+TSAN_TARGETS := softcpu softcpu_thread_tests oracle_main hv_isolation_test hv_two_linux \
+                hv_secondary_test hv_discovery_test guest_roms guest_platform_roms bench_rom
+TSAN_TESTS := ^(unit_tests_threads|hv\..*|guest\.platform\.smp_counter|gdb|stats_series|profile|native_oracle_jit|linux\.shell_direct|linux\.screen_dump)$$
+test-tsan:
+	$(MAKE) MODE=release guest
+	$(MAKE) MODE=tsan configure
+	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TARGETS)
+	ln -sfn $(CURDIR)/build/guest build-tsan/guest
+	cd build-tsan && ctest --output-on-failure -j $(JOBS) --timeout 1800 --no-tests=error \
+	  -R '$(TSAN_TESTS)'
 
 # CI's share of the ASan+UBSan suite (.ci/run runs it after `make test`; docs/hardening.md
 # "In CI"): every unit test in one process, the guest programs, the native oracle in both tiers

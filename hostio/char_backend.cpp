@@ -497,8 +497,11 @@ class TcpServerBackend final : public CharBackend {
       }
       if (listener) listener();
     };
+    // Assigned on the loop thread, before any callback can read it (tcp_server.h).
     std::string error;
-    server_ = TcpServer::listen(loop, host, port, std::move(cb), &error);
+    if (!loop.run_sync(
+            [&] { server_ = TcpServer::listen(loop, host, port, std::move(cb), &error); }))
+      error = "the event loop has stopped";
     if (server_ && !is_loopback_host(host))
       std::fprintf(stderr,
                    "softcpu: warning: the serial port listens on tcp:%s:%u, reachable from "

@@ -33,7 +33,9 @@ class TcpServer {
 
   // Listen on host:port (an IPv4 or IPv6 literal, or "localhost"; port 0 picks a free
   // port, see port()). Returns nullptr and sets *error on failure. The loop must outlive
-  // the server.
+  // the server. A client may connect, and callbacks run, before listen() has returned: a
+  // user whose callbacks read the returned pointer calls listen() on the loop thread
+  // (EventLoop::run_sync) and assigns it there, so no callback runs before the assignment.
   static std::unique_ptr<TcpServer> listen(EventLoop& loop, const std::string& host,
                                            uint16_t port, Callbacks callbacks,
                                            std::string* error);

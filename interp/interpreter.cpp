@@ -6,6 +6,7 @@
 #include "interp/access.h"
 #include "interp/debug.h"
 #include "interp/events.h"
+#include "interp/events_fence.h"
 #include "interp/exceptions.h"
 #include "interp/fault.h"
 #include "interp/interrupts.h"
@@ -468,7 +469,7 @@ int Interpreter::at_boundary() {
   if (attention_) {
     // A kick may have set events between our check above and the refresh that cleared it:
     // order the clear before a second look at the flag (set_attention).
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    events_fence();
     if (attention_->load(std::memory_order_relaxed)) c.events = 1;
   }
   return BOUNDARY_RUN;

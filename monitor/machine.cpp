@@ -20,6 +20,7 @@
 #include "hostio/event_loop.h"
 #include "hostio/tcp_server.h"
 #include "interp/access.h"
+#include "interp/events_fence.h"
 #include "interp/exceptions.h"
 #include "interp/flags.h"
 #include "interp/segments.h"
@@ -346,8 +347,11 @@ void Machine::start_gdb_stub() {
   cb.on_disconnect = [this] {
     mailbox_.post([this] { if (gdb_stub_) gdb_stub_->on_disconnect(); });
   };
+  // Assigned on the loop thread, before any callback can read it (tcp_server.h).
   std::string error;
-  gdb_server_ = TcpServer::listen(*loop_, host, port, std::move(cb), &error);
+  if (!loop_->run_sync(
+          [&] { gdb_server_ = TcpServer::listen(*loop_, host, port, std::move(cb), &error); }))
+    error = "the event loop has stopped";
   if (!gdb_server_) throw ConfigError{"cannot listen for gdb on " + config_.gdb + ": " + error};
   const bool v6 = host.find(':') != std::string::npos;
   std::fprintf(stderr, "softcpu: %s on tcp:%s%s%s:%u\n",
@@ -429,7 +433,7 @@ void Machine::flush_tlbs() {
 
 void Machine::kick() {
   kicked_.store(1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_seq_cst);  // the flag before events (set_attention)
+  events_fence();  // the flag before events (set_attention)
   cpu_.events = 1;
 }
 

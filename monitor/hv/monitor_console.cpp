@@ -61,7 +61,12 @@ std::unique_ptr<MonitorConsole> MonitorConsole::open(PrimaryHypervisor& hv, cons
   };
   cb.on_data = [self](const uint8_t* data, size_t len) { self->on_data(data, len); };
   cb.on_disconnect = [] {};
-  c->server_ = TcpServer::listen(*c->loop_, host, port, std::move(cb), error);
+  // Assigned on the loop thread: a client may connect as soon as listen() has bound the port,
+  // and on_connect's send() reads server_ there (ThreadSanitizer saw the greeting race with
+  // this assignment; it could be lost, leaving the client waiting for a prompt).
+  if (!c->loop_->run_sync(
+          [&] { c->server_ = TcpServer::listen(*c->loop_, host, port, std::move(cb), error); }))
+    *error = "the event loop has stopped";
   if (!c->server_) {
     *error = "cannot listen for the monitor on " + spec + ": " + *error;
     return nullptr;

@@ -133,6 +133,12 @@ PrimaryHypervisor::~PrimaryHypervisor() {
     if (p->machine_) p->machine_->request_exit(0);
     if (!on_secondary(*p) || secondary_) scheduler_for(*p).join(p->id_);
   }
+  // The secondary now, while mu_ and stopped_cv_ live: a guest's partition request runs on a
+  // thread of the secondary's, which may have joined a partition's thread (so the loop above
+  // had none to join) and may still be in stop() or start(); its destructor joins them. Left to
+  // the members' destruction it went after mu_ and stopped_cv_ (ThreadSanitizer: the cv
+  // destroyed while such a thread's on_stopped had just broadcast it, hv.secondary).
+  secondary_.reset();
 }
 
 bool PrimaryHypervisor::on_secondary(const Partition& p) const {

@@ -126,7 +126,7 @@ class PrimaryHypervisor {
     uint32_t first;  // machine page: the region is contiguous
   };
   std::vector<Shared> shared_;  // by index in config_.shared
-  std::unique_ptr<Scheduler> secondary_;  // after partitions_: goes first
+  std::unique_ptr<Scheduler> secondary_;  // after partitions_: goes first (reset by ~PrimaryHypervisor)
   Scheduler& scheduler_for(const Partition& p);
   std::mutex mu_;  // partition state changes; lend/take_back
   std::condition_variable stopped_cv_;  // a partition stopped, a command came, quit

@@ -42,6 +42,8 @@ def main():
         boot_s = time.monotonic() - start
         hwm_boot = status_kib(pid, "VmHWM")
         rss_boot = status_kib(pid, "VmRSS")
+        print(f"rss_soak: prompt after {boot_s:.1f} s; VmRSS {rss_boot} KiB, VmHWM {hwm_boot} KiB",
+              file=sys.stderr, flush=True)
         con.type_line("(while :; do ls -lR /proc/self >/dev/null 2>&1; date >>/tmp/log; "
                       "cat /proc/meminfo >/dev/null; [ $(wc -l </tmp/log) -gt 1000 ] && "
                       ": >/tmp/log; done) &")
@@ -50,6 +52,9 @@ def main():
         while time.monotonic() - t0 < args.seconds:
             time.sleep(args.interval)
             samples.append((round(time.monotonic() - t0), status_kib(pid, "VmRSS")))
+            # As they come (stderr): a run that fails at its end still shows them.
+            print(f"rss_soak: t={samples[-1][0]:4d} s  VmRSS {samples[-1][1]} KiB",
+                  file=sys.stderr, flush=True)
         hwm_end = status_kib(pid, "VmHWM")
         con.type_line("poweroff -f")
         con.wait_exit()

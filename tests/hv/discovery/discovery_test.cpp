@@ -102,8 +102,10 @@ TEST(Discovery, PartitionsSeeOnlyTheirDevicesAndInterrupts) {
   // The primary lets B go on (a word in B's RAM, through B's stage-2 table).
   const auto flag = b.stage2().translate(kFlagAddr);
   ASSERT_TRUE(flag);
-  std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(hv.machine_memory().base() + *flag))
-      .store(kGoFlag);
+  // On B's CPU thread, between its instructions: the guest's loads are plain, so a store from
+  // this thread would race with them (ThreadSanitizer reported it).
+  uint8_t* const word = hv.machine_memory().base() + *flag;
+  b.machine().run_on_cpu_thread([word] { std::memcpy(word, &kGoFlag, sizeof kGoFlag); });
   ASSERT_TRUE(wait_for([&] { return b.state() != PartitionState::RUNNING; }));
   const std::string log_b = slurp(out_b);
   std::fprintf(stderr, "A:\n%sB:\n%s", log_a.c_str(), log_b.c_str());
