@@ -74,13 +74,13 @@ test-asan test-tsan test-ubsan: test-%:
 	cd build-$* && ctest --output-on-failure -j $(JOBS) --timeout 1800 -R '$(SAN_TESTS_$*)'
 
 # CI's share of the ASan+UBSan suite (.ci/run runs it after `make test`; docs/hardening.md
-# "In CI"): every unit test in one process, the guest programs, the native oracle in both tiers
-# at 100 cases per form, the gdb stub and one Linux boot to the shell with the JIT on. Only the
-# targets those tests need are built (no fuzz replays, fault shims or benchmark ROMs). A
+# "In CI"): every unit test in one process, interpreted and compiled, the guest programs, the
+# native oracle in both tiers at 100 cases per form, the gdb stub and one Linux boot to the
+# shell with the JIT on. Only the targets those tests need are built (no fuzz replays, fault shims or benchmark ROMs). A
 # sanitizer report aborts the process it is in, so the test that ran it fails, and so does this.
 SAN_CI_TARGETS := softcpu softcpu_unit_tests oracle_main guest_roms guest_platform_roms \
                   guest_mb_kernel guest_mb_low guest_vmcall_ud
-SAN_CI_TESTS := ^(unit_tests|guest\..*|native_oracle|native_oracle_jit|gdb|linux\.shell_direct|linux\.screen_dump)$$
+SAN_CI_TESTS := ^(unit_tests|unit_tests_jit|guest\..*|native_oracle|native_oracle_jit|gdb|linux\.shell_direct|linux\.screen_dump)$$
 test-sanitize:
 	$(MAKE) MODE=release guest
 	$(MAKE) MODE=asan configure
