@@ -57,11 +57,16 @@ test: build guest
 # subset of the tests there, with the normal build's guest images (build/guest, linked).
 # ASan+UBSan and UBSan: every unit test in one process, the guest programs, the native oracle
 # at 100 cases per form in both tiers, the command line, the gdb stub, one Linux boot (JIT on).
-SAN_TESTS_asan := ^(unit_tests|guest\..*|native_oracle|native_oracle_jit|cli|gdb|linux\.shell_direct|linux\.screen_dump)$$
+# ASan+UBSan and UBSan also run every unit test with the CPU harness compiling each block
+# (unit_tests_jit), and build only the targets their tests need (SAN_CI_TARGETS, below).
+SAN_TESTS_asan := ^(unit_tests|unit_tests_jit|guest\..*|native_oracle|native_oracle_jit|cli|gdb|linux\.shell_direct|linux\.screen_dump)$$
 SAN_TESTS_ubsan := $(SAN_TESTS_asan)
+SAN_TARGETS_asan = $(SAN_CI_TARGETS)
+SAN_TARGETS_ubsan = $(SAN_CI_TARGETS)
 test-asan test-ubsan: test-%:
 	$(MAKE) MODE=release guest
-	$(MAKE) MODE=$* build
+	$(MAKE) MODE=$* configure
+	cmake --build build-$* -j $(JOBS) $(if $(SAN_TARGETS_$*),--target $(SAN_TARGETS_$*))
 	ln -sfn $(CURDIR)/build/guest build-$*/guest
 	cd build-$* && ctest --output-on-failure -j $(JOBS) --timeout 1800 -R '$(SAN_TESTS_$*)'
 
@@ -85,13 +90,13 @@ test-tsan:
 	  -R '$(TSAN_TESTS)'
 
 # CI's share of the ASan+UBSan suite (.ci/run runs it after `make test`; docs/hardening.md
-# "In CI"): every unit test in one process, the guest programs, the native oracle in both tiers
-# at 100 cases per form, the gdb stub and one Linux boot to the shell with the JIT on. Only the
-# targets those tests need are built (no fuzz replays, fault shims or benchmark ROMs). A
+# "In CI"): every unit test in one process, interpreted and compiled, the guest programs, the
+# native oracle in both tiers at 100 cases per form, the gdb stub and one Linux boot to the
+# shell with the JIT on. Only the targets those tests need are built (no fuzz replays, fault shims or benchmark ROMs). A
 # sanitizer report aborts the process it is in, so the test that ran it fails, and so does this.
 SAN_CI_TARGETS := softcpu softcpu_unit_tests oracle_main guest_roms guest_platform_roms \
-                  guest_mb_kernel guest_mb_low
-SAN_CI_TESTS := ^(unit_tests|guest\..*|native_oracle|native_oracle_jit|gdb|linux\.shell_direct|linux\.screen_dump)$$
+                  guest_mb_kernel guest_mb_low guest_vmcall_ud
+SAN_CI_TESTS := ^(unit_tests|unit_tests_jit|guest\..*|native_oracle|native_oracle_jit|gdb|linux\.shell_direct|linux\.screen_dump)$$
 test-sanitize:
 	$(MAKE) MODE=release guest
 	$(MAKE) MODE=asan configure
