@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <unistd.h>
@@ -37,6 +39,17 @@ inline const std::vector<uint8_t> kLoopForever = {0xEB, 0xFE};
 // (00 00) ... runs into zeros forever; instead LIDT a zero-limit IDT first so #UD cannot be
 // delivered: #UD -> #DF -> triple fault (SDM vol.3 6.15).  lidt [0x500] (6 zero bytes); ud2.
 inline const std::vector<uint8_t> kTripleFault = {0x0F, 0x01, 0x1E, 0x00, 0x05, 0x0F, 0x0B};
+
+// Polls `done` every 5 ms for up to 20 s: whether it came true.
+template <typename F>
+inline bool wait_for(F done) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
 
 inline PartitionConfig partition(const std::string& name, const std::string& rom,
                                  uint64_t ram = 1u << 20) {

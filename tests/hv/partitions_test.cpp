@@ -14,17 +14,8 @@ namespace softcpu::hv {
 namespace {
 
 using test::partition;
+using test::wait_for;
 using test::write_rom;
-
-template <typename F>
-bool wait_for(F done) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
 
 TEST(Partitions, ATripleFaultStopsOnlyThatPartition) {
   const std::string loop = write_rom(test::kLoopForever);

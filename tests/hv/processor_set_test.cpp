@@ -15,6 +15,7 @@ namespace softcpu::hv {
 namespace {
 
 using test::partition;
+using test::wait_for;
 using test::write_rom;
 
 // STI ; HLT ; JMP back: halts with interrupts on and nothing to deliver (no timer programmed),
@@ -35,16 +36,6 @@ SystemConfig system_on_set(unsigned threads, uint32_t slice_us) {
 PartitionConfig on_primary(PartitionConfig p) {
   p.hypervisor = "primary";
   return p;
-}
-
-template <typename F>
-bool wait_for(F done) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
