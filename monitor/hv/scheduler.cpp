@@ -84,6 +84,13 @@ void ProcessorSetScheduler::blocking(bool begin) {
   work_cv_.notify_all();
 }
 
+// Under mu_: are more partitions ready than the set has free threads? Only then must a running
+// slice end; a ready partition that a free worker is about to take preempts nobody.
+bool ProcessorSetScheduler::contended_locked() const {
+  const unsigned capacity = threads_ + blocked_;
+  return !ready_.empty() && ready_.size() > (capacity > running_ ? capacity - running_ : 0u);
+}
+
 void ProcessorSetScheduler::worker_main(unsigned) {
   std::unique_lock lock(mu_);
   for (;;) {
@@ -101,9 +108,10 @@ void ProcessorSetScheduler::worker_main(unsigned) {
     const SteadyTime t0 = std::chrono::steady_clock::now();
     e.slice_start = t0;
     e.slice_end = t0 + slice_of(e);
-    // With others waiting the slice ends by itself at its time (the ticker may wake late on a
-    // loaded host); alone it runs on until the ticker sees someone else ready.
-    const SteadyTime end = ready_.empty() ? SteadyTime::max() : e.slice_end;
+    // With others waiting for a thread the slice ends by itself at its time (the ticker may
+    // wake late on a loaded host); otherwise it runs on until the ticker sees someone who
+    // cannot get a thread.
+    const SteadyTime end = contended_locked() ? e.slice_end : SteadyTime::max();
     tick_cv_.notify_one();
     lock.unlock();
     if (!e.begun) {
@@ -118,6 +126,7 @@ void ProcessorSetScheduler::worker_main(unsigned) {
       e.on_stop(status);  // outside mu_: it takes the hypervisor's locks
     }
     lock.lock();
+    const bool contended = contended_locked();  // someone waits for this thread
     --running_;
     work_cv_.notify_one();  // a place on the set is free (after an extra worker's turn)
     SliceStats& u = usage_[id];
@@ -129,7 +138,7 @@ void ProcessorSetScheduler::worker_main(unsigned) {
         done_cv_.notify_all();
         break;
       case SliceResult::PREEMPTED:
-        if (!ready_.empty()) ++u.preemptions;  // else it just goes on
+        if (contended) ++u.preemptions;  // else it just goes on
         make_ready_locked(id, e);
         break;
       case SliceResult::IDLE:
@@ -157,7 +166,7 @@ void ProcessorSetScheduler::ticker_main() {
       Entry& e = *ptr;
       if (e.state == State::RUNNING && !e.ended) {
         if (e.slice_end <= now) {
-          if (ready_.empty()) {
+          if (!contended_locked()) {  // nobody waits for a thread: it runs on
             e.slice_end = now + slice_of(e);
           } else {
             e.ended = true;

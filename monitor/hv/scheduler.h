@@ -111,6 +111,7 @@ class ProcessorSetScheduler final : public Scheduler {
   unsigned threads_;
   uint32_t slice_us_;
   unsigned running_ = 0;  // entries on a worker now (under mu_)
+  bool contended_locked() const;  // under mu_: more ready than free threads
   unsigned blocked_ = 0;  // of those, waiting in blocking(true): threads_ + blocked_ may run
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // ready_ got an entry, or quit
