@@ -11,6 +11,10 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import checklist  # check() and the failure count
+from checklist import check
+
 SOFTCPU, ROM = sys.argv[1:3]
 
 SYSTEM = """machine_memory = "64M"
@@ -44,17 +48,6 @@ file = "{con}"
 bios = "{rom}"
 """
 
-failed = 0
-
-
-def check(what, ok, detail=""):
-    global failed
-    print(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failed += 1
-        print(detail)
-
-
 with tempfile.TemporaryDirectory() as d:
     for inherit in ("true", "false"):
         con = os.path.join(d, f"con_{inherit}.txt")
@@ -75,4 +68,4 @@ with tempfile.TemporaryDirectory() as d:
         want = "h_before_m_end=1" if inherit == "true" else "h_before_m_end=0"
         check(f"inheritance {inherit}: {want}", want in line, detail)
 
-sys.exit(1 if failed else 0)
+sys.exit(1 if checklist.failures else 0)

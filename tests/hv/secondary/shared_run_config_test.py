@@ -12,6 +12,10 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import checklist  # check() and the failure count
+from checklist import check
+
 SOFTCPU, CONFIG_MD, ROM_DIR = sys.argv[1], sys.argv[2], os.path.abspath(sys.argv[3])
 
 doc = open(CONFIG_MD).read()
@@ -20,17 +24,6 @@ if len(blocks) < 4:
     print("FAIL docs/config.md has no third ```toml block")
     sys.exit(1)
 system = blocks[3].split("```")[0]
-
-failed = 0
-
-
-def check(what, ok, detail=""):
-    global failed
-    print(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failed += 1
-        print(detail)
-
 
 with tempfile.TemporaryDirectory() as d:
     for role in ("a", "b"):
@@ -64,4 +57,4 @@ with tempfile.TemporaryDirectory() as d:
           and "borrow nonzero=0 wrote=5a5a5a5a back=0 after_back=ffffffff" in b, detail)
     check("both ran to the end", "done a" in a and "done b" in b and "FAIL" not in a + b, detail)
 
-sys.exit(1 if failed else 0)
+sys.exit(1 if checklist.failures else 0)
