@@ -271,7 +271,10 @@ def counters(text):
 
 def gdb_interrupt(delay):
     port = free_port()
-    args = [SOFTCPU, "run", "--bios", ROM, "--serial", "none", "--jit", "on",
+    # --jit-sync: regions compile on the CPU thread when they turn hot, so compiled code has
+    # run before the interrupt however loaded the host is (a compile thread may not have
+    # finished one region in 0.7 s at load 12).
+    args = [SOFTCPU, "run", "--bios", ROM, "--serial", "none", "--jit", "on", "--jit-sync",
             "--jit-threshold", "50", "--gdb", f"tcp:127.0.0.1:{port}", "-S", "--stats=json",
             "--timeout", "120"]
     sc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
