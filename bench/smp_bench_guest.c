@@ -9,30 +9,12 @@
 #ifndef ROUNDS
 #define ROUNDS 1500u
 #endif
-#define WORDS 4096u
+#include "smp_work.h"
 
 static uint32_t data[2][WORDS];
 static volatile uint32_t go, ap_up, done, result[2];
 static uint32_t ap_stack[1024];
 static const uint32_t seeds[2] = {0x12345678u, 0xA5A5A5A5u};
-
-static uint32_t compute(uint32_t* d, uint32_t seed) {
-  uint32_t x = seed;
-  for (uint32_t k = 0; k < WORDS; ++k) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    d[k] = x;
-  }
-  uint32_t h = 2166136261u;
-  for (uint32_t r = 0; r < ROUNDS; ++r)
-    for (uint32_t k = 0; k < WORDS; ++k) {
-      const uint32_t v = d[(k * 7 + r) % WORDS] + d[k] * 31u;
-      d[k] = v ^ (v >> 7);
-      h = (h ^ v) * 16777619u;
-    }
-  return h;
-}
 
 __attribute__((noreturn, used)) static void ap_main(void) {
   __asm__ volatile("lidt idt_desc");
@@ -43,20 +25,12 @@ __attribute__((noreturn, used)) static void ap_main(void) {
   for (;;) __asm__ volatile("cli; hlt");
 }
 
-static uint64_t rdtsc(void) {
-  uint32_t lo, hi;
-  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-  return ((uint64_t)hi << 32) | lo;
-}
-
 int main(void) {
-  pic_init(0xFF, 0xFF);
-  lapic_write(LAPIC_SVR, 0x1FF);
-  start_ap(ap_main, &ap_stack[1024]);
+  smp_start(ap_main, &ap_stack[1024]);
   /* A started AP reports within a few of its turns; a -smp 1 machine has none. */
   for (uint32_t n = 0; n < 2000000u && !ap_up; ++n) __asm__ volatile("pause");
   const uint32_t cpus = ap_up ? 2 : 1;
-  const uint64_t t0 = rdtsc(); /* the TSC counts guest nanoseconds, which follow the host clock */
+  const uint64_t t0 = smp_rdtsc(); /* the TSC counts guest nanoseconds, which follow the host clock */
   go = 1;
   result[0] = compute(data[0], seeds[0]);
   if (cpus == 1) {
@@ -64,7 +38,7 @@ int main(void) {
   } else {
     while (!done) __asm__ volatile("pause");
   }
-  const uint64_t t1 = rdtsc();
+  const uint64_t t1 = smp_rdtsc();
   gprintf("smp_bench: cpus %u rounds %u results %08x %08x compute_us %u\n", cpus, ROUNDS,
           result[0], result[1], (uint32_t)((t1 - t0) / 1000));
   return 0;

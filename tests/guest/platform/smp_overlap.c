@@ -19,16 +19,7 @@
 static volatile uint32_t counter, go, stop, ap_done, ap_progress;
 static uint32_t ap_stack[1024];
 
-static void add_one(void) {
-  for (;;) {
-    uint32_t old = counter, prev;
-    __asm__ volatile("lock cmpxchgl %2, %1"
-                     : "=a"(prev), "+m"(counter)
-                     : "r"(old + 1), "0"(old)
-                     : "memory", "cc");
-    if (prev == old) return;
-  }
-}
+static void add_one(void) { lock_add_one(&counter); }
 
 __attribute__((noreturn, used)) static void ap_main(void) {
   __asm__ volatile("lidt idt_desc");
@@ -54,17 +45,9 @@ static uint32_t window(void) {
   return seen;
 }
 
-static uint64_t rdtsc(void) {
-  uint32_t lo, hi;
-  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-  return ((uint64_t)hi << 32) | lo;
-}
-
 int main(void) {
-  pic_init(0xFF, 0xFF);
-  lapic_write(LAPIC_SVR, 0x1FF);
-  start_ap(ap_main, &ap_stack[1024]);
-  const uint64_t t0 = rdtsc();
+  smp_start(ap_main, &ap_stack[1024]);
+  const uint64_t t0 = smp_rdtsc();
   go = 1;
   uint32_t windows = 0, overlapping = 0, most = 0;
   for (uint32_t k = 0; k < ITERATIONS; ++k) {
@@ -76,7 +59,7 @@ int main(void) {
       if (seen >= 3) ++overlapping;
     }
   }
-  while (overlapping < ENOUGH_WINDOWS && rdtsc() - t0 < LOOK_NS) {
+  while (overlapping < ENOUGH_WINDOWS && smp_rdtsc() - t0 < LOOK_NS) {
     const uint32_t seen = window();
     ++windows;
     if (seen > most) most = seen;
