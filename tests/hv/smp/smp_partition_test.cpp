@@ -121,5 +121,65 @@ TEST(SmpPartition, AWidePartitionTakesTwoThreadsOfTheSet) {
   EXPECT_LE(w.cpu_seconds + n.cpu_seconds, wall * 1.02);
 }
 
+// A 2-vCPU partition halted with nothing to deliver (STI; HLT; its AP waits for SIPI) gives
+// both threads back: a counter beside it on the 2-thread set gets nearly all the wall time,
+// and work posted to the idle one (a counters read) is served at once.
+TEST(SmpPartition, AnIdleWidePartitionGivesItsThreadsBack) {
+  const std::string idle = test::write_rom({0xFB, 0xF4, 0xEB, 0xFC});
+  const std::string loop = test::write_rom(test::kLoopForever);
+  SystemConfig s = set_of(2);
+  s.partitions.push_back(smp_partition("idle", idle, true));
+  PartitionConfig counter = test::partition("counter", loop);
+  counter.hypervisor = "primary";
+  s.partitions.push_back(counter);
+  PrimaryHypervisor hv(s);
+  const auto t0 = std::chrono::steady_clock::now();
+  hv.start("idle");
+  hv.start("counter");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  const auto asked = std::chrono::steady_clock::now();
+  const PartitionCounters i = hv.counters(hv.partition("idle"));
+  const double served =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - asked).count();
+  const PartitionCounters c = hv.counters(hv.partition("counter"));
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  hv.stop("idle");
+  hv.stop("counter");
+  std::printf("idle %.3f s in %llu slices, counter %.3f s, wall %.3f s, served in %.3f s\n",
+              i.cpu_seconds, (unsigned long long)i.slices, c.cpu_seconds, wall, served);
+  EXPECT_LT(i.cpu_seconds, wall * 0.2);
+  EXPECT_GT(c.cpu_seconds, wall * 0.7);
+  EXPECT_LT(served, 0.5);
+}
+
+// The primary's stage-2 changes on a running 2-vCPU partition with its vCPUs on two threads:
+// lend and take back run on its CPU 0 thread with the other vCPU held, and it runs on.
+TEST(SmpPartition, LendAndTakeBackWhileTheVcpusRunOnTheirThreads) {
+  const std::string loop = test::write_rom(test::kLoopForever);
+  SystemConfig s = set_of(3);
+  s.pools.push_back({"dyn", 0x10000, 0});
+  for (const char* name : {"a", "b"}) {
+    PartitionConfig p = smp_partition(name, loop, std::string(name) == "b");
+    p.memory.push_back({0x1000000, 0x10000, true, "dyn", 0});
+    s.partitions.push_back(p);
+  }
+  PrimaryHypervisor hv(s);
+  hv.start("a");
+  hv.start("b");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const uint64_t before = hv.counters(hv.partition("b")).instructions;
+  for (int k = 0; k < 20; ++k) {
+    EXPECT_EQ(hv.lend("a", "b", 0x4000), 0x4000u);
+    EXPECT_EQ(hv.partition("b").stage2().mapped_pages(), 1024u + 4u);
+    EXPECT_EQ(hv.take_back("a", "b", 0x4000), 0x4000u);
+    EXPECT_EQ(hv.partition("b").stage2().mapped_pages(), 1024u);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_GT(hv.counters(hv.partition("b")).instructions, before);
+  hv.stop("a");
+  hv.stop("b");
+}
+
 }  // namespace
 }  // namespace softcpu::hv
