@@ -1017,7 +1017,8 @@ void Machine::begin_run() {
   if (!config_.save_on_exit_path.empty()) {
     std::signal(SIGINT, note_stop_signal);
     std::signal(SIGTERM, note_stop_signal);
-  }  // Threads on: CPUs 1..N-1 on their threads, held until the first slice.
+  }
+  // Threads on: CPUs 1..N-1 on their threads, held until the first slice.
   if (sync_) start_ap_threads();
 }
 

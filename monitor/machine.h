@@ -98,7 +98,6 @@ class Machine {
   Cpu& cpu() { return cpu_; }
   // CPU `index`: 0 the boot CPU, 1.. the -smp application processors (throws out_of_range).
   Cpu& cpu(unsigned index) { return index == 0 ? cpu_ : aps_.at(index - 1)->cpu; }
-  unsigned cpu_count() const { return unsigned(aps_.size()) + 1; }
   // Drop the decoded blocks of guest-physical [phys, phys+len) from every CPU's block cache
   // (with threads on each CPU has its own; otherwise they share CPU 0's): the primary's
   // stage-2 changes, under the same conditions as flush_tlbs().

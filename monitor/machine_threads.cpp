@@ -3,8 +3,8 @@
 // also services the devices (timers, host I/O, the serial port); CPUs 1..N-1 each on a thread
 // of their own. Device models stay single-threaded behind the big lock (bql_).
 #include <cinttypes>
-#include <optional>
 #include <cstdio>
+#include <optional>
 
 #include "interp/interrupts.h"
 #include "interp/segments.h"
@@ -168,7 +168,8 @@ Machine::SliceEnd Machine::run_slice_threads(bool sliced,
   VcpuSync::set_current(0);
   platform_->set_current_cpu(0);
   const bool timed = sliced && end != std::chrono::steady_clock::time_point::max();
-  const std::chrono::steady_clock::time_point* deadline = rs_.has_deadline ? &rs_.deadline : nullptr;
+  const std::chrono::steady_clock::time_point* deadline =
+      rs_.has_deadline ? &rs_.deadline : nullptr;
   if (sliced) slice_over_.store(false, std::memory_order_relaxed);
   run_cpu_jobs_held();
   sync_->hold(false);  // the other CPUs run while this slice does

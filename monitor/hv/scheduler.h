@@ -2,8 +2,9 @@
 // processor set's pool (ProcessorSetScheduler): the set's N host threads run its partitions in
 // round-robin time slices; a partition with several vCPUs is scheduled as one unit: its vCPUs
 // take turns inside its slice, like -smp on one thread, or (vcpu_threads = "multi") each takes
-// one of the set's threads for the slice (docs/design.md "SMP partitions on a processor set"). The secondary hypervisor
-// (monitor/hv/secondary.h) is another Scheduler, with its own priority scheduling.
+// one of the set's threads for the slice (docs/design.md "SMP partitions on a processor set").
+// The secondary hypervisor (monitor/hv/secondary.h) is another Scheduler, with its own priority
+// scheduling.
 #pragma once
 #include <chrono>
 #include <condition_variable>
