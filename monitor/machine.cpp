@@ -392,6 +392,7 @@ void Machine::boot_kernel_directly() {
 }
 
 Machine::~Machine() {
+  if (sync_) stop_ap_threads();  // begun and never ended (a processor set torn down)
   sampler_.reset();
   if (profile_out_) std::fclose(profile_out_);
   interp_->set_native_tier(nullptr);
@@ -429,6 +430,12 @@ void Machine::serve_posted_jobs() { mailbox_.drain(); }
 void Machine::flush_tlbs() {
   tlb_flush(cpu_);
   for (auto& v : aps_) tlb_flush(v->cpu);
+}
+
+void Machine::drop_code_everywhere(uint32_t phys, uint32_t len) {
+  drop_code(cpu_, phys, len);
+  if (sync_)  // threads on: a block cache per CPU
+    for (auto& v : aps_) drop_code(v->cpu, phys, len);
 }
 
 void Machine::kick() {
@@ -957,7 +964,14 @@ void Machine::run_on_cpu_thread(const std::function<void()>& job) {
   auto pending = std::make_shared<CpuJob>();
   pending->fn = &job;
   cpu_jobs_.push_back(pending);
-  mailbox_.post([this] { run_cpu_jobs(); });
+  if (sync_) {
+    // Threads on: CPU 0's thread runs it with the other CPUs held (run_cpu_jobs_held); the
+    // post only wakes it (and a partition's processor set).
+    cpu_jobs_pending_.store(true);
+    mailbox_.wake();
+  } else {
+    mailbox_.post([this] { run_cpu_jobs(); });
+  }
   lock.unlock();  // run() runs the job between runs, or at its end under running_mu_
   std::unique_lock wait(pending->mu);
   pending->cv.wait(wait, [&] { return pending->done; });
@@ -977,8 +991,6 @@ void Machine::run_cpu_jobs() {
 
 int Machine::run() {
   begin_run();
-  // Threads on: the loop of machine_threads.cpp instead of the slices below.
-  if (sync_) return end_run(run_threads(rs_.has_deadline ? &rs_.deadline : nullptr));
   SliceEnd e;
   do e = run_slice(false);
   while (e.kind != SliceEnd::STOPPED);
@@ -1006,6 +1018,8 @@ void Machine::begin_run() {
     std::signal(SIGINT, note_stop_signal);
     std::signal(SIGTERM, note_stop_signal);
   }
+  // Threads on: CPUs 1..N-1 on their threads, held until the first slice.
+  if (sync_) start_ap_threads();
 }
 
 void Machine::end_slice() {
@@ -1014,6 +1028,7 @@ void Machine::end_slice() {
 }
 
 Machine::SliceEnd Machine::run_slice(bool sliced, std::chrono::steady_clock::time_point end) {
+  if (sync_) return run_slice_threads(sliced, end);  // monitor/machine_threads.cpp
   const bool timed = sliced && end != std::chrono::steady_clock::time_point::max();
   const bool has_deadline = rs_.has_deadline;
   const auto deadline = rs_.deadline;
@@ -1138,6 +1153,7 @@ Machine::SliceEnd Machine::run_slice(bool sliced, std::chrono::steady_clock::tim
 }
 
 int Machine::end_run(int status) {
+  if (sync_) stop_ap_threads();  // joined already when the last slice stopped
   // A console script reports a step left unfinished and decides the status.
   if (script_) status = script_->finish(status);
   wall_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();

@@ -98,6 +98,10 @@ class Machine {
   Cpu& cpu() { return cpu_; }
   // CPU `index`: 0 the boot CPU, 1.. the -smp application processors (throws out_of_range).
   Cpu& cpu(unsigned index) { return index == 0 ? cpu_ : aps_.at(index - 1)->cpu; }
+  // Drop the decoded blocks of guest-physical [phys, phys+len) from every CPU's block cache
+  // (with threads on each CPU has its own; otherwise they share CPU 0's): the primary's
+  // stage-2 changes, under the same conditions as flush_tlbs().
+  void drop_code_everywhere(uint32_t phys, uint32_t len);
   // Drop the soft TLB of every CPU (the primary's stage-2 changes): on the CPU thread between
   // instructions, or with the machine stopped.
   void flush_tlbs();
@@ -199,6 +203,7 @@ class Machine {
     std::thread thread;
     std::atomic<uint8_t> kicked{0};
     std::atomic<bool> halted_for_good{false};
+    std::atomic<bool> waiting{false};  // its thread sleeps: halted with nothing to deliver
   };
   void add_application_processors();
   void reset_ap(Vcpu& v);
@@ -211,7 +216,20 @@ class Machine {
   // own host thread (CPU 0 on the one that calls run(), which also services the devices).
   // monitor/machine_threads.cpp.
   void setup_threads();
-  int run_threads(const std::chrono::steady_clock::time_point* deadline);
+  // The run of a machine with threads on, in slices as run_slice() (a partition with
+  // vcpu_threads = "multi" on a processor set): CPU 0 on the calling thread, CPUs 1..N-1 on
+  // their threads, which begin_run() starts held (VcpuSync::hold) and which run only inside a
+  // slice; STOPPED joins them.
+  SliceEnd run_slice_threads(bool sliced, std::chrono::steady_clock::time_point end);
+  void start_ap_threads();
+  void stop_ap_threads();
+  // CPU 0's thread, the other CPUs held: can any of them run (work posted, not halted with
+  // nothing to deliver, not waiting for SIPI)?
+  bool any_ap_runnable() const;
+  // run_on_cpu_thread with threads on: the jobs run on CPU 0's thread with the others held,
+  // not from the mailbox (which is drained under the big lock).
+  std::atomic<bool> cpu_jobs_pending_{false};
+  void run_cpu_jobs_held();
   void ap_thread(unsigned index);
   // A PC reset with every vCPU out of guest code (on CPU 0's thread, between its runs, not
   // holding the big lock; other CPUs ask for it through reset_requested_ and a kick).

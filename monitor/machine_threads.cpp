@@ -3,8 +3,8 @@
 // also services the devices (timers, host I/O, the serial port); CPUs 1..N-1 each on a thread
 // of their own. Device models stay single-threaded behind the big lock (bql_).
 #include <cinttypes>
-#include <csignal>
 #include <cstdio>
+#include <optional>
 
 #include "interp/interrupts.h"
 #include "interp/segments.h"
@@ -102,11 +102,17 @@ void Machine::ap_thread(unsigned index) {
     // From exec_start to exec_end this thread alone touches its CPU; outside, an exclusive
     // section (a reset on CPU 0's thread) may.
     sync_->exec_start(index);
+    if (threads_stop_.load()) {  // released from a hold to end
+      sync_->exec_end(index);
+      break;
+    }
     sync_->begin_pass(index);
     if (v.wait_for_sipi || (c.halted && !cpu_interrupt_deliverable(c))) {
       v.halted_for_good = v.wait_for_sipi || !(c.eflags & IF);
       sync_->exec_end(index);
+      v.waiting = true;
       if (!threads_stop_.load()) sync_->wait(index, kApWait);
+      v.waiting = false;
       continue;
     }
     v.halted_for_good = false;
@@ -121,14 +127,54 @@ void Machine::ap_thread(unsigned index) {
   }
 }
 
-int Machine::run_threads(const std::chrono::steady_clock::time_point* deadline) {
-  VcpuSync::set_current(0);
-  platform_->set_current_cpu(0);
+void Machine::start_ap_threads() {
   threads_stop_ = false;
+  sync_->hold(true);  // nothing runs before the first slice (none of them runs yet)
   for (size_t k = 0; k < aps_.size(); ++k)
     aps_[k]->thread = std::thread([this, k] { ap_thread(unsigned(k + 1)); });
+}
+
+void Machine::stop_ap_threads() {
+  threads_stop_ = true;
+  sync_->hold(false);  // a held thread leaves exec_start and sees the stop
+  for (unsigned k = 1; k <= aps_.size(); ++k) sync_->kick(k);
+  for (auto& v : aps_)
+    if (v->thread.joinable()) v->thread.join();
+}
+
+bool Machine::any_ap_runnable() const {
+  for (size_t k = 0; k < aps_.size(); ++k) {
+    const Vcpu& v = *aps_[k];
+    if (sync_->has_work(unsigned(k + 1))) return true;
+    if (!v.wait_for_sipi && !(v.cpu.halted && !cpu_interrupt_deliverable(v.cpu))) return true;
+  }
+  return false;
+}
+
+void Machine::run_cpu_jobs_held() {
+  if (!cpu_jobs_pending_.exchange(false)) return;
+  sync_->hold(true);
+  run_cpu_jobs();
+  sync_->hold(false);
+}
+
+// CPU 0's loop with threads on: between two of its runs it services the devices (under the
+// big lock) for every CPU. `sliced` (a processor set): it returns PREEMPTED at end_slice() or
+// at `end`, IDLE when every CPU is halted with nothing to deliver (CPUs 1..N-1 are held
+// then, as between any two slices), STOPPED when the run is over (the threads joined).
+Machine::SliceEnd Machine::run_slice_threads(bool sliced,
+                                            std::chrono::steady_clock::time_point end) {
+  // The set's worker threads take turns: this one is CPU 0's for the slice.
+  VcpuSync::set_current(0);
+  platform_->set_current_cpu(0);
+  const bool timed = sliced && end != std::chrono::steady_clock::time_point::max();
+  const std::chrono::steady_clock::time_point* deadline =
+      rs_.has_deadline ? &rs_.deadline : nullptr;
+  if (sliced) slice_over_.store(false, std::memory_order_relaxed);
+  run_cpu_jobs_held();
+  sync_->hold(false);  // the other CPUs run while this slice does
+  SliceEnd out{SliceEnd::STOPPED, 0, {}};
   int status = 0;
-  const uint64_t icount_start = cpu_.icount;
   for (;;) {
     if (int requested = exit_status_.load(); requested >= 0) {
       status = requested;
@@ -140,10 +186,18 @@ int Machine::run_threads(const std::chrono::steady_clock::time_point* deadline) 
       status = 124;
       break;
     }
+    if (sliced && (slice_over_.load(std::memory_order_relaxed) ||
+                   (timed && std::chrono::steady_clock::now() >= end))) {
+      out.kind = SliceEnd::PREEMPTED;
+      break;
+    }
     uint64_t budget = kThreadBudget;
     // --insn-limit counts CPU 0, as with one thread.
-    if (config_.insn_limit && !within_insn_limit(cpu_.icount - icount_start, budget, status)) break;
+    if (config_.insn_limit &&
+        !within_insn_limit(cpu_.icount - rs_.icount_start, budget, status))
+      break;
     sync_->begin_pass(0);
+    run_cpu_jobs_held();
     bool reset = false;
     {
       std::lock_guard hold(bql_);
@@ -155,14 +209,30 @@ int Machine::run_threads(const std::chrono::steady_clock::time_point* deadline) 
       continue;
     }
     if (cpu_.halted && !cpu_interrupt_deliverable(cpu_)) {
-      bool others_done = true;
-      for (auto& v : aps_) others_done = others_done && v->halted_for_good;
+      bool others_done = true, others_waiting = true;
+      for (auto& v : aps_) {
+        others_done = others_done && v->halted_for_good;
+        others_waiting = others_waiting && (v->halted_for_good || v->waiting);
+      }
       if (!(cpu_.eflags & IF) && others_done) {
         std::fprintf(stderr, "softcpu: guest halted with interrupts disabled at %04x:%08x; "
                      "stopping\n", cpu_.seg[CS].selector, cpu_.eip);
         powered_off_ = true;
         status = 0;
         break;
+      }
+      if (sliced && others_waiting) {
+        // Every CPU halted: the set's thread is not spent waiting. Hold the others, look
+        // again (an interrupt may have reached one meanwhile), and give the thread up.
+        sync_->hold(true);
+        if (!any_ap_runnable() && !mailbox_.has_work() && !cpu_jobs_pending_.load()) {
+          ++idle_waits_;
+          std::lock_guard hold(bql_);
+          return {SliceEnd::IDLE, 0,
+                  idle_wake(deadline ? std::optional(*deadline) : std::nullopt)};
+        }
+        sync_->hold(false);
+        continue;
       }
       // As idle(): until the next device timer, host input, a kick or the deadline.
       auto wake = std::chrono::steady_clock::now() +
@@ -181,8 +251,10 @@ int Machine::run_threads(const std::chrono::steady_clock::time_point* deadline) 
                                         std::chrono::duration<double>(std::min(script_->wake_in(), 1.0))));
       }
       if (deadline) wake = std::min(wake, *deadline);
+      if (timed) wake = std::min(wake, end);
       cpu0_idle_ = true;
-      if (!mailbox_.has_work() && !kicked_.load()) mailbox_.wait_until(wake);
+      if (!mailbox_.has_work() && !kicked_.load() && !cpu_jobs_pending_.load())
+        mailbox_.wait_until(wake);
       cpu0_idle_ = false;
       ++idle_waits_;
       continue;
@@ -194,13 +266,15 @@ int Machine::run_threads(const std::chrono::steady_clock::time_point* deadline) 
     if (r == EXIT_REQUEST || r == EXIT_BUDGET) continue;
     if (!finish_exit_threaded(0, cpu_, tsc_offset_, r, status)) break;
   }
-  threads_stop_ = true;
-  for (unsigned k = 1; k <= aps_.size(); ++k) sync_->kick(k);
-  for (auto& v : aps_)
-    if (v->thread.joinable()) v->thread.join();
+  if (out.kind != SliceEnd::STOPPED) {
+    sync_->hold(true);  // until the next slice
+    return out;
+  }
+  stop_ap_threads();
   // A CPU that stopped the machine (triple fault with --on-triple-fault exit) set the status.
   if (int requested = exit_status_.load(); requested >= 0 && status == 0) status = requested;
-  return status;
+  out.status = status;
+  return out;
 }
 
 }  // namespace softcpu

@@ -118,7 +118,7 @@ void VcpuSync::wait(unsigned k, std::chrono::milliseconds timeout) {
 
 void VcpuSync::exec_start(unsigned k) {
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return !exclusive_; });
+  cv_.wait(lock, [&] { return !exclusive_ && !held_; });
   cpus_[k]->running = true;
   ++running_;
 }
@@ -127,7 +127,7 @@ void VcpuSync::exec_end(unsigned k) {
   std::lock_guard lock(mu_);
   cpus_[k]->running = false;
   --running_;
-  if (exclusive_) cv_.notify_all();
+  if (exclusive_ || held_) cv_.notify_all();
 }
 
 void VcpuSync::start_exclusive(unsigned k, bool inside) {
@@ -152,6 +152,27 @@ void VcpuSync::end_exclusive(unsigned k, bool inside) {
     ++running_;
   }
   cv_.notify_all();
+}
+
+void VcpuSync::hold(bool on) {
+  std::unique_lock lock(mu_);
+  held_ = on;
+  if (!on) {
+    cv_.notify_all();
+    return;
+  }
+  // A CPU in an exclusive section runs guest code though it does not count as running; one
+  // that leaves it counts again and must be kicked then.
+  for (;;) {
+    if (running_ == 0 && !exclusive_) return;
+    for (unsigned j = 0; j < cpus_.size(); ++j)
+      if (cpus_[j]->running) kick(j);
+    cv_.wait(lock);
+  }
+}
+
+bool VcpuSync::has_work(unsigned k) const {
+  return cpus_[k]->has_work.load(std::memory_order_acquire);
 }
 
 }  // namespace softcpu

@@ -52,6 +52,13 @@ class VcpuSync {
   // lock: a CPU inside guest code may be waiting for it.
   void start_exclusive(unsigned k, bool inside);
   void end_exclusive(unsigned k, bool inside);
+  // A partition between its slices (docs/design.md "SMP partitions on a processor set"):
+  // hold(true), called by CPU 0's thread between its runs, waits until every other CPU is out
+  // of guest code (kicking those inside) and keeps them out, as an exclusive section does,
+  // until hold(false). Exclusive sections still work meanwhile. Never holding the big lock.
+  void hold(bool on);
+  // CPU k has work posted that it has not run yet.
+  bool has_work(unsigned k) const;
 
   // The thread's CPU index (-1: not a vCPU thread).
   static int current();
@@ -68,6 +75,7 @@ class VcpuSync {
   std::condition_variable cv_;
   unsigned running_ = 0;  // CPUs inside exec_start .. exec_end
   bool exclusive_ = false;
+  bool held_ = false;  // hold(true): no CPU enters guest code
 };
 
 // Interrupt acknowledge (INTA) from a vCPU thread reaches the local APIC and the 8259, which

@@ -200,6 +200,26 @@ void FwCfg::run_dma(uint64_t record_addr) {
   write_guest_(record_addr, done, 4);
 }
 
+std::vector<uint8_t> legacy_e820_table(const std::vector<uint8_t>& records) {
+  // QEMU hw/i386/e820_memory_layout.h: struct e820_table {u32 count; struct e820_entry
+  // {u64 address; u64 length; u32 type} entry[16];}, packed, little-endian: 4 + 16 * 20 bytes.
+  // Like QEMU it lists the reservations only (every type but RAM); RAM is in "etc/e820".
+  constexpr size_t kRecord = 20, kEntries = 16;
+  std::vector<uint8_t> table(4 + kEntries * kRecord, 0);
+  uint32_t count = 0;
+  for (size_t at = 0; at + kRecord <= records.size() && count < kEntries; at += kRecord) {
+    const uint32_t type = uint32_t(records[at + 16]) | uint32_t(records[at + 17]) << 8 |
+                          uint32_t(records[at + 18]) << 16 | uint32_t(records[at + 19]) << 24;
+    if (type == 1) continue;  // E820_RAM
+    std::copy(records.begin() + long(at), records.begin() + long(at + kRecord),
+              table.begin() + long(4 + count * kRecord));
+    ++count;
+  }
+  const std::vector<uint8_t> n = le_bytes(count, 4);
+  std::copy(n.begin(), n.end(), table.begin());
+  return table;
+}
+
 void add_pc_firmware_items(FwCfg& fw, const FwCfgPcConfig& config) {
   fw.set_item(FW_CFG_UUID, std::vector<uint8_t>(16, 0));
   fw.set_u64(FW_CFG_RAM_SIZE, config.ram_bytes);
@@ -217,6 +237,7 @@ void add_pc_firmware_items(FwCfg& fw, const FwCfgPcConfig& config) {
     e820.insert(e820.end(), size.begin(), size.end());
     e820.insert(e820.end(), type.begin(), type.end());
   }
+  fw.set_item(FW_CFG_E820_TABLE, legacy_e820_table(e820));
   fw.add_file("etc/e820", std::move(e820));
   fw.add_file("etc/boot-cpus", le_bytes(config.cpus, 2));
   fw.add_file("bootorder", {});

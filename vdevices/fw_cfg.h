@@ -134,5 +134,9 @@ struct FwCfgPcConfig {
   std::vector<uint8_t> e820;
 };
 void add_pc_firmware_items(FwCfg& fw, const FwCfgPcConfig& config);
+// The legacy item FW_CFG_E820_TABLE from "etc/e820" records (20 bytes each): a u32 count, then
+// 16 entries of {u64 address, u64 length, u32 type}, the reservations (non-RAM records) first,
+// the rest zero, as QEMU fills it (hw/i386/e820_memory_layout.h). SeaBIOS reads "etc/e820".
+std::vector<uint8_t> legacy_e820_table(const std::vector<uint8_t>& records);
 
 }  // namespace softcpu

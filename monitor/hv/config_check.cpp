@@ -151,6 +151,7 @@ class Checker {
     if (p.vcpus == 0 || p.vcpus > kMaxVcpus)
       error(line_of(p, "vcpus"), who + " has " + std::to_string(p.vcpus) + " vCPUs: expected 1 to " +
                                      std::to_string(kMaxVcpus));
+    if (p.machine.smp_threads) threads(p, who, h);
     memory(p, who);
     boot(p, who);
     routes(p, who);
@@ -161,6 +162,30 @@ class Checker {
                 who + " has two disks at IDE index " + std::to_string(p.machine.drives[y].index) +
                     " ('" + p.machine.drives[x].path + "' and '" + p.machine.drives[y].path + "')");
     if (h) priorities(p, who, *h);
+  }
+
+  // vcpu_threads = "multi": each vCPU takes one of its processor set's threads while the
+  // partition runs (docs/design.md "SMP partitions on a processor set").
+  void threads(const PartitionConfig& p, const std::string& who, const HypervisorConfig* h) {
+    const unsigned line = line_of(p, "vcpu_threads");
+    if (p.vcpus < 2) {
+      error(line, who + " has vcpu_threads = \"multi\" with " + std::to_string(p.vcpus) +
+                      " vCPU: it needs vcpus of 2 or more");
+      return;
+    }
+    if (!h) return;
+    if (h->kind == HypervisorKind::SECONDARY) {
+      error(line, who + " has vcpu_threads = \"multi\" but runs on the secondary hypervisor '" +
+                      h->name + "', which runs a partition on one thread");
+      return;
+    }
+    const ProcessorSetConfig* set = find_set(h->processor_set);
+    if (set && set->threads < p.vcpus)
+      error(line, who + " has vcpu_threads = \"multi\": its " + std::to_string(p.vcpus) +
+                      " vCPUs need " + std::to_string(p.vcpus) + " threads of processor set '" +
+                      set->name + "', which has " + std::to_string(set->threads));
+    if (!p.machine.gdb.empty())
+      error(line_of(p, "gdb"), who + " has vcpu_threads = \"multi\" and gdb: the stub debugs one CPU");
   }
 
   void memory(const PartitionConfig& p, const std::string& who) {

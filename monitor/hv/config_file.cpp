@@ -354,7 +354,7 @@ void read_partition(Reader& r, const toml::table& t, PartitionConfig* p) {
   r.check_keys(t, {"name", "hypervisor", "vcpus", "memory", "disk", "serial", "debugcon", "irq",
                    "boot", "priority", "priority_range", "time_slice", "exit_on_poweroff",
                    "timeout", "insn_limit", "jit", "jit_threshold", "on_triple_fault", "gdb",
-                   "screen_dump"},
+                   "screen_dump", "vcpu_threads"},
                where);
   r.require(t, "name", "this [[partition]]");
   auto note_line = [&](std::string_view key) {
@@ -461,6 +461,14 @@ void read_partition(Reader& r, const toml::table& t, PartitionConfig* p) {
     if (v == "reset") m.reset_on_triple_fault = true;
     else if (v == "exit") m.reset_on_triple_fault = false;
     else r.error(*t.get("on_triple_fault"), "bad on_triple_fault '" + v + "' in " + where + ": expected reset or exit");
+  }
+  // How its vCPUs use host threads (QEMU's -accel tcg,thread=): "single" round-robin on one
+  // of its processor set's threads, "multi" one each (docs/config.md).
+  note_line("vcpu_threads");
+  if (r.str(t, "vcpu_threads", where, &v)) {
+    if (v == "multi") m.smp_threads = true;
+    else if (v == "single") m.smp_threads = false;
+    else r.error(*t.get("vcpu_threads"), "bad vcpu_threads '" + v + "' in " + where + ": expected single or multi");
   }
   note_line("gdb");
   if (r.str(t, "gdb", where, &v)) {

@@ -66,6 +66,12 @@ static MachineMemory make_memory(const SystemConfig& c) {
   }
 }
 
+// Host threads a partition takes while it runs: its vCPUs with vcpu_threads = "multi"
+// (docs/design.md "SMP partitions on a processor set"), else one.
+static unsigned threads_taken(const PartitionConfig& p) {
+  return p.machine.smp_threads && p.vcpus > 1 ? p.vcpus : 1;
+}
+
 // The primary's processor set: the threads of the set its hypervisor names, and its slice. A
 // system built in code without hypervisors (or naming no set) gets a thread per partition.
 static std::unique_ptr<Scheduler> make_primary_scheduler(const SystemConfig& c) {
@@ -81,7 +87,7 @@ static std::unique_ptr<Scheduler> make_primary_scheduler(const SystemConfig& c) 
     bool secondary = false;
     for (const auto& h : c.hypervisors)
       if (h.name == p.hypervisor) secondary = h.kind == HypervisorKind::SECONDARY;
-    n += !secondary;
+    n += secondary ? 0 : threads_taken(p);
   }
   return std::make_unique<ProcessorSetScheduler>("default", std::max(n, 1u), 10000);
 }
@@ -179,6 +185,22 @@ void PrimaryHypervisor::build_partition(const PartitionConfig& given, unsigned i
   if (pc.vcpus > kMaxCpus)
     throw ConfigError{who + ": " + std::to_string(pc.vcpus) + " vCPUs asked for; a partition has "
                       "at most " + std::to_string(kMaxCpus) + " (they run round-robin on its thread)"};
+  if (pc.machine.smp_threads) {
+    if (pc.vcpus < 2)
+      throw ConfigError{who + ": vcpu_threads = \"multi\" needs vcpus of 2 or more"};
+    const bool secondary = std::any_of(
+        config_.hypervisors.begin(), config_.hypervisors.end(), [&](const HypervisorConfig& h) {
+          return h.name == pc.hypervisor && h.kind == HypervisorKind::SECONDARY;
+        });
+    if (secondary)
+      throw ConfigError{who + ": vcpu_threads = \"multi\" is for partitions of the primary "
+                        "hypervisor; the secondary runs a partition on one thread"};
+    const auto* set = dynamic_cast<const ProcessorSetScheduler*>(scheduler_.get());
+    if (set && set->threads() < pc.vcpus)
+      throw ConfigError{who + ": vcpu_threads = \"multi\" runs its " + std::to_string(pc.vcpus) +
+                        " vCPUs on " + std::to_string(pc.vcpus) + " threads of processor set '" +
+                        set->set_name() + "', which has " + std::to_string(set->threads())};
+  }
   auto p = std::unique_ptr<Partition>(new Partition(pc, id));
   p->table_.reset(new Stage2Table());
   // Regions: page aligned, inside 4 GiB, not overlapping (its shared maps included); the
@@ -247,7 +269,7 @@ void PrimaryHypervisor::build_partition(const PartitionConfig& given, unsigned i
   }
 
   MachineConfig mc = pc.machine;
-  mc.cpus = pc.vcpus;  // -smp: round-robin on the partition's one thread
+  mc.cpus = pc.vcpus;  // -smp: round-robin on the partition's one thread, or vcpu_threads
   mc.ram_mib = uint32_t(low->size >> 20);
   mc.reset_on_triple_fault = false;  // a partition that triple-faults stops alone
   mc.view = device_view(pc);  // only its devices and memory; the rest of the PC is concealed
@@ -275,7 +297,7 @@ void PrimaryHypervisor::build_partition(const PartitionConfig& given, unsigned i
 void PrimaryHypervisor::map_now(Partition& p, uint32_t guest_page, uint32_t machine_page,
                                 uint8_t perms) {
   p.table_->map(guest_page, machine_page, perms);
-  if (p.machine_) drop_code(p.machine_->cpu(), guest_page * kPage, kPage);
+  if (p.machine_) p.machine_->drop_code_everywhere(guest_page * kPage, kPage);
   if (perms & S2_R)
     p.mem_->map_ram_page(Stage2Key(), guest_page, memory_.host(machine_page), perms & S2_W,
                          perms & S2_X);
@@ -288,7 +310,7 @@ void PrimaryHypervisor::unmap_now(Partition& p, uint32_t guest_page) {
   // Decoded blocks and translations of the page go first (while its bytes are still there),
   // then the mapping, then every TLB entry of every vCPU (one may map the page under any
   // linear address).
-  if (p.machine_) drop_code(p.machine_->cpu(), guest_page * kPage, kPage);
+  if (p.machine_) p.machine_->drop_code_everywhere(guest_page * kPage, kPage);
   p.table_->unmap(guest_page);
   p.mem_->unmap_ram_page(Stage2Key(), guest_page);
   if (p.machine_) p.machine_->flush_tlbs();  // every vCPU's
@@ -341,6 +363,7 @@ void PrimaryHypervisor::start(const std::string& name) {
   v.end = [m](int status) { return m->end_run(status); };
   v.end_slice = [m] { m->end_slice(); };
   v.time_slice_us = p.config_.time_slice_us.value_or(0);
+  v.threads = threads_taken(p.config_);
   sched.start(p.id_, std::move(v), [this, &p](int status) { on_stopped(p, status); });
 }
 

@@ -84,22 +84,33 @@ void ProcessorSetScheduler::blocking(bool begin) {
   work_cv_.notify_all();
 }
 
-// Under mu_: are more partitions ready than the set has free threads? Only then must a running
-// slice end; a ready partition that a free worker is about to take preempts nobody.
+// A partition wider than the set (a configuration the primary refused) still runs, alone.
+unsigned ProcessorSetScheduler::width_of(unsigned id) const {
+  return std::clamp(entries_.at(id)->vcpu.threads, 1u, threads_);
+}
+
+// Under mu_: do the ready partitions need more threads than the set has free? Only then must a
+// running slice end; a ready partition that a free worker is about to take preempts nobody.
 bool ProcessorSetScheduler::contended_locked() const {
   const unsigned capacity = threads_ + blocked_;
-  return !ready_.empty() && ready_.size() > (capacity > running_ ? capacity - running_ : 0u);
+  unsigned wanted = 0;
+  for (unsigned id : ready_) wanted += width_of(id);
+  return !ready_.empty() && wanted > (capacity > running_ ? capacity - running_ : 0u);
 }
 
 void ProcessorSetScheduler::worker_main(unsigned) {
   std::unique_lock lock(mu_);
   for (;;) {
+    // In order: the first ready partition waits for as many free threads as it takes (a
+    // wide one is not passed over for ever by narrow ones).
     work_cv_.wait(lock, [&] {
-      return quit_ || (!ready_.empty() && running_ < threads_ + blocked_);
+      return quit_ ||
+             (!ready_.empty() && running_ + width_of(ready_.front()) <= threads_ + blocked_);
     });
     if (quit_) return;
-    ++running_;
     const unsigned id = ready_.front();
+    const unsigned width = width_of(id);
+    running_ += width;
     ready_.pop_front();
     Entry& e = *entries_.at(id);  // stays until this thread erases it
     e.state = State::RUNNING;
@@ -127,8 +138,8 @@ void ProcessorSetScheduler::worker_main(unsigned) {
     }
     lock.lock();
     const bool contended = contended_locked();  // someone waits for this thread
-    --running_;
-    work_cv_.notify_one();  // a place on the set is free (after an extra worker's turn)
+    running_ -= width;
+    work_cv_.notify_all();  // places on the set are free (after an extra worker's turn)
     SliceStats& u = usage_[id];
     ++u.slices;
     u.cpu_seconds += std::chrono::duration<double>(t1 - t0).count();

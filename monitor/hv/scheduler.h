@@ -1,8 +1,10 @@
 // How a hypervisor runs its partitions' vCPUs on host threads. The primary's scheduler is a
 // processor set's pool (ProcessorSetScheduler): the set's N host threads run its partitions in
-// round-robin time slices; a partition with several vCPUs is scheduled as one unit (its vCPUs
-// take turns inside its slice, like -smp on one thread). The secondary hypervisor
-// (monitor/hv/secondary.h) is another Scheduler, with its own priority scheduling.
+// round-robin time slices; a partition with several vCPUs is scheduled as one unit: its vCPUs
+// take turns inside its slice, like -smp on one thread, or (vcpu_threads = "multi") each takes
+// one of the set's threads for the slice (docs/design.md "SMP partitions on a processor set").
+// The secondary hypervisor (monitor/hv/secondary.h) is another Scheduler, with its own priority
+// scheduling.
 #pragma once
 #include <chrono>
 #include <condition_variable>
@@ -42,6 +44,10 @@ struct SchedulableVcpu {
   std::function<int(int)> end;
   std::function<void()> end_slice;
   uint32_t time_slice_us = 0;  // 0: the scheduler's
+  // Host threads it runs on at once while it has the processor: 1, or its vCPU count for a
+  // partition with vcpu_threads = "multi" (gang: a slice starts only when that many of the
+  // set's threads are free; its vCPUs run on threads of the machine's own, the set counts them).
+  unsigned threads = 1;
 };
 
 // Per partition (its id), summed over its runs: what it got of the processor set.
@@ -110,7 +116,8 @@ class ProcessorSetScheduler final : public Scheduler {
   std::string set_;
   unsigned threads_;
   uint32_t slice_us_;
-  unsigned running_ = 0;  // entries on a worker now (under mu_)
+  unsigned running_ = 0;  // threads the entries on workers take now (their widths; under mu_)
+  unsigned width_of(unsigned id) const;  // under mu_: its threads, at most the set's
   bool contended_locked() const;  // under mu_: more ready than free threads
   unsigned blocked_ = 0;  // of those, waiting in blocking(true): threads_ + blocked_ may run
   mutable std::mutex mu_;

@@ -348,6 +348,33 @@ TEST(ConfigFile, VcpusZeroOrAbsurd) {
   expect_error(errors_of(lots), "'vcpus' in partition 'a' is 1000: expected 1 to 32", line_with(lots, "vcpus"));
 }
 
+// vcpu_threads (docs/config.md): "single" or "multi"; multi needs 2+ vCPUs, the primary and
+// as many threads in its processor set as vCPUs (kHead's set has 2).
+TEST(ConfigFile, VcpuThreads) {
+  SystemConfig c;
+  const std::string ok = std::string(kHead) + part("a", "vcpus = 2\nvcpu_threads = \"multi\"\n");
+  ASSERT_TRUE(errors_of(ok, &c).empty()) << dump(errors_of(ok));
+  EXPECT_TRUE(c.partitions[0].machine.smp_threads);
+  const std::string single = std::string(kHead) + part("a", "vcpus = 2\nvcpu_threads = \"single\"\n");
+  ASSERT_TRUE(errors_of(single, &c).empty()) << dump(errors_of(single));
+  EXPECT_FALSE(c.partitions[0].machine.smp_threads);
+  const std::string bad = std::string(kHead) + part("a", "vcpus = 2\nvcpu_threads = \"many\"\n");
+  expect_error(errors_of(bad), "bad vcpu_threads 'many' in partition 'a': expected single or multi",
+               line_with(bad, "vcpu_threads"));
+  const std::string one = std::string(kHead) + part("a", "vcpu_threads = \"multi\"\n");
+  expect_error(errors_of(one), "partition 'a' has vcpu_threads = \"multi\" with 1 vCPU: it needs "
+               "vcpus of 2 or more", line_with(one, "vcpu_threads"));
+  const std::string wide = std::string(kHead) + part("a", "vcpus = 3\nvcpu_threads = \"multi\"\n");
+  expect_error(errors_of(wide), "partition 'a' has vcpu_threads = \"multi\": its 3 vCPUs need 3 "
+               "threads of processor set 'host', which has 2", line_with(wide, "vcpu_threads"));
+  const std::string sec =
+      std::string(kHead) + "[[processor_set]]\nname = \"rt\"\n[[hypervisor]]\nname = \"sec\"\n"
+      "kind = \"secondary\"\nprocessor_set = \"rt\"\nscheduler = \"priority\"\n" +
+      part("a", "hypervisor = \"sec\"\npriority = 1\nvcpus = 2\nvcpu_threads = \"multi\"\n");
+  expect_error(errors_of(sec), "runs on the secondary hypervisor 'sec', which runs a partition on one "
+               "thread", line_with(sec, "vcpu_threads"));
+}
+
 TEST(ConfigFile, PrioritiesOutsideTheHypervisorsRange) {
   const std::string text =
       "machine_memory = \"1G\"\n[[processor_set]]\nname = \"s\"\n"

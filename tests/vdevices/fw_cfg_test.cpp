@@ -201,6 +201,49 @@ TEST(FwCfg, PcFirmwareItems) {
   EXPECT_EQ(read_port_bytes(fw, sercon, 2), std::string("\xF8\x03", 2));
   EXPECT_EQ(read_port_bytes(fw, fw.file_selector("etc/boot-cpus"), 2), std::string("\2\0", 2));
   EXPECT_NE(fw.file_selector("bootorder"), 0);
+  // The legacy FW_CFG_E820_TABLE: a count of 0 (QEMU lists only reservations there), then 16
+  // zeroed 20-byte entries.
+  EXPECT_EQ(read_port_bytes(fw, FW_CFG_E820_TABLE, 4 + 16 * 20), std::string(4 + 16 * 20, '\0'));
+}
+
+// A RAM record, a reserved one and an ACPI one: the legacy table holds the two that are not
+// RAM, in order, after their count; 17 reservations are cut to 16.
+TEST(FwCfg, LegacyE820TableListsTheReservations) {
+  auto record = [](uint64_t addr, uint64_t len, uint32_t type) {
+    std::vector<uint8_t> r(20);
+    std::memcpy(r.data(), &addr, 8);
+    std::memcpy(r.data() + 8, &len, 8);
+    std::memcpy(r.data() + 16, &type, 4);
+    return r;
+  };
+  std::vector<uint8_t> records;
+  for (const auto& r : {record(0, 64u << 20, 1), record(0x9000000, 0x10000, 2),
+                        record(0xA000000, 0x1000, 3)})
+    records.insert(records.end(), r.begin(), r.end());
+  FakeGuest g;
+  FwCfg fw(g.reader(), g.writer());
+  FwCfgPcConfig config;
+  config.ram_bytes = 64u << 20;
+  config.e820 = records;
+  add_pc_firmware_items(fw, config);
+  const std::string t = read_port_bytes(fw, FW_CFG_E820_TABLE, 4 + 16 * 20);
+  ASSERT_EQ(t.size(), 4u + 16 * 20);
+  uint32_t count = 0;
+  std::memcpy(&count, t.data(), 4);
+  EXPECT_EQ(count, 2u);
+  const std::vector<uint8_t> reserved = record(0x9000000, 0x10000, 2), acpi = record(0xA000000, 0x1000, 3);
+  EXPECT_EQ(t.substr(4, 20), std::string(reserved.begin(), reserved.end()));
+  EXPECT_EQ(t.substr(24, 20), std::string(acpi.begin(), acpi.end()));
+  EXPECT_EQ(t.substr(44), std::string(14 * 20, '\0'));
+  std::vector<uint8_t> many;
+  for (uint32_t k = 0; k < 17; ++k) {
+    const auto r = record(0x10000000ull + k * 0x1000, 0x1000, 2);
+    many.insert(many.end(), r.begin(), r.end());
+  }
+  const std::vector<uint8_t> full = legacy_e820_table(many);
+  ASSERT_EQ(full.size(), 4u + 16 * 20);
+  std::memcpy(&count, full.data(), 4);
+  EXPECT_EQ(count, 16u);
 }
 
 }  // namespace

@@ -41,4 +41,31 @@ static inline void start_ap(void (*entry)(void), uint32_t* stack_top) {
   send_ipi(1, 0x4600 | (SMP_TRAMPOLINE >> 12));
 }
 
+/* The TSC (guest nanoseconds here, which follow the host clock). */
+static inline uint64_t smp_rdtsc(void) {
+  uint32_t lo, hi;
+  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return ((uint64_t)hi << 32) | lo;
+}
+
+/* One atomic increment of *p: LOCK CMPXCHG retried until no other CPU came in between.
+   Returns the retries. */
+static inline uint32_t lock_add_one(volatile uint32_t* p) {
+  for (uint32_t retries = 0;; ++retries) {
+    uint32_t old = *p, prev;
+    __asm__ volatile("lock cmpxchgl %2, %1"
+                     : "=a"(prev), "+m"(*p)
+                     : "r"(old + 1), "0"(old)
+                     : "memory", "cc");
+    if (prev == old) return retries;
+  }
+}
+
+/* Both CPUs start the same way: PIC masked, local APIC on, the AP started at `entry`. */
+static inline void smp_start(void (*entry)(void), uint32_t* stack_top) {
+  pic_init(0xFF, 0xFF);
+  lapic_write(LAPIC_SVR, 0x1FF);
+  start_ap(entry, stack_top);
+}
+
 #endif

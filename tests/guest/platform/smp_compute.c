@@ -7,29 +7,11 @@
 #ifndef ROUNDS
 #define ROUNDS 40u
 #endif
-#define WORDS 4096u /* 16 KiB per CPU */
+#include "smp_work.h"
 
 static uint32_t data[2][WORDS];
 static volatile uint32_t go, done, result[2];
 static uint32_t ap_stack[1024];
-
-static uint32_t compute(uint32_t* d, uint32_t seed) {
-  uint32_t x = seed;
-  for (uint32_t k = 0; k < WORDS; ++k) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    d[k] = x;
-  }
-  uint32_t h = 2166136261u;
-  for (uint32_t r = 0; r < ROUNDS; ++r)
-    for (uint32_t k = 0; k < WORDS; ++k) {
-      const uint32_t v = d[(k * 7 + r) % WORDS] + d[k] * 31u;
-      d[k] = v ^ (v >> 7);
-      h = (h ^ v) * 16777619u;
-    }
-  return h;
-}
 
 __attribute__((noreturn, used)) static void ap_main(void) {
   __asm__ volatile("lidt idt_desc");
@@ -39,24 +21,16 @@ __attribute__((noreturn, used)) static void ap_main(void) {
   for (;;) __asm__ volatile("cli; hlt");
 }
 
-static uint64_t rdtsc(void) {
-  uint32_t lo, hi;
-  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-  return ((uint64_t)hi << 32) | lo;
-}
-
 int main(void) {
-  pic_init(0xFF, 0xFF);
-  lapic_write(LAPIC_SVR, 0x1FF);
-  start_ap(ap_main, &ap_stack[1024]);
-  const uint64_t t0 = rdtsc(); /* the TSC counts guest nanoseconds, which follow the host clock */
+  smp_start(ap_main, &ap_stack[1024]);
+  const uint64_t t0 = smp_rdtsc(); /* the TSC counts guest nanoseconds, which follow the host clock */
   go = 1;
   result[0] = compute(data[0], 0x12345678u);
   for (uint32_t n = 0; !done; ++n) {
     if (n == 2000000000u) check_eq("AP finished", 1, done, 2);
     __asm__ volatile("pause");
   }
-  const uint64_t t1 = rdtsc();
+  const uint64_t t1 = smp_rdtsc();
   gprintf("results %08x %08x, both computed in %u us\n", result[0], result[1],
           (uint32_t)((t1 - t0) / 1000));
   check_eq("the AP's result, recomputed by the BSP", compute(data[0], 0xA5A5A5A5u), result[1], 3);

@@ -20,18 +20,7 @@ static uint32_t ap_stack[1024];
 
 static uint32_t cpu_index(void) { return lapic_read(LAPIC_ID) >> 24; }
 
-/* One atomic increment: LOCK CMPXCHG retried until no other CPU came in between. */
-static void add_one(unsigned cpu) {
-  for (;;) {
-    uint32_t old = counter, prev;
-    __asm__ volatile("lock cmpxchgl %2, %1"
-                     : "=a"(prev), "+m"(counter)
-                     : "r"(old + 1), "0"(old)
-                     : "memory", "cc");
-    if (prev == old) return;
-    retries[cpu]++;
-  }
-}
+static void add_one(unsigned cpu) { retries[cpu] += lock_add_one(&counter); }
 
 /* Bounded wait for *flag >= value (the other CPU gets its turns meanwhile). */
 static void wait_for(volatile uint32_t* flag, uint32_t value, const char* what, uint32_t code) {

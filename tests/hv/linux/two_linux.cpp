@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
                                        : "") +
                        "/bin/busybox mkdir -p /procfs; "
                        "/bin/busybox mount -t proc proc /procfs; /bin/busybox echo ata-irqs: "
-                       "$(/bin/busybox grep ata_piix /procfs/interrupts); /bin/busybox poweroff -f\"";
+                       "$(/bin/busybox grep ata_piix /procfs/interrupts); "
+                       "/bin/busybox echo cpus-online: $(/bin/busybox nproc); /bin/busybox poweroff -f\"";
     if (!disk.empty() && k == n - 1) {
       p.machine.drives.push_back({disk, 0, true, false});
       p.irq_routes.push_back({"ide0", 0, 11, false, 0});  // off IRQ 14: the MADT says where
@@ -56,6 +57,10 @@ int main(int argc, char** argv) {
     p.machine.serial = std::string("file:") + argv[3] + "/" + p.name + ".serial";
     p.machine.timeout_seconds = 300;
     p.memory.push_back({0, 128ull << 20, false, "", 0});
+    // HV_VCPUS=N: N vCPUs each (Linux must bring them all online); HV_VCPU_THREADS=multi: on
+    // N threads of the processor set (docs/design.md "SMP partitions on a processor set").
+    if (const char* v = std::getenv("HV_VCPUS")) p.vcpus = unsigned(std::atoi(v));
+    if (const char* v = std::getenv("HV_VCPU_THREADS")) p.machine.smp_threads = std::string(v) == "multi";
     s.partitions.push_back(p);
   }
   if (const char* t = std::getenv("HV_SET_THREADS")) {
@@ -89,6 +94,17 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "hv_two_linux: %s's console lacks its command's output:\n%s\n",
                    name.c_str(), text.str().c_str());
       return 1;
+    }
+    if (const char* v = std::getenv("HV_VCPUS")) {
+      const std::string want = std::string("\ncpus-online: ") + v;  // then "\r\n" or "\n"
+      const size_t at = text.str().find(want);
+      const size_t after = at + want.size();
+      if (at == std::string::npos || after >= text.str().size() ||
+          (text.str()[after] != '\r' && text.str()[after] != '\n')) {
+        std::fprintf(stderr, "hv_two_linux: %s did not bring %s CPUs online:\n%s\n", name.c_str(), v,
+                     text.str().c_str());
+        return 1;
+      }
     }
     // Discovery: the PCI functions Linux found; the IDE function only where there is a disk.
     const size_t pci = text.str().find("\npci-functions: ");
