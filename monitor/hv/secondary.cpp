@@ -37,6 +37,26 @@ bool realtime_timer_thread() {
   sp.sched_priority = 1;
   return pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
 }
+
+// A partition's thread spinning toward a deadline (on) and back to running guest code (off).
+bool realtime_spin(bool on) {
+  sched_param sp{};
+  sp.sched_priority = on ? 1 : 0;
+  return pthread_setschedparam(pthread_self(), on ? SCHED_FIFO : SCHED_OTHER, &sp) == 0;
+}
+
+// An idle partition thread sleeps toward its next deadline only until this long before it and
+// spins the rest (a host thread woken from a sleep runs tens of microseconds late, hundreds
+// when its core was in a deep idle state). The window adapts per thread to how late its
+// sleeps end, between these bounds.
+constexpr uint64_t kSpinMinNs = 50'000;
+constexpr uint64_t kSpinMaxNs = 1'000'000;
+
+// How late a sleep to `target` ended moves a spin window: up at once to cover it, down slowly.
+void adapt_spin_window(uint64_t& window, uint64_t late) {
+  if (late + late / 2 > window) window = std::min(kSpinMaxNs, late + late / 2);
+  else window = std::max(kSpinMinNs, window - window / 32);
+}
 }  // namespace
 
 // One partition: its vCPUs, its run queue (the per-priority ready and run lists of the one
@@ -57,6 +77,7 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   }
   // Made ready from another thread: wake this partition's thread or preempt its vCPU.
   void nudge_locked(const VcpuBlock* v) {
+    poke_.store(true, std::memory_order_release);  // ends an idle spin
     if (idle_ || wants_processor_) cv_.notify_one();
     else if (current_ && v->tprio > current_->tprio) machine.kick();
   }
@@ -109,6 +130,8 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
         .load(std::memory_order_acquire);
   }
   bool read_guest(uint32_t addr, uint32_t len, std::string* out) const;
+  void hypercall_locked(Cpu& c, Lock& lock);
+  void idle_wait_locked(Lock& lock, uint64_t until, bool deadline);
   void do_wait(Cpu& c, Lock& lock, bool lock_word);
   void do_wake(Cpu& c);
   void do_request(Cpu& c, Lock& lock);
@@ -125,6 +148,8 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   std::vector<VcpuBlock*> boosted_ready_;  // raised while ready: not moved (lazy inheritance)
   std::condition_variable cv_;
   bool idle_ = false;  // the thread sleeps in schedule_locked
+  std::atomic<bool> poke_{false};  // something was made ready from another thread
+  uint64_t spin_window_ns_ = kSpinMinNs;
 
  public:
   // The processor set (SecondaryHypervisor::processors_): whether this partition's thread
@@ -141,6 +166,16 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   void acquire_processor_locked(Lock& lock);
   void release_processor_locked();
   void notify() { cv_.notify_all(); }
+  // The earliest deadline (0: none) the timer thread must meet for us: one of a vCPU whose
+  // wake would preempt the running vCPU (any, waiting for a processor). An idle partition's thread meets its own deadlines
+  // (idle_wait_locked), and a lower vCPU's expiry can wait for the next block or hypercall.
+  uint64_t next_preempting_deadline_locked() const {
+    if (idle_) return 0;
+    for (const auto& [deadline, owner, v] : hv_.timeouts_)
+      if (owner == this && (!current_ || v->tprio > current_->tprio)) return deadline;
+    return 0;
+  }
+  void watch_deadlines_locked();
 };
 
 // Wait for a processor of the set: take a free one if no waiting partition is more urgent;
@@ -149,6 +184,7 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
 void SecondaryHypervisor::Thin::acquire_processor_locked(Lock& lock) {
   if (on_processor_) return;
   wants_processor_ = true;
+  watch_deadlines_locked();  // the timer thread meets our deadlines while we wait
   for (;;) {
     if (machine.exit_requested()) break;
     const int mine = urgency_locked();
@@ -278,19 +314,56 @@ void SecondaryHypervisor::Thin::schedule_locked(Cpu& c, Lock& lock) {
     release_processor_locked();  // nothing to run: the set's processor goes to another
     if (machine.exit_requested() || st_.live_vcpus == 0) return;  // run() ends with no vCPU on
     uint64_t until = hv_.now_ns() + uint64_t(std::chrono::nanoseconds(kIdlePoll).count());
+    bool deadline = false;
     for (const auto& t : hv_.timeouts_)
       if (std::get<1>(t) == this) {
+        deadline = std::get<0>(t) <= until;
         until = std::min(until, std::get<0>(t));
         break;
       }
-    idle_ = true;
-    cv_.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(until)));
-    idle_ = false;
+    idle_wait_locked(lock, until, deadline);
     hv_.expire_due_locked(hv_.now_ns());
     lock.unlock();
     machine.serve_posted_jobs();  // stage-2 changes wait for no guest
     lock.lock();
   }
+}
+
+// Nothing to run until `until` (one of our vCPUs' deadline when `deadline`) or a wake from
+// another thread (poke_, cv_): sleep, but toward a deadline only until the spin window before
+// it, then spin without the lock. How late the sleeps end sets the window.
+void SecondaryHypervisor::Thin::idle_wait_locked(Lock& lock, uint64_t until, bool deadline) {
+  using Clock = std::chrono::steady_clock;
+  auto at = [](uint64_t ns) { return Clock::time_point(std::chrono::nanoseconds(ns)); };
+  poke_.store(false, std::memory_order_relaxed);
+  idle_ = true;
+  uint64_t now = hv_.now_ns();
+  if (!deadline || until > now + spin_window_ns_) {
+    const uint64_t target = deadline ? until - spin_window_ns_ : until;
+    cv_.wait_until(lock, at(target));
+    now = hv_.now_ns();
+    if (now >= target) {  // the sleep ran out (not a wake): how late did the host end it?
+      const uint64_t late = now - target;
+      ++st_.idle_sleeps;
+      st_.sleep_late_ns_sum += late;
+      st_.sleep_late_ns_max = std::max(st_.sleep_late_ns_max, late);
+      if (deadline) adapt_spin_window(spin_window_ns_, late);
+    }
+  }
+  if (deadline && now < until && !poke_.load(std::memory_order_acquire) &&
+      !machine.exit_requested()) {
+    ++st_.spins;
+    lock.unlock();
+    // The spin is short: at the timer thread's real-time priority where the host allows it,
+    // so that the host's other threads do not take the core from it just before the deadline.
+    const bool rt = hv_.timer_realtime_.load(std::memory_order_relaxed) && realtime_spin(true);
+    while (hv_.now_ns() < until && !poke_.load(std::memory_order_acquire) &&
+           !machine.exit_requested())
+      __builtin_ia32_pause();
+    if (rt) realtime_spin(false);
+    lock.lock();
+  }
+  idle_ = false;
 }
 
 void SecondaryHypervisor::Thin::maybe_preempt_locked(Cpu& c, Lock& lock) {
@@ -315,6 +388,7 @@ void SecondaryHypervisor::Thin::poll(Cpu& c) {
     release_processor_locked();
     acquire_processor_locked(lock);
   }
+  watch_deadlines_locked();
 }
 
 void SecondaryHypervisor::Thin::set_tprio_locked(VcpuBlock* v) {
@@ -389,9 +463,7 @@ void SecondaryHypervisor::Thin::do_wait(Cpu& c, Lock& lock, bool lock_word) {
   hv_.waiters_.emplace(key, std::make_pair(this, self));
   if (timeout) {
     self->deadline = hv_.now_ns() + timeout;
-    const bool earliest = hv_.timeouts_.empty() || self->deadline < std::get<0>(*hv_.timeouts_.begin());
     hv_.timeouts_.insert({self->deadline, this, self});
-    if (earliest) hv_.timer_cv_.notify_one();
   }
   schedule_locked(c, lock);
 }
@@ -526,6 +598,19 @@ void SecondaryHypervisor::Thin::do_mem(Cpu& c, Lock& lock, bool lend) {
 
 void SecondaryHypervisor::Thin::hypercall(Cpu& c) {
   Lock lock(hv_.mu_);
+  hypercall_locked(c, lock);
+  if (!lock.owns_lock()) lock.lock();
+  watch_deadlines_locked();
+}
+
+// Back to guest code: if a blocked vCPU of ours that would preempt the running one has a
+// deadline the timer thread does not wait for yet, it looks again (timer_deadline_locked).
+void SecondaryHypervisor::Thin::watch_deadlines_locked() {
+  if (const uint64_t d = next_preempting_deadline_locked(); d && d < hv_.timer_next_)
+    hv_.poke_timer_locked();
+}
+
+void SecondaryHypervisor::Thin::hypercall_locked(Cpu& c, Lock& lock) {
   ++st_.hypercalls;
   c.eip += c.trap_insn->len;
   if (!current_) {  // cannot happen: a vCPU is on the CPU whenever the guest runs
@@ -655,8 +740,8 @@ SecondaryHypervisor::~SecondaryHypervisor() {
   {
     std::lock_guard lock(mu_);
     quit_ = true;
+    poke_timer_locked();
   }
-  timer_cv_.notify_all();
   timer_.join();
   std::vector<Request> reqs;
   {
@@ -732,9 +817,12 @@ void SecondaryHypervisor::join(unsigned id) {
 }
 
 // Blocked vCPUs whose timeout passed become ready with -ETIMEDOUT.
-void SecondaryHypervisor::expire_due_locked(uint64_t now) {
+void SecondaryHypervisor::expire_due_locked(uint64_t now, bool timer_thread) {
   while (!timeouts_.empty() && std::get<0>(*timeouts_.begin()) <= now) {
     auto [deadline, owner, v] = *timeouts_.begin();
+    owner->st_.expire_late_ns_sum += now - deadline;
+    owner->st_.expire_late_ns_max = std::max(owner->st_.expire_late_ns_max, now - deadline);
+    owner->st_.expired_by_timer_thread += timer_thread;
     owner->remove_waiter_locked(v);
     v->ctx.regs[EAX] = uint32_t(-SC_ETIMEDOUT);
     ++owner->st_.timeouts;
@@ -743,21 +831,57 @@ void SecondaryHypervisor::expire_due_locked(uint64_t now) {
   }
 }
 
-// Timeouts of partitions that are running something else: the due vCPU is made ready here and
-// the partition's CPU is kicked so that it preempts within a block.
+void SecondaryHypervisor::poke_timer_locked() {
+  timer_seq_.fetch_add(1, std::memory_order_release);
+  timer_cv_.notify_one();
+}
+
+// The earliest deadline the timer thread must meet (Thin::next_preempting_deadline_locked);
+// 0: none.
+uint64_t SecondaryHypervisor::timer_deadline_locked() const {
+  uint64_t next = 0;
+  for (const auto& t : thins_)
+    if (const uint64_t d = t->next_preempting_deadline_locked(); d && (!next || d < next)) next = d;
+  return next;
+}
+
+// Timeouts of partitions that are running something else (or wait for a processor): the due
+// vCPU is made ready here and the partition's CPU is kicked so that it preempts within a block.
+// A host thread woken by a timer runs tens of microseconds late here even when its core is
+// busy (a virtual machine's timer interrupt), so the thread sleeps only until a spin window
+// before the deadline and spins the rest without the lock; a new earlier deadline or a
+// partition running again (poke_timer_locked) makes it look again.
 void SecondaryHypervisor::timer_main() {
   tight_timers();
   timer_realtime_ = realtime_timer_thread();
+  auto at = [](uint64_t ns) { return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns)); };
   std::unique_lock lock(mu_);
   while (!quit_) {
-    if (timeouts_.empty()) {
+    const uint64_t next = timer_deadline_locked();
+    timer_next_ = next ? next : UINT64_MAX;
+    const uint64_t seq = timer_seq_.load(std::memory_order_acquire);
+    if (!next) {
       timer_cv_.wait(lock);
-    } else {
-      const uint64_t next = std::get<0>(*timeouts_.begin());
-      timer_cv_.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(next)));
+      continue;
     }
-    expire_due_locked(now_ns());
+    uint64_t now = now_ns();
+    if (next > now + timer_spin_ns_) {
+      const uint64_t target = next - timer_spin_ns_;
+      timer_cv_.wait_until(lock, at(target));
+      now = now_ns();
+      if (now < target || timer_seq_.load(std::memory_order_acquire) != seq) continue;
+      adapt_spin_window(timer_spin_ns_, now - target);
+      if (timer_deadline_locked() != next) continue;  // its partition went idle meanwhile
+    }
+    if (now < next) {
+      lock.unlock();
+      while (now_ns() < next && timer_seq_.load(std::memory_order_acquire) == seq)
+        __builtin_ia32_pause();
+      lock.lock();
+    }
+    expire_due_locked(now_ns(), true);
   }
+  timer_next_ = UINT64_MAX;
 }
 
 }  // namespace softcpu::hv
