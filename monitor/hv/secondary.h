@@ -1,7 +1,8 @@
 // The secondary hypervisor (issue 14): runs the thin-guest partitions of the system on its own
-// host threads (one per partition, apart from the primary's; at most its processor set's
-// `threads` of them run guest code at once, by one priority order across its partitions)
-// with a priority-based preemptive scheduler, and serves their hypercalls (docs/hypercalls.md,
+// pool of host threads (its processor set's `threads` workers, apart from the primary's; a
+// worker runs whichever partition has the most urgent vCPU, and a partition whose vCPUs all
+// block gives its worker back) with a priority-based preemptive scheduler, and serves their
+// hypercalls (docs/hypercalls.md,
 // guests/include/softcpu/hypercall.h). A thin guest has no scheduler of its own: each task is a
 // vCPU (a register context, monitor/hv/run_queue.h) that this hypervisor switches on the
 // partition's one CPU. It sees memory only through the partitions' read-only stage-2 views and
@@ -66,6 +67,7 @@ class SecondaryHypervisor final : public Scheduler {
   const char* name() const override { return "secondary-priority"; }
   void start(unsigned id, SchedulableVcpu vcpu, std::function<void(int)> on_stop) override;
   void join(unsigned id) override;
+  void wake(unsigned id) override;
 
   bool schedules(const std::string& partition) const;
   ThinStats stats(const std::string& partition);
@@ -73,15 +75,30 @@ class SecondaryHypervisor final : public Scheduler {
   void set_console(std::function<void(const std::string& partition, std::string_view text)> out);
   // Whether the timer thread runs SCHED_FIFO (the host allowed it).
   bool timer_realtime() const { return timer_realtime_.load(); }
-  // Its processor set's threads: how many of its partitions run guest code at once (the rest
-  // wait, highest priority first). Without a set: as many as it has partitions.
+  // Its processor set's threads: the pool's workers, how many of its partitions run guest
+  // code at once (the rest wait, highest priority first). Without a set: as many as it has
+  // partitions.
   unsigned processors() const { return processors_; }
+  // Host threads the pool has made: processors(), plus one for each hypercall that had to wait
+  // for another thread while no worker was free (blocking_locked).
+  unsigned pool_threads() {
+    std::lock_guard lock(mu_);
+    return unsigned(workers_.size());
+  }
 
   class Thin;  // one partition's vCPUs, run queue and hypercalls (secondary.cpp)
 
  private:
   friend class Thin;
   void timer_main();
+  void worker_main();
+  Thin* pick_locked();
+  void offer_locked(Thin* t);
+  void blocking_locked(bool begin);
+  void poke_workers();  // any thread, no lock needed
+  static void wake_hook(void* thin);
+  void watch_deadlines_locked();
+  void idle_wait_locked(std::unique_lock<std::mutex>& lock, uint64_t until, Thin* owner);
   void poke_timer_locked();  // timeouts_ or a partition's idleness changed: the timer looks again
   uint64_t timer_deadline_locked() const;
   void expire_due_locked(uint64_t now, bool timer_thread = false);
@@ -89,12 +106,20 @@ class SecondaryHypervisor final : public Scheduler {
 
   HypervisorConfig config_;
   SecondaryPort port_;
-  // The set's processors (under mu_): each partition's thread holds one while it runs guest
-  // code; one is handed to the waiting partition whose next vCPU has the highest priority.
+  // The pool (under mu_): `processors_` workers run partitions' slices (one more for each
+  // hypercall that waits for another thread, blocked_), running_ of them now, idle_workers_
+  // waiting for work. work_seq_ counts pokes (ends an idle worker's spin).
   unsigned processors_ = 1;
-  unsigned free_processors_ = 1;
+  unsigned running_ = 0;
+  unsigned blocked_ = 0;
+  unsigned idle_workers_ = 0;
+  std::vector<std::thread> workers_;
+  std::condition_variable work_cv_;
+  std::condition_variable done_cv_;  // a partition's run ended (join)
+  std::atomic<uint64_t> work_seq_{0};
+  uint64_t worker_spin_ns_ = 50'000;  // the idle workers' spin window (adapts)
   std::vector<std::unique_ptr<Thin>> thins_;
-  std::map<unsigned, std::thread> threads_;  // by partition id
+  std::map<unsigned, std::thread> threads_;  // by partition id: only one not ours (none)
   std::mutex threads_mu_;
   std::mutex mu_;                            // every vCPU, list and wait queue
   std::function<void(const std::string&, std::string_view)> console_;
