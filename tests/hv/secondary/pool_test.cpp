@@ -34,18 +34,9 @@ struct Pool {
     s.shared.push_back(test::shared_region("mbox", 0x1000, {}));
   }
   void add(const std::string& name, const std::string& role, unsigned priority) {
-    PartitionConfig p;
-    p.name = name;
-    p.hypervisor = "rt";
-    p.machine.bios_path = guest_dir() + "/rtos_pool_" + role + ".rom";
-    p.machine.serial = "none";
-    p.machine.timeout_seconds = 40;
     logs[name] = temp_file(name.c_str(), 0);
-    p.machine.debugcons.push_back({0xE9, logs[name]});
-    p.memory.push_back({0, 2u << 20, false, "", 0});
-    p.priority = priority;
-    p.priority_range = std::make_pair(1u, 200u);
-    s.partitions.push_back(p);
+    s.partitions.push_back(
+        test::thin_partition(name, guest_dir() + "/rtos_pool_" + role + ".rom", logs[name], priority));
     s.shared[0].maps.push_back({name, 0x400000, 3, 0});
   }
   std::string log(const std::string& name) { return slurp(logs[name]); }

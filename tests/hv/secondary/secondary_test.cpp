@@ -17,6 +17,7 @@
 
 #include <unistd.h>
 
+#include "tests/hv/hv_test_util.h"
 #include "monitor/hv/primary.h"
 #include "monitor/hv/secondary.h"
 #include "monitor/machine.h"
@@ -63,16 +64,8 @@ SystemConfig system_with(const std::string& rom, const std::string& debugcon, bo
                            10000, {0, 255}, true, 0});
   s.hypervisors.push_back({"rt", HypervisorKind::SECONDARY, "", SchedulerKind::PRIORITY, 10000,
                            {0, 255}, inheritance, 0});
-  PartitionConfig p;
-  p.name = "rtos";
-  p.hypervisor = "rt";
-  p.machine.bios_path = rom;
-  p.machine.serial = "none";
+  PartitionConfig p = test::thin_partition("rtos", rom, debugcon, 10);
   p.machine.timeout_seconds = 50;
-  p.machine.debugcons.push_back({0xE9, debugcon});
-  p.memory.push_back({0, 2u << 20, false, "", 0});
-  p.priority = 10;
-  p.priority_range = std::make_pair(1u, 200u);
   s.partitions.push_back(p);
   return s;
 }
