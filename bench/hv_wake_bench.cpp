@@ -1,9 +1,11 @@
 // The secondary hypervisor's wake-to-run benchmark (bench/README.md): runs hv_wake.rom (the
 // thin guest hv_wake_guest.c) in a partition of the secondary hypervisor, alone and then beside
-// a partition of the primary that spins on its own host thread, and prints the guest's figures
-// with the host's load average before and after each run.
-//   hv_wake_bench ROM
+// a partition of the primary that spins on its own host thread, and (given a kernel and an
+// initrd) beside a Linux partition of the primary running a CPU loop in its shell, and prints
+// the guest's figures with the host's load average before and after each run.
+//   hv_wake_bench ROM [VMLINUZ INITRD]
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -65,7 +67,27 @@ PartitionConfig partition(const std::string& name, const std::string& hv, const 
   return p;
 }
 
-int run(const std::string& rom, bool busy_primary) {
+enum class Beside { NOTHING, SPIN_ROM, LINUX };
+
+// A Linux partition whose shell (busybox as init) says it starts, then loops for ever.
+PartitionConfig linux_partition(const std::string& kernel, const std::string& initrd,
+                                const std::string& serial) {
+  PartitionConfig p = partition("linux", "primary", "", "");
+  p.machine.bios_path.clear();
+  p.machine.kernel_path = kernel;
+  p.machine.initrd_path = initrd;
+  p.machine.append = "console=ttyS0 cryptomgr.notests noisapnp rdinit=/bin/busybox -- sh -c "
+                     "\"echo cpu-loop-start; while :; do :; done\"";
+  p.machine.serial = "file:" + serial;
+  p.memory.clear();
+  p.memory.push_back({0, 128ull << 20, false, "", 0});
+  p.exit_on_poweroff = false;
+  return p;
+}
+
+int run(const std::string& rom, Beside beside, const std::string& kernel = "",
+        const std::string& initrd = "") {
+  const bool busy_primary = beside == Beside::SPIN_ROM;
   const std::string out = temp_path("con");
   SystemConfig s;
   s.hypervisors.push_back({"primary", HypervisorKind::PRIMARY, "", SchedulerKind::ROUND_ROBIN,
@@ -80,8 +102,13 @@ int run(const std::string& rom, bool busy_primary) {
     s.partitions.push_back(partition("busy", "primary", spin, ""));
     s.partitions.back().exit_on_poweroff = false;
   }
+  const std::string serial = beside == Beside::LINUX ? temp_path("serial") : "";
+  if (beside == Beside::LINUX) s.partitions.push_back(linux_partition(kernel, initrd, serial));
   std::printf("== %s; load average before: %s\n",
-              busy_primary ? "beside a busy partition on the primary" : "alone", loadavg().c_str());
+              beside == Beside::SPIN_ROM ? "beside a busy partition on the primary"
+              : beside == Beside::LINUX  ? "beside a Linux partition running a CPU loop on the primary"
+                                         : "alone",
+              loadavg().c_str());
   std::fflush(stdout);
   const auto t0 = std::chrono::steady_clock::now();
   int status;
@@ -93,7 +120,30 @@ int run(const std::string& rom, bool busy_primary) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the timer thread is up
     std::printf("(the secondary's timer thread %s SCHED_FIFO)\n",
                 secondary.timer_realtime() ? "runs" : "could not get");
+    if (beside == Beside::LINUX) {  // the RTOS starts (run) once Linux's loop runs
+      primary.start("linux");
+      const auto boot0 = std::chrono::steady_clock::now();
+      while (slurp(serial).find("cpu-loop-start\r\n") == std::string::npos) {
+        if (std::chrono::steady_clock::now() - boot0 > std::chrono::seconds(240)) {
+          std::fprintf(stderr, "hv_wake_bench: Linux did not start its loop in 240 s\n");
+          primary.request_quit();
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      std::printf("(Linux booted and loops after %.1f s)\n",
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - boot0).count());
+    }
     status = primary.run();
+    const ThinStats st = secondary.stats("rtos");
+    std::printf("(hypervisor: %llu timeouts, %llu by the timer thread, expiry after the deadline "
+                "avg %llu ns max %llu ns; %llu idle sleeps woke avg %llu ns max %llu ns late; "
+                "%llu spins)\n",
+                (unsigned long long)st.timeouts, (unsigned long long)st.expired_by_timer_thread,
+                (unsigned long long)(st.timeouts ? st.expire_late_ns_sum / st.timeouts : 0),
+                (unsigned long long)st.expire_late_ns_max, (unsigned long long)st.idle_sleeps,
+                (unsigned long long)(st.idle_sleeps ? st.sleep_late_ns_sum / st.idle_sleeps : 0),
+                (unsigned long long)st.sleep_late_ns_max, (unsigned long long)st.spins);
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::string figures = slurp(out);
@@ -102,18 +152,26 @@ int run(const std::string& rom, bool busy_primary) {
               loadavg().c_str(), std::thread::hardware_concurrency());
   unlink(out.c_str());
   if (!spin.empty()) unlink(spin.c_str());
+  if (!serial.empty()) unlink(serial.c_str());
   return figures.find("bench done") == std::string::npos ? 1 : 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: hv_wake_bench ROM (bench/hv_wake.rom)\n");
+  if (argc != 2 && argc != 4) {
+    std::fprintf(stderr, "usage: hv_wake_bench ROM [VMLINUZ INITRD] (bench/hv_wake.rom, "
+                         "build/guest/vmlinuz build/guest/initrd.img)\n");
     return 2;
   }
+  // HV_WAKE_ONLY=alone|spin|linux: one setting.
+  const std::string only = std::getenv("HV_WAKE_ONLY") ? std::getenv("HV_WAKE_ONLY") : "";
   try {
-    if (run(argv[1], false) || run(argv[1], true)) return 1;
+    if ((only.empty() || only == "alone") && run(argv[1], Beside::NOTHING)) return 1;
+    if ((only.empty() || only == "spin") && run(argv[1], Beside::SPIN_ROM)) return 1;
+    if (argc == 4 && (only.empty() || only == "linux") &&
+        run(argv[1], Beside::LINUX, argv[2], argv[3]))
+      return 1;
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "hv_wake_bench: %s\n", e.message.c_str());
     return 2;

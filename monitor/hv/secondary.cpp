@@ -18,8 +18,8 @@
 namespace softcpu::hv {
 
 namespace {
-// How long a partition with no ready vCPU sleeps before looking at stop requests and posted
-// jobs (a wake or a due timeout ends the sleep at once).
+// How long an idle worker sleeps at most before looking again (a wake, posted work or a due
+// timeout ends the sleep at once); also how often a request's answer is looked for.
 constexpr auto kIdlePoll = std::chrono::milliseconds(2);
 // HC_PARTITION_REQUESTs in flight at once (beyond: -EBUSY).
 constexpr size_t kMaxRequests = 4;
@@ -37,10 +37,32 @@ bool realtime_timer_thread() {
   sp.sched_priority = 1;
   return pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
 }
+
+// A worker spinning toward a deadline runs at SCHED_FIFO priority 1 (where the host allows
+// it), and drops back before guest code runs: no guest code runs real-time.
+bool realtime_spin(bool on) {
+  sched_param sp{};
+  sp.sched_priority = on ? 1 : 0;
+  return pthread_setschedparam(pthread_self(), on ? SCHED_FIFO : SCHED_OTHER, &sp) == 0;
+}
+
+// An idle partition thread sleeps toward its next deadline only until this long before it and
+// spins the rest (a host thread woken from a sleep runs tens of microseconds late, hundreds
+// when its core was in a deep idle state). The window adapts per thread to how late its
+// sleeps end, between these bounds.
+constexpr uint64_t kSpinMinNs = 50'000;
+constexpr uint64_t kSpinMaxNs = 1'000'000;
+
+// How late a sleep to `target` ended moves a spin window: up at once to cover it, down slowly.
+void adapt_spin_window(uint64_t& window, uint64_t late) {
+  if (late + late / 2 > window) window = std::min(kSpinMaxNs, late + late / 2);
+  else window = std::max(kSpinMinNs, window - window / 32);
+}
 }  // namespace
 
-// One partition: its vCPUs, its run queue (the per-priority ready and run lists of the one
-// host thread it runs on) and its hypercalls. Everything is under the hypervisor's mu_.
+// One partition: its vCPUs, its run queue (the per-priority ready and run lists of its one
+// CPU, which whichever worker holds the partition runs) and its hypercalls. Everything is
+// under the hypervisor's mu_ (docs/design.md, "The thread contract").
 class SecondaryHypervisor::Thin final : public HypercallHandler {
  public:
   Thin(SecondaryHypervisor& hv, const PartitionConfig& pc, Machine& m, Stage2View view,
@@ -55,11 +77,16 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
     s.list_touches = rq_.touches;
     return s;
   }
-  // Made ready from another thread: wake this partition's thread or preempt its vCPU.
+  // Made ready from another thread: preempt its running vCPU, or offer the partition to the
+  // pool (a free worker, else the least urgent running partition below it gives its up).
   void nudge_locked(const VcpuBlock* v) {
-    if (idle_ || wants_processor_) cv_.notify_one();
-    else if (current_ && v->tprio > current_->tprio) machine.kick();
+    if (on_worker_) {
+      if (current_ && v->tprio > current_->tprio) machine.kick();
+    } else {
+      hv_.offer_locked(this);
+    }
   }
+  SecondaryHypervisor& hv() { return hv_; }
   void make_ready_locked(VcpuBlock* v, bool front);
   void remove_waiter_locked(VcpuBlock* v);
 
@@ -109,6 +136,8 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
         .load(std::memory_order_acquire);
   }
   bool read_guest(uint32_t addr, uint32_t len, std::string* out) const;
+  void hypercall_locked(Cpu& c, Lock& lock);
+  void idle_wait_locked(Lock& lock, uint64_t until, bool deadline);
   void do_wait(Cpu& c, Lock& lock, bool lock_word);
   void do_wake(Cpu& c);
   void do_request(Cpu& c, Lock& lock);
@@ -123,70 +152,70 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   VcpuBlock* last_ = nullptr;     // whose registers the CPU holds
   RunQueue rq_;
   std::vector<VcpuBlock*> boosted_ready_;  // raised while ready: not moved (lazy inheritance)
-  std::condition_variable cv_;
-  bool idle_ = false;  // the thread sleeps in schedule_locked
 
  public:
-  // The processor set (SecondaryHypervisor::processors_): whether this partition's thread
-  // holds a processor, waits for one, or was asked to give its one up.
-  bool on_processor_ = false;
-  bool wants_processor_ = false;
+  // The pool (SecondaryHypervisor::worker_main), under mu_ unless said: the partition as the
+  // primary started it, whether a worker runs it now (only that worker touches its Machine and
+  // Cpu; with none, a worker holding mu_ may load a vCPU into the Cpu), whether it was asked to
+  // give its worker up, and posted work (a job, an exit request: any thread, no lock).
+  SchedulableVcpu vcpu_;
+  std::function<void(int)> on_stop_;
+  unsigned id_ = 0;
+  bool started_ = false;     // start() .. its run ended (on_stop_ called)
+  bool begun_ = false;       // vcpu_.begin() ran (the worker that holds it)
+  bool on_worker_ = false;
   bool yield_asked_ = false;
+  std::thread::id worker_;   // the worker that holds it (debug checks)
+  std::atomic<bool> woken_{false};
+  SteadyTime halted_until_{};  // an ordinary machine's HLT (SliceResult::IDLE)
+  // Runnable: it has a vCPU on the CPU or ready, or posted work, and no worker.
+  bool runnable_locked() {
+    if (!started_ || on_worker_) return false;
+    if (woken_.load(std::memory_order_acquire) || machine.exit_requested()) return true;
+    if (halted_until_ != SteadyTime{} && std::chrono::steady_clock::now() < halted_until_) return false;
+    return current_ || best_ready_locked();
+  }
   // The priority it competes with: its running vCPU's, else its best ready one's; -1: none.
+  // Posted work (a stop, a stage-2 change) comes first for a partition no worker runs (one
+  // that runs serves it in its run loop; its woken_ stays set until a worker takes it again).
   int urgency_locked() {
+    if (!on_worker_ && (woken_.load(std::memory_order_relaxed) || machine.exit_requested()))
+      return 1000;
     if (current_) return int(current_->tprio);
     const VcpuBlock* v = best_ready_locked();
     return v ? int(v->tprio) : -1;
   }
-  void acquire_processor_locked(Lock& lock);
-  void release_processor_locked();
-  void notify() { cv_.notify_all(); }
-};
-
-// Wait for a processor of the set: take a free one if no waiting partition is more urgent;
-// else ask the least urgent running one below us to give its one up. Meanwhile posted jobs are
-// served and a stop request ends the wait (the run then ends without guest code).
-void SecondaryHypervisor::Thin::acquire_processor_locked(Lock& lock) {
-  if (on_processor_) return;
-  wants_processor_ = true;
-  for (;;) {
-    if (machine.exit_requested()) break;
-    const int mine = urgency_locked();
-    bool first = true;
-    for (const auto& t : hv_.thins_)
-      if (t.get() != this && t->wants_processor_ && t->urgency_locked() > mine) first = false;
-    if (first && hv_.free_processors_ > 0) {
-      --hv_.free_processors_;
-      on_processor_ = true;
-      break;
+  // Only the worker holding the partition runs its hypercalls and polls.
+  void assert_on_worker() const {
+#ifndef NDEBUG
+    if (!on_worker_ || worker_ != std::this_thread::get_id()) {
+      std::fprintf(stderr, "softcpu: secondary: partition '%s' runs on a thread that does not "
+                   "hold it\n", name.c_str());
+      std::abort();
     }
-    if (first) {  // preempt the least urgent running partition below us, if any
-      Thin* victim = nullptr;
-      for (const auto& t : hv_.thins_)
-        if (t->on_processor_ && !t->yield_asked_ && t->urgency_locked() < mine &&
-            (!victim || t->urgency_locked() < victim->urgency_locked()))
-          victim = t.get();
-      if (victim) {
-        victim->yield_asked_ = true;
-        victim->machine.kick();
-      }
-    }
-    cv_.wait_for(lock, kIdlePoll);
-    lock.unlock();
-    machine.serve_posted_jobs();
-    lock.lock();
+#endif
   }
-  wants_processor_ = false;
-}
-
-void SecondaryHypervisor::Thin::release_processor_locked() {
-  yield_asked_ = false;
-  if (!on_processor_) return;
-  on_processor_ = false;
-  ++hv_.free_processors_;
-  for (const auto& t : hv_.thins_)
-    if (t->wants_processor_) t->notify();
-}
+  // A worker takes the partition: the best ready vCPU goes on the CPU if none is (the Cpu is
+  // the partition's and no thread runs it). False: nothing for the guest (posted work only).
+  bool prepare_locked() {
+    if (!current_ && !machine.exit_requested())
+      if (VcpuBlock* v = best_ready_locked()) dispatch_locked(machine.cpu(), v);
+    return current_ || machine.exit_requested();
+  }
+  // The earliest deadline (0: none) the timer thread must meet for us: on a worker, one of a
+  // vCPU whose wake would preempt the running vCPU (a lower one's expiry can wait for the next
+  // block budget or hypercall); off one, any, unless a worker is idle (it waits for them,
+  // SecondaryHypervisor::idle_wait_locked).
+  uint64_t next_preempting_deadline_locked() const {
+    if (!started_) return 0;
+    if (!on_worker_ && hv_.idle_workers_ > 0) return 0;  // an idle worker waits for it
+    if (on_worker_ && !current_) return 0;  // its slice is ending: the worker looks after it
+    for (const auto& [deadline, owner, v] : hv_.timeouts_)
+      if (owner == this && (!on_worker_ || v->tprio > current_->tprio)) return deadline;
+    return 0;
+  }
+  void watch_deadlines_locked();
+};
 
 void SecondaryHypervisor::Thin::reset_locked() {
   for (auto& v : vcpus_)
@@ -265,32 +294,15 @@ void SecondaryHypervisor::Thin::off_cpu_locked(Cpu& c, VcpuState state) {
   else v->state = state;
 }
 
-// Run the highest ready vCPU; with none, sleep until a wake, a due timeout or a stop request.
-void SecondaryHypervisor::Thin::schedule_locked(Cpu& c, Lock& lock) {
-  for (;;) {
-    if (best_ready_locked()) {
-      acquire_processor_locked(lock);  // may wait: the best ready vCPU may change meanwhile
-      if (VcpuBlock* v = best_ready_locked()) {
-        dispatch_locked(c, v);
-        return;
-      }
-    }
-    release_processor_locked();  // nothing to run: the set's processor goes to another
-    if (machine.exit_requested() || st_.live_vcpus == 0) return;  // run() ends with no vCPU on
-    uint64_t until = hv_.now_ns() + uint64_t(std::chrono::nanoseconds(kIdlePoll).count());
-    for (const auto& t : hv_.timeouts_)
-      if (std::get<1>(t) == this) {
-        until = std::min(until, std::get<0>(t));
-        break;
-      }
-    idle_ = true;
-    cv_.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(until)));
-    idle_ = false;
-    hv_.expire_due_locked(hv_.now_ns());
-    lock.unlock();
-    machine.serve_posted_jobs();  // stage-2 changes wait for no guest
-    lock.lock();
+// Run the highest ready vCPU; with none the slice ends (the worker takes another partition; a
+// wake or timeout brings this one back to a worker). No guest code runs before that: the
+// run loop looks at the slice's end before the next interpreter run.
+void SecondaryHypervisor::Thin::schedule_locked(Cpu& c, Lock&) {
+  if (VcpuBlock* v = best_ready_locked()) {
+    dispatch_locked(c, v);
+    return;
   }
+  machine.end_slice();
 }
 
 void SecondaryHypervisor::Thin::maybe_preempt_locked(Cpu& c, Lock& lock) {
@@ -309,12 +321,14 @@ void SecondaryHypervisor::Thin::maybe_preempt_locked(Cpu& c, Lock& lock) {
 
 void SecondaryHypervisor::Thin::poll(Cpu& c) {
   Lock lock(hv_.mu_);
+  assert_on_worker();
   if (!hv_.timeouts_.empty()) hv_.expire_due_locked(hv_.now_ns());
   maybe_preempt_locked(c, lock);
-  if (yield_asked_) {  // a more urgent partition waits for our processor: give it, wait again
-    release_processor_locked();
-    acquire_processor_locked(lock);
+  if (yield_asked_) {  // a more urgent partition waits for a worker: ours ends its slice
+    yield_asked_ = false;
+    machine.end_slice();
   }
+  watch_deadlines_locked();
 }
 
 void SecondaryHypervisor::Thin::set_tprio_locked(VcpuBlock* v) {
@@ -389,9 +403,7 @@ void SecondaryHypervisor::Thin::do_wait(Cpu& c, Lock& lock, bool lock_word) {
   hv_.waiters_.emplace(key, std::make_pair(this, self));
   if (timeout) {
     self->deadline = hv_.now_ns() + timeout;
-    const bool earliest = hv_.timeouts_.empty() || self->deadline < std::get<0>(*hv_.timeouts_.begin());
     hv_.timeouts_.insert({self->deadline, this, self});
-    if (earliest) hv_.timer_cv_.notify_one();
   }
   schedule_locked(c, lock);
 }
@@ -481,6 +493,7 @@ void SecondaryHypervisor::Thin::do_request(Cpu& c, Lock& lock) {
   }
   // Wait for the answer, but not past a stop request of our own (two partitions asking to stop
   // each other would otherwise wait on each other's thread for ever).
+  hv_.blocking_locked(true);
   lock.unlock();
   bool ok = false;
   for (;;) {
@@ -491,6 +504,7 @@ void SecondaryHypervisor::Thin::do_request(Cpu& c, Lock& lock) {
     if (machine.exit_requested()) break;
   }
   lock.lock();
+  hv_.blocking_locked(false);
   c.regs[EAX] = ok ? 0 : uint32_t(-SC_EBUSY);
 }
 
@@ -517,15 +531,32 @@ void SecondaryHypervisor::Thin::do_mem(Cpu& c, Lock& lock, bool lend) {
   const std::string& to = caller_lends ? peer : name;
   SecondaryPort& port = hv_.port_;
   std::string refused;
+  hv_.blocking_locked(true);
   lock.unlock();
   machine.while_parked([&] { refused = port.move_memory(from, to, bytes, lend); });
   lock.lock();
+  hv_.blocking_locked(false);
   if (!refused.empty()) return fail(SC_ENOMEM);
   c.regs[EAX] = 0;
 }
 
 void SecondaryHypervisor::Thin::hypercall(Cpu& c) {
   Lock lock(hv_.mu_);
+  assert_on_worker();
+  hypercall_locked(c, lock);
+  if (!lock.owns_lock()) lock.lock();
+  watch_deadlines_locked();
+}
+
+// Back to guest code: if a blocked vCPU of ours that would preempt the running one has a
+// deadline the timer thread does not wait for yet, it looks again (timer_deadline_locked).
+void SecondaryHypervisor::Thin::watch_deadlines_locked() { hv_.watch_deadlines_locked(); }
+
+void SecondaryHypervisor::watch_deadlines_locked() {
+  if (const uint64_t d = timer_deadline_locked(); d && d < timer_next_) poke_timer_locked();
+}
+
+void SecondaryHypervisor::Thin::hypercall_locked(Cpu& c, Lock& lock) {
   ++st_.hypercalls;
   c.eip += c.trap_insn->len;
   if (!current_) {  // cannot happen: a vCPU is on the CPU whenever the guest runs
@@ -643,20 +674,23 @@ SecondaryHypervisor::SecondaryHypervisor(const HypervisorConfig& config, const S
     const unsigned initial = pc.priority.value_or(range.first);
     thins_.push_back(std::make_unique<Thin>(*this, pc, *m, *view, range, initial));
     m->set_hypercall_handler(thins_.back().get());
+    m->set_wake_hook(&SecondaryHypervisor::wake_hook, thins_.back().get());
   }
   processors_ = unsigned(std::max<size_t>(thins_.size(), 1));
   for (const auto& set : system.processor_sets)
     if (set.name == config.processor_set) processors_ = std::max(set.threads, 1u);
-  free_processors_ = processors_;
   timer_ = std::thread([this] { timer_main(); });
+  std::lock_guard lock(mu_);
+  for (unsigned k = 0; k < processors_; ++k) workers_.emplace_back([this] { worker_main(); });
 }
 
 SecondaryHypervisor::~SecondaryHypervisor() {
   {
     std::lock_guard lock(mu_);
     quit_ = true;
+    poke_timer_locked();
+    poke_workers();
   }
-  timer_cv_.notify_all();
   timer_.join();
   std::vector<Request> reqs;
   {
@@ -665,9 +699,19 @@ SecondaryHypervisor::~SecondaryHypervisor() {
   }
   for (auto& r : reqs) r.thread.join();
   for (auto& t : thins_) t->machine.request_exit(0);
-  std::lock_guard g(threads_mu_);
-  for (auto& [id, t] : threads_)
-    if (t.joinable()) t.join();
+  {
+    std::lock_guard g(threads_mu_);
+    for (auto& [id, t] : threads_)
+      if (t.joinable()) t.join();
+  }
+  // Every started partition has stopped (the primary joins them first); the workers end.
+  std::vector<std::thread> workers;
+  {
+    std::lock_guard lock(mu_);
+    workers.swap(workers_);
+    poke_workers();
+  }
+  for (auto& w : workers) w.join();
   for (auto& t : thins_) t->machine.set_hypercall_handler(nullptr);
 }
 
@@ -699,27 +743,36 @@ void SecondaryHypervisor::start(unsigned id, SchedulableVcpu vcpu, std::function
   Thin* thin = nullptr;
   for (const auto& t : thins_)
     if (t->name == vcpu.name) thin = t.get();
-  if (thin) {
+  if (thin) {  // the pool runs it
     std::lock_guard lock(mu_);
     thin->reset_locked();
+    thin->vcpu_ = std::move(vcpu);
+    thin->on_stop_ = std::move(on_stop);
+    thin->id_ = id;
+    thin->begun_ = false;
+    thin->yield_asked_ = false;
+    thin->halted_until_ = {};
+    thin->started_ = true;
+    offer_locked(thin);
+    return;
   }
-  std::lock_guard g(threads_mu_);
-  threads_[id] = std::thread([this, thin, vcpu = std::move(vcpu), on_stop = std::move(on_stop)] {
+  std::lock_guard g(threads_mu_);  // not one of ours (cannot happen): a thread of its own
+  threads_[id] = std::thread([vcpu = std::move(vcpu), on_stop = std::move(on_stop)] {
     tight_timers();
-    if (thin) {  // guest code runs only on one of the set's processors
-      Thin::Lock lock(mu_);
-      thin->acquire_processor_locked(lock);
-    }
-    const int status = vcpu.run();
-    if (thin) {
-      std::lock_guard lock(mu_);
-      thin->release_processor_locked();
-    }
-    on_stop(status);
+    on_stop(vcpu.run());
   });
 }
 
 void SecondaryHypervisor::join(unsigned id) {
+  {
+    std::unique_lock lock(mu_);
+    for (const auto& t : thins_)
+      if (t->id_ == id && (t->started_ || t->on_worker_)) {
+        Thin* thin = t.get();
+        done_cv_.wait(lock, [thin] { return !thin->started_ && !thin->on_worker_; });
+        return;
+      }
+  }
   std::thread t;
   {
     std::lock_guard g(threads_mu_);
@@ -731,10 +784,147 @@ void SecondaryHypervisor::join(unsigned id) {
   if (t.joinable()) t.join();
 }
 
+void SecondaryHypervisor::wake(unsigned id) {
+  for (const auto& t : thins_)
+    if (t->id_ == id) wake_hook(t.get());
+}
+
+// A job or an exit request was posted to a partition's CPU (any thread, maybe under mu_ on
+// this one: no lock here). A worker looks at it within kIdlePoll at the latest.
+void SecondaryHypervisor::wake_hook(void* thin) {
+  auto* t = static_cast<Thin*>(thin);
+  t->woken_.store(true, std::memory_order_release);
+  SecondaryHypervisor& hv = t->hv();
+  hv.poke_workers();
+  // With every worker busy the timer thread makes room (offer_locked): it takes mu_, which
+  // this caller may hold.
+  hv.timer_seq_.fetch_add(1, std::memory_order_release);
+  hv.timer_cv_.notify_one();
+}
+
+void SecondaryHypervisor::poke_workers() {
+  work_seq_.fetch_add(1, std::memory_order_release);
+  work_cv_.notify_all();
+}
+
+// `t` has something to run and no worker: a free worker takes it; with none free, the least
+// urgent running partition below it ends its slice at its next block boundary.
+void SecondaryHypervisor::offer_locked(Thin* t) {
+  if (!t->runnable_locked()) return;
+  if (idle_workers_ > 0 && running_ < processors_ + blocked_) {
+    poke_workers();
+    return;
+  }
+  const int mine = t->urgency_locked();
+  Thin* victim = nullptr;
+  for (const auto& r : thins_)
+    if (r->on_worker_ && !r->yield_asked_ && r->urgency_locked() < mine &&
+        (!victim || r->urgency_locked() < victim->urgency_locked()))
+      victim = r.get();
+  if (victim) {
+    victim->yield_asked_ = true;
+    victim->machine.kick();
+  }
+}
+
+// A hypercall waits for another thread (the primary's answer, a memory move that may need
+// another partition's CPU): meanwhile one more worker may run, so a 1-thread set does not
+// wait on itself.
+void SecondaryHypervisor::blocking_locked(bool begin) {
+  if (!begin) {
+    --blocked_;
+    return;
+  }
+  ++blocked_;
+  if (idle_workers_ == 0 && workers_.size() < processors_ + blocked_ && !quit_)
+    workers_.emplace_back([this] { worker_main(); });
+  poke_workers();
+}
+
+// The most urgent runnable partition, or nullptr.
+SecondaryHypervisor::Thin* SecondaryHypervisor::pick_locked() {
+  Thin* best = nullptr;
+  int best_urgency = -1;
+  for (const auto& t : thins_)
+    if (t->runnable_locked())
+      if (const int u = t->urgency_locked(); !best || u > best_urgency) {
+        best = t.get();
+        best_urgency = u;
+      }
+  return best;
+}
+
+// A worker of the pool: runs the most urgent runnable partition's slice until its vCPUs all
+// block (Thin::schedule_locked ends it), a more urgent partition takes the worker
+// (offer_locked), or the run stops; with nothing to run it waits for a wake, posted work or
+// the earliest deadline of the partitions no worker runs.
+void SecondaryHypervisor::worker_main() {
+  tight_timers();
+  Thin::Lock lock(mu_);
+  while (!quit_) {
+    Thin* t = running_ < processors_ + blocked_ ? pick_locked() : nullptr;
+    if (!t) {
+      uint64_t until = now_ns() + uint64_t(std::chrono::nanoseconds(kIdlePoll).count());
+      Thin* owner = nullptr;
+      for (const auto& [deadline, o, v] : timeouts_)
+        if (!o->on_worker_) {
+          if (deadline <= until) {
+            until = deadline;
+            owner = o;
+          }
+          break;
+        }
+      ++idle_workers_;
+      idle_wait_locked(lock, until, owner);
+      --idle_workers_;
+      expire_due_locked(now_ns());
+      if (idle_workers_ == 0) watch_deadlines_locked();  // the timer thread's now
+      continue;
+    }
+    t->on_worker_ = true;
+    t->worker_ = std::this_thread::get_id();
+    ++running_;
+    // Taken for posted work only (urgency_locked put it first): serve that, then it competes
+    // again at its own priority. An exit request runs the slice, which stops at once.
+    const bool posted = t->woken_.exchange(false, std::memory_order_acq_rel);
+    const bool guest = (!posted || t->machine.exit_requested()) && t->prepare_locked();
+    SliceResult r{SliceResult::PREEMPTED, 0, {}};
+    watch_deadlines_locked();  // the partitions left without a worker
+    lock.unlock();
+    if (!guest) {
+      t->machine.serve_posted_jobs();  // stage-2 changes wait for no guest
+    } else {
+      if (!t->begun_) {
+        t->vcpu_.begin();
+        t->begun_ = true;
+      }
+      r = t->vcpu_.slice(SteadyTime::max());
+    }
+    lock.lock();
+    t->yield_asked_ = false;
+    --running_;
+    if (r.kind == SliceResult::IDLE) t->halted_until_ = r.wake;
+    else if (guest) t->halted_until_ = {};
+    if (r.kind == SliceResult::STOPPED) {  // still held (on_worker_) until on_stop has run
+      lock.unlock();
+      const int status = t->vcpu_.end(r.status);
+      t->on_stop_(status);
+      lock.lock();
+      t->started_ = false;
+      done_cv_.notify_all();
+    }
+    t->on_worker_ = false;
+    t->worker_ = {};
+  }
+}
+
 // Blocked vCPUs whose timeout passed become ready with -ETIMEDOUT.
-void SecondaryHypervisor::expire_due_locked(uint64_t now) {
+void SecondaryHypervisor::expire_due_locked(uint64_t now, bool timer_thread) {
   while (!timeouts_.empty() && std::get<0>(*timeouts_.begin()) <= now) {
     auto [deadline, owner, v] = *timeouts_.begin();
+    owner->st_.expire_late_ns_sum += now - deadline;
+    owner->st_.expire_late_ns_max = std::max(owner->st_.expire_late_ns_max, now - deadline);
+    owner->st_.expired_by_timer_thread += timer_thread;
     owner->remove_waiter_locked(v);
     v->ctx.regs[EAX] = uint32_t(-SC_ETIMEDOUT);
     ++owner->st_.timeouts;
@@ -743,21 +933,98 @@ void SecondaryHypervisor::expire_due_locked(uint64_t now) {
   }
 }
 
-// Timeouts of partitions that are running something else: the due vCPU is made ready here and
-// the partition's CPU is kicked so that it preempts within a block.
+// A worker with nothing to run until `until` (the deadline of a vCPU of `owner`, else a
+// poll) or a wake (poke_workers): sleep, but toward a deadline only until the spin window
+// before it, then spin without the lock. How late the sleeps end sets the window; the
+// deadline's partition's counters say how it went.
+void SecondaryHypervisor::idle_wait_locked(std::unique_lock<std::mutex>& lock, uint64_t until,
+                                           Thin* owner) {
+  const bool deadline = owner != nullptr;
+  using Clock = std::chrono::steady_clock;
+  auto at = [](uint64_t ns) { return Clock::time_point(std::chrono::nanoseconds(ns)); };
+  const uint64_t seq = work_seq_.load(std::memory_order_acquire);
+  uint64_t& window = worker_spin_ns_;
+  uint64_t now = now_ns();
+  if (!deadline || until > now + window) {
+    const uint64_t target = deadline ? until - window : until;
+    work_cv_.wait_until(lock, at(target));
+    now = now_ns();
+    if (now >= target && deadline) {  // the sleep ran out (not a wake): how late was it?
+      const uint64_t late = now - target;
+      ++owner->st_.idle_sleeps;
+      owner->st_.sleep_late_ns_sum += late;
+      owner->st_.sleep_late_ns_max = std::max(owner->st_.sleep_late_ns_max, late);
+      adapt_spin_window(window, late);
+    }
+  }
+  auto poked = [&] { return work_seq_.load(std::memory_order_acquire) != seq || quit_; };
+  if (deadline && now < until && !poked()) {
+    ++owner->st_.spins;
+    lock.unlock();
+    // The spin is short: at the timer thread's real-time priority where the host allows it,
+    // so that the host's other threads do not take the core from it just before the deadline.
+    const bool rt = timer_realtime_.load(std::memory_order_relaxed) && realtime_spin(true);
+    while (now_ns() < until && work_seq_.load(std::memory_order_acquire) == seq)
+      __builtin_ia32_pause();
+    if (rt) realtime_spin(false);
+    lock.lock();
+  }
+}
+
+void SecondaryHypervisor::poke_timer_locked() {
+  timer_seq_.fetch_add(1, std::memory_order_release);
+  timer_cv_.notify_one();
+}
+
+// The earliest deadline the timer thread must meet (Thin::next_preempting_deadline_locked);
+// 0: none.
+uint64_t SecondaryHypervisor::timer_deadline_locked() const {
+  uint64_t next = 0;
+  for (const auto& t : thins_)
+    if (const uint64_t d = t->next_preempting_deadline_locked(); d && (!next || d < next)) next = d;
+  return next;
+}
+
+// Timeouts of partitions that are running something else (or wait for a processor): the due
+// vCPU is made ready here and the partition's CPU is kicked so that it preempts within a block.
+// A host thread woken by a timer runs tens of microseconds late here even when its core is
+// busy (a virtual machine's timer interrupt), so the thread sleeps only until a spin window
+// before the deadline and spins the rest without the lock; a new earlier deadline or a
+// partition running again (poke_timer_locked) makes it look again.
 void SecondaryHypervisor::timer_main() {
   tight_timers();
   timer_realtime_ = realtime_timer_thread();
+  auto at = [](uint64_t ns) { return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns)); };
   std::unique_lock lock(mu_);
   while (!quit_) {
-    if (timeouts_.empty()) {
-      timer_cv_.wait(lock);
-    } else {
-      const uint64_t next = std::get<0>(*timeouts_.begin());
-      timer_cv_.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(next)));
+    for (const auto& t : thins_)  // posted work for a partition no worker runs (wake_hook)
+      if (t->started_ && !t->on_worker_ && t->woken_.load(std::memory_order_acquire))
+        offer_locked(t.get());
+    const uint64_t next = timer_deadline_locked();
+    timer_next_ = next ? next : UINT64_MAX;
+    const uint64_t seq = timer_seq_.load(std::memory_order_acquire);
+    if (!next) {
+      timer_cv_.wait_for(lock, kIdlePoll);  // wake_hook notifies without mu_: may be missed
+      continue;
     }
-    expire_due_locked(now_ns());
+    uint64_t now = now_ns();
+    if (next > now + timer_spin_ns_) {
+      const uint64_t target = next - timer_spin_ns_;
+      timer_cv_.wait_until(lock, at(target));
+      now = now_ns();
+      if (now < target || timer_seq_.load(std::memory_order_acquire) != seq) continue;
+      adapt_spin_window(timer_spin_ns_, now - target);
+      if (timer_deadline_locked() != next) continue;  // its partition went idle meanwhile
+    }
+    if (now < next) {
+      lock.unlock();
+      while (now_ns() < next && timer_seq_.load(std::memory_order_acquire) == seq)
+        __builtin_ia32_pause();
+      lock.lock();
+    }
+    expire_due_locked(now_ns(), true);
   }
+  timer_next_ = UINT64_MAX;
 }
 
 }  // namespace softcpu::hv

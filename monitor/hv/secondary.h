@@ -1,7 +1,8 @@
 // The secondary hypervisor (issue 14): runs the thin-guest partitions of the system on its own
-// host threads (one per partition, apart from the primary's; at most its processor set's
-// `threads` of them run guest code at once, by one priority order across its partitions)
-// with a priority-based preemptive scheduler, and serves their hypercalls (docs/hypercalls.md,
+// pool of host threads (its processor set's `threads` workers, apart from the primary's; a
+// worker runs whichever partition has the most urgent vCPU, and a partition whose vCPUs all
+// block gives its worker back) with a priority-based preemptive scheduler, and serves their
+// hypercalls (docs/hypercalls.md,
 // guests/include/softcpu/hypercall.h). A thin guest has no scheduler of its own: each task is a
 // vCPU (a register context, monitor/hv/run_queue.h) that this hypervisor switches on the
 // partition's one CPU. It sees memory only through the partitions' read-only stage-2 views and
@@ -42,6 +43,17 @@ struct ThinStats {
   uint64_t list_touches = 0;    // insertions and removals on the ready and run lists
   uint64_t vcpus_created = 0;
   unsigned live_vcpus = 0;
+  // Where a timeout's latency goes (the benchmark prints these): idle sleeps toward a
+  // deadline and how late the host woke the thread from them; deadlines met by spinning.
+  uint64_t idle_sleeps = 0;
+  uint64_t sleep_late_ns_sum = 0;
+  uint64_t sleep_late_ns_max = 0;
+  uint64_t spins = 0;            // idle waits that ended in a spin to the deadline
+  // Timeouts made ready: how long after their deadline, and how many by the timer thread
+  // (the others by the partition's own thread: idle, or polled at a kick).
+  uint64_t expire_late_ns_sum = 0;
+  uint64_t expire_late_ns_max = 0;
+  uint64_t expired_by_timer_thread = 0;
 };
 
 class SecondaryHypervisor final : public Scheduler {
@@ -55,6 +67,7 @@ class SecondaryHypervisor final : public Scheduler {
   const char* name() const override { return "secondary-priority"; }
   void start(unsigned id, SchedulableVcpu vcpu, std::function<void(int)> on_stop) override;
   void join(unsigned id) override;
+  void wake(unsigned id) override;
 
   bool schedules(const std::string& partition) const;
   ThinStats stats(const std::string& partition);
@@ -62,26 +75,51 @@ class SecondaryHypervisor final : public Scheduler {
   void set_console(std::function<void(const std::string& partition, std::string_view text)> out);
   // Whether the timer thread runs SCHED_FIFO (the host allowed it).
   bool timer_realtime() const { return timer_realtime_.load(); }
-  // Its processor set's threads: how many of its partitions run guest code at once (the rest
-  // wait, highest priority first). Without a set: as many as it has partitions.
+  // Its processor set's threads: the pool's workers, how many of its partitions run guest
+  // code at once (the rest wait, highest priority first). Without a set: as many as it has
+  // partitions.
   unsigned processors() const { return processors_; }
+  // Host threads the pool has made: processors(), plus one for each hypercall that had to wait
+  // for another thread while no worker was free (blocking_locked).
+  unsigned pool_threads() {
+    std::lock_guard lock(mu_);
+    return unsigned(workers_.size());
+  }
 
   class Thin;  // one partition's vCPUs, run queue and hypercalls (secondary.cpp)
 
  private:
   friend class Thin;
   void timer_main();
-  void expire_due_locked(uint64_t now);
+  void worker_main();
+  Thin* pick_locked();
+  void offer_locked(Thin* t);
+  void blocking_locked(bool begin);
+  void poke_workers();  // any thread, no lock needed
+  static void wake_hook(void* thin);
+  void watch_deadlines_locked();
+  void idle_wait_locked(std::unique_lock<std::mutex>& lock, uint64_t until, Thin* owner);
+  void poke_timer_locked();  // timeouts_ or a partition's idleness changed: the timer looks again
+  uint64_t timer_deadline_locked() const;
+  void expire_due_locked(uint64_t now, bool timer_thread = false);
   uint64_t now_ns() const;
 
   HypervisorConfig config_;
   SecondaryPort port_;
-  // The set's processors (under mu_): each partition's thread holds one while it runs guest
-  // code; one is handed to the waiting partition whose next vCPU has the highest priority.
+  // The pool (under mu_): `processors_` workers run partitions' slices (one more for each
+  // hypercall that waits for another thread, blocked_), running_ of them now, idle_workers_
+  // waiting for work. work_seq_ counts pokes (ends an idle worker's spin).
   unsigned processors_ = 1;
-  unsigned free_processors_ = 1;
+  unsigned running_ = 0;
+  unsigned blocked_ = 0;
+  unsigned idle_workers_ = 0;
+  std::vector<std::thread> workers_;
+  std::condition_variable work_cv_;
+  std::condition_variable done_cv_;  // a partition's run ended (join)
+  std::atomic<uint64_t> work_seq_{0};
+  uint64_t worker_spin_ns_ = 50'000;  // the idle workers' spin window (adapts)
   std::vector<std::unique_ptr<Thin>> thins_;
-  std::map<unsigned, std::thread> threads_;  // by partition id
+  std::map<unsigned, std::thread> threads_;  // by partition id: only one not ours (none)
   std::mutex threads_mu_;
   std::mutex mu_;                            // every vCPU, list and wait queue
   std::function<void(const std::string&, std::string_view)> console_;
@@ -92,6 +130,9 @@ class SecondaryHypervisor final : public Scheduler {
   std::thread timer_;
   std::atomic<bool> timer_realtime_{false};
   std::condition_variable timer_cv_;
+  uint64_t timer_next_ = UINT64_MAX;       // under mu_: the deadline the timer thread waits for
+  std::atomic<uint64_t> timer_seq_{0};     // poke_timer_locked() count: ends the timer's spin
+  uint64_t timer_spin_ns_ = 50'000;        // the timer thread's spin window (timer thread only)
   bool quit_ = false;
   struct Request {
     std::thread thread;

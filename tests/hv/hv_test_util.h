@@ -72,6 +72,24 @@ inline SharedRegionConfig shared_region(const std::string& name, uint64_t size,
   return sr;
 }
 
+// A thin partition of the secondary hypervisor "rt" (tests/hv/secondary/): guest ROM `rom`,
+// 2 MiB of RAM at 0, its debug console (port 0xE9) into `debugcon`, priority `priority` within
+// 1-200, a 40 s timeout.
+inline PartitionConfig thin_partition(const std::string& name, const std::string& rom,
+                                      const std::string& debugcon, unsigned priority) {
+  PartitionConfig p;
+  p.name = name;
+  p.hypervisor = "rt";
+  p.machine.bios_path = rom;
+  p.machine.serial = "none";
+  p.machine.timeout_seconds = 40;
+  p.machine.debugcons.push_back({0xE9, debugcon});
+  p.memory.push_back({0, 2u << 20, false, "", 0});
+  p.priority = priority;
+  p.priority_range = std::make_pair(1u, 200u);
+  return p;
+}
+
 // The folder of the guest programs (tests/guest/hv/), which ctest passes in HV_GUEST_DIR.
 inline std::string guest_dir() {
   const char* d = std::getenv("HV_GUEST_DIR");

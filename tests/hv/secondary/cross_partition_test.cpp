@@ -22,17 +22,9 @@ using test::slurp;
 using test::temp_file;
 
 PartitionConfig thin(const std::string& name, const std::string& debugcon, uint32_t dyn_base) {
-  PartitionConfig p;
-  p.name = name;
-  p.hypervisor = "rt";
-  p.machine.bios_path = guest_dir() + "/rtos_shared_" + name + ".rom";
-  p.machine.serial = "none";
-  p.machine.timeout_seconds = 40;
-  p.machine.debugcons.push_back({0xE9, debugcon});
-  p.memory.push_back({0, 2u << 20, false, "", 0});
+  PartitionConfig p =
+      test::thin_partition(name, guest_dir() + "/rtos_shared_" + name + ".rom", debugcon, 10);
   p.memory.push_back({dyn_base, 0x10000, true, "dyn", 0});
-  p.priority = 10;
-  p.priority_range = std::make_pair(1u, 200u);
   return p;
 }
 
