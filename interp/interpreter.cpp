@@ -201,7 +201,6 @@ int Interpreter::run_native(DecodedBlock& b, uint64_t& end) {
       charge_resume(end, c.icount);
       return 0;
     case NATIVE_EXIT_TRAP: return -1;
-    case NATIVE_EXIT_BRANCH: return 2;
     default: return 0;
   }
 }
@@ -313,15 +312,9 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
             c.native_jumps[c.eip % Cpu::NATIVE_JUMPS] = {c.eip, lin - c.eip, c.mode_key, 0,
                                                          cache_.generation(),
                                                          reinterpret_cast<void*>(b->native)};
-            const uint64_t generation = cache_.generation();
             const int nr = run_native(*b, end);
             if (nr < 0) return ExitReason(c.exit_reason);
-            if (nr == 1 && ++stalls > budget) break;
-            // A branch out of compiled code: link its entry block to where the branch went, as
-            // a tier-0 block is linked to its successor, so the next block (often tier 0) is
-            // found through the link instead of a full lookup. Only while nothing was retired
-            // (b is alive; the link checks linear address, mode and generation).
-            if (nr == 2 && cache_.generation() == generation) prev = b;
+            if (nr > 0 && ++stalls > budget) break;
             continue;
           }
         }

@@ -72,7 +72,7 @@ class Interpreter {
   bool handle_fault(uint8_t v, bool has_error, uint32_t error);
   // Run compiled code entered at `b`; false when run() must return (c.exit_reason says why).
   // Runs b's compiled code: -1 return to the caller (trap, triple fault), 1 a fault was
-  // delivered (a stall), 2 go on after a branch out of compiled code, 0 go on.
+  // delivered (a stall), 0 go on.
   int run_native(DecodedBlock& b, uint64_t& end);
   // Events at an instruction boundary (interp/events.h); returns a Boundary.
   int at_boundary();
