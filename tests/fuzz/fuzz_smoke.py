@@ -30,9 +30,10 @@ TIMEOUT = {"insn_jit": 300}
 SEEDS = {"insn_jit": "insn"}  # harnesses that share another one's seed corpus
 
 
-# Fork mode's progress line: "#N: cov: C ft: F corp: K exec/s: E oom/timeout/crash: a/b/c ...".
+# Fork mode's progress line: "#N: cov: C ft: F corp: K exec/s: E oom/timeout/crash: a/b/c
+# time: Ts ..." (E is the last job's rate; the run's is N / T).
 FORK_LINE = re.compile(r"#(\d+): cov: (\d+) ft: (\d+) corp: (\d+) exec/s: (\d+) "
-                       r"oom/timeout/crash: (\d+)/(\d+)/(\d+)")
+                       r"oom/timeout/crash: (\d+)/(\d+)/(\d+) time: (\d+)s")
 
 
 def run_one(build, name, seconds, work, jobs_nice, extra):
@@ -65,9 +66,10 @@ def run_one(build, name, seconds, work, jobs_nice, extra):
                      if not os.path.basename(p).startswith("slow-unit-"))
     fork = FORK_LINE.findall(text)
     if fork:  # --keep-going: the workers' own statistics are per job; take the parent's
-        n, c, f, _, e, ooms, timeouts, crashed = fork[-1]
+        n, c, f, _, _, ooms, timeouts, crashed, t = fork[-1]
         return {
-            "name": name, "status": status, "execs": n, "exec_s": e, "cov": c, "ft": f,
+            "name": name, "status": status, "execs": n, "exec_s": f"{int(n) / max(1, int(t)):.1f}",
+            "cov": c, "ft": f,
             "crashes": crashes, "log": log_path, "corpus": len(os.listdir(corpus)),
             "fork": f"oom/timeout/crash {ooms}/{timeouts}/{crashed}",
         }
