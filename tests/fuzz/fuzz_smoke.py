@@ -5,6 +5,11 @@ working directory, where new inputs and crash artifacts stay. Prints one line pe
 (executions, exec/s, coverage, features, crashes) and exits 1 if any harness found a crash.
 
   tests/fuzz/fuzz_smoke.py --build build-fuzz --seconds 60 [--only insn,gdb] [--work DIR]
+                           [--keep-going]
+
+--keep-going runs libFuzzer in fork mode with one worker (-fork=1 -ignore_crashes=1
+-ignore_timeouts=1 -ignore_ooms=1): a crash ends only the worker, the run goes on for the whole
+time and every crash input lands in the artifacts directory (the default stops at the first).
 """
 
 import argparse
@@ -23,6 +28,12 @@ HARNESSES = ["insn", "platform", "gdb", "boot", "insn_jit"]
 DEFAULT = ["insn", "platform", "gdb", "boot"]
 TIMEOUT = {"insn_jit": 300}
 SEEDS = {"insn_jit": "insn"}  # harnesses that share another one's seed corpus
+
+
+# Fork mode's progress line: "#N: cov: C ft: F corp: K exec/s: E oom/timeout/crash: a/b/c
+# time: Ts ..." (E is the last job's rate; the run's is N / T).
+FORK_LINE = re.compile(r"#(\d+): cov: (\d+) ft: (\d+) corp: (\d+) exec/s: (\d+) "
+                       r"oom/timeout/crash: (\d+)/(\d+)/(\d+) time: (\d+)s")
 
 
 def run_one(build, name, seconds, work, jobs_nice, extra):
@@ -53,6 +64,15 @@ def run_one(build, name, seconds, work, jobs_nice, extra):
     # crash-, leak-, timeout-, oom- files; slow-unit- ones are only slow.
     crashes = sorted(os.path.basename(p) for p in glob.glob(artifacts + "*")
                      if not os.path.basename(p).startswith("slow-unit-"))
+    fork = FORK_LINE.findall(text)
+    if fork:  # --keep-going: the workers' own statistics are per job; take the parent's
+        n, c, f, _, _, ooms, timeouts, crashed, t = fork[-1]
+        return {
+            "name": name, "status": status, "execs": n, "exec_s": f"{int(n) / max(1, int(t)):.1f}",
+            "cov": c, "ft": f,
+            "crashes": crashes, "log": log_path, "corpus": len(os.listdir(corpus)),
+            "fork": f"oom/timeout/crash {ooms}/{timeouts}/{crashed}",
+        }
     return {
         "name": name, "status": status, "execs": stat("number_of_executed_units"),
         "exec_s": stat("average_exec_per_sec"), "cov": cov[-1][0] if cov else "?",
@@ -69,6 +89,8 @@ def main():
     ap.add_argument("--only", help="comma-separated harnesses (default: all but insn_jit)")
     ap.add_argument("--work", help="working directory (default: a new temporary one, kept)")
     ap.add_argument("--nice", type=int, default=10)
+    ap.add_argument("--keep-going", action="store_true",
+                    help="fork mode, one worker: go on after a crash, a timeout or an OOM")
     ap.add_argument("extra", nargs="*", help="more libFuzzer flags (after --)")
     a = ap.parse_args()
     names = a.only.split(",") if a.only else DEFAULT
@@ -81,9 +103,12 @@ def main():
     failed = False
     print(f"fuzz_smoke: {a.seconds} s per harness, work in {work}")
     for n in names:
-        r = run_one(a.build, n, a.seconds, work, a.nice, a.extra)
+        extra = (["-fork=1", "-ignore_crashes=1", "-ignore_timeouts=1", "-ignore_ooms=1"]
+                 if a.keep_going else []) + a.extra
+        r = run_one(a.build, n, a.seconds, work, a.nice, extra)
         print(f"{n:9} execs {r['execs']:>9}  exec/s {r['exec_s']:>6}  cov {r['cov']:>6}  "
               f"ft {r['ft']:>7}  corpus {r['corpus']:>5}  crashes {len(r['crashes'])}"
+              + (f"  ({r['fork']})" if "fork" in r else "")
               + (f"  (exit {r['status']}, see {r['log']})" if r["status"] else ""), flush=True)
         for c in r["crashes"]:
             print(f"  {os.path.join(work, n, 'artifacts', c)}")

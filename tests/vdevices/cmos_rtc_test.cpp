@@ -255,6 +255,23 @@ TEST_F(RtcTest, IndexPortAndNmiMask) {
   EXPECT_EQ(rtc.get_byte(0x7F), 0xA5);
 }
 
+// A running clock given a date outside what its int64 nanoseconds hold (1678-2262): century 0
+// (year 24 AD) and century 99 (year 9924). The time is clamped to 1716 / 2223 (+-8e9 s), not
+// wrapped; before the clamp, seconds * 1e9 overflowed (UBSan, fuzz_platform,
+// tests/fuzz/regressions/platform/ubsan-rtc-century-overflow).
+TEST_F(RtcTest, OutOfRangeDatesAreClamped) {
+  wr(R::CENTURY, 0x00);
+  EXPECT_EQ(rd(R::CENTURY), 0x17);
+  EXPECT_EQ(rd(R::YEAR), 0x16);
+  EXPECT_EQ(rtc.unix_time(), -8000000000);
+  wr(R::CENTURY, 0x99);
+  EXPECT_EQ(rd(R::CENTURY), 0x22);
+  EXPECT_EQ(rd(R::YEAR), 0x23);
+  EXPECT_EQ(rtc.unix_time(), 8000000000);
+  clock.advance_to(3 * S);  // the clock keeps running from there
+  EXPECT_EQ(rtc.unix_time(), 8000000003);
+}
+
 TEST_F(RtcTest, ResetPinClearsEnablesAndFlags) {
   wr(R::REG_B, R::B_PIE | R::B_UIE | R::B_24H);
   clock.advance_to(S);
