@@ -105,6 +105,7 @@ DecodedBlock* Interpreter::build_block(uint32_t phys) {
   }
   block->phys_end = std::min(at, page_end);
   block->bytes = eip - c.eip;
+  block->count = uint32_t(block->insns.size());
   block->lin = cs.base + c.eip;
   block->size_bytes = uint32_t(sizeof(DecodedBlock) + block->insns.size() * sizeof(Insn));
   ++counters_.blocks_decoded;
@@ -264,12 +265,14 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
   uint64_t end = c.icount + budget;
   uint64_t stalls = 0;
   c.exit_reason = EXIT_NONE;
+  c.stop = 0;  // the fast path clears it only where it may have been set
   DecodedBlock* prev = nullptr;  // the block that just ran to its end, for chaining
   while (c.icount < end) {
     // One load and a branch per block on the fast path (interp/events.h).
     if (SOFTCPU_UNLIKELY(c.events) && !(Slow && in_step_)) {
       prev = nullptr;
       const int ev = at_boundary();
+      c.stop = 0;  // a delivery may have hit a data watch
       if (ev == BOUNDARY_EXIT) return ExitReason(c.exit_reason);
       if (ev == BOUNDARY_AGAIN) {
         if (++stalls > budget) break;
@@ -277,6 +280,7 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
       }
       if (ev == BOUNDARY_STEP) {
         const ExitReason r = step_checked();
+        c.stop = 0;
         if (r != EXIT_BUDGET) return r;
         if (++stalls > budget) break;
         continue;
@@ -296,6 +300,11 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
         if (native_) native_->poll();
         b = find_block();
         if (prev) link(prev, b, lin, cache_.generation());
+        // A region exit waits for its target (run_native): a block about to become hot or
+        // with compiled code may fill it below; for any other it lapses here. Only this
+        // path can follow a native run (which leaves prev null), so the chained one skips it.
+        if (SOFTCPU_UNLIKELY(pending_link_ != nullptr) && b->executions + 1 < hot_threshold_)
+          pending_link_ = nullptr;
       }
       prev = nullptr;
       if constexpr (!Slow) {
@@ -313,19 +322,20 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
                                                          cache_.generation(),
                                                          reinterpret_cast<void*>(b->native)};
             const int nr = run_native(*b, end);
+            c.stop = 0;
             if (nr < 0) return ExitReason(c.exit_reason);
             if (nr > 0 && ++stalls > budget) break;
             continue;
           }
+          pending_link_ = nullptr;
         }
-        pending_link_ = nullptr;
       } else {
         ++b->executions;
       }
-      c.stop = 0;
       first = b->insns.data();
-      const size_t n = b->insns.size();
       if constexpr (Slow) {
+        c.stop = 0;
+        const size_t n = b->insns.size();
         eip_is_next = true;
         // Never past the budget: run_exact() stops at exactly `end` (deterministic runs).
         const Insn* const last =
@@ -345,36 +355,56 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
             break;
           }
         }
+        uint64_t done = uint64_t(i - first);
+        i = nullptr;
+        if (SOFTCPU_UNLIKELY(c.exit_reason != EXIT_NONE)) {
+          // A trapping instruction did not run; the monitor executes it.
+          c.icount += done - 1;
+          counters_.insns_interpreted += done - 1;
+          return ExitReason(c.exit_reason);
+        }
+        c.icount += done;
+        counters_.insns_interpreted += done;
       } else {
-        const Insn* const tail = first + n - 1;
-        for (i = first; i != tail; ++i) {
+        // EIP is set once, to the block's end, before its first instruction: only its last
+        // instruction (a branch, a trap) reads it, and a stop or a fault in the middle
+        // recomputes it from the instruction lengths. c.stop is 0 here (cleared wherever
+        // it may have been set: after a stop, a fault, a native run, a boundary).
+        const Insn* const last = first + b->count;
+        c.eip = entry_eip + b->bytes;
+        i = first;
+        do {
           i->fn(c, *i);
           if (SOFTCPU_UNLIKELY(c.stop)) break;
-        }
-        if (i != tail) {  // stopped early (self-modifying code)
-          c.eip = eip_after(first, i, entry_eip);
+        } while (++i != last);
+        if (SOFTCPU_LIKELY(i == last)) {  // ran to its end
+          const uint64_t done = uint64_t(last - first);
+          i = nullptr;
+          prev = b;
+          c.icount += done;
+          counters_.insns_interpreted += done;
         } else {
-          c.eip = entry_eip + b->bytes;
-          eip_is_next = true;
-          i->fn(c, *i);
-          if (!c.stop) prev = b;
-          else if (c.eip == entry_eip + b->bytes - i->len)  // stopped on itself
+          c.stop = 0;
+          if (i + 1 != last) {  // stopped early (self-modifying code, a data watch)
+            c.eip = eip_after(first, i, entry_eip);
+          } else if (c.eip == entry_eip + b->bytes - i->len) {  // stopped on itself
             charge_resume(end, c.icount);
+          }
+          const uint64_t done = uint64_t(i + 1 - first);
+          i = nullptr;
+          if (SOFTCPU_UNLIKELY(c.exit_reason != EXIT_NONE)) {
+            // A trapping instruction did not run; the monitor executes it.
+            c.icount += done - 1;
+            counters_.insns_interpreted += done - 1;
+            return ExitReason(c.exit_reason);
+          }
+          c.icount += done;
+          counters_.insns_interpreted += done;
         }
-        ++i;
       }
-      uint64_t done = uint64_t(i - first);
-      i = nullptr;
-      if (SOFTCPU_UNLIKELY(c.exit_reason != EXIT_NONE)) {
-        // A trapping instruction did not run; the monitor executes it.
-        c.icount += done - 1;
-        counters_.insns_interpreted += done - 1;
-        return ExitReason(c.exit_reason);
-      }
-      c.icount += done;
-      counters_.insns_interpreted += done;
     } catch (const GuestFault& f) {
       prev = nullptr;
+      c.stop = 0;
       c.db_trap = 0;  // the instruction did not complete: its data breakpoint hits are void
       c.debug_pending.kind = HIT_NONE;
       if (i) {
