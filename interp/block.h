@@ -38,7 +38,6 @@ struct NativeLink {
 struct DecodedBlock : CachedBlock {
   std::vector<Insn> insns;
   uint32_t bytes = 0;       // length of the block's code (EIP after it = entry EIP + bytes)
-  uint32_t count = 0;       // insns.size(), kept where the run loop reads it per block
   uint64_t executions = 0;  // times the interpreter entered it (heat for tier 1)
   uint32_t lin = 0;         // CS.base + EIP it was decoded at (profiles name it by this)
   uint64_t native_entries = 0;  // run-loop entries of its compiled code (--profile)

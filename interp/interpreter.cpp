@@ -105,7 +105,6 @@ DecodedBlock* Interpreter::build_block(uint32_t phys) {
   }
   block->phys_end = std::min(at, page_end);
   block->bytes = eip - c.eip;
-  block->count = uint32_t(block->insns.size());
   block->lin = cs.base + c.eip;
   block->size_bytes = uint32_t(sizeof(DecodedBlock) + block->insns.size() * sizeof(Insn));
   ++counters_.blocks_decoded;
@@ -300,11 +299,6 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
         if (native_) native_->poll();
         b = find_block();
         if (prev) link(prev, b, lin, cache_.generation());
-        // A region exit waits for its target (run_native): a block about to become hot or
-        // with compiled code may fill it below; for any other it lapses here. Only this
-        // path can follow a native run (which leaves prev null), so the chained one skips it.
-        if (SOFTCPU_UNLIKELY(pending_link_ != nullptr) && b->executions + 1 < hot_threshold_)
-          pending_link_ = nullptr;
       }
       prev = nullptr;
       if constexpr (!Slow) {
@@ -327,8 +321,8 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
             if (nr > 0 && ++stalls > budget) break;
             continue;
           }
-          pending_link_ = nullptr;
         }
+        pending_link_ = nullptr;
       } else {
         ++b->executions;
       }
@@ -370,7 +364,7 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
         // instruction (a branch, a trap) reads it, and a stop or a fault in the middle
         // recomputes it from the instruction lengths. c.stop is 0 here (cleared wherever
         // it may have been set: after a stop, a fault, a native run, a boundary).
-        const Insn* const last = first + b->count;
+        const Insn* const last = first + b->insns.size();
         c.eip = entry_eip + b->bytes;
         i = first;
         do {
