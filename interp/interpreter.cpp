@@ -252,6 +252,16 @@ static uint32_t eip_after(const Insn* first, const Insn* upto, uint32_t entry_ei
   return eip;
 }
 
+// Count the `done` instructions a block ran as retired, except a trapping last one: it did
+// not run, the monitor executes it. True when a trap ends the run.
+static inline bool retire_block(Cpu& c, InterpCounters& k, uint64_t done) {
+  const bool trapped = c.exit_reason != EXIT_NONE;
+  done -= trapped;
+  c.icount += done;
+  k.insns_interpreted += done;
+  return trapped;
+}
+
 // Slow = trace or single step: EIP is kept current before every instruction. The fast path
 // sets EIP only before a block's last instruction: only block-ending handlers read it
 // (insn.h), and a fault or stop in the middle recomputes it from the instruction lengths.
@@ -349,16 +359,9 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
             break;
           }
         }
-        uint64_t done = uint64_t(i - first);
+        const uint64_t done = uint64_t(i - first);
         i = nullptr;
-        if (SOFTCPU_UNLIKELY(c.exit_reason != EXIT_NONE)) {
-          // A trapping instruction did not run; the monitor executes it.
-          c.icount += done - 1;
-          counters_.insns_interpreted += done - 1;
-          return ExitReason(c.exit_reason);
-        }
-        c.icount += done;
-        counters_.insns_interpreted += done;
+        if (retire_block(c, counters_, done)) return ExitReason(c.exit_reason);
       } else {
         // EIP is set once, to the block's end, before its first instruction: only its last
         // instruction (a branch, a trap) reads it, and a stop or a fault in the middle
@@ -386,14 +389,7 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
           }
           const uint64_t done = uint64_t(i + 1 - first);
           i = nullptr;
-          if (SOFTCPU_UNLIKELY(c.exit_reason != EXIT_NONE)) {
-            // A trapping instruction did not run; the monitor executes it.
-            c.icount += done - 1;
-            counters_.insns_interpreted += done - 1;
-            return ExitReason(c.exit_reason);
-          }
-          c.icount += done;
-          counters_.insns_interpreted += done;
+          if (retire_block(c, counters_, done)) return ExitReason(c.exit_reason);
         }
       }
     } catch (const GuestFault& f) {
