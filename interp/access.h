@@ -191,6 +191,61 @@ inline void write_mem_n(Cpu& c, unsigned seg, uint32_t off, unsigned size, uint3
   else write_mem<4>(c, seg, off, v);
 }
 
+// Read, then hand the value to `k` (a lambda the caller inlines). The continuation is
+// inlined on the fast path and on the slow path separately: with no join after the slow
+// call, the compiler keeps the fast path free of register saves (shrink-wrapping), which the
+// hottest load handlers (MOV, MOVZX, CMP from memory) pay otherwise on every execution.
+#if SOFTCPU_JIT_BITCODE
+template <unsigned S, class K>
+inline void read_slow_then(Cpu& c, uint32_t lin, K k) {
+  k(read_linear_slow(c, lin, S));
+}
+#else
+template <unsigned S, class K>
+[[gnu::noinline, gnu::cold]] void read_slow_then(Cpu& c, uint32_t lin, K k) {
+  k(read_linear_slow(c, lin, S));
+}
+#endif
+#if SOFTCPU_JIT_BITCODE
+template <unsigned S, class K>
+inline void write_slow_then(Cpu& c, uint32_t lin, uint32_t v, K k) {
+  write_linear_slow(c, lin, S, v);
+  k();
+}
+#else
+template <unsigned S, class K>
+[[gnu::noinline, gnu::cold]] void write_slow_then(Cpu& c, uint32_t lin, uint32_t v, K k) {
+  write_linear_slow(c, lin, S, v);
+  k();
+}
+#endif
+template <unsigned S, class K>
+inline void read_mem_then(Cpu& c, unsigned seg, uint32_t off, K k) {
+  check_read(c, seg, off, S);
+  const uint32_t lin = c.seg[seg].base + off;
+  const SoftTlbEntry& e = c.tlb.read[(lin >> 12) % TLB_SIZE];
+  if (SOFTCPU_LIKELY(tlb_hit(e, lin, S))) {
+    SOFTCPU_CHECK_TLB_HOST(c, e.addend + lin, lin, S);
+    k(load_host<S>(e.addend + lin));
+    return;
+  }
+  read_slow_then<S>(c, lin, k);  // a tail call: nothing of the caller lives across it
+}
+// Write, then run `k` (the state changes that must follow the write's last chance to fault).
+template <unsigned S, class K>
+inline void write_mem_then(Cpu& c, unsigned seg, uint32_t off, uint32_t v, K k) {
+  check_write(c, seg, off, S);
+  const uint32_t lin = c.seg[seg].base + off;
+  const SoftTlbEntry& e = c.tlb.write[(lin >> 12) % TLB_SIZE];
+  if (SOFTCPU_LIKELY(tlb_hit(e, lin, S))) {
+    SOFTCPU_CHECK_TLB_HOST(c, e.addend + lin, lin, S);
+    store_host<S>(e.addend + lin, v);
+    k();
+    return;
+  }
+  write_slow_then<S>(c, lin, v, k);
+}
+
 // ---- ModRM operands -----------------------------------------------------------------
 
 // Effective address (offset within the segment) of the memory operand.
@@ -222,6 +277,12 @@ inline void write_rm(Cpu& c, const Insn& i, uint32_t v) {
   else set_reg<S>(c, i.rm, v);
 }
 
+template <unsigned S, bool M, class K>
+inline void read_rm_then(Cpu& c, const Insn& i, K k) {
+  if constexpr (M) read_mem_then<S>(c, i.seg, effective_address(c, i), k);
+  else k(get_reg<S>(c, i.rm));
+}
+
 // ---- stack --------------------------------------------------------------------------
 
 // SS.B selects ESP (32-bit) or SP (16-bit) as the stack pointer (SDM vol.3 3.4.5).
@@ -240,8 +301,7 @@ inline uint32_t stack_mask(const Cpu& c) { return stack32(c) ? 0xFFFFFFFFu : 0xF
 template <unsigned S>
 inline void push(Cpu& c, uint32_t v) {
   uint32_t sp = (stack_pointer(c) - S) & stack_mask(c);
-  write_mem<S>(c, SS, sp, v);
-  set_stack_pointer(c, sp);
+  write_mem_then<S>(c, SS, sp, v, [&c, sp] { set_stack_pointer(c, sp); });
 }
 template <unsigned S>
 inline uint32_t pop(Cpu& c) {
@@ -249,6 +309,15 @@ inline uint32_t pop(Cpu& c) {
   uint32_t v = read_mem<S>(c, SS, sp);
   set_stack_pointer(c, sp + S);
   return v;
+}
+// POP, then hand the value to `k` (see read_mem_then).
+template <unsigned S, class K>
+inline void pop_then(Cpu& c, K k) {
+  const uint32_t sp = stack_pointer(c);
+  read_mem_then<S>(c, SS, sp, [&c, sp, k](uint32_t v) {
+    set_stack_pointer(c, sp + S);
+    k(v);
+  });
 }
 inline void push_n(Cpu& c, unsigned size, uint32_t v) {
   if (size == 4) push<4>(c, v); else push<2>(c, v);

@@ -252,6 +252,16 @@ static uint32_t eip_after(const Insn* first, const Insn* upto, uint32_t entry_ei
   return eip;
 }
 
+// Count the `done` instructions a block ran as retired, except a trapping last one: it did
+// not run, the monitor executes it. True when a trap ends the run.
+static inline bool retire_block(Cpu& c, InterpCounters& k, uint64_t done) {
+  const bool trapped = c.exit_reason != EXIT_NONE;
+  done -= trapped;
+  c.icount += done;
+  k.insns_interpreted += done;
+  return trapped;
+}
+
 // Slow = trace or single step: EIP is kept current before every instruction. The fast path
 // sets EIP only before a block's last instruction: only block-ending handlers read it
 // (insn.h), and a fault or stop in the middle recomputes it from the instruction lengths.
@@ -264,12 +274,14 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
   uint64_t end = c.icount + budget;
   uint64_t stalls = 0;
   c.exit_reason = EXIT_NONE;
+  c.stop = 0;  // the fast path clears it only where it may have been set
   DecodedBlock* prev = nullptr;  // the block that just ran to its end, for chaining
   while (c.icount < end) {
     // One load and a branch per block on the fast path (interp/events.h).
     if (SOFTCPU_UNLIKELY(c.events) && !(Slow && in_step_)) {
       prev = nullptr;
       const int ev = at_boundary();
+      c.stop = 0;  // a delivery may have hit a data watch
       if (ev == BOUNDARY_EXIT) return ExitReason(c.exit_reason);
       if (ev == BOUNDARY_AGAIN) {
         if (++stalls > budget) break;
@@ -277,6 +289,7 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
       }
       if (ev == BOUNDARY_STEP) {
         const ExitReason r = step_checked();
+        c.stop = 0;
         if (r != EXIT_BUDGET) return r;
         if (++stalls > budget) break;
         continue;
@@ -313,6 +326,7 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
                                                          cache_.generation(),
                                                          reinterpret_cast<void*>(b->native)};
             const int nr = run_native(*b, end);
+            c.stop = 0;
             if (nr < 0) return ExitReason(c.exit_reason);
             if (nr > 0 && ++stalls > budget) break;
             continue;
@@ -322,10 +336,10 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
       } else {
         ++b->executions;
       }
-      c.stop = 0;
       first = b->insns.data();
-      const size_t n = b->insns.size();
       if constexpr (Slow) {
+        c.stop = 0;
+        const size_t n = b->insns.size();
         eip_is_next = true;
         // Never past the budget: run_exact() stops at exactly `end` (deterministic runs).
         const Insn* const last =
@@ -345,36 +359,42 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
             break;
           }
         }
+        const uint64_t done = uint64_t(i - first);
+        i = nullptr;
+        if (retire_block(c, counters_, done)) return ExitReason(c.exit_reason);
       } else {
-        const Insn* const tail = first + n - 1;
-        for (i = first; i != tail; ++i) {
+        // EIP is set once, to the block's end, before its first instruction: only its last
+        // instruction (a branch, a trap) reads it, and a stop or a fault in the middle
+        // recomputes it from the instruction lengths. c.stop is 0 here (cleared wherever
+        // it may have been set: after a stop, a fault, a native run, a boundary).
+        const Insn* const last = first + b->insns.size();
+        c.eip = entry_eip + b->bytes;
+        i = first;
+        do {
           i->fn(c, *i);
           if (SOFTCPU_UNLIKELY(c.stop)) break;
-        }
-        if (i != tail) {  // stopped early (self-modifying code)
-          c.eip = eip_after(first, i, entry_eip);
+        } while (++i != last);
+        if (SOFTCPU_LIKELY(i == last)) {  // ran to its end
+          const uint64_t done = uint64_t(last - first);
+          i = nullptr;
+          prev = b;
+          c.icount += done;
+          counters_.insns_interpreted += done;
         } else {
-          c.eip = entry_eip + b->bytes;
-          eip_is_next = true;
-          i->fn(c, *i);
-          if (!c.stop) prev = b;
-          else if (c.eip == entry_eip + b->bytes - i->len)  // stopped on itself
+          c.stop = 0;
+          if (i + 1 != last) {  // stopped early (self-modifying code, a data watch)
+            c.eip = eip_after(first, i, entry_eip);
+          } else if (c.eip == entry_eip + b->bytes - i->len) {  // stopped on itself
             charge_resume(end, c.icount);
+          }
+          const uint64_t done = uint64_t(i + 1 - first);
+          i = nullptr;
+          if (retire_block(c, counters_, done)) return ExitReason(c.exit_reason);
         }
-        ++i;
       }
-      uint64_t done = uint64_t(i - first);
-      i = nullptr;
-      if (SOFTCPU_UNLIKELY(c.exit_reason != EXIT_NONE)) {
-        // A trapping instruction did not run; the monitor executes it.
-        c.icount += done - 1;
-        counters_.insns_interpreted += done - 1;
-        return ExitReason(c.exit_reason);
-      }
-      c.icount += done;
-      counters_.insns_interpreted += done;
     } catch (const GuestFault& f) {
       prev = nullptr;
+      c.stop = 0;
       c.db_trap = 0;  // the instruction did not complete: its data breakpoint hits are void
       c.debug_pending.kind = HIT_NONE;
       if (i) {

@@ -69,24 +69,27 @@ void alu_rmreg(Cpu& c, const Insn& i) {
 template <unsigned S, unsigned OP, unsigned SRC>
 void alu_rmmem(Cpu& c, const Insn& i) {
   const uint32_t ea = effective_address(c, i);
-  const uint32_t a = read_mem<S>(c, i.seg, ea), b = alu_src<S, SRC>(c, i);
-  const uint8_t cin = alu_cin<OP>(c);
-  const uint32_t r = alu_compute<OP>(a, b, cin);
-  if constexpr (alu_writes(OP)) write_mem<S>(c, i.seg, ea, r);
-  alu_flags<S, OP>(c, a, b, r, cin);
+  read_mem_then<S>(c, i.seg, ea, [&c, &i, ea](uint32_t a) {
+    const uint32_t b = alu_src<S, SRC>(c, i);
+    const uint8_t cin = alu_cin<OP>(c);
+    const uint32_t r = alu_compute<OP>(a, b, cin);
+    if constexpr (alu_writes(OP))
+      write_mem_then<S>(c, i.seg, ea, r, [&c, a, b, r, cin] { alu_flags<S, OP>(c, a, b, r, cin); });
+    else
+      alu_flags<S, OP>(c, a, b, r, cin);
+  });
 }
 
 // Destination is the register i.reg; source is r/m (register i.rm or memory).
 template <unsigned S, unsigned OP, bool MEM>
 void alu_reg_rm(Cpu& c, const Insn& i) {
-  uint32_t b;
-  if constexpr (MEM) b = read_mem<S>(c, i.seg, effective_address(c, i));
-  else b = get_reg<S>(c, i.rm);
-  const uint32_t a = get_reg<S>(c, i.reg);
-  const uint8_t cin = alu_cin<OP>(c);
-  const uint32_t r = alu_compute<OP>(a, b, cin);
-  if constexpr (alu_writes(OP)) set_reg<S>(c, i.reg, r);
-  alu_flags<S, OP>(c, a, b, r, cin);
+  read_rm_then<S, MEM>(c, i, [&c, &i](uint32_t b) {
+    const uint32_t a = get_reg<S>(c, i.reg);
+    const uint8_t cin = alu_cin<OP>(c);
+    const uint32_t r = alu_compute<OP>(a, b, cin);
+    if constexpr (alu_writes(OP)) set_reg<S>(c, i.reg, r);
+    alu_flags<S, OP>(c, a, b, r, cin);
+  });
 }
 
 // INC/DEC keep CF (SDM vol.2 INC, DEC).

@@ -8,14 +8,16 @@ namespace softcpu {
 
 // The hottest instructions: register or memory form chosen at decode time (M).
 template <unsigned S, bool M> void mov_rm_r(Cpu& c, const Insn& i) { write_rm<S, M>(c, i, get_reg<S>(c, i.reg)); }
-template <unsigned S, bool M> void mov_r_rm(Cpu& c, const Insn& i) { set_reg<S>(c, i.reg, read_rm<S, M>(c, i)); }
+template <unsigned S, bool M> void mov_r_rm(Cpu& c, const Insn& i) {
+  read_rm_then<S, M>(c, i, [&](uint32_t v) { set_reg<S>(c, i.reg, v); });
+}
 template <unsigned S, bool M> void mov_rm_imm(Cpu& c, const Insn& i) { write_rm<S, M>(c, i, i.imm); }
 template <unsigned S> void mov_r_imm(Cpu& c, const Insn& i) { set_reg<S>(c, i.reg, i.imm); }
 inline void nop_op(Cpu&, const Insn&) {}
 
 // MOVZX/MOVSX: D = destination size, S = source size.
 template <unsigned D, unsigned S, bool M> void movzx(Cpu& c, const Insn& i) {
-  set_reg<D>(c, i.reg, read_rm<S, M>(c, i));
+  read_rm_then<S, M>(c, i, [&](uint32_t v) { set_reg<D>(c, i.reg, v); });
 }
 template <unsigned D, unsigned S, bool M> void movsx(Cpu& c, const Insn& i) {
   uint32_t v = read_rm<S, M>(c, i);

@@ -20,8 +20,8 @@ template <unsigned S> void push_rm(Cpu& c, const Insn& i) { push<S>(c, read_rm<S
 template <unsigned S> void push_imm(Cpu& c, const Insn& i) { push<S>(c, i.imm); }
 
 template <unsigned S> void pop_r(Cpu& c, const Insn& i) {
-  uint32_t v = pop<S>(c);
-  set_reg<S>(c, i.reg, v);  // POP ESP: the popped value replaces the incremented ESP
+  // POP ESP: the popped value replaces the incremented ESP.
+  pop_then<S>(c, [&c, &i](uint32_t v) { set_reg<S>(c, i.reg, v); });
 }
 
 // POP r/m (8F /0). With a memory operand the address is computed after ESP is incremented
