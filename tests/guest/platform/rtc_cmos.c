@@ -117,7 +117,9 @@ int main(void) {
   pit_wait_periods(20); /* ~20 ms = ~20 RTC periods */
   cli();
   check_eq("no interrupt while C is unread", before, periodic, 24);
-  check_eq("reg C flags after the wait", 0xC0, cmos_read(REG_C) & 0xF0, 25);
+  /* UF (bit 4) is set by every update cycle whatever UIE says (MC146818A datasheet, register C),
+     so a second boundary inside the wait sets it too: only IRQF, PF and AF are checked. */
+  check_eq("reg C flags after the wait", 0xC0, cmos_read(REG_C) & 0xE0, 25);
   check_eq("reg C cleared by the read", 0, cmos_read(REG_C), 26);
   ack_enabled = 1;
   while (periodic < before + 3) wait_for_interrupt();
