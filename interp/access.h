@@ -195,30 +195,35 @@ inline void write_mem_n(Cpu& c, unsigned seg, uint32_t off, unsigned size, uint3
 // inlined on the fast path and on the slow path separately: with no join after the slow
 // call, the compiler keeps the fast path free of register saves (shrink-wrapping), which the
 // hottest load handlers (MOV, MOVZX, CMP from memory) pay otherwise on every execution.
+//
+// The tier-1 bitcode (SOFTCPU_JIT_BITCODE) gets the plain form instead: the access, then
+// `k` once. Inlining a copy of `k` into each path doubles a handler's IR per nested access
+// (an ALU read-modify-write has four copies of its flag code), and a region of them took
+// LLVM 3.7 s instead of 0.3 s to compile (random_rom_jit, seed 1052). Same semantics.
 #if SOFTCPU_JIT_BITCODE
+// Forced inline, so no closure object is passed by value (a memcpy and an escaped Cpu
+// pointer the region compiler must assume reads every promoted field).
+#define SOFTCPU_THEN_INLINE [[gnu::always_inline]] inline
 template <unsigned S, class K>
-inline void read_slow_then(Cpu& c, uint32_t lin, K k) {
-  k(read_linear_slow(c, lin, S));
+[[gnu::always_inline]] inline void read_mem_then(Cpu& c, unsigned seg, uint32_t off, K k) {
+  k(read_mem<S>(c, seg, off));
+}
+template <unsigned S, class K>
+[[gnu::always_inline]] inline void write_mem_then(Cpu& c, unsigned seg, uint32_t off, uint32_t v, K k) {
+  write_mem<S>(c, seg, off, v);
+  k();
 }
 #else
+#define SOFTCPU_THEN_INLINE inline
 template <unsigned S, class K>
 [[gnu::noinline, gnu::cold]] void read_slow_then(Cpu& c, uint32_t lin, K k) {
   k(read_linear_slow(c, lin, S));
 }
-#endif
-#if SOFTCPU_JIT_BITCODE
-template <unsigned S, class K>
-inline void write_slow_then(Cpu& c, uint32_t lin, uint32_t v, K k) {
-  write_linear_slow(c, lin, S, v);
-  k();
-}
-#else
 template <unsigned S, class K>
 [[gnu::noinline, gnu::cold]] void write_slow_then(Cpu& c, uint32_t lin, uint32_t v, K k) {
   write_linear_slow(c, lin, S, v);
   k();
 }
-#endif
 template <unsigned S, class K>
 inline void read_mem_then(Cpu& c, unsigned seg, uint32_t off, K k) {
   check_read(c, seg, off, S);
@@ -245,6 +250,7 @@ inline void write_mem_then(Cpu& c, unsigned seg, uint32_t off, uint32_t v, K k) 
   }
   write_slow_then<S>(c, lin, v, k);
 }
+#endif
 
 // ---- ModRM operands -----------------------------------------------------------------
 
@@ -278,7 +284,7 @@ inline void write_rm(Cpu& c, const Insn& i, uint32_t v) {
 }
 
 template <unsigned S, bool M, class K>
-inline void read_rm_then(Cpu& c, const Insn& i, K k) {
+SOFTCPU_THEN_INLINE void read_rm_then(Cpu& c, const Insn& i, K k) {
   if constexpr (M) read_mem_then<S>(c, i.seg, effective_address(c, i), k);
   else k(get_reg<S>(c, i.rm));
 }
@@ -312,7 +318,7 @@ inline uint32_t pop(Cpu& c) {
 }
 // POP, then hand the value to `k` (see read_mem_then).
 template <unsigned S, class K>
-inline void pop_then(Cpu& c, K k) {
+SOFTCPU_THEN_INLINE void pop_then(Cpu& c, K k) {
   const uint32_t sp = stack_pointer(c);
   read_mem_then<S>(c, SS, sp, [&c, sp, k](uint32_t v) {
     set_stack_pointer(c, sp + S);
