@@ -40,6 +40,10 @@ inline const std::vector<uint8_t> kLoopForever = {0xEB, 0xFE};
 // delivered: #UD -> #DF -> triple fault (SDM vol.3 6.15).  lidt [0x500] (6 zero bytes); ud2.
 inline const std::vector<uint8_t> kTripleFault = {0x0F, 0x01, 0x1E, 0x00, 0x05, 0x0F, 0x0B};
 
+// STI ; HLT ; JMP back: halts with interrupts on and nothing to deliver (no timer programmed),
+// so it waits for ever without powering off.
+inline const std::vector<uint8_t> kIdleForever = {0xFB, 0xF4, 0xEB, 0xFC};
+
 // Polls `done` every 5 ms for up to 20 s: whether it came true.
 template <typename F>
 inline bool wait_for(F done) {
@@ -59,6 +63,24 @@ inline PartitionConfig partition(const std::string& name, const std::string& rom
   p.machine.serial = "none";
   p.machine.timeout_seconds = 30;
   p.memory.push_back({0, ram, false, "", 0});
+  return p;
+}
+
+// A primary hypervisor named "primary" on one processor set "set0" of `threads` host threads,
+// with `slice_us` time slices; partitions go on it with on_primary().
+inline SystemConfig system_on_set(unsigned threads, uint32_t slice_us) {
+  SystemConfig s;
+  s.processor_sets.push_back({"set0", threads, 0});
+  HypervisorConfig h;
+  h.name = "primary";
+  h.processor_set = "set0";
+  h.time_slice_us = slice_us;
+  s.hypervisors.push_back(h);
+  return s;
+}
+
+inline PartitionConfig on_primary(PartitionConfig p) {
+  p.hypervisor = "primary";
   return p;
 }
 

@@ -14,29 +14,12 @@
 namespace softcpu::hv {
 namespace {
 
+using test::on_primary;
 using test::partition;
+using test::system_on_set;
 using test::wait_for;
 using test::write_rom;
 
-// STI ; HLT ; JMP back: halts with interrupts on and nothing to deliver (no timer programmed),
-// so it waits for ever without powering off.
-const std::vector<uint8_t> kIdleForever = {0xFB, 0xF4, 0xEB, 0xFC};
-
-SystemConfig system_on_set(unsigned threads, uint32_t slice_us) {
-  SystemConfig s;
-  s.processor_sets.push_back({"set0", threads, 0});
-  HypervisorConfig h;
-  h.name = "primary";
-  h.processor_set = "set0";
-  h.time_slice_us = slice_us;
-  s.hypervisors.push_back(h);
-  return s;
-}
-
-PartitionConfig on_primary(PartitionConfig p) {
-  p.hypervisor = "primary";
-  return p;
-}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -111,7 +94,7 @@ TEST(ProcessorSet, TwoThreadsRunTwoPartitionsAtOnce) {
 
 TEST(ProcessorSet, AHaltedPartitionTakesNoSlices) {
   const std::string loop = write_rom(test::kLoopForever);
-  const std::string idle = write_rom(kIdleForever);
+  const std::string idle = write_rom(test::kIdleForever);
   SystemConfig s = system_on_set(1, 4000);
   s.partitions.push_back(on_primary(partition("busy", loop)));
   s.partitions.push_back(on_primary(partition("idle", idle)));

@@ -24,20 +24,8 @@ std::string rom(const char* name) {
   return std::string(d ? d : ".") + "/" + name;
 }
 
-SystemConfig set_of(unsigned threads) {
-  SystemConfig s;
-  s.processor_sets.push_back({"set0", threads, 0});
-  HypervisorConfig h;
-  h.name = "primary";
-  h.processor_set = "set0";
-  h.time_slice_us = 10000;
-  s.hypervisors.push_back(h);
-  return s;
-}
-
 PartitionConfig smp_partition(const std::string& name, const std::string& path, bool threads) {
-  PartitionConfig p = test::partition(name, path, 4u << 20);
-  p.hypervisor = "primary";
+  PartitionConfig p = test::on_primary(test::partition(name, path, 4u << 20));
   p.vcpus = 2;
   p.machine.smp_threads = threads;
   p.machine.timeout_seconds = 50;
@@ -47,7 +35,7 @@ PartitionConfig smp_partition(const std::string& name, const std::string& path, 
 
 // Runs the system to its end: the partition's debug-exit status (1: the guest passed).
 int run_alone(const PartitionConfig& p, unsigned set_threads) {
-  SystemConfig s = set_of(set_threads);
+  SystemConfig s = test::system_on_set(set_threads, 10000);
   s.partitions.push_back(p);
   PrimaryHypervisor hv(s);
   hv.run();
@@ -92,11 +80,9 @@ TEST(SmpPartition, LockedInstructionsAreAtomicAcrossTheThreads) {
 
 TEST(SmpPartition, AWidePartitionTakesTwoThreadsOfTheSet) {
   const std::string loop = test::write_rom(test::kLoopForever);
-  SystemConfig s = set_of(2);
+  SystemConfig s = test::system_on_set(2, 10000);
   s.partitions.push_back(smp_partition("wide", loop, true));
-  PartitionConfig narrow = test::partition("narrow", loop);
-  narrow.hypervisor = "primary";
-  s.partitions.push_back(narrow);
+  s.partitions.push_back(test::on_primary(test::partition("narrow", loop)));
   PrimaryHypervisor hv(s);
   const auto t0 = std::chrono::steady_clock::now();
   hv.start("wide");
@@ -125,13 +111,11 @@ TEST(SmpPartition, AWidePartitionTakesTwoThreadsOfTheSet) {
 // both threads back: a counter beside it on the 2-thread set gets nearly all the wall time,
 // and work posted to the idle one (a counters read) is served at once.
 TEST(SmpPartition, AnIdleWidePartitionGivesItsThreadsBack) {
-  const std::string idle = test::write_rom({0xFB, 0xF4, 0xEB, 0xFC});
+  const std::string idle = test::write_rom(test::kIdleForever);
   const std::string loop = test::write_rom(test::kLoopForever);
-  SystemConfig s = set_of(2);
+  SystemConfig s = test::system_on_set(2, 10000);
   s.partitions.push_back(smp_partition("idle", idle, true));
-  PartitionConfig counter = test::partition("counter", loop);
-  counter.hypervisor = "primary";
-  s.partitions.push_back(counter);
+  s.partitions.push_back(test::on_primary(test::partition("counter", loop)));
   PrimaryHypervisor hv(s);
   const auto t0 = std::chrono::steady_clock::now();
   hv.start("idle");
@@ -157,7 +141,7 @@ TEST(SmpPartition, AnIdleWidePartitionGivesItsThreadsBack) {
 // lend and take back run on its CPU 0 thread with the other vCPU held, and it runs on.
 TEST(SmpPartition, LendAndTakeBackWhileTheVcpusRunOnTheirThreads) {
   const std::string loop = test::write_rom(test::kLoopForever);
-  SystemConfig s = set_of(3);
+  SystemConfig s = test::system_on_set(3, 10000);
   s.pools.push_back({"dyn", 0x10000, 0});
   for (const char* name : {"a", "b"}) {
     PartitionConfig p = smp_partition(name, loop, std::string(name) == "b");
