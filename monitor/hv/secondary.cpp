@@ -28,19 +28,12 @@ constexpr size_t kMaxRequests = 4;
 // slack to each (prctl(2) PR_SET_TIMERSLACK).
 void tight_timers() { prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0); }
 
-// The timer thread only sleeps and kicks, so it may run at a real-time priority where the host
-// allows it (sched(7) SCHED_FIFO; needs CAP_SYS_NICE or an RLIMIT_RTPRIO): a due timeout then
-// reaches a busy partition without waiting behind the host's other threads. Returns whether
-// it got one.
-bool realtime_timer_thread() {
-  sched_param sp{};
-  sp.sched_priority = 1;
-  return pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
-}
-
-// A worker spinning toward a deadline runs at SCHED_FIFO priority 1 (where the host allows
-// it), and drops back before guest code runs: no guest code runs real-time.
-bool realtime_spin(bool on) {
+// SCHED_FIFO priority 1 for the calling thread, or back to SCHED_OTHER, where the host allows
+// it (sched(7); needs CAP_SYS_NICE or an RLIMIT_RTPRIO); returns whether it took. The timer
+// thread, which only sleeps and kicks, keeps it, so a due timeout reaches a busy partition
+// without waiting behind the host's other threads; a worker takes it only while spinning
+// toward a deadline and drops it before guest code runs: no guest code runs real-time.
+bool set_realtime(bool on) {
   sched_param sp{};
   sp.sched_priority = on ? 1 : 0;
   return pthread_setschedparam(pthread_self(), on ? SCHED_FIFO : SCHED_OTHER, &sp) == 0;
@@ -963,10 +956,10 @@ void SecondaryHypervisor::idle_wait_locked(std::unique_lock<std::mutex>& lock, u
     lock.unlock();
     // The spin is short: at the timer thread's real-time priority where the host allows it,
     // so that the host's other threads do not take the core from it just before the deadline.
-    const bool rt = timer_realtime_.load(std::memory_order_relaxed) && realtime_spin(true);
+    const bool rt = timer_realtime_.load(std::memory_order_relaxed) && set_realtime(true);
     while (now_ns() < until && work_seq_.load(std::memory_order_acquire) == seq)
       __builtin_ia32_pause();
-    if (rt) realtime_spin(false);
+    if (rt) set_realtime(false);
     lock.lock();
   }
 }
@@ -993,7 +986,7 @@ uint64_t SecondaryHypervisor::timer_deadline_locked() const {
 // partition running again (poke_timer_locked) makes it look again.
 void SecondaryHypervisor::timer_main() {
   tight_timers();
-  timer_realtime_ = realtime_timer_thread();
+  timer_realtime_ = set_realtime(true);
   auto at = [](uint64_t ns) { return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns)); };
   std::unique_lock lock(mu_);
   while (!quit_) {
