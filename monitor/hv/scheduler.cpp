@@ -23,12 +23,17 @@ ProcessorSetScheduler::~ProcessorSetScheduler() {
   ticker_.join();
 }
 
+// Its slice in wall time: the slice is thread time, so a gang of W threads has a W-th of it
+// on each (docs/design.md "SMP partitions on a processor set": a narrow partition behind a
+// gang waited the gang's whole slice while the gang took every thread of the set).
 std::chrono::microseconds ProcessorSetScheduler::slice_of(const Entry& e) const {
-  return std::chrono::microseconds(e.vcpu.time_slice_us ? e.vcpu.time_slice_us : slice_us_);
+  const uint32_t us = e.vcpu.time_slice_us ? e.vcpu.time_slice_us : slice_us_;
+  return std::chrono::microseconds(us / std::clamp(e.vcpu.threads, 1u, threads_));
 }
 
 void ProcessorSetScheduler::make_ready_locked(unsigned id, Entry& e) {
   e.state = State::READY;
+  e.ready_at = std::chrono::steady_clock::now();
   ready_.push_back(id);
   work_cv_.notify_one();
 }
@@ -117,6 +122,12 @@ void ProcessorSetScheduler::worker_main(unsigned) {
     e.woken = false;
     e.ended = false;
     const SteadyTime t0 = std::chrono::steady_clock::now();
+    {
+      SliceStats& u = usage_[id];
+      const double waited = std::chrono::duration<double>(t0 - e.ready_at).count();
+      u.wait_seconds += waited;
+      u.max_wait_seconds = std::max(u.max_wait_seconds, waited);
+    }
     e.slice_start = t0;
     e.slice_end = t0 + slice_of(e);
     // With others waiting for a thread the slice ends by itself at its time (the ticker may

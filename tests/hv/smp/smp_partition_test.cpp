@@ -109,6 +109,39 @@ TEST(SmpPartition, AWidePartitionTakesTwoThreadsOfTheSet) {
   EXPECT_LE(w.cpu_seconds + n.cpu_seconds, wall * 1.02);
 }
 
+// A one-vCPU partition behind a gang that takes every thread of the set waits a W-th of the
+// slice, not the whole slice: slices are thread time (ProcessorSetScheduler::slice_of). With
+// 80 ms slices on a 2-thread set the gang runs 40 ms per turn, so the narrow counter's mean
+// wait for a thread is about 40 ms plus the hand-over (it was the gang's 80 ms and more before,
+// docs/design.md has the figures); and per turn the gang's two threads get as much thread time
+// as the narrow one's one, so the narrow one's slices sum to clearly more wall time.
+TEST(SmpPartition, ANarrowPartitionWaitsAWthOfTheSliceBehindAGang) {
+  const std::string loop = test::write_rom(test::kLoopForever);
+  SystemConfig s = test::system_on_set(2, 80000);
+  s.partitions.push_back(smp_partition("wide", loop, true));
+  s.partitions.push_back(test::on_primary(test::partition("narrow", loop)));
+  PrimaryHypervisor hv(s);
+  hv.start("wide");
+  hv.start("narrow");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  const PartitionCounters w = hv.counters(hv.partition("wide"));
+  const PartitionCounters n = hv.counters(hv.partition("narrow"));
+  hv.stop("wide");
+  hv.stop("narrow");
+  const double n_wait = n.wait_seconds / double(std::max<uint64_t>(n.slices, 1));
+  const double w_wait = w.wait_seconds / double(std::max<uint64_t>(w.slices, 1));
+  std::printf("wide %.3f s in %llu slices (mean wait %.1f ms, max %.1f), narrow %.3f s in %llu "
+              "slices (mean wait %.1f ms, max %.1f)\n",
+              w.cpu_seconds, (unsigned long long)w.slices, w_wait * 1e3, w.max_wait_seconds * 1e3,
+              n.cpu_seconds, (unsigned long long)n.slices, n_wait * 1e3, n.max_wait_seconds * 1e3);
+  EXPECT_GT(n.slices, 10u);
+  EXPECT_GT(w.slices, 10u);
+  // The whole slice is 80 ms: a narrow one that waited for it could not pass.
+  EXPECT_LT(n_wait, 0.060);
+  EXPECT_GT(n.cpu_seconds, w.cpu_seconds * 1.2);
+  unlink(loop.c_str());
+}
+
 // A 2-vCPU partition halted with nothing to deliver (STI; HLT; its AP waits for SIPI) gives
 // both threads back: a counter beside it on the 2-thread set gets nearly all the wall time,
 // and work posted to the idle one (a counters read) is served at once.
