@@ -111,7 +111,6 @@ class ProcessorSetScheduler final : public Scheduler {
     State state = State::READY;
     bool begun = false;   // begin() has run (by the worker that holds it)
     bool woken = false;   // wake(id) while it ran: an idle end queues it again
-    bool ended = false;   // end_slice() was called for the current slice
     SteadyTime slice_start{}, slice_end{}, wake_at{};
     SteadyTime ready_at{};  // queued in ready_ (SliceStats::wait_seconds)
   };
