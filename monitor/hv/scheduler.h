@@ -85,9 +85,9 @@ class Scheduler {
 // for its time slice (SchedulableVcpu::time_slice_us, else `slice_us`) while others wait; a
 // partition alone on a thread is not interrupted. Slices are thread time: a partition that
 // takes W threads at once (gang) runs 1/W of its slice on each, so every partition gets the
-// same thread time per turn and one waiting behind a gang waits a W-th of the slice. A partition whose guest halts (HLT, nothing
-// to deliver) leaves the thread at once and is queued again at its next timer or when wake(id)
-// is called. A ticker thread ends slices (end_slice) and wakes idle partitions whose time came.
+// same thread time per turn and one waiting behind a gang waits a W-th of the slice. A
+// partition whose guest halts (HLT, nothing to deliver) leaves the thread at once and is
+// queued again at its next timer or when wake(id) is called. A ticker thread ends slices (end_slice) and wakes idle partitions whose time came.
 // A partition blocked on another thread (blocking()) does not hold up the set: an extra worker
 // runs the others meanwhile.
 class ProcessorSetScheduler final : public Scheduler {
