@@ -222,7 +222,7 @@ TEST(SmpPartition, AResetDropsTheStartupMessagesQueuedBeforeIt) {
     return part.state() != PartitionState::RUNNING ||
            hv.counters(part).instructions > ran + 100000;
   }));
-  // A STARTUP delivered at the start runs the AP's 6 instructions within microseconds; give
+  // A STARTUP delivered at the start runs the AP's 5 instructions within microseconds; give
   // it far longer (a loaded host may be slow to run the vCPU thread).
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   hv.stop("p");
