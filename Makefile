@@ -82,13 +82,20 @@ test-asan test-ubsan: test-%:
 TSAN_TARGETS := softcpu softcpu_thread_tests oracle_main hv_isolation_test hv_two_linux \
                 hv_secondary_test hv_discovery_test hv_smp_test guest_roms guest_platform_roms bench_rom
 TSAN_TESTS := ^(unit_tests_threads|hv\..*|guest\.platform\.smp_counter|guest\.platform\.smp_.*_threads|gdb|stats_series|profile|native_oracle_jit|linux\.shell_direct|linux\.screen_dump)$$
+# Left out: hv.linux_smp2_threads (a 2-vCPU Linux partition on two threads booting to its command).
+# Under TSan it is too slow, not hung: roughly 28x the release build's host CPU per guest
+# instruction (estimated; guest RAM accesses are instrumented atomics), so its 2.6 G
+# instructions need ~40 min of this loaded host; measured, 335 M instructions (still decompressing, no console
+# output) when its 300 s partition timeout ended it, after ctest's 300 s. The 2-vCPU partitions
+# on threads run under TSan in hv.smp_threads (docs/hardening.md "ThreadSanitizer").
+TSAN_EXCLUDE := ^hv\.linux_smp2_threads$$
 test-tsan:
 	$(MAKE) MODE=release guest
 	$(MAKE) MODE=tsan configure
 	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TARGETS)
 	ln -sfn $(CURDIR)/build/guest build-tsan/guest
 	cd build-tsan && ctest --output-on-failure -j $(JOBS) --timeout 1800 --no-tests=error \
-	  -R '$(TSAN_TESTS)'
+	  -R '$(TSAN_TESTS)' -E '$(TSAN_EXCLUDE)'
 
 # CI's share of the ASan+UBSan suite (.ci/run runs it after `make test`; docs/hardening.md
 # "In CI"): every unit test in one process, interpreted and compiled, the guest programs, the

@@ -623,6 +623,11 @@ void Machine::report_triple_fault(Cpu& c) {
 void Machine::system_reset() {
   ++resets_;
   reset_requested_ = false;
+  // Threads on: an INIT, STARTUP or A20 change still queued for a CPU was sent before the
+  // reset and must not reach it after (a stale STARTUP would start an AP that the reset put
+  // back to waiting for one). Called with the other CPUs out of guest code (an exclusive
+  // section, or stopped); the code invalidations queued with them stay.
+  if (sync_) sync_->drop_reset_work();
   reset_cpu(cpu_);
   for (auto& v : aps_) reset_ap(*v);
   platform_->reset();
@@ -658,11 +663,14 @@ void Machine::add_application_processors() {
     platform_->add_cpu(
         v->cpu,
         [this, vp, k] {
-          if (sync_) sync_->post(k, [this, vp](Cpu&) { reset_ap(*vp); });
+          if (sync_)
+            sync_->post(k, [this, vp](Cpu&) { reset_ap(*vp); }, VcpuSync::Work::DROPPED_BY_RESET);
           else reset_ap(*vp);
         },
         [this, startup, k](uint8_t vector) {
-          if (sync_) sync_->post(k, [startup, vector](Cpu&) { startup(vector); });
+          if (sync_)
+            sync_->post(k, [startup, vector](Cpu&) { startup(vector); },
+                        VcpuSync::Work::DROPPED_BY_RESET);
           else startup(vector);
         });
     prev->smp_next = &v->cpu;

@@ -49,7 +49,10 @@ void Machine::setup_threads() {
         // A CPU's own thread needs no kick: the run loop looks at Cpu::events.
         if (int(k) != VcpuSync::current()) sync_->kick(k);
       },
-      [this](const std::function<void(Cpu&)>& fn) { sync_->each(fn); });
+      [this](const std::function<void(Cpu&)>& fn, bool reset_drops) {
+        sync_->each(fn, reset_drops ? VcpuSync::Work::DROPPED_BY_RESET
+                                    : VcpuSync::Work::KEPT_BY_RESET);
+      });
 }
 
 // CPU 0's thread only.

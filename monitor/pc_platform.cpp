@@ -434,10 +434,12 @@ void PcPlatform::remap_shadow(uint32_t start, uint32_t size, bool read_ram, bool
 void PcPlatform::update_a20() {
   const bool on = i8042_->a20_enabled() || port92_->a20_enabled();
   if (bool(cpu_.a20_enabled) == on) return;
-  for_each_cpu([on](Cpu& c) {  // the gate is the chipset's: every CPU's addresses
-    c.a20_enabled = on;
-    tlb_flush(c);
-  });
+  for_each_cpu(
+      [on](Cpu& c) {  // the gate is the chipset's: every CPU's addresses
+        c.a20_enabled = on;
+        tlb_flush(c);
+      },
+      true);
 }
 
 // Device (DMA) writes to guest memory: cached code of the written bytes must go.
@@ -451,14 +453,13 @@ void PcPlatform::guest_write(uint32_t addr, const void* data, uint32_t len) {
 
 thread_local unsigned PcPlatform::current_cpu_ = 0;
 
-void PcPlatform::set_threaded(std::function<void(unsigned)> notify,
-                              std::function<void(const std::function<void(Cpu&)>&)> each) {
+void PcPlatform::set_threaded(std::function<void(unsigned)> notify, EachCpu each) {
   notify_cpu_ = std::move(notify);
   each_cpu_ = std::move(each);
 }
 
-void PcPlatform::for_each_cpu(const std::function<void(Cpu&)>& fn) {
-  if (each_cpu_) return each_cpu_(fn);
+void PcPlatform::for_each_cpu(const std::function<void(Cpu&)>& fn, bool reset_drops) {
+  if (each_cpu_) return each_cpu_(fn, reset_drops);
   for (Cpu* c : cpus_) fn(*c);
 }
 

@@ -81,9 +81,10 @@ class PcPlatform {
   // vCPUs on parallel host threads (docs/design.md "SMP vCPUs on host threads"), set before
   // run(). `notify(k)`: something was raised on CPU k (INTR, NMI): wake its thread. `each(fn)`:
   // run fn on every CPU's state, each on its own thread (the caller's CPU at once, the others
-  // at their next block boundary): TLB flushes and dropped code after A20, PAM and DMA changes.
-  void set_threaded(std::function<void(unsigned)> notify,
-                    std::function<void(const std::function<void(Cpu&)>&)> each);
+  // at their next block boundary): TLB flushes and dropped code after A20, PAM and DMA changes;
+  // `reset_drops`: a state change that a PC reset supersedes (A20: VcpuSync::Work).
+  using EachCpu = std::function<void(const std::function<void(Cpu&)>&, bool reset_drops)>;
+  void set_threaded(std::function<void(unsigned)> notify, EachCpu each);
   unsigned cpu_count() const { return unsigned(cpus_.size()); }
   // Assert FERR# (IRQ13) when the FPU reports an unmasked exception with CR0.NE = 0.
   void update_ferr();
@@ -152,9 +153,9 @@ class PcPlatform {
   std::unique_ptr<MmioHandler> lapic_page_;            // -smp: routes to the running CPU's
   static thread_local unsigned current_cpu_;
   std::function<void(unsigned)> notify_cpu_;  // set_threaded
-  std::function<void(const std::function<void(Cpu&)>&)> each_cpu_;
+  EachCpu each_cpu_;
   // fn on every CPU: at once, or through set_threaded's `each`.
-  void for_each_cpu(const std::function<void(Cpu&)>& fn);
+  void for_each_cpu(const std::function<void(Cpu&)>& fn, bool reset_drops = false);
   VirtualClock* clock_for_aps_ = nullptr;
   unsigned cpus_announced_ = 1;  // CPUs in fw_cfg and the ACPI tables (MachineConfig::cpus)
   std::unique_ptr<IsaIrqRouter> isa_irq_;

@@ -17,7 +17,11 @@ struct VcpuSync::PerCpu final : SmpHooks {
   std::function<void()> wake;
   std::mutex mu;  // work, and the wait's condition
   std::condition_variable cv;
-  std::vector<std::function<void(Cpu&)>> work;
+  struct Job {
+    std::function<void(Cpu&)> fn;
+    Work kind;
+  };
+  std::vector<Job> work;
   std::atomic<bool> has_work{false};
   bool running = false;  // inside exec_start .. exec_end (VcpuSync::mu_)
 
@@ -79,21 +83,29 @@ void VcpuSync::kick(unsigned k) {
   if (p.wake) p.wake();
 }
 
-void VcpuSync::post(unsigned k, std::function<void(Cpu&)> fn) {
+void VcpuSync::post(unsigned k, std::function<void(Cpu&)> fn, Work w) {
   PerCpu& p = *cpus_[k];
   {
     std::lock_guard lock(p.mu);
-    p.work.push_back(std::move(fn));
+    p.work.push_back({std::move(fn), w});
     p.has_work.store(true, std::memory_order_release);
   }
   kick(k);
 }
 
-void VcpuSync::each(const std::function<void(Cpu&)>& fn) {
+void VcpuSync::each(const std::function<void(Cpu&)>& fn, Work w) {
   const int self = current();
   for (unsigned k = 0; k < cpus_.size(); ++k) {
     if (int(k) == self) fn(*cpus_[k]->cpu);
-    else post(k, fn);
+    else post(k, fn, w);
+  }
+}
+
+void VcpuSync::drop_reset_work() {
+  for (auto& p : cpus_) {
+    std::lock_guard lock(p->mu);
+    std::erase_if(p->work, [](const PerCpu::Job& j) { return j.kind == Work::DROPPED_BY_RESET; });
+    p->has_work.store(!p->work.empty(), std::memory_order_release);
   }
 }
 
@@ -101,13 +113,13 @@ void VcpuSync::begin_pass(unsigned k) {
   PerCpu& p = *cpus_[k];
   p.attention->exchange(0, std::memory_order_seq_cst);  // cleared before the work is looked at
   if (!p.has_work.load(std::memory_order_acquire)) return;
-  std::vector<std::function<void(Cpu&)>> work;
+  std::vector<PerCpu::Job> work;
   {
     std::lock_guard lock(p.mu);
     work.swap(p.work);
     p.has_work.store(false, std::memory_order_relaxed);
   }
-  for (auto& fn : work) fn(*p.cpu);
+  for (auto& j : work) j.fn(*p.cpu);
 }
 
 void VcpuSync::wait(unsigned k, std::chrono::milliseconds timeout) {

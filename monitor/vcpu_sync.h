@@ -34,10 +34,19 @@ class VcpuSync {
 
   // Any thread: make CPU k's run return at its next block boundary and wake its thread.
   void kick(unsigned k);
+  // What a PC reset does with work still queued for a CPU (drop_reset_work): a cache job
+  // (code invalidation, TLB drops, a flush) stays, since RAM and the decoded code outlive the
+  // reset; an interprocessor message or a chipset state change (INIT, STARTUP, the A20 gate)
+  // is dropped, because the reset puts the CPU in its own state (an AP waits for a SIPI, SDM
+  // vol.3 8.4.1) and a message sent before it must not reach the CPU after it.
+  enum class Work : uint8_t { KEPT_BY_RESET, DROPPED_BY_RESET };
   // Any thread: run fn on CPU k's thread between two of its runs (in posting order); kicks it.
-  void post(unsigned k, std::function<void(Cpu&)> fn);
+  void post(unsigned k, std::function<void(Cpu&)> fn, Work w = Work::KEPT_BY_RESET);
   // fn on every CPU: the calling thread's own CPU at once, the others posted.
-  void each(const std::function<void(Cpu&)>& fn);
+  void each(const std::function<void(Cpu&)>& fn, Work w = Work::KEPT_BY_RESET);
+  // A PC reset: drop every CPU's queued DROPPED_BY_RESET work. While no other CPU is between
+  // exec_start and exec_end (an exclusive section, a hold, or the threads joined).
+  void drop_reset_work();
   // CPU k's thread, outside guest code: clear its kick, then run what was posted.
   void begin_pass(unsigned k);
   // CPU k's thread, nothing to run: wait until kicked (or `timeout`).

@@ -67,6 +67,8 @@ std::string system_stats_text(const std::vector<PartitionCounters>& parts) {
     row("cpu_seconds", stats_number(p.cpu_seconds));
     row("slices", stats_number(double(p.slices)));
     row("preemptions", stats_number(double(p.preemptions)));
+    row("wait_seconds", stats_number(p.wait_seconds));
+    row("max_wait_seconds", stats_number(p.max_wait_seconds));
     row("mips", stats_number(p.run_seconds > 0 ? double(p.instructions) / p.run_seconds / 1e6 : 0));
     row("stage2_violations", stats_number(double(p.stage2_violations)));
     row("interrupts", stats_number(double(p.interrupts)));
@@ -96,6 +98,8 @@ std::string system_stats_json(const std::vector<PartitionCounters>& parts) {
            ", \"cpu_seconds\": " + stats_number(p.cpu_seconds) +
            ", \"slices\": " + stats_number(double(p.slices)) +
            ", \"preemptions\": " + stats_number(double(p.preemptions)) +
+           ", \"wait_seconds\": " + stats_number(p.wait_seconds) +
+           ", \"max_wait_seconds\": " + stats_number(p.max_wait_seconds) +
            ", \"stage2_violations\": " + stats_number(double(p.stage2_violations)) +
            ", \"interrupts\": " + stats_number(double(p.interrupts)) +
            ", \"memory_bytes\": " + stats_number(double(p.memory_bytes)) + ", \"vcpus\": [";

@@ -33,6 +33,9 @@ struct PartitionCounters {
   double cpu_seconds = 0;
   uint64_t slices = 0;
   uint64_t preemptions = 0;
+  // Ready but waiting for a thread of the set: in all, and the longest wait.
+  double wait_seconds = 0;
+  double max_wait_seconds = 0;
   uint64_t instructions = 0;   // sums over the vCPUs
   uint64_t exits = 0;
   uint64_t interrupts = 0;

@@ -615,6 +615,8 @@ PartitionCounters PrimaryHypervisor::counters(Partition& p, bool with_machine_js
     c.cpu_seconds = u.cpu_seconds;
     c.slices = u.slices;
     c.preemptions = u.preemptions;
+    c.wait_seconds = u.wait_seconds;
+    c.max_wait_seconds = u.max_wait_seconds;
   }
   // Read after the CPU job: a run that ended meanwhile has its state and status set.
   c.state = state_name(p.state());

@@ -56,6 +56,10 @@ struct SliceStats {
   uint64_t preemptions = 0;  // slices ended at their time limit with others waiting
   uint64_t idle_ends = 0;    // slices ended because the guest halted with nothing to do
   double cpu_seconds = 0;    // host time on the set's threads
+  // Ready and waiting for a thread of the set (from being queued, preempted or woken, to its
+  // next slice): the total, and the longest single wait.
+  double wait_seconds = 0;
+  double max_wait_seconds = 0;
 };
 
 class Scheduler {
@@ -79,9 +83,11 @@ class Scheduler {
 
 // A processor set: `threads` host threads that run the started partitions round-robin, each
 // for its time slice (SchedulableVcpu::time_slice_us, else `slice_us`) while others wait; a
-// partition alone on a thread is not interrupted. A partition whose guest halts (HLT, nothing
-// to deliver) leaves the thread at once and is queued again at its next timer or when wake(id)
-// is called. A ticker thread ends slices (end_slice) and wakes idle partitions whose time came.
+// partition alone on a thread is not interrupted. Slices are thread time: a partition that
+// takes W threads at once (gang) runs 1/W of its slice on each, so every partition gets the
+// same thread time per turn and one waiting behind a gang waits a W-th of the slice. A
+// partition whose guest halts (HLT, nothing to deliver) leaves the thread at once and is
+// queued again at its next timer or when wake(id) is called. A ticker thread ends slices (end_slice) and wakes idle partitions whose time came.
 // A partition blocked on another thread (blocking()) does not hold up the set: an extra worker
 // runs the others meanwhile.
 class ProcessorSetScheduler final : public Scheduler {
@@ -105,8 +111,8 @@ class ProcessorSetScheduler final : public Scheduler {
     State state = State::READY;
     bool begun = false;   // begin() has run (by the worker that holds it)
     bool woken = false;   // wake(id) while it ran: an idle end queues it again
-    bool ended = false;   // end_slice() was called for the current slice
     SteadyTime slice_start{}, slice_end{}, wake_at{};
+    SteadyTime ready_at{};  // queued in ready_ (SliceStats::wait_seconds)
   };
   void worker_main(unsigned index);
   void ticker_main();

@@ -75,6 +75,9 @@ TEST(Partitions, MonitorCommandsRunOnThePrimarysThread) {
   EXPECT_EQ(on, primary);
   EXPECT_NE(info.find("\none "), std::string::npos) << info;
   EXPECT_NE(info.find("\ntwo "), std::string::npos) << info;
+  // Let "two" run some instructions first: on a loaded host its thread may not have run the
+  // guest yet (the counters job is served at its first loop boundary, before any instruction).
+  ASSERT_TRUE(test::wait_for([&] { return hv.counters(hv.partition("two")).instructions > 0; }));
   EXPECT_EQ(ask(hv, "partition stop two"), "partition 'two' stopped\n");
   EXPECT_EQ(hv.partition("two").state(), PartitionState::STOPPED);
   // Stopped by a command, "two" does not end the system: it waits to be started again.

@@ -4,6 +4,7 @@
 // slices yet wakes for work posted to it; stop, start and reset work on a shared thread.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -29,15 +30,17 @@ void run_for(std::chrono::milliseconds ms) { std::this_thread::sleep_for(ms); }
 
 TEST(ProcessorSet, ThreeCountersShareOneThreadByTheirSlices) {
   const std::string loop = write_rom(test::kLoopForever);
-  SystemConfig s = system_on_set(1, 10000);
+  // Slices of 40, 40 and 120 ms: long beside the host's own scheduling (a loaded host runs the
+  // worker in bursts of a few ms, 10-20 ms apart), so each slice's share is not lost in it.
+  SystemConfig s = system_on_set(1, 40000);
   s.partitions.push_back(on_primary(partition("a", loop)));
   s.partitions.push_back(on_primary(partition("b", loop)));
   s.partitions.push_back(on_primary(partition("c", loop)));
-  s.partitions.back().time_slice_us = 30000;  // three times the hypervisor's 10 ms
+  s.partitions.back().time_slice_us = 120000;  // three times the hypervisor's 40 ms
   PrimaryHypervisor hv(s);
   const auto t0 = std::chrono::steady_clock::now();
   for (const char* n : {"a", "b", "c"}) hv.start(n);
-  run_for(std::chrono::milliseconds(2000));
+  run_for(std::chrono::milliseconds(3000));
   std::vector<PartitionCounters> c;
   for (const char* n : {"a", "b", "c"}) c.push_back(hv.counters(hv.partition(n)));
   const double wall = seconds_since(t0);
@@ -47,23 +50,32 @@ TEST(ProcessorSet, ThreeCountersShareOneThreadByTheirSlices) {
     std::printf("%s: %.3f s in %llu slices (%llu preempted), %llu instructions\n", p.name.c_str(),
                 p.cpu_seconds, (unsigned long long)p.slices, (unsigned long long)p.preemptions,
                 (unsigned long long)p.instructions);
-    // Every one made progress and was preempted for the others, many times.
+    // Every one made progress and was preempted for the others, many times (13-15 times each
+    // in the 3 s, with or without three busy loops on the test's core).
     EXPECT_GT(p.instructions, 10000u) << p.name;
-    EXPECT_GT(p.preemptions, 10u) << p.name;
+    EXPECT_GT(p.preemptions, 5u) << p.name;
     sum += p.cpu_seconds;
   }
   // One thread: the slices never overlap (a thread per partition would give ~3x the wall).
   EXPECT_LE(sum, wall * 1.02);
   EXPECT_GT(sum, wall * 0.5);  // and the thread was busy (a loaded host takes some)
-  // c's slice is three times a's and b's: it gets about three times their share (less on a
-  // loaded host: each slice overruns by the ticker's wake-up latency, a few ms).
-  const double ra = c[2].cpu_seconds / c[0].cpu_seconds, rb = c[2].cpu_seconds / c[1].cpu_seconds;
-  EXPECT_GT(ra, 1.6) << c[0].cpu_seconds << " " << c[2].cpu_seconds;
-  EXPECT_LT(ra, 4.5) << c[0].cpu_seconds << " " << c[2].cpu_seconds;
-  EXPECT_GT(rb, 1.6) << c[1].cpu_seconds << " " << c[2].cpu_seconds;
-  EXPECT_LT(rb, 4.5) << c[1].cpu_seconds << " " << c[2].cpu_seconds;
-  // a and b have equal slices: equal shares, within a fifth.
-  EXPECT_NEAR(c[0].cpu_seconds / c[1].cpu_seconds, 1.0, 0.2);
+  // c's slice is three times a's and b's: it gets about three times their share of the guest
+  // work (instructions). Not of the slices' wall time: on a loaded host the worker runs in
+  // bursts, and a slice whose end falls while it is off its core overruns by the wait for its
+  // next burst, which pulls the wall-time ratio towards 1, while a thread off its core retires
+  // nothing. Measured with three busy loops pinned to the test's core (load 12-16): 10/10/30
+  // ms slices gave wall ratios 1.6-2.0 (1.40 once at load 12 alone, the flaky failure);
+  // 20/20/60 ms wall 0.77-2.5 (one 20 ms slice lasted 150 ms), instructions 1.6-2.6;
+  // 40/40/120 ms instructions 2.2-3.0 (2.7-3.3 without the busy loops, load 12).
+  auto ratio = [&](size_t x, size_t y) {
+    return double(c[x].instructions) / double(std::max<uint64_t>(c[y].instructions, 1));
+  };
+  EXPECT_GT(ratio(2, 0), 1.6) << c[0].instructions << " " << c[2].instructions;
+  EXPECT_LT(ratio(2, 0), 4.5) << c[0].instructions << " " << c[2].instructions;
+  EXPECT_GT(ratio(2, 1), 1.6) << c[1].instructions << " " << c[2].instructions;
+  EXPECT_LT(ratio(2, 1), 4.5) << c[1].instructions << " " << c[2].instructions;
+  // a and b have equal slices: equal shares, within a quarter.
+  EXPECT_NEAR(ratio(0, 1), 1.0, 0.25);
   unlink(loop.c_str());
 }
 
