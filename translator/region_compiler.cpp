@@ -199,7 +199,8 @@ CallSync call_sync(const llvm::CallInst& call) {
     // code, data watches); a fault they record lives outside them.
     const StringRef n = f->getName();
     if (n == "softcpu_jit_read" || n == "softcpu_jit_write" || n == "softcpu_jit_probe_write" ||
-        n == "softcpu_jit_read_system" || n == "softcpu_jit_write_system")
+        n == "softcpu_jit_read_system" || n == "softcpu_jit_write_system" ||
+        n == "softcpu_jit_read_mem" || n == "softcpu_jit_write_mem")
       return CallSync::STOP_ONLY;
   }
   return CallSync::ALL;  // a called handler, or anything else: it may look at everything
