@@ -12,10 +12,16 @@ machine's load hits every variant alike. Per run it prints the process's host CP
 difference ("run": tier 0 before the compiles plus compiled code), guest instructions compiled,
 compile milliseconds and native code bytes per compiled guest instruction, and the load
 average. The figures docs/design.md "Compile cost, fourth round" gives were taken this way.
+With --ir, one more run per variant (untimed: dumping emits the code twice) writes the regions
+with --jit-dump and counts the IR of the region functions per compiled guest instruction:
+instructions before the optimiser, and instructions, basic blocks and phis after it
+(docs/design.md "Compile cost, fifth round").
 """
 import argparse
+import glob
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -35,11 +41,47 @@ def run(softcpu, rom, jit_args, stats_path):
         return cpu, json.load(f)
 
 
+def ir_counts(path):
+    """(instructions, basic blocks, phis) of the region function (guest_0x...) in a .ll file."""
+    insns = blocks = phis = 0
+    inside = False
+    with open(path) as f:
+        for line in f:
+            if not inside:
+                if line.startswith("define") and "@guest_0x" in line:
+                    inside, blocks = True, 1
+                continue
+            if line.startswith("}"):
+                break
+            t = line.strip()
+            if not t or t.startswith(";"):
+                continue
+            if re.match(r"^[\w.$-]+:", t):
+                blocks += 1
+            else:
+                insns += 1
+                phis += " = phi " in t
+    return insns, blocks, phis
+
+
+def ir_report(softcpu, rom, jit_args, tmp):
+    dump = tempfile.mkdtemp(dir=tmp)
+    stats = os.path.join(tmp, "ir.json")
+    _, s = run(softcpu, rom, [*jit_args, "--jit-dump", dump], stats)
+    insns = s.get("jit", {}).get("region_insns", 0) or 1
+    pre = [ir_counts(p) for p in glob.glob(os.path.join(dump, "*.pre.ll"))]
+    post = [ir_counts(p) for p in glob.glob(os.path.join(dump, "*.ll")) if not p.endswith(".pre.ll")]
+    return (f"IR per guest insn: {sum(c[0] for c in pre) / insns:5.1f} before opt, after: "
+            f"{sum(c[0] for c in post) / insns:5.1f} insns {sum(c[1] for c in post) / insns:4.2f} "
+            f"blocks {sum(c[2] for c in post) / insns:4.2f} phis ({len(post)} regions, {insns} insns)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rom", required=True)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--threshold", type=int, default=1000)
+    ap.add_argument("--ir", action="store_true", help="also count each variant's IR (--jit-dump)")
     ap.add_argument("variants", nargs="+", metavar="NAME=SOFTCPU")
     a = ap.parse_args()
     variants = []
@@ -53,6 +95,9 @@ def main():
     jit = ["--jit", "on", "--jit-sync", "--jit-threshold", str(a.threshold)]
     with tempfile.TemporaryDirectory() as tmp:
         stats = os.path.join(tmp, "stats.json")
+        if a.ir:
+            for name, path in variants:
+                print(f"{name:10s} {ir_report(path, a.rom, jit, tmp)}", flush=True)
         for r in range(1, a.runs + 1):
             for name, path in variants + [("off", variants[0][1])]:
                 cpu, s = run(path, a.rom, ["--jit", "off"] if name == "off" else jit, stats)

@@ -165,7 +165,7 @@ inline void check_write(const Cpu& c, unsigned seg, uint32_t off, unsigned size)
   if (SOFTCPU_UNLIKELY(off < s.wr_lo || uint64_t(off) + size - 1 > s.wr_hi))
     raise_segment_limit_fault(seg);
 }
-
+#if !SOFTCPU_JIT_BITCODE  // compiled code: the definitions at the end of this file
 template <unsigned S>
 inline uint32_t read_mem(Cpu& c, unsigned seg, uint32_t off) {
   check_read(c, seg, off, S);
@@ -176,7 +176,7 @@ inline void write_mem(Cpu& c, unsigned seg, uint32_t off, uint32_t v) {
   check_write(c, seg, off, S);
   write_linear<S>(c, c.seg[seg].base + off, v);
 }
-// Check that a later write_mem of this range cannot fault (for multi-part instructions).
+#endif  // probe_write_mem: a later write_mem of this range cannot fault (multi-part instructions)
 inline void probe_write_mem(Cpu& c, unsigned seg, uint32_t off, unsigned size) {
   check_write(c, seg, off, size);
   probe_write_linear(c, c.seg[seg].base + off, size);
@@ -331,3 +331,33 @@ inline void push_n(Cpu& c, unsigned size, uint32_t v) {
 inline uint32_t pop_n(Cpu& c, unsigned size) { return size == 4 ? pop<4>(c) : pop<2>(c); }
 
 }  // namespace softcpu
+
+#if SOFTCPU_JIT_BITCODE
+namespace softcpu {
+// Segmented accesses in compiled code (declared in interp/jit_abi.h): the limit check and the
+// soft-TLB compare share one branch to one runtime call that checks the limit again (raising
+// #GP/#SS) or takes the linear slow path, so an access has one fault test instead of three
+// (the limit checks' fault exits were about a quarter of LLVM's code generation for a region).
+// The same checks in the same order as check_read/check_write and read/write_linear.
+template <unsigned S>
+inline uint32_t read_mem(Cpu& c, unsigned seg, uint32_t off) {
+  const SegmentCache& s = c.seg[seg];
+  const uint32_t lin = s.base + off;
+  const SoftTlbEntry& e = c.tlb.read[(lin >> 12) % TLB_SIZE];
+  if (SOFTCPU_LIKELY((off >= s.rd_lo) & (uint64_t(off) + S - 1 <= s.rd_hi) & tlb_hit(e, lin, S)))
+    return load_host<S>(e.addend + lin);
+  const uint64_t r = softcpu_jit_read_mem(&c, seg, off, S);
+  if (SOFTCPU_UNLIKELY(r >> 32)) softcpu_jit_fault_exit();
+  return uint32_t(r);
+}
+template <unsigned S>
+inline void write_mem(Cpu& c, unsigned seg, uint32_t off, uint32_t v) {
+  const SegmentCache& s = c.seg[seg];
+  const uint32_t lin = s.base + off;
+  const SoftTlbEntry& e = c.tlb.write[(lin >> 12) % TLB_SIZE];
+  if (SOFTCPU_LIKELY((off >= s.wr_lo) & (uint64_t(off) + S - 1 <= s.wr_hi) & tlb_hit(e, lin, S)))
+    return store_host<S>(e.addend + lin, v);
+  if (SOFTCPU_UNLIKELY(softcpu_jit_write_mem(&c, seg, off, S, v))) softcpu_jit_fault_exit();
+}
+}  // namespace softcpu
+#endif

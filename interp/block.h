@@ -48,7 +48,7 @@ struct DecodedBlock : CachedBlock {
   DecodedBlock* chain[2] = {};
   // Tier 1: compiled code entered here, valid when CS.base + EIP is `native_lin` and EIP is
   // `native_eip` (the region was compiled with this block's EIP as a constant), owned by
-  // `native_region`. Every block of a region is an entry of it (the code dispatches on EIP).
+  // `native_region`. A region's entries: RegionCompiler::mark_entries (dispatch on EIP).
   NativeFn native = nullptr;
   uint32_t native_lin = 0;
   uint32_t native_eip = 0;
@@ -61,10 +61,10 @@ struct DecodedBlock : CachedBlock {
 
 // A compiled region as the cache sees it: a companion entry (CachedBlock::lines) covering the
 // lines of all its blocks, so a write to any of them retires it. translator/ derives from it.
-// Each of its blocks still in the cache is an entry: its `native` is the region's code, which
-// starts with a switch on EIP, so code reached from outside the region's first block (a
-// return from a call, a branch from another page) runs compiled instead of being compiled
-// again as a region of its own. entries[0] is the block that became hot.
+// Each of its entry blocks still in the cache (translator/ chooses: the first, loop headers,
+// blocks reached from outside) has `native` = the region's code, which starts with a switch on
+// EIP, so a return from a call or a branch from another page into the region runs compiled
+// instead of being compiled again as a region of its own. entries[0] is the block that got hot.
 struct NativeRegion : CachedBlock {
   std::vector<DecodedBlock*> entries;  // blocks whose `native` is this region's code
   std::unique_ptr<NativeLink[]> links;  // its exit slots (the code holds their address)

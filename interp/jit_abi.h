@@ -24,6 +24,12 @@ uint64_t softcpu_jit_read(softcpu::Cpu* c, uint32_t lin, uint32_t size);
 uint32_t softcpu_jit_write(softcpu::Cpu* c, uint32_t lin, uint32_t size, uint32_t value);
 uint32_t softcpu_jit_probe_write(softcpu::Cpu* c, uint32_t lin, uint32_t size);
 uint64_t softcpu_jit_read_system(softcpu::Cpu* c, uint32_t lin, uint32_t size);
+// Segmented accesses (segment register `seg`, offset `off`) that failed the inline limit
+// check or missed the soft TLB: the segment limit check (#GP/#SS), then the linear slow path,
+// so compiled code branches once per access to one call and one fault test.
+uint64_t softcpu_jit_read_mem(softcpu::Cpu* c, uint32_t seg, uint32_t off, uint32_t size);
+uint32_t softcpu_jit_write_mem(softcpu::Cpu* c, uint32_t seg, uint32_t off, uint32_t size,
+                               uint32_t value);
 uint32_t softcpu_jit_write_system(softcpu::Cpu* c, uint32_t lin, uint32_t size, uint32_t value);
 // Run a handler the translator does not inline, as the interpreter would. Nonzero: it faulted
 // (recorded in Cpu::jit_fault_*); nothing of the instruction was committed.
@@ -32,6 +38,13 @@ uint32_t softcpu_jit_call(softcpu::Handler fn, softcpu::Cpu* c, const softcpu::I
 }  // extern "C"
 
 namespace softcpu {
+
+// Compiled code's segmented accesses (defined at the end of interp/access.h, which uses them
+// before it can define them): one branch to softcpu_jit_*_mem for the limit check and the TLB.
+template <unsigned S>
+inline uint32_t read_mem(Cpu& c, unsigned seg, uint32_t off);
+template <unsigned S>
+inline void write_mem(Cpu& c, unsigned seg, uint32_t off, uint32_t v);
 
 // Record a fault for the run loop (the runtime's side of the markers).
 inline void set_jit_fault(Cpu& c, uint8_t vector, bool has_error, uint32_t error) {

@@ -45,6 +45,20 @@ uint32_t softcpu_jit_write_system(Cpu* c, uint32_t lin, uint32_t size, uint32_t 
   return or_fault(c, 1u, [&] { return softcpu::write_system_slow(*c, lin, size, value), 0u; });
 }
 
+uint64_t softcpu_jit_read_mem(Cpu* c, uint32_t seg, uint32_t off, uint32_t size) {
+  return or_fault(c, kReadFault, [&] {
+    softcpu::check_read(*c, seg, off, size);
+    return softcpu::read_linear_slow(*c, c->seg[seg].base + off, size);
+  });
+}
+
+uint32_t softcpu_jit_write_mem(Cpu* c, uint32_t seg, uint32_t off, uint32_t size, uint32_t value) {
+  return or_fault(c, 1u, [&] {
+    softcpu::check_write(*c, seg, off, size);
+    return softcpu::write_linear_slow(*c, c->seg[seg].base + off, size, value), 0u;
+  });
+}
+
 uint32_t softcpu_jit_call(softcpu::Handler fn, Cpu* c, const softcpu::Insn* insn) {
   return or_fault(c, 1u, [&] { return fn(*c, *insn), 0u; });
 }

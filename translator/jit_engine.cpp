@@ -58,6 +58,8 @@ JitEngine::JitEngine() {
   add("softcpu_jit_probe_write", reinterpret_cast<const void*>(&softcpu_jit_probe_write));
   add("softcpu_jit_read_system", reinterpret_cast<const void*>(&softcpu_jit_read_system));
   add("softcpu_jit_write_system", reinterpret_cast<const void*>(&softcpu_jit_write_system));
+  add("softcpu_jit_read_mem", reinterpret_cast<const void*>(&softcpu_jit_read_mem));
+  add("softcpu_jit_write_mem", reinterpret_cast<const void*>(&softcpu_jit_write_mem));
   add("softcpu_jit_call", reinterpret_cast<const void*>(&softcpu_jit_call));
   add("memcpy", reinterpret_cast<const void*>(&std::memcpy));
   add("memmove", reinterpret_cast<const void*>(&std::memmove));

@@ -199,7 +199,8 @@ CallSync call_sync(const llvm::CallInst& call) {
     // code, data watches); a fault they record lives outside them.
     const StringRef n = f->getName();
     if (n == "softcpu_jit_read" || n == "softcpu_jit_write" || n == "softcpu_jit_probe_write" ||
-        n == "softcpu_jit_read_system" || n == "softcpu_jit_write_system")
+        n == "softcpu_jit_read_system" || n == "softcpu_jit_write_system" ||
+        n == "softcpu_jit_read_mem" || n == "softcpu_jit_write_mem")
       return CallSync::STOP_ONLY;
   }
   return CallSync::ALL;  // a called handler, or anything else: it may look at everything
@@ -387,6 +388,36 @@ size_t RegionCompiler::blocks_within(const RegionSpec& spec, uint64_t budget) co
   return k;
 }
 
+void RegionCompiler::mark_entries(RegionSpec& spec) const {
+  const size_t n = spec.blocks.size();
+  std::vector<bool> loop_head(n, false);
+  std::vector<uint64_t> inflow(n, 0);  // executions of the blocks that branch forward to it
+  for (size_t p = 0; p < n; ++p) {
+    const RegionBlock& rb = spec.blocks[p];
+    const Insn& tail = rb.insns.back();
+    const Semantics::Handler* h = sem_.find(tail.fn);
+    if ((tail.flags & INSN_TRAPS) || !h || !h->inlinable) continue;
+    const uint32_t next = rb.eip + rb.bytes;
+    std::vector<uint32_t> to = rb.next_eips;
+    if (!(tail.flags & INSN_ENDS_BLOCK)) to.push_back(next);
+    if (tail.flags & INSN_REL_BRANCH)
+      to.push_back(tail.opsize == 2 ? (next + tail.disp) & 0xFFFF : next + tail.disp);
+    std::sort(to.begin(), to.end());
+    to.erase(std::unique(to.begin(), to.end()), to.end());  // a chain link may repeat a static edge
+    for (uint32_t eip : to)
+      for (size_t k = 0; k < n; ++k)
+        if (spec.blocks[k].eip == eip) {
+          if (k <= p) loop_head[k] = true;  // a branch back: its target tests for events
+          else inflow[k] += rb.executions / to.size();  // its runs shared among its successors
+        }
+  }
+  // A block that ran clearly more often than the blocks that branch forward to it was also
+  // reached from elsewhere (a return site, a join of several regions' paths): an entry too.
+  for (size_t k = 0; k < n; ++k)
+    spec.blocks[k].entry =
+        k == 0 || loop_head[k] || spec.blocks[k].executions * 8 > inflow[k] * 9;
+}
+
 bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std::string* error,
                              const std::atomic<bool>* cancel) {
   using namespace llvm;
@@ -459,6 +490,9 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
   // One exit slot per block that can branch out of the region (interp/block.h NativeLink).
   out.links = std::make_unique<NativeLink[]>(nblocks);
   Constant* gen_addr = ConstantExpr::getIntToPtr(b.getInt64(spec.generation_address), ptr);
+  // Exits taken rarely (events, stops, faults of called handlers) say so, so that the code
+  // generator lays them out of the hot path.
+  MDNode* unlikely = MDBuilder(ctx_).createUnlikelyBranchWeights();
   // The boundary test: events pending or the instruction budget used up.
   auto boundary_pending = [&]() -> Value* {
     // Monotonic (relaxed), like every access to Cpu::events (interp/cpu.h EventFlag): another
@@ -476,15 +510,16 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
   b.SetInsertPoint(entry);
   AllocaInst* cur = b.CreateAlloca(i32, nullptr, "insn");
   b.CreateStore(b.getInt8(0), field(offsetof(Cpu, stop)));
-  // Every block is an entry (interp/block.h NativeRegion): the run loop enters the region at
-  // a block only when EIP is that block's, so no other value reaches the switch.
+  // The run loop enters the region at an entry block (mark_entries) only when EIP is that
+  // block's, so no other value reaches the switch.
   if (nblocks == 1) {
     b.CreateBr(body[0]);
   } else {
     BasicBlock* none = BasicBlock::Create(ctx_, "no_entry", fn);
     SwitchInst* sw = b.CreateSwitch(b.CreateLoad(i32, field(offsetof(Cpu, eip))), none,
                                     unsigned(nblocks));
-    for (size_t k = 0; k < nblocks; ++k) sw->addCase(b.getInt32(spec.blocks[k].eip), body[k]);
+    for (size_t k = 0; k < nblocks; ++k)
+      if (spec.blocks[k].entry) sw->addCase(b.getInt32(spec.blocks[k].eip), body[k]);
     b.SetInsertPoint(none);
     b.CreateUnreachable();
   }
@@ -494,12 +529,15 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
   std::vector<Constant*> eips, retired;
   for (size_t bi = 0; bi < nblocks; ++bi) {
     const RegionBlock& rb = spec.blocks[bi];
-    // Block boundary: interrupts, timers, the debugger and the instruction budget are looked
-    // at here, as the interpreter does between blocks (loop back-edges included).
+    // Block boundary reached by a branch back: interrupts, timers, the debugger and the
+    // instruction budget are looked at here, so no loop in the region runs without the test
+    // (the interpreter looks between every two blocks; a forward path through a region is at
+    // most max_region_blocks long, and the region's exits test too). Such a block is an entry,
+    // so the run loop comes back into compiled code where it left.
     b.SetInsertPoint(check[bi]);
     {
       BasicBlock* leave = BasicBlock::Create(ctx_, "event_exit" + std::to_string(bi), fn);
-      b.CreateCondBr(boundary_pending(), leave, body[bi]);
+      b.CreateCondBr(boundary_pending(), leave, body[bi], unlikely);
       b.SetInsertPoint(leave);
       store_eip(rb.eip);
       ret(NATIVE_EXIT_EVENT);
@@ -535,7 +573,7 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
             b.getInt64(reinterpret_cast<uintptr_t>(in.fn)), ptr);
         Value* st = b.CreateCall(jit_call, {host, cpu, g});
         BasicBlock* ok = BasicBlock::Create(ctx_, "", fn);
-        b.CreateCondBr(b.CreateICmpNE(st, b.getInt32(0)), fault_exit, ok);
+        b.CreateCondBr(b.CreateICmpNE(st, b.getInt32(0)), fault_exit, ok, unlikely);
         b.SetInsertPoint(ok);
         last_opaque = true;
       }
@@ -544,7 +582,7 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
         Value* stop = b.CreateICmpNE(b.CreateLoad(i8, field(offsetof(Cpu, stop))), b.getInt8(0));
         BasicBlock* leave = BasicBlock::Create(ctx_, "", fn);
         BasicBlock* go = BasicBlock::Create(ctx_, "", fn);
-        b.CreateCondBr(stop, leave, go);
+        b.CreateCondBr(stop, leave, go, unlikely);
         b.SetInsertPoint(leave);
         store_eip(next);
         add_icount(j + 1);
@@ -572,7 +610,7 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
       Value* stop = b.CreateICmpNE(b.CreateLoad(i8, field(offsetof(Cpu, stop))), b.getInt8(0));
       BasicBlock* leave = BasicBlock::Create(ctx_, "stop_exit", fn);
       BasicBlock* go = BasicBlock::Create(ctx_, "", fn);
-      b.CreateCondBr(stop, leave, go);
+      b.CreateCondBr(stop, leave, go, unlikely);
       b.SetInsertPoint(leave);
       // The last instruction stopped on itself (a REP string instruction paused after a
       // chunk, EIP left at it): the run loop charges budget for the resume, as run_impl does.
@@ -599,7 +637,10 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
     Value* next_eip = b.CreateLoad(i32, field(offsetof(Cpu, eip)));
     BasicBlock* out_exit = BasicBlock::Create(ctx_, "exit" + std::to_string(bi), fn);
     SwitchInst* sw = b.CreateSwitch(next_eip, out_exit, unsigned(nblocks));
-    for (size_t k = 0; k < nblocks; ++k) sw->addCase(b.getInt32(spec.blocks[k].eip), check[k]);
+    // A branch back (to this block or an earlier one: every cycle has one) goes through the
+    // target's boundary test; a branch forward goes straight to its body.
+    for (size_t k = 0; k < nblocks; ++k)
+      sw->addCase(b.getInt32(spec.blocks[k].eip), k <= bi ? check[k] : body[k]);
     b.SetInsertPoint(out_exit);
     {
       const uintptr_t slot_addr = reinterpret_cast<uintptr_t>(&out.links[bi]);
@@ -618,7 +659,7 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
       BasicBlock* leave = BasicBlock::Create(ctx_, "leave" + std::to_string(bi), fn);
       b.CreateCondBr(b.CreateAnd(same_eip, same_gen), follow, lookup);
       b.SetInsertPoint(follow);
-      b.CreateCondBr(boundary_pending(), leave, jump);
+      b.CreateCondBr(boundary_pending(), leave, jump, unlikely);
       b.SetInsertPoint(jump);
       tail_target->addIncoming(b.CreateLoad(ptr, at(offsetof(NativeLink, fn))), b.GetInsertBlock());
       b.CreateBr(tail_block);
@@ -644,7 +685,7 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
         b.CreateCondBr(ok, found, leave);
         b.SetInsertPoint(found);
         BasicBlock* go = BasicBlock::Create(ctx_, "", fn);
-        b.CreateCondBr(boundary_pending(), leave, go);
+        b.CreateCondBr(boundary_pending(), leave, go, unlikely);
         b.SetInsertPoint(go);
         tail_target->addIncoming(target, go);
         b.CreateBr(tail_block);

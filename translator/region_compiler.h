@@ -45,6 +45,19 @@ class RegionCompiler {
   // block.
   size_t blocks_within(const RegionSpec& spec, uint64_t budget) const;
 
+  // Which blocks the run loop may enter the region at (RegionBlock::entry): the first, every
+  // target of a branch back inside the region (a loop header, where the boundary test is), and
+  // every block that ran clearly more often than its share of the runs of the region blocks
+  // branching forward to it (so it is also reached from outside: a return site, a join of
+  // other regions' exits). Any other block is reached only by the region's own branches: its
+  // code needs no merge with the function's entry, so guest registers flow into it as SSA
+  // values instead of phis; the run loop runs it in tier 0 if it comes there from outside.
+  // Edges inside the region: a relative branch's target, the fall-through of a block the
+  // decoder split, and the chain links the interpreter saw, from blocks whose last instruction
+  // is inlined code (after a trap or a called handler the region returns to the run loop,
+  // which must find the successor an entry).
+  void mark_entries(RegionSpec& spec) const;
+
   // The function name of a region: guest_0x<entry linear>_len_<bytes>_r<id> (perf shows it).
   static std::string function_name(const RegionSpec& spec);
 

@@ -17,6 +17,13 @@ struct RegionBlock {
   uint32_t phys = 0;   // physical address of its first byte
   uint32_t bytes = 0;  // code length: EIP after the block = eip + bytes
   std::vector<Insn> insns;
+  // What the interpreter saw: how often it ran the block, and the EIPs it continued at after
+  // it (its chain links, same page).
+  uint64_t executions = 0;
+  std::vector<uint32_t> next_eips;
+  // Does the run loop enter the region here (RegionCompiler::mark_entries)? Set on the compile
+  // thread, read by the CPU thread when it installs the region.
+  bool entry = true;
 };
 
 struct RegionSpec {

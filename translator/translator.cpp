@@ -210,6 +210,7 @@ bool Translator::Impl::make_region(DecodedBlock& b, RegionSpec& spec) {
     rb.eip = eip;
     rb.phys = blk->phys;
     rb.bytes = blk->bytes;
+    rb.executions = blk->executions;
     rb.insns = blk->insns;
     spec.lines |= line_bits(blk->phys, blk->phys_end);
     spec.blocks.push_back(std::move(rb));
@@ -236,7 +237,10 @@ bool Translator::Impl::make_region(DecodedBlock& b, RegionSpec& spec) {
     }
     if (blk->chain_generation == cache.generation())
       for (unsigned k = 0; k < 2; ++k)
-        if (blk->chain[k]) consider(blk->chain_lin[k] - cs_base);
+        if (blk->chain[k]) {
+          spec.blocks.back().next_eips.push_back(blk->chain_lin[k] - cs_base);
+          consider(blk->chain_lin[k] - cs_base);
+        }
   }
   return true;
 }
@@ -393,13 +397,15 @@ void Translator::Impl::install(CompiledRegion& r) {
     ++st.dropped_no_room;
     return;
   }
-  // Every block of the region still in the cache (the same code: the page version is
-  // unchanged) enters it; a block that already enters another region keeps that one.
+  // Every entry block of the region (RegionCompiler::mark_entries) still in the cache (the
+  // same code: the page version is unchanged) enters it; a block that already enters another
+  // region keeps that one.
   const uint32_t cs_base = s.entry_lin - s.blocks[0].eip;
   for (size_t k = 0; k < s.blocks.size(); ++k) {
     const RegionBlock& rb = s.blocks[k];
     auto* blk = k == 0 ? entry : static_cast<DecodedBlock*>(cache.find(rb.phys, s.mode));
-    if (!blk || blk->native || blk->bytes != rb.bytes || blk->insns.size() != rb.insns.size())
+    if (!rb.entry || !blk || blk->native || blk->bytes != rb.bytes ||
+        blk->insns.size() != rb.insns.size())
       continue;
     blk->native = reinterpret_cast<NativeFn>(r.entry);
     blk->native_lin = cs_base + rb.eip;
@@ -459,6 +465,7 @@ CompiledRegion Translator::Impl::compile(RegionSpec spec) {
     std::lock_guard<std::mutex> lock(stats_mu);
     ++st.regions_trimmed;
   }
+  compiler->mark_entries(spec);
   CompiledRegion r;
   RegionCompiler::Output out;
   std::string error;
