@@ -241,7 +241,7 @@ bool run(const uint8_t* data, size_t size, bool use_jit, Outcome* out) {
 
   // On the heap: the block cache's jump table is 512 KiB, and ASan unpoisons the stack below
   // the frame a C++ exception leaves (each guest fault) with an mmap of its shadow when that
-  // span is large, which took a third of the run (docs/hardening.md "Fuzzing rates").
+  // span is large, which took a third of the run (README.md "Why so few executions").
   const auto sandbox = std::make_unique<Sandbox>();
   Sandbox& s = *sandbox;
   Cpu& c = s.cpu;

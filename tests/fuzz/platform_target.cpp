@@ -16,7 +16,7 @@
 //   7 interrupt    acknowledge INTR as the CPU would (the vector is discarded), or reset
 // At most kMaxResets platform resets (op 7 or one the guest asks for through port 0xCF9,
 // 0x92 or the i8042) per input: the next one ends the input. A reset clears pc-testdev's
-// 64 KiB I/O memory, and inputs of hundreds of resets took most of the fuzzer's time.
+// 64 KiB I/O memory, and inputs of hundreds of resets took a third of the fuzzer's time.
 // Port selector: a byte < 0xE0 picks a known device base (the table below) plus 0-7; else the
 // port is the next two bytes.
 #include <cstdio>
