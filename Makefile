@@ -7,6 +7,9 @@ JOBS ?= 2
 SANITIZE_asan := address,undefined
 SANITIZE_tsan := thread
 SANITIZE_ubsan := undefined
+# The clang tree of the fuzzers and of CI's sanitizer subset (test-sanitize, fuzz-smoke, below).
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 ifeq ($(MODE),debug)
 BUILD ?= build-debug
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Debug -DSOFTCPU_WERROR=ON
@@ -100,27 +103,29 @@ test-tsan:
 # CI's share of the ASan+UBSan suite (.ci/run runs it after `make test`; docs/hardening.md
 # "In CI"): every unit test in one process, interpreted and compiled, the guest programs, the
 # native oracle in both tiers at 100 cases per form, the gdb stub and one Linux boot to the
-# shell with the JIT on. Only the targets those tests need are built (no fuzz replays, fault shims or benchmark ROMs). A
-# sanitizer report aborts the process it is in, so the test that ran it fails, and so does this.
+# shell with the JIT on. It runs in the fuzzers' tree ($(FUZZ_BUILD): clang-19, ASan + UBSan
+# with libFuzzer's coverage instrumentation), so that `make fuzz-smoke` after it builds only
+# the five harness executables. Only the targets those tests need are built (no fuzz
+# replays, fault shims or benchmark ROMs). A sanitizer report aborts the process it is in, so
+# the test that ran it fails, and so does this. (`make test-asan` is the same subset with gcc.)
 SAN_CI_TARGETS := softcpu softcpu_unit_tests oracle_main guest_roms guest_platform_roms \
                   guest_mb_kernel guest_mb_low guest_vmcall_ud
 SAN_CI_TESTS := ^(unit_tests|unit_tests_jit|guest\..*|native_oracle|native_oracle_jit|gdb|linux\.shell_direct|linux\.screen_dump)$$
-test-sanitize:
+test-sanitize: $(FUZZ_BUILD)/build.ninja
 	$(MAKE) MODE=release guest
-	$(MAKE) MODE=asan configure
-	cmake --build build-asan -j $(JOBS) --target $(SAN_CI_TARGETS)
-	ln -sfn $(CURDIR)/build/guest build-asan/guest
-	cd build-asan && ctest --output-on-failure -j $(JOBS) --timeout 1800 --no-tests=error \
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(SAN_CI_TARGETS)
+	ln -sfn $(CURDIR)/build/guest $(FUZZ_BUILD)/guest
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 1800 --no-tests=error \
 	  -R '$(SAN_CI_TESTS)'
 
 bench: build
 	cmake --build $(BUILD) --target bench
 
-# The libFuzzer harnesses (tests/fuzz/README.md): a clang build with ASan + UBSan in
-# $(FUZZ_BUILD), then each harness for FUZZ_SECONDS over its seed corpus.
-FUZZ_BUILD ?= build-fuzz
-FUZZ_SECONDS ?= 60
-$(FUZZ_BUILD)/build.ninja:
+# The libFuzzer harnesses (tests/fuzz/README.md): a clang-19 build with ASan + UBSan and
+# coverage instrumentation in $(FUZZ_BUILD) (SOFTCPU_FUZZ=ON, tests/fuzz/options.cmake; the
+# tree test-sanitize runs in), then each harness for FUZZ_SECONDS over its seed corpus.
+# clang warns where gcc does not (-Wunused-lambda-capture), so this tree is built without -Werror.
+$(FUZZ_BUILD)/build.ninja: | deps
 	CC=clang-19 CXX=clang++-19 cmake -S . -B $(FUZZ_BUILD) -G Ninja \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOFTCPU_FUZZ=ON
 

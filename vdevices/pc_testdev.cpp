@@ -3,6 +3,7 @@
 #include "hostio/state_stream.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace softcpu {
 
@@ -21,7 +22,7 @@ PcTestdev::PcTestdev(IrqSink* isa, IrqSink* ioapic, std::function<void(uint32_t)
 void PcTestdev::reset() {
   latch_ = 0;
   for (unsigned n = 0; n < NUM_IRQ_LINES; ++n) set_line(n, false);
-  std::fill(iomem_.begin(), iomem_.end(), 0);
+  std::memset(iomem_.data(), 0, iomem_.size());
 }
 
 uint32_t PcTestdev::io_read(uint16_t port, unsigned size) {

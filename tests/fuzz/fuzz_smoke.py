@@ -13,6 +13,7 @@ time and every crash input lands in the artifacts directory (the default stops a
 """
 
 import argparse
+import base64
 import glob
 import os
 import re
@@ -111,7 +112,12 @@ def main():
               + (f"  ({r['fork']})" if "fork" in r else "")
               + (f"  (exit {r['status']}, see {r['log']})" if r["status"] else ""), flush=True)
         for c in r["crashes"]:
-            print(f"  {os.path.join(work, n, 'artifacts', c)}")
+            path = os.path.join(work, n, "artifacts", c)
+            print(f"  {path}")
+            # The input itself, for a CI log whose machine is gone (at most -max_len bytes):
+            # base64 -d > FILE, then build-fuzz/tests/fuzz/fuzz_<harness> FILE.
+            with open(path, "rb") as f:
+                print(f"  base64: {base64.b64encode(f.read()).decode()}")
         failed |= bool(r["crashes"]) or r["status"] != 0
     return 1 if failed else 0
 
