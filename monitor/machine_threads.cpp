@@ -2,6 +2,7 @@
 // vCPUs on host threads"; QEMU's MTTCG). CPU 0 runs on the thread that calls run(), which
 // also services the devices (timers, host I/O, the serial port); CPUs 1..N-1 each on a thread
 // of their own. Device models stay single-threaded behind the big lock (bql_).
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <optional>
@@ -36,7 +37,10 @@ void Machine::setup_threads() {
   sync_->add_cpu(cpu_, &kicked_, [this] { mailbox_.wake(); });
   for (auto& v : aps_) {
     v->interp->set_attention(&v->kicked);
-    sync_->add_cpu(v->cpu, &v->kicked, nullptr);
+    // A vCPU another scheduler runs (machine_external.cpp) is woken through it.
+    sync_->add_cpu(v->cpu, &v->kicked, [vp = v.get()] {
+      if (vp->external && vp->hooks.wake) vp->hooks.wake();
+    });
   }
   auto wrap = [this](Cpu& c) {
     locked_acks_.push_back(std::make_unique<LockedAcknowledge>(c.intc, bql_));
@@ -131,7 +135,10 @@ void Machine::start_ap_threads() {
   threads_stop_ = false;
   sync_->hold(true);  // nothing runs before the first slice (none of them runs yet)
   for (size_t k = 0; k < aps_.size(); ++k)
-    aps_[k]->thread = std::thread([this, k] { ap_thread(unsigned(k + 1)); });
+    if (!aps_[k]->external)
+      aps_[k]->thread = std::thread([this, k] { ap_thread(unsigned(k + 1)); });
+  for (auto& v : aps_)  // their scheduler runs them from now on (machine_external.cpp)
+    if (v->external && v->hooks.start) v->hooks.start();
 }
 
 void Machine::stop_ap_threads() {
@@ -140,11 +147,14 @@ void Machine::stop_ap_threads() {
   for (unsigned k = 1; k <= aps_.size(); ++k) sync_->kick(k);
   for (auto& v : aps_)
     if (v->thread.joinable()) v->thread.join();
+  for (auto& v : aps_)
+    if (v->external && v->hooks.stop) v->hooks.stop();
 }
 
 bool Machine::any_ap_runnable() const {
   for (size_t k = 0; k < aps_.size(); ++k) {
     const Vcpu& v = *aps_[k];
+    if (v.external) continue;  // not held; its own scheduler runs it
     if (sync_->has_work(unsigned(k + 1))) return true;
     if (!v.wait_for_sipi && !(v.cpu.halted && !cpu_interrupt_deliverable(v.cpu))) return true;
   }
@@ -153,6 +163,13 @@ bool Machine::any_ap_runnable() const {
 
 void Machine::run_cpu_jobs_held() {
   if (!cpu_jobs_pending_.exchange(false)) return;
+  if (std::any_of(aps_.begin(), aps_.end(), [](const auto& v) { return v->external; })) {
+    // A vCPU of another scheduler is not held: every CPU out of guest code, as for a reset.
+    sync_->start_exclusive(0, false);
+    run_cpu_jobs();
+    sync_->end_exclusive(0, false);
+    return;
+  }
   sync_->hold(true);
   run_cpu_jobs();
   sync_->hold(false);
@@ -212,7 +229,8 @@ Machine::SliceEnd Machine::run_slice_threads(bool sliced,
       bool others_done = true, others_waiting = true;
       for (auto& v : aps_) {
         others_done = others_done && v->halted_for_good;
-        others_waiting = others_waiting && (v->halted_for_good || v->waiting);
+        // One another scheduler runs does not keep this thread: it is not held either.
+        others_waiting = others_waiting && (v->halted_for_good || v->waiting || v->external);
       }
       if (!(cpu_.eflags & IF) && others_done) {
         std::fprintf(stderr, "softcpu: guest halted with interrupts disabled at %04x:%08x; "
