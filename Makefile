@@ -75,12 +75,14 @@ test-asan test-ubsan: test-%:
 # threaded unit tests in their own binary (unit_tests_threads: the translator's compile thread,
 # partitions on their threads, the primary's command and run queues, the libuv loop thread and
 # its TCP/char/block backends); the hypervisor tests (monitor console, secondary, isolation,
-# discovery, two Linux partitions, 2-vCPU partitions on two threads); two CPUs (smp_counter, and
-# the smp guests with a thread per CPU); the gdb stub on the loop thread;
+# discovery, two Linux partitions, 2-vCPU partitions on two threads and on both hypervisors);
+# two CPUs (smp_counter, and the smp guests with a thread per CPU); the gdb stub on the loop
+# thread;
 # the --stats-interval and --profile sampler threads over the JIT's compile thread; the native
 # oracle compiled (compile thread); one Linux boot with the JIT on (serial console on the loop).
 TSAN_TARGETS := softcpu softcpu_thread_tests oracle_main hv_isolation_test hv_two_linux \
-                hv_secondary_test hv_discovery_test hv_smp_test guest_roms guest_platform_roms bench_rom
+                hv_secondary_test hv_discovery_test hv_smp_test hv_both_test guest_roms \
+                guest_platform_roms bench_rom
 TSAN_TESTS := ^(unit_tests_threads|hv\..*|guest\.platform\.smp_counter|guest\.platform\.smp_.*_threads|gdb|stats_series|profile|native_oracle_jit|linux\.shell_direct|linux\.screen_dump)$$
 test-tsan:
 	$(MAKE) MODE=release guest
