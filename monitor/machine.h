@@ -258,6 +258,11 @@ class Machine {
   std::atomic<bool> cpu_jobs_pending_{false};
   void run_cpu_jobs_held();
   void ap_thread(unsigned index);
+  // One pass of AP `index` (machine_threads.cpp): STOP (the run ends, or the machine must stop:
+  // `status`), IDLE (halted with nothing to deliver, or waiting for SIPI), RAN (a budget or
+  // kick ended its run), EXITED (an exit the monitor handled: I/O, HLT, ...).
+  enum class ApPass : uint8_t { STOP, IDLE, RAN, EXITED };
+  ApPass ap_pass(unsigned index, int& status);
   // A PC reset with every vCPU out of guest code (on CPU 0's thread, between its runs, not
   // holding the big lock; other CPUs ask for it through reset_requested_ and a kick).
   void reset_exclusive(unsigned index);

@@ -96,37 +96,48 @@ bool Machine::finish_exit_threaded(unsigned index, Cpu& c, uint64_t& tsc_offset,
   return true;
 }
 
+// One pass of application processor `index` on the calling thread (its own, or the scheduler's
+// that runs it: machine_external.cpp). From exec_start to exec_end this thread alone touches
+// its CPU; outside, an exclusive section (a reset on CPU 0's thread) may.
+Machine::ApPass Machine::ap_pass(unsigned index, int& status) {
+  Vcpu& v = *aps_[index - 1];
+  Cpu& c = v.cpu;
+  sync_->exec_start(index);
+  if (threads_stop_.load()) {  // released from a hold to end
+    sync_->exec_end(index);
+    return ApPass::STOP;
+  }
+  sync_->begin_pass(index);
+  if (v.wait_for_sipi || (c.halted && !cpu_interrupt_deliverable(c))) {
+    v.halted_for_good = v.wait_for_sipi || !(c.eflags & IF);
+    sync_->exec_end(index);
+    return ApPass::IDLE;
+  }
+  v.halted_for_good = false;
+  const ExitReason r = v.interp->run(kThreadBudget);
+  ++v.exits[r];
+  const bool go_on = r == EXIT_REQUEST || r == EXIT_BUDGET ||
+                     finish_exit_threaded(index, c, v.tsc_offset, r, status);
+  sync_->exec_end(index);
+  if (!go_on) return ApPass::STOP;
+  return r == EXIT_REQUEST || r == EXIT_BUDGET ? ApPass::RAN : ApPass::EXITED;
+}
+
 void Machine::ap_thread(unsigned index) {
   VcpuSync::set_current(int(index));
   platform_->set_current_cpu(index);
   Vcpu& v = *aps_[index - 1];
-  Cpu& c = v.cpu;
   int status = 0;
   while (!threads_stop_.load()) {
-    // From exec_start to exec_end this thread alone touches its CPU; outside, an exclusive
-    // section (a reset on CPU 0's thread) may.
-    sync_->exec_start(index);
-    if (threads_stop_.load()) {  // released from a hold to end
-      sync_->exec_end(index);
-      break;
-    }
-    sync_->begin_pass(index);
-    if (v.wait_for_sipi || (c.halted && !cpu_interrupt_deliverable(c))) {
-      v.halted_for_good = v.wait_for_sipi || !(c.eflags & IF);
-      sync_->exec_end(index);
+    const ApPass pass = ap_pass(index, status);
+    if (pass == ApPass::STOP) break;
+    if (pass == ApPass::IDLE) {
       v.waiting = true;
       if (!threads_stop_.load()) sync_->wait(index, kApWait);
       v.waiting = false;
       continue;
     }
-    v.halted_for_good = false;
-    const ExitReason r = v.interp->run(kThreadBudget);
-    ++v.exits[r];
-    const bool go_on = r == EXIT_REQUEST || r == EXIT_BUDGET ||
-                       finish_exit_threaded(index, c, v.tsc_offset, r, status);
-    sync_->exec_end(index);
-    if (!go_on) break;
-    if (r != EXIT_REQUEST && r != EXIT_BUDGET && cpu0_idle_.load(std::memory_order_relaxed))
+    if (pass == ApPass::EXITED && cpu0_idle_.load(std::memory_order_relaxed))
       mailbox_.wake();  // a device may have news for CPU 0's thread
   }
 }

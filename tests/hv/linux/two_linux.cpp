@@ -22,6 +22,7 @@
 #include "monitor/hv/primary.h"
 #include "monitor/hv/secondary.h"
 #include "monitor/machine.h"
+#include "tests/hv/hv_config_util.h"
 
 using namespace softcpu;
 using namespace softcpu::hv;
@@ -79,19 +80,8 @@ int main(int argc, char** argv) {
   const unsigned split_vcpu = split_env ? unsigned(std::atoi(split_env)) : 0;
   if (split_vcpu) {
     s.processor_sets.push_back({"rtset", 1, 0});
-    HypervisorConfig rt;
-    rt.name = "rt";
-    rt.kind = HypervisorKind::SECONDARY;
-    rt.processor_set = "rtset";
-    rt.scheduler = SchedulerKind::PRIORITY;
-    rt.priority_range = {1, 200};
-    s.hypervisors.push_back(rt);
-    for (auto& p : s.partitions) {
-      SplitConfig split;
-      split.vcpus = {split_vcpu};
-      split.priority = 10;
-      p.split = split;
-    }
+    s.hypervisors.push_back(test::secondary_rt("rtset"));
+    for (auto& p : s.partitions) p.split = test::split_vcpu(split_vcpu, 10);
   }
   int status;
   const auto t0 = std::chrono::steady_clock::now();
