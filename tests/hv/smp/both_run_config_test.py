@@ -20,12 +20,7 @@ from checklist import check
 
 SOFTCPU, CONFIG_MD, ROM_DIR = sys.argv[1], sys.argv[2], os.path.abspath(sys.argv[3])
 
-doc = open(CONFIG_MD).read()
-blocks = doc.split("```toml\n")
-if len(blocks) < 5:
-    print("FAIL docs/config.md has no fourth ```toml block")
-    sys.exit(1)
-system = blocks[4].split("```")[0]
+system = checklist.toml_block(CONFIG_MD, 4)
 
 with tempfile.TemporaryDirectory() as d:
     system = system.replace('"tests/guest/platform/smp_overlap.rom"',
