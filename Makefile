@@ -78,20 +78,23 @@ test-asan test-ubsan: test-%:
 # threaded unit tests in their own binary (unit_tests_threads: the translator's compile thread,
 # partitions on their threads, the primary's command and run queues, the libuv loop thread and
 # its TCP/char/block backends); the hypervisor tests (monitor console, secondary, isolation,
-# discovery, two Linux partitions, 2-vCPU partitions on two threads); two CPUs (smp_counter, and
-# the smp guests with a thread per CPU); the gdb stub on the loop thread;
+# discovery, two Linux partitions, 2-vCPU partitions on two threads and on both hypervisors);
+# two CPUs (smp_counter, and the smp guests with a thread per CPU); the gdb stub on the loop
+# thread;
 # the --stats-interval and --profile sampler threads over the JIT's compile thread; the native
 # oracle compiled (compile thread); one Linux boot with the JIT on (serial console on the loop).
 TSAN_TARGETS := softcpu softcpu_thread_tests oracle_main hv_isolation_test hv_two_linux \
-                hv_secondary_test hv_discovery_test hv_smp_test guest_roms guest_platform_roms bench_rom
+                hv_secondary_test hv_discovery_test hv_smp_test hv_both_test guest_roms \
+                guest_platform_roms bench_rom
 TSAN_TESTS := ^(unit_tests_threads|hv\..*|guest\.platform\.smp_counter|guest\.platform\.smp_.*_threads|gdb|stats_series|profile|native_oracle_jit|linux\.shell_direct|linux\.screen_dump)$$
-# Left out: hv.linux_smp2_threads (a 2-vCPU Linux partition on two threads booting to its command).
+# Left out: hv.linux_smp2_threads (a 2-vCPU Linux partition on two threads booting to its command)
+# and hv.linux_smp2_both (the same with vCPU 1 on the secondary hypervisor), for the same reason.
 # Under TSan it is too slow, not hung: roughly 28x the release build's host CPU per guest
 # instruction (estimated; guest RAM accesses are instrumented atomics), so its 2.6 G
 # instructions need ~40 min of this loaded host; measured, 335 M instructions (still decompressing, no console
 # output) when its 300 s partition timeout ended it, after ctest's 300 s. The 2-vCPU partitions
 # on threads run under TSan in hv.smp_threads (docs/hardening.md "ThreadSanitizer").
-TSAN_EXCLUDE := ^hv\.linux_smp2_threads$$
+TSAN_EXCLUDE := ^hv\.linux_smp2_(threads|both)$$
 test-tsan:
 	$(MAKE) MODE=release guest
 	$(MAKE) MODE=tsan configure

@@ -197,7 +197,13 @@ void reset_cpu(Cpu& c) {
   const DebugPoints dbg = c.dbg;
   auto* const interrupt_trace = c.interrupt_trace;
   void* const interrupt_trace_ctx = c.interrupt_trace_ctx;
-  std::memset(static_cast<void*>(&c), 0, sizeof c);
+  // Everything but `events`, which another thread may store to at any time (a kick: an SMP
+  // machine's INIT job runs this on the AP's thread while CPU 0 sends the SIPI; ThreadSanitizer,
+  // hv.both): it keeps its value, which at worst makes the run loop look once for nothing.
+  auto* const bytes = reinterpret_cast<unsigned char*>(&c);
+  const size_t ev = size_t(reinterpret_cast<unsigned char*>(&c.events) - bytes);
+  std::memset(bytes, 0, ev);
+  std::memset(bytes + ev + sizeof c.events, 0, sizeof c - ev - sizeof c.events);
   c.interrupt_trace = interrupt_trace;
   c.interrupt_trace_ctx = interrupt_trace_ctx;
   c.intr = intr;

@@ -95,6 +95,29 @@ class Machine {
   // an exit request). Set once, before the machine runs.
   void set_wake_hook(void (*hook)(void*), void* ctx) { mailbox_.set_notify(hook, ctx); }
 
+  // A vCPU another scheduler runs (docs/design.md "A partition on both hypervisors"): with
+  // threads on (MachineConfig::smp_threads), application processor `index` gets no thread of
+  // the machine's and is neither held between the slices of CPU 0's processor set nor counted
+  // in its idle check. `start` is called when a run begins (begin_run); the scheduler then
+  // calls run_external_slice(index) on threads of its own, one slice at a time; `wake` (any
+  // thread, never under a lock of the machine's) when the vCPU was kicked or given work (an
+  // IPI, an interrupt, an exclusive section); `stop` when the run ends (on CPU 0's thread):
+  // it returns once no slice of the vCPU runs or will run until the next `start`. Set before
+  // run(); empty hooks (the scheduler went away) are skipped. Throws ConfigError for an index
+  // that is not an application processor or a machine without threads.
+  struct ExternalVcpu {
+    std::function<void()> start, wake, stop;
+  };
+  void set_external_vcpu(unsigned index, ExternalVcpu hooks);
+  // On the external scheduler's thread: run vCPU `index` until end_external_slice(index)
+  // (PREEMPTED), until it halts with nothing to deliver or waits for SIPI (IDLE, `wake` at
+  // most 50 ms ahead: a kick calls the wake hook sooner), or the run ends (STOPPED).
+  SliceEnd run_external_slice(unsigned index);
+  void end_external_slice(unsigned index);  // any thread: at the next block boundary
+  // Per CPU (0 the boot CPU) as monitor_exits() / interrupts_delivered(), under the same rule.
+  uint64_t monitor_exits(unsigned index) const;
+  uint64_t interrupts_delivered(unsigned index) const;
+
   Cpu& cpu() { return cpu_; }
   // CPU `index`: 0 the boot CPU, 1.. the -smp application processors (throws out_of_range).
   Cpu& cpu(unsigned index) { return index == 0 ? cpu_ : aps_.at(index - 1)->cpu; }
@@ -204,6 +227,10 @@ class Machine {
     std::atomic<uint8_t> kicked{0};
     std::atomic<bool> halted_for_good{false};
     std::atomic<bool> waiting{false};  // its thread sleeps: halted with nothing to deliver
+    // Run by another scheduler (set_external_vcpu): no thread of ours; its slice's end.
+    bool external = false;
+    ExternalVcpu hooks;
+    std::atomic<bool> external_end{false};
   };
   void add_application_processors();
   void reset_ap(Vcpu& v);
@@ -231,6 +258,11 @@ class Machine {
   std::atomic<bool> cpu_jobs_pending_{false};
   void run_cpu_jobs_held();
   void ap_thread(unsigned index);
+  // One pass of AP `index` (machine_threads.cpp): STOP (the run ends, or the machine must stop:
+  // `status`), IDLE (halted with nothing to deliver, or waiting for SIPI), RAN (a budget or
+  // kick ended its run), EXITED (an exit the monitor handled: I/O, HLT, ...).
+  enum class ApPass : uint8_t { STOP, IDLE, RAN, EXITED };
+  ApPass ap_pass(unsigned index, int& status);
   // A PC reset with every vCPU out of guest code (on CPU 0's thread, between its runs, not
   // holding the big lock; other CPUs ask for it through reset_requested_ and a kick).
   void reset_exclusive(unsigned index);

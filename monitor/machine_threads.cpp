@@ -2,6 +2,7 @@
 // vCPUs on host threads"; QEMU's MTTCG). CPU 0 runs on the thread that calls run(), which
 // also services the devices (timers, host I/O, the serial port); CPUs 1..N-1 each on a thread
 // of their own. Device models stay single-threaded behind the big lock (bql_).
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <optional>
@@ -36,7 +37,10 @@ void Machine::setup_threads() {
   sync_->add_cpu(cpu_, &kicked_, [this] { mailbox_.wake(); });
   for (auto& v : aps_) {
     v->interp->set_attention(&v->kicked);
-    sync_->add_cpu(v->cpu, &v->kicked, nullptr);
+    // A vCPU another scheduler runs (machine_external.cpp) is woken through it.
+    sync_->add_cpu(v->cpu, &v->kicked, [vp = v.get()] {
+      if (vp->external && vp->hooks.wake) vp->hooks.wake();
+    });
   }
   auto wrap = [this](Cpu& c) {
     locked_acks_.push_back(std::make_unique<LockedAcknowledge>(c.intc, bql_));
@@ -95,37 +99,48 @@ bool Machine::finish_exit_threaded(unsigned index, Cpu& c, uint64_t& tsc_offset,
   return true;
 }
 
+// One pass of application processor `index` on the calling thread (its own, or the scheduler's
+// that runs it: machine_external.cpp). From exec_start to exec_end this thread alone touches
+// its CPU; outside, an exclusive section (a reset on CPU 0's thread) may.
+Machine::ApPass Machine::ap_pass(unsigned index, int& status) {
+  Vcpu& v = *aps_[index - 1];
+  Cpu& c = v.cpu;
+  sync_->exec_start(index);
+  if (threads_stop_.load()) {  // released from a hold to end
+    sync_->exec_end(index);
+    return ApPass::STOP;
+  }
+  sync_->begin_pass(index);
+  if (v.wait_for_sipi || (c.halted && !cpu_interrupt_deliverable(c))) {
+    v.halted_for_good = v.wait_for_sipi || !(c.eflags & IF);
+    sync_->exec_end(index);
+    return ApPass::IDLE;
+  }
+  v.halted_for_good = false;
+  const ExitReason r = v.interp->run(kThreadBudget);
+  ++v.exits[r];
+  const bool go_on = r == EXIT_REQUEST || r == EXIT_BUDGET ||
+                     finish_exit_threaded(index, c, v.tsc_offset, r, status);
+  sync_->exec_end(index);
+  if (!go_on) return ApPass::STOP;
+  return r == EXIT_REQUEST || r == EXIT_BUDGET ? ApPass::RAN : ApPass::EXITED;
+}
+
 void Machine::ap_thread(unsigned index) {
   VcpuSync::set_current(int(index));
   platform_->set_current_cpu(index);
   Vcpu& v = *aps_[index - 1];
-  Cpu& c = v.cpu;
   int status = 0;
   while (!threads_stop_.load()) {
-    // From exec_start to exec_end this thread alone touches its CPU; outside, an exclusive
-    // section (a reset on CPU 0's thread) may.
-    sync_->exec_start(index);
-    if (threads_stop_.load()) {  // released from a hold to end
-      sync_->exec_end(index);
-      break;
-    }
-    sync_->begin_pass(index);
-    if (v.wait_for_sipi || (c.halted && !cpu_interrupt_deliverable(c))) {
-      v.halted_for_good = v.wait_for_sipi || !(c.eflags & IF);
-      sync_->exec_end(index);
+    const ApPass pass = ap_pass(index, status);
+    if (pass == ApPass::STOP) break;
+    if (pass == ApPass::IDLE) {
       v.waiting = true;
       if (!threads_stop_.load()) sync_->wait(index, kApWait);
       v.waiting = false;
       continue;
     }
-    v.halted_for_good = false;
-    const ExitReason r = v.interp->run(kThreadBudget);
-    ++v.exits[r];
-    const bool go_on = r == EXIT_REQUEST || r == EXIT_BUDGET ||
-                       finish_exit_threaded(index, c, v.tsc_offset, r, status);
-    sync_->exec_end(index);
-    if (!go_on) break;
-    if (r != EXIT_REQUEST && r != EXIT_BUDGET && cpu0_idle_.load(std::memory_order_relaxed))
+    if (pass == ApPass::EXITED && cpu0_idle_.load(std::memory_order_relaxed))
       mailbox_.wake();  // a device may have news for CPU 0's thread
   }
 }
@@ -134,7 +149,10 @@ void Machine::start_ap_threads() {
   threads_stop_ = false;
   sync_->hold(true);  // nothing runs before the first slice (none of them runs yet)
   for (size_t k = 0; k < aps_.size(); ++k)
-    aps_[k]->thread = std::thread([this, k] { ap_thread(unsigned(k + 1)); });
+    if (!aps_[k]->external)
+      aps_[k]->thread = std::thread([this, k] { ap_thread(unsigned(k + 1)); });
+  for (auto& v : aps_)  // their scheduler runs them from now on (machine_external.cpp)
+    if (v->external && v->hooks.start) v->hooks.start();
 }
 
 void Machine::stop_ap_threads() {
@@ -143,11 +161,14 @@ void Machine::stop_ap_threads() {
   for (unsigned k = 1; k <= aps_.size(); ++k) sync_->kick(k);
   for (auto& v : aps_)
     if (v->thread.joinable()) v->thread.join();
+  for (auto& v : aps_)
+    if (v->external && v->hooks.stop) v->hooks.stop();
 }
 
 bool Machine::any_ap_runnable() const {
   for (size_t k = 0; k < aps_.size(); ++k) {
     const Vcpu& v = *aps_[k];
+    if (v.external) continue;  // not held; its own scheduler runs it
     if (sync_->has_work(unsigned(k + 1))) return true;
     if (!v.wait_for_sipi && !(v.cpu.halted && !cpu_interrupt_deliverable(v.cpu))) return true;
   }
@@ -156,6 +177,13 @@ bool Machine::any_ap_runnable() const {
 
 void Machine::run_cpu_jobs_held() {
   if (!cpu_jobs_pending_.exchange(false)) return;
+  if (std::any_of(aps_.begin(), aps_.end(), [](const auto& v) { return v->external; })) {
+    // A vCPU of another scheduler is not held: every CPU out of guest code, as for a reset.
+    sync_->start_exclusive(0, false);
+    run_cpu_jobs();
+    sync_->end_exclusive(0, false);
+    return;
+  }
   sync_->hold(true);
   run_cpu_jobs();
   sync_->hold(false);
@@ -215,7 +243,8 @@ Machine::SliceEnd Machine::run_slice_threads(bool sliced,
       bool others_done = true, others_waiting = true;
       for (auto& v : aps_) {
         others_done = others_done && v->halted_for_good;
-        others_waiting = others_waiting && (v->halted_for_good || v->waiting);
+        // One another scheduler runs does not keep this thread: it is not held either.
+        others_waiting = others_waiting && (v->halted_for_good || v->waiting || v->external);
       }
       if (!(cpu_.eflags & IF) && others_done) {
         std::fprintf(stderr, "softcpu: guest halted with interrupts disabled at %04x:%08x; "

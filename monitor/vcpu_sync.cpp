@@ -24,6 +24,7 @@ struct VcpuSync::PerCpu final : SmpHooks {
   std::vector<Job> work;
   std::atomic<bool> has_work{false};
   bool running = false;  // inside exec_start .. exec_end (VcpuSync::mu_)
+  bool free = false;     // not held by hold() (set_free)
 
   void start_exclusive() override { sync->start_exclusive(index, true); }
   void end_exclusive() override { sync->end_exclusive(index, true); }
@@ -130,7 +131,7 @@ void VcpuSync::wait(unsigned k, std::chrono::milliseconds timeout) {
 
 void VcpuSync::exec_start(unsigned k) {
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return !exclusive_ && !held_; });
+  cv_.wait(lock, [&] { return !exclusive_ && (!held_ || cpus_[k]->free); });
   cpus_[k]->running = true;
   ++running_;
 }
@@ -175,12 +176,22 @@ void VcpuSync::hold(bool on) {
   }
   // A CPU in an exclusive section runs guest code though it does not count as running; one
   // that leaves it counts again and must be kicked then.
+  // Free CPUs (set_free) are not held: they may be in guest code meanwhile.
   for (;;) {
-    if (running_ == 0 && !exclusive_) return;
+    bool busy = exclusive_;
     for (unsigned j = 0; j < cpus_.size(); ++j)
-      if (cpus_[j]->running) kick(j);
+      if (cpus_[j]->running && !cpus_[j]->free) {
+        busy = true;
+        kick(j);
+      }
+    if (!busy) return;
     cv_.wait(lock);
   }
+}
+
+void VcpuSync::set_free(unsigned k) {
+  std::lock_guard lock(mu_);
+  cpus_[k]->free = true;
 }
 
 bool VcpuSync::has_work(unsigned k) const {

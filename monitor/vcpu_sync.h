@@ -66,6 +66,9 @@ class VcpuSync {
   // of guest code (kicking those inside) and keeps them out, as an exclusive section does,
   // until hold(false). Exclusive sections still work meanwhile. Never holding the big lock.
   void hold(bool on);
+  // CPU k is scheduled by someone else (Machine::set_external_vcpu): hold() neither waits for
+  // it nor keeps it out; exclusive sections still do. Before threads start.
+  void set_free(unsigned k);
   // CPU k has work posted that it has not run yet.
   bool has_work(unsigned k) const;
 

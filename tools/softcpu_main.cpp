@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
     for (const hv::HypervisorConfig& h : system.hypervisors)
       if (h.kind == hv::HypervisorKind::SECONDARY && h.name == system.partitions[0].hypervisor)
         on_secondary = true;
+    if (system.partitions[0].split) on_secondary = true;  // some vCPUs on the secondary
     const std::string monitor = !parsed.monitor.empty() ? parsed.monitor : system.monitor;
     if (system.partitions.size() > 1 || on_secondary || !monitor.empty())
       return run_partitions(system, parsed.config_path, parsed.config, monitor);

@@ -162,6 +162,60 @@ class Checker {
                 who + " has two disks at IDE index " + std::to_string(p.machine.drives[y].index) +
                     " ('" + p.machine.drives[x].path + "' and '" + p.machine.drives[y].path + "')");
     if (h) priorities(p, who, *h);
+    if (p.split) split(p, who, h);
+  }
+
+  // [partition.secondary]: some vCPUs of a partition of the primary on the secondary
+  // (docs/config.md "A partition on both hypervisors").
+  void split(const PartitionConfig& p, const std::string& who, const HypervisorConfig* h) {
+    const SplitConfig& s = *p.split;
+    auto at = [&](const char* key) {
+      auto it = s.lines.find(key);
+      return it != s.lines.end() ? it->second : s.line;
+    };
+    if (h && h->kind != HypervisorKind::PRIMARY)
+      error(s.line, who + " has a [partition.secondary] but runs on the secondary hypervisor '" +
+                        h->name + "': only a partition of the primary puts vCPUs on the secondary");
+    if (!p.machine.smp_threads)
+      error(s.line, who + " has a [partition.secondary] without vcpu_threads = \"multi\": "
+                          "its vCPUs must each run on a thread of their own");
+    const HypervisorConfig* sec = nullptr;
+    if (!s.hypervisor.empty()) {
+      sec = find_hypervisor(s.hypervisor);
+      if (!sec)
+        error(at("hypervisor"), "the [partition.secondary] of " + who + " names unknown "
+                                "hypervisor '" + s.hypervisor + "' (" + known(c_.hypervisors) + ")");
+      else if (sec->kind != HypervisorKind::SECONDARY)
+        error(at("hypervisor"), "the [partition.secondary] of " + who + " names hypervisor '" +
+                                    s.hypervisor + "', which is not the secondary");
+    } else {
+      for (const HypervisorConfig& x : c_.hypervisors)
+        if (x.kind == HypervisorKind::SECONDARY) sec = &x;
+      if (!sec)
+        error(s.line, who + " has a [partition.secondary] but the system has no secondary "
+                            "hypervisor");
+    }
+    std::set<unsigned> seen;
+    for (unsigned v : s.vcpus) {
+      if (v == 0)
+        error(at("vcpus"), "the [partition.secondary] of " + who + " names vCPU 0, which stays "
+                           "with the primary (it services the partition's devices)");
+      else if (v >= p.vcpus)
+        error(at("vcpus"), "the [partition.secondary] of " + who + " names vCPU " +
+                               std::to_string(v) + " but the partition has " +
+                               std::to_string(p.vcpus) + " (0 to " + std::to_string(p.vcpus - 1) + ")");
+      else if (!seen.insert(v).second)
+        error(at("vcpus"), "the [partition.secondary] of " + who + " names vCPU " +
+                               std::to_string(v) + " twice");
+    }
+    if (sec && sec->kind == HypervisorKind::SECONDARY && s.priority) {
+      const auto [lo, hi] = sec->priority_range;
+      if (*s.priority < lo || *s.priority > hi)
+        error(at("priority"), "the [partition.secondary] of " + who + " has priority " +
+                                  std::to_string(*s.priority) + ", outside hypervisor '" +
+                                  sec->name + "''s range " + std::to_string(lo) + "-" +
+                                  std::to_string(hi));
+    }
   }
 
   // vcpu_threads = "multi": each vCPU takes one of its processor set's threads while the
@@ -179,11 +233,14 @@ class Checker {
                       h->name + "', which runs a partition on one thread");
       return;
     }
+    // The vCPUs the secondary schedules ([partition.secondary]) take none of the set's threads.
+    const unsigned own = p.vcpus - (p.split ? unsigned(p.split->vcpus.size()) : 0);
     const ProcessorSetConfig* set = find_set(h->processor_set);
-    if (set && set->threads < p.vcpus)
-      error(line, who + " has vcpu_threads = \"multi\": its " + std::to_string(p.vcpus) +
-                      " vCPUs need " + std::to_string(p.vcpus) + " threads of processor set '" +
-                      set->name + "', which has " + std::to_string(set->threads));
+    if (set && set->threads < own)
+      error(line, who + " has vcpu_threads = \"multi\": its " + std::to_string(own) +
+                      " vCPUs" + (p.split ? " on the primary" : "") + " need " + std::to_string(own) +
+                      " threads of processor set '" + set->name + "', which has " +
+                      std::to_string(set->threads));
     if (!p.machine.gdb.empty())
       error(line_of(p, "gdb"), who + " has vcpu_threads = \"multi\" and gdb: the stub debugs one CPU");
   }
@@ -459,7 +516,9 @@ std::string describe_system(const SystemConfig& c) {
   for (const PartitionConfig& p : c.partitions) {
     used += static_memory(p);
     parts += (parts.empty() ? "" : ", ") + p.name + " (" + std::to_string(p.vcpus) +
-             (p.vcpus == 1 ? " vCPU, " : " vCPUs, ") + format_size(static_memory(p)) + ")";
+             (p.vcpus == 1 ? " vCPU, " : " vCPUs, ") +
+             (p.split ? std::to_string(p.split->vcpus.size()) + " on the secondary, " : "") +
+             format_size(static_memory(p)) + ")";
   }
   for (const MemoryPoolConfig& p : c.pools) used += p.size;
   for (const SharedRegionConfig& s : c.shared) used += s.size;

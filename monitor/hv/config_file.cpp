@@ -346,6 +346,36 @@ void read_boot(Reader& r, const toml::table& t, const std::string& part, Partiti
   }
 }
 
+// [partition.secondary]: the vCPUs of a partition of the primary that the secondary
+// hypervisor schedules (docs/config.md "A partition on both hypervisors"). The checks across
+// elements (its hypervisor, vcpu_threads, the indices against vcpus) are config_check's.
+void read_split(Reader& r, const toml::table& t, const std::string& where, PartitionConfig* p) {
+  const std::string swhere = "the [partition.secondary] of " + where;
+  r.check_keys(t, {"hypervisor", "vcpus", "priority"}, swhere);
+  r.require(t, "vcpus", swhere);
+  SplitConfig s;
+  s.line = line_of(t);
+  for (const char* key : {"hypervisor", "vcpus", "priority"})
+    if (const toml::node* n = t.get(key)) s.lines[key] = line_of(*n);
+  r.str(t, "hypervisor", swhere, &s.hypervisor);
+  uint64_t n;
+  if (r.uint(t, "priority", swhere, 0, 255, &n)) s.priority = unsigned(n);
+  if (const toml::node* vn = t.get("vcpus")) {
+    const toml::array* a = vn->as_array();
+    bool ok = a && !a->empty();
+    if (ok)
+      for (const toml::node& e : *a)
+        ok = ok && e.is_integer() && e.as_integer()->get() >= 0 &&
+             e.as_integer()->get() < int64_t(kMaxVcpus);
+    if (!ok)
+      r.error(*vn, "bad 'vcpus' in " + swhere + ": expected a non-empty array of vCPU indices, "
+                   "e.g. [1] (vCPU 0 stays with the primary)");
+    else
+      for (const toml::node& e : *a) s.vcpus.push_back(unsigned(e.as_integer()->get()));
+  }
+  p->split = std::move(s);
+}
+
 void read_partition(Reader& r, const toml::table& t, PartitionConfig* p) {
   p->line = line_of(t);
   r.str(t, "name", "a [[partition]]", &p->name);
@@ -354,7 +384,7 @@ void read_partition(Reader& r, const toml::table& t, PartitionConfig* p) {
   r.check_keys(t, {"name", "hypervisor", "vcpus", "memory", "disk", "serial", "debugcon", "irq",
                    "boot", "priority", "priority_range", "time_slice", "exit_on_poweroff",
                    "timeout", "insn_limit", "jit", "jit_threshold", "on_triple_fault", "gdb",
-                   "screen_dump", "vcpu_threads"},
+                   "screen_dump", "vcpu_threads", "secondary"},
                where);
   r.require(t, "name", "this [[partition]]");
   auto note_line = [&](std::string_view key) {
@@ -470,6 +500,7 @@ void read_partition(Reader& r, const toml::table& t, PartitionConfig* p) {
     else if (v == "single") m.smp_threads = false;
     else r.error(*t.get("vcpu_threads"), "bad vcpu_threads '" + v + "' in " + where + ": expected single or multi");
   }
+  if (const toml::table* st = r.table(t, "secondary", where)) read_split(r, *st, where, p);
   note_line("gdb");
   if (r.str(t, "gdb", where, &v)) {
     const size_t colon = v.rfind(':');

@@ -76,8 +76,11 @@ std::string system_stats_text(const std::vector<PartitionCounters>& parts) {
     for (const VcpuCounters& v : p.per_vcpu) {
       std::snprintf(line, sizeof line,
                     "  vcpu %-3u instructions %" PRIu64 ", exits %" PRIu64 ", interrupts %" PRIu64
-                    "\n", v.index, v.instructions, v.exits, v.interrupts);
+                    "", v.index, v.instructions, v.exits, v.interrupts);
       out += line;
+      if (!v.hypervisor.empty())
+        out += ", on " + v.hypervisor + (v.processor_set.empty() ? "" : " (set " + v.processor_set + ")");
+      out += "\n";
     }
   }
   return out;
@@ -109,7 +112,10 @@ std::string system_stats_json(const std::vector<PartitionCounters>& parts) {
       out += "{\"index\": " + std::to_string(c.index) +
              ", \"instructions\": " + stats_number(double(c.instructions)) +
              ", \"exits\": " + stats_number(double(c.exits)) +
-             ", \"interrupts\": " + stats_number(double(c.interrupts)) + "}";
+             ", \"interrupts\": " + stats_number(double(c.interrupts)) +
+             (c.hypervisor.empty() ? "" : ", \"hypervisor\": " + json_string(c.hypervisor)) +
+             (c.processor_set.empty() ? "" : ", \"processor_set\": " + json_string(c.processor_set)) +
+             "}";
     }
     out += "]";
     if (!p.machine_json.empty()) {

@@ -17,6 +17,10 @@ struct VcpuCounters {
   uint64_t instructions = 0;
   uint64_t exits = 0;       // exits to the monitor (Machine::monitor_exits)
   uint64_t interrupts = 0;  // external interrupts and NMIs delivered
+  // Who schedules it and on which processor set (a partition on both hypervisors runs some
+  // vCPUs on the secondary's set); empty for a system built without hypervisors.
+  std::string hypervisor;
+  std::string processor_set;
 };
 
 struct PartitionCounters {

@@ -68,8 +68,10 @@ static MachineMemory make_memory(const SystemConfig& c) {
 
 // Host threads a partition takes while it runs: its vCPUs with vcpu_threads = "multi"
 // (docs/design.md "SMP partitions on a processor set"), else one.
+// The vCPUs the secondary schedules ([partition.secondary]) take none of the set's threads.
 static unsigned threads_taken(const PartitionConfig& p) {
-  return p.machine.smp_threads && p.vcpus > 1 ? p.vcpus : 1;
+  if (!p.machine.smp_threads || p.vcpus < 2) return 1;
+  return std::max(1u, p.vcpus - (p.split ? unsigned(p.split->vcpus.size()) : 0u));
 }
 
 // The primary's processor set: the threads of the set its hypervisor names, and its slice. A
@@ -196,11 +198,12 @@ void PrimaryHypervisor::build_partition(const PartitionConfig& given, unsigned i
       throw ConfigError{who + ": vcpu_threads = \"multi\" is for partitions of the primary "
                         "hypervisor; the secondary runs a partition on one thread"};
     const auto* set = dynamic_cast<const ProcessorSetScheduler*>(scheduler_.get());
-    if (set && set->threads() < pc.vcpus)
-      throw ConfigError{who + ": vcpu_threads = \"multi\" runs its " + std::to_string(pc.vcpus) +
-                        " vCPUs on " + std::to_string(pc.vcpus) + " threads of processor set '" +
+    if (set && set->threads() < threads_taken(pc))
+      throw ConfigError{who + ": vcpu_threads = \"multi\" runs " + std::to_string(threads_taken(pc)) +
+                        " vCPUs on as many threads of processor set '" +
                         set->set_name() + "', which has " + std::to_string(set->threads())};
   }
+  check_split(pc);
   auto p = std::unique_ptr<Partition>(new Partition(pc, id));
   p->table_.reset(new Stage2Table());
   // Regions: page aligned, inside 4 GiB, not overlapping (its shared maps included); the
@@ -283,7 +286,7 @@ void PrimaryHypervisor::build_partition(const PartitionConfig& given, unsigned i
     mc.view.extra_memory.push_back({m->guest_base, config_.shared[k].size, E820_RESERVED});
   p->machine_ = std::make_unique<Machine>(mc, std::move(mem));
   Partition* self = p.get();
-  if (!on_secondary(*p)) {
+  if (!on_secondary(*p)) {  // (a split partition's CPU 0 is the primary's: its wakes too)
     p->wake_scheduler_ = scheduler_.get();
     p->machine_->set_wake_hook(&PrimaryHypervisor::wake_hook, self);
   }
@@ -337,6 +340,9 @@ Partition& PrimaryHypervisor::partition(const std::string& name) {
 void PrimaryHypervisor::start(const std::string& name) {
   Partition& p = partition(name);
   Scheduler& sched = scheduler_for(p);
+  if (p.config_.split && !secondary_)
+    throw HvError{"partition '" + name + "' has vCPUs on the secondary hypervisor, which is not "
+                  "attached"};
   {
     std::lock_guard lock(mu_);
     if (p.state_ == PartitionState::RUNNING) throw HvError{"partition '" + name + "' is running"};
@@ -597,12 +603,7 @@ PartitionCounters PrimaryHypervisor::counters(Partition& p, bool with_machine_js
     c.stage2_pages = p.table_->mapped_pages();
     c.memory_bytes = uint64_t(c.stage2_pages) * kPage;
     c.stage2_violations = p.mem_->stage2_violations;
-    VcpuCounters v;
-    v.index = 0;
-    v.instructions = m.cpu().icount;
-    v.exits = m.monitor_exits();
-    v.interrupts = m.interrupts_delivered();
-    c.per_vcpu.push_back(v);
+    for (unsigned k = 0; k < p.config_.vcpus; ++k) c.per_vcpu.push_back(vcpu_counters(p, k));
     if (with_machine_json) c.machine_json = m.stats().json();
   });
   for (const VcpuCounters& v : c.per_vcpu) {
@@ -671,8 +672,8 @@ SecondaryPort PrimaryHypervisor::secondary_port() {
     }
   };
   h.machine = [this](const std::string& name) -> Machine* {
-    for (auto& p : partitions_)
-      if (p->name() == name && on_secondary(*p)) return p->machine_.get();
+    for (auto& p : partitions_)  // its own, or one it runs vCPUs of ([partition.secondary])
+      if (p->name() == name && (on_secondary(*p) || p->config_.split)) return p->machine_.get();
     return nullptr;
   };
   h.move_memory = [this](const std::string& from, const std::string& to, uint64_t bytes,
@@ -688,6 +689,52 @@ SecondaryPort PrimaryHypervisor::secondary_port() {
   h.machine_base = memory_.base();
   h.machine_bytes = memory_.bytes();
   return SecondaryPort(std::move(h));
+}
+
+// [partition.secondary] of a partition built in code as check-config checks a file's.
+void PrimaryHypervisor::check_split(const PartitionConfig& pc) const {
+  if (!pc.split) return;
+  const std::string who = "partition '" + pc.name + "'";
+  if (on_secondary_config(pc))
+    throw ConfigError{who + ": only a partition of the primary puts vCPUs on the secondary"};
+  if (!pc.machine.smp_threads)
+    throw ConfigError{who + ": [partition.secondary] needs vcpu_threads = \"multi\""};
+  if (!split_hypervisor(config_, pc))
+    throw ConfigError{who + ": [partition.secondary] names no secondary hypervisor of the system"};
+  std::vector<bool> seen(pc.vcpus, false);
+  for (unsigned v : pc.split->vcpus) {
+    if (v == 0 || v >= pc.vcpus || seen[v])
+      throw ConfigError{who + ": [partition.secondary] names vCPU " + std::to_string(v) +
+                        ": expected each of 1 to " + std::to_string(pc.vcpus - 1) + " at most once"};
+    seen[v] = true;
+  }
+}
+
+bool PrimaryHypervisor::on_secondary_config(const PartitionConfig& pc) const {
+  for (const auto& h : config_.hypervisors)
+    if (h.name == pc.hypervisor) return h.kind == HypervisorKind::SECONDARY;
+  return false;
+}
+
+// On p's CPU thread (or stopped): vCPU k's counters and who schedules it.
+VcpuCounters PrimaryHypervisor::vcpu_counters(Partition& p, unsigned k) {
+  Machine& m = *p.machine_;
+  VcpuCounters v;
+  v.index = k;
+  v.instructions = m.cpu(k).icount;
+  v.exits = m.monitor_exits(k);
+  v.interrupts = m.interrupts_delivered(k);
+  const HypervisorConfig* h = nullptr;
+  if (const HypervisorConfig* s = split_hypervisor(config_, p.config_);
+      s && std::count(p.config_.split->vcpus.begin(), p.config_.split->vcpus.end(), k))
+    h = s;
+  for (const auto& x : config_.hypervisors)
+    if (!h && x.name == p.config_.hypervisor) h = &x;
+  if (h) {
+    v.hypervisor = h->name;
+    v.processor_set = h->processor_set;
+  }
+  return v;
 }
 
 }  // namespace softcpu::hv

@@ -101,6 +101,10 @@ class PrimaryHypervisor {
 
  private:
   void build_partition(const PartitionConfig& pc, unsigned id);
+  // A partition scheduled by both hypervisors ([partition.secondary], docs/config.md).
+  void check_split(const PartitionConfig& pc) const;  // throws ConfigError
+  bool on_secondary_config(const PartitionConfig& pc) const;
+  VcpuCounters vcpu_counters(Partition& p, unsigned k);
   static void wake_hook(void* partition);  // Machine::set_wake_hook
   void map_now(Partition& p, uint32_t guest_page, uint32_t machine_page, uint8_t perms);
   void unmap_now(Partition& p, uint32_t guest_page);

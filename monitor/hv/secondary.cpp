@@ -59,8 +59,8 @@ void adapt_spin_window(uint64_t& window, uint64_t late) {
 class SecondaryHypervisor::Thin final : public HypercallHandler {
  public:
   Thin(SecondaryHypervisor& hv, const PartitionConfig& pc, Machine& m, Stage2View view,
-       std::pair<unsigned, unsigned> range, unsigned initial)
-      : name(pc.name), machine(m), hv_(hv), view_(view), range_(range), initial_(initial) {}
+       std::pair<unsigned, unsigned> range, unsigned initial, unsigned ap = 0)
+      : name(pc.name), machine(m), ap_(ap), hv_(hv), view_(view), range_(range), initial_(initial) {}
 
   void hypercall(Cpu& c) override;
   void poll(Cpu& c) override;
@@ -85,7 +85,19 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
 
   const std::string name;
   Machine& machine;
+  // 0: a partition of ours. Else one vCPU (this index, an application processor) of a
+  // partition of the primary ([partition.secondary]): the pool runs it as an ordinary
+  // one-vCPU partition at its priority, through Machine::run_external_slice; it has no
+  // hypercalls (VMCALL is #UD there), its machine's start and stop are the primary's.
+  const unsigned ap_;
   ThinStats st_;
+  // The worker running it is to give it up (a more urgent partition waits): at the next
+  // block boundary (poll() ends the slice; a vCPU of the primary's is told directly).
+  void ask_yield_locked() {
+    yield_asked_ = true;
+    if (ap_) machine.end_external_slice(ap_);
+    else machine.kick();
+  }
 
   using Lock = std::unique_lock<std::mutex>;
 
@@ -164,7 +176,7 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   // Runnable: it has a vCPU on the CPU or ready, or posted work, and no worker.
   bool runnable_locked() {
     if (!started_ || on_worker_) return false;
-    if (woken_.load(std::memory_order_acquire) || machine.exit_requested()) return true;
+    if (woken_.load(std::memory_order_acquire) || (!ap_ && machine.exit_requested())) return true;
     if (halted_until_ != SteadyTime{} && std::chrono::steady_clock::now() < halted_until_) return false;
     return current_ || best_ready_locked();
   }
@@ -172,7 +184,8 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   // Posted work (a stop, a stage-2 change) comes first for a partition no worker runs (one
   // that runs serves it in its run loop; its woken_ stays set until a worker takes it again).
   int urgency_locked() {
-    if (!on_worker_ && (woken_.load(std::memory_order_relaxed) || machine.exit_requested()))
+    // (A vCPU of the primary's has no posted work of ours: a wake is a kick, at its priority.)
+    if (!ap_ && !on_worker_ && (woken_.load(std::memory_order_relaxed) || machine.exit_requested()))
       return 1000;
     if (current_) return int(current_->tprio);
     const VcpuBlock* v = best_ready_locked();
@@ -669,6 +682,9 @@ SecondaryHypervisor::SecondaryHypervisor(const HypervisorConfig& config, const S
     m->set_hypercall_handler(thins_.back().get());
     m->set_wake_hook(&SecondaryHypervisor::wake_hook, thins_.back().get());
   }
+  for (const PartitionConfig& pc : system.partitions)
+    if (const HypervisorConfig* h = split_hypervisor(system, pc); h && h->name == config.name)
+      add_split_vcpus(pc);
   processors_ = unsigned(std::max<size_t>(thins_.size(), 1));
   for (const auto& set : system.processor_sets)
     if (set.name == config.processor_set) processors_ = std::max(set.threads, 1u);
@@ -691,7 +707,8 @@ SecondaryHypervisor::~SecondaryHypervisor() {
     reqs.swap(requests_);
   }
   for (auto& r : reqs) r.thread.join();
-  for (auto& t : thins_) t->machine.request_exit(0);
+  for (auto& t : thins_)
+    if (!t->ap_) t->machine.request_exit(0);
   {
     std::lock_guard g(threads_mu_);
     for (auto& [id, t] : threads_)
@@ -705,7 +722,55 @@ SecondaryHypervisor::~SecondaryHypervisor() {
     poke_workers();
   }
   for (auto& w : workers) w.join();
-  for (auto& t : thins_) t->machine.set_hypercall_handler(nullptr);
+  for (auto& t : thins_) {
+    if (t->ap_) t->machine.set_external_vcpu(t->ap_, {});  // the machine outlives us
+    else t->machine.set_hypercall_handler(nullptr);
+  }
+}
+
+// [partition.secondary]: each named vCPU of a partition of the primary becomes one of the
+// pool's entries (a Thin with ap_ set), at the split's priority. The machine calls the hooks:
+// start when its run begins (the entry is offered to the pool), wake when the vCPU is kicked,
+// stop when the run ends (waits until no worker runs the vCPU).
+void SecondaryHypervisor::add_split_vcpus(const PartitionConfig& pc) {
+  Machine* m = port_.machine(pc.name);
+  auto view = port_.stage2(pc.name);
+  if (!m || !view)
+    throw ConfigError{"partition '" + pc.name + "': the primary gives the secondary hypervisor "
+                      "no machine for it"};
+  const unsigned prio = pc.split->priority.value_or(config_.priority_range.first);
+  for (unsigned k : pc.split->vcpus) {
+    thins_.push_back(std::make_unique<Thin>(*this, pc, *m, *view, config_.priority_range, prio, k));
+    Thin* t = thins_.back().get();
+    Machine::ExternalVcpu hooks;
+    hooks.start = [this, t] {
+      std::lock_guard lock(mu_);
+      t->reset_locked();
+      t->vcpu_ = {};
+      t->vcpu_.name = t->name;
+      t->vcpu_.slice = [t](SteadyTime) {
+        const Machine::SliceEnd e = t->machine.run_external_slice(t->ap_);
+        return SliceResult{e.kind == Machine::SliceEnd::PREEMPTED ? SliceResult::PREEMPTED
+                           : e.kind == Machine::SliceEnd::IDLE    ? SliceResult::IDLE
+                                                                  : SliceResult::STOPPED,
+                           e.status, e.wake};
+      };
+      t->vcpu_.end = [](int status) { return status; };
+      t->on_stop_ = [](int) {};
+      t->begun_ = true;  // nothing to begin: the primary's CPU 0 thread began the run
+      t->yield_asked_ = false;
+      t->halted_until_ = {};
+      t->started_ = true;
+      offer_locked(t);
+    };
+    hooks.wake = [t] { wake_hook(t); };
+    hooks.stop = [this, t] {
+      std::unique_lock lock(mu_);
+      done_cv_.wait(lock, [t] { return !t->on_worker_; });  // its slice sees the stop
+      t->started_ = false;
+    };
+    m->set_external_vcpu(k, std::move(hooks));
+  }
 }
 
 uint64_t SecondaryHypervisor::now_ns() const {
@@ -715,14 +780,21 @@ uint64_t SecondaryHypervisor::now_ns() const {
 
 bool SecondaryHypervisor::schedules(const std::string& partition) const {
   for (const auto& t : thins_)
-    if (t->name == partition) return true;
+    if (t->name == partition && !t->ap_) return true;
   return false;
 }
 
 ThinStats SecondaryHypervisor::stats(const std::string& partition) {
   std::lock_guard lock(mu_);
   for (const auto& t : thins_)
-    if (t->name == partition) return t->stats_locked();
+    if (t->name == partition && !t->ap_) return t->stats_locked();
+  return {};
+}
+
+ThinStats SecondaryHypervisor::vcpu_stats(const std::string& partition, unsigned vcpu) {
+  std::lock_guard lock(mu_);
+  for (const auto& t : thins_)
+    if (t->name == partition && t->ap_ == vcpu && vcpu) return t->stats_locked();
   return {};
 }
 
@@ -735,7 +807,7 @@ void SecondaryHypervisor::set_console(
 void SecondaryHypervisor::start(unsigned id, SchedulableVcpu vcpu, std::function<void(int)> on_stop) {
   Thin* thin = nullptr;
   for (const auto& t : thins_)
-    if (t->name == vcpu.name) thin = t.get();
+    if (t->name == vcpu.name && !t->ap_) thin = t.get();
   if (thin) {  // the pool runs it
     std::lock_guard lock(mu_);
     thin->reset_locked();
@@ -760,7 +832,7 @@ void SecondaryHypervisor::join(unsigned id) {
   {
     std::unique_lock lock(mu_);
     for (const auto& t : thins_)
-      if (t->id_ == id && (t->started_ || t->on_worker_)) {
+      if (t->id_ == id && !t->ap_ && (t->started_ || t->on_worker_)) {
         Thin* thin = t.get();
         done_cv_.wait(lock, [thin] { return !thin->started_ && !thin->on_worker_; });
         return;
@@ -779,7 +851,7 @@ void SecondaryHypervisor::join(unsigned id) {
 
 void SecondaryHypervisor::wake(unsigned id) {
   for (const auto& t : thins_)
-    if (t->id_ == id) wake_hook(t.get());
+    if (t->id_ == id && !t->ap_) wake_hook(t.get());
 }
 
 // A job or an exit request was posted to a partition's CPU (any thread, maybe under mu_ on
@@ -814,10 +886,7 @@ void SecondaryHypervisor::offer_locked(Thin* t) {
     if (r->on_worker_ && !r->yield_asked_ && r->urgency_locked() < mine &&
         (!victim || r->urgency_locked() < victim->urgency_locked()))
       victim = r.get();
-  if (victim) {
-    victim->yield_asked_ = true;
-    victim->machine.kick();
-  }
+  if (victim) victim->ask_yield_locked();
 }
 
 // A hypercall waits for another thread (the primary's answer, a memory move that may need
@@ -880,7 +949,9 @@ void SecondaryHypervisor::worker_main() {
     // Taken for posted work only (urgency_locked put it first): serve that, then it competes
     // again at its own priority. An exit request runs the slice, which stops at once.
     const bool posted = t->woken_.exchange(false, std::memory_order_acq_rel);
-    const bool guest = (!posted || t->machine.exit_requested()) && t->prepare_locked();
+    const bool guest =
+        t->ap_ || ((!posted || t->machine.exit_requested()) && t->prepare_locked());
+    const auto slice_start = std::chrono::steady_clock::now();
     SliceResult r{SliceResult::PREEMPTED, 0, {}};
     watch_deadlines_locked();  // the partitions left without a worker
     lock.unlock();
@@ -894,6 +965,9 @@ void SecondaryHypervisor::worker_main() {
       r = t->vcpu_.slice(SteadyTime::max());
     }
     lock.lock();
+    ++t->st_.slices;
+    t->st_.cpu_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - slice_start).count();
     t->yield_asked_ = false;
     --running_;
     if (r.kind == SliceResult::IDLE) t->halted_until_ = r.wake;
@@ -908,6 +982,7 @@ void SecondaryHypervisor::worker_main() {
     }
     t->on_worker_ = false;
     t->worker_ = {};
+    if (t->ap_) done_cv_.notify_all();  // the machine's stop hook waits for this
   }
 }
 

@@ -54,6 +54,9 @@ struct ThinStats {
   uint64_t expire_late_ns_sum = 0;
   uint64_t expire_late_ns_max = 0;
   uint64_t expired_by_timer_thread = 0;
+  // The pool: slices its workers ran of it, and their host seconds.
+  uint64_t slices = 0;
+  double cpu_seconds = 0;
 };
 
 class SecondaryHypervisor final : public Scheduler {
@@ -71,6 +74,9 @@ class SecondaryHypervisor final : public Scheduler {
 
   bool schedules(const std::string& partition) const;
   ThinStats stats(const std::string& partition);
+  // A vCPU of a partition of the primary that this hypervisor schedules ([partition.secondary],
+  // docs/design.md "A partition on both hypervisors"): its slices here (zeros if not ours).
+  ThinStats vcpu_stats(const std::string& partition, unsigned vcpu);
   // Where HC_CONSOLE_WRITE goes (default: stdout, unbuffered).
   void set_console(std::function<void(const std::string& partition, std::string_view text)> out);
   // Whether the timer thread runs SCHED_FIFO (the host allowed it).
@@ -90,6 +96,7 @@ class SecondaryHypervisor final : public Scheduler {
 
  private:
   friend class Thin;
+  void add_split_vcpus(const PartitionConfig& pc);
   void timer_main();
   void worker_main();
   Thin* pick_locked();

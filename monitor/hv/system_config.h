@@ -84,6 +84,18 @@ struct IrqRouteConfig {
   unsigned line = 0;
 };
 
+// A partition of the primary scheduled by both hypervisors ([partition.secondary],
+// docs/config.md): these vCPUs (never 0, which services the devices) run on the secondary's
+// processor set under its priority scheduler; the others run on the primary's set. One
+// machine, one stage-2 table; start, stop and reset stay the primary's.
+struct SplitConfig {
+  std::string hypervisor;                  // the secondary ("": the system's only one)
+  std::vector<unsigned> vcpus;             // indices 1..vcpus-1, each once
+  std::optional<unsigned> priority;        // default: the lowest of the secondary's priorities
+  unsigned line = 0;
+  std::map<std::string, unsigned> lines;   // "vcpus", "priority", "hypervisor"
+};
+
 // What a partition boots from: SeaBIOS and its disks, a kernel loaded directly, or a raw ROM.
 enum class BootSource { NONE, DISK, KERNEL, BIOS };
 
@@ -101,6 +113,7 @@ struct PartitionConfig {
   std::optional<std::pair<unsigned, unsigned>> priority_range;  // levels it may use
   std::optional<uint32_t> time_slice_us;   // overrides the hypervisor's slice
   bool exit_on_poweroff = true;            // the system exits when this partition powers off
+  std::optional<SplitConfig> split;        // some vCPUs on the secondary hypervisor
   BootSource boot = BootSource::NONE;
   // The line each option came from, for messages about it: "vcpus", "boot", "serial", "gdb",
   // "priority", "disk.N" (machine.drives[N]), "debugcon.N" (machine.debugcons[N]). A key
@@ -120,5 +133,16 @@ struct SystemConfig {
   std::vector<SharedRegionConfig> shared;
   std::vector<PartitionConfig> partitions;
 };
+
+// The secondary hypervisor that schedules some of `p`'s vCPUs ([partition.secondary]: the one
+// it names, else the system's only secondary), or nullptr.
+inline const HypervisorConfig* split_hypervisor(const SystemConfig& c, const PartitionConfig& p) {
+  if (!p.split) return nullptr;
+  for (const HypervisorConfig& h : c.hypervisors)
+    if (h.kind == HypervisorKind::SECONDARY &&
+        (p.split->hypervisor.empty() || h.name == p.split->hypervisor))
+      return &h;
+  return nullptr;
+}
 
 }  // namespace softcpu::hv

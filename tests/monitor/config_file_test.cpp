@@ -375,6 +375,57 @@ TEST(ConfigFile, VcpuThreads) {
                "thread", line_with(sec, "vcpu_threads"));
 }
 
+// [partition.secondary]: some vCPUs of a partition of the primary on the secondary; each bad
+// split on the line of the key it is about.
+TEST(ConfigFile, PartitionOnBothHypervisors) {
+  const std::string head = std::string(kHead) +
+      "[[processor_set]]\nname = \"rt\"\nthreads = 1\n[[hypervisor]]\nname = \"sec\"\n"
+      "kind = \"secondary\"\nprocessor_set = \"rt\"\nscheduler = \"priority\"\npriorities = [10, 90]\n";
+  auto split = [&](const std::string& extra, const std::string& keys) {
+    return head + part("a", extra, "[partition.secondary]\n" + keys);
+  };
+  SystemConfig c;
+  const std::string ok = split("vcpus = 3\nvcpu_threads = \"multi\"\n", "vcpus = [2, 1]\npriority = 40\n");
+  ASSERT_TRUE(errors_of(ok, &c).empty()) << dump(errors_of(ok));
+  ASSERT_TRUE(c.partitions[0].split.has_value());
+  EXPECT_EQ(c.partitions[0].split->vcpus, (std::vector<unsigned>{2, 1}));
+  EXPECT_EQ(c.partitions[0].split->priority, 40u);
+  EXPECT_EQ(split_hypervisor(c, c.partitions[0])->name, "sec");
+  EXPECT_NE(describe_system(c).find("a (3 vCPUs, 2 on the secondary, 64M)"), std::string::npos)
+      << describe_system(c);
+  // Three vCPUs on a 2-thread set: only vCPU 0 takes one of its threads.
+  const std::string zero = split("vcpus = 2\nvcpu_threads = \"multi\"\n", "vcpus = [0]\n");
+  expect_error(errors_of(zero), "names vCPU 0, which stays with the primary", line_with(zero, "vcpus = [0]"));
+  const std::string big = split("vcpus = 2\nvcpu_threads = \"multi\"\n", "vcpus = [1, 2]\n");
+  expect_error(errors_of(big), "names vCPU 2 but the partition has 2 (0 to 1)", line_with(big, "vcpus = [1, 2]"));
+  const std::string twice = split("vcpus = 3\nvcpu_threads = \"multi\"\n", "vcpus = [1, 1]\n");
+  expect_error(errors_of(twice), "names vCPU 1 twice", line_with(twice, "vcpus = [1, 1]"));
+  const std::string single = split("vcpus = 2\n", "vcpus = [1]\n");
+  expect_error(errors_of(single), "has a [partition.secondary] without vcpu_threads = \"multi\"",
+               line_with(single, "[partition.secondary]"));
+  const std::string prio = split("vcpus = 2\nvcpu_threads = \"multi\"\n", "vcpus = [1]\npriority = 95\n");
+  expect_error(errors_of(prio), "has priority 95, outside hypervisor 'sec''s range 10-90",
+               line_with(prio, "priority = 95"));
+  const std::string hv = split("vcpus = 2\nvcpu_threads = \"multi\"\n", "vcpus = [1]\nhypervisor = \"primary\"\n");
+  expect_error(errors_of(hv), "names hypervisor 'primary', which is not the secondary",
+               line_with(hv, "hypervisor = \"primary\""));
+  const std::string empty = split("vcpus = 2\nvcpu_threads = \"multi\"\n", "vcpus = []\n");
+  expect_error(errors_of(empty), "bad 'vcpus' in the [partition.secondary] of partition 'a'",
+               line_with(empty, "vcpus = []"));
+  const std::string nokey = split("vcpus = 2\nvcpu_threads = \"multi\"\n", "bogus = 1\n");
+  expect_error(errors_of(nokey), "unknown key 'bogus' in the [partition.secondary]", line_with(nokey, "bogus"));
+  const std::string on_sec = split("hypervisor = \"sec\"\npriority = 20\nvcpus = 2\n", "vcpus = [1]\n");
+  expect_error(errors_of(on_sec), "runs on the secondary hypervisor 'sec': only a partition of the "
+               "primary", line_with(on_sec, "[partition.secondary]"));
+  const std::string none = std::string(kHead) +
+      part("a", "vcpus = 2\nvcpu_threads = \"multi\"\n", "[partition.secondary]\nvcpus = [1]\n");
+  expect_error(errors_of(none), "the system has no secondary hypervisor", line_with(none, "[partition.secondary]"));
+  // The primary's share of the vCPUs must fit its set: 4 vCPUs, one on the secondary, 3 > 2.
+  const std::string wide = split("vcpus = 4\nvcpu_threads = \"multi\"\n", "vcpus = [3]\n");
+  expect_error(errors_of(wide), "its 3 vCPUs on the primary need 3 threads of processor set 'host'",
+               line_with(wide, "vcpu_threads"));
+}
+
 TEST(ConfigFile, PrioritiesOutsideTheHypervisorsRange) {
   const std::string text =
       "machine_memory = \"1G\"\n[[processor_set]]\nname = \"s\"\n"
@@ -441,6 +492,21 @@ TEST(ConfigFile, SharedExampleParses) {
   EXPECT_EQ(describe_system(c),
             "2 partitions: a (1 vCPU, 2M), b (1 vCPU, 2M); 2 hypervisors on 2 processor sets; "
             "4164K of 16M machine memory used; 1 shared region");
+}
+
+// The last example of docs/config.md: a partition on both hypervisors.
+TEST(ConfigFile, BothHypervisorsExampleParses) {
+  const std::string text = doc_example(3);
+  ASSERT_FALSE(text.empty()) << "no fourth ```toml block in docs/config.md";
+  SystemConfig c;
+  const auto errors = errors_of(text, &c);
+  ASSERT_TRUE(errors.empty()) << dump(errors);
+  ASSERT_EQ(c.partitions.size(), 1u);
+  ASSERT_TRUE(c.partitions[0].split.has_value());
+  EXPECT_EQ(c.partitions[0].split->vcpus, std::vector<unsigned>{1});
+  EXPECT_EQ(describe_system(c),
+            "1 partition: both (2 vCPUs, 1 on the secondary, 4M); 2 hypervisors on 2 processor "
+            "sets; 4M of 64M machine memory used");
 }
 
 // [[shared]] regions: read into SystemConfig::shared; each mistake on its own line.

@@ -14,3 +14,13 @@ def check(name, ok, detail=""):
     if not ok:
         failures += 1
     return ok
+
+
+def toml_block(markdown_path, n):
+    """The n-th (1-based) ```toml block of a Markdown file (docs/config.md's examples); prints
+    a FAIL line and exits when it has fewer."""
+    blocks = open(markdown_path).read().split("```toml\n")
+    if len(blocks) <= n:
+        print(f"FAIL {markdown_path} has no ```toml block number {n}", flush=True)
+        sys.exit(1)
+    return blocks[n].split("```")[0]

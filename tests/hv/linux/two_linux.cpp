@@ -9,7 +9,9 @@
 // usage: hv_two_linux VMLINUZ INITRD OUTDIR [PARTITIONS (default 2)] [DISK]
 // With HV_SET_THREADS=N in the environment the partitions share the primary's processor set of
 // N host threads (round-robin slices of HV_SLICE_US, default 10 ms); without it each has a
-// thread of its own.
+// thread of its own. With HV_SECONDARY_VCPUS=K too (a vCPU index, with HV_VCPU_THREADS=multi)
+// vCPU K of each partition runs on the secondary hypervisor "rt" (a one-thread set "rtset", at
+// priority 10: docs/config.md "[partition.secondary]"); the run fails unless it ran there.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -18,7 +20,9 @@
 #include <string>
 
 #include "monitor/hv/primary.h"
+#include "monitor/hv/secondary.h"
 #include "monitor/machine.h"
+#include "tests/hv/hv_config_util.h"
 
 using namespace softcpu;
 using namespace softcpu::hv;
@@ -72,12 +76,33 @@ int main(int argc, char** argv) {
     s.hypervisors.push_back(h);
     for (auto& p : s.partitions) p.hypervisor = "primary";
   }
+  const char* split_env = std::getenv("HV_SECONDARY_VCPUS");
+  const unsigned split_vcpu = split_env ? unsigned(std::atoi(split_env)) : 0;
+  if (split_vcpu) {
+    s.processor_sets.push_back({"rtset", 1, 0});
+    s.hypervisors.push_back(test::secondary_rt("rtset"));
+    for (auto& p : s.partitions) p.split = test::split_vcpu(split_vcpu, 10);
+  }
   int status;
   const auto t0 = std::chrono::steady_clock::now();
   try {
     PrimaryHypervisor hv(s);
+    if (split_vcpu)
+      hv.attach_secondary(std::make_unique<SecondaryHypervisor>(s.hypervisors.back(), s,
+                                                                hv.secondary_port()));
     status = hv.run();
     std::fprintf(stderr, "%s", hv.info_partitions().c_str());
+    if (split_vcpu) {  // where each vCPU ran: the split one on the secondary's set
+      const auto parts = hv.all_counters();
+      std::fprintf(stderr, "%s", system_stats_text(parts).c_str());
+      for (const PartitionCounters& c : parts)
+        if (c.per_vcpu.size() <= split_vcpu || c.per_vcpu[split_vcpu].hypervisor != "rt" ||
+            c.per_vcpu[split_vcpu].instructions == 0) {
+          std::fprintf(stderr, "hv_two_linux: %s's vCPU %u did not run on the secondary\n",
+                       c.name.c_str(), split_vcpu);
+          return 1;
+        }
+    }
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "hv_two_linux: %s\n", e.message.c_str());
     return 2;

@@ -18,12 +18,7 @@ from checklist import check
 
 SOFTCPU, CONFIG_MD, ROM_DIR = sys.argv[1], sys.argv[2], os.path.abspath(sys.argv[3])
 
-doc = open(CONFIG_MD).read()
-blocks = doc.split("```toml\n")
-if len(blocks) < 4:
-    print("FAIL docs/config.md has no third ```toml block")
-    sys.exit(1)
-system = blocks[3].split("```")[0]
+system = checklist.toml_block(CONFIG_MD, 3)
 
 with tempfile.TemporaryDirectory() as d:
     for role in ("a", "b"):
