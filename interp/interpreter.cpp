@@ -142,20 +142,25 @@ __attribute__((noinline)) static bool page2_maps(Cpu& c, uint32_t lin, uint32_t 
          phys2 / PAGE_SIZE == page2;
 }
 
-DecodedBlock* Interpreter::find_block() {
+// The linear jump cache inline (a hit is a dozen instructions); the rest out of line, so the
+// hit does not pay for the miss path's saved registers.
+inline DecodedBlock* Interpreter::lookup(uint32_t lin) {
   Cpu& c = cpu_;
-  const uint32_t lin = c.seg[CS].base + c.eip;
   // Entries only supervisor accesses may use go before code runs at CPL 3. Every change of
   // CPL passes here: chain links join blocks of one mode only (link()).
   if (SOFTCPU_UNLIKELY(c.tlb.nsup != 0) && c.cpl == 3) tlb_drop_supervisor(c);
   LinearJump& lj = linear_[linear_index(lin)];
-  const uint64_t generation = cache_.generation();
-  if (lj.lin == lin && lj.mode == c.mode_key && lj.generation == generation) {
+  if (lj.lin == lin && lj.mode == c.mode_key && lj.generation == cache_.generation()) {
     CacheCounters& k = cache_.counters();
     ++k.lookups;
     ++k.jump_cache_hits;
     return lj.block;
   }
+  return lookup_slow(lin, lj);
+}
+
+__attribute__((noinline)) DecodedBlock* Interpreter::lookup_slow(uint32_t lin, LinearJump& lj) {
+  Cpu& c = cpu_;
   const uint32_t phys =
       SOFTCPU_LIKELY(!(c.cr0 & CR0_PG)) ? a20_mask(c, lin) : fetch_phys_paged(c, lin);
   DecodedBlock* b = static_cast<DecodedBlock*>(cache_.lookup(phys, c.mode_key));
@@ -170,6 +175,8 @@ DecodedBlock* Interpreter::find_block() {
   lj = LinearJump{lin, c.mode_key, cache_.generation(), b};
   return b;
 }
+
+DecodedBlock* Interpreter::find_block() { return lookup(cpu_.seg[CS].base + cpu_.eip); }
 
 void Interpreter::set_native_tier(NativeTier* tier) {
   native_ = tier;
@@ -341,7 +348,7 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
         cache_.collect_garbage();  // no block pointer is held across this point
         if constexpr (Jit) native_->poll();
         else if (Slow && native_) native_->poll();
-        b = find_block();
+        b = lookup(lin);
         if (prev) link(prev, b, lin, cache_.generation());
       }
       prev = nullptr;

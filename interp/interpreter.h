@@ -68,6 +68,11 @@ class Interpreter {
 
  private:
   DecodedBlock* build_block(uint32_t phys);
+  struct LinearJump;
+  // find_block at linear EIP `lin`: the linear jump cache, then lookup_slow (the fetch TLB,
+  // the cache's lookup by physical address, decoding), which refills `lj`.
+  DecodedBlock* lookup(uint32_t lin);
+  DecodedBlock* lookup_slow(uint32_t lin, LinearJump& lj);
   // Slow: trace, single step or an exact budget (EIP kept current). Jit: a tier 1 is set
   // (hot blocks go to it, compiled code runs); without one the fast path skips that work.
   template <bool Slow, bool Jit>
