@@ -338,9 +338,8 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
     uint32_t entry_eip = c.eip;
     try {
       const uint32_t lin = c.seg[CS].base + c.eip;
-      b = prev && !chain_missed
-                            ? chained_successor(prev, lin, c.mode_key, cache_.generation())
-                            : nullptr;
+      b = prev && !chain_missed ? chained_successor(prev, lin, c.mode_key, cache_.generation())
+                                : nullptr;
       chain_missed = false;
       if (b) {
         ++cache_.counters().chained;
