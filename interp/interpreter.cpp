@@ -18,7 +18,8 @@
 
 namespace softcpu {
 
-Interpreter::Interpreter(Cpu& cpu, BlockCache& cache) : cpu_(cpu), cache_(cache) {}
+Interpreter::Interpreter(Cpu& cpu, BlockCache& cache)
+    : cpu_(cpu), cache_(cache), linear_(new LinearJump[LINEAR_JUMPS]) {}
 
 // The bytes of an instruction fetch, as decoding sees them. A partition's page whose stage-2
 // mapping lacks X reads all ones, like unassigned memory (the guest typically gets #UD), and
@@ -126,10 +127,8 @@ DecodedBlock* Interpreter::build_block(uint32_t phys) {
 
 // Physical address of the fetch at `lin` with paging on: the fetch TLB, or a walk that may
 // raise #PF (EIP is still the instruction's: the run loop's catch leaves it alone).
+// find_block has dropped the supervisor-only entries if the fetch is at CPL 3.
 __attribute__((noinline)) static uint32_t fetch_phys_paged(Cpu& c, uint32_t lin) {
-  // Entries only supervisor accesses may use go before code runs at CPL 3. Every change of
-  // CPL passes here: chain links join blocks of one mode only (link()).
-  if (SOFTCPU_UNLIKELY(c.tlb.nsup != 0) && c.cpl == 3) tlb_drop_supervisor(c);
   const SoftTlbEntry& e = c.tlb.fetch[(lin >> 12) % TLB_SIZE];
   if (tlb_hit(e, lin, 1)) return e.phys | (lin & 0xFFF);
   return tlb_fill(c, lin, ACCESS_FETCH);
@@ -143,18 +142,41 @@ __attribute__((noinline)) static bool page2_maps(Cpu& c, uint32_t lin, uint32_t 
          phys2 / PAGE_SIZE == page2;
 }
 
-DecodedBlock* Interpreter::find_block() {
+// The linear jump cache inline (a hit is a dozen instructions); the rest out of line, so the
+// hit does not pay for the miss path's saved registers.
+inline DecodedBlock* Interpreter::lookup(uint32_t lin) {
   Cpu& c = cpu_;
-  const uint32_t lin = c.seg[CS].base + c.eip;
+  // Entries only supervisor accesses may use go before code runs at CPL 3. Every change of
+  // CPL passes here: chain links join blocks of one mode only (link()).
+  if (SOFTCPU_UNLIKELY(c.tlb.nsup != 0) && c.cpl == 3) tlb_drop_supervisor(c);
+  LinearJump& lj = linear_[linear_index(lin)];
+  if (lj.lin == lin && lj.mode == c.mode_key && lj.generation == cache_.generation()) {
+    CacheCounters& k = cache_.counters();
+    ++k.lookups;
+    ++k.jump_cache_hits;
+    return lj.block;
+  }
+  return lookup_slow(lin, lj);
+}
+
+__attribute__((noinline)) DecodedBlock* Interpreter::lookup_slow(uint32_t lin, LinearJump& lj) {
+  Cpu& c = cpu_;
   const uint32_t phys =
       SOFTCPU_LIKELY(!(c.cr0 & CR0_PG)) ? a20_mask(c, lin) : fetch_phys_paged(c, lin);
   DecodedBlock* b = static_cast<DecodedBlock*>(cache_.lookup(phys, c.mode_key));
   if (SOFTCPU_LIKELY(b != nullptr)) {
-    if (b->page2 == NO_PAGE || page2_maps(c, lin, b->page2)) return b;
-    cache_.invalidate(b->phys, 1);
+    if (b->page2 != NO_PAGE && !page2_maps(c, lin, b->page2)) {
+      cache_.invalidate(b->phys, 1);
+      b = nullptr;
+    }
   }
-  return build_block(phys);
+  if (!b) b = build_block(phys);
+  // Recorded in the generation as it is now: decoding may have retired blocks (eviction).
+  lj = LinearJump{lin, c.mode_key, cache_.generation(), b};
+  return b;
 }
+
+DecodedBlock* Interpreter::find_block() { return lookup(cpu_.seg[CS].base + cpu_.eip); }
 
 void Interpreter::set_native_tier(NativeTier* tier) {
   native_ = tier;
@@ -215,15 +237,24 @@ bool Interpreter::handle_fault(uint8_t v, bool has_error, uint32_t error) {
   return true;
 }
 
-// Follow a chain link from `from` to the block at the current CS:EIP, if one is valid.
-static inline DecodedBlock* chained_successor(const DecodedBlock* from, const Cpu& c,
-                                              uint32_t lin, uint64_t generation) {
-  if (from->chain_generation != generation) return nullptr;
-  for (unsigned k = 0; k < 2; ++k) {
-    DecodedBlock* next = from->chain[k];
-    if (next && from->chain_lin[k] == lin && next->mode == c.mode_key) return next;
-  }
+// Follow a chain link from `from` to the block at linear EIP `lin` in mode `mode`, if one is
+// valid. Links join blocks of one mode only (link()), so `from`'s mode stands for the
+// successor's. A slot whose block is null never leads anywhere, and slot 1 is filled only
+// after slot 0, so no null test is needed: an empty slot 0 is a miss either way.
+static inline DecodedBlock* chained_successor(const DecodedBlock* from, uint32_t lin,
+                                              uint32_t mode, uint64_t generation) {
+  if (from->chain_generation != generation || from->mode != mode) return nullptr;
+  if (from->chain_lin[0] == lin) return from->chain[0];
+  if (from->chain_lin[1] == lin) return from->chain[1];
   return nullptr;
+}
+
+// The record the fast path's loop stopped at (or that faulted), `off` bytes before the end of
+// b's records. From the block, not from the loop's own pointers: GCC would otherwise keep the
+// record's address (or the block's first record) alive across the loop's call in a
+// callee-saved register, an instruction more per guest instruction or a spill per block.
+static inline const Insn* stopped_at(const DecodedBlock& b, intptr_t off) {
+  return b.insns.data() + b.insns.size() + off / intptr_t(sizeof(Insn));
 }
 
 // Out of line: it runs only after find_block, and inlined it costs the chained path a register.
@@ -265,7 +296,7 @@ static inline bool retire_block(Cpu& c, InterpCounters& k, uint64_t done) {
 // Slow = trace or single step: EIP is kept current before every instruction. The fast path
 // sets EIP only before a block's last instruction: only block-ending handlers read it
 // (insn.h), and a fault or stop in the middle recomputes it from the instruction lengths.
-template <bool Slow>
+template <bool Slow, bool Jit>
 ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
   Cpu& c = cpu_;
   // Deliveries (and single steps) count as stalls: more than `budget` of them end the run
@@ -276,6 +307,7 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
   c.exit_reason = EXIT_NONE;
   c.stop = 0;  // the fast path clears it only where it may have been set
   DecodedBlock* prev = nullptr;  // the block that just ran to its end, for chaining
+  bool chain_missed = false;     // ... and its links were already looked at, in vain
   while (c.icount < end) {
     // One load and a branch per block on the fast path (interp/events.h).
     if (SOFTCPU_UNLIKELY(c.events) && !(Slow && in_step_)) {
@@ -296,23 +328,33 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
       }
     }
     const Insn* first = nullptr;
-    const Insn* i = nullptr;  // the running instruction, for fault recovery
+    const Insn* i = nullptr;  // the running instruction, for fault recovery (Slow)
+    // The fast path walks block `b` by a negative byte offset from its end (`last + off`),
+    // so its loop needs no compare of its own: the `add` that steps to the next record sets
+    // the flags that end it. `off` is 0 outside a block (fault recovery).
+    DecodedBlock* b = nullptr;
+    intptr_t off = 0;
     bool eip_is_next = false;  // c.eip holds the address after *i
-    const uint32_t entry_eip = c.eip;
+    uint32_t entry_eip = c.eip;
     try {
       const uint32_t lin = c.seg[CS].base + c.eip;
-      DecodedBlock* b = prev ? chained_successor(prev, c, lin, cache_.generation()) : nullptr;
+      b = prev && !chain_missed ? chained_successor(prev, lin, c.mode_key, cache_.generation())
+                                : nullptr;
+      chain_missed = false;
       if (b) {
         ++cache_.counters().chained;
       } else {
         cache_.collect_garbage();  // no block pointer is held across this point
-        if (native_) native_->poll();
-        b = find_block();
+        if constexpr (Jit) native_->poll();
+        else if (Slow && native_) native_->poll();
+        b = lookup(lin);
         if (prev) link(prev, b, lin, cache_.generation());
       }
       prev = nullptr;
-      if constexpr (!Slow) {
-        if (SOFTCPU_UNLIKELY(++b->executions >= hot_threshold_)) {
+      // Counted for LRU and --profile; the tier-1 threshold is looked at only with a tier 1.
+      ++b->executions;
+      if constexpr (Jit) {
+        if (SOFTCPU_UNLIKELY(b->executions >= hot_threshold_)) {
           // Compiled code, or hot now (a synchronous tier installs it before returning).
           if (b->executions == hot_threshold_) native_->hot(*b);
           if (b->native && b->native_lin == lin && b->native_eip == c.eip) {
@@ -333,16 +375,14 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
           }
         }
         pending_link_ = nullptr;
-      } else {
-        ++b->executions;
       }
-      first = b->insns.data();
       if constexpr (Slow) {
+        first = b->insns.data();
         c.stop = 0;
         const size_t n = b->insns.size();
         eip_is_next = true;
         // Never past the budget: run_exact() stops at exactly `end` (deterministic runs).
-        const Insn* const last =
+        const Insn* const stop_at =
             first + std::min<uint64_t>(std::min<size_t>(n, max_insns), end - c.icount);
         for (i = first;;) {
           if (trace_) trace_(trace_ctx_, c, *i, c.eip);
@@ -354,7 +394,7 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
             ++i;
             break;
           }
-          if (++i == last) {
+          if (++i == stop_at) {
             if (i == first + n) prev = b;
             break;
           }
@@ -363,36 +403,65 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
         i = nullptr;
         if (retire_block(c, counters_, done)) return ExitReason(c.exit_reason);
       } else {
-        // EIP is set once, to the block's end, before its first instruction: only its last
-        // instruction (a branch, a trap) reads it, and a stop or a fault in the middle
-        // recomputes it from the instruction lengths. c.stop is 0 here (cleared wherever
-        // it may have been set: after a stop, a fault, a native run, a boundary).
-        const Insn* const last = first + b->insns.size();
-        c.eip = entry_eip + b->bytes;
-        i = first;
-        do {
-          i->fn(c, *i);
-          if (SOFTCPU_UNLIKELY(c.stop)) break;
-        } while (++i != last);
-        if (SOFTCPU_LIKELY(i == last)) {  // ran to its end
-          const uint64_t done = uint64_t(last - first);
-          i = nullptr;
-          prev = b;
+        // Blocks run here one after another for as long as chain links lead on, with no more
+        // per block than the checks that must be made between blocks: the budget, Cpu::events,
+        // the link. Anything else (a lookup, compiled code, a stop) goes back to the loop above.
+        for (;;) {
+          // EIP is set once, to the block's end, before its first instruction: only its last
+          // instruction (a branch, a trap) reads it, and a stop or a fault in the middle
+          // recomputes it from the instruction lengths. c.stop is 0 here (cleared wherever
+          // it may have been set: after a stop, a fault, a native run, a boundary).
+          const Insn* const begin = b->insns.data();
+          const Insn* const last = begin + b->insns.size();
+          off = reinterpret_cast<const char*>(begin) - reinterpret_cast<const char*>(last);
+          c.eip = entry_eip + b->bytes;
+          do {
+            const Insn* in =
+                reinterpret_cast<const Insn*>(reinterpret_cast<const char*>(last) + off);
+            in->fn(c, *in);
+            if (SOFTCPU_UNLIKELY(c.stop)) break;
+          } while ((off += intptr_t(sizeof(Insn))) != 0);
+          if (SOFTCPU_UNLIKELY(off != 0)) {  // stopped
+            i = stopped_at(*b, off);
+            first = b->insns.data();
+            off = 0;
+            c.stop = 0;
+            if (i + 1 != last) {  // stopped early (self-modifying code, a data watch)
+              c.eip = eip_after(first, i, entry_eip);
+            } else if (c.eip == entry_eip + b->bytes - i->len) {  // stopped on itself
+              charge_resume(end, c.icount);
+            }
+            const uint64_t done = uint64_t(i + 1 - first);
+            i = nullptr;
+            if (retire_block(c, counters_, done)) return ExitReason(c.exit_reason);
+            break;
+          }
+          const uint64_t done = uint64_t(last - b->insns.data());  // ran to its end
           c.icount += done;
           counters_.insns_interpreted += done;
-        } else {
-          c.stop = 0;
-          if (i + 1 != last) {  // stopped early (self-modifying code, a data watch)
-            c.eip = eip_after(first, i, entry_eip);
-          } else if (c.eip == entry_eip + b->bytes - i->len) {  // stopped on itself
-            charge_resume(end, c.icount);
+          prev = b;
+          if (SOFTCPU_UNLIKELY(c.icount >= end) || SOFTCPU_UNLIKELY(c.events)) break;
+          entry_eip = c.eip;
+          DecodedBlock* const next = chained_successor(b, c.seg[CS].base + entry_eip,
+                                                       c.mode_key, cache_.generation());
+          if (!next) {
+            chain_missed = true;
+            break;
           }
-          const uint64_t done = uint64_t(i + 1 - first);
-          i = nullptr;
-          if (retire_block(c, counters_, done)) return ExitReason(c.exit_reason);
+          // A block that may have compiled code, or become hot, goes the long way (it
+          // follows the link again there).
+          if (Jit && SOFTCPU_UNLIKELY(next->executions + 1 >= hot_threshold_)) break;
+          ++cache_.counters().chained;
+          ++next->executions;
+          prev = nullptr;
+          b = next;
         }
       }
     } catch (const GuestFault& f) {
+      if (!Slow && off != 0) {
+        i = stopped_at(*b, off);
+        first = b->insns.data();
+      }
       prev = nullptr;
       c.stop = 0;
       c.db_trap = 0;  // the instruction did not complete: its data breakpoint hits are void
@@ -506,7 +575,7 @@ ExitReason Interpreter::step_checked() {
   if (flags0 & TF) c.db_trap |= DR6_BS;
   c.int_delivered = 0;
   in_step_ = true;
-  const ExitReason r = run_impl<true>(1, 1);
+  const ExitReason r = run_impl<true, false>(1, 1);
   in_step_ = false;
   c.events = 1;  // look at the next boundary again
   if (r != EXIT_BUDGET) return r;  // a trapped instruction: execute_trapped reports db_trap
@@ -531,18 +600,19 @@ void Interpreter::begin_run() {
 
 ExitReason Interpreter::run(uint64_t budget) {
   begin_run();
-  if (trace_) return run_impl<true>(budget, MAX_BLOCK_INSNS);
-  return run_impl<false>(budget, MAX_BLOCK_INSNS);
+  if (trace_) return run_impl<true, false>(budget, MAX_BLOCK_INSNS);
+  if (native_) return run_impl<false, true>(budget, MAX_BLOCK_INSNS);
+  return run_impl<false, false>(budget, MAX_BLOCK_INSNS);
 }
 
 ExitReason Interpreter::run_exact(uint64_t budget) {
   begin_run();
-  return run_impl<true>(budget, MAX_BLOCK_INSNS);
+  return run_impl<true, false>(budget, MAX_BLOCK_INSNS);
 }
 
 ExitReason Interpreter::step() {
   begin_run();
-  return run_impl<true>(1, 1);
+  return run_impl<true, false>(1, 1);
 }
 
 }  // namespace softcpu

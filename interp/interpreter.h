@@ -2,6 +2,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <memory>
 
 #include "interp/block.h"
 #include "interp/cpu.h"
@@ -67,7 +68,14 @@ class Interpreter {
 
  private:
   DecodedBlock* build_block(uint32_t phys);
-  template <bool Slow>
+  struct LinearJump;
+  // find_block at linear EIP `lin`: the linear jump cache, then lookup_slow (the fetch TLB,
+  // the cache's lookup by physical address, decoding), which refills `lj`.
+  DecodedBlock* lookup(uint32_t lin);
+  DecodedBlock* lookup_slow(uint32_t lin, LinearJump& lj);
+  // Slow: trace, single step or an exact budget (EIP kept current). Jit: a tier 1 is set
+  // (hot blocks go to it, compiled code runs); without one the fast path skips that work.
+  template <bool Slow, bool Jit>
   ExitReason run_impl(uint64_t budget, unsigned max_insns);
   bool handle_fault(uint8_t v, bool has_error, uint32_t error);
   // Run compiled code entered at `b`; false when run() must return (c.exit_reason says why).
@@ -80,8 +88,23 @@ class Interpreter {
   ExitReason step_checked();
   void begin_run();
 
+  // In front of the cache's lookup by physical address (QEMU's tb_jmp_cache is keyed by
+  // virtual PC the same way): the block last found at a linear EIP and mode, valid while the
+  // cache generation it was found in lasts. The generation moves whenever a block retires
+  // or the linear->physical view changes (TLB flush, INVLPG, A20, a switch of CPU), exactly
+  // as for chain links, so a hit needs neither the fetch TLB nor a page2 check.
+  struct LinearJump {
+    uint32_t lin = 0;
+    uint32_t mode = ~0u;  // no mode key is all ones: an empty entry never hits
+    uint64_t generation = 0;
+    DecodedBlock* block = nullptr;
+  };
+  static constexpr unsigned LINEAR_JUMPS = 4096;
+  static unsigned linear_index(uint32_t lin) { return (lin ^ (lin >> 12)) % LINEAR_JUMPS; }
+
   Cpu& cpu_;
   BlockCache& cache_;
+  std::unique_ptr<LinearJump[]> linear_;
   InsnDecoder decoder_;
   InterpCounters counters_;
   NativeTier* native_ = nullptr;
