@@ -176,6 +176,17 @@ __attribute__((noinline)) DecodedBlock* Interpreter::lookup_slow(uint32_t lin, L
   return b;
 }
 
+// Blocks are cached by physical address and mode, so a block decoded where CS's limit was
+// larger can be reached where it is smaller, and would run instructions beyond the limit
+// (found by fuzz_insn: real mode, CS = 0, code running on at 0x10000). Retire it and decode
+// again under this limit: build_block ends the block before the limit, or raises #GP(0) when
+// EIP is already past it (SDM vol.3 6.15). Only code running across a limit gets here.
+__attribute__((noinline)) DecodedBlock* Interpreter::refit_to_cs_limit(DecodedBlock& b) {
+  const uint32_t phys = b.phys;
+  cache_.invalidate(phys, 1);
+  return build_block(phys);
+}
+
 DecodedBlock* Interpreter::find_block() { return lookup(cpu_.seg[CS].base + cpu_.eip); }
 
 void Interpreter::set_native_tier(NativeTier* tier) {
@@ -351,6 +362,9 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
         if (prev) link(prev, b, lin, cache_.generation());
       }
       prev = nullptr;
+      // A block decoded under a larger CS limit (the same code through another CS, or before a
+      // CS load) may run past this one: decode it again under this limit (refit_to_cs_limit).
+      if (SOFTCPU_UNLIKELY(entry_eip + b->bytes - 1 > c.seg[CS].limit)) b = refit_to_cs_limit(*b);
       // Counted for LRU and --profile; the tier-1 threshold is looked at only with a tier 1.
       ++b->executions;
       if constexpr (Jit) {
@@ -448,6 +462,8 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
             chain_missed = true;
             break;
           }
+          // Past the CS limit: the loop above follows the link again and refits the block.
+          if (SOFTCPU_UNLIKELY(entry_eip + next->bytes - 1 > c.seg[CS].limit)) break;
           // A block that may have compiled code, or become hot, goes the long way (it
           // follows the link again there).
           if (Jit && SOFTCPU_UNLIKELY(next->executions + 1 >= hot_threshold_)) break;

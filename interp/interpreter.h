@@ -68,6 +68,7 @@ class Interpreter {
 
  private:
   DecodedBlock* build_block(uint32_t phys);
+  DecodedBlock* refit_to_cs_limit(DecodedBlock& b);  // b runs past CS's limit: decode again
   struct LinearJump;
   // find_block at linear EIP `lin`: the linear jump cache, then lookup_slow (the fetch TLB,
   // the cache's lookup by physical address, decoding), which refills `lj`.
