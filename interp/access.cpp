@@ -79,8 +79,16 @@ void note_code_lines(Cpu& c, uint32_t page) {
 
 void drop_code(Cpu& c, uint32_t phys, uint32_t len) {
   if (len == 0 || !c.cache) return;
+  if (uint64_t(phys) + len > (1ull << 32)) {
+    // The range wraps at 4 GiB, as the write did (a PRD entry at the top of the address space;
+    // PhysicalMemory::write_bytes wraps the same way): the bytes past 4 GiB are at 0. Without
+    // the split the page index ran past the code-line table (fuzz_platform, ASan).
+    const uint32_t below = uint32_t((1ull << 32) - phys);
+    drop_code(c, 0, len - below);
+    len = below;
+  }
   PhysicalMemory& m = *c.mem;
-  const uint64_t end = uint64_t(phys) + len;  // exclusive; may be 4 GiB
+  const uint64_t end = uint64_t(phys) + len;  // exclusive; at most 4 GiB
   for (uint64_t page = phys / PAGE_SIZE; page * PAGE_SIZE < end; ++page) {
     if (!m.has_code(uint32_t(page))) continue;
     const uint64_t lo = std::max<uint64_t>(phys, page * PAGE_SIZE);

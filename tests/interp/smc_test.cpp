@@ -51,6 +51,20 @@ TEST(SelfModifyingCode, DropCodeAfterAnOutsideWrite) {
   drop_code(h.cpu, 0xFFFFF000u, 0x1000);  // up to the end of the address space: no overflow
 }
 
+// A device write that wraps at 4 GiB (a bus-master PRD entry at the top of the address space)
+// lands at 0 too: drop_code drops the code it covers there, and indexes no page past 4 GiB
+// (fuzz_platform found the out-of-bounds code-line read under ASan;
+// tests/fuzz/regressions/platform/asan-drop-code-wraps-at-4g).
+TEST(SelfModifyingCode, DropCodeOfARangeThatWrapsAt4GiB) {
+  CpuHarness h;
+  h.code({0xB0, 0x01});  // mov al, 1 ; hlt
+  EXPECT_EQ(h.run(), EXIT_HLT);
+  const uint32_t page = CpuHarness::CODE_ADDR / PAGE_SIZE;
+  ASSERT_NE(h.cpu.mem->code_lines(page), 0u);
+  drop_code(h.cpu, 0xFFFFF000u, 0x1000 + CpuHarness::CODE_ADDR + 2);  // to CODE_ADDR + 1
+  EXPECT_EQ(h.cpu.mem->code_lines(page), 0u);
+}
+
 TEST(SelfModifyingCode, WritesNextToCodeDoNotInvalidate) {
   CpuHarness h;
   // mov [CODE_ADDR + 0x100], eax : same page, other 64-byte line than the code.
