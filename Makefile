@@ -10,6 +10,9 @@ SANITIZE_ubsan := undefined
 # The clang tree of the fuzzers and of CI's sanitizer subset (test-sanitize, fuzz-smoke, below).
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
+# More libFuzzer flags for fuzz-smoke; CI passes a fixed -seed, so its mutation sequence is the
+# one a local run with the same seed went through (docs/hardening.md "In CI").
+FUZZ_FLAGS ?=
 ifeq ($(MODE),debug)
 BUILD ?= build-debug
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Debug -DSOFTCPU_WERROR=ON
@@ -134,7 +137,7 @@ $(FUZZ_BUILD)/build.ninja: | deps
 
 fuzz-smoke: $(FUZZ_BUILD)/build.ninja
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
-	tests/fuzz/fuzz_smoke.py --build $(FUZZ_BUILD) --seconds $(FUZZ_SECONDS)
+	tests/fuzz/fuzz_smoke.py --build $(FUZZ_BUILD) --seconds $(FUZZ_SECONDS) -- $(FUZZ_FLAGS)
 
 clean:
 	rm -rf $(BUILD)
