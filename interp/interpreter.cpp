@@ -181,6 +181,9 @@ __attribute__((noinline)) DecodedBlock* Interpreter::lookup_slow(uint32_t lin, L
 // (found by fuzz_insn: real mode, CS = 0, code running on at 0x10000). Retire it and decode
 // again under this limit: build_block ends the block before the limit, or raises #GP(0) when
 // EIP is already past it (SDM vol.3 6.15). Only code running across a limit gets here.
+static inline bool past_cs_limit(const Cpu& c, uint32_t eip, const DecodedBlock& b) {
+  return eip + b.bytes - 1 > c.seg[CS].limit;
+}
 __attribute__((noinline)) DecodedBlock* Interpreter::refit_to_cs_limit(DecodedBlock& b) {
   const uint32_t phys = b.phys;
   cache_.invalidate(phys, 1);
@@ -364,7 +367,7 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
       prev = nullptr;
       // A block decoded under a larger CS limit (the same code through another CS, or before a
       // CS load) may run past this one: decode it again under this limit (refit_to_cs_limit).
-      if (SOFTCPU_UNLIKELY(entry_eip + b->bytes - 1 > c.seg[CS].limit)) b = refit_to_cs_limit(*b);
+      if (SOFTCPU_UNLIKELY(past_cs_limit(c, entry_eip, *b))) b = refit_to_cs_limit(*b);
       // Counted for LRU and --profile; the tier-1 threshold is looked at only with a tier 1.
       ++b->executions;
       if constexpr (Jit) {
@@ -463,7 +466,7 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
             break;
           }
           // Past the CS limit: the loop above follows the link again and refits the block.
-          if (SOFTCPU_UNLIKELY(entry_eip + next->bytes - 1 > c.seg[CS].limit)) break;
+          if (SOFTCPU_UNLIKELY(past_cs_limit(c, entry_eip, *next))) break;
           // A block that may have compiled code, or become hot, goes the long way (it
           // follows the link again there).
           if (Jit && SOFTCPU_UNLIKELY(next->executions + 1 >= hot_threshold_)) break;
