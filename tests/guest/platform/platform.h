@@ -110,6 +110,26 @@ static inline void pit_wait_periods(unsigned periods) {
   }
 }
 
+/* Waits with IF=1 for `periods` PIT periods (channel 0 polled, IRQ0 may be masked). */
+static inline void idle_periods(unsigned periods) {
+  __asm__ volatile("sti" ::: "memory");
+  pit_wait_periods(periods);
+  __asm__ volatile("cli" ::: "memory");
+}
+/* After an interrupt source was silenced (masked, disabled, its route cut), counts the
+   interrupts that still arrive (`count` is the handler's counter) over `periods` PIT periods.
+   One interrupt may already be latched (the 8259's or the local APIC's IRR) if this vCPU was
+   descheduled between the last handler and the silencing write, as happens on a loaded host:
+   that one is let in first, over two periods. Returns 0xFFFFFFFF if more than one came then. */
+static inline uint32_t interrupts_after_silencing(volatile uint32_t* count, unsigned periods) {
+  uint32_t before = *count;
+  idle_periods(2);
+  if (*count - before > 1) return 0xFFFFFFFFu;
+  before = *count;
+  idle_periods(periods);
+  return *count - before;
+}
+
 /* ---- CMOS / RTC (MC146818A); index bit 7 keeps NMI masked */
 static inline uint8_t cmos_read(uint8_t index) { outb(0x70, 0x80 | index); return inb(0x71); }
 static inline void cmos_write(uint8_t index, uint8_t v) { outb(0x70, 0x80 | index); outb(0x71, v); }
