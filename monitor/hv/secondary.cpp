@@ -31,8 +31,10 @@ void tight_timers() { prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0); }
 // SCHED_FIFO priority 1 for the calling thread, or back to SCHED_OTHER, where the host allows
 // it (sched(7); needs CAP_SYS_NICE or an RLIMIT_RTPRIO); returns whether it took. The timer
 // thread, which only sleeps and kicks, keeps it, so a due timeout reaches a busy partition
-// without waiting behind the host's other threads; a worker takes it only while spinning
-// toward a deadline and drops it before guest code runs: no guest code runs real-time.
+// without waiting behind the host's other threads; a worker has it while spinning toward a
+// deadline, or when the timer thread raises it for a due timeout (boost_locked), and keeps it
+// only up to the woken vCPU's first hypercall or the next poll (at most one run budget of
+// guest code, Thin::drop_rt).
 bool set_realtime(bool on) {
   sched_param sp{};
   sp.sched_priority = on ? 1 : 0;
@@ -72,12 +74,26 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   }
   // Made ready from another thread: preempt its running vCPU, or offer the partition to the
   // pool (a free worker, else the least urgent running partition below it gives its up).
-  void nudge_locked(const VcpuBlock* v) {
+  // `boost` (the timer thread, for a due timeout): the worker that is to switch also goes
+  // SCHED_FIFO (SecondaryHypervisor::boost_locked), so the host runs it at once.
+  void nudge_locked(const VcpuBlock* v, bool boost = false) {
     if (on_worker_) {
-      if (current_ && v->tprio > current_->tprio) machine.kick();
+      if (current_ && v->tprio > current_->tprio) {
+        machine.kick();
+        if (boost) hv_.boost_locked(this);
+      }
     } else {
-      hv_.offer_locked(this);
+      hv_.offer_locked(this, boost);
     }
+  }
+  // The worker holding it leaves SCHED_FIFO, if it runs so (after mu_ is let go: a thread
+  // that drops to SCHED_OTHER may be preempted at once, and must not hold the lock then).
+  void drop_rt(std::unique_lock<std::mutex>& lock) {
+    if (!wk_ || !wk_->rt.load(std::memory_order_acquire)) return;
+    Worker* w = wk_;
+    ++st_.rt_drops;
+    lock.unlock();
+    set_worker_rt(*w, false);
   }
   SecondaryHypervisor& hv() { return hv_; }
   void make_ready_locked(VcpuBlock* v, bool front);
@@ -142,7 +158,6 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   }
   bool read_guest(uint32_t addr, uint32_t len, std::string* out) const;
   void hypercall_locked(Cpu& c, Lock& lock);
-  void idle_wait_locked(Lock& lock, uint64_t until, bool deadline);
   void do_wait(Cpu& c, Lock& lock, bool lock_word);
   void do_wake(Cpu& c);
   void do_request(Cpu& c, Lock& lock);
@@ -171,6 +186,7 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   bool on_worker_ = false;
   bool yield_asked_ = false;
   std::thread::id worker_;   // the worker that holds it (debug checks)
+  Worker* wk_ = nullptr;     // and its record (its SCHED_FIFO state)
   std::atomic<bool> woken_{false};
   SteadyTime halted_until_{};  // an ordinary machine's HLT (SliceResult::IDLE)
   // Runnable: it has a vCPU on the CPU or ready, or posted work, and no worker.
@@ -329,12 +345,18 @@ void SecondaryHypervisor::Thin::poll(Cpu& c) {
   Lock lock(hv_.mu_);
   assert_on_worker();
   if (!hv_.timeouts_.empty()) hv_.expire_due_locked(hv_.now_ns());
+  const VcpuBlock* before = current_;
   maybe_preempt_locked(c, lock);
+  const bool yielding = yield_asked_;
   if (yield_asked_) {  // a more urgent partition waits for a worker: ours ends its slice
     yield_asked_ = false;
     machine.end_slice();
   }
   watch_deadlines_locked();
+  // A worker the timer thread raised switches here to the woken vCPU and keeps SCHED_FIFO
+  // until its first hypercall; any other poll ends it (at most one run budget of guest code).
+  // One that gives its partition up keeps it for the more urgent partition it takes next.
+  if (current_ == before && !yielding) drop_rt(lock);
 }
 
 void SecondaryHypervisor::Thin::set_tprio_locked(VcpuBlock* v) {
@@ -552,6 +574,7 @@ void SecondaryHypervisor::Thin::hypercall(Cpu& c) {
   hypercall_locked(c, lock);
   if (!lock.owns_lock()) lock.lock();
   watch_deadlines_locked();
+  drop_rt(lock);  // the woken vCPU ran up to its first hypercall: back to SCHED_OTHER
 }
 
 // Back to guest code: if a blocked vCPU of ours that would preempt the running one has a
@@ -874,7 +897,7 @@ void SecondaryHypervisor::poke_workers() {
 
 // `t` has something to run and no worker: a free worker takes it; with none free, the least
 // urgent running partition below it ends its slice at its next block boundary.
-void SecondaryHypervisor::offer_locked(Thin* t) {
+void SecondaryHypervisor::offer_locked(Thin* t, bool boost) {
   if (!t->runnable_locked()) return;
   if (idle_workers_ > 0 && running_ < processors_ + blocked_) {
     poke_workers();
@@ -886,7 +909,38 @@ void SecondaryHypervisor::offer_locked(Thin* t) {
     if (r->on_worker_ && !r->yield_asked_ && r->urgency_locked() < mine &&
         (!victim || r->urgency_locked() < victim->urgency_locked()))
       victim = r.get();
-  if (victim) victim->ask_yield_locked();
+  if (victim) {
+    victim->ask_yield_locked();
+    if (boost) boost_locked(victim);
+  }
+}
+
+// The timer thread has a due timeout for the vCPU that `t`'s worker is to switch to (or for
+// the partition it is to give its worker to): that worker goes SCHED_FIFO, so the host runs it
+// at once rather than after its other threads' turns; it drops back at the woken vCPU's first
+// hypercall or its next poll (Thin::drop_rt). Only where the host let the timer thread go
+// SCHED_FIFO; a vCPU of the primary's ([partition.secondary]) is not ours to raise. The
+// system call is made after mu_ is let go (timer_main): made under it, it kept the kicked
+// worker waiting for mu_ in the kernel, and the host's wake-up of that wait cost ~40 us.
+void SecondaryHypervisor::boost_locked(Thin* t) {
+  if (!timer_realtime_.load(std::memory_order_relaxed) || t->ap_ || !t->wk_ ||
+      t->wk_->rt.load(std::memory_order_acquire))
+    return;
+  boosts_.push_back(t->wk_);
+  ++t->st_.rt_boosts;
+}
+
+// Workers live until the destructor joins them, after the timer thread: a pointer the timer
+// thread took under mu_ stays valid after the worker moved on (then the raise is for whatever
+// it runs next, and ends at that partition's first hypercall or poll, or before an idle spin's
+// end as usual).
+void SecondaryHypervisor::set_worker_rt(Worker& w, bool on) {
+  std::lock_guard g(w.rt_mu);
+  if (w.rt.load(std::memory_order_relaxed) == on) return;
+  sched_param sp{};
+  sp.sched_priority = on ? 1 : 0;
+  if (pthread_setschedparam(w.thread, on ? SCHED_FIFO : SCHED_OTHER, &sp) == 0)
+    w.rt.store(on, std::memory_order_release);
 }
 
 // A hypercall waits for another thread (the primary's answer, a memory move that may need
@@ -922,6 +976,8 @@ SecondaryHypervisor::Thin* SecondaryHypervisor::pick_locked() {
 // the earliest deadline of the partitions no worker runs.
 void SecondaryHypervisor::worker_main() {
   tight_timers();
+  Worker self;
+  self.thread = pthread_self();
   Thin::Lock lock(mu_);
   while (!quit_) {
     Thin* t = running_ < processors_ + blocked_ ? pick_locked() : nullptr;
@@ -937,14 +993,18 @@ void SecondaryHypervisor::worker_main() {
           break;
         }
       ++idle_workers_;
-      idle_wait_locked(lock, until, owner);
+      idle_wait_locked(lock, until, owner, self);
       --idle_workers_;
+      // (No watch_deadlines_locked here: the loop picks the partition a timeout made ready,
+      // and taking it looks at the deadlines left without a worker. Poking the timer thread
+      // here cost ~10 us of every idle wake: it runs SCHED_FIFO, so its futex wake preempted
+      // this worker, which held mu_, and it blocked on mu_ at once.)
       expire_due_locked(now_ns());
-      if (idle_workers_ == 0) watch_deadlines_locked();  // the timer thread's now
       continue;
     }
     t->on_worker_ = true;
     t->worker_ = std::this_thread::get_id();
+    t->wk_ = &self;
     ++running_;
     // Taken for posted work only (urgency_locked put it first): serve that, then it competes
     // again at its own priority. An exit request runs the slice, which stops at once.
@@ -954,6 +1014,12 @@ void SecondaryHypervisor::worker_main() {
     const auto slice_start = std::chrono::steady_clock::now();
     SliceResult r{SliceResult::PREEMPTED, 0, {}};
     watch_deadlines_locked();  // the partitions left without a worker
+    // SCHED_FIFO (a spin's or a boost's) carries over to the guest only where our poll and
+    // hypercalls end it: not for posted work or a vCPU of the primary's.
+    if (self.rt.load(std::memory_order_acquire) && (!guest || t->ap_)) {
+      t->drop_rt(lock);
+      if (!lock.owns_lock()) lock.lock();
+    }
     lock.unlock();
     if (!guest) {
       t->machine.serve_posted_jobs();  // stage-2 changes wait for no guest
@@ -982,6 +1048,7 @@ void SecondaryHypervisor::worker_main() {
     }
     t->on_worker_ = false;
     t->worker_ = {};
+    t->wk_ = nullptr;
     if (t->ap_) done_cv_.notify_all();  // the machine's stop hook waits for this
   }
 }
@@ -997,7 +1064,7 @@ void SecondaryHypervisor::expire_due_locked(uint64_t now, bool timer_thread) {
     v->ctx.regs[EAX] = uint32_t(-SC_ETIMEDOUT);
     ++owner->st_.timeouts;
     owner->make_ready_locked(v, false);
-    owner->nudge_locked(v);
+    owner->nudge_locked(v, timer_thread);
   }
 }
 
@@ -1006,7 +1073,7 @@ void SecondaryHypervisor::expire_due_locked(uint64_t now, bool timer_thread) {
 // before it, then spin without the lock. How late the sleeps end sets the window; the
 // deadline's partition's counters say how it went.
 void SecondaryHypervisor::idle_wait_locked(std::unique_lock<std::mutex>& lock, uint64_t until,
-                                           Thin* owner) {
+                                           Thin* owner, Worker& self) {
   const bool deadline = owner != nullptr;
   using Clock = std::chrono::steady_clock;
   auto at = [](uint64_t ns) { return Clock::time_point(std::chrono::nanoseconds(ns)); };
@@ -1031,10 +1098,13 @@ void SecondaryHypervisor::idle_wait_locked(std::unique_lock<std::mutex>& lock, u
     lock.unlock();
     // The spin is short: at the timer thread's real-time priority where the host allows it,
     // so that the host's other threads do not take the core from it just before the deadline.
-    const bool rt = timer_realtime_.load(std::memory_order_relaxed) && set_realtime(true);
+    // It keeps that priority through the expiry and the switch to the woken vCPU, up to that
+    // vCPU's first hypercall or poll (Thin::drop_rt): dropping it here cost ~2 us of every
+    // idle wake (the system call) and tens of microseconds whenever the host then preempted
+    // the worker.
+    if (timer_realtime_.load(std::memory_order_relaxed)) set_worker_rt(self, true);
     while (now_ns() < until && work_seq_.load(std::memory_order_acquire) == seq)
       __builtin_ia32_pause();
-    if (rt) set_realtime(false);
     lock.lock();
   }
 }
@@ -1091,6 +1161,13 @@ void SecondaryHypervisor::timer_main() {
       lock.lock();
     }
     expire_due_locked(now_ns(), true);
+    if (!boosts_.empty()) {  // boost_locked: the system calls without mu_
+      std::vector<Worker*> raise;
+      raise.swap(boosts_);
+      lock.unlock();
+      for (Worker* w : raise) set_worker_rt(*w, true);
+      lock.lock();
+    }
   }
   timer_next_ = UINT64_MAX;
 }
