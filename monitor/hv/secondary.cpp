@@ -62,7 +62,8 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
  public:
   Thin(SecondaryHypervisor& hv, const PartitionConfig& pc, Machine& m, Stage2View view,
        std::pair<unsigned, unsigned> range, unsigned initial, unsigned ap = 0)
-      : name(pc.name), machine(m), ap_(ap), hv_(hv), view_(view), range_(range), initial_(initial) {}
+      : name(pc.name), machine(m), ap_(ap), hv_(hv), view_(view), range_(range), initial_(initial),
+        slice_ns_(uint64_t(pc.time_slice_us.value_or(hv.config_.time_slice_us)) * 1000) {}
 
   void hypercall(Cpu& c) override;
   void poll(Cpu& c) override;
@@ -135,6 +136,15 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   void dispatch_locked(Cpu& c, VcpuBlock* v);
   void schedule_locked(Cpu& c, Lock& lock);
   void maybe_preempt_locked(Cpu& c, Lock& lock);
+  void round_robin_locked(Cpu& c, uint64_t now);
+ public:
+  // The running vCPU leaves the CPU for now (preempted, or the partition leaves its worker):
+  // the part of its slice it ran counts.
+  void slice_used_locked() {
+    if (current_ && on_cpu_since_) current_->ran_ns += hv_.now_ns() - on_cpu_since_;
+    on_cpu_since_ = 0;
+  }
+ private:
   void off_cpu_locked(Cpu& c, VcpuState state);
   VcpuBlock* vcpu(unsigned id) {
     if (id == 0 || id > vcpus_.size()) return nullptr;
@@ -167,6 +177,8 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   Stage2View view_;
   std::pair<unsigned, unsigned> range_;
   unsigned initial_;
+  const uint64_t slice_ns_;      // round robin among equals
+  uint64_t on_cpu_since_ = 0;    // the running vCPU's slice began (0: at the next poll)
   std::vector<std::unique_ptr<VcpuBlock>> vcpus_;  // by id - 1
   VcpuBlock* current_ = nullptr;  // on the CPU (state RUNNING)
   VcpuBlock* last_ = nullptr;     // whose registers the CPU holds
@@ -186,6 +198,8 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   bool on_worker_ = false;
   bool yield_asked_ = false;
   std::thread::id worker_;   // the worker that holds it (debug checks)
+  uint64_t worker_since_ = 0;  // ns: it took the worker
+  uint64_t last_ran_ = 0;      // slice_seq_ at its last slice's end: equals go oldest first
   Worker* wk_ = nullptr;     // and its record (its SCHED_FIFO state)
   std::atomic<bool> woken_{false};
   SteadyTime halted_until_{};  // an ordinary machine's HLT (SliceResult::IDLE)
@@ -203,6 +217,10 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
     // (A vCPU of the primary's has no posted work of ours: a wake is a kick, at its priority.)
     if (!ap_ && !on_worker_ && (woken_.load(std::memory_order_relaxed) || machine.exit_requested()))
       return 1000;
+    return priority_locked();
+  }
+  // Its running vCPU's Tprio, else its best ready one's; -1: none (posted work aside).
+  int priority_locked() {
     if (current_) return int(current_->tprio);
     const VcpuBlock* v = best_ready_locked();
     return v ? int(v->tprio) : -1;
@@ -301,6 +319,7 @@ void SecondaryHypervisor::Thin::dispatch_locked(Cpu& c, VcpuBlock* v) {
   v->state = VcpuState::RUNNING;
   rq_.push_run(v, v->tprio);
   load(c, v);  // always: a wake or a timeout may have written its saved EAX
+  on_cpu_since_ = 0;  // its slice is counted from the next poll (no clock read here)
   if (v != last_) ++st_.switches;
   last_ = v;
   current_ = v;
@@ -312,6 +331,7 @@ void SecondaryHypervisor::Thin::off_cpu_locked(Cpu& c, VcpuState state) {
   save(c, v);
   rq_.remove(v);
   current_ = nullptr;
+  v->ran_ns = 0;  // a wait, an exit or a yield: a new slice when it runs again
   if (state == VcpuState::READY) make_ready_locked(v, false);
   else v->state = state;
 }
@@ -331,8 +351,9 @@ void SecondaryHypervisor::Thin::maybe_preempt_locked(Cpu& c, Lock& lock) {
   if (!current_) return schedule_locked(c, lock);
   VcpuBlock* best = best_ready_locked();
   if (!best || best->tprio <= current_->tprio) return;
-  // A preempted vCPU goes to the head of its level (it had not used up anything).
+  // A preempted vCPU goes to the head of its level and keeps what is left of its slice.
   VcpuBlock* v = current_;
+  slice_used_locked();
   save(c, v);
   rq_.remove(v);
   current_ = nullptr;
@@ -341,12 +362,46 @@ void SecondaryHypervisor::Thin::maybe_preempt_locked(Cpu& c, Lock& lock) {
   dispatch_locked(c, best);
 }
 
+// Round robin among equals, looked at in poll() (after every interpreter run, at most a run
+// budget of guest code apart): a vCPU that ran its slice goes to the tail of its level when an
+// equal one is ready; a partition that held its worker for a slice gives it up when an equally
+// urgent partition waits for one (pick_locked then takes the one that ran longest ago). A more
+// urgent vCPU or partition does not wait for any of this (maybe_preempt_locked, offer_locked).
+void SecondaryHypervisor::Thin::round_robin_locked(Cpu& c, uint64_t now) {
+  if (!current_) return;
+  if (on_cpu_since_ == 0) {
+    on_cpu_since_ = now;
+  } else if (current_->ran_ns + (now - on_cpu_since_) >= slice_ns_) {
+    VcpuBlock* next = best_ready_locked();
+    if (next && next->tprio >= current_->tprio) {
+      off_cpu_locked(c, VcpuState::READY);  // to the tail of its level, a new slice
+      dispatch_locked(c, next);
+      ++st_.rr_rotations;
+    } else {
+      current_->ran_ns = 0;  // alone at its level: a new slice
+    }
+    on_cpu_since_ = now;
+  }
+  if (now - worker_since_ < slice_ns_ || hv_.idle_workers_ > 0) return;
+  // (Posted work of a partition no worker runs is offer_locked's: it takes a worker at once.)
+  const int mine = priority_locked();
+  for (const auto& t : hv_.thins_)
+    if (t.get() != this && t->runnable_locked() && t->priority_locked() >= mine) {
+      ++st_.rr_yields;
+      machine.end_slice();
+      return;
+    }
+  worker_since_ = now;  // alone at its level: look again a slice later
+}
+
 void SecondaryHypervisor::Thin::poll(Cpu& c) {
   Lock lock(hv_.mu_);
   assert_on_worker();
-  if (!hv_.timeouts_.empty()) hv_.expire_due_locked(hv_.now_ns());
+  const uint64_t now = hv_.now_ns();
+  if (!hv_.timeouts_.empty()) hv_.expire_due_locked(now);
   const VcpuBlock* before = current_;
   maybe_preempt_locked(c, lock);
+  round_robin_locked(c, now);
   const bool yielding = yield_asked_;
   if (yield_asked_) {  // a more urgent partition waits for a worker: ours ends its slice
     yield_asked_ = false;
@@ -963,7 +1018,8 @@ SecondaryHypervisor::Thin* SecondaryHypervisor::pick_locked() {
   int best_urgency = -1;
   for (const auto& t : thins_)
     if (t->runnable_locked())
-      if (const int u = t->urgency_locked(); !best || u > best_urgency) {
+      if (const int u = t->urgency_locked();
+          !best || u > best_urgency || (u == best_urgency && t->last_ran_ < best->last_ran_)) {
         best = t.get();
         best_urgency = u;
       }
@@ -1012,6 +1068,8 @@ void SecondaryHypervisor::worker_main() {
     const bool guest =
         t->ap_ || ((!posted || t->machine.exit_requested()) && t->prepare_locked());
     const auto slice_start = std::chrono::steady_clock::now();
+    t->worker_since_ = uint64_t(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(slice_start.time_since_epoch()).count());
     SliceResult r{SliceResult::PREEMPTED, 0, {}};
     watch_deadlines_locked();  // the partitions left without a worker
     // SCHED_FIFO (a spin's or a boost's) carries over to the guest only where our poll and
@@ -1035,6 +1093,8 @@ void SecondaryHypervisor::worker_main() {
     t->st_.cpu_seconds +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - slice_start).count();
     t->yield_asked_ = false;
+    t->last_ran_ = ++slice_seq_;
+    if (!t->ap_) t->slice_used_locked();
     --running_;
     if (r.kind == SliceResult::IDLE) t->halted_until_ = r.wake;
     else if (guest) t->halted_until_ = {};

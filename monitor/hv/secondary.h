@@ -61,6 +61,11 @@ struct ThinStats {
   // the woken vCPU's first hypercall or at a poll (docs/design.md, "Meeting a timeout").
   uint64_t rt_boosts = 0;
   uint64_t rt_drops = 0;
+  // Round robin among equals (the partition's time_slice, else the hypervisor's): a running
+  // vCPU that used its slice went behind an equal ready one; the partition gave its worker to
+  // an equally urgent partition waiting for one.
+  uint64_t rr_rotations = 0;
+  uint64_t rr_yields = 0;
   // The pool: slices its workers ran of it, and their host seconds.
   uint64_t slices = 0;
   double cpu_seconds = 0;
@@ -152,6 +157,7 @@ class SecondaryHypervisor final : public Scheduler {
   std::set<std::tuple<uint64_t, Thin*, VcpuBlock*>> timeouts_;
   std::multimap<uint64_t, std::pair<Thin*, VcpuBlock*>> waiters_;  // by word key
   uint64_t wait_seq_ = 0;
+  uint64_t slice_seq_ = 0;  // under mu_: numbers the pool's slice ends (round robin)
   std::thread timer_;
   std::atomic<bool> timer_realtime_{false};
   std::condition_variable timer_cv_;

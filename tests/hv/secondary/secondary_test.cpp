@@ -83,9 +83,11 @@ struct RtosRun {
   bool realtime = false;  // the host let the timer thread run SCHED_FIFO
 };
 
-RtosRun run_rtos(bool inheritance, const std::string& rom = "rtos_tests.rom") {
+RtosRun run_rtos(bool inheritance, const std::string& rom = "rtos_tests.rom",
+                 uint32_t time_slice_us = 10000) {
   const std::string out = temp_file();
-  const SystemConfig s = system_with(guest_dir() + "/" + rom, out, inheritance);
+  SystemConfig s = system_with(guest_dir() + "/" + rom, out, inheritance);
+  s.hypervisors[1].time_slice_us = time_slice_us;
   PrimaryHypervisor primary(s);
   auto owned = std::make_unique<SecondaryHypervisor>(s.hypervisors[1], s, primary.secondary_port());
   SecondaryHypervisor& sec = *owned;
@@ -213,6 +215,25 @@ TEST(Secondary, TimeoutsMetBySpinAndTimerThread) {
   }
 }
 
+// Round robin among equals (tests/guest/hv/rtos_slice.c): two vCPUs at 10 that never make a
+// hypercall share the partition's CPU in 20 ms slices while a vCPU at 30 sleeps 1 ms 200
+// times; its wakes preempt at once (median far below a slice), not at a slice's end.
+TEST(Secondary, EqualVcpusTakeTurnsAndAHigherOnePreempts) {
+  ASSERT_FALSE(guest_dir().empty()) << "HV_GUEST_DIR is not set (run through ctest)";
+  const RtosRun r = run_rtos(true, "rtos_slice.rom", 20000);
+  SCOPED_TRACE(r.log);
+  auto f = fields(r.log, "slice");
+  ASSERT_FALSE(f.empty());
+  EXPECT_GT(f["count0"], 0);
+  EXPECT_GT(f["count1"], 0);
+  // 200 ms or more of spinning in 20 ms slices: about ten turns each; FIFO would give the
+  // second spinner none until the first ended.
+  EXPECT_GE(f["turns0"], 2);
+  EXPECT_GE(f["turns1"], 2);
+  EXPECT_GE(r.stats.rr_rotations, 3u);
+  EXPECT_LT(f["late_p50_ns"], 5000000);  // a quarter of the slice
+}
+
 TEST(Secondary, PrimaryStopsAnIdleThinPartition) {
   ASSERT_FALSE(guest_dir().empty()) << "HV_GUEST_DIR is not set (run through ctest)";
   const std::string out = temp_file();
@@ -286,6 +307,54 @@ void run_two_on_secondary(unsigned threads) {
 }
 
 TEST(Secondary, OneProcessorRunsTheMostUrgentPartition) { run_two_on_secondary(1); }
+
+// Round robin between partitions: on one thread two partitions at 10 that never block take
+// turns in 2 ms slices; a third at 50 still takes the thread at once and keeps it.
+TEST(Secondary, OneProcessorSlicesEqualPartitions) {
+  const std::string rom = temp_file();
+  write_loop_rom(rom);
+  SystemConfig s = system_with(rom, "/dev/null", true);
+  s.processor_sets.push_back({"rtset", 1, 0});
+  s.hypervisors[1].processor_set = "rtset";
+  s.hypervisors[1].time_slice_us = 2000;
+  s.partitions[0].name = "a";
+  s.partitions[0].machine.debugcons.clear();
+  s.partitions[0].priority = 10;
+  PartitionConfig b = s.partitions[0];
+  b.name = "b";
+  s.partitions.push_back(b);
+  PartitionConfig high = s.partitions[0];
+  high.name = "high";
+  high.priority = 50;
+  s.partitions.push_back(high);
+  PrimaryHypervisor primary(s);
+  auto owned = std::make_unique<SecondaryHypervisor>(s.hypervisors[1], s, primary.secondary_port());
+  SecondaryHypervisor& sec = *owned;
+  primary.attach_secondary(std::move(owned));
+  auto insns = [&](const char* name) { return primary.counters(primary.partition(name)).instructions; };
+  primary.start("a");
+  primary.start("b");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const uint64_t a0 = insns("a"), b0 = insns("b");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const uint64_t a1 = insns("a"), b1 = insns("b");
+  EXPECT_GT(a1, a0 + 100000);
+  EXPECT_GT(b1, b0 + 100000);
+  EXPECT_GE(sec.stats("a").rr_yields, 3u);
+  EXPECT_GE(sec.stats("b").rr_yields, 3u);
+  primary.start("high");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const uint64_t a2 = insns("a"), b2 = insns("b"), h2 = insns("high");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(insns("a"), a2);  // the one thread is the more urgent partition's
+  EXPECT_EQ(insns("b"), b2);
+  EXPECT_GT(insns("high"), h2 + 100000);
+  EXPECT_EQ(sec.stats("high").rr_yields, 0u);  // nobody of its priority waits
+  primary.stop("high");
+  primary.stop("a");
+  primary.stop("b");
+  unlink(rom.c_str());
+}
 TEST(Secondary, TwoProcessorsRunTwoPartitions) { run_two_on_secondary(2); }
 
 TEST(Secondary, WithoutTheSecondaryAThinPartitionIsRefused) {
