@@ -256,6 +256,41 @@ TEST(Secondary, PrimaryStopsAnIdleThinPartition) {
   unlink(out.c_str());
 }
 
+// Issue 14: the primary resets a partition of the secondary (stop, PC reset, start): the thin
+// guest boots again from its reset vector with one vCPU (id 1) and blocks again.
+TEST(Secondary, PrimaryResetsAThinPartition) {
+  ASSERT_FALSE(guest_dir().empty()) << "HV_GUEST_DIR is not set (run through ctest)";
+  const std::string out = temp_file();
+  const SystemConfig s = system_with(guest_dir() + "/rtos_idle.rom", out, true);
+  PrimaryHypervisor primary(s);
+  auto owned = std::make_unique<SecondaryHypervisor>(s.hypervisors[1], s, primary.secondary_port());
+  SecondaryHypervisor& sec = *owned;
+  primary.attach_secondary(std::move(owned));
+  auto boots = [&] {
+    const std::string log = slurp(out);
+    size_t n = 0;
+    for (size_t at = log.find("idle self=1"); at != std::string::npos; at = log.find("idle self=1", at + 1)) ++n;
+    return n;
+  };
+  auto wait_boots = [&](size_t n) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (boots() < n && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  };
+  primary.start("rtos");
+  wait_boots(1);
+  ASSERT_EQ(boots(), 1u);
+  primary.reset("rtos");
+  wait_boots(2);
+  EXPECT_EQ(boots(), 2u);
+  EXPECT_EQ(primary.partition("rtos").state(), PartitionState::RUNNING);
+  EXPECT_EQ(sec.stats("rtos").live_vcpus, 1u);
+  primary.stop("rtos");
+  EXPECT_EQ(primary.partition("rtos").state(), PartitionState::STOPPED);
+  EXPECT_EQ(slurp(out).find("FAIL"), std::string::npos);
+  unlink(out.c_str());
+}
+
 // The secondary's processor set: with one thread, of two partitions that never block (jmp $,
 // ordinary machines: one vCPU at the partition's priority) only the more urgent one runs, in
 // whatever order they started; when it stops the other runs. With two threads both run.
