@@ -301,19 +301,27 @@ void write_loop_rom(const std::string& path) {
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(rom.data()), long(rom.size()));
 }
 
-void run_two_on_secondary(unsigned threads) {
-  const std::string rom = temp_file();
-  write_loop_rom(rom);
+// Partitions of the loop ROM, (name, priority) each, on a secondary whose set has `threads`.
+SystemConfig loop_system(const std::string& rom, unsigned threads,
+                         const std::vector<std::pair<std::string, unsigned>>& parts) {
   SystemConfig s = system_with(rom, "/dev/null", true);
   s.processor_sets.push_back({"rtset", threads, 0});
   s.hypervisors[1].processor_set = "rtset";
-  s.partitions[0].name = "low";
-  s.partitions[0].machine.debugcons.clear();
-  s.partitions[0].priority = 10;
-  PartitionConfig high = s.partitions[0];
-  high.name = "high";
-  high.priority = 50;
-  s.partitions.push_back(high);
+  PartitionConfig p = s.partitions[0];
+  p.machine.debugcons.clear();
+  s.partitions.clear();
+  for (const auto& [name, priority] : parts) {
+    p.name = name;
+    p.priority = priority;
+    s.partitions.push_back(p);
+  }
+  return s;
+}
+
+void run_two_on_secondary(unsigned threads) {
+  const std::string rom = temp_file();
+  write_loop_rom(rom);
+  const SystemConfig s = loop_system(rom, threads, {{"low", 10}, {"high", 50}});
   PrimaryHypervisor primary(s);
   auto owned = std::make_unique<SecondaryHypervisor>(s.hypervisors[1], s, primary.secondary_port());
   EXPECT_EQ(owned->processors(), threads);
@@ -348,20 +356,8 @@ TEST(Secondary, OneProcessorRunsTheMostUrgentPartition) { run_two_on_secondary(1
 TEST(Secondary, OneProcessorSlicesEqualPartitions) {
   const std::string rom = temp_file();
   write_loop_rom(rom);
-  SystemConfig s = system_with(rom, "/dev/null", true);
-  s.processor_sets.push_back({"rtset", 1, 0});
-  s.hypervisors[1].processor_set = "rtset";
+  SystemConfig s = loop_system(rom, 1, {{"a", 10}, {"b", 10}, {"high", 50}});
   s.hypervisors[1].time_slice_us = 2000;
-  s.partitions[0].name = "a";
-  s.partitions[0].machine.debugcons.clear();
-  s.partitions[0].priority = 10;
-  PartitionConfig b = s.partitions[0];
-  b.name = "b";
-  s.partitions.push_back(b);
-  PartitionConfig high = s.partitions[0];
-  high.name = "high";
-  high.priority = 50;
-  s.partitions.push_back(high);
   PrimaryHypervisor primary(s);
   auto owned = std::make_unique<SecondaryHypervisor>(s.hypervisors[1], s, primary.secondary_port());
   SecondaryHypervisor& sec = *owned;
