@@ -985,10 +985,9 @@ void SecondaryHypervisor::boost_locked(Thin* t) {
   ++t->st_.rt_boosts;
 }
 
-// Workers live until the destructor joins them, after the timer thread: a pointer the timer
-// thread took under mu_ stays valid after the worker moved on (then the raise is for whatever
-// it runs next, and ends at that partition's first hypercall or poll, or before an idle spin's
-// end as usual).
+// A worker's record outlives it (worker_records_): a pointer the timer thread took under mu_
+// stays valid after the worker moved on (then the raise is for whatever it runs next, and ends
+// at that partition's first hypercall or poll) or ended.
 void SecondaryHypervisor::set_worker_rt(Worker& w, bool on) {
   std::lock_guard g(w.rt_mu);
   if (w.rt.load(std::memory_order_relaxed) == on) return;
@@ -1032,9 +1031,9 @@ SecondaryHypervisor::Thin* SecondaryHypervisor::pick_locked() {
 // the earliest deadline of the partitions no worker runs.
 void SecondaryHypervisor::worker_main() {
   tight_timers();
-  Worker self;
-  self.thread = pthread_self();
   Thin::Lock lock(mu_);
+  Worker& self = *worker_records_.emplace_back(std::make_unique<Worker>());
+  self.thread = pthread_self();
   while (!quit_) {
     Thin* t = running_ < processors_ + blocked_ ? pick_locked() : nullptr;
     if (!t) {

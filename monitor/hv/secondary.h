@@ -165,6 +165,9 @@ class SecondaryHypervisor final : public Scheduler {
   std::atomic<uint64_t> timer_seq_{0};     // poke_timer_locked() count: ends the timer's spin
   uint64_t timer_spin_ns_ = 50'000;        // the timer thread's spin window (timer thread only)
   std::vector<Worker*> boosts_;            // under mu_: workers the timer thread is to raise
+  // Under mu_: every worker's record, kept until the hypervisor is destroyed (the timer thread
+  // may still raise one after it let mu_ go, while that worker ends).
+  std::vector<std::unique_ptr<Worker>> worker_records_;
   bool quit_ = false;
   struct Request {
     std::thread thread;
