@@ -105,6 +105,9 @@ class SecondaryHypervisor final : public Scheduler {
   }
 
   class Thin;  // one partition's vCPUs, run queue and hypercalls (secondary.cpp)
+
+ private:
+  friend class Thin;
   // A worker of the pool; `rt`: it runs SCHED_FIFO now (set by itself for a spin, or by the
   // timer thread's boost). Changed only under rt_mu, with the system call (set_worker_rt), so
   // a boost and a drop cannot cross and leave it SCHED_FIFO unrecorded; never under mu_.
@@ -114,9 +117,6 @@ class SecondaryHypervisor final : public Scheduler {
     std::mutex rt_mu;
   };
   static void set_worker_rt(Worker& w, bool on);
-
- private:
-  friend class Thin;
   void add_split_vcpus(const PartitionConfig& pc);
   void timer_main();
   void worker_main();
