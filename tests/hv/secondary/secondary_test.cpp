@@ -291,6 +291,36 @@ TEST(Secondary, PrimaryResetsAThinPartition) {
   unlink(out.c_str());
 }
 
+// HC_PARTITION_REQUEST for another partition of the secondary: the guest's start and stop
+// requests wait for the primary's answer (the caller counts as blocked meanwhile) and succeed;
+// the other partition ran (it printed) and is stopped.
+TEST(Secondary, AThinGuestStartsAndStopsAnotherPartition) {
+  ASSERT_FALSE(guest_dir().empty()) << "HV_GUEST_DIR is not set (run through ctest)";
+  const std::string out = temp_file(), idle_out = temp_file();
+  SystemConfig s = system_with(guest_dir() + "/rtos_request.rom", out, true);
+  s.partitions.push_back(test::thin_partition("idle", guest_dir() + "/rtos_idle.rom", idle_out, 10));
+  PrimaryHypervisor primary(s);
+  auto owned = std::make_unique<SecondaryHypervisor>(s.hypervisors[1], s, primary.secondary_port());
+  SecondaryHypervisor& sec = *owned;
+  primary.attach_secondary(std::move(owned));
+  EXPECT_EQ(primary.partition("idle").state(), PartitionState::STOPPED);
+  primary.start("rtos");
+  wait_stopped(primary.partition("rtos"), 30);
+  const std::string log = "\n" + slurp(out);
+  SCOPED_TRACE(log);
+  auto f = fields(log, "request");
+  ASSERT_FALSE(f.empty());
+  EXPECT_EQ(f["start"], 0);
+  EXPECT_EQ(f["stop"], 0);
+  EXPECT_GE(f["elapsed_ms"], 100);
+  EXPECT_NE(slurp(idle_out).find("idle self=1"), std::string::npos);
+  EXPECT_EQ(primary.partition("idle").state(), PartitionState::STOPPED);
+  EXPECT_EQ(primary.partition("rtos").state(), PartitionState::STOPPED);
+  EXPECT_EQ(sec.stats("rtos").bad_hypercalls, 0u);
+  unlink(out.c_str());
+  unlink(idle_out.c_str());
+}
+
 // The secondary's processor set: with one thread, of two partitions that never block (jmp $,
 // ordinary machines: one vCPU at the partition's priority) only the more urgent one runs, in
 // whatever order they started; when it stops the other runs. With two threads both run.
