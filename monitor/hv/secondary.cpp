@@ -201,6 +201,7 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   uint64_t worker_since_ = 0;  // ns: it took the worker
   uint64_t last_ran_ = 0;      // slice_seq_ at its last slice's end: equals go oldest first
   Worker* wk_ = nullptr;     // and its record (its SCHED_FIFO state)
+  uint64_t rt_hold_until_ = 0;  // ns: its worker was raised early for this deadline (timer_main)
   std::atomic<bool> woken_{false};
   SteadyTime halted_until_{};  // an ordinary machine's HLT (SliceResult::IDLE)
   // Runnable: it has a vCPU on the CPU or ready, or posted work, and no worker.
@@ -409,9 +410,10 @@ void SecondaryHypervisor::Thin::poll(Cpu& c) {
   }
   watch_deadlines_locked();
   // A worker the timer thread raised switches here to the woken vCPU and keeps SCHED_FIFO
-  // until its first hypercall; any other poll ends it (at most one run budget of guest code).
-  // One that gives its partition up keeps it for the more urgent partition it takes next.
-  if (current_ == before && !yielding) drop_rt(lock);
+  // until its first hypercall; any other poll ends it (at most one run budget of guest code),
+  // except before the deadline it was raised early for (timer_main). One that gives its
+  // partition up keeps it for the more urgent partition it takes next.
+  if (current_ == before && !yielding && now >= rt_hold_until_) drop_rt(lock);
 }
 
 void SecondaryHypervisor::Thin::set_tprio_locked(VcpuBlock* v) {
@@ -1214,7 +1216,20 @@ void SecondaryHypervisor::timer_main() {
       if (timer_deadline_locked() != next) continue;  // its partition went idle meanwhile
     }
     if (now < next) {
+      // The worker that is to switch at `next` goes SCHED_FIFO now, a spin window early, and
+      // keeps it to the deadline (rt_hold_until_): a worker the host had descheduled is then
+      // on a core when the kick comes, instead of being woken by it (an IPI and a switch,
+      // tens of microseconds in this VM). The lower vCPUs' guest code runs real-time for
+      // that window; the woken vCPU's first hypercall, or a poll after the deadline, ends it.
+      for (const auto& t : thins_)
+        if (t->on_worker_ && t->next_preempting_deadline_locked() == next) {
+          t->rt_hold_until_ = next;
+          boost_locked(t.get());
+        }
+      std::vector<Worker*> raise;
+      raise.swap(boosts_);
       lock.unlock();
+      for (Worker* w : raise) set_worker_rt(*w, true);
       while (now_ns() < next && timer_seq_.load(std::memory_order_acquire) == seq)
         __builtin_ia32_pause();
       lock.lock();
