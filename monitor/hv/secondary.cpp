@@ -32,9 +32,9 @@ void tight_timers() { prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0); }
 // it (sched(7); needs CAP_SYS_NICE or an RLIMIT_RTPRIO); returns whether it took. The timer
 // thread, which only sleeps and kicks, keeps it, so a due timeout reaches a busy partition
 // without waiting behind the host's other threads; a worker has it while spinning toward a
-// deadline, or when the timer thread raises it for a due timeout (boost_locked), and keeps it
-// only up to the woken vCPU's first hypercall or the next poll (at most one run budget of
-// guest code, Thin::drop_rt).
+// deadline, or when the timer thread raises it for a due timeout (boost_locked, from a spin
+// window before the deadline), and keeps it only up to the woken vCPU's first hypercall or the
+// next poll after the deadline (at most one run budget of guest code, Thin::drop_rt).
 bool set_realtime(bool on) {
   sched_param sp{};
   sp.sched_priority = on ? 1 : 0;
