@@ -136,7 +136,9 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   void dispatch_locked(Cpu& c, VcpuBlock* v);
   void schedule_locked(Cpu& c, Lock& lock);
   void maybe_preempt_locked(Cpu& c, Lock& lock);
-  void round_robin_locked(Cpu& c, uint64_t now);
+  void round_robin_locked(Cpu& c, uint64_t& now);
+  // The clock, read at most once per poll (now = 0: not yet).
+  uint64_t clock(uint64_t& now) const { return now ? now : (now = hv_.now_ns()); }
  public:
   // The running vCPU leaves the CPU for now (preempted, or the partition leaves its worker):
   // the part of its slice it ran counts.
@@ -198,7 +200,7 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   bool on_worker_ = false;
   bool yield_asked_ = false;
   std::thread::id worker_;   // the worker that holds it (debug checks)
-  uint64_t worker_since_ = 0;  // ns: it took the worker
+  uint64_t worker_since_ = 0;  // ns: its slice on the worker began (0: no rival waits)
   uint64_t last_ran_ = 0;      // slice_seq_ at its last slice's end: equals go oldest first
   Worker* wk_ = nullptr;     // and its record (its SCHED_FIFO state)
   uint64_t rt_hold_until_ = 0;  // ns: its worker was raised early for this deadline (timer_main)
@@ -368,38 +370,44 @@ void SecondaryHypervisor::Thin::maybe_preempt_locked(Cpu& c, Lock& lock) {
 // equal one is ready; a partition that held its worker for a slice gives it up when an equally
 // urgent partition waits for one (pick_locked then takes the one that ran longest ago). A more
 // urgent vCPU or partition does not wait for any of this (maybe_preempt_locked, offer_locked).
-void SecondaryHypervisor::Thin::round_robin_locked(Cpu& c, uint64_t now) {
+// Slices are counted only while there is a rival of the same priority (the clock is read only
+// then): a vCPU or partition alone at its level starts a new slice when one comes, so the
+// newcomer waits at most a slice.
+void SecondaryHypervisor::Thin::round_robin_locked(Cpu& c, uint64_t& now) {
   if (!current_) return;
-  if (on_cpu_since_ == 0) {
-    on_cpu_since_ = now;
-  } else if (current_->ran_ns + (now - on_cpu_since_) >= slice_ns_) {
-    VcpuBlock* next = best_ready_locked();
-    if (next && next->tprio >= current_->tprio) {
-      off_cpu_locked(c, VcpuState::READY);  // to the tail of its level, a new slice
-      dispatch_locked(c, next);
-      ++st_.rr_rotations;
-    } else {
-      current_->ran_ns = 0;  // alone at its level: a new slice
-    }
-    on_cpu_since_ = now;
+  VcpuBlock* next = best_ready_locked();
+  if (!next || next->tprio < current_->tprio) {
+    on_cpu_since_ = 0;  // alone at its level
+    current_->ran_ns = 0;
+  } else if (on_cpu_since_ == 0) {
+    on_cpu_since_ = clock(now);
+  } else if (current_->ran_ns + (clock(now) - on_cpu_since_) >= slice_ns_) {
+    off_cpu_locked(c, VcpuState::READY);  // to the tail of its level, a new slice
+    dispatch_locked(c, next);
+    ++st_.rr_rotations;
   }
-  if (now - worker_since_ < slice_ns_ || hv_.idle_workers_ > 0) return;
-  // (Posted work of a partition no worker runs is offer_locked's: it takes a worker at once.)
-  const int mine = priority_locked();
-  for (const auto& t : hv_.thins_)
-    if (t.get() != this && t->runnable_locked() && t->priority_locked() >= mine) {
-      ++st_.rr_yields;
-      machine.end_slice();
-      return;
-    }
-  worker_since_ = now;  // alone at its level: look again a slice later
+  bool rival = false;
+  if (hv_.idle_workers_ == 0) {
+    // (Posted work of a partition no worker runs is offer_locked's: it takes a worker at once.)
+    const int mine = priority_locked();
+    for (const auto& t : hv_.thins_)
+      if (t.get() != this && t->runnable_locked() && t->priority_locked() >= mine) rival = true;
+  }
+  if (!rival) {
+    worker_since_ = 0;
+  } else if (worker_since_ == 0) {
+    worker_since_ = clock(now);
+  } else if (clock(now) - worker_since_ >= slice_ns_) {
+    ++st_.rr_yields;
+    machine.end_slice();
+  }
 }
 
 void SecondaryHypervisor::Thin::poll(Cpu& c) {
   Lock lock(hv_.mu_);
   assert_on_worker();
-  const uint64_t now = hv_.now_ns();
-  if (!hv_.timeouts_.empty()) hv_.expire_due_locked(now);
+  uint64_t now = 0;
+  if (!hv_.timeouts_.empty()) hv_.expire_due_locked(clock(now));
   const VcpuBlock* before = current_;
   maybe_preempt_locked(c, lock);
   round_robin_locked(c, now);
@@ -413,7 +421,11 @@ void SecondaryHypervisor::Thin::poll(Cpu& c) {
   // until its first hypercall; any other poll ends it (at most one run budget of guest code),
   // except before the deadline it was raised early for (timer_main). One that gives its
   // partition up keeps it for the more urgent partition it takes next.
-  if (current_ == before && !yielding && now >= rt_hold_until_) drop_rt(lock);
+  if (current_ == before && !yielding && wk_ && wk_->rt.load(std::memory_order_acquire)) {
+    if (rt_hold_until_ && clock(now) < rt_hold_until_) return;
+    rt_hold_until_ = 0;
+    drop_rt(lock);
+  }
 }
 
 void SecondaryHypervisor::Thin::set_tprio_locked(VcpuBlock* v) {
