@@ -41,6 +41,7 @@ struct VcpuBlock {
   bool lock_wait = false;
   uint64_t deadline = 0;   // host ns; 0: none
   uint64_t wait_seq = 0;   // FIFO among waiters of one priority
+  uint64_t ran_ns = 0;     // of its round-robin slice, used before it was last preempted
   // Priorities inherited: (lock word key, waiter's priority), dropped when it wakes that word.
   std::vector<std::pair<uint64_t, unsigned>> boosts;
 };

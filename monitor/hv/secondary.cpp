@@ -31,8 +31,10 @@ void tight_timers() { prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0); }
 // SCHED_FIFO priority 1 for the calling thread, or back to SCHED_OTHER, where the host allows
 // it (sched(7); needs CAP_SYS_NICE or an RLIMIT_RTPRIO); returns whether it took. The timer
 // thread, which only sleeps and kicks, keeps it, so a due timeout reaches a busy partition
-// without waiting behind the host's other threads; a worker takes it only while spinning
-// toward a deadline and drops it before guest code runs: no guest code runs real-time.
+// without waiting behind the host's other threads; a worker has it while spinning toward a
+// deadline, or when the timer thread raises it for a due timeout (boost_locked, from a spin
+// window before the deadline), and keeps it only up to the woken vCPU's first hypercall or the
+// next poll after the deadline (at most one run budget of guest code, Thin::drop_rt).
 bool set_realtime(bool on) {
   sched_param sp{};
   sp.sched_priority = on ? 1 : 0;
@@ -60,7 +62,8 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
  public:
   Thin(SecondaryHypervisor& hv, const PartitionConfig& pc, Machine& m, Stage2View view,
        std::pair<unsigned, unsigned> range, unsigned initial, unsigned ap = 0)
-      : name(pc.name), machine(m), ap_(ap), hv_(hv), view_(view), range_(range), initial_(initial) {}
+      : name(pc.name), machine(m), ap_(ap), hv_(hv), view_(view), range_(range), initial_(initial),
+        slice_ns_(uint64_t(pc.time_slice_us.value_or(hv.config_.time_slice_us)) * 1000) {}
 
   void hypercall(Cpu& c) override;
   void poll(Cpu& c) override;
@@ -72,12 +75,26 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   }
   // Made ready from another thread: preempt its running vCPU, or offer the partition to the
   // pool (a free worker, else the least urgent running partition below it gives its up).
-  void nudge_locked(const VcpuBlock* v) {
+  // `boost` (the timer thread, for a due timeout): the worker that is to switch also goes
+  // SCHED_FIFO (SecondaryHypervisor::boost_locked), so the host runs it at once.
+  void nudge_locked(const VcpuBlock* v, bool boost = false) {
     if (on_worker_) {
-      if (current_ && v->tprio > current_->tprio) machine.kick();
+      if (current_ && v->tprio > current_->tprio) {
+        machine.kick();
+        if (boost) hv_.boost_locked(this);
+      }
     } else {
-      hv_.offer_locked(this);
+      hv_.offer_locked(this, boost);
     }
+  }
+  // The worker holding it leaves SCHED_FIFO, if it runs so (after mu_ is let go: a thread
+  // that drops to SCHED_OTHER may be preempted at once, and must not hold the lock then).
+  void drop_rt(std::unique_lock<std::mutex>& lock) {
+    if (!wk_ || !wk_->rt.load(std::memory_order_acquire)) return;
+    Worker* w = wk_;
+    ++st_.rt_drops;
+    lock.unlock();
+    set_worker_rt(*w, false);
   }
   SecondaryHypervisor& hv() { return hv_; }
   void make_ready_locked(VcpuBlock* v, bool front);
@@ -119,6 +136,17 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   void dispatch_locked(Cpu& c, VcpuBlock* v);
   void schedule_locked(Cpu& c, Lock& lock);
   void maybe_preempt_locked(Cpu& c, Lock& lock);
+  void round_robin_locked(Cpu& c, uint64_t& now);
+  // The clock, read at most once per poll (now = 0: not yet).
+  uint64_t clock(uint64_t& now) const { return now ? now : (now = hv_.now_ns()); }
+ public:
+  // The running vCPU leaves the CPU for now (preempted, or the partition leaves its worker):
+  // the part of its slice it ran counts.
+  void slice_used_locked() {
+    if (current_ && on_cpu_since_) current_->ran_ns += hv_.now_ns() - on_cpu_since_;
+    on_cpu_since_ = 0;
+  }
+ private:
   void off_cpu_locked(Cpu& c, VcpuState state);
   VcpuBlock* vcpu(unsigned id) {
     if (id == 0 || id > vcpus_.size()) return nullptr;
@@ -142,7 +170,6 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   }
   bool read_guest(uint32_t addr, uint32_t len, std::string* out) const;
   void hypercall_locked(Cpu& c, Lock& lock);
-  void idle_wait_locked(Lock& lock, uint64_t until, bool deadline);
   void do_wait(Cpu& c, Lock& lock, bool lock_word);
   void do_wake(Cpu& c);
   void do_request(Cpu& c, Lock& lock);
@@ -152,6 +179,8 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   Stage2View view_;
   std::pair<unsigned, unsigned> range_;
   unsigned initial_;
+  const uint64_t slice_ns_;      // round robin among equals
+  uint64_t on_cpu_since_ = 0;    // the running vCPU's slice began (0: at the next poll)
   std::vector<std::unique_ptr<VcpuBlock>> vcpus_;  // by id - 1
   VcpuBlock* current_ = nullptr;  // on the CPU (state RUNNING)
   VcpuBlock* last_ = nullptr;     // whose registers the CPU holds
@@ -171,6 +200,10 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   bool on_worker_ = false;
   bool yield_asked_ = false;
   std::thread::id worker_;   // the worker that holds it (debug checks)
+  uint64_t worker_since_ = 0;  // ns: its slice on the worker began (0: no rival waits)
+  uint64_t last_ran_ = 0;      // slice_seq_ at its last slice's end: equals go oldest first
+  Worker* wk_ = nullptr;     // and its record (its SCHED_FIFO state)
+  uint64_t rt_hold_until_ = 0;  // ns: its worker was raised early for this deadline (timer_main)
   std::atomic<bool> woken_{false};
   SteadyTime halted_until_{};  // an ordinary machine's HLT (SliceResult::IDLE)
   // Runnable: it has a vCPU on the CPU or ready, or posted work, and no worker.
@@ -187,6 +220,10 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
     // (A vCPU of the primary's has no posted work of ours: a wake is a kick, at its priority.)
     if (!ap_ && !on_worker_ && (woken_.load(std::memory_order_relaxed) || machine.exit_requested()))
       return 1000;
+    return priority_locked();
+  }
+  // Its running vCPU's Tprio, else its best ready one's; -1: none (posted work aside).
+  int priority_locked() {
     if (current_) return int(current_->tprio);
     const VcpuBlock* v = best_ready_locked();
     return v ? int(v->tprio) : -1;
@@ -285,6 +322,7 @@ void SecondaryHypervisor::Thin::dispatch_locked(Cpu& c, VcpuBlock* v) {
   v->state = VcpuState::RUNNING;
   rq_.push_run(v, v->tprio);
   load(c, v);  // always: a wake or a timeout may have written its saved EAX
+  on_cpu_since_ = 0;  // its slice is counted from the next poll (no clock read here)
   if (v != last_) ++st_.switches;
   last_ = v;
   current_ = v;
@@ -296,6 +334,7 @@ void SecondaryHypervisor::Thin::off_cpu_locked(Cpu& c, VcpuState state) {
   save(c, v);
   rq_.remove(v);
   current_ = nullptr;
+  v->ran_ns = 0;  // a wait, an exit or a yield: a new slice when it runs again
   if (state == VcpuState::READY) make_ready_locked(v, false);
   else v->state = state;
 }
@@ -315,8 +354,9 @@ void SecondaryHypervisor::Thin::maybe_preempt_locked(Cpu& c, Lock& lock) {
   if (!current_) return schedule_locked(c, lock);
   VcpuBlock* best = best_ready_locked();
   if (!best || best->tprio <= current_->tprio) return;
-  // A preempted vCPU goes to the head of its level (it had not used up anything).
+  // A preempted vCPU goes to the head of its level and keeps what is left of its slice.
   VcpuBlock* v = current_;
+  slice_used_locked();
   save(c, v);
   rq_.remove(v);
   current_ = nullptr;
@@ -325,16 +365,67 @@ void SecondaryHypervisor::Thin::maybe_preempt_locked(Cpu& c, Lock& lock) {
   dispatch_locked(c, best);
 }
 
+// Round robin among equals, looked at in poll() (after every interpreter run, at most a run
+// budget of guest code apart): a vCPU that ran its slice goes to the tail of its level when an
+// equal one is ready; a partition that held its worker for a slice gives it up when an equally
+// urgent partition waits for one (pick_locked then takes the one that ran longest ago). A more
+// urgent vCPU or partition does not wait for any of this (maybe_preempt_locked, offer_locked).
+// Slices are counted only while there is a rival of the same priority (the clock is read only
+// then): a vCPU or partition alone at its level starts a new slice when one comes, so the
+// newcomer waits at most a slice.
+void SecondaryHypervisor::Thin::round_robin_locked(Cpu& c, uint64_t& now) {
+  if (!current_) return;
+  VcpuBlock* next = best_ready_locked();
+  if (!next || next->tprio < current_->tprio) {
+    on_cpu_since_ = 0;  // alone at its level
+    current_->ran_ns = 0;
+  } else if (on_cpu_since_ == 0) {
+    on_cpu_since_ = clock(now);
+  } else if (current_->ran_ns + (clock(now) - on_cpu_since_) >= slice_ns_) {
+    off_cpu_locked(c, VcpuState::READY);  // to the tail of its level, a new slice
+    dispatch_locked(c, next);
+    ++st_.rr_rotations;
+  }
+  bool rival = false;
+  if (hv_.idle_workers_ == 0) {
+    // (Posted work of a partition no worker runs is offer_locked's: it takes a worker at once.)
+    const int mine = priority_locked();
+    for (const auto& t : hv_.thins_)
+      if (t.get() != this && t->runnable_locked() && t->priority_locked() >= mine) rival = true;
+  }
+  if (!rival) {
+    worker_since_ = 0;
+  } else if (worker_since_ == 0) {
+    worker_since_ = clock(now);
+  } else if (clock(now) - worker_since_ >= slice_ns_) {
+    ++st_.rr_yields;
+    machine.end_slice();
+  }
+}
+
 void SecondaryHypervisor::Thin::poll(Cpu& c) {
   Lock lock(hv_.mu_);
   assert_on_worker();
-  if (!hv_.timeouts_.empty()) hv_.expire_due_locked(hv_.now_ns());
+  uint64_t now = 0;
+  if (!hv_.timeouts_.empty()) hv_.expire_due_locked(clock(now));
+  const VcpuBlock* before = current_;
   maybe_preempt_locked(c, lock);
+  round_robin_locked(c, now);
+  const bool yielding = yield_asked_;
   if (yield_asked_) {  // a more urgent partition waits for a worker: ours ends its slice
     yield_asked_ = false;
     machine.end_slice();
   }
   watch_deadlines_locked();
+  // A worker the timer thread raised switches here to the woken vCPU and keeps SCHED_FIFO
+  // until its first hypercall; any other poll ends it (at most one run budget of guest code),
+  // except before the deadline it was raised early for (timer_main). One that gives its
+  // partition up keeps it for the more urgent partition it takes next.
+  if (current_ == before && !yielding && wk_ && wk_->rt.load(std::memory_order_acquire)) {
+    if (rt_hold_until_ && clock(now) < rt_hold_until_) return;
+    rt_hold_until_ = 0;
+    drop_rt(lock);
+  }
 }
 
 void SecondaryHypervisor::Thin::set_tprio_locked(VcpuBlock* v) {
@@ -552,6 +643,7 @@ void SecondaryHypervisor::Thin::hypercall(Cpu& c) {
   hypercall_locked(c, lock);
   if (!lock.owns_lock()) lock.lock();
   watch_deadlines_locked();
+  drop_rt(lock);  // the woken vCPU ran up to its first hypercall: back to SCHED_OTHER
 }
 
 // Back to guest code: if a blocked vCPU of ours that would preempt the running one has a
@@ -874,7 +966,7 @@ void SecondaryHypervisor::poke_workers() {
 
 // `t` has something to run and no worker: a free worker takes it; with none free, the least
 // urgent running partition below it ends its slice at its next block boundary.
-void SecondaryHypervisor::offer_locked(Thin* t) {
+void SecondaryHypervisor::offer_locked(Thin* t, bool boost) {
   if (!t->runnable_locked()) return;
   if (idle_workers_ > 0 && running_ < processors_ + blocked_) {
     poke_workers();
@@ -886,7 +978,37 @@ void SecondaryHypervisor::offer_locked(Thin* t) {
     if (r->on_worker_ && !r->yield_asked_ && r->urgency_locked() < mine &&
         (!victim || r->urgency_locked() < victim->urgency_locked()))
       victim = r.get();
-  if (victim) victim->ask_yield_locked();
+  if (victim) {
+    victim->ask_yield_locked();
+    if (boost) boost_locked(victim);
+  }
+}
+
+// The timer thread has a due timeout for the vCPU that `t`'s worker is to switch to (or for
+// the partition it is to give its worker to): that worker goes SCHED_FIFO, so the host runs it
+// at once rather than after its other threads' turns; it drops back at the woken vCPU's first
+// hypercall or its next poll (Thin::drop_rt). Only where the host let the timer thread go
+// SCHED_FIFO; a vCPU of the primary's ([partition.secondary]) is not ours to raise. The
+// system call is made after mu_ is let go (timer_main): made under it, it kept the kicked
+// worker waiting for mu_ in the kernel, and the host's wake-up of that wait cost ~40 us.
+void SecondaryHypervisor::boost_locked(Thin* t) {
+  if (!timer_realtime_.load(std::memory_order_relaxed) || t->ap_ || !t->wk_ ||
+      t->wk_->rt.load(std::memory_order_acquire))
+    return;
+  boosts_.push_back(t->wk_);
+  ++t->st_.rt_boosts;
+}
+
+// A worker's record outlives it (worker_records_): a pointer the timer thread took under mu_
+// stays valid after the worker moved on (then the raise is for whatever it runs next, and ends
+// at that partition's first hypercall or poll) or ended.
+void SecondaryHypervisor::set_worker_rt(Worker& w, bool on) {
+  std::lock_guard g(w.rt_mu);
+  if (w.rt.load(std::memory_order_relaxed) == on) return;
+  sched_param sp{};
+  sp.sched_priority = on ? 1 : 0;
+  if (pthread_setschedparam(w.thread, on ? SCHED_FIFO : SCHED_OTHER, &sp) == 0)
+    w.rt.store(on, std::memory_order_release);
 }
 
 // A hypercall waits for another thread (the primary's answer, a memory move that may need
@@ -909,7 +1031,8 @@ SecondaryHypervisor::Thin* SecondaryHypervisor::pick_locked() {
   int best_urgency = -1;
   for (const auto& t : thins_)
     if (t->runnable_locked())
-      if (const int u = t->urgency_locked(); !best || u > best_urgency) {
+      if (const int u = t->urgency_locked();
+          !best || u > best_urgency || (u == best_urgency && t->last_ran_ < best->last_ran_)) {
         best = t.get();
         best_urgency = u;
       }
@@ -923,6 +1046,8 @@ SecondaryHypervisor::Thin* SecondaryHypervisor::pick_locked() {
 void SecondaryHypervisor::worker_main() {
   tight_timers();
   Thin::Lock lock(mu_);
+  Worker& self = *worker_records_.emplace_back(std::make_unique<Worker>());
+  self.thread = pthread_self();
   while (!quit_) {
     Thin* t = running_ < processors_ + blocked_ ? pick_locked() : nullptr;
     if (!t) {
@@ -937,14 +1062,18 @@ void SecondaryHypervisor::worker_main() {
           break;
         }
       ++idle_workers_;
-      idle_wait_locked(lock, until, owner);
+      idle_wait_locked(lock, until, owner, self);
       --idle_workers_;
+      // (No watch_deadlines_locked here: the loop picks the partition a timeout made ready,
+      // and taking it looks at the deadlines left without a worker. Poking the timer thread
+      // here cost ~10 us of every idle wake: it runs SCHED_FIFO, so its futex wake preempted
+      // this worker, which held mu_, and it blocked on mu_ at once.)
       expire_due_locked(now_ns());
-      if (idle_workers_ == 0) watch_deadlines_locked();  // the timer thread's now
       continue;
     }
     t->on_worker_ = true;
     t->worker_ = std::this_thread::get_id();
+    t->wk_ = &self;
     ++running_;
     // Taken for posted work only (urgency_locked put it first): serve that, then it competes
     // again at its own priority. An exit request runs the slice, which stops at once.
@@ -952,8 +1081,16 @@ void SecondaryHypervisor::worker_main() {
     const bool guest =
         t->ap_ || ((!posted || t->machine.exit_requested()) && t->prepare_locked());
     const auto slice_start = std::chrono::steady_clock::now();
+    t->worker_since_ = uint64_t(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(slice_start.time_since_epoch()).count());
     SliceResult r{SliceResult::PREEMPTED, 0, {}};
     watch_deadlines_locked();  // the partitions left without a worker
+    // SCHED_FIFO (a spin's or a boost's) carries over to the guest only where our poll and
+    // hypercalls end it: not for posted work or a vCPU of the primary's.
+    if (self.rt.load(std::memory_order_acquire) && (!guest || t->ap_)) {
+      t->drop_rt(lock);
+      if (!lock.owns_lock()) lock.lock();
+    }
     lock.unlock();
     if (!guest) {
       t->machine.serve_posted_jobs();  // stage-2 changes wait for no guest
@@ -969,6 +1106,8 @@ void SecondaryHypervisor::worker_main() {
     t->st_.cpu_seconds +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - slice_start).count();
     t->yield_asked_ = false;
+    t->last_ran_ = ++slice_seq_;
+    if (!t->ap_) t->slice_used_locked();
     --running_;
     if (r.kind == SliceResult::IDLE) t->halted_until_ = r.wake;
     else if (guest) t->halted_until_ = {};
@@ -982,6 +1121,7 @@ void SecondaryHypervisor::worker_main() {
     }
     t->on_worker_ = false;
     t->worker_ = {};
+    t->wk_ = nullptr;
     if (t->ap_) done_cv_.notify_all();  // the machine's stop hook waits for this
   }
 }
@@ -997,7 +1137,7 @@ void SecondaryHypervisor::expire_due_locked(uint64_t now, bool timer_thread) {
     v->ctx.regs[EAX] = uint32_t(-SC_ETIMEDOUT);
     ++owner->st_.timeouts;
     owner->make_ready_locked(v, false);
-    owner->nudge_locked(v);
+    owner->nudge_locked(v, timer_thread);
   }
 }
 
@@ -1006,7 +1146,7 @@ void SecondaryHypervisor::expire_due_locked(uint64_t now, bool timer_thread) {
 // before it, then spin without the lock. How late the sleeps end sets the window; the
 // deadline's partition's counters say how it went.
 void SecondaryHypervisor::idle_wait_locked(std::unique_lock<std::mutex>& lock, uint64_t until,
-                                           Thin* owner) {
+                                           Thin* owner, Worker& self) {
   const bool deadline = owner != nullptr;
   using Clock = std::chrono::steady_clock;
   auto at = [](uint64_t ns) { return Clock::time_point(std::chrono::nanoseconds(ns)); };
@@ -1031,10 +1171,13 @@ void SecondaryHypervisor::idle_wait_locked(std::unique_lock<std::mutex>& lock, u
     lock.unlock();
     // The spin is short: at the timer thread's real-time priority where the host allows it,
     // so that the host's other threads do not take the core from it just before the deadline.
-    const bool rt = timer_realtime_.load(std::memory_order_relaxed) && set_realtime(true);
+    // It keeps that priority through the expiry and the switch to the woken vCPU, up to that
+    // vCPU's first hypercall or poll (Thin::drop_rt): dropping it here cost ~2 us of every
+    // idle wake (the system call) and tens of microseconds whenever the host then preempted
+    // the worker.
+    if (timer_realtime_.load(std::memory_order_relaxed)) set_worker_rt(self, true);
     while (now_ns() < until && work_seq_.load(std::memory_order_acquire) == seq)
       __builtin_ia32_pause();
-    if (rt) set_realtime(false);
     lock.lock();
   }
 }
@@ -1085,12 +1228,32 @@ void SecondaryHypervisor::timer_main() {
       if (timer_deadline_locked() != next) continue;  // its partition went idle meanwhile
     }
     if (now < next) {
+      // The worker that is to switch at `next` goes SCHED_FIFO now, a spin window early, and
+      // keeps it to the deadline (rt_hold_until_): a worker the host had descheduled is then
+      // on a core when the kick comes, instead of being woken by it (an IPI and a switch,
+      // tens of microseconds in this VM). The lower vCPUs' guest code runs real-time for
+      // that window; the woken vCPU's first hypercall, or a poll after the deadline, ends it.
+      for (const auto& t : thins_)
+        if (t->on_worker_ && t->next_preempting_deadline_locked() == next) {
+          t->rt_hold_until_ = next;
+          boost_locked(t.get());
+        }
+      std::vector<Worker*> raise;
+      raise.swap(boosts_);
       lock.unlock();
+      for (Worker* w : raise) set_worker_rt(*w, true);
       while (now_ns() < next && timer_seq_.load(std::memory_order_acquire) == seq)
         __builtin_ia32_pause();
       lock.lock();
     }
     expire_due_locked(now_ns(), true);
+    if (!boosts_.empty()) {  // boost_locked: the system calls without mu_
+      std::vector<Worker*> raise;
+      raise.swap(boosts_);
+      lock.unlock();
+      for (Worker* w : raise) set_worker_rt(*w, true);
+      lock.lock();
+    }
   }
   timer_next_ = UINT64_MAX;
 }

@@ -23,6 +23,8 @@
 #include <tuple>
 #include <vector>
 
+#include <pthread.h>
+
 #include "monitor/hv/run_queue.h"
 #include "monitor/hv/scheduler.h"
 #include "monitor/hv/secondary_port.h"
@@ -54,6 +56,16 @@ struct ThinStats {
   uint64_t expire_late_ns_sum = 0;
   uint64_t expire_late_ns_max = 0;
   uint64_t expired_by_timer_thread = 0;
+  // Its worker raised to SCHED_FIFO by the timer thread for a due timeout that preempts (or
+  // takes the worker from a less urgent partition), and SCHED_FIFO runs of its guest ended at
+  // the woken vCPU's first hypercall or at a poll (docs/design.md, "Meeting a timeout").
+  uint64_t rt_boosts = 0;
+  uint64_t rt_drops = 0;
+  // Round robin among equals (the partition's time_slice, else the hypervisor's): a running
+  // vCPU that used its slice went behind an equal ready one; the partition gave its worker to
+  // an equally urgent partition waiting for one.
+  uint64_t rr_rotations = 0;
+  uint64_t rr_yields = 0;
   // The pool: slices its workers ran of it, and their host seconds.
   uint64_t slices = 0;
   double cpu_seconds = 0;
@@ -96,16 +108,27 @@ class SecondaryHypervisor final : public Scheduler {
 
  private:
   friend class Thin;
+  // A worker of the pool; `rt`: it runs SCHED_FIFO now (set by itself for a spin, or by the
+  // timer thread's boost). Changed only under rt_mu, with the system call (set_worker_rt), so
+  // a boost and a drop cannot cross and leave it SCHED_FIFO unrecorded; never under mu_.
+  struct Worker {
+    pthread_t thread{};
+    std::atomic<bool> rt{false};
+    std::mutex rt_mu;
+  };
+  static void set_worker_rt(Worker& w, bool on);
   void add_split_vcpus(const PartitionConfig& pc);
   void timer_main();
   void worker_main();
   Thin* pick_locked();
-  void offer_locked(Thin* t);
+  void offer_locked(Thin* t, bool boost = false);
+  void boost_locked(Thin* t);
   void blocking_locked(bool begin);
   void poke_workers();  // any thread, no lock needed
   static void wake_hook(void* thin);
   void watch_deadlines_locked();
-  void idle_wait_locked(std::unique_lock<std::mutex>& lock, uint64_t until, Thin* owner);
+  void idle_wait_locked(std::unique_lock<std::mutex>& lock, uint64_t until, Thin* owner,
+                        Worker& self);
   void poke_timer_locked();  // timeouts_ or a partition's idleness changed: the timer looks again
   uint64_t timer_deadline_locked() const;
   void expire_due_locked(uint64_t now, bool timer_thread = false);
@@ -134,12 +157,17 @@ class SecondaryHypervisor final : public Scheduler {
   std::set<std::tuple<uint64_t, Thin*, VcpuBlock*>> timeouts_;
   std::multimap<uint64_t, std::pair<Thin*, VcpuBlock*>> waiters_;  // by word key
   uint64_t wait_seq_ = 0;
+  uint64_t slice_seq_ = 0;  // under mu_: numbers the pool's slice ends (round robin)
   std::thread timer_;
   std::atomic<bool> timer_realtime_{false};
   std::condition_variable timer_cv_;
   uint64_t timer_next_ = UINT64_MAX;       // under mu_: the deadline the timer thread waits for
   std::atomic<uint64_t> timer_seq_{0};     // poke_timer_locked() count: ends the timer's spin
   uint64_t timer_spin_ns_ = 50'000;        // the timer thread's spin window (timer thread only)
+  std::vector<Worker*> boosts_;            // under mu_: workers the timer thread is to raise
+  // Under mu_: every worker's record, kept until the hypervisor is destroyed (the timer thread
+  // may still raise one after it let mu_ go, while that worker ends).
+  std::vector<std::unique_ptr<Worker>> worker_records_;
   bool quit_ = false;
   struct Request {
     std::thread thread;
