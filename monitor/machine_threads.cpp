@@ -204,16 +204,18 @@ Machine::SliceEnd Machine::run_slice_threads(bool sliced,
   const std::chrono::steady_clock::time_point* deadline =
       rs_.has_deadline ? &rs_.deadline : nullptr;
   if (sliced) slice_over_.store(false, std::memory_order_relaxed);
-  run_cpu_jobs_held();
   // A slice starts with every vCPU on its thread (the set counts the gang's whole width); the
-  // others are held here, so their flags are ours. One whose thread sleeps with nothing to run
+  // others are held since the last slice's end (before run_cpu_jobs_held, which releases them:
+  // TSan saw that race), so their flags are ours. One whose thread sleeps with nothing to run
   // lends it at once (else only when its sleep ends, up to kApWait into the slice); if it has
-  // work after all, it takes the thread back before it runs.
+  // work after all, it takes the thread back before it runs. (These reports are made on this
+  // thread, CPU 0's, for the others.)
   cpu0_lent_ = false;
   for (auto& v : aps_) {
     v->lent = false;
     if (sliced && !v->external && v->waiting.load()) report_thread_use(v->lent, true);
   }
+  run_cpu_jobs_held();
   sync_->hold(false);  // the other CPUs run while this slice does
   SliceEnd out{SliceEnd::STOPPED, 0, {}};
   int status = 0;

@@ -8,8 +8,8 @@
 # 1. The snapshot: HV_SNAPSHOT_MAKER (the release build's hv_two_linux, which `make test-tsan`
 #    passes) or HV_TWO_LINUX boots the partition for PRESMP instructions of CPU 0 and saves it;
 #    the save refuses if CPU 1 has started by then (docs/snapshot.md "SMP").
-# 2. HV_TWO_LINUX starts from it and runs AFTER more instructions of CPU 0; its console must
-#    show both CPUs brought up.
+# 2. HV_TWO_LINUX starts from it and runs AFTER more instructions of CPU 0 (or until the
+#    partition's 300 s timeout); its console must show both CPUs brought up.
 set -e
 prog=$1 vmlinuz=$2 initrd=$3 out=$4 presmp=$5 after=$6
 mkdir -p "$out/save" "$out/run"
