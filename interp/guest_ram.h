@@ -4,6 +4,7 @@
 // plain aligned x86 access is), so the tool reports only the emulator's own races; in other
 // builds these are the plain accesses they always were.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -51,6 +52,27 @@ inline void ram_store_n(void* p, unsigned size, uint32_t v) {
   if (size == 1) ram_store<uint8_t>(p, uint8_t(v));
   else if (size == 2) ram_store<uint16_t>(p, uint16_t(v));
   else ram_store<uint32_t>(p, v);
+}
+
+// REP MOVS/STOSB's fast path (interp/sem/string.h): `n` bytes within a page. The copy runs
+// forward (its caller leaves a destination overlapping above the source to the slow path, so
+// this is memmove's result). Byte-wise relaxed atomics in ThreadSanitizer builds (another vCPU
+// may read the bytes meanwhile: hv.linux_smp2_bringup saw Linux do it), memmove/memset else.
+inline void ram_copy_forward(void* dst, const void* src, size_t n) {
+  if constexpr (kRamAtomic) {
+    for (size_t k = 0; k < n; ++k)
+      ram_store<uint8_t>(static_cast<uint8_t*>(dst) + k,
+                         ram_load<uint8_t>(static_cast<const uint8_t*>(src) + k));
+    return;
+  }
+  std::memmove(dst, src, n);
+}
+inline void ram_fill(void* dst, uint8_t v, size_t n) {
+  if constexpr (kRamAtomic) {
+    for (size_t k = 0; k < n; ++k) ram_store<uint8_t>(static_cast<uint8_t*>(dst) + k, v);
+    return;
+  }
+  std::memset(dst, v, n);
 }
 
 }  // namespace softcpu

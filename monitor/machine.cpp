@@ -127,8 +127,6 @@ Machine::Machine(const MachineConfig& config, std::unique_ptr<PhysicalMemory> me
     // What follows one CPU only is refused rather than half-done (docs/design.md "SMP vCPUs").
     const char* alone = config_.deterministic            ? "--deterministic/--record/--replay"
                         : !config.gdb.empty()            ? "--gdb"
-                        : !config.loadvm_path.empty()    ? "--loadvm"
-                        : !config.save_on_exit_path.empty() ? "--save-on-exit"
                         : !config.trace_path.empty()     ? "--trace"
                         : !config.state_log_path.empty() ? "--state-log"
                         : !config.profile_path.empty()   ? "--profile"

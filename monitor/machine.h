@@ -94,6 +94,15 @@ class Machine {
   // something to run: a job or a wake posted to its CPU mailbox (host I/O, run_on_cpu_thread,
   // an exit request). Set once, before the machine runs.
   void set_wake_hook(void (*hook)(void*), void* ctx) { mailbox_.set_notify(hook, ctx); }
+  // With threads on and sliced (a gang on a processor set, docs/design.md "SMP partitions on a
+  // processor set"): called with true when a vCPU's thread stops using its host thread inside
+  // a slice (halted with nothing to deliver, or waiting for SIPI) and with false before it runs
+  // guest code again, so the set can lend the thread meanwhile. On that vCPU's thread, inside
+  // the slice (never after run_slice returned, never under a lock of the machine's); each
+  // slice starts with every vCPU counted as running. Set once, before the machine runs.
+  void set_thread_use_hook(std::function<void(bool idle)> hook) {
+    thread_use_hook_ = std::move(hook);
+  }
 
   // A vCPU another scheduler runs (docs/design.md "A partition on both hypervisors"): with
   // threads on (MachineConfig::smp_threads), application processor `index` gets no thread of
@@ -227,6 +236,9 @@ class Machine {
     std::atomic<uint8_t> kicked{0};
     std::atomic<bool> halted_for_good{false};
     std::atomic<bool> waiting{false};  // its thread sleeps: halted with nothing to deliver
+    // Reported to thread_use_hook_ as not using its thread (its thread, inside exec_start/
+    // exec_end, or CPU 0's thread while it holds the others).
+    bool lent = false;
     // Run by another scheduler (set_external_vcpu): no thread of ours; its slice's end.
     bool external = false;
     ExternalVcpu hooks;
@@ -276,6 +288,15 @@ class Machine {
   std::vector<std::unique_ptr<LockedAcknowledge>> locked_acks_;
   std::atomic<bool> threads_stop_{false};
   std::atomic<bool> cpu0_idle_{false};  // CPU 0's thread sleeps in idle()
+  std::function<void(bool)> thread_use_hook_;  // set_thread_use_hook
+  bool cpu0_lent_ = false;                     // CPU 0's thread; as Vcpu::lent
+  // Tells thread_use_hook_ (if any) that a vCPU now leaves its thread idle or uses it again.
+  void report_thread_use(bool& lent, bool idle) {
+    if (thread_use_hook_ && lent != idle) {
+      lent = idle;
+      thread_use_hook_(idle);
+    }
+  }
   // What a snapshot must have been taken of: RAM size, firmware, devices, disks.
   std::string describe_config() const;
   // gdb's `monitor savevm FILE` / `monitor loadvm FILE`: true if `cmd` was one of them.

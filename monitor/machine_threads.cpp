@@ -113,10 +113,12 @@ Machine::ApPass Machine::ap_pass(unsigned index, int& status) {
   sync_->begin_pass(index);
   if (v.wait_for_sipi || (c.halted && !cpu_interrupt_deliverable(c))) {
     v.halted_for_good = v.wait_for_sipi || !(c.eflags & IF);
+    if (!v.external) report_thread_use(v.lent, true);  // inside the slice: CPU 0 holds us after
     sync_->exec_end(index);
     return ApPass::IDLE;
   }
   v.halted_for_good = false;
+  if (!v.external) report_thread_use(v.lent, false);  // before guest code: the set takes it back
   const ExitReason r = v.interp->run(kThreadBudget);
   ++v.exits[r];
   const bool go_on = r == EXIT_REQUEST || r == EXIT_BUDGET ||
@@ -202,6 +204,17 @@ Machine::SliceEnd Machine::run_slice_threads(bool sliced,
   const std::chrono::steady_clock::time_point* deadline =
       rs_.has_deadline ? &rs_.deadline : nullptr;
   if (sliced) slice_over_.store(false, std::memory_order_relaxed);
+  // A slice starts with every vCPU on its thread (the set counts the gang's whole width); the
+  // others are held since the last slice's end (before run_cpu_jobs_held, which releases them:
+  // TSan saw that race), so their flags are ours. One whose thread sleeps with nothing to run
+  // lends it at once (else only when its sleep ends, up to kApWait into the slice); if it has
+  // work after all, it takes the thread back before it runs. (These reports are made on this
+  // thread, CPU 0's, for the others.)
+  cpu0_lent_ = false;
+  for (auto& v : aps_) {
+    v->lent = false;
+    if (sliced && !v->external && v->waiting.load()) report_thread_use(v->lent, true);
+  }
   run_cpu_jobs_held();
   sync_->hold(false);  // the other CPUs run while this slice does
   SliceEnd out{SliceEnd::STOPPED, 0, {}};
@@ -284,6 +297,7 @@ Machine::SliceEnd Machine::run_slice_threads(bool sliced,
       }
       if (deadline) wake = std::min(wake, *deadline);
       if (timed) wake = std::min(wake, end);
+      if (sliced) report_thread_use(cpu0_lent_, true);  // another CPU runs on; this one waits
       cpu0_idle_ = true;
       if (!mailbox_.has_work() && !kicked_.load() && !cpu_jobs_pending_.load())
         mailbox_.wait_until(wake);
@@ -291,6 +305,7 @@ Machine::SliceEnd Machine::run_slice_threads(bool sliced,
       ++idle_waits_;
       continue;
     }
+    if (sliced) report_thread_use(cpu0_lent_, false);
     sync_->exec_start(0);
     const ExitReason r = interp_->run(budget);
     sync_->exec_end(0);

@@ -114,11 +114,11 @@ inline uint32_t string_fast_run(Cpu& c, const Insn& i, uint32_t count) {
     // An element-wise forward copy into an overlapping higher destination replicates the
     // pattern; memmove would not. Leave that case to the slow path.
     if (dst > src && dst < src + bytes) return 0;
-    std::memmove(reinterpret_cast<void*>(dst), reinterpret_cast<const void*>(src), bytes);
+    ram_copy_forward(reinterpret_cast<void*>(dst), reinterpret_cast<const void*>(src), bytes);
     set_string_index<A32>(c, ESI, si + bytes);
   } else {
     const uint32_t v = get_reg<S>(c, EAX);
-    if constexpr (S == 1) std::memset(reinterpret_cast<void*>(dst), int(v), bytes);
+    if constexpr (S == 1) ram_fill(reinterpret_cast<void*>(dst), uint8_t(v), bytes);
     else for (uint32_t k = 0; k < n; ++k) store_host<S>(dst + k * S, v);
   }
   set_string_index<A32>(c, EDI, di + bytes);

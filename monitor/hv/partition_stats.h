@@ -10,7 +10,9 @@
 namespace softcpu::hv {
 
 inline constexpr const char kSystemStatsSchema[] = "softcpu-system-stats";
-inline constexpr int kSystemStatsSchemaVersion = 1;
+// 1: the first. 2: `wait_seconds`, `max_wait_seconds`, `passes`, `borrowed_slices`,
+// `recalls`, `max_recall_seconds` and `lends` per partition (docs/stats.md).
+inline constexpr int kSystemStatsSchemaVersion = 2;
 
 struct VcpuCounters {
   unsigned index = 0;
@@ -40,6 +42,14 @@ struct PartitionCounters {
   // Ready but waiting for a thread of the set: in all, and the longest wait.
   double wait_seconds = 0;
   double max_wait_seconds = 0;
+  // Slices started ahead of a wider partition first in line; slices on a thread a gang lent,
+  // those ended because the gang took it back, and the longest hand-back; as a gang, threads
+  // lent (hv::SliceStats).
+  uint64_t passes = 0;
+  uint64_t borrowed_slices = 0;
+  uint64_t recalls = 0;
+  double max_recall_seconds = 0;
+  uint64_t lends = 0;
   uint64_t instructions = 0;   // sums over the vCPUs
   uint64_t exits = 0;
   uint64_t interrupts = 0;

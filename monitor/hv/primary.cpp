@@ -289,6 +289,11 @@ void PrimaryHypervisor::build_partition(const PartitionConfig& given, unsigned i
   if (!on_secondary(*p)) {  // (a split partition's CPU 0 is the primary's: its wakes too)
     p->wake_scheduler_ = scheduler_.get();
     p->machine_->set_wake_hook(&PrimaryHypervisor::wake_hook, self);
+    // A gang lends the thread of a halted vCPU to the set (docs/design.md "SMP partitions on a
+    // processor set").
+    if (threads_taken(p->config_) > 1)
+      p->machine_->set_thread_use_hook(
+          [sched = scheduler_.get(), id = p->id_](bool idle) { sched->thread_use(id, idle); });
   }
   p->machine_->set_hv_commands([this, self](std::string_view cmd, bool* handled) {
     return gdb_command(*self, cmd, handled);
@@ -618,6 +623,11 @@ PartitionCounters PrimaryHypervisor::counters(Partition& p, bool with_machine_js
     c.preemptions = u.preemptions;
     c.wait_seconds = u.wait_seconds;
     c.max_wait_seconds = u.max_wait_seconds;
+    c.passes = u.passes;
+    c.borrowed_slices = u.borrowed_slices;
+    c.recalls = u.recalls;
+    c.max_recall_seconds = u.max_recall_seconds;
+    c.lends = u.lends;
   }
   // Read after the CPU job: a run that ended meanwhile has its state and status set.
   c.state = state_name(p.state());

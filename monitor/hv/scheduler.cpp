@@ -7,6 +7,9 @@ namespace softcpu::hv {
 namespace {
 // How long the ticker waits for a slice it ended to end before asking again.
 constexpr auto kEndRetry = std::chrono::milliseconds(2);
+// The shortest slice worth starting ahead of the first in line (it ends when that one could
+// start; a shorter one would be mostly hand-over).
+constexpr auto kMinPass = std::chrono::milliseconds(2);
 }  // namespace
 
 ProcessorSetScheduler::ProcessorSetScheduler(std::string set_name, unsigned threads,
@@ -94,6 +97,81 @@ void ProcessorSetScheduler::blocking(bool begin) {
   work_cv_.notify_all();
 }
 
+void ProcessorSetScheduler::thread_use(unsigned id, bool idle) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(id);
+  if (it == entries_.end() || it->second->state != State::RUNNING) return;
+  Entry& e = *it->second;
+  if (idle) {
+    if (e.lent >= width_of(id)) return;
+    ++e.lent;
+    ++lent_;
+    --running_;
+    ++usage_[id].lends;
+    work_cv_.notify_all();  // a thread is free for the others
+    return;
+  }
+  if (!e.lent) return;
+  --e.lent;
+  --lent_;
+  ++running_;
+  // The vCPU runs at once (its gang's IPIs and spinlocks need it now); the set is over its
+  // threads until a borrower's slice has ended.
+  if (running_ > threads_ + blocked_) recall_one_locked(id);
+}
+
+// Under mu_: ends the slice of one partition that runs on a lent thread (or, if none is marked
+// so, because the set's threads changed hands since, of the one that started last).
+void ProcessorSetScheduler::recall_one_locked(unsigned lender) {
+  Entry* pick = nullptr;
+  for (auto& [id, ptr] : entries_) {
+    Entry& e = *ptr;
+    if (id == lender || e.state != State::RUNNING || e.recalled || e.lent) continue;
+    if (!pick || (e.borrowed && !pick->borrowed) ||
+        (e.borrowed == pick->borrowed && e.slice_start > pick->slice_start))
+      pick = &e;
+  }
+  if (!pick) return;
+  pick->recalled = true;
+  pick->recalled_at = std::chrono::steady_clock::now();
+  pick->slice_end = pick->recalled_at;  // the ticker asks again until it has ended
+  pick->vcpu.end_slice();               // atomics only: fine under mu_
+  tick_cv_.notify_one();
+}
+
+// Under mu_. In FIFO order the first ready partition starts when as many threads as it takes
+// are free. When it cannot, a narrower one behind it that fits may start instead, but only
+// until the time the first could start anyway (when enough running slices have ended: they end
+// at their slice_end, since the first waiting makes the set contended), so the first is not
+// delayed by it and cannot be passed over for ever.
+int ProcessorSetScheduler::pick_locked(SteadyTime now, SteadyTime& end) const {
+  end = SteadyTime::max();
+  if (ready_.empty()) return -1;
+  const unsigned capacity = threads_ + blocked_;
+  const unsigned free = capacity > running_ ? capacity - running_ : 0;
+  const unsigned first = width_of(ready_.front());
+  if (first <= free) return 0;
+  if (ready_.size() < 2 || !free) return -1;
+  std::vector<std::pair<SteadyTime, unsigned>> ends;  // running slices: end, threads freed
+  for (const auto& [id, ptr] : entries_)
+    if (ptr->state == State::RUNNING) ends.emplace_back(ptr->slice_end, width_of(id) - ptr->lent);
+  std::sort(ends.begin(), ends.end());
+  unsigned got = free;
+  SteadyTime at = now;
+  for (const auto& [t, w] : ends) {
+    if (got >= first) break;
+    got += w;
+    at = t;
+  }
+  if (got < first || at < now + kMinPass) return -1;
+  for (size_t k = 1; k < ready_.size(); ++k)
+    if (width_of(ready_[k]) <= free) {
+      end = at;
+      return int(k);
+    }
+  return -1;
+}
+
 // A partition wider than the set (a configuration the primary refused) still runs, alone.
 unsigned ProcessorSetScheduler::width_of(unsigned id) const {
   return std::clamp(entries_.at(id)->vcpu.threads, 1u, threads_);
@@ -111,33 +189,40 @@ bool ProcessorSetScheduler::contended_locked() const {
 void ProcessorSetScheduler::worker_main(unsigned) {
   std::unique_lock lock(mu_);
   for (;;) {
-    // In order: the first ready partition waits for as many free threads as it takes (a
-    // wide one is not passed over for ever by narrow ones).
+    // In order, but a partition that fits may start ahead of a wider first one until that
+    // one could start (pick_locked).
+    int k = -1;
+    SteadyTime pass_end{};
     work_cv_.wait(lock, [&] {
-      return quit_ ||
-             (!ready_.empty() && running_ + width_of(ready_.front()) <= threads_ + blocked_);
+      return quit_ || (k = pick_locked(std::chrono::steady_clock::now(), pass_end)) >= 0;
     });
     if (quit_) return;
-    const unsigned id = ready_.front();
+    const unsigned id = ready_[size_t(k)];
     const unsigned width = width_of(id);
+    // Only free because a gang lent it: the gang takes it back when its vCPU wakes.
+    const bool on_loan = running_ + lent_ + width > threads_ + blocked_;
     running_ += width;
-    ready_.pop_front();
+    ready_.erase(ready_.begin() + k);
     Entry& e = *entries_.at(id);  // stays until this thread erases it
     e.state = State::RUNNING;
     e.woken = false;
+    e.borrowed = on_loan;
+    e.recalled = false;
     const SteadyTime t0 = std::chrono::steady_clock::now();
     {
       SliceStats& u = usage_[id];
       const double waited = std::chrono::duration<double>(t0 - e.ready_at).count();
       u.wait_seconds += waited;
       u.max_wait_seconds = std::max(u.max_wait_seconds, waited);
+      if (k > 0) ++u.passes;
+      if (on_loan) ++u.borrowed_slices;
     }
     e.slice_start = t0;
-    e.slice_end = t0 + slice_of(e);
+    e.slice_end = std::min(t0 + slice_of(e), pass_end);
     // With others waiting for a thread the slice ends by itself at its time (the ticker may
     // wake late on a loaded host); otherwise it runs on until the ticker sees someone who
-    // cannot get a thread.
-    const SteadyTime end = contended_locked() ? e.slice_end : SteadyTime::max();
+    // cannot get a thread. One started ahead of the first in line ends at its time always.
+    const SteadyTime end = k > 0 || contended_locked() ? e.slice_end : SteadyTime::max();
     tick_cv_.notify_one();
     lock.unlock();
     if (!e.begun) {
@@ -153,11 +238,19 @@ void ProcessorSetScheduler::worker_main(unsigned) {
     }
     lock.lock();
     const bool contended = contended_locked();  // someone waits for this thread
-    running_ -= width;
+    running_ -= width - e.lent;
+    lent_ -= e.lent;
+    e.lent = 0;
     work_cv_.notify_all();  // places on the set are free (after an extra worker's turn)
     SliceStats& u = usage_[id];
     ++u.slices;
     u.cpu_seconds += std::chrono::duration<double>(t1 - t0).count();
+    if (e.recalled) {
+      ++u.recalls;
+      u.max_recall_seconds = std::max(
+          u.max_recall_seconds, std::chrono::duration<double>(t1 - e.recalled_at).count());
+    }
+    e.recalled = e.borrowed = false;
     switch (r.kind) {
       case SliceResult::STOPPED:
         entries_.erase(id);
@@ -192,7 +285,7 @@ void ProcessorSetScheduler::ticker_main() {
       Entry& e = *ptr;
       if (e.state == State::RUNNING) {
         if (e.slice_end <= now) {
-          if (!contended_locked()) {  // nobody waits for a thread: it runs on
+          if (!e.recalled && !contended_locked()) {  // nobody waits for a thread: it runs on
             e.slice_end = now + slice_of(e);
           } else {
             // Asked again after kEndRetry if the slice has not ended by then: a request made

@@ -60,6 +60,17 @@ struct SliceStats {
   // next slice): the total, and the longest single wait.
   double wait_seconds = 0;
   double max_wait_seconds = 0;
+  // Slices it started ahead of a wider partition that was first in line and could not start
+  // (each ends by the time that one could have started: ProcessorSetScheduler::pick_locked).
+  uint64_t passes = 0;
+  // Slices it started on a thread that a gang lent (one of the gang's vCPUs halted), of them
+  // those it ended early because the gang took the thread back, and the longest time from
+  // that request to the slice's end (the hand-back bound).
+  uint64_t borrowed_slices = 0;
+  uint64_t recalls = 0;
+  double max_recall_seconds = 0;
+  // As a gang: times one of its vCPUs left its thread to the set inside a slice.
+  uint64_t lends = 0;
 };
 
 class Scheduler {
@@ -79,6 +90,9 @@ class Scheduler {
   // command that the primary answers, maybe with a job on another partition of the set), and
   // after. Meanwhile the set may run its other partitions on an extra thread.
   virtual void blocking(bool) {}
+  // On a thread of partition `id`'s slice (Machine::set_thread_use_hook): one of its vCPUs
+  // stops using its host thread (idle: halted with nothing to deliver) or uses it again.
+  virtual void thread_use(unsigned /*id*/, bool /*idle*/) {}
 };
 
 // A processor set: `threads` host threads that run the started partitions round-robin, each
@@ -87,9 +101,13 @@ class Scheduler {
 // takes W threads at once (gang) runs 1/W of its slice on each, so every partition gets the
 // same thread time per turn and one waiting behind a gang waits a W-th of the slice. A
 // partition whose guest halts (HLT, nothing to deliver) leaves the thread at once and is
-// queued again at its next timer or when wake(id) is called. A ticker thread ends slices (end_slice) and wakes idle partitions whose time came.
-// A partition blocked on another thread (blocking()) does not hold up the set: an extra worker
-// runs the others meanwhile.
+// queued again at its next timer or when wake(id) is called. A ticker thread ends slices
+// (end_slice) and wakes idle partitions whose time came. A partition blocked on another thread
+// (blocking()) does not hold up the set: an extra worker runs the others meanwhile.
+// Two exceptions to strict FIFO fill threads a gang would leave empty: a partition that fits
+// may start ahead of a wider one first in line that cannot start yet, until the time that one
+// could start (so it is not delayed); and the thread of a gang's halted vCPU (thread_use) is
+// lent to the others until the vCPU runs again, when the borrower's slice is ended.
 class ProcessorSetScheduler final : public Scheduler {
  public:
   ProcessorSetScheduler(std::string set_name, unsigned threads, uint32_t slice_us);
@@ -100,6 +118,7 @@ class ProcessorSetScheduler final : public Scheduler {
   void wake(unsigned id) override;
   SliceStats usage(unsigned id) const override;
   void blocking(bool begin) override;
+  void thread_use(unsigned id, bool idle) override;
   unsigned threads() const { return threads_; }
   const std::string& set_name() const { return set_; }
 
@@ -113,16 +132,28 @@ class ProcessorSetScheduler final : public Scheduler {
     bool woken = false;   // wake(id) while it ran: an idle end queues it again
     SteadyTime slice_start{}, slice_end{}, wake_at{};
     SteadyTime ready_at{};  // queued in ready_ (SliceStats::wait_seconds)
+    unsigned lent = 0;      // RUNNING gang: its threads lent to the set now (thread_use)
+    bool borrowed = false;  // RUNNING: started on a lent thread
+    bool recalled = false;  // RUNNING: its slice must end, a lender wants its thread back
+    SteadyTime recalled_at{};
   };
   void worker_main(unsigned index);
   void ticker_main();
   void make_ready_locked(unsigned id, Entry& e);
   std::chrono::microseconds slice_of(const Entry& e) const;
+  // Under mu_: the ready_ index of the partition to start now, or -1; `end` is set to the
+  // latest time a partition started ahead of the first in line may run.
+  int pick_locked(SteadyTime now, SteadyTime& end) const;
+  void recall_one_locked(unsigned lender);
 
   std::string set_;
   unsigned threads_;
   uint32_t slice_us_;
-  unsigned running_ = 0;  // threads the entries on workers take now (their widths; under mu_)
+  // Threads the entries on workers take now (their widths less their lent threads; under mu_).
+  // Above threads_ + blocked_ only for the moment between a gang taking a lent thread back and
+  // its borrower's slice ending.
+  unsigned running_ = 0;
+  unsigned lent_ = 0;  // of the set's threads, lent by gangs now (sum of Entry::lent)
   unsigned width_of(unsigned id) const;  // under mu_: its threads, at most the set's
   bool contended_locked() const;  // under mu_: more ready than free threads
   unsigned blocked_ = 0;  // of those, waiting in blocking(true): threads_ + blocked_ may run

@@ -8,6 +8,7 @@
 
 #include "hv_test_util.h"
 #include "monitor/hv/commands.h"
+#include "monitor/hv/partition_stats.h"
 #include "monitor/hv/primary.h"
 
 namespace softcpu::hv {
@@ -28,6 +29,41 @@ TEST(HvCommands, Sizes) {
   EXPECT_EQ(b, 0x1000u);
   for (const char* bad : {"", "-4K", "K", "4X", "4KK", "99999999999999999999", "0x"})
     EXPECT_FALSE(parse_hv_size(bad, &b)) << bad;
+}
+
+// The system statistics' JSON is schema version 2 (docs/stats.md: version 2 added the
+// scheduler's waits and the fields of a set that fills a gang's empty threads), and every field
+// of a partition is there with its value, in the documented order.
+TEST(SystemStats, JsonVersion2HasTheSchedulerFields) {
+  PartitionCounters p;
+  p.name = "a";
+  p.state = "running";
+  p.cpu_seconds = 1.5;
+  p.slices = 7;
+  p.preemptions = 3;
+  p.wait_seconds = 0.25;
+  p.max_wait_seconds = 0.125;
+  p.passes = 4;
+  p.borrowed_slices = 5;
+  p.recalls = 2;
+  p.max_recall_seconds = 0.0625;
+  p.lends = 9;
+  p.per_vcpu.push_back({});
+  const std::string json = system_stats_json({p});
+  EXPECT_EQ(json.rfind("{\"schema\": \"softcpu-system-stats\", \"version\": 2, \"partitions\": [", 0), 0u)
+      << json;
+  size_t at = 0;
+  for (const char* field :
+       {"\"cpu_seconds\": 1.5", "\"slices\": 7", "\"preemptions\": 3", "\"wait_seconds\": 0.25",
+        "\"max_wait_seconds\": 0.125", "\"passes\": 4", "\"borrowed_slices\": 5",
+        "\"recalls\": 2", "\"max_recall_seconds\": 0.0625", "\"lends\": 9", "\"vcpus\": ["}) {
+    const size_t found = json.find(field, at);
+    EXPECT_NE(found, std::string::npos) << field << " (in order) in " << json;
+    if (found != std::string::npos) at = found;
+  }
+  const std::string text = system_stats_text({p});
+  for (const char* row : {"passes", "borrowed_slices", "recalls", "max_recall_seconds", "lends"})
+    EXPECT_NE(text.find(std::string("  ") + row + " "), std::string::npos) << row << "\n" << text;
 }
 
 TEST(HvCommands, WhichLinesArePrimaryCommands) {

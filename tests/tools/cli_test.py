@@ -124,6 +124,16 @@ with tempfile.TemporaryDirectory() as d:
           "--stats-interval", "100", "--stats-file", os.path.join(d, "s.jsonl"), "--bios", exit_rom],
           2, err_has="works with one CPU only",
           one_line=True)
+    # -smp N snapshots hold CPU 0, taken before the APs start (docs/snapshot.md): save, load
+    # into a like machine (the AP starts from reset), refuse a machine with another CPU count.
+    smp_snap = os.path.join(d, "smp.snap")
+    check("-smp 2 --save-on-exit before CPU 1 starts", ["run", "-smp", "2", "--accel",
+          "tcg,thread=multi", "--insn-limit", "10000", "--save-on-exit", smp_snap, "--bios", loop_rom],
+          124, err_has="saved the machine")
+    check("-smp 2 --loadvm", ["run", "-smp", "2", "--accel", "tcg,thread=multi", "--insn-limit",
+          "10000", "--loadvm", smp_snap, "--bios", loop_rom], 124, err_has="instruction limit")
+    check("--loadvm of a 2-CPU snapshot with one CPU", ["run", "--loadvm", smp_snap, "--bios",
+          loop_rom], 2, err_has="the snapshot has 'CPUs: 2'")
     # Without --bios the machine runs Debian's SeaBIOS; with no disk it finds nothing to boot
     # and says so on COM1 (its text console goes to the serial port, like QEMU -nographic).
     sb_serial = os.path.join(d, "seabios.txt")

@@ -276,8 +276,13 @@ with tempfile.TemporaryDirectory() as d:
         stats = {}
         check("--stats=json wrote one JSON object", False, repr(e))
     parts = {q["name"]: q for q in stats.get("partitions", [])}
-    check("stats: schema and both partitions",
-          stats.get("schema") == "softcpu-system-stats" and set(parts) == {"a", "b"}, stats)
+    check("stats: schema, its version (2: docs/stats.md) and both partitions",
+          stats.get("schema") == "softcpu-system-stats" and stats.get("version") == 2 and
+          set(parts) == {"a", "b"}, stats)
+    check("stats: the scheduler's fields of version 2",
+          all(k in q for q in parts.values() for k in
+              ("wait_seconds", "max_wait_seconds", "passes", "borrowed_slices", "recalls",
+               "max_recall_seconds", "lends")), parts)
     if set(parts) == {"a", "b"}:
         a, b = parts["a"], parts["b"]
         # One violation per run of a from its reset vector: the start, and gdb's reset.

@@ -12,6 +12,12 @@
 // thread of its own. With HV_SECONDARY_VCPUS=K too (a vCPU index, with HV_VCPU_THREADS=multi)
 // vCPU K of each partition runs on the secondary hypervisor "rt" (a one-thread set "rtset", at
 // priority 10: docs/config.md "[partition.secondary]"); the run fails unless it ran there.
+// A part of the boot (one partition, for the ThreadSanitizer suite: docs/hardening.md): with
+// HV_INSN_LIMIT=N the partition stops after N instructions of CPU 0 (counted from its start),
+// with HV_SAVE=FILE it is then saved (docs/snapshot.md: an SMP machine only before its APs
+// start), with HV_LOADVM=FILE it starts from that snapshot instead of booting, and with
+// HV_EXPECT=TEXT the run passes when the console shows TEXT (instead of the command's output);
+// HV_TIMEOUT=SECONDS replaces the partition's 300 s timeout.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -60,11 +66,20 @@ int main(int argc, char** argv) {
     }
     p.machine.serial = std::string("file:") + argv[3] + "/" + p.name + ".serial";
     p.machine.timeout_seconds = 300;
+    if (const char* v = std::getenv("HV_TIMEOUT")) p.machine.timeout_seconds = std::atof(v);
     p.memory.push_back({0, 128ull << 20, false, "", 0});
     // HV_VCPUS=N: N vCPUs each (Linux must bring them all online); HV_VCPU_THREADS=multi: on
     // N threads of the processor set (docs/design.md "SMP partitions on a processor set").
     if (const char* v = std::getenv("HV_VCPUS")) p.vcpus = unsigned(std::atoi(v));
     if (const char* v = std::getenv("HV_VCPU_THREADS")) p.machine.smp_threads = std::string(v) == "multi";
+    if (const char* v = std::getenv("HV_INSN_LIMIT")) p.machine.insn_limit = std::strtoull(v, nullptr, 0);
+    if (const char* v = std::getenv("HV_SAVE")) p.machine.save_on_exit_path = v;
+    if (const char* v = std::getenv("HV_LOADVM")) {
+      p.machine.loadvm_path = v;
+      p.machine.kernel_path.clear();  // the snapshot's RAM has the kernel
+      p.machine.initrd_path.clear();
+      p.machine.append.clear();
+    }
     s.partitions.push_back(p);
   }
   if (const char* t = std::getenv("HV_SET_THREADS")) {
@@ -110,6 +125,27 @@ int main(int argc, char** argv) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::fprintf(stderr, "hv_two_linux: %d partition(s) booted and stopped in %.2f s, status %d\n", n,
                secs, status);
+  if (const char* expect = std::getenv("HV_EXPECT")) {  // a part of the boot: see the top
+    for (int k = 0; k < n; ++k) {
+      std::ifstream f(std::string(argv[3]) + "/linux" + std::to_string(k) + ".serial");
+      std::stringstream text;
+      text << f.rdbuf();
+      if (text.str().find(expect) == std::string::npos) {
+        std::fprintf(stderr, "hv_two_linux: linux%d's console lacks '%s':\n%s\n", k, expect,
+                     text.str().c_str());
+        return 1;
+      }
+    }
+    return status == 124 || status == 0 ? 0 : status;  // 124: the instruction limit
+  }
+  if (const char* save = std::getenv("HV_SAVE")) {  // (a failed save of a powered-off
+    std::ifstream f(save);                           // partition leaves status 0)
+    if (!f) {
+      std::fprintf(stderr, "hv_two_linux: no snapshot was saved to %s\n", save);
+      return 1;
+    }
+    return status == 124 || status == 0 ? 0 : status;
+  }
   for (int k = 0; k < n; ++k) {
     const std::string name = "linux" + std::to_string(k);
     std::ifstream f(std::string(argv[3]) + "/" + name + ".serial");

@@ -80,6 +80,24 @@ TEST(SmpPartition, LockedInstructionsAreAtomicAcrossTheThreads) {
   EXPECT_EQ(run_alone(smp_partition("smp", rom("smp_atomics.rom"), true), 2), 1);
 }
 
+// Starts the AP of a 2-vCPU partition whose BSP runs kLoopForever, into a loop of its own
+// (JMP $ at 0x8000), so both vCPUs compute: INIT then STARTUP (vector 8) to APIC 1 through CPU
+// 0's local APIC, sent by a job on CPU 0's thread (SDM vol.3 8.4.4). Before it the AP waits for
+// a SIPI and leaves its thread idle (lent to the set). Returns once the AP has run.
+void start_the_ap(PrimaryHypervisor& hv, const std::string& name,
+                  const std::vector<uint8_t>& code = test::kLoopForever) {
+  Partition& part = hv.partition(name);
+  Machine& m = part.machine();
+  m.run_on_cpu_thread([&] {
+    m.memory().write_bytes(0x8000, code.data(), uint32_t(code.size()));
+    m.memory().write(0xFEE00310, 4, 1u << 24);
+    m.memory().write(0xFEE00300, 4, 0x00004500);
+    m.memory().write(0xFEE00310, 4, 1u << 24);
+    m.memory().write(0xFEE00300, 4, 0x00004608);
+  });
+  ASSERT_TRUE(test::wait_for([&] { return hv.counters(part).per_vcpu.at(1).instructions > 0; }));
+}
+
 // A 2-thread set with `slice_us` slices: "wide", a 2-vCPU partition with vcpu_threads =
 // "multi", and "narrow", a one-vCPU one, both running `rom`.
 SystemConfig wide_and_narrow(const std::string& rom, uint32_t slice_us) {
@@ -92,8 +110,9 @@ SystemConfig wide_and_narrow(const std::string& rom, uint32_t slice_us) {
 TEST(SmpPartition, AWidePartitionTakesTwoThreadsOfTheSet) {
   const std::string loop = test::write_rom(test::kLoopForever);
   PrimaryHypervisor hv(wide_and_narrow(loop, 10000));
-  const auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = std::chrono::steady_clock::now();  // (the wide one's slices count from here)
   hv.start("wide");
+  start_the_ap(hv, "wide");  // both vCPUs busy: no thread of the gang is lent
   hv.start("narrow");
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   // Served on each partition's CPU 0 thread (the wide one's other vCPU held meanwhile).
@@ -126,12 +145,20 @@ TEST(SmpPartition, ANarrowPartitionWaitsAWthOfTheSliceBehindAGang) {
   const std::string loop = test::write_rom(test::kLoopForever);
   PrimaryHypervisor hv(wide_and_narrow(loop, 80000));
   hv.start("wide");
+  start_the_ap(hv, "wide");
+  // Counted from here (before, the wide one ran alone).
+  hv.stop("wide");
+  const PartitionCounters w0 = hv.counters(hv.partition("wide"));
+  hv.start("wide");
   hv.start("narrow");
   std::this_thread::sleep_for(std::chrono::milliseconds(4000));
   hv.stop("wide");
   hv.stop("narrow");
   // Read stopped: every wait counted has its slice counted too.
-  const PartitionCounters w = hv.counters(hv.partition("wide"));
+  PartitionCounters w = hv.counters(hv.partition("wide"));
+  w.cpu_seconds -= w0.cpu_seconds;
+  w.slices -= w0.slices;
+  w.wait_seconds -= w0.wait_seconds;
   const PartitionCounters n = hv.counters(hv.partition("narrow"));
   const double n_wait = n.wait_seconds / double(std::max<uint64_t>(n.slices, 1));
   const double w_wait = w.wait_seconds / double(std::max<uint64_t>(w.slices, 1));
@@ -146,6 +173,113 @@ TEST(SmpPartition, ANarrowPartitionWaitsAWthOfTheSliceBehindAGang) {
   // load 10-12) slows both. With the gang's whole slice the two waits were equal.
   EXPECT_LT(n_wait, w_wait * 0.8);
   EXPECT_GT(n.cpu_seconds, w.cpu_seconds * 1.2);
+  unlink(loop.c_str());
+}
+
+// A gang's vCPU that leaves its thread idle lends it (ProcessorSetScheduler::thread_use): the
+// 2-vCPU partition's AP waits for a SIPI while its BSP loops, and a one-vCPU counter beside it
+// on the 2-thread set runs on the AP's thread at the same time (before, the two took turns, as
+// AWidePartitionTakesTwoThreadsOfTheSet shows). Then the AP idles (STI; HLT) and CPU 0 sends
+// it an NMI every 5-21 ms (an IPI; its handler is an IRET; an NMI, because the AP's local APIC is
+// software-disabled as after reset and accepts no fixed interrupt, SDM vol.3 10.4.7.2): each wake
+// takes the thread back at once, ending the counter's slice if it is on it (a recall) within a
+// bound, and each halt lends it again. The AP takes every IPI (gang semantics: a woken vCPU
+// runs without waiting for the thread).
+TEST(SmpPartition, AHaltedVcpuLendsItsThreadUntilItWakes) {
+  const std::string loop = test::write_rom(test::kLoopForever);
+  PrimaryHypervisor hv(wide_and_narrow(loop, 10000));
+  const auto t0 = std::chrono::steady_clock::now();
+  hv.start("wide");
+  hv.start("narrow");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  const PartitionCounters w1 = hv.counters(hv.partition("wide"));
+  const PartitionCounters n1 = hv.counters(hv.partition("narrow"));
+  const double wall1 = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // The AP: real mode, IVT entry 2 (NMI) -> 0000:8010 (IRET); at 0x8000 STI; HLT; JMP back.
+  Machine& m = hv.partition("wide").machine();
+  m.run_on_cpu_thread([&] {
+    const uint8_t vector[] = {0x10, 0x80, 0x00, 0x00}, iret[] = {0xCF};
+    m.memory().write_bytes(2 * 4, vector, 4);
+    m.memory().write_bytes(0x8010, iret, 1);
+  });
+  start_the_ap(hv, "wide", test::kIdleForever);
+  const PartitionCounters w2 = hv.counters(hv.partition("wide"));
+  int ipis = 0;
+  for (; ipis < 50; ++ipis) {
+    m.run_on_cpu_thread([&] {  // NMI to APIC 1 (SDM vol.3 10.6.1: delivery mode 100b)
+      m.memory().write(0xFEE00310, 4, 1u << 24);
+      m.memory().write(0xFEE00300, 4, 0x00004400);
+    });
+    // 5-21 ms apart: a fixed period can lock onto the set's slices (the job runs at the next
+    // loop boundary of CPU 0, at a slice's start if the gang waits), and then every wake came
+    // at a slice's start, before the counter took the lent thread.
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 + (ipis * 7) % 17));
+  }
+  const PartitionCounters w3 = hv.counters(hv.partition("wide"));
+  const PartitionCounters n3 = hv.counters(hv.partition("narrow"));
+  hv.stop("wide");
+  hv.stop("narrow");
+  std::printf("AP waiting: wide %.3f s (%llu lends), narrow %.3f s (%llu slices on a lent "
+              "thread) in %.3f s; then %d NMIs: AP took %llu interrupts, wide lent %llu times, "
+              "narrow recalled %llu times, longest %.2f ms\n",
+              w1.cpu_seconds, (unsigned long long)w1.lends, n1.cpu_seconds,
+              (unsigned long long)n1.borrowed_slices, wall1, ipis,
+              (unsigned long long)(w3.per_vcpu.at(1).interrupts - w2.per_vcpu.at(1).interrupts),
+              (unsigned long long)(w3.lends - w2.lends), (unsigned long long)n3.recalls,
+              n3.max_recall_seconds * 1e3);
+  EXPECT_GE(w1.lends, 1u);
+  EXPECT_GE(n1.borrowed_slices, 1u);
+  EXPECT_GT(n1.instructions, 10000u);
+  // Both on the set's threads at once for most of the second (each slice's wall time counts;
+  // taking turns, the sum stays under the wall time).
+  EXPECT_GT(w1.cpu_seconds + n1.cpu_seconds, wall1 * 1.25);
+  // The AP woke for the NMIs (a few may merge while it is held between slices: one pending).
+  EXPECT_GE(w3.per_vcpu.at(1).interrupts - w2.per_vcpu.at(1).interrupts, uint64_t(ipis / 2));
+  EXPECT_GE(w3.lends - w2.lends, uint64_t(ipis / 4));
+  // Its wakes took the thread back from the counter, soon.
+  EXPECT_GE(n3.recalls, 1u);
+  EXPECT_LT(n3.max_recall_seconds, 0.5);  // generous for a loaded host (docs/design.md: figures)
+  unlink(loop.c_str());
+}
+
+// FIFO head-of-line: "n1" runs on one thread of a 2-thread set, the gang (both vCPUs busy) is
+// first in line and needs both threads, "n2" is behind it. n2 starts ahead of the gang on the
+// free thread, but only until n1's slice ends (when the gang could start anyway), so the gang
+// is not delayed: over the run it gets its thread time (2 threads x its slice's half) in many
+// slices, and no wait of it is long.
+TEST(SmpPartition, ANarrowPartitionPassesAWaitingGangWithoutStarvingIt) {
+  const std::string loop = test::write_rom(test::kLoopForever);
+  SystemConfig s = test::system_on_set(2, 20000);
+  s.partitions.push_back(test::on_primary(test::partition("n1", loop)));
+  s.partitions.push_back(smp_partition("gang", loop, true));
+  s.partitions.push_back(test::on_primary(test::partition("n2", loop)));
+  PrimaryHypervisor hv(s);
+  hv.start("gang");
+  start_the_ap(hv, "gang");
+  hv.stop("gang");  // (the AP keeps looping: a stop holds it, a start releases it)
+  hv.start("n1");
+  hv.start("gang");
+  hv.start("n2");
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+  hv.stop("n1");
+  hv.stop("gang");
+  hv.stop("n2");
+  const PartitionCounters a = hv.counters(hv.partition("n1"));
+  const PartitionCounters g = hv.counters(hv.partition("gang"));
+  const PartitionCounters b = hv.counters(hv.partition("n2"));
+  std::printf("n1 %.3f s in %llu slices (%llu passes), gang %.3f s x 2 in %llu slices (max wait "
+              "%.1f ms, mean %.1f ms), n2 %.3f s in %llu slices (%llu passes)\n",
+              a.cpu_seconds, (unsigned long long)a.slices, (unsigned long long)a.passes,
+              g.cpu_seconds, (unsigned long long)g.slices, g.max_wait_seconds * 1e3,
+              g.wait_seconds / double(std::max<uint64_t>(g.slices, 1)) * 1e3, b.cpu_seconds,
+              (unsigned long long)b.slices, (unsigned long long)b.passes);
+  EXPECT_GE(a.passes + b.passes, 1u);
+  EXPECT_EQ(g.passes, 0u);  // nobody before it was wider
+  EXPECT_GT(g.slices, 10u);
+  EXPECT_GT(g.per_vcpu.at(1).instructions, 0u);
+  // Thread time: the gang's slices take both threads.
+  EXPECT_GT(2 * g.cpu_seconds, 0.4 * std::min(a.cpu_seconds, b.cpu_seconds));
+  EXPECT_LT(g.max_wait_seconds, 1.0);
   unlink(loop.c_str());
 }
 
