@@ -61,6 +61,7 @@ struct CachedBlock {
 struct CacheCounters {
   uint64_t lookups = 0;          // lookups by the run loop (lookup(); find() is not counted)
   uint64_t jump_cache_hits = 0;
+  uint64_t linear_jump_hits = 0;  // ... of them by linear EIP (Interpreter::lookup)
   uint64_t hash_hits = 0;
   uint64_t misses = 0;           // = compulsory + capacity + invalidated
   uint64_t misses_compulsory = 0;   // key never translated before

@@ -154,6 +154,7 @@ inline DecodedBlock* Interpreter::lookup(uint32_t lin) {
     CacheCounters& k = cache_.counters();
     ++k.lookups;
     ++k.jump_cache_hits;
+    ++k.linear_jump_hits;
     return lj.block;
   }
   return lookup_slow(lin, lj);
