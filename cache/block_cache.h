@@ -145,7 +145,7 @@ class BlockCache {
   // Where the generation lives: compiled code compares its chain links against it.
   const uint64_t* generation_address() const { return &generation_; }
   // Moves with generation() except at new_address_space(): what holds in every address space
-  // (code in global pages, or with paging off) is valid while it lasts. Its values have the
+  // (code in global pages) is valid while it lasts. Its values have the
   // top bit set, so no generation() value equals one: an entry stamped with either is
   // checked against both with no note of which it holds.
   uint64_t global_generation() const { return global_generation_; }
@@ -155,7 +155,7 @@ class BlockCache {
     ++global_generation_;
     if (noted_any_) clear_noted();
   }
-  // The view of non-global linear pages changed (a CR3 load, a switch of CPU): chain links go,
+  // The view of non-global linear pages changed (a CR3 load, a task switch): chain links go,
   // what global_generation() covers stays. The noted pages stay noted (see below).
   void new_address_space() { ++generation_; }
 

@@ -95,8 +95,8 @@ class Interpreter {
   // cache generation it was found in lasts. The generation moves whenever a block retires
   // or the linear->physical view of code changes (TLB flush, INVLPG of a page code was found
   // at, A20, CR3 loads, a switch of CPU), exactly as for chain links, so a hit needs neither
-  // the fetch TLB nor a page2 check. An entry of global pages (or with paging off) holds the
-  // cache's global_generation() instead, which CR3 loads and switches of CPU do not move.
+  // the fetch TLB nor a page2 check. An entry of global pages holds the cache's
+  // global_generation() instead, which CR3 loads do not move.
   struct LinearJump {
     uint32_t lin = 0;
     uint32_t mode = ~0u;  // no mode key is all ones: an empty entry never hits
