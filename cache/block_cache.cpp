@@ -165,7 +165,7 @@ uint64_t BlockCache::page_version(uint32_t page) const {
 
 void BlockCache::retire(CachedBlock* b, RetireCause cause) {
   b->valid = false;
-  ++generation_;
+  new_generation();
   b->on_retire(cause);
   account(b, -1);
   for (uint32_t page : {b->phys / kPage, b->page2}) {
@@ -251,9 +251,15 @@ void BlockCache::flush(RetireCause cause) {
   order_.clear();
   counters_.bytes_decoded = counters_.bytes_native = 0;
   if (cause == RetireCause::INVALIDATED) flush_version_ = ++version_clock_;
-  ++generation_;
+  new_generation();
   std::fill(std::begin(jump_), std::end(jump_), nullptr);
   ++counters_.flushes;
+}
+
+void BlockCache::clear_noted() {
+  std::fill(std::begin(noted_pages_), std::end(noted_pages_), 0);
+  std::fill(std::begin(noted_4m_), std::end(noted_4m_), 0);
+  noted_any_ = false;
 }
 
 uint64_t BlockCache::code_lines(uint32_t page) const {

@@ -61,6 +61,7 @@ struct CachedBlock {
 struct CacheCounters {
   uint64_t lookups = 0;          // lookups by the run loop (lookup(); find() is not counted)
   uint64_t jump_cache_hits = 0;
+  uint64_t linear_jump_hits = 0;  // ... of them by linear EIP (Interpreter::lookup)
   uint64_t hash_hits = 0;
   uint64_t misses = 0;           // = compulsory + capacity + invalidated
   uint64_t misses_compulsory = 0;   // key never translated before
@@ -137,12 +138,41 @@ class BlockCache {
   CacheCounters& counters() { return counters_; }
 
   // Chain links between blocks are valid only while the generation they were made in lasts.
-  // It changes whenever a block is invalidated or the linear->physical view changes, so a
-  // link never leads to a freed or stale block and needs no back-pointers to undo.
+  // It changes whenever a block is invalidated or the linear->physical view of code changes
+  // (new_generation, new_address_space), so a link never leads to a freed or stale block and
+  // needs no back-pointers to undo.
   uint64_t generation() const { return generation_; }
   // Where the generation lives: compiled code compares its chain links against it.
   const uint64_t* generation_address() const { return &generation_; }
-  void new_generation() { ++generation_; }
+  // Moves with generation() except at new_address_space(): what holds in every address space
+  // (code in global pages) is valid while it lasts. Its values have the
+  // top bit set, so no generation() value equals one: an entry stamped with either is
+  // checked against both with no note of which it holds.
+  uint64_t global_generation() const { return global_generation_; }
+  // Everything made so far is stale: a block retired, or the whole linear view changed.
+  void new_generation() {
+    ++generation_;
+    ++global_generation_;
+    if (noted_any_) clear_noted();
+  }
+  // The view of non-global linear pages changed (a CR3 load, a task switch): chain links go,
+  // what global_generation() covers stays. The noted pages stay noted (see below).
+  void new_address_space() { ++generation_; }
+
+  // Linear pages code was found at (Interpreter::lookup_slow notes each page a linear jump
+  // cache entry or a chain link may depend on; `whole_4m`: through a 4 MiB page). A change of
+  // the mapping of a page never noted since the last new_generation() (INVLPG of a data page)
+  // needs no new generation. Hashed bitmaps: a false "noted" costs a generation, never more.
+  void note_linear_code(uint32_t lin, bool whole_4m) {
+    noted_pages_[page_bit(lin) / 64] |= 1ull << (page_bit(lin) % 64);
+    if (whole_4m) noted_4m_[(lin >> 22) / 64] |= 1ull << ((lin >> 22) % 64);
+    noted_any_ = true;
+  }
+  // Whether a change of the translation of the page holding `lin` may affect noted code.
+  bool linear_code_noted(uint32_t lin) const {
+    return ((noted_pages_[page_bit(lin) / 64] >> (page_bit(lin) % 64)) & 1) |
+           ((noted_4m_[(lin >> 22) / 64] >> ((lin >> 22) % 64)) & 1);
+  }
   size_t block_count() const { return table_.size(); }
   size_t companion_count() const { return companions_.size(); }
 
@@ -168,6 +198,11 @@ class BlockCache {
     return (phys ^ (phys >> 12) ^ (mode * 0x9E37u)) % JUMP_CACHE_SIZE;
   }
   CachedBlock* lookup_slow(uint32_t phys, uint32_t mode, CachedBlock*& slot);
+  static constexpr unsigned NOTED_PAGE_BITS = 8192;
+  static unsigned page_bit(uint32_t lin) {
+    return ((lin >> 12) ^ (lin >> 25)) % NOTED_PAGE_BITS;
+  }
+  void clear_noted();
 #if SOFTCPU_DEBUG_CHECKS
   void assert_owner() const;
   mutable std::thread::id owner_{};
@@ -207,6 +242,10 @@ class BlockCache {
   uint64_t flush_version_ = 0;
   CacheCounters counters_;
   uint64_t generation_ = 1;
+  uint64_t global_generation_ = (1ull << 63) | 1;
+  uint64_t noted_pages_[NOTED_PAGE_BITS / 64] = {};
+  uint64_t noted_4m_[1024 / 64] = {};
+  bool noted_any_ = false;
 };
 
 }  // namespace softcpu

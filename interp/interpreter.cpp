@@ -150,10 +150,12 @@ inline DecodedBlock* Interpreter::lookup(uint32_t lin) {
   // CPL passes here: chain links join blocks of one mode only (link()).
   if (SOFTCPU_UNLIKELY(c.tlb.nsup != 0) && c.cpl == 3) tlb_drop_supervisor(c);
   LinearJump& lj = linear_[linear_index(lin)];
-  if (lj.lin == lin && lj.mode == c.mode_key && lj.generation == cache_.generation()) {
+  if (lj.lin == lin && lj.mode == c.mode_key &&
+      (lj.generation == cache_.generation() || lj.generation == cache_.global_generation())) {
     CacheCounters& k = cache_.counters();
     ++k.lookups;
     ++k.jump_cache_hits;
+    ++k.linear_jump_hits;
     return lj.block;
   }
   return lookup_slow(lin, lj);
@@ -172,8 +174,34 @@ __attribute__((noinline)) DecodedBlock* Interpreter::lookup_slow(uint32_t lin, L
   }
   if (!b) b = build_block(phys);
   // Recorded in the generation as it is now: decoding may have retired blocks (eviction).
-  lj = LinearJump{lin, c.mode_key, cache_.generation(), b};
+  const bool global = note_code_pages(lin, b->page2 != NO_PAGE);
+  lj = LinearJump{lin, c.mode_key, global ? cache_.global_generation() : cache_.generation(), b};
   return b;
+}
+
+// A block found at `lin` (and, if it crosses a page, the next linear page) may be reached
+// through the linear jump cache and chain links while the generation lasts: note its linear
+// pages, so that INVLPG of a page holding none of them keeps both (paging.cpp tlb_invlpg).
+// True when its translation outlives a CR3 load (SDM vol.3 4.10.2.4, 4.10.4.1): every page it
+// spans has a global fetch TLB entry (CR4.PGE and G; the walk that just translated it filled
+// the entry). An entry not in the TLB (a page that is not cached there) counts as neither
+// global nor 4 KiB. With paging off nothing is noted (only a full flush changes the view), and
+// the entry is not called global although it could be: CR3 loads are rare then, and the hit
+// test compares generation() first (a global hit costs one compare more: bench.rom, paging
+// off, paid 0.08 host instructions per guest instruction for it).
+bool Interpreter::note_code_pages(uint32_t lin, bool crosses) {
+  Cpu& c = cpu_;
+  if (!(c.cr0 & CR0_PG)) return false;
+  bool global = true;
+  for (uint32_t page = lin & ~0xFFFu;; page += PAGE_SIZE) {
+    const unsigned index = (page >> 12) % TLB_SIZE;
+    const uint8_t meta = c.tlb.meta[ACCESS_FETCH * TLB_SIZE + index];
+    const bool cached = c.tlb.fetch[index].tag == page;
+    global = global && cached && (meta & TLB_GLOBAL);
+    cache_.note_linear_code(page, !cached || (meta & TLB_LARGE));
+    if (!crosses || page != (lin & ~0xFFFu)) break;
+  }
+  return global;
 }
 
 // Blocks are cached by physical address and mode, so a block decoded where CS's limit was

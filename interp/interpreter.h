@@ -74,6 +74,7 @@ class Interpreter {
   // the cache's lookup by physical address, decoding), which refills `lj`.
   DecodedBlock* lookup(uint32_t lin);
   DecodedBlock* lookup_slow(uint32_t lin, LinearJump& lj);
+  bool note_code_pages(uint32_t lin, bool crosses);  // true: the block's pages are global
   // Slow: trace, single step or an exact budget (EIP kept current). Jit: a tier 1 is set
   // (hot blocks go to it, compiled code runs); without one the fast path skips that work.
   template <bool Slow, bool Jit>
@@ -92,12 +93,14 @@ class Interpreter {
   // In front of the cache's lookup by physical address (QEMU's tb_jmp_cache is keyed by
   // virtual PC the same way): the block last found at a linear EIP and mode, valid while the
   // cache generation it was found in lasts. The generation moves whenever a block retires
-  // or the linear->physical view changes (TLB flush, INVLPG, A20, a switch of CPU), exactly
-  // as for chain links, so a hit needs neither the fetch TLB nor a page2 check.
+  // or the linear->physical view of code changes (TLB flush, INVLPG of a page code was found
+  // at, A20, CR3 loads, a switch of CPU), exactly as for chain links, so a hit needs neither
+  // the fetch TLB nor a page2 check. An entry of global pages holds the cache's
+  // global_generation() instead, which CR3 loads do not move.
   struct LinearJump {
     uint32_t lin = 0;
     uint32_t mode = ~0u;  // no mode key is all ones: an empty entry never hits
-    uint64_t generation = 0;
+    uint64_t generation = 0;  // BlockCache::generation() or global_generation()
     DecodedBlock* block = nullptr;
   };
   static constexpr unsigned LINEAR_JUMPS = 4096;

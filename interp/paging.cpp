@@ -226,7 +226,8 @@ void tlb_flush(Cpu& c) {
 
 void tlb_flush_nonglobal(Cpu& c) {
   ++c.tlb_counters.nonglobal_flushes;
-  if (c.cache) c.cache->new_generation();
+  // Chain links go; linear jump cache entries of global pages stay (Interpreter::lookup_slow).
+  if (c.cache) c.cache->new_address_space();
   SoftTlb& t = c.tlb;
   unsigned kept = 0;
   for (unsigned k = 0; k < t.nfilled; ++k) {
@@ -244,7 +245,9 @@ void tlb_flush_nonglobal(Cpu& c) {
 
 void tlb_invlpg(Cpu& c, uint32_t lin) {
   ++c.tlb_counters.invlpg;
-  if (c.cache) c.cache->new_generation();
+  // Only a page (or 4 MiB page) code was looked up at since the last new generation can hold
+  // the target of a chain link or a linear jump cache entry (Interpreter::lookup_slow).
+  if (c.cache && c.cache->linear_code_noted(lin)) c.cache->new_generation();
   SoftTlb& t = c.tlb;
   const uint32_t page = lin & ~0xFFFu;
   const unsigned index = (lin >> 12) % TLB_SIZE;

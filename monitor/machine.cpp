@@ -469,6 +469,7 @@ void Machine::register_stats() {
   stats_.add("cache.lookups", &cc.lookups);
   stats_.add("cache.hits", [&cc] { return double(cc.jump_cache_hits + cc.hash_hits); });
   stats_.add("cache.jump_cache_hits", &cc.jump_cache_hits);
+  stats_.add("cache.linear_jump_hits", &cc.linear_jump_hits);
   stats_.add("cache.hash_hits", &cc.hash_hits);
   stats_.add("cache.misses", &cc.misses);
   stats_.add("cache.misses_compulsory", &cc.misses_compulsory);

@@ -518,5 +518,164 @@ TEST(Paging, A20AppliesToTranslatedAddresses) {
   EXPECT_EQ(read_linear<4>(h.cpu, 0x400000), 2u);
 }
 
+// ---- the linear jump cache and chain links across TLB invalidation -------------------------
+// Interpreter::lookup finds blocks by linear EIP, and chain links join blocks by linear EIP:
+// both must drop what a remapping made stale (INVLPG, MOV CR3 for non-global pages, a
+// change of CR4.PGE), and may keep the rest (INVLPG of a page no code was found at, global
+// pages over MOV CR3: SDM vol.3 4.10.2.4, 4.10.4.1).
+
+constexpr uint32_t X = 0x400000;     // linear address of the code that gets remapped
+constexpr uint32_t P1 = 0x60000, P2 = 0x61000;  // add ebx, 1 / add ebx, 0x100; then ret
+constexpr uint32_t PD_B = 0x204000;  // a second address space (bit 20 clear)
+constexpr uint32_t PT1_B = 0x205000;
+
+struct RemapHarness : PagingHarness {
+  explicit RemapHarness(uint8_t last = 0xC3) {  // ret, or hlt for code entered directly
+    const uint8_t a[] = {0x81, 0xC3, 0x01, 0x00, 0x00, 0x00, last};  // add ebx, 1
+    const uint8_t b[] = {0x81, 0xC3, 0x00, 0x01, 0x00, 0x00, last};  // add ebx, 0x100
+    mem.write_bytes(P1, a, sizeof a);
+    mem.write_bytes(P2, b, sizeof b);
+    set_pde(X, PT1 | PTE_P | PTE_RW);
+    wr32(PT1, P1 | PTE_P | PTE_RW);
+    // Address space B: the same identity map, X -> P2.
+    wr32(PD_B, PT0 | PTE_P | PTE_RW | PTE_US);
+    wr32(PD_B + 4, PT1_B | PTE_P | PTE_RW);
+    wr32(PT1_B, P2 | PTE_P | PTE_RW);
+    cpu.regs[EBX] = 0;
+    cpu.regs[ESI] = 0;
+  }
+  void set_cr4(uint32_t v) {
+    cpu.cr4 = v;
+    tlb_flush(cpu);
+  }
+  // Run the code at X directly (RemapHarness(0xF4)) and say whether its lookup walked the
+  // page tables: the fetch TLB entry of X is dropped first, so only the linear jump cache
+  // finds the block without a walk.
+  bool entered_x_with_a_walk(uint32_t at = X) {
+    tlb_drop_fetch_entry(at);
+    const uint64_t walks = cpu.tlb_counters.walks;
+    cpu.eip = at;
+    EXPECT_EQ(run(), EXIT_HLT);
+    return cpu.tlb_counters.walks != walks;
+  }
+  void tlb_drop_fetch_entry(uint32_t lin) {
+    SoftTlbEntry& e = cpu.tlb.fetch[(lin >> 12) % TLB_SIZE];
+    if (e.tag == (lin & ~0xFFFu)) e.tag = TLB_INVALID_TAG;
+  }
+};
+
+// A loop calls X twice (chain link: call -> X), remaps X to other code with INVLPG, and
+// calls it twice more through the same call: the link and the linear entry must go.
+TEST(LinearJumpCache, InvlpgOfARemappedCodePageDropsLinksAndEntries) {
+  for (bool global : {false, true}) {
+    RemapHarness h;
+    if (global) {
+      h.set_cr4(CR4_PGE);
+      h.wr32(PT1, P1 | PTE_P | PTE_RW | PTE_G);
+    }
+    const uint32_t p2 = P2 | PTE_P | PTE_RW | (global ? PTE_G : 0);
+    h.code({0xB9, 0x02, 0x00, 0x00, 0x00,  // mov ecx, 2
+            0xE8, 0xF6, 0xFF, 0x3E, 0x00,  // L: call X
+            0x49,                          // dec ecx
+            0x75, 0xF8,                    // jnz L
+            0x85, 0xF6,                    // test esi, esi
+            0x75, 0x19,                    // jnz done
+            0x46,                          // inc esi
+            0xC7, 0x05, 0x00, 0x20, 0x20, 0x00, uint8_t(p2), uint8_t(p2 >> 8),
+            uint8_t(p2 >> 16), 0x00,       // mov dword [PT1], P2 | flags
+            0x0F, 0x01, 0x3D, 0x00, 0x00, 0x40, 0x00,  // invlpg [X]
+            0xB9, 0x02, 0x00, 0x00, 0x00,  // mov ecx, 2
+            0xEB, 0xDB});                  // jmp L   (done: hlt)
+    RUN_OK(h);
+    EXPECT_EQ(h.cpu.regs[EBX], 0x202u) << "global " << global;
+  }
+}
+
+// The same linear code address in two address spaces with different code: MOV CR3 between
+// them must drop the linear entry and the link to X's block (non-global pages; or G set
+// while CR4.PGE is off, when G means nothing).
+TEST(LinearJumpCache, Cr3SwitchBetweenAddressSpacesDropsNonGlobalCode) {
+  for (bool pge_off_g_set : {false, true}) {
+    RemapHarness h;
+    if (pge_off_g_set) {
+      h.wr32(PT1, P1 | PTE_P | PTE_RW | PTE_G);
+      h.wr32(PT1_B, P2 | PTE_P | PTE_RW | PTE_G);
+    } else {
+      h.set_cr4(CR4_PGE);
+    }
+    h.code({0xB9, 0x04, 0x00, 0x00, 0x00,  // mov ecx, 4
+            0xE8, 0xF6, 0xFF, 0x3E, 0x00,  // L: call X
+            0x0F, 0x20, 0xD8,              // mov eax, cr3
+            0x35, 0x00, 0x40, 0x00, 0x00,  // xor eax, PD ^ PD_B
+            0x0F, 0x22, 0xD8,              // mov cr3, eax
+            0x49,                          // dec ecx
+            0x75, 0xED});                  // jnz L
+    RUN_OK(h);
+    EXPECT_EQ(h.cpu.regs[EBX], 0x202u) << "CR4.PGE off, G set: " << pge_off_g_set;
+  }
+}
+
+// A global page stays over MOV CR3 (B maps X elsewhere, but the global translation may be
+// used until invalidated), and INVLPG of it afterwards must reach the block found before.
+TEST(LinearJumpCache, GlobalCodeAcrossCr3ThenInvlpg) {
+  RemapHarness h;
+  h.set_cr4(CR4_PGE);
+  h.wr32(PT1, P1 | PTE_P | PTE_RW | PTE_G);
+  h.wr32(PT1_B, P2 | PTE_P | PTE_RW | PTE_G);
+  h.code({0xE8, 0xFB, 0xFF, 0x3E, 0x00,        // call X          (+1)
+          0x0F, 0x20, 0xD8,                    // mov eax, cr3
+          0x35, 0x00, 0x40, 0x00, 0x00,        // xor eax, PD ^ PD_B
+          0x0F, 0x22, 0xD8,                    // mov cr3, eax
+          0x0F, 0x01, 0x3D, 0x00, 0x00, 0x40, 0x00,  // invlpg [X]
+          0xE8, 0xE4, 0xFF, 0x3E, 0x00});      // call X          (+0x100)
+  RUN_OK(h);
+  EXPECT_EQ(h.cpu.regs[EBX], 0x101u);
+}
+
+// What stays: a global block's linear entry over a CR3 load (and a full flush drops it), and
+// a block's entry over INVLPG of a page that holds no code.
+TEST(LinearJumpCache, KeepsEntriesThatStayValid) {
+  RemapHarness h(0xF4);
+  h.set_cr4(CR4_PGE);
+  h.wr32(PT1, P1 | PTE_P | PTE_RW | PTE_G);
+  EXPECT_TRUE(h.entered_x_with_a_walk());  // decoded
+  EXPECT_FALSE(h.entered_x_with_a_walk());
+  tlb_flush_nonglobal(h.cpu);  // MOV CR3
+  EXPECT_FALSE(h.entered_x_with_a_walk());
+  tlb_invlpg(h.cpu, DATA);
+  EXPECT_FALSE(h.entered_x_with_a_walk());
+  tlb_invlpg(h.cpu, X + 0x1000);  // the next page: no code was found there
+  EXPECT_FALSE(h.entered_x_with_a_walk());
+  tlb_invlpg(h.cpu, X + 0xFFF);
+  EXPECT_TRUE(h.entered_x_with_a_walk());
+  h.set_cr4(0);  // a change of CR4.PGE flushes global entries too
+  EXPECT_TRUE(h.entered_x_with_a_walk());
+  // Not global now: a CR3 load drops it, INVLPG of a data page does not.
+  EXPECT_FALSE(h.entered_x_with_a_walk());
+  tlb_invlpg(h.cpu, DATA);
+  EXPECT_FALSE(h.entered_x_with_a_walk());
+  tlb_flush_nonglobal(h.cpu);
+  EXPECT_TRUE(h.entered_x_with_a_walk());
+  EXPECT_EQ(h.cpu.regs[EBX], 10u);
+}
+
+// Code in a 4 MiB page: INVLPG anywhere in it drops the whole translation (SDM vol.3
+// 4.10.4.1), so the block's entry goes too.
+TEST(LinearJumpCache, InvlpgInALargeCodePage) {
+  RemapHarness h(0xF4);
+  h.set_cr4(CR4_PSE);
+  const uint32_t at = X + P1;  // X -> physical 0 as one 4 MiB page: P1's code
+  h.set_pde(X, 0x000000 | PTE_P | PTE_RW | PTE_PS);
+  EXPECT_TRUE(h.entered_x_with_a_walk(at));
+  EXPECT_FALSE(h.entered_x_with_a_walk(at));
+  tlb_invlpg(h.cpu, X + 0x400000);  // the next 4 MiB: no code there
+  EXPECT_FALSE(h.entered_x_with_a_walk(at));
+  h.set_pde(X, PT1 | PTE_P | PTE_RW);  // now 4 KiB pages: `at` -> P2's code
+  h.wr32(PT1 + (P1 >> 12) * 4, P2 | PTE_P | PTE_RW);
+  tlb_invlpg(h.cpu, X + 0x123000);  // another 4 KiB of the same 4 MiB page
+  EXPECT_TRUE(h.entered_x_with_a_walk(at));
+  EXPECT_EQ(h.cpu.regs[EBX], 0x103u);
+}
+
 }  // namespace
 }  // namespace softcpu
