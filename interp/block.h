@@ -21,6 +21,8 @@ enum NativeExit : uint32_t {
   NATIVE_EXIT_TRAP,    // a trapping instruction set Cpu::exit_reason (I/O, CPUID, HLT, ...)
   NATIVE_EXIT_FAULT,   // a fault waits in Cpu::jit_fault_*; EIP is the faulting instruction
   NATIVE_EXIT_PAUSE,   // the last instruction stopped on itself (a REP chunk); EIP is at it
+  NATIVE_EXIT_LIMIT,   // refused at entry, nothing run: a block of the region ends past the
+                       // current CS limit (it was decoded under a larger one); tier 0 runs it
   NATIVE_EXIT_COUNT
 };
 

@@ -265,6 +265,11 @@ int Interpreter::run_native(DecodedBlock& b, uint64_t& end) {
       charge_resume(end, c.icount);
       return 0;
     case NATIVE_EXIT_TRAP: return -1;
+    case NATIVE_EXIT_LIMIT:
+      // The region (this one, or one it jumped to) ends past CS.limit: the block at EIP runs in
+      // tier 0, which refits its blocks to the limit (past_cs_limit). Back to the lookup when
+      // the refusing region was entered elsewhere.
+      return c.eip == b.native_eip ? 2 : 0;
     default: return 0;
   }
 }
@@ -415,8 +420,8 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
             const int nr = run_native(*b, end);
             c.stop = 0;
             if (nr < 0) return ExitReason(c.exit_reason);
-            if (nr > 0 && ++stalls > budget) break;
-            continue;
+            if (nr == 1 && ++stalls > budget) break;
+            if (nr != 2) continue;  // 2: NATIVE_EXIT_LIMIT, run this block in tier 0 below
           }
         }
         pending_link_ = nullptr;

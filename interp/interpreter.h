@@ -80,9 +80,8 @@ class Interpreter {
   template <bool Slow, bool Jit>
   ExitReason run_impl(uint64_t budget, unsigned max_insns);
   bool handle_fault(uint8_t v, bool has_error, uint32_t error);
-  // Run compiled code entered at `b`; false when run() must return (c.exit_reason says why).
   // Runs b's compiled code: -1 return to the caller (trap, triple fault), 1 a fault was
-  // delivered (a stall), 0 go on.
+  // delivered (a stall), 2 the code refused (NATIVE_EXIT_LIMIT): run b in tier 0, 0 go on.
   int run_native(DecodedBlock& b, uint64_t& end);
   // Events at an instruction boundary (interp/events.h); returns a Boundary.
   int at_boundary();

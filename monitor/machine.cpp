@@ -513,7 +513,7 @@ void Machine::register_stats() {
     return double(cpu_.icount > other ? cpu_.icount - other : 0);
   });
   stats_.add("tier1.region_entries", &ic.native_entries);
-  static const char* const kNativeExit[NATIVE_EXIT_COUNT] = {"branch", "event", "stop", "trap", "fault", "pause"};
+  static const char* const kNativeExit[NATIVE_EXIT_COUNT] = {"branch", "event", "stop", "trap", "fault", "pause", "limit"};
   for (unsigned r = 0; r < NATIVE_EXIT_COUNT; ++r)
     stats_.add(std::string("tier1.exits.") + kNativeExit[r], &ic.native_exits[r]);
   if (translator_) {

@@ -182,6 +182,11 @@ bool surely_not_cpu(const llvm::Value* p) {
   });
 }
 
+// A return that leaves the Cpu as it is, without writing the promoted copy back (promote_head
+// skips it): nothing changed yet (the CS-limit refusal at entry). Metadata kind on the
+// ReturnInst.
+constexpr const char* kRawExit = "softcpu.raw_exit";
+
 // How much of the Cpu a call needs current, and may change.
 enum class CallSync { NONE, STOP_ONLY, ALL };
 CallSync call_sync(const llvm::CallInst& call) {
@@ -230,6 +235,9 @@ void promote_head(llvm::Function& fn, llvm::Argument* cpu) {
   // Pass 1: redirect accesses to promoted fields into the copy; note the bytes they touch and
   // the places where the Cpu must be current.
   std::vector<uint8_t> touched(kLocalSize, 0);  // by local offset
+  // ... of them, those the region stores to: a field it only reads keeps its value in the
+  // Cpu (a call that may change it is followed by a read-back), so no write-back stores it.
+  std::vector<uint8_t> written(kLocalSize, 0);
   struct Sync {
     Instruction* at;
     bool out;   // write the copy back before
@@ -240,6 +248,7 @@ void promote_head(llvm::Function& fn, llvm::Argument* cpu) {
   bool unknown_access = false;
   for (Instruction* in : work) {
     if (isa<ReturnInst>(in)) {
+      if (in->getMetadata(kRawExit)) continue;  // leaves without the copy (see compile)
       auto* prev = dyn_cast_or_null<CallInst>(in->getPrevNode());
       if (!prev || !prev->isMustTailCall()) syncs.push_back({in, true, false, false});
       continue;
@@ -284,6 +293,8 @@ void promote_head(llvm::Function& fn, llvm::Argument* cpu) {
           if (auto* l = dyn_cast<LoadInst>(in)) l->setOperand(0, p);
           else cast<StoreInst>(in)->setOperand(1, p);
           for (uint64_t k = 0; k < size; ++k) touched[lo + k] = 1;
+          if (isa<StoreInst>(in))
+            for (uint64_t k = 0; k < size; ++k) written[lo + k] = 1;
           continue;
         }
       }
@@ -300,28 +311,43 @@ void promote_head(llvm::Function& fn, llvm::Argument* cpu) {
     syncs.push_back({in, true, isa<StoreInst>(in), false});
     unknown_access = true;
   }
-  if (unknown_access) std::fill(touched.begin(), touched.end(), 1);  // any field: copy them all
+  if (unknown_access) {  // any field: copy them all
+    std::fill(touched.begin(), touched.end(), 1);
+    std::fill(written.begin(), written.end(), 1);
+  }
+  // Written back by whole fields (aligned 4 bytes; icount 8), so SROA keeps a register one
+  // value even where only a byte of it (AL) is stored.
+  for (uint64_t k = 0; k < kLocalSize; k += 4) {
+    const uint64_t w = k == offsetof(Cpu, seg) ? 8 : 4;
+    if (std::find(written.begin() + k, written.begin() + k + w, 1) != written.begin() + k + w)
+      for (uint64_t j = k; j < k + w; ++j) written[j] = touched[j];
+    if (w == 8) k += 4;
+  }
 
-  // The touched bytes as runs, copied as one integer each (in Cpu terms: local runs never
-  // span two promoted ranges, which are apart in the Cpu).
+  // The touched (written) bytes as runs, copied as one integer each (in Cpu terms: local runs
+  // never span two promoted ranges, which are apart in the Cpu).
   struct Run {
     uint64_t local_off, cpu_off, bytes;
   };
-  std::vector<Run> runs;
-  for (const Promoted& p : kPromoted) {
-    for (uint64_t k = p.local_off; k < p.local_off + p.size;) {
-      if (!touched[k]) {
-        ++k;
-        continue;
+  auto runs_of = [&](const std::vector<uint8_t>& mask) {
+    std::vector<Run> runs;
+    for (const Promoted& p : kPromoted) {
+      for (uint64_t k = p.local_off; k < p.local_off + p.size;) {
+        if (!mask[k]) {
+          ++k;
+          continue;
+        }
+        uint64_t e = k;
+        while (e < p.local_off + p.size && mask[e]) ++e;
+        runs.push_back({k, p.cpu_off + (k - p.local_off), e - k});
+        k = e;
       }
-      uint64_t e = k;
-      while (e < p.local_off + p.size && touched[e]) ++e;
-      runs.push_back({k, p.cpu_off + (k - p.local_off), e - k});
-      k = e;
     }
-  }
+    return runs;
+  };
+  const std::vector<Run> runs_in = runs_of(touched), runs_out = runs_of(written);
   auto copy = [&](IRBuilder<>& x, bool to_cpu, bool stop_only) {
-    for (const Run& r : runs) {
+    for (const Run& r : to_cpu ? runs_out : runs_in) {
       uint64_t lo = r.local_off, co = r.cpu_off, n = r.bytes;
       if (stop_only) {  // just Cpu::stop, if the region touches it
         const uint64_t s = offsetof(Cpu, stop);
@@ -459,6 +485,7 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
 
   IRBuilder<> b(ctx_);
   auto field = [&](size_t off) { return b.CreateConstInBoundsGEP1_64(i8, cpu, off); };
+  auto raw_exit = [&](ReturnInst* r) { r->setMetadata(kRawExit, MDNode::get(ctx_, {})); };
   auto store_eip = [&](uint32_t eip) { b.CreateStore(b.getInt32(eip), field(offsetof(Cpu, eip))); };
   auto add_icount = [&](uint64_t n) {
     if (n == 0) return;
@@ -510,6 +537,25 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
   b.SetInsertPoint(entry);
   AllocaInst* cur = b.CreateAlloca(i32, nullptr, "insn");
   b.CreateStore(b.getInt8(0), field(offsetof(Cpu, stop)));
+  // The blocks were decoded under some CS limit; the run loop checks only the block it enters
+  // at (past_cs_limit in interp/interpreter.cpp), and a chained jump or the jump cache none.
+  // Under a smaller limit a later block could run past it (SDM vol.3 6.3: #GP(0) on fetching
+  // there), so the region refuses to run when its furthest block ends past CS.limit, before
+  // it changes anything: tier 0 runs the block, refitted to the limit.
+  {
+    uint64_t end = 0;
+    for (const RegionBlock& rb : spec.blocks) end = std::max<uint64_t>(end, uint64_t(rb.eip) + rb.bytes);
+    Value* limit = b.CreateLoad(i32, field(offsetof(Cpu, seg) + CS * sizeof(SegmentCache) +
+                                           offsetof(SegmentCache, limit)));
+    Value* past = end - 1 > 0xFFFFFFFFu ? b.getTrue()
+                                        : b.CreateICmpUGT(b.getInt32(uint32_t(end - 1)), limit);
+    BasicBlock* refuse = BasicBlock::Create(ctx_, "limit_exit", fn);
+    BasicBlock* go = BasicBlock::Create(ctx_, "dispatch", fn);
+    b.CreateCondBr(past, refuse, go, unlikely);
+    b.SetInsertPoint(refuse);
+    raw_exit(b.CreateRet(b.getInt32(NATIVE_EXIT_LIMIT)));  // nothing changed: no write-back
+    b.SetInsertPoint(go);
+  }
   // The run loop enters the region at an entry block (mark_entries) only when EIP is that
   // block's, so no other value reaches the switch.
   if (nblocks == 1) {

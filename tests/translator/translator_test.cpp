@@ -194,6 +194,54 @@ TEST(Translator, HeavyRegionIsTrimmed) {
   h.interp.set_native_tier(nullptr);
 }
 
+// A region compiled under a 4 GiB CS limit, entered again at its first block after the limit
+// was set below its later blocks: tier 0 refits the block that crosses the limit and raises
+// #GP(0) at the first instruction past it (SDM vol.3 6.3.1: a fetch past the CS limit); the
+// run loop checks only the block it enters, so the region must refuse to run
+// (NATIVE_EXIT_LIMIT) instead of running its later blocks past the limit.
+TEST(Translator, RegionPastTheCsLimitFaultsWhereTier0Does) {
+  const std::initializer_list<uint8_t> code = {
+      0xB9, 0x20, 0x00, 0x00, 0x00,  // mov ecx, 32
+      0x40,                          // l: inc eax       (CODE+5)
+      0xF6, 0xC1, 0x01,              // test cl, 1
+      0x74, 0x01,                    // jz s
+      0x43,                          // inc ebx          (CODE+11: the last byte within the limit)
+      0x49,                          // s: dec ecx       (CODE+12: past it)
+      0x75, 0xF6};                   // jnz l
+  auto again = [](CpuHarness& h) {  // after the loop ran (and compiled) under the flat limit
+    h.cpu.halted = false;
+    h.cpu.seg[CS].limit = CODE + 11;
+    h.cpu.eip = CODE + 5;
+    h.cpu.regs[ECX] = 3;  // odd: the jz falls through to inc ebx, then dec ecx is past the limit
+  };
+  CpuHarness ref(true, Tier::INTERP);
+  ref.code(code);
+  ASSERT_EQ(ref.run(), EXIT_HLT);
+  again(ref);
+  ASSERT_EQ(ref.run(), EXIT_HLT);
+  ASSERT_EQ(ref.last_vector(), VEC_GP);
+  EXPECT_EQ(ref.pushed_eip_after_error(), CODE + 12);
+  EXPECT_EQ(ref.pushed_error(), 0u);
+
+  CpuHarness h(true, Tier::INTERP);
+  TranslatorConfig tc;
+  tc.threshold = 8;  // the loop's blocks all exist when it becomes hot: one region of them
+  tc.sync = true;
+  Translator tr(h.cpu, h.cache, tc);
+  h.interp.set_native_tier(&tr);
+  h.code(code);
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  EXPECT_GT(native_insns(h), 50u);
+  EXPECT_GE(tr.stats().region_blocks, 2u);
+  again(h);
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  expect_same(ref, h);
+  EXPECT_EQ(h.pushed_eip_after_error(), CODE + 12);
+  EXPECT_EQ(h.pushed_error(), 0u);
+  EXPECT_GE(h.interp.counters().native_exits[NATIVE_EXIT_LIMIT], 1u);
+  h.interp.set_native_tier(nullptr);
+}
+
 // Every block of a region enters it: a call to another page leaves the region, and the
 // return lands in the middle of it (not at the block that became hot). That block runs the
 // region's code instead of becoming a region of its own with a second copy of the loop.
