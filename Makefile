@@ -136,10 +136,10 @@ bench: build
 # The libFuzzer harnesses (tests/fuzz/README.md): a clang-19 build with ASan + UBSan and
 # coverage instrumentation in $(FUZZ_BUILD) (SOFTCPU_FUZZ=ON, tests/fuzz/options.cmake; the
 # tree test-sanitize runs in), then each harness for FUZZ_SECONDS over its seed corpus.
-# clang warns where gcc does not (-Wunused-lambda-capture), so this tree is built without -Werror.
+# -Werror as in the gcc trees: clang's warnings (e.g. -Wunused-lambda-capture) fail it too.
 $(FUZZ_BUILD)/build.ninja: | deps
 	CC=clang-19 CXX=clang++-19 cmake -S . -B $(FUZZ_BUILD) -G Ninja \
-	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOFTCPU_FUZZ=ON
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOFTCPU_FUZZ=ON -DSOFTCPU_WERROR=ON
 
 fuzz-smoke: $(FUZZ_BUILD)/build.ninja
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers

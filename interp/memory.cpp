@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -10,12 +11,32 @@
 
 namespace softcpu {
 
+static_assert(PAGE_UNASSIGNED == 0, "a zeroed kind table is all unassigned");
+
+void* map_zeroed_table(size_t bytes) {
+  const size_t size = (bytes + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE;
+  void* p = mmap(nullptr, size + 2 * PAGE_SIZE, PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) throw std::runtime_error("cannot allocate the physical memory map");
+  auto* table = static_cast<uint8_t*>(p) + PAGE_SIZE;
+  if (mprotect(table, size, PROT_READ | PROT_WRITE) != 0) {
+    munmap(p, size + 2 * PAGE_SIZE);
+    throw std::runtime_error("cannot allocate the physical memory map");
+  }
+  return table;
+}
+
+void unmap_zeroed_table(void* table, size_t bytes) {
+  const size_t size = (bytes + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE;
+  munmap(static_cast<uint8_t*>(table) - PAGE_SIZE, size + 2 * PAGE_SIZE);
+}
+
 PhysicalMemory::PhysicalMemory(uint32_t ram_bytes)
     : ram_size_(ram_bytes),
-      kind_(PAGE_COUNT, PAGE_UNASSIGNED),
-      host_(PAGE_COUNT, nullptr),
-      mmio_(PAGE_COUNT, nullptr),
-      code_lines_(PAGE_COUNT, 0) {
+      kind_(PAGE_COUNT),
+      host_(PAGE_COUNT),
+      mmio_(PAGE_COUNT),
+      code_lines_(PAGE_COUNT) {
   void* p = mmap(nullptr, ram_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) throw std::runtime_error("cannot allocate guest RAM");
   ram_ = static_cast<uint8_t*>(p);
@@ -30,11 +51,11 @@ PhysicalMemory::PhysicalMemory(uint32_t ram_bytes, const ExternalRam& ram)
       ram_size_(ram_bytes),
       owns_ram_(false),
       external_(ram),
-      kind_(PAGE_COUNT, PAGE_UNASSIGNED),
-      host_(PAGE_COUNT, nullptr),
-      mmio_(PAGE_COUNT, nullptr),
-      code_lines_(PAGE_COUNT, 0),
-      stage2_bits_(PAGE_COUNT, 0) {}
+      kind_(PAGE_COUNT),
+      host_(PAGE_COUNT),
+      mmio_(PAGE_COUNT),
+      code_lines_(PAGE_COUNT),
+      stage2_bits_(PAGE_COUNT) {}
 
 PhysicalMemory::~PhysicalMemory() {
   if (owns_ram_) munmap(ram_, ram_size_);
@@ -149,7 +170,7 @@ void PhysicalMemory::write(uint32_t addr, unsigned size, uint32_t value) {
 }
 
 void PhysicalMemory::track_code_per_cpu(unsigned cpus) {
-  cpu_lines_.assign(size_t(cpus) * PAGE_COUNT, 0);
+  cpu_lines_.assign(size_t(cpus) * PAGE_COUNT);
 }
 
 // The device lock is taken unless this thread holds it already (a device's DMA while the
@@ -166,25 +187,46 @@ void PhysicalMemory::mmio_write_locked(uint32_t addr, unsigned size, uint32_t va
   mmio_[addr / PAGE_SIZE]->mmio_write(addr, size, value);
 }
 
+// Page by page: one copy per page (memcpy; in TSan builds byte by byte as relaxed atomics,
+// interp/guest_ram.h), not a table lookup per byte. An access past 4 GiB wraps to 0.
 void PhysicalMemory::read_bytes(uint32_t addr, void* out, uint32_t len) {
   auto* o = static_cast<uint8_t*>(out);
-  for (uint32_t k = 0; k < len; ++k) {
-    uint32_t a = addr + k;
-    uint8_t* h = host_[a / PAGE_SIZE];
-    if (!h && kind_[a / PAGE_SIZE] == PAGE_UNASSIGNED) ++stage2_violations;
-    o[k] = h ? ram_load<uint8_t>(h + a % PAGE_SIZE) : 0xFF;
+  while (len) {
+    const uint32_t page = addr / PAGE_SIZE, off = addr % PAGE_SIZE;
+    const uint32_t n = std::min(len, PAGE_SIZE - off);
+    if (const uint8_t* h = host_[page]) {
+      if constexpr (kRamAtomic) {
+        for (uint32_t k = 0; k < n; ++k) o[k] = ram_load<uint8_t>(h + off + k);
+      } else {
+        std::memcpy(o, h + off, n);
+      }
+    } else {
+      if (kind_[page] == PAGE_UNASSIGNED) stage2_violations += n;
+      std::memset(o, 0xFF, n);
+    }
+    o += n;
+    addr += n;
+    len -= n;
   }
 }
 
 void PhysicalMemory::write_bytes(uint32_t addr, const void* in, uint32_t len) {
   auto* i = static_cast<const uint8_t*>(in);
-  for (uint32_t k = 0; k < len; ++k) {
-    uint32_t a = addr + k;
-    if (uint8_t* h = host_[a / PAGE_SIZE]) {
-      ram_store<uint8_t>(h + a % PAGE_SIZE, i[k]);
-    } else if (kind_[a / PAGE_SIZE] == PAGE_UNASSIGNED) {
-      ++stage2_violations;
+  while (len) {
+    const uint32_t page = addr / PAGE_SIZE, off = addr % PAGE_SIZE;
+    const uint32_t n = std::min(len, PAGE_SIZE - off);
+    if (uint8_t* h = host_[page]) {
+      if constexpr (kRamAtomic) {
+        for (uint32_t k = 0; k < n; ++k) ram_store<uint8_t>(h + off + k, i[k]);
+      } else {
+        std::memcpy(h + off, i, n);
+      }
+    } else if (kind_[page] == PAGE_UNASSIGNED) {
+      stage2_violations += n;
     }
+    i += n;
+    addr += n;
+    len -= n;
   }
 }
 

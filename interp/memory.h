@@ -2,6 +2,7 @@
 // per-page record of which 64-byte lines hold decoded code (self-modifying-code detection).
 #pragma once
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -41,6 +42,44 @@ class BigLock;
 class Stage2Key {
   friend class hv::PrimaryHypervisor;
   constexpr Stage2Key() = default;
+};
+
+// An anonymous mapping of zero bytes between two inaccessible guard pages (memory.cpp).
+void* map_zeroed_table(size_t bytes);
+void unmap_zeroed_table(void* table, size_t bytes);
+
+// A fixed-size array of zero-initialised T for PhysicalMemory's per-page tables (one entry for
+// each of the 2^20 pages of 4 GiB). Making one writes nothing: the kernel supplies zero pages
+// on first touch, so a machine pays for the entries it uses, not for 25 MB of value-initialised
+// vectors (the fuzzers build a machine per input: docs/hardening.md). Indexing is a load of
+// the base pointer and an indexed access, as a vector's is. ASan does not watch mmap'd memory,
+// so the guard pages make an index out of range fault instead.
+template <typename T>
+class ZeroedTable {
+ public:
+  ZeroedTable() = default;
+  explicit ZeroedTable(size_t n) { assign(n); }
+  ~ZeroedTable() { release(); }
+  ZeroedTable(const ZeroedTable&) = delete;
+  ZeroedTable& operator=(const ZeroedTable&) = delete;
+  // n zeroed entries (the old ones dropped).
+  void assign(size_t n) {
+    release();
+    data_ = static_cast<T*>(map_zeroed_table(n * sizeof(T)));
+    n_ = n;
+  }
+  bool empty() const { return n_ == 0; }
+  T& operator[](size_t i) { return data_[i]; }
+  const T& operator[](size_t i) const { return data_[i]; }
+
+ private:
+  void release() {
+    if (data_) unmap_zeroed_table(data_, n_ * sizeof(T));
+    data_ = nullptr;
+    n_ = 0;
+  }
+  T* data_ = nullptr;
+  size_t n_ = 0;
 };
 
 class PhysicalMemory {
@@ -131,11 +170,11 @@ class PhysicalMemory {
   uint32_t ram_size_ = 0;
   bool owns_ram_ = true;
   ExternalRam external_;
-  std::vector<uint8_t> kind_;
-  std::vector<uint8_t*> host_;
-  std::vector<MmioHandler*> mmio_;
-  std::vector<uint64_t> code_lines_;
-  std::vector<uint64_t> cpu_lines_;  // track_code_per_cpu: [cpu * PAGE_COUNT + page]
+  ZeroedTable<uint8_t> kind_;  // PageKind; PAGE_UNASSIGNED is 0
+  ZeroedTable<uint8_t*> host_;
+  ZeroedTable<MmioHandler*> mmio_;
+  ZeroedTable<uint64_t> code_lines_;
+  ZeroedTable<uint64_t> cpu_lines_;  // track_code_per_cpu: [cpu * PAGE_COUNT + page]
   BigLock* device_lock_ = nullptr;
   std::atomic_ref<uint64_t> lines_ref(uint32_t page) const {
     return std::atomic_ref<uint64_t>(const_cast<uint64_t&>(code_lines_[page]));
@@ -144,7 +183,7 @@ class PhysicalMemory {
   void mmio_write_locked(uint32_t addr, unsigned size, uint32_t value);
   // Partitions only: S2_READONLY (a read-only stage-2 page, kind PAGE_ROM), S2_NOEXEC.
   enum : uint8_t { S2_READONLY = 1, S2_NOEXEC = 2 };
-  std::vector<uint8_t> stage2_bits_;
+  ZeroedTable<uint8_t> stage2_bits_;
   std::vector<std::unique_ptr<uint8_t[]>> rom_storage_;
   std::vector<uint32_t> rom_bytes_;  // size of each rom_storage_ allocation
   uint8_t* low_rom_[256] = {};  // ROM host pages below 1 MiB, for set_shadow

@@ -4,8 +4,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "interp/cpu.h"
 #include "interp/memory.h"
@@ -254,12 +256,45 @@ LinuxBootInfo load_bzimage(PhysicalMemory& mem, const std::vector<uint8_t>& imag
   return info;
 }
 
+WholeFile read_whole_file(const std::string& path, uint64_t max_bytes) {
+  WholeFile f;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    f.error = errno;
+    return f;
+  }
+  f.opened = true;
+  // A regular file's size sizes the buffer (one read); a pipe or device reports 0 and is read
+  // in growing chunks until EOF. One byte more than the limit tells a file that is too big.
+  struct stat st {};
+  const uint64_t cap = max_bytes == UINT64_MAX ? max_bytes : max_bytes + 1;
+  uint64_t want = fstat(fd, &st) == 0 && st.st_size > 0 ? uint64_t(st.st_size) + 1 : 65536;
+  size_t used = 0;
+  for (;;) {
+    if (used == f.bytes.size()) {
+      if (used >= cap) break;
+      f.bytes.resize(size_t(std::min(cap, std::max<uint64_t>(want, used * 2))));
+    }
+    const ssize_t n = ::read(fd, f.bytes.data() + used, f.bytes.size() - used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      f.error = errno;
+      break;
+    }
+    if (n == 0) break;
+    used += size_t(n);
+  }
+  ::close(fd);
+  f.bytes.resize(used);
+  f.too_big = used > max_bytes;
+  return f;
+}
+
 std::vector<uint8_t> read_boot_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw BootError{"cannot open '" + path + "': " + std::strerror(errno)};
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw BootError{"cannot read '" + path + "'"};
-  return bytes;
+  WholeFile f = read_whole_file(path);
+  if (!f.opened) throw BootError{"cannot open '" + path + "': " + std::strerror(f.error)};
+  if (f.error) throw BootError{"cannot read '" + path + "': " + std::strerror(f.error)};
+  return std::move(f.bytes);
 }
 
 }  // namespace softcpu

@@ -128,4 +128,16 @@ LinuxBootInfo load_bzimage(PhysicalMemory& mem, const std::vector<uint8_t>& imag
 // Read a whole file (kernel, initrd, module); BootError if it cannot be read.
 std::vector<uint8_t> read_boot_file(const std::string& path);
 
+// A whole file read with read(2) into a buffer sized from fstat (kernels, initrds, ROMs: not
+// a byte at a time through a stream). `error` is 0 or the errno of the open or read that
+// failed (`opened` tells which). A file of more than `max_bytes` is not read in full:
+// `too_big` is set and `bytes` holds its first max_bytes + 1.
+struct WholeFile {
+  std::vector<uint8_t> bytes;
+  int error = 0;
+  bool opened = false;
+  bool too_big = false;
+};
+WholeFile read_whole_file(const std::string& path, uint64_t max_bytes = UINT64_MAX);
+
 }  // namespace softcpu

@@ -9,9 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
-#include <iterator>
 
 #include <unistd.h>
 
@@ -402,11 +400,13 @@ Machine::~Machine() {
 }
 
 void Machine::load_bios(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw ConfigError{"cannot open BIOS image '" + path + "': " + std::strerror(errno)};
-  std::vector<uint8_t> rom((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (f.bad()) throw ConfigError{"cannot read BIOS image '" + path + "'"};
+  WholeFile f = read_whole_file(path, 256 * 1024);
+  if (!f.opened) throw ConfigError{"cannot open BIOS image '" + path + "': " + std::strerror(f.error)};
+  if (f.error) throw ConfigError{"cannot read BIOS image '" + path + "': " + std::strerror(f.error)};
+  const std::vector<uint8_t>& rom = f.bytes;
   size_t n = rom.size();
+  if (f.too_big)
+    throw ConfigError{"BIOS image '" + path + "' is more than 256 KiB; it must be 64, 128 or 256 KiB"};
   if (n != 64 * 1024 && n != 128 * 1024 && n != 256 * 1024)
     throw ConfigError{"BIOS image '" + path + "' is " + std::to_string(n) +
                       " bytes; it must be 64, 128 or 256 KiB"};

@@ -75,8 +75,10 @@ void alu_rmmem(Cpu& c, const Insn& i) {
     const uint32_t r = alu_compute<OP>(a, b, cin);
     if constexpr (alu_writes(OP))
       write_mem_then<S>(c, i.seg, ea, r, [&c, a, b, r, cin] { alu_flags<S, OP>(c, a, b, r, cin); });
-    else
+    else {
+      (void)ea;  // CMP, TEST write nothing back (clang: -Wunused-lambda-capture otherwise)
       alu_flags<S, OP>(c, a, b, r, cin);
+    }
   });
 }
 

@@ -26,10 +26,14 @@ std::string hex(uint64_t v) {
   return s;
 }
 
-// The same file however it is spelled.
+// The same file however it is spelled. Never throws: absolute() of an empty path (a disk
+// without its `file`, which the reader has reported already) is an error, not a path
+// (fuzz_config's first finding: check-config died of the uncaught filesystem_error).
 std::string canonical(const std::string& path) {
   std::error_code ec;
-  std::filesystem::path p = std::filesystem::weakly_canonical(std::filesystem::absolute(path), ec);
+  const std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  if (ec) return path;
+  std::filesystem::path p = std::filesystem::weakly_canonical(absolute, ec);
   return ec ? path : p.string();
 }
 

@@ -1,5 +1,6 @@
-// Guest memory reused from one input to the next: constructing a PhysicalMemory allocates and
-// clears its per-page tables for all 4 GiB (about 25 MB), which would take most of each run.
+// Guest memory reused from one input to the next. Making a PhysicalMemory is cheap since its
+// per-page tables are zero pages on demand (interp/memory.h ZeroedTable), but it is still a
+// dozen system calls, and the harnesses that map MMIO would map it again each time.
 #pragma once
 #include <cstdint>
 

@@ -22,6 +22,8 @@ int gdb(const uint8_t* data, size_t size);
 // Boot inputs: bzImage, Multiboot (ELF and a.out kludge), initrd, ROM and disk images
 // (boot_target.cpp).
 int boot(const uint8_t* data, size_t size);
+// System descriptions: TOML text through check-config's reader and checks (config_target.cpp).
+int config(const uint8_t* data, size_t size);
 
 // Remove `path` when the process exits (the harnesses' temporary disk, ROM and kernel files).
 void remove_at_exit(const std::string& path);

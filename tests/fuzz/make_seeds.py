@@ -4,6 +4,7 @@ inputs in each harness's format (the comments at the top of each *_target.cpp). 
 in git; run this again after changing a format:  tests/fuzz/make_seeds.py"""
 
 import os
+import re
 import random
 import struct
 
@@ -201,3 +202,49 @@ put("boot", "kernel-bzimage", bytes([2, 3, 1, 0, 1]) + bzimage())
 put("boot", "kernel-multiboot", bytes([2, 3, 1, 0x80, 3]) + mb_elf())
 put("boot", "rom-disk", bytes([3, 1, 0xAB, 0x01, 0x41]) + b"\xfa\xf4" + b"\x90" * 12 + b"\xeb\xf0")
 put("boot", "rom-odd", bytes([3, 2, 1, 0, 3]) + b"\xf4" * 100)
+
+
+# ---- config: the text of a system description (docs/config.md) -------------------------------
+# The examples of docs/config.md (its ```toml blocks) and a few small files that reach the
+# checks across elements and the reader's error paths.
+with open(os.path.join(HERE, "..", "..", "docs", "config.md")) as f:
+    doc = f.read()
+for n, block in enumerate(doc.split("```toml\n")[1:]):
+    put("config", f"doc-example-{n}", block.split("```")[0].encode())
+put("config", "one-partition-errors", b"""name = "x"
+[[processor_set]]
+cpus = [0, 0]
+[[hypervisor]]
+processor_set = 7
+[[partition]]
+name = "a"
+memory = "12Q"
+vcpus = -1
+[[partition.disk]]
+image = "../disk.img"
+bus = 3
+[[partition.irq]]
+from = 99
+to = "ioapic:300"
+""")
+put("config", "syntax-errors", b"""[[partition]
+name = "unterminated
+memory = 0x
+[a.b.c]
+x = [1, 2,, ]
+y = { z = 1, z = 2 }
+""")
+
+# The dictionary fuzz_smoke.py gives fuzz_config (-dict=): the keys and words the reader knows
+# (every lower-case string literal of monitor/hv/config_file.cpp) and TOML's punctuation.
+with open(os.path.join(HERE, "..", "..", "monitor", "hv", "config_file.cpp")) as f:
+    words = sorted(set(re.findall(r'"([a-z_][a-z0-9_]*)"', f.read())))
+tokens = ["[[", "]]", " = ", '"', "'''", '"""', "{", "}", "[", "]", ",", "0x", "1M", "4K", "2G",
+          "true", "false", "\n[[partition]]\n", "\n[[partition.disk]]\n",
+          "\n[[partition.memory]]\n", "\n[[partition.irq]]\n", "\n[[partition.serial]]\n",
+          "\n[[partition.debugcon]]\n", "\n[partition.boot]\n", "\n[partition.secondary]\n",
+          "\n[[processor_set]]\n", "\n[[hypervisor]]\n", "\n[[pool]]\n", "\n[[shared]]\n"]
+with open(os.path.join(HERE, "config.dict"), "w") as f:
+    f.write("# fuzz_config's libFuzzer dictionary, written by make_seeds.py (do not edit)\n")
+    for t in words + tokens:
+        f.write('"' + t.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\x0A") + '"\n')

@@ -55,6 +55,7 @@ TEST(FuzzReplay, InsnJit) { replay("insn_jit", insn_jit, 0); }
 TEST(FuzzReplay, Platform) { replay("platform", platform, 4); }
 TEST(FuzzReplay, Gdb) { replay("gdb", gdb, 4); }
 TEST(FuzzReplay, Boot) { replay("boot", boot, 4); }
+TEST(FuzzReplay, Config) { replay("config", config, 4); }
 
 // Findings whose effect only a sanitizer sees get a direct check of the repaired state too, so
 // that the normal build's ctest notices a regression.

@@ -194,6 +194,32 @@ TEST(ConfigFile, SyntaxErrorHasLineAndColumn) {
   EXPECT_NE(errors[0].message.find("TOML syntax"), std::string::npos);
 }
 
+// fuzz_config's finding (tests/fuzz/regressions/config/uncaught-filesystem-error-empty-disk-file):
+// a disk without its `file` left an empty path, and the check for images used twice made it
+// absolute with the throwing overload, so check-config died of an uncaught filesystem_error.
+// Now the missing key is reported like any other and the checks go on.
+TEST(ConfigFile, DiskWithoutAFileIsAnErrorNotAnException) {
+  const std::string text =
+      kHead + part("a", "", "[[partition.disk]]\n") + part("b", "", "[[partition.disk]]\n");
+  std::vector<ConfigError> errors;
+  ASSERT_NO_THROW(errors = errors_of(text));
+  expect_error(errors, "has no 'file'", line_with(text, "[[partition.disk]]"));
+}
+
+// fuzz_config's second finding (regressions/config/toml-assert-key-start-in-table-header): a
+// table header whose key starts with a character no key may start with broke a precondition
+// of toml++'s parser (an assertion in its debug builds, marzer/tomlplusplus#301); the library
+// softcpu links reports it as a syntax error on that line.
+TEST(ConfigFile, TableHeaderWithABadKeyStartIsASyntaxError) {
+  for (const std::string header : {"[[\x1a]]", "[[[a]]]", "[ \x01]"}) {
+    const std::string text = std::string(kHead) + header + "\n";
+    const auto errors = errors_of(text);
+    ASSERT_EQ(errors.size(), 1u) << dump(errors);
+    EXPECT_EQ(errors[0].message.rfind("TOML syntax", 0), 0u) << dump(errors);
+    EXPECT_EQ(errors[0].line, line_with(text, header));
+  }
+}
+
 TEST(ConfigFile, UnknownKeysAnywhere) {
   const std::string text = "colour = \"red\"\n" + std::string(kHead) + "[[pool]]\nname = \"p\"\nsize = \"4M\"\nsise = 1\n" +
                            part("a", "vpcus = 2\n", "[[partition.disk]]\nfile = \"d.img\"\nsnapshoot = true\n");

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -332,6 +335,43 @@ TEST(LinuxBoot, ApplyEntryStateGivesFlatProtectedMode) {
   EXPECT_EQ(c.seg[CS].base, 0u);
   EXPECT_EQ(c.seg[CS].limit, 0xFFFFFFFFu);
   EXPECT_EQ(c.gdtr.base, info.entry.gdt_base);
+}
+
+// read_whole_file (kernels, initrds, BIOS images): a regular file in full, a file over the
+// limit cut at limit + 1 and flagged, a missing one with its errno, and a file whose size
+// fstat does not know (procfs reports 0) read to its end.
+TEST(ReadWholeFile, RegularTooBigMissingAndSizeless) {
+  const std::string path = testing::TempDir() + "read_whole_file_test.bin";
+  std::vector<uint8_t> data(200000);
+  for (size_t k = 0; k < data.size(); ++k) data[k] = uint8_t(k * 31 + (k >> 9));
+  FILE* f = std::fopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(std::fwrite(data.data(), 1, data.size(), f), data.size());
+  std::fclose(f);
+
+  WholeFile all = read_whole_file(path);
+  EXPECT_TRUE(all.opened);
+  EXPECT_EQ(all.error, 0);
+  EXPECT_FALSE(all.too_big);
+  EXPECT_EQ(all.bytes, data);
+  EXPECT_EQ(read_whole_file(path, data.size()).bytes, data);  // exactly the limit: fits
+
+  WholeFile big = read_whole_file(path, 65536);
+  EXPECT_TRUE(big.too_big);
+  ASSERT_EQ(big.bytes.size(), 65537u);
+  EXPECT_TRUE(std::equal(big.bytes.begin(), big.bytes.end(), data.begin()));
+  EXPECT_EQ(read_boot_file(path), data);
+  std::remove(path.c_str());
+
+  WholeFile missing = read_whole_file(path);
+  EXPECT_FALSE(missing.opened);
+  EXPECT_EQ(missing.error, ENOENT);
+  EXPECT_THROW(read_boot_file(path), BootError);
+
+  WholeFile maps = read_whole_file("/proc/self/maps");  // st_size 0, some KiB of text
+  EXPECT_EQ(maps.error, 0);
+  EXPECT_GT(maps.bytes.size(), 100u);
+  EXPECT_EQ(maps.bytes.back(), '\n');
 }
 
 }  // namespace
