@@ -129,7 +129,10 @@ TEST(Secondary, RtosScenariosWithInheritance) {
   EXPECT_EQ(ce["ok"], 1);  // each ran (and exited) before its create returned
   auto wc = fields(r.log, "wait_changed");
   EXPECT_EQ(wc["result"], -11);  // -EAGAIN at once
-  EXPECT_LT(wc["us"], 5000);
+  // "At once": nothing wakes this wait, so one that blocked would never return; the bound
+  // leaves room for a loaded host descheduling the vCPU (6.5 ms seen with 4 runnable threads
+  // per core, where 5 ms had been the bound).
+  EXPECT_LT(wc["us"], 50000);
   EXPECT_NE(r.log.find("wake_order first=2 after_first=2 rest=2 none=0 order=60,50,40,30"),
             std::string::npos);
   auto to = fields(r.log, "timeout");
