@@ -54,9 +54,9 @@ inline void ram_store_n(void* p, unsigned size, uint32_t v) {
   else ram_store<uint32_t>(p, v);
 }
 
-// REP MOVS/STOSB's fast path (interp/sem/string.h): `n` bytes within a page. The copy runs
-// forward (its caller leaves a destination overlapping above the source to the slow path, so
-// this is memmove's result). Byte-wise relaxed atomics in ThreadSanitizer builds (another vCPU
+// Bulk copies and fills of guest RAM: REP MOVS/STOSB's fast path (interp/sem/string.h) and
+// PhysicalMemory's byte copies (a page at a time). The copy runs forward (REP MOVS leaves a
+// destination overlapping above the source to its slow path, so this is memmove's result). Byte-wise relaxed atomics in ThreadSanitizer builds (another vCPU
 // may read the bytes meanwhile: hv.linux_smp2_bringup saw Linux do it), memmove/memset else.
 inline void ram_copy_forward(void* dst, const void* src, size_t n) {
   if constexpr (kRamAtomic) {

@@ -13,8 +13,11 @@ namespace softcpu {
 
 static_assert(PAGE_UNASSIGNED == 0, "a zeroed kind table is all unassigned");
 
+// The table's bytes in whole pages (the guard pages lie on either side).
+static size_t table_span(size_t bytes) { return (bytes + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE; }
+
 void* map_zeroed_table(size_t bytes) {
-  const size_t size = (bytes + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE;
+  const size_t size = table_span(bytes);
   void* p = mmap(nullptr, size + 2 * PAGE_SIZE, PROT_NONE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) throw std::runtime_error("cannot allocate the physical memory map");
@@ -27,7 +30,7 @@ void* map_zeroed_table(size_t bytes) {
 }
 
 void unmap_zeroed_table(void* table, size_t bytes) {
-  const size_t size = (bytes + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE;
+  const size_t size = table_span(bytes);
   munmap(static_cast<uint8_t*>(table) - PAGE_SIZE, size + 2 * PAGE_SIZE);
 }
 
@@ -187,19 +190,15 @@ void PhysicalMemory::mmio_write_locked(uint32_t addr, unsigned size, uint32_t va
   mmio_[addr / PAGE_SIZE]->mmio_write(addr, size, value);
 }
 
-// Page by page: one copy per page (memcpy; in TSan builds byte by byte as relaxed atomics,
-// interp/guest_ram.h), not a table lookup per byte. An access past 4 GiB wraps to 0.
+// Page by page: one copy per page (ram_copy_forward: in TSan builds byte by byte as relaxed
+// atomics, interp/guest_ram.h), not a table lookup per byte. An access past 4 GiB wraps to 0.
 void PhysicalMemory::read_bytes(uint32_t addr, void* out, uint32_t len) {
   auto* o = static_cast<uint8_t*>(out);
   while (len) {
     const uint32_t page = addr / PAGE_SIZE, off = addr % PAGE_SIZE;
     const uint32_t n = std::min(len, PAGE_SIZE - off);
     if (const uint8_t* h = host_[page]) {
-      if constexpr (kRamAtomic) {
-        for (uint32_t k = 0; k < n; ++k) o[k] = ram_load<uint8_t>(h + off + k);
-      } else {
-        std::memcpy(o, h + off, n);
-      }
+      ram_copy_forward(o, h + off, n);
     } else {
       if (kind_[page] == PAGE_UNASSIGNED) stage2_violations += n;
       std::memset(o, 0xFF, n);
@@ -216,11 +215,7 @@ void PhysicalMemory::write_bytes(uint32_t addr, const void* in, uint32_t len) {
     const uint32_t page = addr / PAGE_SIZE, off = addr % PAGE_SIZE;
     const uint32_t n = std::min(len, PAGE_SIZE - off);
     if (uint8_t* h = host_[page]) {
-      if constexpr (kRamAtomic) {
-        for (uint32_t k = 0; k < n; ++k) ram_store<uint8_t>(h + off + k, i[k]);
-      } else {
-        std::memcpy(h + off, i, n);
-      }
+      ram_copy_forward(h + off, i, n);
     } else if (kind_[page] == PAGE_UNASSIGNED) {
       stage2_violations += n;
     }

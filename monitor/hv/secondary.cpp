@@ -28,17 +28,17 @@ constexpr size_t kMaxRequests = 4;
 // slack to each (prctl(2) PR_SET_TIMERSLACK).
 void tight_timers() { prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0); }
 
-// SCHED_FIFO priority 1 for the calling thread, or back to SCHED_OTHER, where the host allows
-// it (sched(7); needs CAP_SYS_NICE or an RLIMIT_RTPRIO); returns whether it took. The timer
+// SCHED_FIFO priority 1 for `thread`, or back to SCHED_OTHER, where the host allows it
+// (sched(7); needs CAP_SYS_NICE or an RLIMIT_RTPRIO); returns whether it took. The timer
 // thread, which only sleeps and kicks, keeps it, so a due timeout reaches a busy partition
 // without waiting behind the host's other threads; a worker has it while spinning toward a
 // deadline, or when the timer thread raises it for a due timeout (boost_locked, from a spin
 // window before the deadline), and keeps it only up to the woken vCPU's first hypercall or the
 // next poll after the deadline (at most one run budget of guest code, Thin::drop_rt).
-bool set_realtime(bool on) {
+bool set_realtime(pthread_t thread, bool on) {
   sched_param sp{};
   sp.sched_priority = on ? 1 : 0;
-  return pthread_setschedparam(pthread_self(), on ? SCHED_FIFO : SCHED_OTHER, &sp) == 0;
+  return pthread_setschedparam(thread, on ? SCHED_FIFO : SCHED_OTHER, &sp) == 0;
 }
 
 // An idle partition thread sleeps toward its next deadline only until this long before it and
@@ -999,16 +999,22 @@ void SecondaryHypervisor::boost_locked(Thin* t) {
   ++t->st_.rt_boosts;
 }
 
+// The timer thread: raises the workers boost_locked queued, with the system calls made after
+// mu_ is let go (`lock` is left unlocked).
+void SecondaryHypervisor::raise_boosts_unlocking(std::unique_lock<std::mutex>& lock) {
+  std::vector<Worker*> raise;
+  raise.swap(boosts_);
+  lock.unlock();
+  for (Worker* w : raise) set_worker_rt(*w, true);
+}
+
 // A worker's record outlives it (worker_records_): a pointer the timer thread took under mu_
 // stays valid after the worker moved on (then the raise is for whatever it runs next, and ends
 // at that partition's first hypercall or poll) or ended.
 void SecondaryHypervisor::set_worker_rt(Worker& w, bool on) {
   std::lock_guard g(w.rt_mu);
   if (w.rt.load(std::memory_order_relaxed) == on) return;
-  sched_param sp{};
-  sp.sched_priority = on ? 1 : 0;
-  if (pthread_setschedparam(w.thread, on ? SCHED_FIFO : SCHED_OTHER, &sp) == 0)
-    w.rt.store(on, std::memory_order_release);
+  if (set_realtime(w.thread, on)) w.rt.store(on, std::memory_order_release);
 }
 
 // A hypercall waits for another thread (the primary's answer, a memory move that may need
@@ -1204,7 +1210,7 @@ uint64_t SecondaryHypervisor::timer_deadline_locked() const {
 // partition running again (poke_timer_locked) makes it look again.
 void SecondaryHypervisor::timer_main() {
   tight_timers();
-  timer_realtime_ = set_realtime(true);
+  timer_realtime_ = set_realtime(pthread_self(), true);
   auto at = [](uint64_t ns) { return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns)); };
   std::unique_lock lock(mu_);
   while (!quit_) {
@@ -1238,20 +1244,14 @@ void SecondaryHypervisor::timer_main() {
           t->rt_hold_until_ = next;
           boost_locked(t.get());
         }
-      std::vector<Worker*> raise;
-      raise.swap(boosts_);
-      lock.unlock();
-      for (Worker* w : raise) set_worker_rt(*w, true);
+      raise_boosts_unlocking(lock);
       while (now_ns() < next && timer_seq_.load(std::memory_order_acquire) == seq)
         __builtin_ia32_pause();
       lock.lock();
     }
     expire_due_locked(now_ns(), true);
-    if (!boosts_.empty()) {  // boost_locked: the system calls without mu_
-      std::vector<Worker*> raise;
-      raise.swap(boosts_);
-      lock.unlock();
-      for (Worker* w : raise) set_worker_rt(*w, true);
+    if (!boosts_.empty()) {
+      raise_boosts_unlocking(lock);
       lock.lock();
     }
   }

@@ -123,6 +123,7 @@ class SecondaryHypervisor final : public Scheduler {
   Thin* pick_locked();
   void offer_locked(Thin* t, bool boost = false);
   void boost_locked(Thin* t);
+  void raise_boosts_unlocking(std::unique_lock<std::mutex>& lock);
   void blocking_locked(bool begin);
   void poke_workers();  // any thread, no lock needed
   static void wake_hook(void* thin);
