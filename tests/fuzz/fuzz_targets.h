@@ -15,6 +15,9 @@ int insn(const uint8_t* data, size_t size);
 // The same inputs through the interpreter and through compiled code (translator/, every block
 // compiled on first execution); the two runs' guest states must agree (insn_target.cpp).
 int insn_jit(const uint8_t* data, size_t size);
+// insn's run of one input with its outcome: instructions retired plus exceptions delivered
+// (bounded by the harness's limit, whatever the code does; replay_test.cpp).
+uint64_t insn_work(const uint8_t* data, size_t size);
 // Port and MMIO sequences against the whole PC platform (platform_target.cpp).
 int platform(const uint8_t* data, size_t size);
 // GDB remote packets against the stub over a small machine (gdb_target.cpp).

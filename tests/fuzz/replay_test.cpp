@@ -70,5 +70,18 @@ TEST(FuzzFindings, ResetLeavesAValidLazyFlagSize) {
   EXPECT_EQ(c.lz_kind, LZ_NONE);
 }
 
+// fuzz_insn, regressions/insn/timeout-fault-loop-retires-nothing: the IDT's #PF gate led to
+// code whose first fetch faulted again, so no instruction retired; the harness bounded
+// instructions only and called run() 5 000 times, 4 000 deliveries each (CI's fuzz-smoke
+// timed out under ASan). Deliveries now count against the harness's 4 000.
+TEST(FuzzFindings, AFaultLoopThatRetiresNothingEndsAtTheLimit) {
+  const auto bytes = slurp(std::filesystem::path(SOFTCPU_FUZZ_DIR) / "regressions" / "insn" /
+                           "timeout-fault-loop-retires-nothing");
+  ASSERT_FALSE(bytes.empty());
+  const uint64_t work = insn_work(bytes.data(), bytes.size());
+  EXPECT_GE(work, 4000u);
+  EXPECT_LE(work, 8000u);  // the limit, plus at most one run()'s stall allowance
+}
+
 }  // namespace
 }  // namespace softcpu::fuzz
