@@ -5,7 +5,12 @@ working directory, where new inputs and crash artifacts stay. Prints one line pe
 (executions, exec/s, coverage, features, crashes) and exits 1 if any harness found a crash.
 
   tests/fuzz/fuzz_smoke.py --build build-fuzz --seconds 60 [--only insn,gdb] [--work DIR]
-                           [--keep-going]
+                           [--keep-going | --fixed]
+
+--fixed is CI's run: libFuzzer's seed 1 and a fixed number of executions per harness (RUNS),
+so every machine goes through the same inputs in the same order and a run here repeats CI's
+(with a time bound alone, CI's faster machine went further than the local run and met an
+input the local one never reached). --seconds is then only a ceiling, reported if reached.
 
 --keep-going runs libFuzzer in fork mode with one worker (-fork=1 -ignore_crashes=1
 -ignore_timeouts=1 -ignore_ooms=1): a crash ends only the worker, the run goes on for the whole
@@ -31,6 +36,9 @@ HARNESSES = ["insn", "platform", "gdb", "boot", "config", "insn_jit"]
 # the fixed seed of CI's run finds within seconds.
 DEFAULT = ["insn", "platform", "gdb", "boot"]
 TIMEOUT = {"insn_jit": 300}
+# --fixed: executions per harness, about 70-90 s each on CI's machine (2026-12-06: insn 19/s,
+# platform 480/s, gdb 430/s, boot 68/s there).
+RUNS = {"insn": 1500, "platform": 40000, "gdb": 36000, "boot": 5500}
 SEEDS = {"insn_jit": "insn"}  # harnesses that share another one's seed corpus
 DICTS = {"config": "config.dict"}  # libFuzzer dictionaries (written by make_seeds.py)
 
@@ -98,8 +106,12 @@ def main():
     ap.add_argument("--nice", type=int, default=10)
     ap.add_argument("--keep-going", action="store_true",
                     help="fork mode, one worker: go on after a crash, a timeout or an OOM")
+    ap.add_argument("--fixed", action="store_true",
+                    help="seed 1 and RUNS executions per harness (CI's run; --seconds caps it)")
     ap.add_argument("extra", nargs="*", help="more libFuzzer flags (after --)")
     a = ap.parse_args()
+    if a.fixed and a.keep_going:
+        sys.exit("fuzz_smoke: --fixed and --keep-going do not mix (fork mode is not repeatable)")
     names = a.only.split(",") if a.only else DEFAULT
     for n in names:
         if n not in HARNESSES:
@@ -108,11 +120,19 @@ def main():
         sys.exit("fuzz_smoke: --seconds must be at least 1")
     work = a.work or tempfile.mkdtemp(prefix="softcpu-fuzz-")
     failed = False
-    print(f"fuzz_smoke: {a.seconds} s per harness, work in {work}")
+    print(f"fuzz_smoke: {'at most ' if a.fixed else ''}{a.seconds} s per harness"
+          f"{', seed 1 and a fixed number of executions' if a.fixed else ''}, work in {work}")
     for n in names:
         extra = (["-fork=1", "-ignore_crashes=1", "-ignore_timeouts=1", "-ignore_ooms=1"]
                  if a.keep_going else []) + a.extra
+        if a.fixed:
+            if n not in RUNS:
+                sys.exit(f"fuzz_smoke: --fixed has no execution count for '{n}' (RUNS)")
+            extra = ["-seed=1", f"-runs={RUNS[n]}"] + extra
         r = run_one(a.build, n, a.seconds, work, a.nice, extra)
+        if a.fixed and r["execs"] != "?" and int(r["execs"]) < RUNS[n] and not r["crashes"]:
+            print(f"  (stopped by the {a.seconds} s ceiling before its {RUNS[n]} executions: "
+                  f"this run is not the one another machine makes)")
         print(f"{n:9} execs {r['execs']:>9}  exec/s {r['exec_s']:>6}  cov {r['cov']:>6}  "
               f"ft {r['ft']:>7}  corpus {r['corpus']:>5}  crashes {len(r['crashes'])}"
               + (f"  ({r['fork']})" if "fork" in r else "")
