@@ -128,7 +128,10 @@ def main():
         if a.fixed:
             if n not in RUNS:
                 sys.exit(f"fuzz_smoke: --fixed has no execution count for '{n}' (RUNS)")
-            extra = ["-seed=1", f"-runs={RUNS[n]}"] + extra
+            # -reload=0: libFuzzer otherwise rereads its corpus directory every second, and
+            # what that finds (its own reduced inputs, at times that depend on the machine's
+            # speed) shifts the mutation sequence: two runs side by side parted at #115.
+            extra = ["-seed=1", f"-runs={RUNS[n]}", "-reload=0"] + extra
         r = run_one(a.build, n, a.seconds, work, a.nice, extra)
         if a.fixed and r["execs"] != "?" and int(r["execs"]) < RUNS[n] and not r["crashes"]:
             print(f"  (stopped by the {a.seconds} s ceiling before its {RUNS[n]} executions: "

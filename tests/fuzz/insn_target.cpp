@@ -237,7 +237,7 @@ void build_page_tables(Sandbox& s, Rng& rng, uint8_t opt, bool user) {
 struct Outcome {
   uint32_t regs[8], eip, eflags, cr0, cr2, cr3;
   uint16_t sel[6];
-  uint64_t icount, deliveries, ram_hash;
+  uint64_t icount, deliveries, slow_accesses, ram_hash;
   uint8_t cpl, halted;
   bool triple_fault;
 };
@@ -316,11 +316,17 @@ bool run(const uint8_t* data, size_t size, bool use_jit, Outcome* out) {
   bool triple_fault = false;
   const bool step = (opt & OPT_STEP) && !use_jit;
   const uint64_t limit = step && !out ? STEP_LIMIT : INSN_LIMIT;
-  // Exceptions count against the limit as instructions do: a handler whose first instruction
-  // faults again retires nothing, and each run() then ends after `budget` deliveries (its
-  // stall bound), so a limit on instructions alone let EXIT_LIMIT runs of them go on (20 M
-  // deliveries, minutes under ASan: CI's fuzz-smoke timeout, regressions/insn/timeout-*).
-  auto work = [&] { return c.icount + s.interp.counters().exceptions; };
+  // The limit is on work, not only on instructions retired (regressions/insn/timeout-*):
+  // - exceptions count as instructions do: a handler whose first instruction faults again
+  //   retires nothing, and each run() then ends after `budget` deliveries (its stall bound),
+  //   so a limit on instructions alone let EXIT_LIMIT runs of them go on (20 M deliveries,
+  //   minutes under ASan: CI's fuzz-smoke timeout);
+  // - data accesses on the slow path (MMIO, unassigned memory, TLB misses) count 1/16 each: a
+  //   REP string instruction there runs 16 384 of them per chunk and a chunk counts as one
+  //   instruction (interp/sem/string.h), so 1 000 steps of one took 44 s under ASan.
+  auto work = [&] {
+    return c.icount + s.interp.counters().exceptions + c.tlb_counters.slow_accesses / 16;
+  };
   while (work() < limit && exits++ < EXIT_LIMIT) {
     ExitReason r = step ? s.interp.step() : s.interp.run(limit - work());
     if (r == EXIT_TRIPLE_FAULT || (r >= EXIT_IO && r <= EXIT_HLT && !execute_trapped(c, s.bus))) {
@@ -333,10 +339,11 @@ bool run(const uint8_t* data, size_t size, bool use_jit, Outcome* out) {
     if (r == EXIT_DEBUG || r == EXIT_REQUEST) break;
   }
   if (std::getenv("SOFTCPU_FUZZ_VERBOSE"))
-    std::fprintf(stderr, "insn: mode %u opt %02x: %llu instructions, %llu exceptions, %u exits, "
-                 "ends at %04x:%08x cpl %u cr0 %08x%s\n", unsigned(mode), opt,
+    std::fprintf(stderr, "insn: mode %u opt %02x: %llu instructions, %llu exceptions, %llu slow "
+                 "accesses, %u exits, ends at %04x:%08x cpl %u cr0 %08x%s\n", unsigned(mode), opt,
                  static_cast<unsigned long long>(c.icount),
-                 static_cast<unsigned long long>(s.interp.counters().exceptions), exits,
+                 static_cast<unsigned long long>(s.interp.counters().exceptions),
+                 static_cast<unsigned long long>(c.tlb_counters.slow_accesses), exits,
                  c.seg[CS].selector, c.eip, c.cpl, c.cr0, c.halted ? " halted" : "");
   if (s.jit && s.jit->stats().compile_failures) fail("insn_jit", "a region failed to compile");
   if (!out) return true;  // only insn_jit compares outcomes
@@ -349,6 +356,7 @@ bool run(const uint8_t* data, size_t size, bool use_jit, Outcome* out) {
   for (unsigned k = 0; k < 6; ++k) out->sel[k] = c.seg[k].selector;
   out->icount = c.icount;
   out->deliveries = s.interp.counters().exceptions;
+  out->slow_accesses = c.tlb_counters.slow_accesses;
   out->cpl = c.cpl;
   out->halted = c.halted;
   out->triple_fault = triple_fault;
@@ -368,7 +376,7 @@ int insn(const uint8_t* data, size_t size) {
 
 uint64_t insn_work(const uint8_t* data, size_t size) {
   Outcome o;
-  return run(data, size, false, &o) ? o.icount + o.deliveries : 0;
+  return run(data, size, false, &o) ? o.icount + o.deliveries + o.slow_accesses / 16 : 0;
 }
 
 // The same input through the interpreter and through compiled code: where both runs end at
@@ -378,7 +386,8 @@ int insn_jit(const uint8_t* data, size_t size) {
   Outcome a, b;
   if (!run(data, size, false, &a) || !run(data, size, true, &b)) return 0;
   const bool comparable = (a.halted && b.halted) || (a.triple_fault && b.triple_fault) ||
-                          (a.icount == b.icount && a.deliveries == b.deliveries);
+                          (a.icount == b.icount && a.deliveries == b.deliveries &&
+                           a.slow_accesses == b.slow_accesses);
   if (!comparable) return 0;
   auto differ = [&](const char* what) {
     std::fprintf(stderr, "insn_jit: interpreter and compiled code disagree on %s "

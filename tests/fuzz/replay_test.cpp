@@ -83,5 +83,19 @@ TEST(FuzzFindings, AFaultLoopThatRetiresNothingEndsAtTheLimit) {
   EXPECT_LE(work, 8000u);  // the limit, plus at most one run()'s stall allowance
 }
 
+// fuzz_insn, regressions/insn/timeout-rep-pauses-retire-nothing: single steps of a REP MOVSB
+// whose stores went to the slow path; each step ran a 16 384-element chunk (which counts as
+// one instruction), 1 000 of them took 44 s under ASan. Slow-path accesses now count 1/16 of
+// an instruction each against the harness's limit.
+TEST(FuzzFindings, RepChunksOnTheSlowPathEndAtTheLimit) {
+  const auto bytes = slurp(std::filesystem::path(SOFTCPU_FUZZ_DIR) / "regressions" / "insn" /
+                           "timeout-rep-pauses-retire-nothing");
+  ASSERT_FALSE(bytes.empty());
+  const uint64_t work = insn_work(bytes.data(), bytes.size());
+  EXPECT_GE(work, 4000u);
+  // The limit, plus one chunk's 2 x 16 384 accesses / 16 and one run()'s stall allowance.
+  EXPECT_LE(work, 4000u + 2048u + 4000u);
+}
+
 }  // namespace
 }  // namespace softcpu::fuzz
