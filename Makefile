@@ -11,8 +11,9 @@ SANITIZE_ubsan := undefined
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 # More libFuzzer flags for fuzz-smoke. FUZZ_FIXED=1 is CI's run: seed 1 and a fixed number of
-# executions per harness (fuzz_smoke.py --fixed), the same inputs on every machine, so a local
-# `make fuzz-smoke FUZZ_FIXED=1` repeats CI's; FUZZ_SECONDS is then only a ceiling
+# executions per harness (fuzz_smoke.py --fixed), the same amount of fuzzing on every machine
+# down the same mutation sequence (as far as the harnesses are deterministic), so a local
+# `make fuzz-smoke FUZZ_FIXED=1` nearly repeats CI's; FUZZ_SECONDS is then only a ceiling
 # (docs/hardening.md "In CI").
 FUZZ_FLAGS ?=
 FUZZ_FIXED ?=
