@@ -89,12 +89,14 @@ bool points_to_guest_memory(const llvm::Value* ptr) { return all_underlying(ptr,
 struct Promoted {
   uint64_t cpu_off, size, local_off;
 };
+constexpr uint64_t kHeadSize = offsetof(Cpu, seg);  // the head ends where the segments begin
+constexpr uint64_t kIcountLocal = kHeadSize;         // icount follows the head in the copy
 constexpr Promoted kPromoted[] = {
-    {0, offsetof(Cpu, seg), 0},
-    {offsetof(Cpu, icount), sizeof(uint64_t), offsetof(Cpu, seg)},
+    {0, kHeadSize, 0},
+    {offsetof(Cpu, icount), sizeof(uint64_t), kIcountLocal},
 };
-constexpr uint64_t kLocalSize = offsetof(Cpu, seg) + sizeof(uint64_t);
-static_assert(offsetof(Cpu, seg) == 64, "the promoted head of Cpu is its first 64 bytes");
+constexpr uint64_t kLocalSize = kIcountLocal + sizeof(uint64_t);
+static_assert(kHeadSize == 64, "the promoted head of Cpu is its first 64 bytes");
 
 // Where a Cpu byte range lives in the local copy, or -1 if it is not (wholly) promoted.
 int64_t local_offset(int64_t off, uint64_t size) {
@@ -318,7 +320,7 @@ void promote_head(llvm::Function& fn, llvm::Argument* cpu) {
   // Written back by whole fields (aligned 4 bytes; icount 8), so SROA keeps a register one
   // value even where only a byte of it (AL) is stored.
   for (uint64_t k = 0; k < kLocalSize; k += 4) {
-    const uint64_t w = k == offsetof(Cpu, seg) ? 8 : 4;
+    const uint64_t w = k == kIcountLocal ? 8 : 4;
     if (std::find(written.begin() + k, written.begin() + k + w, 1) != written.begin() + k + w)
       for (uint64_t j = k; j < k + w; ++j) written[j] = touched[j];
     if (w == 8) k += 4;
