@@ -9,6 +9,7 @@
 
 #include "interp/interrupts.h"
 #include "interp/segments.h"
+#include "monitor/hypercall.h"
 #include "monitor/machine.h"
 #include "monitor/pc_platform.h"
 #include "monitor/script_runner.h"
@@ -121,11 +122,26 @@ Machine::ApPass Machine::ap_pass(unsigned index, int& status) {
   if (!v.external) report_thread_use(v.lent, false);  // before guest code: the set takes it back
   const ExitReason r = v.interp->run(kThreadBudget);
   ++v.exits[r];
-  const bool go_on = r == EXIT_REQUEST || r == EXIT_BUDGET ||
+  // A thin partition's processor (set_hypercall_handler(index, ...)): its hypercall and the
+  // handler's poll run after exec_end (a hypercall may wait for another thread, which may
+  // need an exclusive section of this machine), on this thread, which alone runs this CPU.
+  HypercallHandler* hc = v.hypercalls;
+  const bool vmcall = r == EXIT_VMCALL && hc;
+  const bool go_on = r == EXIT_REQUEST || r == EXIT_BUDGET || vmcall ||
                      finish_exit_threaded(index, c, v.tsc_offset, r, status);
   sync_->exec_end(index);
   if (!go_on) return ApPass::STOP;
-  return r == EXIT_REQUEST || r == EXIT_BUDGET ? ApPass::RAN : ApPass::EXITED;
+  if (hc) {
+    if (vmcall) hypercall_threaded(c, *hc);
+    hc->poll(c);
+  }
+  return r == EXIT_REQUEST || r == EXIT_BUDGET || vmcall ? ApPass::RAN : ApPass::EXITED;
+}
+
+void Machine::hypercall_threaded(Cpu& c, HypercallHandler& handler) {
+  c.exit_reason = EXIT_NONE;
+  ++c.icount;  // retired, as execute_trapped counts the instructions it runs
+  handler.hypercall(c);
 }
 
 void Machine::ap_thread(unsigned index) {
@@ -310,6 +326,14 @@ Machine::SliceEnd Machine::run_slice_threads(bool sliced,
     const ExitReason r = interp_->run(budget);
     sync_->exec_end(0);
     ++exits_[r];
+    if (hypercalls_) {  // a thin partition's first processor (as ap_pass)
+      if (r == EXIT_VMCALL) hypercall_threaded(cpu_, *hypercalls_);
+      else if (r != EXIT_REQUEST && r != EXIT_BUDGET &&
+               !finish_exit_threaded(0, cpu_, tsc_offset_, r, status))
+        break;
+      hypercalls_->poll(cpu_);
+      continue;
+    }
     if (r == EXIT_REQUEST || r == EXIT_BUDGET) continue;
     if (!finish_exit_threaded(0, cpu_, tsc_offset_, r, status)) break;
   }
