@@ -7,9 +7,9 @@
  *     three or more values, which needs the two running at the same instant (taking turns on
  *     one processor a turn lasts at least a run budget of 100,000 instructions, so a window
  *     sees at most one change).
- * Then two tasks at 10 play ping-pong ROUNDS times on one word with HC_WAIT / HC_WAKE: each
- * waits while the word is the other's turn, flips it and wakes the other, beside two spinners
- * at 5 that keep the processors busy.
+ * Then two tasks at 10 play ping-pong ROUNDS times on one word with HC_WAIT / HC_WAKE (player,
+ * below), beside two spinners at 5 that keep the processors busy. Built with -DSPIN=0 for the
+ * one-processor control (rtos_smp1.rom), where a busy wait would only burn the slice.
  * Prints "smp compute_ns=.. counter=.. expected=.. overlaps=.." and "pingpong rounds=..
  * pong=.. ns=..", then "smp done". */
 #include "guestlib.h"
@@ -18,8 +18,10 @@
 #ifndef ITERS
 #define ITERS 400000u
 #endif
-#define ROUNDS 500u
-#define SPIN 5000u
+#define ROUNDS 200u
+#ifndef SPIN
+#define SPIN 20000u
+#endif
 
 static volatile uint32_t counter, done, progress[2], overlaps[2], sink[2];
 
@@ -52,42 +54,38 @@ static void compute(uint32_t me) {
   sc_wake(&done, 1);
 }
 
-static volatile uint32_t turn, pings, pongs, stop;
+static volatile uint32_t turn, stop, rounds[2], waiting[2], running[2];
 
-/* After its wake the waker spins a little while the turn is the other's before it waits: the
- * woken task then gets the other processor (which a spinner keeps busy below it, so the wake
- * kicks it there) instead of this one when this one waits. */
-static void spin_while(uint32_t value) {
-  for (uint32_t k = 0; k < SPIN && turn == value; ++k) {}
+/* Busy until *w differs from `from` or SPIN loops passed (~0.1-1 ms) (no hypercall: the processor stays
+ * this task's). */
+static volatile uint32_t spin_bound = SPIN;
+static void spin_until_changed(volatile uint32_t* w, uint32_t from) {
+  for (uint32_t k = 0; k < spin_bound && *w == from; ++k) {}
 }
 
-static void ping(uint32_t unused) {
-  (void)unused;
+/* One side of the ping-pong: on its turn it counts a round, lets the other block first (it
+ * waits for the other's `waiting` flag, set just before its HC_WAIT), hands the turn over with
+ * HC_WAKE and stays busy until the woken side runs (`running`), so the woken task is placed on
+ * the other processor, not on this one. With SPIN 0 (one processor) it only waits and wakes. */
+static void player(uint32_t me) {
+  const uint32_t other = 1 - me;
   for (uint32_t r = 0; r < ROUNDS; ++r) {
-    while (turn != 0) sc_wait(&turn, 1, 0);
-    ++pings;
-    turn = 1;
+    waiting[me] = 1;
+    while (turn != me) sc_wait(&turn, other, 0);
+    waiting[me] = 0;
+    ++running[me];
+    ++rounds[me];
+    spin_until_changed(&waiting[other], 0);
+    const uint32_t ran = running[other];
+    turn = other;
     sc_wake(&turn, 1);
-    spin_while(1);
+    spin_until_changed(&running[other], ran);
   }
   xadd(&done, 1);
   sc_wake(&done, 1);
 }
 
-static void pong(uint32_t unused) {
-  (void)unused;
-  for (uint32_t r = 0; r < ROUNDS; ++r) {
-    while (turn != 1) sc_wait(&turn, 0, 0);
-    ++pongs;
-    turn = 0;
-    sc_wake(&turn, 1);
-    spin_while(0);
-  }
-  xadd(&done, 1);
-  sc_wake(&done, 1);
-}
-
-/* Below ping and pong: keeps a processor busy (no PAUSE: with several processors it ends the
+/* Below the players: keeps a processor busy (no PAUSE: with several processors it ends the
  * processor's run, docs/design.md "SMP vCPUs"). */
 static void spinner(uint32_t unused) {
   (void)unused;
@@ -112,13 +110,13 @@ int main(void) {
   rtos_task_create(spinner, 0, 5);
   rtos_task_create(spinner, 0, 5);
   t0 = sc_time_ns();
-  rtos_task_create(ping, 0, 10);
-  rtos_task_create(pong, 0, 10);
+  rtos_task_create(player, 0, 10);
+  rtos_task_create(player, 1, 10);
   wait_done(4);
   t1 = sc_time_ns();
   stop = 1;
   wait_done(6);
-  gprintf("pingpong rounds=%u pong=%u ns=%llu\n", pings, pongs, t1 - t0);
+  gprintf("pingpong rounds=%u pong=%u ns=%llu\n", rounds[0], rounds[1], t1 - t0);
   gprintf("smp done\n");
   return 0;
 }
