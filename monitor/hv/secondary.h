@@ -5,7 +5,8 @@
 // hypercalls (docs/hypercalls.md,
 // guests/include/softcpu/hypercall.h). A thin guest has no scheduler of its own: each task is a
 // vCPU (a register context, monitor/hv/run_queue.h) that this hypervisor switches on the
-// partition's one CPU. It sees memory only through the partitions' read-only stage-2 views and
+// partition's CPU, or, with vcpus = N and vcpu_threads = "multi", on its N CPUs (processors),
+// up to N tasks on as many workers at once. It sees memory only through the partitions' read-only stage-2 views and
 // asks the primary to start or stop a partition (SecondaryPort); the primary starts and stops
 // its partitions through the Scheduler interface.
 #pragma once
