@@ -114,8 +114,11 @@ void report(const char* what, const SmpRun& r) {
                (unsigned long)r.stats.wakes_across_processors, (unsigned long)r.stats.switches);
 }
 
-// Both the exact LOCK total and the ping-pong's rounds, whichever the processors.
+// Both the exact LOCK total and the ping-pong's rounds, whichever the processors, and the
+// partition's end.
 void expect_complete(const SmpRun& r) {
+  SCOPED_TRACE(r.log);
+  EXPECT_NE(r.state, PartitionState::RUNNING);
   EXPECT_NE(r.log.find("\nsmp done\n"), std::string::npos);
   const auto f = fields(r.log, "smp");
   ASSERT_TRUE(f.count("counter") && f.count("expected"));
@@ -131,10 +134,9 @@ void expect_complete(const SmpRun& r) {
 TEST(SecondarySmp, TwoTasksOfOnePartitionRunOnTwoWorkersAtOnce) {
   ASSERT_FALSE(guest_dir().empty()) << "HV_GUEST_DIR is not set (run through ctest)";
   const SmpRun r = run_smp(2);
-  SCOPED_TRACE(r.log);
   report("two processors", r);
-  EXPECT_NE(r.state, PartitionState::RUNNING);
   expect_complete(r);
+  SCOPED_TRACE(r.log);
   EXPECT_GT(r.stats.other_processor_slices, 0u);
   EXPECT_GT(r.stats.wakes_across_processors, 0u);
   auto f = fields(r.log, "smp");
@@ -153,10 +155,9 @@ TEST(SecondarySmp, TwoTasksOfOnePartitionRunOnTwoWorkersAtOnce) {
 TEST(SecondarySmp, OneProcessorTakesTurns) {
   ASSERT_FALSE(guest_dir().empty()) << "HV_GUEST_DIR is not set (run through ctest)";
   const SmpRun r = run_smp(1);
-  SCOPED_TRACE(r.log);
   report("one processor", r);
-  EXPECT_NE(r.state, PartitionState::RUNNING);
   expect_complete(r);
+  SCOPED_TRACE(r.log);
   EXPECT_EQ(fields(r.log, "smp")["overlaps"], 0);
   EXPECT_EQ(r.stats.other_processor_slices, 0u);
   EXPECT_EQ(r.stats.wakes_across_processors, 0u);
