@@ -423,7 +423,17 @@ void Machine::set_hypercall_handler(HypercallHandler* handler) {
   hypercalls_ = handler;
 }
 
-void Machine::serve_posted_jobs() { mailbox_.drain(); }
+void Machine::serve_posted_jobs() {
+  if (!sync_) {
+    mailbox_.drain();
+    return;
+  }
+  {  // threads on: other CPUs (a thin partition's processors) may run meanwhile
+    std::lock_guard hold(bql_);
+    mailbox_.drain();
+  }
+  run_cpu_jobs_held();
+}
 
 void Machine::flush_tlbs() {
   tlb_flush(cpu_);
@@ -587,7 +597,7 @@ bool Machine::run_trapped(Cpu& c, uint64_t& tsc_offset, unsigned index) {
   SOFTCPU_ASSERT_BIG_LOCK();
   const TrapOp op = trap_op(*c.trap_insn);
   ++trap_ops_[op];
-  if (op == TRAP_VMCALL && hypercalls_) {
+  if (op == TRAP_VMCALL && hypercalls_ && index == 0) {
     cpu_.exit_reason = EXIT_NONE;
     ++cpu_.icount;  // retired, as execute_trapped counts the instructions it runs
     hypercalls_->hypercall(cpu_);

@@ -118,6 +118,10 @@ class Machine {
     std::function<void()> start, wake, stop;
   };
   void set_external_vcpu(unsigned index, ExternalVcpu hooks);
+  // The external scheduler loaded a whole context into application processor `index` itself
+  // (a thin partition's processor, docs/design.md "A thin partition on several workers"): it
+  // runs from the next slice without waiting for a SIPI. On the thread that may touch its CPU.
+  void start_external_vcpu(unsigned index);
   // On the external scheduler's thread: run vCPU `index` until end_external_slice(index)
   // (PREEMPTED), until it halts with nothing to deliver or waits for SIPI (IDLE, `wake` at
   // most 50 ms ahead: a kick calls the wake hook sooner), or the run ends (STOPPED).
@@ -153,6 +157,11 @@ class Machine {
   // runs within microseconds.
   void set_hypercall_handler(HypercallHandler* handler);
   void kick();
+  // With threads on: VMCALL of application processor `index` goes to `handler`, which is
+  // polled after each of its runs (a thin partition's processors, each with its own handler);
+  // kick(index) makes that CPU's run return (index 0: kick()).
+  void set_hypercall_handler(unsigned index, HypercallHandler* handler);
+  void kick(unsigned index);
   // On the CPU thread, from a hypercall handler that waits: run the jobs posted with
   // run_on_cpu_thread (stage-2 changes) so they do not wait for the guest.
   void serve_posted_jobs();
@@ -243,6 +252,7 @@ class Machine {
     bool external = false;
     ExternalVcpu hooks;
     std::atomic<bool> external_end{false};
+    HypercallHandler* hypercalls = nullptr;  // set_hypercall_handler(index, ...)
   };
   void add_application_processors();
   void reset_ap(Vcpu& v);
@@ -283,6 +293,9 @@ class Machine {
   bool finish_exit_threaded(unsigned index, Cpu& c, uint64_t& tsc_offset, ExitReason r,
                             int& status);
   bool within_insn_limit(uint64_t done, uint64_t& budget, int& status);
+  // Threads on: a VMCALL for `handler`, outside the big lock (hypercalls may wait for other
+  // threads; the handler has its own lock).
+  static void hypercall_threaded(Cpu& c, HypercallHandler& handler);
   BigLock bql_;  // the big lock: devices, the platform, the clock, reset_requested_
   std::unique_ptr<VcpuSync> sync_;
   std::vector<std::unique_ptr<LockedAcknowledge>> locked_acks_;

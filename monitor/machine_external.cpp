@@ -28,6 +28,20 @@ void Machine::set_external_vcpu(unsigned index, ExternalVcpu hooks) {
   }
 }
 
+void Machine::start_external_vcpu(unsigned index) {
+  aps_.at(index - 1)->wait_for_sipi = false;
+}
+
+void Machine::set_hypercall_handler(unsigned index, HypercallHandler* handler) {
+  if (index == 0) hypercalls_ = handler;
+  else aps_.at(index - 1)->hypercalls = handler;
+}
+
+void Machine::kick(unsigned index) {
+  if (index == 0 || !sync_) kick();
+  else sync_->kick(index);
+}
+
 void Machine::end_external_slice(unsigned index) {
   aps_.at(index - 1)->external_end.store(true, std::memory_order_release);
   sync_->kick(index);

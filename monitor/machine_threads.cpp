@@ -9,6 +9,7 @@
 
 #include "interp/interrupts.h"
 #include "interp/segments.h"
+#include "monitor/hypercall.h"
 #include "monitor/machine.h"
 #include "monitor/pc_platform.h"
 #include "monitor/script_runner.h"
@@ -121,11 +122,24 @@ Machine::ApPass Machine::ap_pass(unsigned index, int& status) {
   if (!v.external) report_thread_use(v.lent, false);  // before guest code: the set takes it back
   const ExitReason r = v.interp->run(kThreadBudget);
   ++v.exits[r];
-  const bool go_on = r == EXIT_REQUEST || r == EXIT_BUDGET ||
+  // A thin partition's processor (set_hypercall_handler(index, ...)): its hypercall (outside
+  // the big lock) and the handler's poll run before exec_end, where no exclusive section (a
+  // reset, the primary's jobs on CPU 0's side) touches this CPU. No hypercall waits for one.
+  HypercallHandler* hc = v.hypercalls;
+  const bool vmcall = r == EXIT_VMCALL && hc;
+  if (vmcall) hypercall_threaded(c, *hc);
+  const bool go_on = r == EXIT_REQUEST || r == EXIT_BUDGET || vmcall ||
                      finish_exit_threaded(index, c, v.tsc_offset, r, status);
+  if (go_on && hc) hc->poll(c);
   sync_->exec_end(index);
   if (!go_on) return ApPass::STOP;
-  return r == EXIT_REQUEST || r == EXIT_BUDGET ? ApPass::RAN : ApPass::EXITED;
+  return r == EXIT_REQUEST || r == EXIT_BUDGET || vmcall ? ApPass::RAN : ApPass::EXITED;
+}
+
+void Machine::hypercall_threaded(Cpu& c, HypercallHandler& handler) {
+  c.exit_reason = EXIT_NONE;
+  ++c.icount;  // retired, as execute_trapped counts the instructions it runs
+  handler.hypercall(c);
 }
 
 void Machine::ap_thread(unsigned index) {
@@ -310,6 +324,17 @@ Machine::SliceEnd Machine::run_slice_threads(bool sliced,
     const ExitReason r = interp_->run(budget);
     sync_->exec_end(0);
     ++exits_[r];
+    // A thin partition's first processor: as ap_pass, but after exec_end, as CPU 0's exits
+    // are (only this thread, or the worker that holds the partition between its slices,
+    // touches CPU 0).
+    if (hypercalls_) {
+      if (r == EXIT_VMCALL) hypercall_threaded(cpu_, *hypercalls_);
+      else if (r != EXIT_REQUEST && r != EXIT_BUDGET &&
+               !finish_exit_threaded(0, cpu_, tsc_offset_, r, status))
+        break;
+      hypercalls_->poll(cpu_);
+      continue;
+    }
     if (r == EXIT_REQUEST || r == EXIT_BUDGET) continue;
     if (!finish_exit_threaded(0, cpu_, tsc_offset_, r, status)) break;
   }

@@ -232,15 +232,12 @@ class Checker {
       return;
     }
     if (!h) return;
-    if (h->kind == HypervisorKind::SECONDARY) {
-      error(line, who + " has vcpu_threads = \"multi\" but runs on the secondary hypervisor '" +
-                      h->name + "', which runs a partition on one thread");
-      return;
-    }
+    // A thin partition: its vCPUs on up to `vcpus` of the secondary's workers at once; with
+    // fewer workers the rest wait (docs/design.md "A thin partition on several workers").
     // The vCPUs the secondary schedules ([partition.secondary]) take none of the set's threads.
     const unsigned own = p.vcpus - (p.split ? unsigned(p.split->vcpus.size()) : 0);
     const ProcessorSetConfig* set = find_set(h->processor_set);
-    if (set && set->threads < own)
+    if (h->kind != HypervisorKind::SECONDARY && set && set->threads < own)
       error(line, who + " has vcpu_threads = \"multi\": its " + std::to_string(own) +
                       " vCPUs" + (p.split ? " on the primary" : "") + " need " + std::to_string(own) +
                       " threads of processor set '" + set->name + "', which has " +

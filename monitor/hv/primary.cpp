@@ -190,15 +190,14 @@ void PrimaryHypervisor::build_partition(const PartitionConfig& given, unsigned i
   if (pc.machine.smp_threads) {
     if (pc.vcpus < 2)
       throw ConfigError{who + ": vcpu_threads = \"multi\" needs vcpus of 2 or more"};
+    // A thin partition of the secondary runs its vCPUs on up to `vcpus` of the secondary's
+    // workers at once (docs/design.md "A thin partition on several workers").
     const bool secondary = std::any_of(
         config_.hypervisors.begin(), config_.hypervisors.end(), [&](const HypervisorConfig& h) {
           return h.name == pc.hypervisor && h.kind == HypervisorKind::SECONDARY;
         });
-    if (secondary)
-      throw ConfigError{who + ": vcpu_threads = \"multi\" is for partitions of the primary "
-                        "hypervisor; the secondary runs a partition on one thread"};
     const auto* set = dynamic_cast<const ProcessorSetScheduler*>(scheduler_.get());
-    if (set && set->threads() < threads_taken(pc))
+    if (!secondary && set && set->threads() < threads_taken(pc))
       throw ConfigError{who + ": vcpu_threads = \"multi\" runs " + std::to_string(threads_taken(pc)) +
                         " vCPUs on as many threads of processor set '" +
                         set->set_name() + "', which has " + std::to_string(set->threads())};

@@ -42,6 +42,7 @@ struct VcpuBlock {
   uint64_t deadline = 0;   // host ns; 0: none
   uint64_t wait_seq = 0;   // FIFO among waiters of one priority
   uint64_t ran_ns = 0;     // of its round-robin slice, used before it was last preempted
+  int woken_on = -1;       // HC_WAKE by a vCPU of its partition on this processor, not yet run
   // Priorities inherited: (lock word key, waiter's priority), dropped when it wakes that word.
   std::vector<std::pair<uint64_t, unsigned>> boosts;
 };

@@ -12,6 +12,8 @@
 
 #include "guests/include/softcpu/hypercall.h"
 #include "interp/flags.h"
+#include "interp/segments.h"
+#include "interp/tlb.h"
 #include "monitor/hypercall.h"
 #include "monitor/machine.h"
 
@@ -55,15 +57,75 @@ void adapt_spin_window(uint64_t& window, uint64_t late) {
 }
 }  // namespace
 
-// One partition: its vCPUs, its run queue (the per-priority ready and run lists of its one
-// CPU, which whichever worker holds the partition runs) and its hypercalls. Everything is
-// under the hypervisor's mu_ (docs/design.md, "The thread contract").
+// The state of a thin partition's CPU that its vCPUs share (thin guests run flat with paging
+// off: segments, control registers, descriptor tables), as the creating task's CPU had it at
+// its last HC_VCPU_CREATE: a processor other than the first is given it before its first vCPU
+// runs (docs/design.md "A thin partition on several workers").
+struct CpuSystemState {
+  uint8_t cpl = 0, a20_enabled = 1;
+  SegmentCache seg[6]{}, ldtr{}, tr{};
+  DescriptorTable gdtr{}, idtr{};
+  uint32_t cr0 = 0, cr3 = 0, cr4 = 0;
+  void capture(const Cpu& c) {
+    cpl = c.cpl;
+    a20_enabled = c.a20_enabled;
+    std::copy(c.seg, c.seg + 6, seg);
+    ldtr = c.ldtr;
+    tr = c.tr;
+    gdtr = c.gdtr;
+    idtr = c.idtr;
+    cr0 = c.cr0;
+    cr3 = c.cr3;
+    cr4 = c.cr4;
+  }
+  void apply(Cpu& c) const {
+    c.cpl = cpl;
+    c.a20_enabled = a20_enabled;
+    std::copy(seg, seg + 6, c.seg);
+    c.ldtr = ldtr;
+    c.tr = tr;
+    c.gdtr = gdtr;
+    c.idtr = idtr;
+    c.cr0 = cr0;
+    c.cr3 = cr3;
+    c.cr4 = cr4;
+    c.halted = 0;
+    tlb_flush(c);
+  }
+};
+
+// One processor of a thin partition: the pool's unit. A partition has one (its machine's CPU
+// 0, `ap_` 0: the lead, which also owns the partition's run and posted work) or, with vcpus =
+// N and vcpu_threads = "multi", N: CPUs 1..N-1 are application processors of its machine that
+// the pool runs like the split vCPUs of a primary's partition (Machine::run_external_slice),
+// each with its own running vCPU, all over the partition's vCPUs, lists and wait queues
+// (Shared, held by the lead). Everything is under the hypervisor's mu_ (docs/design.md, "The
+// thread contract").
 class SecondaryHypervisor::Thin final : public HypercallHandler {
  public:
+  // What the processors of one partition share (the lead's; a split vCPU of the primary's has
+  // its own).
+  struct Shared {
+    std::vector<std::unique_ptr<VcpuBlock>> vcpus;  // by id - 1
+    RunQueue rq;
+    std::vector<VcpuBlock*> boosted_ready;  // raised while ready: not moved (lazy inheritance)
+    ThinStats st;
+    std::vector<Thin*> slots;  // its processors, the lead first
+    CpuSystemState sys;        // for processors other than the lead
+    uint64_t sys_gen = 0;      // captures of sys (0: none yet)
+  };
+  // `ap` 0: a partition of ours (the lead). Else application processor `ap` of `m`: of a
+  // partition of the primary's when `lead` is null (a split vCPU), else a further processor of
+  // our partition `lead`.
   Thin(SecondaryHypervisor& hv, const PartitionConfig& pc, Machine& m, Stage2View view,
-       std::pair<unsigned, unsigned> range, unsigned initial, unsigned ap = 0)
-      : name(pc.name), machine(m), ap_(ap), hv_(hv), view_(view), range_(range), initial_(initial),
-        slice_ns_(uint64_t(pc.time_slice_us.value_or(hv.config_.time_slice_us)) * 1000) {}
+       std::pair<unsigned, unsigned> range, unsigned initial, unsigned ap = 0,
+       Thin* lead = nullptr)
+      : own_(lead ? nullptr : std::make_unique<Shared>()), sh_(lead ? *lead->own_ : *own_),
+        name(pc.name), machine(m), ap_(ap), split_(ap && !lead), lead_(lead ? lead : this),
+        hv_(hv), view_(view), range_(range), initial_(initial),
+        slice_ns_(uint64_t(pc.time_slice_us.value_or(hv.config_.time_slice_us)) * 1000) {
+    sh_.slots.push_back(this);
+  }
 
   void hypercall(Cpu& c) override;
   void poll(Cpu& c) override;
@@ -78,6 +140,7 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   // `boost` (the timer thread, for a due timeout): the worker that is to switch also goes
   // SCHED_FIFO (SecondaryHypervisor::boost_locked), so the host runs it at once.
   void nudge_locked(const VcpuBlock* v, bool boost = false) {
+    if (multi()) return place_locked(boost, nullptr);
     if (on_worker_) {
       if (current_ && v->tprio > current_->tprio) {
         machine.kick();
@@ -97,8 +160,15 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
     set_worker_rt(*w, false);
   }
   SecondaryHypervisor& hv() { return hv_; }
+  Stage2View view() const { return view_; }
+  std::pair<unsigned, unsigned> range() const { return range_; }
+  unsigned initial() const { return initial_; }
   void make_ready_locked(VcpuBlock* v, bool front);
   void remove_waiter_locked(VcpuBlock* v);
+
+  std::unique_ptr<Shared> own_;
+  Shared& sh_;
+  ThinStats& st_ = sh_.st;
 
   const std::string name;
   Machine& machine;
@@ -107,7 +177,20 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   // one-vCPU partition at its priority, through Machine::run_external_slice; it has no
   // hypercalls (VMCALL is #UD there), its machine's start and stop are the primary's.
   const unsigned ap_;
-  ThinStats st_;
+  const bool split_;  // a vCPU of a partition of the primary's
+  Thin* const lead_;  // the partition's first processor (this, for a lead or a split vCPU)
+  bool multi() const { return sh_.slots.size() > 1; }
+  // This processor's slice ends at its next block boundary / its run returns to poll().
+  void end_my_slice() {
+    if (ap_) machine.end_external_slice(ap_);
+    else machine.end_slice();
+  }
+  void kick_me() { machine.kick(ap_); }
+  // Multi-processor partitions: a vCPU became ready (or may have): an idle processor of the
+  // partition is offered to the pool, else the one running the least urgent vCPU below it is
+  // kicked (its poll preempts). `from`: the processor whose hypercall or poll made it ready,
+  // which looks at its own preemption.
+  void place_locked(bool boost, const Thin* from);
   // The worker running it is to give it up (a more urgent partition waits): at the next
   // block boundary (poll() ends the slice; a vCPU of the primary's is told directly).
   void ask_yield_locked() {
@@ -181,11 +264,12 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   unsigned initial_;
   const uint64_t slice_ns_;      // round robin among equals
   uint64_t on_cpu_since_ = 0;    // the running vCPU's slice began (0: at the next poll)
-  std::vector<std::unique_ptr<VcpuBlock>> vcpus_;  // by id - 1
-  VcpuBlock* current_ = nullptr;  // on the CPU (state RUNNING)
+  std::vector<std::unique_ptr<VcpuBlock>>& vcpus_ = sh_.vcpus;
+  RunQueue& rq_ = sh_.rq;
+  std::vector<VcpuBlock*>& boosted_ready_ = sh_.boosted_ready;
+  uint64_t sys_gen_ = 0;  // sh_.sys as this processor's CPU last got it
+  VcpuBlock* current_ = nullptr;  // on this processor's CPU (state RUNNING)
   VcpuBlock* last_ = nullptr;     // whose registers the CPU holds
-  RunQueue rq_;
-  std::vector<VcpuBlock*> boosted_ready_;  // raised while ready: not moved (lazy inheritance)
 
  public:
   // The pool (SecondaryHypervisor::worker_main), under mu_ unless said: the partition as the
@@ -210,6 +294,7 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   bool runnable_locked() {
     if (!started_ || on_worker_) return false;
     if (woken_.load(std::memory_order_acquire) || (!ap_ && machine.exit_requested())) return true;
+    if (ap_ && !split_ && machine.exit_requested()) return false;  // the lead ends the run
     if (halted_until_ != SteadyTime{} && std::chrono::steady_clock::now() < halted_until_) return false;
     return current_ || best_ready_locked();
   }
@@ -242,7 +327,8 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   // the partition's and no thread runs it). False: nothing for the guest (posted work only).
   bool prepare_locked() {
     if (!current_ && !machine.exit_requested())
-      if (VcpuBlock* v = best_ready_locked()) dispatch_locked(machine.cpu(), v);
+      if (VcpuBlock* v = best_ready_locked()) dispatch_locked(machine.cpu(ap_), v);
+    if (ap_ && !split_) return current_;  // (the lead ends the run)
     return current_ || machine.exit_requested();
   }
   // The earliest deadline (0: none) the timer thread must meet for us: on a worker, one of a
@@ -253,9 +339,18 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
     if (!started_) return 0;
     if (!on_worker_ && hv_.idle_workers_ > 0) return 0;  // an idle worker waits for it
     if (on_worker_ && !current_) return 0;  // its slice is ending: the worker looks after it
+    // (With several processors, one that is idle takes any vCPU its timeout makes ready.)
+    const bool idle_sibling = multi() && lead_->idle_processor_locked();
     for (const auto& [deadline, owner, v] : hv_.timeouts_)
-      if (owner == this && (!on_worker_ || v->tprio > current_->tprio)) return deadline;
+      if (owner == lead_ && (!on_worker_ || idle_sibling || v->tprio > current_->tprio))
+        return deadline;
     return 0;
+  }
+  // A processor of this partition has no worker and no vCPU.
+  bool idle_processor_locked() const {
+    for (const Thin* s : sh_.slots)
+      if (s->started_ && !s->on_worker_ && !s->current_) return true;
+    return false;
   }
   void watch_deadlines_locked();
 };
@@ -268,6 +363,12 @@ void SecondaryHypervisor::Thin::reset_locked() {
   rq_.touches = touches;
   vcpus_.clear();
   boosted_ready_.clear();
+  for (Thin* s : sh_.slots) {  // the other processors start empty
+    s->current_ = s->last_ = nullptr;
+    s->on_cpu_since_ = 0;
+    s->sys_gen_ = 0;
+  }
+  sh_.sys_gen = 0;
   auto v = std::make_unique<VcpuBlock>();
   v->id = 1;
   v->prio = v->tprio = initial_;
@@ -291,7 +392,7 @@ void SecondaryHypervisor::Thin::remove_waiter_locked(VcpuBlock* v) {
       hv_.waiters_.erase(it);
       break;
     }
-  if (v->deadline) hv_.timeouts_.erase({v->deadline, this, v});
+  if (v->deadline) hv_.timeouts_.erase({v->deadline, lead_, v});
   v->deadline = 0;
 }
 
@@ -321,7 +422,18 @@ void SecondaryHypervisor::Thin::dispatch_locked(Cpu& c, VcpuBlock* v) {
   rq_.remove(v);
   v->state = VcpuState::RUNNING;
   rq_.push_run(v, v->tprio);
+  const bool fresh = ap_ && !split_ && sys_gen_ != sh_.sys_gen;
+  if (fresh) {  // a further processor: the partition's CPU state, as its tasks were created
+    sh_.sys.apply(c);
+    sys_gen_ = sh_.sys_gen;
+    machine.start_external_vcpu(ap_);
+  }
   load(c, v);  // always: a wake or a timeout may have written its saved EAX
+  if (fresh) update_mode(c);
+  if (v->woken_on >= 0) {
+    if (unsigned(v->woken_on) != ap_) ++st_.wakes_across_processors;
+    v->woken_on = -1;
+  }
   on_cpu_since_ = 0;  // its slice is counted from the next poll (no clock read here)
   if (v != last_) ++st_.switches;
   last_ = v;
@@ -347,7 +459,7 @@ void SecondaryHypervisor::Thin::schedule_locked(Cpu& c, Lock&) {
     dispatch_locked(c, v);
     return;
   }
-  machine.end_slice();
+  end_my_slice();
 }
 
 void SecondaryHypervisor::Thin::maybe_preempt_locked(Cpu& c, Lock& lock) {
@@ -399,8 +511,32 @@ void SecondaryHypervisor::Thin::round_robin_locked(Cpu& c, uint64_t& now) {
     worker_since_ = clock(now);
   } else if (clock(now) - worker_since_ >= slice_ns_) {
     ++st_.rr_yields;
-    machine.end_slice();
+    end_my_slice();
   }
+}
+
+void SecondaryHypervisor::Thin::place_locked(bool boost, const Thin* from) {
+  const VcpuBlock* best = best_ready_locked();
+  if (!best) return;
+  bool offered = false;
+  for (Thin* s : sh_.slots)  // every idle one: a worker that finds nothing left goes back
+    if (s->started_ && !s->on_worker_ && !s->current_) {
+      hv_.offer_locked(s, boost);
+      offered = true;
+    }
+  if (offered) return;
+  Thin* low = nullptr;
+  for (Thin* s : sh_.slots)
+    if (s != from && s->on_worker_ && s->current_ && s->current_->tprio < best->tprio &&
+        (!low || s->current_->tprio < low->current_->tprio))
+      low = s;
+  if (low) {
+    low->kick_me();
+    if (boost) hv_.boost_locked(low);
+    return;
+  }
+  for (Thin* s : sh_.slots)  // one that holds a vCPU but lost its worker to another partition
+    if (s != from && s->started_ && !s->on_worker_) hv_.offer_locked(s, boost);
 }
 
 void SecondaryHypervisor::Thin::poll(Cpu& c) {
@@ -414,8 +550,9 @@ void SecondaryHypervisor::Thin::poll(Cpu& c) {
   const bool yielding = yield_asked_;
   if (yield_asked_) {  // a more urgent partition waits for a worker: ours ends its slice
     yield_asked_ = false;
-    machine.end_slice();
+    end_my_slice();
   }
+  if (multi()) lead_->place_locked(false, this);
   watch_deadlines_locked();
   // A worker the timer thread raised switches here to the woken vCPU and keeps SCHED_FIFO
   // until its first hypercall; any other poll ends it (at most one run budget of guest code),
@@ -497,10 +634,10 @@ void SecondaryHypervisor::Thin::do_wait(Cpu& c, Lock& lock, bool lock_word) {
   self->lock_wait = lock_word;
   self->wait_seq = ++hv_.wait_seq_;
   self->deadline = 0;
-  hv_.waiters_.emplace(key, std::make_pair(this, self));
+  hv_.waiters_.emplace(key, std::make_pair(lead_, self));
   if (timeout) {
     self->deadline = hv_.now_ns() + timeout;
-    hv_.timeouts_.insert({self->deadline, this, self});
+    hv_.timeouts_.insert({self->deadline, lead_, self});
   }
   schedule_locked(c, lock);
 }
@@ -533,7 +670,8 @@ void SecondaryHypervisor::Thin::do_wake(Cpu& c) {
     v->ctx.regs[EAX] = 0;
     owner->make_ready_locked(v, false);
     ++owner->st_.wakes;
-    if (owner != this) owner->nudge_locked(v);
+    if (owner != lead_) owner->nudge_locked(v);
+    else v->woken_on = int(ap_);  // (place_locked, after the hypercall, finds it a processor)
   }
   c.regs[EAX] = uint32_t(n);
 }
@@ -618,6 +756,10 @@ void SecondaryHypervisor::Thin::do_mem(Cpu& c, Lock& lock, bool lend) {
   };
   if (len == 0 || len > 64 || bytes == 0 || bytes % 4096 || (!lend && how > HC_MEM_TAKE_BACK))
     return fail(SC_EINVAL);
+  // Not with several processors: the primary's stage-2 jobs would run on this thread (parked)
+  // while another processor runs guest code (docs/design.md "A thin partition on several
+  // workers").
+  if (multi()) return fail(SC_ENOSYS);
   std::string peer;
   if (!read_guest(c.regs[EBX], len, &peer)) return fail(SC_EFAULT);
   if (!hv_.port_.stage2(peer)) return fail(SC_ENOENT);
@@ -642,6 +784,7 @@ void SecondaryHypervisor::Thin::hypercall(Cpu& c) {
   assert_on_worker();
   hypercall_locked(c, lock);
   if (!lock.owns_lock()) lock.lock();
+  if (multi()) lead_->place_locked(false, this);
   watch_deadlines_locked();
   drop_rt(lock);  // the woken vCPU ran up to its first hypercall: back to SCHED_OTHER
 }
@@ -684,6 +827,10 @@ void SecondaryHypervisor::Thin::hypercall_locked(Cpu& c, Lock& lock) {
       v->ctx.eip = entry;
       v->ctx.eflags = read_eflags(c) & ~(ARITH_FLAGS | TF | RF);
       v->ctx.fpu = c.fpu;
+      if (multi()) {  // the other processors take the CPU state the tasks run in from here
+        sh_.sys.capture(c);
+        ++sh_.sys_gen;
+      }
       ++st_.vcpus_created;
       ++st_.live_vcpus;
       c.regs[EAX] = v->id;
@@ -696,6 +843,7 @@ void SecondaryHypervisor::Thin::hypercall_locked(Cpu& c, Lock& lock) {
       if (last_ == self) last_ = nullptr;
       if (--st_.live_vcpus == 0) {
         machine.request_exit(0);  // the last task is gone: the partition ends
+        if (ap_) end_my_slice();   // (the lead's run loop sees the request)
         return;
       }
       return schedule_locked(c, lock);
@@ -771,8 +919,11 @@ SecondaryHypervisor::SecondaryHypervisor(const HypervisorConfig& config, const S
     const auto range = pc.priority_range.value_or(config.priority_range);
     const unsigned initial = pc.priority.value_or(range.first);
     thins_.push_back(std::make_unique<Thin>(*this, pc, *m, *view, range, initial));
-    m->set_hypercall_handler(thins_.back().get());
-    m->set_wake_hook(&SecondaryHypervisor::wake_hook, thins_.back().get());
+    Thin* lead = thins_.back().get();
+    m->set_hypercall_handler(lead);
+    m->set_wake_hook(&SecondaryHypervisor::wake_hook, lead);
+    if (pc.machine.smp_threads)  // vcpus = N, vcpu_threads = "multi": N processors
+      for (unsigned k = 1; k < pc.vcpus; ++k) add_processor(pc, *lead, k);
   }
   for (const PartitionConfig& pc : system.partitions)
     if (const HypervisorConfig* h = split_hypervisor(system, pc); h && h->name == config.name)
@@ -816,8 +967,56 @@ SecondaryHypervisor::~SecondaryHypervisor() {
   for (auto& w : workers) w.join();
   for (auto& t : thins_) {
     if (t->ap_) t->machine.set_external_vcpu(t->ap_, {});  // the machine outlives us
-    else t->machine.set_hypercall_handler(nullptr);
+    t->machine.set_hypercall_handler(t->ap_, nullptr);
   }
+}
+
+// Processor `k` of thin partition `lead` (vcpu_threads = "multi"): application processor k of
+// its machine, run by the pool through run_external_slice like a split vCPU, with its own
+// hypercall handler. The machine calls the hooks: start when its run begins (the lead's first
+// slice), stop when it ends (waits until no worker runs the processor). A kick of it (our
+// preemption, an exclusive section) needs no wake: a processor is offered when it has a vCPU.
+void SecondaryHypervisor::add_processor(const PartitionConfig& pc, Thin& lead, unsigned k) {
+  thins_.push_back(std::make_unique<Thin>(*this, pc, lead.machine, lead.view(), lead.range(),
+                                          lead.initial(), k, &lead));
+  Thin* t = thins_.back().get();
+  attach_external(t, false);
+  lead.machine.set_hypercall_handler(k, t);
+}
+
+// The machine's hooks for the application processor `t` the pool runs: start offers it (a split
+// vCPU starts with its own boot context, a thin partition's processor empty: the lead's start
+// reset it), wake (`wake`: a split vCPU's kicks) marks it woken, stop waits until no worker
+// runs it.
+void SecondaryHypervisor::attach_external(Thin* t, bool wake) {
+  Machine::ExternalVcpu hooks;
+  hooks.start = [this, t] {
+    std::lock_guard lock(mu_);
+    if (t->split_) t->reset_locked();
+    t->vcpu_ = {};
+    t->vcpu_.name = t->name;
+    t->vcpu_.slice = [t](SteadyTime) {
+      const Machine::SliceEnd e = t->machine.run_external_slice(t->ap_);
+      return SliceResult{e.kind == Machine::SliceEnd::PREEMPTED ? SliceResult::PREEMPTED
+                         : e.kind == Machine::SliceEnd::IDLE    ? SliceResult::IDLE
+                                                                : SliceResult::STOPPED,
+                         e.status, e.wake};
+    };
+    t->vcpu_.end = [](int status) { return status; };
+    t->on_stop_ = [](int) {};
+    t->begun_ = true;  // nothing to begin: the machine's CPU 0 thread began the run
+    t->yield_asked_ = false;
+    t->halted_until_ = {};
+    t->started_ = true;
+    offer_locked(t);
+  };
+  if (wake) hooks.wake = [t] { wake_hook(t); };
+  hooks.stop = [this, t] {
+    std::unique_lock lock(mu_);
+    done_cv_.wait(lock, [t] { return !t->on_worker_; });  // its slice sees the stop
+    t->started_ = false;
+  };
+  t->machine.set_external_vcpu(t->ap_, std::move(hooks));
 }
 
 // [partition.secondary]: each named vCPU of a partition of the primary becomes one of the
@@ -833,35 +1032,7 @@ void SecondaryHypervisor::add_split_vcpus(const PartitionConfig& pc) {
   const unsigned prio = pc.split->priority.value_or(config_.priority_range.first);
   for (unsigned k : pc.split->vcpus) {
     thins_.push_back(std::make_unique<Thin>(*this, pc, *m, *view, config_.priority_range, prio, k));
-    Thin* t = thins_.back().get();
-    Machine::ExternalVcpu hooks;
-    hooks.start = [this, t] {
-      std::lock_guard lock(mu_);
-      t->reset_locked();
-      t->vcpu_ = {};
-      t->vcpu_.name = t->name;
-      t->vcpu_.slice = [t](SteadyTime) {
-        const Machine::SliceEnd e = t->machine.run_external_slice(t->ap_);
-        return SliceResult{e.kind == Machine::SliceEnd::PREEMPTED ? SliceResult::PREEMPTED
-                           : e.kind == Machine::SliceEnd::IDLE    ? SliceResult::IDLE
-                                                                  : SliceResult::STOPPED,
-                           e.status, e.wake};
-      };
-      t->vcpu_.end = [](int status) { return status; };
-      t->on_stop_ = [](int) {};
-      t->begun_ = true;  // nothing to begin: the primary's CPU 0 thread began the run
-      t->yield_asked_ = false;
-      t->halted_until_ = {};
-      t->started_ = true;
-      offer_locked(t);
-    };
-    hooks.wake = [t] { wake_hook(t); };
-    hooks.stop = [this, t] {
-      std::unique_lock lock(mu_);
-      done_cv_.wait(lock, [t] { return !t->on_worker_; });  // its slice sees the stop
-      t->started_ = false;
-    };
-    m->set_external_vcpu(k, std::move(hooks));
+    attach_external(thins_.back().get(), true);
   }
 }
 
@@ -886,7 +1057,7 @@ ThinStats SecondaryHypervisor::stats(const std::string& partition) {
 ThinStats SecondaryHypervisor::vcpu_stats(const std::string& partition, unsigned vcpu) {
   std::lock_guard lock(mu_);
   for (const auto& t : thins_)
-    if (t->name == partition && t->ap_ == vcpu && vcpu) return t->stats_locked();
+    if (t->name == partition && t->ap_ == vcpu && t->split_) return t->stats_locked();
   return {};
 }
 
@@ -992,7 +1163,7 @@ void SecondaryHypervisor::offer_locked(Thin* t, bool boost) {
 // system call is made after mu_ is let go (timer_main): made under it, it kept the kicked
 // worker waiting for mu_ in the kernel, and the host's wake-up of that wait cost ~40 us.
 void SecondaryHypervisor::boost_locked(Thin* t) {
-  if (!timer_realtime_.load(std::memory_order_relaxed) || t->ap_ || !t->wk_ ||
+  if (!timer_realtime_.load(std::memory_order_relaxed) || t->split_ || !t->wk_ ||
       t->wk_->rt.load(std::memory_order_acquire))
     return;
   boosts_.push_back(t->wk_);
@@ -1083,9 +1254,9 @@ void SecondaryHypervisor::worker_main() {
     ++running_;
     // Taken for posted work only (urgency_locked put it first): serve that, then it competes
     // again at its own priority. An exit request runs the slice, which stops at once.
-    const bool posted = t->woken_.exchange(false, std::memory_order_acq_rel);
+    const bool posted = !t->ap_ && t->woken_.exchange(false, std::memory_order_acq_rel);
     const bool guest =
-        t->ap_ || ((!posted || t->machine.exit_requested()) && t->prepare_locked());
+        t->split_ || ((!posted || t->machine.exit_requested()) && t->prepare_locked());
     const auto slice_start = std::chrono::steady_clock::now();
     t->worker_since_ = uint64_t(
         std::chrono::duration_cast<std::chrono::nanoseconds>(slice_start.time_since_epoch()).count());
@@ -1093,13 +1264,14 @@ void SecondaryHypervisor::worker_main() {
     watch_deadlines_locked();  // the partitions left without a worker
     // SCHED_FIFO (a spin's or a boost's) carries over to the guest only where our poll and
     // hypercalls end it: not for posted work or a vCPU of the primary's.
-    if (self.rt.load(std::memory_order_acquire) && (!guest || t->ap_)) {
+    if (self.rt.load(std::memory_order_acquire) && (!guest || t->split_)) {
       t->drop_rt(lock);
       if (!lock.owns_lock()) lock.lock();
     }
     lock.unlock();
     if (!guest) {
-      t->machine.serve_posted_jobs();  // stage-2 changes wait for no guest
+      // Stage-2 changes wait for no guest (a further processor with nothing: no slice).
+      if (!t->ap_) t->machine.serve_posted_jobs();
     } else {
       if (!t->begun_) {
         t->vcpu_.begin();
@@ -1109,11 +1281,12 @@ void SecondaryHypervisor::worker_main() {
     }
     lock.lock();
     ++t->st_.slices;
+    if (t->ap_ && !t->split_ && guest) ++t->st_.other_processor_slices;
     t->st_.cpu_seconds +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - slice_start).count();
     t->yield_asked_ = false;
     t->last_ran_ = ++slice_seq_;
-    if (!t->ap_) t->slice_used_locked();
+    if (!t->split_) t->slice_used_locked();
     --running_;
     if (r.kind == SliceResult::IDLE) t->halted_until_ = r.wake;
     else if (guest) t->halted_until_ = {};

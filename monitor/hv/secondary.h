@@ -5,7 +5,8 @@
 // hypercalls (docs/hypercalls.md,
 // guests/include/softcpu/hypercall.h). A thin guest has no scheduler of its own: each task is a
 // vCPU (a register context, monitor/hv/run_queue.h) that this hypervisor switches on the
-// partition's one CPU. It sees memory only through the partitions' read-only stage-2 views and
+// partition's CPU, or, with vcpus = N and vcpu_threads = "multi", on its N CPUs (processors),
+// up to N tasks on as many workers at once. It sees memory only through the partitions' read-only stage-2 views and
 // asks the primary to start or stop a partition (SecondaryPort); the primary starts and stops
 // its partitions through the Scheduler interface.
 #pragma once
@@ -66,9 +67,14 @@ struct ThinStats {
   // an equally urgent partition waiting for one.
   uint64_t rr_rotations = 0;
   uint64_t rr_yields = 0;
-  // The pool: slices its workers ran of it, and their host seconds.
+  // The pool: slices its workers ran of it, and their host seconds (all its processors').
   uint64_t slices = 0;
   double cpu_seconds = 0;
+  // Several processors (vcpus = N, vcpu_threads = "multi"): vCPUs woken by HC_WAKE that then
+  // ran on another processor than the waker's (docs/design.md "A thin partition on several
+  // workers"), and slices run on its processors other than the first.
+  uint64_t wakes_across_processors = 0;
+  uint64_t other_processor_slices = 0;
 };
 
 class SecondaryHypervisor final : public Scheduler {
@@ -118,6 +124,8 @@ class SecondaryHypervisor final : public Scheduler {
   };
   static void set_worker_rt(Worker& w, bool on);
   void add_split_vcpus(const PartitionConfig& pc);
+  void add_processor(const PartitionConfig& pc, Thin& lead, unsigned k);
+  void attach_external(Thin* t, bool wake);
   void timer_main();
   void worker_main();
   Thin* pick_locked();
