@@ -1176,6 +1176,7 @@ int Machine::end_run(int status) {
       save_snapshot(config_.save_on_exit_path);
     } catch (const SnapshotError& e) {
       std::fprintf(stderr, "softcpu: --save-on-exit: %s\n", e.message.c_str());
+      save_failed_ = true;
       status = 1;
     }
   }

@@ -144,6 +144,10 @@ class Machine {
   // Why run() returned: the guest powered off (ACPI S5) or halted for good with interrupts
   // off, rather than a triple fault, a timeout or an exit request.
   bool powered_off() const { return powered_off_.load(); }
+  // A --save-on-exit save failed at the end of some run of this machine (end_run reported it
+  // and made that run's status 1); it stays set. The primary hypervisor fails the system's
+  // exit status with it, which a partition that powered off would otherwise not.
+  bool save_failed() const { return save_failed_.load(); }
   // Run `job` on the CPU thread between two instructions (posted through the mailbox and
   // awaited while run() runs; at once otherwise). The primary hypervisor's stage-2 changes.
   void run_on_cpu_thread(const std::function<void()>& job);
@@ -352,6 +356,7 @@ class Machine {
   // Set from the CPU thread (debug-exit) or the host I/O thread (Ctrl-A x).
   std::atomic<int> exit_status_{-1};  // -1: no exit requested; the first request wins
   std::atomic<bool> powered_off_{false};
+  std::atomic<bool> save_failed_{false};  // save_failed()
   // Guards running_, parked_ and cpu_jobs_ (run_on_cpu_thread); recursive because run()'s end
   // drains the mailbox under it, and a drained job takes it again to run the CPU jobs.
   std::recursive_mutex running_mu_;

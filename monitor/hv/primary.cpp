@@ -449,12 +449,25 @@ int PrimaryHypervisor::run() {
   const bool any_exit = std::any_of(partitions_.begin(), partitions_.end(),
                                     [](const auto& p) { return p->config_.exit_on_poweroff; });
   for (auto& p : partitions_) stop(p->name());
+  int status = 0;
   for (auto& p : partitions_) {
     if (!p->config_.exit_on_poweroff && any_exit) continue;
     if (quit && p->state_ == PartitionState::STOPPED) continue;  // stopped by `quit`
-    if (p->state_ != PartitionState::POWERED_OFF) return p->status_ ? p->status_.load() : 1;
+    if (p->state_ != PartitionState::POWERED_OFF) {
+      status = p->status_ ? p->status_.load() : 1;
+      break;
+    }
   }
-  return 0;
+  // A --save-on-exit save that failed fails the system, however its partition ended: one that
+  // powered off, was stopped by `quit` or by the system's end would otherwise count as done
+  // (Machine::end_run reported the reason, without the partition's name).
+  for (auto& p : partitions_)
+    if (p->machine_->save_failed()) {
+      if (!status) status = 1;
+      std::fprintf(stderr, "softcpu: partition '%s': --save-on-exit failed; exit status %d\n",
+                   p->name().c_str(), status);
+    }
+  return status;
 }
 
 void PrimaryHypervisor::post_command(std::string line,
