@@ -629,19 +629,7 @@ PartitionCounters PrimaryHypervisor::counters(Partition& p, bool with_machine_js
     c.exits += v.exits;
     c.interrupts += v.interrupts;
   }
-  if (!on_secondary(p)) {
-    const SliceStats u = scheduler_->usage(p.id_);
-    c.cpu_seconds = u.cpu_seconds;
-    c.slices = u.slices;
-    c.preemptions = u.preemptions;
-    c.wait_seconds = u.wait_seconds;
-    c.max_wait_seconds = u.max_wait_seconds;
-    c.passes = u.passes;
-    c.borrowed_slices = u.borrowed_slices;
-    c.recalls = u.recalls;
-    c.max_recall_seconds = u.max_recall_seconds;
-    c.lends = u.lends;
-  }
+  if (!on_secondary(p)) static_cast<SliceStats&>(c) = scheduler_->usage(p.id_);
   // Read after the CPU job: a run that ended meanwhile has its state and status set.
   c.state = state_name(p.state());
   c.status = p.status();

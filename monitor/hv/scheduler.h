@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "monitor/hv/partition_stats.h"  // SliceStats
+
 namespace softcpu::hv {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
@@ -48,29 +50,6 @@ struct SchedulableVcpu {
   // partition with vcpu_threads = "multi" (gang: a slice starts only when that many of the
   // set's threads are free; its vCPUs run on threads of the machine's own, the set counts them).
   unsigned threads = 1;
-};
-
-// Per partition (its id), summed over its runs: what it got of the processor set.
-struct SliceStats {
-  uint64_t slices = 0;       // slices run (a slice ends preempted, idle or stopped)
-  uint64_t preemptions = 0;  // slices ended at their time limit with others waiting
-  uint64_t idle_ends = 0;    // slices ended because the guest halted with nothing to do
-  double cpu_seconds = 0;    // host time on the set's threads
-  // Ready and waiting for a thread of the set (from being queued, preempted or woken, to its
-  // next slice): the total, and the longest single wait.
-  double wait_seconds = 0;
-  double max_wait_seconds = 0;
-  // Slices it started ahead of a wider partition that was first in line and could not start
-  // (each ends by the time that one could have started: ProcessorSetScheduler::pick_locked).
-  uint64_t passes = 0;
-  // Slices it started on a thread that a gang lent (one of the gang's vCPUs halted), of them
-  // those it ended early because the gang took the thread back, and the longest time from
-  // that request to the slice's end (the hand-back bound).
-  uint64_t borrowed_slices = 0;
-  uint64_t recalls = 0;
-  double max_recall_seconds = 0;
-  // As a gang: times one of its vCPUs left its thread to the set inside a slice.
-  uint64_t lends = 0;
 };
 
 class Scheduler {
