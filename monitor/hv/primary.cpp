@@ -364,8 +364,8 @@ void PrimaryHypervisor::start(const std::string& name) {
   v.run = [m] { return m->run(); };
   v.request_stop = [m] { m->request_exit(0); };
   v.begin = [m] { m->begin_run(); };
-  v.slice = [m](SteadyTime end) {
-    const Machine::SliceEnd e = m->run_slice(true, end);
+  v.slice = [m](SteadyTime) {  // its end: set_end, which the set calls before and during it
+    const Machine::SliceEnd e = m->run_slice(true);
     return SliceResult{e.kind == Machine::SliceEnd::PREEMPTED ? SliceResult::PREEMPTED
                        : e.kind == Machine::SliceEnd::IDLE    ? SliceResult::IDLE
                                                               : SliceResult::STOPPED,
@@ -373,6 +373,7 @@ void PrimaryHypervisor::start(const std::string& name) {
   };
   v.end = [m](int status) { return m->end_run(status); };
   v.end_slice = [m] { m->end_slice(); };
+  v.set_end = [m](SteadyTime end) { m->set_slice_end(end); };
   v.time_slice_us = p.config_.time_slice_us.value_or(0);
   v.threads = threads_taken(p.config_);
   sched.start(p.id_, std::move(v), [this, &p](int status) { on_stopped(p, status); });

@@ -36,7 +36,10 @@ struct SliceResult {
 // processor set's pool): begin() once, slice(end) until it returns STOPPED, then end(status),
 // which gives the final status; slice(end) returns by itself once `end` has passed (looked at
 // between interpreter runs), and end_slice() (any thread) makes it return at the next block
-// boundary. request_stop() makes either form stop soon (any thread).
+// boundary. If set_end is given, the scheduler calls it with the slice's end before slice()
+// and may call it again while the slice runs (any thread, atomics only): the slice ends at the
+// last time set, and slice() takes its end from there, not from its argument.
+// request_stop() makes either form stop soon (any thread).
 struct SchedulableVcpu {
   std::string name;
   std::function<int()> run;
@@ -45,6 +48,7 @@ struct SchedulableVcpu {
   std::function<SliceResult(SteadyTime end)> slice;  // end: max() = until end_slice()
   std::function<int(int)> end;
   std::function<void()> end_slice;
+  std::function<void(SteadyTime end)> set_end;  // max(): no end but end_slice()
   uint32_t time_slice_us = 0;  // 0: the scheduler's
   // Host threads it runs on at once while it has the processor: 1, or its vCPU count for a
   // partition with vcpu_threads = "multi" (gang: a slice starts only when that many of the
@@ -76,7 +80,9 @@ class Scheduler {
 
 // A processor set: `threads` host threads that run the started partitions round-robin, each
 // for its time slice (SchedulableVcpu::time_slice_us, else `slice_us`) while others wait; a
-// partition alone on a thread is not interrupted. Slices are thread time: a partition that
+// partition alone on a thread is not interrupted. Whether a running slice must end at its time
+// is re-evaluated whenever that can change (retime_locked): timed while a ready partition
+// cannot get a thread, untimed (extended a slice at a time) while none waits. Slices are thread time: a partition that
 // takes W threads at once (gang) runs 1/W of its slice on each, so every partition gets the
 // same thread time per turn and one waiting behind a gang waits a W-th of the slice. A
 // partition whose guest halts (HLT, nothing to deliver) leaves the thread at once and is
@@ -115,6 +121,8 @@ class ProcessorSetScheduler final : public Scheduler {
     bool borrowed = false;  // RUNNING: started on a lent thread
     bool recalled = false;  // RUNNING: its slice must end, a lender wants its thread back
     SteadyTime recalled_at{};
+    // The end its slices have now (vcpu.set_end, by retime_locked); min(): not set yet.
+    SteadyTime end_set = SteadyTime::min();
   };
   void worker_main(unsigned index);
   void ticker_main();
@@ -124,6 +132,7 @@ class ProcessorSetScheduler final : public Scheduler {
   // latest time a partition started ahead of the first in line may run.
   int pick_locked(SteadyTime now, SteadyTime& end) const;
   void recall_one_locked(unsigned lender);
+  void retime_locked();
 
   std::string set_;
   unsigned threads_;
