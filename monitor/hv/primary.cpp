@@ -145,8 +145,15 @@ PrimaryHypervisor::~PrimaryHypervisor() {
   // thread of the secondary's, which may have joined a partition's thread (so the loop above
   // had none to join) and may still be in stop() or start(); its destructor joins them. Left to
   // the members' destruction it went after mu_ and stopped_cv_ (ThreadSanitizer: the cv
-  // destroyed while such a thread's on_stopped had just broadcast it, hv.secondary).
-  secondary_.reset();
+  // destroyed while such a thread's on_stopped had just broadcast it, hv.secondary). Destroyed
+  // with secondary_ still pointing at it: such a thread reads secondary_ in stop() until the
+  // secondary's destructor has joined it, and reset() wrote the pointer first (TSan, in the
+  // first whole `make test-tsan`: that write against stop()'s read, hv.secondary). Once the
+  // destructor has returned no thread is left to read it.
+  if (Scheduler* s = secondary_.get()) {
+    delete s;
+    (void)secondary_.release();
+  }
 }
 
 bool PrimaryHypervisor::on_secondary(const Partition& p) const {
