@@ -1044,9 +1044,8 @@ void Machine::end_slice() {
   kick();
 }
 
-Machine::SliceEnd Machine::run_slice(bool sliced, std::chrono::steady_clock::time_point end) {
-  if (sync_) return run_slice_threads(sliced, end);  // monitor/machine_threads.cpp
-  const bool timed = sliced && end != std::chrono::steady_clock::time_point::max();
+Machine::SliceEnd Machine::run_slice(bool sliced) {
+  if (sync_) return run_slice_threads(sliced);  // monitor/machine_threads.cpp
   const bool has_deadline = rs_.has_deadline;
   const auto deadline = rs_.deadline;
   int status = 0;
@@ -1075,8 +1074,7 @@ Machine::SliceEnd Machine::run_slice(bool sliced, std::chrono::steady_clock::tim
       status = 124;
       return stopped();
     }
-    if (sliced && (slice_over_.load(std::memory_order_relaxed) ||
-                   (timed && std::chrono::steady_clock::now() >= end)))
+    if (sliced && (slice_over_.load(std::memory_order_relaxed) || slice_ended()))
       return {SliceEnd::PREEMPTED, 0, {}};
     uint64_t budget = kRunBudget;
     if (config_.insn_limit && !within_insn_limit(executed(), budget, status)) return stopped();
@@ -1186,6 +1184,7 @@ int Machine::end_run(int status) {
       save_snapshot(config_.save_on_exit_path);
     } catch (const SnapshotError& e) {
       std::fprintf(stderr, "softcpu: --save-on-exit: %s\n", e.message.c_str());
+      save_failed_ = true;
       status = 1;
     }
   }

@@ -82,10 +82,17 @@ class Machine {
     std::chrono::steady_clock::time_point wake{};
   };
   void begin_run();
-  // `sliced`: return at end_slice(), at `end` (looked at between interpreter runs, at most
-  // kRunBudget instructions apart) and when idle; else only when the run is over.
-  SliceEnd run_slice(bool sliced, std::chrono::steady_clock::time_point end =
-                                      std::chrono::steady_clock::time_point::max());
+  // `sliced`: return at end_slice(), at the slice's end (set_slice_end; looked at between
+  // interpreter runs, at most kRunBudget instructions apart) and when idle; else only when the
+  // run is over.
+  SliceEnd run_slice(bool sliced);
+  // Any thread: a sliced run's slices end (PREEMPTED) at `end`; max(), the default, is no end
+  // but end_slice(). It stays until changed, and may be moved either way while a slice runs (a
+  // processor set sets it before each slice and re-evaluates it as others queue or start:
+  // monitor/hv/scheduler.h).
+  void set_slice_end(std::chrono::steady_clock::time_point end) {
+    slice_end_.store(end.time_since_epoch().count(), std::memory_order_relaxed);
+  }
   int end_run(int status);
   // Any thread: the current slice ends at the next block boundary (run_slice returns
   // PREEMPTED). A request made between slices is forgotten when the next one starts.
@@ -148,6 +155,10 @@ class Machine {
   // Why run() returned: the guest powered off (ACPI S5) or halted for good with interrupts
   // off, rather than a triple fault, a timeout or an exit request.
   bool powered_off() const { return powered_off_.load(); }
+  // A --save-on-exit save failed at the end of some run of this machine (end_run reported it
+  // and made that run's status 1); it stays set. The primary hypervisor fails the system's
+  // exit status with it, which a partition that powered off would otherwise not.
+  bool save_failed() const { return save_failed_.load(); }
   // Run `job` on the CPU thread between two instructions (posted through the mailbox and
   // awaited while run() runs; at once otherwise). The primary hypervisor's stage-2 changes.
   void run_on_cpu_thread(const std::function<void()>& job);
@@ -269,7 +280,7 @@ class Machine {
   // vcpu_threads = "multi" on a processor set): CPU 0 on the calling thread, CPUs 1..N-1 on
   // their threads, which begin_run() starts held (VcpuSync::hold) and which run only inside a
   // slice; STOPPED joins them.
-  SliceEnd run_slice_threads(bool sliced, std::chrono::steady_clock::time_point end);
+  SliceEnd run_slice_threads(bool sliced);
   void start_ap_threads();
   void stop_ap_threads();
   // CPU 0's thread, the other CPUs held: can any of them run (work posted, not halted with
@@ -365,6 +376,7 @@ class Machine {
   // Set from the CPU thread (debug-exit) or the host I/O thread (Ctrl-A x).
   std::atomic<int> exit_status_{-1};  // -1: no exit requested; the first request wins
   std::atomic<bool> powered_off_{false};
+  std::atomic<bool> save_failed_{false};  // save_failed()
   // Guards running_, parked_ and cpu_jobs_ (run_on_cpu_thread); recursive because run()'s end
   // drains the mailbox under it, and a drained job takes it again to run the CPU jobs.
   std::recursive_mutex running_mu_;
@@ -393,6 +405,18 @@ class Machine {
     uint64_t icount_start = 0;
   } rs_;
   std::atomic<bool> slice_over_{false};  // end_slice()
+  // set_slice_end(), as steady_clock ticks since its epoch.
+  std::atomic<std::chrono::steady_clock::rep> slice_end_{
+      std::chrono::steady_clock::time_point::max().time_since_epoch().count()};
+  std::chrono::steady_clock::time_point slice_end() const {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(slice_end_.load(std::memory_order_relaxed)));
+  }
+  bool slice_ended() const {  // its end is set and has come (the clock is read only then)
+    const auto end = slice_end();
+    return end != std::chrono::steady_clock::time_point::max() &&
+           std::chrono::steady_clock::now() >= end;
+  }
   std::chrono::steady_clock::time_point idle_wake(
       std::optional<std::chrono::steady_clock::time_point> deadline);
   std::chrono::steady_clock::time_point started_;

@@ -207,14 +207,13 @@ void Machine::run_cpu_jobs_held() {
 
 // CPU 0's loop with threads on: between two of its runs it services the devices (under the
 // big lock) for every CPU. `sliced` (a processor set): it returns PREEMPTED at end_slice() or
-// at `end`, IDLE when every CPU is halted with nothing to deliver (CPUs 1..N-1 are held
-// then, as between any two slices), STOPPED when the run is over (the threads joined).
-Machine::SliceEnd Machine::run_slice_threads(bool sliced,
-                                            std::chrono::steady_clock::time_point end) {
+// at the slice's end (set_slice_end), IDLE when every CPU is halted with nothing to deliver
+// (CPUs 1..N-1 are held then, as between any two slices), STOPPED when the run is over (the
+// threads joined).
+Machine::SliceEnd Machine::run_slice_threads(bool sliced) {
   // The set's worker threads take turns: this one is CPU 0's for the slice.
   VcpuSync::set_current(0);
   platform_->set_current_cpu(0);
-  const bool timed = sliced && end != std::chrono::steady_clock::time_point::max();
   const std::chrono::steady_clock::time_point* deadline =
       rs_.has_deadline ? &rs_.deadline : nullptr;
   if (sliced) slice_over_.store(false, std::memory_order_relaxed);
@@ -244,8 +243,7 @@ Machine::SliceEnd Machine::run_slice_threads(bool sliced,
       status = 124;
       break;
     }
-    if (sliced && (slice_over_.load(std::memory_order_relaxed) ||
-                   (timed && std::chrono::steady_clock::now() >= end))) {
+    if (sliced && (slice_over_.load(std::memory_order_relaxed) || slice_ended())) {
       out.kind = SliceEnd::PREEMPTED;
       break;
     }
@@ -310,7 +308,7 @@ Machine::SliceEnd Machine::run_slice_threads(bool sliced,
                                         std::chrono::duration<double>(std::min(script_->wake_in(), 1.0))));
       }
       if (deadline) wake = std::min(wake, *deadline);
-      if (timed) wake = std::min(wake, end);
+      if (sliced) wake = std::min(wake, slice_end());
       if (sliced) report_thread_use(cpu0_lent_, true);  // another CPU runs on; this one waits
       cpu0_idle_ = true;
       if (!mailbox_.has_work() && !kicked_.load() && !cpu_jobs_pending_.load())

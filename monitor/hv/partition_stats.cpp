@@ -64,16 +64,7 @@ std::string system_stats_text(const std::vector<PartitionCounters>& parts) {
     row("instructions", stats_number(double(p.instructions)));
     row("exits", stats_number(double(p.exits)));
     row("run_seconds", stats_number(p.run_seconds));
-    row("cpu_seconds", stats_number(p.cpu_seconds));
-    row("slices", stats_number(double(p.slices)));
-    row("preemptions", stats_number(double(p.preemptions)));
-    row("wait_seconds", stats_number(p.wait_seconds));
-    row("max_wait_seconds", stats_number(p.max_wait_seconds));
-    row("passes", stats_number(double(p.passes)));
-    row("borrowed_slices", stats_number(double(p.borrowed_slices)));
-    row("recalls", stats_number(double(p.recalls)));
-    row("max_recall_seconds", stats_number(p.max_recall_seconds));
-    row("lends", stats_number(double(p.lends)));
+    for_each_slice_stat(p, [&](const char* name, double v) { row(name, stats_number(v)); });
     row("mips", stats_number(p.run_seconds > 0 ? double(p.instructions) / p.run_seconds / 1e6 : 0));
     row("stage2_violations", stats_number(double(p.stage2_violations)));
     row("interrupts", stats_number(double(p.interrupts)));
@@ -102,18 +93,11 @@ std::string system_stats_json(const std::vector<PartitionCounters>& parts) {
            ", \"status\": " + std::to_string(p.status) +
            ", \"instructions\": " + stats_number(double(p.instructions)) +
            ", \"exits\": " + stats_number(double(p.exits)) +
-           ", \"run_seconds\": " + stats_number(p.run_seconds) +
-           ", \"cpu_seconds\": " + stats_number(p.cpu_seconds) +
-           ", \"slices\": " + stats_number(double(p.slices)) +
-           ", \"preemptions\": " + stats_number(double(p.preemptions)) +
-           ", \"wait_seconds\": " + stats_number(p.wait_seconds) +
-           ", \"max_wait_seconds\": " + stats_number(p.max_wait_seconds) +
-           ", \"passes\": " + stats_number(double(p.passes)) +
-           ", \"borrowed_slices\": " + stats_number(double(p.borrowed_slices)) +
-           ", \"recalls\": " + stats_number(double(p.recalls)) +
-           ", \"max_recall_seconds\": " + stats_number(p.max_recall_seconds) +
-           ", \"lends\": " + stats_number(double(p.lends)) +
-           ", \"stage2_violations\": " + stats_number(double(p.stage2_violations)) +
+           ", \"run_seconds\": " + stats_number(p.run_seconds);
+    for_each_slice_stat(p, [&](const char* name, double v) {
+      out += std::string(", \"") + name + "\": " + stats_number(v);
+    });
+    out += ", \"stage2_violations\": " + stats_number(double(p.stage2_violations)) +
            ", \"interrupts\": " + stats_number(double(p.interrupts)) +
            ", \"memory_bytes\": " + stats_number(double(p.memory_bytes)) + ", \"vcpus\": [";
     for (size_t v = 0; v < p.per_vcpu.size(); ++v) {

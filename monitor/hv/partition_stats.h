@@ -14,6 +14,50 @@ inline constexpr const char kSystemStatsSchema[] = "softcpu-system-stats";
 // `recalls`, `max_recall_seconds` and `lends` per partition (docs/stats.md).
 inline constexpr int kSystemStatsSchemaVersion = 2;
 
+// What a partition got of its processor set (the primary's ProcessorSetScheduler::usage),
+// summed over its runs. One list, X(type, name), in the order the reports give them: it makes
+// the fields of SliceStats (and so of PartitionCounters), the rows of the text report and the
+// fields of the JSON (docs/stats.md has their meanings, for people reading the reports).
+//   cpu_seconds          host time in its slices on the set's threads
+//   slices               slices run (a slice ends preempted, idle or stopped)
+//   preemptions          slices ended at their time limit with others waiting
+//   wait_seconds         ready and waiting for a thread of the set (from being queued,
+//   max_wait_seconds     preempted or woken, to its next slice): the total, the longest wait
+//   passes               slices started ahead of a wider partition that was first in line and
+//                        could not start (each ends by the time that one could have started:
+//                        ProcessorSetScheduler::pick_locked)
+//   borrowed_slices      slices started on a thread that a gang lent (a gang's vCPU halted),
+//   recalls              of them those ended early because the gang took the thread back,
+//   max_recall_seconds   and the longest time from that request to the slice's end
+//   lends                as a gang: times one of its vCPUs left its thread to the set
+#define SOFTCPU_SLICE_STATS(X)  \
+  X(double, cpu_seconds)        \
+  X(uint64_t, slices)           \
+  X(uint64_t, preemptions)      \
+  X(double, wait_seconds)       \
+  X(double, max_wait_seconds)   \
+  X(uint64_t, passes)           \
+  X(uint64_t, borrowed_slices)  \
+  X(uint64_t, recalls)          \
+  X(double, max_recall_seconds) \
+  X(uint64_t, lends)
+
+struct SliceStats {
+#define SOFTCPU_SLICE_STAT(type, name) type name = 0;
+  SOFTCPU_SLICE_STATS(SOFTCPU_SLICE_STAT)
+#undef SOFTCPU_SLICE_STAT
+  // Slices ended because the guest halted with nothing to do (counted, not reported).
+  uint64_t idle_ends = 0;
+};
+
+// Calls f(name, value) for each reported field of `s`, in the list's order.
+template <typename F>
+void for_each_slice_stat(const SliceStats& s, F&& f) {
+#define SOFTCPU_SLICE_STAT(type, name) f(#name, double(s.name));
+  SOFTCPU_SLICE_STATS(SOFTCPU_SLICE_STAT)
+#undef SOFTCPU_SLICE_STAT
+}
+
 struct VcpuCounters {
   unsigned index = 0;
   uint64_t instructions = 0;
@@ -25,7 +69,8 @@ struct VcpuCounters {
   std::string processor_set;
 };
 
-struct PartitionCounters {
+// The scheduler's figures are its SliceStats (0 for the secondary's partitions).
+struct PartitionCounters : SliceStats {
   std::string name;
   std::string state;           // state_name()
   int status = 0;              // of its last run
@@ -34,22 +79,6 @@ struct PartitionCounters {
   uint32_t stage2_pages = 0;
   uint64_t stage2_violations = 0;
   double run_seconds = 0;      // wall time its vCPUs ran (every start to stop, summed)
-  // Its processor set's threads (the primary's scheduler; 0 for the secondary's partitions):
-  // host time in its slices, slices run, and slices ended by the time limit.
-  double cpu_seconds = 0;
-  uint64_t slices = 0;
-  uint64_t preemptions = 0;
-  // Ready but waiting for a thread of the set: in all, and the longest wait.
-  double wait_seconds = 0;
-  double max_wait_seconds = 0;
-  // Slices started ahead of a wider partition first in line; slices on a thread a gang lent,
-  // those ended because the gang took it back, and the longest hand-back; as a gang, threads
-  // lent (hv::SliceStats).
-  uint64_t passes = 0;
-  uint64_t borrowed_slices = 0;
-  uint64_t recalls = 0;
-  double max_recall_seconds = 0;
-  uint64_t lends = 0;
   uint64_t instructions = 0;   // sums over the vCPUs
   uint64_t exits = 0;
   uint64_t interrupts = 0;

@@ -145,8 +145,15 @@ PrimaryHypervisor::~PrimaryHypervisor() {
   // thread of the secondary's, which may have joined a partition's thread (so the loop above
   // had none to join) and may still be in stop() or start(); its destructor joins them. Left to
   // the members' destruction it went after mu_ and stopped_cv_ (ThreadSanitizer: the cv
-  // destroyed while such a thread's on_stopped had just broadcast it, hv.secondary).
-  secondary_.reset();
+  // destroyed while such a thread's on_stopped had just broadcast it, hv.secondary). Destroyed
+  // with secondary_ still pointing at it: such a thread reads secondary_ in stop() until the
+  // secondary's destructor has joined it, and reset() wrote the pointer first (TSan, in the
+  // first whole `make test-tsan`: that write against stop()'s read, hv.secondary). Once the
+  // destructor has returned no thread is left to read it.
+  if (Scheduler* s = secondary_.get()) {
+    delete s;
+    (void)secondary_.release();
+  }
 }
 
 bool PrimaryHypervisor::on_secondary(const Partition& p) const {
@@ -363,8 +370,8 @@ void PrimaryHypervisor::start(const std::string& name) {
   v.run = [m] { return m->run(); };
   v.request_stop = [m] { m->request_exit(0); };
   v.begin = [m] { m->begin_run(); };
-  v.slice = [m](SteadyTime end) {
-    const Machine::SliceEnd e = m->run_slice(true, end);
+  v.slice = [m](SteadyTime) {  // its end: set_end, which the set calls before and during it
+    const Machine::SliceEnd e = m->run_slice(true);
     return SliceResult{e.kind == Machine::SliceEnd::PREEMPTED ? SliceResult::PREEMPTED
                        : e.kind == Machine::SliceEnd::IDLE    ? SliceResult::IDLE
                                                               : SliceResult::STOPPED,
@@ -372,6 +379,7 @@ void PrimaryHypervisor::start(const std::string& name) {
   };
   v.end = [m](int status) { return m->end_run(status); };
   v.end_slice = [m] { m->end_slice(); };
+  v.set_end = [m](SteadyTime end) { m->set_slice_end(end); };
   v.time_slice_us = p.config_.time_slice_us.value_or(0);
   v.threads = threads_taken(p.config_);
   sched.start(p.id_, std::move(v), [this, &p](int status) { on_stopped(p, status); });
@@ -448,12 +456,25 @@ int PrimaryHypervisor::run() {
   const bool any_exit = std::any_of(partitions_.begin(), partitions_.end(),
                                     [](const auto& p) { return p->config_.exit_on_poweroff; });
   for (auto& p : partitions_) stop(p->name());
+  int status = 0;
   for (auto& p : partitions_) {
     if (!p->config_.exit_on_poweroff && any_exit) continue;
     if (quit && p->state_ == PartitionState::STOPPED) continue;  // stopped by `quit`
-    if (p->state_ != PartitionState::POWERED_OFF) return p->status_ ? p->status_.load() : 1;
+    if (p->state_ != PartitionState::POWERED_OFF) {
+      status = p->status_ ? p->status_.load() : 1;
+      break;
+    }
   }
-  return 0;
+  // A --save-on-exit save that failed fails the system, however its partition ended: one that
+  // powered off, was stopped by `quit` or by the system's end would otherwise count as done
+  // (Machine::end_run reported the reason, without the partition's name).
+  for (auto& p : partitions_)
+    if (p->machine_->save_failed()) {
+      if (!status) status = 1;
+      std::fprintf(stderr, "softcpu: partition '%s': --save-on-exit failed; exit status %d\n",
+                   p->name().c_str(), status);
+    }
+  return status;
 }
 
 void PrimaryHypervisor::post_command(std::string line,
@@ -615,19 +636,7 @@ PartitionCounters PrimaryHypervisor::counters(Partition& p, bool with_machine_js
     c.exits += v.exits;
     c.interrupts += v.interrupts;
   }
-  if (!on_secondary(p)) {
-    const SliceStats u = scheduler_->usage(p.id_);
-    c.cpu_seconds = u.cpu_seconds;
-    c.slices = u.slices;
-    c.preemptions = u.preemptions;
-    c.wait_seconds = u.wait_seconds;
-    c.max_wait_seconds = u.max_wait_seconds;
-    c.passes = u.passes;
-    c.borrowed_slices = u.borrowed_slices;
-    c.recalls = u.recalls;
-    c.max_recall_seconds = u.max_recall_seconds;
-    c.lends = u.lends;
-  }
+  if (!on_secondary(p)) static_cast<SliceStats&>(c) = scheduler_->usage(p.id_);
   // Read after the CPU job: a run that ended meanwhile has its state and status set.
   c.state = state_name(p.state());
   c.status = p.status();

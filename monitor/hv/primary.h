@@ -67,7 +67,8 @@ class PrimaryHypervisor {
   // (powered off, faulted, exited: one stopped by a command waits to be started again), then
   // stop the rest; meanwhile run the posted monitor commands on this thread. Returns 0 when
   // all of those powered off (or `quit` ended it); else the status of the first (in
-  // configuration order) that did not (a triple fault is 3, as for the single guest).
+  // configuration order) that did not (a triple fault is 3, as for the single guest). A
+  // partition whose --save-on-exit save failed (Machine::save_failed) makes a 0 into 1.
   int run();
 
   // Monitor commands (monitor/hv/commands.h), from any thread: run() executes `line` on its

@@ -44,6 +44,25 @@ void ProcessorSetScheduler::make_ready_locked(unsigned id, Entry& e) {
   e.ready_at = std::chrono::steady_clock::now();
   ready_.push_back(id);
   work_cv_.notify_one();
+  retime_locked();
+}
+
+// Under mu_, whenever the set's contention may have changed (a partition queued or started, a
+// slice ended, a thread lent or taken back, a blocked thread): a running slice ends at its
+// slice_end while a ready partition cannot get a thread (or when it was recalled), and has no
+// end otherwise, as a partition alone on a thread. So a slice that began while others waited
+// runs on once they have all started (say on a thread its gang lent), and one that began
+// alone is timed as soon as someone waits for it, without waiting for the ticker.
+void ProcessorSetScheduler::retime_locked() {
+  const bool contended = contended_locked();
+  for (auto& [id, ptr] : entries_) {
+    Entry& e = *ptr;
+    if (e.state != State::RUNNING) continue;
+    const SteadyTime end = contended || e.recalled ? e.slice_end : SteadyTime::max();
+    if (end == e.end_set) continue;
+    e.end_set = end;
+    if (e.vcpu.set_end) e.vcpu.set_end(end);  // atomics only: fine under mu_
+  }
 }
 
 void ProcessorSetScheduler::start(unsigned id, SchedulableVcpu vcpu,
@@ -87,6 +106,7 @@ void ProcessorSetScheduler::blocking(bool begin) {
   std::lock_guard lock(mu_);
   if (!begin) {
     --blocked_;
+    retime_locked();
     return;
   }
   ++blocked_;
@@ -95,6 +115,7 @@ void ProcessorSetScheduler::blocking(bool begin) {
     workers_.emplace_back([this, k] { worker_main(k); });
   }
   work_cv_.notify_all();
+  retime_locked();
 }
 
 void ProcessorSetScheduler::thread_use(unsigned id, bool idle) {
@@ -109,6 +130,7 @@ void ProcessorSetScheduler::thread_use(unsigned id, bool idle) {
     --running_;
     ++usage_[id].lends;
     work_cv_.notify_all();  // a thread is free for the others
+    retime_locked();
     return;
   }
   if (!e.lent) return;
@@ -118,6 +140,7 @@ void ProcessorSetScheduler::thread_use(unsigned id, bool idle) {
   // The vCPU runs at once (its gang's IPIs and spinlocks need it now); the set is over its
   // threads until a borrower's slice has ended.
   if (running_ > threads_ + blocked_) recall_one_locked(id);
+  retime_locked();
 }
 
 // Under mu_: ends the slice of one partition that runs on a lent thread (or, if none is marked
@@ -220,9 +243,11 @@ void ProcessorSetScheduler::worker_main(unsigned) {
     e.slice_start = t0;
     e.slice_end = std::min(t0 + slice_of(e), pass_end);
     // With others waiting for a thread the slice ends by itself at its time (the ticker may
-    // wake late on a loaded host); otherwise it runs on until the ticker sees someone who
-    // cannot get a thread. One started ahead of the first in line ends at its time always.
-    const SteadyTime end = k > 0 || contended_locked() ? e.slice_end : SteadyTime::max();
+    // wake late on a loaded host); otherwise it runs on until someone cannot get a thread
+    // (retime_locked, the ticker). One started ahead of the first in line has that one
+    // waiting, so it ends at its time (pass_end) unless the first no longer waits.
+    retime_locked();
+    const SteadyTime end = e.end_set;
     tick_cv_.notify_one();
     lock.unlock();
     if (!e.begun) {
@@ -255,6 +280,7 @@ void ProcessorSetScheduler::worker_main(unsigned) {
       case SliceResult::STOPPED:
         entries_.erase(id);
         done_cv_.notify_all();
+        retime_locked();
         break;
       case SliceResult::PREEMPTED:
         if (contended) ++u.preemptions;  // else it just goes on
@@ -268,6 +294,7 @@ void ProcessorSetScheduler::worker_main(unsigned) {
           e.state = State::IDLE;
           e.wake_at = r.wake;
           tick_cv_.notify_one();
+          retime_locked();
         }
         break;
     }

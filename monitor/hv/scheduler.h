@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "monitor/hv/partition_stats.h"  // SliceStats
+
 namespace softcpu::hv {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
@@ -34,7 +36,10 @@ struct SliceResult {
 // processor set's pool): begin() once, slice(end) until it returns STOPPED, then end(status),
 // which gives the final status; slice(end) returns by itself once `end` has passed (looked at
 // between interpreter runs), and end_slice() (any thread) makes it return at the next block
-// boundary. request_stop() makes either form stop soon (any thread).
+// boundary. If set_end is given, the scheduler calls it with the slice's end before slice()
+// and may call it again while the slice runs (any thread, atomics only): the slice ends at the
+// last time set, and slice() takes its end from there, not from its argument.
+// request_stop() makes either form stop soon (any thread).
 struct SchedulableVcpu {
   std::string name;
   std::function<int()> run;
@@ -43,34 +48,12 @@ struct SchedulableVcpu {
   std::function<SliceResult(SteadyTime end)> slice;  // end: max() = until end_slice()
   std::function<int(int)> end;
   std::function<void()> end_slice;
+  std::function<void(SteadyTime end)> set_end;  // max(): no end but end_slice()
   uint32_t time_slice_us = 0;  // 0: the scheduler's
   // Host threads it runs on at once while it has the processor: 1, or its vCPU count for a
   // partition with vcpu_threads = "multi" (gang: a slice starts only when that many of the
   // set's threads are free; its vCPUs run on threads of the machine's own, the set counts them).
   unsigned threads = 1;
-};
-
-// Per partition (its id), summed over its runs: what it got of the processor set.
-struct SliceStats {
-  uint64_t slices = 0;       // slices run (a slice ends preempted, idle or stopped)
-  uint64_t preemptions = 0;  // slices ended at their time limit with others waiting
-  uint64_t idle_ends = 0;    // slices ended because the guest halted with nothing to do
-  double cpu_seconds = 0;    // host time on the set's threads
-  // Ready and waiting for a thread of the set (from being queued, preempted or woken, to its
-  // next slice): the total, and the longest single wait.
-  double wait_seconds = 0;
-  double max_wait_seconds = 0;
-  // Slices it started ahead of a wider partition that was first in line and could not start
-  // (each ends by the time that one could have started: ProcessorSetScheduler::pick_locked).
-  uint64_t passes = 0;
-  // Slices it started on a thread that a gang lent (one of the gang's vCPUs halted), of them
-  // those it ended early because the gang took the thread back, and the longest time from
-  // that request to the slice's end (the hand-back bound).
-  uint64_t borrowed_slices = 0;
-  uint64_t recalls = 0;
-  double max_recall_seconds = 0;
-  // As a gang: times one of its vCPUs left its thread to the set inside a slice.
-  uint64_t lends = 0;
 };
 
 class Scheduler {
@@ -97,7 +80,9 @@ class Scheduler {
 
 // A processor set: `threads` host threads that run the started partitions round-robin, each
 // for its time slice (SchedulableVcpu::time_slice_us, else `slice_us`) while others wait; a
-// partition alone on a thread is not interrupted. Slices are thread time: a partition that
+// partition alone on a thread is not interrupted. Whether a running slice must end at its time
+// is re-evaluated whenever that can change (retime_locked): timed while a ready partition
+// cannot get a thread, untimed (extended a slice at a time) while none waits. Slices are thread time: a partition that
 // takes W threads at once (gang) runs 1/W of its slice on each, so every partition gets the
 // same thread time per turn and one waiting behind a gang waits a W-th of the slice. A
 // partition whose guest halts (HLT, nothing to deliver) leaves the thread at once and is
@@ -136,6 +121,8 @@ class ProcessorSetScheduler final : public Scheduler {
     bool borrowed = false;  // RUNNING: started on a lent thread
     bool recalled = false;  // RUNNING: its slice must end, a lender wants its thread back
     SteadyTime recalled_at{};
+    // The end its slices have now (vcpu.set_end, by retime_locked); min(): not set yet.
+    SteadyTime end_set = SteadyTime::min();
   };
   void worker_main(unsigned index);
   void ticker_main();
@@ -145,6 +132,7 @@ class ProcessorSetScheduler final : public Scheduler {
   // latest time a partition started ahead of the first in line may run.
   int pick_locked(SteadyTime now, SteadyTime& end) const;
   void recall_one_locked(unsigned lender);
+  void retime_locked();
 
   std::string set_;
   unsigned threads_;

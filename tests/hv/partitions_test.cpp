@@ -85,6 +85,38 @@ TEST(Partitions, AFaultedExitPartitionIsTheSystemsStatus) {
   unlink(fault.c_str());
 }
 
+// --save-on-exit in a partition (a MachineConfig set in code, as hv_two_linux's HV_SAVE): a
+// save that fails fails the system's exit status, also when the partition powered off (which
+// alone ends with 0) or was stopped by `quit`; a save that works changes nothing.
+TEST(Partitions, AFailedSaveOnExitFailsTheSystem) {
+  const std::string halt = write_rom(test::kHaltForGood);
+  const std::string loop = write_rom(test::kLoopForever);
+  const std::string good = test::temp_file("save", 0);
+  for (const bool fails : {false, true}) {
+    SystemConfig s;
+    s.partitions.push_back(partition("one", halt));
+    s.partitions.push_back(partition("saved", halt));
+    s.partitions.back().machine.save_on_exit_path =
+        fails ? "/nonexistent-softcpu-dir/saved.snap" : good;
+    PrimaryHypervisor hv(s);
+    EXPECT_EQ(hv.run(), fails ? 1 : 0) << (fails ? "unwritable" : "writable");
+    EXPECT_EQ(hv.partition("saved").state(), PartitionState::POWERED_OFF);
+    EXPECT_EQ(hv.partition("saved").machine().save_failed(), fails);
+  }
+  EXPECT_GT(test::slurp(good).size(), 1000u);  // the snapshot was written
+  // Stopped by `quit` (a state that alone ends the system with 0).
+  SystemConfig s;
+  s.partitions.push_back(partition("looper", loop));
+  s.partitions.back().machine.save_on_exit_path = "/nonexistent-softcpu-dir/looper.snap";
+  PrimaryHypervisor hv(s);
+  hv.post_command("quit", nullptr);
+  EXPECT_EQ(hv.run(), 1);
+  EXPECT_EQ(hv.partition("looper").state(), PartitionState::STOPPED);
+  unlink(halt.c_str());
+  unlink(loop.c_str());
+  unlink(good.c_str());
+}
+
 TEST(Partitions, UnknownNamesAreRefused) {
   const std::string halt = write_rom(test::kHaltForGood);
   SystemConfig s;

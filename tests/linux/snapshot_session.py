@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
 """Machine snapshots with the default Linux guest (docs/snapshot.md).
 
-usage: snapshot_session.py --softcpu BIN --guest DIR --work DIR [--timeout SEC]
+usage: snapshot_session.py --softcpu BIN --guest DIR --work DIR [--timeout SEC] [--maker BIN]
+                           [--jit]
+
+With --maker BIN (or SOFTCPU_SNAPSHOT_MAKER in the environment) BIN makes the snapshot (step 1)
+and --softcpu runs from it: `make test-tsan` has the release build boot Linux, which is too slow
+under ThreadSanitizer, and the instrumented one run the rest (docs/hardening.md
+"ThreadSanitizer"). --jit runs step 2 with the JIT on (its compile thread).
 
 1. Cold boot (--kernel, a snapshot=on disk, --save-on-exit FILE): wait for the shell, run a
    command, then SIGTERM: the run ends and the machine is saved at the shell.
@@ -54,6 +60,8 @@ def main():
     ap.add_argument("--guest", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--maker", default=os.environ.get("SOFTCPU_SNAPSHOT_MAKER") or None)
+    ap.add_argument("--jit", action="store_true")
     args = ap.parse_args()
     for f in ("vmlinuz", "initrd.img", "disk.img"):
         if not os.path.exists(os.path.join(args.guest, f)):
@@ -74,7 +82,8 @@ def main():
     # 1. Cold boot, command, SIGTERM -> saved.
     t0 = time.monotonic()
     c0 = cpu_seconds()
-    con = Console(base + ["--kernel", os.path.join(args.guest, "vmlinuz"), "--initrd",
+    maker = [args.maker or args.softcpu] + base[1:]
+    con = Console(maker + ["--kernel", os.path.join(args.guest, "vmlinuz"), "--initrd",
                           os.path.join(args.guest, "initrd.img"), "--append", APPEND,
                           "--save-on-exit", snap], deadline)
     try:
@@ -108,8 +117,8 @@ def main():
         os.remove(gdb_snap)
     t0 = time.monotonic()
     c0 = cpu_seconds()
-    con = Console(base + ["--loadvm", snap] + (["--gdb", f"tcp:127.0.0.1:{port}"] if gdb else []),
-                  deadline)
+    con = Console(base + ["--loadvm", snap] + (["--gdb", f"tcp:127.0.0.1:{port}"] if gdb else []) +
+                  (["--jit", "on", "--jit-threshold", "1000"] if args.jit else []), deadline)
     try:
         warm_out = con.run(COMMAND, "the command (after --loadvm)")
         warm_time = time.monotonic() - t0

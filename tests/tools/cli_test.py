@@ -258,6 +258,11 @@ with tempfile.TemporaryDirectory() as d:
           one_line=True)
     check("--save-on-exit to an unwritable place", ["run", "--bios", exit_rom, "--save-on-exit",
           "/nonexistent/dir/x.snap"], 1, err_has="cannot write snapshot")
+    # A guest that halts for good (CLI; HLT) ends with 0; a failed save makes that 1.
+    halt_rom = write("halt.rom", rom_with_reset_code(b"\xFA\xF4"))
+    check("a clean stop is status 0", ["run", "--bios", halt_rom], 0)
+    check("--save-on-exit failing after a clean stop", ["run", "--bios", halt_rom,
+          "--save-on-exit", "/nonexistent/dir/x.snap"], 1, err_has="cannot write snapshot")
     check("help", ["--help"], 0, out_has="usage: softcpu")
     check("run help", ["run", "--help"], 0, out_has="--debugcon")
     tr = os.path.join(d, "trace.txt")

@@ -19,9 +19,12 @@ SOFTCPU = sys.argv[1]
 ROM = sys.argv[2]
 
 
+# The guest's --timeout is a guard only: under ThreadSanitizer on the loaded 2-core host the
+# 30 M instructions below took more than 60 s (28.2 M by then, 2026-12-06, load 12), which
+# ended the run with the same status 124 as the instruction limit.
 def run(*extra):
-    cmd = [SOFTCPU, "run", "--bios", ROM, "--serial", "none", "--timeout", "60"] + list(extra)
-    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    cmd = [SOFTCPU, "run", "--bios", ROM, "--serial", "none", "--timeout", "600"] + list(extra)
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=700)
     return p.returncode, p.stdout + p.stderr, p.stderr
 
 
@@ -30,7 +33,8 @@ with tempfile.TemporaryDirectory() as tmp:
     # 30 M instructions: a few tenths of a second, tens of samples at 5 ms.
     status, out, err = run("--insn-limit", "30000000", "--stats-interval", "5",
                            "--stats-file", series, "--stats=json")
-    check("the run ends at the instruction limit", status == 124, out[-800:])
+    check("the run ends at the instruction limit", status == 124 and "timeout after" not in err,
+          out[-800:])
     lines = open(series).read().splitlines() if os.path.exists(series) else []
     try:
         objs = [json.loads(line) for line in lines]

@@ -28,8 +28,13 @@ using test::temp_file;
 
 constexpr uint32_t kMarker = 0x5AA5C33C;
 
+// The partitions' timeout (test::guest_partition; B's control run ran past 50 s under
+// ThreadSanitizer at load 24, still scanning, before it was a guard_seconds).
+const double kTimeout = test::guard_seconds(50);
+
 void wait_stopped(Partition& p) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(55);
+  const auto until = std::chrono::steady_clock::now() +
+                     std::chrono::duration<double>(kTimeout + 5);
   while (p.state() == PartitionState::RUNNING && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
