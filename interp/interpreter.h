@@ -95,12 +95,15 @@ class Interpreter {
   // or the linear->physical view of code changes (TLB flush, INVLPG of a page code was found
   // at, A20, CR3 loads, a switch of CPU), exactly as for chain links, so a hit needs neither
   // the fetch TLB nor a page2 check. An entry of global pages holds the cache's
-  // global_generation() instead, which CR3 loads do not move.
+  // global_generation() instead, which CR3 loads do not move. An entry whose generation
+  // moved is not dropped: lookup_slow reuses its block if no entry retired since
+  // (code_generation) and the fetch TLB maps the linear EIP to the block's physical address.
   struct LinearJump {
     uint32_t lin = 0;
     uint32_t mode = ~0u;  // no mode key is all ones: an empty entry never hits
     uint64_t generation = 0;  // BlockCache::generation() or global_generation()
     DecodedBlock* block = nullptr;
+    uint64_t code_generation = 0;  // BlockCache::code_generation() when it was made
   };
   static constexpr unsigned LINEAR_JUMPS = 4096;
   static unsigned linear_index(uint32_t lin) { return (lin ^ (lin >> 12)) % LINEAR_JUMPS; }
