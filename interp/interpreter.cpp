@@ -19,7 +19,7 @@
 namespace softcpu {
 
 Interpreter::Interpreter(Cpu& cpu, BlockCache& cache)
-    : cpu_(cpu), cache_(cache), linear_(new LinearJump[LINEAR_JUMPS]) {}
+    : cpu_(cpu), cache_(cache), linear_(new LinearJump[LINEAR_JUMPS]()) {}
 
 // The bytes of an instruction fetch, as decoding sees them. A partition's page whose stage-2
 // mapping lacks X reads all ones, like unassigned memory (the guest typically gets #UD), and
