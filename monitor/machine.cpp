@@ -697,8 +697,8 @@ bool Machine::run_aps(int& status, bool& stop) {
     ran = true;
     // Chain links between blocks assume the linear view (CR3, paging) of the CPU that made
     // them: a new link generation at every switch of CPU retires them. Each CPU's linear jump
-    // cache is its own and checked against its own TLB, so what holds in every address space
-    // (global_generation) stays, as over a CR3 load.
+    // cache is its own, made from its own TLB, so its entries of global pages stay, as over a
+    // CR3 load, and the others are checked through that TLB (Interpreter::lookup_slow).
     cache_.new_address_space();
     const unsigned index = unsigned(k + 1);
     platform_->set_current_cpu(index);
