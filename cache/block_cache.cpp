@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace softcpu {
 
@@ -17,7 +18,9 @@ uint64_t line_bits(uint32_t from, uint32_t to) {  // lines covering [from, to) w
 }
 }  // namespace
 
-BlockCache::BlockCache() { std::fill(std::begin(jump_), std::end(jump_), nullptr); }
+// jump_ is value-initialised (zeroed as one block): a std::fill of its 64 Ki entries was 12.6 %
+// of the gdb fuzzer's time under coverage instrumentation, which counts every iteration.
+BlockCache::BlockCache() : jump_{} {}
 
 const char* eviction_policy_name(EvictionPolicy p) {
   switch (p) {
@@ -165,6 +168,7 @@ uint64_t BlockCache::page_version(uint32_t page) const {
 
 void BlockCache::retire(CachedBlock* b, RetireCause cause) {
   b->valid = false;
+  ++code_generation_;
   new_generation();
   b->on_retire(cause);
   account(b, -1);
@@ -251,8 +255,9 @@ void BlockCache::flush(RetireCause cause) {
   order_.clear();
   counters_.bytes_decoded = counters_.bytes_native = 0;
   if (cause == RetireCause::INVALIDATED) flush_version_ = ++version_clock_;
+  ++code_generation_;
   new_generation();
-  std::fill(std::begin(jump_), std::end(jump_), nullptr);
+  std::memset(jump_, 0, sizeof jump_);
   ++counters_.flushes;
 }
 

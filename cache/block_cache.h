@@ -62,6 +62,7 @@ struct CacheCounters {
   uint64_t lookups = 0;          // lookups by the run loop (lookup(); find() is not counted)
   uint64_t jump_cache_hits = 0;
   uint64_t linear_jump_hits = 0;  // ... of them by linear EIP (Interpreter::lookup)
+  uint64_t linear_checked_hits = 0;  // ... of them confirmed through the fetch TLB (lookup_slow)
   uint64_t hash_hits = 0;
   uint64_t misses = 0;           // = compulsory + capacity + invalidated
   uint64_t misses_compulsory = 0;   // key never translated before
@@ -149,6 +150,11 @@ class BlockCache {
   // top bit set, so no generation() value equals one: an entry stamped with either is
   // checked against both with no note of which it holds.
   uint64_t global_generation() const { return global_generation_; }
+  // Moves only when an entry retires (invalidated, evicted, flushed): a block found while it
+  // lasts is still alive and still holds the code at its physical address, whatever happened
+  // to the linear view since. The linear jump cache revalidates an entry whose generation()
+  // moved with it and the fetch TLB (Interpreter::lookup_slow).
+  uint64_t code_generation() const { return code_generation_; }
   // Everything made so far is stale: a block retired, or the whole linear view changed.
   void new_generation() {
     ++generation_;
@@ -242,6 +248,7 @@ class BlockCache {
   uint64_t flush_version_ = 0;
   CacheCounters counters_;
   uint64_t generation_ = 1;
+  uint64_t code_generation_ = 1;
   uint64_t global_generation_ = (1ull << 63) | 1;
   uint64_t noted_pages_[NOTED_PAGE_BITS / 64] = {};
   uint64_t noted_4m_[1024 / 64] = {};

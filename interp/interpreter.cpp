@@ -19,7 +19,7 @@
 namespace softcpu {
 
 Interpreter::Interpreter(Cpu& cpu, BlockCache& cache)
-    : cpu_(cpu), cache_(cache), linear_(new LinearJump[LINEAR_JUMPS]) {}
+    : cpu_(cpu), cache_(cache), linear_(new LinearJump[LINEAR_JUMPS]()) {}
 
 // The bytes of an instruction fetch, as decoding sees them. A partition's page whose stage-2
 // mapping lacks X reads all ones, like unassigned memory (the guest typically gets #UD), and
@@ -165,7 +165,24 @@ __attribute__((noinline)) DecodedBlock* Interpreter::lookup_slow(uint32_t lin, L
   Cpu& c = cpu_;
   const uint32_t phys =
       SOFTCPU_LIKELY(!(c.cr0 & CR0_PG)) ? a20_mask(c, lin) : fetch_phys_paged(c, lin);
-  DecodedBlock* b = static_cast<DecodedBlock*>(cache_.lookup(phys, c.mode_key));
+  DecodedBlock* b;
+  if (lj.lin == lin && lj.mode == c.mode_key && lj.code_generation == cache_.code_generation() &&
+      lj.block->phys == phys) {
+    // The entry's generation moved (a CR3 load, INVLPG of a page code was found at, a switch
+    // of CPU), but its block is alive (no entry retired since) and the fetch TLB, or the walk
+    // that just refilled it, maps `lin` where the block was decoded from: it is the block a
+    // lookup by physical address would find. So a block is reachable only where the TLB maps
+    // it, as a fetch would be, and a page-table write without INVLPG is seen exactly when the
+    // TLB sees it (SDM vol.3 4.10.4.3).
+    CacheCounters& k = cache_.counters();
+    ++k.lookups;
+    ++k.jump_cache_hits;
+    ++k.linear_jump_hits;
+    ++k.linear_checked_hits;
+    b = lj.block;
+  } else {
+    b = static_cast<DecodedBlock*>(cache_.lookup(phys, c.mode_key));
+  }
   if (SOFTCPU_LIKELY(b != nullptr)) {
     if (b->page2 != NO_PAGE && !page2_maps(c, lin, b->page2)) {
       cache_.invalidate(b->phys, 1);
@@ -175,7 +192,8 @@ __attribute__((noinline)) DecodedBlock* Interpreter::lookup_slow(uint32_t lin, L
   if (!b) b = build_block(phys);
   // Recorded in the generation as it is now: decoding may have retired blocks (eviction).
   const bool global = note_code_pages(lin, b->page2 != NO_PAGE);
-  lj = LinearJump{lin, c.mode_key, global ? cache_.global_generation() : cache_.generation(), b};
+  lj = LinearJump{lin, c.mode_key, global ? cache_.global_generation() : cache_.generation(), b,
+                  cache_.code_generation()};
   return b;
 }
 

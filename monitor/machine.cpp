@@ -480,6 +480,7 @@ void Machine::register_stats() {
   stats_.add("cache.hits", [&cc] { return double(cc.jump_cache_hits + cc.hash_hits); });
   stats_.add("cache.jump_cache_hits", &cc.jump_cache_hits);
   stats_.add("cache.linear_jump_hits", &cc.linear_jump_hits);
+  stats_.add("cache.linear_checked_hits", &cc.linear_checked_hits);
   stats_.add("cache.hash_hits", &cc.hash_hits);
   stats_.add("cache.misses", &cc.misses);
   stats_.add("cache.misses_compulsory", &cc.misses_compulsory);
@@ -705,8 +706,10 @@ bool Machine::run_aps(int& status, bool& stop) {
     if (v.wait_for_sipi || (c.halted && !cpu_interrupt_deliverable(c))) continue;
     ran = true;
     // Chain links between blocks assume the linear view (CR3, paging) of the CPU that made
-    // them: a new generation at every switch of CPU retires them.
-    cache_.new_generation();
+    // them: a new link generation at every switch of CPU retires them. Each CPU's linear jump
+    // cache is its own, made from its own TLB, so its entries of global pages stay, as over a
+    // CR3 load, and the others are checked through that TLB (Interpreter::lookup_slow).
+    cache_.new_address_space();
     const unsigned index = unsigned(k + 1);
     platform_->set_current_cpu(index);
     const ExitReason r = v.interp->run(kRunBudget);
@@ -731,7 +734,7 @@ bool Machine::run_aps(int& status, bool& stop) {
       return true;
     }
   }
-  if (ran) cache_.new_generation();  // back to CPU 0's view
+  if (ran) cache_.new_address_space();  // back to CPU 0's view
   return ran;
 }
 

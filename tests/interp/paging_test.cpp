@@ -677,5 +677,75 @@ TEST(LinearJumpCache, InvlpgInALargeCodePage) {
   EXPECT_EQ(h.cpu.regs[EBX], 0x103u);
 }
 
+// A linear entry whose generation moved (MOV CR3, here of non-global code) is not dropped:
+// the next lookup confirms it through the fetch TLB (refilled by a walk) and reuses its block,
+// with no lookup by physical address and no decode.
+TEST(LinearJumpCache, EntryKeptOverCr3LoadIsCheckedThroughTheTlb) {
+  RemapHarness h(0xF4);
+  EXPECT_TRUE(h.entered_x_with_a_walk());  // decoded
+  const uint64_t decoded = h.interp.counters().blocks_decoded;
+  const CacheCounters before = h.cache.counters();
+  tlb_flush_nonglobal(h.cpu);  // MOV CR3 to the same page directory
+  h.cpu.eip = X;
+  EXPECT_EQ(h.run(), EXIT_HLT);
+  const CacheCounters& after = h.cache.counters();
+  EXPECT_EQ(after.linear_checked_hits, before.linear_checked_hits + 1);
+  EXPECT_EQ(after.linear_jump_hits, before.linear_jump_hits + 1);
+  EXPECT_EQ(after.hash_hits, before.hash_hits);
+  EXPECT_EQ(h.interp.counters().blocks_decoded, decoded);
+  // Now it is the generation's again: a plain hit.
+  EXPECT_FALSE(h.entered_x_with_a_walk());
+  EXPECT_EQ(h.cache.counters().linear_checked_hits, before.linear_checked_hits + 1);
+  // The same over MOV CR3 to the other address space must not reuse it: X maps to P2 there.
+  h.cpu.cr3 = PD_B;
+  tlb_flush_nonglobal(h.cpu);
+  EXPECT_TRUE(h.entered_x_with_a_walk());
+  EXPECT_EQ(h.cpu.regs[EBX], 3u + 0x100u);
+}
+
+// A page-table write without INVLPG (SDM vol.3 4.10.4.3: the old translation may be used
+// until it is invalidated): an entry whose generation moved is confirmed only where the fetch
+// TLB maps it. While the TLB holds the stale translation the old code runs, as a fetch would;
+// once the TLB entry is gone, the code the tables map now.
+TEST(LinearJumpCache, PageTableWriteWithoutInvlpgFollowsTheTlb) {
+  RemapHarness h(0xF4);
+  constexpr uint32_t Y = 0x70000;  // other code, identity mapped: add ebx, 0x10000; hlt
+  const uint8_t y[] = {0x81, 0xC3, 0x00, 0x00, 0x01, 0x00, 0xF4};
+  h.mem.write_bytes(Y, y, sizeof y);
+  auto run_at = [&](uint32_t at) {
+    h.cpu.eip = at;
+    EXPECT_EQ(h.run(), EXIT_HLT);
+  };
+  auto fetch_maps = [&](uint32_t lin) {
+    uint32_t phys = 0;
+    EXPECT_TRUE(try_translate(h.cpu, lin, ACCESS_FETCH, phys));
+    return phys;
+  };
+  run_at(X);  // P1: +1
+  run_at(Y);  // +0x10000; Y's page is noted, INVLPG of it moves the generation
+  h.wr32(PT1, P2 | PTE_P | PTE_RW);  // X -> P2, no INVLPG
+  run_at(X);  // the TLB still maps P1: +1
+  EXPECT_EQ(fetch_maps(X), P1);
+  const uint64_t checked = h.cache.counters().linear_checked_hits;
+  tlb_invlpg(h.cpu, Y);  // a new generation; X's TLB entry stays
+  run_at(X);  // confirmed through the stale TLB entry: still P1, +1
+  EXPECT_EQ(h.cache.counters().linear_checked_hits, checked + 1);
+  EXPECT_EQ(fetch_maps(X), P1);
+  EXPECT_EQ(h.cpu.regs[EBX], 0x10003u);
+  // The TLB lets X's entry go (it may at any time) and the generation moves: the entry of X
+  // (P1's block) is still there, but the walk that confirms it sees P2.
+  run_at(Y);  // noted again (the last new generation forgot it): +0x10000
+  h.tlb_drop_fetch_entry(X);
+  tlb_invlpg(h.cpu, Y);
+  run_at(X);  // +0x100
+  EXPECT_EQ(fetch_maps(X), P2);
+  EXPECT_EQ(h.cpu.regs[EBX], 0x20103u);
+  // Back to P1 with INVLPG of X: the entry (P2's block now) goes, as the TLB entry does.
+  h.wr32(PT1, P1 | PTE_P | PTE_RW);
+  tlb_invlpg(h.cpu, X);
+  run_at(X);  // +1
+  EXPECT_EQ(h.cpu.regs[EBX], 0x20104u);
+}
+
 }  // namespace
 }  // namespace softcpu
