@@ -561,7 +561,6 @@ void read_top(Reader& r, const toml::table& top, SystemConfig* c) {
         }
 }
 
-
 // ---- Text that toml++ 3.3 must not be given ---------------------------------------------------
 //
 // Why: toml++ 3.3 (Debian 12's libtomlplusplus3, which softcpu links) decides whether a
@@ -630,11 +629,13 @@ bool is_bare_key_char(char32_t c) {
 }
 bool is_control(char32_t c) { return (c < 0x20 && c != '\t') || c == 0x7F; }
 bool is_hws(char32_t c) { return c == ' ' || c == '\t'; }
-// The whitespace toml++ 3.3 knows beyond ASCII (where its table does answer).
+// The horizontal whitespace toml++ 3.3 knows beyond ASCII (where its table does answer), and
+// its vertical whitespace (line breaks, of which TOML accepts only \n and \r\n).
 bool is_other_whitespace(char32_t c) {
   return c == 0xA0 || c == 0x1680 || c == 0x180E || (c >= 0x2000 && c <= 0x200B) || c == 0x202F ||
-         c == 0x205F || c == 0x2060 || c == 0x3000 || c == 0xFEFF || c == 0x85 || c == 0x2028 || c == 0x2029;
+         c == 0x205F || c == 0x2060 || c == 0x3000 || c == 0xFEFF;
 }
+bool is_vertical_whitespace(char32_t c) { return (c >= '\n' && c <= '\r') || c == 0x85 || c == 0x2028 || c == 0x2029; }
 
 std::string code_point(char32_t c) {
   char s[16];
@@ -729,7 +730,7 @@ bool toml_unsafe_char(std::string_view text, ConfigError* found) {
             skipping = false;
             const char32_t e = at(k + 1);
             if (toml33_unreachable(e)) return report(k + 1, "after a backslash in a \"\"\" string");
-            if (!is_hws(e) && !is_other_whitespace(e) && !(e >= '\n' && e <= '\r')) {
+            if (!is_hws(e) && !is_other_whitespace(e) && !is_vertical_whitespace(e)) {
               k += 2;  // an escape (\uXXXX's digits are ASCII)
               continue;
             }

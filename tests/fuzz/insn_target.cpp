@@ -52,10 +52,10 @@ constexpr uint64_t STEP_LIMIT = 1000;
 constexpr unsigned EXIT_LIMIT = 5000;  // monitor round trips (or steps) per input
 // insn_jit: guest instructions compiled per input (the regions' total). Compiling is the cost
 // of an insn_jit input: LLVM's passes and code generation over the handlers' IR, about 7 ms of
-// CPU per guest instruction even in the normal gcc build (the seeds' 2 800 instructions took
-// 18.8 s there; building the Translator itself is cheap), and random code makes long blocks, so
-// with every hot block compiled a seed compiled up to 961 instructions (about 40 s of CPU under
-// ASan). A hot block is compiled only if it fits in what is left of the budget; the other
+// CPU per guest instruction even in the normal gcc build (2 800 instructions, 16 regions per
+// seed at most, took 18.8 s there; building the Translator itself is cheap), and random code
+// makes long blocks (a seed compiled up to 961 instructions in its 16 regions, about 40 s of
+// CPU under ASan). A hot block is compiled only if it fits in what is left of the budget; the other
 // blocks of its region (at most JIT_REGION_BLOCKS - 1) may take the total past it.
 constexpr uint64_t JIT_INSNS = 48;
 constexpr unsigned JIT_REGION_BLOCKS = 8;  // TranslatorConfig::max_region_blocks (default 32)
