@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "cache/block_cache.h"
+#include "interp/block.h"
 #include "interp/cpu.h"
 #include "interp/exceptions.h"
 #include "interp/flags.h"
@@ -49,6 +50,15 @@ constexpr uint64_t INSN_LIMIT = 4000;  // instructions (and deliveries) per inpu
 // compiled run's).
 constexpr uint64_t STEP_LIMIT = 1000;
 constexpr unsigned EXIT_LIMIT = 5000;  // monitor round trips (or steps) per input
+// insn_jit: guest instructions compiled per input (the regions' total). Compiling is the cost
+// of an insn_jit input: LLVM's passes and code generation over the handlers' IR, about 7 ms of
+// CPU per guest instruction even in the normal gcc build (2 800 instructions, 16 regions per
+// seed at most, took 18.8 s there; building the Translator itself is cheap), and random code
+// makes long blocks (a seed compiled up to 961 instructions in its 16 regions, about 40 s of
+// CPU under ASan). A hot block is compiled only if it fits in what is left of the budget; the other
+// blocks of its region (at most JIT_REGION_BLOCKS - 1) may take the total past it.
+constexpr uint64_t JIT_INSNS = 48;
+constexpr unsigned JIT_REGION_BLOCKS = 8;  // TranslatorConfig::max_region_blocks (default 32)
 
 enum Mode : uint8_t { REAL, PM16, PM32, V86, PAGED32, PAGED32_RING3, PAGED16_RING3, PM32_RING3 };
 enum Option : uint8_t {
@@ -91,6 +101,21 @@ uint64_t gate(uint16_t sel, uint32_t off, unsigned type, unsigned dpl) {
   return (uint64_t(hi) << 32) | lo;
 }
 
+// The translator behind a budget of guest instructions compiled (JIT_INSNS): a hot block is
+// handed over (and compiled at once: TranslatorConfig::sync) while the regions so far hold
+// fewer instructions than the budget and the block itself fits in what is left.
+struct BudgetTier final : NativeTier {
+  Translator& jit;
+  uint64_t budget;
+  BudgetTier(Translator& t, uint64_t insns) : jit(t), budget(insns) {}
+  void hot(DecodedBlock& b) override {
+    const uint64_t used = jit.stats().region_insns;
+    if (used < budget && b.insns.size() <= budget - used) jit.hot(b);
+  }
+  void poll() override { jit.poll(); }
+  uint64_t threshold() const override { return jit.threshold(); }
+};
+
 struct Sandbox {
   PhysicalMemory& mem = reusable_memory("insn", RAM);
   BlockCache cache;
@@ -98,6 +123,7 @@ struct Sandbox {
   Interpreter interp{cpu, cache};
   NullBus bus;
   std::unique_ptr<Translator> jit;  // insn_jit: compiled code (goes before the cache it fills)
+  std::unique_ptr<BudgetTier> budget;
 
   Sandbox() {
     cpu.mem = &mem;
@@ -260,10 +286,12 @@ bool run(const uint8_t* data, size_t size, bool use_jit, Outcome* out) {
   Cpu& c = s.cpu;
   if (use_jit) {
     TranslatorConfig tc;
-    tc.threshold = 1;  // every block compiled the first time it runs (tests/interp/cpu_harness.h)
+    tc.threshold = 1;  // a block is compiled the first time it runs, within JIT_INSNS
     tc.sync = true;
+    tc.max_region_blocks = JIT_REGION_BLOCKS;
     s.jit = std::make_unique<Translator>(c, s.cache, tc);
-    s.interp.set_native_tier(s.jit.get());
+    s.budget = std::make_unique<BudgetTier>(*s.jit, JIT_INSNS);
+    s.interp.set_native_tier(s.budget.get());
   }
   s.mem.write_bytes(CODE, code, uint32_t(code_len));
   s.mem.write_bytes(DATA, code, uint32_t(code_len));
@@ -345,6 +373,13 @@ bool run(const uint8_t* data, size_t size, bool use_jit, Outcome* out) {
                  static_cast<unsigned long long>(s.interp.counters().exceptions),
                  static_cast<unsigned long long>(c.tlb_counters.slow_accesses), exits,
                  c.seg[CS].selector, c.eip, c.cpl, c.cr0, c.halted ? " halted" : "");
+  if (s.jit && std::getenv("SOFTCPU_FUZZ_VERBOSE")) {
+    const TranslatorStats ts = s.jit->stats();
+    std::fprintf(stderr, "insn_jit: %llu hot blocks, %llu regions compiled (%llu guest "
+                 "instructions), %.0f ms compiling\n", static_cast<unsigned long long>(ts.requests),
+                 static_cast<unsigned long long>(ts.regions_compiled),
+                 static_cast<unsigned long long>(ts.region_insns), ts.compile_us_total / 1000);
+  }
   if (s.jit && s.jit->stats().compile_failures) fail("insn_jit", "a region failed to compile");
   if (!out) return true;  // only insn_jit compares outcomes
   std::memcpy(out->regs, c.regs, sizeof out->regs);

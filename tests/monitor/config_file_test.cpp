@@ -220,6 +220,78 @@ TEST(ConfigFile, TableHeaderWithABadKeyStartIsASyntaxError) {
   }
 }
 
+// fuzz_config's third finding (regressions/config/ubsan-toml-unreachable-*): toml++ 3.3's
+// parser asks is_non_ascii_horizontal_whitespace() about characters its generated table has no
+// case for (U+00A1-U+0499, U+2C5E-U+2FFF, U+3001-U+3057, U+FB26-U+FEFE), which is undefined
+// behaviour (__builtin_unreachable()). The reader refuses such a character wherever that
+// parser would ask about it, before toml++ sees the text, with its line and column (the
+// undefined behaviour itself only the fuzz tree's UBSan sees). Each case: the text, the
+// character, where it is, and a word of the message.
+TEST(ConfigFile, CharactersToml33CannotClassifyAreRefusedWithTheirPlace) {
+  struct Case {
+    std::string text;
+    const char* code;
+    unsigned line, column;
+    const char* says;
+  };
+  const std::string head = kHead;
+  const unsigned after_head = line_with(head + "x", "x");
+  const Case cases[] = {
+      // The two inputs fuzz_config found: U+034A where a key begins, and U+00A7 first on a
+      // line continued by a line-ending backslash in a """ string (valid TOML, refused).
+      {"\xcd\x8a me_", "U+034A", 1, 1, "outside a string or comment"},
+      {"s = \"\"\"\\\n\xc2\xa7\"\"\"\n", "U+00A7", 2, 1, "write it as \\u00A7"},
+      {head + "x = 1\xe3\x80\x81\n", "U+3001", after_head, 6, "outside a string"},
+      // toml++ reads a bare value up to a value terminator, quotes included, and a date-time
+      // past the space before its time: no string begins there.
+      {"a = 1\"\xc3\xa9\"\n", "U+00E9", 1, 7, "outside a string"},
+      {"a = 1979-05-27 \"\xc3\xa9\"\n", "U+00E9", 1, 17, "outside a string"},
+      {"a = [1, 2.5\"\xd0\x96\"]\n", "U+0416", 1, 13, "outside a string"},
+      // After a string, in a table header's key, in an inline table.
+      {"a = \"x\"\xc3\xa9\n", "U+00E9", 1, 8, "outside a string"},
+      {"[t\xc3\xa9]\n", "U+00E9", 1, 3, "outside a string"},
+      {"a = { b = 1, \xc2\xa9 = 2 }\n", "U+00A9", 1, 14, "outside a string"},
+      // In a """ string: after a backslash, and after a line-ending backslash's spaces.
+      {"s = \"\"\"x\\\xc3\xa9\"\"\"\n", "U+00E9", 1, 10, "after a backslash"},
+      {"s = \"\"\"x\\  \xef\xb8\xb0\n\"\"\"\n", "U+FE30", 1, 12, "after a line-ending backslash"},
+      // After a text whose TOML broke (toml++ stops at its error): refused all the same.
+      {"a = = \"\xe2\xbf\xbf\"\n", "U+2FFF", 1, 8, "outside a string"},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.text);
+    const auto errors = errors_of(k.text);
+    ASSERT_EQ(errors.size(), 1u) << dump(errors);
+    EXPECT_EQ(errors[0].message.rfind(std::string("TOML syntax: character ") + k.code, 0), 0u)
+        << dump(errors);
+    EXPECT_NE(errors[0].message.find(k.says), std::string::npos) << dump(errors);
+    EXPECT_EQ(errors[0].line, k.line) << dump(errors);
+    EXPECT_EQ(errors[0].column, k.column) << dump(errors);
+  }
+}
+
+// ... and only there: TOML's non-ASCII text in strings of all four kinds and in comments
+// (the same code points) is read as before.
+TEST(ConfigFile, NonAsciiTextInStringsAndCommentsIsRead) {
+  const std::string text = "# Gr\xc3\xbc\xc3\x9f" "e \xc2\xa7 \xe3\x80\x81 \xef\xb8\xb0\n" + std::string(kHead) +
+                           "[[partition]]\n"
+                           "name = \"caf\xc3\xa9\"  # \xd0\x96\n"
+                           "[[partition.memory]]\n"
+                           "base = 0\n"
+                           "size = \"64M\"\n"
+                           "[partition.boot]\n"
+                           "kernel = 'vmlinuz-\xc2\xa7'\n"
+                           "initrd = '''\xe3\x80\x81.img'''\n"
+                           "append = \"\"\"\\\n    console=ttyS0 \xc2\xa7 caf\xc3\xa9\\\n  x\xe3\x80\x81\"\"\"\n";
+  SystemConfig c;
+  const auto errors = errors_of(text, &c);
+  ASSERT_TRUE(errors.empty()) << dump(errors);
+  ASSERT_EQ(c.partitions.size(), 1u);
+  EXPECT_EQ(c.partitions[0].name, "caf\xc3\xa9");
+  EXPECT_EQ(c.partitions[0].machine.kernel_path, "/base/vmlinuz-\xc2\xa7");
+  EXPECT_EQ(c.partitions[0].machine.initrd_path, "/base/\xe3\x80\x81.img");
+  EXPECT_EQ(c.partitions[0].machine.append, "console=ttyS0 \xc2\xa7 caf\xc3\xa9x\xe3\x80\x81");
+}
+
 TEST(ConfigFile, UnknownKeysAnywhere) {
   const std::string text = "colour = \"red\"\n" + std::string(kHead) + "[[pool]]\nname = \"p\"\nsize = \"4M\"\nsise = 1\n" +
                            part("a", "vpcus = 2\n", "[[partition.disk]]\nfile = \"d.img\"\nsnapshoot = true\n");
