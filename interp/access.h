@@ -260,6 +260,31 @@ inline uint32_t effective_address(const Cpu& c, const Insn& i) {
   return ea & (0xFFFFu | (0u - i.addr32));  // 16-bit addressing wraps at 64 KiB
 }
 
+// The form of an r/m operand, chosen at decode time (rm_form) for the hottest handler
+// families, so their effective address is computed with only the terms it has: a 32-bit
+// [base + disp] (or [disp]: base is then the zero slot) is a load and an add, where the general
+// form also loads, shifts and adds the index and masks for 16-bit addressing (11 host
+// instructions against 3). RM_REG is 0 and the memory forms are nonzero, so a handler's
+// `if constexpr (M)` and a family picked with a bool (`get(size, i.is_mem)`: RM_MEM) still
+// mean what they did.
+enum RmForm : unsigned {
+  RM_REG = 0,    // the r/m operand is the register i.rm
+  RM_MEM = 1,    // memory, any addressing (16-bit included)
+  RM_BD32 = 2,   // memory, 32-bit addressing, no index: [base + disp]
+  RM_SIB32 = 3,  // memory, 32-bit addressing with an index: [base + index * scale + disp]
+};
+inline constexpr unsigned rm_form(const Insn& i) {
+  if (!i.is_mem) return RM_REG;
+  if (!i.addr32) return RM_MEM;
+  return i.index == REG_NONE ? RM_BD32 : RM_SIB32;
+}
+template <unsigned F>
+inline uint32_t effective_address(const Cpu& c, const Insn& i) {
+  if constexpr (F == RM_BD32) return c.regs[i.base] + i.disp;
+  else if constexpr (F == RM_SIB32) return c.regs[i.base] + (c.regs[i.index] << i.scale) + i.disp;
+  else return effective_address(c, i);
+}
+
 template <unsigned S>
 inline uint32_t read_rm(Cpu& c, const Insn& i) {
   if (i.is_mem) return read_mem<S>(c, i.seg, effective_address(c, i));
@@ -271,21 +296,22 @@ inline void write_rm(Cpu& c, const Insn& i, uint32_t v) {
   else set_reg<S>(c, i.rm, v);
 }
 
-// The same with the register/memory choice made at decode time (for the hottest handlers).
-template <unsigned S, bool M>
+// The same with the register/memory choice made at decode time (for the hottest handlers):
+// M is an RmForm (a bool M means RM_REG or RM_MEM).
+template <unsigned S, unsigned M>
 inline uint32_t read_rm(Cpu& c, const Insn& i) {
-  if constexpr (M) return read_mem<S>(c, i.seg, effective_address(c, i));
+  if constexpr (M != RM_REG) return read_mem<S>(c, i.seg, effective_address<M>(c, i));
   else return get_reg<S>(c, i.rm);
 }
-template <unsigned S, bool M>
+template <unsigned S, unsigned M>
 inline void write_rm(Cpu& c, const Insn& i, uint32_t v) {
-  if constexpr (M) write_mem<S>(c, i.seg, effective_address(c, i), v);
+  if constexpr (M != RM_REG) write_mem<S>(c, i.seg, effective_address<M>(c, i), v);
   else set_reg<S>(c, i.rm, v);
 }
 
-template <unsigned S, bool M, class K>
+template <unsigned S, unsigned M, class K>
 SOFTCPU_THEN_INLINE void read_rm_then(Cpu& c, const Insn& i, K k) {
-  if constexpr (M) read_mem_then<S>(c, i.seg, effective_address(c, i), k);
+  if constexpr (M != RM_REG) read_mem_then<S>(c, i.seg, effective_address<M>(c, i), k);
   else k(get_reg<S>(c, i.rm));
 }
 
