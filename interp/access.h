@@ -1,6 +1,7 @@
 // Guest memory and register access for instruction handlers: segment checks, the soft TLB
 // fast path (one compare), and the slow path for page-crossing, ROM, MMIO and code pages.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -165,16 +166,50 @@ inline void check_write(const Cpu& c, unsigned seg, uint32_t off, unsigned size)
   if (SOFTCPU_UNLIKELY(off < s.wr_lo || uint64_t(off) + size - 1 > s.wr_hi))
     raise_segment_limit_fault(seg);
 }
+// A segment a read (write) may use at every offset, 0 to 4 GiB - 1: the flat segments of
+// 32-bit protected mode, and any other with a 4 GiB limit (a TLS or per-CPU segment whose
+// base is not 0). The range's two bounds are adjacent, so this is one 64-bit compare where
+// check_read is two compares and a 64-bit add. In such a segment only an access that wraps
+// past 4 GiB can fail the check, and that access is unaligned: the soft TLB's compare
+// (tlb_hit) never lets it through, so the slow paths below check the limit for it.
+inline bool all_offsets(const uint32_t& lo) {  // lo, then hi
+  uint64_t lo_hi;
+  std::memcpy(&lo_hi, &lo, sizeof lo_hi);
+  return lo_hi == 0xFFFFFFFF00000000ull;  // lo = 0, hi = 0xFFFFFFFF
+}
+static_assert(offsetof(SegmentCache, rd_hi) == offsetof(SegmentCache, rd_lo) + 4 &&
+              offsetof(SegmentCache, wr_hi) == offsetof(SegmentCache, wr_lo) + 4);
+inline bool reads_anywhere(const SegmentCache& s) { return all_offsets(s.rd_lo); }
+inline bool writes_anywhere(const SegmentCache& s) { return all_offsets(s.wr_lo); }
+
 #if !SOFTCPU_JIT_BITCODE  // compiled code: the definitions at the end of this file
+// The slow paths of a segmented access (access.cpp): the limit check, then the linear slow path.
+uint32_t read_mem_slow(Cpu& c, unsigned seg, uint32_t off, unsigned size);
+void write_mem_slow(Cpu& c, unsigned seg, uint32_t off, unsigned size, uint32_t v);
+
 template <unsigned S>
 inline uint32_t read_mem(Cpu& c, unsigned seg, uint32_t off) {
-  check_read(c, seg, off, S);
-  return read_linear<S>(c, c.seg[seg].base + off);
+  const SegmentCache& s = c.seg[seg];
+  if (!reads_anywhere(s)) check_read(c, seg, off, S);
+  const uint32_t lin = s.base + off;
+  const SoftTlbEntry& e = c.tlb.read[(lin >> 12) % TLB_SIZE];
+  if (SOFTCPU_LIKELY(tlb_hit(e, lin, S))) {
+    SOFTCPU_CHECK_TLB_HOST(c, e.addend + lin, lin, S);
+    return load_host<S>(e.addend + lin);
+  }
+  return read_mem_slow(c, seg, off, S);
 }
 template <unsigned S>
 inline void write_mem(Cpu& c, unsigned seg, uint32_t off, uint32_t v) {
-  check_write(c, seg, off, S);
-  write_linear<S>(c, c.seg[seg].base + off, v);
+  const SegmentCache& s = c.seg[seg];
+  if (!writes_anywhere(s)) check_write(c, seg, off, S);
+  const uint32_t lin = s.base + off;
+  const SoftTlbEntry& e = c.tlb.write[(lin >> 12) % TLB_SIZE];
+  if (SOFTCPU_LIKELY(tlb_hit(e, lin, S))) {
+    SOFTCPU_CHECK_TLB_HOST(c, e.addend + lin, lin, S);
+    return store_host<S>(e.addend + lin, v);
+  }
+  write_mem_slow(c, seg, off, S, v);
 }
 #endif  // probe_write_mem: a later write_mem of this range cannot fault (multi-part instructions)
 inline void probe_write_mem(Cpu& c, unsigned seg, uint32_t off, unsigned size) {
@@ -216,31 +251,33 @@ template <unsigned S, class K>
 #else
 #define SOFTCPU_THEN_INLINE inline
 template <unsigned S, class K>
-[[gnu::noinline, gnu::cold]] void read_slow_then(Cpu& c, uint32_t lin, K k) {
-  k(read_linear_slow(c, lin, S));
+[[gnu::noinline, gnu::cold]] void read_slow_then(Cpu& c, unsigned seg, uint32_t off, K k) {
+  k(read_mem_slow(c, seg, off, S));
 }
 template <unsigned S, class K>
-[[gnu::noinline, gnu::cold]] void write_slow_then(Cpu& c, uint32_t lin, uint32_t v, K k) {
-  write_linear_slow(c, lin, S, v);
+[[gnu::noinline, gnu::cold]] void write_slow_then(Cpu& c, unsigned seg, uint32_t off, uint32_t v, K k) {
+  write_mem_slow(c, seg, off, S, v);
   k();
 }
 template <unsigned S, class K>
 inline void read_mem_then(Cpu& c, unsigned seg, uint32_t off, K k) {
-  check_read(c, seg, off, S);
-  const uint32_t lin = c.seg[seg].base + off;
+  const SegmentCache& s = c.seg[seg];
+  if (!reads_anywhere(s)) check_read(c, seg, off, S);
+  const uint32_t lin = s.base + off;
   const SoftTlbEntry& e = c.tlb.read[(lin >> 12) % TLB_SIZE];
   if (SOFTCPU_LIKELY(tlb_hit(e, lin, S))) {
     SOFTCPU_CHECK_TLB_HOST(c, e.addend + lin, lin, S);
     k(load_host<S>(e.addend + lin));
     return;
   }
-  read_slow_then<S>(c, lin, k);  // a tail call: nothing of the caller lives across it
+  read_slow_then<S>(c, seg, off, k);  // a tail call: nothing of the caller lives across it
 }
 // Write, then run `k` (the state changes that must follow the write's last chance to fault).
 template <unsigned S, class K>
 inline void write_mem_then(Cpu& c, unsigned seg, uint32_t off, uint32_t v, K k) {
-  check_write(c, seg, off, S);
-  const uint32_t lin = c.seg[seg].base + off;
+  const SegmentCache& s = c.seg[seg];
+  if (!writes_anywhere(s)) check_write(c, seg, off, S);
+  const uint32_t lin = s.base + off;
   const SoftTlbEntry& e = c.tlb.write[(lin >> 12) % TLB_SIZE];
   if (SOFTCPU_LIKELY(tlb_hit(e, lin, S))) {
     SOFTCPU_CHECK_TLB_HOST(c, e.addend + lin, lin, S);
@@ -248,7 +285,7 @@ inline void write_mem_then(Cpu& c, unsigned seg, uint32_t off, uint32_t v, K k) 
     k();
     return;
   }
-  write_slow_then<S>(c, lin, v, k);
+  write_slow_then<S>(c, seg, off, v, k);
 }
 #endif
 
