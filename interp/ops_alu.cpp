@@ -8,7 +8,8 @@ namespace {
 
 Handler pick_alu(unsigned op, unsigned s, bool dst_is_rm, bool src_imm, unsigned form) {
   const unsigned src = src_imm ? SRC_IMM : SRC_REG;
-  if (src_imm || dst_is_rm) return form ? kAluRmMem.get(s, op, src, form) : kAluRmReg.get(s, op, src);
+  if (src_imm || dst_is_rm)
+    return form != RM_REG ? kAluRmMem.get(s, op, src, form) : kAluRmReg.get(s, op, src);
   return kAluRegRm.get(s, op, form);
 }
 

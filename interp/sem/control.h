@@ -600,7 +600,8 @@ inline constexpr auto kLoopRel = make_handlers<Sizes16_32, Bools, LoopKinds>(
 inline constexpr auto kCallNearRel =
     make_handlers<Sizes16_32>([]<unsigned S>() { return &call_near_rel<S>; });
 inline constexpr auto kCallNearRm =
-    make_handlers<Sizes16_32, RmForms>([]<unsigned S, unsigned M>() { return &call_near_rm<S, M>; });
+    make_handlers<Sizes16_32, RmForms>(
+        []<unsigned S, unsigned M>() { return &call_near_rm<S, M>; });
 inline constexpr auto kRetNear = make_handlers<Sizes16_32, Bools>(
     []<unsigned S, bool Imm>() { return &ret_near<S, Imm>; });
 

@@ -7,11 +7,15 @@
 namespace softcpu {
 
 // The hottest instructions: register or memory form chosen at decode time (M).
-template <unsigned S, unsigned M> void mov_rm_r(Cpu& c, const Insn& i) { write_rm<S, M>(c, i, get_reg<S>(c, i.reg)); }
+template <unsigned S, unsigned M> void mov_rm_r(Cpu& c, const Insn& i) {
+  write_rm<S, M>(c, i, get_reg<S>(c, i.reg));
+}
 template <unsigned S, unsigned M> void mov_r_rm(Cpu& c, const Insn& i) {
   read_rm_then<S, M>(c, i, [&](uint32_t v) { set_reg<S>(c, i.reg, v); });
 }
-template <unsigned S, unsigned M> void mov_rm_imm(Cpu& c, const Insn& i) { write_rm<S, M>(c, i, i.imm); }
+template <unsigned S, unsigned M> void mov_rm_imm(Cpu& c, const Insn& i) {
+  write_rm<S, M>(c, i, i.imm);
+}
 template <unsigned S> void mov_r_imm(Cpu& c, const Insn& i) { set_reg<S>(c, i.reg, i.imm); }
 inline void nop_op(Cpu&, const Insn&) {}
 
