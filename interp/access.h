@@ -194,7 +194,8 @@ void write_mem_slow(Cpu& c, unsigned seg, uint32_t off, unsigned size, uint32_t 
 // of its growth budget in the translation unit of all handlers (lazy_cf went out of line in
 // INC r32: +0.28 host instructions per guest instruction on bench.rom).
 template <unsigned S, bool W>
-[[gnu::always_inline]] inline const SoftTlbEntry* mem_fast_entry(Cpu& c, unsigned seg, uint32_t off, uint32_t& lin) {
+[[gnu::always_inline]] inline const SoftTlbEntry* mem_fast_entry(Cpu& c, unsigned seg, uint32_t off,
+                                                                 uint32_t& lin) {
   const SegmentCache& s = c.seg[seg];
   if constexpr (W) {
     if (!writes_anywhere(s)) check_write(c, seg, off, S);
