@@ -42,6 +42,19 @@ uint32_t read_linear_slow(Cpu& c, uint32_t lin, unsigned size) {
   return c.mem->read(phys, size);
 }
 
+// The limit is checked here again: read_mem skips the check in a segment that allows every
+// offset (reads_anywhere), where only an access wrapping past 4 GiB fails it, and only
+// unaligned accesses, which always come here, can wrap.
+uint32_t read_mem_slow(Cpu& c, unsigned seg, uint32_t off, unsigned size) {
+  check_read(c, seg, off, size);
+  return read_linear_slow(c, c.seg[seg].base + off, size);
+}
+
+void write_mem_slow(Cpu& c, unsigned seg, uint32_t off, unsigned size, uint32_t v) {
+  check_write(c, seg, off, size);
+  write_linear_slow(c, c.seg[seg].base + off, size, v);
+}
+
 void probe_write_linear(Cpu& c, uint32_t lin, unsigned size) {
   if (!(c.cr0 & CR0_PG)) return;  // without paging a write to a valid linear address can't fault
   // Each page the range touches must be writable; a miss walks (and fills) now, so the

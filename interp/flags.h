@@ -23,7 +23,13 @@ inline void set_lazy(Cpu& c, LazyKind k, unsigned size, uint32_t src1, uint32_t 
   c.lz_res = res & size_mask(size);
 }
 
+// The lazy record holds a 32-bit subtraction (CMP, SUB, NEG): the commonest producer before
+// a Jcc, SETcc, CMOVcc, ADC/SBB or INC/DEC (which keep CF). The kind and size bytes are
+// adjacent, so the compiler tests both with one 16-bit compare.
+inline bool lazy_is_sub32(const Cpu& c) { return c.lz_kind == LZ_SUB && c.lz_size == 4; }
+
 inline bool lazy_cf(const Cpu& c) {
+  if (lazy_is_sub32(c)) return c.lz_src1 < c.lz_src2;  // CMP/SUB r32: no size mask, no switch
   const uint32_t m = size_mask(c.lz_size);
   switch (c.lz_kind) {
     case LZ_NONE: return c.eflags & CF;
@@ -103,6 +109,23 @@ inline uint32_t szp_flags(uint32_t res, unsigned size) {
 
 // Condition codes tttn (SDM vol.2 appendix B.1.4.7).
 inline bool condition(const Cpu& c, unsigned cc) {
+  // After a 32-bit CMP/SUB the conditions that read CF or OF compare the operands directly
+  // (SDM vol.1 appendix B: below is a < b unsigned, less is a < b signed), instead of
+  // computing each flag through the record's kind and size. Same values as below.
+  const unsigned t = cc >> 1;
+  if (t != 2 && t != 5 && lazy_is_sub32(c)) {
+    const uint32_t a = c.lz_src1, b = c.lz_src2;
+    bool r;
+    switch (t) {
+      case 0: r = ((a ^ b) & (a ^ c.lz_res)) >> 31; break;  // O
+      case 1: r = a < b; break;                             // B
+      case 3: r = a <= b; break;                            // BE
+      case 4: r = c.lz_res >> 31; break;                    // S
+      case 6: r = int32_t(a) < int32_t(b); break;           // L
+      default: r = int32_t(a) <= int32_t(b); break;         // LE
+    }
+    return r ^ (cc & 1);
+  }
   bool r;
   switch (cc >> 1) {
     case 0: r = lazy_of(c); break;

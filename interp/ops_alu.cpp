@@ -6,18 +6,19 @@ namespace softcpu {
 
 namespace {
 
-Handler pick_alu(unsigned op, unsigned s, bool dst_is_rm, bool src_imm, bool mem) {
-  if (src_imm) return (mem ? kAluRmMem : kAluRmReg).get(s, op, SRC_IMM);
-  if (dst_is_rm) return (mem ? kAluRmMem : kAluRmReg).get(s, op, SRC_REG);
-  return kAluRegRm.get(s, op, mem);
+Handler pick_alu(unsigned op, unsigned s, bool dst_is_rm, bool src_imm, unsigned form) {
+  const unsigned src = src_imm ? SRC_IMM : SRC_REG;
+  if (src_imm || dst_is_rm)
+    return form != RM_REG ? kAluRmMem.get(s, op, src, form) : kAluRmReg.get(s, op, src);
+  return kAluRegRm.get(s, op, form);
 }
 
-Handler pick_unary(ZydisMnemonic m, unsigned s, bool mem) {
+Handler pick_unary(ZydisMnemonic m, unsigned s, unsigned form) {
   switch (m) {
-    case ZYDIS_MNEMONIC_INC: return kIncDec.get(s, false, mem);
-    case ZYDIS_MNEMONIC_DEC: return kIncDec.get(s, true, mem);
-    case ZYDIS_MNEMONIC_NEG: return kNeg.get(s, mem);
-    default: return kNot.get(s, mem);
+    case ZYDIS_MNEMONIC_INC: return kIncDec.get(s, false, form);
+    case ZYDIS_MNEMONIC_DEC: return kIncDec.get(s, true, form);
+    case ZYDIS_MNEMONIC_NEG: return kNeg.get(s, form != RM_REG);
+    default: return kNot.get(s, form != RM_REG);
   }
 }
 
@@ -42,7 +43,7 @@ bool select_alu(const DecodeContext& ctx, Insn& i) {
       const unsigned s = i.opsize;
       if (i.lock && !lock_allowed(ctx)) { i.fn = handler_ud; return true; }
       if (!has_modrm(ctx)) { i.rm = i.reg; i.is_mem = 0; }  // 40+r / 48+r
-      i.fn = pick_unary(mnemonic(ctx), s, i.is_mem);
+      i.fn = pick_unary(mnemonic(ctx), s, rm_form(i));
       return true;
     }
     default:
@@ -66,7 +67,7 @@ bool select_alu(const DecodeContext& ctx, Insn& i) {
     // destination (02/03, 0A/0B...); TEST 84/85 has no direction bit.
     dst_is_rm = op == A_TEST || (ctx.zi.opcode & 2) == 0;
   }
-  i.fn = pick_alu(op, s, dst_is_rm, src_imm, i.is_mem);
+  i.fn = pick_alu(op, s, dst_is_rm, src_imm, rm_form(i));
   return true;
 }
 

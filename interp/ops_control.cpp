@@ -14,13 +14,13 @@ bool select_control(const DecodeContext& ctx, Insn& i) {
       if (ctx.ops[0].type == ZYDIS_OPERAND_TYPE_POINTER) i.fn = kJmpFarPtr.get(s);
       else if (imm_form) i.fn = kJmpNearRel.get(s);
       else if (far_form) i.fn = i.is_mem ? kJmpFarMem.get(s) : handler_ud;
-      else i.fn = kJmpNearRm.get(s);
+      else i.fn = kJmpNearRm.get(s, rm_form(i));
       break;
     case ZYDIS_MNEMONIC_CALL:
       if (ctx.ops[0].type == ZYDIS_OPERAND_TYPE_POINTER) i.fn = kCallFarPtr.get(s);
       else if (imm_form) i.fn = kCallNearRel.get(s);
       else if (far_form) i.fn = i.is_mem ? kCallFarMem.get(s) : handler_ud;
-      else i.fn = kCallNearRm.get(s);
+      else i.fn = kCallNearRm.get(s, rm_form(i));
       break;
     case ZYDIS_MNEMONIC_RET: {
       const bool has_imm = op_is_imm(ctx, 0);

@@ -28,16 +28,16 @@ bool select_data(const DecodeContext& ctx, Insn& i) {
                                 (op_is_reg(ctx, 1) && ctx.ops[1].reg.value >= ZYDIS_REGISTER_CR0)))
         return false;  // MOV CRn/DRn: system group
       if (op_is_imm(ctx, 1)) {
-        if (ctx.zi.attributes & ZYDIS_ATTRIB_HAS_MODRM) fn = kMovRmImm.get(s, i.is_mem);
+        if (ctx.zi.attributes & ZYDIS_ATTRIB_HAS_MODRM) fn = kMovRmImm.get(s, rm_form(i));
         else fn = kMovRegImm.get(s);
       } else if (op_is_mem(ctx, 0) || ((ctx.zi.opcode & 2) == 0 && !op_is_mem(ctx, 1))) {
         // 88/89 (and A2/A3 moffs): r/m <- reg
         if (!(ctx.zi.attributes & ZYDIS_ATTRIB_HAS_MODRM)) i.reg = EAX;  // moffs forms
-        fn = kMovRmReg.get(s, i.is_mem);
+        fn = kMovRmReg.get(s, rm_form(i));
       } else {
         // 8A/8B (and A0/A1 moffs): reg <- r/m
         if (!(ctx.zi.attributes & ZYDIS_ATTRIB_HAS_MODRM)) i.reg = EAX;
-        fn = kMovRegRm.get(s, i.is_mem);
+        fn = kMovRegRm.get(s, rm_form(i));
       }
       break;
     }
@@ -45,7 +45,7 @@ bool select_data(const DecodeContext& ctx, Insn& i) {
     case ZYDIS_MNEMONIC_MOVSX: {
       const bool zx = mnemonic(ctx) == ZYDIS_MNEMONIC_MOVZX;
       const unsigned src = op_size(ctx, 1);
-      fn = (zx ? kMovzx : kMovsx).get(s, src, i.is_mem);
+      fn = (zx ? kMovzx : kMovsx).get(s, src, rm_form(i));
       break;
     }
     case ZYDIS_MNEMONIC_XCHG:
@@ -59,7 +59,7 @@ bool select_data(const DecodeContext& ctx, Insn& i) {
     case ZYDIS_MNEMONIC_CMPXCHG: fn = kCmpxchg.get(s, i.is_mem); break;
     case ZYDIS_MNEMONIC_CMPXCHG8B: fn = i.is_mem ? kCmpxchg8b.get() : handler_ud; break;
     case ZYDIS_MNEMONIC_LEA:
-      fn = i.is_mem ? kLea.get(s) : handler_ud;
+      fn = i.is_mem ? kLea.get(s, rm_form(i)) : handler_ud;
       break;
     case ZYDIS_MNEMONIC_CBW: fn = kCbw.get(); break;
     case ZYDIS_MNEMONIC_CWDE: fn = kCwde.get(); break;

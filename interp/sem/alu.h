@@ -65,10 +65,10 @@ void alu_rmreg(Cpu& c, const Insn& i) {
   alu_flags<S, OP>(c, a, b, r, cin);
 }
 
-// Destination r/m is memory.
-template <unsigned S, unsigned OP, unsigned SRC>
+// Destination r/m is memory, of form F (RmForm).
+template <unsigned S, unsigned OP, unsigned SRC, unsigned F>
 void alu_rmmem(Cpu& c, const Insn& i) {
-  const uint32_t ea = effective_address(c, i);
+  const uint32_t ea = effective_address<F>(c, i);
   read_mem_then<S>(c, i.seg, ea, [&c, &i, ea](uint32_t a) {
     const uint32_t b = alu_src<S, SRC>(c, i);
     const uint8_t cin = alu_cin<OP>(c);
@@ -83,7 +83,7 @@ void alu_rmmem(Cpu& c, const Insn& i) {
 }
 
 // Destination is the register i.reg; source is r/m (register i.rm or memory).
-template <unsigned S, unsigned OP, bool MEM>
+template <unsigned S, unsigned OP, unsigned MEM>
 void alu_reg_rm(Cpu& c, const Insn& i) {
   read_rm_then<S, MEM>(c, i, [&c, &i](uint32_t b) {
     const uint32_t a = get_reg<S>(c, i.reg);
@@ -95,10 +95,10 @@ void alu_reg_rm(Cpu& c, const Insn& i) {
 }
 
 // INC/DEC keep CF (SDM vol.2 INC, DEC).
-template <unsigned S, bool DEC, bool MEM>
+template <unsigned S, bool DEC, unsigned MEM>
 void incdec(Cpu& c, const Insn& i) {
   uint32_t ea = 0, a;
-  if constexpr (MEM) { ea = effective_address(c, i); a = read_mem<S>(c, i.seg, ea); }
+  if constexpr (MEM) { ea = effective_address<MEM>(c, i); a = read_mem<S>(c, i.seg, ea); }
   else a = get_reg<S>(c, i.rm);
   const uint32_t r = DEC ? a - 1 : a + 1;
   const uint8_t cin = lazy_cf(c) ? 1 : 0;
@@ -137,12 +137,12 @@ using AluSrcs = Dim<SRC_REG, SRC_IMM>;
 
 inline constexpr auto kAluRmReg = make_handlers<Sizes, AluOps, AluSrcs>(
     []<unsigned S, AluOp OP, AluSrc SRC>() { return &alu_rmreg<S, OP, SRC>; });
-inline constexpr auto kAluRmMem = make_handlers<Sizes, AluOps, AluSrcs>(
-    []<unsigned S, AluOp OP, AluSrc SRC>() { return &alu_rmmem<S, OP, SRC>; });
-inline constexpr auto kAluRegRm = make_handlers<Sizes, AluOps, Bools>(
-    []<unsigned S, AluOp OP, bool M>() { return &alu_reg_rm<S, OP, M>; });
-inline constexpr auto kIncDec = make_handlers<Sizes, Bools, Bools>(
-    []<unsigned S, bool DEC, bool M>() { return &incdec<S, DEC, M>; });
+inline constexpr auto kAluRmMem = make_handlers<Sizes, AluOps, AluSrcs, MemForms>(
+    []<unsigned S, AluOp OP, AluSrc SRC, unsigned F>() { return &alu_rmmem<S, OP, SRC, F>; });
+inline constexpr auto kAluRegRm = make_handlers<Sizes, AluOps, RmForms>(
+    []<unsigned S, AluOp OP, unsigned M>() { return &alu_reg_rm<S, OP, M>; });
+inline constexpr auto kIncDec = make_handlers<Sizes, Bools, RmForms>(
+    []<unsigned S, bool DEC, unsigned M>() { return &incdec<S, DEC, M>; });
 inline constexpr auto kNeg =
     make_handlers<Sizes, Bools>([]<unsigned S, bool M>() { return &neg<S, M>; });
 inline constexpr auto kNot =

@@ -17,5 +17,8 @@ void handler_ud(Cpu&, const Insn&);
 using Sizes = Dim<1u, 2u, 4u>;
 using Sizes16_32 = Dim<2u, 4u>;
 using Bools = Dim<false, true>;
+// The r/m operand's form (interp/access.h RmForm): register or one of the memory forms.
+using RmForms = Dim<RM_REG, RM_MEM, RM_BD32, RM_SIB32>;
+using MemForms = Dim<RM_MEM, RM_BD32, RM_SIB32>;
 
 }  // namespace softcpu

@@ -41,7 +41,9 @@ template <unsigned S>
 void jmp_near_rel(Cpu& c, const Insn& i) {
   near_branch(c, rel_target<S>(c, i));
 }
-template <unsigned S> void jmp_near_rm(Cpu& c, const Insn& i) { near_branch(c, read_rm<S>(c, i)); }
+template <unsigned S, unsigned M> void jmp_near_rm(Cpu& c, const Insn& i) {
+  near_branch(c, read_rm<S, M>(c, i));
+}
 
 template <unsigned S, unsigned CC>
 void jcc_rel(Cpu& c, const Insn& i) {
@@ -83,9 +85,9 @@ template <unsigned S>
 void call_near_rel(Cpu& c, const Insn& i) {
   call_near<S>(c, rel_target<S>(c, i));
 }
-template <unsigned S>
+template <unsigned S, unsigned M>
 void call_near_rm(Cpu& c, const Insn& i) {
-  call_near<S>(c, read_rm<S>(c, i));
+  call_near<S>(c, read_rm<S, M>(c, i));
 }
 
 template <unsigned S, bool Imm>
@@ -588,7 +590,7 @@ using LoopKinds = Dim<LOOP_ALWAYS, LOOP_E, LOOP_NE>;
 inline constexpr auto kJmpNearRel =
     make_handlers<Sizes16_32>([]<unsigned S>() { return &jmp_near_rel<S>; });
 inline constexpr auto kJmpNearRm =
-    make_handlers<Sizes16_32>([]<unsigned S>() { return &jmp_near_rm<S>; });
+    make_handlers<Sizes16_32, RmForms>([]<unsigned S, unsigned M>() { return &jmp_near_rm<S, M>; });
 inline constexpr auto kJccRel = make_handlers<Sizes16_32, CondCodes>(
     []<unsigned S, unsigned CC>() { return &jcc_rel<S, CC>; });
 inline constexpr auto kJcxzRel = make_handlers<Sizes16_32, Bools>(
@@ -598,7 +600,8 @@ inline constexpr auto kLoopRel = make_handlers<Sizes16_32, Bools, LoopKinds>(
 inline constexpr auto kCallNearRel =
     make_handlers<Sizes16_32>([]<unsigned S>() { return &call_near_rel<S>; });
 inline constexpr auto kCallNearRm =
-    make_handlers<Sizes16_32>([]<unsigned S>() { return &call_near_rm<S>; });
+    make_handlers<Sizes16_32, RmForms>(
+        []<unsigned S, unsigned M>() { return &call_near_rm<S, M>; });
 inline constexpr auto kRetNear = make_handlers<Sizes16_32, Bools>(
     []<unsigned S, bool Imm>() { return &ret_near<S, Imm>; });
 

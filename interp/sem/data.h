@@ -7,19 +7,23 @@
 namespace softcpu {
 
 // The hottest instructions: register or memory form chosen at decode time (M).
-template <unsigned S, bool M> void mov_rm_r(Cpu& c, const Insn& i) { write_rm<S, M>(c, i, get_reg<S>(c, i.reg)); }
-template <unsigned S, bool M> void mov_r_rm(Cpu& c, const Insn& i) {
+template <unsigned S, unsigned M> void mov_rm_r(Cpu& c, const Insn& i) {
+  write_rm<S, M>(c, i, get_reg<S>(c, i.reg));
+}
+template <unsigned S, unsigned M> void mov_r_rm(Cpu& c, const Insn& i) {
   read_rm_then<S, M>(c, i, [&](uint32_t v) { set_reg<S>(c, i.reg, v); });
 }
-template <unsigned S, bool M> void mov_rm_imm(Cpu& c, const Insn& i) { write_rm<S, M>(c, i, i.imm); }
+template <unsigned S, unsigned M> void mov_rm_imm(Cpu& c, const Insn& i) {
+  write_rm<S, M>(c, i, i.imm);
+}
 template <unsigned S> void mov_r_imm(Cpu& c, const Insn& i) { set_reg<S>(c, i.reg, i.imm); }
 inline void nop_op(Cpu&, const Insn&) {}
 
 // MOVZX/MOVSX: D = destination size, S = source size.
-template <unsigned D, unsigned S, bool M> void movzx(Cpu& c, const Insn& i) {
+template <unsigned D, unsigned S, unsigned M> void movzx(Cpu& c, const Insn& i) {
   read_rm_then<S, M>(c, i, [&](uint32_t v) { set_reg<D>(c, i.reg, v); });
 }
-template <unsigned D, unsigned S, bool M> void movsx(Cpu& c, const Insn& i) {
+template <unsigned D, unsigned S, unsigned M> void movsx(Cpu& c, const Insn& i) {
   uint32_t v = read_rm<S, M>(c, i);
   if (v & sign_bit(S)) v |= ~size_mask(S);
   set_reg<D>(c, i.reg, v);
@@ -87,7 +91,9 @@ inline void cmpxchg8b(Cpu& c, const Insn& i) {
 // LEA: the address is computed in the address size and truncated/zero-extended to the
 // operand size (SDM vol.2 LEA, table 3-53). effective_address already truncates to 16 bits
 // for 16-bit addressing.
-template <unsigned S> void lea(Cpu& c, const Insn& i) { set_reg<S>(c, i.reg, effective_address(c, i)); }
+template <unsigned S, unsigned F> void lea(Cpu& c, const Insn& i) {
+  set_reg<S>(c, i.reg, effective_address<F>(c, i));
+}
 
 inline void cbw(Cpu& c, const Insn&) { set_reg<2>(c, EAX, uint32_t(int32_t(int8_t(c.regs[EAX])))); }
 inline void cwde(Cpu& c, const Insn&) { c.regs[EAX] = uint32_t(int32_t(int16_t(c.regs[EAX]))); }
@@ -121,25 +127,26 @@ inline void xlat(Cpu& c, const Insn& i) {
 // ---- handler tables ---------------------------------------------------------------------
 
 inline constexpr auto kMovRmReg =
-    make_handlers<Sizes, Bools>([]<unsigned S, bool M>() { return &mov_rm_r<S, M>; });
+    make_handlers<Sizes, RmForms>([]<unsigned S, unsigned M>() { return &mov_rm_r<S, M>; });
 inline constexpr auto kMovRegRm =
-    make_handlers<Sizes, Bools>([]<unsigned S, bool M>() { return &mov_r_rm<S, M>; });
+    make_handlers<Sizes, RmForms>([]<unsigned S, unsigned M>() { return &mov_r_rm<S, M>; });
 inline constexpr auto kMovRmImm =
-    make_handlers<Sizes, Bools>([]<unsigned S, bool M>() { return &mov_rm_imm<S, M>; });
+    make_handlers<Sizes, RmForms>([]<unsigned S, unsigned M>() { return &mov_rm_imm<S, M>; });
 inline constexpr auto kMovRegImm =
     make_handlers<Sizes>([]<unsigned S>() { return &mov_r_imm<S>; });
 // MOVZX/MOVSX: destination size, source size, memory source.
-inline constexpr auto kMovzx = make_handlers<Sizes16_32, Dim<1u, 2u>, Bools>(
-    []<unsigned D, unsigned S, bool M>() { return &movzx<D, S, M>; });
-inline constexpr auto kMovsx = make_handlers<Sizes16_32, Dim<1u, 2u>, Bools>(
-    []<unsigned D, unsigned S, bool M>() { return &movsx<D, S, M>; });
+inline constexpr auto kMovzx = make_handlers<Sizes16_32, Dim<1u, 2u>, RmForms>(
+    []<unsigned D, unsigned S, unsigned M>() { return &movzx<D, S, M>; });
+inline constexpr auto kMovsx = make_handlers<Sizes16_32, Dim<1u, 2u>, RmForms>(
+    []<unsigned D, unsigned S, unsigned M>() { return &movsx<D, S, M>; });
 inline constexpr auto kXchg =
     make_handlers<Sizes, Bools>([]<unsigned S, bool M>() { return &xchg<S, M>; });
 inline constexpr auto kXadd =
     make_handlers<Sizes, Bools>([]<unsigned S, bool M>() { return &xadd<S, M>; });
 inline constexpr auto kCmpxchg =
     make_handlers<Sizes, Bools>([]<unsigned S, bool M>() { return &cmpxchg<S, M>; });
-inline constexpr auto kLea = make_handlers<Sizes16_32>([]<unsigned S>() { return &lea<S>; });
+inline constexpr auto kLea = make_handlers<Sizes16_32, MemForms>(
+    []<unsigned S, unsigned F>() { return &lea<S, F>; });
 inline constexpr auto kNop = kSingle<&nop_op>;  // also PAUSE and the hint NOPs 0F 18-1F
 inline constexpr auto kCmpxchg8b = kSingle<&cmpxchg8b>;
 inline constexpr auto kCbw = kSingle<&cbw>;
