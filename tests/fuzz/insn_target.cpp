@@ -268,6 +268,11 @@ struct Outcome {
   bool triple_fault;
 };
 
+// The work an input has done against its limit (the loop in run() says why each term).
+uint64_t work_of(uint64_t insns, uint64_t deliveries, uint64_t slow_accesses) {
+  return insns + deliveries + slow_accesses / 16;
+}
+
 bool run(const uint8_t* data, size_t size, bool use_jit, Outcome* out) {
   if (size < 6) return false;
   const Mode mode = Mode(data[0] % 8);
@@ -353,7 +358,7 @@ bool run(const uint8_t* data, size_t size, bool use_jit, Outcome* out) {
   //   REP string instruction there runs 16 384 of them per chunk and a chunk counts as one
   //   instruction (interp/sem/string.h), so 1 000 steps of one took 44 s under ASan.
   auto work = [&] {
-    return c.icount + s.interp.counters().exceptions + c.tlb_counters.slow_accesses / 16;
+    return work_of(c.icount, s.interp.counters().exceptions, c.tlb_counters.slow_accesses);
   };
   while (work() < limit && exits++ < EXIT_LIMIT) {
     ExitReason r = step ? s.interp.step() : s.interp.run(limit - work());
@@ -411,7 +416,7 @@ int insn(const uint8_t* data, size_t size) {
 
 uint64_t insn_work(const uint8_t* data, size_t size) {
   Outcome o;
-  return run(data, size, false, &o) ? o.icount + o.deliveries + o.slow_accesses / 16 : 0;
+  return run(data, size, false, &o) ? work_of(o.icount, o.deliveries, o.slow_accesses) : 0;
 }
 
 // The same input through the interpreter and through compiled code: where both runs end at
