@@ -144,13 +144,13 @@ def main():
             # with it, at #1354 without it.
             extra = ["-seed=1", f"-runs={RUNS[n]}", "-reload=0"] + extra
         r = run_one(a.build, n, a.seconds, work, a.nice, extra)
-        if a.fixed and r["execs"] != "?" and int(r["execs"]) < RUNS[n] and not r["crashes"]:
-            print(f"  (stopped by the {a.seconds} s ceiling before its {RUNS[n]} executions: "
-                  f"this run is not the one another machine makes)")
         print(f"{n:9} execs {r['execs']:>9}  exec/s {r['exec_s']:>6}  cov {r['cov']:>6}  "
               f"ft {r['ft']:>7}  corpus {r['corpus']:>5}  crashes {len(r['crashes'])}"
               + (f"  ({r['fork']})" if "fork" in r else "")
               + (f"  (exit {r['status']}, see {r['log']})" if r["status"] else ""), flush=True)
+        if a.fixed and r["execs"] != "?" and int(r["execs"]) < RUNS[n] and not r["crashes"]:
+            print(f"  (stopped by the {a.seconds} s ceiling before its {RUNS[n]} executions: "
+                  f"this run is not the one another machine makes)")
         for c in r["crashes"]:
             path = os.path.join(work, n, "artifacts", c)
             print(f"  {path}")
