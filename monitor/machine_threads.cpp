@@ -229,6 +229,7 @@ Machine::SliceEnd Machine::run_slice_threads(bool sliced) {
     if (sliced && !v->external && v->waiting.load()) report_thread_use(v->lent, true);
   }
   run_cpu_jobs_held();
+  cpu0_slice_edge(false);  // this thread services the devices again (external vCPUs)
   sync_->hold(false);  // the other CPUs run while this slice does
   SliceEnd out{SliceEnd::STOPPED, 0, {}};
   int status = 0;
@@ -284,9 +285,13 @@ Machine::SliceEnd Machine::run_slice_threads(bool sliced) {
         sync_->hold(true);
         if (!any_ap_runnable() && !mailbox_.has_work() && !cpu_jobs_pending_.load()) {
           ++idle_waits_;
-          std::lock_guard hold(bql_);
-          return {SliceEnd::IDLE, 0,
-                  idle_wake(deadline ? std::optional(*deadline) : std::nullopt)};
+          SliceEnd idle{SliceEnd::IDLE, 0, {}};
+          {
+            std::lock_guard hold(bql_);
+            idle.wake = idle_wake(deadline ? std::optional(*deadline) : std::nullopt);
+          }
+          cpu0_slice_edge(true);  // external vCPUs meet the device deadlines meanwhile
+          return idle;
         }
         sync_->hold(false);
         continue;
@@ -338,6 +343,7 @@ Machine::SliceEnd Machine::run_slice_threads(bool sliced) {
   }
   if (out.kind != SliceEnd::STOPPED) {
     sync_->hold(true);  // until the next slice
+    cpu0_slice_edge(true);
     return out;
   }
   stop_ap_threads();
