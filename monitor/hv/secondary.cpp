@@ -1015,7 +1015,15 @@ void SecondaryHypervisor::attach_external(Thin* t, bool wake) {
     t->vcpu_ = {};
     t->vcpu_.name = t->name;
     t->vcpu_.slice = [t](SteadyTime) {
-      const Machine::SliceEnd e = t->machine.run_external_slice(t->ap_);
+      // A vCPU of the primary's has no hypercall or poll of ours to end SCHED_FIFO at: its
+      // worker, raised for a spin to its deadline, keeps it through the first pass (the
+      // interrupt delivered and its handler run, at most one run budget of guest code) and
+      // drops it then. (wk_ is this worker's own, written by it under mu_ before the slice.)
+      const std::function<void()> drop_rt = [t] {
+        if (Worker* w = t->wk_; w && w->rt.load(std::memory_order_acquire)) set_worker_rt(*w, false);
+      };
+      const Machine::SliceEnd e =
+          t->machine.run_external_slice(t->ap_, t->split_ ? drop_rt : std::function<void()>{});
       return SliceResult{e.kind == Machine::SliceEnd::PREEMPTED ? SliceResult::PREEMPTED
                          : e.kind == Machine::SliceEnd::IDLE    ? SliceResult::IDLE
                                                                 : SliceResult::STOPPED,
@@ -1299,8 +1307,9 @@ void SecondaryHypervisor::worker_main() {
     SliceResult r{SliceResult::PREEMPTED, 0, {}};
     watch_deadlines_locked();  // the partitions left without a worker
     // SCHED_FIFO (a spin's or a boost's) carries over to the guest only where our poll and
-    // hypercalls end it: not for posted work or a vCPU of the primary's.
-    if (self.rt.load(std::memory_order_acquire) && (!guest || t->split_)) {
+    // hypercalls end it, or a vCPU of the primary's first pass (attach_external): not for
+    // posted work.
+    if (self.rt.load(std::memory_order_acquire) && !guest) {
       t->drop_rt(lock);
       if (!lock.owns_lock()) lock.lock();
     }
