@@ -133,7 +133,9 @@ Machine::ApPass Machine::ap_pass(unsigned index, int& status) {
   if (go_on && hc) hc->poll(c);
   sync_->exec_end(index);
   if (!go_on) return ApPass::STOP;
-  return r == EXIT_REQUEST || r == EXIT_BUDGET || vmcall ? ApPass::RAN : ApPass::EXITED;
+  // An external vCPU's HLT has no news for CPU 0's thread (which does not wait for it either).
+  const bool quiet = r == EXIT_REQUEST || r == EXIT_BUDGET || vmcall || (v.external && r == EXIT_HLT);
+  return quiet ? ApPass::RAN : ApPass::EXITED;
 }
 
 void Machine::hypercall_threaded(Cpu& c, HypercallHandler& handler) {
