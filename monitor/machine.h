@@ -284,6 +284,7 @@ class Machine {
     // Its local APIC timer's deadline in steady_clock ns (INT64_MAX: none), kept by the APIC's
     // timer observer under the big lock (external_deadline).
     std::atomic<int64_t> timer_due{INT64_MAX};
+    bool deadline_moved = false;  // its own pass armed an earlier timer_due (its thread only)
     HypercallHandler* hypercalls = nullptr;  // set_hypercall_handler(index, ...)
   };
   void add_application_processors();

@@ -37,10 +37,14 @@ void Machine::set_external_vcpu(unsigned index, ExternalVcpu hooks) {
     sync_->set_free(index);
     // Its APIC timer is met by its own scheduler (run_external_slice), not by CPU 0's thread,
     // which may be off its slice or asleep for up to kCpu0IdleCap (machine_threads.cpp).
-    platform_->set_apic_timer_observer(index, [this, &v](uint64_t deadline) {
+    platform_->set_apic_timer_observer(index, [this, &v, index](uint64_t deadline) {
       const int64_t due = steady_deadline(deadline);
-      if (due < v.timer_due.exchange(due, std::memory_order_acq_rel) && v.hooks.deadline)
-        v.hooks.deadline();
+      if (due >= v.timer_due.exchange(due, std::memory_order_acq_rel) || !v.hooks.deadline) return;
+      // Armed by the vCPU itself: its scheduler hears of it after the pass, and only if the
+      // vCPU goes on running (an idle end carries the deadline as its wake time). A poke here
+      // woke the secondary's real-time timer thread, which took the core from this one.
+      if (VcpuSync::current() == int(index)) v.deadline_moved = true;
+      else v.hooks.deadline();
     });
   }
 }
@@ -116,6 +120,10 @@ Machine::SliceEnd Machine::run_external_slice(unsigned index,
     fire_external_timers(v);
     const ApPass pass = ap_pass(index, out.status);
     if (after_pass) after_pass();
+    if (v.deadline_moved) {
+      v.deadline_moved = false;
+      if (pass != ApPass::IDLE && pass != ApPass::STOP && v.hooks.deadline) v.hooks.deadline();
+    }
     if (pass == ApPass::STOP) {  // the run ends, or the machine must (CPU 0's thread ends it)
       out.kind = SliceEnd::STOPPED;
       break;
