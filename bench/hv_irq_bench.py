@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """How late a device interrupt reaches a vCPU the secondary hypervisor schedules (issue 14,
 docs/design.md "A partition on both hypervisors"). Runs bench/hv_irq_guest.c (hv_irq.rom) as a
-2-vCPU partition of the primary whose vCPU 1 is on the secondary ([partition.secondary]),
-through `softcpu run --config`, in two settings:
+2-vCPU partition of the primary whose vCPU 1 is on the secondary ([partition.secondary]: the
+last example of docs/config.md), through `softcpu run --config`, in two settings:
 
   idle  the primary's one-thread set has only that partition (its vCPU 0 halts);
   busy  a second partition of the primary spins on the same one thread.
@@ -20,47 +20,14 @@ import subprocess
 import sys
 import tempfile
 
-SYSTEM = """machine_memory = "64M"
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "tools"))
+import checklist  # noqa: E402  (toml_block)
 
-[[processor_set]]
-name = "host"
-threads = 1
-
-[[processor_set]]
-name = "rt0"
-
-[[hypervisor]]
-name = "primary"
-processor_set = "host"
-
-[[hypervisor]]
-name = "rt"
-kind = "secondary"
-processor_set = "rt0"
-scheduler = "priority"
-priorities = [1, 200]
-
-[[partition]]
-name = "both"
-vcpus = 2
-vcpu_threads = "multi"
-timeout = {timeout}
-
-  [[partition.memory]]
-  base = 0
-  size = "4M"
-
-  [partition.secondary]
-  vcpus = [1]
-  priority = 20
-
-  [[partition.debugcon]]
-  port = 0xE9
-  file = "{log}"
-
-  [partition.boot]
-  bios = "{rom}"
-"""
+# docs/config.md's last example ("A partition on both hypervisors", its 4th TOML block, which
+# hv.both_run_config runs too): vCPU 0 on the primary's one-thread set, vCPU 1 on the
+# secondary's at priority 20; our ROM and a debug console put in.
+CONFIG_MD = os.path.join(HERE, "..", "docs", "config.md")
 
 HOG = """
 [[partition]]
@@ -89,7 +56,12 @@ def run_one(softcpu, rom, setting, d, timeout):
     log = os.path.join(d, "con.txt")
     if os.path.exists(log):
         os.remove(log)
-    text = SYSTEM.format(timeout=timeout, log=log, rom=rom)
+    text = checklist.toml_block(CONFIG_MD, 4)
+    text = text.replace('"tests/guest/platform/smp_overlap.rom"', f'"{rom}"')
+    text = text.replace("timeout = 60", f"timeout = {timeout}")
+    text = text.replace("  [partition.boot]",
+                        f'  [[partition.debugcon]]\n  port = 0xE9\n  file = "{log}"\n\n'
+                        "  [partition.boot]")
     if setting == "busy":
         loop = os.path.join(d, "loop.rom")
         loop_rom(loop)

@@ -340,7 +340,7 @@ class Machine {
   std::atomic<bool> cpu0_off_{false};
   std::atomic<int64_t> device_due_{INT64_MAX};
   bool has_external_ = false;  // an external vCPU has a deadline hook (set before the run)
-  // Under the big lock: guest time `deadline_ns` (NEVER: none) as steady_clock ns.
+  // Under the big lock (or stopped): guest time `deadline_ns` (NEVER: none) as steady_clock ns.
   int64_t steady_deadline(uint64_t deadline_ns);
   // Under the big lock: device_due_ from the clock, if CPU 0's thread is between slices.
   void publish_device_due();

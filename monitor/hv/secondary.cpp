@@ -1272,8 +1272,10 @@ void SecondaryHypervisor::worker_main() {
           }
           break;
         }
-      for (const auto& o : thins_)  // vCPUs of the primary's: their machines' deadlines
-        if (o->split_ && o->started_ && !o->on_worker_)
+      // vCPUs of the primary's: their machines' deadlines (one that has come stays until a
+      // worker runs the vCPU: only while this worker may take one, or it would not sleep).
+      for (const auto& o : thins_)
+        if (o->split_ && o->started_ && !o->on_worker_ && running_ < processors_ + blocked_)
           if (const int64_t d = o->machine_deadline(); d != INT64_MAX && uint64_t(d) <= until) {
             until = uint64_t(std::max<int64_t>(d, 0));
             owner = o.get();
