@@ -26,6 +26,7 @@
 #include "vdevices/debug_exit.h"
 #include "vdevices/debugcon.h"
 #include "interp/interrupts.h"
+#include "monitor/big_lock_assert.h"
 #include "monitor/boot_error.h"
 #include "monitor/console_script.h"
 #include "monitor/cpu_debug_target.h"
@@ -66,21 +67,6 @@ constexpr uint64_t kJitInstallDelay = uint64_t(1) << 25;
 // run loop looks at this between interpreter runs (a halted guest within kIdleSleep).
 std::atomic<int> g_stop_signal{0};
 extern "C" void note_stop_signal(int sig) { g_stop_signal.store(sig); }
-
-// The thread contract of SMP on host threads (docs/design.md "SMP vCPUs on host threads"):
-// device work runs holding the big lock. Checked in debug builds, where it costs a load and
-// a compare per trapped instruction and per device service.
-#if SOFTCPU_DEBUG_CHECKS
-#define SOFTCPU_ASSERT_BIG_LOCK()                                                          \
-  do {                                                                                     \
-    if (sync_ && !bql_.held_by_me()) {                                                     \
-      std::fprintf(stderr, "softcpu: internal error: %s without the big lock\n", __func__); \
-      std::abort();                                                                        \
-    }                                                                                      \
-  } while (0)
-#else
-#define SOFTCPU_ASSERT_BIG_LOCK() ((void)0)
-#endif
 
 const char* exit_reason_name(unsigned r) {
   switch (r) {

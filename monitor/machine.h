@@ -1,8 +1,10 @@
 // The machine: memory map, CPU, devices and the run loop that ties them together.
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <cstdio>
@@ -121,10 +123,25 @@ class Machine {
   // it returns once no slice of the vCPU runs or will run until the next `start`. Set before
   // run(); empty hooks (the scheduler went away) are skipped. Throws ConfigError for an index
   // that is not an application processor or a machine without threads.
+  // `deadline` (any thread, maybe under the big lock: it must take no lock) when
+  // external_deadline(index) may have moved earlier (its local APIC timer was armed, or CPU 0's
+  // thread left its slice with a device deadline ahead).
   struct ExternalVcpu {
-    std::function<void()> start, wake, stop;
+    std::function<void()> start, wake, stop, deadline;
   };
   void set_external_vcpu(unsigned index, ExternalVcpu hooks);
+  // When external vCPU `index` must run next even if nothing kicks it, as steady_clock
+  // nanoseconds since its epoch (INT64_MAX: no such time): its local APIC timer's deadline,
+  // and, while CPU 0's thread has no slice (its set runs others, or it is idle), the clock's
+  // next device deadline. run_external_slice fires the clock's due timers at the start of each
+  // pass, so a timer of its own, or a device's routed to it through the IOAPIC, reaches it
+  // without CPU 0's thread (docs/design.md "A partition on both hypervisors"). Any thread, no
+  // lock (atomics).
+  int64_t external_deadline(unsigned index) const {
+    const Vcpu& v = *aps_.at(index - 1);
+    return std::min(v.timer_due.load(std::memory_order_acquire),
+                    device_due_.load(std::memory_order_acquire));
+  }
   // The external scheduler loaded a whole context into application processor `index` itself
   // (a thin partition's processor, docs/design.md "A thin partition on several workers"): it
   // runs from the next slice without waiting for a SIPI. On the thread that may touch its CPU.
@@ -132,7 +149,8 @@ class Machine {
   // On the external scheduler's thread: run vCPU `index` until end_external_slice(index)
   // (PREEMPTED), until it halts with nothing to deliver or waits for SIPI (IDLE, `wake` at
   // most 50 ms ahead: a kick calls the wake hook sooner), or the run ends (STOPPED).
-  SliceEnd run_external_slice(unsigned index);
+  // `after_pass` (if set) is called on that thread after each pass of the vCPU's loop.
+  SliceEnd run_external_slice(unsigned index, const std::function<void()>& after_pass = {});
   void end_external_slice(unsigned index);  // any thread: at the next block boundary
   // Per CPU (0 the boot CPU) as monitor_exits() / interrupts_delivered(), under the same rule.
   uint64_t monitor_exits(unsigned index) const;
@@ -263,6 +281,10 @@ class Machine {
     bool external = false;
     ExternalVcpu hooks;
     std::atomic<bool> external_end{false};
+    // Its local APIC timer's deadline in steady_clock ns (INT64_MAX: none), kept by the APIC's
+    // timer observer under the big lock (external_deadline).
+    std::atomic<int64_t> timer_due{INT64_MAX};
+    bool deadline_moved = false;  // its own pass armed an earlier timer_due (its thread only)
     HypercallHandler* hypercalls = nullptr;  // set_hypercall_handler(index, ...)
   };
   void add_application_processors();
@@ -312,6 +334,22 @@ class Machine {
   std::vector<std::unique_ptr<LockedAcknowledge>> locked_acks_;
   std::atomic<bool> threads_stop_{false};
   std::atomic<bool> cpu0_idle_{false};  // CPU 0's thread sleeps in idle()
+  // External vCPUs (machine_external.cpp): CPU 0's thread is between slices (under the big
+  // lock), and then the clock's next deadline in steady_clock ns (INT64_MAX: none, or CPU 0
+  // in a slice, where it services the devices itself).
+  std::atomic<bool> cpu0_off_{false};
+  std::atomic<int64_t> device_due_{INT64_MAX};
+  bool has_external_ = false;  // an external vCPU has a deadline hook (set before the run)
+  // Under the big lock (or stopped): guest time `deadline_ns` (NEVER: none) as steady_clock ns.
+  int64_t steady_deadline(uint64_t deadline_ns);
+  // Under the big lock: device_due_ from the clock, if CPU 0's thread is between slices.
+  void publish_device_due();
+  // CPU 0's thread leaves (`off`) or begins a slice: external vCPUs take over (or give back)
+  // meeting device deadlines; their schedulers hear of an earlier one (hooks.deadline).
+  void cpu0_slice_edge(bool off);
+  // On an external vCPU's scheduler thread, before a pass: the clock's due timers fired (its
+  // own APIC timer, or a device's while CPU 0 is off its slice), under the big lock.
+  void fire_external_timers(Vcpu& v);
   std::function<void(bool)> thread_use_hook_;  // set_thread_use_hook
   bool cpu0_lent_ = false;                     // CPU 0's thread; as Vcpu::lent
   // Tells thread_use_hook_ (if any) that a vCPU now leaves its thread idle or uses it again.

@@ -2,6 +2,7 @@
 // "A partition on both hypervisors"): the secondary hypervisor's workers run the vCPUs a
 // partition of the primary gives it, while CPU 0 and the rest run on the primary's processor
 // set. The loop is the application processor thread's (machine_threads.cpp), cut into slices.
+#include "monitor/big_lock_assert.h"
 #include "monitor/machine.h"
 #include "monitor/pc_platform.h"
 #include "monitor/vcpu_sync.h"
@@ -10,8 +11,14 @@ namespace softcpu {
 
 namespace {
 
-// An idle slice's wake time when no kick comes first.
+// An idle slice's wake time when no kick or deadline comes first.
 constexpr auto kExternalPoll = std::chrono::milliseconds(50);
+
+int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
 
@@ -22,10 +29,59 @@ void Machine::set_external_vcpu(unsigned index, ExternalVcpu hooks) {
                       "on (vcpu_threads = \"multi\")"};
   Vcpu& v = *aps_[index - 1];
   v.hooks = std::move(hooks);
+  // Its scheduler meets its deadlines (a split vCPU of the secondary's; not a thin partition's
+  // processor, whose guest has no timers of this kind).
+  if (v.hooks.deadline) has_external_ = true;
   if (!v.external) {
     v.external = true;
     sync_->set_free(index);
+    // Its APIC timer is met by its own scheduler (run_external_slice), not by CPU 0's thread,
+    // which may be off its slice or asleep for up to kCpu0IdleCap (machine_threads.cpp).
+    platform_->set_apic_timer_observer(index, [this, &v, index](uint64_t deadline) {
+      const int64_t due = steady_deadline(deadline);
+      if (due >= v.timer_due.exchange(due, std::memory_order_acq_rel) || !v.hooks.deadline) return;
+      // Armed by the vCPU itself: its scheduler hears of it after the pass, and only if the
+      // vCPU goes on running (an idle end carries the deadline as its wake time). A poke here
+      // woke the secondary's real-time timer thread, which took the core from this one.
+      if (VcpuSync::current() == int(index)) v.deadline_moved = true;
+      else v.hooks.deadline();
+    });
   }
+}
+
+// (Also from a reset of the stopped machine, which holds no lock: the APIC's observer.)
+int64_t Machine::steady_deadline(uint64_t deadline_ns) {
+  if (deadline_ns == VirtualClock::NEVER) return INT64_MAX;
+  const uint64_t now = clock_.now_ns();
+  return steady_now_ns() + int64_t(deadline_ns > now ? deadline_ns - now : 0);
+}
+
+void Machine::publish_device_due() {
+  SOFTCPU_ASSERT_BIG_LOCK();
+  device_due_.store(cpu0_off_ ? steady_deadline(clock_.next_deadline()) : INT64_MAX,
+                    std::memory_order_release);
+}
+
+// CPU 0's thread, at the edges of its slices (machine_threads.cpp), not holding the big lock.
+void Machine::cpu0_slice_edge(bool off) {
+  if (!has_external_) return;
+  {
+    std::lock_guard hold(bql_);
+    cpu0_off_ = off;
+    publish_device_due();
+  }
+  if (off)
+    for (auto& v : aps_)
+      if (v->external && v->hooks.deadline) v->hooks.deadline();
+}
+
+void Machine::fire_external_timers(Vcpu& v) {
+  const int64_t due = std::min(v.timer_due.load(std::memory_order_acquire),
+                               device_due_.load(std::memory_order_acquire));
+  if (due == INT64_MAX || due > steady_now_ns()) return;  // (the clock is read only if one is set)
+  std::lock_guard hold(bql_);
+  clock_.run_due();  // (CPU 0's thread may have fired them meanwhile: then nothing is due)
+  publish_device_due();
 }
 
 void Machine::start_external_vcpu(unsigned index) {
@@ -47,7 +103,8 @@ void Machine::end_external_slice(unsigned index) {
   sync_->kick(index);
 }
 
-Machine::SliceEnd Machine::run_external_slice(unsigned index) {
+Machine::SliceEnd Machine::run_external_slice(unsigned index,
+                                              const std::function<void()>& after_pass) {
   Vcpu& v = *aps_.at(index - 1);
   // The scheduler's threads run other machines too: these are thread-locals, set for the slice
   // and put back to a lone CPU 0's values after it.
@@ -60,18 +117,35 @@ Machine::SliceEnd Machine::run_external_slice(unsigned index) {
       break;
     }
     if (v.external_end.exchange(false, std::memory_order_acq_rel)) break;  // PREEMPTED
+    fire_external_timers(v);
     const ApPass pass = ap_pass(index, out.status);
+    if (after_pass) after_pass();
+    if (v.deadline_moved) {
+      v.deadline_moved = false;
+      if (pass != ApPass::IDLE && pass != ApPass::STOP && v.hooks.deadline) v.hooks.deadline();
+    }
     if (pass == ApPass::STOP) {  // the run ends, or the machine must (CPU 0's thread ends it)
       out.kind = SliceEnd::STOPPED;
       break;
     }
     if (pass == ApPass::IDLE) {  // a kick from here on calls the wake hook
       out.kind = SliceEnd::IDLE;
-      out.wake = std::chrono::steady_clock::now() + kExternalPoll;
+      // At its next deadline at the latest (a deadline already past: at once, and the next
+      // pass fires it).
+      const auto due = std::chrono::steady_clock::time_point(
+          std::chrono::nanoseconds(external_deadline(index)));
+      out.wake = std::min(std::chrono::steady_clock::now() + kExternalPoll, due);
       break;
     }
-    // A device may have news for CPU 0's thread, which may be idle between its own slices.
-    if (pass == ApPass::EXITED) mailbox_.wake();
+    if (pass == ApPass::EXITED) {
+      // Its I/O may have armed a device timer (CPU 0's thread off its slice does not see it).
+      if (cpu0_off_.load(std::memory_order_acquire)) {
+        std::lock_guard hold(bql_);
+        publish_device_due();
+      }
+      // A device may have news for CPU 0's thread, which may be idle between its own slices.
+      mailbox_.wake();
+    }
   }
   VcpuSync::set_current(-1);
   platform_->set_current_cpu(0);

@@ -133,7 +133,9 @@ Machine::ApPass Machine::ap_pass(unsigned index, int& status) {
   if (go_on && hc) hc->poll(c);
   sync_->exec_end(index);
   if (!go_on) return ApPass::STOP;
-  return r == EXIT_REQUEST || r == EXIT_BUDGET || vmcall ? ApPass::RAN : ApPass::EXITED;
+  // An external vCPU's HLT has no news for CPU 0's thread (which does not wait for it either).
+  const bool quiet = r == EXIT_REQUEST || r == EXIT_BUDGET || vmcall || (v.external && r == EXIT_HLT);
+  return quiet ? ApPass::RAN : ApPass::EXITED;
 }
 
 void Machine::hypercall_threaded(Cpu& c, HypercallHandler& handler) {
@@ -229,6 +231,7 @@ Machine::SliceEnd Machine::run_slice_threads(bool sliced) {
     if (sliced && !v->external && v->waiting.load()) report_thread_use(v->lent, true);
   }
   run_cpu_jobs_held();
+  cpu0_slice_edge(false);  // this thread services the devices again (external vCPUs)
   sync_->hold(false);  // the other CPUs run while this slice does
   SliceEnd out{SliceEnd::STOPPED, 0, {}};
   int status = 0;
@@ -284,9 +287,13 @@ Machine::SliceEnd Machine::run_slice_threads(bool sliced) {
         sync_->hold(true);
         if (!any_ap_runnable() && !mailbox_.has_work() && !cpu_jobs_pending_.load()) {
           ++idle_waits_;
-          std::lock_guard hold(bql_);
-          return {SliceEnd::IDLE, 0,
-                  idle_wake(deadline ? std::optional(*deadline) : std::nullopt)};
+          SliceEnd idle{SliceEnd::IDLE, 0, {}};
+          {
+            std::lock_guard hold(bql_);
+            idle.wake = idle_wake(deadline ? std::optional(*deadline) : std::nullopt);
+          }
+          cpu0_slice_edge(true);  // external vCPUs meet the device deadlines meanwhile
+          return idle;
         }
         sync_->hold(false);
         continue;
@@ -338,6 +345,7 @@ Machine::SliceEnd Machine::run_slice_threads(bool sliced) {
   }
   if (out.kind != SliceEnd::STOPPED) {
     sync_->hold(true);  // until the next slice
+    cpu0_slice_edge(true);
     return out;
   }
   stop_ap_threads();

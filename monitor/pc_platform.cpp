@@ -299,6 +299,11 @@ void PcPlatform::add_cpu(Cpu& ap, std::function<void()> init, std::function<void
   }
 }
 
+void PcPlatform::set_apic_timer_observer(unsigned index,
+                                         std::function<void(uint64_t)> observer) {
+  apic(index).set_timer_observer(std::move(observer));
+}
+
 LocalApic& PcPlatform::apic(unsigned index) {
   return index == 0 ? *lapic_ : *ap_lapics_[index - 1];
 }

@@ -78,6 +78,9 @@ class PcPlatform {
   // Which CPU's accesses the APIC page serves now, on the calling thread: the machine's
   // round-robin sets it around each slice, each vCPU thread once (threads on).
   void set_current_cpu(unsigned index) { current_cpu_ = index; }
+  // CPU `index`'s local APIC timer: `observer` gets its deadline after each change
+  // (LocalApic::set_timer_observer), under the big lock. Set before run().
+  void set_apic_timer_observer(unsigned index, std::function<void(uint64_t deadline_ns)> observer);
   // vCPUs on parallel host threads (docs/design.md "SMP vCPUs on host threads"), set before
   // run(). `notify(k)`: something was raised on CPU k (INTR, NMI): wake its thread. `each(fn)`:
   // run fn on every CPU's state, each on its own thread (the caller's CPU at once, the others

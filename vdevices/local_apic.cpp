@@ -53,6 +53,7 @@ void LocalApic::reset() {
   timer_start_ns_ = 0;
   timer_expired_ = false;
   clock_.cancel(timer_id_);
+  note_timer();
   update_intr();
 }
 
@@ -431,10 +432,11 @@ void LocalApic::rebase_periodic(uint64_t now) {
 void LocalApic::schedule_timer() {
   if (timer_initial_ == 0 || timer_expired_) {
     clock_.cancel(timer_id_);
-    return;
+  } else {
+    const uint64_t total = uint64_t(timer_initial_) * timer_period_ns();
+    clock_.arm(timer_id_, timer_start_ns_ + total);
   }
-  const uint64_t total = uint64_t(timer_initial_) * timer_period_ns();
-  clock_.arm(timer_id_, timer_start_ns_ + total);
+  note_timer();
 }
 
 uint32_t LocalApic::timer_current_count() const {
@@ -447,13 +449,14 @@ uint32_t LocalApic::timer_current_count() const {
 }
 
 void LocalApic::timer_fired(uint64_t now) {
-  if (timer_initial_ == 0) return;
+  if (timer_initial_ == 0) return note_timer();
   if (lvt_[LVT_TIMER] & LVT_TIMER_PERIODIC) {
     // Periods missed while the host was late are dropped, not queued.
     rebase_periodic(now);
     schedule_timer();
   } else {
     timer_expired_ = true;
+    note_timer();
   }
   if (!(lvt_[LVT_TIMER] & LVT_MASKED) && global_enable_)
     accept(static_cast<uint8_t>(lvt_[LVT_TIMER] & 0xFF), false);
@@ -473,6 +476,7 @@ void LocalApic::save_state(StateWriter& w) const { const_cast<LocalApic*>(this)-
 
 void LocalApic::load_state(StateReader& r) {
   visit_state(r);
+  note_timer();
 }
 
 }  // namespace softcpu

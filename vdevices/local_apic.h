@@ -101,6 +101,12 @@ class LocalApic final : public MmioHandler, public InterruptAcknowledge {
   // into its wait-for-SIPI state, or starts it at vector * 4 KiB. Not set: ignored.
   void set_init_output(std::function<void()> init) { init_ = std::move(init); }
   void set_startup_output(std::function<void(uint8_t vector)> sipi) { sipi_ = std::move(sipi); }
+  // Called with the timer's deadline (VirtualClock time; NEVER: none) after every change of it:
+  // armed, cancelled, fired, reset, loaded. A vCPU another scheduler runs meets its own timer
+  // with it (docs/design.md "A partition on both hypervisors"). Not set: nothing is called.
+  void set_timer_observer(std::function<void(uint64_t deadline_ns)> observer) {
+    timer_observer_ = std::move(observer);
+  }
   // The APIC ID (bits 31:24 of the ID register); 0 for the bootstrap processor.
   void set_id(uint8_t id) { id_ = id; }
   uint8_t id() const { return id_; }
@@ -178,6 +184,9 @@ class LocalApic final : public MmioHandler, public InterruptAcknowledge {
   void rebase_periodic(uint64_t now);
   void schedule_timer();
   void timer_fired(uint64_t now);
+  void note_timer() {  // set_timer_observer
+    if (timer_observer_) timer_observer_(clock_.deadline(timer_id_));
+  }
 
   VirtualClock& clock_;
   VirtualClock::TimerId timer_id_;
@@ -188,6 +197,7 @@ class LocalApic final : public MmioHandler, public InterruptAcknowledge {
   std::function<void(LocalApic&, const ApicMessage&, unsigned)> ipi_bus_;
   std::function<void()> init_;
   std::function<void(uint8_t)> sipi_;
+  std::function<void(uint64_t)> timer_observer_;
   uint8_t id_ = 0;
 
   bool global_enable_ = true;

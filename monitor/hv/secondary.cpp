@@ -295,9 +295,23 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
     if (!started_ || on_worker_) return false;
     if (woken_.load(std::memory_order_acquire) || (!ap_ && machine.exit_requested())) return true;
     if (ap_ && !split_ && machine.exit_requested()) return false;  // the lead ends the run
-    if (halted_until_ != SteadyTime{} && std::chrono::steady_clock::now() < halted_until_) return false;
+    if (halted_until_ != SteadyTime{}) {
+      const auto now = std::chrono::steady_clock::now();
+      // A vCPU of the primary's also at its machine deadline (a timer of its own, or a
+      // device's while CPU 0's thread has no slice), which may have come closer since it halted.
+      if (now < halted_until_ &&
+          !(split_ && int64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  now.time_since_epoch()).count()) >= machine_deadline()))
+        return false;
+    }
     return current_ || best_ready_locked();
   }
+  // A vCPU of the primary's: when its machine needs it to run (Machine::external_deadline), in
+  // steady_clock ns; INT64_MAX: none.
+  int64_t machine_deadline() const { return split_ ? machine.external_deadline(ap_) : INT64_MAX; }
+  // The machine deadline the timer thread last kicked or offered it for (under mu_): until the
+  // vCPU's pass fires that timer the deadline stays, and is not met twice.
+  int64_t deadline_met_ = INT64_MAX;
   // The priority it competes with: its running vCPU's, else its best ready one's; -1: none.
   // Posted work (a stop, a stage-2 change) comes first for a partition no worker runs (one
   // that runs serves it in its run loop; its woken_ stays set until a worker takes it again).
@@ -337,6 +351,11 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   // SecondaryHypervisor::idle_wait_locked).
   uint64_t next_preempting_deadline_locked() const {
     if (!started_) return 0;
+    if (split_) {  // its machine's deadline: a worker runs it then, or the timer thread kicks it
+      const int64_t d = machine_deadline();
+      if (d == INT64_MAX || d == deadline_met_ || (!on_worker_ && hv_.idle_workers_ > 0)) return 0;
+      return uint64_t(std::max<int64_t>(d, 1));
+    }
     if (!on_worker_ && hv_.idle_workers_ > 0) return 0;  // an idle worker waits for it
     if (on_worker_ && !current_) return 0;  // its slice is ending: the worker looks after it
     // (With several processors, one that is idle takes any vCPU its timeout makes ready.)
@@ -996,7 +1015,15 @@ void SecondaryHypervisor::attach_external(Thin* t, bool wake) {
     t->vcpu_ = {};
     t->vcpu_.name = t->name;
     t->vcpu_.slice = [t](SteadyTime) {
-      const Machine::SliceEnd e = t->machine.run_external_slice(t->ap_);
+      // A vCPU of the primary's has no hypercall or poll of ours to end SCHED_FIFO at: its
+      // worker, raised for a spin to its deadline, keeps it through the first pass (the
+      // interrupt delivered and its handler run, at most one run budget of guest code) and
+      // drops it then. (wk_ is this worker's own, written by it under mu_ before the slice.)
+      const std::function<void()> drop_rt = [t] {
+        if (Worker* w = t->wk_; w && w->rt.load(std::memory_order_acquire)) set_worker_rt(*w, false);
+      };
+      const Machine::SliceEnd e =
+          t->machine.run_external_slice(t->ap_, t->split_ ? drop_rt : std::function<void()>{});
       return SliceResult{e.kind == Machine::SliceEnd::PREEMPTED ? SliceResult::PREEMPTED
                          : e.kind == Machine::SliceEnd::IDLE    ? SliceResult::IDLE
                                                                 : SliceResult::STOPPED,
@@ -1010,7 +1037,14 @@ void SecondaryHypervisor::attach_external(Thin* t, bool wake) {
     t->started_ = true;
     offer_locked(t);
   };
-  if (wake) hooks.wake = [t] { wake_hook(t); };
+  if (wake) {
+    hooks.wake = [t] { wake_hook(t); };
+    hooks.deadline = [this] {  // no lock (maybe under the machine's big lock): look again
+      poke_workers();
+      timer_seq_.fetch_add(1, std::memory_order_release);
+      timer_cv_.notify_one();
+    };
+  }
   hooks.stop = [this, t] {
     std::unique_lock lock(mu_);
     done_cv_.wait(lock, [t] { return !t->on_worker_; });  // its slice sees the stop
@@ -1238,6 +1272,14 @@ void SecondaryHypervisor::worker_main() {
           }
           break;
         }
+      // vCPUs of the primary's: their machines' deadlines (one that has come stays until a
+      // worker runs the vCPU: only while this worker may take one, or it would not sleep).
+      for (const auto& o : thins_)
+        if (o->split_ && o->started_ && !o->on_worker_ && running_ < processors_ + blocked_)
+          if (const int64_t d = o->machine_deadline(); d != INT64_MAX && uint64_t(d) <= until) {
+            until = uint64_t(std::max<int64_t>(d, 0));
+            owner = o.get();
+          }
       ++idle_workers_;
       idle_wait_locked(lock, until, owner, self);
       --idle_workers_;
@@ -1255,6 +1297,17 @@ void SecondaryHypervisor::worker_main() {
     // Taken for posted work only (urgency_locked put it first): serve that, then it competes
     // again at its own priority. An exit request runs the slice, which stops at once.
     const bool posted = !t->ap_ && t->woken_.exchange(false, std::memory_order_acq_rel);
+    // A vCPU of the primary's: a kick from here on (a wake hook) makes it runnable again after
+    // an idle end; one before is seen by the slice (it had been left set, so such a vCPU that
+    // halted was taken again at once, for ever: its worker spun).
+    if (t->split_) {
+      t->woken_.store(false, std::memory_order_release);
+      // A deadline already come is this slice's (its first pass fires the timer): the timer
+      // thread is not to be woken for it (a poke of that real-time thread took the core from
+      // this worker, ~9 us of every timer wake).
+      if (const int64_t d = t->machine_deadline(); d != INT64_MAX && d <= int64_t(now_ns()))
+        t->deadline_met_ = d;
+    }
     const bool guest =
         t->split_ || ((!posted || t->machine.exit_requested()) && t->prepare_locked());
     const auto slice_start = std::chrono::steady_clock::now();
@@ -1263,8 +1316,9 @@ void SecondaryHypervisor::worker_main() {
     SliceResult r{SliceResult::PREEMPTED, 0, {}};
     watch_deadlines_locked();  // the partitions left without a worker
     // SCHED_FIFO (a spin's or a boost's) carries over to the guest only where our poll and
-    // hypercalls end it: not for posted work or a vCPU of the primary's.
-    if (self.rt.load(std::memory_order_acquire) && (!guest || t->split_)) {
+    // hypercalls end it, or a vCPU of the primary's first pass (attach_external): not for
+    // posted work.
+    if (self.rt.load(std::memory_order_acquire) && !guest) {
       t->drop_rt(lock);
       if (!lock.owns_lock()) lock.lock();
     }
@@ -1317,6 +1371,20 @@ void SecondaryHypervisor::expire_due_locked(uint64_t now, bool timer_thread) {
     ++owner->st_.timeouts;
     owner->make_ready_locked(v, false);
     owner->nudge_locked(v, timer_thread);
+  }
+}
+
+// vCPUs of the primary's whose machine deadline came (a timer of theirs, a device's while CPU
+// 0's thread has no slice): one running guest code is kicked (its next pass fires the timer),
+// one no worker runs is offered to the pool. The timer thread's; each deadline once.
+void SecondaryHypervisor::meet_machine_deadlines_locked(uint64_t now) {
+  for (const auto& t : thins_) {
+    if (!t->split_ || !t->started_) continue;
+    const int64_t d = t->machine_deadline();
+    if (d == INT64_MAX || uint64_t(d) > now || d == t->deadline_met_) continue;
+    t->deadline_met_ = d;
+    if (t->on_worker_) t->kick_me();
+    else offer_locked(t.get());
   }
 }
 
@@ -1423,6 +1491,7 @@ void SecondaryHypervisor::timer_main() {
       lock.lock();
     }
     expire_due_locked(now_ns(), true);
+    meet_machine_deadlines_locked(now_ns());
     if (!boosts_.empty()) {
       raise_boosts_unlocking(lock);
       lock.lock();

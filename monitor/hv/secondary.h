@@ -141,6 +141,7 @@ class SecondaryHypervisor final : public Scheduler {
   void poke_timer_locked();  // timeouts_ or a partition's idleness changed: the timer looks again
   uint64_t timer_deadline_locked() const;
   void expire_due_locked(uint64_t now, bool timer_thread = false);
+  void meet_machine_deadlines_locked(uint64_t now);
   uint64_t now_ns() const;
 
   HypervisorConfig config_;

@@ -262,6 +262,42 @@ TEST_F(LocalApicTest, TimerPeriodic) {
   EXPECT_EQ(rd(A::REG_TIMER_CURRENT), 0u);
 }
 
+// The timer observer (a vCPU another scheduler runs meets its own timer with it: docs/design.md
+// "A partition on both hypervisors") hears the deadline after every change: armed, moved by a
+// new divider, fired (one-shot: none left; periodic: the next), stopped, reset.
+TEST_F(LocalApicTest, TimerObserverSeesEveryDeadlineChange) {
+  std::vector<uint64_t> seen;
+  apic.set_timer_observer([this, &seen](uint64_t d) {
+    EXPECT_EQ(d, clock.deadline(0)) << "the clock's deadline (its first timer is the APIC's)";
+    seen.push_back(d);
+  });
+  const uint64_t NEVER = VirtualClock::NEVER;
+  enable();
+  wr(A::REG_TIMER_DIVIDE, 0xB);  // divide by 1: 10 ns per count
+  wr(A::REG_LVT_TIMER, 0x40);    // one-shot
+  wr(A::REG_TIMER_INITIAL, 100);
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back(), 1000u);
+  wr(A::REG_TIMER_DIVIDE, 0x0);  // divide by 2 while counting: 100 counts of 20 ns
+  EXPECT_EQ(seen.back(), 2000u);
+  clock.advance_to(2000);
+  EXPECT_TRUE(apic.irr_bit(0x40));
+  EXPECT_EQ(seen.back(), NEVER) << "a one-shot timer that fired has no deadline left";
+  wr(A::REG_LVT_TIMER, A::LVT_TIMER_PERIODIC | 0x41);
+  wr(A::REG_TIMER_INITIAL, 50);  // a period of 1000 ns from 2000
+  EXPECT_EQ(seen.back(), 3000u);
+  clock.advance_to(3000);
+  EXPECT_EQ(seen.back(), 4000u) << "a periodic timer that fired is re-armed";
+  wr(A::REG_TIMER_INITIAL, 0);
+  EXPECT_EQ(seen.back(), NEVER);
+  wr(A::REG_TIMER_INITIAL, 10);
+  EXPECT_EQ(seen.back(), 3200u);
+  const size_t before = seen.size();
+  apic.reset();
+  ASSERT_GT(seen.size(), before);
+  EXPECT_EQ(seen.back(), NEVER);
+}
+
 TEST_F(LocalApicTest, MaskedTimerCountsWithoutInterrupt) {
   enable();
   wr(A::REG_TIMER_DIVIDE, 0xB);
