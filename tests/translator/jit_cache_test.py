@@ -16,7 +16,11 @@
                executions (hits, more instructions run compiled), same state log;
   unwritable   a directory that cannot be made: a warning naming it, the run goes on.
 
-Usage: jit_cache_test.py SOFTCPU BENCH_ROM HOST_CALL_ROM"""
+  smc          a self-modifying ROM with every block compiled: the warm run's regions from
+               the cache are invalidated by the guest's writes as the cold run's were (the
+               state logs match);
+
+Usage: jit_cache_test.py SOFTCPU BENCH_ROM HOST_CALL_ROM SMC_ROM"""
 import os
 import subprocess
 import sys
@@ -28,7 +32,7 @@ from checklist import check  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
 from run_bench import find_json  # noqa: E402  (the --stats=json object in softcpu's stderr)
 
-SOFTCPU, BENCH, HOSTCALL = sys.argv[1], sys.argv[2], sys.argv[3]
+SOFTCPU, BENCH, HOSTCALL, SMC = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 RUN_TIMEOUT = 300
 
 
@@ -130,6 +134,13 @@ def main():
         check("hostcall: some compiled instructions call host handlers",
               stat(sth, "jit.region_insns") > stat(sth, "jit.inlined_insns"),
               f"{stat(sth, 'jit.region_insns')} instructions, {stat(sth, 'jit.inlined_insns')} inlined")
+
+        # Self-modifying code: a region from the cache is retired by writes to its code as a
+        # compiled one is (every block compiled at its first run, so the guest rewrites code
+        # that has a region).
+        _, ns, sts, _ = cold_warm(SMC, tmp, "smc", ["--jit-sync", "--jit-threshold", "1"])
+        check("smc: regions invalidated by the guest's writes",
+              stat(sts, "jit.regions_invalidated") >= 1, f"{stat(sts, 'jit.regions_invalidated')}")
 
         # Probing below the compile threshold.
         dp = os.path.join(tmp, "probe-cache")
