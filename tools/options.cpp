@@ -559,13 +559,17 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
             else
               bad("bad --jit '" + v + "': expected on or off");
           });
+  // A count of block executions (0 taken as 1) for option `name` into `into`.
+  auto executions = [&](const std::string& name, uint64_t& into) {
+    return [name, &into](const std::string& v) {
+      unsigned long long n;
+      if (!parse_uint(v, 1ull << 40, &n))
+        bad("bad " + name + " '" + v + "': expected a number of executions");
+      into = n ? n : 1;
+    };
+  };
   o.value("--jit-threshold", "N", "executions of a block that make it hot (default 1000000)",
-          [&](const std::string& v) {
-            unsigned long long n;
-            if (!parse_uint(v, 1ull << 40, &n))
-              bad("bad --jit-threshold '" + v + "': expected a number of executions");
-            c.jit_threshold = n ? n : 1;
-          });
+          executions("--jit-threshold", c.jit_threshold));
   o.flag("--jit-sync",
          "compile on the CPU thread the moment a block is hot, so a run\n"
          "does not depend on the compile thread's timing (tests)",
@@ -595,12 +599,7 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
           "with --jit-cache: executions of a block that make it look for a\n"
           "region kept there (default 1000); one not found is compiled at\n"
           "--jit-threshold",
-          [&](const std::string& v) {
-            unsigned long long n;
-            if (!parse_uint(v, 1ull << 40, &n))
-              bad("bad --jit-cache-threshold '" + v + "': expected a number of executions");
-            c.jit_cache_threshold = n ? n : 1;
-          });
+          executions("--jit-cache-threshold", c.jit_cache_threshold));
 
   o.group("translation cache (decoded blocks and compiled regions; docs/design.md)");
   o.value("--tcache-size", "SIZE",
