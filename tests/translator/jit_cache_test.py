@@ -14,6 +14,8 @@
   probe        --jit-cache-threshold 1000 below --jit-threshold 100000: the cold run compiles
                at 100000 and writes; the warm run installs regions from the cache at 1000
                executions (hits, more instructions run compiled), same state log;
+  deterministic  --deterministic with the compile thread: cold and warm runs write the
+               interpreter's state log;
   unwritable   a directory that cannot be made: a warning naming it, the run goes on.
 
   smc          a self-modifying ROM with every block compiled: the warm run's regions from
@@ -165,6 +167,21 @@ def main():
               f"(cold {stat(st4, 'tier1.instructions')})")
         check("probe warm: the same state log", log5 == log4 and log4 == log1,
               f"{len(log5)} vs {len(log4)} lines")
+
+        # --deterministic with the compile thread (install_due): probes and compiles installed
+        # at their due instruction counts; the guest sees the same as interpreted.
+        dd = os.path.join(tmp, "det-cache")
+        det = ["--deterministic", "--jit", "on", "--jit-threshold", "100000", "--jit-cache", dd]
+        _, _, _, logd0 = run(BENCH, tmp, "det-off", "--deterministic", "--jit", "off")
+        s7, st7, e7, logd1 = run(BENCH, tmp, "det-cold", *det)
+        s8, st8, e8, logd2 = run(BENCH, tmp, "det-warm", *det)
+        check("deterministic: cold and warm exit 1", s7 == 1 and s8 == 1, f"{s7} {s8}: {e8[-800:]}")
+        check("deterministic: warm loads regions", stat(st8, "jit.cache_hits") >= 1 and
+              stat(st7, "jit.cache_writes") >= 1,
+              f"hits {stat(st8, 'jit.cache_hits')}, cold writes {stat(st7, 'jit.cache_writes')}")
+        check("deterministic: the interpreter's state log, cold and warm",
+              logd1 == logd0 and logd2 == logd0 and len(logd0) > 0,
+              f"{len(logd0)} / {len(logd1)} / {len(logd2)} lines")
 
         # A directory that cannot be made (its parent is a file).
         blocker = os.path.join(tmp, "a-file")
