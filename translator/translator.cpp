@@ -613,7 +613,9 @@ CompiledRegion Translator::Impl::probe(RegionSpec spec) {
     const bool built = compiler->compile(s, false, out, &error, &cancel,
                                          [](const RegionCompiler::Output&) { return false; });
     key_us = thread_cpu_us() - k0;
-    if (!built || jcache->key(out.ir_hash) != e.key) {
+    if (cancel.load(std::memory_order_relaxed)) {
+      // Shutting down: the file is not judged.
+    } else if (!built || jcache->key(out.ir_hash) != e.key) {
       // Built differently in this run: an object this run would not have made.
       std::remove(jcache->path(s).c_str());
       outcome = &TranslatorStats::cache_bad;
