@@ -283,6 +283,8 @@ void Machine::start_translator() {
     if (ec || access(tc.dump_dir.c_str(), W_OK) != 0)
       throw ConfigError{"cannot write to --jit-dump directory '" + tc.dump_dir + "'"};
   }
+  tc.cache_dir = config_.jit_cache_dir;
+  if (config_.jit_cache_threshold) tc.cache_threshold = config_.jit_cache_threshold;
   try {
     translator_ = std::make_unique<Translator>(cpu_, cache_, tc);
     interp_->set_native_tier(translator_.get());
@@ -543,6 +545,17 @@ void Machine::register_stats() {
     stats_.add("jit.compile_cpu_us.inline", t(&S::compile_cpu_us_inline));
     stats_.add("jit.compile_cpu_us.opt", t(&S::compile_cpu_us_opt));
     stats_.add("jit.compile_cpu_us.codegen", t(&S::compile_cpu_us_codegen));
+    stats_.add("jit.cache_probes", t(&S::cache_probes));
+    stats_.add("jit.cache_hits", t(&S::cache_hits));
+    stats_.add("jit.cache_misses", t(&S::cache_misses));
+    stats_.add("jit.cache_bad", t(&S::cache_bad));
+    stats_.add("jit.cache_unusable", t(&S::cache_unusable));
+    stats_.add("jit.cache_writes", t(&S::cache_writes));
+    stats_.add("jit.cache_write_failures", t(&S::cache_write_failures));
+    stats_.add("jit.cache_bytes_read", t(&S::cache_bytes_read));
+    stats_.add("jit.cache_bytes_written", t(&S::cache_bytes_written));
+    stats_.add("jit.cache_load_cpu_us", t(&S::cache_load_us));
+    stats_.add("jit.cache_key_cpu_us", t(&S::cache_key_us));
   }
   stats_.add("resets", &resets_);
   stats_.add("idle_waits", &idle_waits_);

@@ -113,6 +113,8 @@ struct MachineConfig {
   bool jit_sync = false;
   bool perf_map = false;
   std::string jit_dump_dir;
+  std::string jit_cache_dir;       // --jit-cache DIR (translator/jit_cache.h); empty: none
+  uint64_t jit_cache_threshold = 0;  // --jit-cache-threshold N; 0: the translator's default
   CacheLimits tcache;              // --tcache-size, --tcache-blocks, --tcache-policy
   // --deterministic (docs/determinism.md): guest time from the instruction count, 2^icount_shift
   // ns per instruction (--icount SHIFT, which implies --deterministic); host input delivered

@@ -559,13 +559,17 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
             else
               bad("bad --jit '" + v + "': expected on or off");
           });
+  // A count of block executions (0 taken as 1) for option `name` into `into`.
+  auto executions = [&](const std::string& name, uint64_t& into) {
+    return [name, &into](const std::string& v) {
+      unsigned long long n;
+      if (!parse_uint(v, 1ull << 40, &n))
+        bad("bad " + name + " '" + v + "': expected a number of executions");
+      into = n ? n : 1;
+    };
+  };
   o.value("--jit-threshold", "N", "executions of a block that make it hot (default 1000000)",
-          [&](const std::string& v) {
-            unsigned long long n;
-            if (!parse_uint(v, 1ull << 40, &n))
-              bad("bad --jit-threshold '" + v + "': expected a number of executions");
-            c.jit_threshold = n ? n : 1;
-          });
+          executions("--jit-threshold", c.jit_threshold));
   o.flag("--jit-sync",
          "compile on the CPU thread the moment a block is hot, so a run\n"
          "does not depend on the compile thread's timing (tests)",
@@ -576,6 +580,26 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
          [&] { c.perf_map = true; });
   o.value("--jit-dump", "DIR", "write each compiled region's optimised IR (.ll) and assembly (.s)",
           [&](const std::string& v) { c.jit_dump_dir = v; });
+  o.value("--jit-cache", "DIR",
+          "keep compiled regions in DIR (created if missing) and load them\n"
+          "in later runs instead of compiling again; 'auto' is\n"
+          "$XDG_CACHE_HOME/softcpu/jit (~/.cache/softcpu/jit); with --jit on",
+          [&](const std::string& v) {
+            if (v.empty()) bad("bad --jit-cache '': expected a directory");
+            c.jit_cache_dir = v;
+            if (v == "auto") {
+              const char* xdg = std::getenv("XDG_CACHE_HOME");
+              const char* home = std::getenv("HOME");
+              if (xdg && *xdg) c.jit_cache_dir = std::string(xdg) + "/softcpu/jit";
+              else if (home && *home) c.jit_cache_dir = std::string(home) + "/.cache/softcpu/jit";
+              else bad("--jit-cache auto: neither XDG_CACHE_HOME nor HOME is set");
+            }
+          });
+  o.value("--jit-cache-threshold", "N",
+          "with --jit-cache: executions of a block that make it look for a\n"
+          "region kept there (default 1000); one not found is compiled at\n"
+          "--jit-threshold",
+          executions("--jit-cache-threshold", c.jit_cache_threshold));
 
   o.group("translation cache (decoded blocks and compiled regions; docs/design.md)");
   o.value("--tcache-size", "SIZE",
@@ -684,6 +708,8 @@ void check_run_options(MachineConfig& c, const RunState& st) {
   if (!c.record_path.empty() && !c.replay_path.empty())
     bad("--record and --replay exclude each other (replay a record, or record a new run)");
   if (c.start_frozen && c.gdb.empty()) bad("-S needs a debugger connection (-s or --gdb)");
+  if (!c.jit && (!c.jit_cache_dir.empty() || c.jit_cache_threshold))
+    bad("--jit-cache and --jit-cache-threshold need --jit on (they keep compiled code)");
 }
 
 constexpr char kRunFooter[] =

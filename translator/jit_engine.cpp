@@ -70,29 +70,43 @@ JitEngine::JitEngine() {
 
 JitEngine::~JitEngine() = default;
 
+void JitEngine::define(const std::string& name, const void* address) {
+  llvm::orc::SymbolMap syms;
+  syms[jit_->mangleAndIntern(name)] = llvm::orc::ExecutorSymbolDef(
+      llvm::orc::ExecutorAddr::fromPtr(address), llvm::JITSymbolFlags::Exported);
+  if (auto err = jit_->getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(syms))))
+    throw std::runtime_error("JIT symbol " + name + ": " + llvm::toString(std::move(err)));
+}
+
 bool JitEngine::add(std::unique_ptr<llvm::MemoryBuffer> object, const std::string& name,
                     uintptr_t* address, void** handle, std::string* error) {
-  llvm::orc::JITDylib& jd = jit_->getMainJITDylib();
-  llvm::orc::ResourceTrackerSP rt = jd.createResourceTracker();
-  if (auto err = jit_->addObjectFile(rt, std::move(object))) {
+  // A bare JITDylib (no platform set-up) that resolves the runtime through the main one.
+  llvm::orc::ExecutionSession& es = jit_->getExecutionSession();
+  llvm::orc::JITDylib& jd = es.createBareJITDylib("region" + std::to_string(++dylibs_));
+  jd.addToLinkOrder(jit_->getMainJITDylib());
+  jd.addToLinkOrder(jit_->defaultLinkOrder());
+  auto drop = [&] {
+    if (auto e = es.removeJITDylib(jd)) llvm::consumeError(std::move(e));
+  };
+  if (auto err = jit_->addObjectFile(jd, std::move(object))) {
     *error = llvm::toString(std::move(err));
+    drop();
     return false;
   }
   auto sym = jit_->lookup(jd, name);
   if (!sym) {
     *error = llvm::toString(sym.takeError());
-    if (auto e = rt->remove()) llvm::consumeError(std::move(e));
+    drop();
     return false;
   }
   *address = sym->getValue();
-  *handle = new llvm::orc::ResourceTrackerSP(std::move(rt));
+  *handle = &jd;
   return true;
 }
 
 void JitEngine::remove(void* handle) {
-  auto* rt = static_cast<llvm::orc::ResourceTrackerSP*>(handle);
-  if (auto err = (*rt)->remove()) llvm::consumeError(std::move(err));
-  delete rt;
+  auto* jd = static_cast<llvm::orc::JITDylib*>(handle);
+  if (auto err = jit_->getExecutionSession().removeJITDylib(*jd)) llvm::consumeError(std::move(err));
 }
 
 }  // namespace softcpu

@@ -22,7 +22,13 @@ class JitEngine {
 
   llvm::TargetMachine& target_machine() { return *tm_; }
 
-  // Link an object file holding function `name`; its address and a handle for remove().
+  // Host addresses compiled code refers to by name (handlers it calls, the cache generation),
+  // so that its object file holds no address of this process and another run can load it.
+  void define(const std::string& name, const void* address);
+
+  // Link an object file holding function `name`, in a JITDylib of its own (a region loaded
+  // from the persistent cache keeps the name it had in the run that compiled it, which may be
+  // another region's in this one); its address and a handle for remove().
   bool add(std::unique_ptr<llvm::MemoryBuffer> object, const std::string& name, uintptr_t* address,
            void** handle, std::string* error);
   // Free the code of an added object (no CPU may be running it).
@@ -31,6 +37,7 @@ class JitEngine {
  private:
   std::unique_ptr<llvm::orc::LLJIT> jit_;
   std::unique_ptr<llvm::TargetMachine> tm_;
+  uint64_t dylibs_ = 0;  // JITDylibs made: each gets a new name
 };
 
 }  // namespace softcpu

@@ -14,6 +14,8 @@
 #include <llvm/IR/Verifier.h>
 #include <llvm/Object/ObjectFile.h>
 #include <llvm/Passes/PassBuilder.h>
+#include <llvm/ADT/SmallString.h>
+#include <llvm/Support/BLAKE3.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
@@ -393,13 +395,20 @@ RegionCompiler::RegionCompiler(llvm::LLVMContext& ctx, const Semantics& sem,
     : ctx_(ctx), sem_(sem), tm_(tm) {}
 
 std::string RegionCompiler::function_name(const RegionSpec& spec) {
+  char name[32];
+  std::snprintf(name, sizeof name, "_r%llu", static_cast<unsigned long long>(spec.id));
+  return symbol_name(spec) + name;
+}
+
+std::string RegionCompiler::symbol_name(const RegionSpec& spec) {
   uint32_t bytes = 0;
   for (const RegionBlock& b : spec.blocks) bytes += b.bytes;
   char name[64];
-  std::snprintf(name, sizeof name, "guest_0x%08x_len_%u_r%llu", spec.entry_lin, bytes,
-                static_cast<unsigned long long>(spec.id));
+  std::snprintf(name, sizeof name, "guest_0x%08x_len_%u", spec.entry_lin, bytes);
   return name;
 }
+
+std::string RegionCompiler::host_symbol(const std::string& handler) { return "softcpu_host." + handler; }
 
 size_t RegionCompiler::blocks_within(const RegionSpec& spec, uint64_t budget) const {
   uint64_t total = 0;
@@ -447,7 +456,8 @@ void RegionCompiler::mark_entries(RegionSpec& spec) const {
 }
 
 bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std::string* error,
-                             const std::atomic<bool>* cancel) {
+                             const std::atomic<bool>* cancel,
+                             const std::function<bool(const Output&)>& go_on) {
   using namespace llvm;
   double t = thread_cpu_us();
   // lap() closes a phase; it says false when the compile should give up.
@@ -465,6 +475,7 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
   m->setTargetTriple(sem_.triple());
   m->setDataLayout(sem_.data_layout());
   out.name = function_name(spec);
+  out.symbol = symbol_name(spec);
 
   Type* i8 = Type::getInt8Ty(ctx_);
   Type* i32 = Type::getInt32Ty(ctx_);
@@ -516,9 +527,16 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
   BasicBlock* fault_exit = BasicBlock::Create(ctx_, "fault_exit", fn);
   BasicBlock* branch_exit = BasicBlock::Create(ctx_, "branch_exit", fn);
 
-  // One exit slot per block that can branch out of the region (interp/block.h NativeLink).
-  out.links = std::make_unique<NativeLink[]>(nblocks);
-  Constant* gen_addr = ConstantExpr::getIntToPtr(b.getInt64(spec.generation_address), ptr);
+  // One exit slot per block that can branch out of the region (interp/block.h NativeLink),
+  // in the region's own writable data (freed with its code), and the cache generation by name
+  // (JitEngine::define): the object holds no host address, so another run can load it
+  // (translator/jit_cache.h).
+  auto* links = new GlobalVariable(*m, ArrayType::get(i8, nblocks * sizeof(NativeLink)), false,
+                                   GlobalValue::PrivateLinkage,
+                                   ConstantAggregateZero::get(ArrayType::get(i8, nblocks * sizeof(NativeLink))),
+                                   "links");
+  links->setAlignment(Align(alignof(NativeLink)));
+  Constant* gen_addr = m->getOrInsertGlobal(kGenerationSymbol, i64);
   // Exits taken rarely (events, stops, faults of called handlers) say so, so that the code
   // generator lays them out of the hot path.
   MDNode* unlikely = MDBuilder(ctx_).createUnlikelyBranchWeights();
@@ -604,8 +622,12 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
       retired.push_back(b.getInt32(uint32_t(j)));
       // Handler contract (interp/insn.h): a block's last instruction finds EIP = next.
       if (last) store_eip(next);
+      // The handler pointer is not copied: no handler reads it (they are called with the Insn,
+      // not through it), and it is an address of this process.
+      Insn copy = in;
+      copy.fn = nullptr;
       Constant* bytes = ConstantDataArray::get(
-          ctx_, ArrayRef<uint8_t>(reinterpret_cast<const uint8_t*>(&in), sizeof(Insn)));
+          ctx_, ArrayRef<uint8_t>(reinterpret_cast<const uint8_t*>(&copy), sizeof(Insn)));
       auto* g = new GlobalVariable(*m, bytes->getType(), true, GlobalValue::PrivateLinkage, bytes,
                                    "insn" + std::to_string(eips.size() - 1));
       g->setAlignment(Align(alignof(Insn)));
@@ -616,9 +638,16 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
         ++out.inlined_insns;
         last_opaque = false;
       } else {
-        // Not inlinable: the host handler itself, through the runtime's fault catcher.
-        Constant* host = ConstantExpr::getIntToPtr(
-            b.getInt64(reinterpret_cast<uintptr_t>(in.fn)), ptr);
+        // Not inlinable: the host handler itself, through the runtime's fault catcher, by name
+        // (JitEngine::define); a handler outside the registry only by address, and then the
+        // region is not saved (translator/jit_cache.h).
+        Constant* host;
+        if (h) {
+          host = cast<Constant>(m->getOrInsertFunction(host_symbol(h->name), h->type).getCallee());
+        } else {
+          host = ConstantExpr::getIntToPtr(b.getInt64(reinterpret_cast<uintptr_t>(in.fn)), ptr);
+          out.relocatable = false;
+        }
         Value* st = b.CreateCall(jit_call, {host, cpu, g});
         BasicBlock* ok = BasicBlock::Create(ctx_, "", fn);
         b.CreateCondBr(b.CreateICmpNE(st, b.getInt32(0)), fault_exit, ok, unlikely);
@@ -691,9 +720,9 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
       sw->addCase(b.getInt32(spec.blocks[k].eip), k <= bi ? check[k] : body[k]);
     b.SetInsertPoint(out_exit);
     {
-      const uintptr_t slot_addr = reinterpret_cast<uintptr_t>(&out.links[bi]);
       auto at = [&](size_t off) {
-        return ConstantExpr::getIntToPtr(b.getInt64(slot_addr + off), ptr);
+        return ConstantExpr::getInBoundsGetElementPtr(
+            i8, links, b.getInt64(bi * sizeof(NativeLink) + off));
       };
       Constant* slot = at(0);
       Value* same_eip = b.CreateICmpEQ(b.CreateLoad(i32, at(offsetof(NativeLink, eip))), next_eip);
@@ -773,6 +802,20 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
     Value* p = field(offsetof(Cpu, icount));
     b.CreateStore(b.CreateAdd(b.CreateLoad(i64, p), b.CreateZExt(r, i64)), p);
     ret(NATIVE_EXIT_FAULT);
+  }
+
+  // The region as built, before anything else comes in: what the persistent cache keys it by.
+  {
+    SmallString<0> text;
+    raw_svector_ostream os(text);
+    fn->setName(out.symbol);  // the name without this run's region number
+    m->print(os, nullptr);
+    fn->setName(out.name);
+    out.ir_hash = BLAKE3::hash<32>(ArrayRef<uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  }
+  if (go_on && !go_on(out)) {
+    (void)lap(out.build_us);
+    return true;  // the caller has what it wanted (the key, or an object from the cache)
   }
 
   // Bring in the handler bodies, inline them all into the region function.

@@ -5,7 +5,9 @@
 #pragma once
 #include <atomic>
 #include <cstddef>
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -26,19 +28,28 @@ class RegionCompiler {
   RegionCompiler(llvm::LLVMContext& ctx, const Semantics& sem, llvm::TargetMachine& tm);
 
   struct Output {
-    std::string name;                            // the region function's symbol
+    std::string name;                            // function_name: the function's symbol
+    std::string symbol;                          // symbol_name: its name in ir_hash
     std::unique_ptr<llvm::MemoryBuffer> object;  // ELF object holding it
+    // BLAKE3 of the region's IR as built, before the handler bodies are linked in (every
+    // handler by name, its Insn with the handler pointer zeroed): with what the compile
+    // depends on besides (translator/jit_cache.h) it keys the object in the persistent cache.
+    std::array<uint8_t, 32> ir_hash{};
+    bool relocatable = true;                     // no host address in the object
     uint64_t code_bytes = 0;                     // its .text size
     uint64_t inlined_insns = 0;                  // instructions whose handler was inlined
-    std::unique_ptr<NativeLink[]> links;         // exit slots the code jumps through
     std::string ir_before, ir, assembly;         // with `dump`: IR before and after optimisation, assembly
     // Thread CPU time of each phase, µs: building IR and linking the handler bodies,
     // inlining them, the optimiser, the code generator.
     double build_us = 0, inline_us = 0, opt_us = 0, codegen_us = 0;
   };
   // Between its phases the compile gives up (false, *error = "cancelled") once *cancel is set.
+  // `go_on`, when given, is asked once the IR is built and out.ir_hash set: false ends the
+  // compile there (true, no object): the persistent cache has the object, or only the key
+  // was wanted.
   bool compile(const RegionSpec& spec, bool dump, Output& out, std::string* error,
-               const std::atomic<bool>* cancel = nullptr);
+               const std::atomic<bool>* cancel = nullptr,
+               const std::function<bool(const Output&)>& go_on = {});
 
   // How many of the region's blocks, in order, fit in `budget` of weight (the sum of their
   // handlers' Semantics::Handler::cost: compile time grows with it); at least the entry
@@ -60,6 +71,11 @@ class RegionCompiler {
 
   // The function name of a region: guest_0x<entry linear>_len_<bytes>_r<id> (perf shows it).
   static std::string function_name(const RegionSpec& spec);
+  // ... without the region number (which differs between runs), as the key sees it.
+  static std::string symbol_name(const RegionSpec& spec);
+  // The symbol naming a host handler that compiled code calls (JitEngine::define).
+  static std::string host_symbol(const std::string& handler);
+  static constexpr const char* kGenerationSymbol = "softcpu_cache_generation";
 
  private:
   llvm::LLVMContext& ctx_;

@@ -33,7 +33,11 @@ struct RegionSpec {
   uint32_t entry_lin = 0;   // CS.base + blocks[0].eip: the code is valid only for this
   uint64_t page_version = 0;  // BlockCache::page_version of the page when the region was made
   uint64_t lines = 0;         // 64-byte lines of the page holding its code
-  uintptr_t generation_address = 0;  // BlockCache::generation_address(): exit slots check it
+  // Only look in the persistent cache (translator/jit_cache.h) for a region entered at
+  // blocks[0] (the only block a probe carries); its result carries the region found there,
+  // which the CPU thread checks against the block cache before installing it.
+  bool probe = false;
+  bool probed = false;        // a probe for this entry missed already (not counted again)
   std::vector<RegionBlock> blocks;
   // The blocks counted in the Translator's queued set when the request was queued (all of
   // them, before the compile thread may trim the region): released when it is installed or
@@ -49,7 +53,7 @@ struct CompiledRegion {
   uint64_t inlined_insns = 0;
   double compile_us = 0;
   void* tracker = nullptr;   // the JIT's resources for this region (JitEngine owns the type)
-  std::unique_ptr<NativeLink[]> links;  // its exit slots (the code points at them)
+  bool from_cache = false;   // loaded from the persistent cache, not compiled
   std::string error;
   bool cancelled = false;    // given up at shutdown: nothing to install or count
 };

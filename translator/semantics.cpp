@@ -8,6 +8,8 @@
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 #include <llvm/Linker/Linker.h>
+#include <llvm/ADT/StringExtras.h>
+#include <llvm/Support/BLAKE3.h>
 #include <llvm/Support/MemoryBuffer.h>
 
 #include <algorithm>
@@ -123,6 +125,12 @@ Semantics::Semantics(llvm::LLVMContext& ctx) : ctx_(ctx) {
                                         llvm::toString(parsed.takeError()));
   std::unique_ptr<llvm::Module> m = std::move(*parsed);
   triple_ = m->getTargetTriple();
+  {
+    const llvm::StringRef bc = blob().getBuffer();
+    const auto digest = llvm::BLAKE3::hash<16>(
+        llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t*>(bc.data()), bc.size()));
+    bitcode_hash_ = llvm::toHex(digest, true);
+  }
   data_layout_ = m->getDataLayoutStr();
 
   // The Cpu and Insn layouts the bitcode was compiled against must be the host's.
@@ -160,8 +168,10 @@ Semantics::Semantics(llvm::LLVMContext& ctx) : ctx_(ctx) {
       // A handler that is not inlined costs its call and the status check after it.
       const uint32_t cost = inl ? inlined_cost(*f, costs) : 8;
       auto [it, fresh] = by_fn_.emplace(host.fns[j],
-                                        Handler{f->getName().str(), f->getFunctionType(), inl, cost});
+                                        Handler{f->getName().str(), f->getFunctionType(), inl, cost,
+                                                host.fns[j]});
       if (fresh && inl) ++inlinable_;
+      if (fresh) by_name_.emplace(it->second.name, &it->second);
       family.handlers.push_back(&it->second);
     }
     families_.push_back(std::move(family));
@@ -169,6 +179,11 @@ Semantics::Semantics(llvm::LLVMContext& ctx) : ctx_(ctx) {
 }
 
 Semantics::~Semantics() = default;
+
+const Semantics::Handler* Semantics::find(const std::string& name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : it->second;
+}
 
 const Semantics::Handler* Semantics::find(softcpu::Handler fn) const {
   auto it = by_fn_.find(fn);

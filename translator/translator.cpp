@@ -3,9 +3,11 @@
 #include <llvm/Demangle/Demangle.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/Support/MemoryBuffer.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <atomic>
 #include <cassert>
 #include <chrono>
@@ -22,6 +24,7 @@
 #include "cache/block_cache.h"
 #include "interp/block.h"
 #include "interp/cpu.h"
+#include "translator/jit_cache.h"
 #include "translator/jit_engine.h"
 #include "translator/region_compiler.h"
 #include "translator/region_spec.h"
@@ -79,6 +82,8 @@ struct Translator::Impl {
   std::unique_ptr<Semantics> semantics;
   std::unique_ptr<JitEngine> engine;
   std::unique_ptr<RegionCompiler> compiler;
+  std::unique_ptr<JitCache> jcache;  // --jit-cache
+  bool cache_write_warned = false;
   std::shared_ptr<CodeReaper> reaper = std::make_shared<CodeReaper>();
 
   // Queues: requests CPU -> compile thread, results compile thread -> CPU.
@@ -103,6 +108,15 @@ struct Translator::Impl {
   // Physical addresses of the blocks of the regions queued and not yet installed or dropped
   // (a count each: a block may be in two): a block in one is not made a region again.
   std::unordered_map<uint32_t, unsigned> queued_blocks;
+  // Blocks whose cache probe missed, waiting for the compile threshold (the interpreter calls
+  // hot() only at the probe threshold): poll() looks at one every kScanEvery calls.
+  struct Waiting {
+    uint32_t phys, mode, eip, cs_base;
+  };
+  std::vector<Waiting> waiting;
+  std::unordered_set<uint64_t> waiting_keys;  // (phys, mode) of those in `waiting`
+  size_t scan_at = 0;
+  uint32_t poll_ticks = 0;
   FILE* perf_map = nullptr;
 
   // Statistics: counters under stats_mu (the compile thread and the CPU thread both count).
@@ -114,13 +128,19 @@ struct Translator::Impl {
 
   void compile_loop();
   CompiledRegion compile(RegionSpec spec);
+  CompiledRegion probe(RegionSpec spec);
   bool submit(RegionSpec spec);
   void install(CompiledRegion& r);
   void release_queued(const RegionSpec& s);
+  bool probing() const { return jcache && config.cache_threshold < config.threshold; }
+  void request(DecodedBlock& b, uint32_t eip, uint32_t cs_base, bool probed);
+  void wait_for_threshold(uint32_t phys, uint32_t mode, uint32_t eip, uint32_t cs_base);
+  void scan_waiting();
+  bool blocks_unchanged(const RegionSpec& s);
   void reap() {
     for (void* h : reaper->take()) engine->remove(h);
   }
-  bool make_region(DecodedBlock& b, RegionSpec& spec);
+  bool make_region(DecodedBlock& b, uint32_t entry_eip, uint32_t cs_base, RegionSpec& spec);
 };
 
 void JitRegion::on_retire(RetireCause cause) {
@@ -147,6 +167,22 @@ Translator::Translator(Cpu& cpu, BlockCache& cache, const TranslatorConfig& conf
   m.semantics = std::make_unique<Semantics>(m.context);
   m.engine = std::make_unique<JitEngine>();
   m.compiler = std::make_unique<RegionCompiler>(m.context, *m.semantics, m.engine->target_machine());
+  // What compiled code refers to by name (region_compiler.cpp): the cache generation and the
+  // host handlers it calls.
+  m.engine->define(RegionCompiler::kGenerationSymbol, cache.generation_address());
+  m.semantics->for_each([&m](const Semantics::Handler& h) {
+    if (!h.inlinable)
+      m.engine->define(RegionCompiler::host_symbol(h.name), reinterpret_cast<const void*>(h.host));
+  });
+  if (!m.config.cache_dir.empty()) {
+    m.jcache = std::make_unique<JitCache>(
+        m.config.cache_dir, jit_cache_env(*m.semantics, m.engine->target_machine()), *m.semantics);
+    if (!m.jcache->writable())
+      std::fprintf(stderr,
+                   "softcpu: warning: cannot write to --jit-cache directory '%s' (%s): compiled "
+                   "regions will not be saved\n",
+                   m.config.cache_dir.c_str(), m.jcache->why_not_writable().c_str());
+  }
   if (m.config.perf_map) {
     const std::string path = "/tmp/perf-" + std::to_string(getpid()) + ".map";
     m.perf_map = std::fopen(path.c_str(), "w");
@@ -181,17 +217,19 @@ Translator::~Translator() {
   if (m.perf_map) std::fclose(m.perf_map);
 }
 
-uint64_t Translator::threshold() const { return impl_->config.threshold; }
+uint64_t Translator::threshold() const {
+  return impl_->probing() ? std::max<uint64_t>(1, impl_->config.cache_threshold)
+                          : impl_->config.threshold;
+}
 
 // ---- CPU thread: regions --------------------------------------------------------------------
 
 // The region entered at `b` (the run loop is about to run it: CS:EIP is its start): it and the
 // warm blocks reachable from it inside its page, through its static successors (fall-through,
 // relative branch targets) and the successors the interpreter has chained it to.
-bool Translator::Impl::make_region(DecodedBlock& b, RegionSpec& spec) {
-  const uint32_t entry_eip = cpu.eip;
-  const uint32_t entry_lin = cpu.seg[CS].base + entry_eip;
-  const uint32_t cs_base = entry_lin - entry_eip;
+bool Translator::Impl::make_region(DecodedBlock& b, uint32_t entry_eip, uint32_t cs_base,
+                                   RegionSpec& spec) {
+  const uint32_t entry_lin = cs_base + entry_eip;
   const uint32_t page_lin = entry_lin & ~(kPage - 1), page_phys = b.phys & ~(kPage - 1);
   if (b.page2 != NO_PAGE || blacklist.count(b.phys / kPage)) return false;
   spec.id = ++next_id;
@@ -199,7 +237,6 @@ bool Translator::Impl::make_region(DecodedBlock& b, RegionSpec& spec) {
   spec.mode = b.mode;
   spec.entry_lin = entry_lin;
   spec.page_version = cache.page_version(b.phys / kPage);
-  spec.generation_address = reinterpret_cast<uintptr_t>(cache.generation_address());
   const uint64_t warm = std::max<uint64_t>(1, config.threshold / 8);
 
   std::vector<std::pair<DecodedBlock*, uint32_t>> todo{{&b, entry_eip}};
@@ -247,40 +284,105 @@ bool Translator::Impl::make_region(DecodedBlock& b, RegionSpec& spec) {
 
 void Translator::hot(DecodedBlock& b) {
   Impl& m = *impl_;
+  const uint32_t cs_base = m.cpu.seg[CS].base;  // the run loop is about to run b: CS:EIP is its start
+  if (!m.probing()) return m.request(b, m.cpu.eip, cs_base, false);
+  // Warm (the probe threshold): a region entered here in the persistent cache, installed if
+  // found; otherwise the block waits for the compile threshold (scan_waiting).
+  if (b.native || m.queued_blocks.count(b.phys)) return;
   RegionSpec spec;
+  if (b.page2 != NO_PAGE || m.blacklist.count(b.phys / kPage)) return;
+  spec.id = ++m.next_id;
+  spec.probe = true;
+  spec.entry_phys = b.phys;
+  spec.mode = b.mode;
+  spec.entry_lin = cs_base + m.cpu.eip;
+  spec.page_version = m.cache.page_version(b.phys / kPage);
+  RegionBlock rb;
+  rb.eip = m.cpu.eip;
+  rb.phys = b.phys;
+  rb.bytes = b.bytes;
+  rb.insns = b.insns;
+  spec.blocks.push_back(std::move(rb));
   {
     std::lock_guard<std::mutex> lock(m.stats_mu);
-    ++m.st.requests;
-  }
-  // Already an entry of a region, or of one being compiled: no second copy of its code.
-  if (b.native || m.queued_blocks.count(b.phys)) {
-    std::lock_guard<std::mutex> lock(m.stats_mu);
-    ++m.st.covered;
-    return;
-  }
-  if (!m.make_region(b, spec)) {
-    std::lock_guard<std::mutex> lock(m.stats_mu);
-    ++m.st.dropped_unsuitable;
-    return;
+    ++m.st.cache_probes;
   }
   if (m.config.sync) {
-    m.reap();
-    CompiledRegion r = m.compile(std::move(spec));
+    CompiledRegion r = m.probe(std::move(spec));
     m.install(r);
     return;
   }
   if (m.config.install_clock) {
     if (m.due.size() >= m.config.max_queue) {
-      std::lock_guard<std::mutex> lock(m.stats_mu);
-      ++m.st.dropped_queue_full;
+      m.wait_for_threshold(b.phys, b.mode, m.cpu.eip, cs_base);
       return;
     }
     m.due.push_back(*m.config.install_clock + m.config.install_delay);
   }
+  // A probe that finds no room still lets the block compile at the threshold.
+  if (!m.submit(std::move(spec))) m.wait_for_threshold(b.phys, b.mode, m.cpu.eip, cs_base);
+}
+
+// A block that is hot (the compile threshold) entered at CS base + EIP: its region compiled.
+void Translator::Impl::request(DecodedBlock& b, uint32_t eip, uint32_t cs_base, bool probed) {
+  RegionSpec spec;
+  {
+    std::lock_guard<std::mutex> lock(stats_mu);
+    ++st.requests;
+  }
+  // Already an entry of a region, or of one being compiled: no second copy of its code.
+  if (b.native || queued_blocks.count(b.phys)) {
+    std::lock_guard<std::mutex> lock(stats_mu);
+    ++st.covered;
+    return;
+  }
+  if (!make_region(b, eip, cs_base, spec)) {
+    std::lock_guard<std::mutex> lock(stats_mu);
+    ++st.dropped_unsuitable;
+    return;
+  }
+  spec.probed = probed;
+  if (config.sync) {
+    reap();
+    CompiledRegion r = compile(std::move(spec));
+    install(r);
+    return;
+  }
+  if (config.install_clock) {
+    if (due.size() >= config.max_queue) {
+      std::lock_guard<std::mutex> lock(stats_mu);
+      ++st.dropped_queue_full;
+      return;
+    }
+    due.push_back(*config.install_clock + config.install_delay);
+  }
   for (const RegionBlock& rb : spec.blocks) spec.queued.push_back(rb.phys);
   const std::vector<uint32_t> queued = spec.queued;
-  if (m.submit(std::move(spec)))
-    for (uint32_t phys : queued) ++m.queued_blocks[phys];
+  if (submit(std::move(spec)))
+    for (uint32_t phys : queued) ++queued_blocks[phys];
+}
+
+void Translator::Impl::wait_for_threshold(uint32_t phys, uint32_t mode, uint32_t eip,
+                                          uint32_t cs_base) {
+  if (waiting_keys.insert(uint64_t(phys) << 32 | mode).second)
+    waiting.push_back({phys, mode, eip, cs_base});
+}
+
+// One block of `waiting`: gone, or compiled meanwhile (an entry of another region): forgotten;
+// hot: its region requested, as the interpreter's hot() would without a cache.
+void Translator::Impl::scan_waiting() {
+  if (scan_at >= waiting.size()) scan_at = 0;
+  const Waiting w = waiting[scan_at];
+  auto* b = static_cast<DecodedBlock*>(cache.find(w.phys, w.mode));
+  const bool hot = b && !b->native && b->executions >= config.threshold;
+  if (b && !b->native && !hot) {
+    ++scan_at;
+    return;
+  }
+  waiting[scan_at] = waiting.back();
+  waiting.pop_back();
+  waiting_keys.erase(uint64_t(w.phys) << 32 | w.mode);
+  if (hot) request(*b, w.eip, w.cs_base, true);
 }
 
 uint64_t Translator::next_install() const {
@@ -327,6 +429,9 @@ bool Translator::Impl::submit(RegionSpec spec) {
 
 void Translator::poll() {
   Impl& m = *impl_;
+  // Every kScanEvery-th call looks at one waiting block: a few percent of a lookup's cost.
+  constexpr uint32_t kScanEvery = 16;
+  if (!m.waiting.empty() && ++m.poll_ticks % kScanEvery == 0) m.scan_waiting();
   if (!m.results_ready.load(std::memory_order_acquire) || m.config.install_clock) return;
   std::vector<CompiledRegion> done;
   {
@@ -374,9 +479,22 @@ void Translator::Impl::install(CompiledRegion& r) {
     std::lock_guard<std::mutex> lock(stats_mu);
     ++(st.*counter);
   };
-  if (!r.entry) return drop(&TranslatorStats::compile_failures);
+  const uint32_t cs_base = s.entry_lin - s.blocks[0].eip;
+  if (s.probe) {
+    // A probe: nothing found (the block compiles at the threshold), or a region from the
+    // persistent cache, whose blocks must all be in the block cache as they were when it was
+    // compiled (then the code is this run's guest code: a write to it would have retired them).
+    if (!r.entry || !blocks_unchanged(s)) {
+      if (r.entry) drop(&TranslatorStats::cache_unusable);
+      wait_for_threshold(s.entry_phys, s.mode, s.blocks[0].eip, cs_base);
+      return;
+    }
+  } else if (!r.entry) {
+    return drop(&TranslatorStats::compile_failures);
+  }
   auto* entry = static_cast<DecodedBlock*>(cache.find(s.entry_phys, s.mode));
-  if (cache.page_version(s.entry_phys / kPage) != s.page_version || !entry || entry->native)
+  if ((!s.probe && cache.page_version(s.entry_phys / kPage) != s.page_version) || !entry ||
+      entry->native)
     return drop(&TranslatorStats::dropped_stale);
   auto region = std::make_unique<JitRegion>();
   region->phys = s.entry_phys & ~(kPage - 1);
@@ -387,7 +505,6 @@ void Translator::Impl::install(CompiledRegion& r) {
   region->reaper = reaper;
   region->handle = r.tracker;
   region->owner = this;
-  region->links = std::move(r.links);
   r.tracker = nullptr;
   JitRegion* placed = region.get();
   // A bounded cache makes room first; a flush there takes the entry block too (then the
@@ -400,7 +517,6 @@ void Translator::Impl::install(CompiledRegion& r) {
   // Every entry block of the region (RegionCompiler::mark_entries) still in the cache (the
   // same code: the page version is unchanged) enters it; a block that already enters another
   // region keeps that one.
-  const uint32_t cs_base = s.entry_lin - s.blocks[0].eip;
   for (size_t k = 0; k < s.blocks.size(); ++k) {
     const RegionBlock& rb = s.blocks[k];
     auto* blk = k == 0 ? entry : static_cast<DecodedBlock*>(cache.find(rb.phys, s.mode));
@@ -425,6 +541,17 @@ void Translator::Impl::install(CompiledRegion& r) {
   }
   std::lock_guard<std::mutex> lock(stats_mu);
   ++st.regions_installed;
+}
+
+// Are the blocks of a region from the persistent cache in the block cache, decoded the same?
+bool Translator::Impl::blocks_unchanged(const RegionSpec& s) {
+  for (const RegionBlock& rb : s.blocks) {
+    auto* b = static_cast<DecodedBlock*>(cache.find(rb.phys, s.mode));
+    if (!b || b->page2 != NO_PAGE || b->bytes != rb.bytes || b->insns.size() != rb.insns.size() ||
+        std::memcmp(b->insns.data(), rb.insns.data(), rb.insns.size() * sizeof(Insn)) != 0)
+      return false;
+  }
+  return true;
 }
 
 // ---- compile thread -------------------------------------------------------------------------
@@ -455,7 +582,67 @@ void Translator::Impl::compile_loop() {
   }
 }
 
+namespace {
+double thread_cpu_us() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) * 1e6 + double(ts.tv_nsec) / 1e3;
+}
+}  // namespace
+
+// A probe: the region kept in the persistent cache for the probe's entry block, if its key is
+// the one this run computes for it (its IR rebuilt from the blocks the file names), linked.
+CompiledRegion Translator::Impl::probe(RegionSpec spec) {
+  const double t0 = thread_cpu_us();
+  CompiledRegion r;
+  JitCache::Entry e;
+  uint64_t bytes = 0;
+  const JitCache::Found found = jcache->load(spec, &e, &bytes);
+  uint64_t TranslatorStats::*outcome = &TranslatorStats::cache_misses;
+  double key_us = 0;
+  if (found == JitCache::Found::BAD) outcome = &TranslatorStats::cache_bad;
+  if (found == JitCache::Found::OK) {
+    RegionSpec& s = e.spec;
+    s.id = spec.id;
+    s.probe = true;
+    s.page_version = spec.page_version;
+    for (const RegionBlock& b : s.blocks) s.lines |= line_bits(b.phys, b.phys + b.bytes);
+    RegionCompiler::Output out;
+    std::string error;
+    const double k0 = thread_cpu_us();
+    const bool built = compiler->compile(s, false, out, &error, &cancel,
+                                         [](const RegionCompiler::Output&) { return false; });
+    key_us = thread_cpu_us() - k0;
+    if (cancel.load(std::memory_order_relaxed)) {
+      // Shutting down: the file is not judged.
+    } else if (!built || jcache->key(out.ir_hash) != e.key) {
+      // Built differently in this run: an object this run would not have made.
+      std::remove(jcache->path(s).c_str());
+      outcome = &TranslatorStats::cache_bad;
+    } else if (engine->add(std::move(e.object), e.symbol, &r.entry,
+                           &r.tracker, &error)) {
+      outcome = &TranslatorStats::cache_hits;
+      r.from_cache = true;
+      r.code_bytes = e.code_bytes;
+      spec = std::move(s);
+    } else {
+      r.entry = 0;
+      outcome = &TranslatorStats::cache_bad;
+    }
+  }
+  r.cancelled = cancel.load(std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(stats_mu);
+  ++(st.*outcome);
+  st.cache_bytes_read += bytes;
+  st.cache_key_us += key_us;
+  st.cache_load_us += thread_cpu_us() - t0;
+  if (r.cancelled) ++st.compiles_cancelled;
+  r.spec = std::move(spec);
+  return r;
+}
+
 CompiledRegion Translator::Impl::compile(RegionSpec spec) {
+  if (spec.probe) return probe(std::move(spec));
   const auto t0 = std::chrono::steady_clock::now();
   const size_t keep = compiler->blocks_within(spec, config.max_region_weight);
   if (keep < spec.blocks.size()) {
@@ -470,22 +657,79 @@ CompiledRegion Translator::Impl::compile(RegionSpec spec) {
   RegionCompiler::Output out;
   std::string error;
   const bool dump = !config.dump_dir.empty();
-  if (compiler->compile(spec, dump, out, &error, &cancel)) {
+  // With the persistent cache: once the region's IR is built (its key known), the object kept
+  // for the same key if there is one, instead of the rest of the compile.
+  CacheDigest key{};
+  JitCache::Entry kept;
+  bool hit = false, bad = false;
+  uint64_t bytes_read = 0;
+  double load_us = 0;
+  auto look = [&](const RegionCompiler::Output& o) {
+    const double l0 = thread_cpu_us();
+    key = jcache->key(o.ir_hash);
+    const JitCache::Found f = o.relocatable ? jcache->load(spec, &kept, &bytes_read)
+                                            : JitCache::Found::NONE;
+    bad = f == JitCache::Found::BAD;
+    hit = f == JitCache::Found::OK && kept.key == key;
+    load_us += thread_cpu_us() - l0;
+    return !hit;
+  };
+  const bool ok = jcache ? compiler->compile(spec, dump, out, &error, &cancel, look)
+                         : compiler->compile(spec, dump, out, &error, &cancel);
+  if (ok && hit) {
+    const double l0 = thread_cpu_us();
+    if (!engine->add(std::move(kept.object), kept.symbol, &r.entry, &r.tracker, &error)) r.entry = 0;
+    load_us += thread_cpu_us() - l0;
+    r.from_cache = r.entry != 0;
+    r.code_bytes = kept.code_bytes;
+    r.error = error;
+    r.spec = std::move(spec);
+    std::lock_guard<std::mutex> lock(stats_mu);
+    ++(r.entry ? st.cache_hits : st.cache_bad);
+    st.cache_bytes_read += bytes_read;
+    st.cache_key_us += out.build_us;  // building the IR the key hashes
+    st.cache_load_us += out.build_us + load_us;
+    return r;
+  }
+  if (ok) {
     const std::string name = out.name;
     if (dump) {
       std::ofstream(config.dump_dir + "/" + name + ".pre.ll") << out.ir_before;
       std::ofstream(config.dump_dir + "/" + name + ".ll") << out.ir;
       std::ofstream(config.dump_dir + "/" + name + ".s") << out.assembly;
     }
-    if (!engine->add(std::move(out.object), name, &r.entry, &r.tracker, &error)) r.entry = 0;
+    uint64_t written = 0;
+    bool stored = false;
+    std::string why;
+    if (jcache && jcache->writable() && out.relocatable)
+      stored = jcache->store(spec, key, out.code_bytes, out.name, *out.object, &written, &why);
+    if (jcache && !why.empty()) {
+      std::lock_guard<std::mutex> lock(stats_mu);
+      ++st.cache_write_failures;
+      if (!cache_write_warned)
+        std::fprintf(stderr, "softcpu: warning: --jit-cache: %s (compiled regions are not saved)\n",
+                     why.c_str());
+      cache_write_warned = true;
+    }
+    if (stored) {
+      std::lock_guard<std::mutex> lock(stats_mu);
+      ++st.cache_writes;
+      st.cache_bytes_written += written;
+    }
+    if (!engine->add(std::move(out.object), out.name, &r.entry, &r.tracker, &error)) r.entry = 0;
   }
   r.error = error;
   r.code_bytes = out.code_bytes;
   r.inlined_insns = out.inlined_insns;
-  r.links = std::move(out.links);
   r.compile_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
   {
     std::lock_guard<std::mutex> lock(stats_mu);
+    if (jcache) {
+      if (!spec.probed) ++st.cache_misses;
+      if (bad) ++st.cache_bad;
+      st.cache_bytes_read += bytes_read;
+      st.cache_load_us += load_us;
+    }
     if (r.entry) {
       ++st.regions_compiled;
       st.native_code_bytes += r.code_bytes;

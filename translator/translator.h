@@ -25,6 +25,12 @@ struct TranslatorConfig {
   bool sync = false;               // --jit-sync: compile on the CPU thread when a block is hot
   bool perf_map = false;           // --perf-map: /tmp/perf-PID.map names each region
   std::string dump_dir;            // --jit-dump DIR: each region's IR and assembly
+  // --jit-cache DIR (translator/jit_cache.h): compiled regions are kept in DIR and loaded in
+  // later runs. A block executed cache_threshold times (--jit-cache-threshold, when below
+  // `threshold`) probes the cache for a region entered there and installs it if found; one
+  // that misses is compiled when it reaches `threshold`, as without a cache.
+  std::string cache_dir;
+  uint64_t cache_threshold = 1000;
   unsigned max_region_blocks = 32;
   // Bound on a region's weight (RegionCompiler::blocks_within: IR instructions its handlers
   // bring in). Blocks past it are left out, so no region takes seconds to compile.
@@ -65,6 +71,17 @@ struct TranslatorStats {
   double compile_cpu_us_build = 0, compile_cpu_us_inline = 0;  // thread CPU time by phase
   double compile_cpu_us_opt = 0, compile_cpu_us_codegen = 0;
   double compile_us_mean = 0, compile_us_p50 = 0, compile_us_p99 = 0;
+  // The persistent cache (--jit-cache).
+  uint64_t cache_probes = 0;        // warm blocks that looked for a region entered there
+  uint64_t cache_hits = 0;          // regions loaded from it (not compiled)
+  uint64_t cache_misses = 0;        // lookups that found no region (or another one)
+  uint64_t cache_bad = 0;           // damaged, truncated, foreign or stale files (removed)
+  uint64_t cache_unusable = 0;      // loaded, but its blocks are not (all) in the block cache as they were
+  uint64_t cache_writes = 0;        // objects written
+  uint64_t cache_write_failures = 0;
+  uint64_t cache_bytes_read = 0, cache_bytes_written = 0;
+  double cache_load_us = 0;         // compile-thread CPU reading, checking and linking cached regions
+  double cache_key_us = 0;          // ... of it, building regions' IR for their keys
 };
 
 // The handler registry as the translator sees it: per family, how many of its handlers

@@ -1,0 +1,280 @@
+#include "translator/jit_cache.h"
+
+#include <link.h>
+#include <llvm/ADT/StringExtras.h>
+#include <llvm/Config/llvm-config.h>
+#include <llvm/Support/BLAKE3.h>
+#include <llvm/Support/MemoryBuffer.h>
+#include <llvm/Target/TargetMachine.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "translator/semantics.h"
+
+namespace softcpu {
+
+namespace {
+
+constexpr char kMagic[8] = {'s', 'o', 'f', 't', 'j', 'i', 't', 'c'};
+// Bump when the file layout or what a region's IR does not show changes meaning (the run-time
+// ABI of compiled code, the pass pipeline, code generation options).
+constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kPage = 4096;
+
+// The GNU build ID of the executable: a rebuild of softcpu (any change to the translator, the
+// runtime compiled code calls, the interpreter's layouts) makes a new one.
+std::string build_id() {
+  std::string id;
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* data) -> int {
+        auto* out = static_cast<std::string*>(data);
+        for (int k = 0; k < info->dlpi_phnum; ++k) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[k];
+          if (ph.p_type != PT_NOTE) continue;
+          const auto* p = reinterpret_cast<const uint8_t*>(info->dlpi_addr + ph.p_vaddr);
+          const uint8_t* end = p + ph.p_memsz;
+          while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const auto* nh = reinterpret_cast<const ElfW(Nhdr)*>(p);
+            const uint8_t* name = p + sizeof(ElfW(Nhdr));
+            const uint8_t* desc = name + ((nh->n_namesz + 3) & ~3u);
+            if (desc + nh->n_descsz > end) break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && std::memcmp(name, "GNU", 4) == 0) {
+              *out = llvm::toHex(llvm::ArrayRef<uint8_t>(desc, nh->n_descsz), true);
+              return 1;
+            }
+            p = desc + ((nh->n_descsz + 3) & ~3u);
+          }
+        }
+        return 1;  // the first object is the executable: look no further
+      },
+      &id);
+  return id;
+}
+
+// A little-endian byte writer and a bounds-checked reader for the file's payload.
+struct Writer {
+  std::string b;
+  void u8(uint8_t v) { b.push_back(char(v)); }
+  void u32(uint32_t v) { b.append(reinterpret_cast<const char*>(&v), 4); }
+  void u64(uint64_t v) { b.append(reinterpret_cast<const char*>(&v), 8); }
+  void bytes(const void* p, size_t n) { b.append(static_cast<const char*>(p), n); }
+  void str(const std::string& s) {
+    u32(uint32_t(s.size()));
+    b += s;
+  }
+};
+struct Reader {
+  const uint8_t* p;
+  const uint8_t* end;
+  bool ok = true;
+  bool take(void* out, size_t n) {
+    if (!ok || size_t(end - p) < n) return ok = false;
+    std::memcpy(out, p, n);
+    p += n;
+    return true;
+  }
+  uint8_t u8() { uint8_t v = 0; take(&v, 1); return v; }
+  uint32_t u32() { uint32_t v = 0; take(&v, 4); return v; }
+  uint64_t u64() { uint64_t v = 0; take(&v, 8); return v; }
+  std::string str(size_t max) {
+    const uint32_t n = u32();
+    if (!ok || n > max || size_t(end - p) < n) {
+      ok = false;
+      return {};
+    }
+    std::string s(reinterpret_cast<const char*>(p), n);
+    p += n;
+    return s;
+  }
+};
+
+CacheDigest digest(const std::string& data) {
+  return llvm::BLAKE3::hash<32>(
+      llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+}
+
+// A block's instructions as the file keeps them: each handler by name, the rest of the Insn
+// as it is (with the handler pointer zeroed).
+void put_insns(Writer& w, const Semantics& sem, const RegionBlock& rb) {
+  w.u32(uint32_t(rb.insns.size()));
+  for (const Insn& in : rb.insns) {
+    const Semantics::Handler* h = sem.find(in.fn);
+    w.str(h ? h->name : std::string());
+    Insn copy = in;
+    copy.fn = nullptr;
+    w.bytes(&copy, sizeof copy);
+  }
+}
+
+}  // namespace
+
+std::string jit_cache_env(const Semantics& sem, const llvm::TargetMachine& tm) {
+  std::string env = "softcpu jit cache " + std::to_string(kFormatVersion);
+  env += "\nllvm " LLVM_VERSION_STRING;
+  env += "\ntarget " + tm.getTargetTriple().str() + " cpu " + tm.getTargetCPU().str() +
+         " features " + tm.getTargetFeatureString().str();
+  env += "\ncodegen model " + std::to_string(int(tm.getCodeModel())) +
+         " reloc " + std::to_string(int(tm.getRelocationModel())) + " opt " +
+         std::to_string(int(tm.getOptLevel()));
+  env += "\nsemantics " + sem.bitcode_hash();
+  env += "\nbuild " + build_id();
+  env += "\ninsn " + std::to_string(sizeof(Insn)) + " link " + std::to_string(sizeof(NativeLink));
+  return env;
+}
+
+JitCache::JitCache(std::string dir, const std::string& env, const Semantics& sem)
+    : dir_(std::move(dir)), env_(digest(env)), sem_(sem) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) why_ = ec.message();
+  else if (access(dir_.c_str(), W_OK) != 0) why_ = std::strerror(errno);
+  writable_ = why_.empty();
+}
+
+JitCache::~JitCache() = default;
+
+CacheDigest JitCache::key(const CacheDigest& ir_hash) const {
+  llvm::BLAKE3 h;
+  h.update(llvm::ArrayRef<uint8_t>(env_.data(), env_.size()));
+  h.update(llvm::ArrayRef<uint8_t>(ir_hash.data(), ir_hash.size()));
+  return h.final<32>();
+}
+
+std::string JitCache::path(const RegionSpec& spec) const {
+  const RegionBlock& rb = spec.blocks[0];
+  Writer w;
+  w.bytes(env_.data(), env_.size());
+  w.u32(spec.entry_lin);
+  w.u32(spec.mode);
+  w.u32(rb.eip);
+  w.u32(rb.phys % kPage);
+  w.u32(rb.bytes);
+  put_insns(w, sem_, rb);
+  const CacheDigest d = digest(w.b);
+  char name[48];
+  std::snprintf(name, sizeof name, "%08x-", spec.entry_lin);
+  return dir_ + "/" + name + llvm::toHex(llvm::ArrayRef<uint8_t>(d.data(), 16), true) + ".o";
+}
+
+bool JitCache::store(const RegionSpec& spec, const CacheDigest& key, uint64_t code_bytes,
+                     const std::string& symbol, const llvm::MemoryBuffer& object, uint64_t* bytes_written,
+                     std::string* error) const {
+  Writer w;
+  w.bytes(kMagic, sizeof kMagic);
+  w.u32(kFormatVersion);
+  w.bytes(env_.data(), env_.size());
+  w.bytes(key.data(), key.size());
+  w.u32(spec.entry_lin);
+  w.u32(spec.mode);
+  w.u32(uint32_t(spec.blocks.size()));
+  for (const RegionBlock& rb : spec.blocks) {
+    w.u32(rb.eip);
+    w.u32(rb.phys % kPage);
+    w.u32(rb.bytes);
+    w.u8(rb.entry);
+    put_insns(w, sem_, rb);
+  }
+  w.u64(code_bytes);
+  w.str(symbol);
+  w.u64(object.getBufferSize());
+  w.bytes(object.getBufferStart(), object.getBufferSize());
+  const CacheDigest sum = digest(w.b);
+  w.bytes(sum.data(), sum.size());
+
+  static std::atomic<uint64_t> serial{0};
+  const std::string final_path = path(spec);
+  const std::string tmp = dir_ + "/.tmp-" + std::to_string(getpid()) + "-" + std::to_string(++serial);
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    f.write(w.b.data(), std::streamsize(w.b.size()));
+    f.close();
+    if (!f) {
+      *error = "cannot write " + tmp + ": " + std::strerror(errno);
+      std::remove(tmp.c_str());
+      return false;
+    }
+  }
+  if (std::rename(tmp.c_str(), final_path.c_str()) != 0) {
+    *error = "cannot rename " + tmp + " to " + final_path + ": " + std::strerror(errno);
+    std::remove(tmp.c_str());
+    return false;
+  }
+  *bytes_written = w.b.size();
+  return true;
+}
+
+JitCache::Found JitCache::load(const RegionSpec& probe, Entry* out, uint64_t* bytes_read) const {
+  const std::string file = path(probe);
+  std::string data;
+  {
+    std::ifstream f(file, std::ios::binary);
+    if (!f) return Found::NONE;
+    data.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  *bytes_read = data.size();
+  auto bad = [&] {
+    std::remove(file.c_str());
+    return Found::BAD;
+  };
+  // The checksum first: nothing of a damaged or truncated file is looked at.
+  if (data.size() < sizeof kMagic + 4 + 32) return bad();
+  const size_t body = data.size() - 32;
+  if (std::memcmp(digest(data.substr(0, body)).data(), data.data() + body, 32) != 0) return bad();
+  Reader r{reinterpret_cast<const uint8_t*>(data.data()),
+           reinterpret_cast<const uint8_t*>(data.data()) + body};
+  char magic[sizeof kMagic];
+  CacheDigest env;
+  r.take(magic, sizeof magic);
+  const uint32_t version = r.u32();
+  r.take(env.data(), env.size());
+  if (!r.ok || std::memcmp(magic, kMagic, sizeof kMagic) != 0 || version != kFormatVersion ||
+      env != env_)
+    return bad();  // another format or environment: not ours to load
+  r.take(out->key.data(), out->key.size());
+  RegionSpec& s = out->spec;
+  s.entry_lin = r.u32();
+  s.mode = r.u32();
+  const uint32_t nblocks = r.u32();
+  if (!r.ok || nblocks == 0 || nblocks > 4096) return bad();
+  const uint32_t page_phys = probe.blocks[0].phys & ~(kPage - 1);
+  for (uint32_t k = 0; k < nblocks && r.ok; ++k) {
+    RegionBlock rb;
+    rb.eip = r.u32();
+    rb.phys = page_phys | (r.u32() % kPage);
+    rb.bytes = r.u32();
+    rb.entry = r.u8() != 0;
+    const uint32_t n = r.u32();
+    if (!r.ok || n == 0 || n > 4096) return bad();
+    rb.insns.resize(n);
+    for (Insn& in : rb.insns) {
+      const std::string name = r.str(4096);
+      r.take(&in, sizeof in);
+      const Semantics::Handler* h = r.ok ? sem_.find(name) : nullptr;
+      if (!h) return bad();  // a handler this build does not have
+      in.fn = h->host;
+    }
+    s.blocks.push_back(std::move(rb));
+  }
+  out->code_bytes = r.u64();
+  out->symbol = r.str(256);
+  const uint64_t size = r.u64();
+  if (!r.ok || size != uint64_t(r.end - r.p)) return bad();
+  out->object = llvm::MemoryBuffer::getMemBufferCopy(
+      llvm::StringRef(reinterpret_cast<const char*>(r.p), size_t(size)), file);
+  // A file of another region whose entry block hashed to the same name (never seen): not it.
+  const RegionBlock& want = probe.blocks[0];
+  const RegionBlock& got = s.blocks[0];
+  if (s.entry_lin != probe.entry_lin || s.mode != probe.mode || got.eip != want.eip ||
+      got.phys != want.phys || got.bytes != want.bytes || got.insns.size() != want.insns.size() ||
+      std::memcmp(got.insns.data(), want.insns.data(), want.insns.size() * sizeof(Insn)) != 0)
+    return Found::NONE;
+  s.entry_phys = want.phys;
+  return Found::OK;
+}
+
+}  // namespace softcpu

@@ -1,0 +1,75 @@
+// The persistent translation cache (--jit-cache DIR): compiled regions' object files kept on
+// disk, so a later run installs a region that was ever hot for the cost of reading and linking
+// it instead of compiling it again. Compile thread only (it owns the files it writes).
+//
+// A file holds one region: the region as it was compiled (its blocks, page offsets, entry
+// flags and decoded instructions, each handler by name), the key it was compiled under, the
+// object, and a BLAKE3 checksum of all that. It is named by the environment and the region's
+// entry block (JitCache::path), because a later run looks it up when that block gets warm,
+// before it knows which blocks the region took in; the translator then checks that the
+// region's blocks are in the block cache as they were, rebuilds the region's IR from them and
+// compares its key before it installs the object. The key (JitCache::key) is everything the
+// object depends on: the region's IR as built (RegionCompiler::Output::ir_hash) and the
+// environment (jit_cache_env: cache format, LLVM version, target CPU and features, code
+// generation options, the semantics bitcode, the build of softcpu itself).
+#pragma once
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "translator/region_spec.h"
+
+namespace llvm {
+class MemoryBuffer;
+class TargetMachine;
+}  // namespace llvm
+
+namespace softcpu {
+
+class Semantics;
+using CacheDigest = std::array<uint8_t, 32>;
+
+// What every cached object depends on besides its region, as one string.
+std::string jit_cache_env(const Semantics& sem, const llvm::TargetMachine& tm);
+
+class JitCache {
+ public:
+  // `dir` is created if missing; when it cannot be written the cache only reads (writable()).
+  JitCache(std::string dir, const std::string& env, const Semantics& sem);
+  ~JitCache();
+
+  bool writable() const { return writable_; }
+  const std::string& dir() const { return dir_; }
+  const std::string& why_not_writable() const { return why_; }
+
+  // The key of a region whose IR as built hashes to `ir_hash`.
+  CacheDigest key(const CacheDigest& ir_hash) const;
+  // The file a region entered at spec.blocks[0] is kept in.
+  std::string path(const RegionSpec& spec) const;
+
+  struct Entry {
+    RegionSpec spec;  // blocks, EIPs, entry flags and instructions (this run's handlers); the
+                      // physical addresses in the page of the looked-up entry block
+    CacheDigest key{};
+    uint64_t code_bytes = 0;
+    std::string symbol;  // the region function's name in the object
+    std::unique_ptr<llvm::MemoryBuffer> object;
+  };
+  enum class Found { NONE, BAD, OK };
+  // The region kept for `probe`'s entry block (spec.blocks[0], its entry_lin and mode). BAD: a
+  // damaged, truncated or foreign file, removed (it is never loaded). NONE: no file, or one
+  // for another region with the same name.
+  Found load(const RegionSpec& probe, Entry* out, uint64_t* bytes_read) const;
+  // Keep `spec`'s object (temp file + rename: a reader sees a whole file or none).
+  bool store(const RegionSpec& spec, const CacheDigest& key, uint64_t code_bytes,
+             const std::string& symbol, const llvm::MemoryBuffer& object, uint64_t* bytes_written, std::string* error) const;
+
+ private:
+  std::string dir_, why_;
+  CacheDigest env_{};
+  const Semantics& sem_;
+  bool writable_ = false;
+};
+
+}  // namespace softcpu
