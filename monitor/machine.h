@@ -358,6 +358,12 @@ class Machine {
   // post listener): io_news_ set, and while CPU 0's thread is off its slice the split vCPUs
   // kicked, whose workers serve it (a device interrupt for them needs no slice of CPU 0's).
   void host_io_news();
+  // host_io_news's look at cpu0_off_ and its kick against stop_ap_threads clearing cpu0_off_:
+  // no kick reaches a split vCPU's hooks once the run has ended (the secondary's destructor
+  // clears them). Taken after the big lock, never before it.
+  std::mutex io_mu_;
+  // stop_ap_threads: cpu0_off_ cleared under io_mu_ (see io_mu_).
+  void end_external_io();
   // Kicks every external vCPU whose scheduler meets its deadlines (a split vCPU).
   void kick_split_vcpus();
   // Under the big lock: the posted host I/O jobs (disk completions) run and COM1's input

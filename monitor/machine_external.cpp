@@ -86,7 +86,18 @@ void Machine::cpu0_slice_edge(bool off) {
 
 void Machine::host_io_news() {
   io_news_.store(true);
+  std::lock_guard lock(io_mu_);
   if (cpu0_off_.load()) kick_split_vcpus();  // else CPU 0's thread serves it in its slice
+}
+
+// CPU 0's thread, from stop_ap_threads, no lock held: the run is over, no more kicks from
+// host_io_news.
+void Machine::end_external_io() {
+  if (!has_external_) return;
+  std::lock_guard hold(bql_);
+  std::lock_guard lock(io_mu_);
+  cpu0_off_ = false;
+  publish_device_due();
 }
 
 void Machine::kick_split_vcpus() {
