@@ -7,7 +7,7 @@
    ATA-6 9.5), halts until its handler runs and reads the sector. Time = the TSC (guest ns,
    which follow the host clock) in the handler minus the TSC before the command's write.
    Prints p50/p90/max in ns and the count over 2 ms on the debug console and exits with status 1 (guest_exit 0). */
-#include "smp_boot.h"
+#include "split_guest.h"
 
 #include "ata_regs.h"
 
@@ -15,13 +15,11 @@
 #define SAMPLES 100u
 #endif
 #define DISK_VECTOR 0x54
-#define BSP_VECTOR 0x52
 
-static volatile uint32_t fired, ap_done;
+static volatile uint32_t fired;
 static volatile uint64_t fired_at;
 static volatile uint8_t fired_status;
 static uint32_t took[SAMPLES];
-static uint32_t ap_stack[1024];
 
 static void on_disk(struct trap_frame* f) {
   (void)f;
@@ -29,20 +27,6 @@ static void on_disk(struct trap_frame* f) {
   fired_status = inb(ATA_STATUS); /* acknowledges: INTRQ drops */
   fired = 1;
   lapic_write(LAPIC_EOI, 0);
-}
-static void on_bsp(struct trap_frame* f) {
-  (void)f;
-  lapic_write(LAPIC_EOI, 0);
-}
-
-static void sort(uint32_t* a, uint32_t n) { /* shell sort: n is small */
-  for (uint32_t gap = n / 2; gap; gap /= 2)
-    for (uint32_t i = gap; i < n; ++i)
-      for (uint32_t j = i; j >= gap && a[j - gap] > a[j]; j -= gap) {
-        uint32_t t = a[j];
-        a[j] = a[j - gap];
-        a[j - gap] = t;
-      }
 }
 
 __attribute__((noreturn, used)) static void ap_main(void) {
@@ -72,21 +56,16 @@ __attribute__((noreturn, used)) static void ap_main(void) {
     for (unsigned i = 0; i < 256; i++) (void)inw(ATA_DATA);
   }
   ioapic_write(0x10 + 14 * 2, 0x10000 | DISK_VECTOR);
-  sort(took, SAMPLES);
+  sort_u32(took, SAMPLES);
   uint32_t over = 0; /* over 2 ms */
   for (uint32_t k = 0; k < SAMPLES; ++k) over += took[k] > 2000000u;
   gprintf("disk irq: n %u p50 %u p90 %u max %u ns, over 2 ms %u, bad status %u\n", SAMPLES,
           took[SAMPLES / 2], took[SAMPLES - SAMPLES / 10], took[SAMPLES - 1], over, bad);
-  ap_done = 1;
-  send_ipi(0, BSP_VECTOR);
-  for (;;) __asm__ volatile("cli; hlt");
+  ap_finish();
 }
 
 int main(void) {
   set_trap_handler(DISK_VECTOR, on_disk);
-  set_trap_handler(BSP_VECTOR, on_bsp);
-  smp_start(ap_main, &ap_stack[1024]);
-  /* Halted until the AP's IPI: CPU 0 leaves the primary's thread idle meanwhile. */
-  while (!ap_done) wait_for_interrupt();
+  split_run(ap_main);
   return 0;
 }

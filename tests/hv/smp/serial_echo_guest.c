@@ -7,14 +7,12 @@
    handler echoes every byte received to the transmitter, so the host times input to echo;
    after a 'q' it tells the BSP, which exits with status 1 (guest_exit 0). The handler counts
    its interrupts and the BSP reports the count on the debug console. */
-#include "smp_boot.h"
+#include "split_guest.h"
 
 #define SERIAL_VECTOR 0x53
-#define BSP_VECTOR 0x52
 #define COM1 0x3F8
 
-static volatile uint32_t ap_done, interrupts;
-static uint32_t ap_stack[1024];
+static volatile uint32_t interrupts;
 
 static void on_serial(struct trap_frame* f) {
   (void)f;
@@ -24,10 +22,6 @@ static void on_serial(struct trap_frame* f) {
     outb(COM1, c);
     if (c == 'q') ap_done = 1;
   }
-  lapic_write(LAPIC_EOI, 0);
-}
-static void on_bsp(struct trap_frame* f) {
-  (void)f;
   lapic_write(LAPIC_EOI, 0);
 }
 
@@ -44,16 +38,12 @@ __attribute__((noreturn, used)) static void ap_main(void) {
   while (!ap_done) wait_for_interrupt();
   outb(COM1 + 1, 0x00);
   ioapic_write(0x10 + 4 * 2, 0x10000 | SERIAL_VECTOR);
-  send_ipi(0, BSP_VECTOR);
-  for (;;) __asm__ volatile("cli; hlt");
+  ap_finish();
 }
 
 int main(void) {
   set_trap_handler(SERIAL_VECTOR, on_serial);
-  set_trap_handler(BSP_VECTOR, on_bsp);
-  smp_start(ap_main, &ap_stack[1024]);
-  /* Halted until the AP's IPI: CPU 0 leaves the primary's thread idle meanwhile. */
-  while (!ap_done) wait_for_interrupt();
+  split_run(ap_main);
   gprintf("serial_echo: %u interrupts\n", interrupts);
   return 0;
 }
