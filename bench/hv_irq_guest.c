@@ -11,19 +11,17 @@
    time; the PIT's count starts on the clock after the write, so its deadline is n + 1 ticks
    on). The delays vary from 100 to 599 us. Prints p50/p99/max per kind in ns on the debug
    console and exits with status 1 (guest_exit 0). */
-#include "smp_boot.h"
+#include "split_guest.h"
 
 #ifndef SAMPLES
 #define SAMPLES 2000u
 #endif
 #define LAPIC_VECTOR 0x50
 #define PIT_VECTOR 0x51
-#define BSP_VECTOR 0x52
 
-static volatile uint32_t fired, ap_up, ap_done;
+static volatile uint32_t fired, ap_up;
 static volatile uint64_t fired_at;
 static uint32_t late[SAMPLES];
-static uint32_t ap_stack[1024];
 
 static void on_timer(struct trap_frame* f) {
   (void)f;
@@ -31,26 +29,12 @@ static void on_timer(struct trap_frame* f) {
   fired = 1;
   lapic_write(LAPIC_EOI, 0);
 }
-static void on_bsp(struct trap_frame* f) {
-  (void)f;
-  lapic_write(LAPIC_EOI, 0);
-}
 
 /* 100..599 us, spread so that deadlines fall at every phase of the hosts' timers. */
 static uint32_t delay_ns(uint32_t k) { return 100000u + (k * 7919u) % 500u * 1000u; }
 
-static void sort(uint32_t* a, uint32_t n) { /* shell sort: n is small */
-  for (uint32_t gap = n / 2; gap; gap /= 2)
-    for (uint32_t i = gap; i < n; ++i)
-      for (uint32_t j = i; j >= gap && a[j - gap] > a[j]; j -= gap) {
-        uint32_t t = a[j];
-        a[j] = a[j - gap];
-        a[j - gap] = t;
-      }
-}
-
 static void report(const char* what) {
-  sort(late, SAMPLES);
+  sort_u32(late, SAMPLES);
   gprintf("%s: n %u p50 %u p99 %u max %u ns\n", what, SAMPLES, late[SAMPLES / 2],
           late[SAMPLES - SAMPLES / 100], late[SAMPLES - 1]);
 }
@@ -92,18 +76,13 @@ __attribute__((noreturn, used)) static void ap_main(void) {
   }
   ioapic_write(0x10 + 2 * 2, 0x10000 | PIT_VECTOR);
   report("pit via ioapic");
-  ap_done = 1;
-  send_ipi(0, BSP_VECTOR);
-  for (;;) __asm__ volatile("cli; hlt");
+  ap_finish();
 }
 
 int main(void) {
   set_trap_handler(LAPIC_VECTOR, on_timer);
   set_trap_handler(PIT_VECTOR, on_timer);
-  set_trap_handler(BSP_VECTOR, on_bsp);
-  smp_start(ap_main, &ap_stack[1024]);
-  /* Halted until the AP's IPI: CPU 0 leaves the primary's thread idle meanwhile. */
-  while (!ap_done) wait_for_interrupt();
+  split_run(ap_main);
   gputs("hv_irq: done\n");
   return 0;
 }

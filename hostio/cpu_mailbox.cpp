@@ -5,14 +5,19 @@ namespace softcpu {
 void CpuMailbox::post(Job job) {
   void (*notify)(void*);
   void* ctx;
+  void (*listener)(void*);
+  void* listener_ctx;
   {
     std::lock_guard<std::mutex> lock(mu_);
     jobs_.push_back(std::move(job));
     notify = notify_;
     ctx = notify_ctx_;
+    listener = post_listener_;
+    listener_ctx = post_listener_ctx_;
   }
   cv_.notify_one();
   if (notify) notify(ctx);
+  if (listener) listener(listener_ctx);
 }
 
 void CpuMailbox::wake() {
@@ -32,6 +37,12 @@ void CpuMailbox::set_notify(void (*notify)(void*), void* ctx) {
   std::lock_guard<std::mutex> lock(mu_);
   notify_ = notify;
   notify_ctx_ = ctx;
+}
+
+void CpuMailbox::set_post_listener(void (*listener)(void*), void* ctx) {
+  std::lock_guard<std::mutex> lock(mu_);
+  post_listener_ = listener;
+  post_listener_ctx_ = ctx;
 }
 
 size_t CpuMailbox::drain() {

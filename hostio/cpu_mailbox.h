@@ -25,10 +25,16 @@ class CpuMailbox {
   // `notify(ctx)` is called after every post() and wake(), on the poster's thread and outside
   // the box's lock (a processor set's scheduler learns that an idle CPU has work).
   void set_notify(void (*notify)(void*), void* ctx);
+  // `listener(ctx)` is called after every post() only (not wake()), after `notify`, on the
+  // poster's thread and outside the box's lock: a job (a disk completion) that another thread
+  // than the CPU thread may run (a machine's external vCPU, monitor/machine_external.cpp).
+  void set_post_listener(void (*listener)(void*), void* ctx);
 
  private:
   void (*notify_)(void*) = nullptr;  // under mu_
   void* notify_ctx_ = nullptr;
+  void (*post_listener_)(void*) = nullptr;  // under mu_
+  void* post_listener_ctx_ = nullptr;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Job> jobs_;

@@ -161,7 +161,10 @@ Machine::Machine(const MachineConfig& config, std::unique_ptr<PhysicalMemory> me
   if (!serial) throw ConfigError{error};
   open_console_tap(serial, config.serial_script.empty() ? nullptr : &script);
   serial->set_quit_handler([this] { request_exit(0); });
-  serial->set_input_listener([this] { mailbox_.wake(); });  // typing wakes a halted guest
+  serial->set_input_listener([this] {  // typing wakes a halted guest
+    mailbox_.wake();
+    host_io_news();  // (a split vCPU's worker may take it first: machine_external.cpp)
+  });
   CharBackend* guest_serial = serial.get();
   if (config_.deterministic) {
     det_ = std::make_unique<Determinism>(config_, clock_, *serial);
@@ -740,6 +743,7 @@ bool Machine::run_aps(int& status, bool& stop) {
 // Between interpreter runs: host work, device timers, COM1 input, FERR#.
 void Machine::service_devices() {
   SOFTCPU_ASSERT_BIG_LOCK();
+  if (has_external_) io_news_.store(false);  // before the drain (machine_external.cpp)
   mailbox_.drain();
   clock_.run_due();
   if (script_) script_->tick();  // before the UART looks for input the script may send

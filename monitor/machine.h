@@ -348,8 +348,27 @@ class Machine {
   // meeting device deadlines; their schedulers hear of an earlier one (hooks.deadline).
   void cpu0_slice_edge(bool off);
   // On an external vCPU's scheduler thread, before a pass: the clock's due timers fired (its
-  // own APIC timer, or a device's while CPU 0 is off its slice), under the big lock.
+  // own APIC timer, or a device's while CPU 0 is off its slice), and host I/O served while
+  // CPU 0 is off its slice (serve_host_io), under the big lock.
   void fire_external_timers(Vcpu& v);
+  // Host I/O has news for the devices (serial input, a disk completion posted to mailbox_):
+  // set by the loop thread (host_io_news), cleared by whoever serves it under the big lock.
+  std::atomic<bool> io_news_{false};
+  // Any thread, no lock of the machine's (the loop thread's serial input listener, mailbox_'s
+  // post listener): io_news_ set, and while CPU 0's thread is off its slice the split vCPUs
+  // kicked, whose workers serve it (a device interrupt for them needs no slice of CPU 0's).
+  void host_io_news();
+  // host_io_news's look at cpu0_off_ and its kick against stop_ap_threads clearing cpu0_off_:
+  // no kick reaches a split vCPU's hooks once the run has ended (the secondary's destructor
+  // clears them). Taken after the big lock, never before it.
+  std::mutex io_mu_;
+  // stop_ap_threads: cpu0_off_ cleared under io_mu_ (see io_mu_).
+  void end_external_io();
+  // Kicks every external vCPU whose scheduler meets its deadlines (a split vCPU).
+  void kick_split_vcpus();
+  // Under the big lock: the posted host I/O jobs (disk completions) run and COM1's input
+  // pulled, as service_devices does on CPU 0's thread.
+  void serve_host_io();
   std::function<void(bool)> thread_use_hook_;  // set_thread_use_hook
   bool cpu0_lent_ = false;                     // CPU 0's thread; as Vcpu::lent
   // Tells thread_use_hook_ (if any) that a vCPU now leaves its thread idle or uses it again.

@@ -31,7 +31,11 @@ void Machine::set_external_vcpu(unsigned index, ExternalVcpu hooks) {
   v.hooks = std::move(hooks);
   // Its scheduler meets its deadlines (a split vCPU of the secondary's; not a thin partition's
   // processor, whose guest has no timers of this kind).
-  if (v.hooks.deadline) has_external_ = true;
+  if (v.hooks.deadline && !has_external_) {
+    has_external_ = true;
+    // A disk completion may interrupt it while CPU 0's thread has no slice (host_io_news).
+    mailbox_.set_post_listener([](void* m) { static_cast<Machine*>(m)->host_io_news(); }, this);
+  }
   if (!v.external) {
     v.external = true;
     sync_->set_free(index);
@@ -70,16 +74,53 @@ void Machine::cpu0_slice_edge(bool off) {
     cpu0_off_ = off;
     publish_device_due();
   }
-  if (off)
+  if (off) {
     for (auto& v : aps_)
       if (v->external && v->hooks.deadline) v->hooks.deadline();
+    // Host I/O that came after this thread last served it: the split vCPUs serve it now.
+    // (cpu0_off_ above and io_news_ here, io_news_ then cpu0_off_ in host_io_news: both
+    // seq_cst, so one side or the other sees the news.)
+    if (io_news_.load()) kick_split_vcpus();
+  }
+}
+
+void Machine::host_io_news() {
+  io_news_.store(true);
+  std::lock_guard lock(io_mu_);
+  if (cpu0_off_.load()) kick_split_vcpus();  // else CPU 0's thread serves it in its slice
+}
+
+// CPU 0's thread, from stop_ap_threads, no lock held: the run is over, no more kicks from
+// host_io_news.
+void Machine::end_external_io() {
+  if (!has_external_) return;
+  std::lock_guard hold(bql_);
+  std::lock_guard lock(io_mu_);
+  cpu0_off_ = false;
+  publish_device_due();
+}
+
+void Machine::kick_split_vcpus() {
+  for (size_t k = 0; k < aps_.size(); ++k)
+    if (aps_[k]->external && aps_[k]->hooks.deadline) sync_->kick(unsigned(k + 1));
+}
+
+void Machine::serve_host_io() {
+  SOFTCPU_ASSERT_BIG_LOCK();
+  io_news_.store(false);  // before the drain: news from here on is served again
+  mailbox_.drain();       // disk completions (with threads on, the box holds nothing else)
+  platform_->poll();      // COM1's input
 }
 
 void Machine::fire_external_timers(Vcpu& v) {
+  // Host I/O while CPU 0's thread has no slice (in a slice it serves it itself).
+  const bool io = io_news_.load() && cpu0_off_.load();
   const int64_t due = std::min(v.timer_due.load(std::memory_order_acquire),
                                device_due_.load(std::memory_order_acquire));
-  if (due == INT64_MAX || due > steady_now_ns()) return;  // (the clock is read only if one is set)
+  // (The clock is read only if a deadline is set.)
+  if (!io && (due == INT64_MAX || due > steady_now_ns())) return;
   std::lock_guard hold(bql_);
+  if (io) serve_host_io();  // (CPU 0's thread may have served it meanwhile: then nothing new)
   clock_.run_due();  // (CPU 0's thread may have fired them meanwhile: then nothing is due)
   publish_device_due();
 }

@@ -179,6 +179,7 @@ void Machine::stop_ap_threads() {
   for (unsigned k = 1; k <= aps_.size(); ++k) sync_->kick(k);
   for (auto& v : aps_)
     if (v->thread.joinable()) v->thread.join();
+  end_external_io();
   for (auto& v : aps_)
     if (v->external && v->hooks.stop) v->hooks.stop();
 }

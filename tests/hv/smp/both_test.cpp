@@ -14,7 +14,15 @@
 #include <string>
 #include <thread>
 
+#include <algorithm>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "monitor/hv/primary.h"
@@ -260,22 +268,28 @@ TEST(BothHypervisors, ThePrimaryResetsAndStopsIt) {
 // halted meanwhile) interrupt it with a median lateness under 1 ms. When CPU 0's thread fired
 // them, each waited for the partition's turn on that thread: medians 11-18 ms
 // (bench/hv_irq_bench.py).
-TEST(BothHypervisors, DeviceTimersReachTheSecondarysVcpuWhileThePrimaryRunsAnother) {
-  const char* irq_rom = std::getenv("HV_IRQ_ROM");
-  ASSERT_NE(irq_rom, nullptr) << "HV_IRQ_ROM (hv_irq200.rom) not set";
-  char con[] = "/tmp/softcpu_hv_irq_XXXXXX";
-  const int fd = mkstemp(con);
-  ASSERT_GE(fd, 0);
-  close(fd);
+// The system of the tests below: `both` (a both_partition) beside a partition that never halts
+// on the primary's one thread (10 ms slices).
+SystemConfig beside_a_hog(const PartitionConfig& both) {
   SystemConfig s = both_system(1);
   PartitionConfig hog = test::on_primary(test::partition("hog", test::write_rom(test::kLoopForever)));
   hog.exit_on_poweroff = false;
   s.partitions.push_back(hog);
-  PartitionConfig both = both_partition("both", irq_rom, 20);
-  both.machine.debugcons = {{0xE9, con}};
   s.partitions.push_back(both);
+  return s;
+}
+
+// Runs `both` beside the hog until it powers off (status 1 expected) and returns what it
+// printed on its debug console (also printed here).
+std::string report_beside_a_hog(PartitionConfig both) {
+  char con[] = "/tmp/softcpu_hv_irq_XXXXXX";
+  const int fd = mkstemp(con);
+  EXPECT_GE(fd, 0);
+  if (fd < 0) return {};
+  close(fd);
+  both.machine.debugcons = {{0xE9, con}};
   {
-    System sys(s);
+    System sys(beside_a_hog(both));
     sys.primary.run();  // until "both" powers off; then the hog is stopped
     EXPECT_EQ(sys.primary.partition("both").status(), 1);
   }
@@ -287,6 +301,13 @@ TEST(BothHypervisors, DeviceTimersReachTheSecondarysVcpuWhileThePrimaryRunsAnoth
   }
   std::remove(con);
   std::printf("%s", text.c_str());
+  return text;
+}
+
+TEST(BothHypervisors, DeviceTimersReachTheSecondarysVcpuWhileThePrimaryRunsAnother) {
+  const char* irq_rom = std::getenv("HV_IRQ_ROM");
+  ASSERT_NE(irq_rom, nullptr) << "HV_IRQ_ROM (hv_irq200.rom) not set";
+  const std::string text = report_beside_a_hog(both_partition("both", irq_rom, 20));
   for (const char* kind : {"lapic timer", "pit via ioapic"}) {
     const size_t at = text.find(kind);
     ASSERT_NE(at, std::string::npos) << "no report of " << kind << " in:\n" << text;
@@ -296,6 +317,123 @@ TEST(BothHypervisors, DeviceTimersReachTheSecondarysVcpuWhileThePrimaryRunsAnoth
     EXPECT_EQ(n, 200u);
     EXPECT_LT(p50, 1000000u) << kind << ": median lateness " << p50 << " ns";
   }
+}
+
+// A free loopback TCP port (the kernel's pick, released for the serial backend to take).
+uint16_t free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    return 0;
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// One byte read within `ms` (false: none).
+bool read_byte(int fd, char* c, int ms) {
+  pollfd p{fd, POLLIN, 0};
+  return poll(&p, 1, ms) == 1 && recv(fd, c, 1, 0) == 1;
+}
+
+// Host I/O (issue 14): serial input for vCPU 1, whose interrupt the IOAPIC routes to it only,
+// while the primary's one thread runs a never-halting partition in 10 ms slices. Before, COM1's
+// input waited for CPU 0's thread to serve the partition's mailbox, i.e. for the partition's
+// turn on the primary's thread; now vCPU 1's worker serves it (machine_external.cpp,
+// host_io_news). The guest (smp/serial_echo_guest.c) echoes each byte from its handler; the
+// median from the send to the echo over a loopback TCP serial backend must be under 2 ms.
+TEST(BothHypervisors, SerialInputReachesTheSecondarysVcpuWhileThePrimaryRunsAnother) {
+  const char* echo_rom = std::getenv("HV_SERIAL_ECHO_ROM");
+  ASSERT_NE(echo_rom, nullptr) << "HV_SERIAL_ECHO_ROM (serial_echo.rom) not set";
+  const uint16_t port = free_port();
+  ASSERT_NE(port, 0);
+  PartitionConfig both = both_partition("both", echo_rom, 20);
+  both.machine.serial = "tcp:127.0.0.1:" + std::to_string(port) + ",server";
+  System sys(beside_a_hog(both));
+  std::thread run([&] { sys.primary.run(); });  // until "both" powers off
+  int fd = -1;
+  for (int tries = 0; tries < 200 && fd < 0; ++tries) {
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      close(fd);
+      fd = -1;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  std::vector<double> us;
+  if (fd >= 0) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // Until the guest echoes (bytes before its handler is set up are dropped), then quiet.
+    char c = 0;
+    bool up = false;
+    for (int tries = 0; tries < 100 && !up; ++tries) up = send(fd, "a", 1, 0) == 1 && read_byte(fd, &c, 200);
+    while (read_byte(fd, &c, 300)) {
+    }
+    EXPECT_TRUE(up) << "the guest never echoed";
+    for (int k = 0; up && k < 100; ++k) {
+      const char out = char('A' + k % 20);  // (not 'q', the guest's last)
+      const auto t0 = std::chrono::steady_clock::now();
+      if (send(fd, &out, 1, 0) != 1 || !read_byte(fd, &c, 5000)) {  // (no ASSERT: join first)
+        ADD_FAILURE() << "no echo of byte " << k;
+        break;
+      }
+      us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+      EXPECT_EQ(c, out);
+      // A random phase against the hog's 10 ms slices.
+      std::this_thread::sleep_for(std::chrono::microseconds(100 + (k * 7919) % 900));
+    }
+    send(fd, "q", 1, 0);
+  }
+  if (!stopped(sys.primary, "both")) sys.primary.request_quit();
+  run.join();
+  if (fd >= 0) close(fd);
+  ASSERT_GE(fd, 0) << "no connection to the serial backend on port " << port;
+  EXPECT_EQ(sys.primary.partition("both").status(), 1);
+  ASSERT_EQ(us.size(), 100u);
+  std::sort(us.begin(), us.end());
+  std::printf("serial echo: n %zu p50 %.0f p90 %.0f max %.0f us\n", us.size(), us[50], us[90],
+              us.back());
+  EXPECT_LT(us[50], 2000.0) << "median input-to-echo time " << us[50] << " us";
+}
+
+// Host I/O (issue 14): disk completions for vCPU 1 (IRQ 14 routed to it only by the IOAPIC)
+// beside the hog. Before, the completion (posted by the loop thread to the partition's mailbox)
+// waited for CPU 0's thread, i.e. the partition's turn on the primary's thread; now vCPU 1's
+// worker runs it (machine_external.cpp, host_io_news). The guest (smp/disk_irq_guest.c) times
+// 100 one-sector reads from the command to its IRQ 14 handler: the median must be under 2 ms.
+// (Main's code mostly passes this too: vCPU 1's port writes of the command wake CPU 0's
+// mailbox, so a completion that comes within tens of microseconds often finds CPU 0's thread
+// in a slice; 30-67 of its 100 reads took over 2 ms, 10-12 ms each, against 0-10 here. The
+// serial test above is the one main fails.)
+TEST(BothHypervisors, DiskCompletionsReachTheSecondarysVcpuWhileThePrimaryRunsAnother) {
+  const char* disk_rom = std::getenv("HV_DISK_IRQ_ROM");
+  ASSERT_NE(disk_rom, nullptr) << "HV_DISK_IRQ_ROM (disk_irq.rom) not set";
+  char disk[] = "/tmp/softcpu_hv_disk_XXXXXX";
+  const int fd = mkstemp(disk);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, 1 << 20), 0);  // 2,048 sectors (the guest reads below that)
+  close(fd);
+  PartitionConfig both = both_partition("both", disk_rom, 20);
+  both.machine.drives = {{disk, 0, true, false}};
+  const std::string text = report_beside_a_hog(both);
+  std::remove(disk);
+  const size_t at = text.find("disk irq");
+  ASSERT_NE(at, std::string::npos) << "no report in:\n" << text;
+  unsigned n = 0, p50 = 0, p90 = 0, max = 0, over = 0, bad = 0;
+  ASSERT_EQ(std::sscanf(text.c_str() + at,
+                        "disk irq: n %u p50 %u p90 %u max %u ns, over 2 ms %u, bad status %u", &n,
+                        &p50, &p90, &max, &over, &bad), 6) << text;
+  EXPECT_EQ(n, 100u);
+  EXPECT_EQ(bad, 0u) << "status in the handler not DRQ";
+  EXPECT_LT(p50, 2000000u) << "median command-to-interrupt time " << p50 << " ns";
 }
 
 TEST(BothHypervisors, WithoutTheSecondaryItDoesNotStart) {
