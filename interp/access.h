@@ -156,12 +156,16 @@ inline void write_linear_system(Cpu& c, uint32_t lin, uint32_t v) {
   raise_fault(seg == SS ? VEC_SS : VEC_GP, 0);
 }
 
-inline void check_read(const Cpu& c, unsigned seg, uint32_t off, unsigned size) {
+// Forced inline: their only call is the fault, which does not return, so a handler's fast path
+// keeps no registers across it (an out-of-line check returning into the handler did).
+[[gnu::always_inline]] inline void check_read(const Cpu& c, unsigned seg, uint32_t off,
+                                              unsigned size) {
   const SegmentCache& s = c.seg[seg];
   if (SOFTCPU_UNLIKELY(off < s.rd_lo || uint64_t(off) + size - 1 > s.rd_hi))
     raise_segment_limit_fault(seg);
 }
-inline void check_write(const Cpu& c, unsigned seg, uint32_t off, unsigned size) {
+[[gnu::always_inline]] inline void check_write(const Cpu& c, unsigned seg, uint32_t off,
+                                               unsigned size) {
   const SegmentCache& s = c.seg[seg];
   if (SOFTCPU_UNLIKELY(off < s.wr_lo || uint64_t(off) + size - 1 > s.wr_hi))
     raise_segment_limit_fault(seg);
@@ -355,6 +359,78 @@ template <unsigned S, unsigned M, class K>
 SOFTCPU_THEN_INLINE void read_rm_then(Cpu& c, const Insn& i, K k) {
   if constexpr (M != RM_REG) read_mem_then<S>(c, i.seg, effective_address<M>(c, i), k);
   else k(get_reg<S>(c, i.rm));
+}
+
+// Read-modify-write of the r/m operand (form M). `Op` is a class with static members
+// (nothing captured, so the slow paths take only what they need, in registers):
+//   uint32_t result(Cpu&, const Insn&, uint32_t a)      the value to write back for operand a;
+//   void commit(Cpu&, const Insn&, uint32_t a, uint32_t r)  the state changes after the
+//       write (flags), which must follow its last chance to fault;
+//   optionally bool skip(const Cpu&, const Insn&)       after the read: write and commit nothing
+//       (a shift by 0).
+// Op's functions may run more than once for one execution (a slow path computes again what
+// it needs), so they read only state the instruction has not changed: commit runs after the
+// destination is written, so with a register destination it must not read registers.
+template <class Op>
+inline bool modify_skips(const Cpu& c, const Insn& i) {
+  if constexpr (requires { Op::skip(c, i); }) return Op::skip(c, i);
+  else return false;
+}
+// After the read of operand `a` at `ea`: the write of Op's result (plain), then Op's commit.
+template <unsigned S, class Op>
+SOFTCPU_THEN_INLINE void modify_finish(Cpu& c, const Insn& i, uint32_t ea, uint32_t a) {
+  if (modify_skips<Op>(c, i)) return;
+  const uint32_t r = Op::result(c, i, a);
+  write_mem<S>(c, i.seg, ea, r);
+  Op::commit(c, i, a, r);
+}
+#if SOFTCPU_JIT_BITCODE
+// Tier 1: the accesses once, in order (see read_mem_then).
+template <unsigned S, unsigned M, class Op>
+[[gnu::always_inline]] inline void modify_mem(Cpu& c, const Insn& i) {
+  const uint32_t ea = effective_address<M>(c, i);
+  modify_finish<S, Op>(c, i, ea, read_mem<S>(c, i.seg, ea));
+}
+#else
+// The slow paths: the read (then the write, by either path), or the write alone.
+template <unsigned S, unsigned M, class Op>
+[[gnu::noinline, gnu::cold]] void modify_read_slow(Cpu& c, const Insn& i) {
+  const uint32_t ea = effective_address<M>(c, i);
+  modify_finish<S, Op>(c, i, ea, read_mem_slow(c, i.seg, ea, S));
+}
+template <unsigned S, unsigned M, class Op>
+[[gnu::noinline, gnu::cold]] void modify_write_slow(Cpu& c, const Insn& i, uint32_t a, uint32_t r) {
+  write_mem_slow(c, i.seg, effective_address<M>(c, i), S, r);
+  Op::commit(c, i, a, r);
+}
+// The fast path has no call that returns into it (the slow paths are tail calls with their
+// arguments in registers; a limit fault does not return), so it saves no registers.
+template <unsigned S, unsigned M, class Op>
+inline void modify_mem(Cpu& c, const Insn& i) {
+  const uint32_t ea = effective_address<M>(c, i);
+  uint32_t lin;
+  const SoftTlbEntry* e = mem_fast_entry<S, false>(c, i.seg, ea, lin);
+  if (SOFTCPU_UNLIKELY(!e)) return modify_read_slow<S, M, Op>(c, i);
+  const uint32_t a = load_host<S>(e->addend + lin);
+  if (modify_skips<Op>(c, i)) return;
+  const uint32_t r = Op::result(c, i, a);
+  e = mem_fast_entry<S, true>(c, i.seg, ea, lin);
+  if (SOFTCPU_UNLIKELY(!e)) return modify_write_slow<S, M, Op>(c, i, a, r);
+  store_host<S>(e->addend + lin, r);
+  Op::commit(c, i, a, r);
+}
+#endif
+template <unsigned S, unsigned M, class Op>
+SOFTCPU_THEN_INLINE void modify_rm(Cpu& c, const Insn& i) {
+  if constexpr (M != RM_REG) {
+    modify_mem<S, M, Op>(c, i);
+  } else {
+    const uint32_t a = get_reg<S>(c, i.rm);
+    if (modify_skips<Op>(c, i)) return;
+    const uint32_t r = Op::result(c, i, a);
+    set_reg<S>(c, i.rm, r);
+    Op::commit(c, i, a, r);
+  }
 }
 
 // ---- stack --------------------------------------------------------------------------

@@ -62,6 +62,11 @@ enum LazyKind : uint8_t {
   LZ_LOGIC,  // AND/OR/XOR/TEST: CF=OF=0, AF=0
   LZ_INC,    // res = src1 + 1, CF = cf_in
   LZ_DEC,    // res = src1 - 1, CF = cf_in
+  // SHL/SAL, SHR, SAR by a count of 1-31: src1 = the operand, src2 = the count, res = the
+  // result; CF and OF follow from them (interp/flags.h), AF = 0.
+  LZ_SHL,
+  LZ_SHR,
+  LZ_SAR,
 };
 
 // Why the interpreter returned to the monitor.

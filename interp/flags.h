@@ -28,6 +28,16 @@ inline void set_lazy(Cpu& c, LazyKind k, unsigned size, uint32_t src1, uint32_t 
 // adjacent, so the compiler tests both with one 16-bit compare.
 inline bool lazy_is_sub32(const Cpu& c) { return c.lz_kind == LZ_SUB && c.lz_size == 4; }
 
+// CF after SHL/SAL, SHR, SAR of the operand d (W bits, zero-extended) by n = 1..31: the last
+// bit shifted out of d extended with zeros (SHL, SHR) or sign bits (SAR), so a left shift by
+// more than W gives 0 and by W bit 0 (SDM vol.2 SAL/SAR/SHL/SHR; design.md "Undefined flags").
+inline bool shl_cf(uint32_t d, unsigned n, unsigned w) { return (uint64_t(d) << n >> w) & 1; }
+inline bool shr_cf(uint32_t d, unsigned n) { return (d >> (n - 1)) & 1; }
+inline bool sar_cf(uint32_t d, unsigned n, unsigned w) {
+  const int32_t sd = int32_t(d << (32 - w)) >> (32 - w);  // sign-extended to 32 bits
+  return (uint32_t(sd) >> (n - 1)) & 1;
+}
+
 inline bool lazy_cf(const Cpu& c) {
   if (lazy_is_sub32(c)) return c.lz_src1 < c.lz_src2;  // CMP/SUB r32: no size mask, no switch
   const uint32_t m = size_mask(c.lz_size);
@@ -40,6 +50,9 @@ inline bool lazy_cf(const Cpu& c) {
     case LZ_SBB:
       return uint64_t(c.lz_src1 & m) < uint64_t(c.lz_src2 & m) + c.lz_cf_in;
     case LZ_LOGIC: return false;
+    case LZ_SHL: return shl_cf(c.lz_src1, c.lz_src2, c.lz_size * 8);
+    case LZ_SHR: return shr_cf(c.lz_src1, c.lz_src2);
+    case LZ_SAR: return sar_cf(c.lz_src1, c.lz_src2, c.lz_size * 8);
     default: return c.lz_cf_in;  // INC, DEC keep CF
   }
 }
@@ -54,7 +67,11 @@ inline bool lazy_of(const Cpu& c) {
     case LZ_SUB:
     case LZ_SBB:
     case LZ_DEC: return ((c.lz_src1 ^ c.lz_src2) & (c.lz_src1 ^ c.lz_res) & s) != 0;
-    default: return false;
+    // The OF of the last 1-bit step (Intel P6, as Bochs models it; defined by the SDM for a
+    // count of 1 only): SHL MSB(res) ^ CF, SHR the XOR of the result's two top bits, SAR 0.
+    case LZ_SHL: return ((c.lz_res & s) != 0) != shl_cf(c.lz_src1, c.lz_src2, c.lz_size * 8);
+    case LZ_SHR: return ((c.lz_res ^ (c.lz_res << 1)) & s) != 0;
+    default: return false;  // LOGIC, SAR
   }
 }
 
@@ -67,7 +84,7 @@ inline bool lazy_pf(const Cpu& c) {
 }
 inline bool lazy_af(const Cpu& c) {
   if (c.lz_kind == LZ_NONE) return c.eflags & AF;
-  if (c.lz_kind == LZ_LOGIC) return false;
+  if (c.lz_kind == LZ_LOGIC || c.lz_kind >= LZ_SHL) return false;  // AF 0 after a shift (P6)
   return ((c.lz_src1 ^ c.lz_src2 ^ c.lz_res) & 0x10) != 0;
 }
 

@@ -17,8 +17,8 @@ Handler pick_unary(ZydisMnemonic m, unsigned s, unsigned form) {
   switch (m) {
     case ZYDIS_MNEMONIC_INC: return kIncDec.get(s, false, form);
     case ZYDIS_MNEMONIC_DEC: return kIncDec.get(s, true, form);
-    case ZYDIS_MNEMONIC_NEG: return kNeg.get(s, form != RM_REG);
-    default: return kNot.get(s, form != RM_REG);
+    case ZYDIS_MNEMONIC_NEG: return kNeg.get(s, form);
+    default: return kNot.get(s, form);
   }
 }
 

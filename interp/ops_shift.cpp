@@ -35,7 +35,7 @@ bool select_shift(const DecodeContext& ctx, Insn& i) {
     case 0xD2: case 0xD3: cnt = SHIFT_COUNT_CL; break;
     default: i.imm &= 0xFF; break;
   }
-  i.fn = kShiftRotate.get(i.opsize, op, cnt, bool(i.is_mem));
+  i.fn = kShiftRotate.get(i.opsize, op, cnt, rm_form(i));
   return true;
 }
 

@@ -65,21 +65,28 @@ void alu_rmreg(Cpu& c, const Insn& i) {
   alu_flags<S, OP>(c, a, b, r, cin);
 }
 
+// The read-modify-write of a writing ALU operation on a memory destination (modify_rm).
+template <unsigned S, unsigned OP, unsigned SRC>
+struct AluModify {
+  static uint32_t result(Cpu& c, const Insn& i, uint32_t a) {
+    return alu_compute<OP>(a, alu_src<S, SRC>(c, i), alu_cin<OP>(c));
+  }
+  static void commit(Cpu& c, const Insn& i, uint32_t a, uint32_t r) {
+    alu_flags<S, OP>(c, a, alu_src<S, SRC>(c, i), r, alu_cin<OP>(c));
+  }
+};
+
 // Destination r/m is memory, of form F (RmForm).
 template <unsigned S, unsigned OP, unsigned SRC, unsigned F>
 void alu_rmmem(Cpu& c, const Insn& i) {
-  const uint32_t ea = effective_address<F>(c, i);
-  read_mem_then<S>(c, i.seg, ea, [&c, &i, ea](uint32_t a) {
-    const uint32_t b = alu_src<S, SRC>(c, i);
-    const uint8_t cin = alu_cin<OP>(c);
-    const uint32_t r = alu_compute<OP>(a, b, cin);
-    if constexpr (alu_writes(OP))
-      write_mem_then<S>(c, i.seg, ea, r, [&c, a, b, r, cin] { alu_flags<S, OP>(c, a, b, r, cin); });
-    else {
-      (void)ea;  // CMP, TEST write nothing back (clang: -Wunused-lambda-capture otherwise)
-      alu_flags<S, OP>(c, a, b, r, cin);
-    }
-  });
+  if constexpr (alu_writes(OP)) {
+    modify_rm<S, F, AluModify<S, OP, SRC>>(c, i);
+  } else {  // CMP, TEST write nothing back
+    read_mem_then<S>(c, i.seg, effective_address<F>(c, i), [&c, &i](uint32_t a) {
+      const uint32_t b = alu_src<S, SRC>(c, i);
+      alu_flags<S, OP>(c, a, b, alu_compute<OP>(a, b, 0), 0);
+    });
+  }
 }
 
 // Destination is the register i.reg; source is r/m (register i.rm or memory).
@@ -94,40 +101,39 @@ void alu_reg_rm(Cpu& c, const Insn& i) {
   });
 }
 
-// INC/DEC keep CF (SDM vol.2 INC, DEC).
-template <unsigned S, bool DEC, unsigned MEM>
+// INC/DEC keep CF (SDM vol.2 INC, DEC). M is the r/m operand's form (RmForm).
+template <unsigned S, bool DEC>
+struct IncDecModify {
+  static uint32_t result(Cpu&, const Insn&, uint32_t a) { return DEC ? a - 1 : a + 1; }
+  static void commit(Cpu& c, const Insn&, uint32_t a, uint32_t r) {
+    c.lz_cf_in = lazy_cf(c) ? 1 : 0;
+    set_lazy(c, DEC ? LZ_DEC : LZ_INC, S, a, 1, r);
+  }
+};
+template <unsigned S, bool DEC, unsigned M>
 void incdec(Cpu& c, const Insn& i) {
-  uint32_t ea = 0, a;
-  if constexpr (MEM) { ea = effective_address<MEM>(c, i); a = read_mem<S>(c, i.seg, ea); }
-  else a = get_reg<S>(c, i.rm);
-  const uint32_t r = DEC ? a - 1 : a + 1;
-  const uint8_t cin = lazy_cf(c) ? 1 : 0;
-  if constexpr (MEM) write_mem<S>(c, i.seg, ea, r);
-  else set_reg<S>(c, i.rm, r);
-  c.lz_cf_in = cin;
-  set_lazy(c, DEC ? LZ_DEC : LZ_INC, S, a, 1, r);
+  modify_rm<S, M, IncDecModify<S, DEC>>(c, i);
 }
 
 // NEG: flags of 0 - a (CF = a != 0).
-template <unsigned S, bool MEM>
+template <unsigned S>
+struct NegModify {
+  static uint32_t result(Cpu&, const Insn&, uint32_t a) { return 0u - a; }
+  static void commit(Cpu& c, const Insn&, uint32_t a, uint32_t r) { set_lazy(c, LZ_SUB, S, 0, a, r); }
+};
+template <unsigned S, unsigned M>
 void neg(Cpu& c, const Insn& i) {
-  uint32_t ea = 0, a;
-  if constexpr (MEM) { ea = effective_address(c, i); a = read_mem<S>(c, i.seg, ea); }
-  else a = get_reg<S>(c, i.rm);
-  const uint32_t r = 0u - a;
-  if constexpr (MEM) write_mem<S>(c, i.seg, ea, r);
-  else set_reg<S>(c, i.rm, r);
-  set_lazy(c, LZ_SUB, S, 0, a, r);
+  modify_rm<S, M, NegModify<S>>(c, i);
 }
 
-template <unsigned S, bool MEM>
+// NOT changes no flags.
+struct NotModify {
+  static uint32_t result(Cpu&, const Insn&, uint32_t a) { return ~a; }
+  static void commit(Cpu&, const Insn&, uint32_t, uint32_t) {}
+};
+template <unsigned S, unsigned M>
 void not_op(Cpu& c, const Insn& i) {
-  if constexpr (MEM) {
-    const uint32_t ea = effective_address(c, i);
-    write_mem<S>(c, i.seg, ea, ~read_mem<S>(c, i.seg, ea));
-  } else {
-    set_reg<S>(c, i.rm, ~get_reg<S>(c, i.rm));
-  }
+  modify_rm<S, M, NotModify>(c, i);
 }
 
 // ---- handler tables ---------------------------------------------------------------------
@@ -144,8 +150,8 @@ inline constexpr auto kAluRegRm = make_handlers<Sizes, AluOps, RmForms>(
 inline constexpr auto kIncDec = make_handlers<Sizes, Bools, RmForms>(
     []<unsigned S, bool DEC, unsigned M>() { return &incdec<S, DEC, M>; });
 inline constexpr auto kNeg =
-    make_handlers<Sizes, Bools>([]<unsigned S, bool M>() { return &neg<S, M>; });
+    make_handlers<Sizes, RmForms>([]<unsigned S, unsigned M>() { return &neg<S, M>; });
 inline constexpr auto kNot =
-    make_handlers<Sizes, Bools>([]<unsigned S, bool M>() { return &not_op<S, M>; });
+    make_handlers<Sizes, RmForms>([]<unsigned S, unsigned M>() { return &not_op<S, M>; });
 
 }  // namespace softcpu

@@ -1,5 +1,7 @@
 // Shifts and rotates: SHL/SAL SHR SAR ROL ROR RCL RCR, SHLD SHRD (SDM vol.2 SAL/SAR/SHL/SHR,
-// RCL/RCR/ROL/ROR, SHLD, SHRD). Flags are set eagerly. The selector is in interp/ops_shift.cpp.
+// RCL/RCR/ROL/ROR, SHLD, SHRD). SHL, SHR and SAR leave their flags in the lazy record
+// (LZ_SHL, LZ_SHR, LZ_SAR; interp/flags.h); rotates, SHLD and SHRD set them eagerly. The
+// selector is in interp/ops_shift.cpp.
 //
 // Flags the SDM leaves undefined follow Intel P6 behaviour, as Bochs models it: for every
 // nonzero count OF is the OF of the LAST 1-bit step, read from the result and the new CF:
@@ -35,12 +37,6 @@ struct ShiftOut {
   uint32_t f;  // flag values; the mask is CF|OF for rotates, ARITH_FLAGS otherwise
 };
 
-template <unsigned OP>
-inline void shift_commit_flags(Cpu& c, uint32_t f) {
-  if constexpr (OP <= S_RCR) set_flags(c, CF | OF, f);  // rotates touch only CF and OF
-  else shift_set_arith(c, f);
-}
-
 // OF of the last 1-bit step of a W-bit shift or rotate (Intel P6 behaviour, as Bochs models it):
 // a left step sets OF = MSB(result) ^ CF, a right step the XOR of the result's two top bits.
 template <unsigned W>
@@ -48,8 +44,8 @@ inline uint32_t shift_of_left(uint32_t r, uint32_t cf) { return ((r >> (W - 1)) 
 template <unsigned W>
 inline uint32_t shift_of_right(uint32_t r) { return ((r >> (W - 1)) ^ (r >> (W - 2))) & 1; }
 
-// Shift/rotate `d` by a masked, nonzero count `n`. RCL/RCR with a count of 0 mod 9/17
-// return the old flags so that committing them changes nothing.
+// Rotate `d` by a masked, nonzero count `n`. RCL/RCR with a count of 0 mod 9/17 return the
+// old flags so that committing them changes nothing.
 template <unsigned S, unsigned OP>
 inline ShiftOut shift_core(const Cpu& c, uint32_t d, unsigned n) {
   constexpr unsigned W = S * 8;
@@ -64,7 +60,8 @@ inline ShiftOut shift_core(const Cpu& c, uint32_t d, unsigned n) {
     } else {
       return {r, ((r >> (W - 1)) & 1) | (shift_of_right<W>(r) << 11)};
     }
-  } else if constexpr (OP == S_RCL || OP == S_RCR) {
+  } else {
+    static_assert(OP == S_RCL || OP == S_RCR, "SHL, SHR, SAR: shift_result");
     const unsigned k = W == 32 ? n : n % (W + 1);
     const uint32_t cin = lazy_cf(c) ? 1 : 0;
     if (k == 0) return {d, cin | (lazy_of(c) ? OF : 0u)};
@@ -74,24 +71,20 @@ inline ShiftOut shift_core(const Cpu& c, uint32_t d, unsigned n) {
     const uint32_t cf = uint32_t(v >> W) & 1, r = uint32_t(v) & M;
     const uint32_t of = OP == S_RCL ? shift_of_left<W>(r, cf) : shift_of_right<W>(r);
     return {r, cf | (of << 11)};
-  } else {
-    uint32_t r, cf, of;
-    if constexpr (OP == S_SHL || OP == S_SAL) {
-      r = uint32_t(uint64_t(d) << n) & M;
-      cf = n <= W ? (d >> (W - n)) & 1 : 0;  // n == W: bit 0
-      of = shift_of_left<W>(r, cf);
-    } else if constexpr (OP == S_SHR) {
-      r = uint32_t(uint64_t(d) >> n);
-      cf = uint32_t(uint64_t(d) >> (n - 1)) & 1;
-      of = shift_of_right<W>(r);
-    } else {  // SAR
-      const int64_t sd = int64_t(uint64_t(d) << (64 - W)) >> (64 - W);
-      r = uint32_t(sd >> n) & M;
-      cf = uint32_t(sd >> (n - 1)) & 1;
-      of = 0;
-    }
-    return {r, szp_flags(r, S) | cf | (of << 11)};
   }
+}
+
+// SHL/SAL, SHR, SAR of the operand d (zero-extended) by n = 1..31; their flags stay lazy
+// (LZ_SHL, LZ_SHR, LZ_SAR: interp/flags.h computes CF and OF from d, n and the result).
+template <unsigned S, unsigned OP>
+inline uint32_t shift_result(uint32_t d, unsigned n) {
+  constexpr unsigned W = S * 8;
+  if constexpr (OP == S_SHL || OP == S_SAL) return d << n;  // masked by whoever stores it
+  else if constexpr (OP == S_SHR) return d >> n;
+  else return uint32_t(int32_t(d << (32 - W)) >> (32 - W) >> n);  // SAR: sign-extended first
+}
+constexpr LazyKind shift_kind(unsigned op) {
+  return op == S_SHR ? LZ_SHR : op == S_SAR ? LZ_SAR : LZ_SHL;
 }
 
 template <unsigned CNT>
@@ -100,21 +93,43 @@ inline unsigned shift_count(const Cpu& c, const Insn& i) {
   else return i.imm & 31;
 }
 
-template <unsigned S, unsigned OP, unsigned CNT, bool MEM>
+// The result of shifting or rotating d by a nonzero count n, and the flags it sets (a
+// rotate's CF and OF are computed again from d; SHL, SHR and SAR go to the lazy record).
+template <unsigned S, unsigned OP>
+inline uint32_t shift_value(const Cpu& c, uint32_t d, unsigned n) {
+  if constexpr (OP <= S_RCR) return shift_core<S, OP>(c, d, n).r;
+  else return shift_result<S, OP>(d, n);
+}
+template <unsigned S, unsigned OP>
+inline void shift_flags(Cpu& c, uint32_t d, unsigned n, uint32_t r) {
+  if constexpr (OP <= S_RCR) set_flags(c, CF | OF, shift_core<S, OP>(c, d, n).f);  // CF, OF only
+  else set_lazy(c, shift_kind(OP), S, d, n, r);
+}
+
+// A shift or rotate of a memory operand (modify_rm). With a count of 0 the operand is read
+// (its faults happen) and not written.
+template <unsigned S, unsigned OP, unsigned CNT>
+struct ShiftModify {
+  static bool skip(const Cpu& c, const Insn& i) { return shift_count<CNT>(c, i) == 0; }
+  static uint32_t result(Cpu& c, const Insn& i, uint32_t d) {
+    return shift_value<S, OP>(c, d, shift_count<CNT>(c, i));
+  }
+  static void commit(Cpu& c, const Insn& i, uint32_t d, uint32_t r) {
+    shift_flags<S, OP>(c, d, shift_count<CNT>(c, i), r);
+  }
+};
+
+// Shift or rotate the r/m operand (form M). A count of 0 changes nothing, flags included.
+template <unsigned S, unsigned OP, unsigned CNT, unsigned M>
 void shift_op(Cpu& c, const Insn& i) {
-  const unsigned n = shift_count<CNT>(c, i);
-  if constexpr (MEM) {
-    const uint32_t ea = effective_address(c, i);
-    const uint32_t d = read_mem<S>(c, i.seg, ea);
+  if constexpr (M != RM_REG) {
+    modify_rm<S, M, ShiftModify<S, OP, CNT>>(c, i);
+  } else {  // the count is taken once: the destination may be CL itself
+    const unsigned n = shift_count<CNT>(c, i);
     if (n == 0) return;
-    const ShiftOut o = shift_core<S, OP>(c, d, n);
-    write_mem<S>(c, i.seg, ea, o.r);
-    shift_commit_flags<OP>(c, o.f);
-  } else {
-    if (n == 0) return;
-    const ShiftOut o = shift_core<S, OP>(c, get_reg<S>(c, i.rm), n);
-    set_reg<S>(c, i.rm, o.r);
-    shift_commit_flags<OP>(c, o.f);
+    const uint32_t d = get_reg<S>(c, i.rm), r = shift_value<S, OP>(c, d, n);
+    set_reg<S>(c, i.rm, r);
+    shift_flags<S, OP>(c, d, n, r);
   }
 }
 
@@ -168,9 +183,11 @@ void dshift_op(Cpu& c, const Insn& i) {
 using ShiftOps = Dim<S_ROL, S_ROR, S_RCL, S_RCR, S_SHL, S_SHR, S_SAR>;
 using ShiftCountSrcs = Dim<SHIFT_COUNT_IMM, SHIFT_COUNT_CL>;
 
-// Size, operation, count source, memory destination.
-inline constexpr auto kShiftRotate = make_handlers<Sizes, ShiftOps, ShiftCountSrcs, Bools>(
-    []<unsigned S, ShiftOp OP, ShiftCountSrc CNT, bool M>() { return &shift_op<S, OP, CNT, M>; });
+// Size, operation, count source, form of the destination (RmForm).
+inline constexpr auto kShiftRotate = make_handlers<Sizes, ShiftOps, ShiftCountSrcs, RmForms>(
+    []<unsigned S, ShiftOp OP, ShiftCountSrc CNT, unsigned M>() {
+      return &shift_op<S, OP, CNT, M>;
+    });
 // SHLD/SHRD: size, right (SHRD), count source, memory destination.
 inline constexpr auto kShiftDouble = make_handlers<Sizes16_32, Bools, ShiftCountSrcs, Bools>(
     []<unsigned S, bool RIGHT, ShiftCountSrc CNT, bool M>() {
