@@ -15,8 +15,9 @@
 // Coverage that depends on where things are in memory makes two runs of the same inputs differ
 // (README.md "Repeatable coverage"): UBSan's -fsanitize=vptr checks look up each (vtable, type)
 // pair in a 128-entry cache indexed by a hash of the vtable's address, and the cache's miss
-// branch is an edge like any other; LLVM's DenseMaps keyed by pointers, instantiated in the
-// translator, probe by address too. So the harness runs without address space randomisation:
+// branch is an edge like any other; hash tables keyed by pointers (LLVM's in the translator,
+// BlockCache's companions) probe by address too (heap addresses: fuzz_smoke.py --fixed keeps
+// libFuzzer's own allocations the same). So the harness runs without address space randomisation:
 // it sets the ADDR_NO_RANDOMIZE personality and executes itself again (what `setarch -R` does;
 // fork mode's workers and a re-executed process inherit it). SOFTCPU_FUZZ_ASLR=1 keeps ASLR;
 // where personality() is refused (a seccomp filter, e.g. Docker's default) the run goes on with

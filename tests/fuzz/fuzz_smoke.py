@@ -47,8 +47,9 @@ TIMEOUT = {"insn_jit": 120}
 # fuzzfast) are scaled from the rates on the development machine (config 1 714/s, insn_jit
 # 1.5/s at nice 10, load average 12-18), where the other four ran at 0.4-1.2 times CI's rate
 # the same hour (docs/hardening.md "fuzz_config and insn_jit in CI"). insn_jit 200 (branch
-# jitfuzz): 250 took 213 s here at load average 11 (1.2/s), and CI ran platform, gdb and boot
-# at 1.0-2.2 times this machine's rates that day, so about 85 s at twice ("In CI" there).
+# jitfuzz): 89 s here in the final --fixed run (load average 10-12), and CI ran platform, gdb
+# and boot at 1.0-2.2 times this machine's rates, so 40-89 s there (hardening.md "insn_jit's
+# coverage made repeatable").
 RUNS = {"insn": 1500, "platform": 40000, "gdb": 36000, "boot": 5500, "config": 300000,
         "insn_jit": 200}
 SEEDS = {"insn_jit": "insn"}  # harnesses that share another one's seed corpus
