@@ -771,11 +771,11 @@ SemanticsReport semantics_report() {
   return r;
 }
 
-TranslatorStats Translator::stats() const {
+TranslatorStats Translator::stats(bool percentiles) const {
   Impl& m = *impl_;
   std::lock_guard<std::mutex> lock(m.stats_mu);
   TranslatorStats s = m.st;
-  if (!m.compile_us.empty()) {
+  if (percentiles && !m.compile_us.empty()) {
     std::vector<double> v = m.compile_us;
     std::sort(v.begin(), v.end());
     s.compile_us_mean = s.compile_us_total / double(v.size());

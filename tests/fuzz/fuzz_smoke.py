@@ -10,9 +10,11 @@ working directory, where new inputs and crash artifacts stay. Prints one line pe
 --fixed is CI's run: libFuzzer's seed 1 and a fixed number of executions per harness (RUNS),
 so every machine does the same amount of fuzzing and starts down the same mutation sequence
 (with a time bound alone, CI's faster machine went 2.5 times as far as the local run and met
-an input the local one never reached). The sequence is the same only until the harness itself
-behaves differently on one input (two insn runs side by side here parted after 1 354 of 1 500
-executions: coverage that depends on host addresses, e.g. hash table layout under ASLR), so a
+an input the local one never reached). The sequence is the same only while the harness's
+coverage is: it depends on addresses (vtables, heap objects: README.md "Repeatable coverage"),
+so the harnesses run without ASLR and a fixed run keeps libFuzzer's own heap use the same
+(relative paths, no slow-unit reports, no symbolised function names); two runs here then
+repeat execution for execution. A binary laid out differently (CI's) can still part, so a
 local pass makes CI's likely, not certain. --seconds is then only a ceiling, reported if hit.
 
 --keep-going runs libFuzzer in fork mode with one worker (-fork=1 -ignore_crashes=1
@@ -36,19 +38,20 @@ HARNESSES = ["insn", "platform", "gdb", "boot", "config", "insn_jit"]
 # reader now refuses first (monitor/hv/config_file.cpp toml_unsafe_char). insn_jit compiles at
 # most 48 guest instructions of each input (insn_target.cpp JIT_INSNS; 0.3-0.7 s of CPU per
 # input here, not the tens of seconds of compiling every block) and keeps a longer per-input
-# timeout for a slow compile on a loaded machine (a libFuzzer timeout is wall time). It is fast
-# enough for the default list but not in it: its coverage differs between two runs of the same
-# inputs (the features of the seeds already), so with seed 1 two machines mutate differently
-# and --fixed would not make CI's inputs the local run's (tests/fuzz/README.md "fuzzfast").
-DEFAULT = ["insn", "platform", "gdb", "boot", "config"]
+# timeout for a slow compile on a loaded machine (a libFuzzer timeout is wall time). Its
+# coverage repeats since branch jitfuzz (README.md "Repeatable coverage"), so it is in the list.
+DEFAULT = ["insn", "platform", "gdb", "boot", "config", "insn_jit"]
 TIMEOUT = {"insn_jit": 120}
 # --fixed: executions per harness, about 70-90 s each on CI's machine (2026-12-06: insn 19/s,
 # platform 480/s, gdb 430/s, boot 68/s there). config and insn_jit (2026-12-06, branch
 # fuzzfast) are scaled from the rates on the development machine (config 1 714/s, insn_jit
 # 1.5/s at nice 10, load average 12-18), where the other four ran at 0.4-1.2 times CI's rate
-# the same hour (docs/hardening.md "fuzz_config and insn_jit in CI").
+# the same hour (docs/hardening.md "fuzz_config and insn_jit in CI"). insn_jit 200 (branch
+# jitfuzz): 89 s here in the final --fixed run (load average 10-12), and CI ran platform, gdb
+# and boot at 1.0-2.2 times this machine's rates, so 40-89 s there (hardening.md "insn_jit's
+# coverage made repeatable").
 RUNS = {"insn": 1500, "platform": 40000, "gdb": 36000, "boot": 5500, "config": 300000,
-        "insn_jit": 250}
+        "insn_jit": 200}
 SEEDS = {"insn_jit": "insn"}  # harnesses that share another one's seed corpus
 DICTS = {"config": "config.dict"}  # libFuzzer dictionaries (written by make_seeds.py)
 
@@ -70,11 +73,22 @@ def run_one(build, name, seconds, work, jobs_nice, extra):
     os.makedirs(artifacts, exist_ok=True)
     for f in glob.glob(os.path.join(HERE, "corpus", SEEDS.get(name, name), "*")):
         shutil.copy(f, corpus)
-    cmd = ["nice", "-n", str(jobs_nice), exe, corpus, f"-max_total_time={seconds}",
+    # libFuzzer runs in the harness's directory and sees only relative paths (its executable
+    # through a link there, corpus/, artifacts/, the dictionary copied there), so the strings it
+    # allocates are the same length wherever the work directory and the tree are: the
+    # harnesses' coverage depends on the heap's layout (README.md "Repeatable coverage"), and
+    # two insn_jit runs whose work directories' names differed by 3 characters parted at #21.
+    here = os.path.join(work, name)
+    link = os.path.join(here, "fuzz_" + name)
+    if os.path.lexists(link):
+        os.remove(link)
+    os.symlink(os.path.abspath(exe), link)
+    cmd = ["nice", "-n", str(jobs_nice), "./fuzz_" + name, "corpus", f"-max_total_time={seconds}",
            f"-timeout={TIMEOUT.get(name, 20)}", "-rss_limit_mb=3072", "-max_len=4096", "-print_final_stats=1",
-           f"-artifact_prefix={artifacts}"] + extra
+           "-artifact_prefix=artifacts/"] + extra
     if name in DICTS:
-        cmd.append("-dict=" + os.path.join(HERE, DICTS[name]))
+        shutil.copy(os.path.join(HERE, DICTS[name]), here)
+        cmd.append("-dict=" + DICTS[name])
     env = dict(os.environ, TMPDIR=os.path.join(work, name))
     # Stack use-after-return detection would take most of the time (softcpu's faults unwind
     # through C++ exceptions, and each unwind collects ASan's fake stacks).
@@ -82,7 +96,7 @@ def run_one(build, name, seconds, work, jobs_nice, extra):
     env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
     log_path = os.path.join(work, name, "log.txt")
     with open(log_path, "w") as log:
-        status = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        status = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=here)
     text = open(log_path, errors="replace").read()
     stat = lambda key: (re.findall(r"stat::%s:\s+(\d+)" % key, text) or ["?"])[-1]
     cov = re.findall(r"cov: (\d+) ft: (\d+)", text)
@@ -111,7 +125,7 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default="build-fuzz")
     ap.add_argument("--seconds", type=int, default=60, help="per harness")
-    ap.add_argument("--only", help="comma-separated harnesses (default: all but insn_jit)")
+    ap.add_argument("--only", help="comma-separated harnesses (default: all)")
     ap.add_argument("--work", help="working directory (default: a new temporary one, kept)")
     ap.add_argument("--nice", type=int, default=10)
     ap.add_argument("--keep-going", action="store_true",
@@ -128,7 +142,7 @@ def main():
             sys.exit(f"fuzz_smoke: unknown harness '{n}' (have: {', '.join(HARNESSES)})")
     if a.seconds < 1:
         sys.exit("fuzz_smoke: --seconds must be at least 1")
-    work = a.work or tempfile.mkdtemp(prefix="softcpu-fuzz-")
+    work = os.path.abspath(a.work or tempfile.mkdtemp(prefix="softcpu-fuzz-"))
     failed = False
     print(f"fuzz_smoke: {'at most ' if a.fixed else ''}{a.seconds} s per harness"
           f"{', seed 1 and a fixed number of executions' if a.fixed else ''}, work in {work}")
@@ -142,7 +156,14 @@ def main():
             # what that finds (its own reduced inputs, at times that depend on the machine's
             # speed) shifts the mutation sequence: two insn runs side by side parted at #115
             # with it, at #1354 without it.
-            extra = ["-seed=1", f"-runs={RUNS[n]}", "-reload=0"] + extra
+            # -report_slow_units and -print_funcs: the harnesses' coverage depends on where
+            # their objects land in the heap (LLVM's and our tables keyed by pointers), and
+            # libFuzzer allocates for the report of a slow input (which input is slow depends
+            # on the machine's load: two insn_jit runs parted at #119, after a 10 s input in
+            # one of them) and for the symbolised names of new functions (their source paths
+            # depend on where the tree was built). README.md "Repeatable coverage".
+            extra = ["-seed=1", f"-runs={RUNS[n]}", "-reload=0", "-report_slow_units=100000",
+                     "-print_funcs=0"] + extra
         r = run_one(a.build, n, a.seconds, work, a.nice, extra)
         print(f"{n:9} execs {r['execs']:>9}  exec/s {r['exec_s']:>6}  cov {r['cov']:>6}  "
               f"ft {r['ft']:>7}  corpus {r['corpus']:>5}  crashes {len(r['crashes'])}"

@@ -109,7 +109,7 @@ struct BudgetTier final : NativeTier {
   uint64_t budget;
   BudgetTier(Translator& t, uint64_t insns) : jit(t), budget(insns) {}
   void hot(DecodedBlock& b) override {
-    const uint64_t used = jit.stats().region_insns;
+    const uint64_t used = jit.stats(false).region_insns;  // no percentiles: they sort timings
     if (used < budget && b.insns.size() <= budget - used) jit.hot(b);
   }
   void poll() override { jit.poll(); }
@@ -379,13 +379,13 @@ bool run(const uint8_t* data, size_t size, bool use_jit, Outcome* out) {
                  static_cast<unsigned long long>(c.tlb_counters.slow_accesses), exits,
                  c.seg[CS].selector, c.eip, c.cpl, c.cr0, c.halted ? " halted" : "");
   if (s.jit && std::getenv("SOFTCPU_FUZZ_VERBOSE")) {
-    const TranslatorStats ts = s.jit->stats();
+    const TranslatorStats ts = s.jit->stats(false);
     std::fprintf(stderr, "insn_jit: %llu hot blocks, %llu regions compiled (%llu guest "
                  "instructions), %.0f ms compiling\n", static_cast<unsigned long long>(ts.requests),
                  static_cast<unsigned long long>(ts.regions_compiled),
                  static_cast<unsigned long long>(ts.region_insns), ts.compile_us_total / 1000);
   }
-  if (s.jit && s.jit->stats().compile_failures) fail("insn_jit", "a region failed to compile");
+  if (s.jit && s.jit->stats(false).compile_failures) fail("insn_jit", "a region failed to compile");
   if (!out) return true;  // only insn_jit compares outcomes
   std::memcpy(out->regs, c.regs, sizeof out->regs);
   out->eip = c.eip;
