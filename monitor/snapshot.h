@@ -5,7 +5,7 @@
 //
 // File: magic "SCPUSNAP", u32 format version, u32 section count, then per section a u8 tag
 // length, the tag, a u64 payload length and the payload, then a CRC-32 (IEEE 802.3) of all
-// the bytes before it. Integers are little-endian. A reader refuses another version, a bad
+// the bytes before it. Integers are little-endian. A reader refuses a version outside [OLDEST_READ, VERSION], a bad
 // magic, a short or long file and a checksum mismatch before it looks at any section.
 #pragma once
 #include <cstdint>
@@ -30,8 +30,12 @@ uint32_t crc32(const uint8_t* data, size_t len, uint32_t crc = 0);
 class Snapshot {
  public:
   static constexpr char MAGIC[9] = "SCPUSNAP";
-  // Bump whenever any section's layout changes (device state is saved in this build's layout).
-  static constexpr uint32_t VERSION = 1;
+  // Bump whenever any section's layout changes (device state is saved in this build's layout),
+  // or what a value in it may mean: 2 added the lazy-flag kinds LZ_SHL/LZ_SHR/LZ_SAR, which a
+  // version-1 reader would take for garbage. OLDEST_READ is the oldest version this build
+  // reads (version 1 has version 2's layout and none of the new kinds).
+  static constexpr uint32_t VERSION = 2;
+  static constexpr uint32_t OLDEST_READ = 1;
 
   struct Section {
     std::string tag;
