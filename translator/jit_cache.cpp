@@ -1,6 +1,7 @@
 #include "translator/jit_cache.h"
 
 #include <link.h>
+#include <sys/stat.h>
 #include <llvm/ADT/StringExtras.h>
 #include <llvm/Config/llvm-config.h>
 #include <llvm/Support/BLAKE3.h>
@@ -134,6 +135,16 @@ JitCache::JitCache(std::string dir, const std::string& env, const Semantics& sem
   if (ec) why_ = ec.message();
   else if (access(dir_.c_str(), W_OK) != 0) why_ = std::strerror(errno);
   writable_ = why_.empty();
+  // The files are native code this process runs, and their checksum detects damage, not
+  // tampering: a directory another user may write to (or owns) is not used at all, as ssh
+  // refuses a key file others can write.
+  struct stat st;
+  if (stat(dir_.c_str(), &st) == 0) {
+    if (st.st_uid != geteuid())
+      untrusted_ = "owned by another user";
+    else if (st.st_mode & (S_IWGRP | S_IWOTH))
+      untrusted_ = "writable by its group or by others";
+  }
 }
 
 JitCache::~JitCache() = default;

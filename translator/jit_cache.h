@@ -40,6 +40,9 @@ class JitCache {
   ~JitCache();
 
   bool writable() const { return writable_; }
+  // Non-empty when the directory may hold another user's code (owned by someone else, or
+  // group/world-writable): the translator then does not use the cache.
+  const std::string& why_untrusted() const { return untrusted_; }
   const std::string& dir() const { return dir_; }
   const std::string& why_not_writable() const { return why_; }
 
@@ -66,7 +69,7 @@ class JitCache {
              const std::string& symbol, const llvm::MemoryBuffer& object, uint64_t* bytes_written, std::string* error) const;
 
  private:
-  std::string dir_, why_;
+  std::string dir_, why_, untrusted_;
   CacheDigest env_{};
   const Semantics& sem_;
   bool writable_ = false;

@@ -177,7 +177,13 @@ Translator::Translator(Cpu& cpu, BlockCache& cache, const TranslatorConfig& conf
   if (!m.config.cache_dir.empty()) {
     m.jcache = std::make_unique<JitCache>(
         m.config.cache_dir, jit_cache_env(*m.semantics, m.engine->target_machine()), *m.semantics);
-    if (!m.jcache->writable())
+    if (!m.jcache->why_untrusted().empty()) {
+      std::fprintf(stderr,
+                   "softcpu: warning: --jit-cache directory '%s' is %s: it holds native code "
+                   "softcpu would run, so it is not used\n",
+                   m.config.cache_dir.c_str(), m.jcache->why_untrusted().c_str());
+      m.jcache.reset();
+    } else if (!m.jcache->writable())
       std::fprintf(stderr,
                    "softcpu: warning: cannot write to --jit-cache directory '%s' (%s): compiled "
                    "regions will not be saved\n",

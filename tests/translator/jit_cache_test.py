@@ -17,6 +17,7 @@
   deterministic  --deterministic with the compile thread: cold and warm runs write the
                interpreter's state log;
   unwritable   a directory that cannot be made: a warning naming it, the run goes on.
+  shared dir   a group/world-writable directory is not used (its files would be code we run).
 
   smc          a self-modifying ROM with every block compiled: the warm run's regions from
                the cache are invalidated by the guest's writes as the cold run's were (the
@@ -130,6 +131,19 @@ def main():
                   os.path.getsize(a) >= size, f"{len(objects(d))} files, {os.path.getsize(a)} bytes")
         else:
             check("damaged: bench.rom makes at least 3 regions", False, f"{len(files)} files")
+
+        # A directory others may write to is not used: its files would be code we run.
+        os.chmod(d, 0o777)
+        s9, st9, e9, log9 = run(BENCH, tmp, "bench-shared", "--jit", "on", *sync, "--jit-cache", d)
+        os.chmod(d, 0o755)
+        check("shared dir: the run goes on, a warning naming it",
+              s9 == 1 and "writable by its group or by others" in e9 and d in e9, e9[-800:])
+        check("shared dir: nothing loaded or written, all compiled",
+              stat(st9, "jit.cache_hits") == 0 and stat(st9, "jit.cache_writes") == 0 and
+              stat(st9, "jit.regions_compiled") == n,
+              f"hits {stat(st9, 'jit.cache_hits')}, writes {stat(st9, 'jit.cache_writes')}, "
+              f"compiled {stat(st9, 'jit.regions_compiled')} of {n}")
+        check("shared dir: the same state log", log9 == log1, f"{len(log9)} vs {len(log1)} lines")
 
         # Its x87 blocks run a few times each: compiled at their second run.
         _, nh, sth, _ = cold_warm(HOSTCALL, tmp, "hostcall", ["--jit-sync", "--jit-threshold", "2"])
