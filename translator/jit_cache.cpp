@@ -94,7 +94,7 @@ struct Reader {
   }
 };
 
-CacheDigest digest(const std::string& data) {
+CacheDigest digest(llvm::StringRef data) {
   return llvm::BLAKE3::hash<32>(
       llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
 }
@@ -235,7 +235,8 @@ JitCache::Found JitCache::load(const RegionSpec& probe, Entry* out, uint64_t* by
   // The checksum first: nothing of a damaged or truncated file is looked at.
   if (data.size() < sizeof kMagic + 4 + 32) return bad();
   const size_t body = data.size() - 32;
-  if (std::memcmp(digest(data.substr(0, body)).data(), data.data() + body, 32) != 0) return bad();
+  const CacheDigest sum = digest(llvm::StringRef(data).take_front(body));  // (no copy of it)
+  if (std::memcmp(sum.data(), data.data() + body, 32) != 0) return bad();
   Reader r{reinterpret_cast<const uint8_t*>(data.data()),
            reinterpret_cast<const uint8_t*>(data.data()) + body};
   char magic[sizeof kMagic];
