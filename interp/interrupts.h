@@ -9,17 +9,9 @@
 #include <cstdint>
 
 #include "interp/cpu.h"
+#include "interp/interrupt_ack.h"
 
 namespace softcpu {
-
-// The interrupt controller the CPU acknowledges INTR with (the 8259 pair, or the local APIC
-// once enabled). acknowledge() returns the vector to deliver, or -1 if the request went away
-// (the CPU then delivers nothing; a PIC answers with its spurious vector itself).
-class InterruptAcknowledge {
- public:
-  virtual ~InterruptAcknowledge() = default;
-  virtual int acknowledge() = 0;
-};
 
 // Connect the controller (nullptr: INTR is never acknowledged).
 void cpu_set_interrupt_controller(Cpu& c, InterruptAcknowledge* intc);

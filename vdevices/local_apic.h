@@ -22,7 +22,7 @@
 #include <cstdint>
 #include <functional>
 
-#include "interp/interrupts.h"
+#include "interp/interrupt_ack.h"
 #include "interp/memory.h"
 #include "vdevices/virtual_clock.h"
 

@@ -15,7 +15,7 @@
 #include <cstdint>
 #include <functional>
 
-#include "interp/interrupts.h"
+#include "interp/interrupt_ack.h"
 #include "vdevices/io_device.h"
 #include "vdevices/irq.h"
 

@@ -24,6 +24,7 @@ time and every crash input lands in the artifacts directory (the default stops a
 
 import argparse
 import base64
+import ctypes
 import glob
 import os
 import re
@@ -52,6 +53,7 @@ TIMEOUT = {"insn_jit": 120}
 # coverage made repeatable").
 RUNS = {"insn": 1500, "platform": 40000, "gdb": 36000, "boot": 5500, "config": 300000,
         "insn_jit": 200}
+ADDR_NO_RANDOMIZE = 0x0040000  # <sys/personality.h>
 SEEDS = {"insn_jit": "insn"}  # harnesses that share another one's seed corpus
 DICTS = {"config": "config.dict"}  # libFuzzer dictionaries (written by make_seeds.py)
 
@@ -120,6 +122,50 @@ def run_one(build, name, seconds, work, jobs_nice, extra):
     }
 
 
+def check_aslr(build):
+    """The harnesses turn address space randomisation off by executing themselves again
+    (fuzz_main.cpp); where personality() is refused they go on with it and say so. Runs one
+    gdb seed through fuzz_gdb as it is and under no_personality (Docker's rule on
+    personality(), a seccomp filter). Returns an error message or None."""
+    exe = os.path.join(build, "tests", "fuzz", "fuzz_gdb")
+    launcher = os.path.join(build, "tests", "fuzz", "no_personality")
+    seed = sorted(glob.glob(os.path.join(HERE, "corpus", "gdb", "*")))[0]
+    env = {k: v for k, v in os.environ.items() if k != "SOFTCPU_FUZZ_ASLR"}
+    env.setdefault("ASAN_OPTIONS", "detect_stack_use_after_return=0")
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.personality(0xffffffff) & ADDR_NO_RANDOMIZE:
+        print("aslr      this process runs without ASLR already: the harnesses' re-execution "
+              "is not checked")
+        return None
+    again, stays = "executing again without address space randomisation", "stays on"
+
+    def run(cmd):
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                           timeout=120)
+        return p.returncode, p.stdout.decode(errors="replace")
+
+    status, out = run([exe, seed])
+    if status != 0 or "Executed" not in out:
+        return f"fuzz_gdb {seed} failed (exit {status}):\n{out}"
+    if again in out:
+        plain = "executes itself again without ASLR"
+    elif stays in out:  # this machine refuses personality() already (a container)
+        plain = "ASLR stays on (personality() refused here): " + out.split(stays)[1].split(":")[0]
+    else:
+        return f"fuzz_gdb said neither '{again}' nor '{stays}':\n{out}"
+    status, out = run([launcher, exe, seed])
+    if status == 77:
+        print(f"aslr      {plain}; the refused path is not checked (no seccomp filters here)")
+        return None
+    if status != 0 or "Executed" not in out or again in out or \
+            f"{stays} (Operation not permitted)" not in out:
+        return (f"under no_personality fuzz_gdb should go on with ASLR and say so "
+                f"(exit {status}):\n{out}")
+    print(f"aslr      {plain}; under a filter refusing personality() it goes on with ASLR "
+          f"and says so")
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -144,6 +190,11 @@ def main():
         sys.exit("fuzz_smoke: --seconds must be at least 1")
     work = os.path.abspath(a.work or tempfile.mkdtemp(prefix="softcpu-fuzz-"))
     failed = False
+    if "gdb" in names:
+        error = check_aslr(a.build)
+        if error:
+            print(f"fuzz_smoke: {error}")
+            failed = True
     print(f"fuzz_smoke: {'at most ' if a.fixed else ''}{a.seconds} s per harness"
           f"{', seed 1 and a fixed number of executions' if a.fixed else ''}, work in {work}")
     for n in names:
