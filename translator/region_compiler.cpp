@@ -32,8 +32,10 @@
 #include <optional>
 #include <vector>
 
+#include "interp/access.h"
 #include "interp/block.h"
 #include "interp/cpu.h"
+#include "interp/sem/control.h"
 #include "translator/region_spec.h"
 #include "translator/semantics.h"
 
@@ -423,6 +425,24 @@ size_t RegionCompiler::blocks_within(const RegionSpec& spec, uint64_t budget) co
     total += w;
   }
   return k;
+}
+
+std::vector<uint32_t> RegionCompiler::jump_table_targets(const Cpu& c, const Insn& tail,
+                                                         uint32_t cs_base, uint32_t page_lin) {
+  std::vector<uint32_t> out;
+  if (tail.fn != &jmp_near_rm<4, RM_SIB32> || tail.base != REG_NONE || tail.scale != 2) return out;
+  const uint32_t table = c.seg[tail.seg].base + tail.disp;
+  for (uint32_t k = 0; k < 64; ++k) {
+    const uint32_t lin = table + 4 * k;
+    const SoftTlbEntry& e = c.tlb.read[(lin >> 12) % TLB_SIZE];
+    if (!tlb_hit(e, lin, 4)) break;
+    const uint32_t eip = load_host<4>(e.addend + lin);
+    if (((cs_base + eip) & ~0xFFFu) != page_lin) break;
+    out.push_back(eip);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 void RegionCompiler::mark_entries(RegionSpec& spec) const {

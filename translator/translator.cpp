@@ -284,6 +284,11 @@ bool Translator::Impl::make_region(DecodedBlock& b, uint32_t entry_eip, uint32_t
           spec.blocks.back().next_eips.push_back(blk->chain_lin[k] - cs_base);
           consider(blk->chain_lin[k] - cs_base);
         }
+    // A jump table's targets in this page (RegionCompiler::jump_table_targets).
+    for (uint32_t t : RegionCompiler::jump_table_targets(cpu, tail, cs_base, page_lin)) {
+      spec.blocks.back().next_eips.push_back(t);
+      consider(t);
+    }
   }
   return true;
 }
