@@ -390,6 +390,103 @@ void promote_head(llvm::Function& fn, llvm::Argument* cpu) {
   }
 }
 
+// A segment among ES, SS and DS that was flat when the region was made (RegionSpec::flat_segs:
+// base 0, every offset readable and writable, as every common 32-bit OS sets them up) is
+// compiled as such: the region reads its base and ranges as those constants, and its entry
+// refuses to run (NATIVE_EXIT_LIMIT, as for the CS limit: tier 0 runs the block) unless the
+// Cpu holds exactly them, so an access keeps the TLB compare and one limit compare (an access
+// that wraps past 4 GiB is unaligned: tlb_hit sends it to the slow path, which checks the
+// limit) instead of three loads and three compares. Valid for the whole region because only a
+// called (not inlined) handler loads a segment register, and a region that calls one is left
+// as it is; the runtime's memory slow paths never change a segment. Returns whether it
+// specialised anything (the guard is then in the entry's branch).
+bool specialize_flat_segments(llvm::Function& fn, llvm::Argument* cpu, uint8_t flat_segs) {
+  using namespace llvm;
+  if (!flat_segs) return false;
+  const DataLayout& dl = fn.getParent()->getDataLayout();
+  const int64_t segs_lo = int64_t(offsetof(Cpu, seg));
+  const int64_t segs_hi = segs_lo + int64_t(sizeof(Cpu::seg));
+  struct Field {
+    size_t off;
+    unsigned bits;
+    uint64_t value;
+  };
+  static const Field kFields[] = {
+      {offsetof(SegmentCache, base), 32, 0},
+      {offsetof(SegmentCache, rd_lo), 32, 0},
+      {offsetof(SegmentCache, rd_hi), 32, 0xFFFFFFFFu},
+      {offsetof(SegmentCache, wr_lo), 32, 0},
+      {offsetof(SegmentCache, wr_hi), 32, 0xFFFFFFFFu},
+      {offsetof(SegmentCache, rd_lo), 64, 0xFFFFFFFF00000000ull},  // all_offsets(): lo, hi
+      {offsetof(SegmentCache, wr_lo), 64, 0xFFFFFFFF00000000ull},
+  };
+  auto field_of = [&](int64_t off, unsigned bits) -> const Field* {
+    for (unsigned s : {unsigned(ES), unsigned(SS), unsigned(DS)})
+      for (const Field& f : kFields)
+        if (flat_segs & (1u << s))
+          if (off == segs_lo + int64_t(s * sizeof(SegmentCache) + f.off) && bits == f.bits) return &f;
+    return nullptr;
+  };
+  std::vector<std::pair<LoadInst*, int64_t>> loads;
+  for (BasicBlock& bb : fn)
+    for (Instruction& in : bb) {
+      if (auto* call = dyn_cast<CallInst>(&in)) {
+        const Function* f = call->getCalledFunction();
+        if (f && f->getName() == "softcpu_jit_call") return false;  // a called handler
+        continue;
+      }
+      Value* ptr = nullptr;
+      if (auto* l = dyn_cast<LoadInst>(&in)) {
+        const auto r = cpu_range(l->getPointerOperand(), cpu, dl);
+        if (r && r->lo == r->hi && l->getType()->isIntegerTy() &&
+            field_of(r->lo, l->getType()->getIntegerBitWidth()))
+          loads.push_back({l, r->lo});
+        continue;
+      }
+      uint64_t size = 0;
+      if (auto* st = dyn_cast<StoreInst>(&in)) {
+        ptr = st->getPointerOperand();
+        size = dl.getTypeStoreSize(st->getValueOperand()->getType());
+      } else if (auto* mi = dyn_cast<MemIntrinsic>(&in)) {
+        if (!surely_not_cpu(mi->getRawDest())) return false;  // a block copy into the Cpu
+        continue;
+      } else if (in.mayWriteToMemory()) {
+        return false;  // an atomic or the like: not analysed
+      }
+      if (!ptr || surely_not_cpu(ptr)) continue;
+      const auto r = cpu_range(ptr, cpu, dl);
+      if (!r || (r->lo < segs_hi && r->hi + int64_t(size) > segs_lo)) return false;  // a segment
+    }
+  if (loads.empty()) return false;
+  // The guard: each field read, once, equal to its flat value, joins the entry's CS-limit
+  // refusal (the successor that returns without the copy, whichever side InstCombine left it).
+  BranchInst* term = dyn_cast<BranchInst>(fn.getEntryBlock().getTerminator());
+  if (!term || !term->isConditional()) return false;
+  auto refuses = [](BasicBlock* bb) {
+    auto* r = dyn_cast<ReturnInst>(bb->getTerminator());
+    return r && r->getMetadata(kRawExit);
+  };
+  const bool refuse_on_true = refuses(term->getSuccessor(0));
+  if (!refuse_on_true && !refuses(term->getSuccessor(1))) return false;
+  IRBuilder<> g(term);
+  Value* bad = g.getFalse();
+  std::vector<int64_t> guarded;
+  for (auto& [l, off] : loads) {
+    const unsigned bits = l->getType()->getIntegerBitWidth();
+    const Field& f = *field_of(off, bits);
+    l->replaceAllUsesWith(ConstantInt::get(l->getType(), f.value));
+    l->eraseFromParent();
+    const int64_t key = off * 128 + bits;
+    if (std::find(guarded.begin(), guarded.end(), key) != guarded.end()) continue;
+    guarded.push_back(key);
+    Value* now = g.CreateLoad(g.getIntNTy(bits), g.CreateConstInBoundsGEP1_64(g.getInt8Ty(), cpu, uint64_t(off)));
+    bad = g.CreateOr(bad, g.CreateICmpNE(now, g.getIntN(bits, f.value)));
+  }
+  term->setCondition(refuse_on_true ? g.CreateOr(term->getCondition(), bad)
+                                    : g.CreateAnd(term->getCondition(), g.CreateNot(bad)));
+  return true;
+}
+
 }  // namespace
 
 RegionCompiler::RegionCompiler(llvm::LLVMContext& ctx, const Semantics& sem,
@@ -937,6 +1034,7 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
     fpm.addPass(InstCombinePass());
     fpm.run(*fn, a.fam);
   }
+  specialize_flat_segments(*fn, cpu, spec.flat_segs);
   promote_head(*fn, cpu);
   if (dump) {
     raw_string_ostream os(out.ir_before);
