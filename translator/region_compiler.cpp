@@ -487,6 +487,67 @@ bool specialize_flat_segments(llvm::Function& fn, llvm::Argument* cpu, uint8_t f
   return true;
 }
 
+// The entry refuses to run a region whose furthest block ends past CS.limit, so inside it
+// CS.limit >= that end - 1: every later read of CS.limit becomes the entry's, with that bound
+// assumed, and the #GP(0) test of a near branch to one of the region's blocks (near_branch in
+// interp/sem/control.h: target > CS.limit) folds away. Valid as long as flat segments are
+// (only a called handler loads CS, and then nothing is changed here).
+void bound_cs_limit(llvm::Function& fn, llvm::Argument* cpu, uint64_t end) {
+  using namespace llvm;
+  if (end == 0 || end - 1 > 0xFFFFFFFFu) return;
+  const DataLayout& dl = fn.getParent()->getDataLayout();
+  const int64_t limit_off = int64_t(offsetof(Cpu, seg) + CS * sizeof(SegmentCache) + offsetof(SegmentCache, limit));
+  BasicBlock& entry = fn.getEntryBlock();
+  auto* term = dyn_cast<BranchInst>(entry.getTerminator());
+  if (!term || !term->isConditional()) return;
+  auto refuses = [](BasicBlock* bb) {
+    auto* r = dyn_cast<ReturnInst>(bb->getTerminator());
+    return r && r->getMetadata(kRawExit);
+  };
+  BasicBlock* go = refuses(term->getSuccessor(0)) ? term->getSuccessor(1)
+                   : refuses(term->getSuccessor(1)) ? term->getSuccessor(0) : nullptr;
+  if (!go || go->getSinglePredecessor() != &entry) return;
+  std::vector<LoadInst*> loads;
+  for (BasicBlock& bb : fn)
+    for (Instruction& in : bb) {
+      if (auto* call = dyn_cast<CallInst>(&in)) {
+        const Function* f = call->getCalledFunction();
+        if (f && f->getName() == "softcpu_jit_call") return;  // a called handler may load CS
+        continue;
+      }
+      if (auto* l = dyn_cast<LoadInst>(&in)) {
+        const auto r = cpu_range(l->getPointerOperand(), cpu, dl);
+        if (r && r->lo == r->hi && r->lo == limit_off && l->getType()->isIntegerTy(32) &&
+            l->getParent() != &entry)
+          loads.push_back(l);
+        continue;
+      }
+      Value* ptr = nullptr;
+      uint64_t size = 0;
+      if (auto* st = dyn_cast<StoreInst>(&in)) {
+        ptr = st->getPointerOperand();
+        size = dl.getTypeStoreSize(st->getValueOperand()->getType());
+      } else if (auto* mi = dyn_cast<MemIntrinsic>(&in)) {
+        if (!surely_not_cpu(mi->getRawDest())) return;
+        continue;
+      } else if (in.mayWriteToMemory()) {
+        return;
+      }
+      if (!ptr || surely_not_cpu(ptr)) continue;
+      const auto r = cpu_range(ptr, cpu, dl);
+      if (!r || (r->lo < limit_off + 4 && r->hi + int64_t(size) > limit_off)) return;
+    }
+  if (loads.empty()) return;
+  IRBuilder<> b(term);
+  LoadInst* limit = b.CreateLoad(b.getInt32Ty(), b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), cpu, uint64_t(limit_off)));
+  b.SetInsertPoint(&*go->getFirstInsertionPt());
+  b.CreateAssumption(b.CreateICmpUGE(limit, b.getInt32(uint32_t(end - 1))));
+  for (LoadInst* l : loads) {
+    l->replaceAllUsesWith(limit);
+    l->eraseFromParent();
+  }
+}
+
 }  // namespace
 
 RegionCompiler::RegionCompiler(llvm::LLVMContext& ctx, const Semantics& sem,
@@ -1035,6 +1096,11 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
     fpm.run(*fn, a.fam);
   }
   specialize_flat_segments(*fn, cpu, spec.flat_segs);
+  {
+    uint64_t end = 0;
+    for (const RegionBlock& rb : spec.blocks) end = std::max<uint64_t>(end, uint64_t(rb.eip) + rb.bytes);
+    bound_cs_limit(*fn, cpu, end);
+  }
   promote_head(*fn, cpu);
   if (dump) {
     raw_string_ostream os(out.ir_before);
