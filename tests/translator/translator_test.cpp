@@ -59,6 +59,22 @@ struct Both {
   }
 };
 
+// A harness whose blocks compile on the CPU thread the moment they have run `threshold` times.
+struct SyncJit {
+  CpuHarness h{true, Tier::INTERP};
+  Translator tr;
+  explicit SyncJit(uint64_t threshold = 8) : tr(h.cpu, h.cache, config(threshold)) {
+    h.interp.set_native_tier(&tr);
+  }
+  ~SyncJit() { h.interp.set_native_tier(nullptr); }
+  static TranslatorConfig config(uint64_t threshold) {
+    TranslatorConfig tc;
+    tc.threshold = threshold;
+    tc.sync = true;
+    return tc;
+  }
+};
+
 TEST(Translator, HotLoopRunsCompiled) {
   Both t({0xB9, 0xE8, 0x03, 0x00, 0x00,  // mov ecx, 1000
           0x31, 0xC0,                    // xor eax, eax
@@ -223,12 +239,9 @@ TEST(Translator, RegionPastTheCsLimitFaultsWhereTier0Does) {
   EXPECT_EQ(ref.pushed_eip_after_error(), CODE + 12);
   EXPECT_EQ(ref.pushed_error(), 0u);
 
-  CpuHarness h(true, Tier::INTERP);
-  TranslatorConfig tc;
-  tc.threshold = 8;  // the loop's blocks all exist when it becomes hot: one region of them
-  tc.sync = true;
-  Translator tr(h.cpu, h.cache, tc);
-  h.interp.set_native_tier(&tr);
+  SyncJit jit;  // the loop's blocks all exist when it becomes hot: one region of them
+  CpuHarness& h = jit.h;
+  Translator& tr = jit.tr;
   h.code(code);
   ASSERT_EQ(h.run(), EXIT_HLT);
   EXPECT_GT(native_insns(h), 50u);
@@ -239,7 +252,6 @@ TEST(Translator, RegionPastTheCsLimitFaultsWhereTier0Does) {
   EXPECT_EQ(h.pushed_eip_after_error(), CODE + 12);
   EXPECT_EQ(h.pushed_error(), 0u);
   EXPECT_GE(h.interp.counters().native_exits[NATIVE_EXIT_LIMIT], 1u);
-  h.interp.set_native_tier(nullptr);
 }
 
 // A dispatch loop through a jump table: the region made at the dispatch takes in every
@@ -268,12 +280,9 @@ TEST(Translator, JumpTableTargetsJoinTheRegion) {
   CpuHarness ref(true, Tier::INTERP);
   setup(ref);
   ASSERT_EQ(ref.run(), EXIT_HLT);
-  CpuHarness h(true, Tier::INTERP);
-  TranslatorConfig tc;
-  tc.threshold = 8;  // l is hot after 8 iterations, when every handler has run twice
-  tc.sync = true;
-  Translator tr(h.cpu, h.cache, tc);
-  h.interp.set_native_tier(&tr);
+  SyncJit jit;  // l is hot after 8 iterations, when every handler has run twice
+  CpuHarness& h = jit.h;
+  Translator& tr = jit.tr;
   setup(h);
   ASSERT_EQ(h.run(), EXIT_HLT);
   expect_same(ref, h);
@@ -283,7 +292,6 @@ TEST(Translator, JumpTableTargetsJoinTheRegion) {
   EXPECT_EQ(tr.stats().regions_compiled, 1u);
   EXPECT_GE(tr.stats().region_blocks, 6u);
   EXPECT_GT(native_insns(h), 200u);
-  h.interp.set_native_tier(nullptr);
 }
 
 // A region made while DS was flat reads DS's base and limits as the flat constants; with
@@ -307,12 +315,8 @@ TEST(Translator, FlatSegmentRegionRefusesAnotherDs) {
   again(ref);
   ASSERT_EQ(ref.run(), EXIT_HLT);
 
-  CpuHarness h(true, Tier::INTERP);
-  TranslatorConfig tc;
-  tc.threshold = 8;
-  tc.sync = true;
-  Translator tr(h.cpu, h.cache, tc);
-  h.interp.set_native_tier(&tr);
+  SyncJit jit;
+  CpuHarness& h = jit.h;
   h.code(code);
   ASSERT_EQ(h.run(), EXIT_HLT);
   EXPECT_GT(native_insns(h), 50u);
@@ -322,7 +326,6 @@ TEST(Translator, FlatSegmentRegionRefusesAnotherDs) {
   expect_same(ref, h);  // the second pass added into DATA + 0x1000..., not DATA
   EXPECT_EQ(h.rd32(DATA + 0x1000), 32u);
   EXPECT_GE(h.interp.counters().native_exits[NATIVE_EXIT_LIMIT], 1u);
-  h.interp.set_native_tier(nullptr);
 }
 
 // Every block of a region enters it: a call to another page leaves the region, and the
@@ -346,12 +349,9 @@ TEST(Translator, ReturnIntoARegionEntersItsMiddleBlock) {
   CpuHarness ref(true, Tier::INTERP);
   setup(ref);
   ASSERT_EQ(ref.run(), EXIT_HLT);
-  CpuHarness h(true, Tier::INTERP);
-  TranslatorConfig tc;
-  tc.threshold = 8;
-  tc.sync = true;
-  Translator tr(h.cpu, h.cache, tc);
-  h.interp.set_native_tier(&tr);
+  SyncJit jit;
+  CpuHarness& h = jit.h;
+  Translator& tr = jit.tr;
   setup(h);
   ASSERT_EQ(h.run(), EXIT_HLT);
   expect_same(ref, h);
@@ -361,7 +361,6 @@ TEST(Translator, ReturnIntoARegionEntersItsMiddleBlock) {
   EXPECT_GE(s.covered, 1u);           // the block after the call was hot inside the loop's region
   EXPECT_EQ(s.region_entries, s.region_blocks);
   EXPECT_GT(native_insns(h), 800u);
-  h.interp.set_native_tier(nullptr);
 }
 
 // Shutting down while a big region compiles does not wait for LLVM to finish it: the compile
