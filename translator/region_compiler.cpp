@@ -390,22 +390,84 @@ void promote_head(llvm::Function& fn, llvm::Argument* cpu) {
   }
 }
 
+// What specialize_flat_segments and bound_cs_limit rely on: the region calls no handler (a
+// called handler may load a segment register; the runtime's memory slow paths change none)
+// and none of its own stores, block copies or atomics may write the Cpu bytes [lo, hi).
+bool keeps_cpu_bytes(llvm::Function& fn, llvm::Argument* cpu, int64_t lo, int64_t hi) {
+  using namespace llvm;
+  const DataLayout& dl = fn.getParent()->getDataLayout();
+  for (BasicBlock& bb : fn)
+    for (Instruction& in : bb) {
+      if (auto* call = dyn_cast<CallInst>(&in)) {
+        const Function* f = call->getCalledFunction();
+        if (f && f->getName() == "softcpu_jit_call") return false;
+        continue;
+      }
+      if (isa<LoadInst>(in)) continue;
+      if (auto* mi = dyn_cast<MemIntrinsic>(&in)) {
+        if (!surely_not_cpu(mi->getRawDest())) return false;
+        continue;
+      }
+      auto* st = dyn_cast<StoreInst>(&in);
+      if (!st) {
+        if (in.mayWriteToMemory()) return false;  // an atomic or the like: not analysed
+        continue;
+      }
+      if (surely_not_cpu(st->getPointerOperand())) continue;
+      const auto r = cpu_range(st->getPointerOperand(), cpu, dl);
+      const int64_t size = int64_t(dl.getTypeStoreSize(st->getValueOperand()->getType()));
+      if (!r || (r->lo < hi && r->hi + size > lo)) return false;
+    }
+  return true;
+}
+
+// The entry's branch between the refusal (a return without the copy: the CS-limit test) and
+// the rest of the region, and which way refuses; null if the entry is not that shape.
+llvm::BranchInst* entry_refusal(llvm::Function& fn, bool* refuse_on_true) {
+  using namespace llvm;
+  auto* term = dyn_cast<BranchInst>(fn.getEntryBlock().getTerminator());
+  if (!term || !term->isConditional()) return nullptr;
+  auto refuses = [](BasicBlock* bb) {
+    auto* r = dyn_cast<ReturnInst>(bb->getTerminator());
+    return r && r->getMetadata(kRawExit);
+  };
+  *refuse_on_true = refuses(term->getSuccessor(0));
+  if (!*refuse_on_true && !refuses(term->getSuccessor(1))) return nullptr;
+  return term;
+}
+
+// Loads of the Cpu at one constant offset that `want(offset, bits)` accepts, outside the entry
+// block (which holds the refusal's own tests).
+template <typename Want>
+std::vector<std::pair<llvm::LoadInst*, int64_t>> cpu_loads(llvm::Function& fn, llvm::Argument* cpu,
+                                                           Want want) {
+  using namespace llvm;
+  const DataLayout& dl = fn.getParent()->getDataLayout();
+  std::vector<std::pair<LoadInst*, int64_t>> out;
+  for (BasicBlock& bb : fn) {
+    if (&bb == &fn.getEntryBlock()) continue;
+    for (Instruction& in : bb)
+      if (auto* l = dyn_cast<LoadInst>(&in))
+        if (l->getType()->isIntegerTy())
+          if (const auto r = cpu_range(l->getPointerOperand(), cpu, dl))
+            if (r->lo == r->hi && want(r->lo, l->getType()->getIntegerBitWidth()))
+              out.push_back({l, r->lo});
+  }
+  return out;
+}
+
 // A segment among ES, SS and DS that was flat when the region was made (RegionSpec::flat_segs:
 // base 0, every offset readable and writable, as every common 32-bit OS sets them up) is
 // compiled as such: the region reads its base and ranges as those constants, and its entry
 // refuses to run (NATIVE_EXIT_LIMIT, as for the CS limit: tier 0 runs the block) unless the
 // Cpu holds exactly them, so an access keeps the TLB compare and one limit compare (an access
 // that wraps past 4 GiB is unaligned: tlb_hit sends it to the slow path, which checks the
-// limit) instead of three loads and three compares. Valid for the whole region because only a
-// called (not inlined) handler loads a segment register, and a region that calls one is left
-// as it is; the runtime's memory slow paths never change a segment. Returns whether it
-// specialised anything (the guard is then in the entry's branch).
-bool specialize_flat_segments(llvm::Function& fn, llvm::Argument* cpu, uint8_t flat_segs) {
+// limit) instead of three loads and three compares. Valid for the whole region when
+// keeps_cpu_bytes holds for the segments.
+void specialize_flat_segments(llvm::Function& fn, llvm::Argument* cpu, uint8_t flat_segs) {
   using namespace llvm;
-  if (!flat_segs) return false;
-  const DataLayout& dl = fn.getParent()->getDataLayout();
+  if (!flat_segs) return;
   const int64_t segs_lo = int64_t(offsetof(Cpu, seg));
-  const int64_t segs_hi = segs_lo + int64_t(sizeof(Cpu::seg));
   struct Field {
     size_t off;
     unsigned bits;
@@ -423,51 +485,17 @@ bool specialize_flat_segments(llvm::Function& fn, llvm::Argument* cpu, uint8_t f
   auto field_of = [&](int64_t off, unsigned bits) -> const Field* {
     for (unsigned s : {unsigned(ES), unsigned(SS), unsigned(DS)})
       for (const Field& f : kFields)
-        if (flat_segs & (1u << s))
-          if (off == segs_lo + int64_t(s * sizeof(SegmentCache) + f.off) && bits == f.bits) return &f;
+        if ((flat_segs & (1u << s)) && bits == f.bits &&
+            off == segs_lo + int64_t(s * sizeof(SegmentCache) + f.off))
+          return &f;
     return nullptr;
   };
-  std::vector<std::pair<LoadInst*, int64_t>> loads;
-  for (BasicBlock& bb : fn)
-    for (Instruction& in : bb) {
-      if (auto* call = dyn_cast<CallInst>(&in)) {
-        const Function* f = call->getCalledFunction();
-        if (f && f->getName() == "softcpu_jit_call") return false;  // a called handler
-        continue;
-      }
-      Value* ptr = nullptr;
-      if (auto* l = dyn_cast<LoadInst>(&in)) {
-        const auto r = cpu_range(l->getPointerOperand(), cpu, dl);
-        if (r && r->lo == r->hi && l->getType()->isIntegerTy() &&
-            field_of(r->lo, l->getType()->getIntegerBitWidth()))
-          loads.push_back({l, r->lo});
-        continue;
-      }
-      uint64_t size = 0;
-      if (auto* st = dyn_cast<StoreInst>(&in)) {
-        ptr = st->getPointerOperand();
-        size = dl.getTypeStoreSize(st->getValueOperand()->getType());
-      } else if (auto* mi = dyn_cast<MemIntrinsic>(&in)) {
-        if (!surely_not_cpu(mi->getRawDest())) return false;  // a block copy into the Cpu
-        continue;
-      } else if (in.mayWriteToMemory()) {
-        return false;  // an atomic or the like: not analysed
-      }
-      if (!ptr || surely_not_cpu(ptr)) continue;
-      const auto r = cpu_range(ptr, cpu, dl);
-      if (!r || (r->lo < segs_hi && r->hi + int64_t(size) > segs_lo)) return false;  // a segment
-    }
-  if (loads.empty()) return false;
-  // The guard: each field read, once, equal to its flat value, joins the entry's CS-limit
-  // refusal (the successor that returns without the copy, whichever side InstCombine left it).
-  BranchInst* term = dyn_cast<BranchInst>(fn.getEntryBlock().getTerminator());
-  if (!term || !term->isConditional()) return false;
-  auto refuses = [](BasicBlock* bb) {
-    auto* r = dyn_cast<ReturnInst>(bb->getTerminator());
-    return r && r->getMetadata(kRawExit);
-  };
-  const bool refuse_on_true = refuses(term->getSuccessor(0));
-  if (!refuse_on_true && !refuses(term->getSuccessor(1))) return false;
+  bool refuse_on_true = false;
+  BranchInst* term = entry_refusal(fn, &refuse_on_true);
+  if (!term || !keeps_cpu_bytes(fn, cpu, segs_lo, segs_lo + int64_t(sizeof(Cpu::seg)))) return;
+  const auto loads = cpu_loads(fn, cpu, [&](int64_t off, unsigned bits) { return field_of(off, bits) != nullptr; });
+  if (loads.empty()) return;
+  // The guard: each field read, once, equal to its flat value, joins the refusal.
   IRBuilder<> g(term);
   Value* bad = g.getFalse();
   std::vector<int64_t> guarded;
@@ -484,65 +512,30 @@ bool specialize_flat_segments(llvm::Function& fn, llvm::Argument* cpu, uint8_t f
   }
   term->setCondition(refuse_on_true ? g.CreateOr(term->getCondition(), bad)
                                     : g.CreateAnd(term->getCondition(), g.CreateNot(bad)));
-  return true;
 }
 
 // The entry refuses to run a region whose furthest block ends past CS.limit, so inside it
 // CS.limit >= that end - 1: every later read of CS.limit becomes the entry's, with that bound
 // assumed, and the #GP(0) test of a near branch to one of the region's blocks (near_branch in
-// interp/sem/control.h: target > CS.limit) folds away. Valid as long as flat segments are
-// (only a called handler loads CS, and then nothing is changed here).
+// interp/sem/control.h: target > CS.limit) folds away. Valid when keeps_cpu_bytes holds for it.
 void bound_cs_limit(llvm::Function& fn, llvm::Argument* cpu, uint64_t end) {
   using namespace llvm;
   if (end == 0 || end - 1 > 0xFFFFFFFFu) return;
-  const DataLayout& dl = fn.getParent()->getDataLayout();
-  const int64_t limit_off = int64_t(offsetof(Cpu, seg) + CS * sizeof(SegmentCache) + offsetof(SegmentCache, limit));
-  BasicBlock& entry = fn.getEntryBlock();
-  auto* term = dyn_cast<BranchInst>(entry.getTerminator());
-  if (!term || !term->isConditional()) return;
-  auto refuses = [](BasicBlock* bb) {
-    auto* r = dyn_cast<ReturnInst>(bb->getTerminator());
-    return r && r->getMetadata(kRawExit);
-  };
-  BasicBlock* go = refuses(term->getSuccessor(0)) ? term->getSuccessor(1)
-                   : refuses(term->getSuccessor(1)) ? term->getSuccessor(0) : nullptr;
-  if (!go || go->getSinglePredecessor() != &entry) return;
-  std::vector<LoadInst*> loads;
-  for (BasicBlock& bb : fn)
-    for (Instruction& in : bb) {
-      if (auto* call = dyn_cast<CallInst>(&in)) {
-        const Function* f = call->getCalledFunction();
-        if (f && f->getName() == "softcpu_jit_call") return;  // a called handler may load CS
-        continue;
-      }
-      if (auto* l = dyn_cast<LoadInst>(&in)) {
-        const auto r = cpu_range(l->getPointerOperand(), cpu, dl);
-        if (r && r->lo == r->hi && r->lo == limit_off && l->getType()->isIntegerTy(32) &&
-            l->getParent() != &entry)
-          loads.push_back(l);
-        continue;
-      }
-      Value* ptr = nullptr;
-      uint64_t size = 0;
-      if (auto* st = dyn_cast<StoreInst>(&in)) {
-        ptr = st->getPointerOperand();
-        size = dl.getTypeStoreSize(st->getValueOperand()->getType());
-      } else if (auto* mi = dyn_cast<MemIntrinsic>(&in)) {
-        if (!surely_not_cpu(mi->getRawDest())) return;
-        continue;
-      } else if (in.mayWriteToMemory()) {
-        return;
-      }
-      if (!ptr || surely_not_cpu(ptr)) continue;
-      const auto r = cpu_range(ptr, cpu, dl);
-      if (!r || (r->lo < limit_off + 4 && r->hi + int64_t(size) > limit_off)) return;
-    }
+  const int64_t limit_off =
+      int64_t(offsetof(Cpu, seg) + CS * sizeof(SegmentCache) + offsetof(SegmentCache, limit));
+  bool refuse_on_true = false;
+  BranchInst* term = entry_refusal(fn, &refuse_on_true);
+  if (!term) return;
+  BasicBlock* go = term->getSuccessor(refuse_on_true ? 1 : 0);
+  if (go->getSinglePredecessor() != &fn.getEntryBlock()) return;
+  if (!keeps_cpu_bytes(fn, cpu, limit_off, limit_off + 4)) return;
+  const auto loads = cpu_loads(fn, cpu, [&](int64_t off, unsigned bits) { return off == limit_off && bits == 32; });
   if (loads.empty()) return;
   IRBuilder<> b(term);
   LoadInst* limit = b.CreateLoad(b.getInt32Ty(), b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), cpu, uint64_t(limit_off)));
   b.SetInsertPoint(&*go->getFirstInsertionPt());
   b.CreateAssumption(b.CreateICmpUGE(limit, b.getInt32(uint32_t(end - 1))));
-  for (LoadInst* l : loads) {
+  for (auto& [l, off] : loads) {
     l->replaceAllUsesWith(limit);
     l->eraseFromParent();
   }
