@@ -32,8 +32,10 @@
 #include <optional>
 #include <vector>
 
+#include "interp/access.h"
 #include "interp/block.h"
 #include "interp/cpu.h"
+#include "interp/sem/control.h"
 #include "translator/region_spec.h"
 #include "translator/semantics.h"
 
@@ -388,6 +390,157 @@ void promote_head(llvm::Function& fn, llvm::Argument* cpu) {
   }
 }
 
+// What specialize_flat_segments and bound_cs_limit rely on: the region calls no handler (a
+// called handler may load a segment register; the runtime's memory slow paths change none)
+// and none of its own stores, block copies or atomics may write the Cpu bytes [lo, hi).
+bool keeps_cpu_bytes(llvm::Function& fn, llvm::Argument* cpu, int64_t lo, int64_t hi) {
+  using namespace llvm;
+  const DataLayout& dl = fn.getParent()->getDataLayout();
+  for (BasicBlock& bb : fn)
+    for (Instruction& in : bb) {
+      if (auto* call = dyn_cast<CallInst>(&in)) {
+        const Function* f = call->getCalledFunction();
+        if (f && f->getName() == "softcpu_jit_call") return false;
+        continue;
+      }
+      if (isa<LoadInst>(in)) continue;
+      if (auto* mi = dyn_cast<MemIntrinsic>(&in)) {
+        if (!surely_not_cpu(mi->getRawDest())) return false;
+        continue;
+      }
+      auto* st = dyn_cast<StoreInst>(&in);
+      if (!st) {
+        if (in.mayWriteToMemory()) return false;  // an atomic or the like: not analysed
+        continue;
+      }
+      if (surely_not_cpu(st->getPointerOperand())) continue;
+      const auto r = cpu_range(st->getPointerOperand(), cpu, dl);
+      const int64_t size = int64_t(dl.getTypeStoreSize(st->getValueOperand()->getType()));
+      if (!r || (r->lo < hi && r->hi + size > lo)) return false;
+    }
+  return true;
+}
+
+// The entry's branch between the refusal (a return without the copy: the CS-limit test) and
+// the rest of the region, and which way refuses; null if the entry is not that shape.
+llvm::BranchInst* entry_refusal(llvm::Function& fn, bool* refuse_on_true) {
+  using namespace llvm;
+  auto* term = dyn_cast<BranchInst>(fn.getEntryBlock().getTerminator());
+  if (!term || !term->isConditional()) return nullptr;
+  auto refuses = [](BasicBlock* bb) {
+    auto* r = dyn_cast<ReturnInst>(bb->getTerminator());
+    return r && r->getMetadata(kRawExit);
+  };
+  *refuse_on_true = refuses(term->getSuccessor(0));
+  if (!*refuse_on_true && !refuses(term->getSuccessor(1))) return nullptr;
+  return term;
+}
+
+// Loads of the Cpu at one constant offset that `want(offset, bits)` accepts, outside the entry
+// block (which holds the refusal's own tests).
+template <typename Want>
+std::vector<std::pair<llvm::LoadInst*, int64_t>> cpu_loads(llvm::Function& fn, llvm::Argument* cpu,
+                                                           Want want) {
+  using namespace llvm;
+  const DataLayout& dl = fn.getParent()->getDataLayout();
+  std::vector<std::pair<LoadInst*, int64_t>> out;
+  for (BasicBlock& bb : fn) {
+    if (&bb == &fn.getEntryBlock()) continue;
+    for (Instruction& in : bb)
+      if (auto* l = dyn_cast<LoadInst>(&in))
+        if (l->getType()->isIntegerTy())
+          if (const auto r = cpu_range(l->getPointerOperand(), cpu, dl))
+            if (r->lo == r->hi && want(r->lo, l->getType()->getIntegerBitWidth()))
+              out.push_back({l, r->lo});
+  }
+  return out;
+}
+
+// A segment among ES, SS and DS that was flat when the region was made (RegionSpec::flat_segs:
+// base 0, every offset readable and writable, as every common 32-bit OS sets them up) is
+// compiled as such: the region reads its base and ranges as those constants, and its entry
+// refuses to run (NATIVE_EXIT_LIMIT, as for the CS limit: tier 0 runs the block) unless the
+// Cpu holds exactly them, so an access keeps the TLB compare and one limit compare (an access
+// that wraps past 4 GiB is unaligned: tlb_hit sends it to the slow path, which checks the
+// limit) instead of three loads and three compares. Valid for the whole region when
+// keeps_cpu_bytes holds for the segments.
+void specialize_flat_segments(llvm::Function& fn, llvm::Argument* cpu, uint8_t flat_segs) {
+  using namespace llvm;
+  if (!flat_segs) return;
+  const int64_t segs_lo = int64_t(offsetof(Cpu, seg));
+  struct Field {
+    size_t off;
+    unsigned bits;
+    uint64_t value;
+  };
+  static const Field kFields[] = {
+      {offsetof(SegmentCache, base), 32, 0},
+      {offsetof(SegmentCache, rd_lo), 32, 0},
+      {offsetof(SegmentCache, rd_hi), 32, 0xFFFFFFFFu},
+      {offsetof(SegmentCache, wr_lo), 32, 0},
+      {offsetof(SegmentCache, wr_hi), 32, 0xFFFFFFFFu},
+      {offsetof(SegmentCache, rd_lo), 64, 0xFFFFFFFF00000000ull},  // all_offsets(): lo, hi
+      {offsetof(SegmentCache, wr_lo), 64, 0xFFFFFFFF00000000ull},
+  };
+  auto field_of = [&](int64_t off, unsigned bits) -> const Field* {
+    for (unsigned s : {unsigned(ES), unsigned(SS), unsigned(DS)})
+      for (const Field& f : kFields)
+        if ((flat_segs & (1u << s)) && bits == f.bits &&
+            off == segs_lo + int64_t(s * sizeof(SegmentCache) + f.off))
+          return &f;
+    return nullptr;
+  };
+  bool refuse_on_true = false;
+  BranchInst* term = entry_refusal(fn, &refuse_on_true);
+  if (!term || !keeps_cpu_bytes(fn, cpu, segs_lo, segs_lo + int64_t(sizeof(Cpu::seg)))) return;
+  const auto loads = cpu_loads(fn, cpu, [&](int64_t off, unsigned bits) { return field_of(off, bits) != nullptr; });
+  if (loads.empty()) return;
+  // The guard: each field read, once, equal to its flat value, joins the refusal.
+  IRBuilder<> g(term);
+  Value* bad = g.getFalse();
+  std::vector<int64_t> guarded;
+  for (auto& [l, off] : loads) {
+    const unsigned bits = l->getType()->getIntegerBitWidth();
+    const Field& f = *field_of(off, bits);
+    l->replaceAllUsesWith(ConstantInt::get(l->getType(), f.value));
+    l->eraseFromParent();
+    const int64_t key = off * 128 + bits;
+    if (std::find(guarded.begin(), guarded.end(), key) != guarded.end()) continue;
+    guarded.push_back(key);
+    Value* now = g.CreateLoad(g.getIntNTy(bits), g.CreateConstInBoundsGEP1_64(g.getInt8Ty(), cpu, uint64_t(off)));
+    bad = g.CreateOr(bad, g.CreateICmpNE(now, g.getIntN(bits, f.value)));
+  }
+  term->setCondition(refuse_on_true ? g.CreateOr(term->getCondition(), bad)
+                                    : g.CreateAnd(term->getCondition(), g.CreateNot(bad)));
+}
+
+// The entry refuses to run a region whose furthest block ends past CS.limit, so inside it
+// CS.limit >= that end - 1: every later read of CS.limit becomes the entry's, with that bound
+// assumed, and the #GP(0) test of a near branch to one of the region's blocks (near_branch in
+// interp/sem/control.h: target > CS.limit) folds away. Valid when keeps_cpu_bytes holds for it.
+void bound_cs_limit(llvm::Function& fn, llvm::Argument* cpu, uint64_t end) {
+  using namespace llvm;
+  if (end == 0 || end - 1 > 0xFFFFFFFFu) return;
+  const int64_t limit_off =
+      int64_t(offsetof(Cpu, seg) + CS * sizeof(SegmentCache) + offsetof(SegmentCache, limit));
+  bool refuse_on_true = false;
+  BranchInst* term = entry_refusal(fn, &refuse_on_true);
+  if (!term) return;
+  BasicBlock* go = term->getSuccessor(refuse_on_true ? 1 : 0);
+  if (go->getSinglePredecessor() != &fn.getEntryBlock()) return;
+  if (!keeps_cpu_bytes(fn, cpu, limit_off, limit_off + 4)) return;
+  const auto loads = cpu_loads(fn, cpu, [&](int64_t off, unsigned bits) { return off == limit_off && bits == 32; });
+  if (loads.empty()) return;
+  IRBuilder<> b(term);
+  LoadInst* limit = b.CreateLoad(b.getInt32Ty(), b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), cpu, uint64_t(limit_off)));
+  b.SetInsertPoint(&*go->getFirstInsertionPt());
+  b.CreateAssumption(b.CreateICmpUGE(limit, b.getInt32(uint32_t(end - 1))));
+  for (auto& [l, off] : loads) {
+    l->replaceAllUsesWith(limit);
+    l->eraseFromParent();
+  }
+}
+
 }  // namespace
 
 RegionCompiler::RegionCompiler(llvm::LLVMContext& ctx, const Semantics& sem,
@@ -423,6 +576,24 @@ size_t RegionCompiler::blocks_within(const RegionSpec& spec, uint64_t budget) co
     total += w;
   }
   return k;
+}
+
+std::vector<uint32_t> RegionCompiler::jump_table_targets(const Cpu& c, const Insn& tail,
+                                                         uint32_t cs_base, uint32_t page_lin) {
+  std::vector<uint32_t> out;
+  if (tail.fn != &jmp_near_rm<4, RM_SIB32> || tail.base != REG_NONE || tail.scale != 2) return out;
+  const uint32_t table = c.seg[tail.seg].base + tail.disp;
+  for (uint32_t k = 0; k < 64; ++k) {
+    const uint32_t lin = table + 4 * k;
+    const SoftTlbEntry& e = c.tlb.read[(lin >> 12) % TLB_SIZE];
+    if (!tlb_hit(e, lin, 4)) break;
+    const uint32_t eip = load_host<4>(e.addend + lin);
+    if (((cs_base + eip) & ~0xFFFu) != page_lin) break;
+    out.push_back(eip);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 void RegionCompiler::mark_entries(RegionSpec& spec) const {
@@ -916,6 +1087,12 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
     FunctionPassManager fpm;
     fpm.addPass(InstCombinePass());
     fpm.run(*fn, a.fam);
+  }
+  specialize_flat_segments(*fn, cpu, spec.flat_segs);
+  {
+    uint64_t end = 0;
+    for (const RegionBlock& rb : spec.blocks) end = std::max<uint64_t>(end, uint64_t(rb.eip) + rb.bytes);
+    bound_cs_limit(*fn, cpu, end);
   }
   promote_head(*fn, cpu);
   if (dump) {

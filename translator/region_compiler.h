@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace llvm {
 class LLVMContext;
@@ -19,6 +20,8 @@ class TargetMachine;
 
 namespace softcpu {
 
+struct Cpu;
+struct Insn;
 struct NativeLink;
 class Semantics;
 struct RegionSpec;
@@ -68,6 +71,18 @@ class RegionCompiler {
   // is inlined code (after a trap or a called handler the region returns to the run loop,
   // which must find the successor an entry).
   void mark_entries(RegionSpec& spec) const;
+
+  // The targets of a block-ending JMP through a jump table (`jmp [disp + index*4]`, 32-bit)
+  // that lie in the page of linear address `page_lin` (CS.base `cs_base`), as EIPs, read
+  // from the table as it is now through the soft TLB (no fill, no fault: a miss reads
+  // nothing), up to the first entry outside the page or 64 entries. CPU thread. The region
+  // builder takes in those of them that are warm, so that a dispatch loop's handlers are
+  // blocks of the region and the jump is a switch inside it, instead of regions of their
+  // own reached through the jump cache (docs/design.md, "Measured (tier 1)": the quality of
+  // compiled code). A guess from data is safe: the region's switch tests the EIP the jump
+  // computed, and a block that is no target is only a bigger region.
+  static std::vector<uint32_t> jump_table_targets(const Cpu& c, const Insn& tail, uint32_t cs_base,
+                                                  uint32_t page_lin);
 
   // The function name of a region: guest_0x<entry linear>_len_<bytes>_r<id> (perf shows it).
   static std::string function_name(const RegionSpec& spec);

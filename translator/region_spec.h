@@ -38,6 +38,12 @@ struct RegionSpec {
   // which the CPU thread checks against the block cache before installing it.
   bool probe = false;
   bool probed = false;        // a probe for this entry missed already (not counted again)
+  // Bit s set: segment s (ES, SS or DS) was flat when the region was made (base 0, every
+  // offset readable and writable); the region is compiled for that and refuses to run
+  // otherwise (specialize_flat_segments in translator/region_compiler.cpp). Not part of the
+  // persistent cache's key: either code is right in any state, and a probe rebuilds the key
+  // from the file without it.
+  uint8_t flat_segs = 0;
   std::vector<RegionBlock> blocks;
   // The blocks counted in the Translator's queued set when the request was queued (all of
   // them, before the compile thread may trim the region): released when it is installed or

@@ -244,6 +244,11 @@ bool Translator::Impl::make_region(DecodedBlock& b, uint32_t entry_eip, uint32_t
   spec.entry_lin = entry_lin;
   spec.page_version = cache.page_version(b.phys / kPage);
   const uint64_t warm = std::max<uint64_t>(1, config.threshold / 8);
+  for (unsigned s : {ES, SS, DS}) {  // RegionSpec::flat_segs
+    const SegmentCache& sc = cpu.seg[s];
+    if (sc.base == 0 && sc.rd_lo == 0 && sc.rd_hi == 0xFFFFFFFFu && sc.wr_lo == 0 && sc.wr_hi == 0xFFFFFFFFu)
+      spec.flat_segs |= uint8_t(1u << s);
+  }
 
   std::vector<std::pair<DecodedBlock*, uint32_t>> todo{{&b, entry_eip}};
   std::unordered_set<uint32_t> seen{b.phys};
@@ -284,6 +289,11 @@ bool Translator::Impl::make_region(DecodedBlock& b, uint32_t entry_eip, uint32_t
           spec.blocks.back().next_eips.push_back(blk->chain_lin[k] - cs_base);
           consider(blk->chain_lin[k] - cs_base);
         }
+    // A jump table's targets in this page (RegionCompiler::jump_table_targets).
+    for (uint32_t t : RegionCompiler::jump_table_targets(cpu, tail, cs_base, page_lin)) {
+      spec.blocks.back().next_eips.push_back(t);
+      consider(t);
+    }
   }
   return true;
 }

@@ -59,6 +59,22 @@ struct Both {
   }
 };
 
+// A harness whose blocks compile on the CPU thread the moment they have run `threshold` times.
+struct SyncJit {
+  CpuHarness h{true, Tier::INTERP};
+  Translator tr;
+  explicit SyncJit(uint64_t threshold = 8) : tr(h.cpu, h.cache, config(threshold)) {
+    h.interp.set_native_tier(&tr);
+  }
+  ~SyncJit() { h.interp.set_native_tier(nullptr); }
+  static TranslatorConfig config(uint64_t threshold) {
+    TranslatorConfig tc;
+    tc.threshold = threshold;
+    tc.sync = true;
+    return tc;
+  }
+};
+
 TEST(Translator, HotLoopRunsCompiled) {
   Both t({0xB9, 0xE8, 0x03, 0x00, 0x00,  // mov ecx, 1000
           0x31, 0xC0,                    // xor eax, eax
@@ -223,12 +239,9 @@ TEST(Translator, RegionPastTheCsLimitFaultsWhereTier0Does) {
   EXPECT_EQ(ref.pushed_eip_after_error(), CODE + 12);
   EXPECT_EQ(ref.pushed_error(), 0u);
 
-  CpuHarness h(true, Tier::INTERP);
-  TranslatorConfig tc;
-  tc.threshold = 8;  // the loop's blocks all exist when it becomes hot: one region of them
-  tc.sync = true;
-  Translator tr(h.cpu, h.cache, tc);
-  h.interp.set_native_tier(&tr);
+  SyncJit jit;  // the loop's blocks all exist when it becomes hot: one region of them
+  CpuHarness& h = jit.h;
+  Translator& tr = jit.tr;
   h.code(code);
   ASSERT_EQ(h.run(), EXIT_HLT);
   EXPECT_GT(native_insns(h), 50u);
@@ -239,7 +252,80 @@ TEST(Translator, RegionPastTheCsLimitFaultsWhereTier0Does) {
   EXPECT_EQ(h.pushed_eip_after_error(), CODE + 12);
   EXPECT_EQ(h.pushed_error(), 0u);
   EXPECT_GE(h.interp.counters().native_exits[NATIVE_EXIT_LIMIT], 1u);
-  h.interp.set_native_tier(nullptr);
+}
+
+// A dispatch loop through a jump table: the region made at the dispatch takes in every
+// warm handler the table names (read from the table, not only the two the interpreter chained
+// the jump to), so the loop compiles as one region and the jump is a switch inside it.
+TEST(Translator, JumpTableTargetsJoinTheRegion) {
+  const std::initializer_list<uint8_t> code = {
+      0xB9, 0x40, 0x00, 0x00, 0x00,              // mov ecx, 64
+      0x89, 0xC8,                                // l: mov eax, ecx        (CODE+5)
+      0x83, 0xE0, 0x03,                          // and eax, 3
+      0xFF, 0x24, 0x85, 0x00, 0x00, 0x02, 0x00,  // jmp [DATA + eax*4]
+      0x43,                                      // h0: inc ebx            (CODE+17)
+      0xEB, 0x0B,                                // jmp next
+      0x83, 0xC3, 0x02,                          // h1: add ebx, 2         (CODE+20)
+      0xEB, 0x06,                                // jmp next
+      0x83, 0xC3, 0x03,                          // h2: add ebx, 3         (CODE+25)
+      0xEB, 0x01,                                // jmp next
+      0x4A,                                      // h3: dec edx            (CODE+30)
+      0x49,                                      // next: dec ecx          (CODE+31)
+      0x75, 0xE3};                               // jnz l
+  auto setup = [&](CpuHarness& h) {
+    h.code(code);
+    uint32_t k = 0;
+    for (uint32_t t : {CODE + 17, CODE + 20, CODE + 25, CODE + 30}) h.wr32(DATA + 4 * k++, t);
+  };
+  CpuHarness ref(true, Tier::INTERP);
+  setup(ref);
+  ASSERT_EQ(ref.run(), EXIT_HLT);
+  SyncJit jit;  // l is hot after 8 iterations, when every handler has run twice
+  CpuHarness& h = jit.h;
+  Translator& tr = jit.tr;
+  setup(h);
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  expect_same(ref, h);
+  EXPECT_EQ(h.cpu.regs[EBX], 16u * (1 + 2 + 3));
+  // One region: without the table's targets the two handlers not chained became regions of
+  // their own, entered through the jump cache on every dispatch to them.
+  EXPECT_EQ(tr.stats().regions_compiled, 1u);
+  EXPECT_GE(tr.stats().region_blocks, 6u);
+  EXPECT_GT(native_insns(h), 200u);
+}
+
+// A region made while DS was flat reads DS's base and limits as the flat constants; with
+// another DS its entry refuses to run it (tier 0 runs the block, at the right address).
+TEST(Translator, FlatSegmentRegionRefusesAnotherDs) {
+  const std::initializer_list<uint8_t> code = {
+      0xBE, 0x00, 0x00, 0x02, 0x00,  // mov esi, DATA
+      0xB9, 0x20, 0x00, 0x00, 0x00,  // mov ecx, 32
+      0x01, 0x0E,                    // l: add [esi], ecx
+      0x83, 0xC6, 0x04,              // add esi, 4
+      0x49,                          // dec ecx
+      0x75, 0xF8};                   // jnz l
+  auto again = [](CpuHarness& h) {  // after the loop ran (and compiled) with a flat DS
+    h.cpu.halted = false;
+    h.cpu.seg[DS].base = 0x1000;
+    h.cpu.eip = CODE;
+  };
+  CpuHarness ref(true, Tier::INTERP);
+  ref.code(code);
+  ASSERT_EQ(ref.run(), EXIT_HLT);
+  again(ref);
+  ASSERT_EQ(ref.run(), EXIT_HLT);
+
+  SyncJit jit;
+  CpuHarness& h = jit.h;
+  h.code(code);
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  EXPECT_GT(native_insns(h), 50u);
+  EXPECT_EQ(h.interp.counters().native_exits[NATIVE_EXIT_LIMIT], 0u);
+  again(h);
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  expect_same(ref, h);  // the second pass added into DATA + 0x1000..., not DATA
+  EXPECT_EQ(h.rd32(DATA + 0x1000), 32u);
+  EXPECT_GE(h.interp.counters().native_exits[NATIVE_EXIT_LIMIT], 1u);
 }
 
 // Every block of a region enters it: a call to another page leaves the region, and the
@@ -263,12 +349,9 @@ TEST(Translator, ReturnIntoARegionEntersItsMiddleBlock) {
   CpuHarness ref(true, Tier::INTERP);
   setup(ref);
   ASSERT_EQ(ref.run(), EXIT_HLT);
-  CpuHarness h(true, Tier::INTERP);
-  TranslatorConfig tc;
-  tc.threshold = 8;
-  tc.sync = true;
-  Translator tr(h.cpu, h.cache, tc);
-  h.interp.set_native_tier(&tr);
+  SyncJit jit;
+  CpuHarness& h = jit.h;
+  Translator& tr = jit.tr;
   setup(h);
   ASSERT_EQ(h.run(), EXIT_HLT);
   expect_same(ref, h);
@@ -278,7 +361,6 @@ TEST(Translator, ReturnIntoARegionEntersItsMiddleBlock) {
   EXPECT_GE(s.covered, 1u);           // the block after the call was hot inside the loop's region
   EXPECT_EQ(s.region_entries, s.region_blocks);
   EXPECT_GT(native_insns(h), 800u);
-  h.interp.set_native_tier(nullptr);
 }
 
 // Shutting down while a big region compiles does not wait for LLVM to finish it: the compile
