@@ -375,7 +375,7 @@ void PrimaryHypervisor::start(const std::string& name) {
     return SliceResult{e.kind == Machine::SliceEnd::PREEMPTED ? SliceResult::PREEMPTED
                        : e.kind == Machine::SliceEnd::IDLE    ? SliceResult::IDLE
                                                               : SliceResult::STOPPED,
-                       e.status, e.wake};
+                       e.status, e.wake, e.empty};
   };
   v.end = [m](int status) { return m->end_run(status); };
   v.end_slice = [m] { m->end_slice(); };

@@ -269,6 +269,7 @@ void ProcessorSetScheduler::worker_main(unsigned) {
     work_cv_.notify_all();  // places on the set are free (after an extra worker's turn)
     SliceStats& u = usage_[id];
     ++u.slices;
+    if (r.empty) ++u.empty_slices;
     u.cpu_seconds += std::chrono::duration<double>(t1 - t0).count();
     if (e.recalled) {
       ++u.recalls;

@@ -29,6 +29,7 @@ struct SliceResult {
   enum Kind : uint8_t { PREEMPTED, IDLE, STOPPED } kind = STOPPED;
   int status = 0;   // STOPPED: the run's status before end()
   SteadyTime wake{};  // IDLE: nothing to run before this (or a wake(id))
+  bool empty = false;  // its vCPUs on the set retired no instruction (SliceStats::empty_slices)
 };
 
 // What a scheduler runs: one partition (all its vCPUs). Whole, on a thread of its own: run()
