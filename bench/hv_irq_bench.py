@@ -80,11 +80,12 @@ def run_one(softcpu, rom, setting, d, timeout):
         os.remove(stats_path)
     before = os.times()
     t0 = time.monotonic()
-    p = subprocess.run([softcpu, "run", "--config", cfg, "--stats=json", "--stats-file", stats_path],
-                       capture_output=True, text=True, timeout=timeout + 30)
+    p = subprocess.run([softcpu, "run", "--config", cfg, "--stats=json", "--stats-file",
+                        stats_path], capture_output=True, text=True, timeout=timeout + 30)
     wall = time.monotonic() - t0
     after = os.times()
-    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    cpu = (after.children_user - before.children_user +
+           after.children_system - before.children_system)
     con = open(log).read() if os.path.exists(log) else ""
     found = {m.group(1): tuple(int(x) for x in m.groups()[2:]) for m in LINE.finditer(con)}
     if p.returncode != 1 or len(found) != 2:
@@ -127,10 +128,11 @@ def main():
                                   flush=True)
                     if "slices" in cost:
                         empty = "-" if cost["empty"] is None else cost["empty"]
-                        print(f"round {r} {setting:4} cost           {binary}: slices {cost['slices']} "
-                              f"empty {empty} primary slice s/s {cost['slice_s_per_s']:.4f} "
-                              f"process CPU s/s {cost['process_cpu_per_s']:.3f} wall {cost['wall']:.2f} s",
-                              flush=True)
+                        print(f"round {r} {setting:4} cost           {binary}: "
+                              f"slices {cost['slices']} empty {empty} "
+                              f"primary slice s/s {cost['slice_s_per_s']:.4f} "
+                              f"process CPU s/s {cost['process_cpu_per_s']:.3f} "
+                              f"wall {cost['wall']:.2f} s", flush=True)
 
 
 if __name__ == "__main__":

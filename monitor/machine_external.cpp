@@ -71,9 +71,9 @@ void Machine::publish_device_due() {
   // The devices' timers only: each CPU's own (its local APIC timer) is met by its scheduler
   // (CPU 0's and the other threads' of the machine by the primary's idle wake, a split
   // vCPU's by its timer_due).
-  device_due_.store(cpu0_off_ ? steady_deadline(clock_.next_deadline(VirtualClock::CPU_OWNERS))
-                              : INT64_MAX,
-                    std::memory_order_release);
+  device_due_.store(
+      cpu0_off_ ? steady_deadline(clock_.next_deadline(VirtualClock::CPU_OWNERS)) : INT64_MAX,
+      std::memory_order_release);
 }
 
 void Machine::tell_split_deadlines() {

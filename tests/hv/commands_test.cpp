@@ -55,7 +55,8 @@ TEST(SystemStats, JsonVersion3HasTheSchedulerFields) {
       << json;
   size_t at = 0;
   for (const char* field :
-       {"\"cpu_seconds\": 1.5", "\"slices\": 7", "\"empty_slices\": 6", "\"preemptions\": 3", "\"wait_seconds\": 0.25",
+       {"\"cpu_seconds\": 1.5", "\"slices\": 7", "\"empty_slices\": 6", "\"preemptions\": 3",
+        "\"wait_seconds\": 0.25",
         "\"max_wait_seconds\": 0.125", "\"passes\": 4", "\"borrowed_slices\": 5",
         "\"recalls\": 2", "\"max_recall_seconds\": 0.0625", "\"lends\": 9", "\"vcpus\": ["}) {
     const size_t found = json.find(field, at);
@@ -63,7 +64,8 @@ TEST(SystemStats, JsonVersion3HasTheSchedulerFields) {
     if (found != std::string::npos) at = found;
   }
   const std::string text = system_stats_text({p});
-  for (const char* row : {"empty_slices", "passes", "borrowed_slices", "recalls", "max_recall_seconds", "lends"})
+  for (const char* row :
+       {"empty_slices", "passes", "borrowed_slices", "recalls", "max_recall_seconds", "lends"})
     EXPECT_NE(text.find(std::string("  ") + row + " "), std::string::npos) << row << "\n" << text;
 }
 
