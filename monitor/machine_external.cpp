@@ -33,7 +33,8 @@ void Machine::set_external_vcpu(unsigned index, ExternalVcpu hooks) {
   // Its scheduler meets its deadlines (a split vCPU of the secondary's; not a thin partition's
   // processor, whose guest has no timers of this kind).
   if (v.hooks.deadline) {
-    // CPU 0's thread does not wait for its APIC timer (idle_wake).
+    // CPU 0's thread does not wait for its APIC timer (idle_wake). (Each CPU's own bit.)
+    static_assert(kMaxCpus < 63, "VirtualClock::owner_bit shares bit 63 between owners");
     split_timers_ |= VirtualClock::owner_bit(index + 1);
     if (!has_external_) {
       has_external_ = true;
