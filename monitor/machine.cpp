@@ -961,10 +961,11 @@ void Machine::idle(std::optional<std::chrono::steady_clock::time_point> deadline
 // When a halted guest must look around again: its next timer, the run's deadline, a console
 // script's, or kIdleSleep from now.
 std::chrono::steady_clock::time_point Machine::idle_wake(
-    std::optional<std::chrono::steady_clock::time_point> deadline) {
+    std::optional<std::chrono::steady_clock::time_point> deadline, bool devices) {
   auto wake = std::chrono::steady_clock::now() + kIdleSleep;
   // (Not a split vCPU's APIC timer: its own scheduler meets it, machine_external.cpp.)
-  const uint64_t next = clock_.next_deadline(split_timers_);
+  const uint64_t next = clock_.next_deadline(
+      split_timers_ | (devices ? 0 : VirtualClock::owner_bit(0)));
   if (next != VirtualClock::NEVER) {
     const uint64_t now = clock_.now_ns();
     const auto until = std::chrono::nanoseconds(next > now ? next - now : 0);

@@ -140,6 +140,12 @@ class Machine {
   // pass, so a timer of its own, or a device's routed to it through the IOAPIC, reaches it
   // without CPU 0's thread (docs/design.md "A partition on both hypervisors"). Any thread, no
   // lock (atomics).
+  // A machine with a split vCPU, idle (its last slice ended IDLE at a wake time): when that
+  // time comes, the time it must run after all (any thread, no lock: atomics). Its vCPUs'
+  // own deadlines (and the run's timeout, the 50 ms look) as at the idle end; the devices'
+  // as a split vCPU's worker left them (it fires them while CPU 0's thread is off its slice,
+  // and an interrupt for CPU 0 kicks it), with kDeviceGrace for that worker to come first.
+  std::chrono::steady_clock::time_point recheck_idle() const;
   int64_t external_deadline(unsigned index) const {
     const Vcpu& v = *aps_.at(index - 1);
     return std::min(v.timer_due.load(std::memory_order_acquire),
@@ -350,6 +356,9 @@ class Machine {
   // The clock's timers of those vCPUs (their local APICs': VirtualClock::owner_bit), which CPU
   // 0's thread does not wait for: their schedulers meet them (set before the run).
   uint64_t split_timers_ = 0;
+  // CPU 0's thread at an idle end (a machine with a split vCPU): its wake time without the
+  // devices' timers, steady_clock ns (recheck_idle).
+  std::atomic<int64_t> own_wake_{INT64_MAX};
   // Under the big lock (or stopped): guest time `deadline_ns` (NEVER: none) as steady_clock ns.
   int64_t steady_deadline(uint64_t deadline_ns);
   // Under the big lock: device_due_ from the clock, if CPU 0's thread is between slices.
@@ -480,8 +489,9 @@ class Machine {
     return end != std::chrono::steady_clock::time_point::max() &&
            std::chrono::steady_clock::now() >= end;
   }
+  // When a halted machine must look again; `devices`: false leaves the devices' timers out.
   std::chrono::steady_clock::time_point idle_wake(
-      std::optional<std::chrono::steady_clock::time_point> deadline);
+      std::optional<std::chrono::steady_clock::time_point> deadline, bool devices = true);
   std::chrono::steady_clock::time_point started_;
   double wall_seconds_ = 0;
 

@@ -14,6 +14,9 @@ namespace {
 
 // An idle slice's wake time when no kick or deadline comes first.
 constexpr auto kExternalPoll = std::chrono::milliseconds(50);
+// How long after a device deadline CPU 0's idle thread leaves it to a split vCPU's worker
+// (recheck_idle): that worker spins to it and fires it within microseconds when it runs.
+constexpr int64_t kDeviceGraceNs = 200000;
 
 int64_t steady_now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -65,6 +68,13 @@ int64_t Machine::steady_deadline(uint64_t deadline_ns) {
   if (deadline_ns == VirtualClock::NEVER) return INT64_MAX;
   const uint64_t now = clock_.now_ns();
   return steady_now_ns() + int64_t(deadline_ns > now ? deadline_ns - now : 0);
+}
+
+std::chrono::steady_clock::time_point Machine::recheck_idle() const {
+  const int64_t own = own_wake_.load(std::memory_order_relaxed);
+  const int64_t device = device_due_.load(std::memory_order_acquire);
+  const int64_t at = device == INT64_MAX ? own : std::min(own, device + kDeviceGraceNs);
+  return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(at));
 }
 
 void Machine::publish_device_due() {

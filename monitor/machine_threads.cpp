@@ -298,7 +298,11 @@ Machine::SliceEnd Machine::run_slice_threads(bool sliced) {
           SliceEnd idle{SliceEnd::IDLE, 0, {}};
           {
             std::lock_guard hold(bql_);
-            idle.wake = idle_wake(deadline ? std::optional(*deadline) : std::nullopt);
+            const auto until = deadline ? std::optional(*deadline) : std::nullopt;
+            idle.wake = idle_wake(until);
+            if (has_external_)  // (machine_external.cpp, recheck_idle)
+              own_wake_.store(idle_wake(until, false).time_since_epoch().count(),
+                              std::memory_order_relaxed);
           }
           cpu0_slice_edge(true);  // external vCPUs meet the device deadlines meanwhile
           return idle;

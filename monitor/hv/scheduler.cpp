@@ -326,6 +326,7 @@ void ProcessorSetScheduler::ticker_main() {
         }
         next = std::min(next, e.slice_end);
       } else if (e.state == State::IDLE) {
+        if (e.wake_at <= now && e.vcpu.recheck_idle) e.wake_at = e.vcpu.recheck_idle(now);
         if (e.wake_at <= now) make_ready_locked(id, e);
         else next = std::min(next, e.wake_at);
       }
