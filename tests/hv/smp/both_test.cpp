@@ -479,7 +479,7 @@ TEST(BothHypervisors, DiskCompletionsReachTheSecondarysVcpuWhileThePrimaryRunsAn
 // CPU 0's mailbox: a slice of the primary's thread for most, finding nothing (1,487 and 1,751
 // slices, all but 2 empty, with main's monitor code). Now CPU 0's thread gets one only for
 // what is its: the start, the AP's last IPI, and the idle wake with nothing due (every 50 ms,
-// kIdleSleep): 22-23 slices, 20-21 of them empty.
+// kIdleSleep): 20-23 slices, 18-21 of them empty.
 TEST(BothHypervisors, ThePrimaryDoesNotWakeForWhatTheSecondarysVcpuServes) {
   const char* echo_rom = std::getenv("HV_TIMER_ECHO_ROM");
   ASSERT_NE(echo_rom, nullptr) << "HV_TIMER_ECHO_ROM (timer_echo.rom) not set";
