@@ -133,6 +133,13 @@ class Machine {
     std::function<void()> start, wake, stop, deadline;
   };
   void set_external_vcpu(unsigned index, ExternalVcpu hooks);
+  // A machine with a split vCPU, idle (its last slice ended IDLE at a wake time): when that
+  // time comes, the time it must run after all (any thread, no lock: atomics). Its vCPUs'
+  // own deadlines (and the run's timeout, the 50 ms look) as at the idle end; the devices'
+  // as a split vCPU's worker left them (it fires them while CPU 0's thread is off its slice,
+  // and an interrupt for CPU 0 kicks it), with 200 µs (kDeviceGraceNs) for that worker to
+  // come first.
+  std::chrono::steady_clock::time_point recheck_idle() const;
   // When external vCPU `index` must run next even if nothing kicks it, as steady_clock
   // nanoseconds since its epoch (INT64_MAX: no such time): its local APIC timer's deadline,
   // and, while CPU 0's thread has no slice (its set runs others, or it is idle), the clock's
@@ -140,12 +147,6 @@ class Machine {
   // pass, so a timer of its own, or a device's routed to it through the IOAPIC, reaches it
   // without CPU 0's thread (docs/design.md "A partition on both hypervisors"). Any thread, no
   // lock (atomics).
-  // A machine with a split vCPU, idle (its last slice ended IDLE at a wake time): when that
-  // time comes, the time it must run after all (any thread, no lock: atomics). Its vCPUs'
-  // own deadlines (and the run's timeout, the 50 ms look) as at the idle end; the devices'
-  // as a split vCPU's worker left them (it fires them while CPU 0's thread is off its slice,
-  // and an interrupt for CPU 0 kicks it), with kDeviceGrace for that worker to come first.
-  std::chrono::steady_clock::time_point recheck_idle() const;
   int64_t external_deadline(unsigned index) const {
     const Vcpu& v = *aps_.at(index - 1);
     return std::min(v.timer_due.load(std::memory_order_acquire),
