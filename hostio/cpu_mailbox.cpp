@@ -16,8 +16,8 @@ void CpuMailbox::post(Job job) {
     listener_ctx = post_listener_ctx_;
   }
   cv_.notify_one();
-  if (notify) notify(ctx);
-  if (listener) listener(listener_ctx);
+  if (listener) listener(listener_ctx);  // it decides who else hears of it
+  else if (notify) notify(ctx);
 }
 
 void CpuMailbox::wake() {
@@ -31,6 +31,14 @@ void CpuMailbox::wake() {
   }
   cv_.notify_one();
   if (notify) notify(ctx);
+}
+
+void CpuMailbox::rouse() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    woken_ = true;
+  }
+  cv_.notify_one();
 }
 
 void CpuMailbox::set_notify(void (*notify)(void*), void* ctx) {

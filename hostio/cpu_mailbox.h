@@ -17,6 +17,7 @@ class CpuMailbox {
 
   void post(Job job);       // any thread
   void wake();              // any thread: end a wait_until() without a job
+  void rouse();             // any thread: the same, without calling `notify` (set_notify)
   // CPU thread: run the jobs posted so far. Returns how many ran.
   size_t drain();
   // CPU thread: sleep until something is posted, wake() is called, or `deadline`.
@@ -25,9 +26,10 @@ class CpuMailbox {
   // `notify(ctx)` is called after every post() and wake(), on the poster's thread and outside
   // the box's lock (a processor set's scheduler learns that an idle CPU has work).
   void set_notify(void (*notify)(void*), void* ctx);
-  // `listener(ctx)` is called after every post() only (not wake()), after `notify`, on the
+  // `listener(ctx)` is called after every post() (not wake()) instead of `notify`, on the
   // poster's thread and outside the box's lock: a job (a disk completion) that another thread
-  // than the CPU thread may run (a machine's external vCPU, monitor/machine_external.cpp).
+  // than the CPU thread may run, and the listener decides whether the CPU thread's scheduler
+  // must hear of it (a machine with external vCPUs, monitor/machine_external.cpp).
   void set_post_listener(void (*listener)(void*), void* ctx);
 
  private:

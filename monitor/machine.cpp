@@ -162,8 +162,9 @@ Machine::Machine(const MachineConfig& config, std::unique_ptr<PhysicalMemory> me
   open_console_tap(serial, config.serial_script.empty() ? nullptr : &script);
   serial->set_quit_handler([this] { request_exit(0); });
   serial->set_input_listener([this] {  // typing wakes a halted guest
-    mailbox_.wake();
-    host_io_news();  // (a split vCPU's worker may take it first: machine_external.cpp)
+    // (With a split vCPU, only if the input is CPU 0's to take: machine_external.cpp.)
+    if (has_external_) host_io_news();
+    else mailbox_.wake();
   });
   CharBackend* guest_serial = serial.get();
   if (config_.deterministic) {
@@ -960,9 +961,11 @@ void Machine::idle(std::optional<std::chrono::steady_clock::time_point> deadline
 // When a halted guest must look around again: its next timer, the run's deadline, a console
 // script's, or kIdleSleep from now.
 std::chrono::steady_clock::time_point Machine::idle_wake(
-    std::optional<std::chrono::steady_clock::time_point> deadline) {
+    std::optional<std::chrono::steady_clock::time_point> deadline, bool devices) {
   auto wake = std::chrono::steady_clock::now() + kIdleSleep;
-  const uint64_t next = clock_.next_deadline();
+  // (Not a split vCPU's APIC timer: its own scheduler meets it, machine_external.cpp.)
+  const uint64_t next = clock_.next_deadline(
+      split_timers_ | (devices ? 0 : VirtualClock::owner_bit(0)));
   if (next != VirtualClock::NEVER) {
     const uint64_t now = clock_.now_ns();
     const auto until = std::chrono::nanoseconds(next > now ? next - now : 0);
@@ -1051,7 +1054,21 @@ void Machine::end_slice() {
 }
 
 Machine::SliceEnd Machine::run_slice(bool sliced) {
-  if (sync_) return run_slice_threads(sliced);  // monitor/machine_threads.cpp
+  const uint64_t before = slice_icount();
+  SliceEnd out = sync_ ? run_slice_threads(sliced)  // monitor/machine_threads.cpp
+                       : run_slice_alone(sliced);
+  out.empty = slice_icount() == before;
+  return out;
+}
+
+uint64_t Machine::slice_icount() const {
+  uint64_t n = cpu_.icount;
+  for (const auto& v : aps_)
+    if (!v->external) n += v->cpu.icount;
+  return n;
+}
+
+Machine::SliceEnd Machine::run_slice_alone(bool sliced) {
   const bool has_deadline = rs_.has_deadline;
   const auto deadline = rs_.deadline;
   int status = 0;

@@ -82,6 +82,9 @@ class Machine {
     } kind = STOPPED;
     int status = 0;
     std::chrono::steady_clock::time_point wake{};
+    // The vCPUs the slice ran (CPU 0 and the application processors of its own threads, not
+    // the external ones) retired no instruction: woken for nothing of theirs.
+    bool empty = false;
   };
   void begin_run();
   // `sliced`: return at end_slice(), at the slice's end (set_slice_end; looked at between
@@ -130,6 +133,13 @@ class Machine {
     std::function<void()> start, wake, stop, deadline;
   };
   void set_external_vcpu(unsigned index, ExternalVcpu hooks);
+  // A machine with a split vCPU, idle (its last slice ended IDLE at a wake time): when that
+  // time comes, the time it must run after all (any thread, no lock: atomics). Its vCPUs'
+  // own deadlines (and the run's timeout, the 50 ms look) as at the idle end; the devices'
+  // as a split vCPU's worker left them (it fires them while CPU 0's thread is off its slice,
+  // and an interrupt for CPU 0 kicks it), with 200 µs (kDeviceGraceNs) for that worker to
+  // come first.
+  std::chrono::steady_clock::time_point recheck_idle() const;
   // When external vCPU `index` must run next even if nothing kicks it, as steady_clock
   // nanoseconds since its epoch (INT64_MAX: no such time): its local APIC timer's deadline,
   // and, while CPU 0's thread has no slice (its set runs others, or it is idle), the clock's
@@ -303,6 +313,10 @@ class Machine {
   // their threads, which begin_run() starts held (VcpuSync::hold) and which run only inside a
   // slice; STOPPED joins them.
   SliceEnd run_slice_threads(bool sliced);
+  SliceEnd run_slice_alone(bool sliced);  // threads off: every CPU on the calling thread
+  // Instructions retired by the vCPUs a slice runs (SliceEnd::empty); on the slice's thread
+  // outside a slice (the application processors held or joined).
+  uint64_t slice_icount() const;
   void start_ap_threads();
   void stop_ap_threads();
   // CPU 0's thread, the other CPUs held: can any of them run (work posted, not halted with
@@ -340,6 +354,12 @@ class Machine {
   std::atomic<bool> cpu0_off_{false};
   std::atomic<int64_t> device_due_{INT64_MAX};
   bool has_external_ = false;  // an external vCPU has a deadline hook (set before the run)
+  // The clock's timers of those vCPUs (their local APICs': VirtualClock::owner_bit), which CPU
+  // 0's thread does not wait for: their schedulers meet them (set before the run).
+  uint64_t split_timers_ = 0;
+  // CPU 0's thread at an idle end (a machine with a split vCPU): its wake time without the
+  // devices' timers, steady_clock ns (recheck_idle).
+  std::atomic<int64_t> own_wake_{INT64_MAX};
   // Under the big lock (or stopped): guest time `deadline_ns` (NEVER: none) as steady_clock ns.
   int64_t steady_deadline(uint64_t deadline_ns);
   // Under the big lock: device_due_ from the clock, if CPU 0's thread is between slices.
@@ -348,24 +368,20 @@ class Machine {
   // meeting device deadlines; their schedulers hear of an earlier one (hooks.deadline).
   void cpu0_slice_edge(bool off);
   // On an external vCPU's scheduler thread, before a pass: the clock's due timers fired (its
-  // own APIC timer, or a device's while CPU 0 is off its slice), and host I/O served while
-  // CPU 0 is off its slice (serve_host_io), under the big lock.
+  // own APIC timer, or a device's while CPU 0 is off its slice), under the big lock.
   void fire_external_timers(Vcpu& v);
   // Host I/O has news for the devices (serial input, a disk completion posted to mailbox_):
   // set by the loop thread (host_io_news), cleared by whoever serves it under the big lock.
   std::atomic<bool> io_news_{false};
-  // Any thread, no lock of the machine's (the loop thread's serial input listener, mailbox_'s
-  // post listener): io_news_ set, and while CPU 0's thread is off its slice the split vCPUs
-  // kicked, whose workers serve it (a device interrupt for them needs no slice of CPU 0's).
+  // The loop thread (COM1's input listener, mailbox_'s post listener), no lock of the
+  // machine's held: io_news_ set; while CPU 0's thread is off its slice the news is served
+  // here (serve_host_io), so what it raises kicks only the vCPUs it is for (CPU 0's kick
+  // queues the partition on the primary); in a slice, CPU 0's thread is roused to serve it.
   void host_io_news();
-  // host_io_news's look at cpu0_off_ and its kick against stop_ap_threads clearing cpu0_off_:
-  // no kick reaches a split vCPU's hooks once the run has ended (the secondary's destructor
-  // clears them). Taken after the big lock, never before it.
-  std::mutex io_mu_;
-  // stop_ap_threads: cpu0_off_ cleared under io_mu_ (see io_mu_).
+  // stop_ap_threads: cpu0_off_ cleared under the big lock: host_io_news serves no more.
   void end_external_io();
-  // Kicks every external vCPU whose scheduler meets its deadlines (a split vCPU).
-  void kick_split_vcpus();
+  // Tells the split vCPUs' schedulers that external_deadline may have moved (hooks.deadline).
+  void tell_split_deadlines();
   // Under the big lock: the posted host I/O jobs (disk completions) run and COM1's input
   // pulled, as service_devices does on CPU 0's thread.
   void serve_host_io();
@@ -474,8 +490,9 @@ class Machine {
     return end != std::chrono::steady_clock::time_point::max() &&
            std::chrono::steady_clock::now() >= end;
   }
+  // When a halted machine must look again; `devices`: false leaves the devices' timers out.
   std::chrono::steady_clock::time_point idle_wake(
-      std::optional<std::chrono::steady_clock::time_point> deadline);
+      std::optional<std::chrono::steady_clock::time_point> deadline, bool devices = true);
   std::chrono::steady_clock::time_point started_;
   double wall_seconds_ = 0;
 

@@ -2,6 +2,7 @@
 // "A partition on both hypervisors"): the secondary hypervisor's workers run the vCPUs a
 // partition of the primary gives it, while CPU 0 and the rest run on the primary's processor
 // set. The loop is the application processor thread's (machine_threads.cpp), cut into slices.
+#include "interp/interrupts.h"
 #include "monitor/big_lock_assert.h"
 #include "monitor/machine.h"
 #include "monitor/pc_platform.h"
@@ -13,6 +14,9 @@ namespace {
 
 // An idle slice's wake time when no kick or deadline comes first.
 constexpr auto kExternalPoll = std::chrono::milliseconds(50);
+// How long after a device deadline CPU 0's idle thread leaves it to a split vCPU's worker
+// (recheck_idle): that worker spins to it and fires it within microseconds when it runs.
+constexpr int64_t kDeviceGraceNs = 200000;
 
 int64_t steady_now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -31,10 +35,16 @@ void Machine::set_external_vcpu(unsigned index, ExternalVcpu hooks) {
   v.hooks = std::move(hooks);
   // Its scheduler meets its deadlines (a split vCPU of the secondary's; not a thin partition's
   // processor, whose guest has no timers of this kind).
-  if (v.hooks.deadline && !has_external_) {
-    has_external_ = true;
-    // A disk completion may interrupt it while CPU 0's thread has no slice (host_io_news).
-    mailbox_.set_post_listener([](void* m) { static_cast<Machine*>(m)->host_io_news(); }, this);
+  if (v.hooks.deadline) {
+    // CPU 0's thread does not wait for its APIC timer (idle_wake). (Each CPU's own bit.)
+    static_assert(kMaxCpus < 63, "VirtualClock::owner_bit shares bit 63 between owners");
+    split_timers_ |= VirtualClock::owner_bit(index + 1);
+    if (!has_external_) {
+      has_external_ = true;
+      // A disk completion may be for it while CPU 0's thread has no slice (host_io_news), which
+      // then wakes the primary (the wake hook) only if it is for CPU 0.
+      mailbox_.set_post_listener([](void* m) { static_cast<Machine*>(m)->host_io_news(); }, this);
+    }
   }
   if (!v.external) {
     v.external = true;
@@ -60,49 +70,79 @@ int64_t Machine::steady_deadline(uint64_t deadline_ns) {
   return steady_now_ns() + int64_t(deadline_ns > now ? deadline_ns - now : 0);
 }
 
+std::chrono::steady_clock::time_point Machine::recheck_idle() const {
+  const int64_t own = own_wake_.load(std::memory_order_relaxed);
+  const int64_t device = device_due_.load(std::memory_order_acquire);
+  const int64_t at = device == INT64_MAX ? own : std::min(own, device + kDeviceGraceNs);
+  return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(at));
+}
+
 void Machine::publish_device_due() {
   SOFTCPU_ASSERT_BIG_LOCK();
-  device_due_.store(cpu0_off_ ? steady_deadline(clock_.next_deadline()) : INT64_MAX,
-                    std::memory_order_release);
+  // The devices' timers only: each CPU's own (its local APIC timer) is met by its scheduler
+  // (CPU 0's and the other threads' of the machine by the primary's idle wake, a split
+  // vCPU's by its timer_due).
+  device_due_.store(
+      cpu0_off_ ? steady_deadline(clock_.next_deadline(VirtualClock::CPU_OWNERS)) : INT64_MAX,
+      std::memory_order_release);
+}
+
+void Machine::tell_split_deadlines() {
+  for (auto& v : aps_)
+    if (v->external && v->hooks.deadline) v->hooks.deadline();
 }
 
 // CPU 0's thread, at the edges of its slices (machine_threads.cpp), not holding the big lock.
 void Machine::cpu0_slice_edge(bool off) {
   if (!has_external_) return;
+  bool for_cpu0 = false;
   {
     std::lock_guard hold(bql_);
     cpu0_off_ = off;
+    // Host I/O that came after this thread last served it (host_io_news saw it in a slice):
+    // served now, what it raises kicks whom it is for. (cpu0_off_ stored, then io_news_ read
+    // here; io_news_ stored, then cpu0_off_ read in host_io_news; all seq_cst: one side or the
+    // other serves it.) An interrupt for CPU 0 kicks nobody on its own thread: looked at here.
+    if (off && io_news_.load()) {
+      serve_host_io();
+      for_cpu0 = cpu_interrupt_deliverable(cpu_);
+    }
     publish_device_due();
   }
   if (off) {
-    for (auto& v : aps_)
-      if (v->external && v->hooks.deadline) v->hooks.deadline();
-    // Host I/O that came after this thread last served it: the split vCPUs serve it now.
-    // (cpu0_off_ above and io_news_ here, io_news_ then cpu0_off_ in host_io_news: both
-    // seq_cst, so one side or the other sees the news.)
-    if (io_news_.load()) kick_split_vcpus();
+    tell_split_deadlines();
+    if (for_cpu0) mailbox_.wake();  // the primary runs the partition again
   }
 }
 
 void Machine::host_io_news() {
   io_news_.store(true);
-  std::lock_guard lock(io_mu_);
-  if (cpu0_off_.load()) kick_split_vcpus();  // else CPU 0's thread serves it in its slice
+  // (A failed disk request's completion is posted by the thread that issued it, under the big
+  // lock: CPU 0's thread serves it.)
+  if (bql_.held_by_me()) {
+    mailbox_.wake();
+    return;
+  }
+  if (cpu0_off_.load()) {
+    std::lock_guard hold(bql_);
+    if (cpu0_off_.load()) {  // (end_external_io clears it under the big lock at the run's end)
+      const int64_t due = device_due_.load(std::memory_order_relaxed);
+      serve_host_io();
+      publish_device_due();
+      if (device_due_.load(std::memory_order_relaxed) < due) tell_split_deadlines();
+      return;
+    }
+  }
+  mailbox_.rouse();  // CPU 0's thread serves it in its slice (it may sleep in an idle wait)
 }
 
-// CPU 0's thread, from stop_ap_threads, no lock held: the run is over, no more kicks from
-// host_io_news.
+// CPU 0's thread, from stop_ap_threads, no lock held: the run is over, host_io_news serves no
+// more (no kick from it reaches a split vCPU's hooks after their stop).
 void Machine::end_external_io() {
   if (!has_external_) return;
   std::lock_guard hold(bql_);
-  std::lock_guard lock(io_mu_);
   cpu0_off_ = false;
   publish_device_due();
-}
-
-void Machine::kick_split_vcpus() {
-  for (size_t k = 0; k < aps_.size(); ++k)
-    if (aps_[k]->external && aps_[k]->hooks.deadline) sync_->kick(unsigned(k + 1));
 }
 
 void Machine::serve_host_io() {
@@ -113,14 +153,11 @@ void Machine::serve_host_io() {
 }
 
 void Machine::fire_external_timers(Vcpu& v) {
-  // Host I/O while CPU 0's thread has no slice (in a slice it serves it itself).
-  const bool io = io_news_.load() && cpu0_off_.load();
   const int64_t due = std::min(v.timer_due.load(std::memory_order_acquire),
                                device_due_.load(std::memory_order_acquire));
   // (The clock is read only if a deadline is set.)
-  if (!io && (due == INT64_MAX || due > steady_now_ns())) return;
+  if (due == INT64_MAX || due > steady_now_ns()) return;
   std::lock_guard hold(bql_);
-  if (io) serve_host_io();  // (CPU 0's thread may have served it meanwhile: then nothing new)
   clock_.run_due();  // (CPU 0's thread may have fired them meanwhile: then nothing is due)
   publish_device_due();
 }
@@ -184,8 +221,10 @@ Machine::SliceEnd Machine::run_external_slice(unsigned index,
         std::lock_guard hold(bql_);
         publish_device_due();
       }
-      // A device may have news for CPU 0's thread, which may be idle between its own slices.
-      mailbox_.wake();
+      // A device timer it armed: CPU 0's thread, asleep in its slice, looks at its wake time
+      // again (off its slice, it waits for nothing of the devices': device_due_ above). An
+      // interrupt it raised for CPU 0 kicked CPU 0 already, which also queues the partition.
+      if (cpu0_idle_.load(std::memory_order_relaxed)) mailbox_.rouse();
     }
   }
   VcpuSync::set_current(-1);

@@ -39,8 +39,15 @@ void Machine::setup_threads() {
   for (auto& v : aps_) {
     v->interp->set_attention(&v->kicked);
     // A vCPU another scheduler runs (machine_external.cpp) is woken through it.
-    sync_->add_cpu(v->cpu, &v->kicked, [vp = v.get()] {
-      if (vp->external && vp->hooks.wake) vp->hooks.wake();
+    sync_->add_cpu(v->cpu, &v->kicked, [this, vp = v.get()] {
+      if (vp->external) {
+        if (vp->hooks.wake) vp->hooks.wake();
+      } else if (cpu0_off_.load()) {
+        // Held with CPU 0 between the primary's slices (a partition that has a split vCPU,
+        // whose thread or the loop thread raised something for this one): the primary runs
+        // them again (as CPU 0's own kick does).
+        mailbox_.wake();
+      }
     });
   }
   auto wrap = [this](Cpu& c) {
@@ -291,7 +298,11 @@ Machine::SliceEnd Machine::run_slice_threads(bool sliced) {
           SliceEnd idle{SliceEnd::IDLE, 0, {}};
           {
             std::lock_guard hold(bql_);
-            idle.wake = idle_wake(deadline ? std::optional(*deadline) : std::nullopt);
+            const auto until = deadline ? std::optional(*deadline) : std::nullopt;
+            idle.wake = idle_wake(until);
+            if (has_external_)  // (machine_external.cpp, recheck_idle)
+              own_wake_.store(idle_wake(until, false).time_since_epoch().count(),
+                              std::memory_order_relaxed);
           }
           cpu0_slice_edge(true);  // external vCPUs meet the device deadlines meanwhile
           return idle;
@@ -304,7 +315,7 @@ Machine::SliceEnd Machine::run_slice_threads(bool sliced) {
                   (others_done ? std::chrono::milliseconds(50) : kCpu0IdleCap);
       {
         std::lock_guard hold(bql_);
-        const uint64_t next = clock_.next_deadline();
+        const uint64_t next = clock_.next_deadline(split_timers_);  // (as idle_wake)
         if (next != VirtualClock::NEVER) {
           const uint64_t now = clock_.now_ns();
           wake = std::min(wake, std::chrono::steady_clock::now() +

@@ -93,6 +93,7 @@ PcPlatform::PcPlatform(const MachineConfig& config, Cpu& cpu, PhysicalMemory& me
   // through the APIC, which hands ExtINT acknowledges to the 8259.
   pic_ = std::make_unique<PicPair>();
   lapic_ = std::make_unique<LocalApic>(clock, pic_.get());
+  clock.set_owner(lapic_->timer_id(), 1);  // CPU 0's own timer (VirtualClock::set_owner)
   clock_for_aps_ = &clock;
   ioapic_ = std::make_unique<Ioapic>();
   pic_->set_intr_callback([this](bool level) { lapic_->set_lint0(level); });
@@ -273,6 +274,7 @@ void PcPlatform::add_cpu(Cpu& ap, std::function<void()> init, std::function<void
   // No 8259 on LINT0 and no NMI on LINT1: the PC wires those to the bootstrap processor
   // only (the MP table's local interrupt entries say the same).
   auto a = std::make_unique<LocalApic>(*clock_for_aps_, nullptr);
+  clock_for_aps_->set_owner(a->timer_id(), index + 1);
   a->set_id(uint8_t(index));
   LocalApic* self = a.get();
   a->set_intr_output([this, &ap, index](bool level) {

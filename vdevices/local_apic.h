@@ -107,6 +107,8 @@ class LocalApic final : public MmioHandler, public InterruptAcknowledge {
   void set_timer_observer(std::function<void(uint64_t deadline_ns)> observer) {
     timer_observer_ = std::move(observer);
   }
+  // The clock's timer behind it (VirtualClock::set_owner: the platform names its CPU).
+  VirtualClock::TimerId timer_id() const { return timer_id_; }
   // The APIC ID (bits 31:24 of the ID register); 0 for the bootstrap processor.
   void set_id(uint8_t id) { id_ = id; }
   uint8_t id() const { return id_; }

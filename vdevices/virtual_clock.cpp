@@ -93,10 +93,10 @@ void VirtualClock::arm(TimerId id, uint64_t deadline_ns) { timers_[id].deadline 
 
 void VirtualClock::cancel(TimerId id) { timers_[id].deadline = NEVER; }
 
-uint64_t VirtualClock::next_deadline() const {
+uint64_t VirtualClock::next_deadline(uint64_t skip) const {
   uint64_t next = NEVER;
   for (const Timer& t : timers_)
-    if (t.deadline < next) next = t.deadline;
+    if (t.deadline < next && !(skip & owner_bit(t.owner))) next = t.deadline;
   return next;
 }
 

@@ -54,12 +54,20 @@ class VirtualClock {
   bool armed(TimerId id) const { return timers_[id].deadline != NEVER; }
   uint64_t deadline(TimerId id) const { return timers_[id].deadline; }
 
+  // Whose a timer is, for next_deadline(skip): 0 (the default) the machine's devices (PIT,
+  // HPET, RTC, ...), k + 1 CPU k's own (its local APIC timer). A machine whose vCPUs are run by
+  // different schedulers asks each for the deadlines it meets (docs/design.md "A partition on
+  // both hypervisors"). Owners past 63 share bit 63 of a skip set.
+  void set_owner(TimerId id, unsigned owner) { timers_[id].owner = owner; }
+  static constexpr uint64_t owner_bit(unsigned owner) { return 1ull << (owner < 63 ? owner : 63); }
+  static constexpr uint64_t CPU_OWNERS = ~uint64_t(1);  // every CPU's timers, no device's (owner 0)
+
   // Snapshots: guest time continues from `ns` (it may go back, to a saved machine's time);
   // timers keep their deadlines (devices re-arm theirs from their saved state).
   void restore_now(uint64_t ns);
 
-  // The earliest armed deadline, or NEVER.
-  uint64_t next_deadline() const;
+  // The earliest armed deadline, or NEVER; `skip`: not of the timers whose owner_bit is in it.
+  uint64_t next_deadline(uint64_t skip = 0) const;
   // Fire every timer whose deadline is <= now_ns(), in deadline order.
   void run_due();
 
@@ -67,6 +75,7 @@ class VirtualClock {
   struct Timer {
     std::function<void(uint64_t)> fire;
     uint64_t deadline = NEVER;
+    unsigned owner = 0;  // set_owner
   };
   uint64_t host_ns() const;
 

@@ -11,8 +11,8 @@ namespace softcpu::hv {
 
 inline constexpr const char kSystemStatsSchema[] = "softcpu-system-stats";
 // 1: the first. 2: `wait_seconds`, `max_wait_seconds`, `passes`, `borrowed_slices`,
-// `recalls`, `max_recall_seconds` and `lends` per partition (docs/stats.md).
-inline constexpr int kSystemStatsSchemaVersion = 2;
+// `recalls`, `max_recall_seconds` and `lends` per partition (docs/stats.md). 3: `empty_slices`.
+inline constexpr int kSystemStatsSchemaVersion = 3;
 
 // What a partition got of its processor set (the primary's ProcessorSetScheduler::usage),
 // summed over its runs. One list, X(type, name), in the order the reports give them: it makes
@@ -20,6 +20,8 @@ inline constexpr int kSystemStatsSchemaVersion = 2;
 // fields of the JSON (docs/stats.md has their meanings, for people reading the reports).
 //   cpu_seconds          host time in its slices on the set's threads
 //   slices               slices run (a slice ends preempted, idle or stopped)
+//   empty_slices         of them those in which its vCPUs on the set retired no instruction
+//                        (woken for something that turned out not to be theirs)
 //   preemptions          slices ended at their time limit with others waiting
 //   wait_seconds         ready and waiting for a thread of the set (from being queued,
 //   max_wait_seconds     preempted or woken, to its next slice): the total, the longest wait
@@ -33,6 +35,7 @@ inline constexpr int kSystemStatsSchemaVersion = 2;
 #define SOFTCPU_SLICE_STATS(X)  \
   X(double, cpu_seconds)        \
   X(uint64_t, slices)           \
+  X(uint64_t, empty_slices)     \
   X(uint64_t, preemptions)      \
   X(double, wait_seconds)       \
   X(double, max_wait_seconds)   \

@@ -375,11 +375,13 @@ void PrimaryHypervisor::start(const std::string& name) {
     return SliceResult{e.kind == Machine::SliceEnd::PREEMPTED ? SliceResult::PREEMPTED
                        : e.kind == Machine::SliceEnd::IDLE    ? SliceResult::IDLE
                                                               : SliceResult::STOPPED,
-                       e.status, e.wake};
+                       e.status, e.wake, e.empty};
   };
   v.end = [m](int status) { return m->end_run(status); };
   v.end_slice = [m] { m->end_slice(); };
   v.set_end = [m](SteadyTime end) { m->set_slice_end(end); };
+  if (p.config_.split)  // its devices' deadlines may be met by the secondary's worker
+    v.recheck_idle = [m](SteadyTime) { return m->recheck_idle(); };
   v.time_slice_us = p.config_.time_slice_us.value_or(0);
   v.threads = threads_taken(p.config_);
   sched.start(p.id_, std::move(v), [this, &p](int status) { on_stopped(p, status); });

@@ -269,6 +269,7 @@ void ProcessorSetScheduler::worker_main(unsigned) {
     work_cv_.notify_all();  // places on the set are free (after an extra worker's turn)
     SliceStats& u = usage_[id];
     ++u.slices;
+    if (r.empty) ++u.empty_slices;
     u.cpu_seconds += std::chrono::duration<double>(t1 - t0).count();
     if (e.recalled) {
       ++u.recalls;
@@ -325,6 +326,7 @@ void ProcessorSetScheduler::ticker_main() {
         }
         next = std::min(next, e.slice_end);
       } else if (e.state == State::IDLE) {
+        if (e.wake_at <= now && e.vcpu.recheck_idle) e.wake_at = e.vcpu.recheck_idle(now);
         if (e.wake_at <= now) make_ready_locked(id, e);
         else next = std::min(next, e.wake_at);
       }

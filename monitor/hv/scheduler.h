@@ -29,6 +29,7 @@ struct SliceResult {
   enum Kind : uint8_t { PREEMPTED, IDLE, STOPPED } kind = STOPPED;
   int status = 0;   // STOPPED: the run's status before end()
   SteadyTime wake{};  // IDLE: nothing to run before this (or a wake(id))
+  bool empty = false;  // its vCPUs on the set retired no instruction (SliceStats::empty_slices)
 };
 
 // What a scheduler runs: one partition (all its vCPUs). Whole, on a thread of its own: run()
@@ -49,6 +50,11 @@ struct SchedulableVcpu {
   std::function<int(int)> end;
   std::function<void()> end_slice;
   std::function<void(SteadyTime end)> set_end;  // max(): no end but end_slice()
+  // Optional: an idle partition's wake time, looked at again when it comes (any thread, under
+  // the scheduler's lock: atomics only). A later time keeps it idle until then: another
+  // scheduler met meanwhile the deadlines it was to wake for (a partition on both hypervisors,
+  // Machine::recheck_idle).
+  std::function<SteadyTime(SteadyTime now)> recheck_idle;
   uint32_t time_slice_us = 0;  // 0: the scheduler's
   // Host threads it runs on at once while it has the processor: 1, or its vCPU count for a
   // partition with vcpu_threads = "multi" (gang: a slice starts only when that many of the

@@ -31,15 +31,16 @@ TEST(HvCommands, Sizes) {
     EXPECT_FALSE(parse_hv_size(bad, &b)) << bad;
 }
 
-// The system statistics' JSON is schema version 2 (docs/stats.md: version 2 added the
-// scheduler's waits and the fields of a set that fills a gang's empty threads), and every field
-// of a partition is there with its value, in the documented order.
-TEST(SystemStats, JsonVersion2HasTheSchedulerFields) {
+// The system statistics' JSON is schema version 3 (docs/stats.md: version 2 added the
+// scheduler's waits and the fields of a set that fills a gang's empty threads, 3 the empty
+// slices), and every field of a partition is there with its value, in the documented order.
+TEST(SystemStats, JsonVersion3HasTheSchedulerFields) {
   PartitionCounters p;
   p.name = "a";
   p.state = "running";
   p.cpu_seconds = 1.5;
   p.slices = 7;
+  p.empty_slices = 6;
   p.preemptions = 3;
   p.wait_seconds = 0.25;
   p.max_wait_seconds = 0.125;
@@ -50,11 +51,12 @@ TEST(SystemStats, JsonVersion2HasTheSchedulerFields) {
   p.lends = 9;
   p.per_vcpu.push_back({});
   const std::string json = system_stats_json({p});
-  EXPECT_EQ(json.rfind("{\"schema\": \"softcpu-system-stats\", \"version\": 2, \"partitions\": [", 0), 0u)
+  EXPECT_EQ(json.rfind("{\"schema\": \"softcpu-system-stats\", \"version\": 3, \"partitions\": [", 0), 0u)
       << json;
   size_t at = 0;
   for (const char* field :
-       {"\"cpu_seconds\": 1.5", "\"slices\": 7", "\"preemptions\": 3", "\"wait_seconds\": 0.25",
+       {"\"cpu_seconds\": 1.5", "\"slices\": 7", "\"empty_slices\": 6", "\"preemptions\": 3",
+        "\"wait_seconds\": 0.25",
         "\"max_wait_seconds\": 0.125", "\"passes\": 4", "\"borrowed_slices\": 5",
         "\"recalls\": 2", "\"max_recall_seconds\": 0.0625", "\"lends\": 9", "\"vcpus\": ["}) {
     const size_t found = json.find(field, at);
@@ -62,7 +64,8 @@ TEST(SystemStats, JsonVersion2HasTheSchedulerFields) {
     if (found != std::string::npos) at = found;
   }
   const std::string text = system_stats_text({p});
-  for (const char* row : {"passes", "borrowed_slices", "recalls", "max_recall_seconds", "lends"})
+  for (const char* row :
+       {"empty_slices", "passes", "borrowed_slices", "recalls", "max_recall_seconds", "lends"})
     EXPECT_NE(text.find(std::string("  ") + row + " "), std::string::npos) << row << "\n" << text;
 }
 

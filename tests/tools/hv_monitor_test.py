@@ -276,13 +276,13 @@ with tempfile.TemporaryDirectory() as d:
         stats = {}
         check("--stats=json wrote one JSON object", False, repr(e))
     parts = {q["name"]: q for q in stats.get("partitions", [])}
-    check("stats: schema, its version (2: docs/stats.md) and both partitions",
-          stats.get("schema") == "softcpu-system-stats" and stats.get("version") == 2 and
+    check("stats: schema, its version (3: docs/stats.md) and both partitions",
+          stats.get("schema") == "softcpu-system-stats" and stats.get("version") == 3 and
           set(parts) == {"a", "b"}, stats)
-    check("stats: the scheduler's fields of version 2",
+    check("stats: the scheduler's fields of versions 2 and 3",
           all(k in q for q in parts.values() for k in
               ("wait_seconds", "max_wait_seconds", "passes", "borrowed_slices", "recalls",
-               "max_recall_seconds", "lends")), parts)
+               "max_recall_seconds", "lends", "empty_slices")), parts)
     if set(parts) == {"a", "b"}:
         a, b = parts["a"], parts["b"]
         # One violation per run of a from its reset vector: the start, and gdb's reset.

@@ -42,6 +42,41 @@ TEST(VirtualClock, PeriodicTimerReArmsFromItsCallback) {
   EXPECT_EQ(ticks, 10);
 }
 
+// A machine whose vCPUs have different schedulers asks for the deadlines each meets
+// (docs/design.md "A partition on both hypervisors"): the devices' and CPU 0's for the
+// primary, the devices' alone for a split vCPU's, whose own timer it keeps itself.
+TEST(VirtualClock, NextDeadlineSkipsTheTimersOfTheOwnersAskedTo) {
+  VirtualClock clock;
+  clock.use_manual_time();
+  auto device = clock.create_timer([](uint64_t) {});
+  auto cpu0 = clock.create_timer([](uint64_t) {});
+  auto cpu1 = clock.create_timer([](uint64_t) {});
+  auto cpu70 = clock.create_timer([](uint64_t) {});
+  clock.set_owner(cpu0, 1);
+  clock.set_owner(cpu1, 2);
+  clock.set_owner(cpu70, 71);  // past 63: bit 63
+  clock.arm(device, 400);
+  clock.arm(cpu0, 300);
+  clock.arm(cpu1, 100);
+  clock.arm(cpu70, 200);
+  EXPECT_EQ(clock.next_deadline(), 100u);
+  EXPECT_EQ(clock.next_deadline(VirtualClock::owner_bit(2)), 200u);
+  EXPECT_EQ(clock.next_deadline(VirtualClock::owner_bit(2) | VirtualClock::owner_bit(71)), 300u);
+  EXPECT_EQ(clock.next_deadline(VirtualClock::owner_bit(2) | VirtualClock::owner_bit(63)), 300u);
+  EXPECT_EQ(clock.next_deadline(VirtualClock::CPU_OWNERS), 400u);
+  clock.cancel(device);
+  EXPECT_EQ(clock.next_deadline(VirtualClock::CPU_OWNERS), VirtualClock::NEVER);
+  EXPECT_EQ(clock.next_deadline(VirtualClock::owner_bit(0)), 100u);
+  // Firing does not look at owners: every due timer fires.
+  int fired = 0;
+  auto late = clock.create_timer([&](uint64_t) { ++fired; });
+  clock.set_owner(late, 5);
+  clock.arm(late, 50);
+  clock.advance_to(1000);
+  EXPECT_EQ(fired, 1);
+  EXPECT_EQ(clock.next_deadline(), VirtualClock::NEVER);
+}
+
 TEST(VirtualClock, HostTimeIsMonotonicAndPauseFreezesIt) {
   VirtualClock clock;
   uint64_t a = clock.now_ns();
