@@ -102,9 +102,10 @@ class Translator : public NativeTier {
   Translator(Cpu& cpu, BlockCache& cache, const TranslatorConfig& config);
   ~Translator() override;
 
+  void warm(DecodedBlock& b) override;
   void hot(DecodedBlock& b) override;
   void poll() override;
-  uint64_t threshold() const override;
+  Thresholds thresholds() const override;
 
   // Wait until every request so far is compiled and installed (tests, --jit-sync).
   void drain();
