@@ -288,6 +288,7 @@ void Machine::start_translator() {
   }
   tc.cache_dir = config_.jit_cache_dir;
   if (config_.jit_cache_threshold) tc.cache_threshold = config_.jit_cache_threshold;
+  if (config_.jit_cache_max != UINT64_MAX) tc.cache_max_bytes = config_.jit_cache_max;
   try {
     translator_ = std::make_unique<Translator>(cpu_, cache_, tc);
     interp_->set_native_tier(translator_.get());
@@ -555,6 +556,7 @@ void Machine::register_stats() {
     stats_.add("jit.cache_unusable", t(&S::cache_unusable));
     stats_.add("jit.cache_writes", t(&S::cache_writes));
     stats_.add("jit.cache_write_failures", t(&S::cache_write_failures));
+    stats_.add("jit.cache_evicted", t(&S::cache_evicted));
     stats_.add("jit.cache_bytes_read", t(&S::cache_bytes_read));
     stats_.add("jit.cache_bytes_written", t(&S::cache_bytes_written));
     stats_.add("jit.cache_load_cpu_us", t(&S::cache_load_us));

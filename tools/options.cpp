@@ -600,6 +600,16 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
           "region kept there (default 1000); one not found is compiled at\n"
           "--jit-threshold",
           executions("--jit-cache-threshold", c.jit_cache_threshold));
+  o.value("--jit-cache-max", "SIZE",
+          "with --jit-cache: keep at most SIZE bytes of files there (K, M, G\n"
+          "suffixes; default 256M, 0 = unbounded); a write past it removes\n"
+          "the files loaded or written longest ago, down to 9/10 of SIZE",
+          [&](const std::string& v) {
+            unsigned long long n;
+            if (!parse_size(v, &n))
+              bad("bad --jit-cache-max '" + v + "': expected bytes, e.g. 1048576, 64M or 1G");
+            c.jit_cache_max = n;
+          });
 
   o.group("translation cache (decoded blocks and compiled regions; docs/design.md)");
   o.value("--tcache-size", "SIZE",
@@ -708,8 +718,9 @@ void check_run_options(MachineConfig& c, const RunState& st) {
   if (!c.record_path.empty() && !c.replay_path.empty())
     bad("--record and --replay exclude each other (replay a record, or record a new run)");
   if (c.start_frozen && c.gdb.empty()) bad("-S needs a debugger connection (-s or --gdb)");
-  if (!c.jit && (!c.jit_cache_dir.empty() || c.jit_cache_threshold))
-    bad("--jit-cache and --jit-cache-threshold need --jit on (they keep compiled code)");
+  if (!c.jit && (!c.jit_cache_dir.empty() || c.jit_cache_threshold || c.jit_cache_max != UINT64_MAX))
+    bad("--jit-cache, --jit-cache-threshold and --jit-cache-max need --jit on (they keep compiled "
+        "code)");
 }
 
 constexpr char kRunFooter[] =

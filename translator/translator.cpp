@@ -165,7 +165,8 @@ Translator::Translator(Cpu& cpu, BlockCache& cache, const TranslatorConfig& conf
   });
   if (!m.config.cache_dir.empty()) {
     m.jcache = std::make_unique<JitCache>(
-        m.config.cache_dir, jit_cache_env(*m.semantics, m.engine->target_machine()), *m.semantics);
+        m.config.cache_dir, jit_cache_env(*m.semantics, m.engine->target_machine()), *m.semantics,
+        m.config.cache_max_bytes);
     if (!m.jcache->why_untrusted().empty()) {
       std::fprintf(stderr,
                    "softcpu: warning: --jit-cache directory '%s' is %s: it holds native code "
@@ -683,9 +684,11 @@ CompiledRegion Translator::Impl::compile(RegionSpec spec) {
       cache_write_warned = true;
     }
     if (stored) {
+      const uint64_t evicted = jcache->trim();
       std::lock_guard<std::mutex> lock(stats_mu);
       ++st.cache_writes;
       st.cache_bytes_written += written;
+      st.cache_evicted += evicted;
     }
     if (!engine->add(std::move(out.object), out.name, &r.entry, &r.tracker, &error)) r.entry = 0;
   }

@@ -31,6 +31,9 @@ struct TranslatorConfig {
   // that misses is compiled when it reaches `threshold`, as without a cache.
   std::string cache_dir;
   uint64_t cache_threshold = 1000;
+  // --jit-cache-max SIZE: the bound on the directory's files (0 = none); a write past it
+  // removes the files loaded or written longest ago, down to 9/10 of it (JitCache::trim).
+  uint64_t cache_max_bytes = 256ull << 20;
   unsigned max_region_blocks = 32;
   // Bound on a region's weight (RegionCompiler::blocks_within: IR instructions its handlers
   // bring in). Blocks past it are left out, so no region takes seconds to compile.
@@ -79,6 +82,7 @@ struct TranslatorStats {
   uint64_t cache_unusable = 0;      // loaded, but its blocks are not (all) in the block cache as they were
   uint64_t cache_writes = 0;        // objects written
   uint64_t cache_write_failures = 0;
+  uint64_t cache_evicted = 0;       // files removed to keep the directory under its bound
   uint64_t cache_bytes_read = 0, cache_bytes_written = 0;
   double cache_load_us = 0;         // compile-thread CPU reading, checking and linking cached regions
   double cache_key_us = 0;          // ... of it, building regions' IR for their keys
