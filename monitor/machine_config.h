@@ -118,6 +118,9 @@ struct MachineConfig {
   // --jit-cache-max SIZE: bytes of files kept in the directory (0: unbounded); UINT64_MAX:
   // the translator's default (256 MiB).
   uint64_t jit_cache_max = UINT64_MAX;
+  // --jit-cache-finish MS: at exit, compile and write what is queued for at most MS ms;
+  // UINT64_MAX: the translator's default (2000).
+  uint64_t jit_cache_finish_ms = UINT64_MAX;
   CacheLimits tcache;              // --tcache-size, --tcache-blocks, --tcache-policy
   // --deterministic (docs/determinism.md): guest time from the instruction count, 2^icount_shift
   // ns per instruction (--icount SHIFT, which implies --deterministic); host input delivered

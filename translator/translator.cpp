@@ -363,6 +363,18 @@ void Translator::Impl::request(DecodedBlock& b, uint32_t eip, uint32_t cs_base, 
     for (uint32_t phys : queued) ++queued_blocks[phys];
 }
 
+void Translator::finish_writes() {
+  Impl& m = *impl_;
+  // Deterministic runs have drained their queue (Machine::end_run); --jit-sync has none.
+  if (!m.worker.joinable() || !m.jcache || !m.jcache->writable() || !m.config.cache_finish_ms ||
+      m.config.install_clock)
+    return;
+  std::unique_lock<std::mutex> lock(m.req_mu);
+  std::erase_if(m.requests, [](const RegionSpec& s) { return s.probe; });  // they write nothing
+  m.idle_cv.wait_for(lock, std::chrono::milliseconds(m.config.cache_finish_ms),
+                     [&m] { return m.requests.empty() && m.in_flight == 0; });
+}
+
 uint64_t Translator::next_install() const {
   const Impl& m = *impl_;
   return m.due.empty() ? UINT64_MAX : m.due.front();

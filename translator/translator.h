@@ -34,6 +34,9 @@ struct TranslatorConfig {
   // --jit-cache-max SIZE: the bound on the directory's files (0 = none); a write past it
   // removes the files loaded or written longest ago, down to 9/10 of it (JitCache::trim).
   uint64_t cache_max_bytes = 256ull << 20;
+  // --jit-cache-finish MS: at the end of a run (finish_writes), the regions requested and not
+  // compiled yet are compiled and written, not installed, for at most MS ms (0 = not at all).
+  uint64_t cache_finish_ms = 2000;
   unsigned max_region_blocks = 32;
   // Bound on a region's weight (RegionCompiler::blocks_within: IR instructions its handlers
   // bring in). Blocks past it are left out, so no region takes seconds to compile.
@@ -113,6 +116,10 @@ class Translator : public NativeTier {
 
   // Wait until every request so far is compiled and installed (tests, --jit-sync).
   void drain();
+  // The run has ended: with a persistent cache to write, compile (and so write) the regions
+  // still queued, for at most TranslatorConfig::cache_finish_ms; queued probes are dropped.
+  // Nothing is installed: the guest does not run on (the destructor frees the code).
+  void finish_writes();
   // Deterministic installation (TranslatorConfig::install_clock): the count at which the next
   // region is due (UINT64_MAX if none), and install every region due at `icount`.
   uint64_t next_install() const;

@@ -29,6 +29,8 @@
                writes past the bound evict old files only;
   two processes  two cold runs at once sharing one small-bounded directory: both finish with
                the interpreter's state log, and what they leave loads with no damaged file;
+  finish       a run cut short (--insn-limit) with compiles still queued writes every region
+               it requested at exit (--jit-cache-finish), counted in its statistics;
 
 Usage: jit_cache_test.py SOFTCPU BENCH_ROM HOST_CALL_ROM SMC_ROM"""
 import os
@@ -181,6 +183,29 @@ def bounded(tmp, d, n, log1, sync):
           f"{s4}: bad {stat(st4, 'jit.cache_bad')}, hits {stat(st4, 'jit.cache_hits')}: {e4[-400:]}")
 
 
+def finish_at_exit(tmp):
+    """--jit-cache-finish: the regions queued when the run ends are compiled and written."""
+    def submitted(st):
+        return (stat(st, "jit.requests") - stat(st, "jit.requests_covered") -
+                stat(st, "jit.dropped_unsuitable") - stat(st, "jit.dropped_queue_full"))
+    short = ["--jit", "on", "--jit-threshold", "1000", "--insn-limit", "20000000"]
+    df = os.path.join(tmp, "finish-cache")
+    s, st, e, _ = run(BENCH, tmp, "finish", *short, "--jit-cache", df, "--jit-cache-finish",
+                      "600000")
+    n = submitted(st)
+    check("finish: cut short, regions requested", s == 124 and n >= 3, f"{s}, {n}: {e[-400:]}")
+    check("finish: every region requested compiled and written, counted",
+          len(objects(df)) == n and stat(st, "jit.cache_writes") == n and
+          stat(st, "jit.regions_compiled") == n,
+          f"{len(objects(df))} files, writes {stat(st, 'jit.cache_writes')}, compiled "
+          f"{stat(st, 'jit.regions_compiled')}, requested {n}")
+    # Without it the queue is dropped at exit (how much depends on the compile thread's speed:
+    # printed, not checked).
+    d0 = os.path.join(tmp, "finish0-cache")
+    _, st0, _, _ = run(BENCH, tmp, "finish0", *short, "--jit-cache", d0, "--jit-cache-finish", "0")
+    print(f"finish 0: {len(objects(d0))} files of {submitted(st0)} regions requested")
+
+
 def main():
     # softcpu is a PIE and the kernel randomises where it loads, so the warm run is a process
     # with other host addresses for every handler and global.
@@ -247,6 +272,7 @@ def main():
               stat(sts, "jit.regions_invalidated") >= 1, f"{stat(sts, 'jit.regions_invalidated')}")
 
         bounded(tmp, d, n, log1, sync)
+        finish_at_exit(tmp)
 
         # Probing below the compile threshold.
         dp = os.path.join(tmp, "probe-cache")
