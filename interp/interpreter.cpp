@@ -240,8 +240,17 @@ DecodedBlock* Interpreter::find_block() { return lookup(cpu_.seg[CS].base + cpu_
 
 void Interpreter::set_native_tier(NativeTier* tier) {
   native_ = tier;
-  const uint64_t t = tier ? tier->threshold() : 0;
-  hot_threshold_ = t ? t : ~0ull;
+  const NativeTier::Thresholds t = tier ? tier->thresholds() : NativeTier::Thresholds{};
+  hot_at_ = t.hot ? t.hot : ~0ull;
+  warm_at_ = t.warm && t.warm != t.hot ? t.warm : ~0ull;
+  tier_at_ = std::min(warm_at_, hot_at_);
+}
+
+// Does a block run `n` times (counting this run) need the run loop's per-block path: is the
+// tier called now, or is there compiled code to enter? Asked of blocks run tier_at_ times or
+// more; the others never do.
+inline bool Interpreter::needs_tier(const DecodedBlock& b, uint64_t n) const {
+  return b.native || n == warm_at_ || n == hot_at_;
 }
 
 // An instruction that stops its block and leaves EIP on itself has more to do: a REP string
@@ -422,9 +431,10 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
       // Counted for LRU and --profile; the tier-1 threshold is looked at only with a tier 1.
       ++b->executions;
       if constexpr (Jit) {
-        if (SOFTCPU_UNLIKELY(b->executions >= hot_threshold_)) {
-          // Compiled code, or hot now (a synchronous tier installs it before returning).
-          if (b->executions == hot_threshold_) native_->hot(*b);
+        if (SOFTCPU_UNLIKELY(b->executions >= tier_at_)) {
+          // Compiled code, or warm or hot now (a synchronous tier installs it before returning).
+          if (b->executions == warm_at_) native_->warm(*b);
+          else if (b->executions == hot_at_) native_->hot(*b);
           if (b->native && b->native_lin == lin && b->native_eip == c.eip) {
             if (pending_link_) {
               if (cache_.generation() == pending_link_generation_ && lin == pending_link_lin_ &&
@@ -518,9 +528,11 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
           }
           // Past the CS limit: the loop above follows the link again and refits the block.
           if (SOFTCPU_UNLIKELY(past_cs_limit(c, entry_eip, *next))) break;
-          // A block that may have compiled code, or become hot, goes the long way (it
-          // follows the link again there).
-          if (Jit && SOFTCPU_UNLIKELY(next->executions + 1 >= hot_threshold_)) break;
+          // A block with compiled code, or that becomes warm or hot now, goes the long way
+          // (it follows the link again there).
+          if (Jit && SOFTCPU_UNLIKELY(next->executions + 1 >= tier_at_) &&
+              needs_tier(*next, next->executions + 1))
+            break;
           ++cache_.counters().chained;
           ++next->executions;
           prev = nullptr;

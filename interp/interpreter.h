@@ -56,8 +56,9 @@ class Interpreter {
   // where events are handled, so the fast path pays nothing (the secondary hypervisor's
   // preemption, monitor/hypercall.h).
   void set_attention(std::atomic<uint8_t>* flag) { attention_ = flag; }
-  // Tier 1: blocks entered tier->threshold() times are handed to it; compiled code installed
-  // in DecodedBlock::native runs instead of the block. nullptr: interpret only.
+  // Tier 1: a block entered tier->thresholds().warm or .hot times is handed to its warm() or
+  // hot(); compiled code installed in DecodedBlock::native runs instead of the block.
+  // nullptr: interpret only.
   void set_native_tier(NativeTier* tier);
   NativeTier* native_tier() const { return native_; }
 
@@ -69,6 +70,7 @@ class Interpreter {
  private:
   DecodedBlock* build_block(uint32_t phys);
   DecodedBlock* refit_to_cs_limit(DecodedBlock& b);  // b runs past CS's limit: decode again
+  bool needs_tier(const DecodedBlock& b, uint64_t n) const;
   struct LinearJump;
   // find_block at linear EIP `lin`: the linear jump cache, then lookup_slow (the fetch TLB,
   // the cache's lookup by physical address, decoding), which refills `lj`.
@@ -122,7 +124,10 @@ class Interpreter {
   NativeLink* pending_link_ = nullptr;  // a region exit slot to fill at the next lookup
   uint64_t pending_link_generation_ = 0;
   uint32_t pending_link_lin_ = 0, pending_link_mode_ = 0;  // where the exit was going
-  uint64_t hot_threshold_ = ~0ull;  // executions that make a block hot (never without tier 1)
+  // Tier 1's thresholds (NativeTier::Thresholds; ~0 = never): a block whose count reaches
+  // `tier_at_` (the smaller) takes the per-block path, where the tier is called at exactly
+  // `warm_at_` and `hot_at_` and compiled code is entered; between them it stays chained.
+  uint64_t tier_at_ = ~0ull, warm_at_ = ~0ull, hot_at_ = ~0ull;
   TraceHook trace_ = nullptr;
   void* trace_ctx_ = nullptr;
   std::atomic<uint32_t>* sample_flag_ = nullptr;

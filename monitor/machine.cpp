@@ -289,6 +289,8 @@ void Machine::start_translator() {
   }
   tc.cache_dir = config_.jit_cache_dir;
   if (config_.jit_cache_threshold) tc.cache_threshold = config_.jit_cache_threshold;
+  if (config_.jit_cache_max != UINT64_MAX) tc.cache_max_bytes = config_.jit_cache_max;
+  if (config_.jit_cache_finish_ms != UINT64_MAX) tc.cache_finish_ms = config_.jit_cache_finish_ms;
   try {
     translator_ = std::make_unique<Translator>(cpu_, cache_, tc);
     interp_->set_native_tier(translator_.get());
@@ -556,6 +558,7 @@ void Machine::register_stats() {
     stats_.add("jit.cache_unusable", t(&S::cache_unusable));
     stats_.add("jit.cache_writes", t(&S::cache_writes));
     stats_.add("jit.cache_write_failures", t(&S::cache_write_failures));
+    stats_.add("jit.cache_evicted", t(&S::cache_evicted));
     stats_.add("jit.cache_bytes_read", t(&S::cache_bytes_read));
     stats_.add("jit.cache_bytes_written", t(&S::cache_bytes_written));
     stats_.add("jit.cache_load_cpu_us", t(&S::cache_load_us));
@@ -1198,6 +1201,8 @@ int Machine::end_run(int status) {
   // Deterministic runs: every compile requested is finished (not installed), so the JIT's
   // counters do not depend on how far the compile thread got.
   if (det_ && translator_) translator_->drain();
+  // --jit-cache: the regions still queued are compiled and written for the next run.
+  if (translator_) translator_->finish_writes();
   if (det_ && !replay_diverged_ &&
       !det_->finish(cpu_.icount, [this](bool ram) { return state_hash(ram); }, status))
     status = kReplayDivergedStatus;

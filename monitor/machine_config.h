@@ -115,6 +115,12 @@ struct MachineConfig {
   std::string jit_dump_dir;
   std::string jit_cache_dir;       // --jit-cache DIR (translator/jit_cache.h); empty: none
   uint64_t jit_cache_threshold = 0;  // --jit-cache-threshold N; 0: the translator's default
+  // --jit-cache-max SIZE: bytes of files kept in the directory (0: unbounded); UINT64_MAX:
+  // the translator's default (256 MiB).
+  uint64_t jit_cache_max = UINT64_MAX;
+  // --jit-cache-finish MS: at exit, compile and write what is queued for at most MS ms;
+  // UINT64_MAX: the translator's default (2000).
+  uint64_t jit_cache_finish_ms = UINT64_MAX;
   CacheLimits tcache;              // --tcache-size, --tcache-blocks, --tcache-policy
   // --deterministic (docs/determinism.md): guest time from the instruction count, 2^icount_shift
   // ns per instruction (--icount SHIFT, which implies --deterministic); host input delivered

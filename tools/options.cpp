@@ -568,6 +568,15 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
       into = n ? n : 1;
     };
   };
+  // A size in bytes with K, M, G suffixes for option `name` into `into`.
+  auto bytes = [&](const std::string& name, uint64_t& into) {
+    return [name, &into](const std::string& v) {
+      unsigned long long n;
+      if (!parse_size(v, &n))
+        bad("bad " + name + " '" + v + "': expected bytes, e.g. 65536, 64K or 4M");
+      into = n;
+    };
+  };
   o.value("--jit-threshold", "N", "executions of a block that make it hot (default 1000000)",
           executions("--jit-threshold", c.jit_threshold));
   o.flag("--jit-sync",
@@ -600,17 +609,27 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
           "region kept there (default 1000); one not found is compiled at\n"
           "--jit-threshold",
           executions("--jit-cache-threshold", c.jit_cache_threshold));
+  o.value("--jit-cache-max", "SIZE",
+          "with --jit-cache: keep at most SIZE bytes of files there (K, M, G\n"
+          "suffixes; default 256M, 0 = unbounded); a write past it removes\n"
+          "the files loaded or written longest ago, down to 9/10 of SIZE",
+          bytes("--jit-cache-max", c.jit_cache_max));
+  o.value("--jit-cache-finish", "MS",
+          "with --jit-cache: at exit, compile and write the regions still\n"
+          "queued (not run) for at most MS milliseconds (default 2000; 0 =\n"
+          "drop them), so the next run finds them",
+          [&](const std::string& v) {
+            unsigned long long ms;
+            if (!parse_uint(v, 1ull << 32, &ms))
+              bad("bad --jit-cache-finish '" + v + "': expected milliseconds");
+            c.jit_cache_finish_ms = ms;
+          });
 
   o.group("translation cache (decoded blocks and compiled regions; docs/design.md)");
   o.value("--tcache-size", "SIZE",
           "bound its storage to SIZE bytes (K, M, G suffixes), decoded records\n"
           "and native code together; 0 = unbounded (the default)",
-          [&](const std::string& v) {
-            unsigned long long n;
-            if (!parse_size(v, &n))
-              bad("bad --tcache-size '" + v + "': expected bytes, e.g. 65536, 64K or 4M");
-            c.tcache.bytes = n;
-          });
+          bytes("--tcache-size", c.tcache.bytes));
   o.value("--tcache-blocks", "N",
           "bound it to N entries (blocks and compiled regions); 0 = unbounded",
           [&](const std::string& v) {
@@ -708,8 +727,9 @@ void check_run_options(MachineConfig& c, const RunState& st) {
   if (!c.record_path.empty() && !c.replay_path.empty())
     bad("--record and --replay exclude each other (replay a record, or record a new run)");
   if (c.start_frozen && c.gdb.empty()) bad("-S needs a debugger connection (-s or --gdb)");
-  if (!c.jit && (!c.jit_cache_dir.empty() || c.jit_cache_threshold))
-    bad("--jit-cache and --jit-cache-threshold need --jit on (they keep compiled code)");
+  if (!c.jit && (!c.jit_cache_dir.empty() || c.jit_cache_threshold ||
+                 c.jit_cache_max != UINT64_MAX || c.jit_cache_finish_ms != UINT64_MAX))
+    bad("--jit-cache and its options need --jit on (they keep compiled code)");
 }
 
 constexpr char kRunFooter[] =

@@ -1,5 +1,7 @@
 #include "translator/jit_cache.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <link.h>
 #include <sys/stat.h>
 #include <llvm/ADT/StringExtras.h>
@@ -9,11 +11,15 @@
 #include <llvm/Target/TargetMachine.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "translator/semantics.h"
 
@@ -112,6 +118,42 @@ void put_insns(Writer& w, const Semantics& sem, const RegionBlock& rb) {
   }
 }
 
+// A region file of the directory: its name, size and the time it was last written or loaded.
+struct CacheFile {
+  std::string name;
+  uint64_t bytes;
+  timespec used;
+};
+
+// A temporary file untouched this long was left by a writer that died before its rename.
+constexpr time_t kStaleTempSeconds = 3600;
+
+// The region files in `dir` (names ending in .o) and their total size. Files that vanish
+// while it looks (another process evicting) are left out; stale temporary files are removed.
+std::vector<CacheFile> scan_files(const std::string& dir, uint64_t* total) {
+  std::vector<CacheFile> files;
+  *total = 0;
+  DIR* d = opendir(dir.c_str());
+  if (!d) return files;
+  const time_t now = time(nullptr);
+  while (const dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    const bool temp = name.rfind(".tmp-", 0) == 0;
+    if (!temp && (name.size() < 3 || name.compare(name.size() - 2, 2, ".o") != 0)) continue;
+    struct stat st;
+    if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+      continue;
+    if (temp) {
+      if (now - st.st_mtim.tv_sec > kStaleTempSeconds) unlinkat(dirfd(d), e->d_name, 0);
+      continue;
+    }
+    files.push_back({name, uint64_t(st.st_size), st.st_mtim});
+    *total += uint64_t(st.st_size);
+  }
+  closedir(d);
+  return files;
+}
+
 }  // namespace
 
 std::string jit_cache_env(const Semantics& sem, const llvm::TargetMachine& tm) {
@@ -128,8 +170,9 @@ std::string jit_cache_env(const Semantics& sem, const llvm::TargetMachine& tm) {
   return env;
 }
 
-JitCache::JitCache(std::string dir, const std::string& env, const Semantics& sem)
-    : dir_(std::move(dir)), env_(digest(env)), sem_(sem) {
+JitCache::JitCache(std::string dir, const std::string& env, const Semantics& sem,
+                   uint64_t max_bytes)
+    : dir_(std::move(dir)), env_(digest(env)), sem_(sem), max_bytes_(max_bytes) {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) why_ = ec.message();
@@ -173,8 +216,8 @@ std::string JitCache::path(const RegionSpec& spec) const {
 }
 
 bool JitCache::store(const RegionSpec& spec, const CacheDigest& key, uint64_t code_bytes,
-                     const std::string& symbol, const llvm::MemoryBuffer& object, uint64_t* bytes_written,
-                     std::string* error) const {
+                     const std::string& symbol, const llvm::MemoryBuffer& object,
+                     uint64_t* bytes_written, std::string* error) {
   Writer w;
   w.bytes(kMagic, sizeof kMagic);
   w.u32(kFormatVersion);
@@ -216,20 +259,62 @@ bool JitCache::store(const RegionSpec& spec, const CacheDigest& key, uint64_t co
     return false;
   }
   *bytes_written = w.b.size();
+  used_ += w.b.size();  // (more than the truth when it replaced a file: the next scan corrects it)
   return true;
+}
+
+uint64_t JitCache::trim() {
+  if (!max_bytes_ || !writable_ || (scanned_ && used_ <= max_bytes_)) return 0;
+  std::vector<CacheFile> files = scan_files(dir_, &used_);
+  scanned_ = true;
+  if (used_ <= max_bytes_) return 0;
+  // Least recently used first (ties by name, so the order does not depend on readdir's).
+  std::sort(files.begin(), files.end(), [](const CacheFile& a, const CacheFile& b) {
+    if (a.used.tv_sec != b.used.tv_sec) return a.used.tv_sec < b.used.tv_sec;
+    if (a.used.tv_nsec != b.used.tv_nsec) return a.used.tv_nsec < b.used.tv_nsec;
+    return a.name < b.name;
+  });
+  const uint64_t target = max_bytes_ - max_bytes_ / 10;
+  uint64_t evicted = 0;
+  for (const CacheFile& f : files) {
+    if (used_ <= target) break;
+    const std::string file = dir_ + "/" + f.name;
+    // A file another process removed meanwhile is gone all the same; one it replaced since
+    // the scan (rename) goes too: a later run misses it and compiles.
+    const bool removed = unlink(file.c_str()) == 0;
+    if (removed) ++evicted;
+    if (removed || errno == ENOENT) used_ -= std::min(used_, f.bytes);
+  }
+  return evicted;
 }
 
 JitCache::Found JitCache::load(const RegionSpec& probe, Entry* out, uint64_t* bytes_read) const {
   const std::string file = path(probe);
-  std::string data;
-  {
-    std::ifstream f(file, std::ios::binary);
-    if (!f) return Found::NONE;
-    data.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  // Read through one descriptor: a file renamed over or removed meanwhile (another process
+  // writing or evicting) is still the whole file opened, or not there (a miss).
+  struct Fd {
+    int fd;
+    ~Fd() {
+      if (fd >= 0) close(fd);
+    }
+  } f{open(file.c_str(), O_RDONLY | O_CLOEXEC)};
+  struct stat st;
+  if (f.fd < 0 || fstat(f.fd, &st) != 0 || !S_ISREG(st.st_mode)) return Found::NONE;
+  std::string data(size_t(st.st_size), '\0');
+  size_t filled = 0;
+  while (filled < data.size()) {
+    const ssize_t n = read(f.fd, data.data() + filled, data.size() - filled);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    filled += size_t(n);
   }
+  data.resize(filled);
   *bytes_read = data.size();
   auto bad = [&] {
-    std::remove(file.c_str());
+    // Removed only if the name still holds the file read (not one another process put there).
+    struct stat now;
+    if (stat(file.c_str(), &now) == 0 && now.st_dev == st.st_dev && now.st_ino == st.st_ino)
+      std::remove(file.c_str());
     return Found::BAD;
   };
   // The checksum first: nothing of a damaged or truncated file is looked at.
@@ -286,6 +371,9 @@ JitCache::Found JitCache::load(const RegionSpec& probe, Entry* out, uint64_t* by
       std::memcmp(got.insns.data(), want.insns.data(), want.insns.size() * sizeof(Insn)) != 0)
     return Found::NONE;
   s.entry_phys = want.phys;
+  // Used now: the last file a bounded directory evicts (JitCache::trim). A read-only
+  // directory keeps its times.
+  futimens(f.fd, nullptr);
   return Found::OK;
 }
 

@@ -12,6 +12,11 @@
 // object depends on: the region's IR as built (RegionCompiler::Output::ir_hash) and the
 // environment (jit_cache_env: cache format, LLVM version, target CPU and features, code
 // generation options, the semantics bitcode, the build of softcpu itself).
+//
+// Size: with a bound (--jit-cache-max), a write that takes the directory past it removes the
+// files used longest ago (by modification time: a load sets it to now) down to 9/10 of it.
+// Several processes may share the directory: files are replaced by rename and removed by
+// unlink, so a reader has a whole file or none (a file removed under it is a miss).
 #pragma once
 #include <array>
 #include <cstdint>
@@ -36,7 +41,8 @@ std::string jit_cache_env(const Semantics& sem, const llvm::TargetMachine& tm);
 class JitCache {
  public:
   // `dir` is created if missing; when it cannot be written the cache only reads (writable()).
-  JitCache(std::string dir, const std::string& env, const Semantics& sem);
+  // `max_bytes`: the bound on the files' size (0 = none).
+  JitCache(std::string dir, const std::string& env, const Semantics& sem, uint64_t max_bytes = 0);
   ~JitCache();
 
   bool writable() const { return writable_; }
@@ -66,13 +72,22 @@ class JitCache {
   Found load(const RegionSpec& probe, Entry* out, uint64_t* bytes_read) const;
   // Keep `spec`'s object (temp file + rename: a reader sees a whole file or none).
   bool store(const RegionSpec& spec, const CacheDigest& key, uint64_t code_bytes,
-             const std::string& symbol, const llvm::MemoryBuffer& object, uint64_t* bytes_written, std::string* error) const;
+             const std::string& symbol, const llvm::MemoryBuffer& object, uint64_t* bytes_written,
+             std::string* error);
+  // After a store: when the files pass the bound, remove those used longest ago down to 9/10
+  // of it; returns how many this call removed. The directory's size is what a scan at the
+  // first call found plus this process's writes since, and a fresh scan when that passes the
+  // bound (then the files other processes wrote count too).
+  uint64_t trim();
 
  private:
   std::string dir_, why_, untrusted_;
   CacheDigest env_{};
   const Semantics& sem_;
   bool writable_ = false;
+  uint64_t max_bytes_ = 0;
+  bool scanned_ = false;
+  uint64_t used_ = 0;  // bytes of the files, as far as this process knows
 };
 
 }  // namespace softcpu

@@ -108,15 +108,6 @@ struct Translator::Impl {
   // Physical addresses of the blocks of the regions queued and not yet installed or dropped
   // (a count each: a block may be in two): a block in one is not made a region again.
   std::unordered_map<uint32_t, unsigned> queued_blocks;
-  // Blocks whose cache probe missed, waiting for the compile threshold (the interpreter calls
-  // hot() only at the probe threshold): poll() looks at one every kScanEvery calls.
-  struct Waiting {
-    uint32_t phys, mode, eip, cs_base;
-  };
-  std::vector<Waiting> waiting;
-  std::unordered_set<uint64_t> waiting_keys;  // (phys, mode) of those in `waiting`
-  size_t scan_at = 0;
-  uint32_t poll_ticks = 0;
   FILE* perf_map = nullptr;
 
   // Statistics: counters under stats_mu (the compile thread and the CPU thread both count).
@@ -134,8 +125,6 @@ struct Translator::Impl {
   void release_queued(const RegionSpec& s);
   bool probing() const { return jcache && config.cache_threshold < config.threshold; }
   void request(DecodedBlock& b, uint32_t eip, uint32_t cs_base, bool probed);
-  void wait_for_threshold(uint32_t phys, uint32_t mode, uint32_t eip, uint32_t cs_base);
-  void scan_waiting();
   bool blocks_unchanged(const RegionSpec& s);
   void reap() {
     for (void* h : reaper->take()) engine->remove(h);
@@ -176,7 +165,8 @@ Translator::Translator(Cpu& cpu, BlockCache& cache, const TranslatorConfig& conf
   });
   if (!m.config.cache_dir.empty()) {
     m.jcache = std::make_unique<JitCache>(
-        m.config.cache_dir, jit_cache_env(*m.semantics, m.engine->target_machine()), *m.semantics);
+        m.config.cache_dir, jit_cache_env(*m.semantics, m.engine->target_machine()), *m.semantics,
+        m.config.cache_max_bytes);
     if (!m.jcache->why_untrusted().empty()) {
       std::fprintf(stderr,
                    "softcpu: warning: --jit-cache directory '%s' is %s: it holds native code "
@@ -223,9 +213,9 @@ Translator::~Translator() {
   if (m.perf_map) std::fclose(m.perf_map);
 }
 
-uint64_t Translator::threshold() const {
-  return impl_->probing() ? std::max<uint64_t>(1, impl_->config.cache_threshold)
-                          : impl_->config.threshold;
+NativeTier::Thresholds Translator::thresholds() const {
+  const Impl& m = *impl_;
+  return {m.probing() ? std::max<uint64_t>(1, m.config.cache_threshold) : 0, m.config.threshold};
 }
 
 // ---- CPU thread: regions --------------------------------------------------------------------
@@ -298,12 +288,20 @@ bool Translator::Impl::make_region(DecodedBlock& b, uint32_t entry_eip, uint32_t
   return true;
 }
 
+// The compile threshold: the block's region compiled (with a cache, a block that gets here
+// was probed at the warm threshold, unless its region was queued then or the queue was full).
 void Translator::hot(DecodedBlock& b) {
   Impl& m = *impl_;
-  const uint32_t cs_base = m.cpu.seg[CS].base;  // the run loop is about to run b: CS:EIP is its start
-  if (!m.probing()) return m.request(b, m.cpu.eip, cs_base, false);
-  // Warm (the probe threshold): a region entered here in the persistent cache, installed if
-  // found; otherwise the block waits for the compile threshold (scan_waiting).
+  // The run loop is about to run b: CS:EIP is its start.
+  m.request(b, m.cpu.eip, m.cpu.seg[CS].base, m.probing());
+}
+
+// The probe threshold (with --jit-cache below the compile threshold): a region entered here in
+// the persistent cache, installed if found; otherwise the block compiles at the threshold
+// (the interpreter calls hot() then).
+void Translator::warm(DecodedBlock& b) {
+  Impl& m = *impl_;
+  const uint32_t cs_base = m.cpu.seg[CS].base;
   if (b.native || m.queued_blocks.count(b.phys)) return;
   RegionSpec spec;
   if (b.page2 != NO_PAGE || m.blacklist.count(b.phys / kPage)) return;
@@ -328,15 +326,12 @@ void Translator::hot(DecodedBlock& b) {
     m.install(r);
     return;
   }
+  // A probe that finds no room is not made: the block still compiles at the threshold.
   if (m.config.install_clock) {
-    if (m.due.size() >= m.config.max_queue) {
-      m.wait_for_threshold(b.phys, b.mode, m.cpu.eip, cs_base);
-      return;
-    }
+    if (m.due.size() >= m.config.max_queue) return;
     m.due.push_back(*m.config.install_clock + m.config.install_delay);
   }
-  // A probe that finds no room still lets the block compile at the threshold.
-  if (!m.submit(std::move(spec))) m.wait_for_threshold(b.phys, b.mode, m.cpu.eip, cs_base);
+  m.submit(std::move(spec));
 }
 
 // A block that is hot (the compile threshold) entered at CS base + EIP: its region compiled.
@@ -378,27 +373,16 @@ void Translator::Impl::request(DecodedBlock& b, uint32_t eip, uint32_t cs_base, 
     for (uint32_t phys : queued) ++queued_blocks[phys];
 }
 
-void Translator::Impl::wait_for_threshold(uint32_t phys, uint32_t mode, uint32_t eip,
-                                          uint32_t cs_base) {
-  if (waiting_keys.insert(uint64_t(phys) << 32 | mode).second)
-    waiting.push_back({phys, mode, eip, cs_base});
-}
-
-// One block of `waiting`: gone, or compiled meanwhile (an entry of another region): forgotten;
-// hot: its region requested, as the interpreter's hot() would without a cache.
-void Translator::Impl::scan_waiting() {
-  if (scan_at >= waiting.size()) scan_at = 0;
-  const Waiting w = waiting[scan_at];
-  auto* b = static_cast<DecodedBlock*>(cache.find(w.phys, w.mode));
-  const bool hot = b && !b->native && b->executions >= config.threshold;
-  if (b && !b->native && !hot) {
-    ++scan_at;
+void Translator::finish_writes() {
+  Impl& m = *impl_;
+  // Deterministic runs have drained their queue (Machine::end_run); --jit-sync has none.
+  if (!m.worker.joinable() || !m.jcache || !m.jcache->writable() || !m.config.cache_finish_ms ||
+      m.config.install_clock)
     return;
-  }
-  waiting[scan_at] = waiting.back();
-  waiting.pop_back();
-  waiting_keys.erase(uint64_t(w.phys) << 32 | w.mode);
-  if (hot) request(*b, w.eip, w.cs_base, true);
+  std::unique_lock<std::mutex> lock(m.req_mu);
+  std::erase_if(m.requests, [](const RegionSpec& s) { return s.probe; });  // they write nothing
+  m.idle_cv.wait_for(lock, std::chrono::milliseconds(m.config.cache_finish_ms),
+                     [&m] { return m.requests.empty() && m.in_flight == 0; });
 }
 
 uint64_t Translator::next_install() const {
@@ -445,9 +429,6 @@ bool Translator::Impl::submit(RegionSpec spec) {
 
 void Translator::poll() {
   Impl& m = *impl_;
-  // Every kScanEvery-th call looks at one waiting block: a few percent of a lookup's cost.
-  constexpr uint32_t kScanEvery = 16;
-  if (!m.waiting.empty() && ++m.poll_ticks % kScanEvery == 0) m.scan_waiting();
   if (!m.results_ready.load(std::memory_order_acquire) || m.config.install_clock) return;
   std::vector<CompiledRegion> done;
   {
@@ -500,11 +481,8 @@ void Translator::Impl::install(CompiledRegion& r) {
     // A probe: nothing found (the block compiles at the threshold), or a region from the
     // persistent cache, whose blocks must all be in the block cache as they were when it was
     // compiled (then the code is this run's guest code: a write to it would have retired them).
-    if (!r.entry || !blocks_unchanged(s)) {
-      if (r.entry) drop(&TranslatorStats::cache_unusable);
-      wait_for_threshold(s.entry_phys, s.mode, s.blocks[0].eip, cs_base);
-      return;
-    }
+    if (!r.entry) return;
+    if (!blocks_unchanged(s)) return drop(&TranslatorStats::cache_unusable);
   } else if (!r.entry) {
     return drop(&TranslatorStats::compile_failures);
   }
@@ -728,9 +706,11 @@ CompiledRegion Translator::Impl::compile(RegionSpec spec) {
       cache_write_warned = true;
     }
     if (stored) {
+      const uint64_t evicted = jcache->trim();
       std::lock_guard<std::mutex> lock(stats_mu);
       ++st.cache_writes;
       st.cache_bytes_written += written;
+      st.cache_evicted += evicted;
     }
     if (!engine->add(std::move(out.object), out.name, &r.entry, &r.tracker, &error)) r.entry = 0;
   }

@@ -31,6 +31,12 @@ struct TranslatorConfig {
   // that misses is compiled when it reaches `threshold`, as without a cache.
   std::string cache_dir;
   uint64_t cache_threshold = 1000;
+  // --jit-cache-max SIZE: the bound on the directory's files (0 = none); a write past it
+  // removes the files loaded or written longest ago, down to 9/10 of it (JitCache::trim).
+  uint64_t cache_max_bytes = 256ull << 20;
+  // --jit-cache-finish MS: at the end of a run (finish_writes), the regions requested and not
+  // compiled yet are compiled and written, not installed, for at most MS ms (0 = not at all).
+  uint64_t cache_finish_ms = 2000;
   unsigned max_region_blocks = 32;
   // Bound on a region's weight (RegionCompiler::blocks_within: IR instructions its handlers
   // bring in). Blocks past it are left out, so no region takes seconds to compile.
@@ -79,6 +85,7 @@ struct TranslatorStats {
   uint64_t cache_unusable = 0;      // loaded, but its blocks are not (all) in the block cache as they were
   uint64_t cache_writes = 0;        // objects written
   uint64_t cache_write_failures = 0;
+  uint64_t cache_evicted = 0;       // files removed to keep the directory under its bound
   uint64_t cache_bytes_read = 0, cache_bytes_written = 0;
   double cache_load_us = 0;         // compile-thread CPU reading, checking and linking cached regions
   double cache_key_us = 0;          // ... of it, building regions' IR for their keys
@@ -102,12 +109,17 @@ class Translator : public NativeTier {
   Translator(Cpu& cpu, BlockCache& cache, const TranslatorConfig& config);
   ~Translator() override;
 
+  void warm(DecodedBlock& b) override;
   void hot(DecodedBlock& b) override;
   void poll() override;
-  uint64_t threshold() const override;
+  Thresholds thresholds() const override;
 
   // Wait until every request so far is compiled and installed (tests, --jit-sync).
   void drain();
+  // The run has ended: with a persistent cache to write, compile (and so write) the regions
+  // still queued, for at most TranslatorConfig::cache_finish_ms; queued probes are dropped.
+  // Nothing is installed: the guest does not run on (the destructor frees the code).
+  void finish_writes();
   // Deterministic installation (TranslatorConfig::install_clock): the count at which the next
   // region is due (UINT64_MAX if none), and install every region due at `icount`.
   uint64_t next_install() const;

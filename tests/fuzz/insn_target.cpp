@@ -113,7 +113,7 @@ struct BudgetTier final : NativeTier {
     if (used < budget && b.insns.size() <= budget - used) jit.hot(b);
   }
   void poll() override { jit.poll(); }
-  uint64_t threshold() const override { return jit.threshold(); }
+  Thresholds thresholds() const override { return jit.thresholds(); }
 };
 
 struct Sandbox {

@@ -22,6 +22,15 @@
   smc          a self-modifying ROM with every block compiled: the warm run's regions from
                the cache are invalidated by the guest's writes as the cold run's were (the
                state logs match);
+  bounded      --jit-cache-max half of what bench.rom writes: files are evicted
+               (jit.cache_evicted), the directory stays under the bound, the state log is the
+               unbounded run's; so in a second run;
+  lru          a directory of bench.rom's files, half of them dated long ago: another ROM's
+               writes past the bound evict old files only;
+  two processes  two cold runs at once sharing one small-bounded directory: both finish with
+               the interpreter's state log, and what they leave loads with no damaged file;
+  finish       a run cut short (--insn-limit) with compiles still queued writes every region
+               it requested at exit (--jit-cache-finish), counted in its statistics;
 
 Usage: jit_cache_test.py SOFTCPU BENCH_ROM HOST_CALL_ROM SMC_ROM"""
 import os
@@ -61,6 +70,10 @@ def objects(d):
     return sorted(f for f in os.listdir(d) if f.endswith(".o")) if os.path.isdir(d) else []
 
 
+def dir_bytes(d):
+    return sum(os.path.getsize(os.path.join(d, f)) for f in objects(d))
+
+
 def cold_warm(rom, tmp, name, sync_args):
     d = os.path.join(tmp, name + "-cache")
     base = ["--jit", "on"] + sync_args
@@ -91,6 +104,106 @@ def cold_warm(rom, tmp, name, sync_args):
           stat(st2, "tier1.instructions") == stat(st1, "tier1.instructions"),
           f"{stat(st2, 'tier1.instructions')} vs {stat(st1, 'tier1.instructions')}")
     return d, n, st1, log1
+
+
+def bounded(tmp, d, n, log1, sync):
+    """--jit-cache-max: eviction in one run, by last use, and with two processes at once."""
+    total = dir_bytes(d)
+    db = os.path.join(tmp, "bounded-cache")
+    bound = total // 2
+    cap = ["--jit", "on"] + sync + ["--jit-cache", db, "--jit-cache-max", str(bound)]
+    s1, st1, e1, l1 = run(BENCH, tmp, "bounded-cold", *cap)
+    ev = stat(st1, "jit.cache_evicted")
+    check("bounded: same status, the same state log", s1 == 1 and l1 == log1,
+          f"{s1}, {len(l1)} vs {len(log1)} lines: {e1[-800:]}")
+    check("bounded: every region written, files evicted, the rest kept",
+          stat(st1, "jit.cache_writes") == n and ev >= 1 and len(objects(db)) == n - ev,
+          f"writes {stat(st1, 'jit.cache_writes')} of {n}, evicted {ev}, files {len(objects(db))}")
+    check("bounded: the directory under its bound", 0 < dir_bytes(db) <= bound,
+          f"{dir_bytes(db)} bytes, bound {bound} ({total} unbounded)")
+    # The second run wants the regions in the order the first wrote them, so each region it
+    # compiles evicts the oldest file left, one it would have loaded a moment later (a cyclic
+    # pattern longer than the cache: LRU keeps none of it). What counts: nothing is damaged.
+    s2, st2, e2, l2 = run(BENCH, tmp, "bounded-warm", *cap)
+    check("bounded warm: each region loaded or compiled, nothing damaged, same state log",
+          s2 == 1 and l2 == log1 and
+          stat(st2, "jit.cache_hits") + stat(st2, "jit.regions_compiled") == n and
+          stat(st2, "jit.cache_bad") == 0,
+          f"{s2}: hits {stat(st2, 'jit.cache_hits')}, compiled "
+          f"{stat(st2, 'jit.regions_compiled')} of {n}, bad {stat(st2, 'jit.cache_bad')}: {e2[-400:]}")
+    check("bounded warm: still under the bound", dir_bytes(db) <= bound,
+          f"{dir_bytes(db)} bytes, bound {bound}")
+
+    # Least recently used first: bench.rom's files, half dated 2001 and half 2020, then another
+    # ROM's regions written with the bound at what is there already.
+    dl = os.path.join(tmp, "lru-cache")
+    os.makedirs(dl, mode=0o755)
+    files = objects(d)
+    old, recent = set(files[::2]), set(files[1::2])
+    for f in files:
+        with open(os.path.join(d, f), "rb") as src, open(os.path.join(dl, f), "wb") as dst:
+            dst.write(src.read())
+        t = 978307200 if f in old else 1577836800  # 2001-01-01, 2020-01-01
+        os.utime(os.path.join(dl, f), (t, t))
+    s3, st3, e3, _ = run(HOSTCALL, tmp, "lru", "--jit", "on", "--jit-sync", "--jit-threshold", "2",
+                         "--jit-cache", dl, "--jit-cache-max", str(total))
+    after = set(objects(dl))
+    gone = set(files) - after
+    check("lru: files evicted, all of them the old ones, the recent ones kept",
+          s3 == 1 and stat(st3, "jit.cache_evicted") == len(gone) and len(gone) >= 1 and
+          gone <= old and recent <= after,
+          f"{s3}: evicted {stat(st3, 'jit.cache_evicted')}, gone {len(gone)} "
+          f"({len(gone - old)} not old), recent kept {len(recent & after)} of {len(recent)}: "
+          f"{e3[-400:]}")
+    check("lru: under the bound", dir_bytes(dl) <= total, f"{dir_bytes(dl)} > {total}")
+
+    # Two processes at once, one directory, a bound that makes both evict (each may remove a
+    # file the other is about to read or has just written: a miss, never a crash or damage).
+    # --jit-sync: both make the same regions, so a file either wrote loads in the third run.
+    d2 = os.path.join(tmp, "shared-bounded-cache")
+    os.makedirs(d2, mode=0o755)
+    small = total // 3
+    procs = []
+    for k in range(2):
+        log = os.path.join(tmp, f"two-{k}.log")
+        cmd = [SOFTCPU, "run", "--bios", BENCH, "-m", "16", "--serial", "none", "--timeout",
+               str(RUN_TIMEOUT), "--state-log", log, "--stats=json", "--jit", "on"] + sync + [
+               "--jit-cache", d2, "--jit-cache-max", str(small)]
+        procs.append((subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.PIPE, text=True), log))
+    for k, (p, log) in enumerate(procs):
+        err = p.communicate(timeout=RUN_TIMEOUT + 60)[1]
+        lines = open(log).read().splitlines() if os.path.exists(log) else []
+        check(f"two processes: run {k} exits 1 with the state log", p.returncode == 1 and
+              lines == log1, f"{p.returncode}, {len(lines)} vs {len(log1)} lines: {err[-800:]}")
+    s4, st4, e4, l4 = run(BENCH, tmp, "two-after", "--jit", "on", *sync, "--jit-cache", d2)
+    check("two processes: what they left loads, nothing damaged",
+          s4 == 1 and l4 == log1 and stat(st4, "jit.cache_bad") == 0 and
+          stat(st4, "jit.cache_hits") >= 1,
+          f"{s4}: bad {stat(st4, 'jit.cache_bad')}, hits {stat(st4, 'jit.cache_hits')}: {e4[-400:]}")
+
+
+def finish_at_exit(tmp):
+    """--jit-cache-finish: the regions queued when the run ends are compiled and written."""
+    def submitted(st):
+        return (stat(st, "jit.requests") - stat(st, "jit.requests_covered") -
+                stat(st, "jit.dropped_unsuitable") - stat(st, "jit.dropped_queue_full"))
+    short = ["--jit", "on", "--jit-threshold", "1000", "--insn-limit", "20000000"]
+    df = os.path.join(tmp, "finish-cache")
+    s, st, e, _ = run(BENCH, tmp, "finish", *short, "--jit-cache", df, "--jit-cache-finish",
+                      "600000")
+    n = submitted(st)
+    check("finish: cut short, regions requested", s == 124 and n >= 3, f"{s}, {n}: {e[-400:]}")
+    check("finish: every region requested compiled and written, counted",
+          len(objects(df)) == n and stat(st, "jit.cache_writes") == n and
+          stat(st, "jit.regions_compiled") == n,
+          f"{len(objects(df))} files, writes {stat(st, 'jit.cache_writes')}, compiled "
+          f"{stat(st, 'jit.regions_compiled')}, requested {n}")
+    # Without it the queue is dropped at exit (how much depends on the compile thread's speed:
+    # printed, not checked).
+    d0 = os.path.join(tmp, "finish0-cache")
+    _, st0, _, _ = run(BENCH, tmp, "finish0", *short, "--jit-cache", d0, "--jit-cache-finish", "0")
+    print(f"finish 0: {len(objects(d0))} files of {submitted(st0)} regions requested")
 
 
 def main():
@@ -157,6 +270,9 @@ def main():
         _, ns, sts, _ = cold_warm(SMC, tmp, "smc", ["--jit-sync", "--jit-threshold", "1"])
         check("smc: regions invalidated by the guest's writes",
               stat(sts, "jit.regions_invalidated") >= 1, f"{stat(sts, 'jit.regions_invalidated')}")
+
+        bounded(tmp, d, n, log1, sync)
+        finish_at_exit(tmp)
 
         # Probing below the compile threshold.
         dp = os.path.join(tmp, "probe-cache")
