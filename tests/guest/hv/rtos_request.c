@@ -1,7 +1,8 @@
 /* HC_PARTITION_REQUEST for another partition (tests/hv/secondary/secondary_test.cpp,
  * Secondary.AThinGuestStartsAndStopsAnotherPartition): asks the primary to start the partition
  * "idle" (the rtos_idle guest, which prints and then blocks for good), waits 100 ms (times
- * GUEST_TIME_SCALE), asks it to stop it, then stops its own partition. Prints "request start=.. stop=.. elapsed_ms=..". */
+ * GUEST_TIME_SCALE), asks it to stop it, then stops its own partition. Prints
+ * "request start=.. stop=.. elapsed_ms=..". */
 #include "guestlib.h"
 #include "rtos.h"
 
