@@ -48,12 +48,19 @@ inline const std::vector<uint8_t> kIdleForever = {0xFB, 0xF4, 0xEB, 0xFC};
 // there costs 30-60 times the release build's CPU (smp_atomics.c 14.7 s against 0.25 s), and
 // on the loaded 2-core test host the process may get a tenth of a core, so guards of the
 // release build's size ended runs that were still going (docs/hardening.md "ThreadSanitizer").
-inline double guard_seconds(double release_seconds) {
 #if defined(__SANITIZE_THREAD__)
-  return release_seconds * 12;
+inline constexpr unsigned kTimeScale = 12;
 #else
-  return release_seconds;
+inline constexpr unsigned kTimeScale = 1;
 #endif
+inline double guard_seconds(double release_seconds) { return release_seconds * kTimeScale; }
+// A wall-time window in which a guest must make some progress (run instructions, take turns),
+// scaled the same way: under TSan the release build's windows were not filled on the loaded
+// host (docs/hardening.md "ThreadSanitizer"). What must happen in the window is not scaled.
+// The thin guests' own windows get the same factor as GUEST_TIME_SCALE
+// (tests/guest/hv/CMakeLists.txt).
+inline std::chrono::milliseconds window(std::chrono::milliseconds release) {
+  return release * kTimeScale;
 }
 
 // Polls `done` every 5 ms for up to 20 s: whether it came true.

@@ -10,6 +10,11 @@
 #include "rtos.h"
 
 #define MS 1000000ull
+#ifndef GUEST_TIME_SCALE  /* 12 in a ThreadSanitizer build (tests/guest/hv/CMakeLists.txt) */
+#define GUEST_TIME_SCALE 1
+#endif
+/* How long the waker and the tickers' main wait for the others: a guard, not a measurement. */
+#define GUARD_NS (20000 * MS * GUEST_TIME_SCALE)
 #define SHARED_BASE 0x00400000u  /* the shared region, at this address in every partition */
 
 struct shared {
@@ -36,7 +41,7 @@ int main(void) {
 }
 #elif defined(ROLE_WAKER)
 int main(void) {
-  const uint64_t until = sc_time_ns() + 20000 * MS;
+  const uint64_t until = sc_time_ns() + GUARD_NS;
   while (SH->arrived < WAITERS && sc_time_ns() < until) rtos_sleep_ns(MS);
   uint32_t woken = 0;
   /* One at a time, lowest slot first; a waiter takes its slot just before it blocks, so a
@@ -64,7 +69,7 @@ static void ticker(uint32_t unused) {
 }
 int main(void) {
   for (uint32_t k = 0; k < 3; ++k) rtos_task_create(ticker, 0, 20);
-  const uint64_t until = sc_time_ns() + 20000 * MS;
+  const uint64_t until = sc_time_ns() + GUARD_NS;
   while (tasks_done < 3 && sc_time_ns() < until) rtos_sleep_ns(2 * MS);
   gprintf("ticker rounds=%u tasks=%u\n", rounds, tasks_done);
   return 0;

@@ -45,8 +45,10 @@ struct Pool {
   }
 };
 
-bool stopped(PrimaryHypervisor& primary, const std::string& name, int seconds = 45) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+// (A guard: scaled under ThreadSanitizer, as the guests' own, GUEST_TIME_SCALE.)
+bool stopped(PrimaryHypervisor& primary, const std::string& name, double seconds = 45) {
+  const auto until = std::chrono::steady_clock::now() +
+                     std::chrono::duration<double>(test::guard_seconds(seconds));
   while (primary.partition(name).state() == PartitionState::RUNNING) {
     if (std::chrono::steady_clock::now() > until) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -96,7 +98,7 @@ TEST(SecondaryPool, OneThreadRunsThreePartitionsByPriority) {
   for (const char* name : {"p10", "p20", "p30"}) {
     primary.start(name);
     // Its slot is taken and it waits before the next one starts.
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    std::this_thread::sleep_for(test::window(std::chrono::milliseconds(150)));
   }
   primary.start("waker");
   ASSERT_TRUE(stopped(primary, "waker"));

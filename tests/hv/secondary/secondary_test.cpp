@@ -308,14 +308,14 @@ TEST(Secondary, AThinGuestStartsAndStopsAnotherPartition) {
   primary.attach_secondary(std::move(owned));
   EXPECT_EQ(primary.partition("idle").state(), PartitionState::STOPPED);
   primary.start("rtos");
-  wait_stopped(primary.partition("rtos"), 30);
+  wait_stopped(primary.partition("rtos"), int(test::guard_seconds(30)));
   const std::string log = "\n" + slurp(out);
   SCOPED_TRACE(log);
   auto f = fields(log, "request");
   ASSERT_FALSE(f.empty());
   EXPECT_EQ(f["start"], 0);
   EXPECT_EQ(f["stop"], 0);
-  EXPECT_GE(f["elapsed_ms"], 100);
+  EXPECT_GE(f["elapsed_ms"], 100 * test::kTimeScale);  // its sleep (GUEST_TIME_SCALE)
   EXPECT_NE(slurp(idle_out).find("idle self=1"), std::string::npos);
   EXPECT_EQ(primary.partition("idle").state(), PartitionState::STOPPED);
   EXPECT_EQ(primary.partition("rtos").state(), PartitionState::STOPPED);
@@ -360,19 +360,19 @@ void run_two_on_secondary(unsigned threads) {
   EXPECT_EQ(owned->processors(), threads);
   primary.attach_secondary(std::move(owned));
   primary.start("low");  // first: it has the processor until "high" wants it
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::this_thread::sleep_for(test::window(std::chrono::milliseconds(100)));
   primary.start("high");
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::this_thread::sleep_for(test::window(std::chrono::milliseconds(200)));
   const uint64_t low0 = primary.counters(primary.partition("low")).instructions;
   const uint64_t high0 = primary.counters(primary.partition("high")).instructions;
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  std::this_thread::sleep_for(test::window(std::chrono::milliseconds(400)));
   const uint64_t low1 = primary.counters(primary.partition("low")).instructions;
   const uint64_t high1 = primary.counters(primary.partition("high")).instructions;
   EXPECT_GT(high1, high0 + 100000);
   if (threads == 1) {
     EXPECT_EQ(low1, low0);  // starved: the one processor is the more urgent partition's
     primary.stop("high");
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::this_thread::sleep_for(test::window(std::chrono::milliseconds(300)));
     EXPECT_GT(primary.counters(primary.partition("low")).instructions, low1 + 100000);
   } else {
     EXPECT_GT(low1, low0 + 100000);  // a processor each
@@ -398,18 +398,18 @@ TEST(Secondary, OneProcessorSlicesEqualPartitions) {
   auto insns = [&](const char* name) { return primary.counters(primary.partition(name)).instructions; };
   primary.start("a");
   primary.start("b");
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::this_thread::sleep_for(test::window(std::chrono::milliseconds(100)));
   const uint64_t a0 = insns("a"), b0 = insns("b");
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::this_thread::sleep_for(test::window(std::chrono::milliseconds(300)));
   const uint64_t a1 = insns("a"), b1 = insns("b");
   EXPECT_GT(a1, a0 + 100000);
   EXPECT_GT(b1, b0 + 100000);
   EXPECT_GE(sec.stats("a").rr_yields, 3u);
   EXPECT_GE(sec.stats("b").rr_yields, 3u);
   primary.start("high");
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::this_thread::sleep_for(test::window(std::chrono::milliseconds(100)));
   const uint64_t a2 = insns("a"), b2 = insns("b"), h2 = insns("high");
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::this_thread::sleep_for(test::window(std::chrono::milliseconds(300)));
   EXPECT_EQ(insns("a"), a2);  // the one thread is the more urgent partition's
   EXPECT_EQ(insns("b"), b2);
   EXPECT_GT(insns("high"), h2 + 100000);

@@ -30,6 +30,7 @@
 #include "monitor/machine.h"
 #include "tests/hv/hv_config_util.h"
 #include "tests/hv/hv_test_util.h"
+#include "tests/hv/hv_test_util.h"
 
 namespace softcpu::hv {
 namespace {
@@ -468,7 +469,13 @@ TEST(BothHypervisors, DiskCompletionsReachTheSecondarysVcpuWhileThePrimaryRunsAn
                         &p50, &p90, &max, &over, &bad), 6) << text;
   EXPECT_EQ(n, 100u);
   EXPECT_EQ(bad, 0u) << "status in the handler not DRQ";
-  EXPECT_LT(p50, 2000000u) << "median command-to-interrupt time " << p50 << " ns";
+  // 2 ms in the release build (30 us measured there). Under ThreadSanitizer 12 times that
+  // (test::kTimeScale): at load 13 its p50 was 8.8-12.1 ms with 79-88 reads over 2 ms (no
+  // report), the release build's 30 us in the same minutes. Part of it: CPU 0's thread, in its
+  // slice, drains the mailbox only between interpreter runs, ~20 ms apart under TSan (a kick
+  // of CPU 0 on each completion, tried, gave 5.9-6.6 ms; docs/hardening.md "The secondary's
+  // tests and whole Linux boots").
+  EXPECT_LT(p50, 2000000u * test::kTimeScale) << "median command-to-interrupt time " << p50 << " ns";
 }
 
 // The primary does not wake for what the split vCPU's own scheduler serves (docs/design.md "A
