@@ -30,7 +30,6 @@
 #include "monitor/machine.h"
 #include "tests/hv/hv_config_util.h"
 #include "tests/hv/hv_test_util.h"
-#include "tests/hv/hv_test_util.h"
 
 namespace softcpu::hv {
 namespace {
@@ -475,7 +474,8 @@ TEST(BothHypervisors, DiskCompletionsReachTheSecondarysVcpuWhileThePrimaryRunsAn
   // slice, drains the mailbox only between interpreter runs, ~20 ms apart under TSan (a kick
   // of CPU 0 on each completion, tried, gave 5.9-6.6 ms; docs/hardening.md "The secondary's
   // tests and whole Linux boots").
-  EXPECT_LT(p50, 2000000u * test::kTimeScale) << "median command-to-interrupt time " << p50 << " ns";
+  EXPECT_LT(p50, 2000000u * test::kTimeScale)
+      << "median command-to-interrupt time " << p50 << " ns";
 }
 
 // The primary does not wake for what the split vCPU's own scheduler serves (docs/design.md "A
