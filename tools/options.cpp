@@ -577,6 +577,17 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
       into = n;
     };
   };
+  // A whole number below `limit` for option `name` (`what` in the error; `positive`: 0 is
+  // refused too), handed to `set`.
+  auto whole = [&](const std::string& name, unsigned long long limit, const std::string& what,
+                   bool positive, auto set) {
+    return [name, limit, what, positive, set](const std::string& v) {
+      unsigned long long n;
+      if (!parse_uint(v, limit, &n) || (positive && n == 0))
+        bad("bad " + name + " '" + v + "': expected " + what);
+      set(n);
+    };
+  };
   o.value("--jit-threshold", "N", "executions of a block that make it hot (default 1000000)",
           executions("--jit-threshold", c.jit_threshold));
   o.flag("--jit-sync",
@@ -618,12 +629,8 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
           "with --jit-cache: at exit, compile and write the regions still\n"
           "queued (not run) for at most MS milliseconds (default 2000; 0 =\n"
           "drop them), so the next run finds them",
-          [&](const std::string& v) {
-            unsigned long long ms;
-            if (!parse_uint(v, 1ull << 32, &ms))
-              bad("bad --jit-cache-finish '" + v + "': expected milliseconds");
-            c.jit_cache_finish_ms = ms;
-          });
+          whole("--jit-cache-finish", 1ull << 32, "milliseconds", false,
+                [&](unsigned long long ms) { c.jit_cache_finish_ms = ms; }));
 
   o.group("translation cache (decoded blocks and compiled regions; docs/design.md)");
   o.value("--tcache-size", "SIZE",
@@ -632,12 +639,8 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
           bytes("--tcache-size", c.tcache.bytes));
   o.value("--tcache-blocks", "N",
           "bound it to N entries (blocks and compiled regions); 0 = unbounded",
-          [&](const std::string& v) {
-            unsigned long long n;
-            if (!parse_uint(v, 1ull << 32, &n))
-              bad("bad --tcache-blocks '" + v + "': expected a number of entries");
-            c.tcache.entries = n;
-          });
+          whole("--tcache-blocks", 1ull << 32, "a number of entries", false,
+                [&](unsigned long long n) { c.tcache.entries = n; }));
   o.value("--tcache-policy", "flush|fifo|lru",
           "what frees room when it is full: flush empties it (QEMU's way,\n"
           "the default), fifo frees the oldest entries, lru (CLOCK) the ones\n"
@@ -672,13 +675,9 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
           "every MS milliseconds of guest time, write one line of JSON (all\n"
           "counters and guest_ms) to the --stats-file FILE; the last line, at\n"
           "exit, has \"final\": true (--stats then prints to stderr)",
-          [&](const std::string& v) {
-            unsigned long long ms;
-            if (!parse_uint(v, 1ull << 40, &ms) || ms == 0)
-              bad("bad --stats-interval '" + v +
-                  "': expected a positive whole number of milliseconds of guest time");
-            c.stats_interval_ms = ms;
-          });
+          whole("--stats-interval", 1ull << 40,
+                "a positive whole number of milliseconds of guest time", true,
+                [&](unsigned long long ms) { c.stats_interval_ms = ms; }));
   o.value("--profile", "FILE",
           "at exit, write the hottest translations to FILE (JSON when FILE\n"
           "ends in .json): by executions and by time (a sample of the code\n"
