@@ -125,6 +125,9 @@ struct CacheFile {
   timespec used;
 };
 
+// A region file is tens of KiB (its code, records and relocations); one past this is not ours.
+constexpr uint64_t kMaxFileBytes = 64ull << 20;
+
 // A temporary file untouched this long was left by a writer that died before its rename.
 constexpr time_t kStaleTempSeconds = 3600;
 
@@ -300,6 +303,8 @@ JitCache::Found JitCache::load(const RegionSpec& probe, Entry* out, uint64_t* by
   } f{open(file.c_str(), O_RDONLY | O_CLOEXEC)};
   struct stat st;
   if (f.fd < 0 || fstat(f.fd, &st) != 0 || !S_ISREG(st.st_mode)) return Found::NONE;
+  // Far larger than any region's file: not read (a miss; the next store replaces it).
+  if (uint64_t(st.st_size) > kMaxFileBytes) return Found::NONE;
   std::string data(size_t(st.st_size), '\0');
   size_t filled = 0;
   while (filled < data.size()) {
