@@ -578,6 +578,14 @@ size_t RegionCompiler::blocks_within(const RegionSpec& spec, uint64_t budget) co
   return k;
 }
 
+uint8_t RegionCompiler::flat_segments(const Cpu& c) {
+  uint8_t flat = 0;
+  for (unsigned s : {unsigned(ES), unsigned(SS), unsigned(DS)})
+    if (c.seg[s].base == 0 && reads_anywhere(c.seg[s]) && writes_anywhere(c.seg[s]))
+      flat |= uint8_t(1u << s);
+  return flat;
+}
+
 std::vector<uint32_t> RegionCompiler::jump_table_targets(const Cpu& c, const Insn& tail,
                                                          uint32_t cs_base, uint32_t page_lin) {
   std::vector<uint32_t> out;

@@ -83,6 +83,9 @@ class RegionCompiler {
   // computed, and a block that is no target is only a bigger region.
   static std::vector<uint32_t> jump_table_targets(const Cpu& c, const Insn& tail, uint32_t cs_base,
                                                   uint32_t page_lin);
+  // RegionSpec::flat_segs for the CPU now: bit s for each of ES, SS, DS with base 0 whose
+  // reads and writes may use every offset (what specialize_flat_segments compiles them as).
+  static uint8_t flat_segments(const Cpu& c);
 
   // The function name of a region: guest_0x<entry linear>_len_<bytes>_r<id> (perf shows it).
   static std::string function_name(const RegionSpec& spec);

@@ -234,11 +234,7 @@ bool Translator::Impl::make_region(DecodedBlock& b, uint32_t entry_eip, uint32_t
   spec.entry_lin = entry_lin;
   spec.page_version = cache.page_version(b.phys / kPage);
   const uint64_t warm = std::max<uint64_t>(1, config.threshold / 8);
-  for (unsigned s : {ES, SS, DS}) {  // RegionSpec::flat_segs
-    const SegmentCache& sc = cpu.seg[s];
-    if (sc.base == 0 && sc.rd_lo == 0 && sc.rd_hi == 0xFFFFFFFFu && sc.wr_lo == 0 && sc.wr_hi == 0xFFFFFFFFu)
-      spec.flat_segs |= uint8_t(1u << s);
-  }
+  spec.flat_segs = RegionCompiler::flat_segments(cpu);
 
   std::vector<std::pair<DecodedBlock*, uint32_t>> todo{{&b, entry_eip}};
   std::unordered_set<uint32_t> seen{b.phys};
