@@ -48,11 +48,11 @@ inline const std::vector<uint8_t> kIdleForever = {0xFB, 0xF4, 0xEB, 0xFC};
 // there costs 30-60 times the release build's CPU (smp_atomics.c 14.7 s against 0.25 s), and
 // on the loaded 2-core test host the process may get a tenth of a core, so guards of the
 // release build's size ended runs that were still going (docs/hardening.md "ThreadSanitizer").
-#if defined(__SANITIZE_THREAD__)
-inline constexpr unsigned kTimeScale = 12;
-#else
-inline constexpr unsigned kTimeScale = 1;
+// (The factor is tests/CMakeLists.txt's HV_TIME_SCALE, the guests' and scripts' too.)
+#ifndef SOFTCPU_HV_TIME_SCALE
+#error "SOFTCPU_HV_TIME_SCALE comes from tests/CMakeLists.txt (HV_TIME_SCALE)"
 #endif
+inline constexpr unsigned kTimeScale = SOFTCPU_HV_TIME_SCALE;
 inline double guard_seconds(double release_seconds) { return release_seconds * kTimeScale; }
 // A wall-time window in which a guest must make some progress (run instructions, take turns),
 // scaled the same way: under TSan the release build's windows were not filled on the loaded
