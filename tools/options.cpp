@@ -559,24 +559,6 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
             else
               bad("bad --jit '" + v + "': expected on or off");
           });
-  // A count of block executions (0 taken as 1) for option `name` into `into`.
-  auto executions = [&](const std::string& name, uint64_t& into) {
-    return [name, &into](const std::string& v) {
-      unsigned long long n;
-      if (!parse_uint(v, 1ull << 40, &n))
-        bad("bad " + name + " '" + v + "': expected a number of executions");
-      into = n ? n : 1;
-    };
-  };
-  // A size in bytes with K, M, G suffixes for option `name` into `into`.
-  auto bytes = [&](const std::string& name, uint64_t& into) {
-    return [name, &into](const std::string& v) {
-      unsigned long long n;
-      if (!parse_size(v, &n))
-        bad("bad " + name + " '" + v + "': expected bytes, e.g. 65536, 64K or 4M");
-      into = n;
-    };
-  };
   // A whole number below `limit` for option `name` (`what` in the error; `positive`: 0 is
   // refused too), handed to `set`.
   auto whole = [&](const std::string& name, unsigned long long limit, const std::string& what,
@@ -586,6 +568,20 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
       if (!parse_uint(v, limit, &n) || (positive && n == 0))
         bad("bad " + name + " '" + v + "': expected " + what);
       set(n);
+    };
+  };
+  // A count of block executions (0 taken as 1) for option `name` into `into`.
+  auto executions = [&](const std::string& name, uint64_t& into) {
+    return whole(name, 1ull << 40, "a number of executions", false,
+                 [&into](unsigned long long n) { into = n ? n : 1; });
+  };
+  // A size in bytes with K, M, G suffixes for option `name` into `into`.
+  auto bytes = [&](const std::string& name, uint64_t& into) {
+    return [name, &into](const std::string& v) {
+      unsigned long long n;
+      if (!parse_size(v, &n))
+        bad("bad " + name + " '" + v + "': expected bytes, e.g. 65536, 64K or 4M");
+      into = n;
     };
   };
   o.value("--jit-threshold", "N", "executions of a block that make it hot (default 1000000)",
