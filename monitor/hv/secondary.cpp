@@ -45,19 +45,30 @@ bool set_realtime(pthread_t thread, bool on) {
   return pthread_setschedparam(thread, on ? SCHED_FIFO : SCHED_OTHER, &sp) == 0;
 }
 
-// An idle partition thread sleeps toward its next deadline only until this long before it and
-// spins the rest (a host thread woken from a sleep runs tens of microseconds late, hundreds
-// when its core was in a deep idle state). The window adapts per thread to how late its
-// sleeps end, between these bounds.
-constexpr uint64_t kSpinMinNs = 50'000;
-constexpr uint64_t kSpinMaxNs = 1'000'000;
-
-// How late a sleep to `target` ended moves a spin window: up at once to cover it, down slowly.
-void adapt_spin_window(uint64_t& window, uint64_t late) {
-  if (late + late / 2 > window) window = std::min(kSpinMaxNs, late + late / 2);
-  else window = std::max(kSpinMinNs, window - window / 32);
-}
 }  // namespace
+
+// (A host thread woken from a sleep runs tens of microseconds late here, hundreds at times.)
+// A mean-based window that grew at once to 1.5 times a late sleep and shrank by 1/32 per
+// sleep in time stayed at 1 ms after one bad sleep when deadlines came every 200 us: no sleep
+// was left to shrink it, the thread spun all the time at SCHED_FIFO, and the host's fair
+// server then took its core for 50 ms in each second (docs/design.md, "Meeting a timeout").
+void SecondaryHypervisor::SpinWindow::slept(uint64_t late) {
+  late_[next_] = uint32_t(std::min<uint64_t>(late, UINT32_MAX));
+  next_ = (next_ + 1) % kSamples;
+  count_ = std::min(count_ + 1, kSamples);
+  // The 99th percentile: the largest sample below 100 samples, else the second largest.
+  uint32_t first = 0, second = 0;
+  for (unsigned k = 0; k < count_; ++k) {
+    if (late_[k] > first) {
+      second = first;
+      first = late_[k];
+    } else if (late_[k] > second) {
+      second = late_[k];
+    }
+  }
+  const uint64_t p99 = count_ >= 100 ? second : first;
+  ns_ = std::clamp(p99 + p99 / 4, kMin, kMax);
+}
 
 // The state of a thin partition's CPU that its vCPUs share (thin guests run flat with paging
 // off: segments, control registers, descriptor tables), as the creating task's CPU had it at
@@ -1041,7 +1052,8 @@ void SecondaryHypervisor::trace_ran_locked(const VcpuBlock* self, uint64_t enter
   Worker::SchedStat now;
   if (w && w->mark_for == deadline && schedstat_locked(*w, &now)) {
     tr.run_delay = int64_t(now.waiting - w->mark.waiting);
-    tr.stolen = int64_t(now.at - w->mark.at) - int64_t(now.on_core - w->mark.on_core) - tr.run_delay;
+    if (!w->mark_asleep)
+      tr.stolen = int64_t(now.at - w->mark.at) - int64_t(now.on_core - w->mark.on_core) - tr.run_delay;
   }
   if (traces_.size() < trace_cap_) traces_.push_back(tr);
 }
@@ -1456,7 +1468,7 @@ void SecondaryHypervisor::expire_due_locked(uint64_t now, bool timer_thread, con
         tr.spin_from = rel(timer_spin_from_);
         tr.spin_to = rel(timer_spin_to_);
         tr.locked = rel(timer_locked_);
-        tr.window = timer_spin_ns_;
+        tr.window = timer_spin_.ns();
         tr.raised = owner->wk_ && owner->wk_->mark_for == deadline;
       }
       tr.spun = tr.spin_from != WakeTrace::kNone;
@@ -1497,13 +1509,27 @@ void SecondaryHypervisor::idle_wait_locked(std::unique_lock<std::mutex>& lock, u
   using Clock = std::chrono::steady_clock;
   auto at = [](uint64_t ns) { return Clock::time_point(std::chrono::nanoseconds(ns)); };
   const uint64_t seq = work_seq_.load(std::memory_order_acquire);
-  uint64_t& window = worker_spin_ns_;
+  const uint64_t window = worker_spin_.ns();
   const bool trace = deadline && trace_on_.load(std::memory_order_relaxed);
   if (trace) {
     self.waited_for = until;
     self.slept_until = self.spin_from = self.spin_to = self.locked = 0;
     self.window = window;
-    self.mark_for = 0;
+    mark_locked(self, until, true);
+  }
+  auto poked = [&] { return work_seq_.load(std::memory_order_acquire) != seq || quit_; };
+  // Toward a deadline the worker sleeps at SCHED_FIFO where the host allows it (the timer
+  // thread's test): the host then runs it as soon as its timer fires, ahead of its other
+  // threads, instead of after them (a SCHED_OTHER sleeper's wake was tens of microseconds to
+  // milliseconds late under load, so its window had to cover that). The raise is made
+  // without mu_ (as every change of a worker's class); a poke meanwhile ends the wait.
+  if (deadline && timer_realtime_.load(std::memory_order_relaxed) &&
+      !self.rt.load(std::memory_order_relaxed)) {
+    lock.unlock();
+    set_worker_rt(self, true);
+    lock.lock();
+    owner->st_.rt_idle_raises += self.rt.load(std::memory_order_relaxed);
+    if (poked()) return;
   }
   uint64_t now = now_ns();
   if (!deadline || until > now + window) {
@@ -1516,21 +1542,20 @@ void SecondaryHypervisor::idle_wait_locked(std::unique_lock<std::mutex>& lock, u
       ++owner->st_.idle_sleeps;
       owner->st_.sleep_late_ns_sum += late;
       owner->st_.sleep_late_ns_max = std::max(owner->st_.sleep_late_ns_max, late);
-      adapt_spin_window(window, late);
+      worker_spin_.slept(late);
     }
+  } else {
+    worker_spin_.covered();
   }
-  auto poked = [&] { return work_seq_.load(std::memory_order_acquire) != seq || quit_; };
   if (deadline && now < until && !poked()) {
     ++owner->st_.spins;
     if (trace) mark_locked(self, until);
     lock.unlock();
-    // The spin is short: at the timer thread's real-time priority where the host allows it,
-    // so that the host's other threads do not take the core from it just before the deadline.
-    // It keeps that priority through the expiry and the switch to the woken vCPU, up to that
-    // vCPU's first hypercall or poll (Thin::drop_rt): dropping it here cost ~2 us of every
-    // idle wake (the system call) and tens of microseconds whenever the host then preempted
-    // the worker.
-    if (timer_realtime_.load(std::memory_order_relaxed)) set_worker_rt(self, true);
+    // The spin is short, at the real-time priority taken above, so that the host's other
+    // threads do not take the core from it just before the deadline. It keeps that priority
+    // through the expiry and the switch to the woken vCPU, up to that vCPU's first hypercall
+    // or poll (Thin::drop_rt): dropping it here cost ~2 us of every idle wake (the system
+    // call) and tens of microseconds whenever the host then preempted the worker.
     const uint64_t spin_from = now_ns();
     while (now_ns() < until && work_seq_.load(std::memory_order_acquire) == seq)
       __builtin_ia32_pause();
@@ -1583,14 +1608,16 @@ void SecondaryHypervisor::timer_main() {
       timer_trace_for_ = next;
       timer_slept_until_ = timer_spin_from_ = timer_spin_to_ = timer_locked_ = 0;
     }
-    if (next > now + timer_spin_ns_) {
-      const uint64_t target = next - timer_spin_ns_;
+    if (next > now + timer_spin_.ns()) {
+      const uint64_t target = next - timer_spin_.ns();
       timer_cv_.wait_until(lock, at(target));
       now = now_ns();
       if (trace) timer_slept_until_ = now;
       if (now < target || timer_seq_.load(std::memory_order_acquire) != seq) continue;
-      adapt_spin_window(timer_spin_ns_, now - target);
+      timer_spin_.slept(now - target);
       if (timer_deadline_locked() != next) continue;  // its partition went idle meanwhile
+    } else {
+      timer_spin_.covered();
     }
     if (now < next) {
       // The worker that is to switch at `next` goes SCHED_FIFO now, a spin window early, and

@@ -62,6 +62,9 @@ struct ThinStats {
   // the woken vCPU's first hypercall or at a poll (docs/design.md, "Meeting a timeout").
   uint64_t rt_boosts = 0;
   uint64_t rt_drops = 0;
+  // An idle worker raised itself to SCHED_FIFO to sleep and spin toward one of its deadlines
+  // (it drops it like a boost).
+  uint64_t rt_idle_raises = 0;
   // Round robin among equals (the partition's time_slice, else the hypervisor's): a running
   // vCPU that used its slice went behind an equal ready one; the partition gave its worker to
   // an equally urgent partition waiting for one.
@@ -101,11 +104,12 @@ struct WakeTrace {
   int64_t dispatched = kNone;   // the vCPU loaded into its CPU
   int64_t ran = kNone;          // its first hypercall began: the wake-to-run latency
   uint64_t window = 0;          // the sleeper's spin window then
-  // The worker that ran the vCPU, from before the deadline (the idle worker's spin, or the
+  // The worker that ran the vCPU, from before the deadline (the idle worker's wait, or the
   // timer thread's raise of the busy worker) to `ran`, by its /proc schedstat: how long the
   // host kept it waiting for a core while runnable, and how long it was neither on a core nor
-  // waiting (the wall time less both: the VM's vCPU taken by its host, i.e. steal; or asleep).
-  // -1: not known.
+  // waiting (the wall time less both: the VM's vCPU taken by its host, i.e. steal; known only
+  // when the worker did not sleep after the mark: from its spin, or from the raise). -1: not
+  // known.
   int64_t run_delay = -1;
   int64_t stolen = -1;
 };
@@ -166,11 +170,32 @@ class SecondaryHypervisor final : public Scheduler {
     int schedstat = -1;
     uint64_t waited_for = 0, slept_until = 0, spin_from = 0, spin_to = 0, locked = 0, window = 0;
     uint64_t mark_for = 0;
+    bool mark_asleep = false;  // the mark was taken before a sleep (stolen is not known)
     struct SchedStat {
       uint64_t at = 0, on_core = 0, waiting = 0;  // ns
     } mark;
   };
   static void set_worker_rt(Worker& w, bool on);
+  // How long before a deadline a thread that sleeps toward it wakes to spin the rest (the
+  // idle workers' and the timer thread's; docs/design.md "Meeting a timeout"): the 99th
+  // percentile of how late the host ended its last kSamples sleeps, plus a quarter, within
+  // [kMin, kMax]. One sleep that ended milliseconds late leaves it once that sample is older
+  // than kSamples sleeps. A wait that the window covered entirely (no sleep) counts as a sleep
+  // that ended half the window late, so a window longer than the time to each deadline comes
+  // back down and sleeps measure again.
+  class SpinWindow {
+   public:
+    static constexpr uint64_t kMin = 20'000, kMax = 1'000'000;
+    uint64_t ns() const { return ns_; }
+    void slept(uint64_t late);
+    void covered() { slept(ns_ / 2); }
+
+   private:
+    static constexpr unsigned kSamples = 128;
+    uint32_t late_[kSamples] = {};
+    unsigned next_ = 0, count_ = 0;
+    uint64_t ns_ = 50'000;
+  };
   void add_split_vcpus(const PartitionConfig& pc);
   void add_processor(const PartitionConfig& pc, Thin& lead, unsigned k);
   void attach_external(Thin* t, bool wake);
@@ -192,8 +217,9 @@ class SecondaryHypervisor final : public Scheduler {
   // Tracing (under mu_): the worker's host time on a core and waiting for one, so far
   // (/proc schedstat); false: not known.
   bool schedstat_locked(Worker& w, Worker::SchedStat* out);
-  void mark_locked(Worker& w, uint64_t deadline) {
+  void mark_locked(Worker& w, uint64_t deadline, bool asleep = false) {
     w.mark_for = schedstat_locked(w, &w.mark) ? deadline : 0;
+    w.mark_asleep = asleep;
   }
   void trace_ran_locked(const VcpuBlock* self, uint64_t entered, Worker* w);
   void meet_machine_deadlines_locked(uint64_t now);
@@ -212,7 +238,7 @@ class SecondaryHypervisor final : public Scheduler {
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;  // a partition's run ended (join)
   std::atomic<uint64_t> work_seq_{0};
-  uint64_t worker_spin_ns_ = 50'000;  // the idle workers' spin window (adapts)
+  SpinWindow worker_spin_;  // the idle workers' spin window
   std::vector<std::unique_ptr<Thin>> thins_;
   std::map<unsigned, std::thread> threads_;  // by partition id: only one not ours (none)
   std::mutex threads_mu_;
@@ -229,7 +255,7 @@ class SecondaryHypervisor final : public Scheduler {
   std::condition_variable timer_cv_;
   uint64_t timer_next_ = UINT64_MAX;       // under mu_: the deadline the timer thread waits for
   std::atomic<uint64_t> timer_seq_{0};     // poke_timer_locked() count: ends the timer's spin
-  uint64_t timer_spin_ns_ = 50'000;        // the timer thread's spin window (timer thread only)
+  SpinWindow timer_spin_;                  // the timer thread's spin window (timer thread only)
   std::vector<Worker*> boosts_;            // under mu_: workers the timer thread is to raise
   // Under mu_: every worker's record, kept until the hypervisor is destroyed (the timer thread
   // may still raise one after it let mu_ go, while that worker ends).
