@@ -1518,19 +1518,10 @@ void SecondaryHypervisor::idle_wait_locked(std::unique_lock<std::mutex>& lock, u
     mark_locked(self, until, true);
   }
   auto poked = [&] { return work_seq_.load(std::memory_order_acquire) != seq || quit_; };
-  // Toward a deadline the worker sleeps at SCHED_FIFO where the host allows it (the timer
-  // thread's test): the host then runs it as soon as its timer fires, ahead of its other
-  // threads, instead of after them (a SCHED_OTHER sleeper's wake was tens of microseconds to
-  // milliseconds late under load, so its window had to cover that). The raise is made
-  // without mu_ (as every change of a worker's class); a poke meanwhile ends the wait.
-  if (deadline && timer_realtime_.load(std::memory_order_relaxed) &&
-      !self.rt.load(std::memory_order_relaxed)) {
-    lock.unlock();
-    set_worker_rt(self, true);
-    lock.lock();
-    owner->st_.rt_idle_raises += self.rt.load(std::memory_order_relaxed);
-    if (poked()) return;
-  }
+  // (The sleep is SCHED_OTHER. Sleeping at SCHED_FIFO, raised before the sleep, ended fewer
+  // sleeps late, but beside a partition of the primary that spins, the raised worker then
+  // waited milliseconds on the host's run queue after its switch in ~1 % of the idle wakes:
+  // p99 2.8-3.9 ms in four of five runs, against 31-98 us without: docs/design.md.)
   uint64_t now = now_ns();
   if (!deadline || until > now + window) {
     const uint64_t target = deadline ? until - window : until;
@@ -1551,16 +1542,21 @@ void SecondaryHypervisor::idle_wait_locked(std::unique_lock<std::mutex>& lock, u
     ++owner->st_.spins;
     if (trace) mark_locked(self, until);
     lock.unlock();
-    // The spin is short, at the real-time priority taken above, so that the host's other
-    // threads do not take the core from it just before the deadline. It keeps that priority
-    // through the expiry and the switch to the woken vCPU, up to that vCPU's first hypercall
-    // or poll (Thin::drop_rt): dropping it here cost ~2 us of every idle wake (the system
-    // call) and tens of microseconds whenever the host then preempted the worker.
+    // The spin is short: at the timer thread's real-time priority where the host allows it,
+    // so that the host's other threads do not take the core from it just before the deadline.
+    // It keeps that priority through the expiry and the switch to the woken vCPU, up to that
+    // vCPU's first hypercall or poll (Thin::drop_rt): dropping it here cost ~2 us of every
+    // idle wake (the system call) and tens of microseconds whenever the host then preempted
+    // the worker. (rt_idle_raises: a raise is counted under mu_, after the spin.)
+    const bool raise = timer_realtime_.load(std::memory_order_relaxed) &&
+                       !self.rt.load(std::memory_order_relaxed);
+    if (raise) set_worker_rt(self, true);
     const uint64_t spin_from = now_ns();
     while (now_ns() < until && work_seq_.load(std::memory_order_acquire) == seq)
       __builtin_ia32_pause();
     const uint64_t spin_to = trace ? now_ns() : 0;
     lock.lock();
+    if (raise) owner->st_.rt_idle_raises += self.rt.load(std::memory_order_relaxed);
     if (trace) self.spin_from = spin_from, self.spin_to = spin_to, self.locked = now_ns();
   }
 }

@@ -62,8 +62,8 @@ struct ThinStats {
   // the woken vCPU's first hypercall or at a poll (docs/design.md, "Meeting a timeout").
   uint64_t rt_boosts = 0;
   uint64_t rt_drops = 0;
-  // An idle worker raised itself to SCHED_FIFO to sleep and spin toward one of its deadlines
-  // (it drops it like a boost).
+  // An idle worker raised itself to SCHED_FIFO to spin toward one of its deadlines (it drops
+  // it like a boost).
   uint64_t rt_idle_raises = 0;
   // Round robin among equals (the partition's time_slice, else the hypervisor's): a running
   // vCPU that used its slice went behind an equal ready one; the partition gave its worker to
@@ -153,6 +153,26 @@ class SecondaryHypervisor final : public Scheduler {
   }
 
   class Thin;  // one partition's vCPUs, run queue and hypercalls (secondary.cpp)
+  // How long before a deadline a thread that sleeps toward it wakes to spin the rest (the
+  // idle workers' and the timer thread's; docs/design.md "Meeting a timeout"): the 99th
+  // percentile of how late the host ended its last kSamples sleeps, plus a quarter, within
+  // [kMin, kMax]. One sleep that ended milliseconds late leaves it once that sample is older
+  // than kSamples sleeps. A wait that the window covered entirely (no sleep) counts as a sleep
+  // that ended half the window late, so a window longer than the time to each deadline comes
+  // back down and sleeps measure again.
+  class SpinWindow {
+   public:
+    static constexpr uint64_t kMin = 20'000, kMax = 1'000'000;
+    uint64_t ns() const { return ns_; }
+    void slept(uint64_t late);
+    void covered() { slept(ns_ / 2); }
+
+   private:
+    static constexpr unsigned kSamples = 128;
+    uint32_t late_[kSamples] = {};
+    unsigned next_ = 0, count_ = 0;
+    uint64_t ns_ = 50'000;
+  };
 
  private:
   friend class Thin;
@@ -176,26 +196,6 @@ class SecondaryHypervisor final : public Scheduler {
     } mark;
   };
   static void set_worker_rt(Worker& w, bool on);
-  // How long before a deadline a thread that sleeps toward it wakes to spin the rest (the
-  // idle workers' and the timer thread's; docs/design.md "Meeting a timeout"): the 99th
-  // percentile of how late the host ended its last kSamples sleeps, plus a quarter, within
-  // [kMin, kMax]. One sleep that ended milliseconds late leaves it once that sample is older
-  // than kSamples sleeps. A wait that the window covered entirely (no sleep) counts as a sleep
-  // that ended half the window late, so a window longer than the time to each deadline comes
-  // back down and sleeps measure again.
-  class SpinWindow {
-   public:
-    static constexpr uint64_t kMin = 20'000, kMax = 1'000'000;
-    uint64_t ns() const { return ns_; }
-    void slept(uint64_t late);
-    void covered() { slept(ns_ / 2); }
-
-   private:
-    static constexpr unsigned kSamples = 128;
-    uint32_t late_[kSamples] = {};
-    unsigned next_ = 0, count_ = 0;
-    uint64_t ns_ = 50'000;
-  };
   void add_split_vcpus(const PartitionConfig& pc);
   void add_processor(const PartitionConfig& pc, Thin& lead, unsigned k);
   void attach_external(Thin* t, bool wake);
