@@ -210,15 +210,13 @@ int run(const std::string& rom, Beside beside, const std::string& kernel = "",
     const ThinStats st = secondary.stats("rtos");
     std::printf("(hypervisor: %llu timeouts, %llu by the timer thread, expiry after the deadline "
                 "avg %llu ns max %llu ns; %llu idle sleeps woke avg %llu ns max %llu ns late; "
-                "%llu spins; %llu workers raised to SCHED_FIFO by the timer thread, %llu idle workers "
-                "by themselves, %llu drops)\n",
+                "%llu spins; %llu workers raised to SCHED_FIFO by the timer thread, %llu drops)\n",
                 (unsigned long long)st.timeouts, (unsigned long long)st.expired_by_timer_thread,
                 (unsigned long long)(st.timeouts ? st.expire_late_ns_sum / st.timeouts : 0),
                 (unsigned long long)st.expire_late_ns_max, (unsigned long long)st.idle_sleeps,
                 (unsigned long long)(st.idle_sleeps ? st.sleep_late_ns_sum / st.idle_sleeps : 0),
                 (unsigned long long)st.sleep_late_ns_max, (unsigned long long)st.spins,
-                (unsigned long long)st.rt_boosts, (unsigned long long)st.rt_idle_raises,
-                (unsigned long long)st.rt_drops);
+                (unsigned long long)st.rt_boosts, (unsigned long long)st.rt_drops);
     const std::vector<WakeTrace> traces = secondary.wake_traces();
     print_tail(traces, 50);  // hv_wake_guest.c's sleeper
     // HV_WAKE_TRACE=PREFIX: every trace to PREFIX-SETTING.csv, in the order the vCPUs ran.

@@ -45,30 +45,19 @@ bool set_realtime(pthread_t thread, bool on) {
   return pthread_setschedparam(thread, on ? SCHED_FIFO : SCHED_OTHER, &sp) == 0;
 }
 
-}  // namespace
+// An idle partition thread sleeps toward its next deadline only until this long before it and
+// spins the rest (a host thread woken from a sleep runs tens of microseconds late, hundreds
+// when its core was in a deep idle state). The window adapts per thread to how late its
+// sleeps end, between these bounds.
+constexpr uint64_t kSpinMinNs = 50'000;
+constexpr uint64_t kSpinMaxNs = 1'000'000;
 
-// (A host thread woken from a sleep runs tens of microseconds late here, hundreds at times.)
-// A mean-based window that grew at once to 1.5 times a late sleep and shrank by 1/32 per
-// sleep in time stayed at 1 ms after one bad sleep when deadlines came every 200 us: no sleep
-// was left to shrink it, the thread spun all the time at SCHED_FIFO, and the host's fair
-// server then took its core for 50 ms in each second (docs/design.md, "Meeting a timeout").
-void SecondaryHypervisor::SpinWindow::slept(uint64_t late) {
-  late_[next_] = uint32_t(std::min<uint64_t>(late, UINT32_MAX));
-  next_ = (next_ + 1) % kSamples;
-  count_ = std::min(count_ + 1, kSamples);
-  // The 99th percentile: the largest sample below 100 samples, else the second largest.
-  uint32_t first = 0, second = 0;
-  for (unsigned k = 0; k < count_; ++k) {
-    if (late_[k] > first) {
-      second = first;
-      first = late_[k];
-    } else if (late_[k] > second) {
-      second = late_[k];
-    }
-  }
-  const uint64_t p99 = count_ >= 100 ? second : first;
-  ns_ = std::clamp(p99 + p99 / 4, kMin, kMax);
+// How late a sleep to `target` ended moves a spin window: up at once to cover it, down slowly.
+void adapt_spin_window(uint64_t& window, uint64_t late) {
+  if (late + late / 2 > window) window = std::min(kSpinMaxNs, late + late / 2);
+  else window = std::max(kSpinMinNs, window - window / 32);
 }
+}  // namespace
 
 // The state of a thin partition's CPU that its vCPUs share (thin guests run flat with paging
 // off: segments, control registers, descriptor tables), as the creating task's CPU had it at
@@ -1468,7 +1457,7 @@ void SecondaryHypervisor::expire_due_locked(uint64_t now, bool timer_thread, con
         tr.spin_from = rel(timer_spin_from_);
         tr.spin_to = rel(timer_spin_to_);
         tr.locked = rel(timer_locked_);
-        tr.window = timer_spin_.ns();
+        tr.window = timer_spin_ns_;
         tr.raised = owner->wk_ && owner->wk_->mark_for == deadline;
       }
       tr.spun = tr.spin_from != WakeTrace::kNone;
@@ -1509,7 +1498,7 @@ void SecondaryHypervisor::idle_wait_locked(std::unique_lock<std::mutex>& lock, u
   using Clock = std::chrono::steady_clock;
   auto at = [](uint64_t ns) { return Clock::time_point(std::chrono::nanoseconds(ns)); };
   const uint64_t seq = work_seq_.load(std::memory_order_acquire);
-  const uint64_t window = worker_spin_.ns();
+  uint64_t& window = worker_spin_ns_;
   const bool trace = deadline && trace_on_.load(std::memory_order_relaxed);
   if (trace) {
     self.waited_for = until;
@@ -1517,11 +1506,6 @@ void SecondaryHypervisor::idle_wait_locked(std::unique_lock<std::mutex>& lock, u
     self.window = window;
     mark_locked(self, until, true);
   }
-  auto poked = [&] { return work_seq_.load(std::memory_order_acquire) != seq || quit_; };
-  // (The sleep is SCHED_OTHER. Sleeping at SCHED_FIFO, raised before the sleep, ended fewer
-  // sleeps late, but beside a partition of the primary that spins, the raised worker then
-  // waited milliseconds on the host's run queue after its switch in ~1 % of the idle wakes:
-  // p99 2.8-3.9 ms in four of five runs, against 31-98 us without: docs/design.md.)
   uint64_t now = now_ns();
   if (!deadline || until > now + window) {
     const uint64_t target = deadline ? until - window : until;
@@ -1533,11 +1517,10 @@ void SecondaryHypervisor::idle_wait_locked(std::unique_lock<std::mutex>& lock, u
       ++owner->st_.idle_sleeps;
       owner->st_.sleep_late_ns_sum += late;
       owner->st_.sleep_late_ns_max = std::max(owner->st_.sleep_late_ns_max, late);
-      worker_spin_.slept(late);
+      adapt_spin_window(window, late);
     }
-  } else {
-    worker_spin_.covered();
   }
+  auto poked = [&] { return work_seq_.load(std::memory_order_acquire) != seq || quit_; };
   if (deadline && now < until && !poked()) {
     ++owner->st_.spins;
     if (trace) mark_locked(self, until);
@@ -1547,16 +1530,13 @@ void SecondaryHypervisor::idle_wait_locked(std::unique_lock<std::mutex>& lock, u
     // It keeps that priority through the expiry and the switch to the woken vCPU, up to that
     // vCPU's first hypercall or poll (Thin::drop_rt): dropping it here cost ~2 us of every
     // idle wake (the system call) and tens of microseconds whenever the host then preempted
-    // the worker. (rt_idle_raises: a raise is counted under mu_, after the spin.)
-    const bool raise = timer_realtime_.load(std::memory_order_relaxed) &&
-                       !self.rt.load(std::memory_order_relaxed);
-    if (raise) set_worker_rt(self, true);
+    // the worker.
+    if (timer_realtime_.load(std::memory_order_relaxed)) set_worker_rt(self, true);
     const uint64_t spin_from = now_ns();
     while (now_ns() < until && work_seq_.load(std::memory_order_acquire) == seq)
       __builtin_ia32_pause();
     const uint64_t spin_to = trace ? now_ns() : 0;
     lock.lock();
-    if (raise) owner->st_.rt_idle_raises += self.rt.load(std::memory_order_relaxed);
     if (trace) self.spin_from = spin_from, self.spin_to = spin_to, self.locked = now_ns();
   }
 }
@@ -1604,16 +1584,14 @@ void SecondaryHypervisor::timer_main() {
       timer_trace_for_ = next;
       timer_slept_until_ = timer_spin_from_ = timer_spin_to_ = timer_locked_ = 0;
     }
-    if (next > now + timer_spin_.ns()) {
-      const uint64_t target = next - timer_spin_.ns();
+    if (next > now + timer_spin_ns_) {
+      const uint64_t target = next - timer_spin_ns_;
       timer_cv_.wait_until(lock, at(target));
       now = now_ns();
       if (trace) timer_slept_until_ = now;
       if (now < target || timer_seq_.load(std::memory_order_acquire) != seq) continue;
-      timer_spin_.slept(now - target);
+      adapt_spin_window(timer_spin_ns_, now - target);
       if (timer_deadline_locked() != next) continue;  // its partition went idle meanwhile
-    } else {
-      timer_spin_.covered();
     }
     if (now < next) {
       // The worker that is to switch at `next` goes SCHED_FIFO now, a spin window early, and

@@ -62,9 +62,6 @@ struct ThinStats {
   // the woken vCPU's first hypercall or at a poll (docs/design.md, "Meeting a timeout").
   uint64_t rt_boosts = 0;
   uint64_t rt_drops = 0;
-  // An idle worker raised itself to SCHED_FIFO to spin toward one of its deadlines (it drops
-  // it like a boost).
-  uint64_t rt_idle_raises = 0;
   // Round robin among equals (the partition's time_slice, else the hypervisor's): a running
   // vCPU that used its slice went behind an equal ready one; the partition gave its worker to
   // an equally urgent partition waiting for one.
@@ -153,26 +150,6 @@ class SecondaryHypervisor final : public Scheduler {
   }
 
   class Thin;  // one partition's vCPUs, run queue and hypercalls (secondary.cpp)
-  // How long before a deadline a thread that sleeps toward it wakes to spin the rest (the
-  // idle workers' and the timer thread's; docs/design.md "Meeting a timeout"): the 99th
-  // percentile of how late the host ended its last kSamples sleeps, plus a quarter, within
-  // [kMin, kMax]. One sleep that ended milliseconds late leaves it once that sample is older
-  // than kSamples sleeps. A wait that the window covered entirely (no sleep) counts as a sleep
-  // that ended half the window late, so a window longer than the time to each deadline comes
-  // back down and sleeps measure again.
-  class SpinWindow {
-   public:
-    static constexpr uint64_t kMin = 20'000, kMax = 1'000'000;
-    uint64_t ns() const { return ns_; }
-    void slept(uint64_t late);
-    void covered() { slept(ns_ / 2); }
-
-   private:
-    static constexpr unsigned kSamples = 128;
-    uint32_t late_[kSamples] = {};
-    unsigned next_ = 0, count_ = 0;
-    uint64_t ns_ = 50'000;
-  };
 
  private:
   friend class Thin;
@@ -238,7 +215,7 @@ class SecondaryHypervisor final : public Scheduler {
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;  // a partition's run ended (join)
   std::atomic<uint64_t> work_seq_{0};
-  SpinWindow worker_spin_;  // the idle workers' spin window
+  uint64_t worker_spin_ns_ = 50'000;  // the idle workers' spin window (adapts)
   std::vector<std::unique_ptr<Thin>> thins_;
   std::map<unsigned, std::thread> threads_;  // by partition id: only one not ours (none)
   std::mutex threads_mu_;
@@ -255,7 +232,7 @@ class SecondaryHypervisor final : public Scheduler {
   std::condition_variable timer_cv_;
   uint64_t timer_next_ = UINT64_MAX;       // under mu_: the deadline the timer thread waits for
   std::atomic<uint64_t> timer_seq_{0};     // poke_timer_locked() count: ends the timer's spin
-  SpinWindow timer_spin_;                  // the timer thread's spin window (timer thread only)
+  uint64_t timer_spin_ns_ = 50'000;        // the timer thread's spin window (timer thread only)
   std::vector<Worker*> boosts_;            // under mu_: workers the timer thread is to raise
   // Under mu_: every worker's record, kept until the hypervisor is destroyed (the timer thread
   // may still raise one after it let mu_ go, while that worker ends).
