@@ -77,8 +77,8 @@ enum class Beside { NOTHING, SPIN_ROM, LINUX };
 // thread lost the core while spinning, or the deadline was missed); the lock came late after
 // the spin; the expiry came late after that; the switch to the vCPU came late after the
 // expiry; the vCPU's first hypercall came late after the switch. Also how many of them had the
-// host keep the worker off a core (run-queue wait) for half of their latency or more, and how
-// many ran without SCHED_FIFO.
+// host keep the worker waiting on its run queue, or neither running nor waiting (steal), for
+// half of their latency or more, and how many ran without SCHED_FIFO.
 void print_tail(const std::vector<WakeTrace>& all, unsigned prio) {
   constexpr int64_t kNone = WakeTrace::kNone;
   const char* paths[] = {"idle worker", "timer thread", "own poll"};
