@@ -4,6 +4,7 @@
 // initrd) beside a Linux partition of the primary running a CPU loop in its shell, and prints
 // the guest's figures with the host's load average before and after each run.
 //   hv_wake_bench ROM [VMLINUZ INITRD]
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstdio>
@@ -69,6 +70,77 @@ PartitionConfig partition(const std::string& name, const std::string& hv, const 
 
 enum class Beside { NOTHING, SPIN_ROM, LINUX };
 
+// Where the slowest 1 % of the sleeper's timeout wakes (hv_wake_guest.c's vCPU at priority
+// `prio`) lost their time (WakeTrace), per path: each step's share is how much later it ended
+// than the step before (or the deadline), and the largest names the cause: the sleep before
+// the spin ended after the deadline; the spin began late after it; the spin ended late (its
+// thread lost the core while spinning, or the deadline was missed); the lock came late after
+// the spin; the expiry came late after that; the switch to the vCPU came late after the
+// expiry; the vCPU's first hypercall came late after the switch. Also how many of them had the
+// host keep the worker waiting on its run queue, or neither running nor waiting (steal), for
+// half of their latency or more, and how many ran without SCHED_FIFO.
+void print_tail(const std::vector<WakeTrace>& all, unsigned prio) {
+  constexpr int64_t kNone = WakeTrace::kNone;
+  const char* paths[] = {"idle worker", "timer thread", "own poll"};
+  constexpr int kSteps = 7;
+  const char* steps[kSteps] = {"sleep ended late", "spin began late", "spin ended late",
+                               "lock late", "expiry late", "switch late", "first hypercall late"};
+  auto pct = [](std::vector<int64_t> v, unsigned p) {
+    if (v.empty()) return int64_t(0);
+    std::sort(v.begin(), v.end());
+    return v[(v.size() * p + 99) / 100 - 1];
+  };
+  for (int by = 0; by < 3; ++by) {
+    std::vector<WakeTrace> t;
+    for (const WakeTrace& w : all)
+      if (w.by == by && w.prio == prio && w.ran != kNone) t.push_back(w);
+    if (t.empty()) continue;
+    std::sort(t.begin(), t.end(), [](const auto& a, const auto& b) { return a.ran < b.ran; });
+    std::vector<int64_t> ran;
+    for (const auto& w : t) ran.push_back(w.ran);
+    const size_t tail = std::max<size_t>(1, (t.size() + 99) / 100);
+    std::printf("(trace, %s: %zu wakes, to the first hypercall p50 %lld p99 %lld max %lld ns;"
+                " slowest %zu:", paths[by], t.size(), (long long)pct(ran, 50),
+                (long long)pct(ran, 99), (long long)t.back().ran, tail);
+    unsigned cause[kSteps] = {}, descheduled = 0, robbed = 0, not_rt = 0, no_spin = 0,
+             not_raised = 0;
+    std::vector<int64_t> seg[kSteps], rd, stolen, window;
+    for (size_t k = t.size() - tail; k < t.size(); ++k) {
+      const WakeTrace& w = t[k];
+      const int64_t at[kSteps] = {w.slept_until, w.spin_from, w.spin_to, w.locked, w.expired,
+                                  w.dispatched, w.ran};
+      int64_t s[kSteps], prev = 0;
+      for (int j = 0; j < kSteps; ++j) {
+        const int64_t end = at[j] == kNone ? prev : std::max(prev, at[j]);
+        s[j] = end - prev;
+        prev = end;
+      }
+      const int biggest = int(std::max_element(s, s + kSteps) - s);
+      ++cause[biggest];
+      for (int j = 0; j < kSteps; ++j) seg[j].push_back(s[j]);
+      if (w.run_delay >= 0) rd.push_back(w.run_delay);
+      if (w.run_delay >= 0 && w.run_delay * 2 >= w.ran) ++descheduled;
+      if (w.stolen >= 0) stolen.push_back(w.stolen);
+      if (w.stolen >= 0 && w.stolen * 2 >= w.ran) ++robbed;
+      not_rt += !w.rt_at_dispatch;
+      no_spin += !w.spun;
+      not_raised += by == WakeTrace::TIMER_THREAD && !w.raised;
+      window.push_back(int64_t(w.window));
+    }
+    for (int j = 0; j < kSteps; ++j)
+      if (cause[j])
+        std::printf(" %u %s (median %lld ns)", cause[j], steps[j], (long long)pct(seg[j], 50));
+    std::printf("; %u with the worker waiting for a host core half of it or more (run-queue wait"
+                " median %lld max %lld ns); %u with it neither on a core nor waiting for one half"
+                " of it or more (steal: median %lld max %lld ns); %u not SCHED_FIFO at the"
+                " switch; %u without a spin;",
+                descheduled, (long long)pct(rd, 50), (long long)pct(rd, 100), robbed,
+                (long long)pct(stolen, 50), (long long)pct(stolen, 100), not_rt, no_spin);
+    if (by == WakeTrace::TIMER_THREAD) std::printf(" %u without an early raise;", not_raised);
+    std::printf(" spin window median %lld ns)\n", (long long)pct(window, 50));
+  }
+}
+
 // A Linux partition whose shell (busybox as init) says it starts, then loops for ever.
 PartitionConfig linux_partition(const std::string& kernel, const std::string& initrd,
                                 const std::string& serial) {
@@ -116,8 +188,8 @@ int run(const std::string& rom, Beside beside, const std::string& kernel = "",
     PrimaryHypervisor primary(s);
     auto sec = std::make_unique<SecondaryHypervisor>(s.hypervisors[1], s, primary.secondary_port());
     SecondaryHypervisor& secondary = *sec;
+    secondary.trace_wakes(100000);
     primary.attach_secondary(std::move(sec));
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the timer thread is up
     std::printf("(the secondary's timer thread %s SCHED_FIFO)\n",
                 secondary.timer_realtime() ? "runs" : "could not get");
     if (beside == Beside::LINUX) {  // the RTOS starts (run) once Linux's loop runs
@@ -145,6 +217,22 @@ int run(const std::string& rom, Beside beside, const std::string& kernel = "",
                 (unsigned long long)(st.idle_sleeps ? st.sleep_late_ns_sum / st.idle_sleeps : 0),
                 (unsigned long long)st.sleep_late_ns_max, (unsigned long long)st.spins,
                 (unsigned long long)st.rt_boosts, (unsigned long long)st.rt_drops);
+    const std::vector<WakeTrace> traces = secondary.wake_traces();
+    print_tail(traces, 50);  // hv_wake_guest.c's sleeper
+    // HV_WAKE_TRACE=PREFIX: every trace to PREFIX-SETTING.csv, in the order the vCPUs ran.
+    if (const char* prefix = std::getenv("HV_WAKE_TRACE")) {
+      const char* setting = beside == Beside::SPIN_ROM ? "spin" : beside == Beside::LINUX ? "linux" : "alone";
+      std::ofstream f(std::string(prefix) + "-" + setting + ".csv");
+      f << "by,prio,rt_at_dispatch,spun,raised,slept_until,spin_from,spin_to,locked,expired,"
+           "dispatched,ran,window,run_delay,stolen\n";
+      auto num = [](int64_t v) { return v == WakeTrace::kNone ? std::string() : std::to_string(v); };
+      for (const WakeTrace& w : traces)
+        f << int(w.by) << ',' << w.prio << ',' << w.rt_at_dispatch << ',' << w.spun << ','
+          << w.raised << ',' << num(w.slept_until) << ',' << num(w.spin_from) << ','
+          << num(w.spin_to) << ',' << num(w.locked) << ',' << num(w.expired) << ','
+          << num(w.dispatched) << ',' << num(w.ran) << ',' << w.window << ',' << w.run_delay
+          << ',' << w.stolen << '\n';
+    }
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::string figures = slurp(out);

@@ -6,9 +6,11 @@
 #include <cstdio>
 #include <future>
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include "guests/include/softcpu/hypercall.h"
 #include "interp/flags.h"
@@ -375,8 +377,10 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
 };
 
 void SecondaryHypervisor::Thin::reset_locked() {
-  for (auto& v : vcpus_)
+  for (auto& v : vcpus_) {
     if (v && v->state == VcpuState::BLOCKED) remove_waiter_locked(v.get());
+    if (v) hv_.trace_pending_.erase(v.get());
+  }
   const uint64_t touches = rq_.touches;
   rq_ = RunQueue();
   rq_.touches = touches;
@@ -453,6 +457,11 @@ void SecondaryHypervisor::Thin::dispatch_locked(Cpu& c, VcpuBlock* v) {
     if (unsigned(v->woken_on) != ap_) ++st_.wakes_across_processors;
     v->woken_on = -1;
   }
+  if (hv_.trace_on_.load(std::memory_order_relaxed))
+    if (auto it = hv_.trace_pending_.find(v); it != hv_.trace_pending_.end()) {
+      it->second.second.dispatched = int64_t(hv_.now_ns() - it->second.first);
+      it->second.second.rt_at_dispatch = wk_ && wk_->rt.load(std::memory_order_relaxed);
+    }
   // Its slice counts from here when an equal vCPU is ready (the clock is read only then), else
   // from the poll that first sees one. Counted only from the next poll, a slice never filled
   // when a more urgent vCPU preempted (maybe_preempt_locked) more often than one run budget of
@@ -804,10 +813,14 @@ void SecondaryHypervisor::Thin::do_mem(Cpu& c, Lock& lock, bool lend) {
 }
 
 void SecondaryHypervisor::Thin::hypercall(Cpu& c) {
+  // (Tracing: read first, as the guest's HC_TIME_NS after a wait would be.)
+  const uint64_t entered = hv_.trace_on_.load(std::memory_order_relaxed) ? hv_.now_ns() : 0;
   Lock lock(hv_.mu_);
   assert_on_worker();
+  const VcpuBlock* self = current_;
   hypercall_locked(c, lock);
   if (!lock.owns_lock()) lock.lock();
+  if (entered) hv_.trace_ran_locked(self, entered, wk_);
   if (multi()) lead_->place_locked(false, this);
   watch_deadlines_locked();
   drop_rt(lock);  // the woken vCPU ran up to its first hypercall: back to SCHED_OTHER
@@ -993,6 +1006,64 @@ SecondaryHypervisor::~SecondaryHypervisor() {
     if (t->ap_) t->machine.set_external_vcpu(t->ap_, {});  // the machine outlives us
     t->machine.set_hypercall_handler(t->ap_, nullptr);
   }
+  for (auto& w : worker_records_)
+    if (w->schedstat >= 0) close(w->schedstat);
+}
+
+bool SecondaryHypervisor::timer_realtime() const {
+  for (int k = 0; k < 1000 && !timer_tried_.load(); ++k)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return timer_realtime_.load();
+}
+
+void SecondaryHypervisor::trace_wakes(size_t capacity) {
+  std::lock_guard lock(mu_);
+  trace_cap_ = capacity;
+  traces_.clear();
+  traces_.reserve(std::min<size_t>(capacity, 1 << 16));
+  trace_pending_.clear();
+  trace_on_ = capacity > 0;
+}
+
+std::vector<WakeTrace> SecondaryHypervisor::wake_traces() {
+  std::lock_guard lock(mu_);
+  return traces_;
+}
+
+// The vCPU `self` (on `w`) began a hypercall at `entered`: if it is the first since a timeout
+// woke it, its trace is done.
+void SecondaryHypervisor::trace_ran_locked(const VcpuBlock* self, uint64_t entered, Worker* w) {
+  auto it = trace_pending_.find(self);
+  if (it == trace_pending_.end()) return;
+  auto [deadline, tr] = it->second;
+  trace_pending_.erase(it);
+  tr.ran = int64_t(entered - deadline);
+  Worker::SchedStat now;
+  if (w && w->mark_for == deadline && schedstat_locked(*w, &now)) {
+    tr.run_delay = int64_t(now.waiting - w->mark.waiting);
+    if (!w->mark_asleep)
+      tr.stolen = int64_t(now.at - w->mark.at) - int64_t(now.on_core - w->mark.on_core) - tr.run_delay;
+  }
+  if (traces_.size() < trace_cap_) traces_.push_back(tr);
+}
+
+// /proc/<pid>/task/<tid>/schedstat: ns on a core, ns waiting on a run queue, time slices
+// (proc(5)).
+bool SecondaryHypervisor::schedstat_locked(Worker& w, Worker::SchedStat* out) {
+  if (w.schedstat < 0 && w.tid) {
+    const std::string path = "/proc/self/task/" + std::to_string(w.tid) + "/schedstat";
+    w.schedstat = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  char buf[96];
+  const ssize_t n = w.schedstat >= 0 ? pread(w.schedstat, buf, sizeof buf - 1, 0) : -1;
+  out->at = now_ns();
+  if (n <= 0) return false;
+  buf[n] = 0;
+  unsigned long long on_core = 0, waiting = 0;
+  if (std::sscanf(buf, "%llu %llu", &on_core, &waiting) != 2) return false;
+  out->on_core = on_core;
+  out->waiting = waiting;
+  return true;
 }
 
 // Processor `k` of thin partition `lead` (vcpu_threads = "multi"): application processor k of
@@ -1264,6 +1335,7 @@ void SecondaryHypervisor::worker_main() {
   Thin::Lock lock(mu_);
   Worker& self = *worker_records_.emplace_back(std::make_unique<Worker>());
   self.thread = pthread_self();
+  self.tid = int(gettid());
   while (!quit_) {
     Thin* t = running_ < processors_ + blocked_ ? pick_locked() : nullptr;
     if (!t) {
@@ -1292,7 +1364,7 @@ void SecondaryHypervisor::worker_main() {
       // and taking it looks at the deadlines left without a worker. Poking the timer thread
       // here cost ~10 us of every idle wake: it runs SCHED_FIFO, so its futex wake preempted
       // this worker, which held mu_, and it blocked on mu_ at once.)
-      expire_due_locked(now_ns());
+      expire_due_locked(now_ns(), false, &self);
       continue;
     }
     t->on_worker_ = true;
@@ -1365,9 +1437,32 @@ void SecondaryHypervisor::worker_main() {
 }
 
 // Blocked vCPUs whose timeout passed become ready with -ETIMEDOUT.
-void SecondaryHypervisor::expire_due_locked(uint64_t now, bool timer_thread) {
+void SecondaryHypervisor::expire_due_locked(uint64_t now, bool timer_thread, const Worker* idle) {
   while (!timeouts_.empty() && std::get<0>(*timeouts_.begin()) <= now) {
     auto [deadline, owner, v] = *timeouts_.begin();
+    if (trace_on_.load(std::memory_order_relaxed)) {
+      WakeTrace tr;
+      tr.by = timer_thread ? WakeTrace::TIMER_THREAD : idle ? WakeTrace::IDLE_WORKER : WakeTrace::POLL;
+      tr.expired = int64_t(now - deadline);
+      auto rel = [&](uint64_t t) { return t ? int64_t(t - deadline) : WakeTrace::kNone; };
+      tr.prio = v->tprio;
+      if (idle && idle->waited_for == deadline) {
+        tr.slept_until = rel(idle->slept_until);
+        tr.spin_from = rel(idle->spin_from);
+        tr.spin_to = rel(idle->spin_to);
+        tr.locked = rel(idle->locked);
+        tr.window = idle->window;
+      } else if (timer_thread && timer_trace_for_ == deadline) {
+        tr.slept_until = rel(timer_slept_until_);
+        tr.spin_from = rel(timer_spin_from_);
+        tr.spin_to = rel(timer_spin_to_);
+        tr.locked = rel(timer_locked_);
+        tr.window = timer_spin_ns_;
+        tr.raised = owner->wk_ && owner->wk_->mark_for == deadline;
+      }
+      tr.spun = tr.spin_from != WakeTrace::kNone;
+      trace_pending_[v] = {deadline, tr};
+    }
     owner->st_.expire_late_ns_sum += now - deadline;
     owner->st_.expire_late_ns_max = std::max(owner->st_.expire_late_ns_max, now - deadline);
     owner->st_.expired_by_timer_thread += timer_thread;
@@ -1404,11 +1499,19 @@ void SecondaryHypervisor::idle_wait_locked(std::unique_lock<std::mutex>& lock, u
   auto at = [](uint64_t ns) { return Clock::time_point(std::chrono::nanoseconds(ns)); };
   const uint64_t seq = work_seq_.load(std::memory_order_acquire);
   uint64_t& window = worker_spin_ns_;
+  const bool trace = deadline && trace_on_.load(std::memory_order_relaxed);
+  if (trace) {
+    self.waited_for = until;
+    self.slept_until = self.spin_from = self.spin_to = self.locked = 0;
+    self.window = window;
+    mark_locked(self, until, true);
+  }
   uint64_t now = now_ns();
   if (!deadline || until > now + window) {
     const uint64_t target = deadline ? until - window : until;
     work_cv_.wait_until(lock, at(target));
     now = now_ns();
+    if (trace) self.slept_until = now;
     if (now >= target && deadline) {  // the sleep ran out (not a wake): how late was it?
       const uint64_t late = now - target;
       ++owner->st_.idle_sleeps;
@@ -1420,6 +1523,7 @@ void SecondaryHypervisor::idle_wait_locked(std::unique_lock<std::mutex>& lock, u
   auto poked = [&] { return work_seq_.load(std::memory_order_acquire) != seq || quit_; };
   if (deadline && now < until && !poked()) {
     ++owner->st_.spins;
+    if (trace) mark_locked(self, until);
     lock.unlock();
     // The spin is short: at the timer thread's real-time priority where the host allows it,
     // so that the host's other threads do not take the core from it just before the deadline.
@@ -1428,9 +1532,12 @@ void SecondaryHypervisor::idle_wait_locked(std::unique_lock<std::mutex>& lock, u
     // idle wake (the system call) and tens of microseconds whenever the host then preempted
     // the worker.
     if (timer_realtime_.load(std::memory_order_relaxed)) set_worker_rt(self, true);
+    const uint64_t spin_from = now_ns();
     while (now_ns() < until && work_seq_.load(std::memory_order_acquire) == seq)
       __builtin_ia32_pause();
+    const uint64_t spin_to = trace ? now_ns() : 0;
     lock.lock();
+    if (trace) self.spin_from = spin_from, self.spin_to = spin_to, self.locked = now_ns();
   }
 }
 
@@ -1457,6 +1564,7 @@ uint64_t SecondaryHypervisor::timer_deadline_locked() const {
 void SecondaryHypervisor::timer_main() {
   tight_timers();
   timer_realtime_ = set_realtime(pthread_self(), true);
+  timer_tried_ = true;
   auto at = [](uint64_t ns) { return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns)); };
   std::unique_lock lock(mu_);
   while (!quit_) {
@@ -1471,10 +1579,16 @@ void SecondaryHypervisor::timer_main() {
       continue;
     }
     uint64_t now = now_ns();
+    const bool trace = trace_on_.load(std::memory_order_relaxed);
+    if (trace) {
+      timer_trace_for_ = next;
+      timer_slept_until_ = timer_spin_from_ = timer_spin_to_ = timer_locked_ = 0;
+    }
     if (next > now + timer_spin_ns_) {
       const uint64_t target = next - timer_spin_ns_;
       timer_cv_.wait_until(lock, at(target));
       now = now_ns();
+      if (trace) timer_slept_until_ = now;
       if (now < target || timer_seq_.load(std::memory_order_acquire) != seq) continue;
       adapt_spin_window(timer_spin_ns_, now - target);
       if (timer_deadline_locked() != next) continue;  // its partition went idle meanwhile
@@ -1489,11 +1603,19 @@ void SecondaryHypervisor::timer_main() {
         if (t->on_worker_ && t->next_preempting_deadline_locked() == next) {
           t->rt_hold_until_ = next;
           boost_locked(t.get());
+          if (trace && t->wk_) mark_locked(*t->wk_, next);
         }
       raise_boosts_unlocking(lock);
+      const uint64_t spin_from = now_ns();
       while (now_ns() < next && timer_seq_.load(std::memory_order_acquire) == seq)
         __builtin_ia32_pause();
+      const uint64_t spin_to = trace ? now_ns() : 0;
       lock.lock();
+      if (trace && timer_trace_for_ == next) {
+        timer_spin_from_ = spin_from;
+        timer_spin_to_ = spin_to;
+        timer_locked_ = now_ns();
+      }
     }
     expire_due_locked(now_ns(), true);
     meet_machine_deadlines_locked(now_ns());

@@ -77,6 +77,40 @@ struct ThinStats {
   uint64_t other_processor_slices = 0;
 };
 
+// One timeout's way from its deadline to the woken vCPU's first hypercall, for finding where
+// the wake-to-run tail comes from (SecondaryHypervisor::trace_wakes; bench/hv_wake_bench
+// prints the slowest 1 %). Times are ns after the deadline (negative: before it); kNone: that
+// step did not happen on this path.
+struct WakeTrace {
+  static constexpr int64_t kNone = INT64_MIN;
+  enum By : uint8_t {
+    IDLE_WORKER,   // an idle worker that waited for it (slept, then spun)
+    TIMER_THREAD,  // the timer thread, for a partition a worker runs (kicked) or none does
+    POLL,          // the partition's own worker, in a poll or hypercall
+  };
+  By by = POLL;
+  unsigned prio = 0;            // the woken vCPU's
+  bool rt_at_dispatch = false;  // the worker ran SCHED_FIFO when it switched to the vCPU
+  bool spun = false;            // the sleeper (idle worker or timer thread) spun to the deadline
+  bool raised = false;          // TIMER_THREAD: it raised the busy worker early for this one
+  int64_t slept_until = kNone;  // the sleeper's sleep before the spin ended (its wait returned)
+  int64_t spin_from = kNone;    // its spin began (after its raise to SCHED_FIFO)
+  int64_t spin_to = kNone;      // its spin ended (the deadline came, or a poke)
+  int64_t locked = kNone;       // it had the hypervisor's lock again after the spin
+  int64_t expired = kNone;      // the vCPU made ready
+  int64_t dispatched = kNone;   // the vCPU loaded into its CPU
+  int64_t ran = kNone;          // its first hypercall began: the wake-to-run latency
+  uint64_t window = 0;          // the sleeper's spin window then
+  // The worker that ran the vCPU, from before the deadline (the idle worker's wait, or the
+  // timer thread's raise of the busy worker) to `ran`, by its /proc schedstat: how long the
+  // host kept it waiting for a core while runnable, and how long it was neither on a core nor
+  // waiting (the wall time less both: the VM's vCPU taken by its host, i.e. steal; known only
+  // when the worker did not sleep after the mark: from its spin, or from the raise). -1: not
+  // known.
+  int64_t run_delay = -1;
+  int64_t stolen = -1;
+};
+
 class SecondaryHypervisor final : public Scheduler {
  public:
   // The partitions of `system` whose hypervisor is `config.name`; their machines get this
@@ -97,8 +131,13 @@ class SecondaryHypervisor final : public Scheduler {
   ThinStats vcpu_stats(const std::string& partition, unsigned vcpu);
   // Where HC_CONSOLE_WRITE goes (default: stdout, unbuffered).
   void set_console(std::function<void(const std::string& partition, std::string_view text)> out);
-  // Whether the timer thread runs SCHED_FIFO (the host allowed it).
-  bool timer_realtime() const { return timer_realtime_.load(); }
+  // Whether the timer thread runs SCHED_FIFO (the host allowed it); waits (up to a second) for
+  // the timer thread to have tried.
+  bool timer_realtime() const;
+  // Record the way of each timeout (WakeTrace), up to `capacity` of them (0: off, the default).
+  // Off the fast path: a clock read per hypercall and a map look-up per dispatch while on.
+  void trace_wakes(size_t capacity);
+  std::vector<WakeTrace> wake_traces();
   // Its processor set's threads: the pool's workers, how many of its partitions run guest
   // code at once (the rest wait, highest priority first). Without a set: as many as it has
   // partitions.
@@ -121,6 +160,17 @@ class SecondaryHypervisor final : public Scheduler {
     pthread_t thread{};
     std::atomic<bool> rt{false};
     std::mutex rt_mu;
+    // Tracing (under mu_): its thread id and /proc schedstat (opened when first read); its
+    // last idle wait toward a deadline (WakeTrace's times, absolute ns); its schedstat read
+    // before the deadline `mark_for` (0: none).
+    int tid = 0;
+    int schedstat = -1;
+    uint64_t waited_for = 0, slept_until = 0, spin_from = 0, spin_to = 0, locked = 0, window = 0;
+    uint64_t mark_for = 0;
+    bool mark_asleep = false;  // the mark was taken before a sleep (stolen is not known)
+    struct SchedStat {
+      uint64_t at = 0, on_core = 0, waiting = 0;  // ns
+    } mark;
   };
   static void set_worker_rt(Worker& w, bool on);
   void add_split_vcpus(const PartitionConfig& pc);
@@ -140,7 +190,15 @@ class SecondaryHypervisor final : public Scheduler {
                         Worker& self);
   void poke_timer_locked();  // timeouts_ or a partition's idleness changed: the timer looks again
   uint64_t timer_deadline_locked() const;
-  void expire_due_locked(uint64_t now, bool timer_thread = false);
+  void expire_due_locked(uint64_t now, bool timer_thread = false, const Worker* idle = nullptr);
+  // Tracing (under mu_): the worker's host time on a core and waiting for one, so far
+  // (/proc schedstat); false: not known.
+  bool schedstat_locked(Worker& w, Worker::SchedStat* out);
+  void mark_locked(Worker& w, uint64_t deadline, bool asleep = false) {
+    w.mark_for = schedstat_locked(w, &w.mark) ? deadline : 0;
+    w.mark_asleep = asleep;
+  }
+  void trace_ran_locked(const VcpuBlock* self, uint64_t entered, Worker* w);
   void meet_machine_deadlines_locked(uint64_t now);
   uint64_t now_ns() const;
 
@@ -170,6 +228,7 @@ class SecondaryHypervisor final : public Scheduler {
   uint64_t slice_seq_ = 0;  // under mu_: numbers the pool's slice ends (round robin)
   std::thread timer_;
   std::atomic<bool> timer_realtime_{false};
+  std::atomic<bool> timer_tried_{false};
   std::condition_variable timer_cv_;
   uint64_t timer_next_ = UINT64_MAX;       // under mu_: the deadline the timer thread waits for
   std::atomic<uint64_t> timer_seq_{0};     // poke_timer_locked() count: ends the timer's spin
@@ -178,6 +237,15 @@ class SecondaryHypervisor final : public Scheduler {
   // Under mu_: every worker's record, kept until the hypervisor is destroyed (the timer thread
   // may still raise one after it let mu_ go, while that worker ends).
   std::vector<std::unique_ptr<Worker>> worker_records_;
+  // Tracing (under mu_; trace_on_ also read without it): timeouts made ready whose vCPU has
+  // not yet made its first hypercall, the finished traces, and the timer thread's last sleep
+  // and spin toward `timer_trace_for_`.
+  std::atomic<bool> trace_on_{false};
+  size_t trace_cap_ = 0;
+  std::map<const VcpuBlock*, std::pair<uint64_t, WakeTrace>> trace_pending_;
+  std::vector<WakeTrace> traces_;
+  uint64_t timer_trace_for_ = 0, timer_slept_until_ = 0, timer_spin_from_ = 0, timer_spin_to_ = 0,
+           timer_locked_ = 0;
   bool quit_ = false;
   struct Request {
     std::thread thread;

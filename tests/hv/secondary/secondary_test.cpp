@@ -81,16 +81,18 @@ struct RtosRun {
   ThinStats stats;
   PartitionState state;
   bool realtime = false;  // the host let the timer thread run SCHED_FIFO
+  std::vector<WakeTrace> traces;  // with `trace`
 };
 
 RtosRun run_rtos(bool inheritance, const std::string& rom = "rtos_tests.rom",
-                 uint32_t time_slice_us = 10000) {
+                 uint32_t time_slice_us = 10000, bool trace = false) {
   const std::string out = temp_file();
   SystemConfig s = system_with(guest_dir() + "/" + rom, out, inheritance);
   s.hypervisors[1].time_slice_us = time_slice_us;
   PrimaryHypervisor primary(s);
   auto owned = std::make_unique<SecondaryHypervisor>(s.hypervisors[1], s, primary.secondary_port());
   SecondaryHypervisor& sec = *owned;
+  if (trace) sec.trace_wakes(100000);
   primary.attach_secondary(std::move(owned));
   auto console = std::make_shared<std::string>();
   auto console_mu = std::make_shared<std::mutex>();
@@ -108,6 +110,7 @@ RtosRun run_rtos(bool inheritance, const std::string& rom = "rtos_tests.rom",
   }
   r.stats = sec.stats("rtos");
   r.realtime = sec.timer_realtime();
+  r.traces = sec.wake_traces();
   r.state = primary.partition("rtos").state();
   unlink(out.c_str());
   return r;
@@ -216,6 +219,41 @@ TEST(Secondary, TimeoutsMetBySpinAndTimerThread) {
   } else {
     EXPECT_EQ(r.stats.rt_boosts, 0u);
   }
+}
+
+// The trace of each timeout's way (WakeTrace, what hv_wake_bench's tail report reads): the
+// sleeper's 1,000 timeouts (at 50; 500 idle, 500 beside two spinners) each traced once, their
+// steps in order, the idle ones by the idle worker that spun to them, the busy ones by the
+// timer thread; without trace_wakes() nothing is recorded.
+TEST(Secondary, TracesEachTimeoutsWay) {
+  ASSERT_FALSE(guest_dir().empty()) << "HV_GUEST_DIR is not set (run through ctest)";
+  const RtosRun r = run_rtos(true, "hv_wake_short.rom", 10000, true);
+  SCOPED_TRACE(r.log);
+  ASSERT_NE(r.log.find("\nbench done\n"), std::string::npos);
+  unsigned sleeper = 0, idle = 0, timer = 0, with_schedstat = 0;
+  for (const WakeTrace& w : r.traces) {
+    ASSERT_NE(w.ran, WakeTrace::kNone);
+    ASSERT_NE(w.expired, WakeTrace::kNone);
+    ASSERT_NE(w.dispatched, WakeTrace::kNone);
+    EXPECT_GE(w.expired, 0);
+    EXPECT_GE(w.dispatched, w.expired);
+    EXPECT_GE(w.ran, w.dispatched);
+    if (w.spun) {
+      EXPECT_LE(w.spin_from, w.spin_to);
+      EXPECT_LE(w.spin_to, w.locked);
+      EXPECT_LE(w.locked, w.expired);
+    }
+    if (w.prio != 50) continue;
+    ++sleeper;
+    idle += w.by == WakeTrace::IDLE_WORKER && w.spun;
+    timer += w.by == WakeTrace::TIMER_THREAD;
+    with_schedstat += w.run_delay >= 0;
+  }
+  EXPECT_EQ(sleeper, 1000u);
+  EXPECT_GE(idle, 400u);
+  EXPECT_GE(timer, 400u);
+  EXPECT_GE(with_schedstat, 800u);  // /proc/self/task/TID/schedstat read around most
+  EXPECT_TRUE(run_rtos(true, "hv_wake_short.rom").traces.empty());
 }
 
 // Round robin among equals (tests/guest/hv/rtos_slice.c): two vCPUs at 10 that never make a
