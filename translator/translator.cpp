@@ -140,8 +140,8 @@ struct Translator::Impl {
   void install(CompiledRegion& r);
   void release_queued(const RegionSpec& s);
   bool start_llvm();
-  // Decided from the configuration (the cache itself is made with LLVM, later): a directory
-  // that turns out unusable answers the probes as misses.
+  // Decided from the configuration (the cache itself is made with LLVM, later): with a
+  // directory that turns out untrusted the probes find nothing (probe()).
   bool probing() const { return !config.cache_dir.empty() && config.cache_threshold < config.threshold; }
   void request(DecodedBlock& b, uint32_t eip, uint32_t cs_base, bool probed);
   bool blocks_unchanged(const RegionSpec& s);
