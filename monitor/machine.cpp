@@ -551,6 +551,7 @@ void Machine::register_stats() {
     stats_.add("jit.compile_cpu_us.inline", t(&S::compile_cpu_us_inline));
     stats_.add("jit.compile_cpu_us.opt", t(&S::compile_cpu_us_opt));
     stats_.add("jit.compile_cpu_us.codegen", t(&S::compile_cpu_us_codegen));
+    stats_.add("jit.start_cpu_us", t(&S::start_cpu_us));
     stats_.add("jit.cache_probes", t(&S::cache_probes));
     stats_.add("jit.cache_hits", t(&S::cache_hits));
     stats_.add("jit.cache_misses", t(&S::cache_misses));

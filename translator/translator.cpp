@@ -36,6 +36,12 @@ namespace {
 
 constexpr uint32_t kPage = 4096;
 
+double thread_cpu_us() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) * 1e6 + double(ts.tv_nsec) / 1e3;
+}
+
 uint64_t line_bits(uint32_t from, uint32_t to) {  // 64-byte lines covering [from, to) of a page
   if (from >= to) return 0;
   const unsigned first = (from % kPage) >> 6, last = ((to - 1) % kPage) >> 6;
@@ -77,14 +83,24 @@ struct Translator::Impl {
   BlockCache& cache;
   TranslatorConfig config;
 
-  // Compile-thread state (the CPU thread uses it only in sync mode, with no thread running).
-  llvm::LLVMContext context;
+  // Compile-thread state (the CPU thread uses it only in sync mode, with no thread running),
+  // made by start_llvm() when the first request comes, not at start-up: parsing the semantics
+  // bitcode, LLVM's target set-up and the LLJIT cost ~0.1 s of CPU that a run where nothing
+  // gets hot would pay for nothing.
+  std::unique_ptr<llvm::LLVMContext> context;
   std::unique_ptr<Semantics> semantics;
   std::unique_ptr<JitEngine> engine;
   std::unique_ptr<RegionCompiler> compiler;
   std::unique_ptr<JitCache> jcache;  // --jit-cache
   bool cache_write_warned = false;
   std::shared_ptr<CodeReaper> reaper = std::make_shared<CodeReaper>();
+  // Set when LLVM could not start: every request is then answered uncompiled, and the CPU
+  // thread makes no more (the machine runs interpreted, as the message says).
+  std::atomic<bool> llvm_failed{false};
+  // Whether the persistent cache takes writes: unknown until LLVM starts (the cache's key
+  // needs the semantics and the TargetMachine), then yes or no (finish_writes reads it).
+  enum CacheWrites : int { UNKNOWN, WRITABLE, NOT_WRITABLE };
+  std::atomic<int> cache_writes{UNKNOWN};
 
   // Queues: requests CPU -> compile thread, results compile thread -> CPU.
   std::mutex req_mu;
@@ -123,10 +139,14 @@ struct Translator::Impl {
   bool submit(RegionSpec spec);
   void install(CompiledRegion& r);
   void release_queued(const RegionSpec& s);
-  bool probing() const { return jcache && config.cache_threshold < config.threshold; }
+  bool start_llvm();
+  // Decided from the configuration (the cache itself is made with LLVM, later): with a
+  // directory that turns out untrusted the probes find nothing (probe()).
+  bool probing() const { return !config.cache_dir.empty() && config.cache_threshold < config.threshold; }
   void request(DecodedBlock& b, uint32_t eip, uint32_t cs_base, bool probed);
   bool blocks_unchanged(const RegionSpec& s);
   void reap() {
+    if (!engine) return;  // nothing was ever compiled
     for (void* h : reaper->take()) engine->remove(h);
   }
   bool make_region(DecodedBlock& b, uint32_t entry_eip, uint32_t cs_base, RegionSpec& spec);
@@ -153,38 +173,70 @@ Translator::Translator(Cpu& cpu, BlockCache& cache, const TranslatorConfig& conf
     : impl_(std::make_unique<Impl>(cpu, cache, config)) {
   Impl& m = *impl_;
   if (m.config.threshold == 0) m.config.threshold = 1;
-  m.semantics = std::make_unique<Semantics>(m.context);
-  m.engine = std::make_unique<JitEngine>();
-  m.compiler = std::make_unique<RegionCompiler>(m.context, *m.semantics, m.engine->target_machine());
-  // What compiled code refers to by name (region_compiler.cpp): the cache generation and the
-  // host handlers it calls.
-  m.engine->define(RegionCompiler::kGenerationSymbol, cache.generation_address());
-  m.semantics->for_each([&m](const Semantics::Handler& h) {
-    if (!h.inlinable)
-      m.engine->define(RegionCompiler::host_symbol(h.name), reinterpret_cast<const void*>(h.host));
-  });
-  if (!m.config.cache_dir.empty()) {
-    m.jcache = std::make_unique<JitCache>(
-        m.config.cache_dir, jit_cache_env(*m.semantics, m.engine->target_machine()), *m.semantics,
-        m.config.cache_max_bytes);
-    if (!m.jcache->why_untrusted().empty()) {
-      std::fprintf(stderr,
-                   "softcpu: warning: --jit-cache directory '%s' is %s: it holds native code "
-                   "softcpu would run, so it is not used\n",
-                   m.config.cache_dir.c_str(), m.jcache->why_untrusted().c_str());
-      m.jcache.reset();
-    } else if (!m.jcache->writable())
-      std::fprintf(stderr,
-                   "softcpu: warning: cannot write to --jit-cache directory '%s' (%s): compiled "
-                   "regions will not be saved\n",
-                   m.config.cache_dir.c_str(), m.jcache->why_not_writable().c_str());
-  }
   if (m.config.perf_map) {
     const std::string path = "/tmp/perf-" + std::to_string(getpid()) + ".map";
     m.perf_map = std::fopen(path.c_str(), "w");
     if (!m.perf_map) throw std::runtime_error("cannot write " + path);
   }
   if (!m.config.sync) m.worker = std::thread([&m] { m.compile_loop(); });
+}
+
+// LLVM, the semantics and the persistent cache, made on the thread that compiles (the compile
+// thread, or the CPU thread with --jit-sync) when the first request needs them. False if they
+// cannot be made: that is reported once and the run goes on interpreted.
+bool Translator::Impl::start_llvm() {
+  if (compiler) return true;
+  if (llvm_failed.load(std::memory_order_relaxed)) return false;
+  const double t0 = thread_cpu_us();
+  struct Timed {  // however it ends
+    Impl& m;
+    double t0;
+    ~Timed() {
+      std::lock_guard<std::mutex> lock(m.stats_mu);
+      m.st.start_cpu_us = thread_cpu_us() - t0;
+    }
+  } timed{*this, t0};
+  try {
+    context = std::make_unique<llvm::LLVMContext>();
+    semantics = std::make_unique<Semantics>(*context);
+    engine = std::make_unique<JitEngine>();
+    // What compiled code refers to by name (region_compiler.cpp): the cache generation and
+    // the host handlers it calls.
+    engine->define(RegionCompiler::kGenerationSymbol, cache.generation_address());
+    semantics->for_each([this](const Semantics::Handler& h) {
+      if (!h.inlinable)
+        engine->define(RegionCompiler::host_symbol(h.name), reinterpret_cast<const void*>(h.host));
+    });
+    if (!config.cache_dir.empty()) {
+      jcache = std::make_unique<JitCache>(config.cache_dir,
+                                          jit_cache_env(*semantics, engine->target_machine()),
+                                          *semantics, config.cache_max_bytes);
+      if (!jcache->why_untrusted().empty()) {
+        std::fprintf(stderr,
+                     "softcpu: warning: --jit-cache directory '%s' is %s: it holds native code "
+                     "softcpu would run, so it is not used\n",
+                     config.cache_dir.c_str(), jcache->why_untrusted().c_str());
+        jcache.reset();
+      } else if (!jcache->writable())
+        std::fprintf(stderr,
+                     "softcpu: warning: cannot write to --jit-cache directory '%s' (%s): compiled "
+                     "regions will not be saved\n",
+                     config.cache_dir.c_str(), jcache->why_not_writable().c_str());
+    }
+    compiler = std::make_unique<RegionCompiler>(*context, *semantics, engine->target_machine());
+  } catch (const std::runtime_error& e) {
+    jcache.reset();
+    engine.reset();
+    semantics.reset();
+    context.reset();
+    std::fprintf(stderr, "softcpu: the JIT is off: %s\n", e.what());
+    llvm_failed.store(true, std::memory_order_relaxed);
+    cache_writes.store(NOT_WRITABLE, std::memory_order_relaxed);
+    return false;
+  }
+  cache_writes.store(jcache && jcache->writable() ? WRITABLE : NOT_WRITABLE,
+                     std::memory_order_relaxed);
+  return true;
 }
 
 void Translator::shutdown() {
@@ -207,7 +259,7 @@ Translator::~Translator() {
   m.cache.collect_garbage();
   m.reap();
   for (CompiledRegion& r : m.results)
-    if (r.tracker) m.engine->remove(r.tracker);
+    if (r.tracker) m.engine->remove(r.tracker);  // a tracker comes only from an engine
   for (CompiledRegion& r : m.arrived)
     if (r.tracker) m.engine->remove(r.tracker);
   if (m.perf_map) std::fclose(m.perf_map);
@@ -288,6 +340,7 @@ bool Translator::Impl::make_region(DecodedBlock& b, uint32_t entry_eip, uint32_t
 // was probed at the warm threshold, unless its region was queued then or the queue was full).
 void Translator::hot(DecodedBlock& b) {
   Impl& m = *impl_;
+  if (m.llvm_failed.load(std::memory_order_relaxed)) return;
   // The run loop is about to run b: CS:EIP is its start.
   m.request(b, m.cpu.eip, m.cpu.seg[CS].base, m.probing());
 }
@@ -297,6 +350,7 @@ void Translator::hot(DecodedBlock& b) {
 // (the interpreter calls hot() then).
 void Translator::warm(DecodedBlock& b) {
   Impl& m = *impl_;
+  if (m.llvm_failed.load(std::memory_order_relaxed)) return;
   const uint32_t cs_base = m.cpu.seg[CS].base;
   if (b.native || m.queued_blocks.count(b.phys)) return;
   RegionSpec spec;
@@ -318,7 +372,7 @@ void Translator::warm(DecodedBlock& b) {
     ++m.st.cache_probes;
   }
   if (m.config.sync) {
-    CompiledRegion r = m.probe(std::move(spec));
+    CompiledRegion r = m.compile(std::move(spec));
     m.install(r);
     return;
   }
@@ -372,13 +426,17 @@ void Translator::Impl::request(DecodedBlock& b, uint32_t eip, uint32_t cs_base, 
 void Translator::finish_writes() {
   Impl& m = *impl_;
   // Deterministic runs have drained their queue (Machine::end_run); --jit-sync has none.
-  if (!m.worker.joinable() || !m.jcache || !m.jcache->writable() || !m.config.cache_finish_ms ||
-      m.config.install_clock)
+  // The cache is made with LLVM, on the compile thread: until then, whether it takes writes
+  // is not known, and the wait ends early if it turns out not to.
+  auto unwritable = [&m] { return m.cache_writes.load(std::memory_order_relaxed) == Impl::NOT_WRITABLE; };
+  if (!m.worker.joinable() || m.config.cache_dir.empty() || unwritable() ||
+      !m.config.cache_finish_ms || m.config.install_clock)
     return;
   std::unique_lock<std::mutex> lock(m.req_mu);
   std::erase_if(m.requests, [](const RegionSpec& s) { return s.probe; });  // they write nothing
-  m.idle_cv.wait_for(lock, std::chrono::milliseconds(m.config.cache_finish_ms),
-                     [&m] { return m.requests.empty() && m.in_flight == 0; });
+  m.idle_cv.wait_for(lock, std::chrono::milliseconds(m.config.cache_finish_ms), [&] {
+    return (m.requests.empty() && m.in_flight == 0) || unwritable();
+  });
 }
 
 uint64_t Translator::next_install() const {
@@ -572,19 +630,15 @@ void Translator::Impl::compile_loop() {
   }
 }
 
-namespace {
-double thread_cpu_us() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) * 1e6 + double(ts.tv_nsec) / 1e3;
-}
-}  // namespace
-
 // A probe: the region kept in the persistent cache for the probe's entry block, if its key is
 // the one this run computes for it (its IR rebuilt from the blocks the file names), linked.
 CompiledRegion Translator::Impl::probe(RegionSpec spec) {
-  const double t0 = thread_cpu_us();
   CompiledRegion r;
+  if (!jcache) {  // the directory is not used (start_llvm said why): nothing to find
+    r.spec = std::move(spec);
+    return r;
+  }
+  const double t0 = thread_cpu_us();
   JitCache::Entry e;
   uint64_t bytes = 0;
   const JitCache::Found found = jcache->load(spec, &e, &bytes);
@@ -632,6 +686,11 @@ CompiledRegion Translator::Impl::probe(RegionSpec spec) {
 }
 
 CompiledRegion Translator::Impl::compile(RegionSpec spec) {
+  if (!start_llvm()) {  // answered uncompiled (a probe: not found)
+    CompiledRegion r;
+    r.spec = std::move(spec);
+    return r;
+  }
   if (spec.probe) return probe(std::move(spec));
   const auto t0 = std::chrono::steady_clock::now();
   const size_t keep = compiler->blocks_within(spec, config.max_region_weight);

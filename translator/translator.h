@@ -77,6 +77,7 @@ struct TranslatorStats {
   double compile_cpu_us_build = 0, compile_cpu_us_inline = 0;  // thread CPU time by phase
   double compile_cpu_us_opt = 0, compile_cpu_us_codegen = 0;
   double compile_us_mean = 0, compile_us_p50 = 0, compile_us_p99 = 0;
+  double start_cpu_us = 0;          // thread CPU starting LLVM at the first request (0: none came)
   // The persistent cache (--jit-cache).
   uint64_t cache_probes = 0;        // warm blocks that looked for a region entered there
   uint64_t cache_hits = 0;          // regions loaded from it (not compiled)
@@ -105,7 +106,10 @@ SemanticsReport semantics_report();  // throws std::runtime_error like the Trans
 
 class Translator : public NativeTier {
  public:
-  // Throws std::runtime_error when the JIT cannot start (the caller falls back to tier 0).
+  // Touches nothing of LLVM: that starts when the first region is requested, on the thread
+  // that compiles it, and if it cannot start (e.g. LLVM cannot target this host) the message
+  // "the JIT is off" is printed then and the run goes on in tier 0. Throws std::runtime_error
+  // only when the --perf-map file cannot be written.
   Translator(Cpu& cpu, BlockCache& cache, const TranslatorConfig& config);
   ~Translator() override;
 

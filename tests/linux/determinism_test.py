@@ -42,7 +42,7 @@ INIT_CMD = ('rdinit=/bin/busybox -- sh -c "/bin/busybox --install -s; '
             'echo det-test-$((6*7)); cat /proc/uptime; date; uname -r; poweroff -f"')
 PROMPT = b"softcpu# "
 # Wall-time (host-dependent) statistics; everything else must match.
-WALL_FIELDS = re.compile(r"^(wall_seconds|mips|jit\.compile_us.*|jit\.compile_cpu_us.*)$")
+WALL_FIELDS = re.compile(r"^(wall_seconds|mips|jit\.compile_us.*|jit\.compile_cpu_us.*|jit\.start_cpu_us)$")
 
 
 def flatten(prefix, value, out):
@@ -153,12 +153,13 @@ def softcpu_cmd(args, *extra):
 def scenario_twice(args, jit):
     # A high threshold keeps the JIT boot short: a deterministic run compiles every region
     # requested and waits for late compiles (docs/determinism.md), about 0.5 s of CPU each.
-    extra = ["--jit", "on", "--jit-threshold", "1000000"] if jit else []
+    extra = ["--jit", "on", "--jit-threshold", "1000000"] if jit else ["--jit", "off"]
     cmd = softcpu_cmd(args, "--append", f"{APPEND} {INIT_CMD}", "--deterministic", *extra)
     tag = "jit" if jit else "interp"
     runs = [Run(f"{tag}{k}", cmd, args.workdir, timeout=args.timeout).start() for k in (1, 2)]
     if jit:  # the tier comparison runs beside them
-        plain = softcpu_cmd(args, "--append", f"{APPEND} {INIT_CMD}", "--deterministic")
+        plain = softcpu_cmd(args, "--append", f"{APPEND} {INIT_CMD}", "--deterministic",
+                            "--jit", "off")
         runs.append(Run("interp", plain, args.workdir, timeout=args.timeout).start())
     for r in runs:
         r.join()

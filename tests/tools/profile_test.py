@@ -87,7 +87,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="profile_") as tmp:
         # ---- text, interpreted
         path = os.path.join(tmp, "p.txt")
-        status, err = run("--profile", path, "--profile-top", "100000")
+        status, err = run("--jit", "off", "--profile", path, "--profile-top", "100000")
         check("text: runs to the instruction limit", status == 124, f"status {status}: {err}")
         prof = parse_text(open(path).read())
         header = "\n".join(prof["header"])
@@ -113,7 +113,8 @@ def main():
 
         # ---- a cache too small for the bench: the history columns see evictions
         epath = os.path.join(tmp, "e.txt")
-        status, err = run("--profile", epath, "--profile-top", "100000", "--tcache-blocks", "40",
+        status, err = run("--jit", "off", "--profile", epath, "--profile-top", "100000",
+                          "--tcache-blocks", "40",
                           "--tcache-policy", "fifo")
         check("evict: runs to the instruction limit", status == 124, f"status {status}: {err}")
         erows = parse_text(open(epath).read()).get("executions", [])

@@ -7,6 +7,8 @@
   --jit-dump DIR   NAME.pre.ll, NAME.ll (defining NAME) and NAME.s (the symbol NAME) per region;
   --jit off / on   with --stats=json: same guest instruction count and checksum, tier1 counts
                    instructions only with the JIT on, and regions are installed;
+  lazy start       --jit on for 1 000 instructions: nothing requested, LLVM never started
+                   (jit.start_cpu_us 0; the compiling run above has it > 0);
   gdb              the real gdb interrupts the bench while compiled code runs (tier 1 counted
                    at the stop), reads EIP, the machine stays stopped, a second continue and
                    interrupt work, and `kill` ends softcpu.
@@ -172,11 +174,30 @@ def jit_off_on(tmp):
           f"{installed}")
     check("jit on: tier1 is part of all instructions", t1_on < on["instructions"],
           f"tier1 {t1_on}, instructions {on['instructions']}")
+    start = stat(on, "jit.start_cpu_us", 0)
+    check("jit on: LLVM started when regions were requested (jit.start_cpu_us > 0)",
+          isinstance(start, (int, float)) and start > 0, f"{start}")
     # The guest is deterministic (no timer, no input): both tiers retire the same instructions.
     check("jit off and on retire the same number of instructions",
           off["instructions"] == on["instructions"],
           f"off {off['instructions']}, on {on['instructions']}")
     return stat(on, "wall_seconds")
+
+
+def lazy_start(tmp):
+    """--jit on starts LLVM only when a region is requested: a run where nothing gets hot
+    (1 000 instructions, no block near the threshold) never starts it."""
+    status, _, stats, out, _, _ = run_bench("--jit", "on", "--insn-limit", "1000", "--stats=json",
+                                            tmp=tmp)
+    if not check("lazy start: --stats=json printed", stats is not None, f"status {status}: {tail(out)}"):
+        return
+    # --insn-limit stops at the end of the block that reaches it.
+    check("lazy start: about 1 000 instructions run", 1000 <= stats.get("instructions", 0) < 2000,
+          f"{stats.get('instructions')}")
+    check("lazy start: no region requested", stat(stats, "jit.requests", -1) == 0,
+          f"{stat(stats, 'jit.requests')}")
+    check("lazy start: LLVM not started (jit.start_cpu_us is 0)",
+          stat(stats, "jit.start_cpu_us", -1) == 0, f"{stat(stats, 'jit.start_cpu_us')}")
 
 
 # ---- gdb interrupting compiled code --------------------------------------------------------
@@ -384,6 +405,7 @@ def main():
         perf_map(tmp)
         jit_dump(tmp)
         wall = jit_off_on(tmp)
+        lazy_start(tmp)
     if shutil.which("gdb") is None:
         print("SKIP gdb is not installed (tools/install-deps.sh installs it): gdb interrupt "
               "skipped")
