@@ -61,7 +61,7 @@ void probe_write_linear(Cpu& c, uint32_t lin, unsigned size) {
   // writes that follow cannot fault. (Dirty bits may thus be set a little early.)
   const uint32_t last_page = (lin + size - 1) & ~0xFFFu;
   for (uint32_t a = lin;; a = (a & ~0xFFFu) + PAGE_SIZE) {
-    if (!tlb_hit(c.tlb.write[(a >> 12) % TLB_SIZE], a, 1)) tlb_fill(c, a, ACCESS_WRITE);
+    if (!tlb_hit(tlb_entry(c.tlb.write, a), a, 1)) tlb_fill(c, a, ACCESS_WRITE);
     if ((a & ~0xFFFu) == last_page) break;
   }
 }

@@ -118,7 +118,7 @@ void check_tlb_host(const Cpu& c, uintptr_t host, uint32_t lin, unsigned size);
 
 template <unsigned S>
 inline uint32_t read_linear(Cpu& c, uint32_t lin) {
-  const SoftTlbEntry& e = c.tlb.read[(lin >> 12) % TLB_SIZE];
+  const SoftTlbEntry& e = tlb_entry(c.tlb.read, lin);
   if (SOFTCPU_LIKELY(tlb_hit(e, lin, S))) {
     SOFTCPU_CHECK_TLB_HOST(c, e.addend + lin, lin, S);
     return load_host<S>(e.addend + lin);
@@ -127,7 +127,7 @@ inline uint32_t read_linear(Cpu& c, uint32_t lin) {
 }
 template <unsigned S>
 inline void write_linear(Cpu& c, uint32_t lin, uint32_t v) {
-  const SoftTlbEntry& e = c.tlb.write[(lin >> 12) % TLB_SIZE];
+  const SoftTlbEntry& e = tlb_entry(c.tlb.write, lin);
   if (SOFTCPU_LIKELY(tlb_hit(e, lin, S))) {
     SOFTCPU_CHECK_TLB_HOST(c, e.addend + lin, lin, S);
     return store_host<S>(e.addend + lin, v);
@@ -207,7 +207,7 @@ template <unsigned S, bool W>
     if (!reads_anywhere(s)) check_read(c, seg, off, S);
   }
   lin = s.base + off;
-  const SoftTlbEntry& e = (W ? c.tlb.write : c.tlb.read)[(lin >> 12) % TLB_SIZE];
+  const SoftTlbEntry& e = tlb_entry(W ? c.tlb.write : c.tlb.read, lin);
   if (SOFTCPU_UNLIKELY(!tlb_hit(e, lin, S))) return nullptr;
   SOFTCPU_CHECK_TLB_HOST(c, e.addend + lin, lin, S);
   return &e;
@@ -437,21 +437,34 @@ SOFTCPU_THEN_INLINE void modify_rm(Cpu& c, const Insn& i) {
 
 // SS.B selects ESP (32-bit) or SP (16-bit) as the stack pointer (SDM vol.3 3.4.5).
 inline bool stack32(const Cpu& c) { return c.seg[SS].attrs & SA_DB; }
-inline uint32_t stack_pointer(const Cpu& c) {
-  return stack32(c) ? c.regs[ESP] : c.regs[ESP] & 0xFFFF;
+// The stack size a handler runs with: read from SS.B (STACK_SS_B), or fixed at decode time
+// (STACK16, STACK32) for handlers decoded into a block, whose key holds SS.B (interp/segments.cpp
+// update_mode) and every instruction that loads SS ends. The push, pop and stack pointer
+// helpers below take it as a template argument; SS.B is the default.
+enum StackSize : unsigned { STACK16 = 0, STACK32 = 1, STACK_SS_B = 2 };
+template <unsigned B = STACK_SS_B>
+inline bool stack_is32(const Cpu& c) {
+  if constexpr (B == STACK_SS_B) return stack32(c);
+  else return B == STACK32;
 }
+template <unsigned B = STACK_SS_B>
+inline uint32_t stack_pointer(const Cpu& c) {
+  return stack_is32<B>(c) ? c.regs[ESP] : c.regs[ESP] & 0xFFFF;
+}
+template <unsigned B = STACK_SS_B>
 inline void set_stack_pointer(Cpu& c, uint32_t sp) {
-  if (stack32(c)) c.regs[ESP] = sp;
+  if (stack_is32<B>(c)) c.regs[ESP] = sp;
   else c.regs[ESP] = (c.regs[ESP] & ~0xFFFFu) | (sp & 0xFFFF);
 }
-inline uint32_t stack_mask(const Cpu& c) { return stack32(c) ? 0xFFFFFFFFu : 0xFFFFu; }
+template <unsigned B = STACK_SS_B>
+inline uint32_t stack_mask(const Cpu& c) { return stack_is32<B>(c) ? 0xFFFFFFFFu : 0xFFFFu; }
 
 // Push/pop of `size` bytes (2 or 4). The write happens before ESP changes, so a fault
 // leaves ESP as it was.
-template <unsigned S>
+template <unsigned S, unsigned B = STACK_SS_B>
 inline void push(Cpu& c, uint32_t v) {
-  uint32_t sp = (stack_pointer(c) - S) & stack_mask(c);
-  write_mem_then<S>(c, SS, sp, v, [&c, sp] { set_stack_pointer(c, sp); });
+  uint32_t sp = (stack_pointer<B>(c) - S) & stack_mask<B>(c);
+  write_mem_then<S>(c, SS, sp, v, [&c, sp] { set_stack_pointer<B>(c, sp); });
 }
 template <unsigned S>
 inline uint32_t pop(Cpu& c) {
@@ -460,13 +473,15 @@ inline uint32_t pop(Cpu& c) {
   set_stack_pointer(c, sp + S);
   return v;
 }
-// POP, then hand the value to `k` (see read_mem_then).
-template <unsigned S, class K>
+// POP, then run `k(c, v)` with the value (see read_mem_then). The stack pointer is read again
+// after the read (which changes nothing) and `k` gets the Cpu as an argument, so the closure
+// handed to the slow path is two pointers and travels in registers: with the stack pointer
+// captured too it was built on the stack on every execution, fast path included.
+template <unsigned S, unsigned B = STACK_SS_B, class K>
 SOFTCPU_THEN_INLINE void pop_then(Cpu& c, K k) {
-  const uint32_t sp = stack_pointer(c);
-  read_mem_then<S>(c, SS, sp, [&c, sp, k](uint32_t v) {
-    set_stack_pointer(c, sp + S);
-    k(v);
+  read_mem_then<S>(c, SS, stack_pointer<B>(c), [&c, k](uint32_t v) {
+    set_stack_pointer<B>(c, stack_pointer<B>(c) + S);
+    k(c, v);
   });
 }
 inline void push_n(Cpu& c, unsigned size, uint32_t v) {
@@ -487,7 +502,7 @@ template <unsigned S>
 inline uint32_t read_mem(Cpu& c, unsigned seg, uint32_t off) {
   const SegmentCache& s = c.seg[seg];
   const uint32_t lin = s.base + off;
-  const SoftTlbEntry& e = c.tlb.read[(lin >> 12) % TLB_SIZE];
+  const SoftTlbEntry& e = tlb_entry(c.tlb.read, lin);
   if (SOFTCPU_LIKELY((off >= s.rd_lo) & (uint64_t(off) + S - 1 <= s.rd_hi) & tlb_hit(e, lin, S)))
     return load_host<S>(e.addend + lin);
   const uint64_t r = softcpu_jit_read_mem(&c, seg, off, S);
@@ -498,7 +513,7 @@ template <unsigned S>
 inline void write_mem(Cpu& c, unsigned seg, uint32_t off, uint32_t v) {
   const SegmentCache& s = c.seg[seg];
   const uint32_t lin = s.base + off;
-  const SoftTlbEntry& e = c.tlb.write[(lin >> 12) % TLB_SIZE];
+  const SoftTlbEntry& e = tlb_entry(c.tlb.write, lin);
   if (SOFTCPU_LIKELY((off >= s.wr_lo) & (uint64_t(off) + S - 1 <= s.wr_hi) & tlb_hit(e, lin, S)))
     return store_host<S>(e.addend + lin, v);
   if (SOFTCPU_UNLIKELY(softcpu_jit_write_mem(&c, seg, off, S, v))) softcpu_jit_fault_exit();

@@ -149,6 +149,18 @@ struct SoftTlbEntry {
 
 constexpr unsigned TLB_SIZE = 256;
 
+// The slot of linear address `lin` in a table of TLB_SIZE entries (its page number, modulo).
+inline constexpr unsigned tlb_index(uint32_t lin) { return (lin >> 12) % TLB_SIZE; }
+// The entry of `lin` in `table` (read, write or fetch), which every access computes: through
+// the byte offset of the slot, (lin >> 8) & 0xFF0, two host instructions, where
+// table[tlb_index(lin)] is four (shift, zero-extend the byte, shift by 4, add).
+template <class Entry>
+inline Entry& tlb_entry(Entry* table, uint32_t lin) {
+  static_assert(sizeof(Entry) == 16 && TLB_SIZE == 256, "the byte offset below");
+  using Byte = std::conditional_t<std::is_const_v<Entry>, const char, char>;
+  return *reinterpret_cast<Entry*>(reinterpret_cast<Byte*>(table) + ((lin >> 8) & 0xFF0u));
+}
+
 // Per-slot bookkeeping of the soft TLB (slot = table * TLB_SIZE + index; tables in the order
 // read, write, fetch). interp/paging.cpp maintains it.
 enum : uint8_t {

@@ -66,7 +66,7 @@ InsnDecoder::InsnDecoder() {
   ZydisFormatterInit(&fmt_, ZYDIS_FORMATTER_STYLE_INTEL);
 }
 
-Insn InsnDecoder::decode(const uint8_t* bytes, unsigned avail, bool code32) const {
+Insn InsnDecoder::decode(const uint8_t* bytes, unsigned avail, bool code32, bool stack32) const {
   ZydisDecodedInstruction zi;
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
   if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(code32 ? &dec32_ : &dec16_, bytes, avail, &zi, ops)))
@@ -132,7 +132,7 @@ Insn InsnDecoder::decode(const uint8_t* bytes, unsigned avail, bool code32) cons
   }
 
   if (ends_block(zi)) i.flags |= INSN_ENDS_BLOCK;
-  DecodeContext ctx{zi, ops, code32};
+  DecodeContext ctx{zi, ops, code32, stack32};
   for (GroupSelector select : kSelectors) {
     if (select(ctx, i)) {
       if (!i.fn) break;  // a parameter outside its handler table: treat as undefined

@@ -19,6 +19,7 @@ struct DecodeContext {
   const ZydisDecodedInstruction& zi;
   const ZydisDecodedOperand* ops;  // zi.operand_count_visible visible operands first
   bool code32;                      // CS.D
+  bool stack32;                     // SS.B (part of the block key, like CS.D)
 };
 
 // Our SegReg for a Zydis segment register (DS for anything else).
@@ -59,9 +60,11 @@ void handler_ud(Cpu&, const Insn&);
 class InsnDecoder {
  public:
   InsnDecoder();
-  // Decode one instruction from `bytes` (up to 15 available). Never fails: an undecodable
+  // Decode one instruction from `bytes` (up to 15 available) for CS.D = code32 and SS.B =
+  // stack32: the stack instructions are specialised for SS.B, so the Insn is valid only while
+  // SS.B is what it was decoded for (the block key holds both). Never fails: an undecodable
   // encoding becomes a #UD instruction (len 1, ends the block).
-  Insn decode(const uint8_t* bytes, unsigned avail, bool code32) const;
+  Insn decode(const uint8_t* bytes, unsigned avail, bool code32, bool stack32) const;
   // Human-readable form, for --trace.
   void format(const uint8_t* bytes, unsigned avail, bool code32, uint32_t eip, char* out,
               unsigned out_size) const;

@@ -19,6 +19,13 @@ inline void set_lazy(Cpu& c, LazyKind k, unsigned size, uint32_t src1, uint32_t 
   c.lz_kind = k;
   c.lz_size = static_cast<uint8_t>(size);
   c.lz_src1 = src1;
+#if !SOFTCPU_JIT_BITCODE
+  // GCC's SLP vectorizer packs the two stores below into movd, movd, punpckldq, movq (two
+  // instructions more than two stores); an empty asm that may read and write lz_src1 keeps
+  // them apart, at no cost. Not in the tier-1 bitcode: there LLVM drops dead record stores,
+  // which an asm would keep.
+  asm("" : "+m"(c.lz_src1));
+#endif
   c.lz_src2 = src2;
   c.lz_res = res & size_mask(size);
 }

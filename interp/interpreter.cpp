@@ -52,6 +52,7 @@ DecodedBlock* Interpreter::build_block(uint32_t phys) {
   block->phys = phys;
   block->mode = c.mode_key;
   const bool c32 = code32(c);
+  const bool s32 = stack32(c);  // the block key holds it (decode specialises on it)
   const SegmentCache& cs = c.seg[CS];
   uint32_t eip = c.eip;
   uint32_t page_end = (phys & ~0xFFFu) + PAGE_SIZE;
@@ -76,7 +77,7 @@ DecodedBlock* Interpreter::build_block(uint32_t phys) {
       } else {
         // The next page cannot be fetched: fine if the instruction ends on this one.
         // Otherwise its fetch faults, but only once the instructions before it have run.
-        Insn t = decoder_.decode(bytes, in_page, c32);
+        Insn t = decoder_.decode(bytes, in_page, c32, s32);
         if (t.fn == handler_ud || t.len > in_page) {
           if (n > 0) break;
           raise_page_fault(c, lin_next, err);  // EIP is this instruction's (SDM vol.3 6.5)
@@ -84,7 +85,7 @@ DecodedBlock* Interpreter::build_block(uint32_t phys) {
         avail = in_page;
       }
     }
-    Insn insn = decoder_.decode(bytes, avail, c32);
+    Insn insn = decoder_.decode(bytes, avail, c32, s32);
     if (SOFTCPU_UNLIKELY(c.smp_next) && insn.len == 2 && bytes[0] == 0xF3 && bytes[1] == 0x90) {
       if (!c.smp) {  // with threads on a spinning CPU keeps its own host thread
         insn.fn = smp_pause;  // -smp: PAUSE ends the CPU's slice (see smp_pause)
@@ -129,7 +130,7 @@ DecodedBlock* Interpreter::build_block(uint32_t phys) {
 // raise #PF (EIP is still the instruction's: the run loop's catch leaves it alone).
 // find_block has dropped the supervisor-only entries if the fetch is at CPL 3.
 __attribute__((noinline)) static uint32_t fetch_phys_paged(Cpu& c, uint32_t lin) {
-  const SoftTlbEntry& e = c.tlb.fetch[(lin >> 12) % TLB_SIZE];
+  const SoftTlbEntry& e = tlb_entry(c.tlb.fetch, lin);
   if (tlb_hit(e, lin, 1)) return e.phys | (lin & 0xFFF);
   return tlb_fill(c, lin, ACCESS_FETCH);
 }
@@ -212,7 +213,7 @@ bool Interpreter::note_code_pages(uint32_t lin, bool crosses) {
   if (!(c.cr0 & CR0_PG)) return false;
   bool global = true;
   for (uint32_t page = lin & ~0xFFFu;; page += PAGE_SIZE) {
-    const unsigned index = (page >> 12) % TLB_SIZE;
+    const unsigned index = tlb_index(page);
     const uint8_t meta = c.tlb.meta[ACCESS_FETCH * TLB_SIZE + index];
     const bool cached = c.tlb.fetch[index].tag == page;
     global = global && cached && (meta & TLB_GLOBAL);

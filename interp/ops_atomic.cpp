@@ -79,7 +79,7 @@ bool cas_n(uintptr_t p, unsigned size, uint64_t expected, uint64_t desired) {
 // write TLB maps (so no device, no decoded code, no fault); 0 otherwise.
 uintptr_t atomic_host(Cpu& c, uint32_t lin, unsigned size) {
   if (lin % size) return 0;  // aligned, so also within one page
-  const SoftTlbEntry& we = c.tlb.write[(lin >> 12) % TLB_SIZE];
+  const SoftTlbEntry& we = tlb_entry(c.tlb.write, lin);
   if (!tlb_hit(we, lin, 1)) {
     if (c.cr0 & CR0_PG) {
       uint32_t phys;
@@ -149,7 +149,7 @@ void locked_insn(Cpu& c, const Insn& i) {
   }
   if (!host) return run_exclusive(c, i, w.fn);
 
-  const unsigned idx = (lin >> 12) % TLB_SIZE;
+  const unsigned idx = tlb_index(lin);
   SoftTlbEntry& re = c.tlb.read[idx];
   SoftTlbEntry& we = c.tlb.write[idx];
   const SoftTlbEntry saved_r = re, saved_w = we;

@@ -27,6 +27,9 @@ inline bool op_is_imm(const DecodeContext& ctx, unsigned k) {
   return k < ctx.zi.operand_count_visible && ctx.ops[k].type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
 }
 inline unsigned op_size(const DecodeContext& ctx, unsigned k) { return ctx.ops[k].size / 8; }
+// The stack size (SS.B) for the handlers that take it as a dimension (StackSizes,
+// interp/sem/common.h).
+inline unsigned stack_size(const DecodeContext& ctx) { return ctx.stack32 ? STACK32 : STACK16; }
 
 // LOCK is legal only on these instructions with a memory destination (SDM vol.2 LOCK).
 inline bool lock_allowed(const DecodeContext& ctx) {

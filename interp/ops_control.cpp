@@ -18,14 +18,14 @@ bool select_control(const DecodeContext& ctx, Insn& i) {
       break;
     case ZYDIS_MNEMONIC_CALL:
       if (ctx.ops[0].type == ZYDIS_OPERAND_TYPE_POINTER) i.fn = kCallFarPtr.get(s);
-      else if (imm_form) i.fn = kCallNearRel.get(s);
+      else if (imm_form) i.fn = kCallNearRel.get(s, stack_size(ctx));
       else if (far_form) i.fn = i.is_mem ? kCallFarMem.get(s) : handler_ud;
-      else i.fn = kCallNearRm.get(s, rm_form(i));
+      else i.fn = kCallNearRm.get(s, rm_form(i), stack_size(ctx));
       break;
     case ZYDIS_MNEMONIC_RET: {
       const bool has_imm = op_is_imm(ctx, 0);
       i.imm &= 0xFFFF;
-      i.fn = (far_form ? kRetFar : kRetNear).get(s, has_imm);  // CA/CB far
+      i.fn = far_form ? kRetFar.get(s, has_imm) : kRetNear.get(s, has_imm, stack_size(ctx));
       break;
     }
     case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_JNO: case ZYDIS_MNEMONIC_JB:

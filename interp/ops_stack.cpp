@@ -22,17 +22,18 @@ int sreg_number(ZydisRegister r) {
 
 bool select_stack(const DecodeContext& ctx, Insn& i) {
   const unsigned s = i.opsize == 2 ? 2 : 4;
+  const unsigned b = stack_size(ctx);
   const bool modrm = ctx.zi.attributes & ZYDIS_ATTRIB_HAS_MODRM;
   Handler fn;
   switch (mnemonic(ctx)) {
     case ZYDIS_MNEMONIC_PUSH:
       if (op_is_imm(ctx, 0)) {
-        fn = kPushImm.get(s);
+        fn = kPushImm.get(s, b);
       } else if (op_is_reg(ctx, 0) && sreg_number(ctx.ops[0].reg.value) >= 0) {
         i.reg = uint8_t(sreg_number(ctx.ops[0].reg.value));
         fn = kPushSreg.get(s);
       } else {
-        fn = (modrm ? kPushRm : kPushReg).get(s);
+        fn = (modrm ? kPushRm : kPushReg).get(s, b);
       }
       break;
     case ZYDIS_MNEMONIC_POP:
@@ -43,7 +44,7 @@ bool select_stack(const DecodeContext& ctx, Insn& i) {
         fn = kPopSreg.get(s);
         i.flags |= INSN_ENDS_BLOCK;  // SS.B is part of the block key
       } else {
-        fn = (modrm ? kPopRm : kPopReg).get(s);
+        fn = (modrm ? kPopRm : kPopReg).get(s, b);
       }
       break;
     case ZYDIS_MNEMONIC_PUSHA:
@@ -58,7 +59,7 @@ bool select_stack(const DecodeContext& ctx, Insn& i) {
       i.flags |= INSN_ENDS_BLOCK;  // TF and IF may change
       break;
     case ZYDIS_MNEMONIC_ENTER: fn = kEnter.get(s); break;
-    case ZYDIS_MNEMONIC_LEAVE: fn = kLeave.get(s); break;
+    case ZYDIS_MNEMONIC_LEAVE: fn = kLeave.get(s, b); break;
     default: return false;
   }
   i.opsize = uint8_t(s);

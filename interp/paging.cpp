@@ -142,7 +142,7 @@ const SoftTlbEntry* fill_entry(Cpu& c, uint32_t lin, AccessKind kind, const Page
   // Data watches (DR0-DR3, debugger): every access to a watched page takes the slow path.
   if (kind != ACCESS_FETCH && c.dbg.nwatch && debug_page_watched(c, lin)) return nullptr;
   SoftTlb& t = c.tlb;
-  const unsigned index = (lin >> 12) % TLB_SIZE;
+  const unsigned index = tlb_index(lin);
   const unsigned slot = unsigned(kind) * TLB_SIZE + index;
   SoftTlbEntry& e = table(t, kind)[index];
   const uint32_t page_lin = lin & ~0xFFFu;
@@ -192,7 +192,7 @@ bool try_translate(Cpu& c, uint32_t lin, AccessKind kind, uint32_t& phys, uint32
     phys = a20_mask(c, lin);
     return true;
   }
-  const SoftTlbEntry& e = table(c.tlb, kind)[(lin >> 12) % TLB_SIZE];
+  const SoftTlbEntry& e = tlb_entry(table(c.tlb, kind), lin);
   if (e.tag == (lin & ~0xFFFu)) {
     phys = e.phys | (lin & 0xFFF);
     return true;
@@ -250,7 +250,7 @@ void tlb_invlpg(Cpu& c, uint32_t lin) {
   if (c.cache && c.cache->linear_code_noted(lin)) c.cache->new_generation();
   SoftTlb& t = c.tlb;
   const uint32_t page = lin & ~0xFFFu;
-  const unsigned index = (lin >> 12) % TLB_SIZE;
+  const unsigned index = tlb_index(lin);
   for (SoftTlbEntry* tab : {t.read, t.write, t.fetch})
     if (tab[index].tag == page) tab[index].tag = kInvalidTag;
   if (t.any_large) {

@@ -593,7 +593,7 @@ std::vector<uint32_t> RegionCompiler::jump_table_targets(const Cpu& c, const Ins
   const uint32_t table = c.seg[tail.seg].base + tail.disp;
   for (uint32_t k = 0; k < 64; ++k) {
     const uint32_t lin = table + 4 * k;
-    const SoftTlbEntry& e = c.tlb.read[(lin >> 12) % TLB_SIZE];
+    const SoftTlbEntry& e = tlb_entry(c.tlb.read, lin);
     if (!tlb_hit(e, lin, 4)) break;
     const uint32_t eip = load_host<4>(e.addend + lin);
     if (((cs_base + eip) & ~0xFFFu) != page_lin) break;

@@ -20,5 +20,7 @@ using Bools = Dim<false, true>;
 // The r/m operand's form (interp/access.h RmForm): register or one of the memory forms.
 using RmForms = Dim<RM_REG, RM_MEM, RM_BD32, RM_SIB32>;
 using MemForms = Dim<RM_MEM, RM_BD32, RM_SIB32>;
+// The stack size fixed at decode time (interp/access.h StackSize).
+using StackSizes = Dim<STACK16, STACK32>;
 
 }  // namespace softcpu

@@ -75,27 +75,28 @@ void loop_rel(Cpu& c, const Insn& i) {
 
 // ---- near CALL / RET ---------------------------------------------------------------------
 
-template <unsigned S>
+// B: the stack size, fixed at decode time (StackSize, interp/access.h).
+template <unsigned S, unsigned B>
 inline void call_near(Cpu& c, uint32_t target) {
   if (SOFTCPU_UNLIKELY(target > c.seg[CS].limit)) raise_gp(0);
-  push<S>(c, c.eip);  // a stack fault leaves ESP and EIP unchanged
+  push<S, B>(c, c.eip);  // a stack fault leaves ESP and EIP unchanged
   c.eip = target;
 }
-template <unsigned S>
+template <unsigned S, unsigned B>
 void call_near_rel(Cpu& c, const Insn& i) {
-  call_near<S>(c, rel_target<S>(c, i));
+  call_near<S, B>(c, rel_target<S>(c, i));
 }
-template <unsigned S, unsigned M>
+template <unsigned S, unsigned M, unsigned B>
 void call_near_rm(Cpu& c, const Insn& i) {
-  call_near<S>(c, read_rm<S, M>(c, i));
+  call_near<S, B>(c, read_rm<S, M>(c, i));
 }
 
-template <unsigned S, bool Imm>
+template <unsigned S, bool Imm, unsigned B>
 void ret_near(Cpu& c, const Insn& i) {
-  uint32_t sp = stack_pointer(c);
+  uint32_t sp = stack_pointer<B>(c);
   uint32_t target = read_mem<S>(c, SS, sp);
   if (SOFTCPU_UNLIKELY(target > c.seg[CS].limit)) raise_gp(0);
-  set_stack_pointer(c, sp + S + (Imm ? i.imm : 0));
+  set_stack_pointer<B>(c, sp + S + (Imm ? i.imm : 0));
   c.eip = target;
 }
 
@@ -597,13 +598,12 @@ inline constexpr auto kJcxzRel = make_handlers<Sizes16_32, Bools>(
     []<unsigned S, bool A32>() { return &jcxz_rel<S, A32>; });
 inline constexpr auto kLoopRel = make_handlers<Sizes16_32, Bools, LoopKinds>(
     []<unsigned S, bool A32, LoopKind K>() { return &loop_rel<S, A32, K>; });
-inline constexpr auto kCallNearRel =
-    make_handlers<Sizes16_32>([]<unsigned S>() { return &call_near_rel<S>; });
-inline constexpr auto kCallNearRm =
-    make_handlers<Sizes16_32, RmForms>(
-        []<unsigned S, unsigned M>() { return &call_near_rm<S, M>; });
-inline constexpr auto kRetNear = make_handlers<Sizes16_32, Bools>(
-    []<unsigned S, bool Imm>() { return &ret_near<S, Imm>; });
+inline constexpr auto kCallNearRel = make_handlers<Sizes16_32, StackSizes>(
+    []<unsigned S, unsigned B>() { return &call_near_rel<S, B>; });
+inline constexpr auto kCallNearRm = make_handlers<Sizes16_32, RmForms, StackSizes>(
+    []<unsigned S, unsigned M, unsigned B>() { return &call_near_rm<S, M, B>; });
+inline constexpr auto kRetNear = make_handlers<Sizes16_32, Bools, StackSizes>(
+    []<unsigned S, bool Imm, unsigned B>() { return &ret_near<S, Imm, B>; });
 
 // Far transfers.
 inline constexpr auto kJmpFarPtr =

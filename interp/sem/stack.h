@@ -13,24 +13,31 @@ inline void set_sp_with(Cpu& c, bool s32, uint32_t sp) {
   else c.regs[ESP] = (c.regs[ESP] & ~0xFFFFu) | (sp & 0xFFFF);
 }
 
-// PUSH r (50+r): the value is read before the decrement, so PUSH ESP pushes the old ESP.
-template <unsigned S> void push_r(Cpu& c, const Insn& i) { push<S>(c, get_reg<S>(c, i.reg)); }
-// PUSH r/m (FF /6): the address uses ESP before the decrement.
-template <unsigned S> void push_rm(Cpu& c, const Insn& i) { push<S>(c, read_rm<S>(c, i)); }
-template <unsigned S> void push_imm(Cpu& c, const Insn& i) { push<S>(c, i.imm); }
+// B (StackSize, interp/access.h): the stack size, fixed at decode time by the block key for the
+// commonest stack instructions (PUSH, POP, LEAVE; CALL and RET near in control.h).
 
-template <unsigned S> void pop_r(Cpu& c, const Insn& i) {
+// PUSH r (50+r): the value is read before the decrement, so PUSH ESP pushes the old ESP.
+template <unsigned S, unsigned B> void push_r(Cpu& c, const Insn& i) {
+  push<S, B>(c, get_reg<S>(c, i.reg));
+}
+// PUSH r/m (FF /6): the address uses ESP before the decrement.
+template <unsigned S, unsigned B> void push_rm(Cpu& c, const Insn& i) {
+  push<S, B>(c, read_rm<S>(c, i));
+}
+template <unsigned S, unsigned B> void push_imm(Cpu& c, const Insn& i) { push<S, B>(c, i.imm); }
+
+template <unsigned S, unsigned B> void pop_r(Cpu& c, const Insn& i) {
   // POP ESP: the popped value replaces the incremented ESP.
-  pop_then<S>(c, [&c, &i](uint32_t v) { set_reg<S>(c, i.reg, v); });
+  pop_then<S, B>(c, [&i](Cpu& cpu, uint32_t v) { set_reg<S>(cpu, i.reg, v); });
 }
 
 // POP r/m (8F /0). With a memory operand the address is computed after ESP is incremented
 // (SDM vol.2 POP); ESP is committed only after the write.
-template <unsigned S> void pop_rm(Cpu& c, const Insn& i) {
-  const uint32_t sp = stack_pointer(c);
+template <unsigned S, unsigned B> void pop_rm(Cpu& c, const Insn& i) {
+  const uint32_t sp = stack_pointer<B>(c);
   const uint32_t v = read_mem<S>(c, SS, sp);
   const uint32_t old_esp = c.regs[ESP];
-  set_stack_pointer(c, sp + S);
+  set_stack_pointer<B>(c, sp + S);
   if (!i.is_mem) {
     set_reg<S>(c, i.rm, v);
     return;
@@ -158,23 +165,25 @@ template <unsigned S> void enter_op(Cpu& c, const Insn& i) {
 }
 
 // LEAVE: (E)SP = (E)BP by stack size, then pop (E)BP by operand size.
-template <unsigned S> void leave_op(Cpu& c, const Insn&) {
-  const uint32_t sp = c.regs[EBP] & stack_mask(c);
+template <unsigned S, unsigned B> void leave_op(Cpu& c, const Insn&) {
+  const uint32_t sp = c.regs[EBP] & stack_mask<B>(c);
   const uint32_t v = read_mem<S>(c, SS, sp);
-  set_stack_pointer(c, sp + S);
+  set_stack_pointer<B>(c, sp + S);
   set_reg<S>(c, EBP, v);
 }
 
-// ---- handler tables (operand size 2 or 4) -----------------------------------------------
+// ---- handler tables (operand size 2 or 4; stack size where it is a dimension) -------------
 
-inline constexpr auto kPushReg =
-    make_handlers<Sizes16_32>([]<unsigned S>() { return &push_r<S>; });
-inline constexpr auto kPushRm =
-    make_handlers<Sizes16_32>([]<unsigned S>() { return &push_rm<S>; });
-inline constexpr auto kPushImm =
-    make_handlers<Sizes16_32>([]<unsigned S>() { return &push_imm<S>; });
-inline constexpr auto kPopReg = make_handlers<Sizes16_32>([]<unsigned S>() { return &pop_r<S>; });
-inline constexpr auto kPopRm = make_handlers<Sizes16_32>([]<unsigned S>() { return &pop_rm<S>; });
+inline constexpr auto kPushReg = make_handlers<Sizes16_32, StackSizes>(
+    []<unsigned S, unsigned B>() { return &push_r<S, B>; });
+inline constexpr auto kPushRm = make_handlers<Sizes16_32, StackSizes>(
+    []<unsigned S, unsigned B>() { return &push_rm<S, B>; });
+inline constexpr auto kPushImm = make_handlers<Sizes16_32, StackSizes>(
+    []<unsigned S, unsigned B>() { return &push_imm<S, B>; });
+inline constexpr auto kPopReg = make_handlers<Sizes16_32, StackSizes>(
+    []<unsigned S, unsigned B>() { return &pop_r<S, B>; });
+inline constexpr auto kPopRm = make_handlers<Sizes16_32, StackSizes>(
+    []<unsigned S, unsigned B>() { return &pop_rm<S, B>; });
 inline constexpr auto kPushSreg =
     make_handlers<Sizes16_32>([]<unsigned S>() { return &push_sreg<S>; });
 inline constexpr auto kPopSreg =
@@ -184,6 +193,7 @@ inline constexpr auto kPopa = make_handlers<Sizes16_32>([]<unsigned S>() { retur
 inline constexpr auto kPushf = make_handlers<Sizes16_32>([]<unsigned S>() { return &pushf_op<S>; });
 inline constexpr auto kPopf = make_handlers<Sizes16_32>([]<unsigned S>() { return &popf_op<S>; });
 inline constexpr auto kEnter = make_handlers<Sizes16_32>([]<unsigned S>() { return &enter_op<S>; });
-inline constexpr auto kLeave = make_handlers<Sizes16_32>([]<unsigned S>() { return &leave_op<S>; });
+inline constexpr auto kLeave = make_handlers<Sizes16_32, StackSizes>(
+    []<unsigned S, unsigned B>() { return &leave_op<S, B>; });
 
 }  // namespace softcpu

@@ -99,14 +99,14 @@ inline uint32_t string_fast_run(Cpu& c, const Insn& i, uint32_t count) {
     if (n == 0) return 0;
     // The run stays inside the page (n is bounded above), so only the page must match: a
     // size-1 lookup. (tlb_hit's alignment mask is for power-of-two sizes up to 4 only.)
-    const SoftTlbEntry& re = c.tlb.read[(slin >> 12) % TLB_SIZE];
+    const SoftTlbEntry& re = tlb_entry(c.tlb.read, slin);
     if (!tlb_hit(re, slin, 1)) return 0;
     src = re.addend + slin;
     SOFTCPU_CHECK_TLB_HOST(c, src, slin, n * S);
   }
   if (n == 0) return 0;
   const uint32_t bytes = n * S;
-  const SoftTlbEntry& we = c.tlb.write[(dlin >> 12) % TLB_SIZE];
+  const SoftTlbEntry& we = tlb_entry(c.tlb.write, dlin);
   if (!tlb_hit(we, dlin, 1)) return 0;
   const uintptr_t dst = we.addend + dlin;
   SOFTCPU_CHECK_TLB_HOST(c, dst, dlin, bytes);

@@ -26,14 +26,14 @@ TEST(RmForm, DecoderPicksTheFormOfTheAddress) {
   const uint8_t reg[] = {0x8B, 0xC3};                   // mov eax, ebx
   const uint8_t add[] = {0x03, 0x44, 0xB3, 0x08};       // add eax, [ebx+esi*4+8]
   const uint8_t lea[] = {0x8D, 0x43, 0x08};             // lea eax, [ebx+8]
-  EXPECT_EQ(d.decode(bd, sizeof bd, true).fn, kMovRegRm.get(4u, unsigned(RM_BD32)));
-  EXPECT_EQ(d.decode(abs, sizeof abs, true).fn, kMovRegRm.get(4u, unsigned(RM_BD32)));
-  EXPECT_EQ(d.decode(sib, sizeof sib, true).fn, kMovRegRm.get(4u, unsigned(RM_SIB32)));
-  EXPECT_EQ(d.decode(a16, sizeof a16, true).fn, kMovRegRm.get(4u, unsigned(RM_MEM)));
-  EXPECT_EQ(d.decode(reg, sizeof reg, true).fn, kMovRegRm.get(4u, unsigned(RM_REG)));
-  EXPECT_EQ(d.decode(add, sizeof add, true).fn,
+  EXPECT_EQ(d.decode(bd, sizeof bd, true, true).fn, kMovRegRm.get(4u, unsigned(RM_BD32)));
+  EXPECT_EQ(d.decode(abs, sizeof abs, true, true).fn, kMovRegRm.get(4u, unsigned(RM_BD32)));
+  EXPECT_EQ(d.decode(sib, sizeof sib, true, true).fn, kMovRegRm.get(4u, unsigned(RM_SIB32)));
+  EXPECT_EQ(d.decode(a16, sizeof a16, true, true).fn, kMovRegRm.get(4u, unsigned(RM_MEM)));
+  EXPECT_EQ(d.decode(reg, sizeof reg, true, true).fn, kMovRegRm.get(4u, unsigned(RM_REG)));
+  EXPECT_EQ(d.decode(add, sizeof add, true, true).fn,
             kAluRegRm.get(4u, unsigned(A_ADD), unsigned(RM_SIB32)));
-  EXPECT_EQ(d.decode(lea, sizeof lea, true).fn, kLea.get(4u, unsigned(RM_BD32)));
+  EXPECT_EQ(d.decode(lea, sizeof lea, true, true).fn, kLea.get(4u, unsigned(RM_BD32)));
 }
 
 // Each form computes the address the general formula does, 16-bit wrap included.

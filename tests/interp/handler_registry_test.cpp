@@ -2,7 +2,7 @@
 // (interp/sem/registry.h): that is how the translator finds the same handler in its bitcode.
 // A handler missing there still runs in compiled code, but as a call the optimiser cannot see
 // into. The corpus: every one- and two-byte opcode with every ModRM byte, under the prefixes
-// that change the form, in 16- and 32-bit code.
+// that change the form, in 16- and 32-bit code, with a 16- and a 32-bit stack (SS.B).
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -31,7 +31,8 @@ TEST(HandlerRegistry, EveryDecodedHandlerIsRegistered) {
   std::map<Handler, std::string> missing;  // handler -> an encoding that selects it
   unsigned decoded = 0;
   const std::vector<std::vector<uint8_t>> prefixes = {{}, {0x66}, {0x67}, {0xF3}, {0xF2}, {0xF0}, {0x66, 0xF3}};
-  for (bool code32 : {false, true}) {
+  for (unsigned mode = 0; mode < 4; ++mode) {
+    const bool code32 = mode & 1, stack32 = mode & 2;
     for (const auto& pre : prefixes) {
       for (unsigned map = 0; map < 2; ++map) {
         for (unsigned op = 0; op < 256; ++op) {
@@ -44,12 +45,13 @@ TEST(HandlerRegistry, EveryDecodedHandlerIsRegistered) {
             bytes[n++] = uint8_t(op);
             bytes[n++] = uint8_t(modrm);
             bytes[n++] = 0x24;  // SIB, then displacement/immediate bytes
-            const Insn i = dec.decode(bytes, 15, code32);
+            const Insn i = dec.decode(bytes, 15, code32, stack32);
             ++decoded;
             if (i.fn == handler_ud || reg.count(i.fn)) continue;
             if (!missing.count(i.fn)) {
               char enc[64];
-              int w = std::snprintf(enc, sizeof enc, "%s:", code32 ? "32" : "16");
+              int w = std::snprintf(enc, sizeof enc, "%s/%s:", code32 ? "32" : "16",
+                                    stack32 ? "ss32" : "ss16");
               for (unsigned k = 0; k < n && w < 60; ++k) w += std::snprintf(enc + w, sizeof enc - w, " %02x", bytes[k]);
               missing[i.fn] = enc;
             }

@@ -121,7 +121,7 @@ TEST(OpcodeMap, NoP6InstructionIsUdAndNoLaterOneRuns) {
     s.each(prefix, [&](const uint8_t* b, bool code32) {
       ZydisDecodedInstruction zi;
       ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-      const Insn i = s.dec.decode(b, 15, code32);
+      const Insn i = s.dec.decode(b, 15, code32, code32);
       const bool ud = i.fn == &handler_ud;
       if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&s.z[code32], b, 15, &zi, ops))) {
         // Zydis knows no such instruction: reserved on every CPU (e.g. FE /2, 0F 0A, the
@@ -148,8 +148,8 @@ TEST(OpcodeMap, PrefixesNeverTurnAnEncodingIntoUd) {
   std::set<std::string> bad;
   for (uint8_t prefix : {0x66, 0xF2, 0xF3, 0x67}) {
     s.each(prefix, [&](const uint8_t* b, bool code32) {
-      const Insn with = s.dec.decode(b, 15, code32);
-      const Insn without = s.dec.decode(b + 1, 14, code32);
+      const Insn with = s.dec.decode(b, 15, code32, code32);
+      const Insn without = s.dec.decode(b + 1, 14, code32, code32);
       // VMCALL is no P6 instruction: with a 66/F2/F3 prefix it is undefined (#UD), as Zydis
       // and the SDM's opcode table (no prefix) have it.
       if ((without.flags & INSN_TRAPS) && trap_op(without) == TRAP_VMCALL) return;
@@ -166,7 +166,7 @@ TEST(OpcodeMap, LockOnlyOnLockableMemoryForms) {
   std::set<std::string> bad;
   unsigned accepted = 0;
   s.each(0xF0, [&](const uint8_t* b, bool code32) {
-    const Insn i = s.dec.decode(b, 15, code32);
+    const Insn i = s.dec.decode(b, 15, code32, code32);
     if (i.fn == &handler_ud) return;
     ZydisDecodedInstruction zi;
     ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
@@ -203,13 +203,13 @@ TEST(OpcodeMap, HintNopSpaceIsNopWithEveryPrefix) {
           b[n++] = 0x0F;
           b[n++] = uint8_t(op);
           b[n++] = uint8_t(modrm);
-          const Insn i = d.decode(b, 15, code32);
+          const Insn i = d.decode(b, 15, code32, code32);
           ASSERT_NE(i.fn, &handler_ud) << std::hex << unsigned(prefix) << " 0F " << op << " "
                                        << modrm << (code32 ? " (32)" : " (16)");
           ASSERT_FALSE(i.flags & INSN_ENDS_BLOCK);
         }
   const uint8_t a16[] = {0x67, 0x0F, 0x1A, 0x00};  // addr16 in 32-bit code: Zydis's BNDLDX slot
-  const Insn i = d.decode(a16, 4, true);
+  const Insn i = d.decode(a16, 4, true, true);
   EXPECT_EQ(i.len, 4);
 }
 

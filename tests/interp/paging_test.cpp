@@ -559,7 +559,7 @@ struct RemapHarness : PagingHarness {
     return cpu.tlb_counters.walks != walks;
   }
   void tlb_drop_fetch_entry(uint32_t lin) {
-    SoftTlbEntry& e = cpu.tlb.fetch[(lin >> 12) % TLB_SIZE];
+    SoftTlbEntry& e = tlb_entry(cpu.tlb.fetch, lin);
     if (e.tag == (lin & ~0xFFFu)) e.tag = TLB_INVALID_TAG;
   }
 };

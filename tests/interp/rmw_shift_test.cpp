@@ -65,7 +65,7 @@ TEST(LazyShiftFlags, MatchABitByBitModel) {
       if (size == 2) code.push_back(0x66);
       code.push_back(size == 1 ? 0xD2 : 0xD3);
       code.push_back(uint8_t(0xC0 | (op << 3)));
-      const Insn i = dec.decode(code.data(), code.size(), true);
+      const Insn i = dec.decode(code.data(), code.size(), true, true);
       ASSERT_EQ(i.fn, kShiftRotate.get(size, op, unsigned(SHIFT_COUNT_CL), unsigned(RM_REG)));
       for (uint32_t d : values) {
         for (unsigned n = 1; n < 32; ++n) {
@@ -255,12 +255,12 @@ TEST(ReadModifyWrite, DecoderPicksTheFormOfTheAddress) {
   const uint8_t not16[] = {0x67, 0xF7, 0x57, 0x10};    // not dword [bx+0x10]
   const uint8_t shr_bd[] = {0xC1, 0x6B, 0x10, 0x04};   // shr dword [ebx+0x10], 4
   const uint8_t rol_reg[] = {0xD3, 0xC0};              // rol eax, cl
-  EXPECT_EQ(d.decode(dec_bd, sizeof dec_bd, true).fn, kIncDec.get(4u, true, unsigned(RM_BD32)));
-  EXPECT_EQ(d.decode(neg_sib, sizeof neg_sib, true).fn, kNeg.get(4u, unsigned(RM_SIB32)));
-  EXPECT_EQ(d.decode(not16, sizeof not16, true).fn, kNot.get(4u, unsigned(RM_MEM)));
-  EXPECT_EQ(d.decode(shr_bd, sizeof shr_bd, true).fn,
+  EXPECT_EQ(d.decode(dec_bd, sizeof dec_bd, true, true).fn, kIncDec.get(4u, true, unsigned(RM_BD32)));
+  EXPECT_EQ(d.decode(neg_sib, sizeof neg_sib, true, true).fn, kNeg.get(4u, unsigned(RM_SIB32)));
+  EXPECT_EQ(d.decode(not16, sizeof not16, true, true).fn, kNot.get(4u, unsigned(RM_MEM)));
+  EXPECT_EQ(d.decode(shr_bd, sizeof shr_bd, true, true).fn,
             kShiftRotate.get(4u, unsigned(S_SHR), unsigned(SHIFT_COUNT_IMM), unsigned(RM_BD32)));
-  EXPECT_EQ(d.decode(rol_reg, sizeof rol_reg, true).fn,
+  EXPECT_EQ(d.decode(rol_reg, sizeof rol_reg, true, true).fn,
             kShiftRotate.get(4u, unsigned(S_ROL), unsigned(SHIFT_COUNT_CL), unsigned(RM_REG)));
 }
 

@@ -10,6 +10,15 @@ namespace {
 
 using test::CpuHarness;
 
+// The entry every access uses (computed by byte offset) is the slot of the page number.
+TEST(SoftTlb, EntryIsThePageNumbersSlot) {
+  CpuHarness h;
+  for (uint32_t lin : {0u, 0xFFFu, 0x1000u, 0x12345678u, 0xFFFFF000u, 0xFFFFFFFFu, 0x800FF7FFu}) {
+    EXPECT_EQ(&tlb_entry(h.cpu.tlb.read, lin), &h.cpu.tlb.read[(lin >> 12) % TLB_SIZE]) << lin;
+    EXPECT_EQ(&tlb_entry(h.cpu.tlb.fetch, lin), &h.cpu.tlb.fetch[tlb_index(lin)]) << lin;
+  }
+}
+
 // Every offset of a page, every access size, a few pages (page 0 is where the old tag hit).
 TEST(SoftTlb, EmptyEntryMatchesNoAccess) {
   const SoftTlbEntry empty{};
@@ -27,7 +36,7 @@ TEST(SoftTlb, FlushedEntriesMatchNoAccess) {
   for (const SoftTlbEntry* table : {h.cpu.tlb.read, h.cpu.tlb.write, h.cpu.tlb.fetch})
     for (uint32_t lin : {1u, 3u, 5u, 0x81u, 0xB3u, 0xFFDu})
       for (unsigned size : {1u, 2u, 4u})
-        EXPECT_FALSE(tlb_hit(table[(lin >> 12) % TLB_SIZE], lin, size)) << lin << "/" << size;
+        EXPECT_FALSE(tlb_hit(tlb_entry(table, lin), lin, size)) << lin << "/" << size;
 }
 
 // The reproduction: unaligned stores and loads at the bottom of linear page 0 with an empty

@@ -6,6 +6,8 @@
 
 #include "interp/decode.h"
 #include "interp/paging.h"
+#include "interp/sem/control.h"
+#include "interp/sem/stack.h"
 #include "tests/interp/cpu_harness.h"
 
 namespace softcpu {
@@ -20,7 +22,7 @@ int exec_direct(CpuHarness& h, std::initializer_list<uint8_t> bytes, uint32_t* e
   std::vector<uint8_t> b(bytes);
   b.resize(15, 0x90);
   InsnDecoder d;
-  Insn i = d.decode(b.data(), 15, code32(h.cpu));
+  Insn i = d.decode(b.data(), 15, code32(h.cpu), stack32(h.cpu));
   const uint32_t start = h.cpu.eip;
   h.cpu.eip += i.len;
   try {
@@ -469,6 +471,63 @@ TEST(StackOps, Leave16InFlatMode) {
   EXPECT_EQ(h.run(), EXIT_HLT);
   EXPECT_EQ(h.cpu.regs[ESP], 0x2FF02u);
   EXPECT_EQ(h.cpu.regs[EBP], 0x21234u);
+}
+
+
+// PUSH, POP, CALL, RET and LEAVE are decoded for the stack size (SS.B) of their block's key.
+TEST(StackOps, DecodeChoosesTheStackSize) {
+  InsnDecoder d;
+  const uint8_t push_eax[] = {0x50}, pop_ecx[] = {0x59}, ret[] = {0xC3}, leave[] = {0xC9},
+                call[] = {0xE8, 0, 0, 0, 0}, push_imm[] = {0x6A, 1};
+  for (bool s32 : {false, true}) {
+    const unsigned b = s32 ? STACK32 : STACK16;
+    EXPECT_EQ(d.decode(push_eax, 1, true, s32).fn, kPushReg.get(4u, b));
+    EXPECT_EQ(d.decode(pop_ecx, 1, true, s32).fn, kPopReg.get(4u, b));
+    EXPECT_EQ(d.decode(ret, 1, true, s32).fn, kRetNear.get(4u, false, b));
+    EXPECT_EQ(d.decode(leave, 1, false, s32).fn, kLeave.get(2u, b));
+    EXPECT_EQ(d.decode(call, 5, true, s32).fn, kCallNearRel.get(4u, b));
+    EXPECT_EQ(d.decode(push_imm, 2, true, s32).fn, kPushImm.get(4u, b));
+  }
+}
+
+// 32-bit code with a 16-bit stack (SS.B = 0, loaded by MOV SS in the middle of the program):
+// every push and pop uses SP, wraps at 64 KiB and keeps ESP's upper half (SDM vol.3 3.4.5;
+// vol.2 PUSH, POP, CALL, RET, LEAVE). The subroutine runs first with the 32-bit stack, then
+// with the 16-bit one: its block must be decoded again for the new SS.B (the block key holds
+// it), not reused with the 32-bit stack's handlers.
+TEST(StackOps, SixteenBitStackIn32BitCodeAfterMovSs) {
+  CpuHarness h;
+  h.set_gdt_entry(3, make_desc(0x40000, 0xFFFF, 0x93, 0x0));  // 0x18: data, 64 KiB, B = 0
+  h.cpu.regs[EAX] = 0x11223344;
+  h.cpu.regs[ECX] = 0xCCCC0000;
+  h.cpu.regs[ESI] = CpuHarness::DATA_ADDR;
+  h.cpu.regs[EDI] = CpuHarness::DATA_ADDR + 0x10;
+  h.wr32(CpuHarness::DATA_ADDR, 0xDEADBEEF);
+  h.code({0xE8, 0x21, 0x00, 0x00, 0x00,  //  0: call sub (SS.B = 1)
+          0x66, 0xBB, 0x18, 0x00,        //  5: mov bx, 0x18
+          0x8E, 0xD3,                    //  9: mov ss, bx (SS.B = 0)
+          0xBC, 0x00, 0x00, 0xCD, 0xAB,  // 11: mov esp, 0xABCD0000 (SP = 0)
+          0xE8, 0x11, 0x00, 0x00, 0x00,  // 16: call sub: SP 0xFFFC
+          0x6A, 0x55,                    // 21: push 0x55: SP 0xFFFC
+          0xBD, 0xFC, 0xFF, 0x34, 0x12,  // 23: mov ebp, 0x1234FFFC
+          0xC9,                          // 28: leave: SP = BP, pop EBP, SP 0
+          0xFF, 0x36,                    // 29: push dword [esi]: SP 0xFFFC
+          0x8F, 0x07,                    // 31: pop dword [edi]: SP 0
+          0x66, 0x50,                    // 33: push ax: SP 0xFFFE
+          0x66, 0x59,                    // 35: pop cx: SP 0
+          0xF4,                          // 37: hlt
+          0x50, 0x5B, 0xC3});            // 38: sub: push eax; pop ebx; ret
+  RUN_OK(h);
+  EXPECT_EQ(h.cpu.regs[EBX], 0x11223344u);
+  EXPECT_EQ(h.cpu.regs[ESP], 0xABCD0000u);  // SP wrapped back to 0, the upper half kept
+  EXPECT_EQ(h.cpu.regs[EBP], 0x55u);
+  EXPECT_EQ(h.cpu.regs[ECX], 0xCCCC3344u);
+  EXPECT_EQ(h.rd32(0x2FFFC), CpuHarness::CODE_ADDR + 5);  // the first call, 32-bit stack
+  EXPECT_EQ(h.rd32(0x2FFF8), 0x11223344u);
+  EXPECT_EQ(h.rd32(0x4FFF8), 0x11223344u);  // the subroutine's push under SS.B = 0
+  EXPECT_EQ(h.rd32(CpuHarness::DATA_ADDR + 0x10), 0xDEADBEEFu);
+  EXPECT_EQ(h.rd16(0x4FFFC), 0xBEEFu);  // push dword [esi] at SP 0xFFFC ...
+  EXPECT_EQ(h.rd16(0x4FFFE), 0x3344u);  // ... then push ax at SP 0xFFFE
 }
 
 }  // namespace
