@@ -137,8 +137,8 @@ bool ends_with(const std::string& s, const char* suffix) {
 }
 
 // The region files in `dir` (names ending in .o, and their reference files .ref) and their
-// total size. Files that vanish
-// while it looks (another process evicting) are left out; stale temporary files are removed.
+// total size. Files that vanish while it looks (another process evicting) are left out;
+// stale temporary files are removed.
 std::vector<CacheFile> scan_files(const std::string& dir, uint64_t* total) {
   std::vector<CacheFile> files;
   *total = 0;

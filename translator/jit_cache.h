@@ -10,10 +10,11 @@
 // header, a return site: RegionBlock::entry) gets a small reference file naming it
 // (JitCache::ref_path), so a run whose timing makes another of them hot first finds the region
 // too. The translator then checks that the region's blocks are in the block cache as they
-// were, rebuilds the region's IR from them and compares its key before it installs the object. The key (JitCache::key) is everything the
-// object depends on: the region's IR as built (RegionCompiler::Output::ir_hash) and the
-// environment (jit_cache_env: cache format, LLVM version, target CPU and features, code
-// generation options, the semantics bitcode, the build of softcpu itself).
+// were, rebuilds the region's IR from them and compares its key before it installs the
+// object. The key (JitCache::key) is everything the object depends on: the region's IR as
+// built (RegionCompiler::Output::ir_hash) and the environment (jit_cache_env: cache format,
+// LLVM version, target CPU and features, code generation options, the semantics bitcode, the
+// build of softcpu itself).
 //
 // Size: with a bound (--jit-cache-max), a write that takes the directory past it removes the
 // files used longest ago (by modification time: a load sets it to now) down to 9/10 of it.

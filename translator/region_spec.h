@@ -35,8 +35,8 @@ struct RegionSpec {
   uint64_t page_version = 0;  // BlockCache::page_version of the page when the region was made
   uint64_t lines = 0;         // 64-byte lines of the page holding its code
   // Only look in the persistent cache (translator/jit_cache.h) for a region entered at
-  // blocks[0] (the only block a probe carries); its result carries the region found there,
-  // which the CPU thread checks against the block cache before installing it.
+  // blocks[0] (the only block a warm block's probe carries); its result carries the region
+  // found there, which the CPU thread checks against the block cache before installing it.
   bool probe = false;
   // With the persistent cache: a region formed at the compile threshold, looked up first (as a
   // probe for blocks[0]) and compiled only if that finds no region usable now (then it is a
