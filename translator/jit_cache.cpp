@@ -384,6 +384,7 @@ JitCache::Found JitCache::load_file(const std::string& file, const RegionSpec& p
   const size_t body = data.size() - 32;
   const CacheDigest sum = digest(llvm::StringRef(data).take_front(body));  // (no copy of it)
   if (std::memcmp(sum.data(), data.data() + body, 32) != 0) return bad();
+  out->checksum = sum;
   Reader r{reinterpret_cast<const uint8_t*>(data.data()),
            reinterpret_cast<const uint8_t*>(data.data()) + body};
   char magic[sizeof kMagic];

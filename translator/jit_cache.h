@@ -67,6 +67,7 @@ class JitCache {
     RegionSpec spec;  // blocks, EIPs, entry flags and instructions (this run's handlers); the
                       // physical addresses in the page of the looked-up entry block
     CacheDigest key{};
+    CacheDigest checksum{};  // of the whole file: the same file content, the same checksum
     uint64_t code_bytes = 0;
     std::string symbol;  // the region function's name in the object
     std::unique_ptr<llvm::MemoryBuffer> object;

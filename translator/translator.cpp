@@ -16,6 +16,7 @@
 #include <deque>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
@@ -83,6 +84,10 @@ struct Translator::Impl {
   std::unique_ptr<JitEngine> engine;
   std::unique_ptr<RegionCompiler> compiler;
   std::unique_ptr<JitCache> jcache;  // --jit-cache
+  // Checksums of the region files whose key this run has checked (rebuilt their IR): a
+  // region found again (through another of its entries, before the first was installed)
+  // is not keyed twice.
+  std::set<CacheDigest> keyed_files;
   bool cache_write_warned = false;
   std::shared_ptr<CodeReaper> reaper = std::make_shared<CodeReaper>();
 
@@ -637,12 +642,13 @@ CompiledRegion Translator::Impl::probe(RegionSpec spec) {
     RegionCompiler::Output out;
     std::string error;
     const double k0 = thread_cpu_us();
-    const bool built = compiler->compile(s, false, out, &error, &cancel,
-                                         [](const RegionCompiler::Output&) { return false; });
+    const bool known = keyed_files.count(e.checksum) != 0;
+    const bool built = known || compiler->compile(s, false, out, &error, &cancel,
+                                                  [](const RegionCompiler::Output&) { return false; });
     key_us = thread_cpu_us() - k0;
     if (cancel.load(std::memory_order_relaxed)) {
       // Shutting down: the file is not judged.
-    } else if (!built || jcache->key(out.ir_hash) != e.key) {
+    } else if (!known && (!built || jcache->key(out.ir_hash) != e.key)) {
       // Built differently in this run: an object this run would not have made.
       std::remove(jcache->path(s).c_str());
       outcome = &TranslatorStats::cache_bad;
@@ -650,6 +656,7 @@ CompiledRegion Translator::Impl::probe(RegionSpec spec) {
     } else if (engine->add(std::move(e.object), e.symbol, &r.entry,
                            &r.tracker, &error)) {
       outcome = &TranslatorStats::cache_hits;
+      keyed_files.insert(e.checksum);
       r.from_cache = true;
       r.code_bytes = e.code_bytes;
       s.queued = spec.queued;  // released when this one is installed or dropped
