@@ -8,7 +8,8 @@ Workloads: bench.rom (--rom; ends by itself) and the default Linux guest's direc
 shell prompt (--boot; powered off there, as bench/boot_bench.py does). Per run: wall seconds,
 host CPU seconds of the process (children's rusage), compile CPU (jit.compile_us_total is
 thread time of the compile thread per region), cache load CPU, hits, misses, regions
-compiled, instructions in tier 1; the cache directory's size after the cold run.
+compiled, instructions in tier 1; the cache directory's size after the cold and warm runs
+(region files and reference files).
 
 usage: jit_cache_bench.py --softcpu PATH [--rom bench.rom] [--boot GUEST_DIR] [--runs N]
                           [--qemu auto|none|PATH] [--jit-args '...']"""
@@ -114,18 +115,26 @@ def main():
                        "hits": stat(st, "jit.cache_hits"), "misses": stat(st, "jit.cache_misses"),
                        "probes": stat(st, "jit.cache_probes"),
                        "compiled": stat(st, "jit.regions_compiled"), "installed": stat(st, "jit.regions_installed"),
+                       "installed_cached": stat(st, "jit.cache_lookup.installed"),
+                       "unusable": stat(st, "jit.cache_unusable"),
+                       "queue_full": stat(st, "jit.dropped_queue_full"),
                        "tier1": stat(st, "tier1.instructions"), "insns": stat(st, "instructions"),
                        "written": stat(st, "jit.cache_bytes_written")}
-                if label == "cold":
-                    row["dir_bytes"] = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d)) if os.path.isdir(d) else 0
-                    row["files"] = len(os.listdir(d)) if os.path.isdir(d) else 0
+                if label != "off" and label != "qemu":
+                    names = os.listdir(d) if os.path.isdir(d) else []
+                    row["dir_bytes"] = sum(os.path.getsize(os.path.join(d, f)) for f in names)
+                    row["files"] = sum(f.endswith(".o") for f in names)  # regions
+                    row["refs"] = sum(f.endswith(".ref") for f in names)  # their other entries
                 results.setdefault(name, {}).setdefault(label, []).append(row)
                 print(f"{name} round {rnd + 1} {label:5s}: status {status} wall {wall:6.2f} s, "
                       f"cpu {cpu:6.2f} s, compile {row['compile_cpu'] / 1e6:5.2f} s, load "
                       f"{row['load_cpu'] / 1e3:6.1f} ms (key {row['key_cpu'] / 1e3:5.1f}), "
-                      f"hits {row['hits']}, misses {row['misses']}, compiled {row['compiled']}, "
-                      f"installed {row['installed']}, tier1 {row['tier1'] / max(1, row['insns']) * 100:4.1f} %"
-                      + (f", dir {row['dir_bytes']} B in {row['files']} files" if label == "cold" else ""),
+                      f"hits {row['hits']} (installed {row['installed_cached']}, unusable "
+                      f"{row['unusable']}), misses {row['misses']}, compiled {row['compiled']}, "
+                      f"installed {row['installed']}, queue full {row['queue_full']}, "
+                      f"tier1 {row['tier1'] / max(1, row['insns']) * 100:4.1f} %"
+                      + (f", dir {row['dir_bytes']} B in {row['files']} region files + "
+                         f"{row['refs']} references" if "files" in row else ""),
                       flush=True)
     print("load after:", open("/proc/loadavg").read().strip())
     print(json.dumps(results))

@@ -557,6 +557,12 @@ void Machine::register_stats() {
     stats_.add("jit.cache_misses", t(&S::cache_misses));
     stats_.add("jit.cache_bad", t(&S::cache_bad));
     stats_.add("jit.cache_unusable", t(&S::cache_unusable));
+    stats_.add("jit.cache_lookup.no_file", t(&S::lookup_no_file));
+    stats_.add("jit.cache_lookup.key_differs", t(&S::lookup_key_differs));
+    stats_.add("jit.cache_lookup.blocks_missing", t(&S::lookup_blocks_missing));
+    stats_.add("jit.cache_lookup.blocks_differ", t(&S::lookup_blocks_differ));
+    stats_.add("jit.cache_lookup.installed", t(&S::lookup_installed));
+    stats_.add("jit.cache_hits_other_entry", t(&S::cache_hits_other_entry));
     stats_.add("jit.cache_writes", t(&S::cache_writes));
     stats_.add("jit.cache_write_failures", t(&S::cache_write_failures));
     stats_.add("jit.cache_evicted", t(&S::cache_evicted));

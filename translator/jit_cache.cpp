@@ -131,8 +131,14 @@ constexpr uint64_t kMaxFileBytes = 64ull << 20;
 // A temporary file untouched this long was left by a writer that died before its rename.
 constexpr time_t kStaleTempSeconds = 3600;
 
-// The region files in `dir` (names ending in .o) and their total size. Files that vanish
-// while it looks (another process evicting) are left out; stale temporary files are removed.
+bool ends_with(const std::string& s, const char* suffix) {
+  const size_t n = std::strlen(suffix);
+  return s.size() > n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+// The region files in `dir` (names ending in .o, and their reference files .ref) and their
+// total size. Files that vanish while it looks (another process evicting) are left out;
+// stale temporary files are removed.
 std::vector<CacheFile> scan_files(const std::string& dir, uint64_t* total) {
   std::vector<CacheFile> files;
   *total = 0;
@@ -142,7 +148,7 @@ std::vector<CacheFile> scan_files(const std::string& dir, uint64_t* total) {
   while (const dirent* e = readdir(d)) {
     const std::string name = e->d_name;
     const bool temp = name.rfind(".tmp-", 0) == 0;
-    if (!temp && (name.size() < 3 || name.compare(name.size() - 2, 2, ".o") != 0)) continue;
+    if (!temp && !ends_with(name, ".o") && !ends_with(name, ".ref")) continue;
     struct stat st;
     if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
       continue;
@@ -203,19 +209,49 @@ CacheDigest JitCache::key(const CacheDigest& ir_hash) const {
 }
 
 std::string JitCache::path(const RegionSpec& spec) const {
-  const RegionBlock& rb = spec.blocks[0];
+  return name(spec.entry_lin, spec.mode, spec.blocks[0], ".o");
+}
+
+std::string JitCache::ref_path(uint32_t lin, uint32_t mode, const RegionBlock& rb) const {
+  return name(lin, mode, rb, ".ref");
+}
+
+std::string JitCache::name(uint32_t lin, uint32_t mode, const RegionBlock& rb,
+                           const char* suffix) const {
   Writer w;
   w.bytes(env_.data(), env_.size());
-  w.u32(spec.entry_lin);
-  w.u32(spec.mode);
+  w.u32(lin);
+  w.u32(mode);
   w.u32(rb.eip);
   w.u32(rb.phys % kPage);
   w.u32(rb.bytes);
   put_insns(w, sem_, rb);
   const CacheDigest d = digest(w.b);
-  char name[48];
-  std::snprintf(name, sizeof name, "%08x-", spec.entry_lin);
-  return dir_ + "/" + name + llvm::toHex(llvm::ArrayRef<uint8_t>(d.data(), 16), true) + ".o";
+  char head[16];
+  std::snprintf(head, sizeof head, "%08x-", lin);
+  return dir_ + "/" + head + llvm::toHex(llvm::ArrayRef<uint8_t>(d.data(), 16), true) + suffix;
+}
+
+bool JitCache::put(const std::string& data, const std::string& final_path, std::string* error) {
+  static std::atomic<uint64_t> serial{0};
+  const std::string tmp = dir_ + "/.tmp-" + std::to_string(getpid()) + "-" + std::to_string(++serial);
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    f.write(data.data(), std::streamsize(data.size()));
+    f.close();
+    if (!f) {
+      *error = "cannot write " + tmp + ": " + std::strerror(errno);
+      std::remove(tmp.c_str());
+      return false;
+    }
+  }
+  if (std::rename(tmp.c_str(), final_path.c_str()) != 0) {
+    *error = "cannot rename " + tmp + " to " + final_path + ": " + std::strerror(errno);
+    std::remove(tmp.c_str());
+    return false;
+  }
+  used_ += data.size();  // (more than the truth when it replaced a file: the next scan corrects it)
+  return true;
 }
 
 bool JitCache::store(const RegionSpec& spec, const CacheDigest& key, uint64_t code_bytes,
@@ -243,26 +279,19 @@ bool JitCache::store(const RegionSpec& spec, const CacheDigest& key, uint64_t co
   const CacheDigest sum = digest(w.b);
   w.bytes(sum.data(), sum.size());
 
-  static std::atomic<uint64_t> serial{0};
   const std::string final_path = path(spec);
-  const std::string tmp = dir_ + "/.tmp-" + std::to_string(getpid()) + "-" + std::to_string(++serial);
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f.write(w.b.data(), std::streamsize(w.b.size()));
-    f.close();
-    if (!f) {
-      *error = "cannot write " + tmp + ": " + std::strerror(errno);
-      std::remove(tmp.c_str());
-      return false;
-    }
-  }
-  if (std::rename(tmp.c_str(), final_path.c_str()) != 0) {
-    *error = "cannot rename " + tmp + " to " + final_path + ": " + std::strerror(errno);
-    std::remove(tmp.c_str());
-    return false;
-  }
+  if (!put(w.b, final_path, error)) return false;
   *bytes_written = w.b.size();
-  used_ += w.b.size();  // (more than the truth when it replaced a file: the next scan corrects it)
+  // The other entries name the file: a later run in which one of them gets warm first finds
+  // the region there (load checks that the file still has it as an entry).
+  const std::string file = final_path.substr(dir_.size() + 1);
+  const uint32_t cs_base = spec.entry_lin - spec.blocks[0].eip;
+  for (size_t k = 1; k < spec.blocks.size(); ++k) {
+    const RegionBlock& rb = spec.blocks[k];
+    if (!rb.entry) continue;
+    if (!put(file, ref_path(cs_base + rb.eip, spec.mode, rb), error)) return false;
+    *bytes_written += file.size();
+  }
   return true;
 }
 
@@ -285,14 +314,42 @@ uint64_t JitCache::trim() {
     // A file another process removed meanwhile is gone all the same; one it replaced since
     // the scan (rename) goes too: a later run misses it and compiles.
     const bool removed = unlink(file.c_str()) == 0;
-    if (removed) ++evicted;
+    if (removed && ends_with(f.name, ".o")) ++evicted;  // (reference files go uncounted)
     if (removed || errno == ENOENT) used_ -= std::min(used_, f.bytes);
   }
   return evicted;
 }
 
-JitCache::Found JitCache::load(const RegionSpec& probe, Entry* out, uint64_t* bytes_read) const {
-  const std::string file = path(probe);
+JitCache::Found JitCache::load(const RegionSpec& probe, Entry* out, uint64_t* bytes_read,
+                               bool* member) const {
+  if (member) *member = false;
+  *bytes_read = 0;
+  const Found head = load_file(path(probe), probe, out, bytes_read);
+  if (head != Found::NONE) return head;
+  // A reference file: the name of a region file that has the block as another entry.
+  const std::string ref = ref_path(probe.entry_lin, probe.mode, probe.blocks[0]);
+  const int fd = open(ref.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Found::NONE;
+  char buf[96];
+  ssize_t n;
+  do n = read(fd, buf, sizeof buf); while (n < 0 && errno == EINTR);
+  if (n > 0 && size_t(n) < sizeof buf) futimens(fd, nullptr);  // used now, as a load does
+  close(fd);
+  if (n <= 0 || size_t(n) >= sizeof buf) return Found::NONE;
+  const std::string file(buf, size_t(n));
+  // Only a file of this directory (a damaged reference names none: a miss).
+  if (!ends_with(file, ".o") || file.find('/') != std::string::npos || file[0] == '.')
+    return Found::NONE;
+  *out = Entry{};
+  uint64_t more = 0;
+  const Found f = load_file(dir_ + "/" + file, probe, out, &more);
+  *bytes_read += uint64_t(n) + more;
+  if (member) *member = f == Found::OK;
+  return f;
+}
+
+JitCache::Found JitCache::load_file(const std::string& file, const RegionSpec& probe, Entry* out,
+                                    uint64_t* bytes_read) const {
   // Read through one descriptor: a file renamed over or removed meanwhile (another process
   // writing or evicting) is still the whole file opened, or not there (a miss).
   struct Fd {
@@ -314,7 +371,7 @@ JitCache::Found JitCache::load(const RegionSpec& probe, Entry* out, uint64_t* by
     filled += size_t(n);
   }
   data.resize(filled);
-  *bytes_read = data.size();
+  *bytes_read += data.size();
   auto bad = [&] {
     // Removed only if the name still holds the file read (not one another process put there).
     struct stat now;
@@ -327,6 +384,7 @@ JitCache::Found JitCache::load(const RegionSpec& probe, Entry* out, uint64_t* by
   const size_t body = data.size() - 32;
   const CacheDigest sum = digest(llvm::StringRef(data).take_front(body));  // (no copy of it)
   if (std::memcmp(sum.data(), data.data() + body, 32) != 0) return bad();
+  out->checksum = sum;
   Reader r{reinterpret_cast<const uint8_t*>(data.data()),
            reinterpret_cast<const uint8_t*>(data.data()) + body};
   char magic[sizeof kMagic];
@@ -368,14 +426,21 @@ JitCache::Found JitCache::load(const RegionSpec& probe, Entry* out, uint64_t* by
   if (!r.ok || size != uint64_t(r.end - r.p)) return bad();
   out->object = llvm::MemoryBuffer::getMemBufferCopy(
       llvm::StringRef(reinterpret_cast<const char*>(r.p), size_t(size)), file);
-  // A file of another region whose entry block hashed to the same name (never seen): not it.
+  // The probe's block must be an entry of the region: its first block (a file named by it),
+  // or another (a file a reference named). Otherwise it is a file of another region whose
+  // block hashed to the same name (never seen), or one written over since the reference.
   const RegionBlock& want = probe.blocks[0];
-  const RegionBlock& got = s.blocks[0];
-  if (s.entry_lin != probe.entry_lin || s.mode != probe.mode || got.eip != want.eip ||
-      got.phys != want.phys || got.bytes != want.bytes || got.insns.size() != want.insns.size() ||
-      std::memcmp(got.insns.data(), want.insns.data(), want.insns.size() * sizeof(Insn)) != 0)
+  const uint32_t cs_base = s.entry_lin - s.blocks[0].eip;
+  auto is_it = [&](const RegionBlock& got) {
+    return cs_base + got.eip == probe.entry_lin && got.eip == want.eip && got.phys == want.phys &&
+           got.bytes == want.bytes && got.insns.size() == want.insns.size() &&
+           std::memcmp(got.insns.data(), want.insns.data(), want.insns.size() * sizeof(Insn)) == 0;
+  };
+  if (s.mode != probe.mode ||
+      std::none_of(s.blocks.begin(), s.blocks.end(),
+                   [&](const RegionBlock& b) { return (&b == &s.blocks[0] || b.entry) && is_it(b); }))
     return Found::NONE;
-  s.entry_phys = want.phys;
+  s.entry_phys = s.blocks[0].phys;
   // Used now: the last file a bounded directory evicts (JitCache::trim). A read-only
   // directory keeps its times.
   futimens(f.fd, nullptr);

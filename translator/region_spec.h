@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <memory>
+#include <optional>
 
 #include "interp/block.h"
 #include "interp/insn.h"
@@ -34,10 +35,13 @@ struct RegionSpec {
   uint64_t page_version = 0;  // BlockCache::page_version of the page when the region was made
   uint64_t lines = 0;         // 64-byte lines of the page holding its code
   // Only look in the persistent cache (translator/jit_cache.h) for a region entered at
-  // blocks[0] (the only block a probe carries); its result carries the region found there,
-  // which the CPU thread checks against the block cache before installing it.
+  // blocks[0] (the only block a warm block's probe carries); its result carries the region
+  // found there, which the CPU thread checks against the block cache before installing it.
   bool probe = false;
-  bool probed = false;        // a probe for this entry missed already (not counted again)
+  // With the persistent cache: a region formed at the compile threshold, looked up first (as a
+  // probe for blocks[0]) and compiled only if that finds no region usable now (then it is a
+  // compile request with lookup_first still set: looked up already).
+  bool lookup_first = false;
   // Bit s set: segment s (ES, SS or DS) was flat when the region was made (base 0, every
   // offset readable and writable); the region is compiled for that and refuses to run
   // otherwise (specialize_flat_segments in translator/region_compiler.cpp). Not part of the
@@ -60,8 +64,15 @@ struct CompiledRegion {
   double compile_us = 0;
   void* tracker = nullptr;   // the JIT's resources for this region (JitEngine owns the type)
   bool from_cache = false;   // loaded from the persistent cache, not compiled
+  // A region from the cache found for a lookup_first request: that request, compiled if the
+  // region cannot be installed (its blocks are not in the block cache as they were).
+  std::optional<RegionSpec> fallback;
   std::string error;
   bool cancelled = false;    // given up at shutdown: nothing to install or count
+  // A lookup_first request that found nothing usable: moved to the compile queue (no result
+  // now), or dropped because that was full (a result that releases its blocks).
+  bool requeued = false;
+  bool queue_full = false;
 };
 
 }  // namespace softcpu

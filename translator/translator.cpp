@@ -16,6 +16,7 @@
 #include <deque>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
@@ -92,6 +93,10 @@ struct Translator::Impl {
   std::unique_ptr<JitEngine> engine;
   std::unique_ptr<RegionCompiler> compiler;
   std::unique_ptr<JitCache> jcache;  // --jit-cache
+  // Checksums of the region files whose key this run has checked (rebuilt their IR): a
+  // region found again (through another of its entries, before the first was installed)
+  // is not keyed twice.
+  std::set<CacheDigest> keyed_files;
   bool cache_write_warned = false;
   std::shared_ptr<CodeReaper> reaper = std::make_shared<CodeReaper>();
   // Set when LLVM could not start: every request is then answered uncompiled, and the CPU
@@ -106,6 +111,11 @@ struct Translator::Impl {
   std::mutex req_mu;
   std::condition_variable req_cv;
   std::deque<RegionSpec> requests;
+  // Lookups in the persistent cache (probes, and lookup_first requests), served before
+  // compiles: a lookup costs milliseconds at most, a compile up to seconds, and a region found
+  // in the cache should not wait for (or be dropped behind) a queue of compiles. One FIFO with
+  // `requests` under deterministic installation, whose results come in request order.
+  std::deque<RegionSpec> lookups;
   bool stopping = false;
   std::atomic<bool> cancel{false};  // set at shutdown: an in-flight compile gives up
   unsigned in_flight = 0;  // requests taken but not yet in `results` (under req_mu)
@@ -141,10 +151,17 @@ struct Translator::Impl {
   void release_queued(const RegionSpec& s);
   bool start_llvm();
   // Decided from the configuration (the cache itself is made with LLVM, later): with a
-  // directory that turns out untrusted the probes find nothing (probe()).
+  // directory that turns out untrusted the lookups find nothing (probe()).
   bool probing() const { return !config.cache_dir.empty() && config.cache_threshold < config.threshold; }
-  void request(DecodedBlock& b, uint32_t eip, uint32_t cs_base, bool probed);
-  bool blocks_unchanged(const RegionSpec& s);
+  void request(DecodedBlock& b, uint32_t eip, uint32_t cs_base);
+  void enqueue(RegionSpec spec);
+  // Are the blocks of a region from the persistent cache in the block cache, decoded the same?
+  // 0 if so, else the lookup outcome counter that says why not.
+  uint64_t TranslatorStats::*blocks_unchanged(const RegionSpec& s);
+  void count(uint64_t TranslatorStats::*counter) {
+    std::lock_guard<std::mutex> lock(stats_mu);
+    ++(st.*counter);
+  }
   void reap() {
     if (!engine) return;  // nothing was ever compiled
     for (void* h : reaper->take()) engine->remove(h);
@@ -336,13 +353,14 @@ bool Translator::Impl::make_region(DecodedBlock& b, uint32_t entry_eip, uint32_t
   return true;
 }
 
-// The compile threshold: the block's region compiled (with a cache, a block that gets here
-// was probed at the warm threshold, unless its region was queued then or the queue was full).
+// The compile threshold: the block's region compiled (with a cache, looked up there first:
+// a block probed at the warm threshold may find its region usable now, when the blocks it
+// needs have been decoded, and without a warm threshold this is the lookup).
 void Translator::hot(DecodedBlock& b) {
   Impl& m = *impl_;
   if (m.llvm_failed.load(std::memory_order_relaxed)) return;
   // The run loop is about to run b: CS:EIP is its start.
-  m.request(b, m.cpu.eip, m.cpu.seg[CS].base, m.probing());
+  m.request(b, m.cpu.eip, m.cpu.seg[CS].base);
 }
 
 // The probe threshold (with --jit-cache below the compile threshold): a region entered here in
@@ -367,10 +385,6 @@ void Translator::warm(DecodedBlock& b) {
   rb.bytes = b.bytes;
   rb.insns = b.insns;
   spec.blocks.push_back(std::move(rb));
-  {
-    std::lock_guard<std::mutex> lock(m.stats_mu);
-    ++m.st.cache_probes;
-  }
   if (m.config.sync) {
     CompiledRegion r = m.compile(std::move(spec));
     m.install(r);
@@ -385,7 +399,7 @@ void Translator::warm(DecodedBlock& b) {
 }
 
 // A block that is hot (the compile threshold) entered at CS base + EIP: its region compiled.
-void Translator::Impl::request(DecodedBlock& b, uint32_t eip, uint32_t cs_base, bool probed) {
+void Translator::Impl::request(DecodedBlock& b, uint32_t eip, uint32_t cs_base) {
   RegionSpec spec;
   {
     std::lock_guard<std::mutex> lock(stats_mu);
@@ -402,7 +416,17 @@ void Translator::Impl::request(DecodedBlock& b, uint32_t eip, uint32_t cs_base, 
     ++st.dropped_unsuitable;
     return;
   }
-  spec.probed = probed;
+  // Looked up in the persistent cache first when there is one (the CPU thread decides it from
+  // the options: the cache itself is the compile thread's).
+  spec.probe = spec.lookup_first = !config.cache_dir.empty();
+  if (!config.sync)
+    for (const RegionBlock& rb : spec.blocks) spec.queued.push_back(rb.phys);
+  enqueue(std::move(spec));
+}
+
+// A region request (made at the compile threshold, or one whose region from the cache could
+// not be installed) to the compile thread, or compiled now with --jit-sync.
+void Translator::Impl::enqueue(RegionSpec spec) {
   if (config.sync) {
     reap();
     CompiledRegion r = compile(std::move(spec));
@@ -417,7 +441,6 @@ void Translator::Impl::request(DecodedBlock& b, uint32_t eip, uint32_t cs_base, 
     }
     due.push_back(*config.install_clock + config.install_delay);
   }
-  for (const RegionBlock& rb : spec.blocks) spec.queued.push_back(rb.phys);
   const std::vector<uint32_t> queued = spec.queued;
   if (submit(std::move(spec)))
     for (uint32_t phys : queued) ++queued_blocks[phys];
@@ -433,9 +456,10 @@ void Translator::finish_writes() {
       !m.config.cache_finish_ms || m.config.install_clock)
     return;
   std::unique_lock<std::mutex> lock(m.req_mu);
-  std::erase_if(m.requests, [](const RegionSpec& s) { return s.probe; });  // they write nothing
+  // Probes write nothing; a lookup_first request compiles (and writes) if it finds nothing.
+  std::erase_if(m.lookups, [](const RegionSpec& s) { return !s.lookup_first; });
   m.idle_cv.wait_for(lock, std::chrono::milliseconds(m.config.cache_finish_ms), [&] {
-    return (m.requests.empty() && m.in_flight == 0) || unwritable();
+    return (m.requests.empty() && m.lookups.empty() && m.in_flight == 0) || unwritable();
   });
 }
 
@@ -466,14 +490,16 @@ bool Translator::Impl::submit(RegionSpec spec) {
   size_t depth;
   {
     std::lock_guard<std::mutex> lock(req_mu);
-    if (requests.size() >= config.max_queue) {
+    const bool lookup = spec.probe && !config.install_clock;
+    std::deque<RegionSpec>& lane = lookup ? lookups : requests;
+    if (lane.size() >= (lookup ? config.max_lookups : config.max_queue)) {
       std::lock_guard<std::mutex> slock(stats_mu);
       ++st.dropped_queue_full;
       return false;
     }
-    requests.push_back(std::move(spec));
+    lane.push_back(std::move(spec));
     // Deterministic installation counts what the CPU thread knows (not the thread's progress).
-    depth = config.install_clock ? due.size() : requests.size() + in_flight;
+    depth = config.install_clock ? due.size() : requests.size() + lookups.size() + in_flight;
   }
   req_cv.notify_one();
   std::lock_guard<std::mutex> lock(stats_mu);
@@ -497,7 +523,8 @@ void Translator::drain() {
   Impl& m = *impl_;
   if (m.worker.joinable()) {
     std::unique_lock<std::mutex> lock(m.req_mu);
-    m.idle_cv.wait(lock, [&m] { return m.requests.empty() && m.in_flight == 0; });
+    m.idle_cv.wait(lock,
+                   [&m] { return m.requests.empty() && m.lookups.empty() && m.in_flight == 0; });
   }
   poll();
 }
@@ -527,16 +554,25 @@ void Translator::Impl::install(CompiledRegion& r) {
   auto drop = [&](uint64_t TranslatorStats::*counter) {
     if (r.tracker) reaper->release(r.tracker);
     r.tracker = nullptr;
-    std::lock_guard<std::mutex> lock(stats_mu);
-    ++(st.*counter);
+    count(counter);
+    // A region from the cache found for a request at the compile threshold: the request's own
+    // region is compiled instead (its blocks are queued again before this one lets them go),
+    // unless its entry block has left the cache or enters a region by now.
+    if (!r.fallback) return;
+    auto* head = static_cast<DecodedBlock*>(cache.find(r.fallback->entry_phys, r.fallback->mode));
+    if (head && !head->native) enqueue(std::move(*r.fallback));
   };
   const uint32_t cs_base = s.entry_lin - s.blocks[0].eip;
+  if (r.queue_full) return drop(&TranslatorStats::dropped_queue_full);  // (heats again)
   if (s.probe) {
     // A probe: nothing found (the block compiles at the threshold), or a region from the
     // persistent cache, whose blocks must all be in the block cache as they were when it was
     // compiled (then the code is this run's guest code: a write to it would have retired them).
     if (!r.entry) return;
-    if (!blocks_unchanged(s)) return drop(&TranslatorStats::cache_unusable);
+    if (auto why = blocks_unchanged(s)) {
+      count(why);
+      return drop(&TranslatorStats::cache_unusable);
+    }
   } else if (!r.entry) {
     return drop(&TranslatorStats::compile_failures);
   }
@@ -589,17 +625,18 @@ void Translator::Impl::install(CompiledRegion& r) {
   }
   std::lock_guard<std::mutex> lock(stats_mu);
   ++st.regions_installed;
+  if (r.from_cache) ++st.lookup_installed;
 }
 
-// Are the blocks of a region from the persistent cache in the block cache, decoded the same?
-bool Translator::Impl::blocks_unchanged(const RegionSpec& s) {
+uint64_t TranslatorStats::*Translator::Impl::blocks_unchanged(const RegionSpec& s) {
   for (const RegionBlock& rb : s.blocks) {
     auto* b = static_cast<DecodedBlock*>(cache.find(rb.phys, s.mode));
-    if (!b || b->page2 != NO_PAGE || b->bytes != rb.bytes || b->insns.size() != rb.insns.size() ||
+    if (!b) return &TranslatorStats::lookup_blocks_missing;
+    if (b->page2 != NO_PAGE || b->bytes != rb.bytes || b->insns.size() != rb.insns.size() ||
         std::memcmp(b->insns.data(), rb.insns.data(), rb.insns.size() * sizeof(Insn)) != 0)
-      return false;
+      return &TranslatorStats::lookup_blocks_differ;
   }
-  return true;
+  return nullptr;
 }
 
 // ---- compile thread -------------------------------------------------------------------------
@@ -609,15 +646,16 @@ void Translator::Impl::compile_loop() {
     RegionSpec spec;
     {
       std::unique_lock<std::mutex> lock(req_mu);
-      req_cv.wait(lock, [this] { return stopping || !requests.empty(); });
+      req_cv.wait(lock, [this] { return stopping || !requests.empty() || !lookups.empty(); });
       if (stopping) return;
-      spec = std::move(requests.front());
-      requests.pop_front();
+      std::deque<RegionSpec>& lane = lookups.empty() ? requests : lookups;
+      spec = std::move(lane.front());
+      lane.pop_front();
       ++in_flight;
     }
     reap();
     CompiledRegion r = compile(std::move(spec));
-    if (!r.cancelled) {
+    if (!r.cancelled && !r.requeued) {
       std::lock_guard<std::mutex> lock(res_mu);
       results.push_back(std::move(r));
       results_ready.store(true, std::memory_order_release);
@@ -630,20 +668,30 @@ void Translator::Impl::compile_loop() {
   }
 }
 
-// A probe: the region kept in the persistent cache for the probe's entry block, if its key is
-// the one this run computes for it (its IR rebuilt from the blocks the file names), linked.
+// A lookup: the region kept in the persistent cache for the probe's entry block (entered
+// there, or there among its other entries), if its key is the one this run computes for it
+// (its IR rebuilt from the blocks the file names), linked. A lookup_first request that finds
+// none is compiled here; one that finds a region carries itself along as the fallback.
 CompiledRegion Translator::Impl::probe(RegionSpec spec) {
-  CompiledRegion r;
   if (!jcache) {  // the directory is not used (start_llvm said why): nothing to find
+    if (spec.lookup_first) {
+      spec.probe = false;
+      return compile(std::move(spec));
+    }
+    CompiledRegion r;
     r.spec = std::move(spec);
     return r;
   }
   const double t0 = thread_cpu_us();
+  CompiledRegion r;
   JitCache::Entry e;
   uint64_t bytes = 0;
-  const JitCache::Found found = jcache->load(spec, &e, &bytes);
+  bool member = false;
+  const JitCache::Found found = jcache->load(spec, &e, &bytes, &member);
   uint64_t TranslatorStats::*outcome = &TranslatorStats::cache_misses;
+  uint64_t TranslatorStats::*lookup = nullptr;
   double key_us = 0;
+  if (found == JitCache::Found::NONE) lookup = &TranslatorStats::lookup_no_file;
   if (found == JitCache::Found::BAD) outcome = &TranslatorStats::cache_bad;
   if (found == JitCache::Found::OK) {
     RegionSpec& s = e.spec;
@@ -654,20 +702,28 @@ CompiledRegion Translator::Impl::probe(RegionSpec spec) {
     RegionCompiler::Output out;
     std::string error;
     const double k0 = thread_cpu_us();
-    const bool built = compiler->compile(s, false, out, &error, &cancel,
-                                         [](const RegionCompiler::Output&) { return false; });
+    const bool known = keyed_files.count(e.checksum) != 0;
+    const bool built = known || compiler->compile(s, false, out, &error, &cancel,
+                                                  [](const RegionCompiler::Output&) { return false; });
     key_us = thread_cpu_us() - k0;
     if (cancel.load(std::memory_order_relaxed)) {
       // Shutting down: the file is not judged.
-    } else if (!built || jcache->key(out.ir_hash) != e.key) {
+    } else if (!known && (!built || jcache->key(out.ir_hash) != e.key)) {
       // Built differently in this run: an object this run would not have made.
       std::remove(jcache->path(s).c_str());
       outcome = &TranslatorStats::cache_bad;
+      lookup = &TranslatorStats::lookup_key_differs;
     } else if (engine->add(std::move(e.object), e.symbol, &r.entry,
                            &r.tracker, &error)) {
       outcome = &TranslatorStats::cache_hits;
+      keyed_files.insert(e.checksum);
       r.from_cache = true;
       r.code_bytes = e.code_bytes;
+      s.queued = spec.queued;  // released when this one is installed or dropped
+      if (spec.lookup_first) {
+        spec.probe = false;
+        r.fallback = std::move(spec);
+      }
       spec = std::move(s);
     } else {
       r.entry = 0;
@@ -675,18 +731,38 @@ CompiledRegion Translator::Impl::probe(RegionSpec spec) {
     }
   }
   r.cancelled = cancel.load(std::memory_order_relaxed);
-  std::lock_guard<std::mutex> lock(stats_mu);
-  ++(st.*outcome);
-  st.cache_bytes_read += bytes;
-  st.cache_key_us += key_us;
-  st.cache_load_us += thread_cpu_us() - t0;
-  if (r.cancelled) ++st.compiles_cancelled;
+  {
+    std::lock_guard<std::mutex> lock(stats_mu);
+    ++st.cache_probes;
+    ++(st.*outcome);
+    if (lookup) ++(st.*lookup);
+    if (r.from_cache && member) ++st.cache_hits_other_entry;
+    st.cache_bytes_read += bytes;
+    st.cache_key_us += key_us;
+    st.cache_load_us += thread_cpu_us() - t0;
+    if (r.cancelled) ++st.compiles_cancelled;
+  }
+  if (!r.entry && !r.cancelled && spec.lookup_first) {
+    spec.probe = false;
+    // Compiled here when results must come in request order (--deterministic, --jit-sync);
+    // otherwise behind the compiles queued, so that the lookups after it are not held up.
+    if (config.sync || config.install_clock) return compile(std::move(spec));
+    {
+      std::lock_guard<std::mutex> lock(req_mu);
+      if (requests.size() < config.max_queue) {
+        requests.push_back(std::move(spec));
+        r.requeued = true;
+        return r;
+      }
+    }
+    r.queue_full = true;
+  }
   r.spec = std::move(spec);
   return r;
 }
 
 CompiledRegion Translator::Impl::compile(RegionSpec spec) {
-  if (!start_llvm()) {  // answered uncompiled (a probe: not found)
+  if (!start_llvm()) {  // answered uncompiled (a lookup: not found)
     CompiledRegion r;
     r.spec = std::move(spec);
     return r;
@@ -706,40 +782,15 @@ CompiledRegion Translator::Impl::compile(RegionSpec spec) {
   RegionCompiler::Output out;
   std::string error;
   const bool dump = !config.dump_dir.empty();
-  // With the persistent cache: once the region's IR is built (its key known), the object kept
-  // for the same key if there is one, instead of the rest of the compile.
+  // With the persistent cache the region was looked up there first (RegionSpec::lookup_first):
+  // what is left is its key, once its IR is built, to store the object under.
   CacheDigest key{};
-  JitCache::Entry kept;
-  bool hit = false, bad = false;
-  uint64_t bytes_read = 0;
-  double load_us = 0;
-  auto look = [&](const RegionCompiler::Output& o) {
-    const double l0 = thread_cpu_us();
+  auto keyed = [&](const RegionCompiler::Output& o) {
     key = jcache->key(o.ir_hash);
-    const JitCache::Found f = o.relocatable ? jcache->load(spec, &kept, &bytes_read)
-                                            : JitCache::Found::NONE;
-    bad = f == JitCache::Found::BAD;
-    hit = f == JitCache::Found::OK && kept.key == key;
-    load_us += thread_cpu_us() - l0;
-    return !hit;
+    return true;
   };
-  const bool ok = jcache ? compiler->compile(spec, dump, out, &error, &cancel, look)
+  const bool ok = jcache ? compiler->compile(spec, dump, out, &error, &cancel, keyed)
                          : compiler->compile(spec, dump, out, &error, &cancel);
-  if (ok && hit) {
-    const double l0 = thread_cpu_us();
-    if (!engine->add(std::move(kept.object), kept.symbol, &r.entry, &r.tracker, &error)) r.entry = 0;
-    load_us += thread_cpu_us() - l0;
-    r.from_cache = r.entry != 0;
-    r.code_bytes = kept.code_bytes;
-    r.error = error;
-    r.spec = std::move(spec);
-    std::lock_guard<std::mutex> lock(stats_mu);
-    ++(r.entry ? st.cache_hits : st.cache_bad);
-    st.cache_bytes_read += bytes_read;
-    st.cache_key_us += out.build_us;  // building the IR the key hashes
-    st.cache_load_us += out.build_us + load_us;
-    return r;
-  }
   if (ok) {
     const std::string name = out.name;
     if (dump) {
@@ -775,12 +826,6 @@ CompiledRegion Translator::Impl::compile(RegionSpec spec) {
   r.compile_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
   {
     std::lock_guard<std::mutex> lock(stats_mu);
-    if (jcache) {
-      if (!spec.probed) ++st.cache_misses;
-      if (bad) ++st.cache_bad;
-      st.cache_bytes_read += bytes_read;
-      st.cache_load_us += load_us;
-    }
     if (r.entry) {
       ++st.regions_compiled;
       st.native_code_bytes += r.code_bytes;

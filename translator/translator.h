@@ -42,6 +42,7 @@ struct TranslatorConfig {
   // bring in). Blocks past it are left out, so no region takes seconds to compile.
   uint64_t max_region_weight = 8000;
   unsigned max_queue = 64;         // requests beyond this are dropped (counted)
+  unsigned max_lookups = 1024;     // ... persistent-cache lookups (served before compiles) beyond this
   unsigned smc_blacklist = 8;      // a page whose regions were invalidated this often is not compiled again
   // Deterministic installation (--deterministic, docs/determinism.md): when set, a region
   // requested at instruction count N is installed by install_due() once *install_clock (the
@@ -79,11 +80,18 @@ struct TranslatorStats {
   double compile_us_mean = 0, compile_us_p50 = 0, compile_us_p99 = 0;
   double start_cpu_us = 0;          // thread CPU starting LLVM at the first request (0: none came)
   // The persistent cache (--jit-cache).
-  uint64_t cache_probes = 0;        // warm blocks that looked for a region entered there
-  uint64_t cache_hits = 0;          // regions loaded from it (not compiled)
+  uint64_t cache_probes = 0;        // lookups: warm blocks, and hot ones before they compile
+  uint64_t cache_hits = 0;          // regions loaded from it and linked (installed unless unusable)
   uint64_t cache_misses = 0;        // lookups that found no region (or another one)
   uint64_t cache_bad = 0;           // damaged, truncated, foreign or stale files (removed)
   uint64_t cache_unusable = 0;      // loaded, but its blocks are not (all) in the block cache as they were
+  // What each lookup (a probe, or a compile's look for its entry block) came to, one of:
+  uint64_t lookup_no_file = 0;         // no file for the block
+  uint64_t lookup_key_differs = 0;     // a file, but the region in it is not the one keyed
+  uint64_t lookup_blocks_missing = 0;  // the file's region has a block not in the block cache
+  uint64_t lookup_blocks_differ = 0;   // ... or one decoded differently there
+  uint64_t lookup_installed = 0;       // the file's region installed
+  uint64_t cache_hits_other_entry = 0; // of the hits, regions found through another entry's reference file
   uint64_t cache_writes = 0;        // objects written
   uint64_t cache_write_failures = 0;
   uint64_t cache_evicted = 0;       // files removed to keep the directory under its bound

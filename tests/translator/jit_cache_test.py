@@ -11,6 +11,11 @@
                name in the object: a wrong address in the second process would crash it;
   damaged      one file truncated, a byte flipped in another: counted (jit.cache_bad == 2),
                removed and compiled again (written again), the rest loaded, same state log;
+  other shape  a warm run that makes its regions at another point (--jit-threshold 100 after a
+               cold run at 300: fewer blocks are warm, other blocks get hot first) installs
+               every region the cold run wrote, the file's region as it was compiled (its key
+               checked), one of them found through another entry's reference file, and writes
+               the interpreter's state log;
   probe        --jit-cache-threshold 1000 below --jit-threshold 100000: the cold run compiles
                at 100000 and writes; the warm run installs regions from the cache at 1000
                executions (hits, more instructions run compiled), same state log;
@@ -183,6 +188,36 @@ def bounded(tmp, d, n, log1, sync):
           f"{s4}: bad {stat(st4, 'jit.cache_bad')}, hits {stat(st4, 'jit.cache_hits')}: {e4[-400:]}")
 
 
+def other_shape(tmp, log0):
+    """A region is found by any of its entries, and used as it was compiled."""
+    d = os.path.join(tmp, "shape-cache")
+    s1, st1, e1, l1 = run(BENCH, tmp, "shape-cold", "--jit", "on", "--jit-sync", "--jit-threshold",
+                          "300", "--jit-cache", d)
+    n = len(objects(d))
+    check("other shape cold: regions written, the interpreter's state log",
+          s1 == 1 and n >= 3 and l1 == log0, f"{s1}, {n} files, {len(l1)} vs {len(log0)} lines: {e1[-400:]}")
+    s2, st2, e2, l2 = run(BENCH, tmp, "shape-warm", "--jit", "on", "--jit-sync", "--jit-threshold",
+                          "100", "--jit-cache", d)
+    check("other shape warm: every region of the cold run installed, none refused by its key",
+          s2 == 1 and stat(st2, "jit.cache_lookup.installed") == n and
+          stat(st2, "jit.cache_lookup.key_differs") == 0 and stat(st2, "jit.cache_bad") == 0,
+          f"{s2}: installed {stat(st2, 'jit.cache_lookup.installed')} of {n}, key differs "
+          f"{stat(st2, 'jit.cache_lookup.key_differs')}, bad {stat(st2, 'jit.cache_bad')}: {e2[-400:]}")
+    check("other shape warm: a region found through another entry's reference file",
+          stat(st2, "jit.cache_hits_other_entry") >= 1,
+          f"{stat(st2, 'jit.cache_hits_other_entry')}")
+    # Each lookup came to one outcome (a region loaded but refused counts in two: its hit and why).
+    outcomes = sum(stat(st2, "jit.cache_lookup." + k) for k in
+                   ("no_file", "key_differs", "blocks_missing", "blocks_differ", "installed"))
+    check("other shape warm: every lookup counted once by its outcome",
+          outcomes == stat(st2, "jit.cache_probes") and
+          stat(st2, "jit.cache_unusable") == stat(st2, "jit.cache_lookup.blocks_missing") +
+          stat(st2, "jit.cache_lookup.blocks_differ"),
+          f"outcomes {outcomes}, probes {stat(st2, 'jit.cache_probes')}, unusable "
+          f"{stat(st2, 'jit.cache_unusable')}")
+    check("other shape warm: the interpreter's state log", l2 == log0, f"{len(l2)} vs {len(log0)} lines")
+
+
 def finish_at_exit(tmp):
     """--jit-cache-finish: the regions queued when the run ends are compiled and written."""
     def submitted(st):
@@ -272,6 +307,7 @@ def main():
               stat(sts, "jit.regions_invalidated") >= 1, f"{stat(sts, 'jit.regions_invalidated')}")
 
         bounded(tmp, d, n, log1, sync)
+        other_shape(tmp, log1)
         finish_at_exit(tmp)
 
         # Probing below the compile threshold.
