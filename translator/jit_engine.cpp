@@ -32,6 +32,35 @@ T unwrap(llvm::Expected<T> e, const char* what) {
   return std::move(*e);
 }
 
+// Defines the symbols JitEngine::define_on_demand names when a link first looks them up.
+class OnDemand : public llvm::orc::DefinitionGenerator {
+ public:
+  OnDemand(std::string prefix, char global_prefix,
+           std::function<const void*(const std::string&)> resolve)
+      : prefix_(std::move(prefix)), global_prefix_(global_prefix), resolve_(std::move(resolve)) {}
+
+  llvm::Error tryToGenerate(llvm::orc::LookupState&, llvm::orc::LookupKind,
+                            llvm::orc::JITDylib& jd, llvm::orc::JITDylibLookupFlags,
+                            const llvm::orc::SymbolLookupSet& symbols) override {
+    llvm::orc::SymbolMap found;
+    for (const auto& [name, flags] : symbols) {
+      llvm::StringRef n = *name;
+      if (global_prefix_ && !n.consume_front(llvm::StringRef(&global_prefix_, 1))) continue;
+      if (!n.consume_front(prefix_)) continue;
+      if (const void* address = resolve_(n.str()))
+        found[name] = llvm::orc::ExecutorSymbolDef(llvm::orc::ExecutorAddr::fromPtr(address),
+                                                   llvm::JITSymbolFlags::Exported);
+    }
+    if (found.empty()) return llvm::Error::success();
+    return jd.define(llvm::orc::absoluteSymbols(std::move(found)));
+  }
+
+ private:
+  std::string prefix_;
+  char global_prefix_;
+  std::function<const void*(const std::string&)> resolve_;
+};
+
 }  // namespace
 
 JitEngine::JitEngine() {
@@ -76,6 +105,12 @@ void JitEngine::define(const std::string& name, const void* address) {
       llvm::orc::ExecutorAddr::fromPtr(address), llvm::JITSymbolFlags::Exported);
   if (auto err = jit_->getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(syms))))
     throw std::runtime_error("JIT symbol " + name + ": " + llvm::toString(std::move(err)));
+}
+
+void JitEngine::define_on_demand(const std::string& prefix,
+                                 std::function<const void*(const std::string&)> resolve) {
+  jit_->getMainJITDylib().addGenerator(std::make_unique<OnDemand>(
+      prefix, jit_->getDataLayout().getGlobalPrefix(), std::move(resolve)));
 }
 
 bool JitEngine::add(std::unique_ptr<llvm::MemoryBuffer> object, const std::string& name,

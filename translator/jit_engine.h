@@ -2,6 +2,7 @@
 // code, and the host symbols compiled code may call. Compile thread only, except where noted.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -25,6 +26,11 @@ class JitEngine {
   // Host addresses compiled code refers to by name (handlers it calls, the cache generation),
   // so that its object file holds no address of this process and another run can load it.
   void define(const std::string& name, const void* address);
+  // ... and those named `prefix` + something, asked for only when an object being linked
+  // refers to one: `resolve` gets the rest of the name and gives the address (nullptr: not
+  // defined, the link fails). Runs on the thread that links (the compile thread).
+  void define_on_demand(const std::string& prefix,
+                        std::function<const void*(const std::string&)> resolve);
 
   // Link an object file holding function `name`, in a JITDylib of its own (a region loaded
   // from the persistent cache keeps the name it had in the run that compiled it, which may be

@@ -52,6 +52,17 @@ const llvm::GlobalVariable* global_of(const llvm::Constant* c) {
   return llvm::dyn_cast<llvm::GlobalVariable>(c->stripPointerCasts());
 }
 
+// Read `f`'s body from the lazily read bitcode if it is not read yet. False if it cannot be.
+bool materialised(const llvm::Function& f) {
+  auto& g = const_cast<llvm::Function&>(f);
+  if (!g.isMaterializable()) return true;
+  if (llvm::Error err = g.materialize()) {
+    llvm::consumeError(std::move(err));
+    return false;
+  }
+  return true;
+}
+
 // May compiled code contain this function's body? Only if everything it reaches calls the
 // JIT runtime (softcpu_jit_*: non-throwing, or markers the translator rewrites), LLVM
 // intrinsics or memcpy-like libc, and reads no mutable global (a JIT module would get its
@@ -61,7 +72,7 @@ bool body_is_inlinable(const llvm::Function& f, std::unordered_set<const llvm::F
                        std::unordered_map<const llvm::Function*, bool>& memo) {
   if (auto it = memo.find(&f); it != memo.end()) return it->second;
   if (!seen.insert(&f).second) return true;  // recursion: decided by the outer visit
-  bool ok = true;
+  bool ok = materialised(f);
   auto check_value = [&](const llvm::Value* v, auto& self) -> void {
     if (!ok) return;
     if (auto* g = llvm::dyn_cast<llvm::GlobalVariable>(v)) {
@@ -71,6 +82,7 @@ bool body_is_inlinable(const llvm::Function& f, std::unordered_set<const llvm::F
     }
   };
   for (const llvm::BasicBlock& bb : f) {
+    if (!ok) break;
     for (const llvm::Instruction& in : bb) {
       if (auto* call = llvm::dyn_cast<llvm::CallBase>(&in)) {
         const llvm::Function* callee = call->getCalledFunction();
@@ -103,6 +115,7 @@ constexpr uint32_t kCostCap = 1u << 20;
 uint32_t inlined_cost(const llvm::Function& f, std::unordered_map<const llvm::Function*, uint32_t>& memo) {
   if (auto it = memo.find(&f); it != memo.end()) return it->second;
   memo[&f] = kCostCap;  // recursion: never inlined whole
+  if (!materialised(f)) return kCostCap;
   uint64_t n = 0;
   for (const llvm::BasicBlock& bb : f)
     for (const llvm::Instruction& in : bb) {
@@ -119,11 +132,18 @@ uint32_t inlined_cost(const llvm::Function& f, std::unordered_map<const llvm::Fu
 
 }  // namespace
 
-Semantics::Semantics(llvm::LLVMContext& ctx) : ctx_(ctx) {
-  auto parsed = llvm::parseBitcodeFile(blob(), ctx_);
+struct Semantics::Memo {
+  std::unordered_set<const llvm::Function*> seen;
+  std::unordered_map<const llvm::Function*, bool> inlinable;
+  std::unordered_map<const llvm::Function*, uint32_t> costs;
+};
+
+Semantics::Semantics(llvm::LLVMContext& ctx) : ctx_(ctx), memo_(std::make_unique<Memo>()) {
+  auto parsed = llvm::getLazyBitcodeModule(blob(), ctx_);
   if (!parsed) throw std::runtime_error("cannot parse the semantics bitcode: " +
                                         llvm::toString(parsed.takeError()));
-  std::unique_ptr<llvm::Module> m = std::move(*parsed);
+  module_ = std::move(*parsed);
+  llvm::Module* m = module_.get();
   triple_ = m->getTargetTriple();
   {
     const llvm::StringRef bc = blob().getBuffer();
@@ -147,9 +167,6 @@ Semantics::Semantics(llvm::LLVMContext& ctx) : ctx_(ctx) {
   const auto* arr = fam ? llvm::dyn_cast<llvm::ConstantArray>(fam->getInitializer()) : nullptr;
   if (!arr || arr->getNumOperands() != softcpu_handler_family_count)
     throw std::runtime_error("semantics bitcode: the handler registry differs from the host's");
-  std::unordered_set<const llvm::Function*> seen;
-  std::unordered_map<const llvm::Function*, bool> memo;
-  std::unordered_map<const llvm::Function*, uint32_t> costs;
   for (unsigned k = 0; k < softcpu_handler_family_count; ++k) {
     const auto* entry = llvm::cast<llvm::ConstantStruct>(arr->getOperand(k));
     const llvm::GlobalVariable* table = global_of(entry->getOperand(1));
@@ -163,14 +180,8 @@ Semantics::Semantics(llvm::LLVMContext& ctx) : ctx_(ctx) {
     Family family{host.name, {}};
     for (uint32_t j = 0; j < host.count; ++j) {
       llvm::Function* f = fns[j];
-      seen.clear();
-      const bool inl = body_is_inlinable(*f, seen, memo);
-      // A handler that is not inlined costs its call and the status check after it.
-      const uint32_t cost = inl ? inlined_cost(*f, costs) : 8;
-      auto [it, fresh] = by_fn_.emplace(host.fns[j],
-                                        Handler{f->getName().str(), f->getFunctionType(), inl, cost,
-                                                host.fns[j]});
-      if (fresh && inl) ++inlinable_;
+      auto [it, fresh] = by_fn_.emplace(
+          host.fns[j], Handler{f->getName().str(), f->getFunctionType(), false, 0, host.fns[j], f, false});
       if (fresh) by_name_.emplace(it->second.name, &it->second);
       family.handlers.push_back(&it->second);
     }
@@ -178,16 +189,48 @@ Semantics::Semantics(llvm::LLVMContext& ctx) : ctx_(ctx) {
   }
 }
 
+const Semantics::Handler* Semantics::settle(const Handler* h) const {
+  if (!h || h->settled) return h;
+  // Ours (by_fn_'s values are not const); compile thread only, like everything here.
+  auto& w = const_cast<Handler&>(*h);
+  memo_->seen.clear();
+  w.inlinable = body_is_inlinable(*w.fn, memo_->seen, memo_->inlinable);
+  // A handler that is not inlined costs its call and the status check after it.
+  w.cost = w.inlinable ? inlined_cost(*w.fn, memo_->costs) : 8;
+  w.settled = true;
+  return h;
+}
+
+Semantics::Bodies Semantics::bodies() const {
+  Bodies b;
+  for (const llvm::Function& f : *module_) {
+    if (f.isMaterializable()) ++b.total;
+    else if (!f.isDeclaration()) ++b.total, ++b.read;
+  }
+  return b;
+}
+
+const std::vector<Semantics::Family>& Semantics::families() const {
+  for (const Family& f : families_)
+    for (const Handler* h : f.handlers) settle(h);
+  return families_;
+}
+
 Semantics::~Semantics() = default;
 
 const Semantics::Handler* Semantics::find(const std::string& name) const {
   auto it = by_name_.find(name);
-  return it == by_name_.end() ? nullptr : it->second;
+  return it == by_name_.end() ? nullptr : settle(it->second);
 }
 
 const Semantics::Handler* Semantics::find(softcpu::Handler fn) const {
   auto it = by_fn_.find(fn);
-  return it == by_fn_.end() ? nullptr : &it->second;
+  return it == by_fn_.end() ? nullptr : settle(&it->second);
+}
+
+const void* Semantics::host_address(const std::string& name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : reinterpret_cast<const void*>(it->second->host);
 }
 
 bool Semantics::link_into(llvm::Module& m, std::string* error) const {

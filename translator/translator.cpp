@@ -25,6 +25,7 @@
 #include "cache/block_cache.h"
 #include "interp/block.h"
 #include "interp/cpu.h"
+#include "interp/sem/registry.h"
 #include "translator/jit_cache.h"
 #include "translator/jit_engine.h"
 #include "translator/region_compiler.h"
@@ -220,9 +221,8 @@ bool Translator::Impl::start_llvm() {
     // What compiled code refers to by name (region_compiler.cpp): the cache generation and
     // the host handlers it calls.
     engine->define(RegionCompiler::kGenerationSymbol, cache.generation_address());
-    semantics->for_each([this](const Semantics::Handler& h) {
-      if (!h.inlinable)
-        engine->define(RegionCompiler::host_symbol(h.name), reinterpret_cast<const void*>(h.host));
+    engine->define_on_demand(RegionCompiler::host_symbol(""), [this](const std::string& name) {
+      return semantics->host_address(name);
     });
     if (!config.cache_dir.empty()) {
       jcache = std::make_unique<JitCache>(config.cache_dir,
@@ -856,6 +856,10 @@ SemanticsReport semantics_report() {
   llvm::LLVMContext ctx;
   Semantics sem(ctx);
   SemanticsReport r;
+  r.bodies_read_at_start = sem.bodies().read;
+  if (softcpu_handler_family_count && softcpu_handler_families[0].count)
+    sem.find(softcpu_handler_families[0].fns[0]);
+  r.bodies_read_after_one = sem.bodies().read;
   for (const Semantics::Family& f : sem.families()) {
     SemanticsReport::Family out{f.name, uint32_t(f.handlers.size()), 0, {}};
     for (const Semantics::Handler* h : f.handlers) {
@@ -864,6 +868,8 @@ SemanticsReport semantics_report() {
     }
     r.families.push_back(std::move(out));
   }
+  r.bodies_read_after_all = sem.bodies().read;
+  r.bodies = sem.bodies().total;
   return r;
 }
 

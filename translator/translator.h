@@ -109,6 +109,10 @@ struct SemanticsReport {
     std::vector<std::string> not_inlinable;  // demangled handler names
   };
   std::vector<Family> families;
+  // Bitcode function bodies read: once the semantics are loaded, after one handler (the
+  // first family's first) was looked up, after every handler; and how many there are.
+  size_t bodies_read_at_start = 0, bodies_read_after_one = 0, bodies_read_after_all = 0,
+         bodies = 0;
 };
 SemanticsReport semantics_report();  // throws std::runtime_error like the Translator
 
