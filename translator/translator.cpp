@@ -151,6 +151,7 @@ struct Translator::Impl {
   void install(CompiledRegion& r);
   void release_queued(const RegionSpec& s);
   bool start_llvm();
+  CompiledRegion after_lookup(RegionSpec spec, CompiledRegion r);
   // Decided from the configuration (the cache itself is made with LLVM, later): with a
   // directory that turns out untrusted the lookups find nothing (probe()).
   bool probing() const { return !config.cache_dir.empty() && config.cache_threshold < config.threshold; }
@@ -673,15 +674,8 @@ void Translator::Impl::compile_loop() {
 // (its IR rebuilt from the blocks the file names), linked. A lookup_first request that finds
 // none is compiled here; one that finds a region carries itself along as the fallback.
 CompiledRegion Translator::Impl::probe(RegionSpec spec) {
-  if (!jcache) {  // the directory is not used (start_llvm said why): nothing to find
-    if (spec.lookup_first) {
-      spec.probe = false;
-      return compile(std::move(spec));
-    }
-    CompiledRegion r;
-    r.spec = std::move(spec);
-    return r;
-  }
+  // The directory is not used (start_llvm said why): nothing to find, as for a miss.
+  if (!jcache) return after_lookup(std::move(spec), CompiledRegion{});
   const double t0 = thread_cpu_us();
   CompiledRegion r;
   JitCache::Entry e;
@@ -742,6 +736,12 @@ CompiledRegion Translator::Impl::probe(RegionSpec spec) {
     st.cache_load_us += thread_cpu_us() - t0;
     if (r.cancelled) ++st.compiles_cancelled;
   }
+  return after_lookup(std::move(spec), std::move(r));
+}
+
+// What follows a lookup `r` for `spec`: a lookup_first request that found nothing installable
+// goes on to be compiled; anything else is the result as it is.
+CompiledRegion Translator::Impl::after_lookup(RegionSpec spec, CompiledRegion r) {
   if (!r.entry && !r.cancelled && spec.lookup_first) {
     spec.probe = false;
     // Compiled here when results must come in request order (--deterministic, --jit-sync);
