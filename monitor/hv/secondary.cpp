@@ -1532,7 +1532,7 @@ void SecondaryHypervisor::idle_wait_locked(std::unique_lock<std::mutex>& lock, u
     // idle wake (the system call) and tens of microseconds whenever the host then preempted
     // the worker.
     if (timer_realtime_.load(std::memory_order_relaxed)) set_worker_rt(self, true);
-    const uint64_t spin_from = now_ns();
+    const uint64_t spin_from = trace ? now_ns() : 0;
     while (now_ns() < until && work_seq_.load(std::memory_order_acquire) == seq)
       __builtin_ia32_pause();
     const uint64_t spin_to = trace ? now_ns() : 0;
