@@ -106,8 +106,8 @@ struct MachineConfig {
   // tiers: two runs of a deterministic guest must write the same lines).
   std::string state_log_path;
   // Tier 1 (translator/): --jit, --jit-threshold, --jit-sync, --perf-map, --jit-dump.
-  // Off by default until compiling pays for itself: on Linux userland (bench/guest_bench.py)
-  // the JIT costs 1.17x the interpreter's wall time and 2x its host CPU (docs/design.md).
+  // Off here (a system description's partitions keep it off unless `jit = true`); `softcpu
+  // run` turns it on unless --jit off (tools/options.cpp; docs/design.md "On by default").
   bool jit = false;
   uint64_t jit_threshold = 0;      // 0: the translator's default
   bool jit_sync = false;
