@@ -433,8 +433,7 @@ JitCache::Found JitCache::load_file(const std::string& file, const RegionSpec& p
   const uint32_t cs_base = s.entry_lin - s.blocks[0].eip;
   auto is_it = [&](const RegionBlock& got) {
     return cs_base + got.eip == probe.entry_lin && got.eip == want.eip && got.phys == want.phys &&
-           got.bytes == want.bytes && got.insns.size() == want.insns.size() &&
-           std::memcmp(got.insns.data(), want.insns.data(), want.insns.size() * sizeof(Insn)) == 0;
+           same_code(got.bytes, got.insns, want.bytes, want.insns);
   };
   if (s.mode != probe.mode ||
       std::none_of(s.blocks.begin(), s.blocks.end(),

@@ -2,6 +2,7 @@
 // decoded blocks (no pointers into the block cache, which only the CPU thread may touch).
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,14 @@ struct RegionBlock {
   // thread, read by the CPU thread when it installs the region.
   bool entry = true;
 };
+
+// Are these the same decoded code: the same length in bytes and the same Insn records, byte
+// for byte? What a region was compiled from against what the block cache or a cache file holds.
+inline bool same_code(uint32_t bytes_a, const std::vector<Insn>& a, uint32_t bytes_b,
+                      const std::vector<Insn>& b) {
+  return bytes_a == bytes_b && a.size() == b.size() &&
+         std::memcmp(a.data(), b.data(), a.size() * sizeof(Insn)) == 0;
+}
 
 struct RegionSpec {
   uint64_t id = 0;

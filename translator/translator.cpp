@@ -633,8 +633,7 @@ uint64_t TranslatorStats::*Translator::Impl::blocks_unchanged(const RegionSpec& 
   for (const RegionBlock& rb : s.blocks) {
     auto* b = static_cast<DecodedBlock*>(cache.find(rb.phys, s.mode));
     if (!b) return &TranslatorStats::lookup_blocks_missing;
-    if (b->page2 != NO_PAGE || b->bytes != rb.bytes || b->insns.size() != rb.insns.size() ||
-        std::memcmp(b->insns.data(), rb.insns.data(), rb.insns.size() * sizeof(Insn)) != 0)
+    if (b->page2 != NO_PAGE || !same_code(b->bytes, b->insns, rb.bytes, rb.insns))
       return &TranslatorStats::lookup_blocks_differ;
   }
   return nullptr;
