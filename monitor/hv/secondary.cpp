@@ -10,7 +10,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/prctl.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "guests/include/softcpu/hypercall.h"
@@ -969,8 +968,6 @@ SecondaryHypervisor::SecondaryHypervisor(const HypervisorConfig& config, const S
   processors_ = unsigned(std::max<size_t>(thins_.size(), 1));
   for (const auto& set : system.processor_sets)
     if (set.name == config.processor_set) processors_ = std::max(set.threads, 1u);
-  timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-  if (timer_fd_ < 0) throw ConfigError{"secondary hypervisor '" + config.name + "': timerfd_create failed"};
   timer_ = std::thread([this] { timer_main(); });
   std::lock_guard lock(mu_);
   for (unsigned k = 0; k < processors_; ++k) workers_.emplace_back([this] { worker_main(); });
@@ -984,7 +981,6 @@ SecondaryHypervisor::~SecondaryHypervisor() {
     poke_workers();
   }
   timer_.join();
-  close(timer_fd_);
   std::vector<Request> reqs;
   {
     std::lock_guard g(requests_mu_);
@@ -1121,7 +1117,8 @@ void SecondaryHypervisor::attach_external(Thin* t, bool wake) {
     hooks.wake = [t] { wake_hook(t); };
     hooks.deadline = [this] {  // no lock (maybe under the machine's big lock): look again
       poke_workers();
-      ring_timer();
+      timer_seq_.fetch_add(1, std::memory_order_release);
+      timer_cv_.notify_one();
     };
   }
   hooks.stop = [this, t] {
@@ -1239,7 +1236,8 @@ void SecondaryHypervisor::wake_hook(void* thin) {
   hv.poke_workers();
   // With every worker busy the timer thread makes room (offer_locked): it takes mu_, which
   // this caller may hold.
-  hv.ring_timer();
+  hv.timer_seq_.fetch_add(1, std::memory_order_release);
+  hv.timer_cv_.notify_one();
 }
 
 void SecondaryHypervisor::poke_workers() {
@@ -1546,35 +1544,9 @@ void SecondaryHypervisor::idle_wait_locked(std::unique_lock<std::mutex>& lock, u
   }
 }
 
-void SecondaryHypervisor::poke_timer_locked() { ring_timer(); }
-
-namespace {
-// Arms `fd` at `ns` on CLOCK_MONOTONIC (1: expired already, so a read returns at once).
-void arm_timerfd(int fd, uint64_t ns) {
-  itimerspec its{};
-  ns = std::max<uint64_t>(ns, 1);  // (0 would disarm it)
-  its.it_value.tv_sec = time_t(ns / 1'000'000'000);
-  its.it_value.tv_nsec = long(ns % 1'000'000'000);
-  timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, nullptr);
-}
-}  // namespace
-
-// The counter first, then the timer: a timer_sleep that saw the old count after arming its own
-// target is woken by this arm, which comes after that one (no ring is lost, with or without
-// mu_).
-void SecondaryHypervisor::ring_timer() {
-  timer_seq_.fetch_add(1, std::memory_order_seq_cst);
-  arm_timerfd(timer_fd_, 1);
-}
-
-void SecondaryHypervisor::timer_sleep(std::unique_lock<std::mutex>& lock, uint64_t at,
-                                      uint64_t seq) {
-  arm_timerfd(timer_fd_, at);  // (a re-arm drops expirations not read yet)
-  if (timer_seq_.load(std::memory_order_seq_cst) != seq || quit_) return;
-  lock.unlock();
-  uint64_t expirations;
-  [[maybe_unused]] const ssize_t n = read(timer_fd_, &expirations, sizeof expirations);
-  lock.lock();
+void SecondaryHypervisor::poke_timer_locked() {
+  timer_seq_.fetch_add(1, std::memory_order_release);
+  timer_cv_.notify_one();
 }
 
 // The earliest deadline the timer thread must meet (Thin::next_preempting_deadline_locked);
@@ -1596,16 +1568,17 @@ void SecondaryHypervisor::timer_main() {
   tight_timers();
   timer_realtime_ = set_realtime(pthread_self(), true);
   timer_tried_ = true;
+  auto at = [](uint64_t ns) { return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns)); };
   std::unique_lock lock(mu_);
   while (!quit_) {
-    const uint64_t seq = timer_seq_.load(std::memory_order_seq_cst);  // (rings from here on)
     for (const auto& t : thins_)  // posted work for a partition no worker runs (wake_hook)
       if (t->started_ && !t->on_worker_ && t->woken_.load(std::memory_order_acquire))
         offer_locked(t.get());
     const uint64_t next = timer_deadline_locked();
     timer_next_ = next ? next : UINT64_MAX;
+    const uint64_t seq = timer_seq_.load(std::memory_order_acquire);
     if (!next) {
-      timer_sleep(lock, now_ns() + uint64_t(std::chrono::nanoseconds(kIdlePoll).count()), seq);
+      timer_cv_.wait_for(lock, kIdlePoll);  // wake_hook notifies without mu_: may be missed
       continue;
     }
     uint64_t now = now_ns();
@@ -1617,7 +1590,7 @@ void SecondaryHypervisor::timer_main() {
     }
     if (next > now + timer_spin_ns_) {
       const uint64_t target = next - timer_spin_ns_;
-      timer_sleep(lock, target, seq);
+      timer_cv_.wait_until(lock, at(target));
       now = now_ns();
       if (trace) timer_slept_until_ = now;
       if (now < target || timer_seq_.load(std::memory_order_acquire) != seq) continue;

@@ -194,10 +194,6 @@ class SecondaryHypervisor final : public Scheduler {
   void idle_wait_locked(std::unique_lock<std::mutex>& lock, uint64_t until, Thin* owner,
                         Worker& self);
   void poke_timer_locked();  // timeouts_ or a partition's idleness changed: the timer looks again
-  void ring_timer();         // the same, from any thread, no lock needed
-  // The timer thread's sleep: until `at` (steady_clock ns) or a ring_timer() after `seq`;
-  // `lock` (mu_) is let go for it and taken again.
-  void timer_sleep(std::unique_lock<std::mutex>& lock, uint64_t at, uint64_t seq);
   uint64_t timer_deadline_locked() const;
   void expire_due_locked(uint64_t now, bool timer_thread = false, const Worker* idle = nullptr);
   // Tracing (under mu_): the worker's host time on a core and waiting for one, so far
@@ -238,9 +234,7 @@ class SecondaryHypervisor final : public Scheduler {
   std::thread timer_;
   std::atomic<bool> timer_realtime_{false};
   std::atomic<bool> timer_tried_{false};
-  // The timer thread sleeps on this timerfd (CLOCK_MONOTONIC, steady_clock's clock), armed
-  // at its target by itself under mu_, and at once by ring_timer().
-  int timer_fd_ = -1;
+  std::condition_variable timer_cv_;
   uint64_t timer_next_ = UINT64_MAX;       // under mu_: the deadline the timer thread waits for
   std::atomic<uint64_t> timer_seq_{0};     // poke_timer_locked() count: ends the timer's spin
   uint64_t timer_spin_ns_ = 50'000;        // the timer thread's spin window (timer thread only)
