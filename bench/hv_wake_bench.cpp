@@ -103,8 +103,8 @@ void print_tail(const std::vector<WakeTrace>& all, unsigned prio) {
                 " slowest %zu:", paths[by], t.size(), (long long)pct(ran, 50),
                 (long long)pct(ran, 99), (long long)t.back().ran, tail);
     unsigned cause[kSteps] = {}, descheduled = 0, robbed = 0, not_rt = 0, no_spin = 0,
-             not_raised = 0;
-    std::vector<int64_t> seg[kSteps], rd, stolen, window;
+             not_raised = 0, seen_late = 0;
+    std::vector<int64_t> seg[kSteps], rd, stolen, window, seen;
     for (size_t k = t.size() - tail; k < t.size(); ++k) {
       const WakeTrace& w = t[k];
       const int64_t at[kSteps] = {w.slept_until, w.spin_from, w.spin_to, w.locked, w.expired,
@@ -126,6 +126,9 @@ void print_tail(const std::vector<WakeTrace>& all, unsigned prio) {
       no_spin += !w.spun;
       not_raised += by == WakeTrace::TIMER_THREAD && !w.raised;
       window.push_back(int64_t(w.window));
+      if (w.seen != kNone) seen.push_back(w.seen);
+      // It learnt of the deadline only after it (the sleeper's poke reached it late).
+      seen_late += w.seen != kNone && w.seen > 0;
     }
     for (int j = 0; j < kSteps; ++j)
       if (cause[j])
@@ -136,7 +139,10 @@ void print_tail(const std::vector<WakeTrace>& all, unsigned prio) {
                 " switch; %u without a spin;",
                 descheduled, (long long)pct(rd, 50), (long long)pct(rd, 100), robbed,
                 (long long)pct(stolen, 50), (long long)pct(stolen, 100), not_rt, no_spin);
-    if (by == WakeTrace::TIMER_THREAD) std::printf(" %u without an early raise;", not_raised);
+    if (by == WakeTrace::TIMER_THREAD)
+      std::printf(" %u without an early raise; the deadline first seen median %lld ns after it,"
+                  " %u only after it;",
+                  not_raised, (long long)pct(seen, 50), seen_late);
     std::printf(" spin window median %lld ns)\n", (long long)pct(window, 50));
   }
 }
@@ -223,12 +229,13 @@ int run(const std::string& rom, Beside beside, const std::string& kernel = "",
     if (const char* prefix = std::getenv("HV_WAKE_TRACE")) {
       const char* setting = beside == Beside::SPIN_ROM ? "spin" : beside == Beside::LINUX ? "linux" : "alone";
       std::ofstream f(std::string(prefix) + "-" + setting + ".csv");
-      f << "by,prio,rt_at_dispatch,spun,raised,slept_until,spin_from,spin_to,locked,expired,"
-           "dispatched,ran,window,run_delay,stolen\n";
+      f << "by,prio,rt_at_dispatch,rt_at_expiry,on_worker,spun,raised,seen,slept_until,"
+           "spin_from,spin_to,locked,expired,dispatched,ran,window,run_delay,stolen\n";
       auto num = [](int64_t v) { return v == WakeTrace::kNone ? std::string() : std::to_string(v); };
       for (const WakeTrace& w : traces)
-        f << int(w.by) << ',' << w.prio << ',' << w.rt_at_dispatch << ',' << w.spun << ','
-          << w.raised << ',' << num(w.slept_until) << ',' << num(w.spin_from) << ','
+        f << int(w.by) << ',' << w.prio << ',' << w.rt_at_dispatch << ',' << w.rt_at_expiry << ','
+          << w.on_worker << ',' << w.spun << ',' << w.raised << ',' << num(w.seen) << ','
+          << num(w.slept_until) << ',' << num(w.spin_from) << ','
           << num(w.spin_to) << ',' << num(w.locked) << ',' << num(w.expired) << ','
           << num(w.dispatched) << ',' << num(w.ran) << ',' << w.window << ',' << w.run_delay
           << ',' << w.stolen << '\n';

@@ -969,10 +969,11 @@ void Machine::idle(std::optional<std::chrono::steady_clock::time_point> deadline
 }
 
 // When a halted guest must look around again: its next timer, the run's deadline, a console
-// script's, or kIdleSleep from now.
+// script's, or (`poll`) kIdleSleep from now.
 std::chrono::steady_clock::time_point Machine::idle_wake(
-    std::optional<std::chrono::steady_clock::time_point> deadline, bool devices) {
-  auto wake = std::chrono::steady_clock::now() + kIdleSleep;
+    std::optional<std::chrono::steady_clock::time_point> deadline, bool devices, bool poll) {
+  auto wake = poll ? std::chrono::steady_clock::now() + kIdleSleep
+                   : std::chrono::steady_clock::time_point::max();
   // (Not a split vCPU's APIC timer: its own scheduler meets it, machine_external.cpp.)
   const uint64_t next = clock_.next_deadline(
       split_timers_ | (devices ? 0 : VirtualClock::owner_bit(0)));

@@ -106,6 +106,15 @@ class Machine {
   // something to run: a job or a wake posted to its CPU mailbox (host I/O, run_on_cpu_thread,
   // an exit request). Set once, before the machine runs.
   void set_wake_hook(void (*hook)(void*), void* ctx) { mailbox_.set_notify(hook, ctx); }
+  // A machine with a split vCPU: called when the devices' next deadline came closer while CPU
+  // 0's thread is off its slice (a split vCPU's I/O armed a timer), so that the scheduler of
+  // an idle partition looks at recheck_idle() again before the wake time it has (which was
+  // computed without it). Under the big lock, on the thread that armed it; atomics and the
+  // scheduler's own lock only. Set once, before the machine runs.
+  void set_recheck_hook(void (*hook)(void*), void* ctx) {
+    recheck_hook_ = hook;
+    recheck_ctx_ = ctx;
+  }
   // With threads on and sliced (a gang on a processor set, docs/design.md "SMP partitions on a
   // processor set"): called with true when a vCPU's thread stops using its host thread inside
   // a slice (halted with nothing to deliver, or waiting for SIPI) and with false before it runs
@@ -135,7 +144,7 @@ class Machine {
   void set_external_vcpu(unsigned index, ExternalVcpu hooks);
   // A machine with a split vCPU, idle (its last slice ended IDLE at a wake time): when that
   // time comes, the time it must run after all (any thread, no lock: atomics). Its vCPUs'
-  // own deadlines (and the run's timeout, the 50 ms look) as at the idle end; the devices'
+  // own deadlines (and the run's timeout) as at the idle end; the devices'
   // as a split vCPU's worker left them (it fires them while CPU 0's thread is off its slice,
   // and an interrupt for CPU 0 kicks it), with 200 µs (kDeviceGraceNs) for that worker to
   // come first.
@@ -360,6 +369,8 @@ class Machine {
   // CPU 0's thread at an idle end (a machine with a split vCPU): its wake time without the
   // devices' timers, steady_clock ns (recheck_idle).
   std::atomic<int64_t> own_wake_{INT64_MAX};
+  void (*recheck_hook_)(void*) = nullptr;  // set_recheck_hook
+  void* recheck_ctx_ = nullptr;
   // Under the big lock (or stopped): guest time `deadline_ns` (NEVER: none) as steady_clock ns.
   int64_t steady_deadline(uint64_t deadline_ns);
   // Under the big lock: device_due_ from the clock, if CPU 0's thread is between slices.
@@ -490,9 +501,12 @@ class Machine {
     return end != std::chrono::steady_clock::time_point::max() &&
            std::chrono::steady_clock::now() >= end;
   }
-  // When a halted machine must look again; `devices`: false leaves the devices' timers out.
+  // When a halted machine must look again; `devices`: false leaves the devices' timers out;
+  // `poll`: at the latest kIdleSleep from now (else max() when nothing is due: CPU 0's idle
+  // end in a machine with a split vCPU, whose wakes all reach it, machine_threads.cpp).
   std::chrono::steady_clock::time_point idle_wake(
-      std::optional<std::chrono::steady_clock::time_point> deadline, bool devices = true);
+      std::optional<std::chrono::steady_clock::time_point> deadline, bool devices = true,
+      bool poll = true);
   std::chrono::steady_clock::time_point started_;
   double wall_seconds_ = 0;
 

@@ -82,9 +82,16 @@ void Machine::publish_device_due() {
   // The devices' timers only: each CPU's own (its local APIC timer) is met by its scheduler
   // (CPU 0's and the other threads' of the machine by the primary's idle wake, a split
   // vCPU's by its timer_due).
-  device_due_.store(
-      cpu0_off_ ? steady_deadline(clock_.next_deadline(VirtualClock::CPU_OWNERS)) : INT64_MAX,
-      std::memory_order_release);
+  const int64_t due =
+      cpu0_off_ ? steady_deadline(clock_.next_deadline(VirtualClock::CPU_OWNERS)) : INT64_MAX;
+  const int64_t before = device_due_.exchange(due, std::memory_order_acq_rel);
+  // Closer than before while CPU 0's thread is off its slice: a split vCPU (or the loop
+  // thread's host I/O) armed it, and CPU 0's idle wake time, which has no 50 ms look any more
+  // (machine_threads.cpp), was computed without it: its scheduler looks again (recheck_idle),
+  // so one that the split vCPU's worker does not meet is still served by CPU 0's thread
+  // kDeviceGraceNs late. (CPU 0's own slice edge publishes before the slice's idle end
+  // reaches the scheduler, which then keeps the request for that end: Scheduler::recheck.)
+  if (due < before && recheck_hook_) recheck_hook_(recheck_ctx_);
 }
 
 void Machine::tell_split_deadlines() {

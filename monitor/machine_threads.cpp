@@ -299,9 +299,15 @@ Machine::SliceEnd Machine::run_slice_threads(bool sliced) {
           {
             std::lock_guard hold(bql_);
             const auto until = deadline ? std::optional(*deadline) : std::nullopt;
-            idle.wake = idle_wake(until);
+            // With a split vCPU no look every kIdleSleep: what is CPU 0's reaches it without
+            // one (its deadlines are in the wake time; an interrupt for it, a job, an exit or
+            // a reset request kicks it, i.e. wakes the mailbox, which queues the partition;
+            // host I/O is served while it is off its slice, host_io_news; a device deadline a
+            // split vCPU arms meanwhile re-times it, publish_device_due). docs/design.md
+            // "Waking the primary only for what is its".
+            idle.wake = idle_wake(until, true, !has_external_);
             if (has_external_)  // (machine_external.cpp, recheck_idle)
-              own_wake_.store(idle_wake(until, false).time_since_epoch().count(),
+              own_wake_.store(idle_wake(until, false, false).time_since_epoch().count(),
                               std::memory_order_relaxed);
           }
           cpu0_slice_edge(true);  // external vCPUs meet the device deadlines meanwhile

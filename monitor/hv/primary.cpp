@@ -100,6 +100,13 @@ void PrimaryHypervisor::wake_hook(void* partition) {
   if (p->wake_scheduler_) p->wake_scheduler_->wake(p->id_);
 }
 
+// A split partition's devices' next deadline came closer while CPU 0's thread is off its
+// slice: an idle one's wake time is looked at again (Machine::set_recheck_hook).
+void PrimaryHypervisor::recheck_hook(void* partition) {
+  auto* p = static_cast<Partition*>(partition);
+  if (p->wake_scheduler_) p->wake_scheduler_->recheck(p->id_);
+}
+
 PrimaryHypervisor::PrimaryHypervisor(const SystemConfig& config)
     : config_(config), memory_(make_memory(config)), scheduler_(make_primary_scheduler(config)) {
   for (const auto& pc : config_.pools) {
@@ -295,6 +302,7 @@ void PrimaryHypervisor::build_partition(const PartitionConfig& given, unsigned i
   if (!on_secondary(*p)) {  // (a split partition's CPU 0 is the primary's: its wakes too)
     p->wake_scheduler_ = scheduler_.get();
     p->machine_->set_wake_hook(&PrimaryHypervisor::wake_hook, self);
+    if (p->config_.split) p->machine_->set_recheck_hook(&PrimaryHypervisor::recheck_hook, self);
     // A gang lends the thread of a halted vCPU to the set (docs/design.md "SMP partitions on a
     // processor set").
     if (threads_taken(p->config_) > 1)

@@ -107,6 +107,7 @@ class PrimaryHypervisor {
   bool on_secondary_config(const PartitionConfig& pc) const;
   VcpuCounters vcpu_counters(Partition& p, unsigned k);
   static void wake_hook(void* partition);  // Machine::set_wake_hook
+  static void recheck_hook(void* partition);  // Machine::set_recheck_hook (split partitions)
   void map_now(Partition& p, uint32_t guest_page, uint32_t machine_page, uint8_t perms);
   void unmap_now(Partition& p, uint32_t guest_page);
   void on_stopped(Partition& p, int status);

@@ -91,6 +91,22 @@ void ProcessorSetScheduler::wake(unsigned id) {
   else e.woken = true;
 }
 
+void ProcessorSetScheduler::recheck(unsigned id) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(id);
+  if (it == entries_.end() || !it->second->vcpu.recheck_idle) return;
+  Entry& e = *it->second;
+  if (e.state != State::IDLE) {
+    e.recheck = e.state == State::RUNNING;  // (a ready one runs anyway)
+    return;
+  }
+  const SteadyTime at = e.vcpu.recheck_idle(std::chrono::steady_clock::now());
+  if (at < e.wake_at) {
+    e.wake_at = at;
+    tick_cv_.notify_one();  // the ticker waits for the earliest wake time
+  }
+}
+
 SliceStats ProcessorSetScheduler::usage(unsigned id) const {
   std::lock_guard lock(mu_);
   auto it = usage_.find(id);
@@ -229,6 +245,7 @@ void ProcessorSetScheduler::worker_main(unsigned) {
     Entry& e = *entries_.at(id);  // stays until this thread erases it
     e.state = State::RUNNING;
     e.woken = false;
+    e.recheck = false;
     e.borrowed = on_loan;
     e.recalled = false;
     const SteadyTime t0 = std::chrono::steady_clock::now();
@@ -294,6 +311,8 @@ void ProcessorSetScheduler::worker_main(unsigned) {
         } else {
           e.state = State::IDLE;
           e.wake_at = r.wake;
+          if (e.recheck)  // a deadline came closer while it ran (recheck)
+            e.wake_at = std::min(e.wake_at, e.vcpu.recheck_idle(std::chrono::steady_clock::now()));
           tick_cv_.notify_one();
           retime_locked();
         }

@@ -74,6 +74,9 @@ class Scheduler {
   // Something may have become runnable in partition `id` (a job posted to its CPU, an exit
   // request): an idle one is queued again. Any thread.
   virtual void wake(unsigned) {}
+  // Partition `id`'s wake time may have come closer (SchedulableVcpu::recheck_idle): an idle
+  // one asks recheck_idle again now, one that runs does so at its idle end. Any thread.
+  virtual void recheck(unsigned) {}
   virtual SliceStats usage(unsigned) const { return {}; }
   // On a thread running a partition: it is about to wait for another thread (a gdb stub's
   // command that the primary answers, maybe with a job on another partition of the set), and
@@ -107,6 +110,7 @@ class ProcessorSetScheduler final : public Scheduler {
   void start(unsigned id, SchedulableVcpu vcpu, std::function<void(int)> on_stop) override;
   void join(unsigned id) override;
   void wake(unsigned id) override;
+  void recheck(unsigned id) override;
   SliceStats usage(unsigned id) const override;
   void blocking(bool begin) override;
   void thread_use(unsigned id, bool idle) override;
@@ -121,6 +125,7 @@ class ProcessorSetScheduler final : public Scheduler {
     State state = State::READY;
     bool begun = false;   // begin() has run (by the worker that holds it)
     bool woken = false;   // wake(id) while it ran: an idle end queues it again
+    bool recheck = false;  // recheck(id) while it ran: an idle end asks recheck_idle
     SteadyTime slice_start{}, slice_end{}, wake_at{};
     SteadyTime ready_at{};  // queued in ready_ (SliceStats::wait_seconds)
     unsigned lent = 0;      // RUNNING gang: its threads lent to the set now (thread_use)

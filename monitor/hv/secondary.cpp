@@ -1446,6 +1446,8 @@ void SecondaryHypervisor::expire_due_locked(uint64_t now, bool timer_thread, con
       tr.expired = int64_t(now - deadline);
       auto rel = [&](uint64_t t) { return t ? int64_t(t - deadline) : WakeTrace::kNone; };
       tr.prio = v->tprio;
+      tr.on_worker = owner->on_worker_;
+      tr.rt_at_expiry = owner->wk_ && owner->wk_->rt.load(std::memory_order_relaxed);
       if (idle && idle->waited_for == deadline) {
         tr.slept_until = rel(idle->slept_until);
         tr.spin_from = rel(idle->spin_from);
@@ -1458,6 +1460,7 @@ void SecondaryHypervisor::expire_due_locked(uint64_t now, bool timer_thread, con
         tr.spin_to = rel(timer_spin_to_);
         tr.locked = rel(timer_locked_);
         tr.window = timer_spin_ns_;
+        if (timer_seen_for_ == deadline) tr.seen = rel(timer_seen_);
         tr.raised = owner->wk_ && owner->wk_->mark_for == deadline;
       }
       tr.spun = tr.spin_from != WakeTrace::kNone;
@@ -1581,6 +1584,7 @@ void SecondaryHypervisor::timer_main() {
     uint64_t now = now_ns();
     const bool trace = trace_on_.load(std::memory_order_relaxed);
     if (trace) {
+      if (timer_seen_for_ != next) timer_seen_for_ = next, timer_seen_ = now;
       timer_trace_for_ = next;
       timer_slept_until_ = timer_spin_from_ = timer_spin_to_ = timer_locked_ = 0;
     }

@@ -91,8 +91,13 @@ struct WakeTrace {
   By by = POLL;
   unsigned prio = 0;            // the woken vCPU's
   bool rt_at_dispatch = false;  // the worker ran SCHED_FIFO when it switched to the vCPU
+  bool rt_at_expiry = false;    // the partition's worker (if any) ran SCHED_FIFO at the expiry
+  bool on_worker = false;       // a worker held the vCPU's partition at the expiry
   bool spun = false;            // the sleeper (idle worker or timer thread) spun to the deadline
   bool raised = false;          // TIMER_THREAD: it raised the busy worker early for this one
+  // TIMER_THREAD: when it first took this deadline as the next to meet (a sleeper's wait
+  // that leaves it pokes it; the deadline is known from that hypercall on).
+  int64_t seen = kNone;
   int64_t slept_until = kNone;  // the sleeper's sleep before the spin ended (its wait returned)
   int64_t spin_from = kNone;    // its spin began (after its raise to SCHED_FIFO)
   int64_t spin_to = kNone;      // its spin ended (the deadline came, or a poke)
@@ -244,6 +249,7 @@ class SecondaryHypervisor final : public Scheduler {
   size_t trace_cap_ = 0;
   std::map<const VcpuBlock*, std::pair<uint64_t, WakeTrace>> trace_pending_;
   std::vector<WakeTrace> traces_;
+  uint64_t timer_seen_for_ = 0, timer_seen_ = 0;  // (timer thread, under mu_)
   uint64_t timer_trace_for_ = 0, timer_slept_until_ = 0, timer_spin_from_ = 0, timer_spin_to_ = 0,
            timer_locked_ = 0;
   bool quit_ = false;

@@ -535,6 +535,10 @@ TEST(BothHypervisors, ThePrimaryDoesNotWakeForWhatTheSecondarysVcpuServes) {
   // Far fewer wakes of CPU 0's thread than timer interrupts of vCPU 1's.
   EXPECT_LT(c.slices * 10, ticks);
   EXPECT_LT(c.empty_slices * 20, ticks);
+  // And no look without cause: CPU 0's thread sleeps from its HLT to vCPU 1's IPI at the end
+  // (3 slices, 1 empty, measured; with the 50 ms look CPU 0 used to take when nothing was due,
+  // 22-24 slices, 20-22 empty, over the run's ~1 s).
+  EXPECT_LE(c.empty_slices, 4u);
 }
 
 TEST(BothHypervisors, WithoutTheSecondaryItDoesNotStart) {
