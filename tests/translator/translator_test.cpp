@@ -63,7 +63,7 @@ struct Both {
 struct SyncJit {
   CpuHarness h{true, Tier::INTERP};
   Translator tr;
-  explicit SyncJit(uint64_t threshold = 8) : tr(h.cpu, h.cache, config(threshold)) {
+  explicit SyncJit(uint64_t threshold = 8) : tr(h.cache, config(threshold)) {
     h.interp.set_native_tier(&tr);
   }
   ~SyncJit() { h.interp.set_native_tier(nullptr); }
@@ -165,7 +165,7 @@ TEST(Translator, RegionMadeStaleWhileQueuedIsDropped) {
   CpuHarness h(true, Tier::INTERP);
   TranslatorConfig tc;
   tc.threshold = 1;  // hot at its first run, compiled on the background thread
-  Translator tr(h.cpu, h.cache, tc);
+  Translator tr(h.cache, tc);
   h.interp.set_native_tier(&tr);
   h.code({0x90});  // nop ; hlt: one block, queued when it runs
   EXPECT_EQ(h.run(), EXIT_HLT);
@@ -197,7 +197,7 @@ TEST(Translator, HeavyRegionIsTrimmed) {
   tc.threshold = 8;  // the loop's blocks all exist when it becomes hot
   tc.sync = true;
   tc.max_region_weight = 1;  // every block is over it: regions of one block
-  Translator tr(h.cpu, h.cache, tc);
+  Translator tr(h.cache, tc);
   h.interp.set_native_tier(&tr);
   h.code(code);
   ASSERT_EQ(h.run(), EXIT_HLT);
@@ -369,7 +369,7 @@ TEST(Translator, ShutdownCancelsACompileInFlight) {
   CpuHarness h(true, Tier::INTERP);
   TranslatorConfig tc;
   tc.threshold = 1;  // background thread
-  Translator tr(h.cpu, h.cache, tc);
+  Translator tr(h.cache, tc);
   h.interp.set_native_tier(&tr);
   h.cpu.regs[ESI] = DATA;
   // One block of 63 CMPXCHG8B [esi] (each about 750 IR instructions inlined): seconds of work.
