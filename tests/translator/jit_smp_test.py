@@ -22,16 +22,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import checklist  # noqa: E402
 from checklist import check  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
-from run_bench import find_json  # noqa: E402
+from run_bench import find_json, stat as stat_or_none  # noqa: E402
 
 
-def stat(stats, dotted, default=0):
-    node = stats
-    for key in dotted.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return default
-        node = node[key]
-    return node
+def stat(stats, dotted):
+    return stat_or_none(stats, dotted, 0)
 
 
 def main():

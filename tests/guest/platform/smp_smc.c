@@ -86,22 +86,20 @@ __attribute__((noreturn, used)) static void ap_main(void) {
   for (;;) __asm__ volatile("cli; hlt");
 }
 
+/* Phase k (1 or 2) on the BSP: its role while the AP takes the other, then the AP's result. */
+static void bsp_phase(uint32_t k, void (*role)(void), const char* what) {
+  start_phase(k - 1);
+  phase = k;
+  role();
+  while (ap_phase_done != k) __asm__ volatile("pause");
+  check_eq(what, 0, bad_value, 10 * k + bad_round);
+  gprintf("phase %u: %u calls in the last round\n", k, calls);
+}
+
 int main(void) {
   smp_start(ap_main, &ap_stack[1024]);
-  start_phase(0);
-  phase = 1;
-  patch();
-  while (ap_phase_done != 1) __asm__ volatile("pause");
-  check_eq("phase 1 (the AP runs what the BSP writes): a stale result in round", 0, bad_value,
-           10 + bad_round);
-  gprintf("phase 1: %u calls in the last round\n", calls);
-
-  start_phase(1);
-  phase = 2;
-  execute();
-  while (ap_phase_done != 2) __asm__ volatile("pause");
-  check_eq("phase 2 (the BSP runs what the AP writes): a stale result in round", 0, bad_value,
-           20 + bad_round);
+  bsp_phase(1, patch, "phase 1 (the AP runs what the BSP writes): a stale result in round");
+  bsp_phase(2, execute, "phase 2 (the BSP runs what the AP writes): a stale result in round");
   gputs("smp_smc: ok\n");
   return 0;
 }
