@@ -33,6 +33,16 @@ def find_json(text):
     return None
 
 
+def stat(stats, dotted, default=None):
+    """stats["a"]["b"] for "a.b" (the JSON nests the dotted names of --stats=text)."""
+    node = stats
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return default
+        node = node[key]
+    return node
+
+
 def run_softcpu(args, rom):
     with tempfile.TemporaryDirectory() as tmp:
         dbg = os.path.join(tmp, "debugcon.txt")

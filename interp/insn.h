@@ -42,7 +42,8 @@ enum : uint8_t { REP_NONE = 0, REP_E = 1, REP_NE = 2 };
 
 enum : uint8_t {
   INSN_ENDS_BLOCK = 1,  // control transfer or trap: last instruction of its block
-  INSN_TRAPS = 2,       // executed by the monitor (I/O, CPUID, RDTSC, HLT, MSR)
+  INSN_TRAPS = 2,       // executed by the monitor (I/O, CPUID, RDTSC, HLT, MSR), or retires
+                        // and then exits to it (-smp's PAUSE): it may set Cpu::exit_reason
   INSN_PORT_IMM = 4,    // IN/OUT with an immediate port number in imm
   INSN_REL_BRANCH = 8,  // disp is a relative branch displacement (JMP/Jcc/CALL/LOOP/JCXZ rel)
 };

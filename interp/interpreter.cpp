@@ -40,6 +40,8 @@ static void fetch_bytes(PhysicalMemory& m, uint32_t addr, uint8_t* out, uint32_t
 // otherwise use its whole slice, and a wait loop that releases and retakes a lock (SeaBIOS's
 // smp_scan) would never be preempted with the lock free. It retires here (the run loop counts
 // an instruction that exits as not run) and exits with EXIT_BUDGET, which asks for nothing.
+// It is marked INSN_TRAPS: compiled code then leaves the region through its trap exit (counting
+// the instructions before it, as the run loop does) and the run returns, ending the slice.
 static void smp_pause(Cpu& c, const Insn&) {
   ++c.icount;
   c.stop = 1;
@@ -89,7 +91,7 @@ DecodedBlock* Interpreter::build_block(uint32_t phys) {
     if (SOFTCPU_UNLIKELY(c.smp_next) && insn.len == 2 && bytes[0] == 0xF3 && bytes[1] == 0x90) {
       if (!c.smp) {  // with threads on a spinning CPU keeps its own host thread
         insn.fn = smp_pause;  // -smp: PAUSE ends the CPU's slice (see smp_pause)
-        insn.flags |= INSN_ENDS_BLOCK;
+        insn.flags |= INSN_ENDS_BLOCK | INSN_TRAPS;
       }
     }
     if (SOFTCPU_UNLIKELY(c.smp != nullptr)) make_atomic(insn, bytes, insn.len);
@@ -434,8 +436,8 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
       if constexpr (Jit) {
         if (SOFTCPU_UNLIKELY(b->executions >= tier_at_)) {
           // Compiled code, or warm or hot now (a synchronous tier installs it before returning).
-          if (b->executions == warm_at_) native_->warm(*b);
-          else if (b->executions == hot_at_) native_->hot(*b);
+          if (b->executions == warm_at_) native_->warm(c, *b);
+          else if (b->executions == hot_at_) native_->hot(c, *b);
           if (b->native && b->native_lin == lin && b->native_eip == c.eip) {
             if (pending_link_) {
               if (cache_.generation() == pending_link_generation_ && lin == pending_link_lin_ &&

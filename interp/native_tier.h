@@ -1,11 +1,15 @@
 // Tier 1 as the interpreter sees it: translator/ implements this, the interpreter calls it.
 // interp/ knows nothing of LLVM; the translator compiles regions of hot blocks and installs
 // their code in DecodedBlock::native, which the run loop enters (interp/interpreter.cpp).
+// One tier may serve several CPUs that share a block cache (-smp N, round-robin: every CPU's
+// interpreter calls it, one at a time, on the machine's one thread), so each call names the
+// CPU whose run loop made it.
 #pragma once
 #include <cstdint>
 
 namespace softcpu {
 
+struct Cpu;
 struct DecodedBlock;
 
 class NativeTier {
@@ -19,10 +23,11 @@ class NativeTier {
   };
 
   virtual ~NativeTier() = default;
-  // The interpreter has entered `b` `thresholds().warm` times (CPU thread; CS:EIP is b's start).
-  virtual void warm(DecodedBlock&) {}
+  // The interpreter of `cpu` has entered `b` `thresholds().warm` times (CPU thread; the
+  // CPU's CS:EIP is b's start).
+  virtual void warm(Cpu& /*cpu*/, DecodedBlock&) {}
   // ... `thresholds().hot` times.
-  virtual void hot(DecodedBlock& b) = 0;
+  virtual void hot(Cpu& cpu, DecodedBlock& b) = 0;
   // Top of the run loop, no block executing (CPU thread): install finished compiles.
   virtual void poll() = 0;
   // Read once, when the tier is set (Interpreter::set_native_tier).

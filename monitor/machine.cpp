@@ -120,8 +120,13 @@ Machine::Machine(const MachineConfig& config, std::unique_ptr<PhysicalMemory> me
     if (alone)
       throw ConfigError{std::string(alone) + " works with one CPU only; -smp " +
                         std::to_string(config.cpus) + " cannot be combined with it yet"};
-    if (config_.jit) {
-      std::fprintf(stderr, "softcpu: -smp %u: the JIT is off (compiled regions serve one CPU)\n",
+    // Round-robin CPUs share the block cache and the compiled regions (docs/design.md "SMP
+    // vCPUs"). With threads on the regions would need per-CPU installation and freeing ("SMP
+    // vCPUs on host threads": not built).
+    if (config_.jit && config.smp_threads) {
+      std::fprintf(stderr,
+                   "softcpu: -smp %u --accel tcg,thread=multi: the JIT is off (compiled code "
+                   "serves CPUs that take turns on one thread only: use thread=single)\n",
                    config.cpus);
       config_.jit = false;
     }
@@ -292,7 +297,7 @@ void Machine::start_translator() {
   if (config_.jit_cache_max != UINT64_MAX) tc.cache_max_bytes = config_.jit_cache_max;
   if (config_.jit_cache_finish_ms != UINT64_MAX) tc.cache_finish_ms = config_.jit_cache_finish_ms;
   try {
-    translator_ = std::make_unique<Translator>(cpu_, cache_, tc);
+    translator_ = std::make_unique<Translator>(cache_, tc);
     interp_->set_native_tier(translator_.get());
   } catch (const std::runtime_error& e) {
     if (tc.perf_map) throw ConfigError{e.what()};
@@ -386,6 +391,7 @@ Machine::~Machine() {
   sampler_.reset();
   if (profile_out_) std::fclose(profile_out_);
   interp_->set_native_tier(nullptr);
+  for (auto& v : aps_) v->interp->set_native_tier(nullptr);
   translator_.reset();
   gdb_server_.reset();  // no more callbacks; then nothing may reach the stub
   gdb_stub_.reset();
@@ -673,6 +679,8 @@ void Machine::add_application_processors() {
     }
     v->cpu.cache = cache;
     v->interp = std::make_unique<Interpreter>(v->cpu, *cache);
+    // Round-robin: the CPUs take turns over one block cache, so one translator serves them all.
+    if (translator_) v->interp->set_native_tier(translator_.get());
     // INIT (SDM 8.4.4): the CPU is reset and waits for a SIPI; a SIPI to a waiting CPU starts
     // it in real mode at vector * 4 KiB (CS = vector << 8, EIP = 0); to a running one it is
     // ignored. Threads on: both run on the CPU's own thread, in the order sent.
@@ -698,7 +706,13 @@ void Machine::add_application_processors() {
         });
     prev->smp_next = &v->cpu;
     prev = &v->cpu;
-    stats_.add("cpu" + std::to_string(k) + ".instructions", &v->cpu.icount);
+    const std::string cpu = "cpu" + std::to_string(k);
+    stats_.add(cpu + ".instructions", &v->cpu.icount);
+    // Its tiers (the machine's tier0.* and tier1.* count CPU 0's): compiled code serves every
+    // CPU of a round-robin machine.
+    const InterpCounters& ic = v->interp->counters();
+    stats_.add(cpu + ".tier0.instructions", &ic.insns_interpreted);
+    stats_.add(cpu + ".tier1.region_entries", &ic.native_entries);
     aps_.push_back(std::move(v));
   }
   prev->smp_next = &cpu_;

@@ -727,9 +727,10 @@ void check_run_options(MachineConfig& c, const RunState& st) {
   if (!c.record_path.empty() && !c.replay_path.empty())
     bad("--record and --replay exclude each other (replay a record, or record a new run)");
   if (c.start_frozen && c.gdb.empty()) bad("-S needs a debugger connection (-s or --gdb)");
-  // Compiled regions serve one CPU: -smp runs interpreted, with a message only when --jit on
-  // was asked for (monitor/machine.cpp).
-  if (c.cpus > 1 && !st.jit_chosen) c.jit = false;
+  // Compiled regions serve CPUs that take turns on one thread (round-robin -smp N), not CPUs on
+  // threads of their own: thread=multi runs interpreted, with a message only when --jit on was
+  // asked for (monitor/machine.cpp).
+  if (c.cpus > 1 && c.smp_threads && !st.jit_chosen) c.jit = false;
   if (!c.jit && (!c.jit_cache_dir.empty() || c.jit_cache_threshold ||
                  c.jit_cache_max != UINT64_MAX || c.jit_cache_finish_ms != UINT64_MAX))
     bad("--jit-cache and its options need --jit on (they keep compiled code)");

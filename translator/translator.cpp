@@ -81,7 +81,6 @@ struct JitRegion : NativeRegion {
 };
 
 struct Translator::Impl {
-  Cpu& cpu;
   BlockCache& cache;
   TranslatorConfig config;
 
@@ -142,7 +141,7 @@ struct Translator::Impl {
   TranslatorStats st;
   std::vector<double> compile_us;
 
-  Impl(Cpu& c, BlockCache& bc, const TranslatorConfig& cfg) : cpu(c), cache(bc), config(cfg) {}
+  Impl(BlockCache& bc, const TranslatorConfig& cfg) : cache(bc), config(cfg) {}
 
   void compile_loop();
   CompiledRegion compile(RegionSpec spec);
@@ -155,7 +154,7 @@ struct Translator::Impl {
   // Decided from the configuration (the cache itself is made with LLVM, later): with a
   // directory that turns out untrusted the lookups find nothing (probe()).
   bool probing() const { return !config.cache_dir.empty() && config.cache_threshold < config.threshold; }
-  void request(DecodedBlock& b, uint32_t eip, uint32_t cs_base);
+  void request(const Cpu& cpu, DecodedBlock& b);
   void enqueue(RegionSpec spec);
   // Are the blocks of a region from the persistent cache in the block cache, decoded the same?
   // 0 if so, else the lookup outcome counter that says why not.
@@ -168,7 +167,7 @@ struct Translator::Impl {
     if (!engine) return;  // nothing was ever compiled
     for (void* h : reaper->take()) engine->remove(h);
   }
-  bool make_region(DecodedBlock& b, uint32_t entry_eip, uint32_t cs_base, RegionSpec& spec);
+  bool make_region(const Cpu& cpu, DecodedBlock& b, RegionSpec& spec);
 };
 
 void JitRegion::on_retire(RetireCause cause) {
@@ -188,8 +187,8 @@ void JitRegion::on_retire(RetireCause cause) {
   }
 }
 
-Translator::Translator(Cpu& cpu, BlockCache& cache, const TranslatorConfig& config)
-    : impl_(std::make_unique<Impl>(cpu, cache, config)) {
+Translator::Translator(BlockCache& cache, const TranslatorConfig& config)
+    : impl_(std::make_unique<Impl>(cache, config)) {
   Impl& m = *impl_;
   if (m.config.threshold == 0) m.config.threshold = 1;
   if (m.config.perf_map) {
@@ -290,11 +289,13 @@ NativeTier::Thresholds Translator::thresholds() const {
 
 // ---- CPU thread: regions --------------------------------------------------------------------
 
-// The region entered at `b` (the run loop is about to run it: CS:EIP is its start): it and the
-// warm blocks reachable from it inside its page, through its static successors (fall-through,
-// relative branch targets) and the successors the interpreter has chained it to.
-bool Translator::Impl::make_region(DecodedBlock& b, uint32_t entry_eip, uint32_t cs_base,
-                                   RegionSpec& spec) {
+// The region entered at `b` (the run loop of `cpu` is about to run it: its CS:EIP is b's
+// start): it and the warm blocks reachable from it inside its page, through its static
+// successors (fall-through, relative branch targets) and the successors the interpreter has
+// chained it to. Linear addresses are `cpu`'s: with several CPUs the chain links followed are
+// its own (a switch of CPU starts a new link generation: monitor/machine.cpp run_aps).
+bool Translator::Impl::make_region(const Cpu& cpu, DecodedBlock& b, RegionSpec& spec) {
+  const uint32_t entry_eip = cpu.eip, cs_base = cpu.seg[CS].base;
   const uint32_t entry_lin = cs_base + entry_eip;
   const uint32_t page_lin = entry_lin & ~(kPage - 1), page_phys = b.phys & ~(kPage - 1);
   if (b.page2 != NO_PAGE || blacklist.count(b.phys / kPage)) return false;
@@ -357,20 +358,20 @@ bool Translator::Impl::make_region(DecodedBlock& b, uint32_t entry_eip, uint32_t
 // The compile threshold: the block's region compiled (with a cache, looked up there first:
 // a block probed at the warm threshold may find its region usable now, when the blocks it
 // needs have been decoded, and without a warm threshold this is the lookup).
-void Translator::hot(DecodedBlock& b) {
+void Translator::hot(Cpu& cpu, DecodedBlock& b) {
   Impl& m = *impl_;
   if (m.llvm_failed.load(std::memory_order_relaxed)) return;
-  // The run loop is about to run b: CS:EIP is its start.
-  m.request(b, m.cpu.eip, m.cpu.seg[CS].base);
+  // The run loop is about to run b: the CPU's CS:EIP is its start.
+  m.request(cpu, b);
 }
 
 // The probe threshold (with --jit-cache below the compile threshold): a region entered here in
 // the persistent cache, installed if found; otherwise the block compiles at the threshold
 // (the interpreter calls hot() then).
-void Translator::warm(DecodedBlock& b) {
+void Translator::warm(Cpu& cpu, DecodedBlock& b) {
   Impl& m = *impl_;
   if (m.llvm_failed.load(std::memory_order_relaxed)) return;
-  const uint32_t cs_base = m.cpu.seg[CS].base;
+  const uint32_t cs_base = cpu.seg[CS].base;
   if (b.native || m.queued_blocks.count(b.phys)) return;
   RegionSpec spec;
   if (b.page2 != NO_PAGE || m.blacklist.count(b.phys / kPage)) return;
@@ -378,10 +379,10 @@ void Translator::warm(DecodedBlock& b) {
   spec.probe = true;
   spec.entry_phys = b.phys;
   spec.mode = b.mode;
-  spec.entry_lin = cs_base + m.cpu.eip;
+  spec.entry_lin = cs_base + cpu.eip;
   spec.page_version = m.cache.page_version(b.phys / kPage);
   RegionBlock rb;
-  rb.eip = m.cpu.eip;
+  rb.eip = cpu.eip;
   rb.phys = b.phys;
   rb.bytes = b.bytes;
   rb.insns = b.insns;
@@ -399,8 +400,8 @@ void Translator::warm(DecodedBlock& b) {
   m.submit(std::move(spec));
 }
 
-// A block that is hot (the compile threshold) entered at CS base + EIP: its region compiled.
-void Translator::Impl::request(DecodedBlock& b, uint32_t eip, uint32_t cs_base) {
+// A block that is hot (the compile threshold) entered at the CPU's CS base + EIP: its region compiled.
+void Translator::Impl::request(const Cpu& cpu, DecodedBlock& b) {
   RegionSpec spec;
   {
     std::lock_guard<std::mutex> lock(stats_mu);
@@ -412,7 +413,7 @@ void Translator::Impl::request(DecodedBlock& b, uint32_t eip, uint32_t cs_base) 
     ++st.covered;
     return;
   }
-  if (!make_region(b, eip, cs_base, spec)) {
+  if (!make_region(cpu, b, spec)) {
     std::lock_guard<std::mutex> lock(stats_mu);
     ++st.dropped_unsuitable;
     return;

@@ -5,8 +5,10 @@
 // Threads: the CPU thread calls hot(), poll() and stats(); the compile thread owns the
 // LLVMContext, the pass pipeline, the TargetMachine and the JIT. They share only the request
 // and completion queues (each under its own mutex) and atomic counters. Decoded blocks, the
-// block cache and the Cpu are touched on the CPU thread only: a request carries copies of the
-// instructions it compiles, never pointers into the cache.
+// block cache and the Cpus are touched on the CPU thread only: a request carries copies of the
+// instructions it compiles, never pointers into the cache. The CPU thread may run several
+// CPUs over the one block cache (-smp N, round-robin): compiled code takes the Cpu it runs
+// for as its argument, and hot() and warm() read the state of the CPU that calls them.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -122,11 +124,11 @@ class Translator : public NativeTier {
   // that compiles it, and if it cannot start (e.g. LLVM cannot target this host) the message
   // "the JIT is off" is printed then and the run goes on in tier 0. Throws std::runtime_error
   // only when the --perf-map file cannot be written.
-  Translator(Cpu& cpu, BlockCache& cache, const TranslatorConfig& config);
+  Translator(BlockCache& cache, const TranslatorConfig& config);
   ~Translator() override;
 
-  void warm(DecodedBlock& b) override;
-  void hot(DecodedBlock& b) override;
+  void warm(Cpu& cpu, DecodedBlock& b) override;
+  void hot(Cpu& cpu, DecodedBlock& b) override;
   void poll() override;
   Thresholds thresholds() const override;
 

@@ -108,9 +108,9 @@ struct BudgetTier final : NativeTier {
   Translator& jit;
   uint64_t budget;
   BudgetTier(Translator& t, uint64_t insns) : jit(t), budget(insns) {}
-  void hot(DecodedBlock& b) override {
+  void hot(Cpu& c, DecodedBlock& b) override {
     const uint64_t used = jit.stats(false).region_insns;  // no percentiles: they sort timings
-    if (used < budget && b.insns.size() <= budget - used) jit.hot(b);
+    if (used < budget && b.insns.size() <= budget - used) jit.hot(c, b);
   }
   void poll() override { jit.poll(); }
   Thresholds thresholds() const override { return jit.thresholds(); }
@@ -294,7 +294,7 @@ bool run(const uint8_t* data, size_t size, bool use_jit, Outcome* out) {
     tc.threshold = 1;  // a block is compiled the first time it runs, within JIT_INSNS
     tc.sync = true;
     tc.max_region_blocks = JIT_REGION_BLOCKS;
-    s.jit = std::make_unique<Translator>(c, s.cache, tc);
+    s.jit = std::make_unique<Translator>(s.cache, tc);
     s.budget = std::make_unique<BudgetTier>(*s.jit, JIT_INSNS);
     s.interp.set_native_tier(s.budget.get());
   }

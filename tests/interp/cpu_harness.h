@@ -72,7 +72,7 @@ struct CpuHarness {
     tc.threshold = 1;
     tc.sync = true;
     if (const char* d = std::getenv("SOFTCPU_TEST_JIT_DUMP")) tc.dump_dir = d;  // IR and assembly per region
-    jit = std::make_unique<Translator>(cpu, cache, tc);
+    jit = std::make_unique<Translator>(cache, tc);
     interp.set_native_tier(jit.get());
   }
 

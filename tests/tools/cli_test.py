@@ -120,6 +120,12 @@ with tempfile.TemporaryDirectory() as d:
           err_has="expected tcg,thread=multi or tcg,thread=single", one_line=True)
     check("threads on: a guest that never starts CPU 1",
           ["run", "-smp", "2", "--accel", "tcg,thread=multi", "--bios", exit_rom], 67)
+    check("threads on with --jit on: the JIT is off, with a note",
+          ["run", "-smp", "2", "--accel", "tcg,thread=multi", "--jit", "on", "--bios", exit_rom], 67,
+          err_has="the JIT is off", one_line=True)
+    check("round-robin -smp with --jit on: the JIT stays on",
+          ["run", "-smp", "2", "--jit", "on", "--bios", exit_rom, "--stats=json"], 67,
+          err_has='"jit"')
     check("threads on with --stats-interval", ["run", "-smp", "2", "--accel", "tcg,thread=multi",
           "--stats-interval", "100", "--stats-file", os.path.join(d, "s.jsonl"), "--bios", exit_rom],
           2, err_has="works with one CPU only",

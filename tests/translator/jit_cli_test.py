@@ -29,21 +29,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import checklist  # noqa: E402  (check() and the failure count)
 from checklist import check  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
-from run_bench import find_json  # noqa: E402  (the --stats=json object in softcpu's stderr)
+from run_bench import find_json, stat  # noqa: E402  (the --stats=json object in softcpu's stderr)
 
 SOFTCPU = sys.argv[1]
 ROM = sys.argv[2]
 RUN_TIMEOUT = 120  # seconds for one bench run (it takes 1-3 s; ~8 s interpreted at worst)
-
-
-def stat(stats, dotted, default=None):
-    """stats["a"]["b"] for "a.b" (the JSON nests the dotted names of --stats=text)."""
-    node = stats
-    for key in dotted.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return default
-        node = node[key]
-    return node
 
 
 def run_bench(*extra, tmp):
