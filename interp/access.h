@@ -451,11 +451,13 @@ template <unsigned B = STACK_SS_B>
 inline uint32_t stack_pointer(const Cpu& c) {
   return stack_is32<B>(c) ? c.regs[ESP] : c.regs[ESP] & 0xFFFF;
 }
-template <unsigned B = STACK_SS_B>
-inline void set_stack_pointer(Cpu& c, uint32_t sp) {
-  if (stack_is32<B>(c)) c.regs[ESP] = sp;
+// ESP (a 32-bit stack) or SP (a 16-bit one, ESP's upper half kept) from `sp`.
+inline void set_stack_pointer_as(Cpu& c, bool s32, uint32_t sp) {
+  if (s32) c.regs[ESP] = sp;
   else c.regs[ESP] = (c.regs[ESP] & ~0xFFFFu) | (sp & 0xFFFF);
 }
+template <unsigned B = STACK_SS_B>
+inline void set_stack_pointer(Cpu& c, uint32_t sp) { set_stack_pointer_as(c, stack_is32<B>(c), sp); }
 template <unsigned B = STACK_SS_B>
 inline uint32_t stack_mask(const Cpu& c) { return stack_is32<B>(c) ? 0xFFFFFFFFu : 0xFFFFu; }
 

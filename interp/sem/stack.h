@@ -8,11 +8,6 @@
 
 namespace softcpu {
 
-inline void set_sp_with(Cpu& c, bool s32, uint32_t sp) {
-  if (s32) c.regs[ESP] = sp;
-  else c.regs[ESP] = (c.regs[ESP] & ~0xFFFFu) | (sp & 0xFFFF);
-}
-
 // B (StackSize, interp/access.h): the stack size, fixed at decode time by the block key for the
 // commonest stack instructions (PUSH, POP, LEAVE; CALL and RET near in control.h).
 
@@ -61,7 +56,7 @@ template <unsigned S> void pop_sreg(Cpu& c, const Insn& i) {
   const uint32_t sp = stack_pointer(c);
   const uint16_t sel = uint16_t(read_mem<S>(c, SS, sp));
   load_segment(c, i.reg, sel);
-  set_sp_with(c, s32, sp + S);
+  set_stack_pointer_as(c, s32, sp + S);
   if (i.reg == SS) set_interrupt_shadow(c, SHADOW_SS);  // SDM vol.3 6.8.3
 }
 
@@ -161,7 +156,7 @@ template <unsigned S> void enter_op(Cpu& c, const Insn& i) {
   if (alloc) probe_write_mem(c, SS, new_sp, S);  // alloc 0: new_sp is the last push, probed
   for (unsigned k = 0; k < pushes; ++k) write_mem<S>(c, SS, (sp - (k + 1) * S) & m, vals[k]);
   set_reg<S>(c, EBP, frame);
-  set_sp_with(c, s32, new_sp);
+  set_stack_pointer_as(c, s32, new_sp);
 }
 
 // LEAVE: (E)SP = (E)BP by stack size, then pop (E)BP by operand size.
