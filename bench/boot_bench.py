@@ -2,17 +2,20 @@
 """Boot-time benchmark: the default Linux guest under softcpu and QEMU TCG, same run.
 
 usage: boot_bench.py [--runs N] [--guest DIR] [--softcpu PATH] [--qemu PATH] [--no-qemu]
-                     [--json PATH] [--timeout SEC]
+                     [--variant NAME=ARGS]... [--json PATH] [--timeout SEC]
 
 For each boot path (direct: --kernel/--initrd/--append; disk: the raw image through
 SeaBIOS and the image's boot loader, snapshot=on) and each emulator it measures the wall
 seconds from process start to the first shell prompt ("softcpu# ") on the serial console,
-N runs each, then types `poweroff -f` and checks the emulator exits 0. Runs are interleaved
+N runs each, and the host CPU seconds (user + system, all threads) the emulator used until
+then, then types `poweroff -f` and checks the emulator exits 0. Runs are interleaved
 (run 1 of every path and emulator, then run 2, ...) so a change in the machine's load
 during the benchmark hits both emulators alike. softcpu also runs with --stats=json, and
 the counters (whole process life: the boot plus the few instructions of the poweroff) are
 reported per path as the median over the runs. Ratios are softcpu/QEMU prompt times of this
-same invocation. See bench/README.md.
+same invocation. `--variant NAME=ARGS` (repeatable, as in guest_bench.py: extra `softcpu run`
+arguments, after an optional softcpu=PATH naming another binary) runs several softcpus in
+each round, e.g. `--variant "off=--jit off" --variant "on=--jit on"`. See bench/README.md.
 """
 import argparse
 import datetime
@@ -30,6 +33,7 @@ import time
 sys.dont_write_bytecode = True  # leave no __pycache__ in tests/linux
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "linux"))
 import guest_session  # noqa: E402  (the serial-console driver of the Linux boot tests)
+from guest_bench import parse_variants, process_cpu_seconds, variant_binary  # noqa: E402
 
 PATHS = ("direct", "disk")
 DEFAULT_APPEND = "console=ttyS0 cryptomgr.notests noisapnp"
@@ -72,12 +76,12 @@ def guest_files(guest):
     return files
 
 
-def softcpu_cmd(softcpu, g, path, stats_file):
+def softcpu_cmd(softcpu, g, path, stats_file, extra=()):
     if path == "direct":
         boot = ["--kernel", g["vmlinuz"], "--initrd", g["initrd.img"], "--append", g["append"]]
     else:
         boot = ["--drive", "file=%s,snapshot=on" % g["disk.img"]]
-    return [softcpu, "run"] + boot + ["--stats=json", "--stats-file", stats_file]
+    return [softcpu, "run"] + boot + ["--stats=json", "--stats-file", stats_file] + list(extra)
 
 
 def qemu_cmd(qemu, g, path):
@@ -89,8 +93,9 @@ def qemu_cmd(qemu, g, path):
 
 def boot_once(cmd, timeout):
     """Start cmd, wait for the prompt, power the guest off. Returns a dict with
-    prompt_s (process start to the first prompt), init_s (to the initramfs's /init
-    banner), total_s and status, or raises guest_session.Failure."""
+    prompt_s (process start to the first prompt), cpu_s (the process's host CPU seconds
+    until then), init_s (to the initramfs's /init banner), total_s and status, or raises
+    guest_session.Failure."""
     started = time.monotonic()
     con = QuietConsole(cmd, started + timeout)
     try:
@@ -98,6 +103,7 @@ def boot_once(cmd, timeout):
         init_s = time.monotonic() - started
         con.wait_for(re.escape(guest_session.PROMPT), 0, "the shell prompt")
         prompt_s = time.monotonic() - started
+        cpu_s = process_cpu_seconds(con.proc.pid)
         con.type_line("poweroff -f")
         status = con.wait_exit()
         total_s = time.monotonic() - started
@@ -110,7 +116,8 @@ def boot_once(cmd, timeout):
         con.kill()
     if status != 0:
         raise guest_session.Failure("exit status %d after poweroff -f, expected 0" % status)
-    return {"prompt_s": prompt_s, "init_s": init_s, "total_s": total_s, "status": status}
+    return {"prompt_s": prompt_s, "cpu_s": cpu_s, "init_s": init_s, "total_s": total_s,
+            "status": status}
 
 
 def stats_summary(s):
@@ -134,13 +141,21 @@ def stats_summary(s):
         "blocks_decoded": int(s.get("blocks_decoded", 0)),
         "idle_waits": int(s.get("idle_waits", 0)),
     }
+    # Tier 1 (--jit on): the share of instructions run compiled, regions, compile CPU.
+    jit = s.get("jit")
+    if isinstance(jit, dict):
+        t1 = s.get("tier1", {}).get("instructions", 0)
+        out["tier1_share"] = t1 / insns if insns else 0.0
+        out["regions_installed"] = int(jit.get("regions_installed", 0))
+        out["region_insns"] = int(jit.get("region_insns", 0))
+        out["compile_cpu_s"] = sum(jit.get("compile_cpu_us", {}).values()) / 1e6
     for r in EXIT_REASONS:
         out["exits_" + r] = int(exits.get(r, 0))
     return out
 
 
 def median_stats(runs):
-    keys = runs[0].keys()
+    keys = [k for k in runs[0] if all(k in r for r in runs)]
     return {k: statistics.median(r[k] for r in runs) for k in keys}
 
 
@@ -165,35 +180,39 @@ def fmt_s(x):
 def print_report(summary):
     print("\n== boot time to the first prompt (wall seconds from process start; %d runs each)"
           % summary["runs"])
-    print("%-7s %-8s %8s %8s %8s   %s" % ("path", "emul.", "median", "min", "init", "runs"))
+    print("%-7s %-10s %8s %8s %8s %9s   %s" % ("path", "emul.", "median", "min", "init",
+                                           "CPU med.", "runs (wall/CPU)"))
     for path in PATHS:
-        for emu in ("softcpu", "qemu"):
+        for emu in summary["emulators"]:
             r = summary["results"].get(path, {}).get(emu)
             if not r:
                 continue
-            print("%-7s %-8s %8s %8s %8s   %s" % (
+            print("%-7s %-10s %8s %8s %8s %9s   %s" % (
                 path, emu, fmt_s(r["prompt_median_s"]), fmt_s(r["prompt_min_s"]),
-                fmt_s(r["init_median_s"]), " ".join("%.2f" % x for x in r["prompt_s"])))
+                fmt_s(r["init_median_s"]), fmt_s(r["cpu_median_s"]),
+                " ".join("%.2f/%s" % (x, fmt_s(c)) for x, c in zip(r["prompt_s"], r["cpu_s"]))))
     if summary["qemu"] is None:
         print("QEMU: %s" % summary["qemu_note"])
     else:
         print("\n== softcpu/QEMU (same run; > 1 means softcpu is slower)")
-        print("%-7s %8s %8s" % ("path", "median", "min"))
+        print("%-7s %-10s %8s %8s" % ("path", "softcpu", "median", "min"))
         for path in PATHS:
-            ratio = summary["ratio_softcpu_over_qemu"].get(path)
-            if ratio:
-                print("%-7s %8.2f %8.2f" % (path, ratio["median"], ratio["min"]))
+            for emu, ratio in summary["ratio_softcpu_over_qemu"].get(path, {}).items():
+                print("%-7s %-10s %8.2f %8.2f" % (path, emu, ratio["median"], ratio["min"]))
 
     print("\n== softcpu statistics (median over runs; whole process life)")
     rows = [("instructions", "%.0f"), ("mips", "%.1f"), ("cache_hit_rate", "%.6f"),
             ("lookup_hit_rate", "%.4f"), ("chained", "%.0f"), ("blocks_decoded", "%.0f")] + [("exits_" + r, "%.0f") for r in EXIT_REASONS] + \
-           [("idle_waits", "%.0f")]
-    present = [p for p in PATHS
-               if "stats_median" in summary["results"].get(p, {}).get("softcpu", {})]
-    print("%-16s" % "" + "".join("%16s" % p for p in present))
+           [("idle_waits", "%.0f"), ("tier1_share", "%.3f"), ("regions_installed", "%.0f"),
+            ("region_insns", "%.0f"), ("compile_cpu_s", "%.2f")]
+    present = [(p, e) for p in PATHS for e in summary["emulators"]
+               if "stats_median" in summary["results"].get(p, {}).get(e, {})]
+    print("%-18s" % "" + "".join("%16s" % ("%s %s" % pe) for pe in present))
     for key, f in rows:
-        print("%-16s" % key + "".join(
-            "%16s" % (f % summary["results"][p]["softcpu"]["stats_median"][key]) for p in present))
+        med = [summary["results"][p][e]["stats_median"] for p, e in present]
+        if not any(key in m for m in med):
+            continue
+        print("%-18s" % key + "".join("%16s" % (f % m[key] if key in m else "-") for m in med))
 
 
 def main():
@@ -207,33 +226,44 @@ def main():
     ap.add_argument("--no-qemu", action="store_true", help="softcpu only")
     ap.add_argument("--paths", default=",".join(PATHS),
                     help="comma-separated boot paths to run (default direct,disk)")
+    ap.add_argument("--variant", action="append", metavar="NAME=ARGS",
+                    help="a softcpu variant: extra `softcpu run` arguments, after an optional "
+                    "softcpu=PATH naming another binary (repeatable; default: one variant "
+                    "'softcpu' with none)")
     ap.add_argument("--json", help="write the summary as JSON to this file")
     ap.add_argument("--timeout", type=float, default=300, help="seconds allowed per boot")
     args = ap.parse_args()
+    variants = parse_variants(args.variant, "boot_bench")
     if args.runs < 1:
         sys.exit("boot_bench: --runs must be >= 1")
     paths = [p for p in args.paths.split(",") if p]
     if any(p not in PATHS for p in paths):
         sys.exit("boot_bench: --paths takes %s" % ",".join(PATHS))
-    if not os.access(args.softcpu, os.X_OK):
-        sys.exit("boot_bench: no softcpu binary at %s" % args.softcpu)
+    for _, extra in variants:
+        binary = variant_binary(args.softcpu, extra)[0]
+        if not os.access(binary, os.X_OK):
+            sys.exit("boot_bench: no softcpu binary at %s" % binary)
     g = guest_files(os.path.abspath(args.guest))
     qemu, qemu_note = find_qemu(args)
-    print("boot_bench: softcpu %s; QEMU: %s" % (args.softcpu, qemu_note))
+    print("boot_bench: softcpu %s, variants: %s; QEMU: %s" % (
+        args.softcpu, ", ".join("%s=[%s]" % (n, " ".join(a)) for n, a in variants), qemu_note))
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     print("boot_bench: load before: %s" % uptime)
 
-    emulators = ["softcpu"] + (["qemu"] if qemu else [])
+    emulators = [n for n, _ in variants] + (["qemu"] if qemu else [])
     raw = {p: {e: [] for e in emulators} for p in paths}
-    stats = {p: [] for p in paths}
+    stats = {p: {n: [] for n, _ in variants} for p in paths}
     failures = []
     with tempfile.TemporaryDirectory(prefix="boot_bench.") as tmp:
         for i in range(args.runs):
             for path in paths:
                 for emu in emulators:
-                    stats_file = os.path.join(tmp, "stats-%s-%d.json" % (path, i))
-                    cmd = (softcpu_cmd(args.softcpu, g, path, stats_file) if emu == "softcpu"
-                           else qemu_cmd(qemu, g, path))
+                    stats_file = os.path.join(tmp, "stats-%s-%s-%d.json" % (emu, path, i))
+                    if emu == "qemu":
+                        cmd = qemu_cmd(qemu, g, path)
+                    else:
+                        binary, extra = variant_binary(args.softcpu, dict(variants)[emu])
+                        cmd = softcpu_cmd(binary, g, path, stats_file, extra)
                     try:
                         r = boot_once(cmd, args.timeout)
                     except guest_session.Failure as e:
@@ -242,17 +272,17 @@ def main():
                               flush=True)
                         continue
                     raw[path][emu].append(r)
-                    line = "boot_bench: run %d %-6s %-7s prompt %6.2f s" % (
-                        i + 1, path, emu, r["prompt_s"])
-                    if emu == "softcpu":
+                    line = "boot_bench: run %d %-6s %-10s prompt %6.2f s, CPU %s s, load %.1f" % (
+                        i + 1, path, emu, r["prompt_s"], fmt_s(r["cpu_s"]), os.getloadavg()[0])
+                    if emu != "qemu":
                         try:
                             with open(stats_file) as f:
                                 s = stats_summary(json.load(f))
-                            stats[path].append(s)
+                            stats[path][emu].append(s)
                             line += "  %.0f M insns, %.1f MIPS" % (s["instructions"] / 1e6,
                                                                     s["mips"])
                         except (OSError, ValueError) as e:
-                            failures.append("%s softcpu run %d: no stats: %s" % (path, i + 1, e))
+                            failures.append("%s %s run %d: no stats: %s" % (path, emu, i + 1, e))
                     print(line, flush=True)
 
     uptime_after = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
@@ -261,7 +291,8 @@ def main():
         "host": platform.node(), "cpus": os.cpu_count(),
         "uptime_before": uptime, "uptime_after": uptime_after,
         "runs": args.runs, "guest": os.path.abspath(args.guest), "append": g["append"],
-        "softcpu": os.path.abspath(args.softcpu),
+        "softcpu": os.path.abspath(args.softcpu), "variants": dict(variants),
+        "emulators": emulators,
         "softcpu_mtime": datetime.datetime.fromtimestamp(
             os.path.getmtime(args.softcpu)).astimezone().isoformat(timespec="seconds"),
         "qemu": qemu, "qemu_note": qemu_note,
@@ -274,23 +305,27 @@ def main():
             if not rs:
                 continue
             prompts = [r["prompt_s"] for r in rs]
+            cpus = [r["cpu_s"] for r in rs]
             entry = {
                 "prompt_s": prompts,
+                "cpu_s": cpus,
+                "cpu_median_s": (statistics.median(cpus) if all(c is not None for c in cpus)
+                                 else None),
                 "prompt_median_s": statistics.median(prompts),
                 "prompt_min_s": min(prompts),
                 "init_median_s": statistics.median(r["init_s"] for r in rs),
                 "total_s": [r["total_s"] for r in rs],
             }
-            if emu == "softcpu" and stats[path]:
-                entry["stats_runs"] = stats[path]
-                entry["stats_median"] = median_stats(stats[path])
+            if emu != "qemu" and stats[path][emu]:
+                entry["stats_runs"] = stats[path][emu]
+                entry["stats_median"] = median_stats(stats[path][emu])
             summary["results"][path][emu] = entry
         res = summary["results"][path]
-        if "softcpu" in res and "qemu" in res:
+        if "qemu" in res:
             summary["ratio_softcpu_over_qemu"][path] = {
-                "median": res["softcpu"]["prompt_median_s"] / res["qemu"]["prompt_median_s"],
-                "min": res["softcpu"]["prompt_min_s"] / res["qemu"]["prompt_min_s"],
-            }
+                emu: {"median": res[emu]["prompt_median_s"] / res["qemu"]["prompt_median_s"],
+                      "min": res[emu]["prompt_min_s"] / res["qemu"]["prompt_min_s"]}
+                for emu in emulators if emu != "qemu" and emu in res}
 
     print_report(summary)
     print("\nload after: %s" % uptime_after)

@@ -539,18 +539,28 @@ def print_report(summary):
 
 # --- main -------------------------------------------------------------------------------------
 
-def parse_variants(specs):
+def parse_variants(specs, prog="guest_bench"):
+    """--variant NAME=ARGS, repeatable: NAME -> extra `softcpu run` arguments. ARGS may begin
+    with softcpu=PATH, another binary for this variant (e.g. a build of main against a
+    branch's); the variant's args then hold it as their first element."""
     variants = []
     for spec in specs or []:
         name, sep, rest = spec.partition("=")
         if not sep or not name or not re.match(r"^[A-Za-z0-9_.+-]+$", name):
-            sys.exit("guest_bench: --variant takes NAME=ARGS (NAME: letters, digits, _.+-), "
-                     "got %r" % spec)
+            sys.exit("%s: --variant takes NAME=ARGS (NAME: letters, digits, _.+-), "
+                     "got %r" % (prog, spec))
         variants.append((name, shlex.split(rest)))
     names = [n for n, _ in variants]
     if len(set(names)) != len(names) or "qemu" in names:
-        sys.exit("guest_bench: variant names must be distinct and not 'qemu'")
+        sys.exit("%s: variant names must be distinct and not 'qemu'" % prog)
     return variants or [("softcpu", [])]
+
+
+def variant_binary(default, args):
+    """The binary and the `softcpu run` arguments of a variant's args (parse_variants)."""
+    if args and args[0].startswith("softcpu="):
+        return args[0][len("softcpu="):], args[1:]
+    return default, args
 
 
 def find_qemu(arg):
@@ -579,7 +589,8 @@ def main():
     ap.add_argument("--workloads", default=",".join(WORKLOADS),
                     help="comma-separated, from %s" % ",".join(WORKLOADS))
     ap.add_argument("--variant", action="append", metavar="NAME=ARGS",
-                    help="a softcpu variant: extra `softcpu run` arguments (repeatable; "
+                    help="a softcpu variant: extra `softcpu run` arguments, after an optional "
+                    "softcpu=PATH naming another binary (repeatable; "
                     "default: one variant 'softcpu' with none)")
     ap.add_argument("--mem", type=int, default=256, help="guest RAM in MiB (default 256)")
     ap.add_argument("--boot-timeout", type=float, default=600, help="seconds per boot")
@@ -648,8 +659,8 @@ def main():
                            "-nographic", "-kernel", files["vmlinuz"],
                            "-initrd", files["initrd-bench.img"], "-append", append]
                 else:
-                    extra = dict(variants)[e]
-                    cmd = [args.softcpu, "run", "-m", str(args.mem), "--kernel", files["vmlinuz"],
+                    binary, extra = variant_binary(args.softcpu, dict(variants)[e])
+                    cmd = [binary, "run", "-m", str(args.mem), "--kernel", files["vmlinuz"],
                            "--initrd", files["initrd-bench.img"], "--append", append,
                            "--stats=json", "--stats-file", stats_file] + extra
                 log = (os.path.join(args.log_dir, "%s-run%d.log" % (e, run + 1))
