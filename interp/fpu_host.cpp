@@ -33,11 +33,6 @@ uint16_t fpu_full_tag_word(const FpuState& f) {
   return tw;
 }
 
-void fpu_update_summary(FpuState& f) {
-  if (f.sw & ~f.cw & FSW_EXC) f.sw |= FSW_ES | FSW_B;
-  else f.sw &= uint16_t(~(FSW_ES | FSW_B));
-}
-
 void fpu_to_image(const FpuState& f, FpuImage& img) {
   uint8_t* p = img.b;
   put32(p + 0, 0xFFFF0000u | f.cw);
@@ -134,8 +129,13 @@ uint8_t host_run(uint16_t code, FpuImage* img, uint8_t* mem, uint8_t ah) {
 
 }  // namespace
 
-FpuExecResult fpu_backend_exec(FpuState& f, uint16_t code, uint8_t* mem, unsigned mem_size,
-                               bool mem_store, uint8_t flags_in) {
+}  // namespace softcpu
+
+extern "C" softcpu::FpuExecResult softcpu_jit_fpu_exec(softcpu::FpuState* fp, uint16_t code,
+                                                       uint8_t* mem, uint32_t mem_size,
+                                                       bool mem_store, uint8_t flags_in) noexcept {
+  using namespace softcpu;
+  FpuState& f = *fp;
   // Run with the sticky exception flags cleared (the instruction's behaviour does not depend
   // on them, and a pending unmasked one would trap on the host), then merge them back.
   const uint16_t sticky = f.sw & FSW_STICKY;
@@ -176,6 +176,8 @@ FpuExecResult fpu_backend_exec(FpuState& f, uint16_t code, uint8_t* mem, unsigne
   fpu_update_summary(f);
   return {stored, raised, ah};
 }
+
+namespace softcpu {
 
 #else
 #error "fpu_host.cpp needs an x86 host; provide a software x87 backend for this host"

@@ -6,9 +6,10 @@
 // FNSAVE) are done here. Every x87 instruction ends its block, so cpu.eip is the next
 // instruction and the FPU instruction pointer is cpu.eip - len.
 //
-// The backend and the tag/summary helpers are host functions (interp/fpu_host.cpp), so
-// compiled code calls the handlers that use them; FNINIT FNCLEX FNSTCW FNSTSW FWAIT and the
-// legacy no-ops are inline.
+// The backend is a non-throwing host function compiled code may call (softcpu_jit_fpu_exec,
+// interp/fpu_host.h), so the computational handlers are inlined into regions like FNINIT FNCLEX
+// FLDCW FNSTCW FNSTSW FWAIT and the legacy no-ops; the handlers that use the tag-word helper
+// (FNSTENV FNSAVE FLDENV FRSTOR: host functions in interp/fpu_host.cpp) are called.
 #pragma once
 #include <cstring>
 
