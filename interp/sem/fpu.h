@@ -13,6 +13,7 @@
 #pragma once
 #include <cstring>
 
+#include "interp/fpu_fast.h"
 #include "interp/fpu_host.h"
 #include "interp/sem/common.h"
 
@@ -98,7 +99,8 @@ void fpu_load_op(Cpu& c, const Insn& i) {
   const uint32_t ea = effective_address(c, i);
   uint8_t buf[16];
   fpu_read_guest(c, i.seg, ea, buf, N);
-  fpu_backend_exec(c.fpu, fpu_code_of(i), buf, N, false, 0);
+  if (!(N == 8 && fpu_fast_fld64(c.fpu, fpu_code_of(i), buf)))
+    fpu_backend_exec(c.fpu, fpu_code_of(i), buf, N, false, 0);
   fpu_note_insn(c, i);
   fpu_note_data(c, i, ea);
 }
@@ -111,8 +113,9 @@ void fpu_store_op(Cpu& c, const Insn& i) {
   const uint32_t ea = effective_address(c, i);
   probe_write_mem(c, i.seg, ea, N);  // nothing may fault after the FPU state changes
   uint8_t buf[16];
-  FpuExecResult r = fpu_backend_exec(c.fpu, fpu_code_of(i), buf, N, true, 0);
-  if (r.stored) fpu_write_guest(c, i.seg, ea, buf, N);
+  const bool stored = (N == 8 && fpu_fast_fst64(c.fpu, fpu_code_of(i), buf)) ||
+                      fpu_backend_exec(c.fpu, fpu_code_of(i), buf, N, true, 0).stored;
+  if (stored) fpu_write_guest(c, i.seg, ea, buf, N);
   fpu_note_insn(c, i);
   fpu_note_data(c, i, ea);
 }
