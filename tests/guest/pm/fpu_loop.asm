@@ -12,12 +12,7 @@ bits 32
 
 global main
 main:
-        push    ebx
-        mov     eax, cr0
-        and     eax, ~0x0C              ; EM = TS = 0
-        or      eax, 0x22               ; MP, NE
-        mov     cr0, eax
-        fninit
+        fninit                          ; CR0.EM = TS = 0 since reset: no #NM
         mov     dword [i], 1
 .loop:
         fild    dword [i]
@@ -44,12 +39,10 @@ main:
         and     eax, 0x3800
         CHECK   eax, 0, "stack empty (TOP 0)"
         xor     eax, eax
-        pop     ebx
         ret
 .bad:
         CHECK   [i], -1, "acc > tmp in every iteration"
         xor     eax, eax
-        pop     ebx
         ret
 
 section .data
