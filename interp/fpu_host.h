@@ -40,8 +40,8 @@ void fpu_from_image(FpuState& f, const FpuImage& img);
 unsigned fpu_tag_of(const Float80& r);
 // The tag word with every non-empty entry recomputed from the register contents.
 uint16_t fpu_full_tag_word(const FpuState& f);
-// ES and B summarize the exception flags not masked in CW (SDM vol.1 8.1.3.3). Inline, so the
-// handlers that use it (FLDCW, FLDENV's tail) stay inlinable in compiled code.
+// ES and B summarize the exception flags not masked in CW (SDM vol.1 8.1.3.3). Inline, so
+// FLDCW, which uses it, stays inlinable in compiled code.
 inline void fpu_update_summary(FpuState& f) {
   if (f.sw & ~f.cw & FSW_EXC) f.sw |= FSW_ES | FSW_B;
   else f.sw &= uint16_t(~(FSW_ES | FSW_B));
