@@ -33,16 +33,14 @@ uint16_t fpu_full_tag_word(const FpuState& f) {
   return tw;
 }
 
-void fpu_update_summary(FpuState& f) {
-  if (f.sw & ~f.cw & FSW_EXC) f.sw |= FSW_ES | FSW_B;
-  else f.sw &= uint16_t(~(FSW_ES | FSW_B));
-}
+namespace {
 
-void fpu_to_image(const FpuState& f, FpuImage& img) {
+// The image with the tag word `tw` as given (the backend's state keeps computed tags already).
+void write_image(const FpuState& f, FpuImage& img, uint16_t tw) {
   uint8_t* p = img.b;
   put32(p + 0, 0xFFFF0000u | f.cw);
   put32(p + 4, 0xFFFF0000u | f.sw);
-  put32(p + 8, 0xFFFF0000u | fpu_full_tag_word(f));
+  put32(p + 8, 0xFFFF0000u | tw);
   put32(p + 12, f.fip);
   put32(p + 16, f.fcs | (uint32_t(f.fop & 0x7FF) << 16));
   put32(p + 20, f.fdp);
@@ -55,7 +53,8 @@ void fpu_to_image(const FpuState& f, FpuImage& img) {
   }
 }
 
-void fpu_from_image(FpuState& f, const FpuImage& img) {
+// The state of an image, tag word as stored (neither recomputed nor summarised).
+void read_image(FpuState& f, const FpuImage& img) {
   const uint8_t* p = img.b;
   // Reserved CW bits: 6 reads as 1, 7 and 13-15 as 0 (checked on the host).
   f.cw = uint16_t((get16(p + 0) & 0x1F3F) | 0x40);
@@ -73,6 +72,14 @@ void fpu_from_image(FpuState& f, const FpuImage& img) {
     r.se = get16(p + 28 + 10 * i + 8);
     r.pad[0] = r.pad[1] = r.pad[2] = 0;
   }
+}
+
+}  // namespace
+
+void fpu_to_image(const FpuState& f, FpuImage& img) { write_image(f, img, fpu_full_tag_word(f)); }
+
+void fpu_from_image(FpuState& f, const FpuImage& img) {
+  read_image(f, img);
   f.tw = fpu_full_tag_word(f);
   fpu_update_summary(f);
 }
@@ -134,15 +141,23 @@ uint8_t host_run(uint16_t code, FpuImage* img, uint8_t* mem, uint8_t ah) {
 
 }  // namespace
 
-FpuExecResult fpu_backend_exec(FpuState& f, uint16_t code, uint8_t* mem, unsigned mem_size,
-                               bool mem_store, uint8_t flags_in) {
+}  // namespace softcpu
+
+extern "C" softcpu::FpuExecResult softcpu_jit_fpu_exec(softcpu::FpuState* fp, uint16_t code,
+                                                       uint8_t* mem, uint32_t mem_size,
+                                                       bool mem_store, uint8_t flags_in) noexcept {
+  using namespace softcpu;
+  FpuState& f = *fp;
   // Run with the sticky exception flags cleared (the instruction's behaviour does not depend
   // on them, and a pending unmasked one would trap on the host), then merge them back.
   const uint16_t sticky = f.sw & FSW_STICKY;
   FpuState in = f;
   in.sw &= uint16_t(~(FSW_STICKY | FSW_ES | FSW_B));
+  // The tags go in as they are and come back as FNSAVE wrote them, without recomputing them
+  // (two thirds of this function's own work): FRSTOR looks only at empty or not, and FNSAVE
+  // stores tags computed from the registers (SDM vol.1 8.1.7), which is what Cpu::fpu keeps.
   FpuImage img0;
-  fpu_to_image(in, img0);
+  write_image(in, img0, in.tw);
   // Memory forms run with the operand at [RDI].
   const uint16_t norm = (code & 0xC0) == 0xC0 ? code : uint16_t((code & 0xFF38) | 0x07);
   const uint8_t ah_in = uint8_t((flags_in & 0xD5) | 2);
@@ -169,13 +184,15 @@ FpuExecResult fpu_backend_exec(FpuState& f, uint16_t code, uint8_t* mem, unsigne
   }
   const uint32_t fip = f.fip, fdp = f.fdp;
   const uint16_t fcs = f.fcs, fds = f.fds, fop = f.fop;
-  fpu_from_image(f, img);
+  read_image(f, img);
   f.fip = fip; f.fdp = fdp; f.fcs = fcs; f.fds = fds; f.fop = fop;
   const uint16_t raised = f.sw & FSW_STICKY;
   f.sw |= sticky;
   fpu_update_summary(f);
   return {stored, raised, ah};
 }
+
+namespace softcpu {
 
 #else
 #error "fpu_host.cpp needs an x86 host; provide a software x87 backend for this host"

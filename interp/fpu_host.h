@@ -40,8 +40,12 @@ void fpu_from_image(FpuState& f, const FpuImage& img);
 unsigned fpu_tag_of(const Float80& r);
 // The tag word with every non-empty entry recomputed from the register contents.
 uint16_t fpu_full_tag_word(const FpuState& f);
-// ES and B summarize the exception flags not masked in CW (SDM vol.1 8.1.3.3).
-void fpu_update_summary(FpuState& f);
+// ES and B summarize the exception flags not masked in CW (SDM vol.1 8.1.3.3). Inline, so
+// FLDCW, which uses it, stays inlinable in compiled code.
+inline void fpu_update_summary(FpuState& f) {
+  if (f.sw & ~f.cw & FSW_EXC) f.sw |= FSW_ES | FSW_B;
+  else f.sw &= uint16_t(~(FSW_ES | FSW_B));
+}
 
 // What one instruction did besides updating the state.
 struct FpuExecResult {
@@ -57,7 +61,23 @@ struct FpuExecResult {
 // The caller has made sure the instruction is a valid computational or stack instruction (not
 // FNSAVE/FRSTOR/FLDENV/FNSTENV/FNINIT/FNCLEX/FNSTSW/FLDCW/FNSTCW, which are done in software)
 // and has checked CR0.EM/TS and pending exceptions. FIP/FDP/FOP are left alone.
-FpuExecResult fpu_backend_exec(FpuState& f, uint16_t code, uint8_t* mem, unsigned mem_size,
-                               bool mem_store, uint8_t flags_in);
+//
+// The backend is one host function both tiers call: softcpu_jit_fpu_exec (below), named in
+// the JIT runtime's family (interp/jit_abi.h) because compiled code may call it too: it never
+// throws and touches only `f` and `mem`, so the handlers that call it are inlined into a region
+// (translator/semantics.cpp) and the region goes on after an x87 instruction.
+inline FpuExecResult fpu_backend_exec(FpuState& f, uint16_t code, uint8_t* mem, unsigned mem_size,
+                                      bool mem_store, uint8_t flags_in);
 
+}  // namespace softcpu
+
+extern "C" softcpu::FpuExecResult softcpu_jit_fpu_exec(softcpu::FpuState* f, uint16_t code,
+                                                       uint8_t* mem, uint32_t mem_size,
+                                                       bool mem_store, uint8_t flags_in) noexcept;
+
+namespace softcpu {
+inline FpuExecResult fpu_backend_exec(FpuState& f, uint16_t code, uint8_t* mem, unsigned mem_size,
+                                      bool mem_store, uint8_t flags_in) {
+  return softcpu_jit_fpu_exec(&f, code, mem, mem_size, mem_store, flags_in);
+}
 }  // namespace softcpu

@@ -34,6 +34,7 @@ uint32_t softcpu_jit_write_system(softcpu::Cpu* c, uint32_t lin, uint32_t size, 
 // Run a handler the translator does not inline, as the interpreter would. Nonzero: it faulted
 // (recorded in Cpu::jit_fault_*); nothing of the instruction was committed.
 uint32_t softcpu_jit_call(softcpu::Handler fn, softcpu::Cpu* c, const softcpu::Insn* insn);
+// The x87 backend, softcpu_jit_fpu_exec, is declared in interp/fpu_host.h: both tiers call it.
 
 }  // extern "C"
 

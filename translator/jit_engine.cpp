@@ -11,6 +11,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "interp/fpu_host.h"
 #include "interp/jit_abi.h"
 
 namespace softcpu {
@@ -90,6 +91,7 @@ JitEngine::JitEngine() {
   add("softcpu_jit_read_mem", reinterpret_cast<const void*>(&softcpu_jit_read_mem));
   add("softcpu_jit_write_mem", reinterpret_cast<const void*>(&softcpu_jit_write_mem));
   add("softcpu_jit_call", reinterpret_cast<const void*>(&softcpu_jit_call));
+  add("softcpu_jit_fpu_exec", reinterpret_cast<const void*>(&softcpu_jit_fpu_exec));
   add("memcpy", reinterpret_cast<const void*>(&std::memcpy));
   add("memmove", reinterpret_cast<const void*>(&std::memmove));
   add("memset", reinterpret_cast<const void*>(&std::memset));

@@ -213,6 +213,9 @@ CallSync call_sync(const llvm::CallInst& call) {
         n == "softcpu_jit_read_system" || n == "softcpu_jit_write_system" ||
         n == "softcpu_jit_read_mem" || n == "softcpu_jit_write_mem")
       return CallSync::STOP_ONLY;
+    // The x87 backend (interp/fpu_host.h) reads and writes only the FpuState and the operand
+    // buffer it is given: no promoted field.
+    if (n == "softcpu_jit_fpu_exec") return CallSync::NONE;
   }
   return CallSync::ALL;  // a called handler, or anything else: it may look at everything
 }

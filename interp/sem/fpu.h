@@ -6,12 +6,14 @@
 // FNSAVE) are done here. Every x87 instruction ends its block, so cpu.eip is the next
 // instruction and the FPU instruction pointer is cpu.eip - len.
 //
-// The backend and the tag/summary helpers are host functions (interp/fpu_host.cpp), so
-// compiled code calls the handlers that use them; FNINIT FNCLEX FNSTCW FNSTSW FWAIT and the
-// legacy no-ops are inline.
+// The backend is a non-throwing host function compiled code may call (softcpu_jit_fpu_exec,
+// interp/fpu_host.h), so the computational handlers are inlined into regions like FNINIT FNCLEX
+// FLDCW FNSTCW FNSTSW FWAIT and the legacy no-ops; the handlers that use the tag-word helper
+// (FNSTENV FNSAVE FLDENV FRSTOR: host functions in interp/fpu_host.cpp) are called.
 #pragma once
 #include <cstring>
 
+#include "interp/fpu_fast.h"
 #include "interp/fpu_host.h"
 #include "interp/sem/common.h"
 
@@ -97,7 +99,8 @@ void fpu_load_op(Cpu& c, const Insn& i) {
   const uint32_t ea = effective_address(c, i);
   uint8_t buf[16];
   fpu_read_guest(c, i.seg, ea, buf, N);
-  fpu_backend_exec(c.fpu, fpu_code_of(i), buf, N, false, 0);
+  if (!(N == 8 && fpu_fast_fld64(c.fpu, fpu_code_of(i), buf)))
+    fpu_backend_exec(c.fpu, fpu_code_of(i), buf, N, false, 0);
   fpu_note_insn(c, i);
   fpu_note_data(c, i, ea);
 }
@@ -110,8 +113,9 @@ void fpu_store_op(Cpu& c, const Insn& i) {
   const uint32_t ea = effective_address(c, i);
   probe_write_mem(c, i.seg, ea, N);  // nothing may fault after the FPU state changes
   uint8_t buf[16];
-  FpuExecResult r = fpu_backend_exec(c.fpu, fpu_code_of(i), buf, N, true, 0);
-  if (r.stored) fpu_write_guest(c, i.seg, ea, buf, N);
+  const bool stored = (N == 8 && fpu_fast_fst64(c.fpu, fpu_code_of(i), buf)) ||
+                      fpu_backend_exec(c.fpu, fpu_code_of(i), buf, N, true, 0).stored;
+  if (stored) fpu_write_guest(c, i.seg, ea, buf, N);
   fpu_note_insn(c, i);
   fpu_note_data(c, i, ea);
 }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "interp/fpu_fast.h"
 #include "interp/fpu_host.h"
 #include "interp/trap.h"
 #include "tests/interp/cpu_harness.h"
@@ -524,6 +525,86 @@ TEST(Fpu, CpuidReportsFpu) {
   NoIo io;
   ASSERT_TRUE(execute_trapped(h.cpu, io));
   EXPECT_EQ(h.cpu.regs[EDX] & 1u, 1u);
+}
+
+// The software fast paths (interp/fpu_fast.h) against the host FPU (the backend) over random
+// states and operands: whenever a fast path takes an instruction, the state and the stored
+// bytes must be exactly what the hardware gives. States mix empty and full registers, every
+// TOP, rounding and precision control, masks, C0-C3 and sticky flags; values mix normal,
+// exact-in-double, rounding ties, near-overflow/underflow, zero, denormal, NaN and infinity.
+TEST(Fpu, FastPathsMatchTheHostFpu) {
+  uint64_t seed = 0x9E3779B97F4A7C15ull;
+  auto rnd = [&seed]() {
+    seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+    return seed;
+  };
+  auto f80 = [&](Float80& r) {
+    const uint64_t k = rnd() % 16;
+    r.mant = rnd();
+    uint16_t exp = uint16_t(16383 - 1100 + rnd() % 2200);  // around the double's range
+    if (k == 0) r.mant &= ~uint64_t(0x7FF);                  // exact in a double
+    if (k == 1) r.mant = (r.mant & ~uint64_t(0x7FF)) | 0x400;  // a tie
+    if (k == 2) exp = uint16_t(16383 + 1023 - rnd() % 2), r.mant |= 0xFFFFFFFFFFFFF800ull;
+    if (k == 3) exp = uint16_t(16383 - 1022 - rnd() % 2);
+    if (k == 4) exp = 0, r.mant = rnd() % 2 ? 0 : r.mant;    // zero or denormal
+    if (k == 5) exp = 0x7FFF;                                // NaN or infinity
+    if (k != 4 && k != 5 && k != 6) r.mant |= uint64_t(1) << 63;  // 6: unnormal sometimes
+    r.se = uint16_t(exp | (rnd() % 2 ? 0x8000 : 0));
+    r.pad[0] = r.pad[1] = r.pad[2] = 0;
+  };
+  auto dbl = [&]() {
+    const uint64_t k = rnd() % 12;
+    uint64_t d = rnd();
+    if (k == 0) d &= 0x800FFFFFFFFFFFFFull;                          // zero exponent
+    if (k == 1) d &= 0x8000000000000000ull;                          // zero
+    if (k == 2) d |= 0x7FF0000000000000ull;                          // NaN, infinity
+    if (k == 3) d = (d & 0x800FFFFFFFFFFFFFull) | 0x7FF0000000000000ull * (rnd() % 2);
+    return d;
+  };
+  unsigned taken[2] = {0, 0};
+  for (int n = 0; n < 200000; ++n) {
+    FpuState f{};
+    for (Float80& r : f.st) f80(r);
+    f.cw = uint16_t(0x0040 | (rnd() % 8 == 0 ? rnd() & 0x0F3F : 0x033F | (rnd() & 0x0C00)));
+    if (rnd() % 4 == 0) f.cw &= uint16_t(~0x0020);  // PE unmasked
+    f.sw = uint16_t(rnd() & 0x477F);                // C0-C3, TOP, sticky flags
+    f.tw = uint16_t(rnd());
+    f.tw = fpu_full_tag_word(f);
+    fpu_update_summary(f);
+    f.fip = uint32_t(rnd());
+    const bool store = rnd() % 2;
+    const uint16_t code = store ? uint16_t(rnd() % 2 ? 0xDD17 : 0xDD1F) : uint16_t(0xDD07);
+    uint8_t fast_mem[16], host_mem[16];
+    const uint64_t d = dbl();
+    std::memcpy(fast_mem, &d, 8);
+    std::memcpy(host_mem, &d, 8);
+    FpuState fast = f, host = f;
+    const bool took = store ? fpu_fast_fst64(fast, code, fast_mem) : fpu_fast_fld64(fast, code, fast_mem);
+    if (!took) {
+      ASSERT_EQ(std::memcmp(&fast, &f, sizeof f), 0) << "a refused fast path changed the state";
+      continue;
+    }
+    ++taken[store];
+    const FpuExecResult r = softcpu_jit_fpu_exec(&host, code, host_mem, 8, store, 0);
+    SCOPED_TRACE(::testing::Message() << std::hex << "code " << code << " cw " << f.cw << " sw "
+                                      << f.sw << " tw " << f.tw << " operand " << d << " ST0 "
+                                      << f.st[(f.sw >> 11) & 7].se << ":" << f.st[(f.sw >> 11) & 7].mant);
+    EXPECT_EQ(fast.sw, host.sw);
+    EXPECT_EQ(fast.tw, host.tw);
+    EXPECT_EQ(fast.cw, host.cw);
+    for (unsigned k = 0; k < 8; ++k) {
+      EXPECT_EQ(fast.st[k].se, host.st[k].se) << "R" << k;
+      EXPECT_EQ(fast.st[k].mant, host.st[k].mant) << "R" << k;
+    }
+    if (store) {
+      EXPECT_TRUE(r.stored);
+      EXPECT_EQ(std::memcmp(fast_mem, host_mem, 8), 0);
+    }
+    if (HasFailure()) break;
+  }
+  // The draws reach the fast paths often enough to mean something.
+  EXPECT_GT(taken[0], 5000u);
+  EXPECT_GT(taken[1], 5000u);
 }
 
 }  // namespace

@@ -61,9 +61,10 @@ const std::set<std::string> kHotDataBits = {
 
 // Shifts and rotates (interp/sem/shift.h), MUL/IMUL/DIV/IDIV (interp/sem/muldiv.h, the #DE
 // of DIV/IDIV raised inline), the stack instructions but POP Sreg (interp/sem/stack.h, a
-// segment load) and the x87 control instructions that need no host FPU code (interp/sem/fpu.h:
-// FNINIT FNCLEX FNSTCW FNSTSW FWAIT and the legacy no-ops): every handler of these families
-// inlines.
+// segment load) and the x87 instructions but the environment and state images (interp/sem/
+// fpu.h: the computational and stack forms call the backend softcpu_jit_fpu_exec, which
+// compiled code may call, so a region goes on after them; FNINIT FNCLEX FLDCW FNSTCW FNSTSW
+// FWAIT and the legacy no-ops): every handler of these families inlines.
 const std::set<std::string> kHotShiftMulStack = {
     "softcpu::kShiftRotate", "softcpu::kShiftDouble", "softcpu::kMulAcc",
     "softcpu::kImulReg",     "softcpu::kDivAcc",      "softcpu::kPushReg",
@@ -73,6 +74,8 @@ const std::set<std::string> kHotShiftMulStack = {
     "softcpu::kEnter",       "softcpu::kLeave",       "softcpu::kFninit",
     "softcpu::kFnclex",      "softcpu::kFpuLegacyNop", "softcpu::kFnstcw",
     "softcpu::kFnstswMem",   "softcpu::kFnstswAx",    "softcpu::kFwait",
+    "softcpu::kFpuReg",      "softcpu::kFpuLoad",     "softcpu::kFpuStore",
+    "softcpu::kFldcw",
 };
 
 // Families whose every handler must be inlinable: these are what hot guest code is made of.
