@@ -521,7 +521,8 @@ void Machine::register_stats() {
     uint64_t trapped = 0;
     for (uint64_t n : trap_ops_) trapped += n;
     const uint64_t other = ic.insns_interpreted + trapped;
-    return double(cpu_.icount > other ? cpu_.icount - other : 0);
+    const uint64_t retired = cpu_.icount - icount_loaded_;  // here, not before a loaded snapshot
+    return double(retired > other ? retired - other : 0);
   });
   stats_.add("tier1.region_entries", &ic.native_entries);
   static const char* const kNativeExit[NATIVE_EXIT_COUNT] = {"branch", "event", "stop", "trap", "fault", "pause", "limit"};

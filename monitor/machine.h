@@ -479,6 +479,9 @@ class Machine {
   uint64_t exits_[EXIT_COUNT] = {};
   uint64_t resets_ = 0;
   uint64_t trap_ops_[TRAP_COUNT] = {};
+  // What loading snapshots added to CPU 0's instruction count (modulo 2^64: a load may also
+  // take it back): tier1.instructions counts only what this process retired.
+  uint64_t icount_loaded_ = 0;
   HypercallHandler* hypercalls_ = nullptr;
   std::atomic<uint8_t> kicked_{0};  // Interpreter::set_attention
   // begin_run() .. end_run(): what run() kept in locals, kept between slices.

@@ -93,7 +93,9 @@ void Machine::load_snapshot(const std::string& path) {
     StateReader ram(snap.need("ram").data);
     load_ram(*mem_, ram);
     StateReader cpu(snap.need("cpu").data);
+    const uint64_t icount_before = cpu_.icount;
     load_cpu(cpu_, cpu);
+    icount_loaded_ += cpu_.icount - icount_before;
     cpu.expect_end("cpu");
     platform_->load_state(snap);
   } catch (const StateError& e) {

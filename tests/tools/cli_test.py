@@ -243,6 +243,17 @@ with tempfile.TemporaryDirectory() as d:
           "0xE9:-", "--save-on-exit", snap], 0x43, out_has="a", err_has="saved the machine to")
     check("--loadvm goes on after the saved instruction", ["run", "--bios", two_rom,
           "--debugcon", "0xE9:-", "--loadvm", snap], 0x45, out_has="b")
+    # The tiers count what this run retired, not the instructions before the snapshot (which
+    # CPU 0's instruction count carries on from): all of it interpreted here.
+    code, out, err = run(["run", "--bios", two_rom, "--loadvm", snap, "--stats=json"])
+    try:
+        stats = json.loads(err.strip().splitlines()[-1])
+        assert stats["tier1"]["instructions"] == 0, stats["tier1"]
+        assert stats["tier0"]["instructions"] >= 1, stats["tier0"]
+        print("ok   --loadvm: the tiers count this run's instructions")
+    except Exception as e:  # noqa: BLE001 - report whatever went wrong
+        failures += 1
+        print("FAIL --loadvm: the tiers count this run's instructions:", e, err)
     check("--loadvm refuses other firmware", ["run", "--bios", exit_rom, "--loadvm", snap], 2,
           err_has="differently configured machine", one_line=True)
     check("--loadvm refuses another RAM size", ["run", "--bios", two_rom, "-m", "64",
