@@ -74,9 +74,11 @@ CachedBlock* BlockCache::insert(std::unique_ptr<CachedBlock> block) {
   const uint64_t k = key(b->phys, b->mode);
   KeyHistory& h = history_[k];
   if (h.translated++) ++counters_.retranslations;
-  auto& owner = table_[k];
-  if (owner) retire(owner.get(), RetireCause::INVALIDATED);  // replaced (lookup came first)
-  owner = std::move(block);
+  // Replaced (lookup came first). No reference into table_ is held across retire(): it
+  // erases the old block's node.
+  if (auto old = table_.find(k); old != table_.end())
+    retire(old->second.get(), RetireCause::INVALIDATED);
+  table_.emplace(k, std::move(block));
   pages_[b->phys / kPage].push_back(b);
   if (b->page2 != NO_PAGE) pages_[b->page2].push_back(b);
   jump_[jump_index(b->phys, b->mode)] = b;

@@ -75,6 +75,26 @@ TEST(BlockCache, InvalidatedBlockStaysAllocatedUntilGarbageCollection) {
   EXPECT_EQ(c.block_count(), 0u);
 }
 
+// A block inserted under a key the cache holds replaces the one there: the old one is retired
+// (allocated until collect_garbage), the new one is found. insert() held a reference to the
+// key's map slot across retire(), which erases that slot, and stored the new block in the
+// freed node: it was then in no table (found while reading the code for issue 10).
+TEST(BlockCache, InsertUnderAKeyHeldReplacesTheBlock) {
+  BlockCache c;
+  CachedBlock* a = c.insert(make_block(0xA000, 0xA008));
+  CachedBlock* b = c.insert(make_block(0xA000, 0xA010));
+  EXPECT_FALSE(a->valid);
+  EXPECT_TRUE(b->valid);
+  EXPECT_EQ(c.find(0xA000, 0), b);
+  EXPECT_EQ(c.block_count(), 1u);
+  EXPECT_EQ(c.counters().retranslations, 1u);
+  c.collect_garbage();
+  EXPECT_EQ(c.lookup(0xA000, 0), b);
+  EXPECT_EQ(c.invalidate(0xA000, 1), 1u);  // b alone: a left the page lists
+  c.collect_garbage();
+  EXPECT_EQ(c.block_count(), 0u);
+}
+
 TEST(BlockCache, FlushDropsEverything) {
   BlockCache c;
   c.insert(make_block(0x9000, 0x9008));
