@@ -11,20 +11,17 @@
 #include <cstring>
 
 #include "interp/cpu.h"
+#include "interp/fpu_host.h"
 
 namespace softcpu {
 
 namespace fpu_fast_detail {
-inline unsigned top(uint16_t sw) { return (sw >> 11) & 7; }
-inline unsigned tag(const FpuState& f, unsigned phys) { return (f.tw >> (2 * phys)) & 3; }
 inline void set_tag(FpuState& f, unsigned phys, unsigned t) {
   f.tw = uint16_t((f.tw & ~(3u << (2 * phys))) | (t << (2 * phys)));
 }
 inline void set_top(FpuState& f, unsigned t) {
-  f.sw = uint16_t((f.sw & ~(7u << 11)) | (t << 11));
+  f.sw = uint16_t((f.sw & ~FSW_TOP) | (t << 11));
 }
-constexpr uint16_t kC1 = 1 << 9;
-constexpr uint16_t kPE = 1 << 5;  // precision (inexact) flag in SW and mask in CW
 }  // namespace fpu_fast_detail
 
 // FLD m64fp (SDM vol.2 FLD): push the double, converted exactly. Handled when the register
@@ -34,8 +31,8 @@ constexpr uint16_t kPE = 1 << 5;  // precision (inexact) flag in SW and mask in 
 inline bool fpu_fast_fld64(FpuState& f, uint16_t code, const uint8_t* mem) {
   using namespace fpu_fast_detail;
   if ((code & 0xFF38) != 0xDD00 || (code & 0xC0) == 0xC0) return false;
-  const unsigned phys = (top(f.sw) - 1) & 7;
-  if (tag(f, phys) != 3) return false;
+  const unsigned phys = (fpu_top(f.sw) - 1) & 7;
+  if (fpu_tag_at(f.tw, phys) != 3) return false;
   uint64_t d;
   std::memcpy(&d, mem, 8);
   const unsigned e = unsigned(d >> 52) & 0x7FF;
@@ -55,7 +52,7 @@ inline bool fpu_fast_fld64(FpuState& f, uint16_t code, const uint8_t* mem) {
   }
   r.pad[0] = r.pad[1] = r.pad[2] = 0;
   set_top(f, phys);
-  f.sw &= uint16_t(~kC1);
+  f.sw &= uint16_t(~FSW_C1);
   return true;
 }
 
@@ -68,8 +65,8 @@ inline bool fpu_fast_fst64(FpuState& f, uint16_t code, uint8_t* mem) {
   using namespace fpu_fast_detail;
   if ((code & 0xFF30) != 0xDD10 || (code & 0xC0) == 0xC0) return false;  // DD /2, DD /3
   if (f.cw & 0x0C00) return false;                                       // RC not nearest
-  const unsigned t = top(f.sw);
-  if (tag(f, t) == 3) return false;  // stack underflow
+  const unsigned t = fpu_top(f.sw);
+  if (fpu_tag_at(f.tw, t) == 3) return false;  // stack underflow
   const Float80& r = f.st[t];
   const unsigned exp = r.se & 0x7FFF;
   const uint64_t sign = uint64_t(r.se >> 15) << 63;
@@ -89,11 +86,11 @@ inline bool fpu_fast_fst64(FpuState& f, uint16_t code, uint8_t* mem) {
       keep >>= 1;
       if (++de > 0x7FE) return false;  // rounded up to overflow
     }
-    if (inexact && !(f.cw & kPE)) return false;  // unmasked #P: the backend
+    if (inexact && !(f.cw & FSW_PE)) return false;  // unmasked #P (CW.PM is SW.PE's bit): the backend
     bits = sign | (uint64_t(de) << 52) | (keep & ((uint64_t(1) << 52) - 1));
   }
   std::memcpy(mem, &bits, 8);
-  f.sw = uint16_t((f.sw & ~kC1) | (up ? kC1 : 0) | (inexact ? kPE : 0));
+  f.sw = uint16_t((f.sw & ~FSW_C1) | (up ? FSW_C1 : 0) | (inexact ? FSW_PE : 0));
   if (code & 0x08) {  // FSTP
     set_tag(f, t, 3);
     set_top(f, (t + 1) & 7);

@@ -12,8 +12,6 @@ inline uint32_t get32(const uint8_t* p) { uint32_t v; std::memcpy(&v, p, 4); ret
 inline void put16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
 inline void put32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
 
-inline unsigned top_of(uint16_t sw) { return (sw >> 11) & 7; }
-
 }  // namespace
 
 unsigned fpu_tag_of(const Float80& r) {
@@ -26,7 +24,7 @@ unsigned fpu_tag_of(const Float80& r) {
 uint16_t fpu_full_tag_word(const FpuState& f) {
   uint16_t tw = 0;
   for (unsigned k = 0; k < 8; ++k) {
-    unsigned t = (f.tw >> (2 * k)) & 3;
+    unsigned t = fpu_tag_at(f.tw, k);
     if (t != 3) t = fpu_tag_of(f.st[k]);
     tw |= uint16_t(t << (2 * k));
   }
@@ -45,7 +43,7 @@ void write_image(const FpuState& f, FpuImage& img, uint16_t tw) {
   put32(p + 16, f.fcs | (uint32_t(f.fop & 0x7FF) << 16));
   put32(p + 20, f.fdp);
   put32(p + 24, 0xFFFF0000u | f.fds);
-  const unsigned top = top_of(f.sw);
+  const unsigned top = fpu_top(f.sw);
   for (unsigned i = 0; i < 8; ++i) {
     const Float80& r = f.st[(top + i) & 7];
     std::memcpy(p + 28 + 10 * i, &r.mant, 8);
@@ -65,7 +63,7 @@ void read_image(FpuState& f, const FpuImage& img) {
   f.fop = get16(p + 18) & 0x7FF;
   f.fdp = get32(p + 20);
   f.fds = get16(p + 24);
-  const unsigned top = top_of(f.sw);
+  const unsigned top = fpu_top(f.sw);
   for (unsigned i = 0; i < 8; ++i) {
     Float80& r = f.st[(top + i) & 7];
     std::memcpy(&r.mant, p + 28 + 10 * i, 8);

@@ -22,6 +22,12 @@ enum : uint16_t {
   FSW_CC = FSW_C0 | FSW_C1 | FSW_C2 | FSW_C3,
 };
 
+// TOP, the physical register that is ST(0), from a status word (SDM vol.1 8.1.3.1).
+inline unsigned fpu_top(uint16_t sw) { return (sw & FSW_TOP) >> 11; }
+// The tag-word entry of physical register `phys` (SDM vol.1 8.1.7: 0 valid, 1 zero, 2 special,
+// 3 empty).
+inline unsigned fpu_tag_at(uint16_t tw, unsigned phys) { return (tw >> (2 * phys)) & 3; }
+
 // The 108-byte image FNSAVE/FRSTOR use in 32-bit protected mode (SDM vol.1 8.1.10, figure
 // 8-9 and 8-11): CW, SW, TW (each in the low half of a dword), FIP, FCS|FOP<<16, FDP, FDS,
 // then ST(0)..ST(7) (10 bytes each, in stack order).

@@ -300,7 +300,7 @@ inline void fpu_frstor(Cpu& c, const Insn& i) {
   fpu_read_guest(c, i.seg, effective_address(c, i), buf, n);
   FpuState f = c.fpu;
   const unsigned e = fpu_env_load(c, i, buf, f);
-  const unsigned top = (f.sw >> 11) & 7;
+  const unsigned top = fpu_top(f.sw);
   for (unsigned k = 0; k < 8; ++k) {
     Float80& r = f.st[(top + k) & 7];
     std::memcpy(&r.mant, buf + e + 10 * k, 8);
@@ -315,7 +315,7 @@ inline void fpu_fnsave(Cpu& c, const Insn& i) {
   fpu_check_nm(c);
   uint8_t buf[108];
   const unsigned e = fpu_env_store(c, i, buf);
-  const unsigned top = (c.fpu.sw >> 11) & 7;
+  const unsigned top = fpu_top(c.fpu.sw);
   for (unsigned k = 0; k < 8; ++k) {
     const Float80& r = c.fpu.st[(top + k) & 7];
     std::memcpy(buf + e + 10 * k, &r.mant, 8);
