@@ -139,13 +139,8 @@ uint8_t host_run(uint16_t code, FpuImage* img, uint8_t* mem, uint8_t ah) {
 
 }  // namespace
 
-}  // namespace softcpu
-
-extern "C" softcpu::FpuExecResult softcpu_jit_fpu_exec(softcpu::FpuState* fp, uint16_t code,
-                                                       uint8_t* mem, uint32_t mem_size,
-                                                       bool mem_store, uint8_t flags_in) noexcept {
-  using namespace softcpu;
-  FpuState& f = *fp;
+FpuExecResult fpu_roundtrip_exec(FpuState& f, uint16_t code, uint8_t* mem, unsigned mem_size,
+                                 bool mem_store, uint8_t flags_in) {
   // Run with the sticky exception flags cleared (the instruction's behaviour does not depend
   // on them, and a pending unmasked one would trap on the host), then merge them back.
   const uint16_t sticky = f.sw & FSW_STICKY;
@@ -188,6 +183,16 @@ extern "C" softcpu::FpuExecResult softcpu_jit_fpu_exec(softcpu::FpuState* fp, ui
   f.sw |= sticky;
   fpu_update_summary(f);
   return {stored, raised, ah};
+}
+
+}  // namespace softcpu
+
+extern "C" softcpu::FpuExecResult softcpu_jit_fpu_exec(softcpu::FpuState* f, uint16_t code,
+                                                       uint8_t* mem, uint32_t mem_size,
+                                                       bool mem_store, uint8_t flags_in) noexcept {
+  softcpu::FpuExecResult r;
+  if (softcpu::fpu_quick_exec(*f, code, mem, mem_size, mem_store, flags_in, r)) return r;
+  return softcpu::fpu_roundtrip_exec(*f, code, mem, mem_size, mem_store, flags_in);
 }
 
 namespace softcpu {
