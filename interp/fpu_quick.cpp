@@ -342,11 +342,12 @@ bool fpu_quick_exec(FpuState& f, uint16_t code, uint8_t* mem, unsigned mem_size,
     std::memcpy(in[k].b, &f.st[pos[k]].mant, 8);
     std::memcpy(in[k].b + 8, &f.st[pos[k]].se, 2);
   }
+  // A load reads `mem` where it is; a store goes to `buf` until the result is certain.
   uint8_t buf[16];
-  if (!q.store && mem) std::memcpy(buf, mem, mem_size);
   uint8_t ah = ah_in;
   uint16_t hsw = 0;
-  if (!host_quick(host_code, uint16_t(f.cw | FSW_EXC), in, nin, out, nout, buf, ah, hsw))
+  if (!host_quick(host_code, uint16_t(f.cw | FSW_EXC), in, nin, out, nout, q.store ? buf : mem,
+                  ah, hsw))
     return false;
   const uint16_t raised = hsw & FSW_EXC;
   if (raised & ~f.cw & FSW_EXC) return false;  // unmasked: the round trip says what happens
