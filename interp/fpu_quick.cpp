@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "interp/fpu_host.h"
+#include "interp/fpu_host_cases.h"
 
 namespace softcpu {
 
@@ -264,14 +265,8 @@ bool soft_exec(FpuState& f, unsigned kind, unsigned i) {
 // The host forms: register forms with i = 0 or 1 (ST(i) operands are loaded as ST(1)), the
 // implicit two-operand forms, and the memory forms at [RDI].
 #define SOFTCPU_X87_QROW2(op, m) SOFTCPU_X87_QCASE(op, m + 0) SOFTCPU_X87_QCASE(op, m + 1)
-#define SOFTCPU_X87_QSTI(op)                                                                 \
-  SOFTCPU_X87_QROW2(op, 0xC0) SOFTCPU_X87_QROW2(op, 0xC8) SOFTCPU_X87_QROW2(op, 0xD0)     \
-  SOFTCPU_X87_QROW2(op, 0xD8) SOFTCPU_X87_QROW2(op, 0xE0) SOFTCPU_X87_QROW2(op, 0xE8)     \
-  SOFTCPU_X87_QROW2(op, 0xF0) SOFTCPU_X87_QROW2(op, 0xF8)
-#define SOFTCPU_X87_QMEMS(op)                                                                \
-  SOFTCPU_X87_QCASE(op, 0x07) SOFTCPU_X87_QCASE(op, 0x0F) SOFTCPU_X87_QCASE(op, 0x17)     \
-  SOFTCPU_X87_QCASE(op, 0x1F) SOFTCPU_X87_QCASE(op, 0x27) SOFTCPU_X87_QCASE(op, 0x2F)     \
-  SOFTCPU_X87_QCASE(op, 0x37) SOFTCPU_X87_QCASE(op, 0x3F)
+#define SOFTCPU_X87_QSTI(op) SOFTCPU_X87_ROWS_OF(SOFTCPU_X87_QROW2, op)
+#define SOFTCPU_X87_QMEMS(op) SOFTCPU_X87_MEMS_OF(SOFTCPU_X87_QCASE, op)
 
 struct alignas(16) Reg16 {
   uint8_t b[16];

@@ -527,17 +527,22 @@ TEST(Fpu, CpuidReportsFpu) {
   EXPECT_EQ(h.cpu.regs[EDX] & 1u, 1u);
 }
 
+// The random draws of the comparisons below (xorshift64).
+struct XorShift64 {
+  uint64_t s;
+  uint64_t operator()() {
+    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+    return s;
+  }
+};
+
 // The software fast paths (interp/fpu_fast.h) against the host FPU (the round trip) over random
 // states and operands: whenever a fast path takes an instruction, the state and the stored
 // bytes must be exactly what the hardware gives. States mix empty and full registers, every
 // TOP, rounding and precision control, masks, C0-C3 and sticky flags; values mix normal,
 // exact-in-double, rounding ties, near-overflow/underflow, zero, denormal, NaN and infinity.
 TEST(Fpu, FastPathsMatchTheHostFpu) {
-  uint64_t seed = 0x9E3779B97F4A7C15ull;
-  auto rnd = [&seed]() {
-    seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
-    return seed;
-  };
+  XorShift64 rnd{0x9E3779B97F4A7C15ull};
   auto f80 = [&](Float80& r) {
     const uint64_t k = rnd() % 16;
     r.mant = rnd();
@@ -616,11 +621,7 @@ TEST(Fpu, FastPathsMatchTheHostFpu) {
 // rounding and precision control, masked and unmasked exceptions, C0-C3 and sticky flags;
 // values mix small integers, normal, denormal, unnormal, zero, NaN and infinity.
 TEST(Fpu, QuickPathsMatchTheRoundTrip) {
-  uint64_t seed = 0x2545F4914F6CDD1Dull;
-  auto rnd = [&seed]() {
-    seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
-    return seed;
-  };
+  XorShift64 rnd{0x2545F4914F6CDD1Dull};
   auto f80 = [&](Float80& r) {
     const uint64_t k = rnd() % 16;
     r.mant = rnd() | uint64_t(1) << 63;
