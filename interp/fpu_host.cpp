@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include "interp/fpu_host_cases.h"
+
 namespace softcpu {
 
 namespace {
@@ -107,17 +109,8 @@ namespace {
   SOFTCPU_X87_CASE(op, m + 0) SOFTCPU_X87_CASE(op, m + 1) SOFTCPU_X87_CASE(op, m + 2)     \
   SOFTCPU_X87_CASE(op, m + 3) SOFTCPU_X87_CASE(op, m + 4) SOFTCPU_X87_CASE(op, m + 5)     \
   SOFTCPU_X87_CASE(op, m + 6) SOFTCPU_X87_CASE(op, m + 7)
-// Register forms: ModRM C0-FF.
-#define SOFTCPU_X87_REGS(op)                                                                 \
-  SOFTCPU_X87_ROW(op, 0xC0) SOFTCPU_X87_ROW(op, 0xC8) SOFTCPU_X87_ROW(op, 0xD0)           \
-  SOFTCPU_X87_ROW(op, 0xD8) SOFTCPU_X87_ROW(op, 0xE0) SOFTCPU_X87_ROW(op, 0xE8)           \
-  SOFTCPU_X87_ROW(op, 0xF0) SOFTCPU_X87_ROW(op, 0xF8)
-// Memory forms normalized to mod 00, rm 111: [RDI] (64-bit host) / [EDI] (32-bit host).
-#define SOFTCPU_X87_MEMS(op)                                                                 \
-  SOFTCPU_X87_CASE(op, 0x07) SOFTCPU_X87_CASE(op, 0x0F) SOFTCPU_X87_CASE(op, 0x17)        \
-  SOFTCPU_X87_CASE(op, 0x1F) SOFTCPU_X87_CASE(op, 0x27) SOFTCPU_X87_CASE(op, 0x2F)        \
-  SOFTCPU_X87_CASE(op, 0x37) SOFTCPU_X87_CASE(op, 0x3F)
-#define SOFTCPU_X87_ALL(op) SOFTCPU_X87_REGS(op) SOFTCPU_X87_MEMS(op)
+#define SOFTCPU_X87_ALL(op) \
+  SOFTCPU_X87_ROWS_OF(SOFTCPU_X87_ROW, op) SOFTCPU_X87_MEMS_OF(SOFTCPU_X87_CASE, op)
 
 // Returns AH after the instruction (LAHF).
 uint8_t host_run(uint16_t code, FpuImage* img, uint8_t* mem, uint8_t ah) {
@@ -139,13 +132,8 @@ uint8_t host_run(uint16_t code, FpuImage* img, uint8_t* mem, uint8_t ah) {
 
 }  // namespace
 
-}  // namespace softcpu
-
-extern "C" softcpu::FpuExecResult softcpu_jit_fpu_exec(softcpu::FpuState* fp, uint16_t code,
-                                                       uint8_t* mem, uint32_t mem_size,
-                                                       bool mem_store, uint8_t flags_in) noexcept {
-  using namespace softcpu;
-  FpuState& f = *fp;
+FpuExecResult fpu_roundtrip_exec(FpuState& f, uint16_t code, uint8_t* mem, unsigned mem_size,
+                                 bool mem_store, uint8_t flags_in) {
   // Run with the sticky exception flags cleared (the instruction's behaviour does not depend
   // on them, and a pending unmasked one would trap on the host), then merge them back.
   const uint16_t sticky = f.sw & FSW_STICKY;
@@ -188,6 +176,16 @@ extern "C" softcpu::FpuExecResult softcpu_jit_fpu_exec(softcpu::FpuState* fp, ui
   f.sw |= sticky;
   fpu_update_summary(f);
   return {stored, raised, ah};
+}
+
+}  // namespace softcpu
+
+extern "C" softcpu::FpuExecResult softcpu_jit_fpu_exec(softcpu::FpuState* f, uint16_t code,
+                                                       uint8_t* mem, uint32_t mem_size,
+                                                       bool mem_store, uint8_t flags_in) noexcept {
+  softcpu::FpuExecResult r;
+  if (softcpu::fpu_quick_exec(*f, code, mem, mem_size, mem_store, flags_in, r)) return r;
+  return softcpu::fpu_roundtrip_exec(*f, code, mem, mem_size, mem_store, flags_in);
 }
 
 namespace softcpu {

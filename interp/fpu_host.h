@@ -1,10 +1,11 @@
 // The x87 execution backend: runs one x87 instruction on an FpuState.
 //
-// This implementation (fpu_host.cpp) runs the host's own x87 unit (the host is x86-64): it
-// loads the guest state into the host FPU (FRSTOR), executes the same instruction with the
-// guest's control word, and saves the state back (FNSAVE), so results, status flags, C0-C3,
-// tags and stack faults are bit-exact, masked or unmasked. A software implementation for
-// other hosts would provide the same function.
+// This implementation (fpu_host.cpp, fpu_quick.cpp) runs the host's own x87 unit (the host is
+// x86-64) with the guest's control word: the frequent cases with only their operands loaded
+// (fpu_quick_exec), the rest with the whole guest state loaded (FRSTOR), the same instruction
+// executed and the state saved back (FNSAVE), so results, status flags, C0-C3, tags and stack
+// faults are bit-exact, masked or unmasked. A software implementation for other hosts would
+// provide the same function.
 #pragma once
 #include <cstdint>
 
@@ -74,6 +75,17 @@ struct FpuExecResult {
 // (translator/semantics.cpp) and the region goes on after an x87 instruction.
 inline FpuExecResult fpu_backend_exec(FpuState& f, uint16_t code, uint8_t* mem, unsigned mem_size,
                                       bool mem_store, uint8_t flags_in);
+
+// The backend's two ways, which softcpu_jit_fpu_exec tries in this order (tests compare them):
+// the quick paths (interp/fpu_quick.cpp: stack-only forms in software; arithmetic, compares,
+// loads and stores on the host x87 with only the operands loaded), which return false and
+// change nothing when a case is not theirs (a stack fault, an unmasked exception raised or
+// #U unmasked, an instruction they do not do); and the round trip, which loads the whole
+// state into the host FPU (FRSTOR), runs the instruction and saves it (FNSAVE): every case.
+bool fpu_quick_exec(FpuState& f, uint16_t code, uint8_t* mem, unsigned mem_size, bool mem_store,
+                    uint8_t flags_in, FpuExecResult& result);
+FpuExecResult fpu_roundtrip_exec(FpuState& f, uint16_t code, uint8_t* mem, unsigned mem_size,
+                                 bool mem_store, uint8_t flags_in);
 
 }  // namespace softcpu
 

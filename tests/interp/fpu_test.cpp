@@ -527,17 +527,22 @@ TEST(Fpu, CpuidReportsFpu) {
   EXPECT_EQ(h.cpu.regs[EDX] & 1u, 1u);
 }
 
-// The software fast paths (interp/fpu_fast.h) against the host FPU (the backend) over random
+// The random draws of the comparisons below (xorshift64).
+struct XorShift64 {
+  uint64_t s;
+  uint64_t operator()() {
+    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+    return s;
+  }
+};
+
+// The software fast paths (interp/fpu_fast.h) against the host FPU (the round trip) over random
 // states and operands: whenever a fast path takes an instruction, the state and the stored
 // bytes must be exactly what the hardware gives. States mix empty and full registers, every
 // TOP, rounding and precision control, masks, C0-C3 and sticky flags; values mix normal,
 // exact-in-double, rounding ties, near-overflow/underflow, zero, denormal, NaN and infinity.
 TEST(Fpu, FastPathsMatchTheHostFpu) {
-  uint64_t seed = 0x9E3779B97F4A7C15ull;
-  auto rnd = [&seed]() {
-    seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
-    return seed;
-  };
+  XorShift64 rnd{0x9E3779B97F4A7C15ull};
   auto f80 = [&](Float80& r) {
     const uint64_t k = rnd() % 16;
     r.mant = rnd();
@@ -585,7 +590,7 @@ TEST(Fpu, FastPathsMatchTheHostFpu) {
       continue;
     }
     ++taken[store];
-    const FpuExecResult r = softcpu_jit_fpu_exec(&host, code, host_mem, 8, store, 0);
+    const FpuExecResult r = fpu_roundtrip_exec(host, code, host_mem, 8, store, 0);
     SCOPED_TRACE(::testing::Message() << std::hex << "code " << code << " cw " << f.cw << " sw "
                                       << f.sw << " tw " << f.tw << " operand " << d << " ST0 "
                                       << f.st[(f.sw >> 11) & 7].se << ":" << f.st[(f.sw >> 11) & 7].mant);
@@ -605,6 +610,179 @@ TEST(Fpu, FastPathsMatchTheHostFpu) {
   // The draws reach the fast paths often enough to mean something.
   EXPECT_GT(taken[0], 5000u);
   EXPECT_GT(taken[1], 5000u);
+}
+
+
+// The backend's quick paths (interp/fpu_quick.cpp) against its round trip (the whole state in
+// the host FPU) over random states, instructions and operands: whenever the quick path takes
+// an instruction, the registers, tags, status word (C0-C3, TOP, the sticky flags, SF, ES/B),
+// EFLAGS from FCOMI, the flags raised and the stored bytes must be exactly the round trip's;
+// when it refuses one, nothing may have changed. States mix empty and full stacks, every TOP,
+// rounding and precision control, masked and unmasked exceptions, C0-C3 and sticky flags;
+// values mix small integers, normal, denormal, unnormal, zero, NaN and infinity.
+TEST(Fpu, QuickPathsMatchTheRoundTrip) {
+  XorShift64 rnd{0x2545F4914F6CDD1Dull};
+  auto f80 = [&](Float80& r) {
+    const uint64_t k = rnd() % 16;
+    r.mant = rnd() | uint64_t(1) << 63;
+    uint16_t exp = uint16_t(16383 - 70 + rnd() % 140);
+    if (k == 0) exp = uint16_t(rnd() % 0x7FFF);                                 // anywhere
+    if (k == 1) exp = uint16_t(16383 + rnd() % 20), r.mant &= ~uint64_t(0) << (63 - rnd() % 20);
+    if (k == 2) r.mant &= ~uint64_t(0) << 40;                                   // few bits
+    if (k == 3) exp = 0, r.mant = rnd() % 2 ? 0 : r.mant >> (1 + rnd() % 63);  // zero, denormal
+    if (k == 4) exp = 0x7FFF, r.mant = rnd() % 2 ? uint64_t(1) << 63 : r.mant;  // inf, NaN
+    if (k == 5) exp = 0, r.mant = 0;                                            // zero
+    if (k == 6) exp = uint16_t(rnd() % 0x7FFF), r.mant >>= rnd() % 2;           // unnormal
+    if (k == 7) exp = uint16_t(16383 + 62 + rnd() % 3);                         // near 2^63
+    r.se = uint16_t(exp | (rnd() % 2 ? 0x8000 : 0));
+    r.pad[0] = r.pad[1] = r.pad[2] = 0;
+  };
+  // Memory operand bytes for a format: the value of a register converted, small integers,
+  // special bit patterns or noise.
+  auto operand = [&](uint8_t* m, unsigned n, bool integer) {
+    uint64_t v = rnd();
+    const uint64_t k = rnd() % 8;
+    if (integer && k < 4) v = uint64_t(int64_t(rnd() % 2001) - 1000);
+    if (!integer && n == 8 && k < 3) {  // a double: zero, denormal, infinity or NaN, 1 .. 2^20
+      const uint64_t e = k == 0 ? 0 : k == 1 ? 0x7FF : 1023 + rnd() % 20;
+      v = (v & 0x800FFFFFFFFFFFFFull) | (e << 52);
+      if (k == 0 && rnd() % 2) v &= 0x8000000000000000ull;
+    }
+    if (!integer && n == 4 && k < 3) {
+      const uint32_t e = k == 0 ? 0 : k == 1 ? 0xFF : 127 + rnd() % 20;
+      v = (v & 0x807FFFFFull) | (e << 23);
+      if (k == 0 && rnd() % 2) v &= 0x80000000ull;
+    }
+    std::memcpy(m, &v, n < 8 ? n : 8);
+    if (n == 10) {
+      Float80 r;
+      f80(r);
+      std::memcpy(m, &r.mant, 8);
+      std::memcpy(m + 8, &r.se, 2);
+      if (integer) for (unsigned b = 0; b < 9; ++b) m[b] = uint8_t((rnd() % 10) << 4 | rnd() % 10);
+    }
+  };
+  struct Form {
+    uint16_t code;
+    uint8_t size;  // memory operand bytes, 0 for a register form
+    bool store, integer;
+  };
+  std::vector<Form> forms;
+  auto regs = [&](unsigned esc, unsigned lo, unsigned hi) {
+    for (unsigned m = lo; m <= hi; ++m) forms.push_back({uint16_t(esc << 8 | m), 0, false, false});
+  };
+  regs(0xD8, 0xC0, 0xFF);
+  regs(0xD9, 0xC0, 0xD0);
+  regs(0xD9, 0xE0, 0xE1);
+  regs(0xD9, 0xE4, 0xE5);
+  regs(0xD9, 0xE8, 0xEE);
+  regs(0xD9, 0xF0, 0xFF);
+  regs(0xDA, 0xC0, 0xDF);
+  regs(0xDA, 0xE9, 0xE9);
+  regs(0xDB, 0xC0, 0xDF);
+  regs(0xDB, 0xE8, 0xF7);
+  regs(0xDC, 0xC0, 0xFF);
+  regs(0xDD, 0xC0, 0xC7);
+  regs(0xDD, 0xD0, 0xEF);
+  regs(0xDE, 0xC0, 0xCF);
+  regs(0xDE, 0xD9, 0xD9);
+  regs(0xDE, 0xE0, 0xFF);
+  regs(0xDF, 0xE8, 0xF7);
+  auto mems = [&](unsigned esc, unsigned reg, unsigned size, bool store, bool integer) {
+    forms.push_back({uint16_t(esc << 8 | reg << 3), uint8_t(size), store, integer});
+  };
+  for (unsigned reg = 0; reg < 8; ++reg) {
+    mems(0xD8, reg, 4, false, false);
+    mems(0xDA, reg, 4, false, true);
+    mems(0xDC, reg, 8, false, false);
+    mems(0xDE, reg, 2, false, true);
+  }
+  mems(0xD9, 0, 4, false, false), mems(0xD9, 2, 4, true, false), mems(0xD9, 3, 4, true, false);
+  mems(0xDB, 0, 4, false, true), mems(0xDB, 2, 4, true, true), mems(0xDB, 3, 4, true, true);
+  mems(0xDB, 5, 10, false, false), mems(0xDB, 7, 10, true, false);
+  mems(0xDD, 0, 8, false, false), mems(0xDD, 2, 8, true, false), mems(0xDD, 3, 8, true, false);
+  mems(0xDF, 0, 2, false, true), mems(0xDF, 2, 2, true, true), mems(0xDF, 3, 2, true, true);
+  mems(0xDF, 4, 10, false, true), mems(0xDF, 5, 8, false, true), mems(0xDF, 6, 10, true, true);
+  mems(0xDF, 7, 8, true, true);
+
+  std::vector<unsigned> taken(forms.size(), 0);
+  unsigned total = 0, failures = 0;
+  std::vector<bool> failed(forms.size(), false);  // one report per form
+  for (int n = 0; n < 400000; ++n) {
+    const unsigned fi = unsigned(rnd() % forms.size());
+    const Form& form = forms[fi];
+    if (failed[fi]) continue;
+    uint16_t code = form.code;
+    if (form.size) code = uint16_t(code | (rnd() % 3) << 6 | (rnd() % 8));  // any mod 0-2, rm
+    FpuState f{};
+    for (Float80& r : f.st) f80(r);
+    // Mostly everything masked (as Linux and Windows run), any RC and PC; sometimes anything.
+    f.cw = uint16_t(0x0040 | (rnd() % 4 ? 0x003F | (rnd() & 0x0F00) : rnd() & 0x1F3F));
+    f.sw = uint16_t(rnd() & 0x477F);  // C0-C3, TOP, sticky flags and SF
+    // Stacks as programs make them (the depth's registers from TOP up full, the rest empty),
+    // empty, full, or any tags.
+    const uint64_t t = rnd() % 8;
+    f.tw = t == 0 ? 0xFFFF : t == 1 ? 0 : t < 4 ? uint16_t(rnd() & rnd()) : uint16_t(rnd());
+    if (t >= 5) {
+      const unsigned depth = unsigned(rnd() % 9);
+      f.tw = 0xFFFF;
+      for (unsigned k = 0; k < depth; ++k) f.tw &= uint16_t(~(3u << (2 * ((fpu_top(f.sw) + k) & 7))));
+    }
+    f.tw = fpu_full_tag_word(f);
+    fpu_update_summary(f);
+    f.fip = uint32_t(rnd());
+    const uint8_t flags_in = uint8_t(rnd());
+    uint8_t mem[16] = {}, qmem[16], rmem[16];
+    if (form.size && !form.store) operand(mem, form.size, form.integer);
+    else for (uint8_t& b : mem) b = uint8_t(rnd());
+    std::memcpy(qmem, mem, 16);
+    std::memcpy(rmem, mem, 16);
+    FpuState q = f, r = f;
+    FpuExecResult qr{};
+    if (!fpu_quick_exec(q, code, form.size ? qmem : nullptr, form.size, form.store, flags_in, qr)) {
+      ASSERT_EQ(std::memcmp(&q, &f, sizeof f), 0) << "a refused quick path changed the state";
+      ASSERT_EQ(std::memcmp(qmem, mem, 16), 0) << "a refused quick path wrote memory";
+      continue;
+    }
+    ++taken[fi], ++total;
+    const FpuExecResult rr =
+        fpu_roundtrip_exec(r, code, form.size ? rmem : nullptr, form.size, form.store, flags_in);
+    bool same = q.sw == r.sw && q.tw == r.tw && q.cw == r.cw && q.fip == r.fip &&
+                q.fop == r.fop && qr.flags == rr.flags && qr.raised == rr.raised &&
+                qr.stored == rr.stored &&
+                (!form.store || std::memcmp(qmem, rmem, form.size) == 0);
+    for (unsigned k = 0; k < 8; ++k)
+      same = same && q.st[k].se == r.st[k].se && q.st[k].mant == r.st[k].mant;
+    if (same) continue;
+    auto show = [](const FpuState& s, const FpuExecResult& x, const uint8_t* m, unsigned size) {
+      ::testing::Message msg;
+      msg << std::hex << "sw " << s.sw << " tw " << s.tw << " flags " << unsigned(x.flags)
+          << " raised " << x.raised << " stored " << x.stored << " mem";
+      for (unsigned b = 0; b < size; ++b) msg << " " << unsigned(m[b]);
+      for (unsigned k = 0; k < 8; ++k) msg << "\n  R" << k << " " << s.st[k].se << ":" << s.st[k].mant;
+      return msg;
+    };
+    ADD_FAILURE() << std::hex << "code " << code << " cw " << f.cw << " flags_in "
+                  << unsigned(flags_in) << "\nbefore: " << show(f, FpuExecResult{}, mem, form.size)
+                  << "\nquick: " << show(q, qr, qmem, form.size)
+                  << "\nround trip: " << show(r, rr, rmem, form.size);
+    failed[fi] = true;
+    if (++failures == 20) break;
+  }
+  // Every form the quick paths exist for was taken often enough to mean something; the ones
+  // compiled code runs most (lua-float: FLD/FSTP m64, FILD m32, FMULP, FADDP, FSUBRP, FCOMIP,
+  // FSTP ST(0), FXCH, FLD ST(i)) among them.
+  EXPECT_GT(total, 100000u);
+  unsigned forms_taken = 0;
+  for (size_t k = 0; k < forms.size(); ++k) {
+    if (taken[k]) ++forms_taken;
+    const uint16_t c = forms[k].code;
+    if (c == 0xDD00 || c == 0xDD18 || c == 0xDB00 || c == 0xDEC9 || c == 0xDEC1 ||
+        c == 0xDEE1 || c == 0xDFF1 || c == 0xDDD8 || c == 0xD9C9 || c == 0xD9C1) {
+      EXPECT_GT(taken[k], 100u) << std::hex << c;
+    }
+  }
+  EXPECT_GT(forms_taken, 300u);
 }
 
 }  // namespace
