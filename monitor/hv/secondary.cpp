@@ -1103,7 +1103,7 @@ void SecondaryHypervisor::attach_external(Thin* t, bool wake) {
       return SliceResult{e.kind == Machine::SliceEnd::PREEMPTED ? SliceResult::PREEMPTED
                          : e.kind == Machine::SliceEnd::IDLE    ? SliceResult::IDLE
                                                                 : SliceResult::STOPPED,
-                         e.status, e.wake};
+                         e.status, e.wake, e.empty};
     };
     t->vcpu_.end = [](int status) { return status; };
     t->on_stop_ = [](int) {};
@@ -1412,6 +1412,7 @@ void SecondaryHypervisor::worker_main() {
     }
     lock.lock();
     ++t->st_.slices;
+    if (guest && r.empty) ++t->st_.empty_slices;
     if (t->ap_ && !t->split_ && guest) ++t->st_.other_processor_slices;
     t->st_.cpu_seconds +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - slice_start).count();

@@ -67,9 +67,12 @@ struct ThinStats {
   // an equally urgent partition waiting for one.
   uint64_t rr_rotations = 0;
   uint64_t rr_yields = 0;
-  // The pool: slices its workers ran of it, and their host seconds (all its processors').
+  // The pool: slices its workers ran of it, and their host seconds (all its processors'); and
+  // of those slices, the ones that ran guest code but retired no instruction (a vCPU of the
+  // primary's taken while halted with nothing to deliver: an empty look).
   uint64_t slices = 0;
   double cpu_seconds = 0;
+  uint64_t empty_slices = 0;
   // Several processors (vcpus = N, vcpu_threads = "multi"): vCPUs woken by HC_WAKE that then
   // ran on another processor than the waker's (docs/design.md "A thin partition on several
   // workers"), and slices run on its processors other than the first.
