@@ -603,7 +603,8 @@ TEST(BothHypervisors, CpuZeroServesADeviceDeadlineTheHeldOffWorkerCannot) {
 // took it ~20 times in that second to find it still halted: 25-26 slices, 23-24 of them empty,
 // measured with that code. Now 6 slices, 4 empty, none in the idle second (three within the
 // first millisecond, while it waits for SIPI: the start, the INIT's kick and the SIPI's; and
-// the one that sees the run's end), and the IPI still wakes it.
+// the one that sees the run's end; 6 of 8 once under ThreadSanitizer), and the IPI still wakes
+// it. The bound, 10, is half of what the 50 ms look alone added in the idle second.
 TEST(BothHypervisors, AnIdleSplitVcpuWaitsForItsKick) {
   const char* idle_rom = std::getenv("HV_IDLE_ROM");
   ASSERT_NE(idle_rom, nullptr) << "HV_IDLE_ROM (idle.rom) not set";
@@ -620,7 +621,7 @@ TEST(BothHypervisors, AnIdleSplitVcpuWaitsForItsKick) {
               (unsigned long long)on_rt.slices, (unsigned long long)on_rt.empty_slices, wall);
   EXPECT_GE(wall, 1.0);  // the guest's idle second passed
   EXPECT_GT(on_rt.slices, 0u);
-  EXPECT_LE(on_rt.empty_slices, 5u);
+  EXPECT_LE(on_rt.empty_slices, 10u);
 }
 
 TEST(BothHypervisors, WithoutTheSecondaryItDoesNotStart) {
