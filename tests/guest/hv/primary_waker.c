@@ -7,8 +7,15 @@
  * ns). Then its other hypercalls: HC_TIME_NS moves on; HC_WAIT, which would block the primary's
  * thread, returns -ENOSYS; HC_WAKE on an unaligned word -EINVAL, on an unmapped one -EFAULT.
  * Reports "primary_waker woken=W tries=T finished=F" and "primary_errors ..." on the debug
- * console and exits with status 1 (guest_exit 0). */
+ * console and exits with status 1 (guest_exit 0).
+ * Built again with -DFROM_AP (primary_waker_ap.rom) for a 2-vCPU partition with vcpu_threads =
+ * "multi" whose vCPU 1 the secondary runs ([partition.secondary]): there vCPU 1 makes the calls,
+ * on the secondary's worker, while the BSP halts until its IPI (tests/hv/smp/split_guest.h). */
+#ifdef FROM_AP
+#include "split_guest.h"
+#else
 #include "guestlib.h"
+#endif
 #include "softcpu/hypercall.h"
 
 #define SHARED_BASE 0x00400000u /* as rtos_pool.c */
@@ -33,7 +40,7 @@ static void delay_ns(uint64_t ns) {
   }
 }
 
-int main(void) {
+static void wake_the_waiter(void) {
   const uint64_t until = tsc() + GUARD_NS;
   while (SH->arrived < 1 && tsc() < until) delay_ns(100000);
   int32_t woken = 0;
@@ -51,5 +58,22 @@ int main(void) {
   gprintf("primary_errors time=%u wait=%d unaligned=%d unmapped=%d\n", t1 > t0 && t0 > 0,
           sc_wait(&SH->go[1], 0, 0), sc_wake((volatile uint32_t*)(SHARED_BASE + 2), 1),
           sc_wake((volatile uint32_t*)0x7FF00000u, 1));
+}
+
+#ifdef FROM_AP
+__attribute__((noreturn, used)) static void ap_main(void) {
+  __asm__ volatile("lidt idt_desc");
+  lapic_write(LAPIC_SVR, 0x1FF);
+  wake_the_waiter();
+  ap_finish();
+}
+#endif
+
+int main(void) {
+#ifdef FROM_AP
+  split_run(ap_main);
+#else
+  wake_the_waiter();
+#endif
   return 0;
 }

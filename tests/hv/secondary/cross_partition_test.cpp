@@ -99,17 +99,25 @@ TEST(CrossPartition, WaitWakeThroughASharedPageAndLendingByHypercall) {
 // timeout; w wakes it with HC_WAKE, the one hypercall besides HC_TIME_NS that the secondary
 // serves a partition of the primary because it shares a region with one of its own, and waits
 // for b to finish. Before, VMCALL in w was #UD (it had no handler) and b waited for ever.
-TEST(CrossPartition, AWakerOnThePrimarysSetWakesAThinWaiter) {
+// `split`: w has 2 vCPUs on threads and vCPU 1, on the secondary at 20, makes the calls
+// (primary_waker_ap.rom) from the secondary's worker; b, at 30, takes that worker when woken.
+void waker_wakes_a_thin_waiter(bool split) {
   ASSERT_FALSE(guest_dir().empty()) << "HV_GUEST_DIR is not set (run through ctest)";
   const std::string log_w = temp_file("waker_w", 0), log_b = temp_file("waker_b", 0);
   SystemConfig s = test::system_on_set(1, 10000);
   s.processor_sets.push_back({"rtset", 1, 0});
   s.hypervisors.push_back(test::secondary_rt("rtset"));
-  PartitionConfig w = test::on_primary(test::partition("w", guest_dir() + "/primary_waker.rom"));
+  PartitionConfig w = test::on_primary(test::partition(
+      "w", guest_dir() + (split ? "/primary_waker_ap.rom" : "/primary_waker.rom"), 4u << 20));
   w.machine.debugcons.push_back({0xE9, log_w});
+  if (split) {
+    w.vcpus = 2;
+    w.machine.smp_threads = true;
+    w.split = test::split_vcpu(1, 20);
+  }
   s.partitions.push_back(w);
-  s.partitions.push_back(
-      test::thin_partition("b", guest_dir() + "/rtos_pool_waiter.rom", log_b, 10));
+  s.partitions.push_back(test::thin_partition("b", guest_dir() + "/rtos_pool_waiter.rom", log_b,
+                                              split ? 30 : 10));
   s.shared.push_back(test::shared_region("mbox", 0x1000, {{"w", 0x400000, 3, 0}, {"b", 0x400000, 3, 0}}));
   PrimaryHypervisor primary(s);
   auto owned = std::make_unique<SecondaryHypervisor>(s.hypervisors[1], s, primary.secondary_port());
@@ -130,8 +138,17 @@ TEST(CrossPartition, AWakerOnThePrimarysSetWakesAThinWaiter) {
   EXPECT_EQ(ws.bad_hypercalls, 3u);
   EXPECT_GE(ws.hypercalls, 6u);  // >= 1 wake, 2 times, 3 refused
   EXPECT_EQ(sec.stats("b").wakes, 1u);
+  if (split) {
+    EXPECT_GT(sec.vcpu_stats("w", 1).slices, 0u);  // vCPU 1 ran on the secondary
+  }
   unlink(log_w.c_str());
   unlink(log_b.c_str());
+}
+
+TEST(CrossPartition, AWakerOnThePrimarysSetWakesAThinWaiter) { waker_wakes_a_thin_waiter(false); }
+
+TEST(CrossPartition, ASplitVcpuOfAPrimaryPartitionWakesAThinWaiter) {
+  waker_wakes_a_thin_waiter(true);
 }
 
 }  // namespace
