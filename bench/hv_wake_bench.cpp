@@ -38,6 +38,24 @@ std::string loadavg() {
   return s.substr(0, s.find(' ', s.find(' ', s.find(' ') + 1) + 1));
 }
 
+// The host's CPU time so far in clock ticks (USER_HZ), all of it and the part stolen (the VM's
+// vCPUs kept off by its host): /proc/stat's first line (proc(5)).
+struct CpuTicks {
+  unsigned long long total = 0, steal = 0;
+};
+CpuTicks cpu_ticks() {
+  std::istringstream line(slurp("/proc/stat"));
+  std::string cpu;
+  line >> cpu;  // "cpu": user nice system idle iowait irq softirq steal guest guest_nice
+  CpuTicks t;
+  unsigned long long v = 0;
+  for (int k = 0; k < 8 && line >> v; ++k) {
+    t.total += v;
+    if (k == 7) t.steal = v;
+  }
+  return t;
+}
+
 std::string temp_path(const char* tag) {
   std::string p = std::string("/tmp/softcpu_hvbench_") + tag + "_XXXXXX";
   const int fd = mkstemp(p.data());
@@ -189,6 +207,7 @@ int run(const std::string& rom, Beside beside, const std::string& kernel = "",
               loadavg().c_str());
   std::fflush(stdout);
   const auto t0 = std::chrono::steady_clock::now();
+  const CpuTicks ticks0 = cpu_ticks();
   int status;
   {
     PrimaryHypervisor primary(s);
@@ -242,10 +261,18 @@ int run(const std::string& rom, Beside beside, const std::string& kernel = "",
     }
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const CpuTicks ticks1 = cpu_ticks();
+  const unsigned long long all = ticks1.total - ticks0.total, stolen = ticks1.steal - ticks0.steal;
   const std::string figures = slurp(out);
   std::printf("%s", figures.c_str());
-  std::printf("(run %.1f s, status %d; load average after: %s; %u host cores)\n", secs, status,
-              loadavg().c_str(), std::thread::hardware_concurrency());
+  // The run's status is the thin guest's exit (primary.run(): the first partition's that did
+  // not power off): its main's return v through the debug-exit port gives (v << 1) | 1, so 1
+  // is a guest that returned 0, i.e. finished.
+  std::printf("(run %.1f s, guest exit status %d%s; load average after: %s; steal %llu of %llu "
+              "host CPU ticks (%.1f %%); %u host cores)\n",
+              secs, status, status == 1 ? ": finished" : ": FAILED", loadavg().c_str(), stolen,
+              all, all ? 100.0 * double(stolen) / double(all) : 0.0,
+              std::thread::hardware_concurrency());
   unlink(out.c_str());
   if (!spin.empty()) unlink(spin.c_str());
   if (!serial.empty()) unlink(serial.c_str());

@@ -12,7 +12,8 @@ namespace softcpu {
 
 namespace {
 
-// An idle slice's wake time when no kick or deadline comes first.
+// An idle slice's wake time, when no kick or deadline comes first, of a processor whose kicks
+// call no wake hook (a thin partition's, secondary.cpp add_processor).
 constexpr auto kExternalPoll = std::chrono::milliseconds(50);
 // How long after a device deadline CPU 0's idle thread leaves it to a split vCPU's worker
 // (recheck_idle): that worker spins to it and fires it within microseconds when it runs.
@@ -196,6 +197,7 @@ Machine::SliceEnd Machine::run_external_slice(unsigned index,
   VcpuSync::set_current(int(index));
   platform_->set_current_cpu(index);
   SliceEnd out{SliceEnd::PREEMPTED, 0, {}};
+  const uint64_t icount0 = v.cpu.icount;
   for (;;) {
     if (threads_stop_.load()) {
       out.kind = SliceEnd::STOPPED;
@@ -215,11 +217,18 @@ Machine::SliceEnd Machine::run_external_slice(unsigned index,
     }
     if (pass == ApPass::IDLE) {  // a kick from here on calls the wake hook
       out.kind = SliceEnd::IDLE;
-      // At its next deadline at the latest (a deadline already past: at once, and the next
-      // pass fires it).
-      const auto due = std::chrono::steady_clock::time_point(
-          std::chrono::nanoseconds(external_deadline(index)));
-      out.wake = std::min(std::chrono::steady_clock::now() + kExternalPoll, due);
+      // At its next deadline (a deadline already past: at once, and the next pass fires it).
+      // With none, a split vCPU waits for a kick: no look every 50 ms (the AP thread's
+      // kApWait), since all that is its own reaches it without one: an interrupt, an IPI,
+      // INIT/SIPI, work posted to it, an exclusive section and the run's end kick it
+      // (VcpuSync::kick calls hooks.wake), a timer of its own moves timer_due and a device's
+      // device_due_, each told through hooks.deadline. docs/design.md "A partition on both
+      // hypervisors".
+      const int64_t due = external_deadline(index);
+      out.wake = due == INT64_MAX ? std::chrono::steady_clock::time_point::max()
+                                  : std::chrono::steady_clock::time_point(std::chrono::nanoseconds(due));
+      if (!v.hooks.wake)
+        out.wake = std::min(out.wake, std::chrono::steady_clock::now() + kExternalPoll);
       break;
     }
     if (pass == ApPass::EXITED) {
@@ -236,6 +245,7 @@ Machine::SliceEnd Machine::run_external_slice(unsigned index,
   }
   VcpuSync::set_current(-1);
   platform_->set_current_cpu(0);
+  out.empty = v.cpu.icount == icount0;  // woken for nothing of its own
   return out;
 }
 

@@ -700,8 +700,18 @@ SecondaryPort PrimaryHypervisor::secondary_port() {
     }
   };
   h.machine = [this](const std::string& name) -> Machine* {
-    for (auto& p : partitions_)  // its own, or one it runs vCPUs of ([partition.secondary])
-      if (p->name() == name && (on_secondary(*p) || p->config_.split)) return p->machine_.get();
+    // Its own, one it runs vCPUs of ([partition.secondary]), or one that shares a region with
+    // one of a secondary's (whose wakes it serves: docs/design.md "A waker in a partition of
+    // the primary").
+    auto shares = [this](const Partition& p) {
+      for (const HypervisorConfig& h : config_.hypervisors)
+        if (h.kind == HypervisorKind::SECONDARY && shares_a_region_with(config_, p.name(), h.name))
+          return true;
+      return false;
+    };
+    for (auto& p : partitions_)
+      if (p->name() == name && (on_secondary(*p) || p->config_.split || shares(*p)))
+        return p->machine_.get();
     return nullptr;
   };
   h.move_memory = [this](const std::string& from, const std::string& to, uint64_t bytes,

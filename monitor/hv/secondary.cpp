@@ -16,6 +16,7 @@
 #include "interp/flags.h"
 #include "interp/segments.h"
 #include "interp/tlb.h"
+#include "monitor/hv/secondary_waker.h"
 #include "monitor/hypercall.h"
 #include "monitor/machine.h"
 
@@ -241,13 +242,7 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   void set_tprio_locked(VcpuBlock* v);
   // A guest-physical word: its machine address (the key of wait queues) and host bytes.
   const uint8_t* word(uint32_t addr, uint64_t* key, int* err) const {
-    if (addr & 3) { *err = SC_EINVAL; return nullptr; }
-    const auto e = view_.lookup(addr >> 12);
-    if (!e || !(e->perms & S2_R)) { *err = SC_EFAULT; return nullptr; }
-    *key = uint64_t(e->machine_page) * 4096 + (addr & 0xFFF);
-    const uint8_t* p = hv_.port_.machine_bytes(*key, 4);
-    if (!p) *err = SC_EFAULT;
-    return p;
+    return hv_.word_at(view_, addr, key, err);
   }
   static uint32_t load_word(const uint8_t* p) {
     return std::atomic_ref<uint32_t>(*const_cast<uint32_t*>(reinterpret_cast<const uint32_t*>(p)))
@@ -688,25 +683,47 @@ void SecondaryHypervisor::Thin::do_wake(Cpu& c) {
   const size_t before = self->boosts.size();
   std::erase_if(self->boosts, [&](const auto& b) { return b.first == key; });
   if (self->boosts.size() != before) set_tprio_locked(self);
+  c.regs[EAX] = uint32_t(hv_.wake_waiters_locked(key, c.regs[ECX], lead_, ap_));
+}
+
+const uint8_t* SecondaryHypervisor::word_at(const Stage2View& view, uint32_t addr, uint64_t* key,
+                                            int* err) const {
+  if (addr & 3) {
+    *err = SC_EINVAL;
+    return nullptr;
+  }
+  const auto e = view.lookup(addr >> 12);
+  if (!e || !(e->perms & S2_R)) {
+    *err = SC_EFAULT;
+    return nullptr;
+  }
+  *key = uint64_t(e->machine_page) * 4096 + (addr & 0xFFF);
+  const uint8_t* p = port_.machine_bytes(*key, 4);
+  if (!p) *err = SC_EFAULT;
+  return p;
+}
+
+size_t SecondaryHypervisor::wake_waiters_locked(uint64_t key, uint32_t max_n, Thin* waker,
+                                                unsigned waker_ap) {
   // Waiters on the word, in any partition: highest priority first, FIFO within one.
   std::vector<std::pair<Thin*, VcpuBlock*>> found;
-  auto [a, b] = hv_.waiters_.equal_range(key);
+  auto [a, b] = waiters_.equal_range(key);
   for (auto it = a; it != b; ++it) found.push_back(it->second);
   std::sort(found.begin(), found.end(), [](const auto& x, const auto& y) {
     if (x.second->tprio != y.second->tprio) return x.second->tprio > y.second->tprio;
     return x.second->wait_seq < y.second->wait_seq;
   });
-  const size_t n = std::min<size_t>(found.size(), c.regs[ECX]);
+  const size_t n = std::min<size_t>(found.size(), max_n);
   for (size_t k = 0; k < n; ++k) {
     auto [owner, v] = found[k];
     owner->remove_waiter_locked(v);
     v->ctx.regs[EAX] = 0;
     owner->make_ready_locked(v, false);
     ++owner->st_.wakes;
-    if (owner != lead_) owner->nudge_locked(v);
-    else v->woken_on = int(ap_);  // (place_locked, after the hypercall, finds it a processor)
+    if (owner != waker) owner->nudge_locked(v);
+    else v->woken_on = int(waker_ap);  // (place_locked, after the hypercall, finds it a processor)
   }
-  c.regs[EAX] = uint32_t(n);
+  return n;
 }
 
 void SecondaryHypervisor::Thin::do_request(Cpu& c, Lock& lock) {
@@ -965,6 +982,19 @@ SecondaryHypervisor::SecondaryHypervisor(const HypervisorConfig& config, const S
   for (const PartitionConfig& pc : system.partitions)
     if (const HypervisorConfig* h = split_hypervisor(system, pc); h && h->name == config.name)
       add_split_vcpus(pc);
+  // Partitions of the primary that share a region with one of ours may wake its waiters: each
+  // CPU that has a hypercall path (CPU 0; all of them with vcpu_threads = "multi", which run
+  // VMCALL on their own threads) gets a Waker. port_.machine gives no other partition.
+  for (const PartitionConfig& pc : system.partitions) {
+    if (pc.hypervisor == config.name || !shares_a_region_with(system, pc.name, config.name))
+      continue;
+    Machine* m = port_.machine(pc.name);
+    auto view = port_.stage2(pc.name);
+    if (!m || !view) continue;  // a partition of another secondary
+    const unsigned cpus = pc.machine.smp_threads ? std::max(pc.vcpus, 1u) : 1u;
+    wakers_.push_back(std::make_unique<Waker>(*this, pc.name, *m, *view, cpus));
+    for (unsigned k = 0; k < cpus; ++k) m->set_hypercall_handler(k, wakers_.back().get());
+  }
   processors_ = unsigned(std::max<size_t>(thins_.size(), 1));
   for (const auto& set : system.processor_sets)
     if (set.name == config.processor_set) processors_ = std::max(set.threads, 1u);
@@ -1006,6 +1036,8 @@ SecondaryHypervisor::~SecondaryHypervisor() {
     if (t->ap_) t->machine.set_external_vcpu(t->ap_, {});  // the machine outlives us
     t->machine.set_hypercall_handler(t->ap_, nullptr);
   }
+  for (auto& w : wakers_)
+    for (unsigned k = 0; k < w->cpus; ++k) w->machine.set_hypercall_handler(k, nullptr);
   for (auto& w : worker_records_)
     if (w->schedstat >= 0) close(w->schedstat);
 }
@@ -1103,7 +1135,7 @@ void SecondaryHypervisor::attach_external(Thin* t, bool wake) {
       return SliceResult{e.kind == Machine::SliceEnd::PREEMPTED ? SliceResult::PREEMPTED
                          : e.kind == Machine::SliceEnd::IDLE    ? SliceResult::IDLE
                                                                 : SliceResult::STOPPED,
-                         e.status, e.wake};
+                         e.status, e.wake, e.empty};
     };
     t->vcpu_.end = [](int status) { return status; };
     t->on_stop_ = [](int) {};
@@ -1161,6 +1193,8 @@ ThinStats SecondaryHypervisor::stats(const std::string& partition) {
   std::lock_guard lock(mu_);
   for (const auto& t : thins_)
     if (t->name == partition && !t->ap_) return t->stats_locked();
+  for (const auto& w : wakers_)  // a waker of the primary's: its hypercalls only
+    if (w->name == partition) return w->st_;
   return {};
 }
 
@@ -1412,6 +1446,7 @@ void SecondaryHypervisor::worker_main() {
     }
     lock.lock();
     ++t->st_.slices;
+    if (guest && r.empty) ++t->st_.empty_slices;
     if (t->ap_ && !t->split_ && guest) ++t->st_.other_processor_slices;
     t->st_.cpu_seconds +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - slice_start).count();

@@ -67,9 +67,12 @@ struct ThinStats {
   // an equally urgent partition waiting for one.
   uint64_t rr_rotations = 0;
   uint64_t rr_yields = 0;
-  // The pool: slices its workers ran of it, and their host seconds (all its processors').
+  // The pool: slices its workers ran of it, and their host seconds (all its processors'); and
+  // of those slices, the ones that ran guest code but retired no instruction (a vCPU of the
+  // primary's taken while halted with nothing to deliver: an empty look).
   uint64_t slices = 0;
   double cpu_seconds = 0;
+  uint64_t empty_slices = 0;
   // Several processors (vcpus = N, vcpu_threads = "multi"): vCPUs woken by HC_WAKE that then
   // ran on another processor than the waker's (docs/design.md "A thin partition on several
   // workers"), and slices run on its processors other than the first.
@@ -155,9 +158,13 @@ class SecondaryHypervisor final : public Scheduler {
   }
 
   class Thin;  // one partition's vCPUs, run queue and hypercalls (secondary.cpp)
+  // HC_WAKE (and HC_TIME_NS) for a partition of the primary that shares a region with one of
+  // ours (secondary_waker.cpp).
+  class Waker;
 
  private:
   friend class Thin;
+  friend class Waker;
   // A worker of the pool; `rt`: it runs SCHED_FIFO now (set by itself for a spin, or by the
   // timer thread's boost). Changed only under rt_mu, with the system call (set_worker_rt), so
   // a boost and a drop cannot cross and leave it SCHED_FIFO unrecorded; never under mu_.
@@ -206,6 +213,13 @@ class SecondaryHypervisor final : public Scheduler {
   void trace_ran_locked(const VcpuBlock* self, uint64_t entered, Worker* w);
   void meet_machine_deadlines_locked(uint64_t now);
   uint64_t now_ns() const;
+  // The word at guest-physical `addr` through `view`: its bytes and its key (the machine
+  // address); nullptr with *err SC_EINVAL (unaligned) or SC_EFAULT (not readable there).
+  const uint8_t* word_at(const Stage2View& view, uint32_t addr, uint64_t* key, int* err) const;
+  // HC_WAKE: up to `max_n` waiters on the word `key`, in any partition, highest Tprio first and
+  // FIFO within one, made ready (a woken vCPU of `waker`'s partition is left for the caller to
+  // place; processor `waker_ap` noted); the number woken.
+  size_t wake_waiters_locked(uint64_t key, uint32_t max_n, Thin* waker, unsigned waker_ap);
 
   HypervisorConfig config_;
   SecondaryPort port_;
@@ -222,6 +236,7 @@ class SecondaryHypervisor final : public Scheduler {
   std::atomic<uint64_t> work_seq_{0};
   uint64_t worker_spin_ns_ = 50'000;  // the idle workers' spin window (adapts)
   std::vector<std::unique_ptr<Thin>> thins_;
+  std::vector<std::unique_ptr<Waker>> wakers_;  // made in the constructor, then fixed
   std::map<unsigned, std::thread> threads_;  // by partition id: only one not ours (none)
   std::mutex threads_mu_;
   std::mutex mu_;                            // every vCPU, list and wait queue

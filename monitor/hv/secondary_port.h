@@ -20,8 +20,9 @@ class SecondaryPort {
     std::function<const Stage2Table*(const std::string&)> table;  // nullptr: no such partition
     std::function<bool(const std::string&)> request_start;
     std::function<bool(const std::string&)> request_stop;
-    // The machine of a partition the secondary schedules (its CPU thread runs there); nullptr
-    // for any other partition.
+    // The machine of a partition the secondary schedules (its CPU thread runs there), or of a
+    // partition of the primary that shares a [[shared]] region with one of the secondary's
+    // (whose wakes it serves: secondary_waker.h); nullptr for any other partition.
     std::function<Machine*(const std::string&)> machine;
     // Dynamic memory by request (HC_MEM_LEND / HC_MEM_RETURN): the primary's lend (lend =
     // true) or take_back of `bytes` from partition `from` to `to`; "" when done, else why not.

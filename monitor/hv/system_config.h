@@ -145,4 +145,21 @@ inline const HypervisorConfig* split_hypervisor(const SystemConfig& c, const Par
   return nullptr;
 }
 
+// Whether partition `a` maps a [[shared]] region that a partition of hypervisor `hv` maps too
+// (a word both can address: a waker of `a` may wake a waiter there, docs/design.md "A waker in
+// a partition of the primary").
+inline bool shares_a_region_with(const SystemConfig& c, const std::string& a, const std::string& hv) {
+  for (const SharedRegionConfig& r : c.shared) {
+    bool mine = false, theirs = false;
+    for (const SharedMapConfig& m : r.maps) {
+      if (m.partition == a) mine = true;
+      else
+        for (const PartitionConfig& q : c.partitions)
+          if (q.name == m.partition && q.hypervisor == hv) theirs = true;
+    }
+    if (mine && theirs) return true;
+  }
+  return false;
+}
+
 }  // namespace softcpu::hv

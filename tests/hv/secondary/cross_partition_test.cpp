@@ -9,6 +9,7 @@
 #include <chrono>
 #include <thread>
 
+#include "tests/hv/hv_config_util.h"
 #include "tests/hv/hv_test_util.h"
 #include "monitor/hv/primary.h"
 #include "monitor/hv/secondary.h"
@@ -88,6 +89,66 @@ TEST(CrossPartition, WaitWakeThroughASharedPageAndLendingByHypercall) {
   EXPECT_EQ(primary.partition("b").stage2().mapped_pages(), 512u + 1u);
   unlink(log_a.c_str());
   unlink(log_b.c_str());
+}
+
+// A waker in a partition of the primary (docs/design.md "A waker in a partition of the
+// primary", issue 14: waiters and wakers may be in different partitions when the word is in
+// memory both can map). "w" is an ordinary guest on the primary's one-thread set
+// (tests/guest/hv/primary_waker.c), "b" a thin partition of the secondary on its own set
+// (rtos_pool.c's waiter); a shared page at 0x400000 in both. b blocks on its slot's word with no
+// timeout; w wakes it with HC_WAKE, the one hypercall besides HC_TIME_NS that the secondary
+// serves a partition of the primary because it shares a region with one of its own, and waits
+// for b to finish. Before, VMCALL in w was #UD (it had no handler) and b waited for ever.
+// `split`: w has 2 vCPUs on threads and vCPU 1, on the secondary at 20, makes the calls
+// (primary_waker_ap.rom) from the secondary's worker; b, at 30, takes that worker when woken.
+void waker_wakes_a_thin_waiter(bool split) {
+  ASSERT_FALSE(guest_dir().empty()) << "HV_GUEST_DIR is not set (run through ctest)";
+  const std::string log_w = temp_file("waker_w", 0), log_b = temp_file("waker_b", 0);
+  SystemConfig s = test::system_on_set(1, 10000);
+  s.processor_sets.push_back({"rtset", 1, 0});
+  s.hypervisors.push_back(test::secondary_rt("rtset"));
+  PartitionConfig w = test::on_primary(test::partition(
+      "w", guest_dir() + (split ? "/primary_waker_ap.rom" : "/primary_waker.rom"), 4u << 20));
+  w.machine.debugcons.push_back({0xE9, log_w});
+  if (split) {
+    w.vcpus = 2;
+    w.machine.smp_threads = true;
+    w.split = test::split_vcpu(1, 20);
+  }
+  s.partitions.push_back(w);
+  s.partitions.push_back(test::thin_partition("b", guest_dir() + "/rtos_pool_waiter.rom", log_b,
+                                              split ? 30 : 10));
+  s.shared.push_back(test::shared_region("mbox", 0x1000, {{"w", 0x400000, 3, 0}, {"b", 0x400000, 3, 0}}));
+  PrimaryHypervisor primary(s);
+  auto owned = std::make_unique<SecondaryHypervisor>(s.hypervisors[1], s, primary.secondary_port());
+  SecondaryHypervisor& sec = *owned;
+  primary.attach_secondary(std::move(owned));
+  primary.run();  // until both have ended
+  const std::string wl = "\n" + slurp(log_w), bl = "\n" + slurp(log_b);
+  SCOPED_TRACE("w:" + wl + "\nb:" + bl);
+  EXPECT_EQ(primary.partition("w").status(), 1);
+  // b was woken (0: not -ETIMEDOUT; it had no timeout) and finished; w saw one woken.
+  EXPECT_NE(bl.find("\nwaiter slot=0 result=0 seq=0\n"), std::string::npos);
+  EXPECT_NE(wl.find("\nprimary_waker woken=1 "), std::string::npos);
+  EXPECT_NE(wl.find(" finished=1\n"), std::string::npos);
+  // The time moves; a wait is refused (-ENOSYS), a bad word too (-EINVAL, -EFAULT), counted.
+  EXPECT_NE(wl.find("\nprimary_errors time=1 wait=-38 unaligned=-22 unmapped=-14\n"),
+            std::string::npos);
+  const ThinStats ws = sec.stats("w");
+  EXPECT_EQ(ws.bad_hypercalls, 3u);
+  EXPECT_GE(ws.hypercalls, 6u);  // >= 1 wake, 2 times, 3 refused
+  EXPECT_EQ(sec.stats("b").wakes, 1u);
+  if (split) {
+    EXPECT_GT(sec.vcpu_stats("w", 1).slices, 0u);  // vCPU 1 ran on the secondary
+  }
+  unlink(log_w.c_str());
+  unlink(log_b.c_str());
+}
+
+TEST(CrossPartition, AWakerOnThePrimarysSetWakesAThinWaiter) { waker_wakes_a_thin_waiter(false); }
+
+TEST(CrossPartition, ASplitVcpuOfAPrimaryPartitionWakesAThinWaiter) {
+  waker_wakes_a_thin_waiter(true);
 }
 
 }  // namespace
