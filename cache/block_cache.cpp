@@ -164,6 +164,7 @@ bool BlockCache::make_room(uint64_t incoming, const CachedBlock* keep) {
 }
 
 uint64_t BlockCache::page_version(uint32_t page) const {
+  assert_owner();  // (the translator's CPU side reads it: one thread per cache)
   auto it = page_versions_.find(page);
   return std::max(flush_version_, it == page_versions_.end() ? 0 : it->second);
 }

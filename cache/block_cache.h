@@ -83,7 +83,9 @@ struct CacheCounters {
 // them. Nothing else may touch them: the translator's compile thread works on copies of the
 // instructions it compiles (translator/region_spec.h) and hands finished code back through a
 // queue the CPU thread drains (NativeTier::poll). Debug builds (SOFTCPU_DEBUG_CHECKS) check
-// that every call comes from the thread that first used the cache.
+// that every call comes from the thread that first used the cache (or that took it over:
+// hand_over). With CPUs on host threads each CPU has a cache of its own, filled by a
+// translator of its own, so this holds per CPU (docs/design.md "Tier 1 on CPU threads").
 class BlockCache {
  public:
   static constexpr unsigned JUMP_CACHE_SIZE = 65536;
@@ -128,6 +130,15 @@ class BlockCache {
 
   // Bitmask of 64-byte lines of `page` holding bytes of cached blocks.
   uint64_t code_lines(uint32_t page) const;
+
+  // The owning thread is done with the cache (joined, or ordered before the next user by a
+  // lock or a join): the next thread to use it owns it (the machine's end frees a CPU
+  // thread's compiled regions from the thread that joined it).
+  void hand_over() {
+#if SOFTCPU_DEBUG_CHECKS
+    owner_ = std::thread::id{};
+#endif
+  }
 
   // Free blocks invalidated earlier; call only when no block is executing.
   void collect_garbage() {

@@ -3,7 +3,8 @@
 // their code in DecodedBlock::native, which the run loop enters (interp/interpreter.cpp).
 // One tier may serve several CPUs that share a block cache (-smp N, round-robin: every CPU's
 // interpreter calls it, one at a time, on the machine's one thread), so each call names the
-// CPU whose run loop made it.
+// CPU whose run loop made it. With CPUs on host threads each CPU thread has a tier of its own
+// over its own block cache: a tier is never called by two threads at once.
 #pragma once
 #include <cstdint>
 

@@ -120,16 +120,6 @@ Machine::Machine(const MachineConfig& config, std::unique_ptr<PhysicalMemory> me
     if (alone)
       throw ConfigError{std::string(alone) + " works with one CPU only; -smp " +
                         std::to_string(config.cpus) + " cannot be combined with it yet"};
-    // Round-robin CPUs share the block cache and the compiled regions (docs/design.md "SMP
-    // vCPUs"). With threads on the regions would need per-CPU installation and freeing ("SMP
-    // vCPUs on host threads": not built).
-    if (config_.jit && config.smp_threads) {
-      std::fprintf(stderr,
-                   "softcpu: -smp %u --accel tcg,thread=multi: the JIT is off (compiled code "
-                   "serves CPUs that take turns on one thread only: use thread=single)\n",
-                   config.cpus);
-      config_.jit = false;
-    }
   }
   if (config_.deterministic) {
     if (config_.icount_shift > 20)
@@ -277,6 +267,14 @@ void Machine::open_console_tap(std::unique_ptr<CharBackend>& serial, const Conso
 // Tier 1. A JIT that cannot start (e.g. LLVM cannot target this host) is reported and the
 // machine runs interpreted.
 void Machine::start_translator() {
+  translator_ = make_translator(cache_, 0);
+  if (translator_) interp_->set_native_tier(translator_.get());
+}
+
+// The translator that fills `cache`, the block cache of CPU `index` (CPU 0's also serves the
+// others of a round-robin machine; with threads on each CPU has its own: docs/design.md "SMP
+// vCPUs on host threads", "Tier 1 on CPU threads"). Null if the JIT cannot start.
+std::unique_ptr<Translator> Machine::make_translator(BlockCache& cache, unsigned index) {
   TranslatorConfig tc;
   if (config_.jit_threshold) tc.threshold = config_.jit_threshold;
   tc.sync = config_.jit_sync;
@@ -286,6 +284,8 @@ void Machine::start_translator() {
   }
   tc.perf_map = config_.perf_map;
   tc.dump_dir = config_.jit_dump_dir;
+  // Each CPU's regions are numbered by its own translator: CPU K > 0 dumps to DIR/cpuK.
+  if (!tc.dump_dir.empty() && index) tc.dump_dir += "/cpu" + std::to_string(index);
   if (!tc.dump_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(tc.dump_dir, ec);
@@ -297,11 +297,11 @@ void Machine::start_translator() {
   if (config_.jit_cache_max != UINT64_MAX) tc.cache_max_bytes = config_.jit_cache_max;
   if (config_.jit_cache_finish_ms != UINT64_MAX) tc.cache_finish_ms = config_.jit_cache_finish_ms;
   try {
-    translator_ = std::make_unique<Translator>(cache_, tc);
-    interp_->set_native_tier(translator_.get());
+    return std::make_unique<Translator>(cache, tc);
   } catch (const std::runtime_error& e) {
     if (tc.perf_map) throw ConfigError{e.what()};
     std::fprintf(stderr, "softcpu: the JIT is off: %s\n", e.what());
+    return nullptr;
   }
 }
 
@@ -393,6 +393,13 @@ Machine::~Machine() {
   interp_->set_native_tier(nullptr);
   for (auto& v : aps_) v->interp->set_native_tier(nullptr);
   translator_.reset();
+  // Threads on: each CPU's translator (and the regions in its cache) goes on this thread, the
+  // CPU threads being joined (BlockCache::hand_over).
+  for (auto& v : aps_)
+    if (v->translator) {
+      v->cache->hand_over();
+      v->translator.reset();
+    }
   gdb_server_.reset();  // no more callbacks; then nothing may reach the stub
   gdb_stub_.reset();
   platform_.reset();  // disks flush through the event loop, which must still run
@@ -681,7 +688,11 @@ void Machine::add_application_processors() {
     v->cpu.cache = cache;
     v->interp = std::make_unique<Interpreter>(v->cpu, *cache);
     // Round-robin: the CPUs take turns over one block cache, so one translator serves them all.
-    if (translator_) v->interp->set_native_tier(translator_.get());
+    // Threads on: each CPU's translator fills its own cache, on its own thread (docs/design.md
+    // "Tier 1 on CPU threads").
+    if (translator_ && v->cache) v->translator = make_translator(*v->cache, k);
+    if (NativeTier* tier = v->translator ? v->translator.get() : translator_.get())
+      v->interp->set_native_tier(tier);
     // INIT (SDM 8.4.4): the CPU is reset and waits for a SIPI; a SIPI to a waiting CPU starts
     // it in real mode at vector * 4 KiB (CS = vector << 8, EIP = 0); to a running one it is
     // ignored. Threads on: both run on the CPU's own thread, in the order sent.
@@ -714,6 +725,20 @@ void Machine::add_application_processors() {
     const InterpCounters& ic = v->interp->counters();
     stats_.add(cpu + ".tier0.instructions", &ic.insns_interpreted);
     stats_.add(cpu + ".tier1.region_entries", &ic.native_entries);
+    // Threads on: its own translator's work (the machine's jit.* are CPU 0's translator's).
+    if (v->translator) {
+      using S = TranslatorStats;
+      auto t = [vp](auto member) { return [vp, member] { return double(vp->translator->stats().*member); }; };
+      stats_.add(cpu + ".jit.requests", t(&S::requests));
+      stats_.add(cpu + ".jit.regions_compiled", t(&S::regions_compiled));
+      stats_.add(cpu + ".jit.regions_installed", t(&S::regions_installed));
+      stats_.add(cpu + ".jit.regions_invalidated", t(&S::regions_invalidated));
+      stats_.add(cpu + ".jit.dropped_stale", t(&S::dropped_stale));
+      stats_.add(cpu + ".jit.compile_failures", t(&S::compile_failures));
+      stats_.add(cpu + ".jit.native_code_bytes", t(&S::native_code_bytes));
+      stats_.add(cpu + ".jit.compile_us_total", t(&S::compile_us_total));
+      stats_.add(cpu + ".jit.cache_hits", t(&S::cache_hits));
+    }
     aps_.push_back(std::move(v));
   }
   prev->smp_next = &cpu_;
@@ -1226,6 +1251,8 @@ int Machine::end_run(int status) {
   if (det_ && translator_) translator_->drain();
   // --jit-cache: the regions still queued are compiled and written for the next run.
   if (translator_) translator_->finish_writes();
+  for (auto& v : aps_)
+    if (v->translator) v->translator->finish_writes();
   if (det_ && !replay_diverged_ &&
       !det_->finish(cpu_.icount, [this](bool ram) { return state_hash(ram); }, status))
     status = kReplayDivergedStatus;

@@ -248,6 +248,7 @@ class Machine {
   void load_bios(const std::string& path);
   void register_stats();
   void start_translator();
+  std::unique_ptr<Translator> make_translator(BlockCache& cache, unsigned index);
  public:
   // Add per-port counters of unassigned accesses (known only at the end of a run).
   void register_final_stats();
@@ -289,6 +290,9 @@ class Machine {
     // thread, its kick (the interpreter's attention flag), and whether it is halted with
     // interrupts off (only NMI, INIT or reset could wake it).
     std::unique_ptr<BlockCache> cache;
+    // ... and, with the JIT, its own translator filling that cache (declared after it: it
+    // frees its regions from the cache when it goes).
+    std::unique_ptr<Translator> translator;
     std::thread thread;
     std::atomic<uint8_t> kicked{0};
     std::atomic<bool> halted_for_good{false};

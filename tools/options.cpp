@@ -274,7 +274,6 @@ struct RunState {
   std::vector<std::string> args;   // run's arguments as given (--config allows no other)
   std::vector<std::string> disks;  // the positional disk images
   bool stats_chosen = false;       // --stats given (not only implied by --stats-file)
-  bool jit_chosen = false;         // --jit given (not only the default)
 };
 
 // --config FILE takes no other option but the statistics and the monitor console: is that so
@@ -348,7 +347,7 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
           });
   o.value("--accel", "tcg,thread=multi|single",
           "with -smp N: thread=multi runs each CPU on its own host thread\n"
-          "(interpreter only); thread=single (default) runs them in turn",
+          "(each with its own JIT); thread=single (default) runs them in turn",
           [&](const std::string& v) {
             // QEMU's spelling: -accel tcg,thread=multi (the accelerator name may be left out).
             std::string rest = v.rfind("tcg,", 0) == 0 ? v.substr(4) : v;
@@ -556,7 +555,6 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
           "compile hot code (the default); off interprets everything\n"
           "(docs/design.md, Measured (tier 1))",
           [&](const std::string& v) {
-            st.jit_chosen = true;
             if (v == "on")
               c.jit = true;
             else if (v == "off")
@@ -727,10 +725,6 @@ void check_run_options(MachineConfig& c, const RunState& st) {
   if (!c.record_path.empty() && !c.replay_path.empty())
     bad("--record and --replay exclude each other (replay a record, or record a new run)");
   if (c.start_frozen && c.gdb.empty()) bad("-S needs a debugger connection (-s or --gdb)");
-  // Compiled regions serve CPUs that take turns on one thread (round-robin -smp N), not CPUs on
-  // threads of their own: thread=multi runs interpreted, with a message only when --jit on was
-  // asked for (monitor/machine.cpp).
-  if (c.cpus > 1 && c.smp_threads && !st.jit_chosen) c.jit = false;
   if (!c.jit && (!c.jit_cache_dir.empty() || c.jit_cache_threshold ||
                  c.jit_cache_max != UINT64_MAX || c.jit_cache_finish_ms != UINT64_MAX))
     bad("--jit-cache and its options need --jit on (they keep compiled code)");

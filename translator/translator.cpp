@@ -67,6 +67,35 @@ struct CodeReaper {
   }
 };
 
+// /tmp/perf-PID.map, one per process: every Translator of the process (one per CPU with
+// --accel tcg,thread=multi, one per partition) appends its regions to it, each line whole.
+// Opened (truncated) by the first translator that wants it, closed with the last.
+struct PerfMap {
+  std::mutex mu;
+  FILE* file = nullptr;
+  ~PerfMap() {
+    if (file) std::fclose(file);
+  }
+  void write(uintptr_t addr, uint64_t bytes, const std::string& name) {
+    std::lock_guard<std::mutex> lock(mu);
+    std::fprintf(file, "%lx %lx %s\n", static_cast<unsigned long>(addr),
+                 static_cast<unsigned long>(bytes ? bytes : 1), name.c_str());
+    std::fflush(file);
+  }
+  static std::shared_ptr<PerfMap> open() {
+    static std::mutex mu;
+    static std::weak_ptr<PerfMap> shared;
+    std::lock_guard<std::mutex> lock(mu);
+    if (auto m = shared.lock()) return m;
+    auto m = std::make_shared<PerfMap>();
+    const std::string path = "/tmp/perf-" + std::to_string(getpid()) + ".map";
+    m->file = std::fopen(path.c_str(), "w");
+    if (!m->file) throw std::runtime_error("cannot write " + path);
+    shared = m;
+    return m;
+  }
+};
+
 }  // namespace
 
 // A compiled region in the block cache (a companion entry covering its blocks' lines).
@@ -134,7 +163,7 @@ struct Translator::Impl {
   // Physical addresses of the blocks of the regions queued and not yet installed or dropped
   // (a count each: a block may be in two): a block in one is not made a region again.
   std::unordered_map<uint32_t, unsigned> queued_blocks;
-  FILE* perf_map = nullptr;
+  std::shared_ptr<PerfMap> perf_map;
 
   // Statistics: counters under stats_mu (the compile thread and the CPU thread both count).
   mutable std::mutex stats_mu;
@@ -191,11 +220,7 @@ Translator::Translator(BlockCache& cache, const TranslatorConfig& config)
     : impl_(std::make_unique<Impl>(cache, config)) {
   Impl& m = *impl_;
   if (m.config.threshold == 0) m.config.threshold = 1;
-  if (m.config.perf_map) {
-    const std::string path = "/tmp/perf-" + std::to_string(getpid()) + ".map";
-    m.perf_map = std::fopen(path.c_str(), "w");
-    if (!m.perf_map) throw std::runtime_error("cannot write " + path);
-  }
+  if (m.config.perf_map) m.perf_map = PerfMap::open();
   if (!m.config.sync) m.worker = std::thread([&m] { m.compile_loop(); });
 }
 
@@ -279,7 +304,6 @@ Translator::~Translator() {
     if (r.tracker) m.engine->remove(r.tracker);  // a tracker comes only from an engine
   for (CompiledRegion& r : m.arrived)
     if (r.tracker) m.engine->remove(r.tracker);
-  if (m.perf_map) std::fclose(m.perf_map);
 }
 
 NativeTier::Thresholds Translator::thresholds() const {
@@ -619,12 +643,7 @@ void Translator::Impl::install(CompiledRegion& r) {
     std::lock_guard<std::mutex> lock(stats_mu);
     st.region_entries += placed->entries.size();
   }
-  if (perf_map) {
-    std::fprintf(perf_map, "%lx %lx %s\n", static_cast<unsigned long>(r.entry),
-                 static_cast<unsigned long>(r.code_bytes ? r.code_bytes : 1),
-                 RegionCompiler::function_name(s).c_str());
-    std::fflush(perf_map);
-  }
+  if (perf_map) perf_map->write(r.entry, r.code_bytes, RegionCompiler::function_name(s));
   std::lock_guard<std::mutex> lock(stats_mu);
   ++st.regions_installed;
   if (r.from_cache) ++st.lookup_installed;

@@ -8,7 +8,10 @@
 // block cache and the Cpus are touched on the CPU thread only: a request carries copies of the
 // instructions it compiles, never pointers into the cache. The CPU thread may run several
 // CPUs over the one block cache (-smp N, round-robin): compiled code takes the Cpu it runs
-// for as its argument, and hot() and warm() read the state of the CPU that calls them.
+// for as its argument, and hot() and warm() read the state of the CPU that calls them. With
+// CPUs on host threads (--accel tcg,thread=multi) each CPU thread has its own block cache and
+// its own Translator filling it, so this contract holds per CPU thread; translators share
+// nothing but the process's perf map (docs/design.md "Tier 1 on CPU threads").
 #pragma once
 #include <cstdint>
 #include <memory>

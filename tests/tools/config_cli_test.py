@@ -5,6 +5,7 @@ files are rejected with status 2 and FILE:LINE messages; a one-partition file ru
 exactly as the same options on the command line do; `vcpus = 2` runs the two-CPU guest
 SMP_ROM (tests/guest/platform/smp_counter.c) as -smp 2 does.
 Usage: config_cli_test.py SOFTCPU DOCS_CONFIG_MD GUEST_ROM [SMP_ROM]"""
+import json
 import os
 import re
 import subprocess
@@ -122,6 +123,19 @@ with tempfile.TemporaryDirectory() as d:
         code, out, err = run(["run", "--config", smp_cfg])
         check("vcpus = 2 starts the second CPU and counts to the exact total",
               code == 1 and "smp_counter: ok" in out, (code, out, err))
+        # ... on two host threads, each CPU thread with its own JIT (docs/design.md "Tier 1 on
+        # CPU threads"): cpu1.jit.requests counts the blocks CPU 1 made hot for its translator
+        # (the guest may end before its compile thread delivers one).
+        jit_cfg = write("smp_jit.toml", one_partition(
+            SMP_ROM, 'vcpus = 2\nvcpu_threads = "multi"\njit = true\njit_threshold = 200\n',
+            sub='[[partition.debugcon]]\nport = 0xE9\nfile = "-"\n').replace(
+                'name = "host"\n', 'name = "host"\nthreads = 2\n', 1))
+        code, out, err = run(["run", "--config", jit_cfg, "--stats=json"])
+        stats = json.loads(err[err.find("{"):]) if "{" in err else {}
+        cpu1_requests = stats.get("cpu1", {}).get("jit", {}).get("requests", 0)
+        check('vcpus = 2, vcpu_threads = "multi", jit = true: the exact total, and CPU 1\'s '
+              'own translator had requests', code == 1 and "smp_counter: ok" in out and
+              "the JIT is off" not in err and cpu1_requests > 0, (code, out, err[-1500:]))
     # Paths in the file are relative to its folder.
     exit_rom = write("exit.rom", rom_with_reset_code(b"\xB0\x21\xE6\xF4\xF4"))  # out 0xF4, 0x21
     code, out, err = run(["run", "--config", write("rel.toml", one_partition("exit.rom"))])
