@@ -62,6 +62,10 @@ struct RegionSpec {
   // them, before the compile thread may trim the region): released when it is installed or
   // dropped. Empty in sync mode.
   std::vector<uint32_t> queued;
+  // When the entry block got hot (steady clock, ns), and its executions then: the wait until
+  // installation and the entry's tier-0 runs meanwhile are counted (jit.wait_us_*).
+  int64_t hot_ns = 0;
+  uint64_t hot_executions = 0;
 };
 
 // What the compile thread gives back.

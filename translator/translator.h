@@ -44,6 +44,13 @@ struct TranslatorConfig {
   // bring in). Blocks past it are left out, so no region takes seconds to compile.
   uint64_t max_region_weight = 8000;
   unsigned max_queue = 64;         // requests beyond this are dropped (counted)
+  // A hot block waits on the CPU thread as a candidate (at most max_queue of them) until the
+  // compile thread is free, which then gets the region of the candidate whose entry ran the
+  // most guest instructions per guest instruction since the last choice (its region made
+  // then, from the heat seen then); one whose entry has not run for `cold_insns` guest
+  // instructions is dropped and heats again from zero. Not with --jit-sync, --deterministic
+  // or --jit-cache, whose requests go to the compile thread in the order they come.
+  uint64_t cold_insns = 50000000;
   unsigned max_lookups = 1024;     // ... persistent-cache lookups (served before compiles) beyond this
   unsigned smc_blacklist = 8;      // a page whose regions were invalidated this often is not compiled again
   // Deterministic installation (--deterministic, docs/determinism.md): when set, a region
@@ -66,6 +73,7 @@ struct TranslatorStats {
   uint64_t dropped_queue_full = 0;
   uint64_t dropped_no_room = 0;     // no room in a bounded cache (or a flush took its entry)
   uint64_t dropped_unsuitable = 0;  // entry not compilable (crosses a page, blacklisted, ...)
+  uint64_t dropped_cold = 0;        // candidates whose entry stopped running while they waited
   uint64_t regions_trimmed = 0;     // blocks left out to keep the region under max_region_weight
   uint64_t compile_failures = 0;
   uint64_t compiles_cancelled = 0;  // given up at shutdown (the guest had stopped)
@@ -81,6 +89,10 @@ struct TranslatorStats {
   double compile_cpu_us_opt = 0, compile_cpu_us_codegen = 0;
   double compile_us_mean = 0, compile_us_p50 = 0, compile_us_p99 = 0;
   double start_cpu_us = 0;          // thread CPU starting LLVM at the first request (0: none came)
+  // From a block getting hot to its region's installation (the regions installed): wall time,
+  // and the entry's tier-0 runs meanwhile (runs a compile at once would have run compiled).
+  double wait_us_p50 = 0, wait_us_p99 = 0;
+  uint64_t entry_runs_waiting = 0;
   // The persistent cache (--jit-cache).
   uint64_t cache_probes = 0;        // lookups: warm blocks, and hot ones before they compile
   uint64_t cache_hits = 0;          // regions loaded from it and linked (installed unless unusable)
