@@ -497,7 +497,11 @@ void Translator::Impl::request(const Cpu& cpu, DecodedBlock& b) {
 // most guest instructions per guest instruction since the last look; none if none ran.
 void Translator::Impl::choose() {
   const uint64_t now = clock();
-  size_t best = SIZE_MAX;  // an index already looked at: erasing later ones keeps it
+  // Indices of candidates kept (looked at, not erased): erasing later ones keeps them. Both
+  // are set only once a candidate has passed every test that may erase it, so neither can
+  // name an erased one (or lie past the end: a candidate that got hot and was then not run
+  // for cold_insns is dropped, not chosen).
+  size_t best = SIZE_MAX;
   size_t fresh = SIZE_MAX;
   double best_rate = 0;
   uint64_t covered = 0, gone = 0, cold = 0;
@@ -511,7 +515,6 @@ void Translator::Impl::choose() {
     }
     const uint64_t runs = b->executions > c.seen ? b->executions - c.seen : 0;
     const bool unseen = c.seen_icount == c.ran_icount && c.seen == c.hot_executions;
-    if (!runs && unseen && fresh == SIZE_MAX) fresh = k;  // it has just got hot
     const double rate =
         double(runs * b->insns.size()) / double(std::max<uint64_t>(1, now - c.seen_icount));
     c.seen = b->executions;
@@ -523,6 +526,7 @@ void Translator::Impl::choose() {
       candidates.erase(candidates.begin() + ptrdiff_t(k));
       continue;
     }
+    if (!runs && unseen && fresh == SIZE_MAX) fresh = k;  // it has just got hot
     if (rate > best_rate) {
       best_rate = rate;
       best = k;

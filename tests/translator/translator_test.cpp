@@ -183,6 +183,41 @@ TEST(Translator, RegionMadeStaleWhileQueuedIsDropped) {
   h.interp.set_native_tier(nullptr);
 }
 
+// A hot block that waits as a candidate and then does not run for cold_insns is dropped at the
+// next look, not chosen, even when it is the only candidate. choose() noted it as the one that
+// has just got hot before the cold test erased it, then read and erased the candidate at that
+// index, past the end of the (now empty) list: a memmove of -64 bytes that corrupted the heap
+// (issue 10: linux.shell_tcache crashed in 3 of 8 runs in flush, find or free).
+TEST(Translator, CandidateColdAtItsFirstLookIsDroppedNotChosen) {
+  CpuHarness h(true, Tier::INTERP);
+  h.code({0xB8, 0x01, 0x00, 0x00, 0x00,    // A: mov eax, 1
+          0xEB, 0x00,                      //    jmp B (ends the block)
+          0xBB, 0x02, 0x00, 0x00, 0x00});  // B: mov ebx, 2 ; hlt
+  ASSERT_EQ(h.run(), EXIT_HLT);  // no tier yet: A and B are decoded, nothing is hot
+  auto* a = static_cast<DecodedBlock*>(h.cache.find(CODE, h.cpu.mode_key));
+  auto* b = static_cast<DecodedBlock*>(h.cache.find(CODE + 7, h.cpu.mode_key));
+  ASSERT_TRUE(a && b);
+  TranslatorConfig tc;
+  tc.threshold = 1000;  // B (run once) is not warm enough to join A's region
+  tc.cold_insns = 1000;
+  Translator tr(h.cache, tc);
+  // The compile thread reaches its wait (and says it wants work) before A comes.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  h.cpu.eip = CODE;  // hot() is called with CS:EIP at the block's start
+  tr.hot(h.cpu, *a);  // the compile thread is free: A's region goes at once (LLVM starts)
+  h.cpu.eip = CODE + 7;
+  tr.hot(h.cpu, *b);  // it is busy for the next ~0.1 s: B waits as a candidate, not looked at yet
+  h.cpu.icount += 2 * tc.cold_insns;  // ... and does not run for cold_insns
+  tr.drain();                         // looks at the candidates: B is cold
+  const TranslatorStats s = tr.stats();
+  EXPECT_EQ(s.requests, 2u);
+  EXPECT_EQ(s.dropped_cold, 1u);
+  EXPECT_EQ(s.regions_installed, 1u);  // A's only
+  EXPECT_NE(a->native, nullptr);
+  EXPECT_EQ(b->native, nullptr);
+  EXPECT_EQ(b->executions, 0u);  // heats again from zero
+}
+
 // A region heavier than max_region_weight is cut after the blocks that fit (here only its
 // entry block), and the cut region still runs the guest exactly.
 TEST(Translator, HeavyRegionIsTrimmed) {
