@@ -542,6 +542,7 @@ void Machine::register_stats() {
     stats_.add("jit.dropped_unsuitable", t(&S::dropped_unsuitable));
     stats_.add("jit.dropped_cold", t(&S::dropped_cold));
     stats_.add("jit.regions_trimmed", t(&S::regions_trimmed));
+    stats_.add("jit.regions_trimmed_waiting", t(&S::regions_trimmed_waiting));
     stats_.add("jit.compiles_cancelled", t(&S::compiles_cancelled));
     stats_.add("jit.compile_failures", t(&S::compile_failures));
     stats_.add("jit.regions_invalidated", t(&S::regions_invalidated));

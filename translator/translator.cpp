@@ -28,6 +28,7 @@
 #include "interp/sem/registry.h"
 #include "translator/jit_cache.h"
 #include "translator/jit_engine.h"
+#include "translator/latency_summary.h"
 #include "translator/region_compiler.h"
 #include "translator/region_spec.h"
 #include "translator/semantics.h"
@@ -162,8 +163,8 @@ struct Translator::Impl {
   // Statistics: counters under stats_mu (the compile thread and the CPU thread both count).
   mutable std::mutex stats_mu;
   TranslatorStats st;
-  std::vector<double> compile_us;
-  std::vector<double> wait_us;  // hot to installed, per region installed
+  LatencySummary compile_us;  // per compile
+  LatencySummary wait_us;     // hot to installed, per region installed
 
   Impl(BlockCache& bc, const TranslatorConfig& cfg) : cache(bc), config(cfg) {}
 
@@ -562,6 +563,7 @@ void Translator::Impl::dispatch(Candidate c, DecodedBlock& b) {
   spec.flat_segs = c.flat_segs;  // as the segments were when the block ran hot
   spec.hot_ns = c.hot_ns;
   spec.hot_executions = c.hot_executions;
+  if (!candidates.empty()) spec.max_weight = config.max_region_weight_waiting;  // others wait
   for (const RegionBlock& rb : spec.blocks) spec.queued.push_back(rb.phys);
   want_work.store(false, std::memory_order_relaxed);
   enqueue(std::move(spec));
@@ -785,7 +787,7 @@ void Translator::Impl::install(CompiledRegion& r) {
   ++st.regions_installed;
   if (r.from_cache) ++st.lookup_installed;
   if (s.hot_ns) {
-    wait_us.push_back(double(steady_ns() - s.hot_ns) / 1e3);
+    wait_us.add(double(steady_ns() - s.hot_ns) / 1e3);
     if (entry->executions > s.hot_executions)
       st.entry_runs_waiting += entry->executions - s.hot_executions;
   }
@@ -931,13 +933,17 @@ CompiledRegion Translator::Impl::compile(RegionSpec spec) {
   }
   if (spec.probe) return probe(std::move(spec));
   const auto t0 = std::chrono::steady_clock::now();
-  const size_t keep = compiler->blocks_within(spec, config.max_region_weight);
+  const uint64_t budget = spec.max_weight ? std::min(spec.max_weight, config.max_region_weight)
+                                          : config.max_region_weight;
+  const size_t keep = compiler->blocks_within(spec, budget);
   if (keep < spec.blocks.size()) {
+    const bool waiting = compiler->blocks_within(spec, config.max_region_weight) > keep;
     spec.blocks.resize(keep);
     spec.lines = 0;
     for (const RegionBlock& b : spec.blocks) spec.lines |= line_bits(b.phys, b.phys + b.bytes);
     std::lock_guard<std::mutex> lock(stats_mu);
     ++st.regions_trimmed;
+    if (waiting) ++st.regions_trimmed_waiting;
   }
   compiler->mark_entries(spec);
   CompiledRegion r;
@@ -1008,7 +1014,7 @@ CompiledRegion Translator::Impl::compile(RegionSpec spec) {
     st.compile_cpu_us_inline += out.inline_us;
     st.compile_cpu_us_opt += out.opt_us;
     st.compile_cpu_us_codegen += out.codegen_us;
-    compile_us.push_back(r.compile_us);
+    compile_us.add(r.compile_us);
   }
   r.spec = std::move(spec);
   return r;
@@ -1039,18 +1045,14 @@ TranslatorStats Translator::stats(bool percentiles) const {
   Impl& m = *impl_;
   std::lock_guard<std::mutex> lock(m.stats_mu);
   TranslatorStats s = m.st;
-  if (percentiles && !m.compile_us.empty()) {
-    std::vector<double> v = m.compile_us;
-    std::sort(v.begin(), v.end());
-    s.compile_us_mean = s.compile_us_total / double(v.size());
-    s.compile_us_p50 = v[v.size() / 2];
-    s.compile_us_p99 = v[std::min(v.size() - 1, size_t(double(v.size()) * 0.99))];
+  if (percentiles && m.compile_us.count()) {
+    s.compile_us_mean = s.compile_us_total / double(m.compile_us.count());
+    s.compile_us_p50 = m.compile_us.quantile(0.5);
+    s.compile_us_p99 = m.compile_us.quantile(0.99);
   }
-  if (percentiles && !m.wait_us.empty()) {
-    std::vector<double> v = m.wait_us;
-    std::sort(v.begin(), v.end());
-    s.wait_us_p50 = v[v.size() / 2];
-    s.wait_us_p99 = v[std::min(v.size() - 1, size_t(double(v.size()) * 0.99))];
+  if (percentiles) {
+    s.wait_us_p50 = m.wait_us.quantile(0.5);
+    s.wait_us_p99 = m.wait_us.quantile(0.99);
   }
   return s;
 }

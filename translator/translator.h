@@ -43,6 +43,10 @@ struct TranslatorConfig {
   // Bound on a region's weight (RegionCompiler::blocks_within: IR instructions its handlers
   // bring in). Blocks past it are left out, so no region takes seconds to compile.
   uint64_t max_region_weight = 8000;
+  // ... and, for a candidate's region handed over while other candidates wait, this smaller
+  // bound, so that one large first compile does not hold the others up for seconds (the blocks
+  // left out heat again and may become regions of their own; jit.regions_trimmed_waiting).
+  uint64_t max_region_weight_waiting = 2000;
   unsigned max_queue = 64;         // requests beyond this are dropped (counted)
   // A hot block waits on the CPU thread as a candidate (at most max_queue of them) until the
   // compile thread is free, which then gets the region of the candidate whose entry ran the
@@ -75,6 +79,7 @@ struct TranslatorStats {
   uint64_t dropped_unsuitable = 0;  // entry not compilable (crosses a page, blacklisted, ...)
   uint64_t dropped_cold = 0;        // candidates whose entry stopped running while they waited
   uint64_t regions_trimmed = 0;     // blocks left out to keep the region under max_region_weight
+  uint64_t regions_trimmed_waiting = 0;  // ... of them, under max_region_weight_waiting
   uint64_t compile_failures = 0;
   uint64_t compiles_cancelled = 0;  // given up at shutdown (the guest had stopped)
   uint64_t regions_invalidated = 0; // installed regions retired by writes to their code
@@ -157,9 +162,10 @@ class Translator : public NativeTier {
   // Stop the compile thread: queued requests are dropped and a compile in flight gives up at
   // its next phase, so the guest's exit never waits for LLVM. The destructor calls it.
   void shutdown();
-  // With `percentiles` false the compile-time mean, p50 and p99 stay 0: they sort every
-  // compile's duration, so code that polls the counters (the insn_jit fuzzer, whose coverage
-  // must not depend on timing: docs/hardening.md) leaves them out.
+  // With `percentiles` false the compile-time mean, p50 and p99 (and the wait's) stay 0: they
+  // walk a histogram of wall-clock durations (translator/latency_summary.h), so code that polls
+  // the counters (the insn_jit fuzzer, whose coverage must not depend on timing:
+  // docs/hardening.md) leaves them out.
   TranslatorStats stats(bool percentiles = true) const;
 
   struct Impl;
