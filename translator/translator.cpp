@@ -145,13 +145,27 @@ struct Translator::Impl {
   };
   std::vector<Candidate> candidates;
   uint64_t next_choice = 0;  // clock() before which poll() does not choose again (none ran)
-  // The CPUs that have called hot() (-smp N round-robin: all on this thread), and the guest
-  // instructions they have retired together: the candidates' clock.
-  std::vector<const Cpu*> cpus;
-  uint64_t clock() const {
-    uint64_t n = 0;
-    for (const Cpu* c : cpus) n += c->icount;
-    return n;
+  // The candidates' clock: the guest instructions retired together by the CPUs that have
+  // called hot() (-smp N round-robin: all on this thread), counted from each one's first
+  // hot() on, so that a CPU seen late, or an icount set back by a loaded snapshot, does not
+  // make it jump (which would drop every candidate as cold).
+  struct ClockedCpu {
+    const Cpu* cpu;
+    uint64_t last;  // its icount when the clock last read it
+  };
+  std::vector<ClockedCpu> cpus;
+  uint64_t clock_ = 0;
+  uint64_t clock() {
+    for (ClockedCpu& c : cpus) {
+      if (c.cpu->icount > c.last) clock_ += c.cpu->icount - c.last;
+      c.last = c.cpu->icount;
+    }
+    return clock_;
+  }
+  void clock_in(const Cpu& cpu) {
+    for (const ClockedCpu& c : cpus)
+      if (c.cpu == &cpu) return;
+    cpus.push_back({&cpu, cpu.icount});
   }
   // Set by the compile thread when it has nothing to do: poll() then hands it a candidate.
   std::atomic<bool> want_work{true};
@@ -332,9 +346,9 @@ NativeTier::Thresholds Translator::thresholds() const {
 // ---- CPU thread: regions --------------------------------------------------------------------
 
 // The region entered at `b` at `cs_base` + `entry_eip` (where `cpu` ran it: at hot(), or
-// later for a candidate, its CS:EIP then): it and the warm blocks reachable from it inside its page, through its static
-// successors (fall-through, relative branch targets) and the successors the interpreter has
-// chained it to. Linear addresses are `cpu`'s: with several CPUs the chain links followed are
+// for a candidate made later, its CS:EIP then): it and the warm blocks reachable from it
+// inside its page, through its static successors (fall-through, relative branch targets) and
+// the successors the interpreter has chained it to. Linear addresses are `cpu`'s: with several CPUs the chain links followed are
 // its own (a switch of CPU starts a new link generation: monitor/machine.cpp run_aps).
 bool Translator::Impl::make_region(const Cpu& cpu, DecodedBlock& b, uint32_t entry_eip,
                                    uint32_t cs_base, RegionSpec& spec) {
@@ -466,7 +480,7 @@ void Translator::Impl::request(const Cpu& cpu, DecodedBlock& b) {
       ++st.dropped_queue_full;
       return;
     }
-    if (std::find(cpus.begin(), cpus.end(), &cpu) == cpus.end()) cpus.push_back(&cpu);
+    clock_in(cpu);
     const uint64_t now = clock();
     candidates.push_back(Candidate{&cpu, b.phys, b.mode, cpu.eip, cpu.seg[CS].base,
                                    RegionCompiler::flat_segments(cpu), b.executions, now, now,
