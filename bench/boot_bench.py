@@ -149,6 +149,7 @@ def stats_summary(s):
         out["regions_installed"] = int(jit.get("regions_installed", 0))
         out["region_insns"] = int(jit.get("region_insns", 0))
         out["compile_cpu_s"] = sum(jit.get("compile_cpu_us", {}).values()) / 1e6
+        out["dropped_cold"] = int(jit.get("dropped_cold", 0))
     for r in EXIT_REASONS:
         out["exits_" + r] = int(exits.get(r, 0))
     return out
@@ -204,7 +205,7 @@ def print_report(summary):
     rows = [("instructions", "%.0f"), ("mips", "%.1f"), ("cache_hit_rate", "%.6f"),
             ("lookup_hit_rate", "%.4f"), ("chained", "%.0f"), ("blocks_decoded", "%.0f")] + [("exits_" + r, "%.0f") for r in EXIT_REASONS] + \
            [("idle_waits", "%.0f"), ("tier1_share", "%.3f"), ("regions_installed", "%.0f"),
-            ("region_insns", "%.0f"), ("compile_cpu_s", "%.2f")]
+            ("region_insns", "%.0f"), ("compile_cpu_s", "%.2f"), ("dropped_cold", "%.0f")]
     present = [(p, e) for p in PATHS for e in summary["emulators"]
                if "stats_median" in summary["results"].get(p, {}).get(e, {})]
     print("%-18s" % "" + "".join("%16s" % ("%s %s" % pe) for pe in present))

@@ -547,7 +547,9 @@ void Machine::register_stats() {
     stats_.add("jit.dropped_queue_full", t(&S::dropped_queue_full));
     stats_.add("jit.dropped_no_room", t(&S::dropped_no_room));
     stats_.add("jit.dropped_unsuitable", t(&S::dropped_unsuitable));
+    stats_.add("jit.dropped_cold", t(&S::dropped_cold));
     stats_.add("jit.regions_trimmed", t(&S::regions_trimmed));
+    stats_.add("jit.regions_trimmed_waiting", t(&S::regions_trimmed_waiting));
     stats_.add("jit.compiles_cancelled", t(&S::compiles_cancelled));
     stats_.add("jit.compile_failures", t(&S::compile_failures));
     stats_.add("jit.regions_invalidated", t(&S::regions_invalidated));
@@ -566,6 +568,9 @@ void Machine::register_stats() {
     stats_.add("jit.compile_cpu_us.opt", t(&S::compile_cpu_us_opt));
     stats_.add("jit.compile_cpu_us.codegen", t(&S::compile_cpu_us_codegen));
     stats_.add("jit.start_cpu_us", t(&S::start_cpu_us));
+    stats_.add("jit.wait_us_p50", t(&S::wait_us_p50));
+    stats_.add("jit.wait_us_p99", t(&S::wait_us_p99));
+    stats_.add("jit.entry_runs_waiting", t(&S::entry_runs_waiting));
     stats_.add("jit.cache_probes", t(&S::cache_probes));
     stats_.add("jit.cache_hits", t(&S::cache_hits));
     stats_.add("jit.cache_misses", t(&S::cache_misses));

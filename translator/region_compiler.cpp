@@ -902,9 +902,13 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
       sw->addCase(b.getInt32(spec.blocks[k].eip), k <= bi ? check[k] : body[k]);
     b.SetInsertPoint(out_exit);
     {
+      // The out-of-line getGetElementPtr directly: getInBoundsGetElementPtr's inline wrappers
+      // copy their empty std::optional<ConstantRange>, which GCC 12 at -O1 (the sanitizer
+      // builds) takes for a read of uninitialised memory (-Werror=maybe-uninitialized).
       auto at = [&](size_t off) {
-        return ConstantExpr::getInBoundsGetElementPtr(
-            i8, links, b.getInt64(bi * sizeof(NativeLink) + off));
+        Value* idx = b.getInt64(bi * sizeof(NativeLink) + off);
+        return ConstantExpr::getGetElementPtr(i8, links, ArrayRef<Value*>(idx),
+                                              GEPNoWrapFlags::inBounds());
       };
       Constant* slot = at(0);
       Value* same_eip = b.CreateICmpEQ(b.CreateLoad(i32, at(offsetof(NativeLink, eip))), next_eip);

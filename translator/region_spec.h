@@ -62,6 +62,13 @@ struct RegionSpec {
   // them, before the compile thread may trim the region): released when it is installed or
   // dropped. Empty in sync mode.
   std::vector<uint32_t> queued;
+  // A smaller bound on the region's weight than TranslatorConfig::max_region_weight (0: none):
+  // TranslatorConfig::max_region_weight_waiting, set when other candidates wait behind it.
+  uint64_t max_weight = 0;
+  // When the entry block got hot (steady clock, ns), and its executions then: the wait until
+  // installation and the entry's tier-0 runs meanwhile are counted (jit.wait_us_*).
+  int64_t hot_ns = 0;
+  uint64_t hot_executions = 0;
 };
 
 // What the compile thread gives back.

@@ -28,6 +28,7 @@
 #include "interp/sem/registry.h"
 #include "translator/jit_cache.h"
 #include "translator/jit_engine.h"
+#include "translator/latency_summary.h"
 #include "translator/region_compiler.h"
 #include "translator/region_spec.h"
 #include "translator/semantics.h"
@@ -160,6 +161,43 @@ struct Translator::Impl {
   uint64_t next_id = 0;
   std::unordered_map<uint32_t, unsigned> page_retirements;
   std::unordered_set<uint32_t> blacklist;
+  // Hot blocks waiting for the compile thread (TranslatorConfig::cold_insns): the hottest
+  // since the last choice is compiled next (choose()). CPU thread.
+  struct Candidate {
+    const Cpu* cpu;  // whose run loop found it hot (its chain links and TLB make the region)
+    uint32_t phys, mode, eip, cs_base;
+    uint8_t flat_segs;
+    uint64_t seen, seen_icount;  // its entry's executions, and the icount, at the last look
+    uint64_t ran_icount;         // the icount at the last look that found it had run
+    int64_t hot_ns;
+    uint64_t hot_executions;
+  };
+  std::vector<Candidate> candidates;
+  uint64_t next_choice = 0;  // clock() before which poll() does not choose again (none ran)
+  // The candidates' clock: the guest instructions retired together by the CPUs that have
+  // called hot() (-smp N round-robin: all on this thread), counted from each one's first
+  // hot() on, so that a CPU seen late, or an icount set back by a loaded snapshot, does not
+  // make it jump (which would drop every candidate as cold).
+  struct ClockedCpu {
+    const Cpu* cpu;
+    uint64_t last;  // its icount when the clock last read it
+  };
+  std::vector<ClockedCpu> cpus;
+  uint64_t clock_ = 0;
+  uint64_t clock() {
+    for (ClockedCpu& c : cpus) {
+      if (c.cpu->icount > c.last) clock_ += c.cpu->icount - c.last;
+      c.last = c.cpu->icount;
+    }
+    return clock_;
+  }
+  void clock_in(const Cpu& cpu) {
+    for (const ClockedCpu& c : cpus)
+      if (c.cpu == &cpu) return;
+    cpus.push_back({&cpu, cpu.icount});
+  }
+  // Set by the compile thread when it has nothing to do: poll() then hands it a candidate.
+  std::atomic<bool> want_work{true};
   // Physical addresses of the blocks of the regions queued and not yet installed or dropped
   // (a count each: a block may be in two): a block in one is not made a region again.
   std::unordered_map<uint32_t, unsigned> queued_blocks;
@@ -168,7 +206,8 @@ struct Translator::Impl {
   // Statistics: counters under stats_mu (the compile thread and the CPU thread both count).
   mutable std::mutex stats_mu;
   TranslatorStats st;
-  std::vector<double> compile_us;
+  LatencySummary compile_us;  // per compile
+  LatencySummary wait_us;     // hot to installed, per region installed
 
   Impl(BlockCache& bc, const TranslatorConfig& cfg) : cache(bc), config(cfg) {}
 
@@ -196,8 +235,25 @@ struct Translator::Impl {
     if (!engine) return;  // nothing was ever compiled
     for (void* h : reaper->take()) engine->remove(h);
   }
-  bool make_region(const Cpu& cpu, DecodedBlock& b, RegionSpec& spec);
+  // The region entered at `b` at CS base + `entry_eip`, made on the CPU thread from `cpu`'s
+  // chain links and soft TLB (jump tables).
+  bool make_region(const Cpu& cpu, DecodedBlock& b, uint32_t entry_eip, uint32_t cs_base,
+                   RegionSpec& spec);
+  // Candidates (TranslatorConfig::cold_insns) instead of a request per hot block in order?
+  bool choosing() const {
+    return !config.sync && !config.install_clock && config.cache_dir.empty();
+  }
+  void choose();
+  void dispatch(Candidate c, DecodedBlock& b);
 };
+
+namespace {
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
 
 void JitRegion::on_retire(RetireCause cause) {
   NativeRegion::on_retire(cause);
@@ -313,13 +369,13 @@ NativeTier::Thresholds Translator::thresholds() const {
 
 // ---- CPU thread: regions --------------------------------------------------------------------
 
-// The region entered at `b` (the run loop of `cpu` is about to run it: its CS:EIP is b's
-// start): it and the warm blocks reachable from it inside its page, through its static
-// successors (fall-through, relative branch targets) and the successors the interpreter has
-// chained it to. Linear addresses are `cpu`'s: with several CPUs the chain links followed are
+// The region entered at `b` at `cs_base` + `entry_eip` (where `cpu` ran it: at hot(), or
+// for a candidate made later, its CS:EIP then): it and the warm blocks reachable from it
+// inside its page, through its static successors (fall-through, relative branch targets) and
+// the successors the interpreter has chained it to. Linear addresses are `cpu`'s: with several CPUs the chain links followed are
 // its own (a switch of CPU starts a new link generation: monitor/machine.cpp run_aps).
-bool Translator::Impl::make_region(const Cpu& cpu, DecodedBlock& b, RegionSpec& spec) {
-  const uint32_t entry_eip = cpu.eip, cs_base = cpu.seg[CS].base;
+bool Translator::Impl::make_region(const Cpu& cpu, DecodedBlock& b, uint32_t entry_eip,
+                                   uint32_t cs_base, RegionSpec& spec) {
   const uint32_t entry_lin = cs_base + entry_eip;
   const uint32_t page_lin = entry_lin & ~(kPage - 1), page_phys = b.phys & ~(kPage - 1);
   if (b.page2 != NO_PAGE || blacklist.count(b.phys / kPage)) return false;
@@ -437,16 +493,117 @@ void Translator::Impl::request(const Cpu& cpu, DecodedBlock& b) {
     ++st.covered;
     return;
   }
-  if (!make_region(cpu, b, spec)) {
+  if (choosing()) {
+    if (b.page2 != NO_PAGE || blacklist.count(b.phys / kPage)) {
+      std::lock_guard<std::mutex> lock(stats_mu);
+      ++st.dropped_unsuitable;
+      return;
+    }
+    if (candidates.size() >= config.max_queue) {
+      std::lock_guard<std::mutex> lock(stats_mu);
+      ++st.dropped_queue_full;
+      return;
+    }
+    clock_in(cpu);
+    const uint64_t now = clock();
+    candidates.push_back(Candidate{&cpu, b.phys, b.mode, cpu.eip, cpu.seg[CS].base,
+                                   RegionCompiler::flat_segments(cpu), b.executions, now, now,
+                                   steady_ns(), b.executions});
+    {
+      std::lock_guard<std::mutex> lock(stats_mu);
+      st.queue_high_water = std::max<uint64_t>(st.queue_high_water, candidates.size());
+    }
+    if (want_work.load(std::memory_order_relaxed)) choose();
+    return;
+  }
+  if (!make_region(cpu, b, cpu.eip, cpu.seg[CS].base, spec)) {
     std::lock_guard<std::mutex> lock(stats_mu);
     ++st.dropped_unsuitable;
     return;
   }
+  spec.hot_ns = steady_ns();
+  spec.hot_executions = b.executions;
   // Looked up in the persistent cache first when there is one (the CPU thread decides it from
   // the options: the cache itself is the compile thread's).
   spec.probe = spec.lookup_first = !config.cache_dir.empty();
   if (!config.sync)
     for (const RegionBlock& rb : spec.blocks) spec.queued.push_back(rb.phys);
+  enqueue(std::move(spec));
+}
+
+// The compile thread is free: look at every candidate's entry, drop those gone (retired, or
+// entering a region by now) or cold, and hand over the region of the one whose entry ran the
+// most guest instructions per guest instruction since the last look; none if none ran.
+void Translator::Impl::choose() {
+  const uint64_t now = clock();
+  // Indices of candidates kept (looked at, not erased): erasing later ones keeps them. Both
+  // are set only once a candidate has passed every test that may erase it, so neither can
+  // name an erased one (or lie past the end: a candidate that got hot and was then not run
+  // for cold_insns is dropped, not chosen).
+  size_t best = SIZE_MAX;
+  size_t fresh = SIZE_MAX;
+  double best_rate = 0;
+  uint64_t covered = 0, gone = 0, cold = 0;
+  for (size_t k = 0; k < candidates.size();) {
+    Candidate& c = candidates[k];
+    auto* b = static_cast<DecodedBlock*>(cache.find(c.phys, c.mode));
+    if (!b || b->native || queued_blocks.count(c.phys)) {
+      ++(b ? covered : gone);  // an entry of a region by now; retired (written, evicted)
+      candidates.erase(candidates.begin() + ptrdiff_t(k));
+      continue;
+    }
+    const uint64_t runs = b->executions > c.seen ? b->executions - c.seen : 0;
+    const bool unseen = c.seen_icount == c.ran_icount && c.seen == c.hot_executions;
+    const double rate =
+        double(runs * b->insns.size()) / double(std::max<uint64_t>(1, now - c.seen_icount));
+    c.seen = b->executions;
+    c.seen_icount = now;
+    if (runs) c.ran_icount = now;
+    if (now - c.ran_icount >= config.cold_insns) {
+      b->executions = 0;  // heats again from zero
+      ++cold;
+      candidates.erase(candidates.begin() + ptrdiff_t(k));
+      continue;
+    }
+    if (!runs && unseen && fresh == SIZE_MAX) fresh = k;  // it has just got hot
+    if (rate > best_rate) {
+      best_rate = rate;
+      best = k;
+    }
+    ++k;
+  }
+  if (covered || gone || cold) {
+    std::lock_guard<std::mutex> lock(stats_mu);
+    st.covered += covered;
+    st.dropped_stale += gone;
+    st.dropped_cold += cold;
+  }
+  // None ran since the last look: one that has just got hot goes (the compile thread is
+  // free), else look again a million instructions later.
+  if (best == SIZE_MAX) best = fresh;
+  if (best == SIZE_MAX) {
+    next_choice = now + 1000000;
+    return;
+  }
+  const Candidate c = candidates[best];
+  candidates.erase(candidates.begin() + ptrdiff_t(best));
+  dispatch(c, *static_cast<DecodedBlock*>(cache.find(c.phys, c.mode)));
+}
+
+// A candidate's region, made now (from the heat seen now) and handed to the compile thread.
+void Translator::Impl::dispatch(Candidate c, DecodedBlock& b) {
+  RegionSpec spec;
+  if (!make_region(*c.cpu, b, c.eip, c.cs_base, spec)) {
+    std::lock_guard<std::mutex> lock(stats_mu);
+    ++st.dropped_unsuitable;
+    return;
+  }
+  spec.flat_segs = c.flat_segs;  // as the segments were when the block ran hot
+  spec.hot_ns = c.hot_ns;
+  spec.hot_executions = c.hot_executions;
+  if (!candidates.empty()) spec.max_weight = config.max_region_weight_waiting;  // others wait
+  for (const RegionBlock& rb : spec.blocks) spec.queued.push_back(rb.phys);
+  want_work.store(false, std::memory_order_relaxed);
   enqueue(std::move(spec));
 }
 
@@ -535,6 +692,9 @@ bool Translator::Impl::submit(RegionSpec spec) {
 
 void Translator::poll() {
   Impl& m = *impl_;
+  if (!m.candidates.empty() && m.want_work.load(std::memory_order_relaxed) &&
+      m.clock() >= m.next_choice)
+    m.choose();
   if (!m.results_ready.load(std::memory_order_acquire) || m.config.install_clock) return;
   std::vector<CompiledRegion> done;
   {
@@ -547,6 +707,18 @@ void Translator::poll() {
 
 void Translator::drain() {
   Impl& m = *impl_;
+  // Every candidate goes to the compile thread now, hottest first.
+  while (!m.candidates.empty()) {
+    m.next_choice = 0;
+    const size_t before = m.candidates.size();
+    m.choose();
+    if (m.candidates.size() == before) {  // none ran since the last look: in order
+      const Impl::Candidate c = m.candidates.front();
+      m.candidates.erase(m.candidates.begin());
+      if (auto* b = static_cast<DecodedBlock*>(m.cache.find(c.phys, c.mode)); b && !b->native)
+        m.dispatch(c, *b);
+    }
+  }
   if (m.worker.joinable()) {
     std::unique_lock<std::mutex> lock(m.req_mu);
     m.idle_cv.wait(lock,
@@ -647,6 +819,11 @@ void Translator::Impl::install(CompiledRegion& r) {
   std::lock_guard<std::mutex> lock(stats_mu);
   ++st.regions_installed;
   if (r.from_cache) ++st.lookup_installed;
+  if (s.hot_ns) {
+    wait_us.add(double(steady_ns() - s.hot_ns) / 1e3);
+    if (entry->executions > s.hot_executions)
+      st.entry_runs_waiting += entry->executions - s.hot_executions;
+  }
 }
 
 uint64_t TranslatorStats::*Translator::Impl::blocks_unchanged(const RegionSpec& s) {
@@ -666,6 +843,7 @@ void Translator::Impl::compile_loop() {
     RegionSpec spec;
     {
       std::unique_lock<std::mutex> lock(req_mu);
+      if (requests.empty() && lookups.empty()) want_work.store(true, std::memory_order_relaxed);
       req_cv.wait(lock, [this] { return stopping || !requests.empty() || !lookups.empty(); });
       if (stopping) return;
       std::deque<RegionSpec>& lane = lookups.empty() ? requests : lookups;
@@ -788,13 +966,17 @@ CompiledRegion Translator::Impl::compile(RegionSpec spec) {
   }
   if (spec.probe) return probe(std::move(spec));
   const auto t0 = std::chrono::steady_clock::now();
-  const size_t keep = compiler->blocks_within(spec, config.max_region_weight);
+  const uint64_t budget = spec.max_weight ? std::min(spec.max_weight, config.max_region_weight)
+                                          : config.max_region_weight;
+  const size_t keep = compiler->blocks_within(spec, budget);
   if (keep < spec.blocks.size()) {
+    const bool waiting = compiler->blocks_within(spec, config.max_region_weight) > keep;
     spec.blocks.resize(keep);
     spec.lines = 0;
     for (const RegionBlock& b : spec.blocks) spec.lines |= line_bits(b.phys, b.phys + b.bytes);
     std::lock_guard<std::mutex> lock(stats_mu);
     ++st.regions_trimmed;
+    if (waiting) ++st.regions_trimmed_waiting;
   }
   compiler->mark_entries(spec);
   CompiledRegion r;
@@ -865,7 +1047,7 @@ CompiledRegion Translator::Impl::compile(RegionSpec spec) {
     st.compile_cpu_us_inline += out.inline_us;
     st.compile_cpu_us_opt += out.opt_us;
     st.compile_cpu_us_codegen += out.codegen_us;
-    compile_us.push_back(r.compile_us);
+    compile_us.add(r.compile_us);
   }
   r.spec = std::move(spec);
   return r;
@@ -896,12 +1078,14 @@ TranslatorStats Translator::stats(bool percentiles) const {
   Impl& m = *impl_;
   std::lock_guard<std::mutex> lock(m.stats_mu);
   TranslatorStats s = m.st;
-  if (percentiles && !m.compile_us.empty()) {
-    std::vector<double> v = m.compile_us;
-    std::sort(v.begin(), v.end());
-    s.compile_us_mean = s.compile_us_total / double(v.size());
-    s.compile_us_p50 = v[v.size() / 2];
-    s.compile_us_p99 = v[std::min(v.size() - 1, size_t(double(v.size()) * 0.99))];
+  if (percentiles && m.compile_us.count()) {
+    s.compile_us_mean = s.compile_us_total / double(m.compile_us.count());
+    s.compile_us_p50 = m.compile_us.quantile(0.5);
+    s.compile_us_p99 = m.compile_us.quantile(0.99);
+  }
+  if (percentiles) {
+    s.wait_us_p50 = m.wait_us.quantile(0.5);
+    s.wait_us_p99 = m.wait_us.quantile(0.99);
   }
   return s;
 }

@@ -46,7 +46,18 @@ struct TranslatorConfig {
   // Bound on a region's weight (RegionCompiler::blocks_within: IR instructions its handlers
   // bring in). Blocks past it are left out, so no region takes seconds to compile.
   uint64_t max_region_weight = 8000;
+  // ... and, for a candidate's region handed over while other candidates wait, this smaller
+  // bound, so that one large first compile does not hold the others up for seconds (the blocks
+  // left out heat again and may become regions of their own; jit.regions_trimmed_waiting).
+  uint64_t max_region_weight_waiting = 2000;
   unsigned max_queue = 64;         // requests beyond this are dropped (counted)
+  // A hot block waits on the CPU thread as a candidate (at most max_queue of them) until the
+  // compile thread is free, which then gets the region of the candidate whose entry ran the
+  // most guest instructions per guest instruction since the last choice (its region made
+  // then, from the heat seen then); one whose entry has not run for `cold_insns` guest
+  // instructions is dropped and heats again from zero. Not with --jit-sync, --deterministic
+  // or --jit-cache, whose requests go to the compile thread in the order they come.
+  uint64_t cold_insns = 50000000;
   unsigned max_lookups = 1024;     // ... persistent-cache lookups (served before compiles) beyond this
   unsigned smc_blacklist = 8;      // a page whose regions were invalidated this often is not compiled again
   // Deterministic installation (--deterministic, docs/determinism.md): when set, a region
@@ -69,7 +80,9 @@ struct TranslatorStats {
   uint64_t dropped_queue_full = 0;
   uint64_t dropped_no_room = 0;     // no room in a bounded cache (or a flush took its entry)
   uint64_t dropped_unsuitable = 0;  // entry not compilable (crosses a page, blacklisted, ...)
+  uint64_t dropped_cold = 0;        // candidates whose entry stopped running while they waited
   uint64_t regions_trimmed = 0;     // blocks left out to keep the region under max_region_weight
+  uint64_t regions_trimmed_waiting = 0;  // ... of them, under max_region_weight_waiting
   uint64_t compile_failures = 0;
   uint64_t compiles_cancelled = 0;  // given up at shutdown (the guest had stopped)
   uint64_t regions_invalidated = 0; // installed regions retired by writes to their code
@@ -84,6 +97,10 @@ struct TranslatorStats {
   double compile_cpu_us_opt = 0, compile_cpu_us_codegen = 0;
   double compile_us_mean = 0, compile_us_p50 = 0, compile_us_p99 = 0;
   double start_cpu_us = 0;          // thread CPU starting LLVM at the first request (0: none came)
+  // From a block getting hot to its region's installation (the regions installed): wall time,
+  // and the entry's tier-0 runs meanwhile (runs a compile at once would have run compiled).
+  double wait_us_p50 = 0, wait_us_p99 = 0;
+  uint64_t entry_runs_waiting = 0;
   // The persistent cache (--jit-cache).
   uint64_t cache_probes = 0;        // lookups: warm blocks, and hot ones before they compile
   uint64_t cache_hits = 0;          // regions loaded from it and linked (installed unless unusable)
@@ -148,9 +165,10 @@ class Translator : public NativeTier {
   // Stop the compile thread: queued requests are dropped and a compile in flight gives up at
   // its next phase, so the guest's exit never waits for LLVM. The destructor calls it.
   void shutdown();
-  // With `percentiles` false the compile-time mean, p50 and p99 stay 0: they sort every
-  // compile's duration, so code that polls the counters (the insn_jit fuzzer, whose coverage
-  // must not depend on timing: docs/hardening.md) leaves them out.
+  // With `percentiles` false the compile-time mean, p50 and p99 (and the wait's) stay 0: they
+  // walk a histogram of wall-clock durations (translator/latency_summary.h), so code that polls
+  // the counters (the insn_jit fuzzer, whose coverage must not depend on timing:
+  // docs/hardening.md) leaves them out.
   TranslatorStats stats(bool percentiles = true) const;
 
   struct Impl;

@@ -183,6 +183,91 @@ TEST(Translator, RegionMadeStaleWhileQueuedIsDropped) {
   h.interp.set_native_tier(nullptr);
 }
 
+// A hot block that waits as a candidate and then does not run for cold_insns is dropped at the
+// next look, not chosen, even when it is the only candidate. choose() noted it as the one that
+// has just got hot before the cold test erased it, then read and erased the candidate at that
+// index, past the end of the (now empty) list: a memmove of -64 bytes that corrupted the heap
+// (issue 10: linux.shell_tcache crashed in 3 of 8 runs in flush, find or free).
+TEST(Translator, CandidateColdAtItsFirstLookIsDroppedNotChosen) {
+  CpuHarness h(true, Tier::INTERP);
+  h.code({0xB8, 0x01, 0x00, 0x00, 0x00,    // A: mov eax, 1
+          0xEB, 0x00,                      //    jmp B (ends the block)
+          0xBB, 0x02, 0x00, 0x00, 0x00});  // B: mov ebx, 2 ; hlt
+  ASSERT_EQ(h.run(), EXIT_HLT);  // no tier yet: A and B are decoded, nothing is hot
+  auto* a = static_cast<DecodedBlock*>(h.cache.find(CODE, h.cpu.mode_key));
+  auto* b = static_cast<DecodedBlock*>(h.cache.find(CODE + 7, h.cpu.mode_key));
+  ASSERT_TRUE(a && b);
+  TranslatorConfig tc;
+  tc.threshold = 1000;  // B (run once) is not warm enough to join A's region
+  tc.cold_insns = 1000;
+  Translator tr(h.cache, tc);
+  // The compile thread reaches its wait (and says it wants work) before A comes.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  h.cpu.eip = CODE;  // hot() is called with CS:EIP at the block's start
+  tr.hot(h.cpu, *a);  // the compile thread is free: A's region goes at once (LLVM starts)
+  h.cpu.eip = CODE + 7;
+  tr.hot(h.cpu, *b);  // it is busy for the next ~0.1 s: B waits as a candidate, not looked at yet
+  h.cpu.icount += 2 * tc.cold_insns;  // ... and does not run for cold_insns
+  tr.drain();                         // looks at the candidates: B is cold
+  const TranslatorStats s = tr.stats();
+  EXPECT_EQ(s.requests, 2u);
+  EXPECT_EQ(s.dropped_cold, 1u);
+  EXPECT_EQ(s.regions_installed, 1u);  // A's only
+  EXPECT_NE(a->native, nullptr);
+  EXPECT_EQ(b->native, nullptr);
+  EXPECT_EQ(b->executions, 0u);  // heats again from zero
+}
+
+// A candidate's region handed to the compile thread while another candidate waits behind it is
+// cut to max_region_weight_waiting (so one large first compile does not hold the others up);
+// the last one, with none waiting, keeps its whole region. Both still run the guest exactly.
+TEST(Translator, RegionHandedOverWhileOthersWaitIsCut) {
+  const std::initializer_list<uint8_t> code = {
+      0xB9, 0x03, 0x00, 0x00, 0x00,    // X: mov ecx, 3
+      0xEB, 0x00,                      //    jmp A (ends the block)
+      0xB8, 0x01, 0x00, 0x00, 0x00,    // A: mov eax, 1
+      0xEB, 0x00,                      //    jmp B
+      0xBB, 0x02, 0x00, 0x00, 0x00};   // B: mov ebx, 2 ; hlt
+  CpuHarness h(true, Tier::INTERP);
+  h.code(code);
+  ASSERT_EQ(h.run(), EXIT_HLT);  // no tier yet: X, A and B are decoded, each run once
+  auto* x = static_cast<DecodedBlock*>(h.cache.find(CODE, h.cpu.mode_key));
+  auto* a = static_cast<DecodedBlock*>(h.cache.find(CODE + 7, h.cpu.mode_key));
+  auto* b = static_cast<DecodedBlock*>(h.cache.find(CODE + 14, h.cpu.mode_key));
+  ASSERT_TRUE(x && a && b);
+  TranslatorConfig tc;
+  tc.threshold = 8;  // warm at 1: each block's successor joins its region
+  tc.max_region_weight_waiting = 1;  // a region handed over while others wait: its entry only
+  Translator tr(h.cache, tc);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the compile thread waits for work
+  h.cpu.eip = CODE + 14;
+  tr.hot(h.cpu, *b);  // the compile thread is free: B's region goes at once (LLVM starts)
+  h.cpu.eip = CODE + 7;
+  tr.hot(h.cpu, *a);  // it is busy: A and X wait as candidates
+  h.cpu.eip = CODE;
+  tr.hot(h.cpu, *x);
+  tr.drain();  // A goes first (none ran since: the first to get hot) with X waiting: cut
+  TranslatorStats s = tr.stats();
+  EXPECT_EQ(s.regions_installed, 3u);
+  EXPECT_EQ(s.regions_trimmed, 1u);
+  EXPECT_EQ(s.regions_trimmed_waiting, 1u);
+  EXPECT_EQ(s.region_blocks, 1u + 1u + 3u);  // B; A alone (cut from A, B); X, A, B whole
+  ASSERT_NE(x->native, nullptr);
+  ASSERT_NE(a->native, nullptr);
+  h.interp.set_native_tier(&tr);
+  x->executions = a->executions = b->executions = tc.threshold;  // entered from the threshold on
+  h.cpu.regs[EAX] = h.cpu.regs[EBX] = h.cpu.regs[ECX] = 0;
+  h.cpu.halted = false;
+  h.cpu.eip = CODE;
+  const uint64_t native_before = native_insns(h);
+  ASSERT_EQ(h.run(), EXIT_HLT);
+  EXPECT_EQ(h.cpu.regs[EAX], 1u);
+  EXPECT_EQ(h.cpu.regs[EBX], 2u);
+  EXPECT_EQ(h.cpu.regs[ECX], 3u);
+  EXPECT_GT(native_insns(h), native_before);
+  h.interp.set_native_tier(nullptr);
+}
+
 // A region heavier than max_region_weight is cut after the blocks that fit (here only its
 // entry block), and the cut region still runs the guest exactly.
 TEST(Translator, HeavyRegionIsTrimmed) {
