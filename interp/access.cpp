@@ -27,10 +27,12 @@ void check_tlb_host(const Cpu& c, uintptr_t host, uint32_t lin, unsigned size) {
 uint32_t read_linear_slow(Cpu& c, uint32_t lin, unsigned size) {
   ++c.tlb_counters.slow_accesses;
   if (((lin & 0xFFF) + size) > PAGE_SIZE) {  // crosses a page: byte by byte, little endian
+    ++c.tlb_counters.page_crossings;
     uint32_t v = 0;
     for (unsigned k = 0; k < size; ++k) v |= read_linear<1>(c, lin + k) << (8 * k);
     return v;
   }
+  if (tlb_entry(c.tlb.read, lin).tag == (lin & ~0xFFFu)) ++c.tlb_counters.unaligned;
   const SoftTlbEntry* e;
   const uint32_t phys = tlb_fill(c, lin, ACCESS_READ, &e);  // may raise #PF
   if (SOFTCPU_UNLIKELY(c.dbg.nwatch)) debug_check_access(c, lin, size, false);
@@ -114,11 +116,13 @@ void drop_code(Cpu& c, uint32_t phys, uint32_t len) {
 void write_linear_slow(Cpu& c, uint32_t lin, unsigned size, uint32_t v) {
   ++c.tlb_counters.slow_accesses;
   if (((lin & 0xFFF) + size) > PAGE_SIZE) {
+    ++c.tlb_counters.page_crossings;
     // Both pages must be writable before the first byte is written (no partial writes).
     probe_write_linear(c, lin, size);
     for (unsigned k = 0; k < size; ++k) write_linear<1>(c, lin + k, v >> (8 * k));
     return;
   }
+  if (tlb_entry(c.tlb.write, lin).tag == (lin & ~0xFFFu)) ++c.tlb_counters.unaligned;
   const SoftTlbEntry* e;
   const uint32_t phys = tlb_fill(c, lin, ACCESS_WRITE, &e);  // may raise #PF
   if (SOFTCPU_UNLIKELY(c.dbg.nwatch)) debug_check_access(c, lin, size, true);

@@ -170,6 +170,8 @@ enum : uint8_t {
   TLB_SUP_LISTED = 8,  // the slot is in SoftTlb::sup (may allow what CPL 3 may not)
 };
 
+constexpr unsigned TLB_GONE = 1024;
+
 // Direct-mapped per access kind. Entries are shared by all privilege levels: an entry filled
 // at CPL 3 was checked for user rights (which imply supervisor rights on a P6); an entry
 // filled at CPL 0-2 that a user access may not use is listed in `sup` and dropped before code
@@ -183,6 +185,23 @@ struct SoftTlb {
   uint16_t sup[3 * TLB_SIZE];     // slots that may hold a supervisor-only entry
   uint16_t nfilled, nsup;
   uint8_t any_large;              // an entry came from a 4 MiB page since the last full flush
+  // For --stats only (tlb.miss.*), touched on the slow paths alone: why pages left the TLB,
+  // per table, hashed by page (TLB_GONE entries each, interp/paging.cpp): the page address
+  // with its TlbMissCause in the low bits, so a fill can tell what dropped its page.
+  uint32_t gone[3 * TLB_GONE];
+};
+
+// Why an access missed the soft TLB (its page had no entry), as the fill finds it.
+enum TlbMissCause : uint8_t {
+  TLB_MISS_COLD,      // no record of the page leaving: never entered, or its record was reused
+  TLB_MISS_CONFLICT,  // evicted by another page filling its slot (capacity and conflict)
+  TLB_MISS_CR3,       // dropped by a CR3 load or a task switch (not global)
+  TLB_MISS_INVLPG,    // dropped by INVLPG
+  TLB_MISS_FLUSH,     // a full flush (CR0.PG/WP, CR4.PGE/PSE, A20, watchpoints, reset, ...)
+  TLB_MISS_USER,      // a supervisor-only entry dropped before code ran at CPL 3
+  TLB_MISS_CODE,      // a write entry dropped because its page began holding decoded code
+  TLB_MISS_UNCACHED,  // the page is never entered: MMIO, ROM (writes), code (writes), watched
+  TLB_MISS_CAUSES
 };
 // Soft TLB counters for --stats (slow-path events only: the fast path counts nothing).
 struct TlbCounters {
@@ -192,6 +211,12 @@ struct TlbCounters {
   uint64_t flushes;        // full flushes (CR3 loads keep global entries: nonglobal_flushes)
   uint64_t nonglobal_flushes;
   uint64_t invlpg;
+  // Slow-path accesses by why they were slow: an access within one page whose page was in the
+  // TLB (only its alignment sent it here); an access crossing a page; and fills (a walk, or
+  // the identity map with paging off) by table (read, write, fetch) and cause.
+  uint64_t unaligned;
+  uint64_t page_crossings;
+  uint64_t misses[3][TLB_MISS_CAUSES];
 };
 
 // Cpu::events, the one Cpu field another thread writes: the --profile sampler

@@ -29,6 +29,28 @@ inline SoftTlbEntry* table(SoftTlb& t, AccessKind kind) {
 
 inline bool entry_valid(const SoftTlbEntry& e) { return (e.tag & 0xFFF) == 0; }
 
+// Miss causes for --stats (TlbCounters::misses): when a valid entry leaves the TLB its page is
+// recorded with the cause in SoftTlb::gone, a table per access kind hashed by page (1 024
+// entries, four times the TLB, so a page evicted and soon wanted again is usually still
+// there); a fill finds there why its page was missing. Slow paths only; a page with no record
+// (never entered, or its record reused by another page) counts as cold.
+inline uint32_t& gone_record(SoftTlb& t, unsigned kind, uint32_t page_lin) {
+  static_assert((TLB_GONE & (TLB_GONE - 1)) == 0 && TLB_MISS_CAUSES <= 0x1000);
+  const uint32_t h = ((page_lin >> 12) * 0x9E3779B1u) >> 22;  // Fibonacci hashing, 10 bits
+  static_assert(TLB_GONE == 1u << 10);
+  return t.gone[kind * TLB_GONE + h];
+}
+inline void note_gone(SoftTlb& t, unsigned kind, const SoftTlbEntry& e, TlbMissCause why) {
+  if (entry_valid(e)) gone_record(t, kind, e.tag) = e.tag | why;
+}
+inline void note_gone_slot(SoftTlb& t, unsigned slot, TlbMissCause why) {
+  note_gone(t, slot / TLB_SIZE, slot_entry(t, slot), why);
+}
+inline TlbMissCause miss_cause(SoftTlb& t, unsigned kind, uint32_t page_lin) {
+  const uint32_t g = gone_record(t, kind, page_lin);
+  return (g & ~0xFFFu) == page_lin ? TlbMissCause(g & 0xFFF) : TLB_MISS_COLD;
+}
+
 // Page-table reads and accessed/dirty updates are physical accesses (A20 applied by the
 // caller). Page tables normally sit in RAM: read it directly.
 inline uint32_t pt_read(Cpu& c, uint32_t phys) {
@@ -136,16 +158,26 @@ const SoftTlbEntry* fill_entry(Cpu& c, uint32_t lin, AccessKind kind, const Page
   ++c.tlb_counters.fills;
   const uint32_t phys_page = w.phys / PAGE_SIZE;
   PhysicalMemory& m = *c.mem;
+  uint64_t* const misses = c.tlb_counters.misses[kind];
   const PageKind pk = m.kind(phys_page);
-  if (pk != PAGE_RAM && !(pk == PAGE_ROM && kind != ACCESS_WRITE)) return nullptr;
-  if (kind == ACCESS_WRITE && m.has_code(phys_page)) return nullptr;  // SMC check on writes
-  // Data watches (DR0-DR3, debugger): every access to a watched page takes the slow path.
-  if (kind != ACCESS_FETCH && c.dbg.nwatch && debug_page_watched(c, lin)) return nullptr;
+  const bool uncached =
+      (pk != PAGE_RAM && !(pk == PAGE_ROM && kind != ACCESS_WRITE)) ||
+      (kind == ACCESS_WRITE && m.has_code(phys_page)) ||  // SMC check on writes
+      // Data watches (DR0-DR3, debugger): every access to a watched page takes the slow path.
+      (kind != ACCESS_FETCH && c.dbg.nwatch && debug_page_watched(c, lin));
+  if (uncached) {
+    ++misses[TLB_MISS_UNCACHED];
+    return nullptr;
+  }
   SoftTlb& t = c.tlb;
   const unsigned index = tlb_index(lin);
   const unsigned slot = unsigned(kind) * TLB_SIZE + index;
   SoftTlbEntry& e = table(t, kind)[index];
   const uint32_t page_lin = lin & ~0xFFFu;
+  if (e.tag != page_lin) {  // else a refill of the entry (an unaligned access: TlbCounters)
+    ++misses[miss_cause(t, kind, page_lin)];
+    note_gone(t, kind, e, TLB_MISS_CONFLICT);
+  }
   e.tag = page_lin;
   e.phys = w.phys;
   e.addend = reinterpret_cast<uintptr_t>(m.host_page(phys_page)) - page_lin;
@@ -212,6 +244,7 @@ void tlb_flush(Cpu& c) {
   ++c.tlb_counters.flushes;
   if (c.cache) c.cache->new_generation();  // chain links assume the old linear view
   SoftTlb& t = c.tlb;
+  for (unsigned k = 0; k < t.nfilled; ++k) note_gone_slot(t, t.filled[k], TLB_MISS_FLUSH);
   // Every entry, not just the listed ones: this also initialises a zeroed Cpu (reset).
   for (unsigned k = 0; k < TLB_SIZE; ++k) {
     t.read[k].tag = kInvalidTag;
@@ -236,6 +269,7 @@ void tlb_flush_nonglobal(Cpu& c) {
     if ((t.meta[slot] & TLB_GLOBAL) && entry_valid(e)) {
       t.filled[kept++] = uint16_t(slot);
     } else {
+      note_gone(t, slot / TLB_SIZE, e, TLB_MISS_CR3);
       e.tag = kInvalidTag;
       t.meta[slot] &= TLB_SUP_LISTED;  // still in `sup` if it was: keep it listed once
     }
@@ -251,15 +285,22 @@ void tlb_invlpg(Cpu& c, uint32_t lin) {
   SoftTlb& t = c.tlb;
   const uint32_t page = lin & ~0xFFFu;
   const unsigned index = tlb_index(lin);
-  for (SoftTlbEntry* tab : {t.read, t.write, t.fetch})
-    if (tab[index].tag == page) tab[index].tag = kInvalidTag;
+  for (unsigned kind = 0; kind < 3; ++kind) {
+    SoftTlbEntry& e = table(t, AccessKind(kind))[index];
+    if (e.tag == page) {
+      note_gone(t, kind, e, TLB_MISS_INVLPG);
+      e.tag = kInvalidTag;
+    }
+  }
   if (t.any_large) {
     // A 4 MiB translation is one TLB entry on the CPU: drop all our 4 KiB pieces of it.
     for (unsigned k = 0; k < t.nfilled; ++k) {
       const unsigned slot = t.filled[k];
       SoftTlbEntry& e = slot_entry(t, slot);
-      if ((t.meta[slot] & TLB_LARGE) && entry_valid(e) && (e.tag >> 22) == (lin >> 22))
+      if ((t.meta[slot] & TLB_LARGE) && entry_valid(e) && (e.tag >> 22) == (lin >> 22)) {
+        note_gone(t, slot / TLB_SIZE, e, TLB_MISS_INVLPG);
         e.tag = kInvalidTag;
+      }
     }
   }
 }
@@ -267,11 +308,17 @@ void tlb_invlpg(Cpu& c, uint32_t lin) {
 void tlb_drop_write_page(Cpu& c, uint32_t phys_page) {
   const uint32_t phys = phys_page * PAGE_SIZE;
   for (SoftTlbEntry& e : c.tlb.write)
-    if (e.phys == phys && entry_valid(e)) e.tag = kInvalidTag;
+    if (e.phys == phys && entry_valid(e)) {
+      note_gone(c.tlb, ACCESS_WRITE, e, TLB_MISS_CODE);
+      e.tag = kInvalidTag;
+    }
 }
 
 void tlb_flush_writes(Cpu& c) {
-  for (SoftTlbEntry& e : c.tlb.write) e.tag = kInvalidTag;
+  for (SoftTlbEntry& e : c.tlb.write) {
+    note_gone(c.tlb, ACCESS_WRITE, e, TLB_MISS_FLUSH);
+    e.tag = kInvalidTag;
+  }
 }
 
 void tlb_drop_supervisor(Cpu& c) {
@@ -280,6 +327,7 @@ void tlb_drop_supervisor(Cpu& c) {
   SoftTlb& t = c.tlb;
   for (unsigned k = 0; k < t.nsup; ++k) {
     const unsigned slot = t.sup[k];
+    note_gone_slot(t, slot, TLB_MISS_USER);
     slot_entry(t, slot).tag = kInvalidTag;
     t.meta[slot] &= ~TLB_SUP_LISTED;
   }
