@@ -590,6 +590,7 @@ void Machine::register_stats() {
   stats_.add("tlb.invlpg", &tc.invlpg);
   stats_.add("tlb.unaligned", &tc.unaligned);
   stats_.add("tlb.page_crossings", &tc.page_crossings);
+  stats_.add("tlb.supervisor_restored", &tc.restored);
   static const char* const kKinds[3] = {"read", "write", "fetch"};
   static const char* const kCauses[TLB_MISS_CAUSES] = {"cold", "conflict", "cr3", "invlpg",
                                                        "flush", "user", "code", "uncached"};
