@@ -27,9 +27,19 @@ void check_tlb_host(const Cpu& c, uintptr_t host, uint32_t lin, unsigned size) {
 uint32_t read_linear_slow(Cpu& c, uint32_t lin, unsigned size) {
   ++c.tlb_counters.slow_accesses;
   if (((lin & 0xFFF) + size) > PAGE_SIZE) {  // crosses a page: byte by byte, little endian
+    ++c.tlb_counters.page_crossings;
     uint32_t v = 0;
     for (unsigned k = 0; k < size; ++k) v |= read_linear<1>(c, lin + k) << (8 * k);
     return v;
+  }
+  // An unaligned access within a page whose entry is there: only the fast path's alignment
+  // test sent it here (interp/access.h tlb_hit), so no walk (it walked every time before).
+  const SoftTlbEntry& hit = tlb_entry(c.tlb.read, lin);
+  if (hit.tag == (lin & ~0xFFFu)) {
+    ++c.tlb_counters.unaligned;
+    SOFTCPU_CHECK_TLB_HOST(c, hit.addend + lin, lin, size);
+    return size == 1 ? load_host<1>(hit.addend + lin)
+                     : size == 2 ? load_host<2>(hit.addend + lin) : load_host<4>(hit.addend + lin);
   }
   const SoftTlbEntry* e;
   const uint32_t phys = tlb_fill(c, lin, ACCESS_READ, &e);  // may raise #PF
@@ -114,9 +124,19 @@ void drop_code(Cpu& c, uint32_t phys, uint32_t len) {
 void write_linear_slow(Cpu& c, uint32_t lin, unsigned size, uint32_t v) {
   ++c.tlb_counters.slow_accesses;
   if (((lin & 0xFFF) + size) > PAGE_SIZE) {
+    ++c.tlb_counters.page_crossings;
     // Both pages must be writable before the first byte is written (no partial writes).
     probe_write_linear(c, lin, size);
     for (unsigned k = 0; k < size; ++k) write_linear<1>(c, lin + k, v >> (8 * k));
+    return;
+  }
+  const SoftTlbEntry& hit = tlb_entry(c.tlb.write, lin);
+  if (hit.tag == (lin & ~0xFFFu)) {  // unaligned within a page that has an entry (above)
+    ++c.tlb_counters.unaligned;
+    SOFTCPU_CHECK_TLB_HOST(c, hit.addend + lin, lin, size);
+    if (size == 1) store_host<1>(hit.addend + lin, v);
+    else if (size == 2) store_host<2>(hit.addend + lin, v);
+    else store_host<4>(hit.addend + lin, v);
     return;
   }
   const SoftTlbEntry* e;

@@ -147,18 +147,19 @@ struct SoftTlbEntry {
   uintptr_t addend = 0;            // host address = addend + linear address
 };
 
-constexpr unsigned TLB_SIZE = 256;
+constexpr unsigned TLB_SIZE = 1024;
 
 // The slot of linear address `lin` in a table of TLB_SIZE entries (its page number, modulo).
 inline constexpr unsigned tlb_index(uint32_t lin) { return (lin >> 12) % TLB_SIZE; }
 // The entry of `lin` in `table` (read, write or fetch), which every access computes: through
-// the byte offset of the slot, (lin >> 8) & 0xFF0, two host instructions, where
-// table[tlb_index(lin)] is four (shift, zero-extend the byte, shift by 4, add).
+// the byte offset of the slot, (lin >> 8) & 0x3FF0, two host instructions, where
+// table[tlb_index(lin)] is three or four (shift, mask or zero-extend, shift by 4, add).
 template <class Entry>
 inline Entry& tlb_entry(Entry* table, uint32_t lin) {
-  static_assert(sizeof(Entry) == 16 && TLB_SIZE == 256, "the byte offset below");
+  static_assert(sizeof(Entry) == 16 && (TLB_SIZE & (TLB_SIZE - 1)) == 0, "the byte offset below");
   using Byte = std::conditional_t<std::is_const_v<Entry>, const char, char>;
-  return *reinterpret_cast<Entry*>(reinterpret_cast<Byte*>(table) + ((lin >> 8) & 0xFF0u));
+  return *reinterpret_cast<Entry*>(reinterpret_cast<Byte*>(table) +
+                                   ((lin >> 8) & ((TLB_SIZE - 1) << 4)));
 }
 
 // Per-slot bookkeeping of the soft TLB (slot = table * TLB_SIZE + index; tables in the order
@@ -170,10 +171,12 @@ enum : uint8_t {
   TLB_SUP_LISTED = 8,  // the slot is in SoftTlb::sup (may allow what CPL 3 may not)
 };
 
+constexpr unsigned TLB_GONE = 4 * TLB_SIZE;
+
 // Direct-mapped per access kind. Entries are shared by all privilege levels: an entry filled
 // at CPL 3 was checked for user rights (which imply supervisor rights on a P6); an entry
-// filled at CPL 0-2 that a user access may not use is listed in `sup` and dropped before code
-// runs at CPL 3 again (Interpreter::find_block).
+// filled at CPL 0-2 that a user access may not use is listed in `sup` and set aside before
+// code runs at CPL 3 again (Interpreter::lookup); a miss at CPL 0-2 takes it back.
 struct SoftTlb {
   SoftTlbEntry read[TLB_SIZE];
   SoftTlbEntry write[TLB_SIZE];
@@ -183,6 +186,31 @@ struct SoftTlb {
   uint16_t sup[3 * TLB_SIZE];     // slots that may hold a supervisor-only entry
   uint16_t nfilled, nsup;
   uint8_t any_large;              // an entry came from a 4 MiB page since the last full flush
+  // The supervisor-only entries tlb_drop_supervisor took out before code ran at CPL 3, by
+  // slot, with their GLOBAL and LARGE bits: a miss at CPL 0-2 takes its page's entry back from
+  // here instead of walking (interp/paging.cpp tlb_fill) while the entry's stash_gen is the
+  // current `stash_generation`, which every invalidation moves (so it discards them all).
+  uint32_t stash_generation;
+  uint32_t stash_gen[3 * TLB_SIZE];
+  uint8_t stash_meta[3 * TLB_SIZE];
+  SoftTlbEntry stash[3 * TLB_SIZE];
+  // For --stats only (tlb.miss.*), touched on the slow paths alone: why pages left the TLB,
+  // per table, hashed by page (TLB_GONE entries each, interp/paging.cpp): the page address
+  // with its TlbMissCause in the low bits, so a fill can tell what dropped its page.
+  uint32_t gone[3 * TLB_GONE];
+};
+
+// Why an access missed the soft TLB (its page had no entry), as the fill finds it.
+enum TlbMissCause : uint8_t {
+  TLB_MISS_COLD,      // no record of the page leaving: never entered, or its record was reused
+  TLB_MISS_CONFLICT,  // evicted by another page filling its slot (capacity and conflict)
+  TLB_MISS_CR3,       // dropped by a CR3 load or a task switch (not global)
+  TLB_MISS_INVLPG,    // dropped by INVLPG
+  TLB_MISS_FLUSH,     // a full flush (CR0.PG/WP, CR4.PGE/PSE, A20, watchpoints, reset, ...)
+  TLB_MISS_USER,      // a supervisor-only entry dropped before code ran at CPL 3
+  TLB_MISS_CODE,      // a write entry dropped because its page began holding decoded code
+  TLB_MISS_UNCACHED,  // the page is never entered: MMIO, ROM (writes), code (writes), watched
+  TLB_MISS_CAUSES
 };
 // Soft TLB counters for --stats (slow-path events only: the fast path counts nothing).
 struct TlbCounters {
@@ -192,6 +220,13 @@ struct TlbCounters {
   uint64_t flushes;        // full flushes (CR3 loads keep global entries: nonglobal_flushes)
   uint64_t nonglobal_flushes;
   uint64_t invlpg;
+  // Slow-path accesses by why they were slow: an access within one page whose page was in the
+  // TLB (only its alignment sent it here); an access crossing a page; and fills (a walk, or
+  // the identity map with paging off) by table (read, write, fetch) and cause.
+  uint64_t unaligned;
+  uint64_t page_crossings;
+  uint64_t restored;  // misses at CPL 0-2 served by a set-aside supervisor entry
+  uint64_t misses[3][TLB_MISS_CAUSES];
 };
 
 // Cpu::events, the one Cpu field another thread writes: the --profile sampler

@@ -149,8 +149,9 @@ __attribute__((noinline)) static bool page2_maps(Cpu& c, uint32_t lin, uint32_t 
 // hit does not pay for the miss path's saved registers.
 inline DecodedBlock* Interpreter::lookup(uint32_t lin) {
   Cpu& c = cpu_;
-  // Entries only supervisor accesses may use go before code runs at CPL 3. Every change of
-  // CPL passes here: chain links join blocks of one mode only (link()).
+  // Entries only supervisor accesses may use go before code runs at CPL 3 (set aside for the
+  // misses of CPL 0-2 code). Every change of CPL passes here: chain links join blocks of one
+  // mode only (link()).
   if (SOFTCPU_UNLIKELY(c.tlb.nsup != 0) && c.cpl == 3) tlb_drop_supervisor(c);
   LinearJump& lj = linear_[linear_index(lin)];
   if (lj.lin == lin && lj.mode == c.mode_key &&

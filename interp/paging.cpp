@@ -29,6 +29,38 @@ inline SoftTlbEntry* table(SoftTlb& t, AccessKind kind) {
 
 inline bool entry_valid(const SoftTlbEntry& e) { return (e.tag & 0xFFF) == 0; }
 
+// Miss causes for --stats (TlbCounters::misses): when a valid entry leaves the TLB its page is
+// recorded with the cause in SoftTlb::gone, a table per access kind hashed by page (four
+// times the TLB's entries, so a page evicted and soon wanted again is usually still there); a
+// fill finds there why its page was missing. Slow paths only; a page with no record (never
+// entered, or its record reused by another page) counts as cold.
+inline uint32_t& gone_record(SoftTlb& t, unsigned kind, uint32_t page_lin) {
+  static_assert((TLB_GONE & (TLB_GONE - 1)) == 0 && TLB_MISS_CAUSES <= 0x1000);
+  constexpr unsigned bits = __builtin_ctz(TLB_GONE);
+  const uint32_t h = ((page_lin >> 12) * 0x9E3779B1u) >> (32 - bits);  // Fibonacci hashing
+  return t.gone[kind * TLB_GONE + h];
+}
+inline void note_gone(SoftTlb& t, unsigned kind, const SoftTlbEntry& e, TlbMissCause why) {
+  if (entry_valid(e)) gone_record(t, kind, e.tag) = e.tag | why;
+}
+inline void note_gone_slot(SoftTlb& t, unsigned slot, TlbMissCause why) {
+  note_gone(t, slot / TLB_SIZE, slot_entry(t, slot), why);
+}
+// The set-aside supervisor entries (tlb_drop_supervisor) all become unusable: a new stash
+// generation. At the wrap the stamps are cleared, so no entry of 2^32 generations ago comes
+// back; generation 0 is never current (a zeroed Cpu's stamps are 0).
+inline void discard_stash(SoftTlb& t) {
+  if (__builtin_expect(++t.stash_generation == 0, 0)) {
+    std::memset(t.stash_gen, 0, sizeof t.stash_gen);
+    t.stash_generation = 1;
+  }
+}
+
+inline TlbMissCause miss_cause(SoftTlb& t, unsigned kind, uint32_t page_lin) {
+  const uint32_t g = gone_record(t, kind, page_lin);
+  return (g & ~0xFFFu) == page_lin ? TlbMissCause(g & 0xFFF) : TLB_MISS_COLD;
+}
+
 // Page-table reads and accessed/dirty updates are physical accesses (A20 applied by the
 // caller). Page tables normally sit in RAM: read it directly.
 inline uint32_t pt_read(Cpu& c, uint32_t phys) {
@@ -136,16 +168,26 @@ const SoftTlbEntry* fill_entry(Cpu& c, uint32_t lin, AccessKind kind, const Page
   ++c.tlb_counters.fills;
   const uint32_t phys_page = w.phys / PAGE_SIZE;
   PhysicalMemory& m = *c.mem;
+  uint64_t* const misses = c.tlb_counters.misses[kind];
   const PageKind pk = m.kind(phys_page);
-  if (pk != PAGE_RAM && !(pk == PAGE_ROM && kind != ACCESS_WRITE)) return nullptr;
-  if (kind == ACCESS_WRITE && m.has_code(phys_page)) return nullptr;  // SMC check on writes
-  // Data watches (DR0-DR3, debugger): every access to a watched page takes the slow path.
-  if (kind != ACCESS_FETCH && c.dbg.nwatch && debug_page_watched(c, lin)) return nullptr;
+  const bool uncached =
+      (pk != PAGE_RAM && !(pk == PAGE_ROM && kind != ACCESS_WRITE)) ||
+      (kind == ACCESS_WRITE && m.has_code(phys_page)) ||  // SMC check on writes
+      // Data watches (DR0-DR3, debugger): every access to a watched page takes the slow path.
+      (kind != ACCESS_FETCH && c.dbg.nwatch && debug_page_watched(c, lin));
+  if (uncached) {
+    ++misses[TLB_MISS_UNCACHED];
+    return nullptr;
+  }
   SoftTlb& t = c.tlb;
   const unsigned index = tlb_index(lin);
   const unsigned slot = unsigned(kind) * TLB_SIZE + index;
   SoftTlbEntry& e = table(t, kind)[index];
   const uint32_t page_lin = lin & ~0xFFFu;
+  if (e.tag != page_lin) {  // else a refill of the entry (an unaligned access: TlbCounters)
+    ++misses[miss_cause(t, kind, page_lin)];
+    note_gone(t, kind, e, TLB_MISS_CONFLICT);
+  }
   e.tag = page_lin;
   e.phys = w.phys;
   e.addend = reinterpret_cast<uintptr_t>(m.host_page(phys_page)) - page_lin;
@@ -174,7 +216,46 @@ inline PageWalk identity(const Cpu& c, uint32_t lin) {
 
 }  // namespace
 
+namespace {
+
+// A miss at CPL 0-2 on a page whose supervisor entry tlb_drop_supervisor set aside, with no
+// invalidation since: the entry goes back into its slot (which is empty or holds another
+// page: a user page the CPL 3 code filled, which it evicts like a fill) and is listed again
+// as supervisor-only. Returns it, or nullptr (walk).
+const SoftTlbEntry* take_back(Cpu& c, uint32_t lin, AccessKind kind) {
+  SoftTlb& t = c.tlb;
+  const unsigned index = tlb_index(lin);
+  const unsigned slot = unsigned(kind) * TLB_SIZE + index;
+  if (t.stash_gen[slot] != t.stash_generation || t.stash[slot].tag != (lin & ~0xFFFu))
+    return nullptr;
+  t.stash_gen[slot] = 0;  // taken: only the slot's entry is valid from now on
+  SoftTlbEntry& e = table(t, kind)[index];
+  note_gone(t, kind, e, TLB_MISS_CONFLICT);
+  e = t.stash[slot];
+  uint8_t meta = (t.meta[slot] & (TLB_LISTED | TLB_SUP_LISTED)) | t.stash_meta[slot];
+  if (!(meta & TLB_LISTED)) {
+    t.filled[t.nfilled++] = uint16_t(slot);
+    meta |= TLB_LISTED;
+  }
+  if (!(meta & TLB_SUP_LISTED)) {
+    t.sup[t.nsup++] = uint16_t(slot);
+    meta |= TLB_SUP_LISTED;
+  }
+  if (meta & TLB_LARGE) t.any_large = 1;
+  t.meta[slot] = meta;
+  ++c.tlb_counters.restored;
+  return &e;
+}
+
+}  // namespace
+
 uint32_t tlb_fill(Cpu& c, uint32_t lin, AccessKind kind, const SoftTlbEntry** entry) {
+  if (c.cpl != 3 && c.tlb.stash_generation != 0) {
+    if (const SoftTlbEntry* e = take_back(c, lin, kind)) {
+      if (entry) *entry = e;
+      return e->phys | (lin & 0xFFF);
+    }
+  }
   PageWalk w;
   if (c.cr0 & CR0_PG) {
     uint32_t err;
@@ -210,8 +291,10 @@ bool try_translate(Cpu& c, uint32_t lin, AccessKind kind, uint32_t& phys, uint32
 
 void tlb_flush(Cpu& c) {
   ++c.tlb_counters.flushes;
+  discard_stash(c.tlb);  // the set-aside supervisor entries may be stale now
   if (c.cache) c.cache->new_generation();  // chain links assume the old linear view
   SoftTlb& t = c.tlb;
+  for (unsigned k = 0; k < t.nfilled; ++k) note_gone_slot(t, t.filled[k], TLB_MISS_FLUSH);
   // Every entry, not just the listed ones: this also initialises a zeroed Cpu (reset).
   for (unsigned k = 0; k < TLB_SIZE; ++k) {
     t.read[k].tag = kInvalidTag;
@@ -226,6 +309,7 @@ void tlb_flush(Cpu& c) {
 
 void tlb_flush_nonglobal(Cpu& c) {
   ++c.tlb_counters.nonglobal_flushes;
+  discard_stash(c.tlb);  // the set-aside supervisor entries may be stale now
   // Chain links go; linear jump cache entries of global pages stay (Interpreter::lookup_slow).
   if (c.cache) c.cache->new_address_space();
   SoftTlb& t = c.tlb;
@@ -236,6 +320,7 @@ void tlb_flush_nonglobal(Cpu& c) {
     if ((t.meta[slot] & TLB_GLOBAL) && entry_valid(e)) {
       t.filled[kept++] = uint16_t(slot);
     } else {
+      note_gone(t, slot / TLB_SIZE, e, TLB_MISS_CR3);
       e.tag = kInvalidTag;
       t.meta[slot] &= TLB_SUP_LISTED;  // still in `sup` if it was: keep it listed once
     }
@@ -245,42 +330,72 @@ void tlb_flush_nonglobal(Cpu& c) {
 
 void tlb_invlpg(Cpu& c, uint32_t lin) {
   ++c.tlb_counters.invlpg;
+  discard_stash(c.tlb);  // the set-aside supervisor entries may be stale now
   // Only a page (or 4 MiB page) code was looked up at since the last new generation can hold
   // the target of a chain link or a linear jump cache entry (Interpreter::lookup_slow).
   if (c.cache && c.cache->linear_code_noted(lin)) c.cache->new_generation();
   SoftTlb& t = c.tlb;
   const uint32_t page = lin & ~0xFFFu;
   const unsigned index = tlb_index(lin);
-  for (SoftTlbEntry* tab : {t.read, t.write, t.fetch})
-    if (tab[index].tag == page) tab[index].tag = kInvalidTag;
+  for (unsigned kind = 0; kind < 3; ++kind) {
+    SoftTlbEntry& e = table(t, AccessKind(kind))[index];
+    if (e.tag == page) {
+      note_gone(t, kind, e, TLB_MISS_INVLPG);
+      e.tag = kInvalidTag;
+    }
+  }
   if (t.any_large) {
     // A 4 MiB translation is one TLB entry on the CPU: drop all our 4 KiB pieces of it.
     for (unsigned k = 0; k < t.nfilled; ++k) {
       const unsigned slot = t.filled[k];
       SoftTlbEntry& e = slot_entry(t, slot);
-      if ((t.meta[slot] & TLB_LARGE) && entry_valid(e) && (e.tag >> 22) == (lin >> 22))
+      if ((t.meta[slot] & TLB_LARGE) && entry_valid(e) && (e.tag >> 22) == (lin >> 22)) {
+        note_gone(t, slot / TLB_SIZE, e, TLB_MISS_INVLPG);
         e.tag = kInvalidTag;
+      }
     }
   }
 }
 
 void tlb_drop_write_page(Cpu& c, uint32_t phys_page) {
+  discard_stash(c.tlb);  // a set-aside write entry may map the page
   const uint32_t phys = phys_page * PAGE_SIZE;
   for (SoftTlbEntry& e : c.tlb.write)
-    if (e.phys == phys && entry_valid(e)) e.tag = kInvalidTag;
+    if (e.phys == phys && entry_valid(e)) {
+      note_gone(c.tlb, ACCESS_WRITE, e, TLB_MISS_CODE);
+      e.tag = kInvalidTag;
+    }
 }
 
 void tlb_flush_writes(Cpu& c) {
-  for (SoftTlbEntry& e : c.tlb.write) e.tag = kInvalidTag;
+  discard_stash(c.tlb);
+  for (SoftTlbEntry& e : c.tlb.write) {
+    note_gone(c.tlb, ACCESS_WRITE, e, TLB_MISS_FLUSH);
+    e.tag = kInvalidTag;
+  }
 }
 
 void tlb_drop_supervisor(Cpu& c) {
   // Entries listed here were filled at CPL 0-2 and allow something CPL 3 may not. Dropping
   // them changes no translation, so chain links (made only between blocks of one mode) stay.
+  // They are set aside, not forgotten: code at CPL 3 cannot invalidate a TLB entry (MOV CR3,
+  // INVLPG and the CR0/CR4 writes are privileged), so unless something else does (a page
+  // starting to hold code, a device remapping memory, INVLPG or MOV CR3 back at CPL 0: each
+  // moves the stash generation), they stay as valid as they are now. A P6 keeps them in its
+  // TLB across user code the same way (SDM vol.3 4.10.2); Linux returns to user mode after
+  // every interrupt and system call, and walked again for each kernel page it touched next.
   SoftTlb& t = c.tlb;
+  if (t.stash_generation == 0) t.stash_generation = 1;  // a zeroed Cpu
   for (unsigned k = 0; k < t.nsup; ++k) {
     const unsigned slot = t.sup[k];
-    slot_entry(t, slot).tag = kInvalidTag;
+    SoftTlbEntry& e = slot_entry(t, slot);
+    if (entry_valid(e)) {
+      t.stash[slot] = e;
+      t.stash_meta[slot] = t.meta[slot] & (TLB_GLOBAL | TLB_LARGE);
+      t.stash_gen[slot] = t.stash_generation;
+      note_gone(t, slot / TLB_SIZE, e, TLB_MISS_USER);
+    }
+    e.tag = kInvalidTag;
     t.meta[slot] &= ~TLB_SUP_LISTED;
   }
   t.nsup = 0;

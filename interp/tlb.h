@@ -43,7 +43,9 @@ void tlb_invlpg(Cpu& c, uint32_t lin);
 void tlb_drop_write_page(Cpu& c, uint32_t phys_page);
 // Drop all write entries.
 void tlb_flush_writes(Cpu& c);
-// Drop entries that only supervisor accesses may use; call before code runs at CPL 3.
+// Drop entries that only supervisor accesses may use; call before code runs at CPL 3. They
+// are set aside (SoftTlb::stash): a later miss at CPL 0-2 takes its entry back without a
+// walk, unless an invalidation came between.
 void tlb_drop_supervisor(Cpu& c);
 
 // Physical write outside the TLB (slow path, page-table bits): ROM writes are ignored, MMIO

@@ -600,6 +600,15 @@ void Machine::register_stats() {
   stats_.add("tlb.flushes", &tc.flushes);
   stats_.add("tlb.nonglobal_flushes", &tc.nonglobal_flushes);
   stats_.add("tlb.invlpg", &tc.invlpg);
+  stats_.add("tlb.unaligned", &tc.unaligned);
+  stats_.add("tlb.page_crossings", &tc.page_crossings);
+  stats_.add("tlb.supervisor_restored", &tc.restored);
+  static const char* const kKinds[3] = {"read", "write", "fetch"};
+  static const char* const kCauses[TLB_MISS_CAUSES] = {"cold", "conflict", "cr3", "invlpg",
+                                                       "flush", "user", "code", "uncached"};
+  for (unsigned k = 0; k < 3; ++k)
+    for (unsigned why = 0; why < TLB_MISS_CAUSES; ++why)
+      stats_.add(std::string("tlb.miss.") + kKinds[k] + "." + kCauses[why], &tc.misses[k][why]);
   stats_.add("exceptions.total", &ic.exceptions);
   for (unsigned v = 0; v < 32; ++v)
     if (v <= VEC_MC)

@@ -129,6 +129,84 @@ TEST(Paging, SupervisorEntriesAreNotUsedAtCpl3) {
   EXPECT_EQ(h.cpu.tlb.nsup, 0);
 }
 
+// The supervisor-only entries dropped before CPL 3 code are set aside, and a miss at CPL 0-2
+// takes its page's entry back without a walk (interp/paging.cpp take_back), unless something
+// invalidated entries in between.
+TEST(Paging, SupervisorEntriesComeBackAtCpl0) {
+  PagingHarness h;
+  const uint32_t sup = 0x51000, ro = 0x52000, user = 0x451000;  // user: sup's slot
+  h.set_pte(sup, sup | PTE_P | PTE_RW);
+  h.set_pte(ro, ro | PTE_P | PTE_US);
+  h.wr32(sup, 0x5AFE);
+  EXPECT_EQ(read_linear<4>(h.cpu, sup), 0x5AFEu);  // CPL 0 fills
+  write_linear<4>(h.cpu, ro, 7);                   // WP = 0: allowed at CPL 0 only
+  h.cpu.cpl = 3;
+  tlb_drop_supervisor(h.cpu);
+  EXPECT_EQ(h.fault_of([&] { read_linear<4>(h.cpu, sup); }), PF_P | PF_U);
+  EXPECT_EQ(h.fault_of([&] { write_linear<4>(h.cpu, ro, 1); }), PF_P | PF_W | PF_U);
+  EXPECT_EQ(h.rd32(ro), 7u);
+  h.cpu.cpl = 0;
+  const uint64_t walks = h.cpu.tlb_counters.walks;
+  EXPECT_EQ(read_linear<4>(h.cpu, sup), 0x5AFEu);
+  write_linear<4>(h.cpu, ro, 9);
+  EXPECT_EQ(h.cpu.tlb_counters.walks, walks);  // both from the set-aside entries
+  EXPECT_EQ(h.cpu.tlb_counters.restored, 2u);
+  EXPECT_EQ(h.rd32(ro), 9u);
+  // Listed as supervisor-only again: the next CPL 3 code cannot use them either.
+  h.cpu.cpl = 3;
+  tlb_drop_supervisor(h.cpu);
+  EXPECT_EQ(h.fault_of([&] { read_linear<4>(h.cpu, sup); }), PF_P | PF_U);
+  EXPECT_EQ(h.fault_of([&] { write_linear<4>(h.cpu, ro, 1); }), PF_P | PF_W | PF_U);
+  // A user page filled into the read slot meanwhile is evicted by the take-back, and the
+  // user page walks again.
+  ASSERT_EQ(tlb_index(user), tlb_index(sup));
+  h.wr32(PD + 4, PT1 | PTE_P | PTE_RW | PTE_US);
+  h.wr32(PT1 + ((user >> 12) & 0x3FF) * 4, 0x60000 | PTE_P | PTE_RW | PTE_US);
+  h.wr32(0x60000, 0x0CE7);
+  EXPECT_EQ(read_linear<4>(h.cpu, user), 0x0CE7u);
+  h.cpu.cpl = 0;
+  const uint64_t walks2 = h.cpu.tlb_counters.walks;
+  EXPECT_EQ(read_linear<4>(h.cpu, sup), 0x5AFEu);
+  EXPECT_EQ(h.cpu.tlb_counters.walks, walks2);
+  EXPECT_EQ(read_linear<4>(h.cpu, user), 0x0CE7u);
+  EXPECT_EQ(h.cpu.tlb_counters.walks, walks2 + 1);
+  // Taken once: after the next eviction of the kernel page it walks.
+  EXPECT_EQ(read_linear<4>(h.cpu, sup), 0x5AFEu);
+  EXPECT_EQ(h.cpu.tlb_counters.walks, walks2 + 2);
+  EXPECT_EQ(h.cpu.tlb_counters.restored, 3u);  // ro was not written again
+}
+
+// Whatever invalidates TLB entries while the supervisor entries are set aside discards them:
+// they may be stale (SDM vol.3 4.10.4: INVLPG, MOV CR3, a full flush; and a page starting to
+// hold code, which must lose its write entries so its stores reach the self-modifying-code
+// check).
+TEST(Paging, SetAsideEntriesDieWithAnInvalidation) {
+  const uint32_t sup = 0x51000;
+  for (int how = 0; how < 4; ++how) {
+    PagingHarness h;
+    h.set_pte(sup, sup | PTE_P | PTE_RW);
+    h.wr32(sup, 0x1111);
+    h.wr32(0x70000, 0x2222);
+    EXPECT_EQ(read_linear<4>(h.cpu, sup), 0x1111u);
+    write_linear<4>(h.cpu, sup + 4, 0);
+    h.cpu.cpl = 3;
+    tlb_drop_supervisor(h.cpu);
+    h.set_pte(sup, 0x70000 | PTE_P | PTE_RW);  // remapped, then invalidated
+    switch (how) {
+      case 0: tlb_invlpg(h.cpu, sup); break;
+      case 1: tlb_flush_nonglobal(h.cpu); break;
+      case 2: tlb_flush(h.cpu); break;
+      case 3: tlb_drop_write_page(h.cpu, sup / PAGE_SIZE); break;  // sup's frame holds code now
+    }
+    h.cpu.cpl = 0;
+    EXPECT_EQ(read_linear<4>(h.cpu, sup), 0x2222u) << how;  // the new mapping, by a walk
+    write_linear<4>(h.cpu, sup + 4, 0x3333);
+    EXPECT_EQ(h.rd32(0x70004), 0x3333u) << how;
+    EXPECT_EQ(h.rd32(sup + 4), 0u) << how;
+    EXPECT_EQ(h.cpu.tlb_counters.restored, 0u) << how;
+  }
+}
+
 TEST(Paging, UserCodeCannotUseSupervisorEntryFilledBefore) {
   PagingHarness h;
   // A ring-3 code segment (0x1B) next to the harness's GDT entries.
