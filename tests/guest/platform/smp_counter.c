@@ -22,12 +22,10 @@ static uint32_t cpu_index(void) { return lapic_read(LAPIC_ID) >> 24; }
 
 static void add_one(unsigned cpu) { retries[cpu] += lock_add_one(&counter); }
 
-/* Bounded wait for *flag >= value (the other CPU gets its turns meanwhile). */
+/* Bounded wait for *flag >= value (the other CPU gets its turns meanwhile): 120 s of guest
+   time, far below the test's --timeout. */
 static void wait_for(volatile uint32_t* flag, uint32_t value, const char* what, uint32_t code) {
-  for (uint32_t n = 0; n < 200000000u; ++n) {
-    if (*flag >= value) return;
-    __asm__ volatile("pause");
-  }
+  if (smp_wait_flag(flag, value, 120000000000ull) >= value) return;
   check_eq(what, value, *flag, code);
 }
 
