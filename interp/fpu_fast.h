@@ -16,9 +16,6 @@
 namespace softcpu {
 
 namespace fpu_fast_detail {
-inline void set_tag(FpuState& f, unsigned phys, unsigned t) {
-  f.tw = uint16_t((f.tw & ~(3u << (2 * phys))) | (t << (2 * phys)));
-}
 inline void set_top(FpuState& f, unsigned t) {
   f.sw = uint16_t((f.sw & ~FSW_TOP) | (t << 11));
 }
@@ -42,11 +39,11 @@ inline bool fpu_fast_fld64(FpuState& f, uint16_t code, const uint8_t* mem) {
   if (e == 0 && frac == 0) {
     r.mant = 0;
     r.se = sign;
-    set_tag(f, phys, 1);
+    fpu_set_tag(f, phys, 1);
   } else if (e != 0 && e != 0x7FF) {
     r.mant = (uint64_t(1) << 63) | (frac << 11);
     r.se = uint16_t(sign | (e - 1023 + 16383));
-    set_tag(f, phys, 0);
+    fpu_set_tag(f, phys, 0);
   } else {
     return false;
   }
@@ -92,7 +89,7 @@ inline bool fpu_fast_fst64(FpuState& f, uint16_t code, uint8_t* mem) {
   std::memcpy(mem, &bits, 8);
   f.sw = uint16_t((f.sw & ~FSW_C1) | (up ? FSW_C1 : 0) | (inexact ? FSW_PE : 0));
   if (code & 0x08) {  // FSTP
-    set_tag(f, t, 3);
+    fpu_set_tag(f, t, 3);
     set_top(f, (t + 1) & 7);
   }
   return true;

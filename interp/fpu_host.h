@@ -28,6 +28,10 @@ inline unsigned fpu_top(uint16_t sw) { return (sw & FSW_TOP) >> 11; }
 // The tag-word entry of physical register `phys` (SDM vol.1 8.1.7: 0 valid, 1 zero, 2 special,
 // 3 empty).
 inline unsigned fpu_tag_at(uint16_t tw, unsigned phys) { return (tw >> (2 * phys)) & 3; }
+// Set that entry of `f`'s tag word.
+inline void fpu_set_tag(FpuState& f, unsigned phys, unsigned t) {
+  f.tw = uint16_t((f.tw & ~(3u << (2 * phys))) | (t << (2 * phys)));
+}
 
 // The 108-byte image FNSAVE/FRSTOR use in 32-bit protected mode (SDM vol.1 8.1.10, figure
 // 8-9 and 8-11): CW, SW, TW (each in the low half of a dword), FIP, FCS|FOP<<16, FDP, FDS,

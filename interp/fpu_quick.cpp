@@ -161,9 +161,6 @@ struct QuickTable {
 };
 constexpr QuickTable kQuick;
 
-void set_tag(FpuState& f, unsigned phys, unsigned t) {
-  f.tw = uint16_t((f.tw & ~(3u << (2 * phys))) | (t << (2 * phys)));
-}
 bool empty(const FpuState& f, unsigned phys) { return fpu_tag_at(f.tw, phys & 7) == 3; }
 
 // The stack-only forms: moves of registers and tags, C1 cleared (SDM vol.2 FLD, FST, FXCH,
@@ -175,16 +172,16 @@ bool soft_exec(FpuState& f, unsigned kind, unsigned i) {
     case Q_FLD:
       if (empty(f, sti) || !empty(f, below)) return false;
       f.st[below] = f.st[sti];
-      set_tag(f, below, fpu_tag_at(f.tw, sti));
+      fpu_set_tag(f, below, fpu_tag_at(f.tw, sti));
       new_top = below;
       break;
     case Q_FST:
     case Q_FSTP:
       if (empty(f, top)) return false;
       f.st[sti] = f.st[top];
-      set_tag(f, sti, fpu_tag_at(f.tw, top));
+      fpu_set_tag(f, sti, fpu_tag_at(f.tw, top));
       if (kind == Q_FSTP) {
-        set_tag(f, top, 3);
+        fpu_set_tag(f, top, 3);
         new_top = (top + 1) & 7;
       }
       break;
@@ -193,9 +190,9 @@ bool soft_exec(FpuState& f, unsigned kind, unsigned i) {
       const Float80 r = f.st[top];
       const unsigned t = fpu_tag_at(f.tw, top);
       f.st[top] = f.st[sti];
-      set_tag(f, top, fpu_tag_at(f.tw, sti));
+      fpu_set_tag(f, top, fpu_tag_at(f.tw, sti));
       f.st[sti] = r;
-      set_tag(f, sti, t);
+      fpu_set_tag(f, sti, t);
       break;
     }
     case Q_FCHS:
@@ -209,7 +206,7 @@ bool soft_exec(FpuState& f, unsigned kind, unsigned i) {
       f.st[below].mant = kind == Q_FLD1 ? uint64_t(1) << 63 : 0;
       f.st[below].se = kind == Q_FLD1 ? 0x3FFF : 0;
       std::memset(f.st[below].pad, 0, sizeof f.st[below].pad);
-      set_tag(f, below, kind == Q_FLD1 ? 0 : 1);
+      fpu_set_tag(f, below, kind == Q_FLD1 ? 0 : 1);
       new_top = below;
       break;
     default:
@@ -357,9 +354,9 @@ bool fpu_quick_exec(FpuState& f, uint16_t code, uint8_t* mem, unsigned mem_size,
     std::memcpy(&r.mant, out[k].b, 8);
     std::memcpy(&r.se, out[k].b + 8, 2);
     std::memset(r.pad, 0, sizeof r.pad);
-    set_tag(f, phys, fpu_tag_of(r));
+    fpu_set_tag(f, phys, fpu_tag_of(r));
   }
-  for (int k = 0; k < -q.delta; ++k) set_tag(f, (top + unsigned(k)) & 7, 3);
+  for (int k = 0; k < -q.delta; ++k) fpu_set_tag(f, (top + unsigned(k)) & 7, 3);
   f.sw = uint16_t((f.sw & ~(FSW_TOP | q.cc)) | (hsw & q.cc) | raised | (new_top << 11));
   fpu_update_summary(f);
   if (q.store) std::memcpy(mem, buf, mem_size);
