@@ -235,6 +235,11 @@ struct Translator::Impl {
     if (!engine) return;  // nothing was ever compiled
     for (void* h : reaper->take()) engine->remove(h);
   }
+  // Whether a region may start at `b`: not a block that crosses into a second page, nor one on
+  // a page blacklisted for self-modifying code.
+  bool entry_ok(const DecodedBlock& b) const {
+    return b.page2 == NO_PAGE && !blacklist.count(b.phys / kPage);
+  }
   // The region entered at `b` at CS base + `entry_eip`, made on the CPU thread from `cpu`'s
   // chain links and soft TLB (jump tables).
   bool make_region(const Cpu& cpu, DecodedBlock& b, uint32_t entry_eip, uint32_t cs_base,
@@ -378,7 +383,7 @@ bool Translator::Impl::make_region(const Cpu& cpu, DecodedBlock& b, uint32_t ent
                                    uint32_t cs_base, RegionSpec& spec) {
   const uint32_t entry_lin = cs_base + entry_eip;
   const uint32_t page_lin = entry_lin & ~(kPage - 1), page_phys = b.phys & ~(kPage - 1);
-  if (b.page2 != NO_PAGE || blacklist.count(b.phys / kPage)) return false;
+  if (!entry_ok(b)) return false;
   spec.id = ++next_id;
   spec.entry_phys = b.phys;
   spec.mode = b.mode;
@@ -454,7 +459,7 @@ void Translator::warm(Cpu& cpu, DecodedBlock& b) {
   const uint32_t cs_base = cpu.seg[CS].base;
   if (b.native || m.queued_blocks.count(b.phys)) return;
   RegionSpec spec;
-  if (b.page2 != NO_PAGE || m.blacklist.count(b.phys / kPage)) return;
+  if (!m.entry_ok(b)) return;
   spec.id = ++m.next_id;
   spec.probe = true;
   spec.entry_phys = b.phys;
@@ -494,7 +499,7 @@ void Translator::Impl::request(const Cpu& cpu, DecodedBlock& b) {
     return;
   }
   if (choosing()) {
-    if (b.page2 != NO_PAGE || blacklist.count(b.phys / kPage)) {
+    if (!entry_ok(b)) {
       std::lock_guard<std::mutex> lock(stats_mu);
       ++st.dropped_unsuitable;
       return;
@@ -970,7 +975,9 @@ CompiledRegion Translator::Impl::compile(RegionSpec spec) {
                                           : config.max_region_weight;
   const size_t keep = compiler->blocks_within(spec, budget);
   if (keep < spec.blocks.size()) {
-    const bool waiting = compiler->blocks_within(spec, config.max_region_weight) > keep;
+    // Cut by the smaller bound alone? (Only then is the whole bound's count needed.)
+    const bool waiting = budget < config.max_region_weight &&
+                         compiler->blocks_within(spec, config.max_region_weight) > keep;
     spec.blocks.resize(keep);
     spec.lines = 0;
     for (const RegionBlock& b : spec.blocks) spec.lines |= line_bits(b.phys, b.phys + b.bytes);
