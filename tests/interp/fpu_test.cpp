@@ -726,7 +726,7 @@ TEST(Fpu, QuickPathsMatchTheRoundTrip) {
     if (t >= 5) {
       const unsigned depth = unsigned(rnd() % 9);
       f.tw = 0xFFFF;
-      for (unsigned k = 0; k < depth; ++k) f.tw &= uint16_t(~(3u << (2 * ((fpu_top(f.sw) + k) & 7))));
+      for (unsigned k = 0; k < depth; ++k) fpu_set_tag(f, (fpu_top(f.sw) + k) & 7, 0);
     }
     f.tw = fpu_full_tag_word(f);
     fpu_update_summary(f);
