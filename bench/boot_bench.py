@@ -150,6 +150,11 @@ def stats_summary(s):
         out["region_insns"] = int(jit.get("region_insns", 0))
         out["compile_cpu_s"] = sum(jit.get("compile_cpu_us", {}).values()) / 1e6
         out["dropped_cold"] = int(jit.get("dropped_cold", 0))
+        # Blocks compiled at the early threshold, and passed by there (the host had no core
+        # to spare: the compile thread's CPU share, permille, was below the bound).
+        out["early_requests"] = int(jit.get("early_requests", 0))
+        out["early_passed"] = int(jit.get("early_passed", 0))
+        out["compile_cpu_share"] = int(jit.get("compile_cpu_share_permille", 0))
     for r in EXIT_REASONS:
         out["exits_" + r] = int(exits.get(r, 0))
     return out
@@ -205,7 +210,8 @@ def print_report(summary):
     rows = [("instructions", "%.0f"), ("mips", "%.1f"), ("cache_hit_rate", "%.6f"),
             ("lookup_hit_rate", "%.4f"), ("chained", "%.0f"), ("blocks_decoded", "%.0f")] + [("exits_" + r, "%.0f") for r in EXIT_REASONS] + \
            [("idle_waits", "%.0f"), ("tier1_share", "%.3f"), ("regions_installed", "%.0f"),
-            ("region_insns", "%.0f"), ("compile_cpu_s", "%.2f"), ("dropped_cold", "%.0f")]
+            ("region_insns", "%.0f"), ("compile_cpu_s", "%.2f"), ("dropped_cold", "%.0f"),
+            ("early_requests", "%.0f"), ("early_passed", "%.0f"), ("compile_cpu_share", "%.0f")]
     present = [(p, e) for p in PATHS for e in summary["emulators"]
                if "stats_median" in summary["results"].get(p, {}).get(e, {})]
     print("%-18s" % "" + "".join("%16s" % ("%s %s" % pe) for pe in present))

@@ -247,14 +247,15 @@ void Interpreter::set_native_tier(NativeTier* tier) {
   const NativeTier::Thresholds t = tier ? tier->thresholds() : NativeTier::Thresholds{};
   hot_at_ = t.hot ? t.hot : ~0ull;
   warm_at_ = t.warm && t.warm != t.hot ? t.warm : ~0ull;
-  tier_at_ = std::min(warm_at_, hot_at_);
+  early_at_ = t.early && t.early != t.hot && t.early != t.warm ? t.early : ~0ull;
+  tier_at_ = std::min({warm_at_, early_at_, hot_at_});
 }
 
 // Does a block run `n` times (counting this run) need the run loop's per-block path: is the
 // tier called now, or is there compiled code to enter? Asked of blocks run tier_at_ times or
 // more; the others never do.
 inline bool Interpreter::needs_tier(const DecodedBlock& b, uint64_t n) const {
-  return b.native || n == warm_at_ || n == hot_at_;
+  return b.native || n == warm_at_ || n == early_at_ || n == hot_at_;
 }
 
 // An instruction that stops its block and leaves EIP on itself has more to do: a REP string
@@ -438,6 +439,7 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
         if (SOFTCPU_UNLIKELY(b->executions >= tier_at_)) {
           // Compiled code, or warm or hot now (a synchronous tier installs it before returning).
           if (b->executions == warm_at_) native_->warm(c, *b);
+          else if (b->executions == early_at_) native_->early(c, *b);
           else if (b->executions == hot_at_) native_->hot(c, *b);
           if (b->native && b->native_lin == lin && b->native_eip == c.eip) {
             if (pending_link_) {

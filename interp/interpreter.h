@@ -125,9 +125,10 @@ class Interpreter {
   uint64_t pending_link_generation_ = 0;
   uint32_t pending_link_lin_ = 0, pending_link_mode_ = 0;  // where the exit was going
   // Tier 1's thresholds (NativeTier::Thresholds; ~0 = never): a block whose count reaches
-  // `tier_at_` (the smaller) takes the per-block path, where the tier is called at exactly
-  // `warm_at_` and `hot_at_` and compiled code is entered; between them it stays chained.
-  uint64_t tier_at_ = ~0ull, warm_at_ = ~0ull, hot_at_ = ~0ull;
+  // `tier_at_` (the smallest) takes the per-block path, where the tier is called at exactly
+  // `warm_at_`, `early_at_` and `hot_at_` and compiled code is entered; between them it
+  // stays chained.
+  uint64_t tier_at_ = ~0ull, warm_at_ = ~0ull, early_at_ = ~0ull, hot_at_ = ~0ull;
   TraceHook trace_ = nullptr;
   void* trace_ctx_ = nullptr;
   std::atomic<uint32_t>* sample_flag_ = nullptr;

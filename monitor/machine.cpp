@@ -276,7 +276,10 @@ void Machine::start_translator() {
 // vCPUs on host threads", "Tier 1 on CPU threads"). Null if the JIT cannot start.
 std::unique_ptr<Translator> Machine::make_translator(BlockCache& cache, unsigned index) {
   TranslatorConfig tc;
+  // A threshold given is the one used; by default blocks are compiled at a tenth of it too
+  // when the compile thread has a core to spare (TranslatorConfig::early_threshold).
   if (config_.jit_threshold) tc.threshold = config_.jit_threshold;
+  else tc.early_threshold = tc.threshold / 10;
   tc.sync = config_.jit_sync;
   if (config_.deterministic) {
     tc.install_clock = &cpu_.icount;
@@ -548,6 +551,9 @@ void Machine::register_stats() {
     stats_.add("jit.dropped_no_room", t(&S::dropped_no_room));
     stats_.add("jit.dropped_unsuitable", t(&S::dropped_unsuitable));
     stats_.add("jit.dropped_cold", t(&S::dropped_cold));
+    stats_.add("jit.early_requests", t(&S::early_requests));
+    stats_.add("jit.early_passed", t(&S::early_passed));
+    stats_.add("jit.compile_cpu_share_permille", t(&S::compile_cpu_share));
     stats_.add("jit.regions_trimmed", t(&S::regions_trimmed));
     stats_.add("jit.regions_trimmed_waiting", t(&S::regions_trimmed_waiting));
     stats_.add("jit.compiles_cancelled", t(&S::compiles_cancelled));

@@ -587,7 +587,10 @@ void add_run_options(OptionTable& o, MachineConfig& c, RunState& st, std::string
       into = n;
     };
   };
-  o.value("--jit-threshold", "N", "executions of a block that make it hot (default 1000000)",
+  o.value("--jit-threshold", "N",
+          "executions of a block that make it hot (default 1000000, and\n"
+          "100000 while the compile thread has a host core to itself;\n"
+          "N given: N only)",
           executions("--jit-threshold", c.jit_threshold));
   o.flag("--jit-sync",
          "compile on the CPU thread the moment a block is hot, so a run\n"

@@ -171,6 +171,7 @@ struct Translator::Impl {
     uint64_t ran_icount;         // the icount at the last look that found it had run
     int64_t hot_ns;
     uint64_t hot_executions;
+    uint64_t heat;  // the threshold it was handed over at (early or hot)
   };
   std::vector<Candidate> candidates;
   uint64_t next_choice = 0;  // clock() before which poll() does not choose again (none ran)
@@ -198,6 +199,11 @@ struct Translator::Impl {
   }
   // Set by the compile thread when it has nothing to do: poll() then hands it a candidate.
   std::atomic<bool> want_work{true};
+  // The compile thread's CPU time over the wall time of its recent compiles, in permille,
+  // each compile's weight decaying by a quarter per compile (written by the compile thread,
+  // read by the CPU thread at the early threshold). Starts at 1000: the first compiles say.
+  std::atomic<unsigned> cpu_share{1000};
+  double share_cpu_us = 0, share_wall_us = 0;  // compile thread
   // Physical addresses of the blocks of the regions queued and not yet installed or dropped
   // (a count each: a block may be in two): a block in one is not made a region again.
   std::unordered_map<uint32_t, unsigned> queued_blocks;
@@ -222,7 +228,7 @@ struct Translator::Impl {
   // Decided from the configuration (the cache itself is made with LLVM, later): with a
   // directory that turns out untrusted the lookups find nothing (probe()).
   bool probing() const { return !config.cache_dir.empty() && config.cache_threshold < config.threshold; }
-  void request(const Cpu& cpu, DecodedBlock& b);
+  void request(const Cpu& cpu, DecodedBlock& b, uint64_t heat);
   void enqueue(RegionSpec spec);
   // Are the blocks of a region from the persistent cache in the block cache, decoded the same?
   // 0 if so, else the lookup outcome counter that says why not.
@@ -243,7 +249,7 @@ struct Translator::Impl {
   // The region entered at `b` at CS base + `entry_eip`, made on the CPU thread from `cpu`'s
   // chain links and soft TLB (jump tables).
   bool make_region(const Cpu& cpu, DecodedBlock& b, uint32_t entry_eip, uint32_t cs_base,
-                   RegionSpec& spec);
+                   uint64_t heat, RegionSpec& spec);
   // Candidates (TranslatorConfig::cold_insns) instead of a request per hot block in order?
   bool choosing() const {
     return !config.sync && !config.install_clock && config.cache_dir.empty();
@@ -369,7 +375,9 @@ Translator::~Translator() {
 
 NativeTier::Thresholds Translator::thresholds() const {
   const Impl& m = *impl_;
-  return {m.probing() ? std::max<uint64_t>(1, m.config.cache_threshold) : 0, m.config.threshold};
+  const bool early = m.choosing() && m.config.early_threshold < m.config.threshold;
+  return {m.probing() ? std::max<uint64_t>(1, m.config.cache_threshold) : 0,
+          early ? m.config.early_threshold : 0, m.config.threshold};
 }
 
 // ---- CPU thread: regions --------------------------------------------------------------------
@@ -377,10 +385,11 @@ NativeTier::Thresholds Translator::thresholds() const {
 // The region entered at `b` at `cs_base` + `entry_eip` (where `cpu` ran it: at hot(), or
 // for a candidate made later, its CS:EIP then): it and the warm blocks reachable from it
 // inside its page, through its static successors (fall-through, relative branch targets) and
-// the successors the interpreter has chained it to. Linear addresses are `cpu`'s: with several CPUs the chain links followed are
+// the successors the interpreter has chained it to, each run at least an eighth of `heat` (the
+// threshold at which the entry was handed over) times. Linear addresses are `cpu`'s: with several CPUs the chain links followed are
 // its own (a switch of CPU starts a new link generation: monitor/machine.cpp run_aps).
 bool Translator::Impl::make_region(const Cpu& cpu, DecodedBlock& b, uint32_t entry_eip,
-                                   uint32_t cs_base, RegionSpec& spec) {
+                                   uint32_t cs_base, uint64_t heat, RegionSpec& spec) {
   const uint32_t entry_lin = cs_base + entry_eip;
   const uint32_t page_lin = entry_lin & ~(kPage - 1), page_phys = b.phys & ~(kPage - 1);
   if (!entry_ok(b)) return false;
@@ -389,7 +398,7 @@ bool Translator::Impl::make_region(const Cpu& cpu, DecodedBlock& b, uint32_t ent
   spec.mode = b.mode;
   spec.entry_lin = entry_lin;
   spec.page_version = cache.page_version(b.phys / kPage);
-  const uint64_t warm = std::max<uint64_t>(1, config.threshold / 8);
+  const uint64_t warm = std::max<uint64_t>(1, heat / 8);
   spec.flat_segs = RegionCompiler::flat_segments(cpu);
 
   std::vector<std::pair<DecodedBlock*, uint32_t>> todo{{&b, entry_eip}};
@@ -447,7 +456,21 @@ void Translator::hot(Cpu& cpu, DecodedBlock& b) {
   Impl& m = *impl_;
   if (m.llvm_failed.load(std::memory_order_relaxed)) return;
   // The run loop is about to run b: the CPU's CS:EIP is its start.
-  m.request(cpu, b);
+  m.request(cpu, b, m.config.threshold);
+}
+
+// The early threshold: compiled now if the compile thread has had a core of its own lately
+// (cpu_share), so that the compile costs the guest nothing; else the block waits for hot().
+void Translator::early(Cpu& cpu, DecodedBlock& b) {
+  Impl& m = *impl_;
+  if (m.llvm_failed.load(std::memory_order_relaxed)) return;
+  if (m.cpu_share.load(std::memory_order_relaxed) < m.config.early_min_share ||
+      m.candidates.size() >= m.config.max_queue) {
+    m.count(&TranslatorStats::early_passed);
+    return;
+  }
+  m.count(&TranslatorStats::early_requests);
+  m.request(cpu, b, m.config.early_threshold);
 }
 
 // The probe threshold (with --jit-cache below the compile threshold): a region entered here in
@@ -486,7 +509,7 @@ void Translator::warm(Cpu& cpu, DecodedBlock& b) {
 }
 
 // A block that is hot (the compile threshold) entered at the CPU's CS base + EIP: its region compiled.
-void Translator::Impl::request(const Cpu& cpu, DecodedBlock& b) {
+void Translator::Impl::request(const Cpu& cpu, DecodedBlock& b, uint64_t heat) {
   RegionSpec spec;
   {
     std::lock_guard<std::mutex> lock(stats_mu);
@@ -513,7 +536,7 @@ void Translator::Impl::request(const Cpu& cpu, DecodedBlock& b) {
     const uint64_t now = clock();
     candidates.push_back(Candidate{&cpu, b.phys, b.mode, cpu.eip, cpu.seg[CS].base,
                                    RegionCompiler::flat_segments(cpu), b.executions, now, now,
-                                   steady_ns(), b.executions});
+                                   steady_ns(), b.executions, heat});
     {
       std::lock_guard<std::mutex> lock(stats_mu);
       st.queue_high_water = std::max<uint64_t>(st.queue_high_water, candidates.size());
@@ -521,7 +544,7 @@ void Translator::Impl::request(const Cpu& cpu, DecodedBlock& b) {
     if (want_work.load(std::memory_order_relaxed)) choose();
     return;
   }
-  if (!make_region(cpu, b, cpu.eip, cpu.seg[CS].base, spec)) {
+  if (!make_region(cpu, b, cpu.eip, cpu.seg[CS].base, heat, spec)) {
     std::lock_guard<std::mutex> lock(stats_mu);
     ++st.dropped_unsuitable;
     return;
@@ -598,7 +621,7 @@ void Translator::Impl::choose() {
 // A candidate's region, made now (from the heat seen now) and handed to the compile thread.
 void Translator::Impl::dispatch(Candidate c, DecodedBlock& b) {
   RegionSpec spec;
-  if (!make_region(*c.cpu, b, c.eip, c.cs_base, spec)) {
+  if (!make_region(*c.cpu, b, c.eip, c.cs_base, c.heat, spec)) {
     std::lock_guard<std::mutex> lock(stats_mu);
     ++st.dropped_unsuitable;
     return;
@@ -857,7 +880,14 @@ void Translator::Impl::compile_loop() {
       ++in_flight;
     }
     reap();
+    const double cpu0 = thread_cpu_us();
+    const int64_t wall0 = steady_ns();
     CompiledRegion r = compile(std::move(spec));
+    share_cpu_us = share_cpu_us * 0.75 + (thread_cpu_us() - cpu0);
+    share_wall_us = share_wall_us * 0.75 + double(steady_ns() - wall0) / 1e3;
+    if (share_wall_us > 0)
+      cpu_share.store(unsigned(std::min(1000.0, 1000.0 * share_cpu_us / share_wall_us)),
+                      std::memory_order_relaxed);
     if (!r.cancelled && !r.requeued) {
       std::lock_guard<std::mutex> lock(res_mu);
       results.push_back(std::move(r));
@@ -1093,6 +1123,7 @@ TranslatorStats Translator::stats(bool percentiles) const {
   if (percentiles) {
     s.wait_us_p50 = m.wait_us.quantile(0.5);
     s.wait_us_p99 = m.wait_us.quantile(0.99);
+    s.compile_cpu_share = m.cpu_share.load(std::memory_order_relaxed);
   }
   return s;
 }

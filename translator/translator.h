@@ -27,6 +27,16 @@ class BlockCache;
 
 struct TranslatorConfig {
   uint64_t threshold = 1000000;    // --jit-threshold: block executions that make it hot
+  // A block executed early_threshold times (0 = never; below `threshold`) is compiled then if
+  // the compile thread has had a host core to itself: over its recent compiles it got at least
+  // early_min_share permille of their wall time as its own CPU time (a quiet host with a core
+  // to spare). On a loaded host a compile costs the guest CPU time, and the block waits for
+  // `threshold`. Only where hot blocks are candidates (choosing(): not with --jit-sync,
+  // --deterministic or --jit-cache), since the decision depends on the host's timing. The
+  // monitor sets it to threshold / 10 unless --jit-threshold is given (docs/design.md "An
+  // early threshold for a spare core").
+  uint64_t early_threshold = 0;
+  unsigned early_min_share = 800;
   bool sync = false;               // --jit-sync: compile on the CPU thread when a block is hot
   bool perf_map = false;           // --perf-map: /tmp/perf-PID.map names each region
   std::string dump_dir;            // --jit-dump DIR: each region's IR and assembly
@@ -81,6 +91,9 @@ struct TranslatorStats {
   uint64_t dropped_no_room = 0;     // no room in a bounded cache (or a flush took its entry)
   uint64_t dropped_unsuitable = 0;  // entry not compilable (crosses a page, blacklisted, ...)
   uint64_t dropped_cold = 0;        // candidates whose entry stopped running while they waited
+  uint64_t early_requests = 0;      // blocks at early_threshold handed over (the host had a core)
+  uint64_t early_passed = 0;        // ... passed by (the compile thread had not): hot later
+  uint64_t compile_cpu_share = 0;   // permille: the compile thread's CPU / wall time, recent compiles
   uint64_t regions_trimmed = 0;     // blocks left out to keep the region under max_region_weight
   uint64_t regions_trimmed_waiting = 0;  // ... of them, under max_region_weight_waiting
   uint64_t compile_failures = 0;
@@ -148,6 +161,7 @@ class Translator : public NativeTier {
   ~Translator() override;
 
   void warm(Cpu& cpu, DecodedBlock& b) override;
+  void early(Cpu& cpu, DecodedBlock& b) override;
   void hot(Cpu& cpu, DecodedBlock& b) override;
   void poll() override;
   Thresholds thresholds() const override;

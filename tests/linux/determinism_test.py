@@ -42,7 +42,7 @@ INIT_CMD = ('rdinit=/bin/busybox -- sh -c "/bin/busybox --install -s; '
             'echo det-test-$((6*7)); cat /proc/uptime; date; uname -r; poweroff -f"')
 PROMPT = b"softcpu# "
 # Wall-time (host-dependent) statistics; everything else must match.
-WALL_FIELDS = re.compile(r"^(wall_seconds|mips|jit\.compile_us.*|jit\.compile_cpu_us.*|jit\.start_cpu_us|jit\.wait_us.*)$")
+WALL_FIELDS = re.compile(r"^(wall_seconds|mips|jit\.compile_us.*|jit\.compile_cpu_us.*|jit\.start_cpu_us|jit\.compile_cpu_share.*|jit\.wait_us.*)$")
 
 
 def flatten(prefix, value, out):

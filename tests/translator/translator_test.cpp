@@ -268,6 +268,67 @@ TEST(Translator, RegionHandedOverWhileOthersWaitIsCut) {
   h.interp.set_native_tier(nullptr);
 }
 
+// The early threshold (TranslatorConfig::early_threshold): a loop block run early_threshold
+// times is compiled then if the compile thread's CPU share is at least early_min_share, and
+// passed by (left for the compile threshold) if it is not. The bounds here make the host's
+// timing irrelevant: a share of at least 0 always holds, one above 1000 permille never does.
+TEST(Translator, EarlyThresholdCompilesOnlyWhenTheCompileThreadHasACore) {
+  const std::initializer_list<uint8_t> loop = {
+      0xB9, 0xE8, 0x03, 0x00, 0x00,  // mov ecx, 1000
+      0x31, 0xC0,                    // xor eax, eax
+      0x01, 0xC8,                    // l: add eax, ecx
+      0x49,                          // dec ecx
+      0x75, 0xFB};                   // jnz l
+  for (const unsigned min_share : {0u, 1001u}) {
+    SCOPED_TRACE(min_share);
+    CpuHarness h(true, Tier::INTERP);
+    h.code(loop);
+    TranslatorConfig tc;
+    tc.threshold = 1000000;  // never reached here
+    tc.early_threshold = 16;
+    tc.early_min_share = min_share;
+    Translator tr(h.cache, tc);
+    EXPECT_EQ(tr.thresholds().early, 16u);
+    h.interp.set_native_tier(&tr);
+    ASSERT_EQ(h.run(), EXIT_HLT);
+    tr.drain();
+    EXPECT_EQ(h.cpu.regs[EAX], 500500u);
+    const TranslatorStats s = tr.stats();
+    auto* l = static_cast<DecodedBlock*>(h.cache.find(CODE + 7, h.cpu.mode_key));
+    ASSERT_NE(l, nullptr);
+    if (min_share == 0) {
+      EXPECT_EQ(s.early_requests, 1u);  // the loop block (the entry block runs once)
+      EXPECT_EQ(s.early_passed, 0u);
+      EXPECT_EQ(s.regions_installed, 1u);
+      EXPECT_NE(l->native, nullptr);
+      EXPECT_GT(s.compile_cpu_share, 0u);  // measured over the one compile
+      EXPECT_LE(s.compile_cpu_share, 1000u);
+      // The loop runs compiled the next time.
+      h.cpu.halted = false;
+      h.cpu.eip = CODE;
+      const uint64_t before = native_insns(h);
+      ASSERT_EQ(h.run(), EXIT_HLT);
+      EXPECT_EQ(h.cpu.regs[EAX], 500500u);
+      EXPECT_GT(native_insns(h), before + 2000);
+    } else {
+      EXPECT_EQ(s.early_requests, 0u);
+      EXPECT_EQ(s.early_passed, 1u);
+      EXPECT_EQ(s.requests, 0u);
+      EXPECT_EQ(s.regions_installed, 0u);
+      EXPECT_EQ(l->native, nullptr);
+    }
+    h.interp.set_native_tier(nullptr);
+  }
+  // Not where the decision would make a run depend on the host: with --jit-sync (or
+  // --deterministic, --jit-cache) there is no early threshold.
+  CpuHarness h(true, Tier::INTERP);
+  TranslatorConfig tc;
+  tc.early_threshold = 16;
+  tc.sync = true;
+  Translator tr(h.cache, tc);
+  EXPECT_EQ(tr.thresholds().early, 0u);
+}
+
 // A region heavier than max_region_weight is cut after the blocks that fit (here only its
 // entry block), and the cut region still runs the guest exactly.
 TEST(Translator, HeavyRegionIsTrimmed) {
