@@ -990,8 +990,9 @@ bool RegionCompiler::compile(const RegionSpec& spec, bool dump, Output& out, std
     ret(NATIVE_EXIT_FAULT);
   }
 
-  // The region as built, before anything else comes in: what the persistent cache keys it by.
-  {
+  // The region as built, before anything else comes in: what the persistent cache keys it by
+  // (its only reader, through go_on: printing and hashing the module is not free).
+  if (go_on) {
     SmallString<0> text;
     raw_svector_ostream os(text);
     fn->setName(out.symbol);  // the name without this run's region number

@@ -47,7 +47,7 @@ class RegionCompiler {
     double build_us = 0, inline_us = 0, opt_us = 0, codegen_us = 0;
   };
   // Between its phases the compile gives up (false, *error = "cancelled") once *cancel is set.
-  // `go_on`, when given, is asked once the IR is built and out.ir_hash set: false ends the
+  // `go_on`, when given, is asked once the IR is built and out.ir_hash set (only then): false ends the
   // compile there (true, no object): the persistent cache has the object, or only the key
   // was wanted.
   bool compile(const RegionSpec& spec, bool dump, Output& out, std::string* error,
