@@ -58,6 +58,30 @@ void adapt_spin_window(uint64_t& window, uint64_t late) {
   if (late + late / 2 > window) window = std::min(kSpinMaxNs, late + late / 2);
   else window = std::max(kSpinMinNs, window - window / 32);
 }
+
+// mu_ on a wake's path (a worker's poll and hypercalls, a sleeper after its spin): tried for up
+// to this long before the thread sleeps in the kernel for it. Its holders keep it a few
+// microseconds, but a thread that sleeps on it in this VM (no cpuidle driver: its core halts)
+// ran again 30-50 us after the unlock's futex wake: the worker kicked for a due timeout
+// found the timer thread still holding mu_ and slept, in 37 of the slowest 79 busy timer wakes
+// (a probe build, AMD EPYC host, 2026-12-07; docs/design.md "The kicked worker's wait for mu_").
+constexpr uint64_t kLockSpinNs = 20'000;
+
+uint64_t steady_ns() {
+  return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+// `lock` (not held) takes its mutex, spinning up to kLockSpinNs before it blocks.
+void lock_spinning(std::unique_lock<std::mutex>& lock) {
+  if (lock.try_lock()) return;
+  const uint64_t until = steady_ns() + kLockSpinNs;
+  do {
+    __builtin_ia32_pause();
+    if (lock.try_lock()) return;
+  } while (steady_ns() < until);
+  lock.lock();
+}
 }  // namespace
 
 // The state of a thin partition's CPU that its vCPUs share (thin guests run flat with paging
@@ -572,7 +596,8 @@ void SecondaryHypervisor::Thin::place_locked(bool boost, const Thin* from) {
 }
 
 void SecondaryHypervisor::Thin::poll(Cpu& c) {
-  Lock lock(hv_.mu_);
+  Lock lock(hv_.mu_, std::defer_lock);
+  lock_spinning(lock);
   assert_on_worker();
   uint64_t now = 0;
   if (!hv_.timeouts_.empty()) hv_.expire_due_locked(clock(now));
@@ -846,7 +871,8 @@ void SecondaryHypervisor::Thin::do_mem(Cpu& c, Lock& lock, bool lend) {
 void SecondaryHypervisor::Thin::hypercall(Cpu& c) {
   // (Tracing: read first, as the guest's HC_TIME_NS after a wait would be.)
   const uint64_t entered = hv_.trace_on_.load(std::memory_order_relaxed) ? hv_.now_ns() : 0;
-  Lock lock(hv_.mu_);
+  Lock lock(hv_.mu_, std::defer_lock);
+  lock_spinning(lock);
   assert_on_worker();
   const VcpuBlock* self = current_;
   hypercall_locked(c, lock);
@@ -1588,7 +1614,7 @@ void SecondaryHypervisor::idle_wait_locked(std::unique_lock<std::mutex>& lock, u
     while (now_ns() < until && work_seq_.load(std::memory_order_acquire) == seq)
       __builtin_ia32_pause();
     const uint64_t spin_to = trace ? now_ns() : 0;
-    lock.lock();
+    lock_spinning(lock);
     if (trace) self.spin_from = spin_from, self.spin_to = spin_to, self.locked = now_ns();
   }
 }
@@ -1663,7 +1689,7 @@ void SecondaryHypervisor::timer_main() {
       while (now_ns() < next && timer_seq_.load(std::memory_order_acquire) == seq)
         __builtin_ia32_pause();
       const uint64_t spin_to = trace ? now_ns() : 0;
-      lock.lock();
+      lock_spinning(lock);
       if (trace && timer_trace_for_ == next) {
         timer_spin_from_ = spin_from;
         timer_spin_to_ = spin_to;
