@@ -206,10 +206,11 @@ TEST(Secondary, TimeoutsMetBySpinAndTimerThread) {
   }
   // 500 idle timeouts (and the main vCPU's sleeps) mostly end in a spin; the 500 busy ones are
   // met by the worker that runs the spinners, aiming its runs at them, and the rest by the
-  // timer thread (a worker the host held off past the grace; 2-4 % in hv_wake_bench).
+  // timer thread (a worker the host held off past the grace: 2-6 % in hv_wake_bench on a
+  // quiet host; the bound leaves room for a worker without SCHED_FIFO under ctest -j 2).
   EXPECT_GE(r.stats.timeouts, 1000u);
   EXPECT_GE(r.stats.spins, 400u);
-  EXPECT_GE(r.stats.expired_aimed, 300u);
+  EXPECT_GE(r.stats.expired_aimed, 200u);
   EXPECT_GE(r.stats.aimed_runs, r.stats.expired_aimed);
   EXPECT_LE(r.stats.expired_aimed + r.stats.expired_by_timer_thread, r.stats.timeouts - 400);
   // Where the host allows SCHED_FIFO: the timer thread raised the worker running the spinners
