@@ -233,10 +233,12 @@ int run(const std::string& rom, Beside beside, const std::string& kernel = "",
     }
     status = primary.run();
     const ThinStats st = secondary.stats("rtos");
-    std::printf("(hypervisor: %llu timeouts, %llu by the timer thread, expiry after the deadline "
+    std::printf("(hypervisor: %llu timeouts, %llu by the timer thread, %llu by a busy worker "
+                "that aimed its runs at them (%llu runs shortened), expiry after the deadline "
                 "avg %llu ns max %llu ns; %llu idle sleeps woke avg %llu ns max %llu ns late; "
                 "%llu spins; %llu workers raised to SCHED_FIFO by the timer thread, %llu drops)\n",
                 (unsigned long long)st.timeouts, (unsigned long long)st.expired_by_timer_thread,
+                (unsigned long long)st.expired_aimed, (unsigned long long)st.aimed_runs,
                 (unsigned long long)(st.timeouts ? st.expire_late_ns_sum / st.timeouts : 0),
                 (unsigned long long)st.expire_late_ns_max, (unsigned long long)st.idle_sleeps,
                 (unsigned long long)(st.idle_sleeps ? st.sleep_late_ns_sum / st.idle_sleeps : 0),

@@ -1170,7 +1170,7 @@ Machine::SliceEnd Machine::run_slice_alone(bool sliced) {
     }
     if (sliced && (slice_over_.load(std::memory_order_relaxed) || slice_ended()))
       return {SliceEnd::PREEMPTED, 0, {}};
-    uint64_t budget = kRunBudget;
+    uint64_t budget = std::min(kRunBudget, run_budget_);
     if (config_.insn_limit && !within_insn_limit(executed(), budget, status)) return stopped();
     service_devices();
     if (break_icount_ && cpu_.icount >= *break_icount_ && gdb_target_ &&

@@ -205,6 +205,12 @@ class Machine {
   // runs within microseconds.
   void set_hypercall_handler(HypercallHandler* handler);
   void kick();
+  // CPU 0's thread (the handler's poll or hypercall): CPU 0's interpreter runs end after at
+  // most `insns` instructions (never more than the run loop's own budget, kRunBudget), so the
+  // handler is polled again before a time it wants to act at without a kick from another
+  // thread (the secondary hypervisor's worker meeting a timeout of its own partition,
+  // monitor/hv/secondary.cpp). It stays until changed; UINT64_MAX (the default): no bound.
+  void set_run_budget(uint64_t insns) { run_budget_ = insns; }
   // With threads on: VMCALL of application processor `index` goes to `handler`, which is
   // polled after each of its runs (a thin partition's processors, each with its own handler);
   // kick(index) makes that CPU's run return (index 0: kick()).
@@ -487,6 +493,7 @@ class Machine {
   // take it back): tier1.instructions counts only what this process retired.
   uint64_t icount_loaded_ = 0;
   HypercallHandler* hypercalls_ = nullptr;
+  uint64_t run_budget_ = UINT64_MAX;  // set_run_budget
   std::atomic<uint8_t> kicked_{0};  // Interpreter::set_attention
   // begin_run() .. end_run(): what run() kept in locals, kept between slices.
   struct RunState {

@@ -58,6 +58,34 @@ void adapt_spin_window(uint64_t& window, uint64_t late) {
   if (late + late / 2 > window) window = std::min(kSpinMaxNs, late + late / 2);
   else window = std::max(kSpinMinNs, window - window / 32);
 }
+
+// mu_ on a wake's path (a worker's poll and hypercalls, a sleeper after its spin): tried for up
+// to this long before the thread sleeps in the kernel for it. Its holders keep it a few
+// microseconds, but a thread that sleeps on it in this VM (no cpuidle driver: its core halts)
+// ran again 30-50 us after the unlock's futex wake: the worker kicked for a due timeout
+// found the timer thread still holding mu_ and slept, in 37 of the slowest 79 busy timer wakes
+// (a probe build, AMD EPYC host, 2026-12-07; docs/design.md "The kicked worker's wait for mu_").
+constexpr uint64_t kLockSpinNs = 20'000;
+
+// A preempting timeout that a busy partition's worker meets itself (Thin::aim_budget_locked)
+// is the timer thread's only this long after it, if the worker has not met it by then.
+constexpr uint64_t kAimGraceNs = 5'000;
+
+uint64_t steady_ns() {
+  return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+// `lock` (not held) takes its mutex, spinning up to kLockSpinNs before it blocks.
+void lock_spinning(std::unique_lock<std::mutex>& lock) {
+  if (lock.try_lock()) return;
+  const uint64_t until = steady_ns() + kLockSpinNs;
+  do {
+    __builtin_ia32_pause();
+    if (lock.try_lock()) return;
+  } while (steady_ns() < until);
+  lock.lock();
+}
 }  // namespace
 
 // The state of a thin partition's CPU that its vCPUs share (thin guests run flat with paging
@@ -288,6 +316,15 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
   // The CPU's instruction count when a vCPU was last loaded into it (dispatch_locked): a poll
   // that finds it unchanged comes before the vCPU's first instruction (poll).
   uint64_t dispatched_icount_ = ~0ull;
+  // The worker meets its partition's next preempting timeout itself (aim_budget_locked): the
+  // machine's run budget it set (0: none), and the CPU's instruction count and the clock at
+  // the poll before, for how fast the guest retires instructions (per ns).
+  uint64_t aimed_budget_ = 0;
+  uint64_t aimed_at_ = 0;  // the deadline it aims at (0: none)
+  uint64_t rate_icount_ = 0, rate_at_ = 0;
+  const VcpuBlock* rate_vcpu_ = nullptr;  // on the CPU at that poll
+  bool rate_broken_ = false;              // a hypercall since (not one run of guest code)
+  double insns_per_ns_ = 0;               // 0: not known
   std::atomic<bool> woken_{false};
   SteadyTime halted_until_{};  // an ordinary machine's HLT (SliceResult::IDLE)
   // Runnable: it has a vCPU on the CPU or ready, or posted work, and no worker.
@@ -362,7 +399,8 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
     const bool idle_sibling = multi() && lead_->idle_processor_locked();
     for (const auto& [deadline, owner, v] : hv_.timeouts_)
       if (owner == lead_ && (!on_worker_ || idle_sibling || v->tprio > current_->tprio))
-        return deadline;
+        // One its worker aims at (aim_budget_locked): the timer thread is the backup, later.
+        return on_worker_ && deadline == aimed_at_ ? deadline + kAimGraceNs : deadline;
     return 0;
   }
   // A processor of this partition has no worker and no vCPU.
@@ -372,6 +410,7 @@ class SecondaryHypervisor::Thin final : public HypercallHandler {
     return false;
   }
   void watch_deadlines_locked();
+  void aim_budget_locked(const Cpu& c, uint64_t& now);
 };
 
 void SecondaryHypervisor::Thin::reset_locked() {
@@ -572,7 +611,8 @@ void SecondaryHypervisor::Thin::place_locked(bool boost, const Thin* from) {
 }
 
 void SecondaryHypervisor::Thin::poll(Cpu& c) {
-  Lock lock(hv_.mu_);
+  Lock lock(hv_.mu_, std::defer_lock);
+  lock_spinning(lock);
   assert_on_worker();
   uint64_t now = 0;
   if (!hv_.timeouts_.empty()) hv_.expire_due_locked(clock(now));
@@ -585,6 +625,7 @@ void SecondaryHypervisor::Thin::poll(Cpu& c) {
     end_my_slice();
   }
   if (multi()) lead_->place_locked(false, this);
+  aim_budget_locked(c, now);
   watch_deadlines_locked();
   // A worker the timer thread raised switches here to the woken vCPU and keeps SCHED_FIFO
   // until its first hypercall; any other poll ends it (at most one run budget of guest code),
@@ -605,6 +646,55 @@ void SecondaryHypervisor::Thin::poll(Cpu& c) {
     rt_hold_until_ = 0;
     drop_rt(lock);
   }
+}
+
+// A blocked vCPU of this partition whose timeout would preempt the running one: the worker
+// meets it itself rather than wait for the timer thread's kick (a second host thread, whose
+// core this VM's host may take at the deadline: the timer thread's spin ended late in most of
+// the slowest busy timer wakes once the kicked worker no longer slept on mu_). Its runs of
+// guest code end after about half the time left (instructions by the guest's last rate), so
+// the polls come closer together as the deadline nears, and the poll at or after it expires
+// the timeout (expire_due_locked) and switches, without a kick or a second thread. The timer
+// thread still raises the worker a spin window early, and meets the deadline kAimGraceNs after
+// it if the worker has not (the host held the worker off; a run that overshot). A
+// one-processor partition of ours only (a further processor or a split vCPU: the timer thread).
+void SecondaryHypervisor::Thin::aim_budget_locked(const Cpu& c, uint64_t& now) {
+  if (ap_ || multi()) return;
+  uint64_t deadline = 0;
+  if (current_)
+    for (const auto& [d, owner, v] : hv_.timeouts_)
+      if (owner == this && v->tprio > current_->tprio) {
+        deadline = d;
+        break;
+      }
+  aimed_at_ = deadline;
+  if (!deadline) {
+    if (aimed_budget_) machine.set_run_budget(UINT64_MAX);
+    aimed_budget_ = rate_at_ = 0;
+    return;
+  }
+  const uint64_t t = clock(now);
+  // The rate of the vCPU on the CPU, from the one run of its guest code since the last poll
+  // (a hypercall or a switch in between, or a wait for a worker, would make it slower than
+  // its code: the budget aimed with it would then overshoot). Not known: a short run measures it.
+  const bool one_run = rate_at_ && rate_vcpu_ == current_ && !rate_broken_;
+  if (one_run && t > rate_at_ + 500 && c.icount > rate_icount_)
+    insns_per_ns_ = double(c.icount - rate_icount_) / double(t - rate_at_);
+  else if (!one_run)
+    insns_per_ns_ = 0;
+  rate_icount_ = c.icount;
+  rate_at_ = t;
+  rate_vcpu_ = current_;
+  rate_broken_ = false;
+  constexpr uint64_t kMinBudget = 100, kProbeBudget = 1'000, kMaxBudget = 100'000;
+  const double left = deadline > t ? double(deadline - t) : 0.0;
+  const uint64_t budget =
+      insns_per_ns_ == 0 ? kProbeBudget
+                         : std::clamp<uint64_t>(uint64_t(left * insns_per_ns_ / 2), kMinBudget,
+                                                kMaxBudget);
+  machine.set_run_budget(budget);
+  aimed_budget_ = budget;
+  ++st_.aimed_runs;
 }
 
 void SecondaryHypervisor::Thin::set_tprio_locked(VcpuBlock* v) {
@@ -846,8 +936,10 @@ void SecondaryHypervisor::Thin::do_mem(Cpu& c, Lock& lock, bool lend) {
 void SecondaryHypervisor::Thin::hypercall(Cpu& c) {
   // (Tracing: read first, as the guest's HC_TIME_NS after a wait would be.)
   const uint64_t entered = hv_.trace_on_.load(std::memory_order_relaxed) ? hv_.now_ns() : 0;
-  Lock lock(hv_.mu_);
+  Lock lock(hv_.mu_, std::defer_lock);
+  lock_spinning(lock);
   assert_on_worker();
+  rate_broken_ = true;  // (aim_budget_locked)
   const VcpuBlock* self = current_;
   hypercall_locked(c, lock);
   if (!lock.owns_lock()) lock.lock();
@@ -1518,6 +1610,7 @@ void SecondaryHypervisor::expire_due_locked(uint64_t now, bool timer_thread, con
     owner->st_.expire_late_ns_sum += now - deadline;
     owner->st_.expire_late_ns_max = std::max(owner->st_.expire_late_ns_max, now - deadline);
     owner->st_.expired_by_timer_thread += timer_thread;
+    owner->st_.expired_aimed += !timer_thread && !idle && owner->aimed_at_ == deadline;
     owner->remove_waiter_locked(v);
     v->ctx.regs[EAX] = uint32_t(-SC_ETIMEDOUT);
     ++owner->st_.timeouts;
@@ -1588,7 +1681,7 @@ void SecondaryHypervisor::idle_wait_locked(std::unique_lock<std::mutex>& lock, u
     while (now_ns() < until && work_seq_.load(std::memory_order_acquire) == seq)
       __builtin_ia32_pause();
     const uint64_t spin_to = trace ? now_ns() : 0;
-    lock.lock();
+    lock_spinning(lock);
     if (trace) self.spin_from = spin_from, self.spin_to = spin_to, self.locked = now_ns();
   }
 }
@@ -1656,14 +1749,16 @@ void SecondaryHypervisor::timer_main() {
         if (t->on_worker_ && t->next_preempting_deadline_locked() == next) {
           t->rt_hold_until_ = next;
           boost_locked(t.get());
-          if (trace && t->wk_) mark_locked(*t->wk_, next);
+          // (The deadline itself, for one the worker aims at: the trace is keyed by it.)
+          const bool aimed = t->aimed_at_ && next == t->aimed_at_ + kAimGraceNs;
+          if (trace && t->wk_) mark_locked(*t->wk_, aimed ? t->aimed_at_ : next);
         }
       raise_boosts_unlocking(lock);
       const uint64_t spin_from = now_ns();
       while (now_ns() < next && timer_seq_.load(std::memory_order_acquire) == seq)
         __builtin_ia32_pause();
       const uint64_t spin_to = trace ? now_ns() : 0;
-      lock.lock();
+      lock_spinning(lock);
       if (trace && timer_trace_for_ == next) {
         timer_spin_from_ = spin_from;
         timer_spin_to_ = spin_to;

@@ -57,6 +57,10 @@ struct ThinStats {
   uint64_t expire_late_ns_sum = 0;
   uint64_t expire_late_ns_max = 0;
   uint64_t expired_by_timer_thread = 0;
+  // Of the others, those its busy worker met itself at a deadline it aimed its runs at
+  // (Thin::aim_budget_locked), and the runs of guest code it shortened for that.
+  uint64_t expired_aimed = 0;
+  uint64_t aimed_runs = 0;
   // Its worker raised to SCHED_FIFO by the timer thread for a due timeout that preempts (or
   // takes the worker from a less urgent partition), and SCHED_FIFO runs of its guest ended at
   // the woken vCPU's first hypercall or at a poll (docs/design.md, "Meeting a timeout").

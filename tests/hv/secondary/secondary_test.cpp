@@ -189,9 +189,11 @@ TEST(Secondary, RtosInversionWithoutInheritance) {
 
 // The timer path of wake-to-run (bench/hv_wake_guest.c, 500 wakes per setting): a timeout of
 // an idle partition is met by its own thread spinning the last stretch to the deadline (not
-// by a sleep the host ends late), and one of a partition busy with a lower vCPU by the timer
-// thread, which kicks the CPU. The medians are far below the 2 ms idle poll and the ~40 us a
-// sleeping host thread took to wake here; the bound leaves room for a loaded 2-core host.
+// by a sleep the host ends late), and one of a partition busy with a lower vCPU by its worker,
+// which runs the lower vCPU in shorter and shorter runs toward the deadline and expires it in
+// its own poll (the timer thread kicks only if it has not by a grace after the deadline). The
+// medians are far below the 2 ms idle poll and the ~40 us a sleeping host thread took to wake
+// here; the bound leaves room for a loaded 2-core host.
 TEST(Secondary, TimeoutsMetBySpinAndTimerThread) {
   ASSERT_FALSE(guest_dir().empty()) << "HV_GUEST_DIR is not set (run through ctest)";
   const RtosRun r = run_rtos(true, "hv_wake_short.rom");
@@ -203,13 +205,14 @@ TEST(Secondary, TimeoutsMetBySpinAndTimerThread) {
     EXPECT_LT(f["p50_ns"], 500000) << setting;
   }
   // 500 idle timeouts (and the main vCPU's sleeps) mostly end in a spin; the 500 busy ones are
-  // the timer thread's (the partition's thread runs a spinner meanwhile).
+  // met by the worker that runs the spinners, aiming its runs at them, and the rest by the
+  // timer thread (a worker the host held off past the grace: 2-6 % in hv_wake_bench on a
+  // quiet host; the bound leaves room for a worker without SCHED_FIFO under ctest -j 2).
   EXPECT_GE(r.stats.timeouts, 1000u);
   EXPECT_GE(r.stats.spins, 400u);
-  // (375 of the 500 were the timer thread's once under ctest -j 2 on a family 25 AMD EPYC
-  // host, where the test passed alone three times out of three.)
-  EXPECT_GE(r.stats.expired_by_timer_thread, 300u);
-  EXPECT_LE(r.stats.expired_by_timer_thread, r.stats.timeouts - 400);
+  EXPECT_GE(r.stats.expired_aimed, 200u);
+  EXPECT_GE(r.stats.aimed_runs, r.stats.expired_aimed);
+  EXPECT_LE(r.stats.expired_aimed + r.stats.expired_by_timer_thread, r.stats.timeouts - 400);
   // Where the host allows SCHED_FIFO: the timer thread raised the worker running the spinners
   // for busy timeouts (not for every one: a worker still raised from its last spin or boost is
   // not raised again), and each raise (a spin's or a boost's) ended at the woken vCPU's first
@@ -226,13 +229,14 @@ TEST(Secondary, TimeoutsMetBySpinAndTimerThread) {
 // The trace of each timeout's way (WakeTrace, what hv_wake_bench's tail report reads): the
 // sleeper's 1,000 timeouts (at 50; 500 idle, 500 beside two spinners) each traced once, their
 // steps in order, the idle ones by the idle worker that spun to them, the busy ones by the
-// timer thread; without trace_wakes() nothing is recorded.
+// worker's own poll (Thin::aim_budget_locked) or the timer thread; without trace_wakes()
+// nothing is recorded.
 TEST(Secondary, TracesEachTimeoutsWay) {
   ASSERT_FALSE(guest_dir().empty()) << "HV_GUEST_DIR is not set (run through ctest)";
   const RtosRun r = run_rtos(true, "hv_wake_short.rom", 10000, true);
   SCOPED_TRACE(r.log);
   ASSERT_NE(r.log.find("\nbench done\n"), std::string::npos);
-  unsigned sleeper = 0, idle = 0, timer = 0, with_schedstat = 0;
+  unsigned sleeper = 0, idle = 0, busy = 0, with_schedstat = 0;
   for (const WakeTrace& w : r.traces) {
     ASSERT_NE(w.ran, WakeTrace::kNone);
     ASSERT_NE(w.expired, WakeTrace::kNone);
@@ -248,12 +252,12 @@ TEST(Secondary, TracesEachTimeoutsWay) {
     if (w.prio != 50) continue;
     ++sleeper;
     idle += w.by == WakeTrace::IDLE_WORKER && w.spun;
-    timer += w.by == WakeTrace::TIMER_THREAD;
+    busy += w.by == WakeTrace::TIMER_THREAD || (w.by == WakeTrace::POLL && w.on_worker);
     with_schedstat += w.run_delay >= 0;
   }
   EXPECT_EQ(sleeper, 1000u);
   EXPECT_GE(idle, 400u);
-  EXPECT_GE(timer, 400u);
+  EXPECT_GE(busy, 400u);
   EXPECT_GE(with_schedstat, 800u);  // /proc/self/task/TID/schedstat read around most
   EXPECT_TRUE(run_rtos(true, "hv_wake_short.rom").traces.empty());
 }
