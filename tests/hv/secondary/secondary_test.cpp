@@ -210,7 +210,12 @@ TEST(Secondary, TimeoutsMetBySpinAndTimerThread) {
   // quiet host; the bound leaves room for a worker without SCHED_FIFO under ctest -j 2).
   EXPECT_GE(r.stats.timeouts, 1000u);
   EXPECT_GE(r.stats.spins, 400u);
-  EXPECT_GE(r.stats.expired_aimed, 200u);
+  // Under ThreadSanitizer (kTimeScale > 1) a poll takes longer than the timer thread's 5 us
+  // grace after the deadline (kAimGraceNs), so the timer thread meets nearly all of them there
+  // (1 of 500 by the worker in one run): the worker's own share is asserted without it only.
+  if (test::kTimeScale == 1) {
+    EXPECT_GE(r.stats.expired_aimed, 200u);
+  }
   EXPECT_GE(r.stats.aimed_runs, r.stats.expired_aimed);
   EXPECT_LE(r.stats.expired_aimed + r.stats.expired_by_timer_thread, r.stats.timeouts - 400);
   // Where the host allows SCHED_FIFO: the timer thread raised the worker running the spinners
