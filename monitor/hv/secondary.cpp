@@ -71,6 +71,7 @@ constexpr uint64_t kLockSpinNs = 20'000;
 // is the timer thread's only this long after it, if the worker has not met it by then.
 constexpr uint64_t kAimGraceNs = 5'000;
 
+// The hypervisor's clock (SecondaryHypervisor::now_ns), for code outside an instance too.
 uint64_t steady_ns() {
   return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
                       std::chrono::steady_clock::now().time_since_epoch()).count());
@@ -1284,10 +1285,7 @@ void SecondaryHypervisor::add_split_vcpus(const PartitionConfig& pc) {
   }
 }
 
-uint64_t SecondaryHypervisor::now_ns() const {
-  return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::chrono::steady_clock::now().time_since_epoch()).count());
-}
+uint64_t SecondaryHypervisor::now_ns() const { return steady_ns(); }
 
 bool SecondaryHypervisor::schedules(const std::string& partition) const {
   for (const auto& t : thins_)
