@@ -319,10 +319,15 @@ bool Interpreter::handle_fault(uint8_t v, bool has_error, uint32_t error) {
 // Follow a chain link from `from` to the block at linear EIP `lin` in mode `mode`, if one is
 // valid. Links join blocks of one mode only (link()), so `from`'s mode stands for the
 // successor's. A slot whose block is null never leads anywhere, and slot 1 is filled only
-// after slot 0, so no null test is needed: an empty slot 0 is a miss either way.
+// after slot 0, so no null test is needed: an empty slot 0 is a miss either way. Links are
+// stamped with the generation, or with the global generation when every successor is in
+// global pages (link()): those survive CR3 loads, as the linear jump cache's entries do.
 static inline DecodedBlock* chained_successor(const DecodedBlock* from, uint32_t lin,
-                                              uint32_t mode, uint64_t generation) {
-  if (from->chain_generation != generation || from->mode != mode) return nullptr;
+                                              uint32_t mode, uint64_t generation,
+                                              uint64_t global_generation) {
+  if ((from->chain_generation != generation && from->chain_generation != global_generation) ||
+      from->mode != mode)
+    return nullptr;
   if (from->chain_lin[0] == lin) return from->chain[0];
   if (from->chain_lin[1] == lin) return from->chain[1];
   return nullptr;
@@ -337,13 +342,23 @@ static inline const Insn* stopped_at(const DecodedBlock& b, intptr_t off) {
 }
 
 // Out of line: it runs only after find_block, and inlined it costs the chained path a register.
+// `stamp` is what find_block's linear jump cache entry for `lin` holds: the global generation
+// when `to` is reached through global translations only (Interpreter::note_code_pages), else
+// the generation. A block's links share one stamp: the global generation while all its links
+// are global ones, else the generation (which moves whenever the global one does, so it is the
+// stricter of the two). Kernel code in global pages keeps its links over the CR3 loads of
+// every task switch (SDM vol.3 4.10.4.1: global translations are not invalidated by them).
 __attribute__((noinline)) static void link(DecodedBlock* from, DecodedBlock* to, uint32_t lin,
-                                           uint64_t generation) {
+                                           uint64_t stamp, uint64_t generation,
+                                           uint64_t global_generation) {
   // Only between blocks of one mode: entering CPL 3 must pass find_block (soft TLB rights).
   if (SOFTCPU_UNLIKELY(from->mode != to->mode)) return;
-  if (from->chain_generation != generation) {
-    from->chain_generation = generation;
+  if (stamp != global_generation) stamp = generation;
+  if (from->chain_generation != generation && from->chain_generation != global_generation) {
+    from->chain_generation = stamp;  // its links are stale: start again
     from->chain[0] = from->chain[1] = nullptr;
+  } else if (from->chain_generation != stamp) {
+    from->chain_generation = generation;  // global and non-global links together
   }
   unsigned k = from->chain[0] == nullptr ? 0 : 1;  // keep the first link, rotate the second
   from->chain[k] = to;
@@ -417,7 +432,8 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
     uint32_t entry_eip = c.eip;
     try {
       const uint32_t lin = c.seg[CS].base + c.eip;
-      b = prev && !chain_missed ? chained_successor(prev, lin, c.mode_key, cache_.generation())
+      b = prev && !chain_missed ? chained_successor(prev, lin, c.mode_key, cache_.generation(),
+                                                    cache_.global_generation())
                                 : nullptr;
       chain_missed = false;
       if (b) {
@@ -427,7 +443,9 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
         if constexpr (Jit) native_->poll();
         else if (Slow && native_) native_->poll();
         b = lookup(lin);
-        if (prev) link(prev, b, lin, cache_.generation());
+        if (prev)  // lookup() left the entry for `lin` stamped as it found `b`
+          link(prev, b, lin, linear_[linear_index(lin)].generation, cache_.generation(),
+               cache_.global_generation());
       }
       prev = nullptr;
       // A block decoded under a larger CS limit (the same code through another CS, or before a
@@ -526,8 +544,9 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
           prev = b;
           if (SOFTCPU_UNLIKELY(c.icount >= end) || SOFTCPU_UNLIKELY(c.events)) break;
           entry_eip = c.eip;
-          DecodedBlock* const next = chained_successor(b, c.seg[CS].base + entry_eip,
-                                                       c.mode_key, cache_.generation());
+          DecodedBlock* const next =
+              chained_successor(b, c.seg[CS].base + entry_eip, c.mode_key, cache_.generation(),
+                                cache_.global_generation());
           if (!next) {
             chain_missed = true;
             break;

@@ -434,7 +434,8 @@ bool Translator::Impl::make_region(const Cpu& cpu, DecodedBlock& b, uint32_t ent
       if (tail.opsize == 2) target &= 0xFFFF;  // IP wraps with a 16-bit operand size
       consider(target);
     }
-    if (blk->chain_generation == cache.generation())
+    if (blk->chain_generation == cache.generation() ||
+        blk->chain_generation == cache.global_generation())
       for (unsigned k = 0; k < 2; ++k)
         if (blk->chain[k]) {
           spec.blocks.back().next_eips.push_back(blk->chain_lin[k] - cs_base);

@@ -693,6 +693,33 @@ TEST(LinearJumpCache, Cr3SwitchBetweenAddressSpacesDropsNonGlobalCode) {
   }
 }
 
+// A chain link to code in a global page is stamped with the global generation and outlives a
+// CR3 load, as the linear jump cache's entry does; to a non-global page it does not. Each
+// loop calls X and reloads CR3: with X global, the call at L looks X up only the first time.
+TEST(LinearJumpCache, LinksToGlobalCodeSurviveCr3Loads) {
+  uint64_t lookups[2], chained[2];
+  for (bool global : {false, true}) {
+    RemapHarness h;
+    h.set_cr4(CR4_PGE);
+    if (global) h.wr32(PT1, P1 | PTE_P | PTE_RW | PTE_G);
+    h.code({0xB9, 0x04, 0x00, 0x00, 0x00,  // mov ecx, 4
+            0xE8, 0xF6, 0xFF, 0x3E, 0x00,  // L: call X
+            0x0F, 0x20, 0xD8,              // mov eax, cr3
+            0x0F, 0x22, 0xD8,              // mov cr3, eax (the same directory)
+            0x49,                          // dec ecx
+            0x75, 0xF2});                  // jnz L
+    const CacheCounters before = h.cache.counters();
+    RUN_OK(h);
+    EXPECT_EQ(h.cpu.regs[EBX], 4u) << "global " << global;
+    lookups[global] = h.cache.counters().lookups - before.lookups;
+    chained[global] = h.cache.counters().chained - before.chained;
+  }
+  // The first call is another block (mov ecx joins it); the call at L links to X at its first
+  // run, and its last two runs follow that link instead of a lookup.
+  EXPECT_EQ(lookups[false] - lookups[true], 2u);
+  EXPECT_EQ(chained[true] - chained[false], 2u);
+}
+
 // A global page stays over MOV CR3 (B maps X elsewhere, but the global translation may be
 // used until invalidated), and INVLPG of it afterwards must reach the block found before.
 TEST(LinearJumpCache, GlobalCodeAcrossCr3ThenInvlpg) {
