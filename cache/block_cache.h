@@ -166,15 +166,27 @@ class BlockCache {
   // to the linear view since. The linear jump cache revalidates an entry whose generation()
   // moved with it and the fetch TLB (Interpreter::lookup_slow).
   uint64_t code_generation() const { return code_generation_; }
+  // Chain links to code reached through global translations only are stamped with this
+  // (Interpreter link()): it moves with global_generation() and also when another CPU takes
+  // over the cache (new_cpu_view), since a link holds the translations of the CPU that made it
+  // and each CPU has TLB entries of its own. Top bit set, as global_generation()'s.
+  uint64_t global_link_generation() const { return global_link_generation_; }
   // Everything made so far is stale: a block retired, or the whole linear view changed.
   void new_generation() {
     ++generation_;
     ++global_generation_;
+    ++global_link_generation_;
     if (noted_any_) clear_noted();
   }
   // The view of non-global linear pages changed (a CR3 load, a task switch): chain links go,
   // what global_generation() covers stays. The noted pages stay noted (see below).
   void new_address_space() { ++generation_; }
+  // Another CPU runs on this cache (-smp N round-robin): every chain link goes; each CPU's
+  // linear jump cache is its own, so what global_generation() covers stays.
+  void new_cpu_view() {
+    ++generation_;
+    ++global_link_generation_;
+  }
 
   // Linear pages code was found at (Interpreter::lookup_slow notes each page a linear jump
   // cache entry or a chain link may depend on; `whole_4m`: through a 4 MiB page). A change of
@@ -261,6 +273,7 @@ class BlockCache {
   uint64_t generation_ = 1;
   uint64_t code_generation_ = 1;
   uint64_t global_generation_ = (1ull << 63) | 1;
+  uint64_t global_link_generation_ = (1ull << 63) | 1;
   uint64_t noted_pages_[NOTED_PAGE_BITS / 64] = {};
   uint64_t noted_4m_[1024 / 64] = {};
   bool noted_any_ = false;

@@ -320,7 +320,7 @@ bool Interpreter::handle_fault(uint8_t v, bool has_error, uint32_t error) {
 // valid. Links join blocks of one mode only (link()), so `from`'s mode stands for the
 // successor's. A slot whose block is null never leads anywhere, and slot 1 is filled only
 // after slot 0, so no null test is needed: an empty slot 0 is a miss either way. Links are
-// stamped with the generation, or with the global generation when every successor is in
+// stamped with the generation, or with the global link generation when every successor is in
 // global pages (link()): those survive CR3 loads, as the linear jump cache's entries do.
 static inline DecodedBlock* chained_successor(const DecodedBlock* from, uint32_t lin,
                                               uint32_t mode, uint64_t generation,
@@ -342,18 +342,20 @@ static inline const Insn* stopped_at(const DecodedBlock& b, intptr_t off) {
 }
 
 // Out of line: it runs only after find_block, and inlined it costs the chained path a register.
-// `stamp` is what find_block's linear jump cache entry for `lin` holds: the global generation
+// `found` is what find_block's linear jump cache entry for `lin` holds: the global generation
 // when `to` is reached through global translations only (Interpreter::note_code_pages), else
-// the generation. A block's links share one stamp: the global generation while all its links
-// are global ones, else the generation (which moves whenever the global one does, so it is the
-// stricter of the two). Kernel code in global pages keeps its links over the CR3 loads of
-// every task switch (SDM vol.3 4.10.4.1: global translations are not invalidated by them).
+// the generation. Such a link is stamped with the global link generation (BlockCache), else
+// with the generation. A block's links share one stamp: the global link generation while all
+// its links are global ones, else the generation (which moves whenever the other does, so it
+// is the stricter of the two). Kernel code in global pages keeps its links over the CR3 loads
+// of every task switch (SDM vol.3 4.10.4.1: global translations are not invalidated by them).
 __attribute__((noinline)) static void link(DecodedBlock* from, DecodedBlock* to, uint32_t lin,
-                                           uint64_t stamp, uint64_t generation,
-                                           uint64_t global_generation) {
+                                           uint64_t found, const BlockCache& cache) {
   // Only between blocks of one mode: entering CPL 3 must pass find_block (soft TLB rights).
   if (SOFTCPU_UNLIKELY(from->mode != to->mode)) return;
-  if (stamp != global_generation) stamp = generation;
+  const uint64_t generation = cache.generation();
+  const uint64_t global_generation = cache.global_link_generation();
+  const uint64_t stamp = found == cache.global_generation() ? global_generation : generation;
   if (from->chain_generation != generation && from->chain_generation != global_generation) {
     from->chain_generation = stamp;  // its links are stale: start again
     from->chain[0] = from->chain[1] = nullptr;
@@ -433,7 +435,7 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
     try {
       const uint32_t lin = c.seg[CS].base + c.eip;
       b = prev && !chain_missed ? chained_successor(prev, lin, c.mode_key, cache_.generation(),
-                                                    cache_.global_generation())
+                                                    cache_.global_link_generation())
                                 : nullptr;
       chain_missed = false;
       if (b) {
@@ -444,8 +446,7 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
         else if (Slow && native_) native_->poll();
         b = lookup(lin);
         if (prev)  // lookup() left the entry for `lin` stamped as it found `b`
-          link(prev, b, lin, linear_[linear_index(lin)].generation, cache_.generation(),
-               cache_.global_generation());
+          link(prev, b, lin, linear_[linear_index(lin)].generation, cache_);
       }
       prev = nullptr;
       // A block decoded under a larger CS limit (the same code through another CS, or before a
@@ -546,7 +547,7 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
           entry_eip = c.eip;
           DecodedBlock* const next =
               chained_successor(b, c.seg[CS].base + entry_eip, c.mode_key, cache_.generation(),
-                                cache_.global_generation());
+                                cache_.global_link_generation());
           if (!next) {
             chain_missed = true;
             break;

@@ -778,11 +778,12 @@ bool Machine::run_aps(int& status, bool& stop) {
     Cpu& c = v.cpu;
     if (v.wait_for_sipi || (c.halted && !cpu_interrupt_deliverable(c))) continue;
     ran = true;
-    // Chain links between blocks assume the linear view (CR3, paging) of the CPU that made
-    // them: a new link generation at every switch of CPU retires them. Each CPU's linear jump
-    // cache is its own, made from its own TLB, so its entries of global pages stay, as over a
-    // CR3 load, and the others are checked through that TLB (Interpreter::lookup_slow).
-    cache_.new_address_space();
+    // Chain links between blocks assume the linear view (CR3, paging, global TLB entries) of
+    // the CPU that made them: new link generations at every switch of CPU retire them all.
+    // Each CPU's linear jump cache is its own, made from its own TLB, so its entries of global
+    // pages stay, as over a CR3 load, and the others are checked through that TLB
+    // (Interpreter::lookup_slow).
+    cache_.new_cpu_view();
     const unsigned index = unsigned(k + 1);
     platform_->set_current_cpu(index);
     const ExitReason r = v.interp->run(kRunBudget);
@@ -807,7 +808,7 @@ bool Machine::run_aps(int& status, bool& stop) {
       return true;
     }
   }
-  if (ran) cache_.new_address_space();  // back to CPU 0's view
+  if (ran) cache_.new_cpu_view();  // back to CPU 0's view
   return ran;
 }
 

@@ -435,7 +435,7 @@ bool Translator::Impl::make_region(const Cpu& cpu, DecodedBlock& b, uint32_t ent
       consider(target);
     }
     if (blk->chain_generation == cache.generation() ||
-        blk->chain_generation == cache.global_generation())
+        blk->chain_generation == cache.global_link_generation())
       for (unsigned k = 0; k < 2; ++k)
         if (blk->chain[k]) {
           spec.blocks.back().next_eips.push_back(blk->chain_lin[k] - cs_base);

@@ -266,5 +266,38 @@ TEST(BlockCache, FlushPolicyRefusesACompanionWhoseEntryWouldGo) {
   EXPECT_FALSE(e->valid);
 }
 
+// The generations that stamp chain links and linear jump cache entries: a CR3 load keeps what
+// holds in every address space (global code's entries and links), a switch of CPU over the
+// cache (-smp round-robin) keeps the CPU's own linear entries of global code but no link (a
+// link holds the translations of the CPU that made it), and a retirement keeps nothing.
+TEST(BlockCache, GenerationsMoveAsTheViewsTheyStampChange) {
+  BlockCache cache;
+  struct Stamps {
+    uint64_t gen, global, global_link;
+  };
+  auto now = [&] {
+    return Stamps{cache.generation(), cache.global_generation(), cache.global_link_generation()};
+  };
+  const Stamps a = now();
+  EXPECT_NE(a.gen, a.global);
+  EXPECT_NE(a.gen, a.global_link);
+  cache.new_address_space();
+  const Stamps b = now();
+  EXPECT_NE(b.gen, a.gen);
+  EXPECT_EQ(b.global, a.global);
+  EXPECT_EQ(b.global_link, a.global_link);
+  cache.new_cpu_view();
+  const Stamps c = now();
+  EXPECT_NE(c.gen, b.gen);
+  EXPECT_EQ(c.global, b.global);
+  EXPECT_NE(c.global_link, b.global_link);
+  EXPECT_NE(c.gen, c.global_link);
+  cache.new_generation();
+  const Stamps d = now();
+  EXPECT_NE(d.gen, c.gen);
+  EXPECT_NE(d.global, c.global);
+  EXPECT_NE(d.global_link, c.global_link);
+}
+
 }  // namespace
 }  // namespace softcpu
