@@ -10,7 +10,10 @@ build-image.sh: the initramfs plus Debian's i386 gzip, bzip2, xz, lua5.4, their 
 a 4 MiB input and /opt/bench/bench.sh). Each emulator (every softcpu --variant, then QEMU)
 boots it once per run; all of them stay up at their shell prompt and take the workloads in
 turn (workload 1 on A, on B, workload 2 on A, on B, ...; the order of the emulators flips
-every run), so a change in the machine's load hits them alike. For each workload the
+every run), so a change in the machine's load hits them alike. Before each workload the
+script waits (up to 30 s) until no emulator uses more than 15 % of a core: a softcpu may still
+be finishing a compile, which would take the second core from the emulator that runs next.
+For each workload the
 script types `/opt/bench/bench.sh run W` on the serial console and records
   guest CPU   user+sys seconds of the workload's processes, from busybox `time -p` inside
               the guest (the guest's clock follows the host's, so host load inflates it);
@@ -221,6 +224,25 @@ def process_cpu_seconds(pid):
         return None
     # After the command name: state is field 3, utime field 14, stime field 15.
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def settle(guests, limit=30.0, quiet=0.15, window=0.25):
+    """Wait until no booted emulator uses more than `quiet` of a core (softcpu's compile thread
+    works through its queue for seconds after a workload ends, and would take the host's second
+    core from the next emulator's run), for at most `limit` seconds. The seconds waited."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit:
+        pids = [g.con.proc.pid for g in guests.values() if g.alive]
+        before = {pid: process_cpu_seconds(pid) for pid in pids}
+        time.sleep(window)
+        busy = False
+        for pid, c0 in before.items():
+            c1 = process_cpu_seconds(pid)
+            if c0 is not None and c1 is not None and c1 - c0 > quiet * window:
+                busy = True
+        if not busy:
+            break
+    return time.monotonic() - t0
 
 
 class Guest:
@@ -683,6 +705,10 @@ def main():
                     g = guests.get(e)
                     if not g or not g.alive:
                         continue
+                    settled = settle(guests)
+                    if settled > 1.0:
+                        print("guest_bench: run %d: waited %.1f s for the emulators to go quiet"
+                              % (run + 1, settled), flush=True)
                     try:
                         r = run_workload(g, w, refs, infos.get(e, {}).get("versions", {}),
                                          args.workload_timeout)
