@@ -25,19 +25,12 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_bench import find_json  # noqa: E402
+from run_bench import find_json, number as stat  # noqa: E402
 
 
 def rusage_cpu():
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
-
-
-def stat(s, dotted):
-    node = s or {}
-    for k in dotted.split("."):
-        node = node.get(k, {}) if isinstance(node, dict) else {}
-    return node if isinstance(node, (int, float)) else 0
 
 
 def run_rom(cmd, timeout):

@@ -43,6 +43,12 @@ def stat(stats, dotted, default=None):
     return node
 
 
+def number(stats, dotted):
+    """The counter at "a.b" as a number: 0 when absent, not a leaf, or null (the JSON's NaN)."""
+    v = stat(stats, dotted)
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else 0
+
+
 def run_softcpu(args, rom):
     with tempfile.TemporaryDirectory() as tmp:
         dbg = os.path.join(tmp, "debugcon.txt")

@@ -48,17 +48,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import checklist  # noqa: E402  (check() and the failure count)
 from checklist import check  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
-from run_bench import find_json  # noqa: E402  (the --stats=json object in softcpu's stderr)
+from run_bench import find_json, number as stat  # noqa: E402  (the --stats=json object, a counter)
 
 SOFTCPU, BENCH, HOSTCALL, SMC = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 RUN_TIMEOUT = 300
-
-
-def stat(stats, dotted):
-    node = stats or {}
-    for key in dotted.split("."):
-        node = node.get(key, {}) if isinstance(node, dict) else {}
-    return node if isinstance(node, (int, float)) else 0
 
 
 def run(rom, tmp, tag, *extra):

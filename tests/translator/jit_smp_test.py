@@ -23,11 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import checklist  # noqa: E402
 from checklist import check  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
-from run_bench import find_json, stat as stat_or_none  # noqa: E402
-
-
-def stat(stats, dotted):
-    return stat_or_none(stats, dotted, 0)
+from run_bench import find_json, number as stat  # noqa: E402
 
 
 def jit(stats, name):
