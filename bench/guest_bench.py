@@ -227,9 +227,9 @@ def process_cpu_seconds(pid):
 
 
 def settle(guests, limit=30.0, quiet=0.15, window=0.25):
-    """Wait until no booted emulator uses more than `quiet` of a core (softcpu's compile thread
-    works through its queue for seconds after a workload ends, and would take the host's second
-    core from the next emulator's run), for at most `limit` seconds. The seconds waited."""
+    """Wait until no booted emulator uses more than `quiet` of a core (a softcpu may still be
+    finishing a compile, which would take the host's second core from the next emulator's run),
+    for at most `limit` seconds. The seconds waited."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < limit:
         pids = [g.con.proc.pid for g in guests.values() if g.alive]

@@ -44,8 +44,8 @@ struct DecodedBlock : CachedBlock {
   uint32_t lin = 0;         // CS.base + EIP it was decoded at (profiles name it by this)
   uint64_t native_entries = 0;  // run-loop entries of its compiled code (--profile)
   // Successor links (taken / fall-through), keyed by the successor's linear EIP and valid in
-  // cache generation `chain_generation` only: the generation, or the global generation when
-  // every successor is reached through global translations (interpreter.cpp link()).
+  // cache generation `chain_generation` only: the generation, or the global link generation
+  // when every successor is reached through global translations (interpreter.cpp link()).
   uint64_t chain_generation = 0;
   uint32_t chain_lin[2] = {};
   DecodedBlock* chain[2] = {};

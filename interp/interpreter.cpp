@@ -324,8 +324,9 @@ bool Interpreter::handle_fault(uint8_t v, bool has_error, uint32_t error) {
 // global pages (link()): those survive CR3 loads, as the linear jump cache's entries do.
 static inline DecodedBlock* chained_successor(const DecodedBlock* from, uint32_t lin,
                                               uint32_t mode, uint64_t generation,
-                                              uint64_t global_generation) {
-  if ((from->chain_generation != generation && from->chain_generation != global_generation) ||
+                                              uint64_t global_link_generation) {
+  if ((from->chain_generation != generation &&
+       from->chain_generation != global_link_generation) ||
       from->mode != mode)
     return nullptr;
   if (from->chain_lin[0] == lin) return from->chain[0];
@@ -354,9 +355,9 @@ __attribute__((noinline)) static void link(DecodedBlock* from, DecodedBlock* to,
   // Only between blocks of one mode: entering CPL 3 must pass find_block (soft TLB rights).
   if (SOFTCPU_UNLIKELY(from->mode != to->mode)) return;
   const uint64_t generation = cache.generation();
-  const uint64_t global_generation = cache.global_link_generation();
-  const uint64_t stamp = found == cache.global_generation() ? global_generation : generation;
-  if (from->chain_generation != generation && from->chain_generation != global_generation) {
+  const uint64_t global_link = cache.global_link_generation();
+  const uint64_t stamp = found == cache.global_generation() ? global_link : generation;
+  if (from->chain_generation != generation && from->chain_generation != global_link) {
     from->chain_generation = stamp;  // its links are stale: start again
     from->chain[0] = from->chain[1] = nullptr;
   } else if (from->chain_generation != stamp) {

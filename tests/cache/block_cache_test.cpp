@@ -272,31 +272,20 @@ TEST(BlockCache, FlushPolicyRefusesACompanionWhoseEntryWouldGo) {
 // link holds the translations of the CPU that made it), and a retirement keeps nothing.
 TEST(BlockCache, GenerationsMoveAsTheViewsTheyStampChange) {
   BlockCache cache;
-  struct Stamps {
-    uint64_t gen, global, global_link;
+  EXPECT_NE(cache.generation(), cache.global_generation());
+  EXPECT_NE(cache.generation(), cache.global_link_generation());
+  // Which of (generation, global generation, global link generation) `step` moved.
+  auto moved = [&](void (BlockCache::*step)()) {
+    const uint64_t gen = cache.generation(), global = cache.global_generation(),
+                   link = cache.global_link_generation();
+    (cache.*step)();
+    return std::vector<bool>{cache.generation() != gen, cache.global_generation() != global,
+                             cache.global_link_generation() != link};
   };
-  auto now = [&] {
-    return Stamps{cache.generation(), cache.global_generation(), cache.global_link_generation()};
-  };
-  const Stamps a = now();
-  EXPECT_NE(a.gen, a.global);
-  EXPECT_NE(a.gen, a.global_link);
-  cache.new_address_space();
-  const Stamps b = now();
-  EXPECT_NE(b.gen, a.gen);
-  EXPECT_EQ(b.global, a.global);
-  EXPECT_EQ(b.global_link, a.global_link);
-  cache.new_cpu_view();
-  const Stamps c = now();
-  EXPECT_NE(c.gen, b.gen);
-  EXPECT_EQ(c.global, b.global);
-  EXPECT_NE(c.global_link, b.global_link);
-  EXPECT_NE(c.gen, c.global_link);
-  cache.new_generation();
-  const Stamps d = now();
-  EXPECT_NE(d.gen, c.gen);
-  EXPECT_NE(d.global, c.global);
-  EXPECT_NE(d.global_link, c.global_link);
+  EXPECT_EQ(moved(&BlockCache::new_address_space), (std::vector<bool>{true, false, false}));
+  EXPECT_EQ(moved(&BlockCache::new_cpu_view), (std::vector<bool>{true, false, true}));
+  EXPECT_NE(cache.generation(), cache.global_link_generation());
+  EXPECT_EQ(moved(&BlockCache::new_generation), (std::vector<bool>{true, true, true}));
 }
 
 }  // namespace

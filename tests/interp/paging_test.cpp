@@ -693,7 +693,7 @@ TEST(LinearJumpCache, Cr3SwitchBetweenAddressSpacesDropsNonGlobalCode) {
   }
 }
 
-// A chain link to code in a global page is stamped with the global generation and outlives a
+// A chain link to code in a global page is stamped with the global link generation and outlives a
 // CR3 load, as the linear jump cache's entry does; to a non-global page it does not. Each
 // loop calls X and reloads CR3: with X global, the call at L looks X up only the first time.
 TEST(LinearJumpCache, LinksToGlobalCodeSurviveCr3Loads) {
