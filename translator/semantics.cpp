@@ -7,7 +7,8 @@
 #include <llvm/IR/Instructions.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
-#include <llvm/Linker/Linker.h>
+#include <llvm/Transforms/Utils/Cloning.h>
+#include <llvm/Transforms/Utils/ValueMapper.h>
 #include <llvm/ADT/StringExtras.h>
 #include <llvm/Support/BLAKE3.h>
 #include <llvm/Support/MemoryBuffer.h>
@@ -234,16 +235,92 @@ const void* Semantics::host_address(const std::string& name) const {
 }
 
 bool Semantics::link_into(llvm::Module& m, std::string* error) const {
-  // A lazily read copy: only the bodies the region needs are materialised.
-  auto lazy = llvm::getLazyBitcodeModule(blob(), ctx_);
-  if (!lazy) {
-    *error = llvm::toString(lazy.takeError());
+  // Copies of the bodies from the module read at start-up, which keeps every body it has read:
+  // no second read of the bitcode. Reading a lazy copy of it per region (and linking that with
+  // LinkOnlyNeeded) cost 4 ms of each region's ~40 ms (docs/design.md, "Compile cost, seventh
+  // round"). `vmap` takes each bitcode value this region uses to its copy in `m`.
+  llvm::ValueToValueMapTy vmap;
+  std::vector<llvm::GlobalValue*> work;  // mapped, with a body or initializer still to copy
+  std::unordered_set<const llvm::Constant*> seen;
+  std::string bad;
+  auto map = [&](llvm::GlobalValue* g) {
+    if (vmap.count(g)) return;
+    // Names with local linkage are the bitcode's own: a copy of its own, whatever `m` holds.
+    llvm::GlobalValue* dst = g->hasLocalLinkage() ? nullptr : m.getNamedValue(g->getName());
+    if (dst && dst->getValueType() != g->getValueType()) {
+      bad = "'" + g->getName().str() + "' has another type in the region";
+      return;
+    }
+    if (!dst) {
+      if (auto* f = llvm::dyn_cast<llvm::Function>(g)) {
+        auto* nf = llvm::Function::Create(f->getFunctionType(), f->getLinkage(),
+                                          f->getAddressSpace(), f->getName(), &m);
+        nf->copyAttributesFrom(f);
+        dst = nf;
+      } else if (auto* v = llvm::dyn_cast<llvm::GlobalVariable>(g)) {
+        auto* nv = new llvm::GlobalVariable(m, v->getValueType(), v->isConstant(), v->getLinkage(),
+                                            nullptr, v->getName(), nullptr,
+                                            v->getThreadLocalMode(), v->getAddressSpace());
+        nv->copyAttributesFrom(v);
+        dst = nv;
+      } else {
+        bad = "'" + g->getName().str() + "' is neither a function nor a variable";
+        return;
+      }
+    }
+    vmap[g] = dst;
+    if (!g->isDeclaration() && dst->isDeclaration()) work.push_back(g);
+  };
+  // Every global value an operand reaches (through constant expressions and aggregates).
+  auto visit = [&](const llvm::Value* v, auto& self) -> void {
+    if (auto* g = llvm::dyn_cast<llvm::GlobalValue>(v)) {
+      map(const_cast<llvm::GlobalValue*>(g));
+    } else if (auto* c = llvm::dyn_cast<llvm::Constant>(v)) {
+      if (c->getNumOperands() && seen.insert(c).second)
+        for (const llvm::Use& op : c->operands()) self(op.get(), self);
+    }
+  };
+
+  // What the region declares and the bitcode defines, then what those reach.
+  for (llvm::GlobalValue& d : m.global_values())
+    if (d.isDeclaration() && !d.getName().starts_with("llvm."))
+      if (llvm::GlobalValue* g = module_->getNamedValue(d.getName()); g && !g->isDeclaration())
+        map(g);
+  std::vector<std::pair<llvm::Function*, llvm::Function*>> bodies;
+  std::vector<std::pair<llvm::GlobalVariable*, llvm::GlobalVariable*>> initializers;
+  while (!work.empty() && bad.empty()) {
+    llvm::GlobalValue* g = work.back();
+    work.pop_back();
+    if (auto* f = llvm::dyn_cast<llvm::Function>(g)) {
+      if (!materialised(*f)) {
+        bad = "cannot read the body of '" + f->getName().str() + "'";
+        break;
+      }
+      bodies.emplace_back(f, llvm::cast<llvm::Function>(vmap[f]));
+      if (f->hasPersonalityFn()) visit(f->getPersonalityFn(), visit);
+      for (const llvm::BasicBlock& bb : *f)
+        for (const llvm::Instruction& in : bb)
+          for (const llvm::Use& op : in.operands()) visit(op.get(), visit);
+    } else {
+      auto* v = llvm::cast<llvm::GlobalVariable>(g);
+      initializers.emplace_back(v, llvm::cast<llvm::GlobalVariable>(vmap[v]));
+      visit(v->getInitializer(), visit);
+    }
+  }
+  if (!bad.empty()) {
+    *error = "linking the semantics failed: " + bad;
     return false;
   }
-  if (llvm::Linker::linkModules(m, std::move(*lazy), llvm::Linker::Flags::LinkOnlyNeeded)) {
-    *error = "linking the semantics failed";
-    return false;
+  for (auto [from, to] : bodies) {
+    auto arg = to->arg_begin();
+    for (llvm::Argument& a : from->args()) {
+      arg->setName(a.getName());
+      vmap[&a] = &*arg++;
+    }
+    llvm::SmallVector<llvm::ReturnInst*, 8> returns;
+    llvm::CloneFunctionInto(to, from, vmap, llvm::CloneFunctionChangeType::DifferentModule, returns);
   }
+  for (auto [from, to] : initializers) to->setInitializer(llvm::MapValue(from->getInitializer(), vmap));
   return true;
 }
 

@@ -48,7 +48,8 @@ class Semantics {
   // code calls by name is resolved through this when its object is linked).
   const void* host_address(const std::string& name) const;
 
-  // Link the bodies of the functions `m` declares (and what they use) into `m`.
+  // Copy into `m` the bodies of the functions `m` declares (and what they use), from the
+  // bitcode read at start-up: bodies are read once per run, not once per region.
   bool link_into(llvm::Module& m, std::string* error) const;
 
   // Per registry family (interp/sem/registry.h order): its name and handlers, every one
