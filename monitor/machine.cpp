@@ -63,8 +63,10 @@ constexpr auto kDebugSleep = std::chrono::milliseconds(100);
 // 0.2-0.5 s of interpretation; the CPU waits if the compile is later than that).
 constexpr uint64_t kJitInstallDelay = uint64_t(1) << 25;
 
-// --save-on-exit: SIGINT/SIGTERM end the run (status 128 + signal) so the machine is saved; the
-// run loop looks at this between interpreter runs (a halted guest within kIdleSleep).
+// SIGINT/SIGTERM end the run (status 128 + signal) the way a power-off does, so the disks are
+// flushed and closed and --stats and --save-on-exit are written (QEMU also shuts down cleanly
+// on them); the run loops look at this between interpreter runs (a halted guest within
+// kIdleSleep). SA_RESETHAND: a second signal of the same kind kills at once.
 std::atomic<int> g_stop_signal{0};
 extern "C" void note_stop_signal(int sig) { g_stop_signal.store(sig); }
 
@@ -1095,6 +1097,22 @@ int Machine::run() {
   return end_run(e.status);
 }
 
+void Machine::catch_stop_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = note_stop_signal;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+void Machine::take_stop_signal() {
+  if (const int sig = g_stop_signal.exchange(0)) {
+    std::fprintf(stderr, "softcpu: stopped by signal %d (%s)\n", sig, strsignal(sig));
+    request_exit(128 + sig);
+  }
+}
+
 void Machine::begin_run() {
   {
     std::lock_guard lock(running_mu_);
@@ -1112,10 +1130,7 @@ void Machine::begin_run() {
                                 std::chrono::duration<double>(rs_.has_deadline ? *config_.timeout_seconds : 0));
   // Counted from this run's start: a machine loaded from a snapshot (--loadvm) keeps its icount.
   rs_.icount_start = cpu_.icount;
-  if (!config_.save_on_exit_path.empty()) {
-    std::signal(SIGINT, note_stop_signal);
-    std::signal(SIGTERM, note_stop_signal);
-  }
+  if (!config_.save_on_exit_path.empty()) catch_stop_signals();
   // Threads on: CPUs 1..N-1 on their threads, held until the first slice.
   if (sync_) start_ap_threads();
 }
@@ -1155,10 +1170,7 @@ Machine::SliceEnd Machine::run_slice_alone(bool sliced) {
   auto stopped = [&] { return SliceEnd{SliceEnd::STOPPED, status, {}}; };
   if (sliced) slice_over_.store(false, std::memory_order_relaxed);
   for (;;) {
-    if (const int sig = g_stop_signal.load()) {
-      std::fprintf(stderr, "softcpu: stopped by signal %d\n", sig);
-      request_exit(128 + sig);
-    }
+    take_stop_signal();
     if (int requested = exit_status_.load(); requested >= 0) {
       status = requested;
       return stopped();

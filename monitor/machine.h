@@ -87,6 +87,9 @@ class Machine {
     bool empty = false;
   };
   void begin_run();
+  // SIGINT and SIGTERM end whatever run() is running, with status 128 + signal (begin_run
+  // installs this itself for --save-on-exit; the command line's run_machine always does).
+  static void catch_stop_signals();
   // `sliced`: return at end_slice(), at the slice's end (set_slice_end; looked at between
   // interpreter runs, at most kRunBudget instructions apart) and when idle; else only when the
   // run is over.
@@ -251,6 +254,8 @@ class Machine {
   void load_snapshot(const std::string& path);
 
  private:
+  // A signal caught by catch_stop_signals() becomes an exit request (run loops, between runs).
+  void take_stop_signal();
   void load_bios(const std::string& path);
   void register_stats();
   void start_translator();

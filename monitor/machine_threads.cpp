@@ -244,6 +244,7 @@ Machine::SliceEnd Machine::run_slice_threads(bool sliced) {
   SliceEnd out{SliceEnd::STOPPED, 0, {}};
   int status = 0;
   for (;;) {
+    take_stop_signal();
     if (int requested = exit_status_.load(); requested >= 0) {
       status = requested;
       break;

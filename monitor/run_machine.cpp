@@ -17,6 +17,7 @@ static void print_stats(Machine& m, const MachineConfig& config) {
 int run_machine(const MachineConfig& config) {
   try {
     Machine m(config);
+    Machine::catch_stop_signals();  // after set-up: a signal during it still kills at once
     int status = m.run();
     if (config.stats != StatsFormat::NONE || config.stats_interval_ms) {
       m.register_final_stats();
