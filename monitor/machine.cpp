@@ -1107,7 +1107,8 @@ void Machine::catch_stop_signals() {
 }
 
 void Machine::take_stop_signal() {
-  if (const int sig = g_stop_signal.exchange(0)) {
+  if (SOFTCPU_UNLIKELY(g_stop_signal.load(std::memory_order_relaxed) != 0)) {
+    const int sig = g_stop_signal.exchange(0);
     std::fprintf(stderr, "softcpu: stopped by signal %d (%s)\n", sig, strsignal(sig));
     request_exit(128 + sig);
   }
