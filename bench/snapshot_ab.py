@@ -126,8 +126,8 @@ def main():
             name, statistics.median(t), statistics.mean(t), min(t), max(t))
         if name != base:
             r = [b / a for a, b in zip(times[base], t)]
-            line += "   %s/%s per pair: median %.3f mean %.3f, higher in %d of %d" % (
-                name, base, statistics.median(r), statistics.mean(r),
+            line += "   %s/%s per pair: median %.3f mean %.3f (%.2f-%.2f), higher in %d of %d" % (
+                name, base, statistics.median(r), statistics.mean(r), min(r), max(r),
                 sum(1 for x in r if x > 1), len(r))
         print(line)
         for s in wanted:
