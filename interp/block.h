@@ -1,6 +1,7 @@
 // A decoded block: the Insn records of straight-line guest code, cached by physical address.
 #pragma once
 #include <memory>
+#include <new>
 #include <vector>
 
 #include "cache/block_cache.h"
@@ -37,8 +38,32 @@ struct NativeLink {
   NativeFn fn = nullptr;
 };
 
+// A block's Insn records, stored right after the block itself (one allocation: the run loop
+// reads a block's header and then its first record, and the two now share or neighbour a
+// cache line; a separate vector cost a miss of its own on code that ran a while ago).
+class InsnRecords {
+ public:
+  const Insn* data() const { return first_; }
+  Insn* data() { return first_; }
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  const Insn* begin() const { return first_; }
+  const Insn* end() const { return first_ + n_; }
+  const Insn& operator[](size_t k) const { return first_[k]; }
+  const Insn& front() const { return first_[0]; }
+  const Insn& back() const { return first_[n_ - 1]; }
+
+ private:
+  friend struct DecodedBlock;
+  Insn* first_ = nullptr;
+  size_t n_ = 0;
+};
+
 struct DecodedBlock : CachedBlock {
-  std::vector<Insn> insns;
+  // A block of these n records (copied in), allocated with them.
+  static std::unique_ptr<DecodedBlock> make(const Insn* records, size_t n);
+  static void operator delete(void* p) { ::operator delete(p); }
+  InsnRecords insns;
   uint32_t bytes = 0;       // length of the block's code (EIP after it = entry EIP + bytes)
   uint64_t executions = 0;  // times the interpreter entered it (heat for tier 1)
   uint32_t lin = 0;         // CS.base + EIP it was decoded at (profiles name it by this)
@@ -85,6 +110,17 @@ struct NativeRegion : CachedBlock {
   void on_retire(RetireCause) override { detach(); }
   uint64_t uses() const override;
 };
+
+inline std::unique_ptr<DecodedBlock> DecodedBlock::make(const Insn* records, size_t n) {
+  static_assert(alignof(Insn) <= alignof(DecodedBlock), "records follow the block");
+  constexpr size_t head = (sizeof(DecodedBlock) + alignof(Insn) - 1) / alignof(Insn) * alignof(Insn);
+  void* mem = ::operator new(head + n * sizeof(Insn));
+  auto* b = new (mem) DecodedBlock();
+  b->insns.first_ = reinterpret_cast<Insn*>(static_cast<char*>(mem) + head);
+  for (size_t k = 0; k < n; ++k) new (b->insns.first_ + k) Insn(records[k]);
+  b->insns.n_ = n;
+  return std::unique_ptr<DecodedBlock>(b);
+}
 
 inline void DecodedBlock::on_retire(RetireCause) {
   if (native_region) native_region->detach();

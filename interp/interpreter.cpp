@@ -50,9 +50,9 @@ static void smp_pause(Cpu& c, const Insn&) {
 
 DecodedBlock* Interpreter::build_block(uint32_t phys) {
   Cpu& c = cpu_;
-  auto block = std::make_unique<DecodedBlock>();
-  block->phys = phys;
-  block->mode = c.mode_key;
+  Insn records[MAX_BLOCK_INSNS];
+  size_t count = 0;
+  uint32_t page2_of_last = NO_PAGE, page2_end_of_last = 0;
   const bool c32 = code32(c);
   const bool s32 = stack32(c);  // the block key holds it (decode specialises on it)
   const SegmentCache& cs = c.seg[CS];
@@ -96,17 +96,22 @@ DecodedBlock* Interpreter::build_block(uint32_t phys) {
     }
     if (SOFTCPU_UNLIKELY(c.smp != nullptr)) make_atomic(insn, bytes, insn.len);
     ++counters_.insns_decoded;
-    block->insns.push_back(insn);
+    records[count++] = insn;
     eip += insn.len;
     if (insn.len > in_page) {  // crossed into the next page: last instruction of the block
-      block->page2 = page2;
-      block->page2_end = page2 * PAGE_SIZE + (insn.len - in_page);
+      page2_of_last = page2;
+      page2_end_of_last = page2 * PAGE_SIZE + (insn.len - in_page);
       at = page_end;
       break;
     }
     at += insn.len;
     if ((insn.flags & INSN_ENDS_BLOCK) || at == page_end) break;
   }
+  auto block = DecodedBlock::make(records, count);
+  block->phys = phys;
+  block->mode = c.mode_key;
+  block->page2 = page2_of_last;
+  block->page2_end = page2_end_of_last;
   block->phys_end = std::min(at, page_end);
   block->bytes = eip - c.eip;
   block->lin = cs.base + c.eip;

@@ -30,8 +30,8 @@ struct RegionBlock {
 
 // Are these the same decoded code: the same length in bytes and the same Insn records, byte
 // for byte? What a region was compiled from against what the block cache or a cache file holds.
-inline bool same_code(uint32_t bytes_a, const std::vector<Insn>& a, uint32_t bytes_b,
-                      const std::vector<Insn>& b) {
+template <class A, class B>
+inline bool same_code(uint32_t bytes_a, const A& a, uint32_t bytes_b, const B& b) {
   return bytes_a == bytes_b && a.size() == b.size() &&
          std::memcmp(a.data(), b.data(), a.size() * sizeof(Insn)) == 0;
 }

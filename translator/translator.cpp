@@ -410,7 +410,7 @@ bool Translator::Impl::make_region(const Cpu& cpu, DecodedBlock& b, uint32_t ent
     rb.phys = blk->phys;
     rb.bytes = blk->bytes;
     rb.executions = blk->executions;
-    rb.insns = blk->insns;
+    rb.insns.assign(blk->insns.begin(), blk->insns.end());
     spec.lines |= line_bits(blk->phys, blk->phys_end);
     spec.blocks.push_back(std::move(rb));
 
@@ -494,7 +494,7 @@ void Translator::warm(Cpu& cpu, DecodedBlock& b) {
   rb.eip = cpu.eip;
   rb.phys = b.phys;
   rb.bytes = b.bytes;
-  rb.insns = b.insns;
+  rb.insns.assign(b.insns.begin(), b.insns.end());
   spec.blocks.push_back(std::move(rb));
   if (m.config.sync) {
     CompiledRegion r = m.compile(std::move(spec));
