@@ -1,7 +1,9 @@
 // A decoded block: the Insn records of straight-line guest code, cached by physical address.
 #pragma once
+#include <cstring>
 #include <memory>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 #include "cache/block_cache.h"
@@ -44,7 +46,6 @@ struct NativeLink {
 class InsnRecords {
  public:
   const Insn* data() const { return first_; }
-  Insn* data() { return first_; }
   size_t size() const { return n_; }
   bool empty() const { return n_ == 0; }
   const Insn* begin() const { return first_; }
@@ -112,12 +113,14 @@ struct NativeRegion : CachedBlock {
 };
 
 inline std::unique_ptr<DecodedBlock> DecodedBlock::make(const Insn* records, size_t n) {
+  // sizeof(DecodedBlock) is a multiple of its alignment, so the records right after it are
+  // aligned; they are never destroyed (operator delete frees them with the block).
   static_assert(alignof(Insn) <= alignof(DecodedBlock), "records follow the block");
-  constexpr size_t head = (sizeof(DecodedBlock) + alignof(Insn) - 1) / alignof(Insn) * alignof(Insn);
-  void* mem = ::operator new(head + n * sizeof(Insn));
+  static_assert(std::is_trivially_copyable_v<Insn> && std::is_trivially_destructible_v<Insn>);
+  void* mem = ::operator new(sizeof(DecodedBlock) + n * sizeof(Insn));
   auto* b = new (mem) DecodedBlock();
-  b->insns.first_ = reinterpret_cast<Insn*>(static_cast<char*>(mem) + head);
-  for (size_t k = 0; k < n; ++k) new (b->insns.first_ + k) Insn(records[k]);
+  b->insns.first_ = reinterpret_cast<Insn*>(b + 1);
+  std::memcpy(b->insns.first_, records, n * sizeof(Insn));
   b->insns.n_ = n;
   return std::unique_ptr<DecodedBlock>(b);
 }
