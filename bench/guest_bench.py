@@ -585,6 +585,15 @@ def variant_binary(default, args):
     return default, args
 
 
+def kernel_append(guest):
+    """The guest's kernel command line: its cmdline.txt, else DEFAULT_APPEND."""
+    path = os.path.join(guest, "cmdline.txt")
+    if os.path.isfile(path):
+        with open(path) as f:
+            return f.read().strip() or DEFAULT_APPEND
+    return DEFAULT_APPEND
+
+
 def find_qemu(arg):
     if arg == "none":
         return None, "skipped (--qemu none)"
@@ -639,10 +648,7 @@ def main():
     if missing:
         sys.exit("guest_bench: guest image incomplete (build it with `make guest` or "
                  "tools/guest/build-image.sh DIR): missing " + ", ".join(missing))
-    append = DEFAULT_APPEND
-    if os.path.isfile(os.path.join(guest, "cmdline.txt")):
-        with open(os.path.join(guest, "cmdline.txt")) as f:
-            append = f.read().strip() or DEFAULT_APPEND
+    append = kernel_append(guest)
     qemu, qemu_note = find_qemu(args.qemu)
     if args.log_dir:
         os.makedirs(args.log_dir, exist_ok=True)

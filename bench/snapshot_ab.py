@@ -34,13 +34,9 @@ PROMPT = "softcpu# "
 
 
 def boot_args(guest, mem):
-    append = guest_bench.DEFAULT_APPEND
-    cmdline = os.path.join(guest, "cmdline.txt")
-    if os.path.isfile(cmdline):
-        with open(cmdline) as f:
-            append = f.read().strip() or append
     return ["-m", str(mem), "--kernel", os.path.join(guest, "vmlinuz"),
-            "--initrd", os.path.join(guest, "initrd-bench.img"), "--append", append]
+            "--initrd", os.path.join(guest, "initrd-bench.img"),
+            "--append", guest_bench.kernel_append(guest)]
 
 
 def make_snapshot(binary, guest, mem, path, tmp):
