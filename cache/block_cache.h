@@ -40,14 +40,16 @@ struct CachedBlock {
   uint32_t phys_end = 0;   // one past the last byte, on the first page (<= page end)
   uint32_t page2 = NO_PAGE;  // page holding the tail of a page-crossing last instruction
   uint32_t page2_end = 0;    // one past the last byte on page2
-  uint32_t mode = 0;       // mode key the block was decoded under
+  uint32_t size_bytes = 0;  // storage it holds (decoded records, or native code and its links)
   bool valid = true;
   // Companion entries (compiled regions, insert_companion) hold code from several blocks of
   // the page of `phys`: `lines` marks their 64-byte lines, and [phys, phys_end) bounds them.
   // Zero for ordinary blocks, whose range is exact.
   uint64_t lines = 0;
-  uint32_t size_bytes = 0;  // storage it holds (decoded records, or native code and its links)
   uint64_t seq = 0;         // allocation order (the cache sets it)
+  // Last: the run loop reads it with a decoded block's chain links, which follow it on the
+  // same cache line (interp/block.h, DecodedBlock's layout).
+  uint32_t mode = 0;       // mode key the block was decoded under
   virtual ~CachedBlock() = default;
   // The cache dropped this entry (invalidated, evicted or flushed); it stays allocated until
   // collect_garbage(). Entries that others point to unlink themselves here.

@@ -1,5 +1,6 @@
 // A decoded block: the Insn records of straight-line guest code, cached by physical address.
 #pragma once
+#include <cstddef>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -40,35 +41,44 @@ struct NativeLink {
   NativeFn fn = nullptr;
 };
 
-// A block's Insn records, stored right after the block itself (one allocation: the run loop
-// reads a block's header and then its first record, and the two now share or neighbour a
-// cache line; a separate vector cost a miss of its own on code that ran a while ago).
+// A block's Insn records, stored in the block's own allocation right after the block (the run
+// loop reads a block's header and then its first record; a separate vector cost a miss of its
+// own on code that ran a while ago). Only a DecodedBlock holds one: it finds the records at a
+// fixed distance from itself, so it cannot be copied out.
 class InsnRecords {
  public:
-  const Insn* data() const { return first_; }
+  InsnRecords() = default;
+  InsnRecords(const InsnRecords&) = delete;
+  InsnRecords& operator=(const InsnRecords&) = delete;
+  inline const Insn* data() const;
   size_t size() const { return n_; }
   bool empty() const { return n_ == 0; }
-  const Insn* begin() const { return first_; }
-  const Insn* end() const { return first_ + n_; }
-  const Insn& operator[](size_t k) const { return first_[k]; }
-  const Insn& front() const { return first_[0]; }
-  const Insn& back() const { return first_[n_ - 1]; }
+  const Insn* begin() const { return data(); }
+  const Insn* end() const { return data() + n_; }
+  const Insn& operator[](size_t k) const { return data()[k]; }
+  const Insn& front() const { return data()[0]; }
+  const Insn& back() const { return data()[n_ - 1]; }
 
  private:
   friend struct DecodedBlock;
-  Insn* first_ = nullptr;
-  size_t n_ = 0;
+  uint32_t n_ = 0;
 };
 
+// The layout is for density as much as for the run loop: a block is ~150 bytes of header and
+// 32 per instruction, and blocks decoded one after another (often each other's successors)
+// lie next to each other; 72 unused bytes more per block made spawn `--jit off` 15 % slower,
+// and placing the run loop's fields on one cache line by padding the block cost more than it
+// saved (docs/design.md, "The tier-0 fast path"). So no field is kept that can be computed
+// (the records' address), and the fields the run loop reads of every block it runs, from
+// CachedBlock::mode (its last field) to the chain links, are next to each other.
 struct DecodedBlock : CachedBlock {
   // A block of these n records (copied in), allocated with them.
   static std::unique_ptr<DecodedBlock> make(const Insn* records, size_t n);
   static void operator delete(void* p) { ::operator delete(p); }
-  InsnRecords insns;
   uint32_t bytes = 0;       // length of the block's code (EIP after it = entry EIP + bytes)
-  uint64_t executions = 0;  // times the interpreter entered it (heat for tier 1)
+  InsnRecords insns;
   uint32_t lin = 0;         // CS.base + EIP it was decoded at (profiles name it by this)
-  uint64_t native_entries = 0;  // run-loop entries of its compiled code (--profile)
+  uint64_t executions = 0;  // times the interpreter entered it (heat for tier 1)
   // Successor links (taken / fall-through), keyed by the successor's linear EIP and valid in
   // cache generation `chain_generation` only: the generation, or the global link generation
   // when every successor is reached through global translations (interpreter.cpp link()).
@@ -78,15 +88,28 @@ struct DecodedBlock : CachedBlock {
   // Tier 1: compiled code entered here, valid when CS.base + EIP is `native_lin` and EIP is
   // `native_eip` (the region was compiled with this block's EIP as a constant), owned by
   // `native_region`. A region's entries: RegionCompiler::mark_entries (dispatch on EIP).
+  // The run loop reads them only of blocks run tier_at_ times or more.
   NativeFn native = nullptr;
   uint32_t native_lin = 0;
   uint32_t native_eip = 0;
   NativeRegion* native_region = nullptr;
+  uint64_t native_entries = 0;  // run-loop entries of its compiled code (--profile)
 
   void on_retire(RetireCause) override;
   uint64_t uses() const override { return executions; }
   CachedBlock* dependent() const override;
 };
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"  // GCC and Clang lay out as the Itanium ABI says
+static_assert(offsetof(DecodedBlock, chain) + sizeof(DecodedBlock::chain) -
+                      offsetof(DecodedBlock, mode) <= 64,
+              "the run loop's fields span at most two cache lines");
+inline const Insn* InsnRecords::data() const {
+  return reinterpret_cast<const Insn*>(reinterpret_cast<const char*>(this) -
+                                       offsetof(DecodedBlock, insns) + sizeof(DecodedBlock));
+}
+#pragma GCC diagnostic pop
 
 // A compiled region as the cache sees it: a companion entry (CachedBlock::lines) covering the
 // lines of all its blocks, so a write to any of them retires it. translator/ derives from it.
@@ -119,9 +142,8 @@ inline std::unique_ptr<DecodedBlock> DecodedBlock::make(const Insn* records, siz
   static_assert(std::is_trivially_copyable_v<Insn> && std::is_trivially_destructible_v<Insn>);
   void* mem = ::operator new(sizeof(DecodedBlock) + n * sizeof(Insn));
   auto* b = new (mem) DecodedBlock();
-  b->insns.first_ = reinterpret_cast<Insn*>(b + 1);
-  std::memcpy(b->insns.first_, records, n * sizeof(Insn));
-  b->insns.n_ = n;
+  std::memcpy(reinterpret_cast<Insn*>(b + 1), records, n * sizeof(Insn));
+  b->insns.n_ = uint32_t(n);
   return std::unique_ptr<DecodedBlock>(b);
 }
 

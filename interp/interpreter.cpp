@@ -520,9 +520,8 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
           // instruction (a branch, a trap) reads it, and a stop or a fault in the middle
           // recomputes it from the instruction lengths. c.stop is 0 here (cleared wherever
           // it may have been set: after a stop, a fault, a native run, a boundary).
-          const Insn* const begin = b->insns.data();
-          const Insn* const last = begin + b->insns.size();
-          off = reinterpret_cast<const char*>(begin) - reinterpret_cast<const char*>(last);
+          const Insn* const last = b->insns.end();
+          off = -intptr_t(b->insns.size() * sizeof(Insn));
           c.eip = entry_eip + b->bytes;
           do {
             const Insn* in =
@@ -545,7 +544,7 @@ ExitReason Interpreter::run_impl(uint64_t budget, unsigned max_insns) {
             if (retire_block(c, counters_, done)) return ExitReason(c.exit_reason);
             break;
           }
-          const uint64_t done = uint64_t(last - b->insns.data());  // ran to its end
+          const uint64_t done = b->insns.size();  // ran to its end
           c.icount += done;
           counters_.insns_interpreted += done;
           prev = b;
