@@ -16,6 +16,7 @@
 #include "monitor/stats.h"
 #include "tools/build_info.h"
 #include "tools/options.h"
+#include "tools/system_signals.h"
 
 namespace {
 
@@ -46,8 +47,14 @@ void print_system_stats(softcpu::hv::PrimaryHypervisor& primary, const softcpu::
 int run_partitions(const softcpu::hv::SystemConfig& system, const std::string& path,
                    const softcpu::MachineConfig& opts, const std::string& monitor) {
   using namespace softcpu;
+  SystemStopSignals signals;  // before the primary starts any thread (tools/system_signals.h)
   try {
     hv::PrimaryHypervisor primary(system);
+    signals.attach(&primary);
+    struct Detach {  // before the primary goes, however this scope ends
+      SystemStopSignals& s;
+      ~Detach() { s.attach(nullptr); }
+    } detach{signals};
     for (const hv::HypervisorConfig& h : system.hypervisors)
       if (h.kind == hv::HypervisorKind::SECONDARY)
         primary.attach_secondary(
@@ -61,10 +68,12 @@ int run_partitions(const softcpu::hv::SystemConfig& system, const std::string& p
         return 2;
       }
     }
-    const int status = primary.run();
+    int status = primary.run();
+    signals.attach(nullptr);  // a signal from now on is only noted
     console.reset();
     std::fprintf(stderr, "%s", primary.info_partitions().c_str());
     if (opts.stats != StatsFormat::NONE) print_system_stats(primary, opts);
+    if (const int sig = signals.signal()) status = 128 + sig;
     return status;
   } catch (const hv::HvError& e) {
     std::fprintf(stderr, "softcpu: %s: %s\n", path.c_str(), e.message.c_str());

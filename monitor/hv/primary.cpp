@@ -444,8 +444,7 @@ int PrimaryHypervisor::run() {
   for (auto& p : partitions_)
     if (p->state_ != PartitionState::RUNNING) start(p->name());
   std::unique_lock lock(mu_);
-  finished_ = false;
-  quit_ = false;
+  finished_ = false;  // quit_ stays: a quit asked before run() (a signal) ends it at once
   for (;;) {
     stopped_cv_.wait(lock, [&] { return !commands_.empty() || system_done(); });
     if (commands_.empty()) break;
@@ -458,6 +457,7 @@ int PrimaryHypervisor::run() {
   }
   finished_ = true;
   const bool quit = quit_;
+  quit_ = false;
   std::deque<PendingCommand> left;
   left.swap(commands_);
   lock.unlock();

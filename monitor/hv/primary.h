@@ -75,7 +75,8 @@ class PrimaryHypervisor {
   // thread and passes the answer to `reply` (may be empty) there (a command posted before run()
   // waits for it); once run() has returned, `reply` gets "the system is not running" at once.
   void post_command(std::string line, std::function<void(const std::string&)> reply);
-  // `quit`: run() stops every partition and returns (any thread).
+  // `quit`: run() stops every partition and returns (any thread; asked before run(), run()
+  // stops them as soon as it has started them).
   void request_quit();
 
   // `info partitions`: a header and one line per partition (name, state, status, vCPUs,

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """faults.term: SIGTERM and SIGINT end a run as a power-off does: exit status 128 + signal, a
 line on stderr naming the signal, the --stats-file written, every record written before the
-signal on disk (the image is flushed and closed on the way out), with one CPU and with CPUs
-on host threads (-smp 2 --accel tcg,thread=multi).
+signal on disk (the image is flushed and closed on the way out), with one CPU, with CPUs
+on host threads (-smp 2 --accel tcg,thread=multi), and in a system of two partitions
+(run --config: the writer beside a partition that spins; both stopped by the primary).
 
 usage: term_test.py SOFTCPU ata_writer.rom MAKE_DISK"""
 import json
@@ -20,7 +21,63 @@ CASES = [
     ("SIGTERM, one CPU", signal.SIGTERM, []),
     ("SIGINT, one CPU", signal.SIGINT, []),
     ("SIGTERM, CPUs on threads", signal.SIGTERM, ["-smp", "2", "--accel", "tcg,thread=multi"]),
+    ("SIGTERM, a system of partitions", signal.SIGTERM, None),
+    ("SIGINT, a system of partitions", signal.SIGINT, None),
 ]
+
+SYSTEM = """machine_memory = "64M"
+[[processor_set]]
+name = "host"
+threads = 2
+[[hypervisor]]
+name = "primary"
+processor_set = "host"
+[[partition]]
+name = "writer"
+exit_on_poweroff = true
+[[partition.memory]]
+base = 0
+size = "16M"
+[[partition.disk]]
+file = "{disk}"
+[[partition.debugcon]]
+port = 0xE9
+file = "-"
+[partition.boot]
+bios = "{rom}"
+[[partition]]
+name = "spinner"
+[[partition.memory]]
+base = 0
+size = "16M"
+[partition.boot]
+bios = "{spin}"
+"""
+
+
+def system_cmd(softcpu, rom, disk, tmp, stats):
+    """run --config of the writer and a partition that spins (JMP $ at the reset vector)."""
+    spin = os.path.join(tmp, "spin.rom")
+    code = bytearray(b"\xF4" * 65536)
+    code[-16:-14] = b"\xEB\xFE"
+    with open(spin, "wb") as f:
+        f.write(code)
+    config = os.path.join(tmp, "system.toml")
+    with open(config, "w") as f:
+        f.write(SYSTEM.format(disk=disk, rom=os.path.abspath(rom), spin=spin))
+    return [softcpu, "run", "--config", config, "--stats=json", "--stats-file", stats]
+
+
+def instructions(stats):
+    """Guest instructions in a stats file: the single guest's, or the writer partition's."""
+    with open(stats) as f:
+        data = json.load(f)
+    if "partitions" in data:
+        for p in data["partitions"]:
+            if p.get("name") == "writer":
+                return p.get("instructions", 0)
+        return 0
+    return data.get("instructions", 0)
 
 
 def main():
@@ -34,8 +91,11 @@ def main():
                 f.write(b"TAG!" + struct.pack("<I", tag))
                 os.fsync(f.fileno())
             stats = os.path.join(tmp, f"stats{n}.json")
-            cmd = faultlib.softcpu_cmd(softcpu, rom, f"file={disk},format=raw", 60,
-                                       ["--stats=json", "--stats-file", stats, *extra])
+            if extra is None:
+                cmd = system_cmd(softcpu, rom, disk, tmp, stats)
+            else:
+                cmd = faultlib.softcpu_cmd(softcpu, rom, f"file={disk},format=raw", 60,
+                                           ["--stats=json", "--stats-file", stats, *extra])
             run = Run(cmd)
             run.wait_flushed(20)
             with run.cond:
@@ -57,8 +117,7 @@ def main():
             if want not in out:
                 problems.append(f"no '{want}' in the output: {out[-300:]!r}")
             try:
-                with open(stats) as f:
-                    insns = json.load(f).get("instructions", 0)
+                insns = instructions(stats)
                 if insns <= 0:
                     problems.append(f"stats file says {insns} instructions")
             except (OSError, ValueError) as e:
