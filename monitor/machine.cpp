@@ -51,6 +51,81 @@ namespace softcpu {
 
 namespace {
 
+// Every translator statistic by name, written once: the machine's jit.* are all of them (CPU
+// 0's translator, or the one a round-robin machine shares), and each CPU on a thread of its own
+// gets the `per_cpu` ones of its own translator as cpuK.jit.*.
+struct JitStat {
+  const char* name;
+  double (*read)(const TranslatorStats&);
+  bool per_cpu;
+};
+using S = TranslatorStats;
+const JitStat kJitStats[] = {
+    {"requests", [](const S& s) { return double(s.requests); }, true},
+    {"requests_covered", [](const S& s) { return double(s.covered); }, false},
+    {"region_entry_blocks", [](const S& s) { return double(s.region_entries); }, false},
+    {"regions_compiled", [](const S& s) { return double(s.regions_compiled); }, true},
+    {"regions_installed", [](const S& s) { return double(s.regions_installed); }, true},
+    {"dropped_stale", [](const S& s) { return double(s.dropped_stale); }, true},
+    {"dropped_queue_full", [](const S& s) { return double(s.dropped_queue_full); }, false},
+    {"dropped_no_room", [](const S& s) { return double(s.dropped_no_room); }, false},
+    {"dropped_unsuitable", [](const S& s) { return double(s.dropped_unsuitable); }, false},
+    {"dropped_cold", [](const S& s) { return double(s.dropped_cold); }, false},
+    {"early_requests", [](const S& s) { return double(s.early_requests); }, false},
+    {"early_passed", [](const S& s) { return double(s.early_passed); }, false},
+    {"compile_cpu_share_permille", [](const S& s) { return double(s.compile_cpu_share); }, false},
+    {"regions_trimmed", [](const S& s) { return double(s.regions_trimmed); }, false},
+    {"regions_trimmed_waiting", [](const S& s) { return double(s.regions_trimmed_waiting); }, false},
+    {"compiles_cancelled", [](const S& s) { return double(s.compiles_cancelled); }, false},
+    {"compile_failures", [](const S& s) { return double(s.compile_failures); }, true},
+    {"regions_invalidated", [](const S& s) { return double(s.regions_invalidated); }, true},
+    {"pages_blacklisted", [](const S& s) { return double(s.pages_blacklisted); }, false},
+    {"native_code_bytes", [](const S& s) { return double(s.native_code_bytes); }, true},
+    {"region_blocks", [](const S& s) { return double(s.region_blocks); }, false},
+    {"region_insns", [](const S& s) { return double(s.region_insns); }, false},
+    {"inlined_insns", [](const S& s) { return double(s.inlined_insns); }, false},
+    {"queue_high_water", [](const S& s) { return double(s.queue_high_water); }, false},
+    {"compile_us_total", [](const S& s) { return double(s.compile_us_total); }, true},
+    {"compile_us_mean", [](const S& s) { return double(s.compile_us_mean); }, false},
+    {"compile_us_p50", [](const S& s) { return double(s.compile_us_p50); }, false},
+    {"compile_us_p99", [](const S& s) { return double(s.compile_us_p99); }, false},
+    {"compile_cpu_us.build", [](const S& s) { return double(s.compile_cpu_us_build); }, false},
+    {"compile_cpu_us.inline", [](const S& s) { return double(s.compile_cpu_us_inline); }, false},
+    {"compile_cpu_us.opt", [](const S& s) { return double(s.compile_cpu_us_opt); }, false},
+    {"compile_cpu_us.codegen", [](const S& s) { return double(s.compile_cpu_us_codegen); }, false},
+    {"start_cpu_us", [](const S& s) { return double(s.start_cpu_us); }, false},
+    {"wait_us_p50", [](const S& s) { return double(s.wait_us_p50); }, false},
+    {"wait_us_p99", [](const S& s) { return double(s.wait_us_p99); }, false},
+    {"entry_runs_waiting", [](const S& s) { return double(s.entry_runs_waiting); }, false},
+    {"cache_probes", [](const S& s) { return double(s.cache_probes); }, false},
+    {"cache_hits", [](const S& s) { return double(s.cache_hits); }, true},
+    {"cache_misses", [](const S& s) { return double(s.cache_misses); }, false},
+    {"cache_bad", [](const S& s) { return double(s.cache_bad); }, false},
+    {"cache_unusable", [](const S& s) { return double(s.cache_unusable); }, false},
+    {"cache_lookup.no_file", [](const S& s) { return double(s.lookup_no_file); }, false},
+    {"cache_lookup.key_differs", [](const S& s) { return double(s.lookup_key_differs); }, false},
+    {"cache_lookup.blocks_missing", [](const S& s) { return double(s.lookup_blocks_missing); }, false},
+    {"cache_lookup.blocks_differ", [](const S& s) { return double(s.lookup_blocks_differ); }, false},
+    {"cache_lookup.installed", [](const S& s) { return double(s.lookup_installed); }, false},
+    {"cache_hits_other_entry", [](const S& s) { return double(s.cache_hits_other_entry); }, false},
+    {"cache_writes", [](const S& s) { return double(s.cache_writes); }, false},
+    {"cache_write_failures", [](const S& s) { return double(s.cache_write_failures); }, false},
+    {"cache_evicted", [](const S& s) { return double(s.cache_evicted); }, false},
+    {"cache_bytes_read", [](const S& s) { return double(s.cache_bytes_read); }, false},
+    {"cache_bytes_written", [](const S& s) { return double(s.cache_bytes_written); }, false},
+    {"cache_load_cpu_us", [](const S& s) { return double(s.cache_load_us); }, false},
+    {"cache_key_cpu_us", [](const S& s) { return double(s.cache_key_us); }, false},
+};
+
+// jit.NAME (or PREFIX.jit.NAME, the per-CPU ones only) for the translator `get` returns.
+template <class Get>
+void add_jit_stats(StatsRegistry& stats, const std::string& prefix, Get get) {
+  for (const JitStat& j : kJitStats)
+    if (prefix.empty() || j.per_cpu)
+      stats.add((prefix.empty() ? "" : prefix + ".") + "jit." + j.name, [get, &j] { return j.read(get()); });
+}
+
+
 // Instructions the interpreter may run between checks of the clock, device timers, host
 // input and exit requests: about half a millisecond of guest time at tier-0 speed.
 constexpr uint64_t kRunBudget = 100000;
@@ -540,64 +615,7 @@ void Machine::register_stats() {
   static const char* const kNativeExit[NATIVE_EXIT_COUNT] = {"branch", "event", "stop", "trap", "fault", "pause", "limit"};
   for (unsigned r = 0; r < NATIVE_EXIT_COUNT; ++r)
     stats_.add(std::string("tier1.exits.") + kNativeExit[r], &ic.native_exits[r]);
-  if (translator_) {
-    using S = TranslatorStats;
-    auto t = [this](auto member) { return [this, member] { return double(translator_->stats().*member); }; };
-    stats_.add("jit.requests", t(&S::requests));
-    stats_.add("jit.requests_covered", t(&S::covered));
-    stats_.add("jit.region_entry_blocks", t(&S::region_entries));
-    stats_.add("jit.regions_compiled", t(&S::regions_compiled));
-    stats_.add("jit.regions_installed", t(&S::regions_installed));
-    stats_.add("jit.dropped_stale", t(&S::dropped_stale));
-    stats_.add("jit.dropped_queue_full", t(&S::dropped_queue_full));
-    stats_.add("jit.dropped_no_room", t(&S::dropped_no_room));
-    stats_.add("jit.dropped_unsuitable", t(&S::dropped_unsuitable));
-    stats_.add("jit.dropped_cold", t(&S::dropped_cold));
-    stats_.add("jit.early_requests", t(&S::early_requests));
-    stats_.add("jit.early_passed", t(&S::early_passed));
-    stats_.add("jit.compile_cpu_share_permille", t(&S::compile_cpu_share));
-    stats_.add("jit.regions_trimmed", t(&S::regions_trimmed));
-    stats_.add("jit.regions_trimmed_waiting", t(&S::regions_trimmed_waiting));
-    stats_.add("jit.compiles_cancelled", t(&S::compiles_cancelled));
-    stats_.add("jit.compile_failures", t(&S::compile_failures));
-    stats_.add("jit.regions_invalidated", t(&S::regions_invalidated));
-    stats_.add("jit.pages_blacklisted", t(&S::pages_blacklisted));
-    stats_.add("jit.native_code_bytes", t(&S::native_code_bytes));
-    stats_.add("jit.region_blocks", t(&S::region_blocks));
-    stats_.add("jit.region_insns", t(&S::region_insns));
-    stats_.add("jit.inlined_insns", t(&S::inlined_insns));
-    stats_.add("jit.queue_high_water", t(&S::queue_high_water));
-    stats_.add("jit.compile_us_total", t(&S::compile_us_total));
-    stats_.add("jit.compile_us_mean", t(&S::compile_us_mean));
-    stats_.add("jit.compile_us_p50", t(&S::compile_us_p50));
-    stats_.add("jit.compile_us_p99", t(&S::compile_us_p99));
-    stats_.add("jit.compile_cpu_us.build", t(&S::compile_cpu_us_build));
-    stats_.add("jit.compile_cpu_us.inline", t(&S::compile_cpu_us_inline));
-    stats_.add("jit.compile_cpu_us.opt", t(&S::compile_cpu_us_opt));
-    stats_.add("jit.compile_cpu_us.codegen", t(&S::compile_cpu_us_codegen));
-    stats_.add("jit.start_cpu_us", t(&S::start_cpu_us));
-    stats_.add("jit.wait_us_p50", t(&S::wait_us_p50));
-    stats_.add("jit.wait_us_p99", t(&S::wait_us_p99));
-    stats_.add("jit.entry_runs_waiting", t(&S::entry_runs_waiting));
-    stats_.add("jit.cache_probes", t(&S::cache_probes));
-    stats_.add("jit.cache_hits", t(&S::cache_hits));
-    stats_.add("jit.cache_misses", t(&S::cache_misses));
-    stats_.add("jit.cache_bad", t(&S::cache_bad));
-    stats_.add("jit.cache_unusable", t(&S::cache_unusable));
-    stats_.add("jit.cache_lookup.no_file", t(&S::lookup_no_file));
-    stats_.add("jit.cache_lookup.key_differs", t(&S::lookup_key_differs));
-    stats_.add("jit.cache_lookup.blocks_missing", t(&S::lookup_blocks_missing));
-    stats_.add("jit.cache_lookup.blocks_differ", t(&S::lookup_blocks_differ));
-    stats_.add("jit.cache_lookup.installed", t(&S::lookup_installed));
-    stats_.add("jit.cache_hits_other_entry", t(&S::cache_hits_other_entry));
-    stats_.add("jit.cache_writes", t(&S::cache_writes));
-    stats_.add("jit.cache_write_failures", t(&S::cache_write_failures));
-    stats_.add("jit.cache_evicted", t(&S::cache_evicted));
-    stats_.add("jit.cache_bytes_read", t(&S::cache_bytes_read));
-    stats_.add("jit.cache_bytes_written", t(&S::cache_bytes_written));
-    stats_.add("jit.cache_load_cpu_us", t(&S::cache_load_us));
-    stats_.add("jit.cache_key_cpu_us", t(&S::cache_key_us));
-  }
+  if (translator_) add_jit_stats(stats_, "", [this] { return translator_->stats(); });
   stats_.add("resets", &resets_);
   stats_.add("idle_waits", &idle_waits_);
   platform_->register_stats(stats_);
@@ -748,19 +766,8 @@ void Machine::add_application_processors() {
     stats_.add(cpu + ".tier0.instructions", &ic.insns_interpreted);
     stats_.add(cpu + ".tier1.region_entries", &ic.native_entries);
     // Threads on: its own translator's work (the machine's jit.* are CPU 0's translator's).
-    if (v->translator) {
-      using S = TranslatorStats;
-      auto t = [vp](auto member) { return [vp, member] { return double(vp->translator->stats().*member); }; };
-      stats_.add(cpu + ".jit.requests", t(&S::requests));
-      stats_.add(cpu + ".jit.regions_compiled", t(&S::regions_compiled));
-      stats_.add(cpu + ".jit.regions_installed", t(&S::regions_installed));
-      stats_.add(cpu + ".jit.regions_invalidated", t(&S::regions_invalidated));
-      stats_.add(cpu + ".jit.dropped_stale", t(&S::dropped_stale));
-      stats_.add(cpu + ".jit.compile_failures", t(&S::compile_failures));
-      stats_.add(cpu + ".jit.native_code_bytes", t(&S::native_code_bytes));
-      stats_.add(cpu + ".jit.compile_us_total", t(&S::compile_us_total));
-      stats_.add(cpu + ".jit.cache_hits", t(&S::cache_hits));
-    }
+    if (v->translator)
+      add_jit_stats(stats_, cpu, [vp] { return vp->translator->stats(); });
     aps_.push_back(std::move(v));
   }
   prev->smp_next = &cpu_;
