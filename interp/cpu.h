@@ -267,6 +267,9 @@ struct Cpu {
   uint32_t dr[8];
   uint64_t tsc;
   uint64_t icount;       // instructions retired
+  // Of them, PAUSEs that -smp's smp_pause retired (interp/interpreter.cpp): tier 0's work,
+  // which the run loop cannot count (the instruction exits), so the statistics add it.
+  uint64_t pauses_retired;
   uint32_t mode_key;     // decoded-block cache key bits; see interp/mode.h
 
   const Insn* trap_insn;  // instruction that exited to the monitor (EXIT_IO etc.)

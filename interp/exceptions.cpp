@@ -188,6 +188,7 @@ void reset_cpu(Cpu& c) {
   PhysicalMemory* mem = c.mem;
   BlockCache* cache = c.cache;
   const uint64_t icount = c.icount;           // counters describe the whole run,
+  const uint64_t pauses_retired = c.pauses_retired;
   const TlbCounters tlb_counters = c.tlb_counters;  // across resets
   // Wiring and the debugger's points are not CPU state: they survive a reset.
   const uint8_t intr = c.intr, cpuid_apic = c.cpuid_apic, apic_id = c.apic_id;
@@ -216,6 +217,7 @@ void reset_cpu(Cpu& c) {
   c.mem = mem;
   c.cache = cache;
   c.icount = icount;
+  c.pauses_retired = pauses_retired;
   c.tlb_counters = tlb_counters;
   c.eflags = 2;
   // LZ_NONE, but with a valid operand size: lazy_of() and lazy_sf() compute sign_bit(lz_size)

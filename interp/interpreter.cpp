@@ -39,11 +39,13 @@ static void fetch_bytes(PhysicalMemory& m, uint32_t addr, uint8_t* out, uint32_t
 // run, as QEMU's TCG does (helper_pause): a CPU spinning on a lock another CPU holds would
 // otherwise use its whole slice, and a wait loop that releases and retakes a lock (SeaBIOS's
 // smp_scan) would never be preempted with the lock free. It retires here (the run loop counts
-// an instruction that exits as not run) and exits with EXIT_BUDGET, which asks for nothing.
+// an instruction that exits as not run, so tier0.instructions adds Cpu::pauses_retired) and
+// exits with EXIT_BUDGET, which asks for nothing.
 // It is marked INSN_TRAPS: compiled code then leaves the region through its trap exit (counting
 // the instructions before it, as the run loop does) and the run returns, ending the slice.
 static void smp_pause(Cpu& c, const Insn&) {
   ++c.icount;
+  ++c.pauses_retired;
   c.stop = 1;
   c.exit_reason = EXIT_BUDGET;
 }

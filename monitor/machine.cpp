@@ -601,13 +601,13 @@ void Machine::register_stats() {
   stats_.add("cache.capacity_entries", &cache_.limits().entries);
   for (unsigned r = EXIT_IO; r < EXIT_COUNT; ++r)
     stats_.add(std::string("exits.") + exit_reason_name(r), &exits_[r]);
-  stats_.add("tier0.instructions", &ic.insns_interpreted);
+  stats_.add("tier0.instructions", [this, &ic] { return double(ic.insns_interpreted + cpu_.pauses_retired); });
   stats_.add("tier1.instructions", [this, &ic] {
     // Everything retired that the interpreter did not: compiled code (trapped instructions
     // the monitor ran count for neither tier).
     uint64_t trapped = 0;
     for (uint64_t n : trap_ops_) trapped += n;
-    const uint64_t other = ic.insns_interpreted + trapped;
+    const uint64_t other = ic.insns_interpreted + cpu_.pauses_retired + trapped;
     const uint64_t retired = cpu_.icount - icount_loaded_;  // here, not before a loaded snapshot
     return double(retired > other ? retired - other : 0);
   });
@@ -763,7 +763,8 @@ void Machine::add_application_processors() {
     // Its tiers (the machine's tier0.* and tier1.* count CPU 0's): compiled code serves every
     // CPU of a round-robin machine.
     const InterpCounters& ic = v->interp->counters();
-    stats_.add(cpu + ".tier0.instructions", &ic.insns_interpreted);
+    stats_.add(cpu + ".tier0.instructions",
+               [vp, &ic] { return double(ic.insns_interpreted + vp->cpu.pauses_retired); });
     stats_.add(cpu + ".tier1.region_entries", &ic.native_entries);
     // Threads on: its own translator's work (the machine's jit.* are CPU 0's translator's).
     if (v->translator)

@@ -12,9 +12,13 @@ cpu1.tier1.region_entries): use it with --jit-sync, where regions are installed 
 block is hot; with the compile thread these guests (about a second each) may end before it
 delivers a region on a loaded machine, and such a run checks the guest's results only. With --invalidated N, that at least N
 installed regions were retired by writes to their code (smp_smc: each CPU writes code the
-other runs).
+other runs). With --tier0-only (the run is --jit off), that every instruction retired is tier
+0's or a trapped one: tier1.instructions (what neither tier 0 nor the monitor retired) is 0
+on CPU 0 (PAUSE, which ends a CPU's slice and so is retired by its handler, not by the run
+loop, counts as tier 0's), and no CPU's tier0.instructions exceeds its instructions.
 
-Usage: jit_smp_test.py SOFTCPU ROM TIMEOUT [--both-cpus] [--invalidated N] -- OPTIONS..."""
+Usage: jit_smp_test.py SOFTCPU ROM TIMEOUT [--both-cpus] [--invalidated N] [--tier0-only]
+       -- OPTIONS..."""
 import os
 import subprocess
 import sys
@@ -54,6 +58,14 @@ def main():
     if not check("--stats=json printed", stats is not None):
         return 1
     name = os.path.basename(rom)
+    if "--tier0-only" in flags:
+        check("no instruction counted as compiled code's (tier1.instructions)",
+              stat(stats, "tier1.instructions") == 0, stat(stats, "tier1.instructions"))
+        for cpu in ("", "cpu1."):
+            insns, tier0 = stat(stats, cpu + "instructions"), stat(stats, cpu + "tier0.instructions")
+            check("%stier0.instructions within %sinstructions" % (cpu, cpu),
+                  0 < tier0 <= insns, (insns, tier0))
+        return 1 if checklist.failures else 0
     check("the JIT stayed on with -smp (no 'the JIT is off')", "the JIT is off" not in p.stderr)
     check("no compile failed", jit(stats, "compile_failures") == 0,
           jit(stats, "compile_failures"))
