@@ -64,7 +64,7 @@ class InsnRecords {
   uint32_t n_ = 0;
 };
 
-// The layout is for density as much as for the run loop: a block is ~150 bytes of header and
+// The layout is for density as much as for the run loop: a block is 136 bytes of header and
 // 32 per instruction, and blocks decoded one after another (often each other's successors)
 // lie next to each other; 72 unused bytes more per block made spawn `--jit off` 15 % slower,
 // and placing the run loop's fields on one cache line by padding the block cost more than it
