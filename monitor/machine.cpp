@@ -125,6 +125,11 @@ void add_jit_stats(StatsRegistry& stats, const std::string& prefix, Get get) {
       stats.add((prefix.empty() ? "" : prefix + ".") + "jit." + j.name, [get, &j] { return j.read(get()); });
 }
 
+// Instructions tier 0 retired on a CPU: what its run loop counted, and the PAUSEs -smp's
+// smp_pause retired itself (Cpu::pauses_retired).
+uint64_t tier0_instructions(const InterpCounters& ic, const Cpu& c) {
+  return ic.insns_interpreted + c.pauses_retired;
+}
 
 // Instructions the interpreter may run between checks of the clock, device timers, host
 // input and exit requests: about half a millisecond of guest time at tier-0 speed.
@@ -601,13 +606,13 @@ void Machine::register_stats() {
   stats_.add("cache.capacity_entries", &cache_.limits().entries);
   for (unsigned r = EXIT_IO; r < EXIT_COUNT; ++r)
     stats_.add(std::string("exits.") + exit_reason_name(r), &exits_[r]);
-  stats_.add("tier0.instructions", [this, &ic] { return double(ic.insns_interpreted + cpu_.pauses_retired); });
+  stats_.add("tier0.instructions", [this, &ic] { return double(tier0_instructions(ic, cpu_)); });
   stats_.add("tier1.instructions", [this, &ic] {
     // Everything retired that the interpreter did not: compiled code (trapped instructions
     // the monitor ran count for neither tier).
     uint64_t trapped = 0;
     for (uint64_t n : trap_ops_) trapped += n;
-    const uint64_t other = ic.insns_interpreted + cpu_.pauses_retired + trapped;
+    const uint64_t other = tier0_instructions(ic, cpu_) + trapped;
     const uint64_t retired = cpu_.icount - icount_loaded_;  // here, not before a loaded snapshot
     return double(retired > other ? retired - other : 0);
   });
@@ -764,7 +769,7 @@ void Machine::add_application_processors() {
     // CPU of a round-robin machine.
     const InterpCounters& ic = v->interp->counters();
     stats_.add(cpu + ".tier0.instructions",
-               [vp, &ic] { return double(ic.insns_interpreted + vp->cpu.pauses_retired); });
+               [vp, &ic] { return double(tier0_instructions(ic, vp->cpu)); });
     stats_.add(cpu + ".tier1.region_entries", &ic.native_entries);
     // Threads on: its own translator's work (the machine's jit.* are CPU 0's translator's).
     if (v->translator)
