@@ -1122,9 +1122,13 @@ void Machine::catch_stop_signals() {
 void Machine::take_stop_signal() {
   if (SOFTCPU_UNLIKELY(g_stop_signal.load(std::memory_order_relaxed) != 0)) {
     const int sig = g_stop_signal.exchange(0);
-    std::fprintf(stderr, "softcpu: stopped by signal %d (%s)\n", sig, strsignal(sig));
+    report_stop_signal(sig);
     request_exit(128 + sig);
   }
+}
+
+void Machine::report_stop_signal(int sig) {
+  std::fprintf(stderr, "softcpu: stopped by signal %d (%s)\n", sig, strsignal(sig));
 }
 
 void Machine::begin_run() {

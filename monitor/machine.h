@@ -90,6 +90,8 @@ class Machine {
   // SIGINT and SIGTERM end whatever run() is running, with status 128 + signal (begin_run
   // installs this itself for --save-on-exit; the command line's run_machine always does).
   static void catch_stop_signals();
+  // The line on stderr for a run ended by signal `sig` (tools/system_signals.* prints it too).
+  static void report_stop_signal(int sig);
   // `sliced`: return at end_slice(), at the slice's end (set_slice_end; looked at between
   // interpreter runs, at most kRunBudget instructions apart) and when idle; else only when the
   // run is over.

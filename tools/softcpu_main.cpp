@@ -69,7 +69,6 @@ int run_partitions(const softcpu::hv::SystemConfig& system, const std::string& p
       }
     }
     int status = primary.run();
-    signals.attach(nullptr);  // a signal from now on is only noted
     console.reset();
     std::fprintf(stderr, "%s", primary.info_partitions().c_str());
     if (opts.stats != StatsFormat::NONE) print_system_stats(primary, opts);

@@ -2,10 +2,8 @@
 
 #include <pthread.h>
 
-#include <cstdio>
-#include <cstring>
-
 #include "monitor/hv/primary.h"
+#include "monitor/machine.h"
 
 namespace softcpu {
 
@@ -56,7 +54,7 @@ void SystemStopSignals::loop() {
       return;
     }
     signal_ = sig;
-    std::fprintf(stderr, "softcpu: stopped by signal %d (%s)\n", sig, strsignal(sig));
+    Machine::report_stop_signal(sig);
     if (primary_) primary_->request_quit();
   }
 }
