@@ -8,16 +8,12 @@ import subprocess
 import sys
 import tempfile
 
+sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_roms import rom_with_reset_code  # noqa: E402
+
 SOFTCPU = sys.argv[1]
 failures = 0
-
-
-def rom_with_reset_code(code: bytes, size=64 * 1024, body=b"", body_at=0) -> bytes:
-    """A ROM whose reset vector (16 bytes before its end) holds `code`."""
-    rom = bytearray(b"\xF4" * size)  # HLT everywhere
-    rom[body_at:body_at + len(body)] = body
-    rom[size - 16:size - 16 + len(code)] = code
-    return bytes(rom)
 
 
 def run(args, timeout=60):

@@ -15,6 +15,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import checklist  # check() and the failure count
 from checklist import check
+from test_roms import rom_with_reset_code
 
 SOFTCPU, DOC, GUEST_ROM = sys.argv[1:4]
 SMP_ROM = sys.argv[4] if len(sys.argv) > 4 else None
@@ -28,12 +29,6 @@ def run(args, timeout=60):
 
 def toml_blocks(path):
     return re.findall(r"```toml\n(.*?)```", open(path).read(), re.S)
-
-
-def rom_with_reset_code(code: bytes, size=64 * 1024) -> bytes:
-    rom = bytearray(b"\xF4" * size)
-    rom[size - 16:size - 16 + len(code)] = code
-    return bytes(rom)
 
 
 HEAD = """machine_memory = "256M"

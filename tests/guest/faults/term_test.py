@@ -16,6 +16,8 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import faultlib  # noqa: E402
 from kill_test import Run, check_records  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+from test_roms import rom_with_reset_code  # noqa: E402
 
 CASES = [
     ("SIGTERM, one CPU", signal.SIGTERM, []),
@@ -58,10 +60,8 @@ bios = "{spin}"
 def system_cmd(softcpu, rom, disk, tmp, stats):
     """run --config of the writer and a partition that spins (JMP $ at the reset vector)."""
     spin = os.path.join(tmp, "spin.rom")
-    code = bytearray(b"\xF4" * 65536)
-    code[-16:-14] = b"\xEB\xFE"
     with open(spin, "wb") as f:
-        f.write(code)
+        f.write(rom_with_reset_code(b"\xEB\xFE"))  # jmp $
     config = os.path.join(tmp, "system.toml")
     with open(config, "w") as f:
         f.write(SYSTEM.format(disk=disk, rom=os.path.abspath(rom), spin=spin))
